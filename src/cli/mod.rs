@@ -1,0 +1,44 @@
+//! Command-line interface: argument parsing (clap) and dispatch to subcommands.
+//!
+//! Must never: hold business logic. Each subcommand lives in its own file and calls into the library.
+//! `anyhow` is allowed here (and only here): this is the edge where errors become messages and exit codes.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod serve;
+
+/// Haetae (해태): a data-sovereignty gateway for LLM APIs.
+///
+/// Point the official OpenAI / Anthropic / Gemini SDKs at Haetae instead of the provider. Every prompt is scanned for
+/// personal and classified data, routed only where policy allows, and recorded in a signed residency log.
+#[derive(Debug, Parser)]
+#[command(name = "haetae", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (traffic listener + admin listener). Works with no config file at all.
+    Serve(serve::ServeArgs),
+}
+
+/// Parse arguments, run the chosen subcommand, turn errors into a message and exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("haetae: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
