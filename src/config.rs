@@ -1,1 +1,704 @@
-//! config
+//! Gateway configuration: `Settings`, layered built-in defaults < `haetae.toml` < `HAETAE_*` environment variables.
+//!
+//! Loading is two-stage: raw layers are merged by the `config` crate and deserialised strictly (unknown keys are
+//! errors that name the key and where it came from), then [`Settings::validate`] checks every cross-field rule and
+//! reports *all* problems at once, each naming its key.
+//!
+//! Must never: read files or environment variables at request time (everything is resolved at start-up), or log a
+//! credential (only the *name* of the environment variable that holds it).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Errors from loading or validating configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File path.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown / mistyped key.
+    #[error("config file {path}: {message}")]
+    File {
+        /// File path.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// An environment variable overrides an unknown key or has a bad value.
+    #[error("environment (HAETAE_* variables): {0}")]
+    Env(String),
+    /// Merging the layers failed.
+    #[error("config: {0}")]
+    Merge(String),
+    /// One or more validation rules failed; every problem is listed.
+    #[error("invalid configuration:\n{}", .0.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigIssue>),
+}
+
+/// One validation problem, naming the key it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Dotted key, e.g. `destinations[2].base_url`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// The whole gateway configuration. Every field has a default; see `deploy/examples/haetae.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Listeners.
+    pub server: ServerSettings,
+    /// Size and concurrency limits.
+    pub limits: LimitSettings,
+    /// Timeouts.
+    pub timeouts: TimeoutSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Where requests go when nothing more specific applies.
+    pub routing: RoutingSettings,
+    /// Upstream destinations.
+    pub destinations: Vec<DestinationSettings>,
+    /// Gateway keys (as SHA-256 hashes) and the tenants they identify.
+    pub tenants: Vec<TenantSettings>,
+}
+
+/// Listener settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Traffic listener addresses (HTTP/1.1 and HTTP/2).
+    pub listen: Vec<String>,
+    /// Admin listener (`/healthz`, `/readyz`); never serves traffic.
+    pub admin_listen: String,
+    /// Optional TLS termination for the traffic listeners.
+    pub tls: Option<TlsSettings>,
+    /// Forward requests for paths no wire format knows, without inspection. Default `false`: they get a 404.
+    pub allow_unknown_paths: bool,
+}
+
+/// TLS termination from PEM files.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Limits. Every one has a default.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Largest request body accepted, as received on the wire (bytes).
+    pub max_request_body_bytes: u64,
+    /// Largest request body after `Content-Encoding` decoding (bytes); larger → 413.
+    pub max_decoded_body_bytes: u64,
+    /// Largest request head (request line + headers) in bytes.
+    pub max_header_bytes: usize,
+    /// Most simultaneously open client connections; further connections wait in the accept queue.
+    pub max_connections: usize,
+    /// Most simultaneously in-flight requests; further requests get 429/503 in the API's error shape.
+    pub max_concurrent_requests: usize,
+    /// Largest single SSE event held while framing a streamed response (bytes).
+    pub max_sse_event_bytes: usize,
+}
+
+/// Timeouts, in milliseconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimeoutSettings {
+    /// Time a client has to send the request head.
+    pub client_header_ms: u64,
+    /// Time a client has to send the whole request body.
+    pub client_body_ms: u64,
+    /// TCP (and TLS) connect to an upstream.
+    pub upstream_connect_ms: u64,
+    /// From sending the request to the upstream's response head.
+    pub upstream_first_byte_ms: u64,
+    /// Longest silence between two chunks of an upstream response body.
+    pub upstream_idle_ms: u64,
+    /// On SIGTERM/SIGINT, how long in-flight requests and streams may take to finish.
+    pub shutdown_grace_ms: u64,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `haetae=debug`. `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Default routing: which destination serves each API family, and model-name routes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Destination for OpenAI-format requests.
+    pub openai: String,
+    /// Destination for Anthropic-format requests.
+    pub anthropic: String,
+    /// Destination for Gemini-format requests.
+    pub gemini: String,
+    /// Requested model name (exact, or a prefix ending in `*`) → destination name. Checked before the defaults.
+    pub models: BTreeMap<String, String>,
+}
+
+/// Wire format a destination speaks.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum DestinationFormat {
+    /// OpenAI API (also vLLM, and most domestic OpenAI-compatible servers).
+    Openai,
+    /// Anthropic Messages API.
+    Anthropic,
+    /// Google Gemini API.
+    Gemini,
+}
+
+impl DestinationFormat {
+    /// Lower-case name as used in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Openai => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+        }
+    }
+}
+
+/// One upstream destination.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationSettings {
+    /// Unique name, used by routing and in logs.
+    pub name: String,
+    /// Wire format it speaks.
+    pub format: DestinationFormat,
+    /// Base URL as its official SDK would use it (OpenAI-format: ends in `/v1`; Anthropic and Gemini: the host root).
+    pub base_url: String,
+    /// ISO 3166-1 alpha-2 country of the servers, e.g. `KR`, `US`.
+    pub jurisdiction: String,
+    /// Region label, e.g. `us-east`, `seoul-dc1`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Name of the environment variable holding the provider API key. None: send no credentials (e.g. on-prem vLLM).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Extra PEM CA bundle trusted for this destination (private CAs of domestic endpoints).
+    #[serde(default)]
+    pub ca_bundle: Option<PathBuf>,
+    /// Requested model name → model name sent to this destination.
+    #[serde(default)]
+    pub model_map: BTreeMap<String, String>,
+    /// Legal basis recorded for transfers to this destination (e.g. `PIPA 28-8(1)3 consent`).
+    #[serde(default)]
+    pub transfer_basis: Option<String>,
+    /// Speak HTTP/2 without TLS (h2c prior knowledge) to a plain `http://` destination.
+    #[serde(default)]
+    pub http2_prior_knowledge: bool,
+}
+
+/// A tenant and the SHA-256 hashes of its gateway keys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Tenant name (appears in logs and the residency log).
+    pub name: String,
+    /// Lower-case hex SHA-256 of each gateway key (`haetae key hash` prints it).
+    pub key_sha256: Vec<String>,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: vec!["127.0.0.1:8080".to_owned()],
+            admin_listen: "127.0.0.1:9090".to_owned(),
+            tls: None,
+            allow_unknown_paths: false,
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_request_body_bytes: 16 * MIB,
+            max_decoded_body_bytes: 16 * MIB,
+            max_header_bytes: 64 * 1024,
+            max_connections: 10_000,
+            max_concurrent_requests: 4_096,
+            max_sse_event_bytes: MIB as usize,
+        }
+    }
+}
+
+impl Default for TimeoutSettings {
+    fn default() -> Self {
+        Self {
+            client_header_ms: 30_000,
+            client_body_ms: 60_000,
+            upstream_connect_ms: 5_000,
+            upstream_first_byte_ms: 300_000,
+            upstream_idle_ms: 120_000,
+            shutdown_grace_ms: 30_000,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self {
+            openai: "openai".to_owned(),
+            anthropic: "anthropic".to_owned(),
+            gemini: "gemini".to_owned(),
+            models: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let dest = |name: &str, format, base_url: &str, jurisdiction: &str, region: &str, key: Option<&str>| {
+            DestinationSettings {
+                name: name.to_owned(),
+                format,
+                base_url: base_url.to_owned(),
+                jurisdiction: jurisdiction.to_owned(),
+                region: Some(region.to_owned()),
+                api_key_env: key.map(str::to_owned),
+                ca_bundle: None,
+                model_map: BTreeMap::new(),
+                transfer_basis: None,
+                http2_prior_knowledge: false,
+            }
+        };
+        Self {
+            server: ServerSettings::default(),
+            limits: LimitSettings::default(),
+            timeouts: TimeoutSettings::default(),
+            log: LogSettings::default(),
+            routing: RoutingSettings::default(),
+            destinations: vec![
+                dest(
+                    "openai",
+                    DestinationFormat::Openai,
+                    "https://api.openai.com/v1",
+                    "US",
+                    "us",
+                    Some("OPENAI_API_KEY"),
+                ),
+                dest(
+                    "anthropic",
+                    DestinationFormat::Anthropic,
+                    "https://api.anthropic.com",
+                    "US",
+                    "us",
+                    Some("ANTHROPIC_API_KEY"),
+                ),
+                dest(
+                    "gemini",
+                    DestinationFormat::Gemini,
+                    "https://generativelanguage.googleapis.com",
+                    "US",
+                    "us",
+                    Some("GEMINI_API_KEY"),
+                ),
+                dest(
+                    "domestic",
+                    DestinationFormat::Openai,
+                    "http://127.0.0.1:8000/v1",
+                    "KR",
+                    "on-prem",
+                    None,
+                ),
+            ],
+            tenants: Vec::new(),
+        }
+    }
+}
+
+/// Environment variables that configure the CLI itself rather than `Settings` keys.
+const NON_SETTINGS_ENV: &[&str] = &["HAETAE_CONFIG"];
+
+impl Settings {
+    /// Load defaults < `file` (if any) < the given `HAETAE_*` environment variables, then validate.
+    ///
+    /// `env` is passed explicitly (normally `std::env::vars()`) so tests never touch process-global state.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder().add_source(
+            config::Config::try_from(&Settings::default()).map_err(|e| ConfigError::Merge(e.to_string()))?,
+        );
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            // Strict check of the file alone, so an unknown key is reported against the file that has it.
+            let de = toml::Deserializer::new(&text);
+            serde_path_to_error::deserialize::<_, Settings>(de).map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                message: describe_path_error(&e),
+            })?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("HAETAE_") && !NON_SETTINGS_ENV.contains(&k.as_str()))
+            .collect();
+        let env_keys: Vec<String> = env.keys().cloned().collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("HAETAE")
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("server.listen")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let merged = builder.build().map_err(|e| ConfigError::Merge(e.to_string()))?;
+        let settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| {
+            ConfigError::Env(format!(
+                "{} (variables set: {})",
+                describe_path_error(&e),
+                if env_keys.is_empty() {
+                    "none".to_owned()
+                } else {
+                    env_keys.join(", ")
+                }
+            ))
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Check every cross-field rule; report all problems at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut issues = Vec::new();
+        let mut issue = |key: String, message: String| issues.push(ConfigIssue { key, message });
+
+        if self.server.listen.is_empty() {
+            issue("server.listen".into(), "at least one listen address is required".into());
+        }
+        for (i, addr) in self.server.listen.iter().enumerate() {
+            if addr.parse::<SocketAddr>().is_err() {
+                issue(
+                    format!("server.listen[{i}]"),
+                    format!("`{addr}` is not an address like 127.0.0.1:8080"),
+                );
+            }
+        }
+        if self.server.admin_listen.parse::<SocketAddr>().is_err() {
+            issue(
+                "server.admin_listen".into(),
+                format!("`{}` is not an address like 127.0.0.1:9090", self.server.admin_listen),
+            );
+        }
+        if let Some(tls) = &self.server.tls {
+            for (key, path) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
+                if !path.is_file() {
+                    issue(key.into(), format!("file {} does not exist", path.display()));
+                }
+            }
+        }
+        let l = &self.limits;
+        for (key, value) in [
+            ("limits.max_request_body_bytes", l.max_request_body_bytes),
+            ("limits.max_decoded_body_bytes", l.max_decoded_body_bytes),
+            ("limits.max_header_bytes", l.max_header_bytes as u64),
+            ("limits.max_connections", l.max_connections as u64),
+            ("limits.max_concurrent_requests", l.max_concurrent_requests as u64),
+            ("limits.max_sse_event_bytes", l.max_sse_event_bytes as u64),
+        ] {
+            if value == 0 {
+                issue(key.into(), "must be greater than 0".into());
+            }
+        }
+        if l.max_header_bytes < 8192 {
+            issue("limits.max_header_bytes".into(), "must be at least 8192".into());
+        }
+        let t = &self.timeouts;
+        for (key, value) in [
+            ("timeouts.client_header_ms", t.client_header_ms),
+            ("timeouts.client_body_ms", t.client_body_ms),
+            ("timeouts.upstream_connect_ms", t.upstream_connect_ms),
+            ("timeouts.upstream_first_byte_ms", t.upstream_first_byte_ms),
+            ("timeouts.upstream_idle_ms", t.upstream_idle_ms),
+        ] {
+            if value == 0 {
+                issue(key.into(), "must be greater than 0".into());
+            }
+        }
+
+        let mut names = std::collections::HashSet::new();
+        for (i, d) in self.destinations.iter().enumerate() {
+            let k = |f: &str| format!("destinations[{i}].{f}");
+            if d.name.is_empty() || !d.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                issue(k("name"), "must be non-empty and use only A-Z a-z 0-9 - _".into());
+            }
+            if !names.insert(d.name.as_str()) {
+                issue(k("name"), format!("duplicate destination name `{}`", d.name));
+            }
+            match d.base_url.parse::<http::Uri>() {
+                Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
+                    if uri.query().is_some() {
+                        issue(k("base_url"), "must not have a query string".into());
+                    }
+                    if d.http2_prior_knowledge && uri.scheme_str() == Some("https") {
+                        issue(
+                            k("http2_prior_knowledge"),
+                            "only applies to http:// destinations (https negotiates HTTP/2 by ALPN)".into(),
+                        );
+                    }
+                }
+                _ => issue(k("base_url"), format!("`{}` is not an http(s) URL", d.base_url)),
+            }
+            if d.jurisdiction.len() != 2 || !d.jurisdiction.chars().all(|c| c.is_ascii_uppercase()) {
+                issue(
+                    k("jurisdiction"),
+                    format!("`{}` is not an ISO 3166-1 alpha-2 code such as KR or US", d.jurisdiction),
+                );
+            }
+            if let Some(env) = &d.api_key_env {
+                if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    issue(k("api_key_env"), "must be an environment variable name".into());
+                }
+            }
+            if let Some(ca) = &d.ca_bundle {
+                if !ca.is_file() {
+                    issue(k("ca_bundle"), format!("file {} does not exist", ca.display()));
+                }
+            }
+        }
+        let dest_format = |name: &str| self.destinations.iter().find(|d| d.name == name).map(|d| d.format);
+        for (key, name) in [
+            ("routing.openai", &self.routing.openai),
+            ("routing.anthropic", &self.routing.anthropic),
+            ("routing.gemini", &self.routing.gemini),
+        ] {
+            let family = key.trim_start_matches("routing.");
+            match dest_format(name) {
+                None => issue(key.into(), format!("no destination named `{name}`")),
+                Some(f) if f.as_str() != family => issue(
+                    key.into(),
+                    format!("destination `{name}` speaks {}, not {family} (translation is not available yet)", f.as_str()),
+                ),
+                Some(_) => {}
+            }
+        }
+        for (model, name) in &self.routing.models {
+            if dest_format(name).is_none() {
+                issue(format!("routing.models.\"{model}\""), format!("no destination named `{name}`"));
+            }
+            if model.is_empty() || model.trim_end_matches('*').contains('*') {
+                issue(
+                    format!("routing.models.\"{model}\""),
+                    "must be a model name or a prefix ending in a single `*`".into(),
+                );
+            }
+        }
+        let mut tenant_names = std::collections::HashSet::new();
+        let mut hashes = std::collections::HashSet::new();
+        for (i, t) in self.tenants.iter().enumerate() {
+            if t.name.is_empty() || !tenant_names.insert(t.name.as_str()) {
+                issue(format!("tenants[{i}].name"), "must be non-empty and unique".into());
+            }
+            if t.key_sha256.is_empty() {
+                issue(format!("tenants[{i}].key_sha256"), "at least one key hash is required".into());
+            }
+            for (j, h) in t.key_sha256.iter().enumerate() {
+                if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+                    issue(
+                        format!("tenants[{i}].key_sha256[{j}]"),
+                        "must be 64 lower-case hex characters (SHA-256 of the key)".into(),
+                    );
+                } else if !hashes.insert(h.as_str()) {
+                    issue(format!("tenants[{i}].key_sha256[{j}]"), "the same key is listed twice".into());
+                }
+            }
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(issues))
+        }
+    }
+}
+
+fn describe_path_error<E: fmt::Display>(e: &serde_path_to_error::Error<E>) -> String {
+    let path = e.path().to_string();
+    if path == "." || path.is_empty() {
+        e.inner().to_string()
+    } else {
+        format!("key `{path}`: {}", e.inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_loopback_only() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+        for addr in &s.server.listen {
+            assert!(addr.parse::<SocketAddr>().unwrap().ip().is_loopback());
+        }
+        assert!(s.server.admin_listen.parse::<SocketAddr>().unwrap().ip().is_loopback());
+        let domestic = s.destinations.iter().find(|d| d.jurisdiction == "KR").unwrap();
+        assert_eq!(domestic.base_url, "http://127.0.0.1:8000/v1");
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("haetae.toml");
+        std::fs::write(&path, "[limits]\nmax_request_body_bytes = 1000\n[server]\nlisten = [\"127.0.0.1:1\"]\n").unwrap();
+        let s = Settings::load(
+            Some(&path),
+            env(&[
+                ("HAETAE_LIMITS__MAX_REQUEST_BODY_BYTES", "2000"),
+                ("HAETAE_CONFIG", "ignored"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.limits.max_request_body_bytes, 2000);
+        assert_eq!(s.server.listen, vec!["127.0.0.1:1".to_owned()]);
+        // untouched keys keep their defaults
+        assert_eq!(s.limits.max_header_bytes, LimitSettings::default().max_header_bytes);
+    }
+
+    #[test]
+    fn unknown_key_in_file_names_key_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[limits]\nmax_body = 5\n").unwrap();
+        let err = Settings::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("bad.toml"), "{err}");
+        assert!(err.contains("max_body"), "{err}");
+        assert!(err.contains("limits"), "{err}");
+    }
+
+    #[test]
+    fn unknown_env_key_is_an_error() {
+        let err = Settings::load(None, env(&[("HAETAE_LIMITS__MAX_BODY", "5")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_body"), "{err}");
+        assert!(err.contains("HAETAE_LIMITS__MAX_BODY"), "{err}");
+    }
+
+    #[test]
+    fn validation_reports_every_problem() {
+        let mut s = Settings::default();
+        s.server.listen = vec!["nope".into()];
+        s.limits.max_concurrent_requests = 0;
+        s.destinations[0].jurisdiction = "usa".into();
+        s.routing.anthropic = "missing".into();
+        s.tenants.push(TenantSettings {
+            name: "t".into(),
+            key_sha256: vec!["ABC".into()],
+        });
+        let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert!(keys.contains(&"server.listen[0]"), "{keys:?}");
+        assert!(keys.contains(&"limits.max_concurrent_requests"), "{keys:?}");
+        assert!(keys.contains(&"destinations[0].jurisdiction"), "{keys:?}");
+        assert!(keys.contains(&"routing.anthropic"), "{keys:?}");
+        assert!(keys.contains(&"tenants[0].key_sha256[0]"), "{keys:?}");
+    }
+
+    #[test]
+    fn destinations_from_file_replace_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.toml");
+        std::fs::write(
+            &path,
+            r#"
+[routing]
+openai = "vllm"
+anthropic = "claude"
+gemini = "g"
+[routing.models]
+"exaone*" = "vllm"
+
+[[destinations]]
+name = "vllm"
+format = "openai"
+base_url = "http://10.0.0.5:8000/v1"
+jurisdiction = "KR"
+[destinations.model_map]
+"gpt-4o" = "LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct"
+
+[[destinations]]
+name = "claude"
+format = "anthropic"
+base_url = "https://api.anthropic.com"
+jurisdiction = "US"
+api_key_env = "ANTHROPIC_API_KEY"
+
+[[destinations]]
+name = "g"
+format = "gemini"
+base_url = "https://generativelanguage.googleapis.com"
+jurisdiction = "US"
+"#,
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(s.destinations.len(), 3);
+        assert_eq!(s.destinations[0].model_map.len(), 1);
+        assert_eq!(s.routing.models.get("exaone*").map(String::as_str), Some("vllm"));
+    }
+}

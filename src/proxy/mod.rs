@@ -1,1 +1,215 @@
-//! proxy
+//! The gateway process: listeners, the per-request pipeline, upstream clients, body limits, graceful shutdown.
+//!
+//! [`Gateway::bind`] turns validated [`Settings`] into a running-ready gateway (every file, key and address resolved
+//! up front); [`Gateway::run`] serves until the shutdown future resolves, then drains. The request pipeline lives in
+//! [`handler`], in phase order.
+//!
+//! Must never: know any API's JSON shape (that is [`crate::api`]'s job), forward a request it could not inspect, or
+//! put request content in a log line or error message.
+
+pub mod auth;
+pub mod body;
+pub mod handler;
+pub mod server;
+pub mod stream;
+pub mod upstream;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Settings;
+use crate::route::{Credential, RouteTable};
+use auth::Tenants;
+use upstream::UpstreamClient;
+
+/// Errors starting the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// A listener could not be bound.
+    #[error("{key}: cannot listen on {addr}: {reason}")]
+    Bind {
+        /// Config key.
+        key: &'static str,
+        /// Address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// TLS termination could not be configured.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Routes could not be built.
+    #[error(transparent)]
+    Route(#[from] crate::route::RouteError),
+    /// An upstream client could not be built.
+    #[error(transparent)]
+    Upstream(#[from] upstream::UpstreamError),
+}
+
+/// State shared by every request: immutable configuration and compiled routes, plus counters.
+pub struct Shared {
+    /// Validated settings.
+    pub settings: Settings,
+    /// Compiled destinations and routes.
+    pub routes: RouteTable,
+    /// One pooled client per destination name.
+    pub clients: HashMap<String, UpstreamClient>,
+    /// Gateway keys → tenants.
+    pub tenants: Tenants,
+    /// In-flight request permits (`limits.max_concurrent_requests`); a streamed response holds its permit to the end.
+    pub requests: Arc<Semaphore>,
+    /// Whether `/readyz` reports ready.
+    pub ready: AtomicBool,
+}
+
+impl Shared {
+    /// Requests currently in flight.
+    pub fn in_flight(&self) -> usize {
+        self.settings.limits.max_concurrent_requests - self.requests.available_permits()
+    }
+}
+
+/// A bound, not yet running gateway.
+pub struct Gateway {
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+    admin: TcpListener,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Gateway {
+    /// Resolve everything the gateway needs (credentials from `env`, CA bundles, TLS files) and bind the listeners.
+    pub async fn bind(settings: Settings, env: impl Fn(&str) -> Option<String>) -> Result<Self, ProxyError> {
+        let routes = RouteTable::build(&settings, env)?;
+        let roots = upstream::base_roots();
+        let connect = Duration::from_millis(settings.timeouts.upstream_connect_ms);
+        let mut clients = HashMap::new();
+        for dest in routes.destinations() {
+            clients.insert(dest.name.clone(), upstream::client_for(dest, &roots, connect)?);
+        }
+        let tls = settings.server.tls.as_ref().map(server::tls_acceptor).transpose()?;
+        let (listeners, admin) = server::bind_all(&settings).await?;
+        let shared = Arc::new(Shared {
+            tenants: Tenants::new(&settings.tenants),
+            requests: Arc::new(Semaphore::new(settings.limits.max_concurrent_requests)),
+            ready: AtomicBool::new(false),
+            routes,
+            clients,
+            settings,
+        });
+        Ok(Self {
+            shared,
+            listeners,
+            admin,
+            tls,
+        })
+    }
+
+    /// Addresses the traffic listeners are bound to.
+    pub fn traffic_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+    }
+
+    /// Address of the admin listener.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.local_addr().ok()
+    }
+
+    /// The start-up summary: what it listens on, where it routes, which policy is live. Contains no secrets.
+    pub fn banner(&self) -> String {
+        let s = &self.shared.settings;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut out = String::new();
+        let _ = writeln!(out, "haetae {} — data-sovereignty gateway", env!("CARGO_PKG_VERSION"));
+        for addr in self.traffic_addrs() {
+            let protocols = if self.tls.is_some() {
+                "HTTP/1.1 + HTTP/2 (ALPN)"
+            } else {
+                "HTTP/1.1 + HTTP/2 (h2c)"
+            };
+            let _ = writeln!(out, "  listening     {scheme}://{addr}  [{protocols}]");
+        }
+        if let Some(admin) = self.admin_addr() {
+            let _ = writeln!(out, "  admin         http://{admin}  (/healthz, /readyz)");
+        }
+        let _ = writeln!(
+            out,
+            "  SDK base URLs OpenAI: {scheme}://<addr>/v1   Anthropic: {scheme}://<addr>   Gemini: {scheme}://<addr>"
+        );
+        let _ = writeln!(out, "  destinations");
+        for d in self.shared.routes.destinations() {
+            let cred = match &d.credential {
+                Credential::None => "no credentials".to_owned(),
+                Credential::Header(..) => format!("key from ${}", d.api_key_env.as_deref().unwrap_or("?")),
+                Credential::Missing { env } => format!("${env} NOT SET: requests to it will fail"),
+            };
+            let _ = writeln!(
+                out,
+                "    {:<12} {:<9} {}{}  [{}{}]  {}",
+                d.name,
+                d.format.as_str(),
+                d.origin,
+                d.base_path,
+                d.jurisdiction,
+                d.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
+                cred
+            );
+        }
+        let r = &s.routing;
+        let _ = writeln!(
+            out,
+            "  routing       openai-format → {}, anthropic-format → {}, gemini-format → {}",
+            r.openai, r.anthropic, r.gemini
+        );
+        for (pattern, dest) in self.shared.routes.model_routes() {
+            let _ = writeln!(out, "                model {pattern} → {dest}");
+        }
+        let _ = writeln!(
+            out,
+            "  policy        built-in default: inspect every request, forward by routing table (no enforcement rules loaded)"
+        );
+        let auth = if self.shared.tenants.enabled() {
+            format!("gateway keys required ({} tenants)", self.shared.tenants.count())
+        } else {
+            "DISABLED (no tenants configured; acceptable on loopback only)".to_owned()
+        };
+        let _ = writeln!(out, "  auth          {auth}");
+        let _ = write!(
+            out,
+            "  limits        body {} B, {} concurrent requests, unknown paths {}",
+            s.limits.max_request_body_bytes,
+            s.limits.max_concurrent_requests,
+            if s.server.allow_unknown_paths { "forwarded" } else { "rejected" }
+        );
+        out
+    }
+
+    /// Serve until `shutdown` resolves, then stop accepting and drain in-flight requests up to the grace period.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let traffic = tokio::spawn(server::serve_traffic(
+            self.listeners,
+            self.tls,
+            Arc::clone(&self.shared),
+            stop_rx.clone(),
+        ));
+        let admin = tokio::spawn(server::serve_admin(self.admin, Arc::clone(&self.shared), stop_rx));
+        self.shared.ready.store(true, Ordering::Release);
+        shutdown.await;
+        tracing::info!("shutdown requested");
+        self.shared.ready.store(false, Ordering::Release);
+        let _ = stop_tx.send(true);
+        let _ = traffic.await;
+        admin.abort();
+        tracing::info!("stopped");
+    }
+}

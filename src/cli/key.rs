@@ -1,0 +1,52 @@
+//! `haetae key`: make gateway keys and the hashes the config stores.
+
+use std::io::Read as _;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use rand::RngCore as _;
+
+use crate::proxy::auth::key_hash_hex;
+
+/// Arguments of `haetae key`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+/// Key subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate a new random gateway key for a tenant and print it with the config lines that accept it.
+    New {
+        /// Tenant the key identifies.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Read a key from stdin and print its SHA-256 hash (the form `tenants[].key_sha256` stores).
+    Hash,
+}
+
+/// Run `haetae key`.
+pub fn run(args: KeyArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        KeyCommand::New { tenant } => {
+            let mut raw = [0u8; 24];
+            rand::rngs::OsRng.fill_bytes(&mut raw);
+            let key = format!("hk-{}", hex::encode(raw));
+            println!("gateway key (give it to the client; it is not stored anywhere): {key}");
+            println!();
+            println!("[[tenants]]");
+            println!("name = \"{tenant}\"");
+            println!("key_sha256 = [\"{}\"]", key_hash_hex(&key));
+        }
+        KeyCommand::Hash => {
+            let mut key = String::new();
+            std::io::stdin().read_to_string(&mut key)?;
+            println!("{}", key_hash_hex(key.trim()));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

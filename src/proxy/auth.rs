@@ -1,0 +1,133 @@
+//! Client authentication: a gateway key (never a provider key) → tenant.
+//!
+//! Clients present the key the way their SDK sends an API key: `Authorization: Bearer` (OpenAI), `x-api-key`
+//! (Anthropic), `x-goog-api-key` or `?key=` (Gemini). Keys are compared as SHA-256 hashes; the config holds hashes only.
+//!
+//! Must never: log or forward a presented key, or accept a request when keys are configured and none matches.
+
+use std::collections::HashMap;
+
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use crate::config::TenantSettings;
+
+/// Tenant used when no gateway keys are configured (authentication disabled).
+pub const ANONYMOUS: &str = "anonymous";
+
+/// Why a request was not authenticated.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    /// No key was presented.
+    #[error("missing gateway key: send it as your SDK's API key")]
+    Missing,
+    /// The presented key matches no tenant.
+    #[error("invalid gateway key")]
+    Invalid,
+}
+
+/// Key hashes → tenant names.
+#[derive(Debug, Default)]
+pub struct Tenants {
+    by_hash: HashMap<[u8; 32], String>,
+}
+
+/// Lower-case hex SHA-256 of a gateway key, as stored in `tenants[].key_sha256`.
+pub fn key_hash_hex(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+impl Tenants {
+    /// Build from validated settings (hash strings are already checked to be 64 hex chars).
+    pub fn new(tenants: &[TenantSettings]) -> Self {
+        let mut by_hash = HashMap::new();
+        for t in tenants {
+            for h in &t.key_sha256 {
+                let mut raw = [0u8; 32];
+                if hex::decode_to_slice(h, &mut raw).is_ok() {
+                    by_hash.insert(raw, t.name.clone());
+                }
+            }
+        }
+        Self { by_hash }
+    }
+
+    /// Whether any gateway key is configured.
+    pub fn enabled(&self) -> bool {
+        !self.by_hash.is_empty()
+    }
+
+    /// Number of tenants.
+    pub fn count(&self) -> usize {
+        let mut names: Vec<&String> = self.by_hash.values().collect();
+        names.sort();
+        names.dedup();
+        names.len()
+    }
+
+    /// Identify the tenant of a request.
+    pub fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> Result<&str, AuthError> {
+        if !self.enabled() {
+            return Ok(ANONYMOUS);
+        }
+        let key = presented_key(headers, query).ok_or(AuthError::Missing)?;
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        self.by_hash.get(&digest).map(String::as_str).ok_or(AuthError::Invalid)
+    }
+}
+
+/// The key a client presented, from whichever header or query parameter its SDK uses.
+fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+    if let Some(v) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+            return Some(token.trim());
+        }
+    }
+    for name in ["x-api-key", "x-goog-api-key"] {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            return Some(v.trim());
+        }
+    }
+    query?.split('&').find_map(|kv| kv.strip_prefix("key="))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenants() -> Tenants {
+        Tenants::new(&[TenantSettings {
+            name: "acme".into(),
+            key_sha256: vec![key_hash_hex("gw-acme-1")],
+        }])
+    }
+
+    #[test]
+    fn every_sdk_style_is_accepted() {
+        let t = tenants();
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer gw-acme-1".parse().unwrap());
+        assert_eq!(t.authenticate(&h, None), Ok("acme"));
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", "gw-acme-1".parse().unwrap());
+        assert_eq!(t.authenticate(&h, None), Ok("acme"));
+        let mut h = HeaderMap::new();
+        h.insert("x-goog-api-key", "gw-acme-1".parse().unwrap());
+        assert_eq!(t.authenticate(&h, None), Ok("acme"));
+        assert_eq!(t.authenticate(&HeaderMap::new(), Some("alt=sse&key=gw-acme-1")), Ok("acme"));
+    }
+
+    #[test]
+    fn missing_and_wrong_keys_are_refused() {
+        let t = tenants();
+        assert_eq!(t.authenticate(&HeaderMap::new(), None), Err(AuthError::Missing));
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer nope".parse().unwrap());
+        assert_eq!(t.authenticate(&h, None), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn disabled_when_no_keys() {
+        assert_eq!(Tenants::default().authenticate(&HeaderMap::new(), None), Ok(ANONYMOUS));
+    }
+}

@@ -1,0 +1,497 @@
+//! The request pipeline, one phase after another. The order of these phases is the architecture:
+//!
+//! 1. **classify** — which wire format is this path? Unknown paths get a 404 in the API's own error shape (or are
+//!    forwarded uninspected-by-format when `server.allow_unknown_paths` is set).
+//! 2. **admit** — take an in-flight permit (`limits.max_concurrent_requests`) or shed load with 503.
+//! 3. **authenticate** — gateway key → tenant; the key is dropped and never forwarded.
+//! 4. **read** — the body, bounded in bytes and time, `Content-Encoding` decoded with a cap.
+//! 5. **parse** — [`crate::api`] turns the body into text segments.
+//! 6. **inspect** — every text segment is scanned; finding counts are kept (never values).
+//! 7. **route** — [`crate::route`] picks the destination and the model name it is sent.
+//! 8. **forward** — the upstream request gets the destination's credential; the response streams back through
+//!    [`super::stream::ResponseBody`], which reports how it ended to the [`Exchange`] (access log).
+//!
+//! Must never: forward a request whose body was not read and parsed (fail closed), forward the client's gateway
+//! key, or put body content in an error message or log line.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::body::{self, BodyError};
+use super::stream::{BoxError, ExchangeObserver, ResponseBody, StreamEnd, StreamStats};
+use super::Shared;
+use crate::api::{self, ApiError, ApiFamily, ErrorKind, WireFormat};
+use crate::config::DestinationFormat;
+use crate::route::{Destination, RouteError};
+
+/// The body type of every response the gateway sends.
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// Header carrying the gateway's request id on every response.
+pub const REQUEST_ID_HEADER: &str = "x-haetae-request-id";
+/// Header carrying per-entity finding counts (`KR_RRN=1,EMAIL=2`), never values.
+pub const FINDINGS_HEADER: &str = "x-haetae-findings";
+/// Header naming the destination and its jurisdiction.
+pub const DESTINATION_HEADER: &str = "x-haetae-destination";
+
+/// Why the gateway answered a request itself instead of forwarding it.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// No wire format knows the path.
+    #[error("the gateway does not serve {method} {path}")]
+    NotFound {
+        /// Method.
+        method: Method,
+        /// Path without the query string.
+        path: String,
+    },
+    /// Too many requests in flight.
+    #[error("the gateway is at its concurrent request limit (limits.max_concurrent_requests); retry shortly")]
+    Overloaded,
+    /// No or a wrong gateway key.
+    #[error(transparent)]
+    Auth(#[from] super::auth::AuthError),
+    /// The body could not be read or decoded.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// The body is not a valid request of its format.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// Routing failed.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// The upstream could not be reached.
+    #[error("could not reach destination `{destination}` ({host}): {reason}")]
+    Upstream {
+        /// Destination name.
+        destination: String,
+        /// Upstream host.
+        host: String,
+        /// Why (no content).
+        reason: String,
+    },
+    /// The upstream did not answer in time.
+    #[error("destination `{destination}` did not answer within {after:?} (timeouts.upstream_first_byte_ms)")]
+    UpstreamTimeout {
+        /// Destination name.
+        destination: String,
+        /// The deadline.
+        after: Duration,
+    },
+}
+
+impl GatewayError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::Overloaded => ErrorKind::Overloaded,
+            Self::Auth(_) => ErrorKind::Authentication,
+            Self::Body(BodyError::TooLarge { .. } | BodyError::DecodedTooLarge { .. }) => ErrorKind::PayloadTooLarge,
+            Self::Body(BodyError::UnsupportedEncoding(_)) => ErrorKind::UnsupportedMediaType,
+            Self::Body(BodyError::Timeout(_)) => ErrorKind::RequestTimeout,
+            Self::Body(_) | Self::Api(_) => ErrorKind::InvalidRequest,
+            Self::Route(RouteError::FormatMismatch { .. }) => ErrorKind::InvalidRequest,
+            Self::Route(_) => ErrorKind::Upstream,
+            Self::Upstream { .. } => ErrorKind::Upstream,
+            Self::UpstreamTimeout { .. } => ErrorKind::Timeout,
+        }
+    }
+}
+
+/// Per-entity finding counts of one request.
+pub type FindingCounts = BTreeMap<&'static str, u32>;
+
+fn counts_header(counts: &FindingCounts) -> String {
+    let mut out = String::new();
+    for (entity, n) in counts {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(entity);
+        out.push('=');
+        out.push_str(&n.to_string());
+    }
+    out
+}
+
+/// Everything known about one request/response exchange; closes the access log line when the response ends.
+pub struct Exchange {
+    request_id: String,
+    started: Instant,
+    peer: SocketAddr,
+    method: Method,
+    path: String,
+    format: Option<WireFormat>,
+    tenant: String,
+    model: Option<String>,
+    served_model: Option<String>,
+    destination: Option<Arc<Destination>>,
+    stream: bool,
+    bytes_in: u64,
+    findings: FindingCounts,
+    status: u16,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Exchange {
+    fn log(&self, outcome: &str, stats: StreamStats, error: Option<&str>) {
+        let findings = counts_header(&self.findings);
+        let destination = self.destination.as_ref();
+        tracing::info!(
+            target: "haetae::access",
+            request_id = %self.request_id,
+            peer = %self.peer,
+            tenant = %self.tenant,
+            method = %self.method,
+            path = %self.path,
+            format = self.format.map(WireFormat::as_str).unwrap_or("-"),
+            model = self.model.as_deref().unwrap_or("-"),
+            served_model = self.served_model.as_deref().unwrap_or("-"),
+            stream = self.stream,
+            destination = destination.map(|d| d.name.as_str()).unwrap_or("-"),
+            jurisdiction = destination.map(|d| d.jurisdiction.as_str()).unwrap_or("-"),
+            status = self.status,
+            outcome,
+            latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            bytes_in = self.bytes_in,
+            bytes_out = stats.bytes,
+            sse_events = stats.events,
+            findings = %findings,
+            error = error.unwrap_or("-"),
+            "request"
+        );
+    }
+}
+
+impl ExchangeObserver for Exchange {
+    fn on_data(&mut self, _data: &[u8]) {}
+
+    fn on_end(&mut self, end: StreamEnd, stats: StreamStats) {
+        let reason = match &end {
+            StreamEnd::UpstreamError(r) => Some(r.as_str()),
+            _ => None,
+        };
+        self.log(end.as_str(), stats, reason);
+    }
+}
+
+fn new_request_id() -> String {
+    format!("hx-{:016x}{:08x}", rand::random::<u64>(), rand::random::<u32>())
+}
+
+/// Handle one request end to end. Never fails: errors become responses in the caller's API error shape.
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
+    let path = req.uri().path().to_owned();
+    let family = ApiFamily::guess(&path, req.headers());
+    let mut exchange = Exchange {
+        request_id: new_request_id(),
+        started: Instant::now(),
+        peer,
+        method: req.method().clone(),
+        path,
+        format: None,
+        tenant: "-".to_owned(),
+        model: None,
+        served_model: None,
+        destination: None,
+        stream: false,
+        bytes_in: 0,
+        findings: FindingCounts::new(),
+        status: 0,
+        _permit: None,
+    };
+    match pipeline(&shared, req, &mut exchange).await {
+        Ok(forwarded) => respond(&shared, forwarded, exchange),
+        Err(err) => {
+            let kind = err.kind();
+            let message = err.to_string();
+            let mut response = error_response(family, kind, &message);
+            exchange.status = response.status().as_u16();
+            set_header(response.headers_mut(), REQUEST_ID_HEADER, &exchange.request_id);
+            exchange.log("rejected", StreamStats::default(), Some(&message));
+            response
+        }
+    }
+}
+
+fn error_response(family: ApiFamily, kind: ErrorKind, message: &str) -> Response<ProxyBody> {
+    let (status, body) = api::errors::error_response(family, kind, message);
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn full(bytes: impl Into<Bytes>) -> ProxyBody {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn set_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), v);
+    }
+}
+
+struct Forwarded {
+    response: Response<Incoming>,
+    format: Option<WireFormat>,
+}
+
+async fn pipeline(shared: &Arc<Shared>, req: Request<Incoming>, ex: &mut Exchange) -> Result<Forwarded, GatewayError> {
+    let settings = &shared.settings;
+    let (parts, incoming) = req.into_parts();
+    let query = parts.uri.query().map(str::to_owned);
+
+    // 1. classify
+    let endpoint = api::classify(&parts.method, &ex.path);
+    let family = match &endpoint {
+        Some(e) if e.format == WireFormat::ModelsList => ApiFamily::guess_from_path(&ex.path),
+        Some(e) => e.format.family(),
+        None if settings.server.allow_unknown_paths => ApiFamily::guess(&ex.path, &parts.headers),
+        None => {
+            return Err(GatewayError::NotFound {
+                method: parts.method.clone(),
+                path: ex.path.clone(),
+            })
+        }
+    };
+    ex.format = endpoint.as_ref().map(|e| e.format);
+
+    // 2. admit
+    ex._permit = Some(
+        Arc::clone(&shared.requests)
+            .try_acquire_owned()
+            .map_err(|_| GatewayError::Overloaded)?,
+    );
+
+    // 3. authenticate
+    ex.tenant = shared.tenants.authenticate(&parts.headers, query.as_deref())?.to_owned();
+
+    // 4. read, bounded
+    let limits = &settings.limits;
+    if let Some(len) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > limits.max_request_body_bytes {
+            return Err(BodyError::TooLarge {
+                limit: limits.max_request_body_bytes,
+            }
+            .into());
+        }
+    }
+    let raw = body::read_bounded(
+        incoming,
+        limits.max_request_body_bytes,
+        Duration::from_millis(settings.timeouts.client_body_ms),
+    )
+    .await?;
+    ex.bytes_in = raw.len() as u64;
+    let encoding = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+    let body = body::decode(encoding, raw, limits.max_decoded_body_bytes)?;
+
+    // 5. parse, 6. inspect
+    let dest_family = to_destination_format(family);
+    let mut parsed = match &endpoint {
+        Some(e) if e.format.has_body() => Some(api::parse_for(e, &body)?),
+        _ => None,
+    };
+    if let Some(p) = &parsed {
+        ex.model = p.model().map(str::to_owned);
+        ex.stream = p.stream();
+    }
+
+    // 7. route
+    let route = shared.routes.select(dest_family, ex.model.as_deref())?;
+    let destination = Arc::clone(&route.destination);
+    ex.destination = Some(Arc::clone(&destination));
+    ex.served_model = route.served_model.clone();
+    let mut path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| ex.path.clone(), |pq| pq.as_str().to_owned());
+    let forward_body = match (&mut parsed, &route.served_model) {
+        (Some(p), Some(model)) => {
+            p.set_model(model)?;
+            if p.format().family() == ApiFamily::Gemini {
+                if let Some(rewritten) = api::gemini::rewrite_model_path(&path_and_query, model) {
+                    path_and_query = rewritten;
+                }
+            }
+            Bytes::from(p.to_body())
+        }
+        _ => body,
+    };
+
+    // 8. forward
+    let uri = destination.upstream_uri(&path_and_query)?;
+    let mut headers = forwardable_request_headers(&parts.headers);
+    destination.apply_credentials(&mut headers)?;
+    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    if !forward_body.is_empty() || parts.method == Method::POST {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(forward_body.len()));
+    }
+    let mut upstream_req = Request::new(Full::new(forward_body));
+    *upstream_req.method_mut() = parts.method.clone();
+    *upstream_req.uri_mut() = uri;
+    *upstream_req.headers_mut() = headers;
+
+    let client = shared.clients.get(&destination.name).ok_or_else(|| GatewayError::Upstream {
+        destination: destination.name.clone(),
+        host: destination.host.clone(),
+        reason: "no client for destination".into(),
+    })?;
+    let first_byte = Duration::from_millis(settings.timeouts.upstream_first_byte_ms);
+    let response = match tokio::time::timeout(first_byte, client.request(upstream_req)).await {
+        Err(_) => {
+            return Err(GatewayError::UpstreamTimeout {
+                destination: destination.name.clone(),
+                after: first_byte,
+            })
+        }
+        Ok(Err(e)) => {
+            return Err(GatewayError::Upstream {
+                destination: destination.name.clone(),
+                host: destination.host.clone(),
+                reason: describe_client_error(&e),
+            })
+        }
+        Ok(Ok(r)) => r,
+    };
+    Ok(Forwarded {
+        response,
+        format: ex.format,
+    })
+}
+
+fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error as _;
+    let mut reason = if e.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = e.source();
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    reason
+}
+
+fn to_destination_format(family: ApiFamily) -> DestinationFormat {
+    match family {
+        ApiFamily::OpenAi => DestinationFormat::Openai,
+        ApiFamily::Anthropic => DestinationFormat::Anthropic,
+        ApiFamily::Gemini => DestinationFormat::Gemini,
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) plus everything the gateway sets itself or must not forward.
+const DROP_REQUEST_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "content-encoding",
+    "accept-encoding",
+    // the client's gateway key, in every SDK's spelling
+    "authorization",
+    "x-api-key",
+    "x-goog-api-key",
+];
+
+const DROP_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn connection_listed(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn forwardable_request_headers(incoming: &HeaderMap) -> HeaderMap {
+    let listed = connection_listed(incoming);
+    let mut out = HeaderMap::with_capacity(incoming.len());
+    for (name, value) in incoming {
+        let n = name.as_str();
+        if DROP_REQUEST_HEADERS.contains(&n) || listed.iter().any(|l| l == n) {
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Response<ProxyBody> {
+    let (mut parts, incoming) = forwarded.response.into_parts();
+    let listed = connection_listed(&parts.headers);
+    for name in DROP_RESPONSE_HEADERS.iter().map(|s| (*s).to_owned()).chain(listed) {
+        parts.headers.remove(name.as_str());
+    }
+    let is_sse = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
+    ex.status = parts.status.as_u16();
+    set_header(&mut parts.headers, REQUEST_ID_HEADER, &ex.request_id);
+    set_header(&mut parts.headers, FINDINGS_HEADER, &counts_header(&ex.findings));
+    if let Some(d) = &ex.destination {
+        set_header(
+            &mut parts.headers,
+            DESTINATION_HEADER,
+            &format!("{}; jurisdiction={}", d.name, d.jurisdiction),
+        );
+    }
+    let idle = Duration::from_millis(shared.settings.timeouts.upstream_idle_ms);
+    let sse_format = forwarded.format.filter(|_| is_sse && parts.status == StatusCode::OK);
+    let body = if let Some(format) = sse_format {
+        parts.headers.remove(header::CONTENT_LENGTH);
+        ResponseBody::sse(
+            incoming,
+            format,
+            shared.settings.limits.max_sse_event_bytes,
+            idle,
+            ex,
+        )
+        .boxed_unsync()
+    } else {
+        ResponseBody::passthrough(incoming, idle, ex).boxed_unsync()
+    };
+    Response::from_parts(parts, body)
+}

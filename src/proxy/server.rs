@@ -1,0 +1,245 @@
+//! Listeners: traffic (HTTP/1.1 + HTTP/2, h2c or ALPN over rustls) and admin, connection limits, graceful shutdown.
+//!
+//! Must never: serve traffic on the admin listener, or stop before in-flight streams drain or the grace period ends.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use super::{ProxyError, Shared};
+use crate::config::{Settings, TlsSettings};
+
+/// Build the rustls acceptor for the traffic listeners (ALPN: h2, http/1.1).
+pub fn tls_acceptor(tls: &TlsSettings) -> Result<TlsAcceptor, ProxyError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| ProxyError::Tls(format!("server.tls.cert {}: {e}", tls.cert.display())))?;
+    if certs.is_empty() {
+        return Err(ProxyError::Tls(format!(
+            "server.tls.cert {}: no certificate found",
+            tls.cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .map_err(|e| ProxyError::Tls(format!("server.tls.key {}: {e}", tls.key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ProxyError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ProxyError::Tls(format!("server.tls: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The HTTP connection builder shared by all traffic connections.
+fn http_builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let header_timeout = Duration::from_millis(settings.timeouts.client_header_ms);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(settings.limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(settings.limits.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(Duration::from_secs(30))
+        .max_concurrent_streams(256);
+    builder
+}
+
+/// Accept traffic connections until `stop` flips, then drain them up to the grace period.
+pub async fn serve_traffic(
+    listeners: Vec<TcpListener>,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let builder = Arc::new(http_builder(&shared.settings));
+    let graceful = GracefulShutdown::new();
+    let conn_limit = Arc::new(Semaphore::new(shared.settings.limits.max_connections));
+    let handshake_timeout = Duration::from_millis(shared.settings.timeouts.client_header_ms);
+    let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel(64);
+    let mut accept_tasks = Vec::new();
+    for listener in listeners {
+        let tx = accepted_tx.clone();
+        let limit = Arc::clone(&conn_limit);
+        accept_tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
+                    return;
+                };
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        if tx.send((stream, peer, permit)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        }));
+    }
+    drop(accepted_tx);
+
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            next = accepted_rx.recv() => {
+                let Some((stream, peer, permit)) = next else { break };
+                let shared = Arc::clone(&shared);
+                let builder = Arc::clone(&builder);
+                let watcher = graceful.watcher();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let shared = Arc::clone(&shared);
+                        async move { Ok::<_, Infallible>(super::handler::handle(shared, req, peer).await) }
+                    });
+                    match tls {
+                        None => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                            let _ = watcher.watch(conn.into_owned()).await;
+                        }
+                        Some(acceptor) => {
+                            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(tls_stream)) => {
+                                    let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
+                                    let _ = watcher.watch(conn.into_owned()).await;
+                                }
+                                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        }
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    }
+    for task in accept_tasks {
+        task.abort();
+    }
+    let grace = Duration::from_millis(shared.settings.timeouts.shutdown_grace_ms);
+    let open = graceful.count();
+    tracing::info!(open_connections = open, grace_ms = grace.as_millis() as u64, "draining");
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("grace period ended with connections still open; closing them");
+    }
+}
+
+/// Serve `/healthz` and `/readyz` on the admin listener until `stop` flips.
+pub async fn serve_admin(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let shared = Arc::clone(&shared);
+                let conn = builder.serve_connection(TokioIo::new(stream), service_fn(move |req: Request<Incoming>| {
+                    let shared = Arc::clone(&shared);
+                    async move { Ok::<_, Infallible>(admin_response(&shared, &req)) }
+                })).into_owned();
+                tokio::spawn(conn);
+            }
+        }
+    }
+}
+
+fn admin_response(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let text = |status: StatusCode, body: String| {
+        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        resp
+    };
+    match req.uri().path() {
+        "/healthz" => text(StatusCode::OK, r#"{"status":"ok"}"#.into()),
+        "/readyz" => {
+            let ready = shared.ready.load(Ordering::Acquire);
+            let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            let body = serde_json::json!({
+                "status": if ready { "ready" } else { "not_ready" },
+                "in_flight_requests": shared.in_flight(),
+            });
+            text(status, body.to_string())
+        }
+        _ => text(StatusCode::NOT_FOUND, r#"{"error":"not found"}"#.into()),
+    }
+}
+
+/// Bind every traffic listener and the admin listener.
+pub async fn bind_all(settings: &Settings) -> Result<(Vec<TcpListener>, TcpListener), ProxyError> {
+    let mut listeners = Vec::new();
+    for addr in &settings.server.listen {
+        listeners.push(bind(addr, "server.listen").await?);
+    }
+    let admin = bind(&settings.server.admin_listen, "server.admin_listen").await?;
+    Ok((listeners, admin))
+}
+
+async fn bind(addr: &str, key: &'static str) -> Result<TcpListener, ProxyError> {
+    let parsed: SocketAddr = addr
+        .parse()
+        .map_err(|_| ProxyError::Bind { key, addr: addr.to_owned(), reason: "not an address".into() })?;
+    TcpListener::bind(parsed).await.map_err(|e| ProxyError::Bind {
+        key,
+        addr: addr.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = ctrl_c => {},
+                        _ = term.recv() => {},
+                    }
+                }
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
+    }
+}

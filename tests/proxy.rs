@@ -1,0 +1,529 @@
+//! Gateway core over real sockets: every wire format, streaming, upstream failures, limits, auth, shutdown, TLS.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods, missing_docs)]
+
+mod support;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+use support::*;
+
+fn chat(model: &str, stream: bool) -> String {
+    json!({"model": model, "stream": stream, "messages": [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "주민등록번호 900101-1234567 확인해 주세요"}
+    ]})
+    .to_string()
+}
+
+fn anthropic(model: &str, stream: bool) -> String {
+    json!({"model": model, "max_tokens": 64, "stream": stream, "system": "be brief",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]})
+    .to_string()
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+#[tokio::test]
+async fn openai_chat_non_streaming_passes_through_with_provider_credentials() {
+    let gw = start().await;
+    let (status, headers, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("authorization", "Bearer client-side-key")],
+        chat("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:?}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "hello from mock");
+    assert!(headers["x-haetae-request-id"].to_str().unwrap().starts_with("hx-"));
+    assert_eq!(headers["x-haetae-destination"], "openai; jurisdiction=US");
+    assert_eq!(headers["x-request-id"], "mock-req-1", "upstream headers pass through");
+
+    let seen = gw.mock.last();
+    assert_eq!(seen.path_and_query, "/v1/chat/completions");
+    assert_eq!(seen.headers["authorization"], "Bearer sk-provider-openai");
+    assert_eq!(seen.headers["accept-encoding"], "identity");
+    assert_eq!(seen.json(), serde_json::from_str::<Value>(&chat("gpt-4o-mini", false)).unwrap());
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn openai_stream_split_at_awkward_boundaries_arrives_intact() {
+    let gw = start().await;
+    let (status, headers, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("mock-split", true),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(headers.get("content-length").is_none());
+    let expected = stream_events("openai", "mock-split", 3, false).concat();
+    assert_eq!(std::str::from_utf8(&body).unwrap(), expected);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn sse_events_are_flushed_as_they_arrive() {
+    let gw = start().await;
+    let req = http::Request::post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(chat("mock-stall", true))))
+        .unwrap();
+    let resp = client().request(req).await.unwrap();
+    let mut body = resp.into_body();
+    // The mock sends one event and then stays silent for 5 s: the event must reach us before that silence ends.
+    let frame = tokio::time::timeout(Duration::from_secs(4), body.frame())
+        .await
+        .expect("first event was held back")
+        .unwrap()
+        .unwrap();
+    let data = frame.into_data().unwrap();
+    assert!(std::str::from_utf8(&data).unwrap().contains("tok0"));
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn anthropic_messages_stream_and_credentials() {
+    let gw = start().await;
+    let (status, _, body) = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[JSON, ("x-api-key", "client-key"), ("anthropic-version", "2023-06-01")],
+        anthropic("mock-events-5", true),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        stream_events("anthropic", "mock-events-5", 5, false).concat()
+    );
+    let seen = gw.mock.last();
+    assert_eq!(seen.path_and_query, "/v1/messages");
+    assert_eq!(seen.headers["x-api-key"], "sk-ant-provider");
+    assert_eq!(seen.headers["anthropic-version"], "2023-06-01");
+    assert!(seen.headers.get("authorization").is_none());
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn gemini_generate_and_stream_strip_the_client_key() {
+    let gw = start().await;
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).to_string();
+    let (status, _, resp) = send(
+        "POST",
+        &gw.url("/v1beta/models/gemini-2.0-flash:generateContent?key=client-key"),
+        &[JSON],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{resp:?}");
+    let seen = gw.mock.last();
+    assert_eq!(seen.path_and_query, "/v1beta/models/gemini-2.0-flash:generateContent");
+    assert_eq!(seen.headers["x-goog-api-key"], "gemini-provider-key");
+
+    let (status, _, resp) = send(
+        "POST",
+        &gw.url("/v1beta/models/mock-split:streamGenerateContent?alt=sse"),
+        &[JSON, ("x-goog-api-key", "client-key")],
+        body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        std::str::from_utf8(&resp).unwrap(),
+        stream_events("gemini", "mock-split", 3, false).concat()
+    );
+    assert_eq!(
+        gw.mock.last().path_and_query,
+        "/v1beta/models/mock-split:streamGenerateContent?alt=sse"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn responses_embeddings_and_models_are_served() {
+    let gw = start().await;
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/responses"),
+        &[JSON],
+        json!({"model": "gpt-4o-mini", "input": "hi"}).to_string(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/embeddings"),
+        &[JSON],
+        json!({"model": "text-embedding-3-small", "input": ["a", "b"]}).to_string(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _, body) = send("GET", &gw.url("/v1/models"), &[], Bytes::new()).await;
+    assert_eq!(s, 200);
+    assert!(std::str::from_utf8(&body).unwrap().contains("gpt-4o-mini"));
+    assert_eq!(gw.mock.last().path_and_query, "/v1/models");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn upstream_errors_pass_through_unchanged() {
+    let gw = start().await;
+    let (status, _, body) = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[JSON],
+        anthropic("mock-error-429", false),
+    )
+    .await;
+    assert_eq!(status, 429);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["type"], "rate_limit_error");
+    assert_eq!(v["error"]["message"], "mock provider: slow down");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn upstream_reset_mid_stream_ends_with_an_error_event() {
+    let gw = start().await;
+    let (status, _, body) = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[JSON],
+        anthropic("mock-reset", true),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = std::str::from_utf8(&body).unwrap();
+    let events = stream_events("anthropic", "mock-reset", 3, false);
+    assert!(text.starts_with(&events[..2].concat()), "{text}");
+    let tail = &text[events[..2].concat().len()..];
+    assert!(tail.starts_with("event: error\n"), "{tail}");
+    let data: Value = serde_json::from_str(tail.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
+    assert_eq!(data["type"], "error");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_paths_get_404_in_the_right_shape() {
+    let gw = start().await;
+    let (s, _, body) = send("POST", &gw.url("/v1/fine_tuning/jobs"), &[JSON], "{}").await;
+    assert_eq!(s, 404);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("/v1/fine_tuning/jobs"));
+    let (s, _, body) = send("POST", &gw.url("/v1/messages/batches"), &[JSON], "{}").await;
+    assert_eq!(s, 404);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(gw.mock.count(), 0, "nothing reached the provider");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_bodies_get_clear_errors_and_never_reach_upstream() {
+    let gw = start().await;
+    let secret = "900101-1234567";
+    let malformed = format!("{{\"model\": \"gpt-4o\", \"messages\": [{{\"role\":\"user\",\"content\":\"{secret}\"");
+    let (s, _, body) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], malformed).await;
+    assert_eq!(s, 400);
+    let text = std::str::from_utf8(&body).unwrap();
+    assert!(!text.contains(secret), "error message must not echo content: {text}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+
+    let mut invalid_utf8 = br#"{"model":"m","messages":[{"role":"user","content":"x"#.to_vec();
+    invalid_utf8.extend_from_slice(&[0xff, 0xfe]);
+    invalid_utf8.extend_from_slice(br#""}]}"#);
+    let (s, _, _) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], invalid_utf8).await;
+    assert_eq!(s, 400);
+
+    let (s, _, body) = send("POST", &gw.url("/v1/messages"), &[JSON], "[1,2]").await;
+    assert_eq!(s, 400);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(gw.mock.count(), 0);
+    gw.shutdown().await;
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[tokio::test]
+async fn compressed_bodies_are_decoded_bombs_refused() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.limits.max_request_body_bytes = 64 * 1024;
+    settings.limits.max_decoded_body_bytes = 64 * 1024;
+    let gw = start_with(mock, settings).await;
+    let plain = chat("gpt-4o-mini", false);
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("content-encoding", "gzip")],
+        gzip(plain.as_bytes()),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let seen = gw.mock.last();
+    assert!(seen.headers.get("content-encoding").is_none());
+    assert_eq!(seen.body, Bytes::from(plain), "forwarded decoded");
+
+    let bomb = gzip(&vec![b' '; 10 * 1024 * 1024]);
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("content-encoding", "gzip")],
+        bomb,
+    )
+    .await;
+    assert_eq!(s, 413);
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("content-encoding", "compress")],
+        "xx",
+    )
+    .await;
+    assert_eq!(s, 415);
+    let (s, _, _) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], vec![b'x'; 65 * 1024]).await;
+    assert_eq!(s, 413);
+    assert_eq!(gw.mock.count(), 1);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversize_chunked_body_is_refused_while_reading() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.limits.max_request_body_bytes = 1024;
+    let gw = start_with(mock, settings).await;
+    let chunks: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = (0..10)
+        .map(|_| Ok(http_body::Frame::data(Bytes::from(vec![b'a'; 200]))))
+        .collect();
+    let body = http_body_util::StreamBody::new(futures_util::stream::iter(chunks));
+    let req = http::Request::post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let resp = client.request(req).await.unwrap();
+    assert_eq!(resp.status(), 413);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn gateway_keys_are_required_and_never_forwarded() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.tenants.push(haetae::config::TenantSettings {
+        name: "acme".into(),
+        key_sha256: vec![haetae::proxy::auth::key_hash_hex("gw-acme-key")],
+    });
+    let gw = start_with(mock, settings).await;
+    let (s, _, body) = send("POST", &gw.url("/v1/messages"), &[JSON], anthropic("m", false)).await;
+    assert_eq!(s, 401);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["type"], "authentication_error");
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("authorization", "Bearer wrong")],
+        chat("m", false),
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert_eq!(gw.mock.count(), 0);
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("authorization", "Bearer gw-acme-key")],
+        chat("m", false),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let seen = gw.mock.last();
+    for (_, v) in seen.headers.iter() {
+        assert!(!v.to_str().unwrap_or("").contains("gw-acme-key"));
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn upstream_down_is_502_and_slow_head_is_504() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    // a port nobody listens on
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    settings.destinations[1].base_url = format!("http://{dead_addr}");
+    settings.timeouts.upstream_first_byte_ms = 300;
+    let gw = start_with(mock, settings).await;
+    let (s, _, body) = send("POST", &gw.url("/v1/messages"), &[JSON], anthropic("m", false)).await;
+    assert_eq!(s, 502);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["type"], "error");
+    assert!(v["error"]["message"].as_str().unwrap().contains("anthropic"));
+    let (s, _, body) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], chat("mock-hang", false)).await;
+    assert_eq!(s, 504, "{body:?}");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_upstream_stream_is_cut_with_an_error_event() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.timeouts.upstream_idle_ms = 200;
+    let gw = start_with(mock, settings).await;
+    let (s, _, body) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], chat("mock-stall", true)).await;
+    assert_eq!(s, 200);
+    let text = std::str::from_utf8(&body).unwrap();
+    assert!(text.contains("tok0"));
+    let last = text.trim_end().lines().last().unwrap();
+    let v: Value = serde_json::from_str(last.trim_start_matches("data: ")).unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("upstream_idle_ms"), "{v}");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrency_limit_sheds_load_in_the_api_shape() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.limits.max_concurrent_requests = 1;
+    let gw = start_with(mock, settings).await;
+    let req = http::Request::post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(chat("mock-stall", true))))
+        .unwrap();
+    let held = client().request(req).await.unwrap();
+    assert_eq!(held.status(), 200);
+    let (s, _, body) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], chat("m", false)).await;
+    assert!(s == 503 || s == 429, "{s}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().contains("max_concurrent_requests"));
+    drop(held);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn model_routes_send_matching_models_to_the_domestic_destination() {
+    let mock = MockProvider::start().await;
+    let domestic = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    let d = settings.destinations.iter_mut().find(|d| d.name == "domestic").unwrap();
+    d.base_url = format!("{}/v1", domestic.base());
+    d.model_map.insert("exaone".into(), "LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct".into());
+    settings.routing.models.insert("exaone*".into(), "domestic".into());
+    let gw = start_with(mock, settings).await;
+    let (s, headers, _) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], chat("exaone", false)).await;
+    assert_eq!(s, 200);
+    assert_eq!(headers["x-haetae-destination"], "domestic; jurisdiction=KR");
+    let seen = domestic.last();
+    assert_eq!(seen.path_and_query, "/v1/chat/completions");
+    assert_eq!(seen.json()["model"], "LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct");
+    assert!(seen.headers.get("authorization").is_none(), "domestic destination has no credential");
+    assert_eq!(gw.mock.count(), 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_drains_in_flight_streams() {
+    let mut gw = start().await;
+    let req = http::Request::post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(chat("mock-slow", true))))
+        .unwrap();
+    let resp = client().request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    gw.begin_shutdown();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        stream_events("openai", "mock-slow", 3, false).concat()
+    );
+    let task = gw.task.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(gw.addr).await.is_err(), "listener closed");
+}
+
+#[tokio::test]
+async fn health_and_readiness_on_the_admin_listener() {
+    let gw = start().await;
+    let (s, _, _) = send("GET", &format!("http://{}/healthz", gw.admin), &[], Bytes::new()).await;
+    assert_eq!(s, 200);
+    let (s, _, body) = send("GET", &format!("http://{}/readyz", gw.admin), &[], Bytes::new()).await;
+    assert_eq!(s, 200);
+    assert!(std::str::from_utf8(&body).unwrap().contains("ready"));
+    // the traffic listener does not serve admin paths
+    let (s, _, _) = send("GET", &gw.url("/healthz"), &[], Bytes::new()).await;
+    assert_eq!(s, 404);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn h2c_clients_are_served() {
+    let gw = start().await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<Bytes>>();
+    let req = http::Request::post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(chat("mock-split", true))))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        stream_events("openai", "mock-split", 3, false).concat()
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_termination_with_alpn_h2_and_http1() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    settings.server.tls = Some(haetae::config::TlsSettings {
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    });
+    let gw = start_with(mock, settings).await;
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    for h2 in [true, false] {
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+        let b = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_only();
+        let connector = if h2 { b.enable_http2().build() } else { b.enable_http1().build() };
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build::<_, Full<Bytes>>(connector);
+        let req = http::Request::post(format!("https://localhost:{}/v1/chat/completions", gw.addr.port()))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(chat("gpt-4o-mini", false))))
+            .unwrap();
+        let resp = client.request(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let expected = if h2 { http::Version::HTTP_2 } else { http::Version::HTTP_11 };
+        assert_eq!(resp.version(), expected);
+    }
+    gw.shutdown().await;
+}

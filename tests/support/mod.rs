@@ -1,0 +1,402 @@
+//! Test support: mock LLM providers on real sockets (port 0), and a gateway started in-process against them.
+//!
+//! The mock speaks just enough of the OpenAI, Anthropic and Gemini APIs for the official SDKs, and misbehaves on
+//! request: the requested model name selects the behaviour —
+//! `mock-error-429` (provider error JSON), `mock-reset` (connection reset mid-stream), `mock-slow` (pauses between
+//! SSE events), `mock-split` (SSE bytes written in awkward 1–7 byte pieces), `mock-events-N` (N stream events),
+//! `mock-tools` (a tool call), `mock-hang` (5 s before the response head), `mock-stall` (one event, then 5 s of
+//! silence). Every request it receives is recorded for assertions.
+#![allow(dead_code, clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+/// One request as the mock provider saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path_and_query: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Seen {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// A running mock provider.
+#[derive(Clone)]
+pub struct MockProvider {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl MockProvider {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let seen = Arc::clone(&seen2);
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<Incoming>| {
+                        let seen = Arc::clone(&seen);
+                        async move { Ok::<_, Infallible>(mock_handle(req, seen).await) }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Self { addr, seen }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen.lock().unwrap().last().cloned().expect("the mock saw no request")
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+type MockBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+fn json_response(status: StatusCode, v: Value) -> Response<MockBody> {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())).map_err(|n| match n {}).boxed());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    r.headers_mut().insert("x-request-id", "mock-req-1".parse().unwrap());
+    r
+}
+
+/// A streamed body from a list of (delay, bytes) pieces; `reset_after` ends it with an I/O error.
+fn stream_response(pieces: Vec<(Duration, Bytes)>, reset: bool) -> Response<MockBody> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
+    tokio::spawn(async move {
+        for (delay, piece) in pieces {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if tx.send(Ok(Frame::data(piece))).await.is_err() {
+                return;
+            }
+        }
+        if reset {
+            let _ = tx
+                .send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock reset")))
+                .await;
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    r.headers_mut()
+        .insert("content-type", "text/event-stream; charset=utf-8".parse().unwrap());
+    r.headers_mut().insert("cache-control", "no-cache".parse().unwrap());
+    r
+}
+
+/// Split a byte string into awkward pieces (1..=7 bytes, deterministic).
+pub fn awkward_pieces(all: &[u8]) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut n = 1;
+    while i < all.len() {
+        let end = (i + n).min(all.len());
+        out.push(Bytes::copy_from_slice(&all[i..end]));
+        i = end;
+        n = n % 7 + 1;
+    }
+    out
+}
+
+fn sse(event: Option<&str>, data: &Value) -> String {
+    match event {
+        Some(e) => format!("event: {e}\ndata: {data}\n\n"),
+        None => format!("data: {data}\n\n"),
+    }
+}
+
+/// The SSE events the mock streams for a family, model and number of text deltas.
+pub fn stream_events(family: &str, model: &str, n: usize, tools: bool) -> Vec<String> {
+    let mut ev = Vec::new();
+    match family {
+        "openai" => {
+            for i in 0..n {
+                ev.push(sse(
+                    None,
+                    &json!({"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1,"model":model,
+                        "choices":[{"index":0,"delta":{"content":format!("tok{i} ")},"finish_reason":null}]}),
+                ));
+            }
+            if tools {
+                ev.push(sse(None, &json!({"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1,"model":model,
+                    "choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function",
+                    "function":{"name":"get_weather","arguments":"{\"city\":\"Seoul\"}"}}]},"finish_reason":null}]})));
+            }
+            ev.push(sse(
+                None,
+                &json!({"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1,"model":model,
+                    "choices":[{"index":0,"delta":{},"finish_reason": if tools {"tool_calls"} else {"stop"}}],
+                    "usage":{"prompt_tokens":5,"completion_tokens":n,"total_tokens":5+n}}),
+            ));
+            ev.push("data: [DONE]\n\n".to_owned());
+        }
+        "anthropic" => {
+            ev.push(sse(Some("message_start"), &json!({"type":"message_start","message":{"id":"msg_mock","type":"message",
+                "role":"assistant","content":[],"model":model,"stop_reason":null,"stop_sequence":null,
+                "usage":{"input_tokens":5,"output_tokens":1}}})));
+            ev.push(sse(Some("content_block_start"), &json!({"type":"content_block_start","index":0,
+                "content_block":{"type":"text","text":""}})));
+            ev.push("event: ping\ndata: {\"type\": \"ping\"}\n\n".to_owned());
+            for i in 0..n {
+                ev.push(sse(Some("content_block_delta"), &json!({"type":"content_block_delta","index":0,
+                    "delta":{"type":"text_delta","text":format!("tok{i} ")}})));
+            }
+            ev.push(sse(Some("content_block_stop"), &json!({"type":"content_block_stop","index":0})));
+            ev.push(sse(Some("message_delta"), &json!({"type":"message_delta","delta":{"stop_reason":"end_turn",
+                "stop_sequence":null},"usage":{"output_tokens":n}})));
+            ev.push(sse(Some("message_stop"), &json!({"type":"message_stop"})));
+        }
+        _ => {
+            for i in 0..n {
+                ev.push(sse(None, &json!({"candidates":[{"content":{"role":"model","parts":[{"text":format!("tok{i} ")}]},
+                    "index":0}],"modelVersion":model})));
+            }
+            ev.push(sse(None, &json!({"candidates":[{"content":{"role":"model","parts":[{"text":""}]},
+                "finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":n,
+                "totalTokenCount":5+n},"modelVersion":model})));
+        }
+    }
+    ev
+}
+
+async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Response<MockBody> {
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let pq = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    seen.lock().unwrap().push(Seen {
+        method: parts.method.to_string(),
+        path_and_query: pq.clone(),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+    });
+    let path = parts.uri.path();
+    let req_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+
+    let (family, model, stream) = if path.ends_with("/chat/completions") {
+        ("openai", req_json["model"].as_str().unwrap_or("").to_owned(), req_json["stream"] == true)
+    } else if path.ends_with("/messages") {
+        ("anthropic", req_json["model"].as_str().unwrap_or("").to_owned(), req_json["stream"] == true)
+    } else if let Some(rest) = path.split("/models/").nth(1).filter(|r| r.contains(':')) {
+        let (m, method) = rest.split_once(':').unwrap();
+        ("gemini", m.to_owned(), method == "streamGenerateContent")
+    } else if path.ends_with("/models") && parts.method == http::Method::GET {
+        return json_response(
+            StatusCode::OK,
+            json!({"object":"list","data":[{"id":"gpt-4o-mini","object":"model","created":1,"owned_by":"mock"}]}),
+        );
+    } else if path.ends_with("/embeddings") {
+        return json_response(
+            StatusCode::OK,
+            json!({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],
+                "model":req_json["model"],"usage":{"prompt_tokens":2,"total_tokens":2}}),
+        );
+    } else if path.ends_with("/responses") {
+        return json_response(
+            StatusCode::OK,
+            json!({"id":"resp_mock","object":"response","created_at":1,"status":"completed","model":req_json["model"],
+                "output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant",
+                "content":[{"type":"output_text","text":"hello from mock","annotations":[]}]}],
+                "usage":{"input_tokens":3,"output_tokens":3,"total_tokens":6}}),
+        );
+    } else {
+        return json_response(StatusCode::NOT_FOUND, json!({"error":{"message":"mock: unknown path","type":"invalid_request_error"}}));
+    };
+
+    if model == "mock-error-429" {
+        let body = match family {
+            "anthropic" => json!({"type":"error","error":{"type":"rate_limit_error","message":"mock provider: slow down"}}),
+            "gemini" => json!({"error":{"code":429,"message":"mock provider: slow down","status":"RESOURCE_EXHAUSTED"}}),
+            _ => json!({"error":{"message":"mock provider: slow down","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}),
+        };
+        return json_response(StatusCode::TOO_MANY_REQUESTS, body);
+    }
+    if model == "mock-hang" {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let tools = model == "mock-tools";
+    if stream {
+        let n = model
+            .strip_prefix("mock-events-")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(3);
+        let events = stream_events(family, &model, n, tools);
+        let delay = if model == "mock-slow" { Duration::from_millis(30) } else { Duration::ZERO };
+        let mut pieces: Vec<(Duration, Bytes)> = Vec::new();
+        if model == "mock-split" {
+            let all = events.concat();
+            pieces.extend(awkward_pieces(all.as_bytes()).into_iter().map(|p| (Duration::ZERO, p)));
+        } else {
+            for e in &events {
+                pieces.push((delay, Bytes::from(e.clone())));
+            }
+        }
+        if model == "mock-stall" {
+            pieces.truncate(1);
+            pieces.push((Duration::from_secs(5), Bytes::from_static(b": late\n\n")));
+        }
+        let reset = model == "mock-reset";
+        if reset {
+            pieces.truncate(2);
+        }
+        return stream_response(pieces, reset);
+    }
+    let body = match family {
+        "openai" => {
+            let message = if tools {
+                json!({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+                    "function":{"name":"get_weather","arguments":"{\"city\":\"Seoul\"}"}}]})
+            } else {
+                json!({"role":"assistant","content":"hello from mock"})
+            };
+            json!({"id":"chatcmpl-mock","object":"chat.completion","created":1,"model":model,
+                "choices":[{"index":0,"message":message,"finish_reason": if tools {"tool_calls"} else {"stop"}}],
+                "usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}})
+        }
+        "anthropic" => {
+            let content = if tools {
+                json!([{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Seoul"}}])
+            } else {
+                json!([{"type":"text","text":"hello from mock"}])
+            };
+            json!({"id":"msg_mock","type":"message","role":"assistant","model":model,"content":content,
+                "stop_reason": if tools {"tool_use"} else {"end_turn"},"stop_sequence":null,
+                "usage":{"input_tokens":5,"output_tokens":3}})
+        }
+        _ => json!({"candidates":[{"content":{"role":"model","parts":[{"text":"hello from mock"}]},"finishReason":"STOP","index":0}],
+            "usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8},"modelVersion":model}),
+    };
+    json_response(StatusCode::OK, body)
+}
+
+/// A gateway running in-process, pointed at a mock provider.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub mock: MockProvider,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestGateway {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Ask for graceful shutdown and wait for it to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Ask for shutdown without waiting.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Settings with every destination pointed at the mock, listeners on port 0.
+pub fn settings_for(mock: &MockProvider) -> haetae::config::Settings {
+    let mut s = haetae::config::Settings::default();
+    s.server.listen = vec!["127.0.0.1:0".into()];
+    s.server.admin_listen = "127.0.0.1:0".into();
+    for d in &mut s.destinations {
+        d.base_url = match d.format {
+            haetae::config::DestinationFormat::Openai => format!("{}/v1", mock.base()),
+            _ => mock.base(),
+        };
+    }
+    s
+}
+
+/// Start a gateway with `settings` (whose destinations should point at `mock`).
+pub async fn start_with(mock: MockProvider, settings: haetae::config::Settings) -> TestGateway {
+    let env = |name: &str| match name {
+        "OPENAI_API_KEY" => Some("sk-provider-openai".to_owned()),
+        "ANTHROPIC_API_KEY" => Some("sk-ant-provider".to_owned()),
+        "GEMINI_API_KEY" => Some("gemini-provider-key".to_owned()),
+        _ => None,
+    };
+    let gw = haetae::proxy::Gateway::bind(settings, env).await.unwrap();
+    let addr = gw.traffic_addrs()[0];
+    let admin = gw.admin_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(gw.run(async move {
+        let _ = rx.await;
+    }));
+    TestGateway {
+        addr,
+        admin,
+        mock,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+/// Start a mock provider and a default gateway in front of it.
+pub async fn start() -> TestGateway {
+    let mock = MockProvider::start().await;
+    let settings = settings_for(&mock);
+    start_with(mock, settings).await
+}
+
+/// A plain HTTP/1.1 client for tests.
+pub fn client() -> hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>> {
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// Send a request and collect the response.
+pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> (StatusCode, http::HeaderMap, Bytes) {
+    let mut req = Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client().request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    (parts.status, parts.headers, bytes)
+}
