@@ -1,1 +1,123 @@
-//! api
+//! Wire formats of the LLM APIs Haetae fronts: OpenAI (Chat Completions, Responses, Embeddings), Anthropic
+//! Messages and Gemini `generateContent`.
+//!
+//! What this module is for:
+//! - [`classify`] maps a request line (method + path) to an [`Endpoint`];
+//! - [`parse`] turns a request body into the list of user-controlled text [`Segment`]s (plus opaque parts such as
+//!   images) with their JSON locations, the requested model and the stream flag;
+//! - [`ParsedRequest::replace_text`] / [`ParsedRequest::set_model`] / [`ParsedRequest::to_body`] rebuild the body
+//!   with every unknown field kept, in order;
+//! - [`errors`] renders error bodies and SSE error events in each API's own shape;
+//! - [`sse`] frames a server-sent-event stream while keeping each event's raw bytes; [`usage`] reads token counts.
+//!
+//! What it must never do: decide policy (it reports, the caller decides), do I/O, or put request content in an
+//! error message, a `Debug` line or a log (errors name positions and field names only).
+//!
+//! Fail-closed contract for callers: a request whose path [`classify`] does not know, or whose body [`parse`]
+//! rejects, must not be forwarded unscanned. The proxy must forward the bytes of [`ParsedRequest::to_body`], never
+//! the original bytes: the original may carry duplicate keys or encodings another parser resolves differently from
+//! the value that was scanned.
+//!
+//! Seams for later work (not built here):
+//! - *Anthropic ⇄ OpenAI translation* for domestic endpoints: a `translate` module maps a parsed
+//!   [`ParsedRequest::value`] of one [`WireFormat`] to the JSON of another and re-runs [`parse`] on the result, so
+//!   segments are always computed from the body actually sent; responses translate event by event on top of
+//!   [`sse::SseFramer`].
+//! - *Stream rehydration* of pseudonyms split across SSE events: see the module doc of [`sse`].
+
+pub mod anthropic;
+pub mod errors;
+pub mod gemini;
+pub mod openai;
+pub mod sse;
+pub mod usage;
+
+mod classify;
+mod path;
+mod request;
+
+pub use classify::{classify, ApiFamily, Endpoint, WireFormat};
+pub use errors::ErrorKind;
+pub use path::{JsonPath, PathStep};
+pub use request::{
+    parse, parse_for, parse_value, OpaqueKind, ParsedRequest, Segment, SegmentKind, Source,
+};
+
+/// Errors of the `api` module. Messages name positions and field names only, never body content.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The body is not valid UTF-8.
+    #[error("request body is not valid UTF-8 (first invalid byte at offset {offset})")]
+    InvalidUtf8 {
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The body is not valid JSON.
+    #[error("request body is not valid JSON ({reason} at line {line}, column {column})")]
+    InvalidJson {
+        /// Category of the failure (`syntax error`, `unexpected end of input`, ...).
+        reason: &'static str,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// The top-level JSON value is not an object.
+    #[error("request body must be a JSON object")]
+    NotAnObject,
+    /// A field the format requires is absent.
+    #[error("missing required field `{field}`")]
+    MissingField {
+        /// JSON Pointer of the missing field.
+        field: String,
+    },
+    /// A field has the wrong JSON type.
+    #[error("field `{field}` must be {expected}")]
+    WrongType {
+        /// JSON Pointer of the offending field (built from known field names and indices).
+        field: String,
+        /// What was expected, e.g. `a string or an array`.
+        expected: &'static str,
+    },
+    /// A replacement named a segment index that does not exist.
+    #[error("no segment with index {index}")]
+    NoSuchSegment {
+        /// The index given.
+        index: usize,
+    },
+    /// A replacement named an opaque segment (no text to replace).
+    #[error("segment {index} is opaque and has no text to replace")]
+    OpaqueSegment {
+        /// The index given.
+        index: usize,
+    },
+    /// A segment's location no longer resolves to a string (the value was modified behind the parser's back).
+    #[error("segment {index} no longer points at a string")]
+    StaleSegment {
+        /// The index given.
+        index: usize,
+    },
+    /// The model of this format is carried in the URL path, not the body.
+    #[error("the model of this API is carried in the request path; rewrite the path instead")]
+    ModelInPath,
+    /// The endpoint carries no request body to parse (e.g. a models listing).
+    #[error("this endpoint has no request body to parse")]
+    NoBody,
+}
+
+impl ApiError {
+    /// Build an [`ApiError::InvalidJson`] from a serde_json error without quoting any input.
+    pub(crate) fn from_json(e: &serde_json::Error) -> Self {
+        let reason = match e.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "invalid value",
+            serde_json::error::Category::Eof => "unexpected end of input",
+        };
+        ApiError::InvalidJson {
+            reason,
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}

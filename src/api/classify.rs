@@ -1,0 +1,330 @@
+//! Endpoint classification: which wire format a request line speaks, and which API family's error shape to use.
+//!
+//! Classification is exact: a path that is not one of the known shapes (extra segments, percent-encoded slashes,
+//! dot segments, a wrong method) yields `None`, and the proxy must then refuse the request rather than forward it
+//! unscanned. Only a single trailing `/` and the query string are tolerated.
+
+use http::Method;
+
+/// The request body format of an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WireFormat {
+    /// OpenAI `POST /v1/chat/completions`.
+    OpenAiChat,
+    /// OpenAI `POST /v1/responses`.
+    OpenAiResponses,
+    /// OpenAI `POST /v1/embeddings`.
+    OpenAiEmbeddings,
+    /// Anthropic `POST /v1/messages`.
+    AnthropicMessages,
+    /// Anthropic `POST /v1/messages/count_tokens` (same body shape as Messages, never streamed).
+    AnthropicCountTokens,
+    /// Gemini `POST /v1beta/models/{model}:generateContent` or `:streamGenerateContent` (also under `/v1/`).
+    GeminiGenerateContent,
+    /// Gemini `POST /v1beta/models/{model}:countTokens` (body: `contents` or `generateContentRequest`).
+    GeminiCountTokens,
+    /// `GET /v1/models`, `GET /v1/models/{id}` (and the Gemini `/v1beta/models` equivalents): passthrough, no body.
+    ModelsList,
+}
+
+impl WireFormat {
+    /// The API family of this format.
+    pub fn family(self) -> ApiFamily {
+        match self {
+            WireFormat::OpenAiChat
+            | WireFormat::OpenAiResponses
+            | WireFormat::OpenAiEmbeddings
+            | WireFormat::ModelsList => ApiFamily::OpenAi,
+            WireFormat::AnthropicMessages | WireFormat::AnthropicCountTokens => {
+                ApiFamily::Anthropic
+            }
+            WireFormat::GeminiGenerateContent | WireFormat::GeminiCountTokens => ApiFamily::Gemini,
+        }
+    }
+
+    /// Whether requests of this format carry a JSON body that [`crate::api::parse`] understands.
+    pub fn has_body(self) -> bool {
+        !matches!(self, WireFormat::ModelsList)
+    }
+
+    /// A stable lower-case name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WireFormat::OpenAiChat => "openai_chat",
+            WireFormat::OpenAiResponses => "openai_responses",
+            WireFormat::OpenAiEmbeddings => "openai_embeddings",
+            WireFormat::AnthropicMessages => "anthropic_messages",
+            WireFormat::AnthropicCountTokens => "anthropic_count_tokens",
+            WireFormat::GeminiGenerateContent => "gemini_generate_content",
+            WireFormat::GeminiCountTokens => "gemini_count_tokens",
+            WireFormat::ModelsList => "models",
+        }
+    }
+}
+
+/// An API family: decides the shape of error bodies and SSE error events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApiFamily {
+    /// OpenAI and OpenAI-compatible APIs.
+    OpenAi,
+    /// Anthropic.
+    Anthropic,
+    /// Google Gemini (Generative Language API).
+    Gemini,
+}
+
+impl ApiFamily {
+    /// Guess the family of any request (including unknown paths) so a 404 or 401 comes back in a shape the
+    /// client's SDK understands: the `anthropic-version` header means Anthropic, `x-goog-api-key` means Gemini;
+    /// otherwise `/v1/messages*` is Anthropic, `/v1beta/*` and Gemini-style `models/{m}:{verb}` paths are Gemini,
+    /// and everything else is OpenAI.
+    pub fn guess(path: &str, headers: &http::HeaderMap) -> ApiFamily {
+        if headers.contains_key("anthropic-version") {
+            return ApiFamily::Anthropic;
+        }
+        if headers.contains_key("x-goog-api-key") {
+            return ApiFamily::Gemini;
+        }
+        ApiFamily::guess_from_path(path)
+    }
+
+    /// [`ApiFamily::guess`] without headers.
+    pub fn guess_from_path(path: &str) -> ApiFamily {
+        let path = strip_query(path);
+        if path == "/v1/messages" || path.starts_with("/v1/messages/") {
+            ApiFamily::Anthropic
+        } else if path.starts_with("/v1beta/")
+            || path == "/v1beta"
+            || (path.starts_with("/v1/models/") && path.contains(':'))
+        {
+            ApiFamily::Gemini
+        } else {
+            ApiFamily::OpenAi
+        }
+    }
+}
+
+/// A classified endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Body format.
+    pub format: WireFormat,
+    /// Error-shape family. For [`WireFormat::ModelsList`] under `/v1/` this is [`ApiFamily::OpenAi`]; refine it with
+    /// [`ApiFamily::guess`] (Anthropic shares that path).
+    pub family: ApiFamily,
+    /// The model named in the path: Gemini `models/{model}:verb`, or the id of `GET /v1/models/{id}`.
+    pub path_model: Option<String>,
+    /// Gemini `:streamGenerateContent` (the other formats carry `stream` in the body).
+    pub path_stream: bool,
+    /// The query asks for server-sent events (`alt=sse`); without it Gemini streams a JSON array.
+    pub sse_requested: bool,
+}
+
+fn strip_query(path: &str) -> &str {
+    match path.find('?') {
+        Some(i) => &path[..i],
+        None => path,
+    }
+}
+
+fn query_has(path: &str, key: &str, value: &str) -> bool {
+    match path.find('?') {
+        Some(i) => path[i + 1..].split('&').any(|kv| match kv.split_once('=') {
+            Some((k, v)) => k == key && v == value,
+            None => false,
+        }),
+        None => false,
+    }
+}
+
+/// A model id as it may appear in a path segment: non-empty, no slash, no percent sign or dot segment.
+fn plausible_model(m: &str) -> bool {
+    !m.is_empty()
+        && m != "."
+        && m != ".."
+        && m.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'%' && b != b'?' && b != b'#')
+}
+
+/// Classify a request line. Returns `None` for anything that is not exactly one of the known endpoints.
+pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
+    let full = path;
+    let mut path = strip_query(path);
+    if path.len() > 1 {
+        path = path.strip_suffix('/').unwrap_or(path);
+    }
+    let simple = |format: WireFormat| Endpoint {
+        format,
+        family: format.family(),
+        path_model: None,
+        path_stream: false,
+        sse_requested: false,
+    };
+    if *method == Method::POST {
+        let fixed = match path {
+            "/v1/chat/completions" => Some(WireFormat::OpenAiChat),
+            "/v1/responses" => Some(WireFormat::OpenAiResponses),
+            "/v1/embeddings" => Some(WireFormat::OpenAiEmbeddings),
+            "/v1/messages" => Some(WireFormat::AnthropicMessages),
+            "/v1/messages/count_tokens" => Some(WireFormat::AnthropicCountTokens),
+            _ => None,
+        };
+        if let Some(f) = fixed {
+            return Some(simple(f));
+        }
+        let rest = path
+            .strip_prefix("/v1beta/models/")
+            .or_else(|| path.strip_prefix("/v1/models/"))?;
+        let (model, verb) = rest.rsplit_once(':')?;
+        if !plausible_model(model) {
+            return None;
+        }
+        let (format, stream) = match verb {
+            "generateContent" => (WireFormat::GeminiGenerateContent, false),
+            "streamGenerateContent" => (WireFormat::GeminiGenerateContent, true),
+            "countTokens" => (WireFormat::GeminiCountTokens, false),
+            _ => return None,
+        };
+        return Some(Endpoint {
+            format,
+            family: ApiFamily::Gemini,
+            path_model: Some(model.to_owned()),
+            path_stream: stream,
+            sse_requested: query_has(full, "alt", "sse"),
+        });
+    }
+    if *method == Method::GET {
+        let (family, rest) = if let Some(r) = path.strip_prefix("/v1beta/models") {
+            (ApiFamily::Gemini, r)
+        } else if let Some(r) = path.strip_prefix("/v1/models") {
+            (ApiFamily::OpenAi, r)
+        } else {
+            return None;
+        };
+        let path_model = if rest.is_empty() {
+            None
+        } else {
+            let id = rest.strip_prefix('/')?;
+            // OpenAI fine-tune ids contain ':' (`ft:gpt-4o:org::id`), so only '/' and encodings are refused.
+            if !plausible_model(id) {
+                return None;
+            }
+            Some(id.to_owned())
+        };
+        return Some(Endpoint {
+            format: WireFormat::ModelsList,
+            family,
+            path_model,
+            path_stream: false,
+            sse_requested: false,
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(p: &str) -> Option<Endpoint> {
+        classify(&Method::POST, p)
+    }
+
+    #[test]
+    fn fixed_paths() {
+        let cases = [
+            ("/v1/chat/completions", WireFormat::OpenAiChat),
+            ("/v1/chat/completions/", WireFormat::OpenAiChat),
+            ("/v1/responses?x=1", WireFormat::OpenAiResponses),
+            ("/v1/embeddings", WireFormat::OpenAiEmbeddings),
+            ("/v1/messages", WireFormat::AnthropicMessages),
+            ("/v1/messages?beta=true", WireFormat::AnthropicMessages),
+            (
+                "/v1/messages/count_tokens",
+                WireFormat::AnthropicCountTokens,
+            ),
+        ];
+        for (p, f) in cases {
+            let e = post(p).unwrap_or_else(|| panic!("{p}"));
+            assert_eq!(e.format, f, "{p}");
+            assert_eq!(e.family, f.family());
+            assert!(!e.path_stream);
+        }
+        assert!(classify(&Method::GET, "/v1/chat/completions").is_none());
+        for bad in [
+            "/v1/chat/completions/x",
+            "/v1/chat%2Fcompletions",
+            "//v1/chat/completions",
+            "/v1/./chat/completions",
+            "/v2/messages",
+            "",
+            "/",
+        ] {
+            assert!(post(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn gemini_paths() {
+        let e =
+            post("/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse&key=k").unwrap();
+        assert_eq!(e.format, WireFormat::GeminiGenerateContent);
+        assert_eq!(e.family, ApiFamily::Gemini);
+        assert_eq!(e.path_model.as_deref(), Some("gemini-2.0-flash"));
+        assert!(e.path_stream && e.sse_requested);
+        let e = post("/v1/models/gemini-1.5-pro:generateContent?key=abc").unwrap();
+        assert_eq!(e.path_model.as_deref(), Some("gemini-1.5-pro"));
+        assert!(!e.path_stream && !e.sse_requested);
+        let e = post("/v1beta/models/gemini-pro:countTokens").unwrap();
+        assert_eq!(e.format, WireFormat::GeminiCountTokens);
+        for bad in [
+            "/v1beta/models/:generateContent",
+            "/v1beta/models/a/b:generateContent",
+            "/v1beta/models/gemini:embedContent",
+            "/v1beta/models/gemini",
+            "/v1beta/models/..:generateContent",
+            "/v1beta/models/g%2Fx:generateContent",
+        ] {
+            assert!(post(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn models_listing() {
+        let e = classify(&Method::GET, "/v1/models").unwrap();
+        assert_eq!(e.format, WireFormat::ModelsList);
+        assert_eq!(e.path_model, None);
+        let e = classify(&Method::GET, "/v1/models/ft:gpt-4o:org::abc").unwrap();
+        assert_eq!(e.path_model.as_deref(), Some("ft:gpt-4o:org::abc"));
+        let e = classify(&Method::GET, "/v1beta/models?pageSize=5").unwrap();
+        assert_eq!(e.family, ApiFamily::Gemini);
+        assert!(classify(&Method::GET, "/v1/models/a/b").is_none());
+        assert!(classify(&Method::GET, "/v1/modelsx").is_none());
+        assert!(classify(&Method::DELETE, "/v1/models/x").is_none());
+    }
+
+    #[test]
+    fn family_guess() {
+        let h = http::HeaderMap::new();
+        assert_eq!(
+            ApiFamily::guess("/v1/messages/batches", &h),
+            ApiFamily::Anthropic
+        );
+        assert_eq!(
+            ApiFamily::guess("/v1beta/cachedContents", &h),
+            ApiFamily::Gemini
+        );
+        assert_eq!(
+            ApiFamily::guess("/v1/models/x:embedContent", &h),
+            ApiFamily::Gemini
+        );
+        assert_eq!(ApiFamily::guess("/v1/files", &h), ApiFamily::OpenAi);
+        assert_eq!(ApiFamily::guess("/nope", &h), ApiFamily::OpenAi);
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "anthropic-version",
+            http::HeaderValue::from_static("2023-06-01"),
+        );
+        assert_eq!(ApiFamily::guess("/v1/models", &h), ApiFamily::Anthropic);
+    }
+}

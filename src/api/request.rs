@@ -1,0 +1,431 @@
+//! The parsed form of a request body: user-controlled text segments with their JSON locations, and the rebuild
+//! back to bytes. Format-specific walking lives in `openai.rs`, `anthropic.rs` and `gemini.rs`.
+
+use serde_json::{Map, Value};
+
+use super::classify::{Endpoint, WireFormat};
+use super::path::JsonPath;
+use super::ApiError;
+
+/// Who (or what) supplied a segment's text. Policies may treat sources differently (e.g. scan tool results harder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// System / developer prompt, Responses `instructions`, Gemini `systemInstruction`.
+    System,
+    /// A user turn.
+    User,
+    /// An earlier assistant / model turn sent back as history.
+    Assistant,
+    /// Tool or function call arguments (model-written, echoed back by the client).
+    ToolCall,
+    /// Tool or function results (client-side data, often the most sensitive).
+    ToolResult,
+    /// Embeddings input.
+    EmbeddingInput,
+    /// A message whose role is absent or not one the format defines; policies should treat it like `User`.
+    Unspecified,
+}
+
+impl Source {
+    /// Map a chat role name (any format) to a source.
+    pub(crate) fn from_role(role: Option<&str>) -> Source {
+        match role {
+            Some("system") | Some("developer") => Source::System,
+            Some("user") => Source::User,
+            Some("assistant") | Some("model") => Source::Assistant,
+            Some("tool") | Some("function") => Source::ToolResult,
+            _ => Source::Unspecified,
+        }
+    }
+}
+
+/// The kind of a non-text part. Opaque parts carry no content in the segment list; their location lets a policy
+/// block or strip them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpaqueKind {
+    /// An image (URL or inline base64).
+    Image,
+    /// Audio input.
+    Audio,
+    /// A file reference or inline file data (PDFs and other uploads).
+    File,
+    /// A document block whose source is not plain text (e.g. base64 PDF, URL).
+    Document,
+    /// Gemini `inlineData` (any MIME type).
+    InlineData,
+    /// Pre-tokenised input (arrays of token ids).
+    TokenArray,
+    /// Signed or encrypted model output sent back as history (thinking blocks, reasoning items): altering it would
+    /// break the provider's signature check.
+    Signed,
+    /// A part whose type this module does not know. Fail closed: a policy should block or strip it.
+    Unknown,
+}
+
+/// Text or opaque.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SegmentKind {
+    /// A JSON string whose content is user-controlled text; the location points at that string.
+    Text,
+    /// A non-text part; the location points at the part (object or array).
+    Opaque(OpaqueKind),
+}
+
+/// One user-controlled piece of a request body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Where it is in the body. For text, the location of a JSON string.
+    pub path: JsonPath,
+    /// Who supplied it.
+    pub source: Source,
+    /// Text or opaque.
+    pub kind: SegmentKind,
+    /// Index of the message / content / input item it belongs to, when the format has such a list.
+    pub message: Option<usize>,
+}
+
+impl Segment {
+    /// Whether this segment is text.
+    pub fn is_text(&self) -> bool {
+        self.kind == SegmentKind::Text
+    }
+}
+
+/// A parsed request: the body as a `serde_json::Value` (key order preserved) plus its segments.
+///
+/// `Debug` prints the segment structure only, never the body.
+#[derive(Clone)]
+pub struct ParsedRequest {
+    format: WireFormat,
+    value: Value,
+    segments: Vec<Segment>,
+    model: Option<String>,
+    stream: bool,
+}
+
+impl std::fmt::Debug for ParsedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedRequest")
+            .field("format", &self.format)
+            .field("segments", &self.segments.len())
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Collects segments while a format module walks a body.
+#[derive(Default)]
+pub(crate) struct Collector {
+    pub(crate) segments: Vec<Segment>,
+}
+
+impl Collector {
+    pub(crate) fn text(&mut self, path: JsonPath, source: Source, message: Option<usize>) {
+        self.segments.push(Segment {
+            path,
+            source,
+            kind: SegmentKind::Text,
+            message,
+        });
+    }
+
+    pub(crate) fn opaque(
+        &mut self,
+        path: JsonPath,
+        source: Source,
+        kind: OpaqueKind,
+        message: Option<usize>,
+    ) {
+        self.segments.push(Segment {
+            path,
+            source,
+            kind: SegmentKind::Opaque(kind),
+            message,
+        });
+    }
+
+    /// Every string leaf of an arbitrary JSON value (tool-call inputs, function responses) as a text segment.
+    /// Object keys are not segments. Depth is bounded by serde_json's recursion limit at parse time.
+    pub(crate) fn string_leaves(
+        &mut self,
+        v: &Value,
+        path: JsonPath,
+        source: Source,
+        message: Option<usize>,
+    ) {
+        match v {
+            Value::String(_) => self.text(path, source, message),
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    self.string_leaves(x, path.index(i), source, message);
+                }
+            }
+            Value::Object(o) => {
+                for (k, x) in o {
+                    self.string_leaves(x, path.key(k), source, message);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// A field that must be a string when present (null allowed): adds a text segment.
+    pub(crate) fn opt_text_field(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        at: &JsonPath,
+        source: Source,
+        message: Option<usize>,
+    ) -> Result<(), ApiError> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::String(_)) => {
+                self.text(at.key(key), source, message);
+                Ok(())
+            }
+            Some(_) => Err(wrong(&at.key(key), "a string")),
+        }
+    }
+
+    /// A field that must be a string (present).
+    pub(crate) fn req_text_field(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        at: &JsonPath,
+        source: Source,
+        message: Option<usize>,
+    ) -> Result<(), ApiError> {
+        match obj.get(key) {
+            None => Err(ApiError::MissingField {
+                field: at.key(key).to_pointer(),
+            }),
+            Some(Value::String(_)) => {
+                self.text(at.key(key), source, message);
+                Ok(())
+            }
+            Some(_) => Err(wrong(&at.key(key), "a string")),
+        }
+    }
+}
+
+/// A wrong-type error at `at`.
+pub(crate) fn wrong(at: &JsonPath, expected: &'static str) -> ApiError {
+    ApiError::WrongType {
+        field: at.to_pointer(),
+        expected,
+    }
+}
+
+/// The value at `at` as an object.
+pub(crate) fn as_object<'a>(
+    v: &'a Value,
+    at: &JsonPath,
+) -> Result<&'a Map<String, Value>, ApiError> {
+    v.as_object().ok_or_else(|| wrong(at, "an object"))
+}
+
+/// An optional string field (null allowed).
+pub(crate) fn opt_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    at: &JsonPath,
+) -> Result<Option<&'a str>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(wrong(&at.key(key), "a string")),
+    }
+}
+
+/// A required array field.
+pub(crate) fn req_array<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    at: &JsonPath,
+) -> Result<&'a Vec<Value>, ApiError> {
+    match obj.get(key) {
+        None => Err(ApiError::MissingField {
+            field: at.key(key).to_pointer(),
+        }),
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(wrong(&at.key(key), "an array")),
+    }
+}
+
+/// Parse a request body of `format`. The model is read from the body (`None` for Gemini, whose model is in the
+/// path: use [`parse_for`] to get it from the [`Endpoint`]); `stream` from the body's `stream` field.
+pub fn parse(format: WireFormat, body: &[u8]) -> Result<ParsedRequest, ApiError> {
+    if !format.has_body() {
+        return Err(ApiError::NoBody);
+    }
+    if let Err(e) = std::str::from_utf8(body) {
+        return Err(ApiError::InvalidUtf8 {
+            offset: e.valid_up_to(),
+        });
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::from_json(&e))?;
+    parse_value(format, value)
+}
+
+/// [`parse`] for a classified endpoint: Gemini's model and stream flag come from the path.
+pub fn parse_for(endpoint: &Endpoint, body: &[u8]) -> Result<ParsedRequest, ApiError> {
+    let mut p = parse(endpoint.format, body)?;
+    if matches!(
+        endpoint.format,
+        WireFormat::GeminiGenerateContent | WireFormat::GeminiCountTokens
+    ) {
+        p.model = endpoint.path_model.clone();
+        p.stream = endpoint.path_stream;
+    }
+    Ok(p)
+}
+
+/// [`parse`] from an already-decoded value (used by translation and tests).
+pub fn parse_value(format: WireFormat, value: Value) -> Result<ParsedRequest, ApiError> {
+    let root = value.as_object().ok_or(ApiError::NotAnObject)?;
+    let mut c = Collector::default();
+    match format {
+        WireFormat::OpenAiChat => super::openai::walk_chat(root, &mut c)?,
+        WireFormat::OpenAiResponses => super::openai::walk_responses(root, &mut c)?,
+        WireFormat::OpenAiEmbeddings => super::openai::walk_embeddings(root, &mut c)?,
+        WireFormat::AnthropicMessages | WireFormat::AnthropicCountTokens => {
+            super::anthropic::walk_messages(root, &mut c)?
+        }
+        WireFormat::GeminiGenerateContent => {
+            super::gemini::walk_generate(root, &JsonPath::root(), &mut c)?
+        }
+        WireFormat::GeminiCountTokens => super::gemini::walk_count_tokens(root, &mut c)?,
+        WireFormat::ModelsList => return Err(ApiError::NoBody),
+    }
+    let gemini = matches!(
+        format,
+        WireFormat::GeminiGenerateContent | WireFormat::GeminiCountTokens
+    );
+    let model = if gemini {
+        None
+    } else {
+        opt_str(root, "model", &JsonPath::root())?.map(str::to_owned)
+    };
+    let stream = if gemini {
+        false
+    } else {
+        match root.get("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(wrong(&JsonPath::root().key("stream"), "a boolean")),
+        }
+    };
+    Ok(ParsedRequest {
+        format,
+        value,
+        segments: c.segments,
+        model,
+        stream,
+    })
+}
+
+impl ParsedRequest {
+    /// The wire format.
+    pub fn format(&self) -> WireFormat {
+        self.format
+    }
+
+    /// All segments, text and opaque, in document order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The requested model (body field; for Gemini the path's model when parsed with [`parse_for`]).
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// Whether a streamed response was requested.
+    pub fn stream(&self) -> bool {
+        self.stream
+    }
+
+    /// The text of segment `index` (`None` for opaque or unknown indices).
+    pub fn text(&self, index: usize) -> Option<&str> {
+        let seg = self.segments.get(index)?;
+        if !seg.is_text() {
+            return None;
+        }
+        seg.path.get(&self.value)?.as_str()
+    }
+
+    /// Every text segment with its index and text, in document order (what the scanner runs over).
+    pub fn texts(&self) -> impl Iterator<Item = (usize, &Segment, &str)> + '_ {
+        self.segments.iter().enumerate().filter_map(|(i, s)| {
+            if s.is_text() {
+                Some((i, s, s.path.get(&self.value)?.as_str()?))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The whole body as a value (read-only; translation seam).
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// Consume into the body value.
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+
+    /// Replace the text of segment `index` in place. Other segments stay valid (their locations do not move).
+    pub fn replace_text(&mut self, index: usize, new: impl Into<String>) -> Result<(), ApiError> {
+        let seg = self
+            .segments
+            .get(index)
+            .ok_or(ApiError::NoSuchSegment { index })?;
+        if !seg.is_text() {
+            return Err(ApiError::OpaqueSegment { index });
+        }
+        match seg.path.get_mut(&mut self.value) {
+            Some(Value::String(s)) => {
+                *s = new.into();
+                Ok(())
+            }
+            _ => Err(ApiError::StaleSegment { index }),
+        }
+    }
+
+    /// Apply many replacements `(segment index, new text)`; stops at the first error.
+    pub fn apply<I, S>(&mut self, replacements: I) -> Result<(), ApiError>
+    where
+        I: IntoIterator<Item = (usize, S)>,
+        S: Into<String>,
+    {
+        for (i, s) in replacements {
+            self.replace_text(i, s)?;
+        }
+        Ok(())
+    }
+
+    /// Set the body's `model` field (model mapping). Replaces in place (order kept) or appends if absent. Gemini
+    /// carries the model in the path: returns [`ApiError::ModelInPath`]; use [`crate::api::gemini::rewrite_model_path`].
+    pub fn set_model(&mut self, model: &str) -> Result<(), ApiError> {
+        if matches!(
+            self.format,
+            WireFormat::GeminiGenerateContent | WireFormat::GeminiCountTokens
+        ) {
+            return Err(ApiError::ModelInPath);
+        }
+        let obj = self.value.as_object_mut().ok_or(ApiError::NotAnObject)?;
+        obj.insert("model".to_owned(), Value::String(model.to_owned()));
+        self.model = Some(model.to_owned());
+        Ok(())
+    }
+
+    /// Serialise the (possibly rewritten) body: compact JSON, keys in their original order.
+    pub fn to_body(&self) -> Vec<u8> {
+        // Serialising a `Value` cannot fail (string keys, finite numbers); fall back to an empty body, which
+        // upstream rejects, rather than panic.
+        serde_json::to_vec(&self.value).unwrap_or_default()
+    }
+}
