@@ -299,7 +299,12 @@ impl Default for RoutingSettings {
 
 impl Default for Settings {
     fn default() -> Self {
-        let dest = |name: &str, format, base_url: &str, jurisdiction: &str, region: &str, key: Option<&str>| {
+        let dest = |name: &str,
+                    format,
+                    base_url: &str,
+                    jurisdiction: &str,
+                    region: &str,
+                    key: Option<&str>| {
             DestinationSettings {
                 name: name.to_owned(),
                 format,
@@ -370,7 +375,8 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let mut builder = config::Config::builder().add_source(
-            config::Config::try_from(&Settings::default()).map_err(|e| ConfigError::Merge(e.to_string()))?,
+            config::Config::try_from(&Settings::default())
+                .map_err(|e| ConfigError::Merge(e.to_string()))?,
         );
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -399,7 +405,9 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(env)),
         );
-        let merged = builder.build().map_err(|e| ConfigError::Merge(e.to_string()))?;
+        let merged = builder
+            .build()
+            .map_err(|e| ConfigError::Merge(e.to_string()))?;
         let settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| {
             ConfigError::Env(format!(
                 "{} (variables set: {})",
@@ -421,7 +429,10 @@ impl Settings {
         let mut issue = |key: String, message: String| issues.push(ConfigIssue { key, message });
 
         if self.server.listen.is_empty() {
-            issue("server.listen".into(), "at least one listen address is required".into());
+            issue(
+                "server.listen".into(),
+                "at least one listen address is required".into(),
+            );
         }
         for (i, addr) in self.server.listen.iter().enumerate() {
             if addr.parse::<SocketAddr>().is_err() {
@@ -434,13 +445,19 @@ impl Settings {
         if self.server.admin_listen.parse::<SocketAddr>().is_err() {
             issue(
                 "server.admin_listen".into(),
-                format!("`{}` is not an address like 127.0.0.1:9090", self.server.admin_listen),
+                format!(
+                    "`{}` is not an address like 127.0.0.1:9090",
+                    self.server.admin_listen
+                ),
             );
         }
         if let Some(tls) = &self.server.tls {
             for (key, path) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
                 if !path.is_file() {
-                    issue(key.into(), format!("file {} does not exist", path.display()));
+                    issue(
+                        key.into(),
+                        format!("file {} does not exist", path.display()),
+                    );
                 }
             }
         }
@@ -450,7 +467,10 @@ impl Settings {
             ("limits.max_decoded_body_bytes", l.max_decoded_body_bytes),
             ("limits.max_header_bytes", l.max_header_bytes as u64),
             ("limits.max_connections", l.max_connections as u64),
-            ("limits.max_concurrent_requests", l.max_concurrent_requests as u64),
+            (
+                "limits.max_concurrent_requests",
+                l.max_concurrent_requests as u64,
+            ),
             ("limits.max_sse_event_bytes", l.max_sse_event_bytes as u64),
         ] {
             if value == 0 {
@@ -458,7 +478,10 @@ impl Settings {
             }
         }
         if l.max_header_bytes < 8192 {
-            issue("limits.max_header_bytes".into(), "must be at least 8192".into());
+            issue(
+                "limits.max_header_bytes".into(),
+                "must be at least 8192".into(),
+            );
         }
         let t = &self.timeouts;
         for (key, value) in [
@@ -476,14 +499,28 @@ impl Settings {
         let mut names = std::collections::HashSet::new();
         for (i, d) in self.destinations.iter().enumerate() {
             let k = |f: &str| format!("destinations[{i}].{f}");
-            if d.name.is_empty() || !d.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                issue(k("name"), "must be non-empty and use only A-Z a-z 0-9 - _".into());
+            if d.name.is_empty()
+                || !d
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                issue(
+                    k("name"),
+                    "must be non-empty and use only A-Z a-z 0-9 - _".into(),
+                );
             }
             if !names.insert(d.name.as_str()) {
-                issue(k("name"), format!("duplicate destination name `{}`", d.name));
+                issue(
+                    k("name"),
+                    format!("duplicate destination name `{}`", d.name),
+                );
             }
             match d.base_url.parse::<http::Uri>() {
-                Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {
+                Ok(uri)
+                    if matches!(uri.scheme_str(), Some("http" | "https"))
+                        && uri.host().is_some() =>
+                {
                     if uri.query().is_some() {
                         issue(k("base_url"), "must not have a query string".into());
                     }
@@ -494,26 +531,44 @@ impl Settings {
                         );
                     }
                 }
-                _ => issue(k("base_url"), format!("`{}` is not an http(s) URL", d.base_url)),
+                _ => issue(
+                    k("base_url"),
+                    format!("`{}` is not an http(s) URL", d.base_url),
+                ),
             }
-            if d.jurisdiction.len() != 2 || !d.jurisdiction.chars().all(|c| c.is_ascii_uppercase()) {
+            if d.jurisdiction.len() != 2 || !d.jurisdiction.chars().all(|c| c.is_ascii_uppercase())
+            {
                 issue(
                     k("jurisdiction"),
-                    format!("`{}` is not an ISO 3166-1 alpha-2 code such as KR or US", d.jurisdiction),
+                    format!(
+                        "`{}` is not an ISO 3166-1 alpha-2 code such as KR or US",
+                        d.jurisdiction
+                    ),
                 );
             }
             if let Some(env) = &d.api_key_env {
                 if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                    issue(k("api_key_env"), "must be an environment variable name".into());
+                    issue(
+                        k("api_key_env"),
+                        "must be an environment variable name".into(),
+                    );
                 }
             }
             if let Some(ca) = &d.ca_bundle {
                 if !ca.is_file() {
-                    issue(k("ca_bundle"), format!("file {} does not exist", ca.display()));
+                    issue(
+                        k("ca_bundle"),
+                        format!("file {} does not exist", ca.display()),
+                    );
                 }
             }
         }
-        let dest_format = |name: &str| self.destinations.iter().find(|d| d.name == name).map(|d| d.format);
+        let dest_format = |name: &str| {
+            self.destinations
+                .iter()
+                .find(|d| d.name == name)
+                .map(|d| d.format)
+        };
         for (key, name) in [
             ("routing.openai", &self.routing.openai),
             ("routing.anthropic", &self.routing.anthropic),
@@ -531,7 +586,10 @@ impl Settings {
         }
         for (model, name) in &self.routing.models {
             if dest_format(name).is_none() {
-                issue(format!("routing.models.\"{model}\""), format!("no destination named `{name}`"));
+                issue(
+                    format!("routing.models.\"{model}\""),
+                    format!("no destination named `{name}`"),
+                );
             }
             if model.is_empty() || model.trim_end_matches('*').contains('*') {
                 issue(
@@ -544,19 +602,32 @@ impl Settings {
         let mut hashes = std::collections::HashSet::new();
         for (i, t) in self.tenants.iter().enumerate() {
             if t.name.is_empty() || !tenant_names.insert(t.name.as_str()) {
-                issue(format!("tenants[{i}].name"), "must be non-empty and unique".into());
+                issue(
+                    format!("tenants[{i}].name"),
+                    "must be non-empty and unique".into(),
+                );
             }
             if t.key_sha256.is_empty() {
-                issue(format!("tenants[{i}].key_sha256"), "at least one key hash is required".into());
+                issue(
+                    format!("tenants[{i}].key_sha256"),
+                    "at least one key hash is required".into(),
+                );
             }
             for (j, h) in t.key_sha256.iter().enumerate() {
-                if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+                if h.len() != 64
+                    || !h
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                {
                     issue(
                         format!("tenants[{i}].key_sha256[{j}]"),
                         "must be 64 lower-case hex characters (SHA-256 of the key)".into(),
                     );
                 } else if !hashes.insert(h.as_str()) {
-                    issue(format!("tenants[{i}].key_sha256[{j}]"), "the same key is listed twice".into());
+                    issue(
+                        format!("tenants[{i}].key_sha256[{j}]"),
+                        "the same key is listed twice".into(),
+                    );
                 }
             }
         }
@@ -582,7 +653,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -592,8 +666,18 @@ mod tests {
         for addr in &s.server.listen {
             assert!(addr.parse::<SocketAddr>().unwrap().ip().is_loopback());
         }
-        assert!(s.server.admin_listen.parse::<SocketAddr>().unwrap().ip().is_loopback());
-        let domestic = s.destinations.iter().find(|d| d.jurisdiction == "KR").unwrap();
+        assert!(s
+            .server
+            .admin_listen
+            .parse::<SocketAddr>()
+            .unwrap()
+            .ip()
+            .is_loopback());
+        let domestic = s
+            .destinations
+            .iter()
+            .find(|d| d.jurisdiction == "KR")
+            .unwrap();
         assert_eq!(domestic.base_url, "http://127.0.0.1:8000/v1");
     }
 
@@ -601,7 +685,11 @@ mod tests {
     fn file_then_env_override() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("haetae.toml");
-        std::fs::write(&path, "[limits]\nmax_request_body_bytes = 1000\n[server]\nlisten = [\"127.0.0.1:1\"]\n").unwrap();
+        std::fs::write(
+            &path,
+            "[limits]\nmax_request_body_bytes = 1000\n[server]\nlisten = [\"127.0.0.1:1\"]\n",
+        )
+        .unwrap();
         let s = Settings::load(
             Some(&path),
             env(&[
@@ -614,7 +702,10 @@ mod tests {
         assert_eq!(s.limits.max_request_body_bytes, 2000);
         assert_eq!(s.server.listen, vec!["127.0.0.1:1".to_owned()]);
         // untouched keys keep their defaults
-        assert_eq!(s.limits.max_header_bytes, LimitSettings::default().max_header_bytes);
+        assert_eq!(
+            s.limits.max_header_bytes,
+            LimitSettings::default().max_header_bytes
+        );
     }
 
     #[test]
@@ -622,7 +713,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "[limits]\nmax_body = 5\n").unwrap();
-        let err = Settings::load(Some(&path), env(&[])).unwrap_err().to_string();
+        let err = Settings::load(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bad.toml"), "{err}");
         assert!(err.contains("max_body"), "{err}");
         assert!(err.contains("limits"), "{err}");
@@ -699,6 +792,9 @@ jurisdiction = "US"
         let s = Settings::load(Some(&path), env(&[])).unwrap();
         assert_eq!(s.destinations.len(), 3);
         assert_eq!(s.destinations[0].model_map.len(), 1);
-        assert_eq!(s.routing.models.get("exaone*").map(String::as_str), Some("vllm"));
+        assert_eq!(
+            s.routing.models.get("exaone*").map(String::as_str),
+            Some("vllm")
+        );
     }
 }

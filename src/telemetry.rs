@@ -33,7 +33,11 @@ pub fn init(settings: &LogSettings, rust_log: Option<&str>) -> Result<(), Teleme
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match settings.format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
         LogFormat::Text => builder.with_ansi(false).try_init(),
     };
     Ok(())

@@ -1,5 +1,11 @@
 //! Gateway core over real sockets: every wire format, streaming, upstream failures, limits, auth, shutdown, TLS.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    missing_docs
+)]
 
 mod support;
 
@@ -40,15 +46,24 @@ async fn openai_chat_non_streaming_passes_through_with_provider_credentials() {
     assert_eq!(status, 200, "{body:?}");
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], "hello from mock");
-    assert!(headers["x-haetae-request-id"].to_str().unwrap().starts_with("hx-"));
+    assert!(headers["x-haetae-request-id"]
+        .to_str()
+        .unwrap()
+        .starts_with("hx-"));
     assert_eq!(headers["x-haetae-destination"], "openai; jurisdiction=US");
-    assert_eq!(headers["x-request-id"], "mock-req-1", "upstream headers pass through");
+    assert_eq!(
+        headers["x-request-id"], "mock-req-1",
+        "upstream headers pass through"
+    );
 
     let seen = gw.mock.last();
     assert_eq!(seen.path_and_query, "/v1/chat/completions");
     assert_eq!(seen.headers["authorization"], "Bearer sk-provider-openai");
     assert_eq!(seen.headers["accept-encoding"], "identity");
-    assert_eq!(seen.json(), serde_json::from_str::<Value>(&chat("gpt-4o-mini", false)).unwrap());
+    assert_eq!(
+        seen.json(),
+        serde_json::from_str::<Value>(&chat("gpt-4o-mini", false)).unwrap()
+    );
     gw.shutdown().await;
 }
 
@@ -63,7 +78,10 @@ async fn openai_stream_split_at_awkward_boundaries_arrives_intact() {
     )
     .await;
     assert_eq!(status, 200);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
     assert!(headers.get("content-length").is_none());
     let expected = stream_events("openai", "mock-split", 3, false).concat();
     assert_eq!(std::str::from_utf8(&body).unwrap(), expected);
@@ -96,7 +114,11 @@ async fn anthropic_messages_stream_and_credentials() {
     let (status, _, body) = send(
         "POST",
         &gw.url("/v1/messages"),
-        &[JSON, ("x-api-key", "client-key"), ("anthropic-version", "2023-06-01")],
+        &[
+            JSON,
+            ("x-api-key", "client-key"),
+            ("anthropic-version", "2023-06-01"),
+        ],
         anthropic("mock-events-5", true),
     )
     .await;
@@ -126,7 +148,10 @@ async fn gemini_generate_and_stream_strip_the_client_key() {
     .await;
     assert_eq!(status, 200, "{resp:?}");
     let seen = gw.mock.last();
-    assert_eq!(seen.path_and_query, "/v1beta/models/gemini-2.0-flash:generateContent");
+    assert_eq!(
+        seen.path_and_query,
+        "/v1beta/models/gemini-2.0-flash:generateContent"
+    );
     assert_eq!(seen.headers["x-goog-api-key"], "gemini-provider-key");
 
     let (status, _, resp) = send(
@@ -207,7 +232,8 @@ async fn upstream_reset_mid_stream_ends_with_an_error_event() {
     assert!(text.starts_with(&events[..2].concat()), "{text}");
     let tail = &text[events[..2].concat().len()..];
     assert!(tail.starts_with("event: error\n"), "{tail}");
-    let data: Value = serde_json::from_str(tail.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
+    let data: Value =
+        serde_json::from_str(tail.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
     assert_eq!(data["type"], "error");
     gw.shutdown().await;
 }
@@ -218,7 +244,10 @@ async fn unknown_paths_get_404_in_the_right_shape() {
     let (s, _, body) = send("POST", &gw.url("/v1/fine_tuning/jobs"), &[JSON], "{}").await;
     assert_eq!(s, 404);
     let v: Value = serde_json::from_slice(&body).unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("/v1/fine_tuning/jobs"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/v1/fine_tuning/jobs"));
     let (s, _, body) = send("POST", &gw.url("/v1/messages/batches"), &[JSON], "{}").await;
     assert_eq!(s, 404);
     let v: Value = serde_json::from_slice(&body).unwrap();
@@ -231,18 +260,29 @@ async fn unknown_paths_get_404_in_the_right_shape() {
 async fn bad_bodies_get_clear_errors_and_never_reach_upstream() {
     let gw = start().await;
     let secret = "900101-1234567";
-    let malformed = format!("{{\"model\": \"gpt-4o\", \"messages\": [{{\"role\":\"user\",\"content\":\"{secret}\"");
+    let malformed = format!(
+        "{{\"model\": \"gpt-4o\", \"messages\": [{{\"role\":\"user\",\"content\":\"{secret}\""
+    );
     let (s, _, body) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], malformed).await;
     assert_eq!(s, 400);
     let text = std::str::from_utf8(&body).unwrap();
-    assert!(!text.contains(secret), "error message must not echo content: {text}");
+    assert!(
+        !text.contains(secret),
+        "error message must not echo content: {text}"
+    );
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["type"], "invalid_request_error");
 
     let mut invalid_utf8 = br#"{"model":"m","messages":[{"role":"user","content":"x"#.to_vec();
     invalid_utf8.extend_from_slice(&[0xff, 0xfe]);
     invalid_utf8.extend_from_slice(br#""}]}"#);
-    let (s, _, _) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], invalid_utf8).await;
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        invalid_utf8,
+    )
+    .await;
     assert_eq!(s, 400);
 
     let (s, _, body) = send("POST", &gw.url("/v1/messages"), &[JSON], "[1,2]").await;
@@ -296,7 +336,13 @@ async fn compressed_bodies_are_decoded_bombs_refused() {
     )
     .await;
     assert_eq!(s, 415);
-    let (s, _, _) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], vec![b'x'; 65 * 1024]).await;
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        vec![b'x'; 65 * 1024],
+    )
+    .await;
     assert_eq!(s, 413);
     assert_eq!(gw.mock.count(), 1);
     gw.shutdown().await;
@@ -316,7 +362,8 @@ async fn oversize_chunked_body_is_refused_while_reading() {
         .header("content-type", "application/json")
         .body(body)
         .unwrap();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
     let resp = client.request(req).await.unwrap();
     assert_eq!(resp.status(), 413);
     gw.shutdown().await;
@@ -331,7 +378,13 @@ async fn gateway_keys_are_required_and_never_forwarded() {
         key_sha256: vec![haetae::proxy::auth::key_hash_hex("gw-acme-key")],
     });
     let gw = start_with(mock, settings).await;
-    let (s, _, body) = send("POST", &gw.url("/v1/messages"), &[JSON], anthropic("m", false)).await;
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[JSON],
+        anthropic("m", false),
+    )
+    .await;
     assert_eq!(s, 401);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["type"], "authentication_error");
@@ -370,12 +423,27 @@ async fn upstream_down_is_502_and_slow_head_is_504() {
     settings.destinations[1].base_url = format!("http://{dead_addr}");
     settings.timeouts.upstream_first_byte_ms = 300;
     let gw = start_with(mock, settings).await;
-    let (s, _, body) = send("POST", &gw.url("/v1/messages"), &[JSON], anthropic("m", false)).await;
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[JSON],
+        anthropic("m", false),
+    )
+    .await;
     assert_eq!(s, 502);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["type"], "error");
-    assert!(v["error"]["message"].as_str().unwrap().contains("anthropic"));
-    let (s, _, body) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], chat("mock-hang", false)).await;
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("anthropic"));
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("mock-hang", false),
+    )
+    .await;
     assert_eq!(s, 504, "{body:?}");
     gw.shutdown().await;
 }
@@ -386,13 +454,25 @@ async fn idle_upstream_stream_is_cut_with_an_error_event() {
     let mut settings = settings_for(&mock);
     settings.timeouts.upstream_idle_ms = 200;
     let gw = start_with(mock, settings).await;
-    let (s, _, body) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], chat("mock-stall", true)).await;
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("mock-stall", true),
+    )
+    .await;
     assert_eq!(s, 200);
     let text = std::str::from_utf8(&body).unwrap();
     assert!(text.contains("tok0"));
     let last = text.trim_end().lines().last().unwrap();
     let v: Value = serde_json::from_str(last.trim_start_matches("data: ")).unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("upstream_idle_ms"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("upstream_idle_ms"),
+        "{v}"
+    );
     gw.shutdown().await;
 }
 
@@ -408,10 +488,19 @@ async fn concurrency_limit_sheds_load_in_the_api_shape() {
         .unwrap();
     let held = client().request(req).await.unwrap();
     assert_eq!(held.status(), 200);
-    let (s, _, body) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], chat("m", false)).await;
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("m", false),
+    )
+    .await;
     assert!(s == 503 || s == 429, "{s}");
     let v: Value = serde_json::from_slice(&body).unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("max_concurrent_requests"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_concurrent_requests"));
     drop(held);
     gw.shutdown().await;
 }
@@ -421,18 +510,37 @@ async fn model_routes_send_matching_models_to_the_domestic_destination() {
     let mock = MockProvider::start().await;
     let domestic = MockProvider::start().await;
     let mut settings = settings_for(&mock);
-    let d = settings.destinations.iter_mut().find(|d| d.name == "domestic").unwrap();
+    let d = settings
+        .destinations
+        .iter_mut()
+        .find(|d| d.name == "domestic")
+        .unwrap();
     d.base_url = format!("{}/v1", domestic.base());
-    d.model_map.insert("exaone".into(), "LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct".into());
-    settings.routing.models.insert("exaone*".into(), "domestic".into());
+    d.model_map.insert(
+        "exaone".into(),
+        "LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct".into(),
+    );
+    settings
+        .routing
+        .models
+        .insert("exaone*".into(), "domestic".into());
     let gw = start_with(mock, settings).await;
-    let (s, headers, _) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], chat("exaone", false)).await;
+    let (s, headers, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("exaone", false),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(headers["x-haetae-destination"], "domestic; jurisdiction=KR");
     let seen = domestic.last();
     assert_eq!(seen.path_and_query, "/v1/chat/completions");
     assert_eq!(seen.json()["model"], "LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct");
-    assert!(seen.headers.get("authorization").is_none(), "domestic destination has no credential");
+    assert!(
+        seen.headers.get("authorization").is_none(),
+        "domestic destination has no credential"
+    );
     assert_eq!(gw.mock.count(), 0);
     gw.shutdown().await;
 }
@@ -453,16 +561,34 @@ async fn graceful_shutdown_drains_in_flight_streams() {
         stream_events("openai", "mock-slow", 3, false).concat()
     );
     let task = gw.task.take().unwrap();
-    tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap();
-    assert!(tokio::net::TcpStream::connect(gw.addr).await.is_err(), "listener closed");
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(gw.addr).await.is_err(),
+        "listener closed"
+    );
 }
 
 #[tokio::test]
 async fn health_and_readiness_on_the_admin_listener() {
     let gw = start().await;
-    let (s, _, _) = send("GET", &format!("http://{}/healthz", gw.admin), &[], Bytes::new()).await;
+    let (s, _, _) = send(
+        "GET",
+        &format!("http://{}/healthz", gw.admin),
+        &[],
+        Bytes::new(),
+    )
+    .await;
     assert_eq!(s, 200);
-    let (s, _, body) = send("GET", &format!("http://{}/readyz", gw.admin), &[], Bytes::new()).await;
+    let (s, _, body) = send(
+        "GET",
+        &format!("http://{}/readyz", gw.admin),
+        &[],
+        Bytes::new(),
+    )
+    .await;
     assert_eq!(s, 200);
     assert!(std::str::from_utf8(&body).unwrap().contains("ready"));
     // the traffic listener does not serve admin paths
@@ -507,22 +633,38 @@ async fn tls_termination_with_alpn_h2_and_http1() {
         roots.add(c.unwrap()).unwrap();
     }
     for h2 in [true, false] {
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots.clone())
-            .with_no_client_auth();
-        let b = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_only();
-        let connector = if h2 { b.enable_http2().build() } else { b.enable_http1().build() };
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build::<_, Full<Bytes>>(connector);
-        let req = http::Request::post(format!("https://localhost:{}/v1/chat/completions", gw.addr.port()))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(chat("gpt-4o-mini", false))))
-            .unwrap();
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots.clone())
+        .with_no_client_auth();
+        let b = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only();
+        let connector = if h2 {
+            b.enable_http2().build()
+        } else {
+            b.enable_http1().build()
+        };
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build::<_, Full<Bytes>>(connector);
+        let req = http::Request::post(format!(
+            "https://localhost:{}/v1/chat/completions",
+            gw.addr.port()
+        ))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(chat("gpt-4o-mini", false))))
+        .unwrap();
         let resp = client.request(req).await.unwrap();
         assert_eq!(resp.status(), 200);
-        let expected = if h2 { http::Version::HTTP_2 } else { http::Version::HTTP_11 };
+        let expected = if h2 {
+            http::Version::HTTP_2
+        } else {
+            http::Version::HTTP_11
+        };
         assert_eq!(resp.version(), expected);
     }
     gw.shutdown().await;

@@ -66,20 +66,33 @@ impl Tenants {
     }
 
     /// Identify the tenant of a request.
-    pub fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> Result<&str, AuthError> {
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+    ) -> Result<&str, AuthError> {
         if !self.enabled() {
             return Ok(ANONYMOUS);
         }
         let key = presented_key(headers, query).ok_or(AuthError::Missing)?;
         let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
-        self.by_hash.get(&digest).map(String::as_str).ok_or(AuthError::Invalid)
+        self.by_hash
+            .get(&digest)
+            .map(String::as_str)
+            .ok_or(AuthError::Invalid)
     }
 }
 
 /// The key a client presented, from whichever header or query parameter its SDK uses.
 fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
-    if let Some(v) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+    if let Some(v) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(token) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
             return Some(token.trim());
         }
     }
@@ -114,13 +127,19 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-goog-api-key", "gw-acme-1".parse().unwrap());
         assert_eq!(t.authenticate(&h, None), Ok("acme"));
-        assert_eq!(t.authenticate(&HeaderMap::new(), Some("alt=sse&key=gw-acme-1")), Ok("acme"));
+        assert_eq!(
+            t.authenticate(&HeaderMap::new(), Some("alt=sse&key=gw-acme-1")),
+            Ok("acme")
+        );
     }
 
     #[test]
     fn missing_and_wrong_keys_are_refused() {
         let t = tenants();
-        assert_eq!(t.authenticate(&HeaderMap::new(), None), Err(AuthError::Missing));
+        assert_eq!(
+            t.authenticate(&HeaderMap::new(), None),
+            Err(AuthError::Missing)
+        );
         let mut h = HeaderMap::new();
         h.insert("authorization", "Bearer nope".parse().unwrap());
         assert_eq!(t.authenticate(&h, None), Err(AuthError::Invalid));
@@ -128,6 +147,9 @@ mod tests {
 
     #[test]
     fn disabled_when_no_keys() {
-        assert_eq!(Tenants::default().authenticate(&HeaderMap::new(), None), Ok(ANONYMOUS));
+        assert_eq!(
+            Tenants::default().authenticate(&HeaderMap::new(), None),
+            Ok(ANONYMOUS)
+        );
     }
 }

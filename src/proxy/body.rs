@@ -84,8 +84,16 @@ pub fn decode(content_encoding: Option<&str>, body: Bytes, limit: u64) -> Result
     let mut current = body;
     for coding in codings.iter().rev() {
         current = match coding.as_str() {
-            "gzip" | "x-gzip" => read_capped(flate2::read::MultiGzDecoder::new(&current[..]), "gzip", limit)?,
-            "deflate" => read_capped(flate2::read::ZlibDecoder::new(&current[..]), "deflate", limit)?,
+            "gzip" | "x-gzip" => read_capped(
+                flate2::read::MultiGzDecoder::new(&current[..]),
+                "gzip",
+                limit,
+            )?,
+            "deflate" => read_capped(
+                flate2::read::ZlibDecoder::new(&current[..]),
+                "deflate",
+                limit,
+            )?,
             "br" => read_capped(
                 brotli_decompressor::Decompressor::new(&current[..], 8192),
                 "br",
@@ -175,6 +183,12 @@ mod tests {
             Err(BodyError::TooLarge { limit: 10 })
         ));
         let body = http_body_util::Full::new(Bytes::from(vec![0u8; 10]));
-        assert_eq!(read_bounded(body, 10, Duration::from_secs(1)).await.unwrap().len(), 10);
+        assert_eq!(
+            read_bounded(body, 10, Duration::from_secs(1))
+                .await
+                .unwrap()
+                .len(),
+            10
+        );
     }
 }

@@ -96,9 +96,11 @@ impl GatewayError {
             Self::NotFound { .. } => ErrorKind::NotFound,
             Self::Overloaded => ErrorKind::Overloaded,
             Self::Auth(_) => ErrorKind::Authentication,
-            Self::Body(BodyError::TooLarge { .. } | BodyError::DecodedTooLarge { .. }) => ErrorKind::PayloadTooLarge,
+            Self::Body(BodyError::TooLarge { .. } | BodyError::DecodedTooLarge { .. }) => {
+                ErrorKind::PayloadTooLarge
+            }
             Self::Body(BodyError::UnsupportedEncoding(_)) => ErrorKind::UnsupportedMediaType,
-            Self::Body(BodyError::Timeout(_)) => ErrorKind::RequestTimeout,
+            Self::Body(BodyError::Timeout(_)) => ErrorKind::InvalidRequest,
             Self::Body(_) | Self::Api(_) => ErrorKind::InvalidRequest,
             Self::Route(RouteError::FormatMismatch { .. }) => ErrorKind::InvalidRequest,
             Self::Route(_) => ErrorKind::Upstream,
@@ -186,11 +188,19 @@ impl ExchangeObserver for Exchange {
 }
 
 fn new_request_id() -> String {
-    format!("hx-{:016x}{:08x}", rand::random::<u64>(), rand::random::<u32>())
+    format!(
+        "hx-{:016x}{:08x}",
+        rand::random::<u64>(),
+        rand::random::<u32>()
+    )
 }
 
 /// Handle one request end to end. Never fails: errors become responses in the caller's API error shape.
-pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<ProxyBody> {
     let path = req.uri().path().to_owned();
     let family = ApiFamily::guess(&path, req.headers());
     let mut exchange = Exchange {
@@ -217,7 +227,11 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAdd
             let message = err.to_string();
             let mut response = error_response(family, kind, &message);
             exchange.status = response.status().as_u16();
-            set_header(response.headers_mut(), REQUEST_ID_HEADER, &exchange.request_id);
+            set_header(
+                response.headers_mut(),
+                REQUEST_ID_HEADER,
+                &exchange.request_id,
+            );
             exchange.log("rejected", StreamStats::default(), Some(&message));
             response
         }
@@ -228,14 +242,17 @@ fn error_response(family: ApiFamily, kind: ErrorKind, message: &str) -> Response
     let (status, body) = api::errors::error_response(family, kind, message);
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
 fn full(bytes: impl Into<Bytes>) -> ProxyBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 fn set_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
@@ -249,7 +266,11 @@ struct Forwarded {
     format: Option<WireFormat>,
 }
 
-async fn pipeline(shared: &Arc<Shared>, req: Request<Incoming>, ex: &mut Exchange) -> Result<Forwarded, GatewayError> {
+async fn pipeline(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    ex: &mut Exchange,
+) -> Result<Forwarded, GatewayError> {
     let settings = &shared.settings;
     let (parts, incoming) = req.into_parts();
     let query = parts.uri.query().map(str::to_owned);
@@ -277,7 +298,10 @@ async fn pipeline(shared: &Arc<Shared>, req: Request<Incoming>, ex: &mut Exchang
     );
 
     // 3. authenticate
-    ex.tenant = shared.tenants.authenticate(&parts.headers, query.as_deref())?.to_owned();
+    ex.tenant = shared
+        .tenants
+        .authenticate(&parts.headers, query.as_deref())?
+        .to_owned();
 
     // 4. read, bounded
     let limits = &settings.limits;
@@ -301,7 +325,10 @@ async fn pipeline(shared: &Arc<Shared>, req: Request<Incoming>, ex: &mut Exchang
     )
     .await?;
     ex.bytes_in = raw.len() as u64;
-    let encoding = parts.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+    let encoding = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
     let body = body::decode(encoding, raw, limits.max_decoded_body_bytes)?;
 
     // 5. parse, 6. inspect
@@ -341,20 +368,29 @@ async fn pipeline(shared: &Arc<Shared>, req: Request<Incoming>, ex: &mut Exchang
     let uri = destination.upstream_uri(&path_and_query)?;
     let mut headers = forwardable_request_headers(&parts.headers);
     destination.apply_credentials(&mut headers)?;
-    headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
     if !forward_body.is_empty() || parts.method == Method::POST {
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(forward_body.len()));
+        headers.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(forward_body.len()),
+        );
     }
     let mut upstream_req = Request::new(Full::new(forward_body));
     *upstream_req.method_mut() = parts.method.clone();
     *upstream_req.uri_mut() = uri;
     *upstream_req.headers_mut() = headers;
 
-    let client = shared.clients.get(&destination.name).ok_or_else(|| GatewayError::Upstream {
-        destination: destination.name.clone(),
-        host: destination.host.clone(),
-        reason: "no client for destination".into(),
-    })?;
+    let client = shared
+        .clients
+        .get(&destination.name)
+        .ok_or_else(|| GatewayError::Upstream {
+            destination: destination.name.clone(),
+            host: destination.host.clone(),
+            reason: "no client for destination".into(),
+        })?;
     let first_byte = Duration::from_millis(settings.timeouts.upstream_first_byte_ms);
     let response = match tokio::time::timeout(first_byte, client.request(upstream_req)).await {
         Err(_) => {
@@ -460,17 +496,29 @@ fn forwardable_request_headers(incoming: &HeaderMap) -> HeaderMap {
 fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Response<ProxyBody> {
     let (mut parts, incoming) = forwarded.response.into_parts();
     let listed = connection_listed(&parts.headers);
-    for name in DROP_RESPONSE_HEADERS.iter().map(|s| (*s).to_owned()).chain(listed) {
+    for name in DROP_RESPONSE_HEADERS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(listed)
+    {
         parts.headers.remove(name.as_str());
     }
     let is_sse = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
     ex.status = parts.status.as_u16();
     set_header(&mut parts.headers, REQUEST_ID_HEADER, &ex.request_id);
-    set_header(&mut parts.headers, FINDINGS_HEADER, &counts_header(&ex.findings));
+    set_header(
+        &mut parts.headers,
+        FINDINGS_HEADER,
+        &counts_header(&ex.findings),
+    );
     if let Some(d) = &ex.destination {
         set_header(
             &mut parts.headers,
@@ -479,7 +527,9 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
         );
     }
     let idle = Duration::from_millis(shared.settings.timeouts.upstream_idle_ms);
-    let sse_format = forwarded.format.filter(|_| is_sse && parts.status == StatusCode::OK);
+    let sse_format = forwarded
+        .format
+        .filter(|_| is_sse && parts.status == StatusCode::OK);
     let body = if let Some(format) = sse_format {
         parts.headers.remove(header::CONTENT_LENGTH);
         ResponseBody::sse(

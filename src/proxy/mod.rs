@@ -88,15 +88,26 @@ pub struct Gateway {
 
 impl Gateway {
     /// Resolve everything the gateway needs (credentials from `env`, CA bundles, TLS files) and bind the listeners.
-    pub async fn bind(settings: Settings, env: impl Fn(&str) -> Option<String>) -> Result<Self, ProxyError> {
+    pub async fn bind(
+        settings: Settings,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ProxyError> {
         let routes = RouteTable::build(&settings, env)?;
         let roots = upstream::base_roots();
         let connect = Duration::from_millis(settings.timeouts.upstream_connect_ms);
         let mut clients = HashMap::new();
         for dest in routes.destinations() {
-            clients.insert(dest.name.clone(), upstream::client_for(dest, &roots, connect)?);
+            clients.insert(
+                dest.name.clone(),
+                upstream::client_for(dest, &roots, connect)?,
+            );
         }
-        let tls = settings.server.tls.as_ref().map(server::tls_acceptor).transpose()?;
+        let tls = settings
+            .server
+            .tls
+            .as_ref()
+            .map(server::tls_acceptor)
+            .transpose()?;
         let (listeners, admin) = server::bind_all(&settings).await?;
         let shared = Arc::new(Shared {
             tenants: Tenants::new(&settings.tenants),
@@ -116,7 +127,10 @@ impl Gateway {
 
     /// Addresses the traffic listeners are bound to.
     pub fn traffic_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 
     /// Address of the admin listener.
@@ -129,7 +143,11 @@ impl Gateway {
         let s = &self.shared.settings;
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let mut out = String::new();
-        let _ = writeln!(out, "haetae {} — data-sovereignty gateway", env!("CARGO_PKG_VERSION"));
+        let _ = writeln!(
+            out,
+            "haetae {} — data-sovereignty gateway",
+            env!("CARGO_PKG_VERSION")
+        );
         for addr in self.traffic_addrs() {
             let protocols = if self.tls.is_some() {
                 "HTTP/1.1 + HTTP/2 (ALPN)"
@@ -141,15 +159,19 @@ impl Gateway {
         if let Some(admin) = self.admin_addr() {
             let _ = writeln!(out, "  admin         http://{admin}  (/healthz, /readyz)");
         }
-        let _ = writeln!(
-            out,
-            "  SDK base URLs OpenAI: {scheme}://<addr>/v1   Anthropic: {scheme}://<addr>   Gemini: {scheme}://<addr>"
-        );
+        if let Some(addr) = self.traffic_addrs().first() {
+            let _ = writeln!(
+                out,
+                "  SDK base URLs OpenAI: {scheme}://{addr}/v1   Anthropic: {scheme}://{addr}   Gemini: {scheme}://{addr}"
+            );
+        }
         let _ = writeln!(out, "  destinations");
         for d in self.shared.routes.destinations() {
             let cred = match &d.credential {
                 Credential::None => "no credentials".to_owned(),
-                Credential::Header(..) => format!("key from ${}", d.api_key_env.as_deref().unwrap_or("?")),
+                Credential::Header(..) => {
+                    format!("key from ${}", d.api_key_env.as_deref().unwrap_or("?"))
+                }
                 Credential::Missing { env } => format!("${env} NOT SET: requests to it will fail"),
             };
             let _ = writeln!(
@@ -160,7 +182,10 @@ impl Gateway {
                 d.origin,
                 d.base_path,
                 d.jurisdiction,
-                d.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
+                d.region
+                    .as_deref()
+                    .map(|r| format!(", {r}"))
+                    .unwrap_or_default(),
                 cred
             );
         }
@@ -178,7 +203,10 @@ impl Gateway {
             "  policy        built-in default: inspect every request, forward by routing table (no enforcement rules loaded)"
         );
         let auth = if self.shared.tenants.enabled() {
-            format!("gateway keys required ({} tenants)", self.shared.tenants.count())
+            format!(
+                "gateway keys required ({} tenants)",
+                self.shared.tenants.count()
+            )
         } else {
             "DISABLED (no tenants configured; acceptable on loopback only)".to_owned()
         };
@@ -188,7 +216,11 @@ impl Gateway {
             "  limits        body {} B, {} concurrent requests, unknown paths {}",
             s.limits.max_request_body_bytes,
             s.limits.max_concurrent_requests,
-            if s.server.allow_unknown_paths { "forwarded" } else { "rejected" }
+            if s.server.allow_unknown_paths {
+                "forwarded"
+            } else {
+                "rejected"
+            }
         );
         out
     }
@@ -202,7 +234,11 @@ impl Gateway {
             Arc::clone(&self.shared),
             stop_rx.clone(),
         ));
-        let admin = tokio::spawn(server::serve_admin(self.admin, Arc::clone(&self.shared), stop_rx));
+        let admin = tokio::spawn(server::serve_admin(
+            self.admin,
+            Arc::clone(&self.shared),
+            stop_rx,
+        ));
         self.shared.ready.store(true, Ordering::Release);
         shutdown.await;
         tracing::info!("shutdown requested");

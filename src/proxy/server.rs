@@ -3,7 +3,6 @@
 //! Must never: serve traffic on the admin listener, or stop before in-flight streams drain or the grace period ends.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -148,14 +147,25 @@ pub async fn serve_traffic(
     }
     let grace = Duration::from_millis(shared.settings.timeouts.shutdown_grace_ms);
     let open = graceful.count();
-    tracing::info!(open_connections = open, grace_ms = grace.as_millis() as u64, "draining");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    tracing::info!(
+        open_connections = open,
+        grace_ms = grace.as_millis() as u64,
+        "draining"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("grace period ended with connections still open; closing them");
     }
 }
 
 /// Serve `/healthz` and `/readyz` on the admin listener until `stop` flips.
-pub async fn serve_admin(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub async fn serve_admin(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
         tokio::select! {
@@ -187,7 +197,11 @@ fn admin_response(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byt
         "/healthz" => text(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         "/readyz" => {
             let ready = shared.ready.load(Ordering::Acquire);
-            let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            let status = if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
             let body = serde_json::json!({
                 "status": if ready { "ready" } else { "not_ready" },
                 "in_flight_requests": shared.in_flight(),
@@ -209,37 +223,39 @@ pub async fn bind_all(settings: &Settings) -> Result<(Vec<TcpListener>, TcpListe
 }
 
 async fn bind(addr: &str, key: &'static str) -> Result<TcpListener, ProxyError> {
-    let parsed: SocketAddr = addr
-        .parse()
-        .map_err(|_| ProxyError::Bind { key, addr: addr.to_owned(), reason: "not an address".into() })?;
-    TcpListener::bind(parsed).await.map_err(|e| ProxyError::Bind {
+    let parsed: SocketAddr = addr.parse().map_err(|_| ProxyError::Bind {
         key,
         addr: addr.to_owned(),
-        reason: e.to_string(),
-    })
+        reason: "not an address".into(),
+    })?;
+    TcpListener::bind(parsed)
+        .await
+        .map_err(|e| ProxyError::Bind {
+            key,
+            addr: addr.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
-pub fn shutdown_signal() -> impl Future<Output = ()> {
-    async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = ctrl_c => {},
-                        _ = term.recv() => {},
-                    }
-                }
-                Err(_) => {
-                    let _ = ctrl_c.await;
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
                 }
             }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
         }
-        #[cfg(not(unix))]
-        {
-            let _ = ctrl_c.await;
-        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }

@@ -67,7 +67,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 enum Mode {
     Passthrough,
-    Sse { framer: SseFramer, format: WireFormat },
+    Sse {
+        framer: SseFramer,
+        format: WireFormat,
+    },
 }
 
 /// A streaming response body wrapper; see the module docs.
@@ -88,7 +91,13 @@ impl<B, O: ExchangeObserver> ResponseBody<B, O> {
     }
 
     /// Frame an SSE stream and forward complete events.
-    pub fn sse(inner: B, format: WireFormat, max_event_bytes: usize, idle: Duration, observer: O) -> Self {
+    pub fn sse(
+        inner: B,
+        format: WireFormat,
+        max_event_bytes: usize,
+        idle: Duration,
+        observer: O,
+    ) -> Self {
         let framer = SseFramer::new(max_event_bytes);
         Self::new(inner, Mode::Sse { framer, format }, idle, observer)
     }
@@ -122,7 +131,12 @@ impl<B, O: ExchangeObserver> ResponseBody<B, O> {
 
     /// The upstream failed: SSE streams get what was framed plus an error event and end cleanly (the SDK raises
     /// the error); other bodies are aborted so the client sees a truncated response, never a "complete" one.
-    fn fail(&mut self, end: StreamEnd, kind: ErrorKind, message: &str) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn fail(
+        &mut self,
+        end: StreamEnd,
+        kind: ErrorKind,
+        message: &str,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.mode {
             Mode::Sse { framer, format } => {
                 // An incomplete event cannot be delivered as an event; the error event replaces it.
@@ -150,7 +164,10 @@ where
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         loop {
             if this.done {
@@ -174,7 +191,11 @@ where
                         Mode::Sse { framer, .. } => {
                             if let Err(e) = framer.push(&data) {
                                 let msg = format!("upstream stream error: {e}");
-                                return this.fail(StreamEnd::UpstreamError(e.to_string()), ErrorKind::Upstream, &msg);
+                                return this.fail(
+                                    StreamEnd::UpstreamError(e.to_string()),
+                                    ErrorKind::Upstream,
+                                    &msg,
+                                );
                             }
                             let mut out = BytesMut::new();
                             while let Some(event) = framer.next_event() {
@@ -198,14 +219,16 @@ where
                 }
                 Poll::Ready(None) => {
                     let rest = match &mut this.mode {
-                        Mode::Sse { framer, .. } => match std::mem::replace(framer, SseFramer::new(1)).finish() {
-                            Tail::Empty => Bytes::new(),
-                            Tail::Event(event) => {
-                                this.stats.events += 1;
-                                event.raw().clone()
+                        Mode::Sse { framer, .. } => {
+                            match std::mem::replace(framer, SseFramer::new(1)).finish() {
+                                Tail::Empty => Bytes::new(),
+                                Tail::Event(event) => {
+                                    this.stats.events += 1;
+                                    event.raw().clone()
+                                }
+                                Tail::Incomplete(bytes) => bytes,
                             }
-                            Tail::Incomplete(bytes) => bytes,
-                        },
+                        }
                         Mode::Passthrough => Bytes::new(),
                     };
                     if rest.is_empty() {

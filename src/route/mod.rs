@@ -159,10 +159,11 @@ impl Destination {
                 uri.push_str(&kept.join("&"));
             }
         }
-        uri.parse().map_err(|e: http::uri::InvalidUri| RouteError::BadUrl {
-            destination: self.name.clone(),
-            reason: e.to_string(),
-        })
+        uri.parse()
+            .map_err(|e: http::uri::InvalidUri| RouteError::BadUrl {
+                destination: self.name.clone(),
+                reason: e.to_string(),
+            })
     }
 
     /// Insert this destination's credential into upstream request headers.
@@ -182,7 +183,9 @@ impl Destination {
 
     /// The model name to send upstream for a requested model (identity when unmapped).
     pub fn map_model<'a>(&'a self, requested: &'a str) -> &'a str {
-        self.model_map.get(requested).map_or(requested, String::as_str)
+        self.model_map
+            .get(requested)
+            .map_or(requested, String::as_str)
     }
 }
 
@@ -215,13 +218,19 @@ fn family_index(format: DestinationFormat) -> usize {
 
 impl RouteTable {
     /// Compile destinations and routes. `env` looks up credential environment variables (normally `std::env::var`).
-    pub fn build(settings: &Settings, env: impl Fn(&str) -> Option<String>) -> Result<Self, RouteError> {
+    pub fn build(
+        settings: &Settings,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, RouteError> {
         let mut destinations = Vec::with_capacity(settings.destinations.len());
         for d in &settings.destinations {
-            let uri: Uri = d.base_url.parse().map_err(|e: http::uri::InvalidUri| RouteError::BadUrl {
-                destination: d.name.clone(),
-                reason: e.to_string(),
-            })?;
+            let uri: Uri =
+                d.base_url
+                    .parse()
+                    .map_err(|e: http::uri::InvalidUri| RouteError::BadUrl {
+                        destination: d.name.clone(),
+                        reason: e.to_string(),
+                    })?;
             let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
                 return Err(RouteError::BadUrl {
                     destination: d.name.clone(),
@@ -235,13 +244,21 @@ impl RouteTable {
                     Some(secret) if secret.is_empty() => Credential::Missing { env: var.clone() },
                     Some(secret) => {
                         let (name, value) = match d.format {
-                            DestinationFormat::Openai => (AUTHORIZATION, format!("Bearer {secret}")),
-                            DestinationFormat::Anthropic => (HeaderName::from_static("x-api-key"), secret),
-                            DestinationFormat::Gemini => (HeaderName::from_static("x-goog-api-key"), secret),
+                            DestinationFormat::Openai => {
+                                (AUTHORIZATION, format!("Bearer {secret}"))
+                            }
+                            DestinationFormat::Anthropic => {
+                                (HeaderName::from_static("x-api-key"), secret)
+                            }
+                            DestinationFormat::Gemini => {
+                                (HeaderName::from_static("x-goog-api-key"), secret)
+                            }
                         };
-                        let mut value = HeaderValue::try_from(value).map_err(|_| RouteError::BadCredential {
-                            destination: d.name.clone(),
-                            env: var.clone(),
+                        let mut value = HeaderValue::try_from(value).map_err(|_| {
+                            RouteError::BadCredential {
+                                destination: d.name.clone(),
+                                env: var.clone(),
+                            }
                         })?;
                         value.set_sensitive(true);
                         Credential::Header(name, value)
@@ -272,7 +289,11 @@ impl RouteTable {
                 .ok_or_else(|| RouteError::UnknownDestination(name.to_owned()))
         };
         let r = &settings.routing;
-        let defaults = [index_of(&r.openai)?, index_of(&r.anthropic)?, index_of(&r.gemini)?];
+        let defaults = [
+            index_of(&r.openai)?,
+            index_of(&r.anthropic)?,
+            index_of(&r.gemini)?,
+        ];
         let mut model_routes = Vec::with_capacity(r.models.len());
         for (pattern, name) in &r.models {
             model_routes.push((pattern.clone(), index_of(name)?));
@@ -304,14 +325,18 @@ impl RouteTable {
     }
 
     /// Route a request of the given API family for the given requested model.
-    pub fn select(&self, family: DestinationFormat, model: Option<&str>) -> Result<Route, RouteError> {
+    pub fn select(
+        &self,
+        family: DestinationFormat,
+        model: Option<&str>,
+    ) -> Result<Route, RouteError> {
         let by_model = model.and_then(|m| {
             self.model_routes.iter().find_map(|(pattern, i)| {
                 let hit = match pattern.strip_suffix('*') {
                     Some(prefix) => m.starts_with(prefix),
                     None => m == pattern,
                 };
-                hit.then(|| (m, pattern, *i))
+                hit.then_some((m, pattern, *i))
             })
         });
         let (destination, reason) = match by_model {
@@ -345,10 +370,20 @@ mod tests {
     fn table(env: &[(&str, &str)]) -> RouteTable {
         let mut s = Settings::default();
         s.routing.models.insert("exaone*".into(), "domestic".into());
-        s.routing.models.insert("claude-kr".into(), "domestic".into());
-        s.destinations[3].model_map.insert("exaone".into(), "LGAI-EXAONE/EXAONE-3.5".into());
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        RouteTable::build(&s, |k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap()
+        s.routing
+            .models
+            .insert("claude-kr".into(), "domestic".into());
+        s.destinations[3]
+            .model_map
+            .insert("exaone".into(), "LGAI-EXAONE/EXAONE-3.5".into());
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        RouteTable::build(&s, |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+        .unwrap()
     }
 
     #[test]
@@ -386,11 +421,15 @@ mod tests {
     fn credentials_per_format_and_missing() {
         let t = table(&[("OPENAI_API_KEY", "sk-test"), ("ANTHROPIC_API_KEY", "ant")]);
         let mut h = HeaderMap::new();
-        t.default_for(DestinationFormat::Openai).apply_credentials(&mut h).unwrap();
+        t.default_for(DestinationFormat::Openai)
+            .apply_credentials(&mut h)
+            .unwrap();
         assert_eq!(h[AUTHORIZATION], "Bearer sk-test");
         assert!(h[AUTHORIZATION].is_sensitive());
         let mut h = HeaderMap::new();
-        t.default_for(DestinationFormat::Anthropic).apply_credentials(&mut h).unwrap();
+        t.default_for(DestinationFormat::Anthropic)
+            .apply_credentials(&mut h)
+            .unwrap();
         assert_eq!(h["x-api-key"], "ant");
         let err = t
             .default_for(DestinationFormat::Gemini)
@@ -413,7 +452,9 @@ mod tests {
         assert_eq!(r.destination.name, "openai");
         assert!(r.served_model.is_none());
         // An Anthropic request routed to an OpenAI-format destination fails closed, never falls back.
-        let e = t.select(DestinationFormat::Anthropic, Some("claude-kr")).unwrap_err();
+        let e = t
+            .select(DestinationFormat::Anthropic, Some("claude-kr"))
+            .unwrap_err();
         assert!(matches!(e, RouteError::FormatMismatch { .. }));
     }
 }

@@ -6,7 +6,14 @@
 //! SSE events), `mock-split` (SSE bytes written in awkward 1–7 byte pieces), `mock-events-N` (N stream events),
 //! `mock-tools` (a tool call), `mock-hang` (5 s before the response head), `mock-stall` (one event, then 5 s of
 //! silence). Every request it receives is recorded for assertions.
-#![allow(dead_code, clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    dead_code,
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -52,7 +59,9 @@ impl MockProvider {
         let seen2 = Arc::clone(&seen);
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let seen = Arc::clone(&seen2);
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| {
@@ -73,7 +82,12 @@ impl MockProvider {
     }
 
     pub fn last(&self) -> Seen {
-        self.seen.lock().unwrap().last().cloned().expect("the mock saw no request")
+        self.seen
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("the mock saw no request")
     }
 
     pub fn count(&self) -> usize {
@@ -84,11 +98,16 @@ impl MockProvider {
 type MockBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 fn json_response(status: StatusCode, v: Value) -> Response<MockBody> {
-    let mut r = Response::new(Full::new(Bytes::from(v.to_string())).map_err(|n| match n {}).boxed());
+    let mut r = Response::new(
+        Full::new(Bytes::from(v.to_string()))
+            .map_err(|n| match n {})
+            .boxed(),
+    );
     *r.status_mut() = status;
     r.headers_mut()
         .insert("content-type", "application/json".parse().unwrap());
-    r.headers_mut().insert("x-request-id", "mock-req-1".parse().unwrap());
+    r.headers_mut()
+        .insert("x-request-id", "mock-req-1".parse().unwrap());
     r
 }
 
@@ -105,16 +124,25 @@ fn stream_response(pieces: Vec<(Duration, Bytes)>, reset: bool) -> Response<Mock
             }
         }
         if reset {
+            // let the events already written reach the peer before the connection is torn down
+            tokio::time::sleep(Duration::from_millis(100)).await;
             let _ = tx
-                .send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock reset")))
+                .send(Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "mock reset",
+                )))
                 .await;
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
     let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    r.headers_mut().insert(
+        "content-type",
+        "text/event-stream; charset=utf-8".parse().unwrap(),
+    );
     r.headers_mut()
-        .insert("content-type", "text/event-stream; charset=utf-8".parse().unwrap());
-    r.headers_mut().insert("cache-control", "no-cache".parse().unwrap());
+        .insert("cache-control", "no-cache".parse().unwrap());
     r
 }
 
@@ -168,16 +196,28 @@ pub fn stream_events(family: &str, model: &str, n: usize, tools: bool) -> Vec<St
             ev.push(sse(Some("message_start"), &json!({"type":"message_start","message":{"id":"msg_mock","type":"message",
                 "role":"assistant","content":[],"model":model,"stop_reason":null,"stop_sequence":null,
                 "usage":{"input_tokens":5,"output_tokens":1}}})));
-            ev.push(sse(Some("content_block_start"), &json!({"type":"content_block_start","index":0,
-                "content_block":{"type":"text","text":""}})));
+            ev.push(sse(
+                Some("content_block_start"),
+                &json!({"type":"content_block_start","index":0,
+                "content_block":{"type":"text","text":""}}),
+            ));
             ev.push("event: ping\ndata: {\"type\": \"ping\"}\n\n".to_owned());
             for i in 0..n {
-                ev.push(sse(Some("content_block_delta"), &json!({"type":"content_block_delta","index":0,
-                    "delta":{"type":"text_delta","text":format!("tok{i} ")}})));
+                ev.push(sse(
+                    Some("content_block_delta"),
+                    &json!({"type":"content_block_delta","index":0,
+                    "delta":{"type":"text_delta","text":format!("tok{i} ")}}),
+                ));
             }
-            ev.push(sse(Some("content_block_stop"), &json!({"type":"content_block_stop","index":0})));
-            ev.push(sse(Some("message_delta"), &json!({"type":"message_delta","delta":{"stop_reason":"end_turn",
-                "stop_sequence":null},"usage":{"output_tokens":n}})));
+            ev.push(sse(
+                Some("content_block_stop"),
+                &json!({"type":"content_block_stop","index":0}),
+            ));
+            ev.push(sse(
+                Some("message_delta"),
+                &json!({"type":"message_delta","delta":{"stop_reason":"end_turn",
+                "stop_sequence":null},"usage":{"output_tokens":n}}),
+            ));
             ev.push(sse(Some("message_stop"), &json!({"type":"message_stop"})));
         }
         _ => {
@@ -195,8 +235,16 @@ pub fn stream_events(family: &str, model: &str, n: usize, tools: bool) -> Vec<St
 
 async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Response<MockBody> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    let pq = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     seen.lock().unwrap().push(Seen {
         method: parts.method.to_string(),
         path_and_query: pq.clone(),
@@ -207,9 +255,17 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
     let req_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
 
     let (family, model, stream) = if path.ends_with("/chat/completions") {
-        ("openai", req_json["model"].as_str().unwrap_or("").to_owned(), req_json["stream"] == true)
+        (
+            "openai",
+            req_json["model"].as_str().unwrap_or("").to_owned(),
+            req_json["stream"] == true,
+        )
     } else if path.ends_with("/messages") {
-        ("anthropic", req_json["model"].as_str().unwrap_or("").to_owned(), req_json["stream"] == true)
+        (
+            "anthropic",
+            req_json["model"].as_str().unwrap_or("").to_owned(),
+            req_json["stream"] == true,
+        )
     } else if let Some(rest) = path.split("/models/").nth(1).filter(|r| r.contains(':')) {
         let (m, method) = rest.split_once(':').unwrap();
         ("gemini", m.to_owned(), method == "streamGenerateContent")
@@ -233,14 +289,23 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
                 "usage":{"input_tokens":3,"output_tokens":3,"total_tokens":6}}),
         );
     } else {
-        return json_response(StatusCode::NOT_FOUND, json!({"error":{"message":"mock: unknown path","type":"invalid_request_error"}}));
+        return json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error":{"message":"mock: unknown path","type":"invalid_request_error"}}),
+        );
     };
 
     if model == "mock-error-429" {
         let body = match family {
-            "anthropic" => json!({"type":"error","error":{"type":"rate_limit_error","message":"mock provider: slow down"}}),
-            "gemini" => json!({"error":{"code":429,"message":"mock provider: slow down","status":"RESOURCE_EXHAUSTED"}}),
-            _ => json!({"error":{"message":"mock provider: slow down","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}),
+            "anthropic" => {
+                json!({"type":"error","error":{"type":"rate_limit_error","message":"mock provider: slow down"}})
+            }
+            "gemini" => {
+                json!({"error":{"code":429,"message":"mock provider: slow down","status":"RESOURCE_EXHAUSTED"}})
+            }
+            _ => {
+                json!({"error":{"message":"mock provider: slow down","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}})
+            }
         };
         return json_response(StatusCode::TOO_MANY_REQUESTS, body);
     }
@@ -254,11 +319,19 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
             .and_then(|n| n.parse().ok())
             .unwrap_or(3);
         let events = stream_events(family, &model, n, tools);
-        let delay = if model == "mock-slow" { Duration::from_millis(30) } else { Duration::ZERO };
+        let delay = if model == "mock-slow" {
+            Duration::from_millis(30)
+        } else {
+            Duration::ZERO
+        };
         let mut pieces: Vec<(Duration, Bytes)> = Vec::new();
         if model == "mock-split" {
             let all = events.concat();
-            pieces.extend(awkward_pieces(all.as_bytes()).into_iter().map(|p| (Duration::ZERO, p)));
+            pieces.extend(
+                awkward_pieces(all.as_bytes())
+                    .into_iter()
+                    .map(|p| (Duration::ZERO, p)),
+            );
         } else {
             for e in &events {
                 pieces.push((delay, Bytes::from(e.clone())));
@@ -296,8 +369,10 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
                 "stop_reason": if tools {"tool_use"} else {"end_turn"},"stop_sequence":null,
                 "usage":{"input_tokens":5,"output_tokens":3}})
         }
-        _ => json!({"candidates":[{"content":{"role":"model","parts":[{"text":"hello from mock"}]},"finishReason":"STOP","index":0}],
-            "usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8},"modelVersion":model}),
+        _ => {
+            json!({"candidates":[{"content":{"role":"model","parts":[{"text":"hello from mock"}]},"finishReason":"STOP","index":0}],
+            "usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":3,"totalTokenCount":8},"modelVersion":model})
+        }
     };
     json_response(StatusCode::OK, body)
 }
@@ -380,7 +455,10 @@ pub async fn start() -> TestGateway {
 }
 
 /// A plain HTTP/1.1 client for tests.
-pub fn client() -> hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>> {
+pub fn client() -> hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+> {
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http()
 }
 
@@ -395,8 +473,15 @@ pub async fn send(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = client().request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
+    let resp = client()
+        .request(req.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
     let (parts, body) = resp.into_parts();
-    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let bytes = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     (parts.status, parts.headers, bytes)
 }
