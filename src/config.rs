@@ -682,6 +682,13 @@ mod tests {
     }
 
     #[test]
+    fn documented_example_is_exactly_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples/haetae.toml");
+        let s = Settings::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
     fn file_then_env_override() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("haetae.toml");

@@ -1,0 +1,192 @@
+//! End-to-end: the real `haetae` binary, driven by the official `openai` and `anthropic` Python SDKs
+//! (tests/e2e/test_sdks.py), in front of a mock provider. Also checks that nothing sensitive reached the log.
+//!
+//! Needs a Python with the packages of tests/e2e/requirements.txt: `.venv/bin/python` at the repository root
+//! (`.ci/run` creates it) or the interpreter named by `SDK_E2E_PYTHON`. Without one this test FAILS, with a
+//! message saying how to create it; set `SDK_E2E_SKIP=1` to skip it deliberately.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    missing_docs
+)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::MockProvider;
+
+fn python() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("SDK_E2E_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    venv.exists().then_some(venv)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_sdks_work_through_the_gateway_binary() {
+    if std::env::var("SDK_E2E_SKIP").as_deref() == Ok("1") {
+        eprintln!("SDK_E2E_SKIP=1: skipping the SDK end-to-end test");
+        return;
+    }
+    let python = python().unwrap_or_else(|| {
+        panic!(
+            "no Python for the SDK end-to-end test: run `python3 -m venv .venv && .venv/bin/pip install -r \
+             tests/e2e/requirements.txt` (or .ci/run), set SDK_E2E_PYTHON, or SDK_E2E_SKIP=1 to skip"
+        )
+    });
+
+    let mock = MockProvider::start().await;
+    let gateway_key = "hk-e2e-test-key";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("haetae.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = ["127.0.0.1:0"]
+admin_listen = "127.0.0.1:0"
+
+[limits]
+max_request_body_bytes = 1048576
+
+[log]
+format = "json"
+level = "info"
+
+[[destinations]]
+name = "openai"
+format = "openai"
+base_url = "{base}/v1"
+jurisdiction = "US"
+api_key_env = "OPENAI_API_KEY"
+
+[[destinations]]
+name = "anthropic"
+format = "anthropic"
+base_url = "{base}"
+jurisdiction = "US"
+api_key_env = "ANTHROPIC_API_KEY"
+
+[[destinations]]
+name = "gemini"
+format = "gemini"
+base_url = "{base}"
+jurisdiction = "US"
+
+[[tenants]]
+name = "e2e"
+key_sha256 = ["{hash}"]
+"#,
+            base = mock.base(),
+            hash = haetae::proxy::auth::key_hash_hex(gateway_key),
+        ),
+    )
+    .unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("OPENAI_API_KEY", "sk-provider-openai")
+        .env("ANTHROPIC_API_KEY", "sk-ant-provider")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // Collect stderr (banner + JSON access log) on a thread; find the bound address in the banner.
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stderr = child.stderr.take().unwrap();
+    let lines2 = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            lines2.lock().unwrap().push(line);
+        }
+    });
+    let started = Instant::now();
+    let url = loop {
+        let found = lines.lock().unwrap().iter().find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("listening")
+                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+        });
+        if let Some(u) = found {
+            break u;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "gateway did not start: {:?}",
+            lines.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .arg(&tests)
+            .env("HAETAE_URL", &url)
+            .env("HAETAE_KEY", gateway_key)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let pytest_out =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+
+    // Graceful stop with SIGTERM; exit status must be success.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let log = lines.lock().unwrap().join("\n");
+
+    assert!(
+        out.status.success(),
+        "SDK tests failed:\n{pytest_out}\n--- gateway log ---\n{log}"
+    );
+    assert!(status.success(), "gateway exit status {status:?}\n{log}");
+
+    // The provider got the provider's key and never the gateway key.
+    for seen in mock.seen.lock().unwrap().iter() {
+        for (_, v) in seen.headers.iter() {
+            assert!(!v.to_str().unwrap_or("").contains(gateway_key));
+        }
+    }
+    // One access log line per request, and no content or credential in the log.
+    let access: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"haetae::access\""))
+        .collect();
+    assert!(
+        access.len() >= 15,
+        "expected an access line per request, got {}:\n{log}",
+        access.len()
+    );
+    for needle in [
+        "900101-1234567",
+        "주민등록번호",
+        "맑음",
+        "hello from mock",
+        "tok0",
+        gateway_key,
+        "sk-provider-openai",
+        "sk-ant-provider",
+    ] {
+        assert!(!log.contains(needle), "log contains `{needle}`:\n{log}");
+    }
+    assert!(log.contains("\"status\":401"), "rejections are logged too");
+}
