@@ -1,3 +1,145 @@
 //! The pattern engine: builtin detectors, validators, context scoring, one-pass multi-pattern scanning.
 //!
-//! Must never: do I/O, depend on other modules of this crate, allocate per match on the hot path, or log matched text.
+//! Must never: do I/O, depend on other modules of this crate, allocate per match on the hot path, or log matched text
+//! (errors and `Debug` of the engine carry detector ids and counts only).
+//!
+//! # Shape
+//! [`Engine::new`] compiles a [`DetectConfig`] (builtin selection + custom detectors) into:
+//! * one regex-automata `meta::Regex` holding every regex detector as a separate pattern (leftmost-first, pattern
+//!   order = priority), searched with a lazy DFA whose cache is sized for the whole union; all builtin patterns use
+//!   explicit ASCII classes, never Unicode `\b`/`\w`/`\d`, so Korean text never pushes the search to a slow engine;
+//! * aho-corasick automata for custom dictionaries (one case-sensitive, one ASCII-case-insensitive);
+//! * one aho-corasick automaton of all context keywords, run only over the window around a candidate.
+//!
+//! [`Engine::scan`] makes one pass of the regex union over the text. Each candidate gets an explicit boundary check
+//! (numbers must not touch other digits, but Hangul may touch them: `900101-1234567입니다` matches,
+//! `1900101-12345678` does not), its validator (checksums, date validity, IP parse…), context scoring and its
+//! threshold. When a candidate is rejected, lower-priority patterns that can start with the same byte are tried
+//! anchored at the same start, so a failed checksum never hides another detector.
+//!
+//! # Scores
+//! A pattern has a base score; validators raise it, re-classify it or drop the candidate (RRN/FRN checksum pass
+//! raises, a fail keeps the match because numbers issued since October 2020 have random trailing digits; BRN, CRN,
+//! Luhn, IBAN, SSN rules and IP parsing drop). Context keywords in a window of [`CONTEXT_BEFORE`] bytes before and
+//! [`CONTEXT_AFTER`] bytes after (cut at a blank line) add or subtract. Korean keywords match as substrings
+//! (`주민등록번호는`); ASCII keywords need a word start. A finding is reported when its score reaches the threshold
+//! (0.5 by default, per entity configurable).
+//!
+//! # Overlaps
+//! Regex findings never overlap (leftmost-first, non-overlapping). 13-digit `YYMMDD-NNNNNNN` numbers are resolved by
+//! rule: corporate context (`법인`) + valid 법인등록번호 checksum → `KR_CRN`; else a valid date with 7th digit 1–4/9/0
+//! → `KR_RRN`, 5–8 → `KR_FRN`; else a valid CRN checksum → `KR_CRN`; else dropped. Between regex and dictionary
+//! findings: the higher score wins, then the longer span, then the earlier detector (builtin, custom regex,
+//! dictionary).
+//!
+//! # Normalisation
+//! Full-width forms, odd spaces, dashes and zero-width characters are folded (see `normalize.rs` for the exact set)
+//! into a scratch copy only when the text contains one; offsets are mapped back, so every finding points into the
+//! ORIGINAL text on char boundaries.
+//!
+//! # Custom detectors (policy TOML)
+//! ```toml
+//! [builtins]
+//! disabled = ["PERSON"]              # or enabled = ["KR_RRN", "EMAIL"]
+//! thresholds = { KR_PASSPORT = 0.7 }
+//!
+//! [[detectors]]
+//! id = "ACME_EMPLOYEE_ID"            # A-Z 0-9 _; also the entity unless `entity` is set
+//! pattern = 'EMP-[0-9]{6}'           # regex (size-limited), or:
+//! context = ["사번", "employee"]     # optional; +context_score when present
+//! context_required = false
+//! validator = "none"                 # none | luhn | iban | kr_rrn | kr_brn | kr_crn | us_ssn | ipv4 | ipv6
+//! score = 0.6                        # base score
+//! context_score = 0.3
+//! threshold = 0.5
+//!
+//! [[detectors]]
+//! id = "PROJECT_CODENAME"
+//! terms = ["해태 프로젝트", "Project Haetae"]   # dictionary, inline and/or
+//! terms_file = "codenames.txt"       # one term per line, resolved by the caller (see CustomDetectorSpec)
+//! case_insensitive = true
+//! ```
+//! See `policies/custom-detectors.example.toml`.
+
+mod builtin;
+mod classify;
+mod config;
+mod engine;
+mod entity;
+mod normalize;
+pub mod validate;
+
+use std::sync::Arc;
+
+pub use classify::{classify, marking_level, Classification, Level};
+pub use config::{BuiltinSelection, CustomDetectorSpec, DetectConfig, ValidatorKind};
+pub use engine::{
+    Engine, Scratch, CONTEXT_AFTER, CONTEXT_BEFORE, CUSTOM_REGEX_SIZE_LIMIT, MAX_DICTIONARY_TERMS,
+};
+pub use entity::{Entity, BUILTIN_ENTITIES};
+
+/// One detected span. Offsets are UTF-8 byte offsets into the original text, always on char boundaries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// What was found.
+    pub entity: Entity,
+    /// Start byte offset (inclusive).
+    pub start: usize,
+    /// End byte offset (exclusive).
+    pub end: usize,
+    /// Confidence in `0.0..=1.0`, already at or above the detector's threshold.
+    pub score: f32,
+    /// Detector id (`kr_rrn`, `secret.aws`, a custom detector's id…).
+    pub detector: Arc<str>,
+}
+
+/// Errors building an engine. Messages name the detector, never matched text.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    /// A regex does not parse.
+    #[error("detector {detector}: invalid pattern: {message}")]
+    InvalidPattern {
+        /// Detector id.
+        detector: String,
+        /// Parser message.
+        message: String,
+    },
+    /// A regex compiles beyond the size limit.
+    #[error("detector {detector}: pattern too big (compiled size limit {limit} bytes)")]
+    PatternTooBig {
+        /// Detector id.
+        detector: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// A dictionary holds too many terms.
+    #[error("detector {detector}: {count} dictionary terms exceed the limit of {limit}")]
+    TooManyTerms {
+        /// Detector id.
+        detector: String,
+        /// Terms given.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// `terms_file` was not loaded by the caller before building.
+    #[error("detector {detector}: terms_file was not resolved (the caller must load it)")]
+    UnresolvedTermsFile {
+        /// Detector id.
+        detector: String,
+    },
+    /// An entity id in the builtin selection is unknown.
+    #[error("unknown builtin entity {0:?}")]
+    UnknownBuiltin(String),
+    /// A custom detector spec is inconsistent.
+    #[error("detector {detector}: {reason}")]
+    InvalidSpec {
+        /// Detector id.
+        detector: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Compiling the combined automaton failed.
+    #[error("compiling the detector union failed: {0}")]
+    Build(String),
+}

@@ -1,0 +1,840 @@
+//! The compiled engine: one multi-pattern regex-automata `meta::Regex` for all regex detectors, aho-corasick automata
+//! for dictionaries and context keywords, validators and scoring on candidates only.
+
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
+use regex_automata::meta;
+use regex_automata::util::pool::Pool;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input, MatchKind, PatternID};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+use super::builtin::{self, Boundary, Check, Group, BUILTIN_GROUPS, KEYWORDS, PERSON_STOPLIST, PERSON_SUFFIXES};
+use super::config::{DetectConfig, ValidatorKind};
+use super::entity::{Entity, BUILTIN_ENTITIES};
+use super::normalize::{fold_str, needs_normalization, Normalized};
+use super::validate::{self, digits_into, RrnShape};
+use super::{DetectError, Finding};
+
+/// Size limit for one custom regex (compiled NFA), in bytes.
+pub const CUSTOM_REGEX_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+/// Maximum number of dictionary terms per custom detector.
+pub const MAX_DICTIONARY_TERMS: usize = 1_000_000;
+/// Bytes of context examined before a candidate (snapped to a char boundary, cut at a blank line).
+pub const CONTEXT_BEFORE: usize = 64;
+/// Bytes of context examined after a candidate (snapped to a char boundary, cut at a blank line).
+pub const CONTEXT_AFTER: usize = 32;
+/// Lazy-DFA cache per scratch. Sized so the union of all builtins never thrashes on mixed Korean/English text.
+const HYBRID_CACHE: usize = 8 * 1024 * 1024;
+
+/// One detector (a builtin entity's detector id, or a custom detector).
+#[derive(Debug, Clone)]
+struct Detector {
+    name: Arc<str>,
+    entity: Entity,
+    threshold: f32,
+    /// Base score of a custom detector (builtin patterns carry their own).
+    base: f32,
+    /// (context group, score delta)
+    context: Vec<(u16, f32)>,
+    context_required: bool,
+    custom_validator: Option<ValidatorKind>,
+}
+
+/// One regex pattern of the union.
+#[derive(Debug, Clone)]
+struct PatInfo {
+    detector: usize,
+    base: f32,
+    check: Check,
+    boundary: Boundary,
+    /// Bytes that can begin a match (used to pick which lower-priority patterns retry after a rejection).
+    first: Box<[bool; 256]>,
+}
+
+/// A dictionary automaton and the detector of each of its terms.
+#[derive(Debug)]
+struct Dictionary {
+    ac: AhoCorasick,
+    detector_of: Vec<u32>,
+}
+
+type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwindSafe>;
+
+/// Reusable per-thread state for [`Engine::scan_into`]: the lazy-DFA cache and the normalisation buffer.
+/// Create with [`Engine::scratch`]; never shared between threads at the same time.
+#[derive(Debug)]
+pub struct Scratch {
+    cache: Option<meta::Cache>,
+    norm: Normalized,
+    groups: Vec<u16>,
+}
+
+/// The compiled detection engine. `Send + Sync`: build once, share through an `Arc`.
+pub struct Engine {
+    regex: Option<meta::Regex>,
+    pats: Vec<PatInfo>,
+    detectors: Vec<Detector>,
+    dictionaries: Vec<Dictionary>,
+    keywords: AhoCorasick,
+    keyword_group: Vec<u16>,
+    keyword_ascii: Vec<bool>,
+    has_custom_regex: bool,
+    pool: Pool<Scratch, ScratchMaker>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("patterns", &self.pats.len())
+            .field("detectors", &self.detectors.len())
+            .field("dictionaries", &self.dictionaries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn first_bytes(hir: &regex_syntax::hir::Hir) -> Box<[bool; 256]> {
+    let mut set = Box::new([false; 256]);
+    let seq = Extractor::new().kind(ExtractKind::Prefix).limit_class(300).limit_literal_len(1).extract(hir);
+    match seq.literals() {
+        Some(lits) if !lits.is_empty() && lits.iter().all(|l| !l.as_bytes().is_empty()) => {
+            for l in lits {
+                if let Some(&b) = l.as_bytes().first() {
+                    set[usize::from(b)] = true;
+                }
+            }
+        }
+        _ => set.fill(true),
+    }
+    set
+}
+
+fn parse_hir(pattern: &str, case_insensitive: bool) -> Result<regex_syntax::hir::Hir, String> {
+    regex_syntax::ParserBuilder::new()
+        .case_insensitive(case_insensitive)
+        .build()
+        .parse(pattern)
+        .map_err(|e| e.to_string())
+}
+
+impl Engine {
+    /// All builtin detectors, default thresholds, no custom detectors.
+    pub fn builtin() -> Result<Engine, DetectError> {
+        Engine::new(&DetectConfig::default())
+    }
+
+    /// Compile a configuration. Every problem names its detector.
+    pub fn new(config: &DetectConfig) -> Result<Engine, DetectError> {
+        // ---- builtin selection ----
+        let parse_ids = |ids: &[String]| -> Result<Vec<Entity>, DetectError> {
+            ids.iter()
+                .map(|id| Entity::builtin_from_str(id).ok_or_else(|| DetectError::UnknownBuiltin(id.clone())))
+                .collect()
+        };
+        let mut enabled: Vec<Entity> = match &config.builtins.enabled {
+            Some(ids) => parse_ids(ids)?,
+            None => BUILTIN_ENTITIES.to_vec(),
+        };
+        let disabled = parse_ids(&config.builtins.disabled)?;
+        enabled.retain(|e| !disabled.contains(e));
+        for (id, t) in &config.builtins.thresholds {
+            if Entity::builtin_from_str(id).is_none() {
+                return Err(DetectError::UnknownBuiltin(id.clone()));
+            }
+            if !(0.0..=1.0).contains(t) {
+                return Err(DetectError::InvalidSpec { detector: id.clone(), reason: "threshold must be in 0..=1".into() });
+            }
+        }
+        let threshold_of = |e: &Entity| config.builtins.thresholds.get(e.as_str()).copied().unwrap_or(0.5);
+
+        let mut detectors: Vec<Detector> = Vec::new();
+        let mut pats: Vec<PatInfo> = Vec::new();
+        let mut hirs: Vec<regex_syntax::hir::Hir> = Vec::new();
+
+        // Re-classifying checks may report a sibling entity; such a pattern is kept if any of its entities is on.
+        let reports = |check: Check, entity: &Entity| -> Vec<Entity> {
+            match check {
+                Check::Rrn13 => vec![Entity::KrRrn, Entity::KrFrn, Entity::KrCrn],
+                Check::ContextNumeric => vec![Entity::KrBankAccount, Entity::KrHealthInsurance],
+                _ => vec![entity.clone()],
+            }
+        };
+        for p in builtin::patterns() {
+            if !reports(p.check, &p.entity).iter().any(|e| enabled.contains(e)) {
+                continue;
+            }
+            let det = match detectors.iter().position(|d| &*d.name == p.detector) {
+                Some(i) => i,
+                None => {
+                    detectors.push(Detector {
+                        name: Arc::from(p.detector),
+                        entity: p.entity.clone(),
+                        threshold: threshold_of(&p.entity),
+                        base: p.base,
+                        context: Vec::new(),
+                        context_required: false,
+                        custom_validator: None,
+                    });
+                    detectors.len() - 1
+                }
+            };
+            let hir = parse_hir(&p.regex, false)
+                .map_err(|message| DetectError::InvalidPattern { detector: p.detector.to_owned(), message })?;
+            pats.push(PatInfo { detector: det, base: p.base, check: p.check, boundary: p.boundary, first: first_bytes(&hir) });
+            hirs.push(hir);
+        }
+
+        // ---- keywords (builtin groups, then one group per custom detector) ----
+        let mut kw_text: Vec<String> = Vec::new();
+        let mut keyword_group: Vec<u16> = Vec::new();
+        for (g, words) in KEYWORDS {
+            for w in *words {
+                kw_text.push(fold_str(w));
+                keyword_group.push(*g as u16);
+            }
+        }
+
+        // ---- custom detectors ----
+        let mut dict_terms: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+        let mut dict_det: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+        let mut has_custom_regex = false;
+        for (i, spec) in config.detectors.iter().enumerate() {
+            let name = spec.id.clone();
+            let bad = |reason: &str| DetectError::InvalidSpec { detector: name.clone(), reason: reason.to_owned() };
+            if spec.id.is_empty() || !spec.id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+                return Err(bad("id must be non-empty upper-case A-Z, 0-9, _"));
+            }
+            if detectors.iter().any(|d| *d.name == *spec.id) {
+                return Err(bad("duplicate detector id"));
+            }
+            for (what, v) in [("score", spec.score), ("threshold", spec.threshold)] {
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(bad(&format!("{what} must be in 0..=1")));
+                }
+            }
+            let entity_id = spec.entity.clone().unwrap_or_else(|| spec.id.clone());
+            let entity = Entity::builtin_from_str(&entity_id).unwrap_or_else(|| Entity::Custom(Arc::from(entity_id.as_str())));
+            let group = BUILTIN_GROUPS
+                .checked_add(u16::try_from(i).map_err(|_| bad("too many custom detectors"))?)
+                .ok_or_else(|| bad("too many custom detectors"))?;
+            for w in &spec.context {
+                kw_text.push(fold_str(w));
+                keyword_group.push(group);
+            }
+            if spec.context_required && spec.context.is_empty() {
+                return Err(bad("context_required needs context words"));
+            }
+            let det = detectors.len();
+            detectors.push(Detector {
+                name: Arc::from(spec.id.as_str()),
+                entity,
+                threshold: spec.threshold,
+                base: spec.score,
+                context: if spec.context.is_empty() { Vec::new() } else { vec![(group, spec.context_score)] },
+                context_required: spec.context_required,
+                custom_validator: Some(spec.validator),
+            });
+            if spec.terms_file.is_some() {
+                return Err(DetectError::UnresolvedTermsFile { detector: name });
+            }
+            match (&spec.pattern, spec.terms.is_empty()) {
+                (Some(_), false) => return Err(bad("set either pattern or terms, not both")),
+                (None, true) => return Err(bad("needs a pattern or dictionary terms")),
+                (Some(pattern), true) => {
+                    let hir = parse_hir(pattern, spec.case_insensitive)
+                        .map_err(|message| DetectError::InvalidPattern { detector: name.clone(), message })?;
+                    // Compile alone first so a too-big or invalid regex is reported with its detector's name.
+                    meta::Regex::builder()
+                        .configure(meta::Config::new().nfa_size_limit(Some(CUSTOM_REGEX_SIZE_LIMIT)))
+                        .build_from_hir(&hir)
+                        .map_err(|e| {
+                            if e.size_limit().is_some() {
+                                DetectError::PatternTooBig { detector: name.clone(), limit: CUSTOM_REGEX_SIZE_LIMIT }
+                            } else {
+                                DetectError::InvalidPattern { detector: name.clone(), message: e.to_string() }
+                            }
+                        })?;
+                    if hir.properties().minimum_len().unwrap_or(0) == 0 {
+                        return Err(bad("pattern can match the empty string"));
+                    }
+                    has_custom_regex = true;
+                    pats.push(PatInfo { detector: det, base: spec.score, check: Check::None, boundary: Boundary::None, first: first_bytes(&hir) });
+                    hirs.push(hir);
+                }
+                (None, false) => {
+                    if spec.terms.len() > MAX_DICTIONARY_TERMS {
+                        return Err(DetectError::TooManyTerms { detector: name, count: spec.terms.len(), limit: MAX_DICTIONARY_TERMS });
+                    }
+                    let slot = usize::from(spec.case_insensitive);
+                    let det_u32 = u32::try_from(det).map_err(|_| bad("too many detectors"))?;
+                    for t in &spec.terms {
+                        let t = fold_str(t.trim());
+                        if !t.is_empty() {
+                            dict_terms[slot].push(t);
+                            dict_det[slot].push(det_u32);
+                        }
+                    }
+                }
+            }
+        }
+
+        // ---- compile the union ----
+        let regex = if hirs.is_empty() {
+            None
+        } else {
+            let r = meta::Regex::builder()
+                .syntax(syntax::Config::new())
+                .configure(
+                    meta::Config::new()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .nfa_size_limit(Some(64 * 1024 * 1024))
+                        .hybrid_cache_capacity(HYBRID_CACHE)
+                        .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
+                )
+                .build_many_from_hir(&hirs)
+                .map_err(|e| DetectError::Build(e.to_string()))?;
+            Some(r)
+        };
+
+        let mut dictionaries = Vec::new();
+        for slot in 0..2 {
+            let terms = std::mem::take(&mut dict_terms[slot]);
+            if terms.is_empty() {
+                continue;
+            }
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(AcMatchKind::LeftmostLongest)
+                .ascii_case_insensitive(slot == 1)
+                .build(&terms)
+                .map_err(|e| DetectError::Build(e.to_string()))?;
+            dictionaries.push(Dictionary { ac, detector_of: std::mem::take(&mut dict_det[slot]) });
+        }
+
+        let keyword_ascii: Vec<bool> = kw_text.iter().map(|k| k.bytes().all(|b| b.is_ascii())).collect();
+        let keywords = AhoCorasickBuilder::new()
+            .match_kind(AcMatchKind::Standard)
+            .ascii_case_insensitive(true)
+            .build(&kw_text)
+            .map_err(|e| DetectError::Build(e.to_string()))?;
+
+        // Builtin detectors take their context rules from their entity.
+        for d in detectors.iter_mut().filter(|d| d.custom_validator.is_none()) {
+            d.context = builtin::entity_context(&d.entity).iter().map(|&(g, w)| (g as u16, w)).collect();
+        }
+
+        let maker_regex = regex.clone();
+        let maker: ScratchMaker = Box::new(move || Scratch {
+            cache: maker_regex.as_ref().map(meta::Regex::create_cache),
+            norm: Normalized::default(),
+            groups: Vec::new(),
+        });
+        Ok(Engine {
+            regex,
+            pats,
+            detectors,
+            dictionaries,
+            keywords,
+            keyword_group,
+            keyword_ascii,
+            has_custom_regex,
+            pool: Pool::new(maker),
+        })
+    }
+
+    /// A fresh scratch for [`Engine::scan_into`].
+    pub fn scratch(&self) -> Scratch {
+        Scratch { cache: self.regex.as_ref().map(meta::Regex::create_cache), norm: Normalized::default(), groups: Vec::new() }
+    }
+
+    /// Approximate heap memory of the compiled engine (regex + automata), excluding per-thread scratch.
+    pub fn memory_usage(&self) -> usize {
+        self.regex.as_ref().map_or(0, meta::Regex::memory_usage)
+            + self.dictionaries.iter().map(|d| d.ac.memory_usage() + d.detector_of.len() * 4).sum::<usize>()
+            + self.keywords.memory_usage()
+    }
+
+    /// Number of regex patterns compiled into the union.
+    pub fn pattern_count(&self) -> usize {
+        self.pats.len()
+    }
+
+    /// Names of all detectors, in priority order.
+    pub fn detector_names(&self) -> impl Iterator<Item = &str> {
+        self.detectors.iter().map(|d| &*d.name)
+    }
+
+    /// Scan `text`; findings sorted by start, non-overlapping, offsets are UTF-8 byte offsets into `text`.
+    pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut scratch = self.pool.get();
+        self.scan_segment(text, 0, &mut scratch, &mut out);
+        out
+    }
+
+    /// Like [`Engine::scan`] but reusing `scratch` and `out` (cleared first): no allocation once warmed up, for
+    /// clean text.
+    pub fn scan_into(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<Finding>) {
+        out.clear();
+        self.scan_segment(text, 0, scratch, out);
+    }
+
+    /// Scan one segment of a larger document and APPEND its findings with offsets shifted by `base`. Context never
+    /// crosses a segment, so scanning segments one by one equals scanning each alone.
+    pub fn scan_segment(&self, text: &str, base: usize, scratch: &mut Scratch, out: &mut Vec<Finding>) {
+        let first = out.len();
+        let Scratch { cache, norm, groups } = scratch;
+        let normalized = needs_normalization(text);
+        let hay: &str = if normalized {
+            norm.fill(text);
+            &norm.text
+        } else {
+            text
+        };
+        if let (Some(re), Some(cache)) = (&self.regex, cache.as_mut()) {
+            self.run_regex(re, cache, hay, groups, out);
+        }
+        for dict in &self.dictionaries {
+            self.run_dictionary(dict, hay, groups, out);
+        }
+        for f in &mut out[first..] {
+            if normalized {
+                let (s, e) = norm.map(f.start, f.end);
+                f.start = s;
+                f.end = e;
+            }
+            f.start += base;
+            f.end += base;
+        }
+        resolve_overlaps(out, first);
+    }
+
+    fn run_regex(&self, re: &meta::Regex, cache: &mut meta::Cache, hay: &str, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+        let bytes = hay.as_bytes();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let input = Input::new(hay).range(pos..);
+            let Some(m) = re.search_with(cache, &input) else { break };
+            let (s, e, pid) = (m.start(), m.end(), m.pattern().as_usize());
+            if let Some(f) = self.evaluate(hay, pid, s, e, groups) {
+                out.push(f);
+                pos = e.max(s + 1);
+                continue;
+            }
+            // Rejected: lower-priority patterns that can start with this byte get their chance at the same start.
+            let b = usize::from(bytes[s]);
+            let mut accepted = None;
+            for q in pid + 1..self.pats.len() {
+                if !self.pats[q].first[b] {
+                    continue;
+                }
+                let Ok(qid) = PatternID::try_from(q) else { break };
+                let anchored = Input::new(hay).range(s..).anchored(Anchored::Pattern(qid));
+                if let Some(m2) = re.search_with(cache, &anchored) {
+                    if let Some(f) = self.evaluate(hay, q, s, m2.end(), groups) {
+                        out.push(f);
+                        accepted = Some(m2.end());
+                        break;
+                    }
+                }
+            }
+            pos = match accepted {
+                Some(end) => end.max(s + 1),
+                None => {
+                    let mut next = s + 1;
+                    // Builtins never accept a candidate that starts inside a digit run: skip the rest of the run.
+                    if !self.has_custom_regex && s > 0 && bytes[s].is_ascii_digit() && bytes[s - 1].is_ascii_digit() {
+                        while next < bytes.len() && bytes[next].is_ascii_digit() {
+                            next += 1;
+                        }
+                    }
+                    while next < bytes.len() && !hay.is_char_boundary(next) {
+                        next += 1;
+                    }
+                    next
+                }
+            };
+        }
+    }
+
+    fn run_dictionary(&self, dict: &Dictionary, hay: &str, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+        let bytes = hay.as_bytes();
+        for m in dict.ac.find_iter(hay) {
+            let (s, e) = (m.start(), m.end());
+            let alnum = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
+            if (alnum(s) && s > 0 && alnum(s - 1)) || (e > s && alnum(e - 1) && alnum(e)) {
+                continue;
+            }
+            let Some(&det) = dict.detector_of.get(m.pattern().as_usize()) else { continue };
+            let det = det as usize;
+            let Some(d) = self.detectors.get(det) else { continue };
+            self.find_context(hay, s, e, groups);
+            if !custom_valid(d, hay, s, e) {
+                continue;
+            }
+            if let Some(f) = self.finish(d, None, s, e, d.base, groups) {
+                out.push(f);
+            }
+        }
+    }
+
+    /// Collect the context groups present around `s..e` into `groups`.
+    fn find_context(&self, hay: &str, s: usize, e: usize, groups: &mut Vec<u16>) {
+        groups.clear();
+        let bytes = hay.as_bytes();
+        let mut ws = s.saturating_sub(CONTEXT_BEFORE);
+        while !hay.is_char_boundary(ws) {
+            ws += 1;
+        }
+        let mut we = (e + CONTEXT_AFTER).min(bytes.len());
+        while !hay.is_char_boundary(we) {
+            we -= 1;
+        }
+        if let Some(p) = memchr::memmem::rfind(&bytes[ws..s], b"\n\n") {
+            ws += p + 2;
+        }
+        if let Some(p) = memchr::memmem::find(&bytes[e..we], b"\n\n") {
+            we = e + p;
+        }
+        let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
+        for m in self.keywords.find_overlapping_iter(&hay[ws..we]) {
+            let k = m.pattern().as_usize();
+            let (ks, ke) = (ws + m.start(), ws + m.end());
+            if self.keyword_ascii.get(k).copied().unwrap_or(false) && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke))) {
+                continue;
+            }
+            if let Some(&g) = self.keyword_group.get(k) {
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+        }
+    }
+
+    /// Boundary check, validator, context score and threshold for one regex candidate.
+    fn evaluate(&self, hay: &str, pid: usize, s: usize, e: usize, groups: &mut Vec<u16>) -> Option<Finding> {
+        let p = self.pats.get(pid)?;
+        let d = self.detectors.get(p.detector)?;
+        if !boundary_ok(hay, s, e, p.boundary) {
+            return None;
+        }
+        self.find_context(hay, s, e, groups);
+        if d.custom_validator.is_some() {
+            if !custom_valid(d, hay, s, e) {
+                return None;
+            }
+            return self.finish(d, None, s, e, p.base, groups);
+        }
+        let has = |g: Group| groups.contains(&(g as u16));
+        let cand = hay.get(s..e)?.as_bytes();
+        let (entity, s, e, score) = check(p.check, hay, cand, s, e, p.base, &has)?;
+        self.finish(d, entity, s, e, score, groups)
+    }
+
+    fn finish(&self, d: &Detector, entity: Option<Entity>, s: usize, e: usize, base: f32, groups: &[u16]) -> Option<Finding> {
+        let entity = entity.unwrap_or_else(|| d.entity.clone());
+        let mut score = base;
+        let rules: Vec<(u16, f32)>;
+        let ctx: &[(u16, f32)] = if d.custom_validator.is_some() || entity == d.entity {
+            &d.context
+        } else {
+            rules = builtin::entity_context(&entity).iter().map(|&(g, w)| (g as u16, w)).collect();
+            &rules
+        };
+        let mut any = false;
+        for &(g, w) in ctx {
+            if groups.contains(&g) {
+                score += w;
+                any = true;
+            }
+        }
+        if d.context_required && !any {
+            return None;
+        }
+        let score = score.clamp(0.0, 1.0);
+        let threshold = if entity == d.entity { d.threshold } else { self.threshold_for(&entity).unwrap_or(d.threshold) };
+        if score < threshold || e <= s {
+            return None;
+        }
+        Some(Finding { entity, start: s, end: e, score, detector: Arc::clone(&d.name) })
+    }
+
+    fn threshold_for(&self, entity: &Entity) -> Option<f32> {
+        self.detectors.iter().find(|d| &d.entity == entity).map(|d| d.threshold)
+    }
+}
+
+/// Validator of a custom detector: `false` drops the candidate.
+fn custom_valid(d: &Detector, hay: &str, s: usize, e: usize) -> bool {
+    let v = d.custom_validator.unwrap_or_default();
+    let Some(cand) = hay.get(s..e).map(str::as_bytes) else { return false };
+    let ok = match v {
+        ValidatorKind::None => true,
+        ValidatorKind::Luhn => validate::luhn(cand),
+        ValidatorKind::Iban => validate::iban(cand),
+        ValidatorKind::KrRrn => digits13(cand).is_some_and(|d| validate::rrn_shape(&d) != RrnShape::Invalid),
+        ValidatorKind::KrCrn => digits13(cand).is_some_and(|d| validate::crn_checksum(&d)),
+        ValidatorKind::KrBrn => digitsn::<10>(cand).is_some_and(|d| validate::brn_checksum(&d)),
+        ValidatorKind::UsSsn => digitsn::<9>(cand).is_some_and(|d| validate::us_ssn(&d)),
+        ValidatorKind::Ipv4 => validate::ipv4(cand),
+        ValidatorKind::Ipv6 => validate::ipv6(cand),
+    };
+    ok
+}
+
+fn digitsn<const N: usize>(cand: &[u8]) -> Option<[u8; N]> {
+    let mut d = [0u8; N];
+    (digits_into(cand, &mut d)? == N).then_some(d)
+}
+
+fn digits13(cand: &[u8]) -> Option<[u8; 13]> {
+    digitsn::<13>(cand)
+}
+
+fn count_digits(cand: &[u8]) -> usize {
+    cand.iter().filter(|b| b.is_ascii_digit()).count()
+}
+
+fn is_hangul_syllable(c: char) -> bool {
+    ('\u{AC00}'..='\u{D7A3}').contains(&c)
+}
+
+fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
+    let b = hay.as_bytes();
+    let at = |i: usize| b.get(i).copied();
+    let word = |x: Option<u8>| x.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let digit = |x: Option<u8>| x.is_some_and(|c| c.is_ascii_digit());
+    let prev = if s > 0 { at(s - 1) } else { None };
+    let prev2 = if s > 1 { at(s - 2) } else { None };
+    let next = at(e);
+    let next2 = at(e + 1);
+    match boundary {
+        Boundary::None => true,
+        Boundary::Word => !word(prev) && !word(next),
+        Boundary::Number => {
+            let all_digits = b.get(s..e).is_some_and(|c| c.iter().all(u8::is_ascii_digit));
+            if digit(prev) || digit(next) {
+                return false;
+            }
+            if matches!(prev, Some(b'-' | b'.')) && digit(prev2) {
+                return false;
+            }
+            if matches!(next, Some(b'-' | b'.')) && digit(next2) {
+                return false;
+            }
+            !(all_digits && (word(prev) || word(next)))
+        }
+        Boundary::HangulStart => !hay.get(..s).and_then(|t| t.chars().next_back()).is_some_and(is_hangul_syllable),
+    }
+}
+
+type Checked = (Option<Entity>, usize, usize, f32);
+
+/// Run one builtin check. `None` drops the candidate.
+fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has: &dyn Fn(Group) -> bool) -> Option<Checked> {
+    let bytes = hay.as_bytes();
+    let keep = |score: f32| Some((None, s, e, score));
+    match kind {
+        Check::None => keep(base),
+        Check::Rrn13 => {
+            let d = digits13(cand)?;
+            let sep = cand.len() == 14;
+            let crn_ok = validate::crn_checksum(&d);
+            if has(Group::Corp) && crn_ok && !has(Group::Rrn) && !has(Group::Frn) {
+                return Some((Some(Entity::KrCrn), s, e, 0.6));
+            }
+            let start = if sep { base } else { 0.35 };
+            match validate::rrn_shape(&d) {
+                RrnShape::Resident { checksum_ok } => {
+                    Some((Some(Entity::KrRrn), s, e, start + if checksum_ok { 0.3 } else { 0.0 }))
+                }
+                RrnShape::Foreigner { checksum_ok } => {
+                    Some((Some(Entity::KrFrn), s, e, start + if checksum_ok { 0.3 } else { 0.0 }))
+                }
+                RrnShape::Invalid if crn_ok && sep => Some((Some(Entity::KrCrn), s, e, 0.55)),
+                RrnShape::Invalid => None,
+            }
+        }
+        Check::Crn => validate::crn_checksum(&digits13(cand)?).then_some((None, s, e, base)),
+        Check::Brn => validate::brn_checksum(&digitsn::<10>(cand)?).then_some((None, s, e, base)),
+        Check::Ssn => validate::us_ssn(&digitsn::<9>(cand)?).then_some((None, s, e, base)),
+        Check::Card => {
+            let mut d = [0u8; 19];
+            let n = digits_into(cand, &mut d)?;
+            (n >= 13 && validate::luhn(cand) && validate::card_iin(&d[..n])).then_some((None, s, e, base))
+        }
+        Check::Iban => {
+            let mut end = e;
+            loop {
+                let c = bytes.get(s..end)?;
+                if validate::iban(c) {
+                    return Some((None, s, end, base));
+                }
+                end = s + c.iter().rposition(|&b| b == b' ')?;
+            }
+        }
+        Check::Ipv4 => {
+            let prev = if s > 0 { bytes.get(s - 1).copied() } else { None };
+            if matches!(prev, Some(b'v' | b'V')) {
+                return None;
+            }
+            validate::ipv4(cand).then_some((None, s, e, base))
+        }
+        Check::Ipv6 => {
+            let mut end = e;
+            if cand.ends_with(b":") && !cand.ends_with(b"::") {
+                end -= 1;
+            }
+            let c = bytes.get(s..end)?;
+            let hex = c.iter().filter(|b| b.is_ascii_hexdigit()).count();
+            (hex >= 3 && validate::ipv6(c)).then_some((None, s, end, base))
+        }
+        Check::Github => keep(if validate::github_token(cand) { 0.95 } else { base }),
+        Check::Assignment => {
+            // The value starts after the first `=`/`:`/`：` and any spaces or quotes.
+            let t = hay.get(s..e)?;
+            let op = t.find(['=', ':', '：'])?;
+            let op_len = t[op..].chars().next().map_or(1, char::len_utf8);
+            let rest = &t[op + op_len..];
+            let skip = rest.len() - rest.trim_start_matches([' ', '"', '\'']).len();
+            let vs = s + op + op_len + skip;
+            let v = bytes.get(vs..e)?;
+            let classes = [
+                v.iter().any(u8::is_ascii_lowercase),
+                v.iter().any(u8::is_ascii_uppercase),
+                v.iter().any(u8::is_ascii_digit),
+                v.iter().any(|b| !b.is_ascii_alphanumeric()),
+            ];
+            let placeholder = v.first().is_some_and(|b| matches!(b, b'$' | b'<' | b'{' | b'%'))
+                || v.windows(4).any(|w| w.eq_ignore_ascii_case(b"xxxx") || w == b"****")
+                || v.iter().all(|&b| b == v[0]);
+            (classes.iter().filter(|&&c| c).count() >= 2 && !placeholder).then_some((None, vs, e, base))
+        }
+        Check::KrPhone => {
+            let n = count_digits(cand);
+            (8..=12).contains(&n).then_some((None, s, e, base))
+        }
+        Check::E164 => {
+            let n = count_digits(cand);
+            (8..=15).contains(&n).then_some((None, s, e, base))
+        }
+        Check::ContextNumeric => {
+            let n = count_digits(cand);
+            if has(Group::Health) && (10..=13).contains(&n) {
+                Some((Some(Entity::KrHealthInsurance), s, e, 0.7))
+            } else if has(Group::Bank) && (10..=16).contains(&n) {
+                Some((Some(Entity::KrBankAccount), s, e, 0.7))
+            } else {
+                None
+            }
+        }
+        Check::Passport => keep(if cand.first() == Some(&b'M') { 0.55 } else { base }),
+        Check::PersonKoAfter => {
+            let t = hay.get(s..e)?;
+            let suffix = PERSON_SUFFIXES.iter().find(|suf| t.ends_with(*suf))?;
+            let name = t[..t.len() - suffix.len()].trim_end_matches(' ');
+            person_ko_ok(name).then_some((None, s, s + name.len(), base))
+        }
+        Check::PersonKoBefore => {
+            let t = hay.get(s..e)?;
+            let cut = t.rfind([' ', ':', '：']).map(|i| i + t[i..].chars().next().map_or(1, char::len_utf8))?;
+            let name = &t[cut..];
+            person_ko_ok(name).then_some((None, s + cut, e, base))
+        }
+        Check::PersonEn => {
+            let t = hay.get(s..e)?;
+            let cut = match t.find([':', '=']) {
+                Some(i) => i + 1,
+                None => t.find(' ')?,
+            };
+            let rest = &t[cut..];
+            let skip = rest.len() - rest.trim_start_matches(' ').len();
+            Some((None, s + cut + skip, e, base))
+        }
+        Check::KoMarking => {
+            let after = hay.get(e..).unwrap_or("");
+            if after.trim_start_matches(' ').starts_with("번호") {
+                return None;
+            }
+            if cand.first() == Some(&b'I') && s > 0 && bytes.get(s - 1).is_some_and(u8::is_ascii_alphabetic) {
+                return None;
+            }
+            keep(base)
+        }
+        Check::Daeoebi => {
+            if cand == "대외비".as_bytes() && hay.get(e..).unwrap_or("").starts_with('용') {
+                return None;
+            }
+            keep(base)
+        }
+        Check::LineAlone => {
+            let ls = bytes[..s].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let le = bytes[e..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| e + i);
+            let blank = |r: &[u8]| r.iter().all(|b| b.is_ascii_whitespace());
+            (blank(&bytes[ls..s]) && blank(&bytes[e..le])).then_some((None, s, e, base))
+        }
+        Check::Portion => {
+            let inner = cand.get(1..cand.len().saturating_sub(1))?;
+            if inner.windows(2).any(|w| w == b"//") || inner == b"TS" || inner == b"CUI" {
+                return keep(base);
+            }
+            let ls = bytes[..s].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let at_line_start = bytes[ls..s].iter().all(|b| b.is_ascii_whitespace());
+            let capital_follows = bytes.get(e) == Some(&b' ') && bytes.get(e + 1).is_some_and(u8::is_ascii_uppercase);
+            (at_line_start && capital_follows).then_some((None, s, e, base))
+        }
+        Check::Banner => {
+            let t = hay.get(s..e)?;
+            let trimmed = t.trim_end_matches([' ', ',', '/', '-']);
+            Some((None, s, s + trimmed.len(), base))
+        }
+    }
+}
+
+/// Korean name sanity: 2–4 syllables, not a role/kinship word or a common noun followed by a particle.
+fn person_ko_ok(name: &str) -> bool {
+    let n = name.chars().count();
+    if !(2..=4).contains(&n) || !name.chars().all(is_hangul_syllable) {
+        return false;
+    }
+    if PERSON_STOPLIST.contains(&name) {
+        return false;
+    }
+    if n == 3 {
+        const PARTICLES: &[char] = &['을', '를', '은', '는', '이', '가', '의', '에', '와', '과', '도', '로', '만'];
+        let two: String = name.chars().take(2).collect();
+        if PERSON_STOPLIST.contains(&two.as_str()) && name.chars().last().is_some_and(|c| PARTICLES.contains(&c)) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Overlap rule: sort by start (then longer first); when two findings overlap keep the higher score, then the longer,
+/// then the one found first (builtin regex patterns in priority order, then custom regex, then dictionaries).
+fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
+    let seg = &mut out[first..];
+    if seg.len() < 2 {
+        return;
+    }
+    // Stable sort keeps discovery order among equal keys.
+    seg.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut w = first;
+    for r in first..out.len() {
+        if w > first {
+            let last = &out[w - 1];
+            let cur = &out[r];
+            if cur.start < last.end {
+                let better = cur.score > last.score || (cur.score == last.score && (cur.end - cur.start) > (last.end - last.start));
+                if better {
+                    out.swap(w - 1, r);
+                }
+                continue;
+            }
+        }
+        out.swap(w, r);
+        w += 1;
+    }
+    out.truncate(w);
+}
