@@ -669,3 +669,34 @@ async fn tls_termination_with_alpn_h2_and_http1() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn unknown_paths_can_be_forwarded_by_config_and_are_still_scanned() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.server.allow_unknown_paths = true;
+    let gw = start_with(mock, settings).await;
+    let (s, headers, _) = send(
+        "POST",
+        &gw.url("/v1/fine_tuning/jobs"),
+        &[JSON],
+        r#"{"note":"mail hong.gildong@example.co.kr"}"#,
+    )
+    .await;
+    assert_eq!(
+        s, 404,
+        "the mock does not know the path; the gateway forwarded it"
+    );
+    assert_eq!(headers["x-haetae-findings"], "EMAIL=1");
+    assert_eq!(gw.mock.last().path_and_query, "/v1/fine_tuning/jobs");
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/fine_tuning/jobs"),
+        &[JSON],
+        vec![0xffu8, 0xfe],
+    )
+    .await;
+    assert_eq!(s, 400, "a body that cannot be inspected is not forwarded");
+    assert_eq!(gw.mock.count(), 1);
+    gw.shutdown().await;
+}

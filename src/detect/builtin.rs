@@ -96,36 +96,156 @@ pub(crate) const BUILTIN_GROUPS: u16 = 14;
 
 /// Context keywords. Korean keywords match as substrings (particles attach); ASCII keywords need a word start.
 pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
-    (Group::Rrn, &["주민등록", "주민번호", "주민", "resident registration", "rrn", "jumin"]),
-    (Group::Frn, &["외국인등록", "외국인번호", "외국인", "alien registration", "foreigner", "frn"]),
-    (Group::Corp, &["법인등록", "법인번호", "법인", "등기번호", "corporate registration", "corporation number", "crn"]),
-    (Group::Brn, &["사업자등록", "사업자번호", "사업자", "business registration", "brn"]),
+    (
+        Group::Rrn,
+        &[
+            "주민등록",
+            "주민번호",
+            "주민",
+            "resident registration",
+            "rrn",
+            "jumin",
+        ],
+    ),
+    (
+        Group::Frn,
+        &[
+            "외국인등록",
+            "외국인번호",
+            "외국인",
+            "alien registration",
+            "foreigner",
+            "frn",
+        ],
+    ),
+    (
+        Group::Corp,
+        &[
+            "법인등록",
+            "법인번호",
+            "법인",
+            "등기번호",
+            "corporate registration",
+            "corporation number",
+            "crn",
+        ],
+    ),
+    (
+        Group::Brn,
+        &[
+            "사업자등록",
+            "사업자번호",
+            "사업자",
+            "business registration",
+            "brn",
+        ],
+    ),
     (Group::Passport, &["여권", "passport"]),
-    (Group::License, &["운전면허", "면허번호", "면허", "driver", "driving licen", "license", "licence"]),
+    (
+        Group::License,
+        &[
+            "운전면허",
+            "면허번호",
+            "면허",
+            "driver",
+            "driving licen",
+            "license",
+            "licence",
+        ],
+    ),
     (
         Group::Phone,
         &[
-            "전화", "연락처", "휴대폰", "핸드폰", "휴대전화", "대표번호", "고객센터", "콜센터", "상담센터", "팩스", "문의",
-            "tel", "phone", "mobile", "cell", "fax", "call",
+            "전화",
+            "연락처",
+            "휴대폰",
+            "핸드폰",
+            "휴대전화",
+            "대표번호",
+            "고객센터",
+            "콜센터",
+            "상담센터",
+            "팩스",
+            "문의",
+            "tel",
+            "phone",
+            "mobile",
+            "cell",
+            "fax",
+            "call",
         ],
     ),
-    (Group::Card, &["카드", "결제", "신용", "card", "visa", "mastercard", "amex"]),
+    (
+        Group::Card,
+        &["카드", "결제", "신용", "card", "visa", "mastercard", "amex"],
+    ),
     (
         Group::Bank,
         &[
-            "계좌", "통장", "입금", "송금", "이체", "예금", "은행", "농협", "신한", "카카오뱅크", "토스뱅크", "새마을금고",
-            "우체국", "account", "bank", "acct",
+            "계좌",
+            "통장",
+            "입금",
+            "송금",
+            "이체",
+            "예금",
+            "은행",
+            "농협",
+            "신한",
+            "카카오뱅크",
+            "토스뱅크",
+            "새마을금고",
+            "우체국",
+            "account",
+            "bank",
+            "acct",
         ],
     ),
-    (Group::Health, &["건강보험", "보험증", "의료보험", "건보", "요양", "health insurance"]),
+    (
+        Group::Health,
+        &[
+            "건강보험",
+            "보험증",
+            "의료보험",
+            "건보",
+            "요양",
+            "health insurance",
+        ],
+    ),
     (Group::Ssn, &["ssn", "social security"]),
-    (Group::Ip, &["아이피", "서버", "접속", "ip", "ipv4", "ipv6", "server", "host", "address"]),
-    (Group::Version, &["버전", "릴리스", "version", "ver", "release", "build"]),
+    (
+        Group::Ip,
+        &[
+            "아이피",
+            "서버",
+            "접속",
+            "ip",
+            "ipv4",
+            "ipv6",
+            "server",
+            "host",
+            "address",
+        ],
+    ),
+    (
+        Group::Version,
+        &["버전", "릴리스", "version", "ver", "release", "build"],
+    ),
     (
         Group::Order,
         &[
-            "주문", "송장", "운송장", "배송", "상품번호", "거래번호", "승인번호", "order", "tracking", "invoice", "isbn",
-            "serial", "sku",
+            "주문",
+            "송장",
+            "운송장",
+            "배송",
+            "상품번호",
+            "거래번호",
+            "승인번호",
+            "order",
+            "tracking",
+            "invoice",
+            "isbn",
+            "serial",
+            "sku",
         ],
     ),
 ];
@@ -169,7 +289,14 @@ const SURNAMES: &str = "(?:남궁|황보|제갈|선우|독고|사공|서문|[김
 
 macro_rules! p {
     ($det:expr, $ent:expr, $re:expr, $base:expr, $check:expr, $b:expr) => {
-        Pattern { detector: $det, entity: $ent, regex: Cow::from($re), base: $base, check: $check, boundary: $b }
+        Pattern {
+            detector: $det,
+            entity: $ent,
+            regex: Cow::from($re),
+            base: $base,
+            check: $check,
+            boundary: $b,
+        }
     };
 }
 
@@ -179,72 +306,465 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     use Boundary as B;
     use Check as C;
     use Entity as E;
-    let person_after =
-        format!("{SURNAMES}[가-힣]{{1,2}} ?(?:{})", PERSON_SUFFIXES.join("|"));
+    let person_after = format!(
+        "{SURNAMES}[가-힣]{{1,2}} ?(?:{})",
+        PERSON_SUFFIXES.join("|")
+    );
     let person_before = format!(
         "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자)(?: *[:：] *|(?:은|는|이|가)? +){SURNAMES}[가-힣]{{1,2}}"
     );
     vec![
         // ---- classification markings (first: a marking inside other text always wins) ----
-        p!("marking.kr", E::ClassificationMarking, r"(?:군사 ?)?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]|일|이|삼) ?급 ?비 ?밀", 0.95, C::KoMarking, B::None),
-        p!("marking.kr", E::ClassificationMarking, r"대외비|군사 ?기밀", 0.9, C::Daeoebi, B::None),
-        p!("marking.banner", E::ClassificationMarking, r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI)//[A-Z0-9][A-Z0-9 ,/-]*", 0.95, C::Banner, B::Word),
-        p!("marking.banner", E::ClassificationMarking, r"COSMIC TOP SECRET|TOP SECRET|NATO (?:SECRET|CONFIDENTIAL|RESTRICTED)|OFFICIAL[- ]SENSITIVE|UK EYES ONLY", 0.9, C::None, B::Word),
-        p!("marking.banner", E::ClassificationMarking, r"SECRET|CONFIDENTIAL|RESTRICTED|CUI", 0.85, C::LineAlone, B::Word),
-        p!("marking.portion", E::ClassificationMarking, r"\((?:TS|S|C|CUI)(?://[A-Z0-9][A-Z0-9 ,/-]*)?\)", 0.85, C::Portion, B::None),
+        p!(
+            "marking.kr",
+            E::ClassificationMarking,
+            r"(?:군사 ?)?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]|일|이|삼) ?급 ?비 ?밀",
+            0.95,
+            C::KoMarking,
+            B::None
+        ),
+        p!(
+            "marking.kr",
+            E::ClassificationMarking,
+            r"대외비|군사 ?기밀",
+            0.9,
+            C::Daeoebi,
+            B::None
+        ),
+        p!(
+            "marking.banner",
+            E::ClassificationMarking,
+            r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI)//[A-Z0-9][A-Z0-9 ,/-]*",
+            0.95,
+            C::Banner,
+            B::Word
+        ),
+        p!(
+            "marking.banner",
+            E::ClassificationMarking,
+            r"COSMIC TOP SECRET|TOP SECRET|NATO (?:SECRET|CONFIDENTIAL|RESTRICTED)|OFFICIAL[- ]SENSITIVE|UK EYES ONLY",
+            0.9,
+            C::None,
+            B::Word
+        ),
+        p!(
+            "marking.banner",
+            E::ClassificationMarking,
+            r"SECRET|CONFIDENTIAL|RESTRICTED|CUI",
+            0.85,
+            C::LineAlone,
+            B::Word
+        ),
+        p!(
+            "marking.portion",
+            E::ClassificationMarking,
+            r"\((?:TS|S|C|CUI)(?://[A-Z0-9][A-Z0-9 ,/-]*)?\)",
+            0.85,
+            C::Portion,
+            B::None
+        ),
         // ---- secrets ----
-        p!("secret.pem", E::SecretKey, r"-----BEGIN[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\t\r\n :,.-]*?-----END[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----", 0.99, C::None, B::None),
-        p!("secret.pem", E::SecretKey, r"-----BEGIN[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----", 0.95, C::None, B::None),
-        p!("secret.aws", E::SecretKey, r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}", 0.9, C::None, B::Word),
-        p!("secret.anthropic", E::SecretKey, r"sk-ant-[a-z]{2,8}[0-9]{2}-[A-Za-z0-9_-]{20,}", 0.97, C::None, B::Word),
-        p!("secret.openai", E::SecretKey, r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}", 0.85, C::None, B::Word),
-        p!("secret.github", E::SecretKey, r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,255}", 0.75, C::Github, B::Word),
-        p!("secret.slack", E::SecretKey, r"xox[abposr]-[A-Za-z0-9-]{10,}", 0.9, C::None, B::Word),
-        p!("secret.google", E::SecretKey, r"AIza[0-9A-Za-z_-]{35}", 0.9, C::None, B::Word),
-        p!("secret.jwt", E::SecretKey, r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", 0.9, C::None, B::Word),
-        p!("secret.assignment", E::SecretKey, r#"(?:[A-Za-z0-9_.-]*[_.-])?(?i:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|private[_-]?key)["']? *[:=] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#, 0.8, C::Assignment, B::None),
-        p!("secret.assignment", E::SecretKey, r#"(?:비밀번호|패스워드|암호) *[:=：] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#, 0.8, C::Assignment, B::None),
+        p!(
+            "secret.pem",
+            E::SecretKey,
+            r"-----BEGIN[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\t\r\n :,.-]*?-----END[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----",
+            0.99,
+            C::None,
+            B::None
+        ),
+        p!(
+            "secret.pem",
+            E::SecretKey,
+            r"-----BEGIN[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----",
+            0.95,
+            C::None,
+            B::None
+        ),
+        p!(
+            "secret.aws",
+            E::SecretKey,
+            r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}",
+            0.9,
+            C::None,
+            B::Word
+        ),
+        p!(
+            "secret.anthropic",
+            E::SecretKey,
+            r"sk-ant-[a-z]{2,8}[0-9]{2}-[A-Za-z0-9_-]{20,}",
+            0.97,
+            C::None,
+            B::Word
+        ),
+        p!(
+            "secret.openai",
+            E::SecretKey,
+            r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+            0.85,
+            C::None,
+            B::Word
+        ),
+        p!(
+            "secret.github",
+            E::SecretKey,
+            r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,255}",
+            0.75,
+            C::Github,
+            B::Word
+        ),
+        p!(
+            "secret.slack",
+            E::SecretKey,
+            r"xox[abposr]-[A-Za-z0-9-]{10,}",
+            0.9,
+            C::None,
+            B::Word
+        ),
+        p!(
+            "secret.google",
+            E::SecretKey,
+            r"AIza[0-9A-Za-z_-]{35}",
+            0.9,
+            C::None,
+            B::Word
+        ),
+        p!(
+            "secret.jwt",
+            E::SecretKey,
+            r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+            0.9,
+            C::None,
+            B::Word
+        ),
+        p!(
+            "secret.assignment",
+            E::SecretKey,
+            r#"(?:[A-Za-z0-9_.-]*[_.-])?(?i:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|private[_-]?key)["']? *[:=] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
+            0.8,
+            C::Assignment,
+            B::None
+        ),
+        p!(
+            "secret.assignment",
+            E::SecretKey,
+            r#"(?:비밀번호|패스워드|암호) *[:=：] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
+            0.8,
+            C::Assignment,
+            B::None
+        ),
         // ---- Korean addresses and names (Hangul-anchored) ----
-        p!("kr_address", E::KrAddress, r"(?:서울(?:특별)?시?|부산(?:광역)?시?|대구(?:광역)?시?|인천(?:광역)?시?|광주(?:광역)?시?|대전(?:광역)?시?|울산(?:광역)?시?|세종(?:특별자치)?시?|경기도?|강원(?:특별자치)?도?|충청북도|충북|충청남도|충남|전라북도|전북(?:특별자치도)?|전라남도|전남|경상북도|경북|경상남도|경남|제주(?:특별자치)?도?) +(?:[가-힣]{1,6}(?:시|군|구) +){0,2}(?:[가-힣0-9]{1,12}(?:로|길) *[0-9]{1,5}(?:-[0-9]{1,5})?(?:번길 *[0-9]{1,5})?|[가-힣0-9]{1,8}(?:동|리|가|읍|면) *(?:[가-힣]{1,6}(?:동|리) *)?(?:산 *)?[0-9]{1,5}(?:-[0-9]{1,5})?)", 0.75, C::None, B::None),
-        p!("kr_driver_license", E::KrDriverLicense, r"(?:서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산) ?[0-9]{2}-[0-9]{6}-[0-9]{2}", 0.85, C::None, B::Number),
-        p!("person.ko", E::Person, person_before, 0.8, C::PersonKoBefore, B::None),
-        p!("person.ko", E::Person, person_after, 0.7, C::PersonKoAfter, B::HangulStart),
-        p!("person.en", E::Person, r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? +[A-Z][a-z]+(?: +[A-Z][a-z]+)?", 0.75, C::PersonEn, B::Word),
-        p!("person.en", E::Person, r"(?i:full name|name|customer|patient|employee|applicant) *[:=] *[A-Z][a-z]+(?: +[A-Z][a-z]+){1,2}", 0.8, C::PersonEn, B::Word),
+        p!(
+            "kr_address",
+            E::KrAddress,
+            r"(?:서울(?:특별)?시?|부산(?:광역)?시?|대구(?:광역)?시?|인천(?:광역)?시?|광주(?:광역)?시?|대전(?:광역)?시?|울산(?:광역)?시?|세종(?:특별자치)?시?|경기도?|강원(?:특별자치)?도?|충청북도|충북|충청남도|충남|전라북도|전북(?:특별자치도)?|전라남도|전남|경상북도|경북|경상남도|경남|제주(?:특별자치)?도?) +(?:[가-힣]{1,6}(?:시|군|구) +){0,2}(?:[가-힣0-9]{1,12}(?:로|길) *[0-9]{1,5}(?:-[0-9]{1,5})?(?:번길 *[0-9]{1,5})?|[가-힣0-9]{1,8}(?:동|리|가|읍|면) *(?:[가-힣]{1,6}(?:동|리) *)?(?:산 *)?[0-9]{1,5}(?:-[0-9]{1,5})?)",
+            0.75,
+            C::None,
+            B::None
+        ),
+        p!(
+            "kr_driver_license",
+            E::KrDriverLicense,
+            r"(?:서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산) ?[0-9]{2}-[0-9]{6}-[0-9]{2}",
+            0.85,
+            C::None,
+            B::Number
+        ),
+        p!(
+            "person.ko",
+            E::Person,
+            person_before,
+            0.8,
+            C::PersonKoBefore,
+            B::None
+        ),
+        p!(
+            "person.ko",
+            E::Person,
+            person_after,
+            0.7,
+            C::PersonKoAfter,
+            B::HangulStart
+        ),
+        p!(
+            "person.en",
+            E::Person,
+            r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? +[A-Z][a-z]+(?: +[A-Z][a-z]+)?",
+            0.75,
+            C::PersonEn,
+            B::Word
+        ),
+        p!(
+            "person.en",
+            E::Person,
+            r"(?i:full name|name|customer|patient|employee|applicant) *[:=] *[A-Z][a-z]+(?: +[A-Z][a-z]+){1,2}",
+            0.8,
+            C::PersonEn,
+            B::Word
+        ),
         // ---- identifiers with letters ----
-        p!("kr_passport", E::KrPassport, r"[MSRGD][0-9]{8}|[MSRGD][0-9]{3}[A-Z][0-9]{4}", 0.45, C::Passport, B::Word),
-        p!("iban", E::Iban, r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?", 0.85, C::Iban, B::Word),
-        p!("email", E::Email, r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}", 0.9, C::None, B::Word),
-        p!("ip_address.v6", E::IpAddress, r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}", 0.7, C::Ipv6, B::Word),
+        p!(
+            "kr_passport",
+            E::KrPassport,
+            r"[MSRGD][0-9]{8}|[MSRGD][0-9]{3}[A-Z][0-9]{4}",
+            0.45,
+            C::Passport,
+            B::Word
+        ),
+        p!(
+            "iban",
+            E::Iban,
+            r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?",
+            0.85,
+            C::Iban,
+            B::Word
+        ),
+        p!(
+            "email",
+            E::Email,
+            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}",
+            0.9,
+            C::None,
+            B::Word
+        ),
+        p!(
+            "ip_address.v6",
+            E::IpAddress,
+            r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}",
+            0.7,
+            C::Ipv6,
+            B::Word
+        ),
         // ---- numbers ----
-        p!("kr_rrn", E::KrRrn, r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[- ]?[0-9]{7}", 0.6, C::Rrn13, B::Number),
-        p!("kr_crn", E::KrCrn, r"[0-9]{6}-[0-9]{7}", 0.55, C::Crn, B::Number),
-        p!("kr_brn", E::KrBrn, r"[0-9]{3}-[0-9]{2}-[0-9]{5}", 0.75, C::Brn, B::Number),
-        p!("kr_driver_license", E::KrDriverLicense, r"(?:1[1-9]|2[0-6]|28)-[0-9]{2}-[0-9]{6}-[0-9]{2}", 0.8, C::None, B::Number),
-        p!("us_ssn", E::UsSsn, r"[0-9]{3}-[0-9]{2}-[0-9]{4}", 0.55, C::Ssn, B::Number),
-        p!("credit_card", E::CreditCard, r"(?:[0-9]{4}[- ]){3}[0-9]{4}|3[47][0-9]{2}[- ][0-9]{6}[- ][0-9]{5}|[0-9]{13,19}", 0.8, C::Card, B::Number),
-        p!("kr_phone", E::KrPhone, r"(?:\+82[- ]?(?:\(0\))?[- ]?|0)(?:1[016789]|2|[3-6][1-5]|70|50[2-8]|80)[- .)]?[0-9]{3,4}[- .]?[0-9]{4}", 0.75, C::KrPhone, B::Number),
-        p!("kr_phone", E::KrPhone, r"\(0(?:2|[3-6][1-5])\) ?[0-9]{3,4}[- ][0-9]{4}", 0.75, C::KrPhone, B::Number),
-        p!("kr_phone", E::KrPhone, r"1[568][0-9]{2}-[0-9]{4}", 0.45, C::KrPhone, B::Number),
-        p!("phone", E::Phone, r"\+[1-9][0-9]{0,2}(?:[- ]?\(?[0-9]{1,4}\)?){2,5}", 0.6, C::E164, B::Number),
-        p!("ip_address.v4", E::IpAddress, r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}", 0.6, C::Ipv4, B::Number),
-        p!("kr_account", E::KrBankAccount, r"[0-9]{2,6}(?:-[0-9]{2,8}){1,3}|[0-9]{10,14}", 0.7, C::ContextNumeric, B::Number),
+        p!(
+            "kr_rrn",
+            E::KrRrn,
+            r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[- ]?[0-9]{7}",
+            0.6,
+            C::Rrn13,
+            B::Number
+        ),
+        p!(
+            "kr_crn",
+            E::KrCrn,
+            r"[0-9]{6}-[0-9]{7}",
+            0.55,
+            C::Crn,
+            B::Number
+        ),
+        p!(
+            "kr_brn",
+            E::KrBrn,
+            r"[0-9]{3}-[0-9]{2}-[0-9]{5}",
+            0.75,
+            C::Brn,
+            B::Number
+        ),
+        p!(
+            "kr_driver_license",
+            E::KrDriverLicense,
+            r"(?:1[1-9]|2[0-6]|28)-[0-9]{2}-[0-9]{6}-[0-9]{2}",
+            0.8,
+            C::None,
+            B::Number
+        ),
+        p!(
+            "us_ssn",
+            E::UsSsn,
+            r"[0-9]{3}-[0-9]{2}-[0-9]{4}",
+            0.55,
+            C::Ssn,
+            B::Number
+        ),
+        p!(
+            "credit_card",
+            E::CreditCard,
+            r"(?:[0-9]{4}[- ]){3}[0-9]{4}|3[47][0-9]{2}[- ][0-9]{6}[- ][0-9]{5}|[0-9]{13,19}",
+            0.8,
+            C::Card,
+            B::Number
+        ),
+        p!(
+            "kr_phone",
+            E::KrPhone,
+            r"(?:\+82[- ]?(?:\(0\))?[- ]?|0)(?:1[016789]|2|[3-6][1-5]|70|50[2-8]|80)[- .)]?[0-9]{3,4}[- .]?[0-9]{4}",
+            0.75,
+            C::KrPhone,
+            B::Number
+        ),
+        p!(
+            "kr_phone",
+            E::KrPhone,
+            r"\(0(?:2|[3-6][1-5])\) ?[0-9]{3,4}[- ][0-9]{4}",
+            0.75,
+            C::KrPhone,
+            B::Number
+        ),
+        p!(
+            "kr_phone",
+            E::KrPhone,
+            r"1[568][0-9]{2}-[0-9]{4}",
+            0.45,
+            C::KrPhone,
+            B::Number
+        ),
+        p!(
+            "phone",
+            E::Phone,
+            r"\+[1-9][0-9]{0,2}(?:[- ]?\(?[0-9]{1,4}\)?){2,5}",
+            0.6,
+            C::E164,
+            B::Number
+        ),
+        p!(
+            "ip_address.v4",
+            E::IpAddress,
+            r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}",
+            0.6,
+            C::Ipv4,
+            B::Number
+        ),
+        p!(
+            "kr_account",
+            E::KrBankAccount,
+            r"[0-9]{2,6}(?:-[0-9]{2,8}){1,3}|[0-9]{10,14}",
+            0.7,
+            C::ContextNumeric,
+            B::Number
+        ),
     ]
 }
 
 /// Honorifics and roles that follow a Korean name (longest first so trimming picks the right one).
-pub(crate) const PERSON_SUFFIXES: &[&str] =
-    &["고객", "환자", "선생", "과장", "부장", "차장", "대리", "사원", "팀장", "대표", "교수", "주임", "원장", "님", "씨"];
+pub(crate) const PERSON_SUFFIXES: &[&str] = &[
+    "고객", "환자", "선생", "과장", "부장", "차장", "대리", "사원", "팀장", "대표", "교수", "주임",
+    "원장", "님", "씨",
+];
 
 /// Words that look like a surname + given name before an honorific but are roles, kinship terms or common nouns.
 pub(crate) const PERSON_STOPLIST: &[&str] = &[
-    "고객", "사장", "선생", "부장", "차장", "회장", "원장", "교수", "기사", "손님", "부모", "하나", "주인", "고모",
-    "사모", "장모", "장인", "이사", "상무", "전무", "조교", "공주", "왕자", "선배", "동생", "간호", "감독", "도사",
-    "박사", "신부", "목사", "전도", "위원", "연구", "방장", "용사", "반장", "시장", "구청", "국장", "주임", "대리",
-    "사원", "정보", "이번", "이름", "성명", "이상", "이하", "이전", "이후", "정도", "정말", "조금", "주말", "주문",
-    "문의", "문제", "전화", "안내", "신청", "연락", "고객님", "한번", "지금", "오늘", "내일", "어제", "여러", "모든",
-    "우리", "당신", "여기", "거기", "저기", "최근", "최고", "최대", "최소", "전체", "전문", "기존", "기타", "관리",
-    "담당", "상담", "김치", "임시", "변경", "성함", "양식", "서비스", "배송", "도착", "안녕", "감사", "조회", "확인",
-    "기본", "남자", "여자", "소개", "신규", "유지", "진행", "지난", "방문", "노인", "마음", "명의", "사용", "환자",
-    "부모님", "하나님", "예금", "수신", "작성", "보호", "피보", "홍보", "공지", "제목", "내용", "선생님", "사장님",
+    "고객",
+    "사장",
+    "선생",
+    "부장",
+    "차장",
+    "회장",
+    "원장",
+    "교수",
+    "기사",
+    "손님",
+    "부모",
+    "하나",
+    "주인",
+    "고모",
+    "사모",
+    "장모",
+    "장인",
+    "이사",
+    "상무",
+    "전무",
+    "조교",
+    "공주",
+    "왕자",
+    "선배",
+    "동생",
+    "간호",
+    "감독",
+    "도사",
+    "박사",
+    "신부",
+    "목사",
+    "전도",
+    "위원",
+    "연구",
+    "방장",
+    "용사",
+    "반장",
+    "시장",
+    "구청",
+    "국장",
+    "주임",
+    "대리",
+    "사원",
+    "정보",
+    "이번",
+    "이름",
+    "성명",
+    "이상",
+    "이하",
+    "이전",
+    "이후",
+    "정도",
+    "정말",
+    "조금",
+    "주말",
+    "주문",
+    "문의",
+    "문제",
+    "전화",
+    "안내",
+    "신청",
+    "연락",
+    "고객님",
+    "한번",
+    "지금",
+    "오늘",
+    "내일",
+    "어제",
+    "여러",
+    "모든",
+    "우리",
+    "당신",
+    "여기",
+    "거기",
+    "저기",
+    "최근",
+    "최고",
+    "최대",
+    "최소",
+    "전체",
+    "전문",
+    "기존",
+    "기타",
+    "관리",
+    "담당",
+    "상담",
+    "김치",
+    "임시",
+    "변경",
+    "성함",
+    "양식",
+    "서비스",
+    "배송",
+    "도착",
+    "안녕",
+    "감사",
+    "조회",
+    "확인",
+    "기본",
+    "남자",
+    "여자",
+    "소개",
+    "신규",
+    "유지",
+    "진행",
+    "지난",
+    "방문",
+    "노인",
+    "마음",
+    "명의",
+    "사용",
+    "환자",
+    "부모님",
+    "하나님",
+    "예금",
+    "수신",
+    "작성",
+    "보호",
+    "피보",
+    "홍보",
+    "공지",
+    "제목",
+    "내용",
+    "선생님",
+    "사장님",
 ];

@@ -67,6 +67,9 @@ pub enum GatewayError {
     /// The body is not a valid request of its format.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The body cannot be inspected (not UTF-8 text on a path without a known format).
+    #[error("the request body is not UTF-8 text, so the gateway cannot inspect it")]
+    Uninspectable,
     /// Routing failed.
     #[error(transparent)]
     Route(#[from] RouteError),
@@ -101,7 +104,7 @@ impl GatewayError {
             }
             Self::Body(BodyError::UnsupportedEncoding(_)) => ErrorKind::UnsupportedMediaType,
             Self::Body(BodyError::Timeout(_)) => ErrorKind::InvalidRequest,
-            Self::Body(_) | Self::Api(_) => ErrorKind::InvalidRequest,
+            Self::Body(_) | Self::Api(_) | Self::Uninspectable => ErrorKind::InvalidRequest,
             Self::Route(RouteError::FormatMismatch { .. }) => ErrorKind::InvalidRequest,
             Self::Route(_) => ErrorKind::Upstream,
             Self::Upstream { .. } => ErrorKind::Upstream,
@@ -111,7 +114,7 @@ impl GatewayError {
 }
 
 /// Per-entity finding counts of one request.
-pub type FindingCounts = BTreeMap<&'static str, u32>;
+pub type FindingCounts = BTreeMap<String, u32>;
 
 fn counts_header(counts: &FindingCounts) -> String {
     let mut out = String::new();
@@ -337,9 +340,18 @@ async fn pipeline(
         Some(e) if e.format.has_body() => Some(api::parse_for(e, &body)?),
         _ => None,
     };
-    if let Some(p) = &parsed {
-        ex.model = p.model().map(str::to_owned);
-        ex.stream = p.stream();
+    match &parsed {
+        Some(p) => {
+            ex.model = p.model().map(str::to_owned);
+            ex.stream = p.stream();
+            ex.findings = inspect(shared, p.texts().map(|(_, _, text)| text));
+        }
+        None if endpoint.is_none() && !body.is_empty() => {
+            // Unknown path forwarded by configuration: no format to parse, so the whole body is scanned as text.
+            let text = std::str::from_utf8(&body).map_err(|_| GatewayError::Uninspectable)?;
+            ex.findings = inspect(shared, std::iter::once(text));
+        }
+        None => {}
     }
 
     // 7. route
@@ -412,6 +424,22 @@ async fn pipeline(
         response,
         format: ex.format,
     })
+}
+
+/// Phase 6: scan every text segment with the current engine; keep per-entity counts (never values).
+fn inspect<'a>(shared: &Shared, texts: impl Iterator<Item = &'a str>) -> FindingCounts {
+    let engine = shared.engine.load();
+    let mut scratch = engine.scratch();
+    let mut findings = Vec::new();
+    let mut counts = FindingCounts::new();
+    for text in texts {
+        findings.clear();
+        engine.scan_into(text, &mut scratch, &mut findings);
+        for f in &findings {
+            *counts.entry(f.entity.as_str().to_owned()).or_insert(0) += 1;
+        }
+    }
+    counts
 }
 
 fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {

@@ -22,11 +22,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Settings;
+use crate::detect::Engine;
 use crate::route::{Credential, RouteTable};
 use auth::Tenants;
 use upstream::UpstreamClient;
@@ -47,6 +49,9 @@ pub enum ProxyError {
     /// TLS termination could not be configured.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The detection engine could not be compiled.
+    #[error("detection engine: {0}")]
+    Detect(#[from] crate::detect::DetectError),
     /// Routes could not be built.
     #[error(transparent)]
     Route(#[from] crate::route::RouteError),
@@ -69,6 +74,8 @@ pub struct Shared {
     pub requests: Arc<Semaphore>,
     /// Whether `/readyz` reports ready.
     pub ready: AtomicBool,
+    /// The compiled detection engine; swapped whole when its configuration changes (policy reload).
+    pub engine: ArcSwap<Engine>,
 }
 
 impl Shared {
@@ -108,11 +115,13 @@ impl Gateway {
             .as_ref()
             .map(server::tls_acceptor)
             .transpose()?;
+        let engine = Engine::builtin()?;
         let (listeners, admin) = server::bind_all(&settings).await?;
         let shared = Arc::new(Shared {
             tenants: Tenants::new(&settings.tenants),
             requests: Arc::new(Semaphore::new(settings.limits.max_concurrent_requests)),
             ready: AtomicBool::new(false),
+            engine: ArcSwap::from_pointee(engine),
             routes,
             clients,
             settings,
@@ -200,7 +209,8 @@ impl Gateway {
         }
         let _ = writeln!(
             out,
-            "  policy        built-in default: inspect every request, forward by routing table (no enforcement rules loaded)"
+            "  policy        built-in default: every builtin detector ({} patterns) scans every request; findings are counted\n                and reported (x-haetae-findings, access log); forwarding follows the routing table (no enforcement rules)",
+            self.shared.engine.load().pattern_count()
         );
         let auth = if self.shared.tenants.enabled() {
             format!(
