@@ -700,3 +700,123 @@ async fn unknown_paths_can_be_forwarded_by_config_and_are_still_scanned() {
     assert_eq!(gw.mock.count(), 1);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn private_ca_destinations_and_h2_upstreams() {
+    let mock = MockProvider::start().await;
+    let tls_mock = MockProvider::start_tls().await;
+    let h2c_mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+    let d = settings
+        .destinations
+        .iter_mut()
+        .find(|d| d.name == "domestic")
+        .unwrap();
+    d.base_url = format!("{}/v1", tls_mock.tls_base());
+    d.ca_bundle = Some(ca);
+    let mut h2 = d.clone();
+    h2.name = "h2c".into();
+    h2.base_url = format!("{}/v1", h2c_mock.base());
+    h2.ca_bundle = None;
+    h2.http2_prior_knowledge = true;
+    settings.destinations.push(h2);
+    // a destination with the private-CA server but without the bundle must fail verification
+    let mut untrusted = settings.destinations[3].clone();
+    untrusted.name = "untrusted".into();
+    untrusted.ca_bundle = None;
+    settings.destinations.push(untrusted);
+    settings
+        .routing
+        .models
+        .insert("kr-*".into(), "domestic".into());
+    settings.routing.models.insert("h2-*".into(), "h2c".into());
+    settings
+        .routing
+        .models
+        .insert("bad-*".into(), "untrusted".into());
+    let gw = start_with(mock, settings).await;
+
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("kr-model", true),
+    )
+    .await;
+    assert_eq!(s, 200, "{body:?}");
+    assert!(std::str::from_utf8(&body)
+        .unwrap()
+        .ends_with("data: [DONE]\n\n"));
+    assert_eq!(tls_mock.count(), 1);
+
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("h2-model", false),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h2c_mock.count(), 1);
+
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("bad-model", false),
+    )
+    .await;
+    assert_eq!(s, 502);
+    let msg = serde_json::from_slice::<Value>(&body).unwrap()["error"]["message"].to_string();
+    assert!(
+        msg.contains("untrusted") && msg.to_lowercase().contains("certificate"),
+        "{msg}"
+    );
+    assert_eq!(tls_mock.count(), 1);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_oversize_heads_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.timeouts.client_header_ms = 300;
+    settings.timeouts.client_body_ms = 300;
+    settings.limits.max_header_bytes = 8192;
+    let gw = start_with(mock, settings).await;
+
+    // slowloris: a request head that never ends → the connection is closed
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    assert!(n.is_ok(), "connection was not closed");
+
+    // a body that never finishes → a clear error, nothing forwarded
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"model\"")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 4"), "{text}");
+    assert!(text.contains("client_body_ms"), "{text}");
+
+    // oversize request head
+    let big = "x".repeat(16 * 1024);
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("x-big", &big)],
+        chat("m", false),
+    )
+    .await;
+    assert_eq!(s, 431);
+    assert_eq!(gw.mock.count(), 0);
+    gw.shutdown().await;
+}

@@ -53,6 +53,31 @@ pub struct MockProvider {
 
 impl MockProvider {
     pub async fn start() -> Self {
+        Self::start_inner(None).await
+    }
+
+    /// A mock provider behind TLS, with the test server certificate (signed by tests/fixtures/tls/ca.pem).
+    pub async fn start_tls() -> Self {
+        use rustls_pki_types::pem::PemObject;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(dir.join("server.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Self::start_inner(Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))).await
+    }
+
+    async fn start_inner(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -63,14 +88,24 @@ impl MockProvider {
                     return;
                 };
                 let seen = Arc::clone(&seen2);
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| {
                         let seen = Arc::clone(&seen);
                         async move { Ok::<_, Infallible>(mock_handle(req, seen).await) }
                     });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match tls {
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(s) = acceptor.accept(stream).await {
+                                let _ = builder.serve_connection(TokioIo::new(s), svc).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -79,6 +114,11 @@ impl MockProvider {
 
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Base URL for a TLS mock (the certificate is for `localhost`).
+    pub fn tls_base(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
     }
 
     pub fn last(&self) -> Seen {
