@@ -1,0 +1,345 @@
+//! Residency records (the log's leaves), their canonical JSON encoding, and keyed content digests.
+//!
+//! A leaf is canonical JSON in the RFC 8785 style: object keys sorted (by UTF-16 code units), no insignificant
+//! whitespace, integers only. The same record always yields the same bytes, so a JSONL export line hashes to its leaf.
+//! Must never: carry raw request/response content or client identities; only counts, names, and keyed digests.
+
+use std::collections::BTreeMap;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Sha256;
+
+use super::AuditError;
+
+/// Current leaf schema version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One leaf of the residency log: envelope fields stamped by the writer plus the entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLeaf {
+    /// Schema version.
+    pub v: u32,
+    /// Log-local sequence number (= leaf index).
+    pub seq: u64,
+    /// UTC time the writer committed the entry (RFC 3339, milliseconds).
+    pub time: String,
+    /// Gateway instance id.
+    pub instance: String,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// What a leaf records.
+// Entries are built once and moved into the writer queue boxed; boxing the big variant would only cost callers.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    /// The outcome of one proxied request.
+    Request(ResidencyRecord),
+    /// A policy snapshot was installed.
+    PolicyChange(ChangeRecord),
+    /// Gateway configuration changed (destinations, keys, limits).
+    ConfigChange(ChangeRecord),
+}
+
+impl Entry {
+    /// The request record, if this is one.
+    pub fn as_request(&self) -> Option<&ResidencyRecord> {
+        match self {
+            Entry::Request(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Where a request was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DestinationInfo {
+    /// Configured destination name.
+    pub name: String,
+    /// Jurisdiction (ISO 3166-1 alpha-2 country, e.g. `KR`, `US`).
+    pub jurisdiction: String,
+    /// Provider region, when known (e.g. `ap-northeast-2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Upstream host name (no path, no credentials).
+    pub upstream_host: String,
+}
+
+/// Token usage as reported by the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    pub output_tokens: u64,
+}
+
+/// The residency record of one request outcome. Contains no content: counts, names and keyed digests only.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ResidencyRecord {
+    /// Request id (also returned to the client).
+    pub request_id: String,
+    /// Tenant the request was authenticated as.
+    pub tenant: String,
+    /// Keyed pseudonym of the client identity ([`DigestKey::client_pseudonym`]).
+    pub client: String,
+    /// Endpoint path (e.g. `/v1/chat/completions`).
+    pub endpoint: String,
+    /// Wire format (`openai`, `anthropic`, `gemini`).
+    pub wire_format: String,
+    /// Model the client asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_model: Option<String>,
+    /// Model actually served (after mapping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_model: Option<String>,
+    /// Hash of the policy snapshot that decided.
+    pub policy_hash: String,
+    /// Classification level of the request (e.g. `public`, `personal`, `sensitive`, `secret`).
+    pub classification: String,
+    /// Findings per entity type (entity → count). Never values.
+    pub findings: BTreeMap<String, u64>,
+    /// Actions taken per action kind (e.g. `mask` → 3, `pseudonymise` → 1, `block` → 1).
+    pub actions: BTreeMap<String, u64>,
+    /// Destination, absent when the request was blocked before routing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<DestinationInfo>,
+    /// Legal basis configured for transfers to this destination (e.g. `pipa-28-8-1-consent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_basis: Option<String>,
+    /// Outcome (`forwarded`, `blocked`, `upstream_error`, `client_cancelled`, `refused`).
+    pub outcome: String,
+    /// HTTP status returned to the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// End-to-end latency in milliseconds.
+    pub latency_ms: u64,
+    /// Token usage when the provider reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TokenUsage>,
+    /// Keyed digest of the forwarded request body ([`ContentDigester`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_digest: Option<String>,
+    /// Keyed digest of the response body as returned to the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_digest: Option<String>,
+}
+
+/// A policy or configuration change.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// What changed (policy name, config section).
+    pub subject: String,
+    /// Hash of the previous version, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_hash: Option<String>,
+    /// Hash of the new version.
+    pub new_hash: String,
+    /// Who or what triggered it (operator pseudonym, `file-watch`, `admin-api`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Short description (no content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// Serialize any value as canonical JSON (sorted keys, no whitespace, integers only).
+pub fn to_canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>, AuditError> {
+    let v = serde_json::to_value(value).map_err(|e| AuditError::Record(e.to_string()))?;
+    let mut out = Vec::with_capacity(512);
+    write_canonical(&v, &mut out)?;
+    Ok(out)
+}
+
+fn write_canonical(v: &Value, out: &mut Vec<u8>) -> Result<(), AuditError> {
+    match v {
+        Value::Null | Value::Bool(_) | Value::String(_) => {
+            serde_json::to_writer(&mut *out, v).map_err(|e| AuditError::Record(e.to_string()))?;
+        }
+        Value::Number(n) => {
+            if n.is_f64() {
+                return Err(AuditError::Record(
+                    "non-integer numbers are not allowed in leaves".into(),
+                ));
+            }
+            out.extend_from_slice(n.to_string().as_bytes());
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push(b'{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, k)
+                    .map_err(|e| AuditError::Record(e.to_string()))?;
+                out.push(b':');
+                if let Some(val) = map.get(k) {
+                    write_canonical(val, out)?;
+                }
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+/// Parse a leaf and check that its bytes are exactly the canonical encoding.
+pub fn parse_leaf(bytes: &[u8]) -> Result<LogLeaf, AuditError> {
+    let leaf: LogLeaf = serde_json::from_slice(bytes)
+        .map_err(|e| AuditError::Record(format!("leaf is not a valid record: {e}")))?;
+    if to_canonical_json(&leaf)? != bytes {
+        return Err(AuditError::Record("leaf is not in canonical form".into()));
+    }
+    Ok(leaf)
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Keys derived from the deployment secret for content digests and client pseudonyms.
+///
+/// An auditor who holds the secret can recompute a digest to confirm that some content was (or was not) what
+/// passed through; without it, the log reveals nothing about content or identities.
+#[derive(Clone)]
+pub struct DigestKey {
+    content: HmacSha256,
+    client: HmacSha256,
+}
+
+impl std::fmt::Debug for DigestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DigestKey(..)")
+    }
+}
+
+fn keyed(key: &[u8]) -> Result<HmacSha256, AuditError> {
+    <HmacSha256 as Mac>::new_from_slice(key).map_err(|_| AuditError::Key("invalid HMAC key".into()))
+}
+
+fn derive(secret: &[u8], label: &[u8]) -> Result<HmacSha256, AuditError> {
+    let mut m = keyed(secret)?;
+    m.update(label);
+    keyed(&m.finalize().into_bytes())
+}
+
+impl DigestKey {
+    /// Derive the digest keys from a deployment secret (at least 16 bytes).
+    pub fn from_secret(secret: &[u8]) -> Result<Self, AuditError> {
+        if secret.len() < 16 {
+            return Err(AuditError::Key(
+                "deployment secret must be at least 16 bytes".into(),
+            ));
+        }
+        Ok(Self {
+            content: derive(secret, b"haetae/audit/content-digest/v1")?,
+            client: derive(secret, b"haetae/audit/client-pseudonym/v1")?,
+        })
+    }
+
+    /// Start an incremental digest over a (possibly streamed) body.
+    pub fn digester(&self) -> ContentDigester {
+        ContentDigester {
+            mac: self.content.clone(),
+            bytes: 0,
+        }
+    }
+
+    /// Digest a complete body at once.
+    pub fn digest(&self, body: &[u8]) -> String {
+        let mut d = self.digester();
+        d.update(body);
+        d.finalize()
+    }
+
+    /// Keyed pseudonym of a client identity (gateway key id, mTLS subject): `hmac-sha256:<hex>`, truncated to 128 bits.
+    pub fn client_pseudonym(&self, identity: &str) -> String {
+        let mut m = self.client.clone();
+        m.update(identity.as_bytes());
+        let out = m.finalize().into_bytes();
+        format!("hmac-sha256:{}", hex::encode(&out[..16]))
+    }
+}
+
+/// Incremental HMAC-SHA256 over a streamed body: `update` per chunk, `finalize` at end of stream.
+#[derive(Clone)]
+pub struct ContentDigester {
+    mac: HmacSha256,
+    bytes: u64,
+}
+
+impl std::fmt::Debug for ContentDigester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentDigester")
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContentDigester {
+    /// Feed one chunk.
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.mac.update(chunk);
+        self.bytes += chunk.len() as u64;
+    }
+
+    /// Bytes fed so far.
+    pub fn len(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether nothing has been fed.
+    pub fn is_empty(&self) -> bool {
+        self.bytes == 0
+    }
+
+    /// The digest: `hmac-sha256:<64 hex>`.
+    pub fn finalize(self) -> String {
+        format!(
+            "hmac-sha256:{}",
+            hex::encode(self.mac.finalize().into_bytes())
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_and_has_no_whitespace() {
+        let v = serde_json::json!({"b": 1, "a": [true, null, "x\u{1}\n\u{00e9}"], "\u{00e9}": {"z": 0, "y": -3}});
+        let out = String::from_utf8(to_canonical_json(&v).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "{\"a\":[true,null,\"x\\u0001\\n\u{00e9}\"],\"b\":1,\"\u{00e9}\":{\"y\":-3,\"z\":0}}"
+        );
+        assert!(to_canonical_json(&serde_json::json!({"f": 1.5})).is_err());
+    }
+
+    #[test]
+    fn streamed_digest_equals_one_shot() {
+        let k = DigestKey::from_secret(b"0123456789abcdef-secret").unwrap();
+        let mut d = k.digester();
+        d.update(b"hello ");
+        d.update(b"world");
+        assert_eq!(d.finalize(), k.digest(b"hello world"));
+        let k2 = DigestKey::from_secret(b"another-secret-0123456789").unwrap();
+        assert_ne!(k.digest(b"hello world"), k2.digest(b"hello world"));
+    }
+}

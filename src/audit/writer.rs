@@ -1,0 +1,806 @@
+//! [`AuditLog`]: the residency log writer.
+//!
+//! Appends go over a bounded channel to one dedicated std thread (no async runtime needed). The thread takes every
+//! queued append (up to `max_batch`), stamps sequence number and time, encodes canonical leaves, writes them to the
+//! journal in one `write` and makes them durable with one `fdatasync` (group commit), then acknowledges each append
+//! with a [`Receipt`]. Full tiles and entry bundles are written as they fill; partial tiles and a signed checkpoint
+//! are published at most `checkpoint_interval` after the first unpublished entry.
+//!
+//! On disk (`DIR`): `journal` (framed leaves; the durable source of truth), `checkpoint` (latest signed
+//! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles).
+//! On open, the journal is replayed: a torn final frame is truncated; a bad frame anywhere else is an error; the
+//! replayed tree must match the published checkpoint; missing tiles are rewritten.
+//!
+//! Must never: acknowledge an append before it is durable, keep accepting appends after a write failed (fail
+//! closed), or log record content.
+
+use std::fs::{self, File, OpenOptions};
+use std::future::Future;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use super::merkle::{leaf_hash, Frontier, Hash};
+use super::note::{Checkpoint, NoteSigner, NoteVerifier};
+use super::record::{to_canonical_json, Entry, LogLeaf, ResidencyRecord, SCHEMA_VERSION};
+use super::tiles::{write_atomic, TileBuilder, MAX_ENTRY_BYTES};
+use super::AuditError;
+
+/// Journal file name inside the log directory.
+pub const JOURNAL_FILE: &str = "journal";
+/// Latest checkpoint file name (C2SP tlog-tiles).
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+/// Checkpoint archive file name.
+pub const ARCHIVE_FILE: &str = "checkpoints";
+const MAGIC: &[u8; 8] = b"HAETAEJ1";
+const FRAME_HEADER: usize = 12;
+
+/// When the proxy waits for the residency record to be durable. The log itself always acknowledges only after
+/// `fdatasync`; this setting tells the proxy *when to await* the [`Pending`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// Await the receipt before any byte leaves for the destination. If the log cannot write, the request is
+    /// refused (fail closed). Costs one group-commit latency (typically one fdatasync) per request; the record
+    /// then describes the decision and destination, and a second record (or none) carries the outcome.
+    #[default]
+    BeforeForward,
+    /// Append when the response has finished and await before completing the response. No latency before the
+    /// upstream call, but a crash between forwarding and the append loses the record of a transfer that happened.
+    AfterResponse,
+}
+
+/// Proof that an append is durable: what a client can keep (e.g. from response headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Log origin (checkpoint origin line).
+    pub origin: String,
+    /// Leaf index.
+    pub index: u64,
+    /// RFC 6962 leaf hash of the canonical leaf.
+    pub leaf_hash: Hash,
+}
+
+impl Receipt {
+    /// Leaf hash in base64 (as in checkpoints and proofs).
+    pub fn leaf_hash_base64(&self) -> String {
+        B64.encode(self.leaf_hash)
+    }
+
+    /// Compact single-line form for a response header: `<origin> <index> <base64 leaf hash>`.
+    pub fn header_value(&self) -> String {
+        format!("{} {} {}", self.origin, self.index, self.leaf_hash_base64())
+    }
+}
+
+/// Options of [`AuditLog::open`].
+#[derive(Debug)]
+pub struct AuditOptions {
+    /// Signing key; its name is the log origin (e.g. `haetae.example.kr/gw-1`).
+    pub signer: NoteSigner,
+    /// Gateway instance id written into every leaf.
+    pub instance: String,
+    /// Publish a checkpoint at most this long after the first unpublished entry.
+    pub checkpoint_interval: Duration,
+    /// Largest number of appends committed by one fdatasync.
+    pub max_batch: usize,
+    /// How long the writer waits for more appends after the first one of a batch (0: commit whatever is queued).
+    pub max_batch_delay: Duration,
+    /// Capacity of the append queue; `append` blocks briefly when it is full.
+    pub queue_capacity: usize,
+    /// Journal size limit in bytes: reaching it fails the log (fail closed) instead of filling the disk.
+    pub max_journal_bytes: Option<u64>,
+}
+
+impl AuditOptions {
+    /// Defaults: checkpoint every second, batches up to 8192, no linger, queue of 65,536, no size limit.
+    pub fn new(signer: NoteSigner, instance: impl Into<String>) -> Self {
+        Self {
+            signer,
+            instance: instance.into(),
+            checkpoint_interval: Duration::from_secs(1),
+            max_batch: 8192,
+            max_batch_delay: Duration::ZERO,
+            queue_capacity: 65_536,
+            max_journal_bytes: None,
+        }
+    }
+}
+
+/// Health of the log, for `/readyz` and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Health {
+    /// `Some(reason)` once the log failed; appends are refused from then on.
+    pub failure: Option<String>,
+    /// Durable entries.
+    pub size: u64,
+    /// Size of the latest published checkpoint.
+    pub checkpoint_size: u64,
+}
+
+impl Health {
+    /// Whether the log accepts appends.
+    pub fn is_ready(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// Group-commit statistics (cumulative since open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuditStats {
+    /// Batches committed (= fdatasync calls on the journal).
+    pub batches: u64,
+    /// Entries committed.
+    pub entries: u64,
+    /// Largest batch.
+    pub max_batch: usize,
+    /// Total time spent in fdatasync.
+    pub fsync_total: Duration,
+    /// Longest fdatasync.
+    pub fsync_max: Duration,
+    /// Checkpoints published.
+    pub checkpoints: u64,
+}
+
+#[derive(Debug, Default)]
+struct SharedState {
+    health: Health,
+    stats: AuditStats,
+}
+
+type ReceiptTx = oneshot::Sender<Result<Receipt, AuditError>>;
+
+enum Msg {
+    Append(Box<Entry>, ReceiptTx),
+    Checkpoint(oneshot::Sender<Result<Checkpoint, AuditError>>),
+}
+
+/// An append in flight: await it (it is a `Future`) or call [`Pending::wait_blocking`] from a plain thread.
+#[derive(Debug)]
+pub struct Pending {
+    inner: PendingInner,
+}
+
+#[derive(Debug)]
+enum PendingInner {
+    Waiting(oneshot::Receiver<Result<Receipt, AuditError>>),
+    Done(Option<AuditError>),
+}
+
+impl Pending {
+    fn failed(e: AuditError) -> Self {
+        Self {
+            inner: PendingInner::Done(Some(e)),
+        }
+    }
+
+    /// Block the current thread until the append is durable. Do not call from inside an async runtime.
+    pub fn wait_blocking(self) -> Result<Receipt, AuditError> {
+        match self.inner {
+            PendingInner::Waiting(rx) => rx.blocking_recv().unwrap_or(Err(AuditError::Closed)),
+            PendingInner::Done(e) => Err(e.unwrap_or(AuditError::Closed)),
+        }
+    }
+}
+
+impl Future for Pending {
+    type Output = Result<Receipt, AuditError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.inner {
+            PendingInner::Waiting(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or(Err(AuditError::Closed))),
+            PendingInner::Done(e) => Poll::Ready(Err(e.take().unwrap_or(AuditError::Closed))),
+        }
+    }
+}
+
+/// The residency log writer. Cheap to share (`Arc<AuditLog>`); dropping it publishes a final checkpoint and
+/// stops the writer thread.
+#[derive(Debug)]
+pub struct AuditLog {
+    tx: Option<SyncSender<Msg>>,
+    shared: Arc<Mutex<SharedState>>,
+    thread: Option<JoinHandle<()>>,
+    origin: String,
+    dir: PathBuf,
+    verifier: NoteVerifier,
+}
+
+/// What opening found (for logs/metrics at startup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recovery {
+    /// Entries replayed from the journal.
+    pub entries: u64,
+    /// Bytes of a torn final frame that were truncated.
+    pub truncated_bytes: u64,
+}
+
+impl AuditLog {
+    /// Open (or create) the log in `dir`, replay and check the journal, and start the writer thread.
+    pub fn open(dir: impl AsRef<Path>, options: AuditOptions) -> Result<AuditLog, AuditError> {
+        let dir = dir.as_ref().to_path_buf();
+        if options.max_batch == 0 || options.queue_capacity == 0 {
+            return Err(AuditError::Config(
+                "max_batch and queue_capacity must be positive".into(),
+            ));
+        }
+        fs::create_dir_all(&dir).map_err(|e| AuditError::io(&dir, e))?;
+        let origin = options.signer.name().to_owned();
+        let verifier = options.signer.verifier();
+
+        let published = read_checkpoint(&dir, &verifier)?;
+        let (journal, mut state, recovery) = replay(&dir, &origin, published.as_ref())?;
+        let _ = recovery;
+
+        let shared = Arc::new(Mutex::new(SharedState::default()));
+        let mut writer = Writer {
+            dir: dir.clone(),
+            journal_len: journal
+                .metadata()
+                .map_err(|e| AuditError::io(&dir, e))?
+                .len(),
+            journal,
+            frontier: std::mem::take(&mut state.frontier),
+            tiles: std::mem::take(&mut state.tiles),
+            signer: options.signer,
+            origin: origin.clone(),
+            instance: options.instance,
+            published: published.as_ref().map(|c| c.size),
+            opts: Limits {
+                checkpoint_interval: options.checkpoint_interval,
+                max_batch: options.max_batch,
+                max_batch_delay: options.max_batch_delay,
+                max_journal_bytes: options.max_journal_bytes,
+            },
+            shared: Arc::clone(&shared),
+        };
+        {
+            let mut s = lock(&shared);
+            s.health.size = writer.frontier.size();
+            s.health.checkpoint_size = published.as_ref().map_or(0, |c| c.size);
+        }
+        if writer.published != Some(writer.frontier.size()) {
+            writer.publish()?;
+        }
+        let (tx, rx) = mpsc::sync_channel(options.queue_capacity);
+        let thread = std::thread::Builder::new()
+            .name("haetae-audit".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| AuditError::io(&dir, e))?;
+        Ok(AuditLog {
+            tx: Some(tx),
+            shared,
+            thread: Some(thread),
+            origin,
+            dir,
+            verifier,
+        })
+    }
+
+    /// Append an entry. The returned [`Pending`] resolves once the entry is durable (or the log failed).
+    pub fn append(&self, entry: Entry) -> Pending {
+        if let Some(reason) = lock(&self.shared).health.failure.clone() {
+            return Pending::failed(AuditError::Failed(reason));
+        }
+        let Some(tx) = &self.tx else {
+            return Pending::failed(AuditError::Closed);
+        };
+        let (otx, orx) = oneshot::channel();
+        match tx.send(Msg::Append(Box::new(entry), otx)) {
+            Ok(()) => Pending {
+                inner: PendingInner::Waiting(orx),
+            },
+            Err(_) => Pending::failed(AuditError::Closed),
+        }
+    }
+
+    /// Append a request record.
+    pub fn append_request(&self, record: ResidencyRecord) -> Pending {
+        self.append(Entry::Request(record))
+    }
+
+    /// Publish a checkpoint now (if there are unpublished entries) and return the latest checkpoint.
+    /// Blocks the calling thread; do not call from inside an async runtime.
+    pub fn publish_checkpoint(&self) -> Result<Checkpoint, AuditError> {
+        let tx = self.tx.as_ref().ok_or(AuditError::Closed)?;
+        let (otx, orx) = oneshot::channel();
+        tx.send(Msg::Checkpoint(otx))
+            .map_err(|_| AuditError::Closed)?;
+        orx.blocking_recv().unwrap_or(Err(AuditError::Closed))
+    }
+
+    /// Current health (for `/readyz`).
+    pub fn health(&self) -> Health {
+        lock(&self.shared).health.clone()
+    }
+
+    /// Group-commit statistics.
+    pub fn stats(&self) -> AuditStats {
+        lock(&self.shared).stats
+    }
+
+    /// The log origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The verifier key of this log.
+    pub fn verifier(&self) -> &NoteVerifier {
+        &self.verifier
+    }
+
+    /// Stop accepting appends, commit what is queued, publish a final checkpoint and stop the writer thread.
+    pub fn close(mut self) -> Result<(), AuditError> {
+        self.shutdown();
+        match lock(&self.shared).health.failure.clone() {
+            Some(reason) => Err(AuditError::Failed(reason)),
+            None => Ok(()),
+        }
+    }
+
+    fn shutdown(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn lock(m: &Mutex<SharedState>) -> std::sync::MutexGuard<'_, SharedState> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read_checkpoint(dir: &Path, verifier: &NoteVerifier) -> Result<Option<Checkpoint>, AuditError> {
+    let path = dir.join(CHECKPOINT_FILE);
+    match fs::read_to_string(&path) {
+        Ok(note) => Checkpoint::open(&note, verifier)
+            .map(Some)
+            .map_err(|e| AuditError::Corrupt {
+                index: None,
+                reason: format!("checkpoint does not verify with the configured key: {e}"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(AuditError::io(&path, e)),
+    }
+}
+
+#[derive(Default)]
+struct Replayed {
+    frontier: Frontier,
+    tiles: TileBuilder,
+}
+
+fn journal_header(origin: &str) -> Result<Vec<u8>, AuditError> {
+    let len =
+        u16::try_from(origin.len()).map_err(|_| AuditError::Config("origin is too long".into()))?;
+    let mut h = MAGIC.to_vec();
+    h.extend_from_slice(&len.to_be_bytes());
+    h.extend_from_slice(origin.as_bytes());
+    Ok(h)
+}
+
+/// Read up to `buf.len()` bytes; returns how many were read (short only at end of file).
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn replay(
+    dir: &Path,
+    origin: &str,
+    published: Option<&Checkpoint>,
+) -> Result<(File, Replayed, Recovery), AuditError> {
+    let path = dir.join(JOURNAL_FILE);
+    let header = journal_header(origin)?;
+    let mut state = Replayed::default();
+    let mut recovery = Recovery::default();
+    let exists = path.exists();
+    if !exists {
+        if let Some(cp) = published {
+            if cp.size > 0 {
+                return Err(AuditError::Corrupt {
+                    index: Some(0),
+                    reason: format!(
+                        "journal is missing but the published checkpoint covers {} entries",
+                        cp.size
+                    ),
+                });
+            }
+        }
+        let mut f = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| AuditError::io(&path, e))?;
+        f.write_all(&header).map_err(|e| AuditError::io(&path, e))?;
+        f.sync_all().map_err(|e| AuditError::io(&path, e))?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        return Ok((f, state, recovery));
+    }
+    let file = File::open(&path).map_err(|e| AuditError::io(&path, e))?;
+    let file_len = file.metadata().map_err(|e| AuditError::io(&path, e))?.len();
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut got = vec![0u8; header.len()];
+    let n = read_full(&mut r, &mut got).map_err(|e| AuditError::io(&path, e))?;
+    if n < MAGIC.len() || got[..MAGIC.len()] != MAGIC[..] {
+        return Err(AuditError::Corrupt {
+            index: None,
+            reason: "journal has no haetae journal header".into(),
+        });
+    }
+    if got != header {
+        return Err(AuditError::Corrupt {
+            index: None,
+            reason: "journal belongs to a different log origin than the signing key's name".into(),
+        });
+    }
+    let mut offset = header.len() as u64;
+    let mut root_at_published: Option<Hash> = None;
+    if published.is_some_and(|c| c.size == 0) {
+        root_at_published = Some(state.frontier.root());
+    }
+    let mut torn = false;
+    loop {
+        let mut hdr = [0u8; FRAME_HEADER];
+        let n = read_full(&mut r, &mut hdr).map_err(|e| AuditError::io(&path, e))?;
+        if n == 0 {
+            break;
+        }
+        let index = state.frontier.size();
+        let remaining = file_len - offset;
+        let tail_could_be_torn = remaining <= (FRAME_HEADER + MAX_ENTRY_BYTES) as u64;
+        if n < FRAME_HEADER {
+            torn = true;
+            break;
+        }
+        let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+        let frame_end = offset + (FRAME_HEADER + len) as u64;
+        if len > MAX_ENTRY_BYTES || frame_end > file_len {
+            if frame_end > file_len && tail_could_be_torn {
+                torn = true;
+                break;
+            }
+            return Err(AuditError::Corrupt {
+                index: Some(index),
+                reason: format!("journal frame at byte {offset} has an impossible length {len}"),
+            });
+        }
+        let mut data = vec![0u8; len];
+        let k = read_full(&mut r, &mut data).map_err(|e| AuditError::io(&path, e))?;
+        if k < len {
+            torn = true;
+            break;
+        }
+        let hash = leaf_hash(&data);
+        if hash[..8] != hdr[4..12] {
+            if frame_end == file_len {
+                torn = true;
+                break;
+            }
+            return Err(AuditError::Corrupt {
+                index: Some(index),
+                reason: format!("journal frame at byte {offset} fails its checksum"),
+            });
+        }
+        state.tiles.push(dir, &data, hash, true)?;
+        state.frontier.push(hash);
+        offset = frame_end;
+        if published.is_some_and(|c| c.size == state.frontier.size()) {
+            root_at_published = Some(state.frontier.root());
+        }
+    }
+    if torn {
+        recovery.truncated_bytes = file_len - offset;
+    }
+    if let Some(cp) = published {
+        if cp.size > state.frontier.size() {
+            return Err(AuditError::Corrupt {
+                index: Some(state.frontier.size()),
+                reason: format!(
+                    "journal holds {} entries but the published checkpoint covers {}",
+                    state.frontier.size(),
+                    cp.size
+                ),
+            });
+        }
+        if root_at_published != Some(cp.root) {
+            return Err(AuditError::Corrupt {
+                index: None,
+                reason: format!(
+                    "journal does not match the published checkpoint at size {}",
+                    cp.size
+                ),
+            });
+        }
+    }
+    recovery.entries = state.frontier.size();
+    let f = OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(|e| AuditError::io(&path, e))?;
+    if torn {
+        f.set_len(offset).map_err(|e| AuditError::io(&path, e))?;
+        f.sync_all().map_err(|e| AuditError::io(&path, e))?;
+    }
+    Ok((f, state, recovery))
+}
+
+struct Limits {
+    checkpoint_interval: Duration,
+    max_batch: usize,
+    max_batch_delay: Duration,
+    max_journal_bytes: Option<u64>,
+}
+
+struct Writer {
+    dir: PathBuf,
+    journal: File,
+    journal_len: u64,
+    frontier: Frontier,
+    tiles: TileBuilder,
+    signer: NoteSigner,
+    origin: String,
+    instance: String,
+    published: Option<u64>,
+    opts: Limits,
+    shared: Arc<Mutex<SharedState>>,
+}
+
+const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+);
+
+impl Writer {
+    fn failure(&self) -> Option<String> {
+        lock(&self.shared).health.failure.clone()
+    }
+
+    fn fail(&self, reason: String) {
+        let mut s = lock(&self.shared);
+        if s.health.failure.is_none() {
+            s.health.failure = Some(reason);
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Msg>) {
+        let mut due: Option<Instant> = None;
+        let mut open = true;
+        while open {
+            let first = match due {
+                Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match rx.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => break,
+                },
+            };
+            let mut batch: Vec<(Box<Entry>, ReceiptTx)> = Vec::new();
+            let mut controls = Vec::new();
+            let mut take = |m: Msg, batch: &mut Vec<(Box<Entry>, ReceiptTx)>| match m {
+                Msg::Append(e, tx) => batch.push((e, tx)),
+                Msg::Checkpoint(tx) => controls.push(tx),
+            };
+            if let Some(m) = first {
+                take(m, &mut batch);
+                let linger_until = Instant::now() + self.opts.max_batch_delay;
+                while batch.len() < self.opts.max_batch {
+                    match rx.try_recv() {
+                        Ok(m) => take(m, &mut batch),
+                        Err(TryRecvError::Empty) => {
+                            let now = Instant::now();
+                            if now >= linger_until {
+                                break;
+                            }
+                            match rx.recv_timeout(linger_until - now) {
+                                Ok(m) => take(m, &mut batch),
+                                Err(RecvTimeoutError::Timeout) => break,
+                                Err(RecvTimeoutError::Disconnected) => {
+                                    open = false;
+                                    break;
+                                }
+                            }
+                        }
+                        Err(TryRecvError::Disconnected) => {
+                            open = false;
+                            break;
+                        }
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(batch);
+                if due.is_none() && self.published != Some(self.frontier.size()) {
+                    due = Some(Instant::now() + self.opts.checkpoint_interval);
+                }
+            }
+            let forced = !controls.is_empty();
+            if forced || due.is_some_and(|d| Instant::now() >= d) {
+                let result = self.publish_if_needed();
+                due = None;
+                for tx in controls {
+                    let _ = tx.send(match &result {
+                        Ok(cp) => Ok(cp.clone()),
+                        Err(e) => Err(AuditError::Failed(e.to_string())),
+                    });
+                }
+            }
+        }
+        let _ = self.publish_if_needed();
+    }
+
+    fn publish_if_needed(&mut self) -> Result<Checkpoint, AuditError> {
+        if let Some(reason) = self.failure() {
+            return Err(AuditError::Failed(reason));
+        }
+        if self.published == Some(self.frontier.size()) {
+            return Ok(Checkpoint {
+                origin: self.origin.clone(),
+                size: self.frontier.size(),
+                root: self.frontier.root(),
+            });
+        }
+        self.publish()
+            .inspect_err(|e| self.fail(format!("checkpoint publication failed: {e}")))
+    }
+
+    fn publish(&mut self) -> Result<Checkpoint, AuditError> {
+        self.tiles.write_partials(&self.dir)?;
+        let cp = Checkpoint {
+            origin: self.origin.clone(),
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+        };
+        let note = self.signer.sign(&cp.to_text())?;
+        let archive = self.dir.join(ARCHIVE_FILE);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&archive)
+            .map_err(|e| AuditError::io(&archive, e))?;
+        f.write_all(format!("{}\n{note}", note.len()).as_bytes())
+            .map_err(|e| AuditError::io(&archive, e))?;
+        f.sync_data().map_err(|e| AuditError::io(&archive, e))?;
+        write_atomic(&self.dir, CHECKPOINT_FILE, note.as_bytes(), true)?;
+        self.published = Some(cp.size);
+        let mut s = lock(&self.shared);
+        s.health.checkpoint_size = cp.size;
+        s.stats.checkpoints += 1;
+        Ok(cp)
+    }
+
+    fn commit(&mut self, batch: Vec<(Box<Entry>, ReceiptTx)>) {
+        if let Some(reason) = self.failure() {
+            for (_, tx) in batch {
+                let _ = tx.send(Err(AuditError::Failed(reason.clone())));
+            }
+            return;
+        }
+        let time = time::OffsetDateTime::now_utc()
+            .format(TIME_FORMAT)
+            .unwrap_or_default();
+        let mut buf = Vec::with_capacity(batch.len() * 700);
+        let mut staged: Vec<(Vec<u8>, Hash, ReceiptTx)> = Vec::with_capacity(batch.len());
+        for (entry, tx) in batch {
+            let leaf = LogLeaf {
+                v: SCHEMA_VERSION,
+                seq: self.frontier.size() + staged.len() as u64,
+                time: time.clone(),
+                instance: self.instance.clone(),
+                entry: *entry,
+            };
+            match to_canonical_json(&leaf) {
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+                Ok(data) if data.len() > MAX_ENTRY_BYTES => {
+                    let _ = tx.send(Err(AuditError::RecordTooLarge(data.len())));
+                }
+                Ok(data) => {
+                    let hash = leaf_hash(&data);
+                    buf.extend_from_slice(&(data.len() as u32).to_be_bytes());
+                    buf.extend_from_slice(&hash[..8]);
+                    buf.extend_from_slice(&data);
+                    staged.push((data, hash, tx));
+                }
+            }
+        }
+        if staged.is_empty() {
+            return;
+        }
+        if let Some(limit) = self.opts.max_journal_bytes {
+            if self.journal_len + buf.len() as u64 > limit {
+                let reason = format!("journal size limit of {limit} bytes reached");
+                self.fail(reason.clone());
+                for (_, _, tx) in staged {
+                    let _ = tx.send(Err(AuditError::Failed(reason.clone())));
+                }
+                return;
+            }
+        }
+        let started = Instant::now();
+        let written = self
+            .journal
+            .write_all(&buf)
+            .and_then(|()| self.journal.sync_data());
+        let fsync = started.elapsed();
+        if let Err(e) = written {
+            let reason = format!("journal write failed: {e}");
+            self.fail(reason.clone());
+            for (_, _, tx) in staged {
+                let _ = tx.send(Err(AuditError::Failed(reason.clone())));
+            }
+            return;
+        }
+        self.journal_len += buf.len() as u64;
+        let n = staged.len();
+        let mut tile_error = None;
+        let mut receipts = Vec::with_capacity(n);
+        for (data, hash, tx) in staged {
+            let index = self.frontier.size();
+            self.frontier.push(hash);
+            if tile_error.is_none() {
+                tile_error = self.tiles.push(&self.dir, &data, hash, false).err();
+            }
+            receipts.push((
+                tx,
+                Receipt {
+                    origin: self.origin.clone(),
+                    index,
+                    leaf_hash: hash,
+                },
+            ));
+        }
+        {
+            let mut s = lock(&self.shared);
+            s.health.size = self.frontier.size();
+            s.stats.batches += 1;
+            s.stats.entries += n as u64;
+            s.stats.max_batch = s.stats.max_batch.max(n);
+            s.stats.fsync_total += fsync;
+            s.stats.fsync_max = s.stats.fsync_max.max(fsync);
+        }
+        // Durable in the journal: acknowledge even if tile writing failed (the log fails below).
+        for (tx, receipt) in receipts {
+            let _ = tx.send(Ok(receipt));
+        }
+        if let Some(e) = tile_error {
+            self.fail(format!("tile write failed: {e}"));
+        }
+    }
+}
