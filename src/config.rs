@@ -77,6 +77,72 @@ pub struct Settings {
     pub destinations: Vec<DestinationSettings>,
     /// Gateway keys (as SHA-256 hashes) and the tenants they identify.
     pub tenants: Vec<TenantSettings>,
+    /// The residency proof log.
+    pub audit: AuditSettings,
+}
+
+/// When the residency record must be durable, relative to forwarding.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditDurability {
+    /// The record exists (fdatasync'd) before any byte leaves for the destination; if it cannot be written the
+    /// request is refused. Costs one group commit per request. A second record carries the outcome.
+    BeforeForward,
+    /// One record, appended when the response ends. No added latency, but a crash between forwarding and the
+    /// append loses the record of a transfer that happened.
+    AfterResponse,
+}
+
+/// The residency proof log (C2SP tlog-tiles directory, signed checkpoints).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Record every authenticated request. Turning it off is for development only; the banner says so loudly.
+    pub enabled: bool,
+    /// Log directory (created if missing). Serve it with any static web server for auditors.
+    pub dir: PathBuf,
+    /// Log name: the checkpoint origin line and the signing key's name, e.g. `haetae.example.kr/gw-1`.
+    pub origin: String,
+    /// This gateway instance's id, written into every record.
+    pub instance: String,
+    /// Environment variable holding the signing key (`PRIVATE+KEY+…`, from `haetae audit keygen`). Wins over the file.
+    pub signing_key_env: Option<String>,
+    /// File holding the signing key.
+    pub signing_key_file: PathBuf,
+    /// Environment variable holding the content-digest secret (any string of ≥ 32 bytes). Wins over the file.
+    pub digest_key_env: Option<String>,
+    /// File holding the content-digest secret (HMAC-SHA256 key for request/response digests and client pseudonyms).
+    pub digest_key_file: PathBuf,
+    /// Create the key files (mode 0600) on first start when they do not exist.
+    pub create_missing_keys: bool,
+    /// `before-forward` or `after-response`.
+    pub durability: AuditDurability,
+    /// Publish a signed checkpoint at most this long after the first unpublished record (ms).
+    pub checkpoint_interval_ms: u64,
+    /// Most records committed by one fdatasync.
+    pub max_batch: usize,
+    /// Stop accepting records (fail closed) once the journal reaches this many bytes; 0 = no limit.
+    pub max_journal_bytes: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: PathBuf::from("haetae-data/audit"),
+            origin: "haetae.local/gw-1".to_owned(),
+            instance: "gw-1".to_owned(),
+            signing_key_env: None,
+            signing_key_file: PathBuf::from("haetae-data/audit-signing.key"),
+            digest_key_env: None,
+            digest_key_file: PathBuf::from("haetae-data/audit-digest.key"),
+            create_missing_keys: true,
+            durability: AuditDurability::BeforeForward,
+            checkpoint_interval_ms: 1000,
+            max_batch: 8192,
+            max_journal_bytes: 0,
+        }
+    }
 }
 
 /// Listener settings.
@@ -359,6 +425,7 @@ impl Default for Settings {
                 ),
             ],
             tenants: Vec::new(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -630,6 +697,25 @@ impl Settings {
                     );
                 }
             }
+        }
+        let a = &self.audit;
+        if a.origin.is_empty() || a.origin.contains(char::is_whitespace) || a.origin.contains('+') {
+            issue(
+                "audit.origin".into(),
+                "must be non-empty, without spaces or `+` (e.g. haetae.example.kr/gw-1)".into(),
+            );
+        }
+        if a.instance.is_empty() {
+            issue("audit.instance".into(), "must be non-empty".into());
+        }
+        if a.checkpoint_interval_ms == 0 {
+            issue(
+                "audit.checkpoint_interval_ms".into(),
+                "must be greater than 0".into(),
+            );
+        }
+        if a.max_batch == 0 {
+            issue("audit.max_batch".into(), "must be greater than 0".into());
         }
         if issues.is_empty() {
             Ok(())

@@ -85,7 +85,13 @@ jurisdiction = "US"
 [[tenants]]
 name = "e2e"
 key_sha256 = ["{hash}"]
+
+[audit]
+dir = "{data}/audit"
+signing_key_file = "{data}/signing.key"
+digest_key_file = "{data}/digest.key"
 "#,
+            data = dir.path().display(),
             base = mock.base(),
             hash = haetae::proxy::auth::key_hash_hex(gateway_key),
         ),

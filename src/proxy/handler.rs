@@ -8,7 +8,9 @@
 //! 5. **parse** — [`crate::api`] turns the body into text segments.
 //! 6. **inspect** — every text segment is scanned; finding counts are kept (never values).
 //! 7. **route** — [`crate::route`] picks the destination and the model name it is sent.
-//! 8. **forward** — the upstream request gets the destination's credential; the response streams back through
+//! 8. **record** — the residency record (destination, jurisdiction, finding counts, keyed request digest) is made
+//!    durable before forwarding when `audit.durability = before-forward`; failure refuses the request (fail closed).
+//! 9. **forward** — the upstream request gets the destination's credential; the response streams back through
 //!    [`super::stream::ResponseBody`], which reports how it ended to the [`Exchange`] (access log).
 //!
 //! Must never: forward a request whose body was not read and parsed (fail closed), forward the client's gateway
@@ -30,8 +32,12 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::body::{self, BodyError};
 use super::stream::{BoxError, ExchangeObserver, ResponseBody, StreamEnd, StreamStats};
 use super::Shared;
+use crate::api::sse::SseEvent;
+use crate::api::usage::Usage;
 use crate::api::{self, ApiError, ApiFamily, ErrorKind, WireFormat};
-use crate::config::DestinationFormat;
+use crate::audit::{ContentDigester, DestinationInfo, Receipt, ResidencyRecord, TokenUsage};
+use crate::config::{AuditDurability, DestinationFormat};
+use crate::detect::{marking_level, Entity, Level};
 use crate::route::{Destination, RouteError};
 
 /// The body type of every response the gateway sends.
@@ -41,6 +47,8 @@ pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 pub const REQUEST_ID_HEADER: &str = "x-haetae-request-id";
 /// Header carrying per-entity finding counts (`KR_RRN=1,EMAIL=2`), never values.
 pub const FINDINGS_HEADER: &str = "x-haetae-findings";
+/// Header carrying the residency receipt: `<log origin> <leaf index> <base64 leaf hash>`.
+pub const RECEIPT_HEADER: &str = "x-haetae-receipt";
 /// Header naming the destination and its jurisdiction.
 pub const DESTINATION_HEADER: &str = "x-haetae-destination";
 
@@ -70,6 +78,9 @@ pub enum GatewayError {
     /// The body cannot be inspected (not UTF-8 text on a path without a known format).
     #[error("the request body is not UTF-8 text, so the gateway cannot inspect it")]
     Uninspectable,
+    /// The residency record could not be made durable before forwarding (fail closed).
+    #[error("the residency log could not record this request, so it was not forwarded: {0}")]
+    Audit(String),
     /// Routing failed.
     #[error(transparent)]
     Route(#[from] RouteError),
@@ -109,6 +120,7 @@ impl GatewayError {
             Self::Route(_) => ErrorKind::Upstream,
             Self::Upstream { .. } => ErrorKind::Upstream,
             Self::UpstreamTimeout { .. } => ErrorKind::Timeout,
+            Self::Audit(_) => ErrorKind::Internal,
         }
     }
 }
@@ -144,11 +156,120 @@ pub struct Exchange {
     stream: bool,
     bytes_in: u64,
     findings: FindingCounts,
+    classification: Level,
     status: u16,
+    /// Set once the client is authenticated: from then on the request leaves a residency record.
+    recorded: bool,
+    request_digest: Option<String>,
+    response_digest: Option<ContentDigester>,
+    /// Bounded copy of a non-SSE response body, for reading token usage (never logged or recorded).
+    usage_buf: Option<Vec<u8>>,
+    usage: Usage,
+    receipt: Option<Receipt>,
+    shared: Arc<Shared>,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
+/// Largest non-streaming response body copied aside to read token usage from.
+const USAGE_BUF_LIMIT: usize = 256 * 1024;
+
 impl Exchange {
+    fn new(shared: Arc<Shared>, method: Method, path: String, peer: SocketAddr) -> Self {
+        Self {
+            request_id: new_request_id(),
+            started: Instant::now(),
+            peer,
+            method,
+            path,
+            format: None,
+            tenant: "-".to_owned(),
+            model: None,
+            served_model: None,
+            destination: None,
+            stream: false,
+            bytes_in: 0,
+            findings: FindingCounts::new(),
+            classification: Level::Unmarked,
+            status: 0,
+            recorded: false,
+            request_digest: None,
+            response_digest: None,
+            usage_buf: None,
+            usage: Usage::default(),
+            receipt: None,
+            shared,
+            _permit: None,
+        }
+    }
+
+    /// The residency record of this exchange as known now.
+    fn record(
+        &self,
+        outcome: &str,
+        status: Option<u16>,
+        response_digest: Option<String>,
+    ) -> ResidencyRecord {
+        let residency = self.shared.residency.as_ref();
+        let identity = format!("{}|{}", self.tenant, self.peer.ip());
+        let usage = (self.usage != Usage::default()).then(|| TokenUsage {
+            input_tokens: self.usage.input_tokens.unwrap_or(0),
+            output_tokens: self.usage.output_tokens.unwrap_or(0),
+        });
+        ResidencyRecord {
+            request_id: self.request_id.clone(),
+            tenant: self.tenant.clone(),
+            client: residency
+                .map(|r| r.key.client_pseudonym(&identity))
+                .unwrap_or_default(),
+            endpoint: self.path.clone(),
+            wire_format: self.format.map_or("unknown", WireFormat::as_str).to_owned(),
+            requested_model: self.model.clone(),
+            served_model: self.served_model.clone().or_else(|| self.model.clone()),
+            policy_hash: self.shared.policy_hash.clone(),
+            classification: self.classification.as_str().to_owned(),
+            findings: self
+                .findings
+                .iter()
+                .map(|(k, v)| (k.clone(), u64::from(*v)))
+                .collect(),
+            actions: BTreeMap::new(),
+            destination: self.destination.as_ref().map(|d| DestinationInfo {
+                name: d.name.clone(),
+                jurisdiction: d.jurisdiction.clone(),
+                region: d.region.clone(),
+                upstream_host: d.host.clone(),
+            }),
+            transfer_basis: self
+                .destination
+                .as_ref()
+                .and_then(|d| d.transfer_basis.clone()),
+            outcome: outcome.to_owned(),
+            status,
+            latency_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            usage,
+            request_digest: self.request_digest.clone(),
+            response_digest,
+        }
+    }
+
+    /// Append a record without waiting for durability (the response has already gone or nothing was forwarded).
+    fn record_detached(&self, outcome: &str, status: Option<u16>, response_digest: Option<String>) {
+        let Some(residency) = self.shared.residency.as_ref() else {
+            return;
+        };
+        if !self.recorded {
+            return;
+        }
+        let pending = residency
+            .log
+            .append_request(self.record(outcome, status, response_digest));
+        let request_id = self.request_id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = pending.await {
+                tracing::error!(request_id = %request_id, error = %e, "residency record could not be written");
+            }
+        });
+    }
     fn log(&self, outcome: &str, stats: StreamStats, error: Option<&str>) {
         let findings = counts_header(&self.findings);
         let destination = self.destination.as_ref();
@@ -179,14 +300,46 @@ impl Exchange {
 }
 
 impl ExchangeObserver for Exchange {
-    fn on_data(&mut self, _data: &[u8]) {}
+    fn on_data(&mut self, data: &[u8]) {
+        if let Some(d) = self.response_digest.as_mut() {
+            d.update(data);
+        }
+        if let Some(buf) = self.usage_buf.as_mut() {
+            if buf.len() + data.len() <= USAGE_BUF_LIMIT {
+                buf.extend_from_slice(data);
+            } else {
+                self.usage_buf = None;
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: &SseEvent) {
+        if let Some(u) = api::usage::from_event(event) {
+            self.usage.merge(u);
+        }
+    }
 
     fn on_end(&mut self, end: StreamEnd, stats: StreamStats) {
+        if let Some(u) = self
+            .usage_buf
+            .take()
+            .and_then(|b| api::usage::from_body(&b))
+        {
+            self.usage.merge(u);
+        }
         let reason = match &end {
             StreamEnd::UpstreamError(r) => Some(r.as_str()),
             _ => None,
         };
         self.log(end.as_str(), stats, reason);
+        let outcome = match end {
+            StreamEnd::Complete => "forwarded",
+            StreamEnd::UpstreamError(_) => "upstream_error",
+            StreamEnd::IdleTimeout => "upstream_idle_timeout",
+            StreamEnd::ClientGone => "client_cancelled",
+        };
+        let digest = self.response_digest.take().map(ContentDigester::finalize);
+        self.record_detached(outcome, Some(self.status), digest);
     }
 }
 
@@ -206,23 +359,7 @@ pub async fn handle(
 ) -> Response<ProxyBody> {
     let path = req.uri().path().to_owned();
     let family = ApiFamily::guess(&path, req.headers());
-    let mut exchange = Exchange {
-        request_id: new_request_id(),
-        started: Instant::now(),
-        peer,
-        method: req.method().clone(),
-        path,
-        format: None,
-        tenant: "-".to_owned(),
-        model: None,
-        served_model: None,
-        destination: None,
-        stream: false,
-        bytes_in: 0,
-        findings: FindingCounts::new(),
-        status: 0,
-        _permit: None,
-    };
+    let mut exchange = Exchange::new(Arc::clone(&shared), req.method().clone(), path, peer);
     match pipeline(&shared, req, &mut exchange).await {
         Ok(forwarded) => respond(&shared, forwarded, exchange),
         Err(err) => {
@@ -236,6 +373,9 @@ pub async fn handle(
                 &exchange.request_id,
             );
             exchange.log("rejected", StreamStats::default(), Some(&message));
+            if !matches!(err, GatewayError::Audit(_)) {
+                exchange.record_detached("refused", Some(exchange.status), None);
+            }
             response
         }
     }
@@ -305,6 +445,7 @@ async fn pipeline(
         .tenants
         .authenticate(&parts.headers, query.as_deref())?
         .to_owned();
+    ex.recorded = true;
 
     // 4. read, bounded
     let limits = &settings.limits;
@@ -344,12 +485,12 @@ async fn pipeline(
         Some(p) => {
             ex.model = p.model().map(str::to_owned);
             ex.stream = p.stream();
-            ex.findings = inspect(shared, p.texts().map(|(_, _, text)| text));
+            (ex.findings, ex.classification) = inspect(shared, p.texts().map(|(_, _, text)| text));
         }
         None if endpoint.is_none() && !body.is_empty() => {
             // Unknown path forwarded by configuration: no format to parse, so the whole body is scanned as text.
             let text = std::str::from_utf8(&body).map_err(|_| GatewayError::Uninspectable)?;
-            ex.findings = inspect(shared, std::iter::once(text));
+            (ex.findings, ex.classification) = inspect(shared, std::iter::once(text));
         }
         None => {}
     }
@@ -376,8 +517,21 @@ async fn pipeline(
         _ => body,
     };
 
-    // 8. forward
+    // 8. record: the residency record is durable before any byte leaves (durability = before-forward)
     let uri = destination.upstream_uri(&path_and_query)?;
+    if let Some(residency) = shared.residency.as_ref() {
+        ex.request_digest = Some(residency.key.digest(&forward_body));
+        if residency.durability == AuditDurability::BeforeForward {
+            let receipt = residency
+                .log
+                .append_request(ex.record("decided", None, None))
+                .await
+                .map_err(|e| GatewayError::Audit(e.to_string()))?;
+            ex.receipt = Some(receipt);
+        }
+    }
+
+    // 9. forward
     let mut headers = forwardable_request_headers(&parts.headers);
     destination.apply_credentials(&mut headers)?;
     headers.insert(
@@ -427,19 +581,25 @@ async fn pipeline(
 }
 
 /// Phase 6: scan every text segment with the current engine; keep per-entity counts (never values).
-fn inspect<'a>(shared: &Shared, texts: impl Iterator<Item = &'a str>) -> FindingCounts {
+fn inspect<'a>(shared: &Shared, texts: impl Iterator<Item = &'a str>) -> (FindingCounts, Level) {
     let engine = shared.engine.load();
     let mut scratch = engine.scratch();
     let mut findings = Vec::new();
     let mut counts = FindingCounts::new();
+    let mut level = Level::Unmarked;
     for text in texts {
         findings.clear();
         engine.scan_into(text, &mut scratch, &mut findings);
         for f in &findings {
             *counts.entry(f.entity.as_str().to_owned()).or_insert(0) += 1;
+            if f.entity == Entity::ClassificationMarking {
+                if let Some(marking) = text.get(f.start..f.end) {
+                    level = level.max(marking_level(marking));
+                }
+            }
         }
     }
-    counts
+    (counts, level)
 }
 
 fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
@@ -542,6 +702,12 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
         });
     ex.status = parts.status.as_u16();
     set_header(&mut parts.headers, REQUEST_ID_HEADER, &ex.request_id);
+    if let Some(receipt) = &ex.receipt {
+        set_header(&mut parts.headers, RECEIPT_HEADER, &receipt.header_value());
+    }
+    if let Some(residency) = shared.residency.as_ref() {
+        ex.response_digest = Some(residency.key.digester());
+    }
     set_header(
         &mut parts.headers,
         FINDINGS_HEADER,
@@ -558,6 +724,9 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
     let sse_format = forwarded
         .format
         .filter(|_| is_sse && parts.status == StatusCode::OK);
+    if sse_format.is_none() {
+        ex.usage_buf = Some(Vec::new());
+    }
     let body = if let Some(format) = sse_format {
         parts.headers.remove(header::CONTENT_LENGTH);
         ResponseBody::sse(

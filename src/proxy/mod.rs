@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod body;
 pub mod handler;
+pub mod residency;
 pub mod server;
 pub mod stream;
 pub mod upstream;
@@ -52,6 +53,9 @@ pub enum ProxyError {
     /// The detection engine could not be compiled.
     #[error("detection engine: {0}")]
     Detect(#[from] crate::detect::DetectError),
+    /// The residency log could not be opened.
+    #[error(transparent)]
+    Residency(#[from] residency::ResidencyError),
     /// Routes could not be built.
     #[error(transparent)]
     Route(#[from] crate::route::RouteError),
@@ -76,6 +80,10 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// The compiled detection engine; swapped whole when its configuration changes (policy reload).
     pub engine: ArcSwap<Engine>,
+    /// Hash identifying the rules that decided (today: the builtin detector set).
+    pub policy_hash: String,
+    /// The residency log, unless `audit.enabled = false`.
+    pub residency: Option<residency::Residency>,
 }
 
 impl Shared {
@@ -83,6 +91,19 @@ impl Shared {
     pub fn in_flight(&self) -> usize {
         self.settings.limits.max_concurrent_requests - self.requests.available_permits()
     }
+}
+
+/// SHA-256 over the crate version and the builtin detector ids: identifies the rules in force while no policy file
+/// is loaded.
+fn builtin_policy_hash(engine: &Engine) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(concat!("haetae-builtin/", env!("CARGO_PKG_VERSION")).as_bytes());
+    for name in engine.detector_names() {
+        h.update(b"\n");
+        h.update(name.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 /// A bound, not yet running gateway.
@@ -99,7 +120,7 @@ impl Gateway {
         settings: Settings,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ProxyError> {
-        let routes = RouteTable::build(&settings, env)?;
+        let routes = RouteTable::build(&settings, &env)?;
         let roots = upstream::base_roots();
         let connect = Duration::from_millis(settings.timeouts.upstream_connect_ms);
         let mut clients = HashMap::new();
@@ -116,12 +137,16 @@ impl Gateway {
             .map(server::tls_acceptor)
             .transpose()?;
         let engine = Engine::builtin()?;
+        let policy_hash = builtin_policy_hash(&engine);
         let (listeners, admin) = server::bind_all(&settings).await?;
+        let residency = residency::Residency::open(&settings, &env).await?;
         let shared = Arc::new(Shared {
             tenants: Tenants::new(&settings.tenants),
             requests: Arc::new(Semaphore::new(settings.limits.max_concurrent_requests)),
             ready: AtomicBool::new(false),
             engine: ArcSwap::from_pointee(engine),
+            policy_hash,
+            residency,
             routes,
             clients,
             settings,
@@ -212,6 +237,25 @@ impl Gateway {
             "  policy        built-in default: every builtin detector ({} patterns) scans every request; findings are counted\n                and reported (x-haetae-findings, access log); forwarding follows the routing table (no enforcement rules)",
             self.shared.engine.load().pattern_count()
         );
+        match &self.shared.residency {
+            Some(r) => {
+                let _ = writeln!(
+                    out,
+                    "  residency log {}  origin {}  durability {:?}\n                verify with: haetae audit verify {} --key '{}'",
+                    s.audit.dir.display(),
+                    r.log.origin(),
+                    r.durability,
+                    s.audit.dir.display(),
+                    r.public_key
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  residency log DISABLED (audit.enabled = false): no proof of where data went"
+                );
+            }
+        }
         let auth = if self.shared.tenants.enabled() {
             format!(
                 "gateway keys required ({} tenants)",

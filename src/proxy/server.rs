@@ -196,7 +196,9 @@ fn admin_response(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byt
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, r#"{"status":"ok"}"#.into()),
         "/readyz" => {
-            let ready = shared.ready.load(Ordering::Acquire);
+            let audit = shared.residency.as_ref().map(|r| r.log.health());
+            let audit_ok = audit.as_ref().is_none_or(|h| h.failure.is_none());
+            let ready = shared.ready.load(Ordering::Acquire) && audit_ok;
             let status = if ready {
                 StatusCode::OK
             } else {
@@ -205,6 +207,12 @@ fn admin_response(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byt
             let body = serde_json::json!({
                 "status": if ready { "ready" } else { "not_ready" },
                 "in_flight_requests": shared.in_flight(),
+                "audit": audit.map(|h| serde_json::json!({
+                    "ok": h.failure.is_none(),
+                    "failure": h.failure,
+                    "size": h.size,
+                    "checkpoint_size": h.checkpoint_size,
+                })),
             });
             text(status, body.to_string())
         }

@@ -17,7 +17,7 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::api::sse::{SseFramer, Tail};
+use crate::api::sse::{SseEvent, SseFramer, Tail};
 use crate::api::{ErrorKind, WireFormat};
 
 /// How a response body ended.
@@ -58,6 +58,8 @@ pub struct StreamStats {
 pub trait ExchangeObserver: Send + 'static {
     /// Bytes about to be sent to the client.
     fn on_data(&mut self, data: &[u8]);
+    /// One complete SSE event, before its bytes go out (SSE bodies only).
+    fn on_event(&mut self, event: &SseEvent);
     /// Called exactly once.
     fn on_end(&mut self, end: StreamEnd, stats: StreamStats);
 }
@@ -186,7 +188,13 @@ where
                             if data.is_empty() {
                                 continue;
                             }
-                            return this.emit(data);
+                            let poll = this.emit(data);
+                            // With a Content-Length, hyper stops polling once it has written that many bytes:
+                            // the end must be recognised here, not only from a final `None`.
+                            if this.inner.is_end_stream() {
+                                this.finish(StreamEnd::Complete);
+                            }
+                            return poll;
                         }
                         Mode::Sse { framer, .. } => {
                             if let Err(e) = framer.push(&data) {
@@ -200,6 +208,9 @@ where
                             let mut out = BytesMut::new();
                             while let Some(event) = framer.next_event() {
                                 this.stats.events += 1;
+                                if let Some(o) = this.observer.as_mut() {
+                                    o.on_event(&event);
+                                }
                                 out.extend_from_slice(event.raw());
                             }
                             if out.is_empty() {

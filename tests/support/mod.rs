@@ -452,6 +452,10 @@ impl TestGateway {
 /// Settings with every destination pointed at the mock, listeners on port 0.
 pub fn settings_for(mock: &MockProvider) -> haetae::config::Settings {
     let mut s = haetae::config::Settings::default();
+    let data = tempfile::tempdir().unwrap().keep();
+    s.audit.dir = data.join("audit");
+    s.audit.signing_key_file = data.join("signing.key");
+    s.audit.digest_key_file = data.join("digest.key");
     s.server.listen = vec!["127.0.0.1:0".into()];
     s.server.admin_listen = "127.0.0.1:0".into();
     for d in &mut s.destinations {

@@ -1,0 +1,201 @@
+//! The residency log on the request path: opening it from settings (signing and digest keys from env or file,
+//! created on first start), the start-up config record, and the records each request leaves.
+//!
+//! Durability points: with `before-forward` a *decision* record (destination, jurisdiction, findings, request
+//! digest) is durable before any byte leaves for the destination — if it cannot be written the request is refused —
+//! and an *outcome* record (status, latency, usage, response digest) follows when the response ends. With
+//! `after-response` one record carrying both is appended when the response ends.
+//!
+//! Must never: put content in a record (only counts, names and keyed digests), or let a request through to a
+//! destination when a `before-forward` record failed.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::audit::{
+    AuditError, AuditLog, AuditOptions, ChangeRecord, DigestKey, Entry, NoteSigner,
+};
+use crate::config::{AuditDurability, AuditSettings, Settings};
+
+/// Errors opening the residency log at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ResidencyError {
+    /// A key could not be read, parsed or created.
+    #[error("audit key ({source_name}): {reason}")]
+    Key {
+        /// Where the key comes from (env var name or file path), never the key.
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The signing key's name differs from `audit.origin`.
+    #[error("audit.origin is `{origin}` but the signing key ({source_name}) is for `{key_name}`; they must match")]
+    OriginMismatch {
+        /// Configured origin.
+        origin: String,
+        /// The key's name.
+        key_name: String,
+        /// Where the key comes from.
+        source_name: String,
+    },
+    /// The log could not be opened or the start-up record not written.
+    #[error("audit log {dir}: {source}")]
+    Log {
+        /// Log directory.
+        dir: String,
+        /// Underlying error.
+        source: AuditError,
+    },
+}
+
+/// The residency log as the proxy uses it.
+pub struct Residency {
+    /// The log writer.
+    pub log: Arc<AuditLog>,
+    /// Keys for content digests and client pseudonyms.
+    pub key: DigestKey,
+    /// When records must be durable.
+    pub durability: AuditDurability,
+    /// Public verifier key line for the banner (`haetae audit verify` needs it).
+    pub public_key: String,
+}
+
+fn key_err(source_name: &str, reason: impl ToString) -> ResidencyError {
+    ResidencyError::Key {
+        source_name: source_name.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Write a new secret file readable by the owner only; never overwrites.
+fn create_secret_file(path: &Path, contents: &str) -> Result<(), ResidencyError> {
+    let name = path.display().to_string();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| key_err(&name, e))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| key_err(&name, e))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| key_err(&name, e))?;
+    file.sync_all().map_err(|e| key_err(&name, e))
+}
+
+/// Read a secret from an env var (if named and set), else a file, else create the file when allowed.
+fn load_secret(
+    env_name: Option<&str>,
+    file: &Path,
+    create: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+    generate: &dyn Fn() -> Result<String, ResidencyError>,
+) -> Result<(String, String), ResidencyError> {
+    if let Some(var) = env_name {
+        if let Some(value) = env(var).filter(|v| !v.trim().is_empty()) {
+            return Ok((value.trim().to_owned(), format!("${var}")));
+        }
+    }
+    let name = file.display().to_string();
+    match std::fs::read_to_string(file) {
+        Ok(text) => Ok((text.trim().to_owned(), name)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let value = generate()?;
+            create_secret_file(file, &format!("{value}\n"))?;
+            tracing::info!(file = %name, "created a new audit key file");
+            Ok((value, name))
+        }
+        Err(e) => Err(key_err(&name, e)),
+    }
+}
+
+/// SHA-256 (hex) of the settings as JSON: identifies the configuration a record was made under. Settings hold no
+/// secrets (credential env var *names* and gateway key *hashes* only).
+pub fn settings_hash(settings: &Settings) -> String {
+    let json = serde_json::to_vec(settings).unwrap_or_default();
+    hex::encode(Sha256::digest(&json))
+}
+
+impl Residency {
+    /// Open the log (or `None` when `audit.enabled = false`) and durably record the configuration in force.
+    pub async fn open(
+        settings: &Settings,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ResidencyError> {
+        let a: &AuditSettings = &settings.audit;
+        if !a.enabled {
+            return Ok(None);
+        }
+        let origin = a.origin.clone();
+        let (signing_text, signing_source) = load_secret(
+            a.signing_key_env.as_deref(),
+            &a.signing_key_file,
+            a.create_missing_keys,
+            env,
+            &|| {
+                NoteSigner::generate(&origin)
+                    .map(|s| s.to_private_key_string())
+                    .map_err(|e| key_err("new signing key", e))
+            },
+        )?;
+        let signer = NoteSigner::from_private_key_string(&signing_text)
+            .map_err(|e| key_err(&signing_source, e))?;
+        if signer.name() != a.origin {
+            return Err(ResidencyError::OriginMismatch {
+                origin: a.origin.clone(),
+                key_name: signer.name().to_owned(),
+                source_name: signing_source,
+            });
+        }
+        let (digest_text, digest_source) = load_secret(
+            a.digest_key_env.as_deref(),
+            &a.digest_key_file,
+            a.create_missing_keys,
+            env,
+            &|| {
+                let bytes: [u8; 32] = rand::random();
+                Ok(hex::encode(bytes))
+            },
+        )?;
+        let key = DigestKey::from_secret(digest_text.as_bytes())
+            .map_err(|e| key_err(&digest_source, e))?;
+        let public_key = signer.verifier().to_key_string();
+
+        let mut options = AuditOptions::new(signer, a.instance.clone());
+        options.checkpoint_interval = Duration::from_millis(a.checkpoint_interval_ms);
+        options.max_batch = a.max_batch;
+        options.max_journal_bytes = (a.max_journal_bytes > 0).then_some(a.max_journal_bytes);
+        let dir = a.dir.display().to_string();
+        let log = AuditLog::open(&a.dir, options).map_err(|source| ResidencyError::Log {
+            dir: dir.clone(),
+            source,
+        })?;
+        let record = ChangeRecord {
+            subject: "gateway-config".to_owned(),
+            previous_hash: None,
+            new_hash: settings_hash(settings),
+            actor: Some("startup".to_owned()),
+            summary: Some(format!(
+                "gateway {} started; {} destinations",
+                env!("CARGO_PKG_VERSION"),
+                settings.destinations.len()
+            )),
+        };
+        log.append(Entry::ConfigChange(record))
+            .await
+            .map_err(|source| ResidencyError::Log { dir, source })?;
+        Ok(Some(Self {
+            log: Arc::new(log),
+            key,
+            durability: a.durability,
+            public_key,
+        }))
+    }
+}

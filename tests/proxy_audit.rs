@@ -1,0 +1,275 @@
+//! The residency log on the request path: receipts, records per request, offline verification, no content, and
+//! fail-closed behaviour when the log cannot write.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    missing_docs
+)]
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use haetae::audit::verify::{for_each_record, verify_dir, VerifyOptions};
+use haetae::audit::{Entry, LogLeaf, NoteSigner, NoteVerifier};
+use serde_json::{json, Value};
+use support::*;
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+const RRN: &str = "900101-1234567";
+
+fn chat(model: &str, stream: bool) -> String {
+    json!({"model": model, "stream": stream,
+        "messages": [{"role": "user", "content": format!("제 주민번호는 {RRN} 이고 메일은 kim@example.com")}]})
+    .to_string()
+}
+
+fn verifier(settings: &haetae::config::Settings) -> NoteVerifier {
+    let text = std::fs::read_to_string(&settings.audit.signing_key_file).unwrap();
+    NoteSigner::from_private_key_string(text.trim())
+        .unwrap()
+        .verifier()
+}
+
+/// Wait (bounded) until a checkpoint covering `size` entries is published, then return every leaf.
+fn leaves_when_published(dir: &Path, v: &NoteVerifier, size: u64) -> Vec<LogLeaf> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut leaves = Vec::new();
+        let res = for_each_record(dir, v, "0000", "9999", |_, _, leaf| {
+            leaves.push(leaf.clone());
+            Ok(())
+        });
+        if res.is_ok() && leaves.len() as u64 >= size {
+            return leaves;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "checkpoint never reached {size}: {res:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn all_file_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(all_file_bytes(&p));
+        } else {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn every_request_leaves_verifiable_records_without_content() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    let audit_dir = settings.audit.dir.clone();
+    let v = verifier_after_start(&settings);
+    let gw = start_with(mock, settings.clone()).await;
+
+    let (s, h1, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let receipt = h1["x-haetae-receipt"].to_str().unwrap().to_owned();
+    let parts: Vec<&str> = receipt.split(' ').collect();
+    assert_eq!(parts[0], "haetae.local/gw-1");
+    let index: u64 = parts[1].parse().unwrap();
+    assert_eq!(index, 1, "leaf 0 is the start-up config record");
+    let (s, h2, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("mock-events-4", true),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        "{not json",
+    )
+    .await;
+    assert_eq!(s, 400);
+    gw.shutdown().await;
+
+    let v = v.unwrap_or_else(|| verifier(&settings));
+    // config + (decided, forwarded) × 2 + refused
+    let leaves = leaves_when_published(&audit_dir, &v, 6);
+    let report = verify_dir(&audit_dir, &v, &VerifyOptions::default()).unwrap();
+    assert!(report.size >= 6);
+
+    assert!(matches!(leaves[0].entry, Entry::ConfigChange(_)));
+    let id1 = h1["x-haetae-request-id"].to_str().unwrap();
+    let id2 = h2["x-haetae-request-id"].to_str().unwrap();
+    let of = |id: &str| -> Vec<&haetae::audit::ResidencyRecord> {
+        leaves
+            .iter()
+            .filter_map(|l| l.entry.as_request())
+            .filter(|r| r.request_id == id)
+            .collect()
+    };
+    let r1 = of(id1);
+    assert_eq!(
+        r1.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+        ["decided", "forwarded"]
+    );
+    let forwarded = r1[1];
+    assert_eq!(forwarded.findings.get("KR_RRN"), Some(&1));
+    assert_eq!(forwarded.findings.get("EMAIL"), Some(&1));
+    assert_eq!(forwarded.status, Some(200));
+    let dest = forwarded.destination.as_ref().unwrap();
+    assert_eq!(
+        (dest.name.as_str(), dest.jurisdiction.as_str()),
+        ("openai", "US")
+    );
+    assert_eq!(forwarded.usage.unwrap().output_tokens, 3);
+    assert!(forwarded.request_digest.as_deref().unwrap().len() >= 32);
+    assert!(forwarded.response_digest.is_some());
+    assert_eq!(forwarded.wire_format, "openai_chat");
+    let r2 = of(id2);
+    assert_eq!(r2.last().unwrap().outcome, "forwarded");
+    assert_eq!(
+        r2.last().unwrap().usage.unwrap().output_tokens,
+        4,
+        "usage read from the stream events"
+    );
+    assert!(leaves
+        .iter()
+        .filter_map(|l| l.entry.as_request())
+        .any(|r| r.outcome == "refused" && r.status == Some(400)));
+
+    let bytes = all_file_bytes(&audit_dir);
+    for needle in [
+        RRN,
+        "kim@example.com",
+        "주민번호",
+        "hello from mock",
+        "tok0",
+    ] {
+        assert!(
+            !contains(&bytes, needle),
+            "the residency log contains `{needle}`"
+        );
+    }
+}
+
+/// The verifier, if the signing key already exists (it is created at start-up otherwise).
+fn verifier_after_start(settings: &haetae::config::Settings) -> Option<NoteVerifier> {
+    settings
+        .audit
+        .signing_key_file
+        .exists()
+        .then(|| verifier(settings))
+}
+
+#[tokio::test]
+async fn a_log_that_cannot_write_refuses_traffic() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    // room for the start-up record only
+    settings.audit.max_journal_bytes = 700;
+    let gw = start_with(mock, settings).await;
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[JSON],
+        json!({"model": "m", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(s, 500, "{body:?}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["type"], "error");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("residency log"));
+    assert_eq!(gw.mock.count(), 0, "nothing reached the destination");
+    let (s, _, body) = send("GET", &format!("http://{}/readyz", gw.admin), &[], "").await;
+    assert_eq!(s, 503, "{body:?}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["audit"]["ok"], false);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn after_response_durability_writes_one_complete_record() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.durability = haetae::config::AuditDurability::AfterResponse;
+    settings.audit.checkpoint_interval_ms = 20;
+    let audit_dir = settings.audit.dir.clone();
+    let gw = start_with(mock, settings.clone()).await;
+    let (s, h, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        h.get("x-haetae-receipt").is_none(),
+        "no receipt before the record exists"
+    );
+    let id = h["x-haetae-request-id"].to_str().unwrap().to_owned();
+    gw.shutdown().await;
+    let leaves = leaves_when_published(&audit_dir, &verifier(&settings), 2);
+    let records: Vec<_> = leaves
+        .iter()
+        .filter_map(|l| l.entry.as_request())
+        .filter(|r| r.request_id == id)
+        .collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, "forwarded");
+    assert_eq!(records[0].status, Some(200));
+}
+
+#[tokio::test]
+async fn misconfigured_keys_stop_the_start() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.create_missing_keys = false;
+    let err = match haetae::proxy::Gateway::bind(settings.clone(), |_| None).await {
+        Ok(_) => panic!("started without a signing key"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("signing.key"), "{err}");
+
+    // a key for another log name
+    settings.audit.create_missing_keys = true;
+    let other = NoteSigner::generate("someone.else/log").unwrap();
+    std::fs::write(
+        &settings.audit.signing_key_file,
+        other.to_private_key_string(),
+    )
+    .unwrap();
+    let err = match haetae::proxy::Gateway::bind(settings, |_| None).await {
+        Ok(_) => panic!("started with a key for another origin"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("someone.else/log") && err.contains("haetae.local/gw-1"),
+        "{err}"
+    );
+}
