@@ -123,6 +123,10 @@ pub struct AuditSettings {
     pub max_batch: usize,
     /// Stop accepting records (fail closed) once the journal reaches this many bytes; 0 = no limit.
     pub max_journal_bytes: u64,
+    /// Read-only auditor HTTP listener (checkpoint, tiles, proofs, exports). None: not served.
+    pub auditor_listen: Option<String>,
+    /// Lower-case hex SHA-256 of each bearer token the auditor listener accepts (`haetae key hash` prints it).
+    pub auditor_token_sha256: Vec<String>,
 }
 
 impl Default for AuditSettings {
@@ -141,6 +145,8 @@ impl Default for AuditSettings {
             checkpoint_interval_ms: 1000,
             max_batch: 8192,
             max_journal_bytes: 0,
+            auditor_listen: None,
+            auditor_token_sha256: Vec::new(),
         }
     }
 }
@@ -713,6 +719,38 @@ impl Settings {
                 "audit.checkpoint_interval_ms".into(),
                 "must be greater than 0".into(),
             );
+        }
+        if let Some(addr) = &a.auditor_listen {
+            if addr.parse::<SocketAddr>().is_err() {
+                issue(
+                    "audit.auditor_listen".into(),
+                    format!("`{addr}` is not an address like 127.0.0.1:9091"),
+                );
+            }
+            if !a.enabled {
+                issue(
+                    "audit.auditor_listen".into(),
+                    "needs audit.enabled = true".into(),
+                );
+            }
+            if a.auditor_token_sha256.is_empty() {
+                issue(
+                    "audit.auditor_token_sha256".into(),
+                    "the auditor listener needs at least one token hash (it never serves without auth)".into(),
+                );
+            }
+        }
+        for (j, h) in a.auditor_token_sha256.iter().enumerate() {
+            if h.len() != 64
+                || !h
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            {
+                issue(
+                    format!("audit.auditor_token_sha256[{j}]"),
+                    "must be 64 lower-case hex characters (SHA-256 of the token)".into(),
+                );
+            }
         }
         if a.max_batch == 0 {
             issue("audit.max_batch".into(), "must be greater than 0".into());

@@ -273,3 +273,83 @@ async fn misconfigured_keys_stop_the_start() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_auditor_listener_serves_tiles_proofs_and_exports_with_a_token() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    settings.audit.auditor_listen = Some("127.0.0.1:0".into());
+    settings.audit.auditor_token_sha256 = vec![haetae::proxy::auth::key_hash_hex("auditor-token")];
+    let gw = start_with(mock, settings.clone()).await;
+    let base = format!("http://{}", gw.auditor.unwrap());
+    let auth = ("authorization", "Bearer auditor-token");
+
+    let (s, h, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON],
+        chat("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let id = h["x-haetae-request-id"].to_str().unwrap().to_owned();
+    let index: u64 = h["x-haetae-receipt"]
+        .to_str()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let v = verifier(&settings);
+    leaves_when_published(&settings.audit.dir, &v, 3);
+
+    let (s, _, _) = send("GET", &format!("{base}/checkpoint"), &[], "").await;
+    assert_eq!(s, 401);
+    let (s, _, _) = send(
+        "GET",
+        &format!("{base}/checkpoint"),
+        &[("authorization", "Bearer wrong")],
+        "",
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _, body) = send("GET", &format!("{base}/checkpoint"), &[auth], "").await;
+    assert_eq!(s, 200);
+    assert!(std::str::from_utf8(&body)
+        .unwrap()
+        .starts_with("haetae.local/gw-1\n"));
+    let (s, _, body) = send("GET", &format!("{base}/tile/entries/000.p/3"), &[auth], "").await;
+    assert!(s == 200 || s == 404, "{s}");
+    if s == 200 {
+        assert!(!body.is_empty());
+    }
+
+    let (s, _, body) = send("GET", &format!("{base}/proof?request_id={id}"), &[auth], "").await;
+    assert_eq!(s, 200, "{body:?}");
+    let proof = haetae::audit::TlogProof::parse(std::str::from_utf8(&body).unwrap()).unwrap();
+    assert_eq!(proof.index, index, "the proof is for the receipt's leaf");
+    proof.verify(&v, None).unwrap();
+
+    let (s, h, body) = send("GET", &format!("{base}/export?format=jsonl"), &[auth], "").await;
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "application/x-ndjson");
+    let lines: Vec<&str> = std::str::from_utf8(&body).unwrap().lines().collect();
+    assert!(lines.len() >= 3);
+    for l in &lines {
+        serde_json::from_str::<Value>(l).unwrap();
+        assert!(!l.contains(RRN));
+    }
+    let (s, _, body) = send("GET", &format!("{base}/export?format=csv"), &[auth], "").await;
+    assert_eq!(s, 200);
+    assert!(std::str::from_utf8(&body)
+        .unwrap()
+        .starts_with("seq,time,kind"));
+
+    let (s, _, _) = send("GET", &format!("{base}/tile/../journal"), &[auth], "").await;
+    assert_eq!(s, 404);
+    let (s, _, _) = send("POST", &format!("{base}/checkpoint"), &[auth], "").await;
+    assert_eq!(s, 405);
+    gw.shutdown().await;
+}

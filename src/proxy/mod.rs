@@ -7,6 +7,7 @@
 //! Must never: know any API's JSON shape (that is [`crate::api`]'s job), forward a request it could not inspect, or
 //! put request content in a log line or error message.
 
+pub mod auditor;
 pub mod auth;
 pub mod body;
 pub mod handler;
@@ -111,6 +112,7 @@ pub struct Gateway {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
     admin: TcpListener,
+    auditor: Option<(TcpListener, Arc<auditor::Auditor>)>,
     tls: Option<TlsAcceptor>,
 }
 
@@ -140,6 +142,18 @@ impl Gateway {
         let policy_hash = builtin_policy_hash(&engine);
         let (listeners, admin) = server::bind_all(&settings).await?;
         let residency = residency::Residency::open(&settings, &env).await?;
+        let auditor = match (&settings.audit.auditor_listen, &residency) {
+            (Some(addr), Some(r)) => {
+                let listener = server::bind(addr, "audit.auditor_listen").await?;
+                let api = auditor::Auditor::new(
+                    settings.audit.dir.clone(),
+                    r.log.verifier().clone(),
+                    &settings.audit.auditor_token_sha256,
+                );
+                Some((listener, Arc::new(api)))
+            }
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             tenants: Tenants::new(&settings.tenants),
             requests: Arc::new(Semaphore::new(settings.limits.max_concurrent_requests)),
@@ -155,6 +169,7 @@ impl Gateway {
             shared,
             listeners,
             admin,
+            auditor,
             tls,
         })
     }
@@ -170,6 +185,11 @@ impl Gateway {
     /// Address of the admin listener.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.local_addr().ok()
+    }
+
+    /// Address of the auditor listener, when configured.
+    pub fn auditor_addr(&self) -> Option<SocketAddr> {
+        self.auditor.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// The start-up summary: what it listens on, where it routes, which policy is live. Contains no secrets.
@@ -288,6 +308,9 @@ impl Gateway {
             Arc::clone(&self.shared),
             stop_rx.clone(),
         ));
+        let auditor = self
+            .auditor
+            .map(|(listener, api)| tokio::spawn(auditor::serve(listener, api, stop_rx.clone())));
         let admin = tokio::spawn(server::serve_admin(
             self.admin,
             Arc::clone(&self.shared),
@@ -300,6 +323,9 @@ impl Gateway {
         let _ = stop_tx.send(true);
         let _ = traffic.await;
         admin.abort();
+        if let Some(a) = auditor {
+            a.abort();
+        }
         tracing::info!("stopped");
     }
 }

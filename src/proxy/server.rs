@@ -230,7 +230,8 @@ pub async fn bind_all(settings: &Settings) -> Result<(Vec<TcpListener>, TcpListe
     Ok((listeners, admin))
 }
 
-async fn bind(addr: &str, key: &'static str) -> Result<TcpListener, ProxyError> {
+/// Bind one listener; errors name the config key.
+pub async fn bind(addr: &str, key: &'static str) -> Result<TcpListener, ProxyError> {
     let parsed: SocketAddr = addr.parse().map_err(|_| ProxyError::Bind {
         key,
         addr: addr.to_owned(),

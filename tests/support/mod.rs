@@ -421,6 +421,7 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
 pub struct TestGateway {
     pub addr: SocketAddr,
     pub admin: SocketAddr,
+    pub auditor: Option<SocketAddr>,
     pub mock: MockProvider,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub task: Option<tokio::task::JoinHandle<()>>,
@@ -478,6 +479,7 @@ pub async fn start_with(mock: MockProvider, settings: haetae::config::Settings) 
     let gw = haetae::proxy::Gateway::bind(settings, env).await.unwrap();
     let addr = gw.traffic_addrs()[0];
     let admin = gw.admin_addr().unwrap();
+    let auditor = gw.auditor_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(gw.run(async move {
         let _ = rx.await;
@@ -485,6 +487,7 @@ pub async fn start_with(mock: MockProvider, settings: haetae::config::Settings) 
     TestGateway {
         addr,
         admin,
+        auditor,
         mock,
         stop: Some(tx),
         task: Some(task),

@@ -1,0 +1,304 @@
+//! The read-only auditor listener: the log directory as C2SP tlog-tiles over HTTP (`/checkpoint`, `/tile/...`),
+//! plus inclusion proofs and time-range exports, behind bearer-token auth. Separate from the traffic and admin
+//! listeners.
+//!
+//! Routes (GET only):
+//! - `/checkpoint`, `/checkpoints` (archive), `/tile/<L>/<N>[.p/<W>]`, `/tile/entries/<N>[.p/<W>]` — the log files
+//! - `/pubkey` — the verifier key (`name+id+key`)
+//! - `/proof?index=N` or `/proof?request_id=ID` — a C2SP tlog-proof against the latest checkpoint
+//! - `/export?from=RFC3339&to=RFC3339&format=jsonl|csv` — records in `[from, to)`, streamed; JSONL lines are the exact
+//!   leaf bytes, so each line checks by hash
+//!
+//! Must never: write to the log, serve a path outside the log directory, or answer without a valid token.
+
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use super::stream::BoxError;
+use crate::audit::verify::{csv_row, find_request, for_each_record, prove_index, CSV_HEADER};
+use crate::audit::{AuditError, NoteVerifier};
+
+type AuditorBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// What the auditor listener needs.
+pub struct Auditor {
+    dir: PathBuf,
+    verifier: NoteVerifier,
+    token_hashes: Vec<[u8; 32]>,
+}
+
+impl Auditor {
+    /// `token_hashes`: lower-case hex SHA-256 of each accepted bearer token (validated by config).
+    pub fn new(dir: PathBuf, verifier: NoteVerifier, token_hashes: &[String]) -> Self {
+        let token_hashes = token_hashes
+            .iter()
+            .filter_map(|h| {
+                let mut raw = [0u8; 32];
+                hex::decode_to_slice(h, &mut raw).ok().map(|()| raw)
+            })
+            .collect();
+        Self {
+            dir,
+            verifier,
+            token_hashes,
+        }
+    }
+
+    fn authorized(&self, req: &Request<Incoming>) -> bool {
+        let Some(token) = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        self.token_hashes.iter().any(|h| h == &digest)
+    }
+}
+
+/// Serve the auditor API until `stop` flips.
+pub async fn serve(listener: TcpListener, auditor: Arc<Auditor>, mut stop: watch::Receiver<bool>) {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let auditor = Arc::clone(&auditor);
+                let conn = builder.serve_connection(TokioIo::new(stream), service_fn(move |req| {
+                    let auditor = Arc::clone(&auditor);
+                    async move { Ok::<_, Infallible>(handle(&auditor, req).await) }
+                })).into_owned();
+                tokio::spawn(conn);
+            }
+        }
+    }
+}
+
+fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<AuditorBody> {
+    let mut r = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+fn error(status: StatusCode, message: &str) -> Response<AuditorBody> {
+    let body = serde_json::json!({ "error": message }).to_string();
+    text(status, "application/json", body)
+}
+
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+}
+
+/// A log file path from a request path: only the tlog-tiles names, nothing that could leave the directory.
+fn log_file(dir: &Path, path: &str) -> Option<PathBuf> {
+    let rel = path.strip_prefix('/')?;
+    let allowed = rel == "checkpoint"
+        || rel == "checkpoints"
+        || (rel.starts_with("tile/")
+            && rel
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'.')
+            && !rel
+                .split('/')
+                .any(|seg| seg.is_empty() || seg == "." || seg == ".."));
+    allowed.then(|| dir.join(rel))
+}
+
+async fn handle(auditor: &Auditor, req: Request<Incoming>) -> Response<AuditorBody> {
+    if req.method() != Method::GET {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the auditor API is read-only (GET)",
+        );
+    }
+    if !auditor.authorized(&req) {
+        let mut r = error(StatusCode::UNAUTHORIZED, "missing or invalid auditor token");
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().map(str::to_owned);
+    match path.as_str() {
+        "/pubkey" => text(
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            auditor.verifier.to_key_string() + "\n",
+        ),
+        "/proof" => proof(auditor, query.as_deref()).await,
+        "/export" => export(auditor, query.as_deref()),
+        _ => match log_file(&auditor.dir, &path) {
+            None => error(StatusCode::NOT_FOUND, "no such auditor resource"),
+            Some(file) => match tokio::fs::read(&file).await {
+                Ok(bytes) => {
+                    let ct = if path.starts_with("/tile/") {
+                        "application/octet-stream"
+                    } else {
+                        "text/plain; charset=utf-8"
+                    };
+                    text(StatusCode::OK, ct, bytes)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    error(StatusCode::NOT_FOUND, "no such log file")
+                }
+                Err(_) => error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the log file could not be read",
+                ),
+            },
+        },
+    }
+}
+
+async fn proof(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> {
+    let index = query_param(query, "index").map(str::parse::<u64>);
+    let request_id = query_param(query, "request_id").map(str::to_owned);
+    let dir = auditor.dir.clone();
+    let verifier = auditor.verifier.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<Option<String>, AuditError> {
+        let index = match (index, request_id) {
+            (Some(Ok(i)), _) => i,
+            (Some(Err(_)), _) => return Ok(None),
+            (None, Some(id)) => match find_request(&dir, &verifier, &id)? {
+                Some(i) => i,
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
+        };
+        prove_index(&dir, &verifier, index).map(|p| Some(p.to_text()))
+    })
+    .await;
+    match result {
+        Ok(Ok(Some(proof))) => text(StatusCode::OK, "text/plain; charset=utf-8", proof),
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            "give ?index=N or ?request_id=ID of a record covered by the latest checkpoint",
+        ),
+        Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "proof task failed"),
+    }
+}
+
+fn export(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> {
+    let from = query_param(query, "from").unwrap_or("0000").to_owned();
+    let to = query_param(query, "to").unwrap_or("9999").to_owned();
+    let csv = match query_param(query, "format").unwrap_or("jsonl") {
+        "jsonl" => false,
+        "csv" => true,
+        _ => return error(StatusCode::BAD_REQUEST, "format must be jsonl or csv"),
+    };
+    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(16);
+    let dir = auditor.dir.clone();
+    let verifier = auditor.verifier.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        if csv {
+            buf.extend_from_slice(CSV_HEADER.as_bytes());
+            buf.push(b'\n');
+        }
+        let result = for_each_record(&dir, &verifier, &from, &to, |_, data, leaf| {
+            if csv {
+                buf.extend_from_slice(csv_row(leaf, data).as_bytes());
+            } else {
+                buf.extend_from_slice(data);
+            }
+            buf.push(b'\n');
+            if buf.len() >= 60 * 1024 {
+                let chunk = Bytes::from(std::mem::take(&mut buf));
+                if tx.blocking_send(Ok(Frame::data(chunk))).is_err() {
+                    return Err(AuditError::Closed);
+                }
+            }
+            Ok(())
+        });
+        match result {
+            Ok(_) => {
+                if !buf.is_empty() {
+                    let _ = tx.blocking_send(Ok(Frame::data(Bytes::from(buf))));
+                }
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e.to_string().into()));
+            }
+        }
+    });
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
+    let ct = if csv {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/x-ndjson"
+    };
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(ct));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_log_files_are_served() {
+        let dir = Path::new("/var/log/haetae");
+        assert_eq!(log_file(dir, "/checkpoint"), Some(dir.join("checkpoint")));
+        assert_eq!(
+            log_file(dir, "/tile/0/x001/234.p/5"),
+            Some(dir.join("tile/0/x001/234.p/5"))
+        );
+        assert_eq!(
+            log_file(dir, "/tile/entries/000"),
+            Some(dir.join("tile/entries/000"))
+        );
+        for bad in [
+            "/journal",
+            "/tile/../journal",
+            "/tile//x",
+            "/tile/./0",
+            "/../etc/passwd",
+            "/tile/%2e%2e/j",
+            "/signing.key",
+        ] {
+            assert_eq!(log_file(dir, bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn query_params() {
+        assert_eq!(query_param(Some("a=1&index=7"), "index"), Some("7"));
+        assert_eq!(query_param(Some("indexx=7"), "index"), None);
+        assert_eq!(query_param(None, "index"), None);
+    }
+}
