@@ -28,6 +28,23 @@ pub enum WireFormat {
 }
 
 impl WireFormat {
+    /// Every format, for tests and configuration validation.
+    pub const ALL: [WireFormat; 8] = [
+        WireFormat::OpenAiChat,
+        WireFormat::OpenAiResponses,
+        WireFormat::OpenAiEmbeddings,
+        WireFormat::AnthropicMessages,
+        WireFormat::AnthropicCountTokens,
+        WireFormat::GeminiGenerateContent,
+        WireFormat::GeminiCountTokens,
+        WireFormat::ModelsList,
+    ];
+
+    /// The format named by [`WireFormat::as_str`].
+    pub fn from_name(name: &str) -> Option<WireFormat> {
+        WireFormat::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
     /// The API family of this format.
     pub fn family(self) -> ApiFamily {
         match self {

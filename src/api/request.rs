@@ -27,6 +27,19 @@ pub enum Source {
 }
 
 impl Source {
+    /// A stable snake_case name for logs, metrics and policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::System => "system",
+            Source::User => "user",
+            Source::Assistant => "assistant",
+            Source::ToolCall => "tool_call",
+            Source::ToolResult => "tool_result",
+            Source::EmbeddingInput => "embedding_input",
+            Source::Unspecified => "unspecified",
+        }
+    }
+
     /// Map a chat role name (any format) to a source.
     pub(crate) fn from_role(role: Option<&str>) -> Source {
         match role {
@@ -62,6 +75,22 @@ pub enum OpaqueKind {
     Unknown,
 }
 
+impl OpaqueKind {
+    /// A stable snake_case name for logs, metrics and policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpaqueKind::Image => "image",
+            OpaqueKind::Audio => "audio",
+            OpaqueKind::File => "file",
+            OpaqueKind::Document => "document",
+            OpaqueKind::InlineData => "inline_data",
+            OpaqueKind::TokenArray => "token_array",
+            OpaqueKind::Signed => "signed",
+            OpaqueKind::Unknown => "unknown",
+        }
+    }
+}
+
 /// Text or opaque.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SegmentKind {
@@ -82,6 +111,16 @@ pub struct Segment {
     pub kind: SegmentKind,
     /// Index of the message / content / input item it belongs to, when the format has such a list.
     pub message: Option<usize>,
+}
+
+impl SegmentKind {
+    /// `text`, or the opaque kind's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Text => "text",
+            SegmentKind::Opaque(k) => k.as_str(),
+        }
+    }
 }
 
 impl Segment {
