@@ -7,7 +7,7 @@
 //! - replacing one segment changes exactly that location.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use haetae::api::{self, PathStep, SegmentKind, WireFormat};
+use haetae::api::{self, OpaqueKind, PathStep, SegmentKind, WireFormat};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
@@ -526,6 +526,10 @@ proptest! {
     fn every_content_string_is_covered((format, v) in any_request()) {
         let body = serde_json::to_vec(&v).unwrap();
         let p = api::parse(format, &body).unwrap();
+        // Generated requests use only known part types: nothing may fall back to "unknown".
+        for seg in p.segments() {
+            prop_assert!(seg.kind != SegmentKind::Opaque(OpaqueKind::Unknown), "unknown part at {}", seg.path);
+        }
         let mut leaves = Vec::new();
         string_leaves(&v, &mut Vec::new(), &mut leaves);
         for (path, s) in leaves.iter().filter(|(_, s)| s.starts_with(MARK)) {
