@@ -163,6 +163,11 @@ fn plausible_model(m: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'%' && b != b'?' && b != b'#')
 }
 
+/// [`classify`] from a raw method token (e.g. straight from fuzz input); `None` for an invalid token.
+pub fn classify_bytes(method: &[u8], path: &str) -> Option<Endpoint> {
+    classify(&Method::from_bytes(method).ok()?, path)
+}
+
 /// Classify a request line. Returns `None` for anything that is not exactly one of the known endpoints.
 pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
     let full = path;

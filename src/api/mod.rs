@@ -36,7 +36,7 @@ mod classify;
 mod path;
 mod request;
 
-pub use classify::{classify, ApiFamily, Endpoint, WireFormat};
+pub use classify::{classify, classify_bytes, ApiFamily, Endpoint, WireFormat};
 pub use errors::ErrorKind;
 pub use path::{JsonPath, PathStep};
 pub use request::{
