@@ -498,7 +498,7 @@ fn string_leaves(v: &Value, path: &mut Vec<PathStep>, out: &mut Vec<(Vec<PathSte
         }
         Value::Object(o) => {
             for (k, x) in o {
-                path.push(PathStep::Key(k.as_str().into()));
+                path.push(PathStep::Key(k.clone().into()));
                 string_leaves(x, path, out);
                 path.pop();
             }

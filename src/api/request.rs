@@ -201,7 +201,7 @@ impl Collector {
             }
             Value::Object(o) => {
                 for (k, x) in o {
-                    self.string_leaves(x, path.key(k), source, message);
+                    self.string_leaves(x, path.key(k.clone()), source, message);
                 }
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
@@ -212,7 +212,7 @@ impl Collector {
     pub(crate) fn opt_text_field(
         &mut self,
         obj: &Map<String, Value>,
-        key: &str,
+        key: &'static str,
         at: &JsonPath,
         source: Source,
         message: Option<usize>,
@@ -231,7 +231,7 @@ impl Collector {
     pub(crate) fn req_text_field(
         &mut self,
         obj: &Map<String, Value>,
-        key: &str,
+        key: &'static str,
         at: &JsonPath,
         source: Source,
         message: Option<usize>,
@@ -268,7 +268,7 @@ pub(crate) fn as_object<'a>(
 /// An optional string field (null allowed).
 pub(crate) fn opt_str<'a>(
     obj: &'a Map<String, Value>,
-    key: &str,
+    key: &'static str,
     at: &JsonPath,
 ) -> Result<Option<&'a str>, ApiError> {
     match obj.get(key) {
@@ -281,7 +281,7 @@ pub(crate) fn opt_str<'a>(
 /// A required array field.
 pub(crate) fn req_array<'a>(
     obj: &'a Map<String, Value>,
-    key: &str,
+    key: &'static str,
     at: &JsonPath,
 ) -> Result<&'a Vec<Value>, ApiError> {
     match obj.get(key) {
@@ -299,12 +299,11 @@ pub fn parse(format: WireFormat, body: &[u8]) -> Result<ParsedRequest, ApiError>
     if !format.has_body() {
         return Err(ApiError::NoBody);
     }
-    if let Err(e) = std::str::from_utf8(body) {
-        return Err(ApiError::InvalidUtf8 {
-            offset: e.valid_up_to(),
-        });
-    }
-    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::from_json(&e))?;
+    // Validate UTF-8 once up front (clear error with an offset); `from_str` then skips re-validation.
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| ApiError::from_json(&e))?;
     parse_value(format, value)
 }
 
