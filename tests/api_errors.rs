@@ -228,3 +228,21 @@ fn unknown_parts_are_opaque_not_dropped() {
     );
     assert!(!format!("{p:?}").contains(SECRET));
 }
+
+#[test]
+fn error_kinds_map_to_client_or_gateway_faults() {
+    use haetae::api::ErrorKind;
+    assert_eq!(
+        err(WireFormat::OpenAiChat, "[]").kind(),
+        ErrorKind::InvalidRequest
+    );
+    assert_eq!(
+        err(WireFormat::OpenAiChat, "{").kind(),
+        ErrorKind::InvalidRequest
+    );
+    assert_eq!(
+        ApiError::NoSuchSegment { index: 1 }.kind(),
+        ErrorKind::Internal
+    );
+    assert_eq!(ApiError::ModelInPath.kind(), ErrorKind::Internal);
+}

@@ -1,7 +1,7 @@
 //! Locations inside a JSON document: a list of object keys and array indices, rendered as an RFC 6901 JSON Pointer.
 //!
-//! A path into a tool-call `input` object contains that object's keys, which are request content: do not log the
-//! rendered pointer of such a segment.
+//! A path into a tool-call `input` object contains that object's keys, which are request content: this module must
+//! never be used to log the rendered pointer of such a segment (log the segment index and source instead).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -1,5 +1,8 @@
 //! The parsed form of a request body: user-controlled text segments with their JSON locations, and the rebuild
 //! back to bytes. Format-specific walking lives in `openai.rs`, `anthropic.rs` and `gemini.rs`.
+//!
+//! Must never copy segment text out of the body (the scanner reads it in place through [`ParsedRequest::texts`])
+//! or show it in `Debug` output.
 
 use serde_json::{Map, Value};
 
