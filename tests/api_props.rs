@@ -520,6 +520,10 @@ proptest! {
         prop_assert_eq!(&rebuilt, &body);
         let back: Value = serde_json::from_slice(&rebuilt).unwrap();
         prop_assert_eq!(back, v);
+        let again = api::parse(format, &rebuilt).unwrap();
+        prop_assert_eq!(again.segments(), p.segments());
+        prop_assert_eq!(again.model(), p.model());
+        prop_assert_eq!(again.stream(), p.stream());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Classification is exact: a path that is not one of the known shapes (extra segments, percent-encoded slashes,
 //! dot segments, a wrong method) yields `None`, and the proxy must then refuse the request rather than forward it
-//! unscanned. Only a single trailing `/` and the query string are tolerated.
+//! unscanned. Only a single trailing `/` and the query string are tolerated. The query may carry a Gemini API key
+//! (`?key=`): this module never logs or returns it, and callers must never log the raw path and query.
 
 use http::Method;
 
