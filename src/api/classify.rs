@@ -2,7 +2,8 @@
 //!
 //! Classification is exact: a path that is not one of the known shapes (extra segments, percent-encoded slashes,
 //! dot segments, a wrong method) yields `None`, and the proxy must then refuse the request rather than forward it
-//! unscanned. Only a single trailing `/` and the query string are tolerated.
+//! unscanned. Only a single trailing `/` and the query string are tolerated. The query may carry a Gemini API key
+//! (`?key=`): this module never logs or returns it, and callers must never log the raw path and query.
 
 use http::Method;
 
@@ -28,6 +29,23 @@ pub enum WireFormat {
 }
 
 impl WireFormat {
+    /// Every format, for tests and configuration validation.
+    pub const ALL: [WireFormat; 8] = [
+        WireFormat::OpenAiChat,
+        WireFormat::OpenAiResponses,
+        WireFormat::OpenAiEmbeddings,
+        WireFormat::AnthropicMessages,
+        WireFormat::AnthropicCountTokens,
+        WireFormat::GeminiGenerateContent,
+        WireFormat::GeminiCountTokens,
+        WireFormat::ModelsList,
+    ];
+
+    /// The format named by [`WireFormat::as_str`].
+    pub fn from_name(name: &str) -> Option<WireFormat> {
+        WireFormat::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+
     /// The API family of this format.
     pub fn family(self) -> ApiFamily {
         match self {
@@ -144,6 +162,11 @@ fn plausible_model(m: &str) -> bool {
         && m != ".."
         && m.bytes()
             .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'%' && b != b'?' && b != b'#')
+}
+
+/// [`classify`] from a raw method token (e.g. straight from fuzz input); `None` for an invalid token.
+pub fn classify_bytes(method: &[u8], path: &str) -> Option<Endpoint> {
+    classify(&Method::from_bytes(method).ok()?, path)
 }
 
 /// Classify a request line. Returns `None` for anything that is not exactly one of the known endpoints.

@@ -13,7 +13,10 @@ use super::request::{as_object, opt_str, wrong, Collector, OpaqueKind, Source};
 use super::ApiError;
 
 /// The value of the first present name among `names` (camelCase / snake_case aliases) with its key.
-fn field<'a, 'k>(obj: &'a Map<String, Value>, names: &[&'k str]) -> Option<(&'k str, &'a Value)> {
+fn field<'a>(
+    obj: &'a Map<String, Value>,
+    names: &[&'static str],
+) -> Option<(&'static str, &'a Value)> {
     names.iter().find_map(|n| obj.get(*n).map(|v| (*n, v)))
 }
 

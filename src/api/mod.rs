@@ -36,7 +36,7 @@ mod classify;
 mod path;
 mod request;
 
-pub use classify::{classify, ApiFamily, Endpoint, WireFormat};
+pub use classify::{classify, classify_bytes, ApiFamily, Endpoint, WireFormat};
 pub use errors::ErrorKind;
 pub use path::{JsonPath, PathStep};
 pub use request::{
@@ -106,6 +106,23 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The error kind to answer the client with: body problems are the client's (`InvalidRequest`); misuse of the
+    /// rebuild API is a gateway bug (`Internal`).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ApiError::InvalidUtf8 { .. }
+            | ApiError::InvalidJson { .. }
+            | ApiError::NotAnObject
+            | ApiError::MissingField { .. }
+            | ApiError::WrongType { .. }
+            | ApiError::NoBody => ErrorKind::InvalidRequest,
+            ApiError::NoSuchSegment { .. }
+            | ApiError::OpaqueSegment { .. }
+            | ApiError::StaleSegment { .. }
+            | ApiError::ModelInPath => ErrorKind::Internal,
+        }
+    }
+
     /// Build an [`ApiError::InvalidJson`] from a serde_json error without quoting any input.
     pub(crate) fn from_json(e: &serde_json::Error) -> Self {
         let reason = match e.classify() {

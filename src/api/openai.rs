@@ -91,23 +91,9 @@ fn content_parts(
             Ok(())
         }
         Value::Array(parts) => {
-            for (k, part) in parts.iter().enumerate() {
+            for (k, p) in parts.iter().enumerate() {
                 let pp = at.index(k);
-                let obj = as_object(part, &pp)?;
-                match opt_str(obj, "type", &pp)? {
-                    Some("text") | Some("input_text") | Some("output_text") => {
-                        c.req_text_field(obj, "text", &pp, source, msg)?
-                    }
-                    Some("refusal") => c.req_text_field(obj, "refusal", &pp, source, msg)?,
-                    Some("image_url") | Some("input_image") => {
-                        c.opaque(pp, source, OpaqueKind::Image, msg)
-                    }
-                    Some("input_audio") => c.opaque(pp, source, OpaqueKind::Audio, msg),
-                    Some("file") | Some("input_file") => {
-                        c.opaque(pp, source, OpaqueKind::File, msg)
-                    }
-                    _ => c.opaque(pp, source, OpaqueKind::Unknown, msg),
-                }
+                part(as_object(p, &pp)?, pp, source, msg, c)?;
             }
             Ok(())
         }
@@ -115,10 +101,54 @@ fn content_parts(
     }
 }
 
+/// One typed content part (Chat and Responses part types); unknown types are opaque.
+fn part(
+    obj: &Map<String, Value>,
+    pp: JsonPath,
+    source: Source,
+    msg: Option<usize>,
+    c: &mut Collector,
+) -> Result<(), ApiError> {
+    match opt_str(obj, "type", &pp)? {
+        Some("text") | Some("input_text") | Some("output_text") => {
+            c.req_text_field(obj, "text", &pp, source, msg)?
+        }
+        Some("refusal") => c.req_text_field(obj, "refusal", &pp, source, msg)?,
+        Some("image_url") | Some("input_image") => c.opaque(pp, source, OpaqueKind::Image, msg),
+        Some("input_audio") => c.opaque(pp, source, OpaqueKind::Audio, msg),
+        Some("file") | Some("input_file") => c.opaque(pp, source, OpaqueKind::File, msg),
+        _ => c.opaque(pp, source, OpaqueKind::Unknown, msg),
+    }
+    Ok(())
+}
+
 /// Responses: `instructions`, `input` (string or item array).
 pub(crate) fn walk_responses(root: &Map<String, Value>, c: &mut Collector) -> Result<(), ApiError> {
     let base = JsonPath::root();
     c.opt_text_field(root, "instructions", &base, Source::System, None)?;
+    // Reusable prompt templates: the variables are caller-supplied text (or input parts).
+    match root.get("prompt") {
+        None | Some(Value::Null) => {}
+        Some(p) => {
+            let pp = base.key("prompt");
+            let obj = as_object(p, &pp)?;
+            match obj.get("variables") {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(vars)) => {
+                    let vp = pp.key("variables");
+                    for (k, v) in vars {
+                        let at = vp.key(k.clone());
+                        match v {
+                            Value::String(_) => c.text(at, Source::User, None),
+                            Value::Object(part_obj) => part(part_obj, at, Source::User, None, c)?,
+                            _ => return Err(wrong(&vp, "an object of strings or input parts")),
+                        }
+                    }
+                }
+                Some(_) => return Err(wrong(&pp.key("variables"), "an object")),
+            }
+        }
+    }
     let ip = base.key("input");
     match root.get("input") {
         None | Some(Value::Null) => {}

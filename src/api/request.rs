@@ -1,5 +1,8 @@
 //! The parsed form of a request body: user-controlled text segments with their JSON locations, and the rebuild
 //! back to bytes. Format-specific walking lives in `openai.rs`, `anthropic.rs` and `gemini.rs`.
+//!
+//! Must never copy segment text out of the body (the scanner reads it in place through [`ParsedRequest::texts`])
+//! or show it in `Debug` output.
 
 use serde_json::{Map, Value};
 
@@ -27,6 +30,19 @@ pub enum Source {
 }
 
 impl Source {
+    /// A stable snake_case name for logs, metrics and policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::System => "system",
+            Source::User => "user",
+            Source::Assistant => "assistant",
+            Source::ToolCall => "tool_call",
+            Source::ToolResult => "tool_result",
+            Source::EmbeddingInput => "embedding_input",
+            Source::Unspecified => "unspecified",
+        }
+    }
+
     /// Map a chat role name (any format) to a source.
     pub(crate) fn from_role(role: Option<&str>) -> Source {
         match role {
@@ -62,6 +78,22 @@ pub enum OpaqueKind {
     Unknown,
 }
 
+impl OpaqueKind {
+    /// A stable snake_case name for logs, metrics and policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpaqueKind::Image => "image",
+            OpaqueKind::Audio => "audio",
+            OpaqueKind::File => "file",
+            OpaqueKind::Document => "document",
+            OpaqueKind::InlineData => "inline_data",
+            OpaqueKind::TokenArray => "token_array",
+            OpaqueKind::Signed => "signed",
+            OpaqueKind::Unknown => "unknown",
+        }
+    }
+}
+
 /// Text or opaque.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SegmentKind {
@@ -82,6 +114,16 @@ pub struct Segment {
     pub kind: SegmentKind,
     /// Index of the message / content / input item it belongs to, when the format has such a list.
     pub message: Option<usize>,
+}
+
+impl SegmentKind {
+    /// `text`, or the opaque kind's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Text => "text",
+            SegmentKind::Opaque(k) => k.as_str(),
+        }
+    }
 }
 
 impl Segment {
@@ -162,7 +204,7 @@ impl Collector {
             }
             Value::Object(o) => {
                 for (k, x) in o {
-                    self.string_leaves(x, path.key(k), source, message);
+                    self.string_leaves(x, path.key(k.clone()), source, message);
                 }
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
@@ -173,7 +215,7 @@ impl Collector {
     pub(crate) fn opt_text_field(
         &mut self,
         obj: &Map<String, Value>,
-        key: &str,
+        key: &'static str,
         at: &JsonPath,
         source: Source,
         message: Option<usize>,
@@ -192,7 +234,7 @@ impl Collector {
     pub(crate) fn req_text_field(
         &mut self,
         obj: &Map<String, Value>,
-        key: &str,
+        key: &'static str,
         at: &JsonPath,
         source: Source,
         message: Option<usize>,
@@ -229,7 +271,7 @@ pub(crate) fn as_object<'a>(
 /// An optional string field (null allowed).
 pub(crate) fn opt_str<'a>(
     obj: &'a Map<String, Value>,
-    key: &str,
+    key: &'static str,
     at: &JsonPath,
 ) -> Result<Option<&'a str>, ApiError> {
     match obj.get(key) {
@@ -242,7 +284,7 @@ pub(crate) fn opt_str<'a>(
 /// A required array field.
 pub(crate) fn req_array<'a>(
     obj: &'a Map<String, Value>,
-    key: &str,
+    key: &'static str,
     at: &JsonPath,
 ) -> Result<&'a Vec<Value>, ApiError> {
     match obj.get(key) {
@@ -260,12 +302,11 @@ pub fn parse(format: WireFormat, body: &[u8]) -> Result<ParsedRequest, ApiError>
     if !format.has_body() {
         return Err(ApiError::NoBody);
     }
-    if let Err(e) = std::str::from_utf8(body) {
-        return Err(ApiError::InvalidUtf8 {
-            offset: e.valid_up_to(),
-        });
-    }
-    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::from_json(&e))?;
+    // Validate UTF-8 once up front (clear error with an offset); `from_str` then skips re-validation.
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| ApiError::from_json(&e))?;
     parse_value(format, value)
 }
 

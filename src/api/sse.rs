@@ -434,6 +434,17 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_data() {
+        let (ev, _) = frame_all(&[b"event: delta\ndata: 900101-1234567\n\n"]);
+        let dbg = format!("{:?}", ev[0]);
+        assert!(!dbg.contains("900101"), "{dbg}");
+        assert!(dbg.contains("delta"));
+        let mut f = SseFramer::default();
+        f.push(b"data: 900101-1234567").unwrap();
+        assert!(!format!("{f:?}").contains("900101"));
+    }
+
+    #[test]
     fn encode_round_trips() {
         let bytes = encode_event(Some("delta"), "l1\nl2\r\nl3\rl4");
         let (ev, _) = frame_all(&[&bytes]);
