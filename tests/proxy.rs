@@ -804,7 +804,7 @@ async fn slow_clients_are_cut_off_and_oversize_heads_refused() {
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
     let text = String::from_utf8_lossy(&buf);
-    assert!(text.starts_with("HTTP/1.1 4"), "{text}");
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("client_body_ms"), "{text}");
 
     // oversize request head

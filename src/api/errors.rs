@@ -39,6 +39,8 @@ pub enum ErrorKind {
     Upstream,
     /// Upstream timed out (504).
     Timeout,
+    /// The client did not send its request in time (408).
+    RequestTimeout,
     /// Gateway bug (500).
     Internal,
 }
@@ -63,6 +65,7 @@ impl ErrorKind {
             },
             ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +81,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::Overloaded => "overloaded_error",
             ErrorKind::Timeout => "timeout_error",
+            ErrorKind::RequestTimeout => "invalid_request_error",
             ErrorKind::Upstream | ErrorKind::Internal => "api_error",
         }
     }
@@ -98,6 +102,7 @@ impl ErrorKind {
             ErrorKind::Overloaded => ("server_error", Some("overloaded")),
             ErrorKind::Upstream => ("server_error", Some("bad_gateway")),
             ErrorKind::Timeout => ("server_error", Some("timeout")),
+            ErrorKind::RequestTimeout => ("invalid_request_error", Some("request_timeout")),
             ErrorKind::Internal => ("server_error", None),
         }
     }
@@ -113,7 +118,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "NOT_FOUND",
             ErrorKind::RateLimited => "RESOURCE_EXHAUSTED",
             ErrorKind::Overloaded | ErrorKind::Upstream => "UNAVAILABLE",
-            ErrorKind::Timeout => "DEADLINE_EXCEEDED",
+            ErrorKind::Timeout | ErrorKind::RequestTimeout => "DEADLINE_EXCEEDED",
             ErrorKind::Internal => "INTERNAL",
         }
     }

@@ -114,7 +114,7 @@ impl GatewayError {
                 ErrorKind::PayloadTooLarge
             }
             Self::Body(BodyError::UnsupportedEncoding(_)) => ErrorKind::UnsupportedMediaType,
-            Self::Body(BodyError::Timeout(_)) => ErrorKind::InvalidRequest,
+            Self::Body(BodyError::Timeout(_)) => ErrorKind::RequestTimeout,
             Self::Body(_) | Self::Api(_) | Self::Uninspectable => ErrorKind::InvalidRequest,
             Self::Route(RouteError::FormatMismatch { .. }) => ErrorKind::InvalidRequest,
             Self::Route(_) => ErrorKind::Upstream,
@@ -504,17 +504,21 @@ async fn pipeline(
         .uri
         .path_and_query()
         .map_or_else(|| ex.path.clone(), |pq| pq.as_str().to_owned());
-    let forward_body = match (&mut parsed, &route.served_model) {
-        (Some(p), Some(model)) => {
-            p.set_model(model)?;
-            if p.format().family() == ApiFamily::Gemini {
-                if let Some(rewritten) = api::gemini::rewrite_model_path(&path_and_query, model) {
-                    path_and_query = rewritten;
-                }
+    if let (Some(p), Some(model)) = (&mut parsed, &route.served_model) {
+        if p.format().family() == ApiFamily::Gemini {
+            // Gemini carries the model in the path, not the body.
+            if let Some(rewritten) = api::gemini::rewrite_model_path(&path_and_query, model) {
+                path_and_query = rewritten;
             }
-            Bytes::from(p.to_body())
+        } else {
+            p.set_model(model)?;
         }
-        _ => body,
+    }
+    // Always forward the body as parsed and scanned, never the original bytes: a body with duplicate keys must not
+    // mean one thing to the scanner and another to the destination.
+    let forward_body = match &parsed {
+        Some(p) => Bytes::from(p.to_body()),
+        None => body,
     };
 
     // 8. record: the residency record is durable before any byte leaves (durability = before-forward)
