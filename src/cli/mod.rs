@@ -15,7 +15,18 @@ mod serve;
 /// Point the official OpenAI / Anthropic / Gemini SDKs at Haetae instead of the provider. Every prompt is scanned for
 /// personal and classified data, routed only where policy allows, and recorded in a signed residency log.
 #[derive(Debug, Parser)]
-#[command(name = "haetae", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "haetae",
+    version,
+    propagate_version = true,
+    after_help = "Examples:
+  haetae serve                             run with built-in defaults (loopback only, no config file)
+  haetae serve --config haetae.toml        run with a config file (every key: deploy/examples/haetae.toml)
+  haetae serve --config haetae.toml --check   validate a config and print the start-up summary
+  haetae key new --tenant acme             make a gateway key for a tenant, with its config lines
+  echo '주민번호 900101-1234567' | haetae scan   find personal and classified data in text
+  haetae audit verify haetae-data/audit --key KEY   verify the residency log offline"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
