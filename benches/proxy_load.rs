@@ -90,7 +90,8 @@ impl Knobs {
             sat_secs: env_num("HAETAE_BENCH_SAT_SECS", sat_secs),
             sat_conc: env_num("HAETAE_BENCH_SAT_CONC", 32),
             open_streams: env_num("HAETAE_BENCH_OPEN_STREAMS", open),
-            gateway_log: std::env::var("HAETAE_BENCH_GATEWAY_LOG").unwrap_or_else(|_| "info".into()),
+            gateway_log: std::env::var("HAETAE_BENCH_GATEWAY_LOG")
+                .unwrap_or_else(|_| "info".into()),
         }
     }
 }
@@ -126,12 +127,19 @@ fn chat_body(model: &str, stream: bool) -> Res<Bytes> {
         "user": "bench-user-0001",
     });
     let base = serde_json::to_vec(&req)?.len();
-    let last_len = BODY_BYTES.checked_sub(base).ok_or("base request exceeds 4 KiB")?;
+    let last_len = BODY_BYTES
+        .checked_sub(base)
+        .ok_or("base request exceeds 4 KiB")?;
     let filler = "마지막으로 전체 내용을 세 문단으로 정리해 주세요. Then list open questions. ";
     let mut last = String::new();
     while last.len() < last_len {
         let room = last_len - last.len();
-        match filler.char_indices().map(|(i, c)| i + c.len_utf8()).take_while(|&e| e <= room).last() {
+        match filler
+            .char_indices()
+            .map(|(i, c)| i + c.len_utf8())
+            .take_while(|&e| e <= room)
+            .last()
+        {
             Some(end) => last.push_str(&filler[..end]),
             None => last.push_str(&".".repeat(room)),
         }
@@ -215,7 +223,11 @@ async fn start_mock() -> Res<Mock> {
             });
         }
     });
-    Ok(Mock { addr, seen, holding })
+    Ok(Mock {
+        addr,
+        seen,
+        holding,
+    })
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response<MockBody> {
@@ -228,7 +240,11 @@ async fn mock_handle(req: Request<Incoming>, data: &MockData) -> Response<MockBo
     if req.uri().path() != "/v1/chat/completions" {
         return plain(StatusCode::NOT_FOUND, "{\"error\":\"not found\"}");
     }
-    let via = usize::from(req.headers().get("x-bench-via").is_some_and(|v| v == "gateway"));
+    let via = usize::from(
+        req.headers()
+            .get("x-bench-via")
+            .is_some_and(|v| v == "gateway"),
+    );
     data.seen[via].fetch_add(1, Ordering::Relaxed);
     let Ok(body) = read_capped(req.into_body(), 1 << 20).await else {
         return plain(StatusCode::BAD_REQUEST, "{\"error\":\"bad body\"}");
@@ -237,8 +253,10 @@ async fn mock_handle(req: Request<Incoming>, data: &MockData) -> Response<MockBo
     let stream = finder(b"\"stream\":true");
     if !stream {
         let mut r = Response::new(Full::new(data.completion.clone()).boxed());
-        r.headers_mut()
-            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         return r;
     }
     let body: MockBody = if finder(format!("\"model\":\"{HOLD_MODEL}\"").as_bytes()) {
@@ -253,8 +271,11 @@ async fn mock_handle(req: Request<Incoming>, data: &MockData) -> Response<MockBo
             });
         BodyExt::boxed(StreamBody::new(s))
     } else {
-        let frames: Vec<Result<Frame<Bytes>, Infallible>> =
-            data.events.iter().map(|e| Ok(Frame::data(e.clone()))).collect();
+        let frames: Vec<Result<Frame<Bytes>, Infallible>> = data
+            .events
+            .iter()
+            .map(|e| Ok(Frame::data(e.clone())))
+            .collect();
         BodyExt::boxed(StreamBody::new(futures_util::stream::iter(frames)))
     };
     let mut r = Response::new(body);
@@ -262,8 +283,10 @@ async fn mock_handle(req: Request<Incoming>, data: &MockData) -> Response<MockBo
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("text/event-stream; charset=utf-8"),
     );
-    r.headers_mut()
-        .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+    r.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache"),
+    );
     r
 }
 
@@ -449,7 +472,12 @@ fn log_stats(path: &Path) -> (u64, usize, usize, Vec<String>) {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let warn: Vec<&str> = text.lines().filter(|l| l.contains(" WARN ")).collect();
     let err: Vec<&str> = text.lines().filter(|l| l.contains(" ERROR ")).collect();
-    let sample = warn.iter().chain(err.iter()).take(3).map(|l| l.chars().take(200).collect()).collect();
+    let sample = warn
+        .iter()
+        .chain(err.iter())
+        .take(3)
+        .map(|l| l.chars().take(200).collect())
+        .collect();
     (text.len() as u64, warn.len(), err.len(), sample)
 }
 
@@ -519,7 +547,11 @@ struct EventCounter {
 impl EventCounter {
     fn push(&mut self, chunk: &[u8]) {
         for i in memchr::memchr_iter(b'\n', chunk) {
-            let prev_nl = if i == 0 { self.last_was_nl } else { chunk[i - 1] == b'\n' };
+            let prev_nl = if i == 0 {
+                self.last_was_nl
+            } else {
+                chunk[i - 1] == b'\n'
+            };
             if prev_nl {
                 self.events += 1;
             }
@@ -581,7 +613,11 @@ async fn one(t: &Targets, via: Via, stream: bool) -> Outcome {
             }
         }
         let total = start.elapsed();
-        let complete = if stream { counter.events == STREAM_EVENTS + 1 } else { bytes > 0 };
+        let complete = if stream {
+            counter.events == STREAM_EVENTS + 1
+        } else {
+            bytes > 0
+        };
         Outcome {
             total,
             first_event,
@@ -605,6 +641,8 @@ struct Samples {
     max_sched_lag: Duration,
     /// Gateway CPU ticks spent during this path's blocks (gateway path only).
     gw_cpu_ticks: u64,
+    /// This process's CPU ticks (client + mock) during this path's blocks.
+    self_cpu_ticks: u64,
 }
 
 impl Samples {
@@ -654,8 +692,13 @@ async fn open_loop(
     let per_block = rate.max(1.0).round() as u64;
     let period = Duration::from_secs_f64(1.0 / rate.max(1.0));
     for block in 0..secs_per_path * 2 {
-        let via = if block % 2 == 0 { Via::Direct } else { Via::Gateway };
+        let via = if block % 2 == 0 {
+            Via::Direct
+        } else {
+            Via::Gateway
+        };
         let cpu0 = cpu_ticks(gw_pid).unwrap_or(0);
+        let self0 = cpu_ticks(std::process::id()).unwrap_or(0);
         let start = Instant::now();
         let mut handles = Vec::with_capacity(per_block as usize);
         let mut max_lag = Duration::ZERO;
@@ -674,16 +717,22 @@ async fn open_loop(
         }
         let busy = start.elapsed().as_secs_f64();
         let cpu1 = cpu_ticks(gw_pid).unwrap_or(0);
+        let self1 = cpu_ticks(std::process::id()).unwrap_or(0);
         if !record {
             continue;
         }
-        let s = if via == Via::Direct { &mut out.0 } else { &mut out.1 };
+        let s = if via == Via::Direct {
+            &mut out.0
+        } else {
+            &mut out.1
+        };
         for o in outcomes {
             s.add(o);
         }
         s.busy_secs += busy;
         s.max_sched_lag = s.max_sched_lag.max(max_lag);
         s.gw_cpu_ticks += cpu1.saturating_sub(cpu0);
+        s.self_cpu_ticks += self1.saturating_sub(self0);
     }
     out.0.finish();
     out.1.finish();
@@ -695,8 +744,13 @@ async fn closed_loop(t: &Targets, conc: usize, secs: u64, gw_pid: u32) -> (Sampl
     let mut out = (Samples::default(), Samples::default());
     let half = Duration::from_secs_f64(secs as f64 / 2.0);
     for round in 0..4 {
-        let via = if round % 2 == 0 { Via::Direct } else { Via::Gateway };
+        let via = if round % 2 == 0 {
+            Via::Direct
+        } else {
+            Via::Gateway
+        };
         let cpu0 = cpu_ticks(gw_pid).unwrap_or(0);
+        let self0 = cpu_ticks(std::process::id()).unwrap_or(0);
         let start = Instant::now();
         let deadline = start + half;
         let mut handles = Vec::new();
@@ -718,12 +772,18 @@ async fn closed_loop(t: &Targets, conc: usize, secs: u64, gw_pid: u32) -> (Sampl
         }
         let busy = start.elapsed().as_secs_f64();
         let cpu1 = cpu_ticks(gw_pid).unwrap_or(0);
-        let s = if via == Via::Direct { &mut out.0 } else { &mut out.1 };
+        let self1 = cpu_ticks(std::process::id()).unwrap_or(0);
+        let s = if via == Via::Direct {
+            &mut out.0
+        } else {
+            &mut out.1
+        };
         for o in outcomes {
             s.add(o);
         }
         s.busy_secs += busy;
         s.gw_cpu_ticks += cpu1.saturating_sub(cpu0);
+        s.self_cpu_ticks += self1.saturating_sub(self0);
     }
     out.0.finish();
     out.1.finish();
@@ -792,7 +852,9 @@ async fn hold_streams(t: &Targets, n: usize, gw: &GatewayProc, mock: &Mock) -> O
         }));
     }
     let deadline = Instant::now() + Duration::from_secs(40);
-    while opened.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+    while opened.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < n
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let open_secs = start.elapsed().as_secs_f64();
@@ -805,7 +867,10 @@ async fn hold_streams(t: &Targets, n: usize, gw: &GatewayProc, mock: &Mock) -> O
     }
     let client = make_client();
     let in_flight = |v: &Value| v["in_flight_requests"].as_i64().unwrap_or(-1);
-    let gateway_in_flight = admin_get(&client, gw.admin, "/readyz").await.map(|(_, v)| in_flight(&v)).unwrap_or(-1);
+    let gateway_in_flight = admin_get(&client, gw.admin, "/readyz")
+        .await
+        .map(|(_, v)| in_flight(&v))
+        .unwrap_or(-1);
     let mock_holding_open = mock.holding.load(Ordering::Relaxed);
     let _ = release_tx.send(true);
     for h in handles {
@@ -814,7 +879,10 @@ async fn hold_streams(t: &Targets, n: usize, gw: &GatewayProc, mock: &Mock) -> O
     let mut in_flight_after = -1;
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        in_flight_after = admin_get(&client, gw.admin, "/readyz").await.map(|(_, v)| in_flight(&v)).unwrap_or(-1);
+        in_flight_after = admin_get(&client, gw.admin, "/readyz")
+            .await
+            .map(|(_, v)| in_flight(&v))
+            .unwrap_or(-1);
         if in_flight_after == 0 && mock.holding.load(Ordering::Relaxed) == 0 {
             break;
         }
@@ -909,14 +977,22 @@ fn nofile_limit() -> String {
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("Max open files"))
-                .map(|l| l.split_whitespace().skip(3).take(2).collect::<Vec<_>>().join("/"))
+                .map(|l| {
+                    l.split_whitespace()
+                        .skip(3)
+                        .take(2)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
         })
         .unwrap_or_else(|| "?".into())
 }
 
 fn main() -> Res<()> {
     let knobs = Knobs::from_env();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(knobs))
 }
 
@@ -924,7 +1000,11 @@ async fn run(k: Knobs) -> Res<()> {
     let load_start = loadavg();
     let nofile = nofile_limit();
     let need_fds = 2 * k.open_streams + 200;
-    let soft: usize = nofile.split('/').next().and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
+    let soft: usize = nofile
+        .split('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(usize::MAX);
     if soft < need_fds {
         eprintln!(
             "proxy_load: RLIMIT_NOFILE soft limit {soft} < {need_fds} needed for {} open streams; \
@@ -972,7 +1052,10 @@ async fn run(k: Knobs) -> Res<()> {
     let seen_gateway = mock.seen[1].load(Ordering::Relaxed);
     let gateway_alive = {
         let client = make_client();
-        matches!(admin_get(&client, gw.admin, "/healthz").await, Ok((StatusCode::OK, _)))
+        matches!(
+            admin_get(&client, gw.admin, "/healthz").await,
+            Ok((StatusCode::OK, _))
+        )
     };
     let (log_bytes, log_warn, log_err, log_sample) = log_stats(&gw.log_path);
     drop(gw);
@@ -984,7 +1067,10 @@ async fn run(k: Knobs) -> Res<()> {
     let tput = |s: &Samples| s.ok() as f64 / s.busy_secs.max(1e-9);
     let open_ratio = tput(&g) / tput(&d);
     let sat_ratio = tput(&cg) / tput(&cd);
-    let cpu_us_per_req = |s: &Samples| s.gw_cpu_ticks as f64 * 1e6 / ticks as f64 / s.ok().max(1) as f64;
+    let cpu_us_per_req =
+        |s: &Samples| s.gw_cpu_ticks as f64 * 1e6 / ticks as f64 / s.ok().max(1) as f64;
+    let self_us_per_req =
+        |s: &Samples| s.self_cpu_ticks as f64 * 1e6 / ticks as f64 / s.ok().max(1) as f64;
     let per_event_p50 = (pct(&sg.totals, 0.50) - pct(&sd.totals, 0.50)) / STREAM_EVENTS as f64;
     let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64 / 1000.0;
     let per_event_mean = (mean(&sg.totals) - mean(&sd.totals)) / STREAM_EVENTS as f64;
@@ -1010,8 +1096,11 @@ async fn run(k: Knobs) -> Res<()> {
         verdict(add_p99 <= 1000.0)
     );
     println!(
-        "  gateway CPU {:.0} µs/request; scheduler lag max direct {} gateway {}",
+        "  CPU per request: gateway {:.0} µs; bench process (client + mock) {:.0} µs direct, {:.0} µs via gateway; \
+         scheduler lag max direct {} gateway {}",
         cpu_us_per_req(&g),
+        self_us_per_req(&d),
+        self_us_per_req(&g),
         fmt_us(d.max_sched_lag.as_secs_f64() * 1e6),
         fmt_us(g.max_sched_lag.as_secs_f64() * 1e6)
     );
@@ -1106,12 +1195,16 @@ async fn run(k: Knobs) -> Res<()> {
             "added_p50_us": add_p50, "added_p90_us": add_p90, "added_p99_us": add_p99,
             "throughput_ratio": open_ratio,
             "gateway_cpu_us_per_req": cpu_us_per_req(&g),
+            "bench_cpu_us_per_req_direct": self_us_per_req(&d),
+            "bench_cpu_us_per_req_gateway": self_us_per_req(&g),
         },
         "saturation": {
             "concurrency": k.sat_conc, "secs_per_path": k.sat_secs,
             "direct": lat_json(&cd), "gateway": lat_json(&cg),
             "throughput_ratio": sat_ratio,
             "gateway_cpu_us_per_req": cpu_us_per_req(&cg),
+            "bench_cpu_us_per_req_direct": self_us_per_req(&cd),
+            "bench_cpu_us_per_req_gateway": self_us_per_req(&cg),
         },
         "stream": {
             "events": STREAM_EVENTS, "rate": k.stream_rate, "secs_per_path": k.stream_secs,
