@@ -22,7 +22,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -163,6 +163,8 @@ struct Mock {
     addr: SocketAddr,
     /// Requests seen, by the client's `x-bench-via` header: [direct, gateway].
     seen: Arc<[AtomicU64; 2]>,
+    /// Connections accepted, by the `x-bench-via` of their first request: [direct, gateway].
+    conns: Arc<[AtomicU64; 2]>,
     /// Hold-mode streams whose body the mock is still holding (drops to 0 when the gateway lets go upstream).
     holding: Arc<AtomicUsize>,
 }
@@ -171,6 +173,7 @@ struct MockData {
     completion: Bytes,
     events: Vec<Bytes>,
     seen: Arc<[AtomicU64; 2]>,
+    conns: Arc<[AtomicU64; 2]>,
     holding: Arc<AtomicUsize>,
 }
 
@@ -192,6 +195,7 @@ async fn start_mock() -> Res<Mock> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let seen: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let conns: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     let holding = Arc::new(AtomicUsize::new(0));
     let mut events: Vec<Bytes> = (0..STREAM_EVENTS).map(chunk_event).collect();
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));
@@ -202,6 +206,7 @@ async fn start_mock() -> Res<Mock> {
         completion: Bytes::from(completion.to_string()),
         events,
         seen: Arc::clone(&seen),
+        conns: Arc::clone(&conns),
         holding: Arc::clone(&holding),
     });
     tokio::spawn(async move {
@@ -212,10 +217,12 @@ async fn start_mock() -> Res<Mock> {
             };
             let _ = stream.set_nodelay(true);
             let data = Arc::clone(&data);
+            let first = Arc::new(AtomicBool::new(true));
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let data = Arc::clone(&data);
-                    async move { Ok::<_, Infallible>(mock_handle(req, &data).await) }
+                    let first = first.swap(false, Ordering::Relaxed);
+                    async move { Ok::<_, Infallible>(mock_handle(req, &data, first).await) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -226,6 +233,7 @@ async fn start_mock() -> Res<Mock> {
     Ok(Mock {
         addr,
         seen,
+        conns,
         holding,
     })
 }
@@ -236,7 +244,7 @@ fn plain(status: StatusCode, body: &'static str) -> Response<MockBody> {
     r
 }
 
-async fn mock_handle(req: Request<Incoming>, data: &MockData) -> Response<MockBody> {
+async fn mock_handle(req: Request<Incoming>, data: &MockData, first: bool) -> Response<MockBody> {
     if req.uri().path() != "/v1/chat/completions" {
         return plain(StatusCode::NOT_FOUND, "{\"error\":\"not found\"}");
     }
@@ -246,6 +254,9 @@ async fn mock_handle(req: Request<Incoming>, data: &MockData) -> Response<MockBo
             .is_some_and(|v| v == "gateway"),
     );
     data.seen[via].fetch_add(1, Ordering::Relaxed);
+    if first {
+        data.conns[via].fetch_add(1, Ordering::Relaxed);
+    }
     let Ok(body) = read_capped(req.into_body(), 1 << 20).await else {
         return plain(StatusCode::BAD_REQUEST, "{\"error\":\"bad body\"}");
     };
@@ -1046,10 +1057,18 @@ async fn run(k: Knobs) -> Res<()> {
     let rss_after_sse = rss_kib(pid).unwrap_or(0);
     let (cd, cg) = closed_loop(&targets, k.sat_conc, k.sat_secs, pid).await;
     let rss_after_sat = rss_kib(pid).unwrap_or(0);
+    let conns_before_hold = [
+        mock.conns[0].load(Ordering::Relaxed),
+        mock.conns[1].load(Ordering::Relaxed),
+    ];
     let held = hold_streams(&targets, k.open_streams, &gw, &mock).await;
+    // a second round tells memory the allocator keeps for reuse (flat) from a leak (grows by round)
+    let held2 = hold_streams(&targets, k.open_streams, &gw, &mock).await;
     let load_end = loadavg();
     let seen_direct = mock.seen[0].load(Ordering::Relaxed);
     let seen_gateway = mock.seen[1].load(Ordering::Relaxed);
+    let conns_direct = mock.conns[0].load(Ordering::Relaxed);
+    let conns_gateway = mock.conns[1].load(Ordering::Relaxed);
     let gateway_alive = {
         let client = make_client();
         matches!(
@@ -1174,8 +1193,21 @@ async fn run(k: Knobs) -> Res<()> {
         held.mock_holding_after_release
     );
     println!(
-        "sanity: mock saw {seen_direct} direct / {seen_gateway} via gateway; gateway alive at end: {gateway_alive}; \
-         gateway log {log_bytes} B, {log_warn} WARN, {log_err} ERROR lines; load avg at end {load_end}"
+        "  second round: {} opened, {} failed; RSS {:.1} MiB, after release {:.1} MiB, in-flight {}, mock still \
+         holding {}",
+        held2.opened,
+        held2.failed,
+        mib(held2.rss_peak_kib),
+        mib(held2.rss_after_release_kib),
+        held2.in_flight_after_release,
+        held2.mock_holding_after_release
+    );
+    println!(
+        "sanity: mock saw {seen_direct} direct / {seen_gateway} via gateway requests on {conns_direct} / \
+         {conns_gateway} connections ({} / {} before the open-stream rounds); gateway alive at end: {gateway_alive}; \
+         gateway log {log_bytes} B, {log_warn} WARN, {log_err} ERROR lines; load avg at end {load_end}",
+        conns_before_hold[0],
+        conns_before_hold[1]
     );
     for l in &log_sample {
         println!("  log: {l}");
@@ -1223,6 +1255,12 @@ async fn run(k: Knobs) -> Res<()> {
             "gateway_in_flight": held.gateway_in_flight, "mock_holding": held.mock_holding_open,
             "in_flight_after_release": held.in_flight_after_release,
             "mock_holding_after_release": held.mock_holding_after_release,
+            "round2": {
+                "opened": held2.opened, "failed": held2.failed,
+                "rss_peak_mib": mib(held2.rss_peak_kib), "rss_after_release_mib": mib(held2.rss_after_release_kib),
+                "in_flight_after_release": held2.in_flight_after_release,
+                "mock_holding_after_release": held2.mock_holding_after_release,
+            },
         },
         "targets": {
             "added_p99_us_max": 1000, "per_event_us_max": 50, "rss_idle_mib_max": 50, "rss_open_streams_mib_max": 300,
@@ -1231,6 +1269,8 @@ async fn run(k: Knobs) -> Res<()> {
             "rss_open_streams": held.opened == held.wanted && mib(held.rss_peak_kib) <= 300.0,
         },
         "mock_seen": {"direct": seen_direct, "gateway": seen_gateway},
+        "mock_connections": {"direct": conns_direct, "gateway": conns_gateway,
+            "direct_before_hold": conns_before_hold[0], "gateway_before_hold": conns_before_hold[1]},
         "gateway_alive_at_end": gateway_alive,
         "gateway_log": {"bytes": log_bytes, "warn_lines": log_warn, "error_lines": log_err},
     });
