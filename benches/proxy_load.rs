@@ -9,7 +9,8 @@
 //! Knobs (environment): `HAETAE_BENCH_RATE` (non-streaming req/s, default 1000), `HAETAE_BENCH_SECS` (seconds per
 //! path, default 15), `HAETAE_BENCH_STREAM_RATE` (streams/s, default 100), `HAETAE_BENCH_STREAM_SECS` (default 8),
 //! `HAETAE_BENCH_SAT_SECS` (closed-loop seconds per path, default 4), `HAETAE_BENCH_SAT_CONC` (default 32),
-//! `HAETAE_BENCH_OPEN_STREAMS` (default 1000), `HAETAE_BENCH_GATEWAY_LOG` (gateway `log.level`, default `info`:
+//! `HAETAE_BENCH_OPEN_STREAMS` (default 1000), `HAETAE_BENCH_HOLD_ROUNDS` (open-stream rounds, default 2),
+//! `HAETAE_BENCH_GATEWAY_LOG` (gateway `log.level`, default `info`:
 //! the production default, one access-log line per request, written to a temp file).
 //!
 //! The bench never asserts a time: it prints the numbers, the targets next to them, and one `PROXY_LOAD_JSON` line.
@@ -63,6 +64,7 @@ struct Knobs {
     sat_secs: u64,
     sat_conc: usize,
     open_streams: usize,
+    hold_rounds: usize,
     gateway_log: String,
 }
 
@@ -90,6 +92,7 @@ impl Knobs {
             sat_secs: env_num("HAETAE_BENCH_SAT_SECS", sat_secs),
             sat_conc: env_num("HAETAE_BENCH_SAT_CONC", 32),
             open_streams: env_num("HAETAE_BENCH_OPEN_STREAMS", open),
+            hold_rounds: env_num("HAETAE_BENCH_HOLD_ROUNDS", 2usize).max(1),
             gateway_log: std::env::var("HAETAE_BENCH_GATEWAY_LOG")
                 .unwrap_or_else(|_| "info".into()),
         }
@@ -1062,8 +1065,11 @@ async fn run(k: Knobs) -> Res<()> {
         mock.conns[1].load(Ordering::Relaxed),
     ];
     let held = hold_streams(&targets, k.open_streams, &gw, &mock).await;
-    // a second round tells memory the allocator keeps for reuse (flat) from a leak (grows by round)
-    let held2 = hold_streams(&targets, k.open_streams, &gw, &mock).await;
+    // further rounds tell memory the allocator keeps for reuse (flat) from a leak (grows every round)
+    let mut more_rounds = Vec::new();
+    for _ in 1..k.hold_rounds {
+        more_rounds.push(hold_streams(&targets, k.open_streams, &gw, &mock).await);
+    }
     let load_end = loadavg();
     let seen_direct = mock.seen[0].load(Ordering::Relaxed);
     let seen_gateway = mock.seen[1].load(Ordering::Relaxed);
@@ -1192,16 +1198,19 @@ async fn run(k: Knobs) -> Res<()> {
         held.in_flight_after_release,
         held.mock_holding_after_release
     );
-    println!(
-        "  second round: {} opened, {} failed; RSS {:.1} MiB, after release {:.1} MiB, in-flight {}, mock still \
-         holding {}",
-        held2.opened,
-        held2.failed,
-        mib(held2.rss_peak_kib),
-        mib(held2.rss_after_release_kib),
-        held2.in_flight_after_release,
-        held2.mock_holding_after_release
-    );
+    for (i, r) in more_rounds.iter().enumerate() {
+        println!(
+            "  round {}: {} opened, {} failed; RSS {:.1} MiB, after release {:.1} MiB, in-flight {}, mock still \
+             holding {}",
+            i + 2,
+            r.opened,
+            r.failed,
+            mib(r.rss_peak_kib),
+            mib(r.rss_after_release_kib),
+            r.in_flight_after_release,
+            r.mock_holding_after_release
+        );
+    }
     println!(
         "sanity: mock saw {seen_direct} direct / {seen_gateway} via gateway requests on {conns_direct} / \
          {conns_gateway} connections ({} / {} before the open-stream rounds); gateway alive at end: {gateway_alive}; \
@@ -1255,12 +1264,12 @@ async fn run(k: Knobs) -> Res<()> {
             "gateway_in_flight": held.gateway_in_flight, "mock_holding": held.mock_holding_open,
             "in_flight_after_release": held.in_flight_after_release,
             "mock_holding_after_release": held.mock_holding_after_release,
-            "round2": {
-                "opened": held2.opened, "failed": held2.failed,
-                "rss_peak_mib": mib(held2.rss_peak_kib), "rss_after_release_mib": mib(held2.rss_after_release_kib),
-                "in_flight_after_release": held2.in_flight_after_release,
-                "mock_holding_after_release": held2.mock_holding_after_release,
-            },
+            "later_rounds": more_rounds.iter().map(|r| json!({
+                "opened": r.opened, "failed": r.failed,
+                "rss_peak_mib": mib(r.rss_peak_kib), "rss_after_release_mib": mib(r.rss_after_release_kib),
+                "in_flight_after_release": r.in_flight_after_release,
+                "mock_holding_after_release": r.mock_holding_after_release,
+            })).collect::<Vec<_>>(),
         },
         "targets": {
             "added_p99_us_max": 1000, "per_event_us_max": 50, "rss_idle_mib_max": 50, "rss_open_streams_mib_max": 300,
