@@ -11,7 +11,8 @@
 //! `HAETAE_BENCH_SAT_SECS` (closed-loop seconds per path, default 4), `HAETAE_BENCH_SAT_CONC` (default 32),
 //! `HAETAE_BENCH_OPEN_STREAMS` (default 1000), `HAETAE_BENCH_HOLD_ROUNDS` (open-stream rounds, default 2),
 //! `HAETAE_BENCH_GATEWAY_LOG` (gateway `log.level`, default `info`:
-//! the production default, one access-log line per request, written to a temp file).
+//! the production default, one access-log line per request, written to a temp file), `HAETAE_BENCH_GATEWAY_WORKERS`
+//! (sets `TOKIO_WORKER_THREADS` for the gateway; default: tokio's, one per CPU).
 //!
 //! The bench never asserts a time: it prints the numbers, the targets next to them, and one `PROXY_LOAD_JSON` line.
 //!
@@ -66,6 +67,7 @@ struct Knobs {
     open_streams: usize,
     hold_rounds: usize,
     gateway_log: String,
+    gateway_workers: Option<usize>,
 }
 
 fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -93,6 +95,9 @@ impl Knobs {
             sat_conc: env_num("HAETAE_BENCH_SAT_CONC", 32),
             open_streams: env_num("HAETAE_BENCH_OPEN_STREAMS", open),
             hold_rounds: env_num("HAETAE_BENCH_HOLD_ROUNDS", 2usize).max(1),
+            gateway_workers: std::env::var("HAETAE_BENCH_GATEWAY_WORKERS")
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
             gateway_log: std::env::var("HAETAE_BENCH_GATEWAY_LOG")
                 .unwrap_or_else(|_| "info".into()),
         }
@@ -386,7 +391,11 @@ fn banner_addr(text: &str, label: &str) -> Option<SocketAddr> {
         .find_map(|w| w.strip_prefix("http://").and_then(|a| a.parse().ok()))
 }
 
-async fn start_gateway(mock: SocketAddr, log_level: &str) -> Res<GatewayProc> {
+async fn start_gateway(
+    mock: SocketAddr,
+    log_level: &str,
+    workers: Option<usize>,
+) -> Res<GatewayProc> {
     let bin = env!("CARGO_BIN_EXE_haetae");
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("haetae-bench.toml");
@@ -406,6 +415,7 @@ async fn start_gateway(mock: SocketAddr, log_level: &str) -> Res<GatewayProc> {
         .arg(&config)
         .env("OPENAI_API_KEY", "sk-bench-upstream-key")
         .env_remove("RUST_LOG")
+        .envs(workers.map(|w| ("TOKIO_WORKER_THREADS", w.to_string())))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))
@@ -1027,7 +1037,7 @@ async fn run(k: Knobs) -> Res<()> {
         );
     }
     let mock = start_mock().await?;
-    let gw = start_gateway(mock.addr, &k.gateway_log).await?;
+    let gw = start_gateway(mock.addr, &k.gateway_log, k.gateway_workers).await?;
     let pid = gw.child.id();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_idle = rss_kib(pid).unwrap_or(0);
@@ -1043,10 +1053,12 @@ async fn run(k: Knobs) -> Res<()> {
     };
     println!(
         "haetae proxy_load{} — gateway pid {pid}, {} CPUs, load avg {load_start} (other builds may share the machine), \
-         RLIMIT_NOFILE {nofile}, gateway log.level={}",
+         RLIMIT_NOFILE {nofile}, gateway log.level={}, gateway workers {}",
         if k.quick { " (QUICK)" } else { "" },
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        k.gateway_log
+        k.gateway_log,
+        k.gateway_workers
+            .map_or_else(|| "default".to_owned(), |w| w.to_string())
     );
 
     // warm-up: connection pools on both sides, allocator arenas
@@ -1229,6 +1241,7 @@ async fn run(k: Knobs) -> Res<()> {
         "loadavg_start": load_start,
         "loadavg_end": load_end,
         "gateway_log_level": k.gateway_log,
+        "gateway_workers": k.gateway_workers,
         "body_bytes": BODY_BYTES,
         "nonstream": {
             "rate": k.rate, "secs_per_path": k.secs,
