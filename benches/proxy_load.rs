@@ -1,8 +1,8 @@
 //! Gateway load bench: the same workload sent directly to a fast local mock upstream and through the gateway, in one
 //! run, with the added latency, throughput ratio, per-SSE-event cost and gateway memory reported side by side.
 //!
-//! Run: `cargo bench --bench proxy_load` (about 80 s) or `HAETAE_BENCH_QUICK=1 cargo bench --bench proxy_load`
-//! (a few seconds, smoke test). Cargo builds the `haetae` binary in the bench profile (release settings) next to
+//! Run: `cargo bench --bench proxy_load` (about 70 s) or `HAETAE_BENCH_QUICK=1 cargo bench --bench proxy_load`
+//! (about 17 s, smoke test). Cargo builds the `haetae` binary in the bench profile (release settings) next to
 //! the bench and passes its path as `CARGO_BIN_EXE_haetae`; the gateway runs as a separate process from a temporary
 //! config file, exactly as `haetae serve --config FILE` runs in production.
 //!
@@ -598,7 +598,7 @@ fn request(t: &Targets, via: Via, body: &Bytes) -> Res<Request<Full<Bytes>>> {
         .body(Full::new(body.clone()))?)
 }
 
-/// One request; `expect_events`: None for a JSON response, Some(n) for a stream of n events.
+/// One request, timed from just before it is sent; `stream`: expect 200 SSE events + `[DONE]`, else a JSON body.
 async fn one(t: &Targets, via: Via, stream: bool) -> Outcome {
     let body = if stream { &t.stream_body } else { &t.body };
     let start = Instant::now();
