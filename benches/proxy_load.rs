@@ -340,9 +340,19 @@ impl Drop for GatewayProc {
     }
 }
 
-fn gateway_config(mock: SocketAddr, log_level: &str) -> String {
+/// `audit_dir`: the residency log (production default: on, `before-forward`) in that directory; `None`: off.
+fn gateway_config(mock: SocketAddr, log_level: &str, audit_dir: Option<&Path>) -> String {
+    let audit = match audit_dir {
+        Some(d) => format!(
+            "[audit]\nenabled = true\ndurability = \"before-forward\"\ndir = \"{0}/audit\"\n\
+             signing_key_file = \"{0}/signing.key\"\ndigest_key_file = \"{0}/digest.key\"\n",
+            d.display()
+        ),
+        None => "[audit]\nenabled = false\n".to_owned(),
+    };
     format!(
         r#"# written by benches/proxy_load.rs
+{audit}
 [server]
 listen = ["127.0.0.1:0"]
 admin_listen = "127.0.0.1:0"
@@ -395,11 +405,13 @@ async fn start_gateway(
     mock: SocketAddr,
     log_level: &str,
     workers: Option<usize>,
+    audit: bool,
 ) -> Res<GatewayProc> {
     let bin = env!("CARGO_BIN_EXE_haetae");
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("haetae-bench.toml");
-    std::fs::write(&config, gateway_config(mock, log_level))?;
+    let audit_dir = audit.then(|| dir.path().to_owned());
+    std::fs::write(&config, gateway_config(mock, log_level, audit_dir.as_deref()))?;
     let log_path = dir.path().join("gateway.log");
     let log = std::fs::File::create(&log_path)?;
     let mut cmd = Command::new(bin);
@@ -1037,7 +1049,8 @@ async fn run(k: Knobs) -> Res<()> {
         );
     }
     let mock = start_mock().await?;
-    let gw = start_gateway(mock.addr, &k.gateway_log, k.gateway_workers).await?;
+    // The gateway as deployed by default: residency log on, records durable before forwarding.
+    let gw = start_gateway(mock.addr, &k.gateway_log, k.gateway_workers, true).await?;
     let pid = gw.child.id();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_idle = rss_kib(pid).unwrap_or(0);
@@ -1095,7 +1108,25 @@ async fn run(k: Knobs) -> Res<()> {
         )
     };
     let (log_bytes, log_warn, log_err, log_sample) = log_stats(&gw.log_path);
+
+    // The before-forward durability point: the same open loop against a second gateway without the residency log
+    // ("direct" side below) and the audited one ("gateway" side); the difference is the record's group commit.
+    let gw_plain = start_gateway(mock.addr, &k.gateway_log, k.gateway_workers, false).await?;
+    let audit_targets = Targets {
+        client: make_client(),
+        direct: format!("http://{}/v1/chat/completions", gw_plain.traffic).parse()?,
+        gateway: format!("http://{}/v1/chat/completions", gw.traffic).parse()?,
+        body: targets.body.clone(),
+        stream_body: targets.stream_body.clone(),
+        hold_body: targets.hold_body.clone(),
+    };
+    let audit_secs = k.secs.clamp(1, 5);
+    let _ = open_loop(&audit_targets, false, k.rate.min(500.0), 1, pid, false).await;
+    let (an, aa) = open_loop(&audit_targets, false, k.rate, audit_secs, pid, true).await;
+    drop(gw_plain);
     drop(gw);
+    let audit_add_p50 = pct(&aa.totals, 0.50) - pct(&an.totals, 0.50);
+    let audit_add_p99 = pct(&aa.totals, 0.99) - pct(&an.totals, 0.99);
 
     // derived numbers
     let add_p50 = pct(&g.totals, 0.50) - pct(&d.totals, 0.50);
@@ -1233,9 +1264,25 @@ async fn run(k: Knobs) -> Res<()> {
     for l in &log_sample {
         println!("  log: {l}");
     }
+    println!();
+    println!(
+        "residency log, durability before-forward: gateway without log vs with log, open loop {:.0} req/s, {audit_secs} s per side",
+        k.rate
+    );
+    row("no log", &an);
+    row("log", &aa);
+    println!(
+        "  added by the before-forward record (group commit + fdatasync): p50 {} p99 {}",
+        fmt_us(audit_add_p50),
+        fmt_us(audit_add_p99)
+    );
 
     let report = json!({
         "bench": "proxy_load",
+        "residency_before_forward": {
+            "without_log": lat_json(&an), "with_log": lat_json(&aa),
+            "added_p50_us": audit_add_p50, "added_p99_us": audit_add_p99,
+        },
         "quick": k.quick,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "loadavg_start": load_start,
