@@ -143,3 +143,9 @@ pub enum DetectError {
     #[error("compiling the detector union failed: {0}")]
     Build(String),
 }
+
+/// The builtin regex patterns as `(detector id, regex source)`, in priority order. For baselines and tooling (the
+/// bench runs each of them separately with the `regex` crate); the engine compiles them together.
+pub fn builtin_pattern_sources() -> Vec<(&'static str, String)> {
+    builtin::patterns().into_iter().map(|p| (p.detector, p.regex.into_owned())).collect()
+}
