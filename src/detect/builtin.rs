@@ -39,8 +39,10 @@ pub(crate) enum Check {
     ContextNumeric,
     /// Korean passport: score by type letter.
     Passport,
-    /// Korean name followed by an honorific/role: the finding is the name; stop-list applied.
+    /// Korean name found before an honorific/role by the suffix scanner: surname and stop-list checked.
     PersonKoAfter,
+    /// E-mail candidate found around an `@` by the `@` scanner.
+    Email,
     /// Korean name after a label (`성명:`): the finding is the name; stop-list applied.
     PersonKoBefore,
     /// English name after a title or label: the finding is the name.
@@ -165,7 +167,14 @@ pub(crate) struct Pattern {
     pub boundary: Boundary,
 }
 
-const SURNAMES: &str = "(?:남궁|황보|제갈|선우|독고|사공|서문|[김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남심노하곽성차주우구민나진지엄채원천방공현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용예경봉사부가복태목형계피두감음빈동온호범좌팽승간상시갈단견당화창옹순])";
+/// Single-syllable Korean surnames accepted by PERSON (the most common ~150).
+pub(crate) const SURNAME_CHARS: &str = "김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남심노하곽성차주우구민나진지엄채원천방공현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용예경봉사부가복태목형계피두감음빈동온호범좌팽승간상시갈단견당화창옹순";
+/// Two-syllable Korean surnames.
+pub(crate) const TWO_SYLLABLE_SURNAMES: &[&str] = &["남궁", "황보", "제갈", "선우", "독고", "사공", "서문", "동방"];
+
+fn surnames_regex() -> String {
+    format!("(?:{}|[{SURNAME_CHARS}])", TWO_SYLLABLE_SURNAMES.join("|"))
+}
 
 macro_rules! p {
     ($det:expr, $ent:expr, $re:expr, $base:expr, $check:expr, $b:expr) => {
@@ -179,14 +188,13 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     use Boundary as B;
     use Check as C;
     use Entity as E;
-    let person_after =
-        format!("{SURNAMES}[가-힣]{{1,2}} ?(?:{})", PERSON_SUFFIXES.join("|"));
     let person_before = format!(
-        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자)(?: *[:：] *|(?:은|는|이|가)? +){SURNAMES}[가-힣]{{1,2}}"
+        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자)(?: *[:：] *|(?:은|는|이|가)? +){}[가-힣]{{1,2}}",
+        surnames_regex()
     );
     vec![
         // ---- classification markings (first: a marking inside other text always wins) ----
-        p!("marking.kr", E::ClassificationMarking, r"(?:군사 ?)?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]|일|이|삼) ?급 ?비 ?밀", 0.95, C::KoMarking, B::None),
+        p!("marking.kr", E::ClassificationMarking, r"(?:군사 ?)?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]) ?급 ?비 ?밀", 0.95, C::KoMarking, B::None),
         p!("marking.kr", E::ClassificationMarking, r"대외비|군사 ?기밀", 0.9, C::Daeoebi, B::None),
         p!("marking.banner", E::ClassificationMarking, r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI)//[A-Z0-9][A-Z0-9 ,/-]*", 0.95, C::Banner, B::Word),
         p!("marking.banner", E::ClassificationMarking, r"COSMIC TOP SECRET|TOP SECRET|NATO (?:SECRET|CONFIDENTIAL|RESTRICTED)|OFFICIAL[- ]SENSITIVE|UK EYES ONLY", 0.9, C::None, B::Word),
@@ -202,20 +210,17 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!("secret.slack", E::SecretKey, r"xox[abposr]-[A-Za-z0-9-]{10,}", 0.9, C::None, B::Word),
         p!("secret.google", E::SecretKey, r"AIza[0-9A-Za-z_-]{35}", 0.9, C::None, B::Word),
         p!("secret.jwt", E::SecretKey, r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", 0.9, C::None, B::Word),
-        p!("secret.assignment", E::SecretKey, r#"(?:[A-Za-z0-9_.-]*[_.-])?(?i:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|private[_-]?key)["']? *[:=] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#, 0.8, C::Assignment, B::None),
+        p!("secret.assignment", E::SecretKey, r#"(?:password|Password|PASSWORD|passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|private_key|privateKey|PRIVATE_KEY)["']? *[:=] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#, 0.8, C::Assignment, B::None),
         p!("secret.assignment", E::SecretKey, r#"(?:비밀번호|패스워드|암호) *[:=：] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#, 0.8, C::Assignment, B::None),
         // ---- Korean addresses and names (Hangul-anchored) ----
         p!("kr_address", E::KrAddress, r"(?:서울(?:특별)?시?|부산(?:광역)?시?|대구(?:광역)?시?|인천(?:광역)?시?|광주(?:광역)?시?|대전(?:광역)?시?|울산(?:광역)?시?|세종(?:특별자치)?시?|경기도?|강원(?:특별자치)?도?|충청북도|충북|충청남도|충남|전라북도|전북(?:특별자치도)?|전라남도|전남|경상북도|경북|경상남도|경남|제주(?:특별자치)?도?) +(?:[가-힣]{1,6}(?:시|군|구) +){0,2}(?:[가-힣0-9]{1,12}(?:로|길) *[0-9]{1,5}(?:-[0-9]{1,5})?(?:번길 *[0-9]{1,5})?|[가-힣0-9]{1,8}(?:동|리|가|읍|면) *(?:[가-힣]{1,6}(?:동|리) *)?(?:산 *)?[0-9]{1,5}(?:-[0-9]{1,5})?)", 0.75, C::None, B::None),
         p!("kr_driver_license", E::KrDriverLicense, r"(?:서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산) ?[0-9]{2}-[0-9]{6}-[0-9]{2}", 0.85, C::None, B::Number),
         p!("person.ko", E::Person, person_before, 0.8, C::PersonKoBefore, B::None),
-        p!("person.ko", E::Person, person_after, 0.7, C::PersonKoAfter, B::HangulStart),
         p!("person.en", E::Person, r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? +[A-Z][a-z]+(?: +[A-Z][a-z]+)?", 0.75, C::PersonEn, B::Word),
-        p!("person.en", E::Person, r"(?i:full name|name|customer|patient|employee|applicant) *[:=] *[A-Z][a-z]+(?: +[A-Z][a-z]+){1,2}", 0.8, C::PersonEn, B::Word),
+        p!("person.en", E::Person, r"(?:Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant) *[:=] *[A-Z][a-z]+(?: +[A-Z][a-z]+){1,2}", 0.8, C::PersonEn, B::Word),
         // ---- identifiers with letters ----
         p!("kr_passport", E::KrPassport, r"[MSRGD][0-9]{8}|[MSRGD][0-9]{3}[A-Z][0-9]{4}", 0.45, C::Passport, B::Word),
         p!("iban", E::Iban, r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?", 0.85, C::Iban, B::Word),
-        p!("email", E::Email, r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}", 0.9, C::None, B::Word),
-        p!("ip_address.v6", E::IpAddress, r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}", 0.7, C::Ipv6, B::Word),
         // ---- numbers ----
         p!("kr_rrn", E::KrRrn, r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[- ]?[0-9]{7}", 0.6, C::Rrn13, B::Number),
         p!("kr_crn", E::KrCrn, r"[0-9]{6}-[0-9]{7}", 0.55, C::Crn, B::Number),
@@ -248,3 +253,42 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "기본", "남자", "여자", "소개", "신규", "유지", "진행", "지난", "방문", "노인", "마음", "명의", "사용", "환자",
     "부모님", "하나님", "예금", "수신", "작성", "보호", "피보", "홍보", "공지", "제목", "내용", "선생님", "사장님",
 ];
+
+/// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class
+/// and defeat the union's literal prefilter): (detector, entity, base score, check, boundary).
+pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
+    ("email", Entity::Email, 0.9, Check::Email, Boundary::None),
+    ("ip_address.v6", Entity::IpAddress, 0.7, Check::Ipv6, Boundary::Word),
+    ("person.ko", Entity::Person, 0.7, Check::PersonKoAfter, Boundary::HangulStart),
+];
+
+/// Trigger literals (ASCII case-insensitive) for the builtin regex union, with how many bytes before the literal a
+/// match may start. Every builtin regex pattern starts at a trigger (minus its back-offset) or at a digit run / `+`
+/// (see [`DIGIT_BACK`]); the engine runs the union only there, anchored, instead of over every byte.
+pub(crate) const TRIGGERS: &[(&str, usize)] = &[
+    // markings
+    ("COSMIC", 0), ("TOP SECRET", 0), ("NATO ", 0), ("SECRET", 0), ("CONFIDENTIAL", 0), ("RESTRICTED", 0), ("CUI", 0),
+    ("OFFICIAL", 0), ("UK EYES", 0), ("(TS", 0), ("(S/", 0), ("(S)", 0), ("(C/", 0), ("(C)", 0), ("(CUI", 0),
+    ("급", 16), ("대외비", 0), ("군사", 0),
+    // secrets
+    ("-----BEGIN", 0), ("AKIA", 0), ("ASIA", 0), ("ABIA", 0), ("ACCA", 0), ("A3T", 0), ("sk-", 0), ("ghp_", 0),
+    ("gho_", 0), ("ghu_", 0), ("ghs_", 0), ("ghr_", 0), ("github_pat_", 0), ("xox", 0), ("AIza", 0), ("eyJ", 0),
+    ("password", 0), ("passwd", 0), ("pwd", 0), ("passphrase", 0), ("api_key", 0), ("api-key", 0), ("apikey", 0),
+    ("access_token", 0), ("accesstoken", 0), ("auth_token", 0), ("authtoken", 0), ("client_secret", 0),
+    ("clientsecret", 0), ("secret_key", 0), ("secretkey", 0), ("private_key", 0), ("privatekey", 0),
+    ("비밀번호", 0), ("패스워드", 0), ("암호", 0),
+    // names
+    ("성명", 0), ("이름", 0), ("성함", 0), ("고객명", 0), ("환자명", 0), ("예금주", 0), ("수신인", 0), ("신청인", 0),
+    ("작성자", 0), ("담당자", 0), ("피보험자", 0), ("보호자", 0), ("mr", 0), ("ms", 0), ("miss", 0), ("dr", 0),
+    ("prof", 0), ("full name", 0), ("name", 0), ("customer", 0), ("patient", 0), ("employee", 0), ("applicant", 0),
+    // addresses and Hangul-region licences
+    ("서울", 0), ("부산", 0), ("대구", 0), ("인천", 0), ("광주", 0), ("대전", 0), ("울산", 0), ("세종", 0), ("경기", 0),
+    ("강원", 0), ("충청", 0), ("충북", 0), ("충남", 0), ("전라", 0), ("전북", 0), ("전남", 0), ("경상", 0), ("경북", 0),
+    ("경남", 0), ("제주", 0),
+    // numbers written with a leading parenthesis
+    ("(0", 0),
+];
+
+/// Bytes before the first digit of a digit run (or a `+`) where a match may start: IBAN country code (2), passport
+/// type letter (1).
+pub(crate) const DIGIT_BACK: usize = 2;
