@@ -71,7 +71,9 @@ proptest! {
 
     #[test]
     fn whole_equals_segmented(segments in prop::collection::vec(fragment_text(), 1..6)) {
-        // Segments are separated by a blank line: context never crosses it and no pattern spans it.
+        // Segments are separated by a blank line: context never crosses it and no pattern spans it, except a PEM
+        // private-key block, which may legitimately contain blank lines (documented exception, excluded here).
+        prop_assume!(!segments.iter().any(|s| s.contains("PRIVATE KEY")));
         let e = engine();
         let mut doc = String::new();
         let mut seg_findings = Vec::new();

@@ -292,3 +292,12 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
 /// Bytes before the first digit of a digit run (or a `+`) where a match may start: IBAN country code (2), passport
 /// type letter (1).
 pub(crate) const DIGIT_BACK: usize = 2;
+
+/// Regex equivalents of [`SCANNERS`], for baselines only (the engine uses anchored code instead).
+pub(crate) fn scanner_equivalents() -> Vec<(&'static str, String)> {
+    vec![
+        ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}".to_owned()),
+        ("ip_address.v6", r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}".to_owned()),
+        ("person.ko", format!("{}[가-힣]{{1,2}} ?(?:{})", surnames_regex(), PERSON_SUFFIXES.join("|"))),
+    ]
+}

@@ -363,10 +363,11 @@ impl Engine {
         let triggers = if has_custom_regex {
             None
         } else {
+            // One pass finds regex triggers and (after them, pattern ids >= TRIGGERS.len()) person honorifics.
             let ac = AhoCorasickBuilder::new()
                 .match_kind(AcMatchKind::LeftmostFirst)
                 .ascii_case_insensitive(true)
-                .build(TRIGGERS.iter().map(|t| t.0))
+                .build(TRIGGERS.iter().map(|t| t.0).chain(PERSON_SUFFIXES.iter().copied()))
                 .map_err(|e| DetectError::Build(e.to_string()))?;
             Some((ac, TRIGGERS.iter().map(|t| t.1).collect()))
         };
@@ -484,10 +485,18 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
+        let person = self.scanners.iter().find(|p| p.check == Check::PersonKoAfter);
         let mut lits = ac.find_iter(hay).peekable();
         let mut digit = next_digit_run(b, 0);
         let mut pos = 0;
         loop {
+            // Honorific hits (ids past the trigger table) feed the Korean-name scanner, not the regex union.
+            while let Some(m) = lits.peek().filter(|m| m.pattern().as_usize() >= back.len()).copied() {
+                lits.next();
+                if let Some(p) = person {
+                    self.person_before_suffix(p, hay, m.start(), groups, out);
+                }
+            }
             let lit = lits.peek().map(|m| (m.start(), back.get(m.pattern().as_usize()).copied().unwrap_or(0)));
             let (t, tb) = match (digit, lit) {
                 (None, None) => break,
@@ -651,29 +660,38 @@ impl Engine {
                 }
             }
             Check::PersonKoAfter => {
+                if self.triggers.is_some() {
+                    return; // handled inside the trigger pass
+                }
                 for m in self.person_suffixes.find_iter(hay) {
-                    let mut ne = m.start();
-                    if ne > 0 && b[ne - 1] == b' ' {
-                        ne -= 1;
-                    }
-                    let mut ns = ne;
-                    let mut count = 0;
-                    while let Some(c) = hay[..ns].chars().next_back() {
-                        if !is_hangul_syllable(c) || count == 5 {
-                            break;
-                        }
-                        ns -= c.len_utf8();
-                        count += 1;
-                    }
-                    if !(2..=4).contains(&count) {
-                        continue;
-                    }
-                    if let Some(f) = self.evaluate(hay, p, ns, ne, groups) {
-                        out.push(f);
-                    }
+                    self.person_before_suffix(p, hay, m.start(), groups, out);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A Korean name is the whole run of 2–4 Hangul syllables right before an honorific (one space allowed).
+    fn person_before_suffix(&self, p: &PatInfo, hay: &str, suffix_start: usize, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+        let b = hay.as_bytes();
+        let mut ne = suffix_start;
+        if ne > 0 && b[ne - 1] == b' ' {
+            ne -= 1;
+        }
+        let mut ns = ne;
+        let mut count = 0;
+        while let Some(c) = hay[..ns].chars().next_back() {
+            if !is_hangul_syllable(c) || count == 5 {
+                break;
+            }
+            ns -= c.len_utf8();
+            count += 1;
+        }
+        if !(2..=4).contains(&count) {
+            return;
+        }
+        if let Some(f) = self.evaluate(hay, p, ns, ne, groups) {
+            out.push(f);
         }
     }
 

@@ -144,8 +144,13 @@ pub enum DetectError {
     Build(String),
 }
 
-/// The builtin regex patterns as `(detector id, regex source)`, in priority order. For baselines and tooling (the
-/// bench runs each of them separately with the `regex` crate); the engine compiles them together.
+/// The builtin detectors as `(detector id, regex source)`: the patterns of the union in priority order, followed by
+/// regex equivalents of the code scanners (e-mail, IPv6, Korean name before an honorific). For baselines and tooling
+/// (the bench runs each of them separately with the `regex` crate); the engine compiles the former together.
 pub fn builtin_pattern_sources() -> Vec<(&'static str, String)> {
-    builtin::patterns().into_iter().map(|p| (p.detector, p.regex.into_owned())).collect()
+    builtin::patterns()
+        .into_iter()
+        .map(|p| (p.detector, p.regex.into_owned()))
+        .chain(builtin::scanner_equivalents().into_iter().map(|(d, r)| (d, r.to_owned())))
+        .collect()
 }
