@@ -18,12 +18,13 @@ mod detect_corpus;
 use detect_corpus::{corpus, dictionary};
 
 fn engine_with_dictionary(terms: &[String]) -> Engine {
-    let spec: CustomDetectorSpec = toml::from_str(&format!(
-        "id = \"CODENAME\"\nterms = {:?}\n",
-        terms
-    ))
-    .unwrap();
-    Engine::new(&DetectConfig { detectors: vec![spec], ..DetectConfig::default() }).unwrap()
+    let spec: CustomDetectorSpec =
+        toml::from_str(&format!("id = \"CODENAME\"\nterms = {:?}\n", terms)).unwrap();
+    Engine::new(&DetectConfig {
+        detectors: vec![spec],
+        ..DetectConfig::default()
+    })
+    .unwrap()
 }
 
 fn best_of<F: FnMut() -> usize>(n: usize, mut f: F) -> (Duration, usize) {
@@ -42,7 +43,10 @@ fn mbps(bytes: usize, d: Duration) -> f64 {
 }
 
 fn main() {
-    let mb: usize = std::env::var("HAETAE_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let mb: usize = std::env::var("HAETAE_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
     let terms = dictionary(10_000);
     let clean = corpus(mb * 1_000_000, 4_000, 1, &terms);
     let dense = corpus((mb / 5).max(1) * 1_000_000, 60, 2, &terms);
@@ -53,8 +57,10 @@ fn main() {
     let t = Instant::now();
     let builtin_only = Engine::builtin().unwrap();
     let compile_builtin = t.elapsed();
-    let baseline: Vec<regex::Regex> =
-        builtin_pattern_sources().iter().map(|(_, src)| regex::Regex::new(src).unwrap()).collect();
+    let baseline: Vec<regex::Regex> = builtin_pattern_sources()
+        .iter()
+        .map(|(_, src)| regex::Regex::new(src).unwrap())
+        .collect();
 
     let mut scratch = engine.scratch();
     let mut out = Vec::new();
@@ -62,19 +68,34 @@ fn main() {
         engine.scan_into(text, &mut scratch, &mut out);
         out.len()
     };
-    let per_pattern = |text: &str| baseline.iter().map(|re| re.find_iter(text).count()).sum::<usize>();
+    let per_pattern = |text: &str| {
+        baseline
+            .iter()
+            .map(|re| re.find_iter(text).count())
+            .sum::<usize>()
+    };
 
-    let mut c = Criterion::default().sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5)).configure_from_args();
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
     for (name, text) in [("clean", &clean), ("dense", &dense)] {
         let mut g = c.benchmark_group(format!("detect/{name}"));
         g.throughput(Throughput::Bytes(text.len() as u64));
         g.bench_function("engine", |b| b.iter(|| scan(black_box(text))));
-        g.bench_function("regex_per_pattern", |b| b.iter(|| per_pattern(black_box(text))));
+        g.bench_function("regex_per_pattern", |b| {
+            b.iter(|| per_pattern(black_box(text)))
+        });
         g.finish();
     }
 
     println!("\n== haetae detect bench (single thread) ==");
-    println!("patterns: {} builtin regexes + 10,000-term dictionary; engine memory {:.1} MiB", engine.pattern_count(), engine.memory_usage() as f64 / 1048576.0);
+    println!(
+        "patterns: {} builtin regexes + 10,000-term dictionary; engine memory {:.1} MiB",
+        engine.pattern_count(),
+        engine.memory_usage() as f64 / 1048576.0
+    );
     println!(
         "compile: all builtins + dictionary {:.1} ms; builtins only {:.1} ms ({:.2} MiB)",
         compile.as_secs_f64() * 1e3,
@@ -89,13 +110,23 @@ fn main() {
     };
     println!(
         "{:<6} {:>6} {:>16} {:>15} {:>19} {:>13} {:>13}",
-        "corpus", "MB", "builtins+dict", "builtins only", "regex per-pattern", "ratio(+dict)", "ratio(only)"
+        "corpus",
+        "MB",
+        "builtins+dict",
+        "builtins only",
+        "regex per-pattern",
+        "ratio(+dict)",
+        "ratio(only)"
     );
     for (name, text) in [("clean", &clean), ("dense", &dense)] {
         let (te, n) = best_of(3, || scan(text));
         let (to, _) = best_of(3, || scan_builtin(text));
         let (tb, m) = best_of(2, || per_pattern(text));
-        let (e, o, b) = (mbps(text.len(), te), mbps(text.len(), to), mbps(text.len(), tb));
+        let (e, o, b) = (
+            mbps(text.len(), te),
+            mbps(text.len(), to),
+            mbps(text.len(), tb),
+        );
         println!(
             "{name:<6} {:>6.1} {e:>10.1} MB/s {o:>10.1} MB/s {b:>14.1} MB/s {:>12.1}x {:>12.1}x   ({n} findings, baseline {m} raw matches)",
             text.len() as f64 / 1e6,

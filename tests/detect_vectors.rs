@@ -24,7 +24,11 @@ struct Case {
 type Span = (String, usize, usize);
 
 fn load() -> Vec<Case> {
-    let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/detect/vectors.toml")).unwrap();
+    let raw = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/detect/vectors.toml"
+    ))
+    .unwrap();
     toml::from_str::<Corpus>(&raw).unwrap().case
 }
 
@@ -47,11 +51,21 @@ fn expected(case: &Case, text: &str, transform: &dyn Fn(&str) -> String) -> Vec<
 }
 
 fn spans(findings: &[Finding]) -> Vec<Span> {
-    findings.iter().map(|f| (f.entity.as_str().to_owned(), f.start, f.end)).collect()
+    findings
+        .iter()
+        .map(|f| (f.entity.as_str().to_owned(), f.start, f.end))
+        .collect()
 }
 
 fn show(text: &str, s: &[Span]) -> Vec<String> {
-    s.iter().map(|(e, a, b)| format!("{e}[{}]", text.get(*a..*b).unwrap_or("<not a char boundary>"))).collect()
+    s.iter()
+        .map(|(e, a, b)| {
+            format!(
+                "{e}[{}]",
+                text.get(*a..*b).unwrap_or("<not a char boundary>")
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -62,10 +76,20 @@ fn vectors_one_shot() {
         let got = spans(&engine.scan(&case.text));
         let want = expected(&case, &case.text, &|s| s.to_owned());
         if got != want {
-            failures.push(format!("{:?}\n    want {:?}\n    got  {:?}", case.text, show(&case.text, &want), show(&case.text, &got)));
+            failures.push(format!(
+                "{:?}\n    want {:?}\n    got  {:?}",
+                case.text,
+                show(&case.text, &want),
+                show(&case.text, &got)
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} vector(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} vector(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -82,12 +106,23 @@ fn vectors_segmented() {
         }
         let base = doc.len();
         doc.push_str(&case.text);
-        want.extend(expected(case, &case.text, &|s| s.to_owned()).into_iter().map(|(e, s, t)| (e, s + base, t + base)));
+        want.extend(
+            expected(case, &case.text, &|s| s.to_owned())
+                .into_iter()
+                .map(|(e, s, t)| (e, s + base, t + base)),
+        );
         engine.scan_segment(&case.text, base, &mut scratch, &mut per_segment);
     }
     let whole = engine.scan(&doc);
-    assert_eq!(spans(&whole), want, "whole document differs from the per-case expectations");
-    assert_eq!(whole, per_segment, "whole document differs from segment-by-segment scanning");
+    assert_eq!(
+        spans(&whole),
+        want,
+        "whole document differs from the per-case expectations"
+    );
+    assert_eq!(
+        whole, per_segment,
+        "whole document differs from segment-by-segment scanning"
+    );
 }
 
 fn obfuscate(s: &str) -> String {
@@ -118,7 +153,12 @@ fn vectors_obfuscated() {
         let text = obfuscate(&case.text);
         let got = spans(&engine.scan(&text));
         let want = expected(&case, &text, &obfuscate);
-        assert_eq!(show(&text, &got), show(&text, &want), "obfuscated {:?}", case.text);
+        assert_eq!(
+            show(&text, &got),
+            show(&text, &want),
+            "obfuscated {:?}",
+            case.text
+        );
         assert_eq!(got, want);
         n += 1;
     }

@@ -20,23 +20,134 @@ impl Rng {
 }
 
 const KO: &[&str] = &[
-    "오늘", "회의에서", "논의한", "내용을", "정리하면", "다음과", "같습니다", "고객", "요청에", "따라", "일정을", "조정했고",
-    "담당자는", "보고서를", "작성하여", "제출할", "예정입니다", "서비스", "개선을", "위해", "데이터를", "분석했습니다",
-    "프로젝트", "진행", "상황은", "양호하며", "추가", "검토가", "필요합니다", "문의", "사항이", "있으시면", "연락", "바랍니다",
-    "시스템", "점검", "결과", "이상", "없음", "배포는", "다음", "주에", "진행됩니다", "감사합니다", "참고", "자료를",
-    "첨부합니다", "예산", "승인", "절차", "변경", "사항", "공유드립니다", "2024년", "3월", "15일", "약", "30%", "증가",
+    "오늘",
+    "회의에서",
+    "논의한",
+    "내용을",
+    "정리하면",
+    "다음과",
+    "같습니다",
+    "고객",
+    "요청에",
+    "따라",
+    "일정을",
+    "조정했고",
+    "담당자는",
+    "보고서를",
+    "작성하여",
+    "제출할",
+    "예정입니다",
+    "서비스",
+    "개선을",
+    "위해",
+    "데이터를",
+    "분석했습니다",
+    "프로젝트",
+    "진행",
+    "상황은",
+    "양호하며",
+    "추가",
+    "검토가",
+    "필요합니다",
+    "문의",
+    "사항이",
+    "있으시면",
+    "연락",
+    "바랍니다",
+    "시스템",
+    "점검",
+    "결과",
+    "이상",
+    "없음",
+    "배포는",
+    "다음",
+    "주에",
+    "진행됩니다",
+    "감사합니다",
+    "참고",
+    "자료를",
+    "첨부합니다",
+    "예산",
+    "승인",
+    "절차",
+    "변경",
+    "사항",
+    "공유드립니다",
+    "2024년",
+    "3월",
+    "15일",
+    "약",
+    "30%",
+    "증가",
 ];
 const EN: &[&str] = &[
-    "the", "meeting", "notes", "summarize", "our", "plan", "for", "next", "quarter", "please", "review", "attached",
-    "report", "and", "send", "feedback", "by", "Friday", "we", "expect", "growth", "in", "revenue", "of", "about", "12%",
-    "model", "latency", "improved", "after", "the", "update", "version", "2.3.1", "deployment", "is", "scheduled",
-    "customer", "support", "team", "will", "follow", "up", "with", "details", "thanks", "regards", "data", "pipeline",
+    "the",
+    "meeting",
+    "notes",
+    "summarize",
+    "our",
+    "plan",
+    "for",
+    "next",
+    "quarter",
+    "please",
+    "review",
+    "attached",
+    "report",
+    "and",
+    "send",
+    "feedback",
+    "by",
+    "Friday",
+    "we",
+    "expect",
+    "growth",
+    "in",
+    "revenue",
+    "of",
+    "about",
+    "12%",
+    "model",
+    "latency",
+    "improved",
+    "after",
+    "the",
+    "update",
+    "version",
+    "2.3.1",
+    "deployment",
+    "is",
+    "scheduled",
+    "customer",
+    "support",
+    "team",
+    "will",
+    "follow",
+    "up",
+    "with",
+    "details",
+    "thanks",
+    "regards",
+    "data",
+    "pipeline",
 ];
 const PII: &[&str] = &[
-    "주민등록번호 900101-1234568", "연락처 010-1234-5678", "hong.gildong@example.co.kr", "카드 4111 1111 1111 1111",
-    "사업자등록번호 116-82-00276", "서울특별시 강남구 테헤란로 152", "김민수님", "여권번호 M12345678",
-    "IP 192.168.10.24", "AKIAIOSFODNN7EXAMPLE", "Ⅱ급비밀", "계좌번호 110-123-456789", "SSN 123-45-6789",
-    "+1 415 555 2671", "DE89 3704 0044 0532 0130 00", "password=Tr0ub4dor&3",
+    "주민등록번호 900101-1234568",
+    "연락처 010-1234-5678",
+    "hong.gildong@example.co.kr",
+    "카드 4111 1111 1111 1111",
+    "사업자등록번호 116-82-00276",
+    "서울특별시 강남구 테헤란로 152",
+    "김민수님",
+    "여권번호 M12345678",
+    "IP 192.168.10.24",
+    "AKIAIOSFODNN7EXAMPLE",
+    "Ⅱ급비밀",
+    "계좌번호 110-123-456789",
+    "SSN 123-45-6789",
+    "+1 415 555 2671",
+    "DE89 3704 0044 0532 0130 00",
+    "password=Tr0ub4dor&3",
 ];
 
 pub fn corpus(bytes: usize, pii_every: usize, seed: u64, dict: &[String]) -> String {
@@ -53,7 +164,7 @@ pub fn corpus(bytes: usize, pii_every: usize, seed: u64, dict: &[String]) -> Str
             }
             s.push_str(if korean { r.pick(KO) } else { r.pick(EN) });
         }
-        s.push_str(if korean { ". " } else { ". " });
+        s.push_str(". ");
         if r.below(8) == 0 {
             s.push('\n');
         }
@@ -72,7 +183,10 @@ pub fn corpus(bytes: usize, pii_every: usize, seed: u64, dict: &[String]) -> Str
 }
 
 pub fn dictionary(n: usize) -> Vec<String> {
-    const SYL: &[&str] = &["가", "나", "다", "라", "마", "바", "사", "아", "자", "차", "카", "타", "파", "하", "해", "태"];
+    const SYL: &[&str] = &[
+        "가", "나", "다", "라", "마", "바", "사", "아", "자", "차", "카", "타", "파", "하", "해",
+        "태",
+    ];
     let mut r = Rng(7);
     (0..n)
         .map(|i| {
@@ -85,4 +199,3 @@ pub fn dictionary(n: usize) -> Vec<String> {
         })
         .collect()
 }
-

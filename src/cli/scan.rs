@@ -87,13 +87,21 @@ struct JsonDoc<'a> {
 
 /// Load the detector configuration of a policy file: its `[detect]` table, or the whole file.
 pub fn load_policy(path: &Path) -> anyhow::Result<DetectConfig> {
-    let raw = std::fs::read_to_string(path).with_context(|| format!("reading policy {}", path.display()))?;
-    let mut value: toml::Value = toml::from_str(&raw).with_context(|| format!("parsing policy {}", path.display()))?;
+    let raw = std::fs::read_to_string(path)
+        .with_context(|| format!("reading policy {}", path.display()))?;
+    let mut value: toml::Value =
+        toml::from_str(&raw).with_context(|| format!("parsing policy {}", path.display()))?;
     if let Some(detect) = value.as_table_mut().and_then(|t| t.remove("detect")) {
         value = detect;
     }
-    let mut config: DetectConfig = serde_path_to_error::deserialize(value)
-        .map_err(|e| anyhow::anyhow!("policy {}: at `{}`: {}", path.display(), e.path(), e.inner()))?;
+    let mut config: DetectConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+        anyhow::anyhow!(
+            "policy {}: at `{}`: {}",
+            path.display(),
+            e.path(),
+            e.inner()
+        )
+    })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     for spec in &mut config.detectors {
         let id = spec.id.clone();
@@ -120,7 +128,11 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         run_documents(&engine, &args, &mut out)?
     };
     out.flush()?;
-    Ok(if args.fail_on_findings && found { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if args.fail_on_findings && found {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn run_jsonl(engine: &Engine, files: &[PathBuf], out: &mut impl Write) -> anyhow::Result<bool> {
@@ -139,11 +151,18 @@ fn run_jsonl(engine: &Engine, files: &[PathBuf], out: &mut impl Write) -> anyhow
             if line.trim().is_empty() {
                 continue;
             }
-            let input: JsonlIn = serde_json::from_str(&line)
-                .with_context(|| format!("{source}: line {n}: expected {{\"id\": ..., \"text\": \"...\"}}"))?;
+            let input: JsonlIn = serde_json::from_str(&line).with_context(|| {
+                format!("{source}: line {n}: expected {{\"id\": ..., \"text\": \"...\"}}")
+            })?;
             engine.scan_into(&input.text, &mut scratch, &mut findings);
             found |= !findings.is_empty();
-            serde_json::to_writer(&mut *out, &JsonlOut { id: &input.id, findings: json_findings(&findings, false) })?;
+            serde_json::to_writer(
+                &mut *out,
+                &JsonlOut {
+                    id: &input.id,
+                    findings: json_findings(&findings, false),
+                },
+            )?;
             out.write_all(b"\n")?;
         }
     };
@@ -151,7 +170,8 @@ fn run_jsonl(engine: &Engine, files: &[PathBuf], out: &mut impl Write) -> anyhow
         process(&mut std::io::stdin().lock(), "stdin")?;
     } else {
         for f in files {
-            let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
+            let file =
+                std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
             process(&mut std::io::BufReader::new(file), &f.display().to_string())?;
         }
     }
@@ -161,14 +181,17 @@ fn run_jsonl(engine: &Engine, files: &[PathBuf], out: &mut impl Write) -> anyhow
 fn read_inputs(files: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
     if files.is_empty() {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading stdin (must be UTF-8)")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading stdin (must be UTF-8)")?;
         return Ok(vec![("-".to_owned(), text)]);
     }
     files
         .iter()
         .map(|f| {
             let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-            let text = String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8", f.display()))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("{} is not UTF-8", f.display()))?;
             Ok((f.display().to_string(), text))
         })
         .collect()
@@ -217,7 +240,11 @@ fn write_table(
     total: &Classification,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    writeln!(out, "{:<24} {:>9} {:>9}  {:<24} {:>5}  PREVIEW", "SOURCE", "START", "END", "ENTITY", "SCORE")?;
+    writeln!(
+        out,
+        "{:<24} {:>9} {:>9}  {:<24} {:>5}  PREVIEW",
+        "SOURCE", "START", "END", "ENTITY", "SCORE"
+    )?;
     for ((source, text), (findings, _)) in inputs.iter().zip(results) {
         for f in findings {
             let value = text.get(f.start..f.end).unwrap_or("");
@@ -252,7 +279,14 @@ fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }
-    let tail: String = s.chars().rev().take(max - 1).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = s
+        .chars()
+        .rev()
+        .take(max - 1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("…{tail}")
 }
 
@@ -264,7 +298,9 @@ pub fn mask_preview(entity: &Entity, value: &str) -> String {
         return value.replace(['\n', '\r', '\t'], " ");
     }
     let chars: Vec<char> = value.chars().collect();
-    let significant: Vec<usize> = (0..chars.len()).filter(|&i| chars[i].is_alphanumeric()).collect();
+    let significant: Vec<usize> = (0..chars.len())
+        .filter(|&i| chars[i].is_alphanumeric())
+        .collect();
     let keep_first = significant.len() >= 3;
     let keep_last = significant.len() >= 4;
     let mut out = String::new();
@@ -295,11 +331,17 @@ mod tests {
 
     #[test]
     fn previews_mask_values() {
-        assert_eq!(mask_preview(&Entity::KrRrn, "900101-1234568"), "9*****-******8");
+        assert_eq!(
+            mask_preview(&Entity::KrRrn, "900101-1234568"),
+            "9*****-******8"
+        );
         assert_eq!(mask_preview(&Entity::Person, "김철수"), "김**");
         assert_eq!(mask_preview(&Entity::Person, "홍길"), "**");
         assert_eq!(mask_preview(&Entity::Email, "ab@x.io"), "a*@*.*o");
-        assert_eq!(mask_preview(&Entity::ClassificationMarking, "TOP SECRET"), "TOP SECRET");
+        assert_eq!(
+            mask_preview(&Entity::ClassificationMarking, "TOP SECRET"),
+            "TOP SECRET"
+        );
         let long = mask_preview(&Entity::SecretKey, "sk-proj-abcdefghijklmnopqrstuvwx12");
         assert!(long.starts_with('s') && long.contains("[34 chars]") && !long.contains("abc"));
     }

@@ -65,7 +65,11 @@ pub fn marking_level(marking: &str) -> Level {
     let head = upper.trim_start_matches('(');
     if head.contains("TOP SECRET") || head.starts_with("TS") {
         Level::TopSecret
-    } else if head.contains("SECRET") || head.starts_with("S)") || head.starts_with("S/") || head.contains("EYES ONLY") {
+    } else if head.contains("SECRET")
+        || head.starts_with("S)")
+        || head.starts_with("S/")
+        || head.contains("EYES ONLY")
+    {
         Level::Secret
     } else if head.contains("CONFIDENTIAL") || head.starts_with("C)") || head.starts_with("C/") {
         Level::Confidential
@@ -89,7 +93,12 @@ pub struct Classification {
 
 impl Default for Classification {
     fn default() -> Self {
-        Classification { level: Level::Unmarked, personal_data: false, secrets: false, counts: BTreeMap::new() }
+        Classification {
+            level: Level::Unmarked,
+            personal_data: false,
+            secrets: false,
+            counts: BTreeMap::new(),
+        }
     }
 }
 

@@ -122,7 +122,10 @@ impl CustomDetectorSpec {
         if let Some(path) = self.terms_file.take() {
             let text = read(&path)?;
             self.terms.extend(
-                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned),
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_owned),
             );
         }
         Ok(())

@@ -12,8 +12,8 @@ use regex_automata::{Anchored, Input, MatchKind, PatternID};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::builtin::{
-    self, Boundary, Check, Group, BUILTIN_GROUPS, KEYWORDS, PERSON_STOPLIST, PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TRIGGERS, DIGIT_BACK,
-    TWO_SYLLABLE_SURNAMES,
+    self, Boundary, Check, Group, BUILTIN_GROUPS, DIGIT_BACK, KEYWORDS, PERSON_STOPLIST,
+    PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TRIGGERS, TWO_SYLLABLE_SURNAMES,
 };
 use super::config::{DetectConfig, ValidatorKind};
 use super::entity::{Entity, BUILTIN_ENTITIES};
@@ -106,7 +106,11 @@ impl std::fmt::Debug for Engine {
 
 fn first_bytes(hir: &regex_syntax::hir::Hir) -> Box<[bool; 256]> {
     let mut set = Box::new([false; 256]);
-    let seq = Extractor::new().kind(ExtractKind::Prefix).limit_class(300).limit_literal_len(1).extract(hir);
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_class(300)
+        .limit_literal_len(1)
+        .extract(hir);
     match seq.literals() {
         Some(lits) if !lits.is_empty() && lits.iter().all(|l| !l.as_bytes().is_empty()) => {
             for l in lits {
@@ -139,7 +143,10 @@ impl Engine {
         // ---- builtin selection ----
         let parse_ids = |ids: &[String]| -> Result<Vec<Entity>, DetectError> {
             ids.iter()
-                .map(|id| Entity::builtin_from_str(id).ok_or_else(|| DetectError::UnknownBuiltin(id.clone())))
+                .map(|id| {
+                    Entity::builtin_from_str(id)
+                        .ok_or_else(|| DetectError::UnknownBuiltin(id.clone()))
+                })
                 .collect()
         };
         let mut enabled: Vec<Entity> = match &config.builtins.enabled {
@@ -153,10 +160,20 @@ impl Engine {
                 return Err(DetectError::UnknownBuiltin(id.clone()));
             }
             if !(0.0..=1.0).contains(t) {
-                return Err(DetectError::InvalidSpec { detector: id.clone(), reason: "threshold must be in 0..=1".into() });
+                return Err(DetectError::InvalidSpec {
+                    detector: id.clone(),
+                    reason: "threshold must be in 0..=1".into(),
+                });
             }
         }
-        let threshold_of = |e: &Entity| config.builtins.thresholds.get(e.as_str()).copied().unwrap_or(0.5);
+        let threshold_of = |e: &Entity| {
+            config
+                .builtins
+                .thresholds
+                .get(e.as_str())
+                .copied()
+                .unwrap_or(0.5)
+        };
 
         let mut detectors: Vec<Detector> = Vec::new();
         let mut pats: Vec<PatInfo> = Vec::new();
@@ -171,7 +188,10 @@ impl Engine {
             }
         };
         for p in builtin::patterns() {
-            if !reports(p.check, &p.entity).iter().any(|e| enabled.contains(e)) {
+            if !reports(p.check, &p.entity)
+                .iter()
+                .any(|e| enabled.contains(e))
+            {
                 continue;
             }
             let det = match detectors.iter().position(|d| &*d.name == p.detector) {
@@ -189,9 +209,18 @@ impl Engine {
                     detectors.len() - 1
                 }
             };
-            let hir = parse_hir(&p.regex, false)
-                .map_err(|message| DetectError::InvalidPattern { detector: p.detector.to_owned(), message })?;
-            pats.push(PatInfo { detector: det, base: p.base, check: p.check, boundary: p.boundary, first: first_bytes(&hir) });
+            let hir =
+                parse_hir(&p.regex, false).map_err(|message| DetectError::InvalidPattern {
+                    detector: p.detector.to_owned(),
+                    message,
+                })?;
+            pats.push(PatInfo {
+                detector: det,
+                base: p.base,
+                check: p.check,
+                boundary: p.boundary,
+                first: first_bytes(&hir),
+            });
             hirs.push(hir);
         }
 
@@ -238,8 +267,16 @@ impl Engine {
         let mut has_custom_regex = false;
         for (i, spec) in config.detectors.iter().enumerate() {
             let name = spec.id.clone();
-            let bad = |reason: &str| DetectError::InvalidSpec { detector: name.clone(), reason: reason.to_owned() };
-            if spec.id.is_empty() || !spec.id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+            let bad = |reason: &str| DetectError::InvalidSpec {
+                detector: name.clone(),
+                reason: reason.to_owned(),
+            };
+            if spec.id.is_empty()
+                || !spec
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
                 return Err(bad("id must be non-empty upper-case A-Z, 0-9, _"));
             }
             if detectors.iter().any(|d| *d.name == *spec.id) {
@@ -251,7 +288,8 @@ impl Engine {
                 }
             }
             let entity_id = spec.entity.clone().unwrap_or_else(|| spec.id.clone());
-            let entity = Entity::builtin_from_str(&entity_id).unwrap_or_else(|| Entity::Custom(Arc::from(entity_id.as_str())));
+            let entity = Entity::builtin_from_str(&entity_id)
+                .unwrap_or_else(|| Entity::Custom(Arc::from(entity_id.as_str())));
             let group = BUILTIN_GROUPS
                 .checked_add(u16::try_from(i).map_err(|_| bad("too many custom detectors"))?)
                 .ok_or_else(|| bad("too many custom detectors"))?;
@@ -268,7 +306,11 @@ impl Engine {
                 entity,
                 threshold: spec.threshold,
                 base: spec.score,
-                context: if spec.context.is_empty() { Vec::new() } else { vec![(group, spec.context_score)] },
+                context: if spec.context.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![(group, spec.context_score)]
+                },
                 context_required: spec.context_required,
                 custom_validator: Some(spec.validator),
             });
@@ -279,29 +321,51 @@ impl Engine {
                 (Some(_), false) => return Err(bad("set either pattern or terms, not both")),
                 (None, true) => return Err(bad("needs a pattern or dictionary terms")),
                 (Some(pattern), true) => {
-                    let hir = parse_hir(pattern, spec.case_insensitive)
-                        .map_err(|message| DetectError::InvalidPattern { detector: name.clone(), message })?;
+                    let hir = parse_hir(pattern, spec.case_insensitive).map_err(|message| {
+                        DetectError::InvalidPattern {
+                            detector: name.clone(),
+                            message,
+                        }
+                    })?;
                     // Compile alone first so a too-big or invalid regex is reported with its detector's name.
                     meta::Regex::builder()
-                        .configure(meta::Config::new().nfa_size_limit(Some(CUSTOM_REGEX_SIZE_LIMIT)))
+                        .configure(
+                            meta::Config::new().nfa_size_limit(Some(CUSTOM_REGEX_SIZE_LIMIT)),
+                        )
                         .build_from_hir(&hir)
                         .map_err(|e| {
                             if e.size_limit().is_some() {
-                                DetectError::PatternTooBig { detector: name.clone(), limit: CUSTOM_REGEX_SIZE_LIMIT }
+                                DetectError::PatternTooBig {
+                                    detector: name.clone(),
+                                    limit: CUSTOM_REGEX_SIZE_LIMIT,
+                                }
                             } else {
-                                DetectError::InvalidPattern { detector: name.clone(), message: e.to_string() }
+                                DetectError::InvalidPattern {
+                                    detector: name.clone(),
+                                    message: e.to_string(),
+                                }
                             }
                         })?;
                     if hir.properties().minimum_len().unwrap_or(0) == 0 {
                         return Err(bad("pattern can match the empty string"));
                     }
                     has_custom_regex = true;
-                    pats.push(PatInfo { detector: det, base: spec.score, check: Check::None, boundary: Boundary::None, first: first_bytes(&hir) });
+                    pats.push(PatInfo {
+                        detector: det,
+                        base: spec.score,
+                        check: Check::None,
+                        boundary: Boundary::None,
+                        first: first_bytes(&hir),
+                    });
                     hirs.push(hir);
                 }
                 (None, false) => {
                     if spec.terms.len() > MAX_DICTIONARY_TERMS {
-                        return Err(DetectError::TooManyTerms { detector: name, count: spec.terms.len(), limit: MAX_DICTIONARY_TERMS });
+                        return Err(DetectError::TooManyTerms {
+                            detector: name,
+                            count: spec.terms.len(),
+                            limit: MAX_DICTIONARY_TERMS,
+                        });
                     }
                     let slot = usize::from(spec.case_insensitive);
                     let det_u32 = u32::try_from(det).map_err(|_| bad("too many detectors"))?;
@@ -345,10 +409,16 @@ impl Engine {
                 .ascii_case_insensitive(slot == 1)
                 .build(&terms)
                 .map_err(|e| DetectError::Build(e.to_string()))?;
-            dictionaries.push(Dictionary { ac, detector_of: std::mem::take(&mut dict_det[slot]) });
+            dictionaries.push(Dictionary {
+                ac,
+                detector_of: std::mem::take(&mut dict_det[slot]),
+            });
         }
 
-        let keyword_ascii: Vec<bool> = kw_text.iter().map(|k| k.bytes().all(|b| b.is_ascii())).collect();
+        let keyword_ascii: Vec<bool> = kw_text
+            .iter()
+            .map(|k| k.bytes().all(|b| b.is_ascii()))
+            .collect();
         let keywords = AhoCorasickBuilder::new()
             .match_kind(AcMatchKind::Standard)
             .ascii_case_insensitive(true)
@@ -356,8 +426,14 @@ impl Engine {
             .map_err(|e| DetectError::Build(e.to_string()))?;
 
         // Builtin detectors take their context rules from their entity.
-        for d in detectors.iter_mut().filter(|d| d.custom_validator.is_none()) {
-            d.context = builtin::entity_context(&d.entity).iter().map(|&(g, w)| (g as u16, w)).collect();
+        for d in detectors
+            .iter_mut()
+            .filter(|d| d.custom_validator.is_none())
+        {
+            d.context = builtin::entity_context(&d.entity)
+                .iter()
+                .map(|&(g, w)| (g as u16, w))
+                .collect();
         }
 
         let triggers = if has_custom_regex {
@@ -367,7 +443,12 @@ impl Engine {
             let ac = AhoCorasickBuilder::new()
                 .match_kind(AcMatchKind::LeftmostFirst)
                 .ascii_case_insensitive(true)
-                .build(TRIGGERS.iter().map(|t| t.0).chain(PERSON_SUFFIXES.iter().copied()))
+                .build(
+                    TRIGGERS
+                        .iter()
+                        .map(|t| t.0)
+                        .chain(PERSON_SUFFIXES.iter().copied()),
+                )
                 .map_err(|e| DetectError::Build(e.to_string()))?;
             Some((ac, TRIGGERS.iter().map(|t| t.1).collect()))
         };
@@ -395,13 +476,21 @@ impl Engine {
 
     /// A fresh scratch for [`Engine::scan_into`].
     pub fn scratch(&self) -> Scratch {
-        Scratch { cache: self.regex.as_ref().map(meta::Regex::create_cache), norm: Normalized::default(), groups: Vec::new() }
+        Scratch {
+            cache: self.regex.as_ref().map(meta::Regex::create_cache),
+            norm: Normalized::default(),
+            groups: Vec::new(),
+        }
     }
 
     /// Approximate heap memory of the compiled engine (regex + automata), excluding per-thread scratch.
     pub fn memory_usage(&self) -> usize {
         self.regex.as_ref().map_or(0, meta::Regex::memory_usage)
-            + self.dictionaries.iter().map(|d| d.ac.memory_usage() + d.detector_of.len() * 4).sum::<usize>()
+            + self
+                .dictionaries
+                .iter()
+                .map(|d| d.ac.memory_usage() + d.detector_of.len() * 4)
+                .sum::<usize>()
             + self.keywords.memory_usage()
     }
 
@@ -432,9 +521,19 @@ impl Engine {
 
     /// Scan one segment of a larger document and APPEND its findings with offsets shifted by `base`. Context never
     /// crosses a segment, so scanning segments one by one equals scanning each alone.
-    pub fn scan_segment(&self, text: &str, base: usize, scratch: &mut Scratch, out: &mut Vec<Finding>) {
+    pub fn scan_segment(
+        &self,
+        text: &str,
+        base: usize,
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+    ) {
         let first = out.len();
-        let Scratch { cache, norm, groups } = scratch;
+        let Scratch {
+            cache,
+            norm,
+            groups,
+        } = scratch;
         let normalized = needs_normalization(text);
         let hay: &str = if normalized {
             norm.fill(text);
@@ -463,7 +562,14 @@ impl Engine {
         resolve_overlaps(out, first);
     }
 
-    fn run_regex(&self, re: &meta::Regex, cache: &mut meta::Cache, hay: &str, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+    fn run_regex(
+        &self,
+        re: &meta::Regex,
+        cache: &mut meta::Cache,
+        hay: &str,
+        groups: &mut Vec<u16>,
+        out: &mut Vec<Finding>,
+    ) {
         if let Some((ac, back)) = &self.triggers {
             self.run_triggered(re, cache, hay, ac, back, groups, out);
         } else {
@@ -485,19 +591,31 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
-        let person = self.scanners.iter().find(|p| p.check == Check::PersonKoAfter);
+        let person = self
+            .scanners
+            .iter()
+            .find(|p| p.check == Check::PersonKoAfter);
         let mut lits = ac.find_iter(hay).peekable();
         let mut digit = next_digit_run(b, 0);
         let mut pos = 0;
         loop {
             // Honorific hits (ids past the trigger table) feed the Korean-name scanner, not the regex union.
-            while let Some(m) = lits.peek().filter(|m| m.pattern().as_usize() >= back.len()).copied() {
+            while let Some(m) = lits
+                .peek()
+                .filter(|m| m.pattern().as_usize() >= back.len())
+                .copied()
+            {
                 lits.next();
                 if let Some(p) = person {
                     self.person_before_suffix(p, hay, m.start(), groups, out);
                 }
             }
-            let lit = lits.peek().map(|m| (m.start(), back.get(m.pattern().as_usize()).copied().unwrap_or(0)));
+            let lit = lits.peek().map(|m| {
+                (
+                    m.start(),
+                    back.get(m.pattern().as_usize()).copied().unwrap_or(0),
+                )
+            });
             let (t, tb) = match (digit, lit) {
                 (None, None) => break,
                 (Some(d), Some((l, lb))) if l < d => {
@@ -531,7 +649,15 @@ impl Engine {
 
     /// Anchored search of the union at `p`; on rejection, lower-priority patterns get their chance at `p`.
     /// Returns the end of the accepted match.
-    fn try_at(&self, re: &meta::Regex, cache: &mut meta::Cache, hay: &str, p: usize, groups: &mut Vec<u16>, out: &mut Vec<Finding>) -> Option<usize> {
+    fn try_at(
+        &self,
+        re: &meta::Regex,
+        cache: &mut meta::Cache,
+        hay: &str,
+        p: usize,
+        groups: &mut Vec<u16>,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
         let m = re.search_with(cache, &Input::new(hay).range(p..).anchored(Anchored::Yes))?;
         let pid = m.pattern().as_usize();
         if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
@@ -544,7 +670,10 @@ impl Engine {
                 continue;
             }
             let qid = PatternID::try_from(q).ok()?;
-            if let Some(m2) = re.search_with(cache, &Input::new(hay).range(p..).anchored(Anchored::Pattern(qid))) {
+            if let Some(m2) = re.search_with(
+                cache,
+                &Input::new(hay).range(p..).anchored(Anchored::Pattern(qid)),
+            ) {
                 if let Some(f) = self.evaluate(hay, &self.pats[q], p, m2.end(), groups) {
                     out.push(f);
                     return Some(m2.end().max(p + 1));
@@ -554,12 +683,21 @@ impl Engine {
         None
     }
 
-    fn run_unanchored(&self, re: &meta::Regex, cache: &mut meta::Cache, hay: &str, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+    fn run_unanchored(
+        &self,
+        re: &meta::Regex,
+        cache: &mut meta::Cache,
+        hay: &str,
+        groups: &mut Vec<u16>,
+        out: &mut Vec<Finding>,
+    ) {
         let bytes = hay.as_bytes();
         let mut pos = 0;
         while pos < bytes.len() {
             let input = Input::new(hay).range(pos..);
-            let Some(m) = re.search_with(cache, &input) else { break };
+            let Some(m) = re.search_with(cache, &input) else {
+                break;
+            };
             let (s, e, pid) = (m.start(), m.end(), m.pattern().as_usize());
             if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
                 out.push(f);
@@ -573,7 +711,9 @@ impl Engine {
                 if !self.pats[q].first[b] {
                     continue;
                 }
-                let Ok(qid) = PatternID::try_from(q) else { break };
+                let Ok(qid) = PatternID::try_from(q) else {
+                    break;
+                };
                 let anchored = Input::new(hay).range(s..).anchored(Anchored::Pattern(qid));
                 if let Some(m2) = re.search_with(cache, &anchored) {
                     if let Some(f) = self.evaluate(hay, &self.pats[q], s, m2.end(), groups) {
@@ -588,7 +728,11 @@ impl Engine {
                 None => {
                     let mut next = s + 1;
                     // Builtins never accept a candidate that starts inside a digit run: skip the rest of the run.
-                    if !self.has_custom_regex && s > 0 && bytes[s].is_ascii_digit() && bytes[s - 1].is_ascii_digit() {
+                    if !self.has_custom_regex
+                        && s > 0
+                        && bytes[s].is_ascii_digit()
+                        && bytes[s - 1].is_ascii_digit()
+                    {
                         while next < bytes.len() && bytes[next].is_ascii_digit() {
                             next += 1;
                         }
@@ -672,7 +816,14 @@ impl Engine {
     }
 
     /// A Korean name is the whole run of 2–4 Hangul syllables right before an honorific (one space allowed).
-    fn person_before_suffix(&self, p: &PatInfo, hay: &str, suffix_start: usize, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+    fn person_before_suffix(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        suffix_start: usize,
+        groups: &mut Vec<u16>,
+        out: &mut Vec<Finding>,
+    ) {
         let b = hay.as_bytes();
         let mut ne = suffix_start;
         if ne > 0 && b[ne - 1] == b' ' {
@@ -695,7 +846,13 @@ impl Engine {
         }
     }
 
-    fn run_dictionary(&self, dict: &Dictionary, hay: &str, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+    fn run_dictionary(
+        &self,
+        dict: &Dictionary,
+        hay: &str,
+        groups: &mut Vec<u16>,
+        out: &mut Vec<Finding>,
+    ) {
         let bytes = hay.as_bytes();
         for m in dict.ac.find_iter(hay) {
             let (s, e) = (m.start(), m.end());
@@ -703,9 +860,13 @@ impl Engine {
             if (alnum(s) && s > 0 && alnum(s - 1)) || (e > s && alnum(e - 1) && alnum(e)) {
                 continue;
             }
-            let Some(&det) = dict.detector_of.get(m.pattern().as_usize()) else { continue };
+            let Some(&det) = dict.detector_of.get(m.pattern().as_usize()) else {
+                continue;
+            };
             let det = det as usize;
-            let Some(d) = self.detectors.get(det) else { continue };
+            let Some(d) = self.detectors.get(det) else {
+                continue;
+            };
             self.find_context(hay, s, e, groups);
             if !custom_valid(d, hay, s, e) {
                 continue;
@@ -738,7 +899,9 @@ impl Engine {
         for m in self.keywords.find_overlapping_iter(&hay[ws..we]) {
             let k = m.pattern().as_usize();
             let (ks, ke) = (ws + m.start(), ws + m.end());
-            if self.keyword_ascii.get(k).copied().unwrap_or(false) && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke))) {
+            if self.keyword_ascii.get(k).copied().unwrap_or(false)
+                && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
+            {
                 continue;
             }
             if let Some(&g) = self.keyword_group.get(k) {
@@ -750,7 +913,14 @@ impl Engine {
     }
 
     /// Boundary check, validator, context score and threshold for one regex candidate.
-    fn evaluate(&self, hay: &str, p: &PatInfo, s: usize, e: usize, groups: &mut Vec<u16>) -> Option<Finding> {
+    fn evaluate(
+        &self,
+        hay: &str,
+        p: &PatInfo,
+        s: usize,
+        e: usize,
+        groups: &mut Vec<u16>,
+    ) -> Option<Finding> {
         let d = self.detectors.get(p.detector)?;
         if !boundary_ok(hay, s, e, p.boundary) {
             return None;
@@ -784,14 +954,25 @@ impl Engine {
         self.finish(d, entity, s2, e2, score, groups)
     }
 
-    fn finish(&self, d: &Detector, entity: Option<Entity>, s: usize, e: usize, base: f32, groups: &[u16]) -> Option<Finding> {
+    fn finish(
+        &self,
+        d: &Detector,
+        entity: Option<Entity>,
+        s: usize,
+        e: usize,
+        base: f32,
+        groups: &[u16],
+    ) -> Option<Finding> {
         let entity = entity.unwrap_or_else(|| d.entity.clone());
         let mut score = base;
         let rules: Vec<(u16, f32)>;
         let ctx: &[(u16, f32)] = if d.custom_validator.is_some() || entity == d.entity {
             &d.context
         } else {
-            rules = builtin::entity_context(&entity).iter().map(|&(g, w)| (g as u16, w)).collect();
+            rules = builtin::entity_context(&entity)
+                .iter()
+                .map(|&(g, w)| (g as u16, w))
+                .collect();
             &rules
         };
         let mut any = false;
@@ -805,34 +986,50 @@ impl Engine {
             return None;
         }
         let score = score.clamp(0.0, 1.0);
-        let threshold = if entity == d.entity { d.threshold } else { self.threshold_for(&entity).unwrap_or(d.threshold) };
+        let threshold = if entity == d.entity {
+            d.threshold
+        } else {
+            self.threshold_for(&entity).unwrap_or(d.threshold)
+        };
         if score < threshold || e <= s {
             return None;
         }
-        Some(Finding { entity, start: s, end: e, score, detector: Arc::clone(&d.name) })
+        Some(Finding {
+            entity,
+            start: s,
+            end: e,
+            score,
+            detector: Arc::clone(&d.name),
+        })
     }
 
     fn threshold_for(&self, entity: &Entity) -> Option<f32> {
-        self.detectors.iter().find(|d| &d.entity == entity).map(|d| d.threshold)
+        self.detectors
+            .iter()
+            .find(|d| &d.entity == entity)
+            .map(|d| d.threshold)
     }
 }
 
 /// Validator of a custom detector: `false` drops the candidate.
 fn custom_valid(d: &Detector, hay: &str, s: usize, e: usize) -> bool {
     let v = d.custom_validator.unwrap_or_default();
-    let Some(cand) = hay.get(s..e).map(str::as_bytes) else { return false };
-    let ok = match v {
+    let Some(cand) = hay.get(s..e).map(str::as_bytes) else {
+        return false;
+    };
+    match v {
         ValidatorKind::None => true,
         ValidatorKind::Luhn => validate::luhn(cand),
         ValidatorKind::Iban => validate::iban(cand),
-        ValidatorKind::KrRrn => digits13(cand).is_some_and(|d| validate::rrn_shape(&d) != RrnShape::Invalid),
+        ValidatorKind::KrRrn => {
+            digits13(cand).is_some_and(|d| validate::rrn_shape(&d) != RrnShape::Invalid)
+        }
         ValidatorKind::KrCrn => digits13(cand).is_some_and(|d| validate::crn_checksum(&d)),
         ValidatorKind::KrBrn => digitsn::<10>(cand).is_some_and(|d| validate::brn_checksum(&d)),
         ValidatorKind::UsSsn => digitsn::<9>(cand).is_some_and(|d| validate::us_ssn(&d)),
         ValidatorKind::Ipv4 => validate::ipv4(cand),
         ValidatorKind::Ipv6 => validate::ipv6(cand),
-    };
-    ok
+    }
 }
 
 fn digitsn<const N: usize>(cand: &[u8]) -> Option<[u8; N]> {
@@ -865,7 +1062,9 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
         Boundary::None => true,
         Boundary::Word => !word(prev) && !word(next),
         Boundary::Number => {
-            let all_digits = b.get(s..e).is_some_and(|c| c.iter().all(u8::is_ascii_digit));
+            let all_digits = b
+                .get(s..e)
+                .is_some_and(|c| c.iter().all(u8::is_ascii_digit));
             if digit(prev) || digit(next) {
                 return false;
             }
@@ -877,14 +1076,25 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
             }
             !(all_digits && (word(prev) || word(next)))
         }
-        Boundary::HangulStart => !hay.get(..s).and_then(|t| t.chars().next_back()).is_some_and(is_hangul_syllable),
+        Boundary::HangulStart => !hay
+            .get(..s)
+            .and_then(|t| t.chars().next_back())
+            .is_some_and(is_hangul_syllable),
     }
 }
 
 type Checked = (Option<Entity>, usize, usize, f32);
 
 /// Run one builtin check. `None` drops the candidate.
-fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has: &dyn Fn(Group) -> bool) -> Option<Checked> {
+fn check(
+    kind: Check,
+    hay: &str,
+    cand: &[u8],
+    s: usize,
+    e: usize,
+    base: f32,
+    has: &dyn Fn(Group) -> bool,
+) -> Option<Checked> {
     let bytes = hay.as_bytes();
     let keep = |score: f32| Some((None, s, e, score));
     match kind {
@@ -898,12 +1108,18 @@ fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has
             }
             let start = if sep { base } else { 0.35 };
             match validate::rrn_shape(&d) {
-                RrnShape::Resident { checksum_ok } => {
-                    Some((Some(Entity::KrRrn), s, e, start + if checksum_ok { 0.3 } else { 0.0 }))
-                }
-                RrnShape::Foreigner { checksum_ok } => {
-                    Some((Some(Entity::KrFrn), s, e, start + if checksum_ok { 0.3 } else { 0.0 }))
-                }
+                RrnShape::Resident { checksum_ok } => Some((
+                    Some(Entity::KrRrn),
+                    s,
+                    e,
+                    start + if checksum_ok { 0.3 } else { 0.0 },
+                )),
+                RrnShape::Foreigner { checksum_ok } => Some((
+                    Some(Entity::KrFrn),
+                    s,
+                    e,
+                    start + if checksum_ok { 0.3 } else { 0.0 },
+                )),
                 RrnShape::Invalid if crn_ok && sep => Some((Some(Entity::KrCrn), s, e, 0.55)),
                 RrnShape::Invalid => None,
             }
@@ -914,7 +1130,8 @@ fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has
         Check::Card => {
             let mut d = [0u8; 19];
             let n = digits_into(cand, &mut d)?;
-            (n >= 13 && validate::luhn(cand) && validate::card_iin(&d[..n])).then_some((None, s, e, base))
+            (n >= 13 && validate::luhn(cand) && validate::card_iin(&d[..n]))
+                .then_some((None, s, e, base))
         }
         Check::Iban => {
             let mut end = e;
@@ -927,7 +1144,11 @@ fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has
             }
         }
         Check::Ipv4 => {
-            let prev = if s > 0 { bytes.get(s - 1).copied() } else { None };
+            let prev = if s > 0 {
+                bytes.get(s - 1).copied()
+            } else {
+                None
+            };
             if matches!(prev, Some(b'v' | b'V')) {
                 return None;
             }
@@ -942,7 +1163,11 @@ fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has
             let hex = c.iter().filter(|b| b.is_ascii_hexdigit()).count();
             (hex >= 3 && validate::ipv6(c)).then_some((None, s, end, base))
         }
-        Check::Github => keep(if validate::github_token(cand) { 0.95 } else { base }),
+        Check::Github => keep(if validate::github_token(cand) {
+            0.95
+        } else {
+            base
+        }),
         Check::Assignment => {
             // The value starts after the first `=`/`:`/`：` and any spaces or quotes.
             let t = hay.get(s..e)?;
@@ -958,10 +1183,14 @@ fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has
                 v.iter().any(u8::is_ascii_digit),
                 v.iter().any(|b| !b.is_ascii_alphanumeric()),
             ];
-            let placeholder = v.first().is_some_and(|b| matches!(b, b'$' | b'<' | b'{' | b'%'))
-                || v.windows(4).any(|w| w.eq_ignore_ascii_case(b"xxxx") || w == b"****")
+            let placeholder = v
+                .first()
+                .is_some_and(|b| matches!(b, b'$' | b'<' | b'{' | b'%'))
+                || v.windows(4)
+                    .any(|w| w.eq_ignore_ascii_case(b"xxxx") || w == b"****")
                 || v.iter().all(|&b| b == v[0]);
-            (classes.iter().filter(|&&c| c).count() >= 2 && !placeholder).then_some((None, vs, e, base))
+            (classes.iter().filter(|&&c| c).count() >= 2 && !placeholder)
+                .then_some((None, vs, e, base))
         }
         Check::KrPhone => {
             let n = count_digits(cand);
@@ -981,18 +1210,29 @@ fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has
                 None
             }
         }
-        Check::Passport => keep(if cand.first() == Some(&b'M') { 0.55 } else { base }),
+        Check::Passport => keep(if cand.first() == Some(&b'M') {
+            0.55
+        } else {
+            base
+        }),
         Check::PersonKoAfter => {
             let name = hay.get(s..e)?;
             let syllables = name.chars().count();
-            let two = TWO_SYLLABLE_SURNAMES.iter().any(|sn| name.starts_with(sn)) && (3..=4).contains(&syllables);
-            let one = name.chars().next().is_some_and(|c| SURNAME_CHARS.contains(c)) && (2..=3).contains(&syllables);
+            let two = TWO_SYLLABLE_SURNAMES.iter().any(|sn| name.starts_with(sn))
+                && (3..=4).contains(&syllables);
+            let one = name
+                .chars()
+                .next()
+                .is_some_and(|c| SURNAME_CHARS.contains(c))
+                && (2..=3).contains(&syllables);
             ((one || two) && person_ko_ok(name)).then_some((None, s, e, base))
         }
         Check::Email => keep(base),
         Check::PersonKoBefore => {
             let t = hay.get(s..e)?;
-            let cut = t.rfind([' ', ':', '：']).map(|i| i + t[i..].chars().next().map_or(1, char::len_utf8))?;
+            let cut = t
+                .rfind([' ', ':', '：'])
+                .map(|i| i + t[i..].chars().next().map_or(1, char::len_utf8))?;
             let name = &t[cut..];
             person_ko_ok(name).then_some((None, s + cut, e, base))
         }
@@ -1011,7 +1251,10 @@ fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has
             if after.trim_start_matches(' ').starts_with("번호") {
                 return None;
             }
-            if cand.first() == Some(&b'I') && s > 0 && bytes.get(s - 1).is_some_and(u8::is_ascii_alphabetic) {
+            if cand.first() == Some(&b'I')
+                && s > 0
+                && bytes.get(s - 1).is_some_and(u8::is_ascii_alphabetic)
+            {
                 return None;
             }
             keep(base)
@@ -1023,8 +1266,14 @@ fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has
             keep(base)
         }
         Check::LineAlone => {
-            let ls = bytes[..s].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            let le = bytes[e..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| e + i);
+            let ls = bytes[..s]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let le = bytes[e..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |i| e + i);
             let blank = |r: &[u8]| r.iter().all(|b| b.is_ascii_whitespace());
             (blank(&bytes[ls..s]) && blank(&bytes[e..le])).then_some((None, s, e, base))
         }
@@ -1033,9 +1282,13 @@ fn check(kind: Check, hay: &str, cand: &[u8], s: usize, e: usize, base: f32, has
             if inner.windows(2).any(|w| w == b"//") || inner == b"TS" || inner == b"CUI" {
                 return keep(base);
             }
-            let ls = bytes[..s].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let ls = bytes[..s]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
             let at_line_start = bytes[ls..s].iter().all(|b| b.is_ascii_whitespace());
-            let capital_follows = bytes.get(e) == Some(&b' ') && bytes.get(e + 1).is_some_and(u8::is_ascii_uppercase);
+            let capital_follows =
+                bytes.get(e) == Some(&b' ') && bytes.get(e + 1).is_some_and(u8::is_ascii_uppercase);
             (at_line_start && capital_follows).then_some((None, s, e, base))
         }
         Check::Banner => {
@@ -1070,7 +1323,9 @@ fn next_digit_run(b: &[u8], from: usize) -> Option<usize> {
 }
 
 fn email_domain_ok(d: &[u8]) -> bool {
-    let Some(dot) = d.iter().rposition(|&c| c == b'.') else { return false };
+    let Some(dot) = d.iter().rposition(|&c| c == b'.') else {
+        return false;
+    };
     let tld = &d[dot + 1..];
     (2..=24).contains(&tld.len())
         && tld.iter().all(u8::is_ascii_alphabetic)
@@ -1088,9 +1343,13 @@ fn person_ko_ok(name: &str) -> bool {
         return false;
     }
     if n == 3 {
-        const PARTICLES: &[char] = &['을', '를', '은', '는', '이', '가', '의', '에', '와', '과', '도', '로', '만'];
+        const PARTICLES: &[char] = &[
+            '을', '를', '은', '는', '이', '가', '의', '에', '와', '과', '도', '로', '만',
+        ];
         let two: String = name.chars().take(2).collect();
-        if PERSON_STOPLIST.contains(&two.as_str()) && name.chars().last().is_some_and(|c| PARTICLES.contains(&c)) {
+        if PERSON_STOPLIST.contains(&two.as_str())
+            && name.chars().last().is_some_and(|c| PARTICLES.contains(&c))
+        {
             return false;
         }
     }
@@ -1112,7 +1371,8 @@ fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
             let last = &out[w - 1];
             let cur = &out[r];
             if cur.start < last.end {
-                let better = cur.score > last.score || (cur.score == last.score && (cur.end - cur.start) > (last.end - last.start));
+                let better = cur.score > last.score
+                    || (cur.score == last.score && (cur.end - cur.start) > (last.end - last.start));
                 if better {
                     out.swap(w - 1, r);
                 }

@@ -151,6 +151,10 @@ pub fn builtin_pattern_sources() -> Vec<(&'static str, String)> {
     builtin::patterns()
         .into_iter()
         .map(|p| (p.detector, p.regex.into_owned()))
-        .chain(builtin::scanner_equivalents().into_iter().map(|(d, r)| (d, r.to_owned())))
+        .chain(
+            builtin::scanner_equivalents()
+                .into_iter()
+                .map(|(d, r)| (d, r.to_owned())),
+        )
         .collect()
 }

@@ -32,8 +32,13 @@ pub(crate) fn fold(c: char) -> Option<Fold> {
 /// Whether `text` contains any character that [`fold`] changes. Cost: a few `memchr` passes over the bytes.
 pub(crate) fn needs_normalization(text: &str) -> bool {
     let b = text.as_bytes();
-    let hit = |i: usize| text.get(i..).and_then(|t| t.chars().next()).is_some_and(|c| fold(c).is_some());
-    memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).any(hit) || memchr::memmem::find_iter(b, "\u{3000}").next().is_some()
+    let hit = |i: usize| {
+        text.get(i..)
+            .and_then(|t| t.chars().next())
+            .is_some_and(|c| fold(c).is_some())
+    };
+    memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).any(hit)
+        || memchr::memmem::find_iter(b, "\u{3000}").next().is_some()
 }
 
 /// A normalised copy of a text plus, for every byte of the copy, the original char range it came from.
@@ -76,7 +81,11 @@ impl Normalized {
     /// Map a byte range of the folded text back to the original text. Both ends land on char boundaries.
     pub fn map(&self, s: usize, e: usize) -> (usize, usize) {
         let os = self.start.get(s).copied().unwrap_or(0);
-        let oe = e.checked_sub(1).and_then(|i| self.end.get(i)).copied().unwrap_or(os);
+        let oe = e
+            .checked_sub(1)
+            .and_then(|i| self.end.get(i))
+            .copied()
+            .unwrap_or(os);
         (os, oe.max(os))
     }
 }

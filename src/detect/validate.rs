@@ -67,27 +67,43 @@ pub fn rrn_shape(d: &[u8; 13]) -> RrnShape {
         return RrnShape::Invalid;
     }
     const W: [u32; 12] = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5];
-    let sum: u32 = d.iter().zip(W.iter()).map(|(&x, &w)| u32::from(x) * w).sum();
+    let sum: u32 = d
+        .iter()
+        .zip(W.iter())
+        .map(|(&x, &w)| u32::from(x) * w)
+        .sum();
     let rrn_check = (11 - sum % 11) % 10;
     let frn_check = (13 - sum % 11) % 10;
     let last = u32::from(d[12]);
     if foreign {
-        RrnShape::Foreigner { checksum_ok: last == frn_check || last == rrn_check }
+        RrnShape::Foreigner {
+            checksum_ok: last == frn_check || last == rrn_check,
+        }
     } else {
-        RrnShape::Resident { checksum_ok: last == rrn_check }
+        RrnShape::Resident {
+            checksum_ok: last == rrn_check,
+        }
     }
 }
 
 /// 법인등록번호 check digit (weights 1,2,1,2…, sum of products, `(10 - sum % 10) % 10`).
 pub fn crn_checksum(d: &[u8; 13]) -> bool {
-    let sum: u32 = d[..12].iter().enumerate().map(|(i, &x)| u32::from(x) * if i % 2 == 0 { 1 } else { 2 }).sum();
+    let sum: u32 = d[..12]
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| u32::from(x) * if i % 2 == 0 { 1 } else { 2 })
+        .sum();
     (10 - sum % 10) % 10 == u32::from(d[12])
 }
 
 /// 사업자등록번호 check digit (weights 1,3,7,1,3,7,1,3,5 plus the carry of the 9th digit × 5).
 pub fn brn_checksum(d: &[u8; 10]) -> bool {
     const W: [u32; 9] = [1, 3, 7, 1, 3, 7, 1, 3, 5];
-    let mut sum: u32 = d.iter().zip(W.iter()).map(|(&x, &w)| u32::from(x) * w).sum();
+    let mut sum: u32 = d
+        .iter()
+        .zip(W.iter())
+        .map(|(&x, &w)| u32::from(x) * w)
+        .sum();
     sum += u32::from(d[8]) * 5 / 10;
     (10 - sum % 10) % 10 == u32::from(d[9])
 }
@@ -116,22 +132,31 @@ pub fn luhn(s: &[u8]) -> bool {
 /// Whether the digits `d` (12–19 of them) start with a known card issuer range and have a plausible length.
 pub fn card_iin(d: &[u8]) -> bool {
     let n = d.len();
-    let p = |k: usize| d.iter().take(k).fold(0u32, |acc, &x| acc * 10 + u32::from(x));
+    let p = |k: usize| {
+        d.iter()
+            .take(k)
+            .fold(0u32, |acc, &x| acc * 10 + u32::from(x))
+    };
     let (p1, p2, p3, p4, p6) = (p(1), p(2), p(3), p(4), p(6));
     match p1 {
-        4 => matches!(n, 13 | 16 | 19),                                              // Visa
-        5 => (51..=55).contains(&p2) && n == 16,                                     // Mastercard
-        2 => (2221..=2720).contains(&p4) && n == 16,                                 // Mastercard 2-series
+        4 => matches!(n, 13 | 16 | 19),              // Visa
+        5 => (51..=55).contains(&p2) && n == 16,     // Mastercard
+        2 => (2221..=2720).contains(&p4) && n == 16, // Mastercard 2-series
         3 => {
             ((p2 == 34 || p2 == 37) && n == 15)                                      // Amex
                 || ((3528..=3589).contains(&p4) && (16..=19).contains(&n))           // JCB
-                || ((p2 == 36 || p2 == 38 || p2 == 39 || (300..=305).contains(&p3)) && (14..=19).contains(&n)) // Diners
+                || ((p2 == 36 || p2 == 38 || p2 == 39 || (300..=305).contains(&p3)) && (14..=19).contains(&n))
+            // Diners
         }
         6 => {
-            (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3) || (622_126..=622_925).contains(&p6) || p2 == 62)
-                && (16..=19).contains(&n)                                            // Discover / UnionPay
+            (p4 == 6011
+                || p2 == 65
+                || (644..=649).contains(&p3)
+                || (622_126..=622_925).contains(&p6)
+                || p2 == 62)
+                && (16..=19).contains(&n) // Discover / UnionPay
         }
-        9 => n == 16,                                                                // Korean domestic (BC 9-series)
+        9 => n == 16, // Korean domestic (BC 9-series)
         _ => false,
     }
 }
@@ -154,7 +179,9 @@ pub fn iban(s: &[u8]) -> bool {
     if n < 15 {
         return false;
     }
-    let Some(expected) = iban_length(&v[..2]) else { return false };
+    let Some(expected) = iban_length(&v[..2]) else {
+        return false;
+    };
     if n != expected {
         return false;
     }
@@ -172,15 +199,74 @@ pub fn iban(s: &[u8]) -> bool {
 
 fn iban_length(cc: &[u8]) -> Option<usize> {
     const T: &[(&[u8; 2], usize)] = &[
-        (b"AD", 24), (b"AE", 23), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16), (b"BG", 22), (b"BH", 22),
-        (b"BR", 29), (b"CH", 21), (b"CR", 22), (b"CY", 28), (b"CZ", 24), (b"DE", 22), (b"DK", 18), (b"DO", 28),
-        (b"EE", 20), (b"EG", 29), (b"ES", 24), (b"FI", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22), (b"GE", 22),
-        (b"GI", 23), (b"GL", 18), (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28), (b"IE", 22), (b"IL", 23),
-        (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30), (b"KZ", 20), (b"LB", 28), (b"LI", 21), (b"LT", 20),
-        (b"LU", 20), (b"LV", 21), (b"MC", 27), (b"MD", 24), (b"ME", 22), (b"MK", 19), (b"MR", 27), (b"MT", 31),
-        (b"MU", 30), (b"NL", 18), (b"NO", 15), (b"PK", 24), (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29),
-        (b"RO", 24), (b"RS", 22), (b"SA", 24), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27), (b"TN", 24),
-        (b"TR", 26), (b"UA", 29), (b"VG", 24), (b"XK", 20),
+        (b"AD", 24),
+        (b"AE", 23),
+        (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
+        (b"BE", 16),
+        (b"BG", 22),
+        (b"BH", 22),
+        (b"BR", 29),
+        (b"CH", 21),
+        (b"CR", 22),
+        (b"CY", 28),
+        (b"CZ", 24),
+        (b"DE", 22),
+        (b"DK", 18),
+        (b"DO", 28),
+        (b"EE", 20),
+        (b"EG", 29),
+        (b"ES", 24),
+        (b"FI", 18),
+        (b"FO", 18),
+        (b"FR", 27),
+        (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
+        (b"GR", 27),
+        (b"GT", 28),
+        (b"HR", 21),
+        (b"HU", 28),
+        (b"IE", 22),
+        (b"IL", 23),
+        (b"IS", 26),
+        (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LI", 21),
+        (b"LT", 20),
+        (b"LU", 20),
+        (b"LV", 21),
+        (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MR", 27),
+        (b"MT", 31),
+        (b"MU", 30),
+        (b"NL", 18),
+        (b"NO", 15),
+        (b"PK", 24),
+        (b"PL", 28),
+        (b"PS", 29),
+        (b"PT", 25),
+        (b"QA", 29),
+        (b"RO", 24),
+        (b"RS", 22),
+        (b"SA", 24),
+        (b"SE", 24),
+        (b"SI", 19),
+        (b"SK", 24),
+        (b"SM", 27),
+        (b"TN", 24),
+        (b"TR", 26),
+        (b"UA", 29),
+        (b"VG", 24),
+        (b"XK", 20),
     ];
     T.iter().find(|(c, _)| c.as_slice() == cc).map(|&(_, n)| n)
 }
@@ -195,7 +281,9 @@ pub fn us_ssn(d: &[u8; 9]) -> bool {
 
 /// GitHub token checksum: the last 6 characters are the base62 CRC32 of the 30 random characters before them.
 pub fn github_token(token: &[u8]) -> bool {
-    let Some(us) = token.iter().position(|&b| b == b'_') else { return false };
+    let Some(us) = token.iter().position(|&b| b == b'_') else {
+        return false;
+    };
     let body = &token[us + 1..];
     if body.len() != 36 {
         return false;
@@ -213,12 +301,17 @@ pub fn github_token(token: &[u8]) -> bool {
 
 /// IPv4 literal that parses (`std::net::Ipv4Addr`, no leading zeros).
 pub fn ipv4(s: &[u8]) -> bool {
-    std::str::from_utf8(s).ok().and_then(|t| t.parse::<std::net::Ipv4Addr>().ok()).is_some()
+    std::str::from_utf8(s)
+        .ok()
+        .and_then(|t| t.parse::<std::net::Ipv4Addr>().ok())
+        .is_some()
 }
 
 /// IPv6 literal that parses (`std::net::Ipv6Addr`) and is not the bare unspecified `::`.
 pub fn ipv6(s: &[u8]) -> bool {
-    let Some(t) = std::str::from_utf8(s).ok() else { return false };
+    let Some(t) = std::str::from_utf8(s).ok() else {
+        return false;
+    };
     let hex = t.bytes().filter(u8::is_ascii_hexdigit).count();
     hex >= 2 && t.parse::<std::net::Ipv6Addr>().is_ok()
 }
@@ -236,8 +329,14 @@ mod tests {
     #[test]
     fn stdnum_vectors() {
         // python-stdnum kr.rrn doctest: 971013-9019902 valid, 971013-9019903 bad checksum.
-        assert_eq!(rrn_shape(&d13("971013-9019902")), RrnShape::Resident { checksum_ok: true });
-        assert_eq!(rrn_shape(&d13("971013-9019903")), RrnShape::Resident { checksum_ok: false });
+        assert_eq!(
+            rrn_shape(&d13("971013-9019902")),
+            RrnShape::Resident { checksum_ok: true }
+        );
+        assert_eq!(
+            rrn_shape(&d13("971013-9019903")),
+            RrnShape::Resident { checksum_ok: false }
+        );
         // python-stdnum kr.brn doctest: 116-82-00276 valid, 116-82-00275 invalid.
         let mut b = [0u8; 10];
         digits_into(b"116-82-00276", &mut b);
