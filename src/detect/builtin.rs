@@ -773,11 +773,13 @@ pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
     ),
 ];
 
-/// Trigger literals (ASCII case-insensitive) for the builtin regex union, with how many bytes before the literal a
-/// match may start. Every builtin regex pattern starts at a trigger (minus its back-offset) or at a digit run / `+`
-/// (see [`DIGIT_BACK`]); the engine runs the union only there, anchored, instead of over every byte.
+/// Trigger literals (case-sensitive) for the builtin regex union, with how many bytes before the literal a match may
+/// start. Every builtin regex pattern starts at a trigger (minus its back-offset) or at a digit run / `+` (see
+/// [`DIGIT_BACK`]); the engine runs the union only there, anchored, instead of over every byte. The ASCII literals
+/// (at most 64) and the Hangul literals (plus the honorifics of the name scanner, at most 64) each fit one Teddy
+/// (SIMD) searcher; literals such as `assword` with back-offset 1 cover `password` and `Password` at once.
 pub(crate) const TRIGGERS: &[(&str, usize)] = &[
-    // markings
+    // markings (ASCII: 9; portion marks start with `(`, found by the digit-run scanner)
     ("COSMIC", 0),
     ("TOP SECRET", 0),
     ("NATO ", 0),
@@ -787,16 +789,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("CUI", 0),
     ("OFFICIAL", 0),
     ("UK EYES", 0),
-    ("(TS", 0),
-    ("(S/", 0),
-    ("(S)", 0),
-    ("(C/", 0),
-    ("(C)", 0),
-    ("(CUI", 0),
-    ("급", 16),
-    ("대외비", 0),
-    ("군사", 0),
-    // secrets
+    // secrets (ASCII: 16 + 23)
     ("-----BEGIN", 0),
     ("AKIA", 0),
     ("ASIA", 0),
@@ -813,27 +806,53 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("xox", 0),
     ("AIza", 0),
     ("eyJ", 0),
-    ("password", 0),
-    ("passwd", 0),
+    ("assword", 1),
+    ("PASSWORD", 0),
+    ("asswd", 1),
+    ("PASSWD", 0),
     ("pwd", 0),
-    ("passphrase", 0),
-    ("api_key", 0),
-    ("api-key", 0),
-    ("apikey", 0),
-    ("access_token", 0),
-    ("accesstoken", 0),
-    ("auth_token", 0),
-    ("authtoken", 0),
-    ("client_secret", 0),
-    ("clientsecret", 0),
-    ("secret_key", 0),
-    ("secretkey", 0),
-    ("private_key", 0),
-    ("privatekey", 0),
+    ("PWD", 0),
+    ("assphrase", 1),
+    ("ecret", 1),
+    ("api", 0),
+    ("Api", 0),
+    ("API", 0),
+    ("ccess_token", 1),
+    ("ccessToken", 1),
+    ("ACCESS_TOKEN", 0),
+    ("uth_token", 1),
+    ("uthToken", 1),
+    ("AUTH_TOKEN", 0),
+    ("lient_secret", 1),
+    ("lientSecret", 1),
+    ("CLIENT_SECRET", 0),
+    ("rivate_key", 1),
+    ("rivateKey", 1),
+    ("PRIVATE_KEY", 0),
+    // English names (ASCII: 15; every ASCII literal is at least 3 bytes so Teddy uses 3-byte fingerprints)
+    ("Mr.", 0),
+    ("Mr ", 0),
+    ("Mrs", 0),
+    ("Ms.", 0),
+    ("Ms ", 0),
+    ("Miss", 0),
+    ("Dr.", 0),
+    ("Dr ", 0),
+    ("Prof", 0),
+    ("name", 0),
+    ("Name", 0),
+    ("NAME", 0),
+    ("ustomer", 1),
+    ("atient", 1),
+    ("mployee", 1),
+    ("pplicant", 1),
+    // Hangul: markings, secrets, name labels, provinces (38)
+    ("급", 16),
+    ("대외비", 0),
+    ("군사", 0),
     ("비밀번호", 0),
     ("패스워드", 0),
     ("암호", 0),
-    // names
     ("성명", 0),
     ("이름", 0),
     ("성함", 0),
@@ -846,18 +865,6 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("담당자", 0),
     ("피보험자", 0),
     ("보호자", 0),
-    ("mr", 0),
-    ("ms", 0),
-    ("miss", 0),
-    ("dr", 0),
-    ("prof", 0),
-    ("full name", 0),
-    ("name", 0),
-    ("customer", 0),
-    ("patient", 0),
-    ("employee", 0),
-    ("applicant", 0),
-    // addresses and Hangul-region licences
     ("서울", 0),
     ("부산", 0),
     ("대구", 0),
@@ -878,11 +885,9 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("경북", 0),
     ("경남", 0),
     ("제주", 0),
-    // numbers written with a leading parenthesis
-    ("(0", 0),
 ];
 
-/// Bytes before the first digit of a digit run (or a `+`) where a match may start: IBAN country code (2), passport
+/// Bytes before the first digit of a digit run (or a `+` or `(`) where a match may start: IBAN country code (2), passport
 /// type letter (1).
 pub(crate) const DIGIT_BACK: usize = 2;
 

@@ -64,6 +64,16 @@ struct Dictionary {
     detector_of: Vec<u32>,
 }
 
+/// Literal searchers that propose candidate starts for the builtin union.
+#[derive(Debug)]
+struct Triggers {
+    ascii: AhoCorasick,
+    ascii_back: Vec<usize>,
+    /// Hangul triggers; pattern ids `>= hangul_back.len()` are honorifics for the Korean-name scanner.
+    hangul: AhoCorasick,
+    hangul_back: Vec<usize>,
+}
+
 type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
 /// Reusable per-thread state for [`Engine::scan_into`]: the lazy-DFA cache and the normalisation buffer.
@@ -90,7 +100,7 @@ pub struct Engine {
     person_suffixes: AhoCorasick,
     /// Trigger literals of the builtin union (`None` when custom regexes are compiled in: then the union runs
     /// unanchored over the whole text).
-    triggers: Option<(AhoCorasick, Vec<usize>)>,
+    triggers: Option<Triggers>,
     pool: Pool<Scratch, ScratchMaker>,
 }
 
@@ -439,18 +449,37 @@ impl Engine {
         let triggers = if has_custom_regex {
             None
         } else {
-            // One pass finds regex triggers and (after them, pattern ids >= TRIGGERS.len()) person honorifics.
-            let ac = AhoCorasickBuilder::new()
-                .match_kind(AcMatchKind::LeftmostFirst)
-                .ascii_case_insensitive(true)
-                .build(
-                    TRIGGERS
-                        .iter()
-                        .map(|t| t.0)
-                        .chain(PERSON_SUFFIXES.iter().copied()),
-                )
-                .map_err(|e| DetectError::Build(e.to_string()))?;
-            Some((ac, TRIGGERS.iter().map(|t| t.1).collect()))
+            // Two case-sensitive literal searchers (each small enough for Teddy): ASCII triggers, and Hangul triggers
+            // followed by the honorifics of the Korean-name scanner.
+            let build = |lits: &mut dyn Iterator<Item = &'static str>| {
+                AhoCorasickBuilder::new()
+                    .match_kind(AcMatchKind::LeftmostFirst)
+                    .build(lits)
+                    .map_err(|e| DetectError::Build(e.to_string()))
+            };
+            let ascii: Vec<(&'static str, usize)> = TRIGGERS
+                .iter()
+                .copied()
+                .filter(|t| t.0.is_ascii())
+                .collect();
+            let hangul: Vec<(&'static str, usize)> = TRIGGERS
+                .iter()
+                .copied()
+                .filter(|t| !t.0.is_ascii())
+                .collect();
+            let ascii_ac = build(&mut ascii.iter().map(|t| t.0))?;
+            let hangul_ac = build(
+                &mut hangul
+                    .iter()
+                    .map(|t| t.0)
+                    .chain(PERSON_SUFFIXES.iter().copied()),
+            )?;
+            Some(Triggers {
+                ascii: ascii_ac,
+                ascii_back: ascii.iter().map(|t| t.1).collect(),
+                hangul: hangul_ac,
+                hangul_back: hangul.iter().map(|t| t.1).collect(),
+            })
         };
         let maker_regex = regex.clone();
         let maker: ScratchMaker = Box::new(move || Scratch {
@@ -570,8 +599,8 @@ impl Engine {
         groups: &mut Vec<u16>,
         out: &mut Vec<Finding>,
     ) {
-        if let Some((ac, back)) = &self.triggers {
-            self.run_triggered(re, cache, hay, ac, back, groups, out);
+        if let Some(t) = &self.triggers {
+            self.run_triggered(re, cache, hay, t, groups, out);
         } else {
             self.run_unanchored(re, cache, hay, groups, out);
         }
@@ -579,14 +608,12 @@ impl Engine {
 
     /// Builtin-only path: candidate starts come from trigger literals and digit runs; the union is searched anchored
     /// at those starts only, so clean prose costs one aho-corasick pass plus a vectorised digit scan.
-    #[allow(clippy::too_many_arguments)]
     fn run_triggered(
         &self,
         re: &meta::Regex,
         cache: &mut meta::Cache,
         hay: &str,
-        ac: &AhoCorasick,
-        back: &[usize],
+        tr: &Triggers,
         groups: &mut Vec<u16>,
         out: &mut Vec<Finding>,
     ) {
@@ -595,42 +622,52 @@ impl Engine {
             .scanners
             .iter()
             .find(|p| p.check == Check::PersonKoAfter);
-        let mut lits = ac.find_iter(hay).peekable();
+        let mut ascii = tr.ascii.find_iter(hay).peekable();
+        let mut hangul = tr.hangul.find_iter(hay).peekable();
         let mut digit = next_digit_run(b, 0);
         let mut pos = 0;
         loop {
-            // Honorific hits (ids past the trigger table) feed the Korean-name scanner, not the regex union.
-            while let Some(m) = lits
+            // Honorific hits (ids past the Hangul trigger table) feed the Korean-name scanner, not the regex union.
+            while let Some(m) = hangul
                 .peek()
-                .filter(|m| m.pattern().as_usize() >= back.len())
+                .filter(|m| m.pattern().as_usize() >= tr.hangul_back.len())
                 .copied()
             {
-                lits.next();
+                hangul.next();
                 if let Some(p) = person {
                     self.person_before_suffix(p, hay, m.start(), groups, out);
                 }
             }
-            let lit = lits.peek().map(|m| {
+            let a = ascii.peek().map(|m| {
                 (
                     m.start(),
-                    back.get(m.pattern().as_usize()).copied().unwrap_or(0),
+                    tr.ascii_back
+                        .get(m.pattern().as_usize())
+                        .copied()
+                        .unwrap_or(0),
                 )
             });
-            let (t, tb) = match (digit, lit) {
-                (None, None) => break,
-                (Some(d), Some((l, lb))) if l < d => {
-                    lits.next();
-                    (l, lb)
-                }
-                (Some(d), _) => {
-                    digit = next_digit_run(b, d + 1);
-                    (d, DIGIT_BACK)
-                }
-                (None, Some((l, lb))) => {
-                    lits.next();
-                    (l, lb)
-                }
+            let h = hangul.peek().map(|m| {
+                (
+                    m.start(),
+                    tr.hangul_back
+                        .get(m.pattern().as_usize())
+                        .copied()
+                        .unwrap_or(0),
+                )
+            });
+            let d = digit.map(|d| (d, DIGIT_BACK));
+            // The earliest of the three streams.
+            let Some((t, tb)) = [a, h, d].into_iter().flatten().min_by_key(|x| x.0) else {
+                break;
             };
+            if a.is_some_and(|x| x.0 == t) {
+                ascii.next();
+            } else if h.is_some_and(|x| x.0 == t) {
+                hangul.next();
+            } else {
+                digit = next_digit_run(b, t + 1);
+            }
             if t < pos {
                 continue;
             }
@@ -965,18 +1002,21 @@ impl Engine {
     ) -> Option<Finding> {
         let entity = entity.unwrap_or_else(|| d.entity.clone());
         let mut score = base;
-        let rules: Vec<(u16, f32)>;
-        let ctx: &[(u16, f32)] = if d.custom_validator.is_some() || entity == d.entity {
-            &d.context
+        // Re-classified builtin findings (RRN→CRN, account→health insurance) use their entity's rules; no allocation.
+        let own = d.custom_validator.is_some() || entity == d.entity;
+        let builtin_rules = if own {
+            &[][..]
         } else {
-            rules = builtin::entity_context(&entity)
-                .iter()
-                .map(|&(g, w)| (g as u16, w))
-                .collect();
-            &rules
+            builtin::entity_context(&entity)
         };
+        let rules = d
+            .context
+            .iter()
+            .filter(|_| own)
+            .copied()
+            .chain(builtin_rules.iter().map(|&(g, w)| (g as u16, w)));
         let mut any = false;
-        for &(g, w) in ctx {
+        for (g, w) in rules {
             if groups.contains(&g) {
                 score += w;
                 any = true;
@@ -1299,9 +1339,10 @@ fn check(
     }
 }
 
-/// Next position `>= from` holding `+` or the first digit of a digit run. Scans 32-byte blocks first (vectorised).
+/// Next position `>= from` holding `+`, `(` or the first digit of a digit run. Scans 32-byte blocks first
+/// (vectorised).
 fn next_digit_run(b: &[u8], from: usize) -> Option<usize> {
-    let is_trigger = |c: u8| c.wrapping_sub(b'0') < 10 || c == b'+';
+    let is_trigger = |c: u8| c.wrapping_sub(b'0') < 10 || c == b'+' || c == b'(';
     let mut i = from;
     while i < b.len() {
         if let Some(block) = b.get(i..i + 32) {
@@ -1313,7 +1354,7 @@ fn next_digit_run(b: &[u8], from: usize) -> Option<usize> {
         let end = (i + 32).min(b.len());
         while i < end {
             let c = b[i];
-            if is_trigger(c) && (c == b'+' || i == 0 || !b[i - 1].is_ascii_digit()) {
+            if is_trigger(c) && (!c.is_ascii_digit() || i == 0 || !b[i - 1].is_ascii_digit()) {
                 return Some(i);
             }
             i += 1;
