@@ -549,7 +549,9 @@ impl Engine {
     }
 
     /// Scan one segment of a larger document and APPEND its findings with offsets shifted by `base`. Context never
-    /// crosses a segment, so scanning segments one by one equals scanning each alone.
+    /// crosses a segment, so scanning segments one by one equals scanning each alone; and scanning a document whose
+    /// segments are joined by blank lines equals scanning the segments (context windows stop at a blank line; the
+    /// only construct allowed to span one is a PEM private-key block).
     pub fn scan_segment(
         &self,
         text: &str,
