@@ -77,12 +77,21 @@ struct Triggers {
 type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
 /// Reusable per-thread state for [`Engine::scan_into`]: the lazy-DFA cache and the normalisation buffer.
-/// Create with [`Engine::scratch`]; never shared between threads at the same time.
-#[derive(Debug)]
+/// Create with [`Engine::scratch`]; never shared between threads at the same time. Its `Debug` shows buffer sizes
+/// only, never the text it last held.
 pub struct Scratch {
     cache: Option<meta::Cache>,
     norm: Normalized,
     groups: Vec<u16>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch")
+            .field("normalised_capacity", &self.norm.text.capacity())
+            .field("has_cache", &self.cache.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The compiled detection engine. `Send + Sync`: build once, share through an `Arc`.
