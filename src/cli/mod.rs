@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod key;
+mod scan;
 mod serve;
 
 /// Haetae (해태): a data-sovereignty gateway for LLM APIs.
@@ -40,6 +41,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Make gateway keys for tenants, and hash existing ones for the config.
     Key(key::KeyArgs),
+    /// Scan files or stdin for personal data, secrets and classification markings (table, --json or --jsonl).
+    Scan(scan::ScanArgs),
 }
 
 /// Parse arguments, run the chosen subcommand, turn errors into a message and exit code.
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Key(args) => key::run(args),
+        Command::Scan(args) => scan::run(args),
     };
     match result {
         Ok(code) => code,

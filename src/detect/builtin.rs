@@ -39,8 +39,10 @@ pub(crate) enum Check {
     ContextNumeric,
     /// Korean passport: score by type letter.
     Passport,
-    /// Korean name followed by an honorific/role: the finding is the name; stop-list applied.
+    /// Korean name found before an honorific/role by the suffix scanner: surname and stop-list checked.
     PersonKoAfter,
+    /// E-mail candidate found around an `@` by the `@` scanner.
+    Email,
     /// Korean name after a label (`성명:`): the finding is the name; stop-list applied.
     PersonKoBefore,
     /// English name after a title or label: the finding is the name.
@@ -285,7 +287,16 @@ pub(crate) struct Pattern {
     pub boundary: Boundary,
 }
 
-const SURNAMES: &str = "(?:남궁|황보|제갈|선우|독고|사공|서문|[김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남심노하곽성차주우구민나진지엄채원천방공현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용예경봉사부가복태목형계피두감음빈동온호범좌팽승간상시갈단견당화창옹순])";
+/// Single-syllable Korean surnames accepted by PERSON (the most common ~150).
+pub(crate) const SURNAME_CHARS: &str = "김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남심노하곽성차주우구민나진지엄채원천방공현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용예경봉사부가복태목형계피두감음빈동온호범좌팽승간상시갈단견당화창옹순";
+/// Two-syllable Korean surnames.
+pub(crate) const TWO_SYLLABLE_SURNAMES: &[&str] = &[
+    "남궁", "황보", "제갈", "선우", "독고", "사공", "서문", "동방",
+];
+
+fn surnames_regex() -> String {
+    format!("(?:{}|[{SURNAME_CHARS}])", TWO_SYLLABLE_SURNAMES.join("|"))
+}
 
 macro_rules! p {
     ($det:expr, $ent:expr, $re:expr, $base:expr, $check:expr, $b:expr) => {
@@ -306,19 +317,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     use Boundary as B;
     use Check as C;
     use Entity as E;
-    let person_after = format!(
-        "{SURNAMES}[가-힣]{{1,2}} ?(?:{})",
-        PERSON_SUFFIXES.join("|")
-    );
     let person_before = format!(
-        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자)(?: *[:：] *|(?:은|는|이|가)? +){SURNAMES}[가-힣]{{1,2}}"
+        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자)(?: *[:：] *|(?:은|는|이|가)? +){}[가-힣]{{1,2}}",
+        surnames_regex()
     );
     vec![
         // ---- classification markings (first: a marking inside other text always wins) ----
         p!(
             "marking.kr",
             E::ClassificationMarking,
-            r"(?:군사 ?)?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]|일|이|삼) ?급 ?비 ?밀",
+            r"(?:군사 ?)?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]) ?급 ?비 ?밀",
             0.95,
             C::KoMarking,
             B::None
@@ -439,7 +447,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "secret.assignment",
             E::SecretKey,
-            r#"(?:[A-Za-z0-9_.-]*[_.-])?(?i:password|passwd|pwd|passphrase|secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|private[_-]?key)["']? *[:=] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
+            r#"(?:password|Password|PASSWORD|passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|private_key|privateKey|PRIVATE_KEY)["']? *[:=] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
             0.8,
             C::Assignment,
             B::None
@@ -478,14 +486,6 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::None
         ),
         p!(
-            "person.ko",
-            E::Person,
-            person_after,
-            0.7,
-            C::PersonKoAfter,
-            B::HangulStart
-        ),
-        p!(
             "person.en",
             E::Person,
             r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? +[A-Z][a-z]+(?: +[A-Z][a-z]+)?",
@@ -496,7 +496,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "person.en",
             E::Person,
-            r"(?i:full name|name|customer|patient|employee|applicant) *[:=] *[A-Z][a-z]+(?: +[A-Z][a-z]+){1,2}",
+            r"(?:Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant) *[:=] *[A-Z][a-z]+(?: +[A-Z][a-z]+){1,2}",
             0.8,
             C::PersonEn,
             B::Word
@@ -516,22 +516,6 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?",
             0.85,
             C::Iban,
-            B::Word
-        ),
-        p!(
-            "email",
-            E::Email,
-            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}",
-            0.9,
-            C::None,
-            B::Word
-        ),
-        p!(
-            "ip_address.v6",
-            E::IpAddress,
-            r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}",
-            0.7,
-            C::Ipv6,
             B::Word
         ),
         // ---- numbers ----
@@ -768,3 +752,163 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "선생님",
     "사장님",
 ];
+
+/// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class
+/// and defeat the union's literal prefilter): (detector, entity, base score, check, boundary).
+pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
+    ("email", Entity::Email, 0.9, Check::Email, Boundary::None),
+    (
+        "ip_address.v6",
+        Entity::IpAddress,
+        0.7,
+        Check::Ipv6,
+        Boundary::Word,
+    ),
+    (
+        "person.ko",
+        Entity::Person,
+        0.7,
+        Check::PersonKoAfter,
+        Boundary::HangulStart,
+    ),
+];
+
+/// Trigger literals (case-sensitive) for the builtin regex union, with how many bytes before the literal a match may
+/// start. Every builtin regex pattern starts at a trigger (minus its back-offset) or at a digit run / `+` (see
+/// [`DIGIT_BACK`]); the engine runs the union only there, anchored, instead of over every byte. The ASCII literals
+/// (at most 64) and the Hangul literals (plus the honorifics of the name scanner, at most 64) each fit one Teddy
+/// (SIMD) searcher; literals such as `assword` with back-offset 1 cover `password` and `Password` at once.
+pub(crate) const TRIGGERS: &[(&str, usize)] = &[
+    // markings (ASCII: 9; portion marks start with `(`, found by the digit-run scanner)
+    ("COSMIC", 0),
+    ("TOP SECRET", 0),
+    ("NATO ", 0),
+    ("SECRET", 0),
+    ("CONFIDENTIAL", 0),
+    ("RESTRICTED", 0),
+    ("CUI", 0),
+    ("OFFICIAL", 0),
+    ("UK EYES", 0),
+    // secrets (ASCII: 16 + 23)
+    ("-----BEGIN", 0),
+    ("AKIA", 0),
+    ("ASIA", 0),
+    ("ABIA", 0),
+    ("ACCA", 0),
+    ("A3T", 0),
+    ("sk-", 0),
+    ("ghp_", 0),
+    ("gho_", 0),
+    ("ghu_", 0),
+    ("ghs_", 0),
+    ("ghr_", 0),
+    ("github_pat_", 0),
+    ("xox", 0),
+    ("AIza", 0),
+    ("eyJ", 0),
+    ("assword", 1),
+    ("PASSWORD", 0),
+    ("asswd", 1),
+    ("PASSWD", 0),
+    ("pwd", 0),
+    ("PWD", 0),
+    ("assphrase", 1),
+    ("ecret", 1),
+    ("api", 0),
+    ("Api", 0),
+    ("API", 0),
+    ("ccess_token", 1),
+    ("ccessToken", 1),
+    ("ACCESS_TOKEN", 0),
+    ("uth_token", 1),
+    ("uthToken", 1),
+    ("AUTH_TOKEN", 0),
+    ("lient_secret", 1),
+    ("lientSecret", 1),
+    ("CLIENT_SECRET", 0),
+    ("rivate_key", 1),
+    ("rivateKey", 1),
+    ("PRIVATE_KEY", 0),
+    // English names (ASCII: 15; every ASCII literal is at least 3 bytes so Teddy uses 3-byte fingerprints)
+    ("Mr.", 0),
+    ("Mr ", 0),
+    ("Mrs", 0),
+    ("Ms.", 0),
+    ("Ms ", 0),
+    ("Miss", 0),
+    ("Dr.", 0),
+    ("Dr ", 0),
+    ("Prof", 0),
+    ("name", 0),
+    ("Name", 0),
+    ("NAME", 0),
+    ("ustomer", 1),
+    ("atient", 1),
+    ("mployee", 1),
+    ("pplicant", 1),
+    // Hangul: markings, secrets, name labels, provinces (38)
+    ("급", 16),
+    ("대외비", 0),
+    ("군사", 0),
+    ("비밀번호", 0),
+    ("패스워드", 0),
+    ("암호", 0),
+    ("성명", 0),
+    ("이름", 0),
+    ("성함", 0),
+    ("고객명", 0),
+    ("환자명", 0),
+    ("예금주", 0),
+    ("수신인", 0),
+    ("신청인", 0),
+    ("작성자", 0),
+    ("담당자", 0),
+    ("피보험자", 0),
+    ("보호자", 0),
+    ("서울", 0),
+    ("부산", 0),
+    ("대구", 0),
+    ("인천", 0),
+    ("광주", 0),
+    ("대전", 0),
+    ("울산", 0),
+    ("세종", 0),
+    ("경기", 0),
+    ("강원", 0),
+    ("충청", 0),
+    ("충북", 0),
+    ("충남", 0),
+    ("전라", 0),
+    ("전북", 0),
+    ("전남", 0),
+    ("경상", 0),
+    ("경북", 0),
+    ("경남", 0),
+    ("제주", 0),
+];
+
+/// Bytes before the first digit of a digit run (or a `+` or `(`) where a match may start: IBAN country code (2), passport
+/// type letter (1).
+pub(crate) const DIGIT_BACK: usize = 2;
+
+/// Regex equivalents of [`SCANNERS`], for baselines only (the engine uses anchored code instead).
+pub(crate) fn scanner_equivalents() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "email",
+            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}".to_owned(),
+        ),
+        (
+            "ip_address.v6",
+            r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}".to_owned(),
+        ),
+        (
+            "person.ko",
+            format!(
+                "{}[가-힣]{{1,2}} ?(?:{})",
+                surnames_regex(),
+                PERSON_SUFFIXES.join("|")
+            ),
+        ),
+    ]
+}

@@ -12,7 +12,8 @@ use regex_automata::{Anchored, Input, MatchKind, PatternID};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::builtin::{
-    self, Boundary, Check, Group, BUILTIN_GROUPS, KEYWORDS, PERSON_STOPLIST, PERSON_SUFFIXES,
+    self, Boundary, Check, Group, BUILTIN_GROUPS, DIGIT_BACK, KEYWORDS, PERSON_STOPLIST,
+    PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TRIGGERS, TWO_SYLLABLE_SURNAMES,
 };
 use super::config::{DetectConfig, ValidatorKind};
 use super::entity::{Entity, BUILTIN_ENTITIES};
@@ -63,15 +64,34 @@ struct Dictionary {
     detector_of: Vec<u32>,
 }
 
+/// Literal searchers that propose candidate starts for the builtin union.
+#[derive(Debug)]
+struct Triggers {
+    ascii: AhoCorasick,
+    ascii_back: Vec<usize>,
+    /// Hangul triggers; pattern ids `>= hangul_back.len()` are honorifics for the Korean-name scanner.
+    hangul: AhoCorasick,
+    hangul_back: Vec<usize>,
+}
+
 type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwindSafe>;
 
 /// Reusable per-thread state for [`Engine::scan_into`]: the lazy-DFA cache and the normalisation buffer.
-/// Create with [`Engine::scratch`]; never shared between threads at the same time.
-#[derive(Debug)]
+/// Create with [`Engine::scratch`]; never shared between threads at the same time. Its `Debug` shows buffer sizes
+/// only, never the text it last held.
 pub struct Scratch {
     cache: Option<meta::Cache>,
     norm: Normalized,
     groups: Vec<u16>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch")
+            .field("normalised_capacity", &self.norm.text.capacity())
+            .field("has_cache", &self.cache.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The compiled detection engine. `Send + Sync`: build once, share through an `Arc`.
@@ -84,6 +104,12 @@ pub struct Engine {
     keyword_group: Vec<u16>,
     keyword_ascii: Vec<bool>,
     has_custom_regex: bool,
+    /// Anchored code scanners (e-mail around `@`, IPv6 around `:`, Korean names before honorifics).
+    scanners: Vec<PatInfo>,
+    person_suffixes: AhoCorasick,
+    /// Trigger literals of the builtin union (`None` when custom regexes are compiled in: then the union runs
+    /// unanchored over the whole text).
+    triggers: Option<Triggers>,
     pool: Pool<Scratch, ScratchMaker>,
 }
 
@@ -216,6 +242,33 @@ impl Engine {
             });
             hirs.push(hir);
         }
+
+        let mut scanners = Vec::new();
+        for (name, entity, base, check, boundary) in SCANNERS {
+            if !enabled.contains(entity) {
+                continue;
+            }
+            detectors.push(Detector {
+                name: Arc::from(*name),
+                entity: entity.clone(),
+                threshold: threshold_of(entity),
+                base: *base,
+                context: Vec::new(),
+                context_required: false,
+                custom_validator: None,
+            });
+            scanners.push(PatInfo {
+                detector: detectors.len() - 1,
+                base: *base,
+                check: *check,
+                boundary: *boundary,
+                first: Box::new([true; 256]),
+            });
+        }
+        let person_suffixes = AhoCorasickBuilder::new()
+            .match_kind(AcMatchKind::LeftmostFirst)
+            .build(PERSON_SUFFIXES)
+            .map_err(|e| DetectError::Build(e.to_string()))?;
 
         // ---- keywords (builtin groups, then one group per custom detector) ----
         let mut kw_text: Vec<String> = Vec::new();
@@ -402,6 +455,41 @@ impl Engine {
                 .collect();
         }
 
+        let triggers = if has_custom_regex {
+            None
+        } else {
+            // Two case-sensitive literal searchers (each small enough for Teddy): ASCII triggers, and Hangul triggers
+            // followed by the honorifics of the Korean-name scanner.
+            let build = |lits: &mut dyn Iterator<Item = &'static str>| {
+                AhoCorasickBuilder::new()
+                    .match_kind(AcMatchKind::LeftmostFirst)
+                    .build(lits)
+                    .map_err(|e| DetectError::Build(e.to_string()))
+            };
+            let ascii: Vec<(&'static str, usize)> = TRIGGERS
+                .iter()
+                .copied()
+                .filter(|t| t.0.is_ascii())
+                .collect();
+            let hangul: Vec<(&'static str, usize)> = TRIGGERS
+                .iter()
+                .copied()
+                .filter(|t| !t.0.is_ascii())
+                .collect();
+            let ascii_ac = build(&mut ascii.iter().map(|t| t.0))?;
+            let hangul_ac = build(
+                &mut hangul
+                    .iter()
+                    .map(|t| t.0)
+                    .chain(PERSON_SUFFIXES.iter().copied()),
+            )?;
+            Some(Triggers {
+                ascii: ascii_ac,
+                ascii_back: ascii.iter().map(|t| t.1).collect(),
+                hangul: hangul_ac,
+                hangul_back: hangul.iter().map(|t| t.1).collect(),
+            })
+        };
         let maker_regex = regex.clone();
         let maker: ScratchMaker = Box::new(move || Scratch {
             cache: maker_regex.as_ref().map(meta::Regex::create_cache),
@@ -417,6 +505,9 @@ impl Engine {
             keyword_group,
             keyword_ascii,
             has_custom_regex,
+            scanners,
+            person_suffixes,
+            triggers,
             pool: Pool::new(maker),
         })
     }
@@ -467,7 +558,9 @@ impl Engine {
     }
 
     /// Scan one segment of a larger document and APPEND its findings with offsets shifted by `base`. Context never
-    /// crosses a segment, so scanning segments one by one equals scanning each alone.
+    /// crosses a segment, so scanning segments one by one equals scanning each alone; and scanning a document whose
+    /// segments are joined by blank lines equals scanning the segments (context windows stop at a blank line; the
+    /// only construct allowed to span one is a PEM private-key block).
     pub fn scan_segment(
         &self,
         text: &str,
@@ -490,6 +583,9 @@ impl Engine {
         };
         if let (Some(re), Some(cache)) = (&self.regex, cache.as_mut()) {
             self.run_regex(re, cache, hay, groups, out);
+        }
+        for p in &self.scanners {
+            self.run_scanner(p, hay, groups, out);
         }
         for dict in &self.dictionaries {
             self.run_dictionary(dict, hay, groups, out);
@@ -514,6 +610,135 @@ impl Engine {
         groups: &mut Vec<u16>,
         out: &mut Vec<Finding>,
     ) {
+        if let Some(t) = &self.triggers {
+            self.run_triggered(re, cache, hay, t, groups, out);
+        } else {
+            self.run_unanchored(re, cache, hay, groups, out);
+        }
+    }
+
+    /// Builtin-only path: candidate starts come from trigger literals and digit runs; the union is searched anchored
+    /// at those starts only, so clean prose costs one aho-corasick pass plus a vectorised digit scan.
+    fn run_triggered(
+        &self,
+        re: &meta::Regex,
+        cache: &mut meta::Cache,
+        hay: &str,
+        tr: &Triggers,
+        groups: &mut Vec<u16>,
+        out: &mut Vec<Finding>,
+    ) {
+        let b = hay.as_bytes();
+        let person = self
+            .scanners
+            .iter()
+            .find(|p| p.check == Check::PersonKoAfter);
+        let mut ascii = tr.ascii.find_iter(hay).peekable();
+        let mut hangul = tr.hangul.find_iter(hay).peekable();
+        let mut digit = next_digit_run(b, 0);
+        let mut pos = 0;
+        loop {
+            // Honorific hits (ids past the Hangul trigger table) feed the Korean-name scanner, not the regex union.
+            while let Some(m) = hangul
+                .peek()
+                .filter(|m| m.pattern().as_usize() >= tr.hangul_back.len())
+                .copied()
+            {
+                hangul.next();
+                if let Some(p) = person {
+                    self.person_before_suffix(p, hay, m.start(), groups, out);
+                }
+            }
+            let a = ascii.peek().map(|m| {
+                (
+                    m.start(),
+                    tr.ascii_back
+                        .get(m.pattern().as_usize())
+                        .copied()
+                        .unwrap_or(0),
+                )
+            });
+            let h = hangul.peek().map(|m| {
+                (
+                    m.start(),
+                    tr.hangul_back
+                        .get(m.pattern().as_usize())
+                        .copied()
+                        .unwrap_or(0),
+                )
+            });
+            let d = digit.map(|d| (d, DIGIT_BACK));
+            // The earliest of the three streams.
+            let Some((t, tb)) = [a, h, d].into_iter().flatten().min_by_key(|x| x.0) else {
+                break;
+            };
+            if a.is_some_and(|x| x.0 == t) {
+                ascii.next();
+            } else if h.is_some_and(|x| x.0 == t) {
+                hangul.next();
+            } else {
+                digit = next_digit_run(b, t + 1);
+            }
+            if t < pos {
+                continue;
+            }
+            let mut p = t.saturating_sub(tb).max(pos);
+            while p <= t {
+                if hay.is_char_boundary(p) {
+                    if let Some(end) = self.try_at(re, cache, hay, p, groups, out) {
+                        pos = end;
+                        break;
+                    }
+                }
+                p += 1;
+            }
+        }
+    }
+
+    /// Anchored search of the union at `p`; on rejection, lower-priority patterns get their chance at `p`.
+    /// Returns the end of the accepted match.
+    fn try_at(
+        &self,
+        re: &meta::Regex,
+        cache: &mut meta::Cache,
+        hay: &str,
+        p: usize,
+        groups: &mut Vec<u16>,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
+        let m = re.search_with(cache, &Input::new(hay).range(p..).anchored(Anchored::Yes))?;
+        let pid = m.pattern().as_usize();
+        if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
+            out.push(f);
+            return Some(m.end().max(p + 1));
+        }
+        let first = usize::from(*hay.as_bytes().get(p)?);
+        for q in pid + 1..self.pats.len() {
+            if !self.pats[q].first[first] {
+                continue;
+            }
+            let qid = PatternID::try_from(q).ok()?;
+            if let Some(m2) = re.search_with(
+                cache,
+                &Input::new(hay).range(p..).anchored(Anchored::Pattern(qid)),
+            ) {
+                if let Some(f) = self.evaluate(hay, &self.pats[q], p, m2.end(), groups) {
+                    out.push(f);
+                    return Some(m2.end().max(p + 1));
+                }
+            }
+        }
+        None
+    }
+
+    fn run_unanchored(
+        &self,
+        re: &meta::Regex,
+        cache: &mut meta::Cache,
+        hay: &str,
+        groups: &mut Vec<u16>,
+        out: &mut Vec<Finding>,
+    ) {
         let bytes = hay.as_bytes();
         let mut pos = 0;
         while pos < bytes.len() {
@@ -522,7 +747,7 @@ impl Engine {
                 break;
             };
             let (s, e, pid) = (m.start(), m.end(), m.pattern().as_usize());
-            if let Some(f) = self.evaluate(hay, pid, s, e, groups) {
+            if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
                 out.push(f);
                 pos = e.max(s + 1);
                 continue;
@@ -539,7 +764,7 @@ impl Engine {
                 };
                 let anchored = Input::new(hay).range(s..).anchored(Anchored::Pattern(qid));
                 if let Some(m2) = re.search_with(cache, &anchored) {
-                    if let Some(f) = self.evaluate(hay, q, s, m2.end(), groups) {
+                    if let Some(f) = self.evaluate(hay, &self.pats[q], s, m2.end(), groups) {
                         out.push(f);
                         accepted = Some(m2.end());
                         break;
@@ -566,6 +791,106 @@ impl Engine {
                     next
                 }
             };
+        }
+    }
+
+    fn run_scanner(&self, p: &PatInfo, hay: &str, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+        let b = hay.as_bytes();
+        let mut last_end = 0;
+        match p.check {
+            Check::Email => {
+                let local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
+                let domain = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
+                for at in memchr::memchr_iter(b'@', b) {
+                    if at < last_end {
+                        continue;
+                    }
+                    let mut s = at;
+                    while s > last_end && at - s < 64 && local(b[s - 1]) {
+                        s -= 1;
+                    }
+                    while s < at && b[s] == b'.' {
+                        s += 1;
+                    }
+                    let mut e = at + 1;
+                    while e < b.len() && e - at <= 255 && domain(b[e]) {
+                        e += 1;
+                    }
+                    while e > at + 1 && matches!(b[e - 1], b'.' | b'-') {
+                        e -= 1;
+                    }
+                    if s == at || !email_domain_ok(&b[at + 1..e]) {
+                        continue;
+                    }
+                    last_end = e;
+                    if let Some(f) = self.evaluate(hay, p, s, e, groups) {
+                        out.push(f);
+                    }
+                }
+            }
+            Check::Ipv6 => {
+                let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
+                for c in memchr::memchr_iter(b':', b) {
+                    if c < last_end || !b.get(c + 1).is_some_and(|&x| hexc(x)) {
+                        continue;
+                    }
+                    let mut s = c;
+                    while s > 0 && c - s < 40 && hexc(b[s - 1]) {
+                        s -= 1;
+                    }
+                    let mut e = c + 1;
+                    while e < b.len() && e - s < 45 && hexc(b[e]) {
+                        e += 1;
+                    }
+                    last_end = e;
+                    if b[s..e].iter().filter(|&&x| x == b':').count() < 2 {
+                        continue;
+                    }
+                    if let Some(f) = self.evaluate(hay, p, s, e, groups) {
+                        out.push(f);
+                    }
+                }
+            }
+            Check::PersonKoAfter => {
+                if self.triggers.is_some() {
+                    return; // handled inside the trigger pass
+                }
+                for m in self.person_suffixes.find_iter(hay) {
+                    self.person_before_suffix(p, hay, m.start(), groups, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A Korean name is the whole run of 2–4 Hangul syllables right before an honorific (one space allowed).
+    fn person_before_suffix(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        suffix_start: usize,
+        groups: &mut Vec<u16>,
+        out: &mut Vec<Finding>,
+    ) {
+        let b = hay.as_bytes();
+        let mut ne = suffix_start;
+        if ne > 0 && b[ne - 1] == b' ' {
+            ne -= 1;
+        }
+        let mut ns = ne;
+        let mut count = 0;
+        while let Some(c) = hay[..ns].chars().next_back() {
+            if !is_hangul_syllable(c) || count == 5 {
+                break;
+            }
+            ns -= c.len_utf8();
+            count += 1;
+        }
+        if !(2..=4).contains(&count) {
+            return;
+        }
+        if let Some(f) = self.evaluate(hay, p, ns, ne, groups) {
+            out.push(f);
         }
     }
 
@@ -639,27 +964,42 @@ impl Engine {
     fn evaluate(
         &self,
         hay: &str,
-        pid: usize,
+        p: &PatInfo,
         s: usize,
         e: usize,
         groups: &mut Vec<u16>,
     ) -> Option<Finding> {
-        let p = self.pats.get(pid)?;
         let d = self.detectors.get(p.detector)?;
         if !boundary_ok(hay, s, e, p.boundary) {
             return None;
         }
-        self.find_context(hay, s, e, groups);
         if d.custom_validator.is_some() {
             if !custom_valid(d, hay, s, e) {
                 return None;
             }
+            self.find_context(hay, s, e, groups);
             return self.finish(d, None, s, e, p.base, groups);
         }
-        let has = |g: Group| groups.contains(&(g as u16));
+        // Context is looked up lazily: only checks that classify by context, and detectors with context rules, pay.
+        let needs_context_first = matches!(p.check, Check::Rrn13 | Check::ContextNumeric);
+        if needs_context_first {
+            self.find_context(hay, s, e, groups);
+        }
         let cand = hay.get(s..e)?.as_bytes();
-        let (entity, s, e, score) = check(p.check, hay, cand, s, e, p.base, &has)?;
-        self.finish(d, entity, s, e, score, groups)
+        let (entity, s2, e2, score) = {
+            let g: &[u16] = groups;
+            let has = |x: Group| needs_context_first && g.contains(&(x as u16));
+            check(p.check, hay, cand, s, e, p.base, &has)?
+        };
+        let final_entity = entity.as_ref().unwrap_or(&d.entity);
+        if !needs_context_first {
+            if builtin::entity_context(final_entity).is_empty() {
+                groups.clear();
+            } else {
+                self.find_context(hay, s2, e2, groups);
+            }
+        }
+        self.finish(d, entity, s2, e2, score, groups)
     }
 
     fn finish(
@@ -673,18 +1013,21 @@ impl Engine {
     ) -> Option<Finding> {
         let entity = entity.unwrap_or_else(|| d.entity.clone());
         let mut score = base;
-        let rules: Vec<(u16, f32)>;
-        let ctx: &[(u16, f32)] = if d.custom_validator.is_some() || entity == d.entity {
-            &d.context
+        // Re-classified builtin findings (RRN→CRN, account→health insurance) use their entity's rules; no allocation.
+        let own = d.custom_validator.is_some() || entity == d.entity;
+        let builtin_rules = if own {
+            &[][..]
         } else {
-            rules = builtin::entity_context(&entity)
-                .iter()
-                .map(|&(g, w)| (g as u16, w))
-                .collect();
-            &rules
+            builtin::entity_context(&entity)
         };
+        let rules = d
+            .context
+            .iter()
+            .filter(|_| own)
+            .copied()
+            .chain(builtin_rules.iter().map(|&(g, w)| (g as u16, w)));
         let mut any = false;
-        for &(g, w) in ctx {
+        for (g, w) in rules {
             if groups.contains(&g) {
                 score += w;
                 any = true;
@@ -725,7 +1068,7 @@ fn custom_valid(d: &Detector, hay: &str, s: usize, e: usize) -> bool {
     let Some(cand) = hay.get(s..e).map(str::as_bytes) else {
         return false;
     };
-    let ok = match v {
+    match v {
         ValidatorKind::None => true,
         ValidatorKind::Luhn => validate::luhn(cand),
         ValidatorKind::Iban => validate::iban(cand),
@@ -737,8 +1080,7 @@ fn custom_valid(d: &Detector, hay: &str, s: usize, e: usize) -> bool {
         ValidatorKind::UsSsn => digitsn::<9>(cand).is_some_and(|d| validate::us_ssn(&d)),
         ValidatorKind::Ipv4 => validate::ipv4(cand),
         ValidatorKind::Ipv6 => validate::ipv6(cand),
-    };
-    ok
+    }
 }
 
 fn digitsn<const N: usize>(cand: &[u8]) -> Option<[u8; N]> {
@@ -925,11 +1267,18 @@ fn check(
             base
         }),
         Check::PersonKoAfter => {
-            let t = hay.get(s..e)?;
-            let suffix = PERSON_SUFFIXES.iter().find(|suf| t.ends_with(*suf))?;
-            let name = t[..t.len() - suffix.len()].trim_end_matches(' ');
-            person_ko_ok(name).then_some((None, s, s + name.len(), base))
+            let name = hay.get(s..e)?;
+            let syllables = name.chars().count();
+            let two = TWO_SYLLABLE_SURNAMES.iter().any(|sn| name.starts_with(sn))
+                && (3..=4).contains(&syllables);
+            let one = name
+                .chars()
+                .next()
+                .is_some_and(|c| SURNAME_CHARS.contains(c))
+                && (2..=3).contains(&syllables);
+            ((one || two) && person_ko_ok(name)).then_some((None, s, e, base))
         }
+        Check::Email => keep(base),
         Check::PersonKoBefore => {
             let t = hay.get(s..e)?;
             let cut = t
@@ -999,6 +1348,41 @@ fn check(
             Some((None, s, s + trimmed.len(), base))
         }
     }
+}
+
+/// Next position `>= from` holding `+`, `(` or the first digit of a digit run. Scans 32-byte blocks first
+/// (vectorised).
+fn next_digit_run(b: &[u8], from: usize) -> Option<usize> {
+    let is_trigger = |c: u8| c.wrapping_sub(b'0') < 10 || c == b'+' || c == b'(';
+    let mut i = from;
+    while i < b.len() {
+        if let Some(block) = b.get(i..i + 32) {
+            if !block.iter().fold(false, |acc, &c| acc | is_trigger(c)) {
+                i += 32;
+                continue;
+            }
+        }
+        let end = (i + 32).min(b.len());
+        while i < end {
+            let c = b[i];
+            if is_trigger(c) && (!c.is_ascii_digit() || i == 0 || !b[i - 1].is_ascii_digit()) {
+                return Some(i);
+            }
+            i += 1;
+        }
+    }
+    None
+}
+
+fn email_domain_ok(d: &[u8]) -> bool {
+    let Some(dot) = d.iter().rposition(|&c| c == b'.') else {
+        return false;
+    };
+    let tld = &d[dot + 1..];
+    (2..=24).contains(&tld.len())
+        && tld.iter().all(u8::is_ascii_alphabetic)
+        && d.first().is_some_and(u8::is_ascii_alphanumeric)
+        && !d.windows(2).any(|w| w == b"..")
 }
 
 /// Korean name sanity: 2–4 syllables, not a role/kinship word or a common noun followed by a particle.

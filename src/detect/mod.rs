@@ -11,7 +11,11 @@
 //! * aho-corasick automata for custom dictionaries (one case-sensitive, one ASCII-case-insensitive);
 //! * one aho-corasick automaton of all context keywords, run only over the window around a candidate.
 //!
-//! [`Engine::scan`] makes one pass of the regex union over the text. Each candidate gets an explicit boundary check
+//! [`Engine::scan`] does not run the union over every byte: candidate starts come from two Teddy-sized literal
+//! searchers (ASCII triggers; Hangul triggers plus the honorifics of the Korean-name scanner) and a vectorised scan for
+//! digit runs, `+` and `(`, and the union is searched anchored at those starts (with custom regexes compiled in, it runs
+//! unanchored over the whole text instead). E-mail (around `@`), IPv6 (around `:`) and Korean names before an
+//! honorific are found by small code scanners, because their regexes would start with a broad class. Each candidate gets an explicit boundary check
 //! (numbers must not touch other digits, but Hangul may touch them: `900101-1234567입니다` matches,
 //! `1900101-12345678` does not), its validator (checksums, date validity, IP parse…), context scoring and its
 //! threshold. When a candidate is rejected, lower-priority patterns that can start with the same byte are tried
@@ -142,4 +146,19 @@ pub enum DetectError {
     /// Compiling the combined automaton failed.
     #[error("compiling the detector union failed: {0}")]
     Build(String),
+}
+
+/// The builtin detectors as `(detector id, regex source)`: the patterns of the union in priority order, followed by
+/// regex equivalents of the code scanners (e-mail, IPv6, Korean name before an honorific). For baselines and tooling
+/// (the bench runs each of them separately with the `regex` crate); the engine compiles the former together.
+pub fn builtin_pattern_sources() -> Vec<(&'static str, String)> {
+    builtin::patterns()
+        .into_iter()
+        .map(|p| (p.detector, p.regex.into_owned()))
+        .chain(
+            builtin::scanner_equivalents()
+                .into_iter()
+                .map(|(d, r)| (d, r.to_owned())),
+        )
+        .collect()
 }

@@ -1,0 +1,30 @@
+//! Fuzz the detection engine: any UTF-8 input must scan without panicking, with sorted, non-overlapping findings on
+//! char boundaries, and segment scanning must agree with whole scanning.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use haetae::detect::Engine;
+use libfuzzer_sys::fuzz_target;
+
+fn engine() -> Option<&'static Engine> {
+    static E: OnceLock<Option<Engine>> = OnceLock::new();
+    E.get_or_init(|| Engine::builtin().ok()).as_ref()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Some(engine) = engine() else { return };
+    let findings = engine.scan(text);
+    let mut last_end = 0;
+    for f in &findings {
+        assert!(f.start >= last_end && f.start < f.end && f.end <= text.len());
+        assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        last_end = f.end;
+    }
+    let mut scratch = engine.scratch();
+    let mut seg = Vec::new();
+    engine.scan_segment(text, 7, &mut scratch, &mut seg);
+    assert_eq!(seg.len(), findings.len());
+    assert!(seg.iter().zip(&findings).all(|(a, b)| a.start == b.start + 7 && a.end == b.end + 7));
+});

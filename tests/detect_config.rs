@@ -1,0 +1,141 @@
+//! Engine configuration: builtin selection, thresholds, custom detectors, and errors that name the detector.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use haetae::detect::{DetectConfig, DetectError, Engine, Entity};
+
+fn config(toml_text: &str) -> DetectConfig {
+    toml::from_str(toml_text).unwrap()
+}
+
+#[test]
+fn engine_is_send_sync_and_shareable() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    let engine = std::sync::Arc::new(Engine::builtin().unwrap());
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let e = std::sync::Arc::clone(&engine);
+            std::thread::spawn(move || e.scan(&format!("연락처 010-1234-567{i}")).len())
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), 1);
+    }
+}
+
+#[test]
+fn builtin_selection_and_thresholds() {
+    let only_email = Engine::new(&config("[builtins]\nenabled = [\"EMAIL\"]\n")).unwrap();
+    let f = only_email.scan("a@example.com 010-1234-5678");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].entity, Entity::Email);
+
+    let strict = Engine::new(&config("[builtins]\nthresholds = { KR_PASSPORT = 0.9 }\n")).unwrap();
+    assert!(strict.scan("M12345678").is_empty());
+    assert_eq!(strict.scan("여권번호 M12345678").len(), 1);
+
+    assert!(matches!(
+        Engine::new(&config("[builtins]\ndisabled = [\"KR_NOPE\"]\n")),
+        Err(DetectError::UnknownBuiltin(id)) if id == "KR_NOPE"
+    ));
+}
+
+#[test]
+fn custom_regex_dictionary_and_validator() {
+    let engine = Engine::new(&config(
+        r#"
+[[detectors]]
+id = "EMP_ID"
+pattern = 'EMP-[0-9]{6}'
+
+[[detectors]]
+id = "GATED"
+pattern = 'G[0-9]{5}'
+context = ["게이트"]
+context_required = true
+
+[[detectors]]
+id = "CODENAME"
+terms = ["blue tiger", "해태"]
+case_insensitive = true
+
+[[detectors]]
+id = "DOTTED_CARD"
+entity = "CREDIT_CARD"
+pattern = '[0-9]{4}\.[0-9]{4}\.[0-9]{4}\.[0-9]{4}'
+validator = "luhn"
+"#,
+    ))
+    .unwrap();
+    let text = "EMP-123456 G12345\n\n게이트 G54321 Blue Tiger 4111.1111.1111.1111 4111.1111.1111.1112 해태";
+    let got: Vec<(String, &str)> = engine
+        .scan(text)
+        .iter()
+        .map(|f| (f.entity.to_string(), &text[f.start..f.end]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("EMP_ID".to_owned(), "EMP-123456"),
+            ("GATED".to_owned(), "G54321"),
+            ("CODENAME".to_owned(), "Blue Tiger"),
+            ("CREDIT_CARD".to_owned(), "4111.1111.1111.1111"),
+            ("CODENAME".to_owned(), "해태"),
+        ]
+    );
+}
+
+#[test]
+fn errors_name_the_detector() {
+    let err = Engine::new(&config(
+        "[[detectors]]\nid = \"BROKEN\"\npattern = '(unclosed'\n",
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, DetectError::InvalidPattern { detector, .. } if detector == "BROKEN"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("BROKEN"));
+
+    let err = Engine::new(&config(
+        "[[detectors]]\nid = \"HUGE\"\npattern = '(?:[가-힣]{100}){300}'\n",
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, DetectError::PatternTooBig { detector, .. } if detector == "HUGE"),
+        "{err}"
+    );
+
+    let err = Engine::new(&config(
+        "[[detectors]]\nid = \"FILE\"\nterms_file = \"x.txt\"\n",
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(&err, DetectError::UnresolvedTermsFile { detector } if detector == "FILE"),
+        "{err}"
+    );
+
+    let err = Engine::new(&config("[[detectors]]\nid = \"EMPTY\"\npattern = 'a*'\n")).unwrap_err();
+    assert!(
+        matches!(&err, DetectError::InvalidSpec { detector, .. } if detector == "EMPTY"),
+        "{err}"
+    );
+
+    let err = Engine::new(&config("[[detectors]]\nid = \"lower\"\npattern = 'x'\n")).unwrap_err();
+    assert!(matches!(&err, DetectError::InvalidSpec { .. }), "{err}");
+
+    assert!(toml::from_str::<DetectConfig>("[[detectors]]\nid = \"X\"\npatern = 'x'\n").is_err());
+}
+
+#[test]
+fn terms_file_resolution_is_the_callers_io() {
+    let mut cfg = config("[[detectors]]\nid = \"WORDS\"\nterms_file = \"words.txt\"\n");
+    cfg.detectors[0]
+        .resolve_terms_file(|p| {
+            assert_eq!(p, std::path::Path::new("words.txt"));
+            Ok::<_, std::io::Error>("# comment\n\nalpha project\n베타\n".to_owned())
+        })
+        .unwrap();
+    let engine = Engine::new(&cfg).unwrap();
+    assert_eq!(engine.scan("the alpha project and 베타").len(), 2);
+}

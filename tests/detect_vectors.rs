@@ -1,0 +1,166 @@
+//! The shared detector vector corpus (`tests/data/detect/vectors.toml`) run one-shot, as one segmented document, and
+//! obfuscated with full-width digits, Unicode dashes and zero-width spaces.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use haetae::detect::{Engine, Finding};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+struct Corpus {
+    case: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Case {
+    text: String,
+    expect: Vec<toml::Value>,
+    #[serde(default)]
+    obfuscate: bool,
+    #[allow(dead_code)]
+    #[serde(default)]
+    source: Option<String>,
+}
+
+type Span = (String, usize, usize);
+
+fn load() -> Vec<Case> {
+    let raw = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/detect/vectors.toml"
+    ))
+    .unwrap();
+    toml::from_str::<Corpus>(&raw).unwrap().case
+}
+
+fn expected(case: &Case, text: &str, transform: &dyn Fn(&str) -> String) -> Vec<Span> {
+    case.expect
+        .iter()
+        .map(|v| {
+            let a = v.as_array().expect("expect entries are arrays");
+            let entity = a[0].as_str().unwrap().to_owned();
+            let needle = transform(a[1].as_str().unwrap());
+            let nth = a.get(2).and_then(toml::Value::as_integer).unwrap_or(0) as usize;
+            let start = text
+                .match_indices(&needle)
+                .nth(nth)
+                .unwrap_or_else(|| panic!("vector {:?}: {:?} not in text", case.text, needle))
+                .0;
+            (entity, start, start + needle.len())
+        })
+        .collect()
+}
+
+fn spans(findings: &[Finding]) -> Vec<Span> {
+    findings
+        .iter()
+        .map(|f| (f.entity.as_str().to_owned(), f.start, f.end))
+        .collect()
+}
+
+fn show(text: &str, s: &[Span]) -> Vec<String> {
+    s.iter()
+        .map(|(e, a, b)| {
+            format!(
+                "{e}[{}]",
+                text.get(*a..*b).unwrap_or("<not a char boundary>")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn vectors_one_shot() {
+    let engine = Engine::builtin().unwrap();
+    let mut failures = Vec::new();
+    for case in load() {
+        let got = spans(&engine.scan(&case.text));
+        let want = expected(&case, &case.text, &|s| s.to_owned());
+        if got != want {
+            failures.push(format!(
+                "{:?}\n    want {:?}\n    got  {:?}",
+                case.text,
+                show(&case.text, &want),
+                show(&case.text, &got)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} vector(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn vectors_segmented() {
+    let engine = Engine::builtin().unwrap();
+    let cases = load();
+    let mut doc = String::new();
+    let mut want = Vec::new();
+    let mut per_segment = Vec::new();
+    let mut scratch = engine.scratch();
+    for case in &cases {
+        if !doc.is_empty() {
+            doc.push_str("\n\n");
+        }
+        let base = doc.len();
+        doc.push_str(&case.text);
+        want.extend(
+            expected(case, &case.text, &|s| s.to_owned())
+                .into_iter()
+                .map(|(e, s, t)| (e, s + base, t + base)),
+        );
+        engine.scan_segment(&case.text, base, &mut scratch, &mut per_segment);
+    }
+    let whole = engine.scan(&doc);
+    assert_eq!(
+        spans(&whole),
+        want,
+        "whole document differs from the per-case expectations"
+    );
+    assert_eq!(
+        whole, per_segment,
+        "whole document differs from segment-by-segment scanning"
+    );
+}
+
+fn obfuscate(s: &str) -> String {
+    let mut out = String::new();
+    let mut first_digit = true;
+    for c in s.chars() {
+        match c {
+            '0'..='9' => {
+                out.push(char::from_u32(u32::from(c) - u32::from('0') + 0xFF10).unwrap());
+                if first_digit {
+                    out.push('\u{200B}');
+                    first_digit = false;
+                }
+            }
+            '-' => out.push('\u{2010}'),
+            ' ' => out.push('\u{00A0}'),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn vectors_obfuscated() {
+    let engine = Engine::builtin().unwrap();
+    let mut n = 0;
+    for case in load().into_iter().filter(|c| c.obfuscate) {
+        let text = obfuscate(&case.text);
+        let got = spans(&engine.scan(&text));
+        let want = expected(&case, &text, &obfuscate);
+        assert_eq!(
+            show(&text, &got),
+            show(&text, &want),
+            "obfuscated {:?}",
+            case.text
+        );
+        assert_eq!(got, want);
+        n += 1;
+    }
+    assert!(n >= 3);
+}
