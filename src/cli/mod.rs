@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod serve;
 
 /// Haetae (해태): a data-sovereignty gateway for LLM APIs.
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway (traffic listener + admin listener). Works with no config file at all.
     Serve(serve::ServeArgs),
+    /// Residency proof log: keys, offline verification, inclusion proofs, export, monthly report.
+    Audit(audit::AuditArgs),
 }
 
 /// Parse arguments, run the chosen subcommand, turn errors into a message and exit code.
@@ -33,6 +36,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(code) => code,
