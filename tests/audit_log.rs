@@ -188,7 +188,7 @@ fn reopen_continues_and_archives_checkpoints() {
     assert_eq!(log.health().size, 10);
     let r = log.append_request(record(10)).wait_blocking().unwrap();
     assert_eq!(r.index, 10);
-    assert_eq!(r.origin, ORIGIN);
+    assert_eq!(&*r.origin, ORIGIN);
     let cp = log.publish_checkpoint().unwrap();
     assert_eq!(cp.size, 11);
     log.close().unwrap();

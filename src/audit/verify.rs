@@ -17,7 +17,7 @@ use super::merkle::{
     inclusion_proof, leaf_hash, perfect_root, root_from_inclusion_proof, Frontier, Hash,
 };
 use super::note::{Checkpoint, NoteVerifier, MAX_NOTE_BYTES};
-use super::record::{leaf_seq, parse_leaf, Entry, LogLeaf};
+use super::record::{leaf_seq, parse_leaf, parse_leaf_lenient, Entry, LogLeaf};
 use super::tiles::{
     bundle_path, decode_bundle, decode_tile, read_covering, tile_path, tile_width, TileReader,
     TILE_WIDTH,
@@ -605,7 +605,8 @@ pub fn find_request(
     Ok(found)
 }
 
-/// Visit the checkpointed leaves whose time is in `[from, to)` (RFC 3339 strings compare in time order because the
+/// Visit the checkpointed leaves whose time is in `[from, to)` (leaves are parsed leniently: run `verify_dir`
+/// for integrity) (RFC 3339 strings compare in time order because the
 /// writer always emits `YYYY-MM-DDTHH:MM:SS.mmmZ`).
 pub fn for_each_record(
     dir: &Path,
@@ -616,7 +617,7 @@ pub fn for_each_record(
 ) -> Result<Checkpoint, AuditError> {
     let (cp, _) = read_checkpoint(dir, verifier)?;
     for_each_leaf(dir, cp.size, |i, data| {
-        let leaf = parse_leaf(data).map_err(|e| corrupt(Some(i), e.to_string()))?;
+        let leaf = parse_leaf_lenient(data).map_err(|e| corrupt(Some(i), e.to_string()))?;
         if leaf.time.as_str() >= from && leaf.time.as_str() < to {
             f(i, data, &leaf)?;
         }

@@ -1,6 +1,7 @@
 //! [`AuditLog`]: the residency log writer.
 //!
-//! Appends go over a bounded channel to one dedicated std thread (no async runtime needed). The thread takes every
+//! Appends go over a bounded channel to one dedicated std thread (no async runtime needed; a second thread only
+//! wakes waiting callers). The writer takes every
 //! queued append (up to `max_batch`), stamps sequence number and time, encodes canonical leaves, writes them to the
 //! journal in one `write` and makes them durable with one `fdatasync` (group commit), then acknowledges each append
 //! with a [`Receipt`]. Full tiles and entry bundles are written as they fill; partial tiles and a signed checkpoint
@@ -63,8 +64,8 @@ pub enum Durability {
 /// Proof that an append is durable: what a client can keep (e.g. from response headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    /// Log origin (checkpoint origin line).
-    pub origin: String,
+    /// Log origin (checkpoint origin line); shared, cloning is cheap.
+    pub origin: Arc<str>,
     /// Leaf index.
     pub index: u64,
     /// RFC 6962 leaf hash of the canonical leaf.
@@ -150,6 +151,9 @@ pub struct AuditStats {
     pub fsync_max: Duration,
     /// Checkpoints published.
     pub checkpoints: u64,
+    /// Time the writer thread spent committing batches (encoding, write, fdatasync, tiles): `entries / busy` is
+    /// the writer's capacity, independent of how fast callers produce records.
+    pub busy: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -213,6 +217,7 @@ pub struct AuditLog {
     tx: Option<SyncSender<Msg>>,
     shared: Arc<Mutex<SharedState>>,
     thread: Option<JoinHandle<()>>,
+    acker: Option<JoinHandle<()>>,
     origin: String,
     dir: PathBuf,
     verifier: NoteVerifier,
@@ -245,6 +250,8 @@ impl AuditLog {
         let _ = recovery;
 
         let shared = Arc::new(Mutex::new(SharedState::default()));
+        // Waking each waiting caller costs a syscall; a second thread does it so the writer can keep committing.
+        let (ack_tx, ack_rx) = mpsc::channel::<Vec<(ReceiptTx, Receipt)>>();
         let mut writer = Writer {
             dir: dir.clone(),
             journal_len: journal
@@ -255,7 +262,7 @@ impl AuditLog {
             frontier: std::mem::take(&mut state.frontier),
             tiles: std::mem::take(&mut state.tiles),
             signer: options.signer,
-            origin: origin.clone(),
+            origin: Arc::from(origin.as_str()),
             instance: options.instance,
             published: published.as_ref().map(|c| c.size),
             opts: Limits {
@@ -265,6 +272,7 @@ impl AuditLog {
                 max_journal_bytes: options.max_journal_bytes,
             },
             shared: Arc::clone(&shared),
+            acks: ack_tx,
         };
         {
             let mut s = lock(&shared);
@@ -274,6 +282,16 @@ impl AuditLog {
         if writer.published != Some(writer.frontier.size()) {
             writer.publish()?;
         }
+        let acker = std::thread::Builder::new()
+            .name("haetae-audit-ack".into())
+            .spawn(move || {
+                for batch in ack_rx {
+                    for (tx, receipt) in batch {
+                        let _ = tx.send(Ok(receipt));
+                    }
+                }
+            })
+            .map_err(|e| AuditError::io(&dir, e))?;
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity);
         let thread = std::thread::Builder::new()
             .name("haetae-audit".into())
@@ -283,6 +301,7 @@ impl AuditLog {
             tx: Some(tx),
             shared,
             thread: Some(thread),
+            acker: Some(acker),
             origin,
             dir,
             verifier,
@@ -367,6 +386,10 @@ impl AuditLog {
     fn shutdown(&mut self) {
         drop(self.tx.take());
         if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // The writer has exited and dropped its sender: the acker drains the last receipts and stops.
+        if let Some(t) = self.acker.take() {
             let _ = t.join();
         }
     }
@@ -524,7 +547,7 @@ fn replay(
                 reason: format!("journal frame at byte {offset} fails its checksum"),
             });
         }
-        state.tiles.push(dir, &data, hash, true)?;
+        state.tiles.push(dir, data, hash, true)?;
         state.frontier.push(hash);
         offset = frame_end;
         if published.is_some_and(|c| c.size == state.frontier.size()) {
@@ -581,11 +604,12 @@ struct Writer {
     frontier: Frontier,
     tiles: TileBuilder,
     signer: NoteSigner,
-    origin: String,
+    origin: Arc<str>,
     instance: String,
     published: Option<u64>,
     opts: Limits,
     shared: Arc<Mutex<SharedState>>,
+    acks: mpsc::Sender<Vec<(ReceiptTx, Receipt)>>,
 }
 
 const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
@@ -679,7 +703,7 @@ impl Writer {
         }
         if self.published == Some(self.frontier.size()) {
             return Ok(Checkpoint {
-                origin: self.origin.clone(),
+                origin: self.origin.to_string(),
                 size: self.frontier.size(),
                 root: self.frontier.root(),
             });
@@ -691,7 +715,7 @@ impl Writer {
     fn publish(&mut self) -> Result<Checkpoint, AuditError> {
         self.tiles.write_partials(&self.dir)?;
         let cp = Checkpoint {
-            origin: self.origin.clone(),
+            origin: self.origin.to_string(),
             size: self.frontier.size(),
             root: self.frontier.root(),
         };
@@ -714,6 +738,12 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
+        let started = Instant::now();
+        self.commit_inner(batch);
+        lock(&self.shared).stats.busy += started.elapsed();
+    }
+
+    fn commit_inner(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
         if let Some(reason) = self.failure() {
             for (_, tx) in batch {
                 let _ = tx.send(Err(AuditError::Failed(reason.clone())));
@@ -778,7 +808,7 @@ impl Writer {
             let index = self.frontier.size();
             self.frontier.push(hash);
             if tile_error.is_none() {
-                tile_error = self.tiles.push(&self.dir, &data, hash, false).err();
+                tile_error = self.tiles.push(&self.dir, data, hash, false).err();
             }
             receipts.push((
                 tx,
@@ -799,8 +829,10 @@ impl Writer {
             s.stats.fsync_max = s.stats.fsync_max.max(fsync);
         }
         // Durable in the journal: acknowledge even if tile writing failed (the log fails below).
-        for (tx, receipt) in receipts {
-            let _ = tx.send(Ok(receipt));
+        if let Err(mpsc::SendError(receipts)) = self.acks.send(receipts) {
+            for (tx, receipt) in receipts {
+                let _ = tx.send(Ok(receipt));
+            }
         }
         if let Some(e) = tile_error {
             self.fail(format!("tile write failed: {e}"));
