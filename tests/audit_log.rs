@@ -424,6 +424,28 @@ fn torn_unpublished_tail_is_dropped() {
 }
 
 #[test]
+fn torn_checkpoint_archive_is_repaired_on_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = signer();
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
+    log.append_request(record(0)).wait_blocking().unwrap();
+    log.close().unwrap();
+    // A crash while appending a checkpoint to the archive leaves a torn record.
+    let archive = tmp.path().join("checkpoints");
+    let mut f = fs::OpenOptions::new().append(true).open(&archive).unwrap();
+    f.write_all(b"180\nhaetae.example.kr/gw").unwrap();
+    drop(f);
+    let err = verify(tmp.path(), &s.verifier()).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
+    log.append_request(record(1)).wait_blocking().unwrap();
+    log.close().unwrap();
+    let rep = verify(tmp.path(), &s.verifier()).unwrap();
+    assert_eq!(rep.size, 2);
+    assert_eq!(rep.archived_checkpoints, 3);
+}
+
+#[test]
 fn write_failure_fails_closed_and_reports_health() {
     let tmp = tempfile::tempdir().unwrap();
     let s = signer();
