@@ -364,7 +364,17 @@ fn torn_tail_is_truncated_and_mid_corruption_refuses_to_open() {
     // A torn final frame (header says 500 bytes, only 100 follow) is truncated on open.
     let mut f = fs::OpenOptions::new().append(true).open(&journal).unwrap();
     f.write_all(&500u32.to_be_bytes()).unwrap();
-    f.write_all(&[0u8; 108]).unwrap();
+    f.write_all(&(!500u32).to_be_bytes()).unwrap();
+    f.write_all(&[7u8; 108]).unwrap();
+    drop(f);
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
+    assert_eq!(log.health().size, 20);
+    assert_eq!(log.recovery().truncated_bytes, 116);
+    assert_eq!(log.recovery().entries, 20);
+    log.close().unwrap();
+    // A zero-filled tail (size extended, data never landed) is also a torn tail.
+    let mut f = fs::OpenOptions::new().append(true).open(&journal).unwrap();
+    f.write_all(&[0u8; 4096]).unwrap();
     drop(f);
     let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
     assert_eq!(log.health().size, 20);
@@ -386,6 +396,20 @@ fn torn_tail_is_truncated_and_mid_corruption_refuses_to_open() {
     let log = AuditLog::open(tmp.path(), options(&s)).unwrap_err();
     // Entry 20 was published in a checkpoint, so losing it is corruption, not a torn tail.
     assert!(log.to_string().contains("checkpoint covers 21"), "{log}");
+
+    // A damaged frame header in the middle of the journal (length field): open fails naming the entry, instead
+    // of mistaking it for a torn tail and dropping what follows.
+    let header_len = 8 + 2 + ORIGIN.len();
+    let first =
+        16 + u32::from_be_bytes(good[header_len..header_len + 4].try_into().unwrap()) as usize;
+    let mut bytes = good.clone();
+    bytes[header_len + first + 1] ^= 0x40;
+    let t3 = tempfile::tempdir().unwrap();
+    copy_dir(tmp.path(), t3.path());
+    fs::write(t3.path().join("journal"), &bytes).unwrap();
+    let err = AuditLog::open(t3.path(), options(&s)).unwrap_err();
+    assert_eq!(err.bad_index(), Some(1), "{err}");
+    assert!(err.to_string().contains("header at byte"), "{err}");
 
     // Corruption in the middle of the journal: open fails naming the entry.
     let mut bytes = good.clone();

@@ -26,7 +26,9 @@ pub use record::{
     TokenUsage,
 };
 pub use verify::{TlogProof, VerifyReport};
-pub use writer::{AuditLog, AuditOptions, AuditStats, Durability, Health, Pending, Receipt};
+pub use writer::{
+    AuditLog, AuditOptions, AuditStats, Durability, Health, Pending, Receipt, Recovery,
+};
 
 /// Errors of the residency log. Messages name files, indexes and reasons — never record content or key material.
 #[derive(Debug, thiserror::Error)]

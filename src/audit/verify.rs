@@ -422,7 +422,7 @@ impl JournalHashes {
 
     /// Whether the next complete frame holds exactly `entry` (`None` at the end of the journal).
     fn next_equals(&mut self, entry: &[u8], buf: &mut Vec<u8>) -> Option<bool> {
-        let mut hdr = [0u8; 12];
+        let mut hdr = [0u8; 16];
         self.r.read_exact(&mut hdr).ok()?;
         let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
         if len > 1 << 16 {

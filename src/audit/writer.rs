@@ -44,7 +44,8 @@ pub const CHECKPOINT_FILE: &str = "checkpoint";
 /// Checkpoint archive file name.
 pub const ARCHIVE_FILE: &str = "checkpoints";
 const MAGIC: &[u8; 8] = b"HAETAEJ1";
-const FRAME_HEADER: usize = 12;
+/// Frame header: `u32 len ‖ u32 !len ‖ first 8 bytes of the leaf hash` (big-endian).
+const FRAME_HEADER: usize = 16;
 
 /// When the proxy waits for the residency record to be durable. The log itself always acknowledges only after
 /// `fdatasync`; this setting tells the proxy *when to await* the [`Pending`].
@@ -218,6 +219,7 @@ pub struct AuditLog {
     shared: Arc<Mutex<SharedState>>,
     thread: Option<JoinHandle<()>>,
     acker: Option<JoinHandle<()>>,
+    recovery: Recovery,
     origin: String,
     dir: PathBuf,
     verifier: NoteVerifier,
@@ -248,7 +250,6 @@ impl AuditLog {
         let published = read_checkpoint(&dir, &verifier)?;
         repair_archive(&dir)?;
         let (journal, mut state, recovery) = replay(&dir, &origin, published.as_ref())?;
-        let _ = recovery;
 
         let shared = Arc::new(Mutex::new(SharedState::default()));
         // Waking each waiting caller costs a syscall; a second thread does it so the writer can keep committing.
@@ -304,6 +305,7 @@ impl AuditLog {
             shared,
             thread: Some(thread),
             acker: Some(acker),
+            recovery,
             origin,
             dir,
             verifier,
@@ -349,6 +351,11 @@ impl AuditLog {
         tx.send(Msg::Checkpoint(otx))
             .map_err(|_| AuditError::Closed)?;
         orx.blocking_recv().unwrap_or(Err(AuditError::Closed))
+    }
+
+    /// What opening found (entries replayed, torn bytes truncated), for a startup log line.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
     }
 
     /// Current health (for `/readyz`).
@@ -552,23 +559,44 @@ fn replay(
             break;
         }
         let index = state.frontier.size();
-        let remaining = file_len - offset;
-        let tail_could_be_torn = remaining <= (FRAME_HEADER + MAX_ENTRY_BYTES) as u64;
         if n < FRAME_HEADER {
             torn = true;
             break;
         }
-        let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
-        let frame_end = offset + (FRAME_HEADER + len) as u64;
-        if len > MAX_ENTRY_BYTES || frame_end > file_len {
-            if frame_end > file_len && tail_could_be_torn {
+        let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+        let inv = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        if len ^ inv != u32::MAX {
+            // A crash can leave a zero-filled tail (file size extended before the data landed); anything else is
+            // damage to a frame header.
+            let mut zero = hdr.iter().all(|&b| b == 0);
+            let mut chunk = vec![0u8; 1 << 16];
+            while zero {
+                let k = read_full(&mut r, &mut chunk).map_err(|e| AuditError::io(&path, e))?;
+                if k == 0 {
+                    break;
+                }
+                zero = chunk[..k].iter().all(|&b| b == 0);
+            }
+            if zero {
                 torn = true;
                 break;
             }
             return Err(AuditError::Corrupt {
                 index: Some(index),
+                reason: format!("journal frame header at byte {offset} is damaged"),
+            });
+        }
+        let len = len as usize;
+        let frame_end = offset + (FRAME_HEADER + len) as u64;
+        if len > MAX_ENTRY_BYTES {
+            return Err(AuditError::Corrupt {
+                index: Some(index),
                 reason: format!("journal frame at byte {offset} has an impossible length {len}"),
             });
+        }
+        if frame_end > file_len {
+            torn = true;
+            break;
         }
         let mut data = vec![0u8; len];
         let k = read_full(&mut r, &mut data).map_err(|e| AuditError::io(&path, e))?;
@@ -577,7 +605,7 @@ fn replay(
             break;
         }
         let hash = leaf_hash(&data);
-        if hash[..8] != hdr[4..12] {
+        if hash[..8] != hdr[8..16] {
             if frame_end == file_len {
                 torn = true;
                 break;
@@ -811,7 +839,9 @@ impl Writer {
                 }
                 Ok(data) => {
                     let hash = leaf_hash(&data);
-                    buf.extend_from_slice(&(data.len() as u32).to_be_bytes());
+                    let len = data.len() as u32;
+                    buf.extend_from_slice(&len.to_be_bytes());
+                    buf.extend_from_slice(&(!len).to_be_bytes());
                     buf.extend_from_slice(&hash[..8]);
                     buf.extend_from_slice(&data);
                     staged.push((data, hash, tx));
