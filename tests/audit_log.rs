@@ -680,3 +680,72 @@ fn monthly_report_summarises_transfers() {
     let empty = monthly_report(tmp.path(), &v, "2001-01", "KR").unwrap();
     assert_eq!(empty.requests, 0);
 }
+
+#[test]
+fn multi_level_tiles_serve_the_same_proofs_as_memory() {
+    // 65,600 entries: 256 full level-0 tiles + partial, one full level-1 tile + partial, partial level-2 tile.
+    let tmp = tempfile::tempdir().unwrap();
+    let s = signer();
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
+    let n = 65_600u64;
+    let mut pending = std::collections::VecDeque::new();
+    for i in 0..n {
+        pending.push_back(log.append(Entry::ConfigChange(ChangeRecord {
+            subject: format!("c{i}"),
+            new_hash: "h".into(),
+            ..Default::default()
+        })));
+        if pending.len() > 4096 {
+            pending.pop_front().unwrap().wait_blocking().unwrap();
+        }
+    }
+    for p in pending {
+        p.wait_blocking().unwrap();
+    }
+    let mid = log.publish_checkpoint().unwrap();
+    assert_eq!(mid.size, n);
+    log.close().unwrap();
+    for rel in [
+        "tile/0/255",
+        "tile/0/256.p/64",
+        "tile/1/000",
+        "tile/1/001.p/0",
+    ] {
+        let exists = tmp.path().join(rel).is_file();
+        assert_eq!(exists, !rel.ends_with(".p/0"), "{rel}");
+    }
+    assert!(tmp.path().join("tile/2/000.p/1").is_file());
+    assert!(tmp.path().join("tile/entries/256.p/64").is_file());
+    let mut mem = MemoryTree::new();
+    for_each_leaf(tmp.path(), n, |_, d| {
+        mem.push(leaf_hash(d));
+        Ok(true)
+    })
+    .unwrap();
+    let mut tiles = TileReader::new(tmp.path(), n);
+    assert_eq!(
+        haetae::audit::merkle::root_at(&mut tiles, n).unwrap(),
+        mid.root
+    );
+    for i in [0, 1, 255, 256, 65_535, 65_536, 65_599, 31_337] {
+        assert_eq!(
+            inclusion_proof(&mut tiles, i, n).unwrap(),
+            inclusion_proof(&mut mem, i, n).unwrap(),
+            "{i}"
+        );
+    }
+    for m in [1, 256, 65_536, 40_000] {
+        assert_eq!(
+            haetae::audit::merkle::consistency_proof(&mut tiles, m, n).unwrap(),
+            haetae::audit::merkle::consistency_proof(&mut mem, m, n).unwrap(),
+            "{m}"
+        );
+    }
+    let rep = verify(tmp.path(), &s.verifier()).unwrap();
+    assert_eq!(rep.size, n);
+    let proof = prove_index(tmp.path(), &s.verifier(), 65_599).unwrap();
+    TlogProof::parse(&proof.to_text())
+        .unwrap()
+        .verify(&s.verifier(), None)
+        .unwrap();
+}
