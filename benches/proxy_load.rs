@@ -411,7 +411,10 @@ async fn start_gateway(
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("haetae-bench.toml");
     let audit_dir = audit.then(|| dir.path().to_owned());
-    std::fs::write(&config, gateway_config(mock, log_level, audit_dir.as_deref()))?;
+    std::fs::write(
+        &config,
+        gateway_config(mock, log_level, audit_dir.as_deref()),
+    )?;
     let log_path = dir.path().join("gateway.log");
     let log = std::fs::File::create(&log_path)?;
     let mut cmd = Command::new(bin);

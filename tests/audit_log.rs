@@ -188,7 +188,7 @@ fn reopen_continues_and_archives_checkpoints() {
     assert_eq!(log.health().size, 10);
     let r = log.append_request(record(10)).wait_blocking().unwrap();
     assert_eq!(r.index, 10);
-    assert_eq!(r.origin, ORIGIN);
+    assert_eq!(&*r.origin, ORIGIN);
     let cp = log.publish_checkpoint().unwrap();
     assert_eq!(cp.size, 11);
     log.close().unwrap();
@@ -364,7 +364,17 @@ fn torn_tail_is_truncated_and_mid_corruption_refuses_to_open() {
     // A torn final frame (header says 500 bytes, only 100 follow) is truncated on open.
     let mut f = fs::OpenOptions::new().append(true).open(&journal).unwrap();
     f.write_all(&500u32.to_be_bytes()).unwrap();
-    f.write_all(&[0u8; 108]).unwrap();
+    f.write_all(&(!500u32).to_be_bytes()).unwrap();
+    f.write_all(&[7u8; 108]).unwrap();
+    drop(f);
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
+    assert_eq!(log.health().size, 20);
+    assert_eq!(log.recovery().truncated_bytes, 116);
+    assert_eq!(log.recovery().entries, 20);
+    log.close().unwrap();
+    // A zero-filled tail (size extended, data never landed) is also a torn tail.
+    let mut f = fs::OpenOptions::new().append(true).open(&journal).unwrap();
+    f.write_all(&[0u8; 4096]).unwrap();
     drop(f);
     let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
     assert_eq!(log.health().size, 20);
@@ -386,6 +396,20 @@ fn torn_tail_is_truncated_and_mid_corruption_refuses_to_open() {
     let log = AuditLog::open(tmp.path(), options(&s)).unwrap_err();
     // Entry 20 was published in a checkpoint, so losing it is corruption, not a torn tail.
     assert!(log.to_string().contains("checkpoint covers 21"), "{log}");
+
+    // A damaged frame header in the middle of the journal (length field): open fails naming the entry, instead
+    // of mistaking it for a torn tail and dropping what follows.
+    let header_len = 8 + 2 + ORIGIN.len();
+    let first =
+        16 + u32::from_be_bytes(good[header_len..header_len + 4].try_into().unwrap()) as usize;
+    let mut bytes = good.clone();
+    bytes[header_len + first + 1] ^= 0x40;
+    let t3 = tempfile::tempdir().unwrap();
+    copy_dir(tmp.path(), t3.path());
+    fs::write(t3.path().join("journal"), &bytes).unwrap();
+    let err = AuditLog::open(t3.path(), options(&s)).unwrap_err();
+    assert_eq!(err.bad_index(), Some(1), "{err}");
+    assert!(err.to_string().contains("header at byte"), "{err}");
 
     // Corruption in the middle of the journal: open fails naming the entry.
     let mut bytes = good.clone();
@@ -421,6 +445,28 @@ fn torn_unpublished_tail_is_dropped() {
     assert_eq!(log.health().size, 5);
     log.close().unwrap();
     assert_eq!(fs::read(&journal).unwrap().len(), bytes.len());
+}
+
+#[test]
+fn torn_checkpoint_archive_is_repaired_on_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = signer();
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
+    log.append_request(record(0)).wait_blocking().unwrap();
+    log.close().unwrap();
+    // A crash while appending a checkpoint to the archive leaves a torn record.
+    let archive = tmp.path().join("checkpoints");
+    let mut f = fs::OpenOptions::new().append(true).open(&archive).unwrap();
+    f.write_all(b"180\nhaetae.example.kr/gw").unwrap();
+    drop(f);
+    let err = verify(tmp.path(), &s.verifier()).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
+    log.append_request(record(1)).wait_blocking().unwrap();
+    log.close().unwrap();
+    let rep = verify(tmp.path(), &s.verifier()).unwrap();
+    assert_eq!(rep.size, 2);
+    assert_eq!(rep.archived_checkpoints, 3);
 }
 
 #[test]
@@ -633,4 +679,73 @@ fn monthly_report_summarises_transfers() {
         .contains("Requests by destination jurisdiction"));
     let empty = monthly_report(tmp.path(), &v, "2001-01", "KR").unwrap();
     assert_eq!(empty.requests, 0);
+}
+
+#[test]
+fn multi_level_tiles_serve_the_same_proofs_as_memory() {
+    // 65,600 entries: 256 full level-0 tiles + partial, one full level-1 tile + partial, partial level-2 tile.
+    let tmp = tempfile::tempdir().unwrap();
+    let s = signer();
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
+    let n = 65_600u64;
+    let mut pending = std::collections::VecDeque::new();
+    for i in 0..n {
+        pending.push_back(log.append(Entry::ConfigChange(ChangeRecord {
+            subject: format!("c{i}"),
+            new_hash: "h".into(),
+            ..Default::default()
+        })));
+        if pending.len() > 4096 {
+            pending.pop_front().unwrap().wait_blocking().unwrap();
+        }
+    }
+    for p in pending {
+        p.wait_blocking().unwrap();
+    }
+    let mid = log.publish_checkpoint().unwrap();
+    assert_eq!(mid.size, n);
+    log.close().unwrap();
+    for rel in [
+        "tile/0/255",
+        "tile/0/256.p/64",
+        "tile/1/000",
+        "tile/1/001.p/0",
+    ] {
+        let exists = tmp.path().join(rel).is_file();
+        assert_eq!(exists, !rel.ends_with(".p/0"), "{rel}");
+    }
+    assert!(tmp.path().join("tile/2/000.p/1").is_file());
+    assert!(tmp.path().join("tile/entries/256.p/64").is_file());
+    let mut mem = MemoryTree::new();
+    for_each_leaf(tmp.path(), n, |_, d| {
+        mem.push(leaf_hash(d));
+        Ok(true)
+    })
+    .unwrap();
+    let mut tiles = TileReader::new(tmp.path(), n);
+    assert_eq!(
+        haetae::audit::merkle::root_at(&mut tiles, n).unwrap(),
+        mid.root
+    );
+    for i in [0, 1, 255, 256, 65_535, 65_536, 65_599, 31_337] {
+        assert_eq!(
+            inclusion_proof(&mut tiles, i, n).unwrap(),
+            inclusion_proof(&mut mem, i, n).unwrap(),
+            "{i}"
+        );
+    }
+    for m in [1, 256, 65_536, 40_000] {
+        assert_eq!(
+            haetae::audit::merkle::consistency_proof(&mut tiles, m, n).unwrap(),
+            haetae::audit::merkle::consistency_proof(&mut mem, m, n).unwrap(),
+            "{m}"
+        );
+    }
+    let rep = verify(tmp.path(), &s.verifier()).unwrap();
+    assert_eq!(rep.size, n);
+    let proof = prove_index(tmp.path(), &s.verifier(), 65_599).unwrap();
+    TlogProof::parse(&proof.to_text())
+        .unwrap()
+        .verify(&s.verifier(), None)
+        .unwrap();
 }

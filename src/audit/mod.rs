@@ -7,6 +7,29 @@
 //! * [`writer`] — [`AuditLog`]: journal with group commit, tiles, periodic signed checkpoints, fail-closed health.
 //! * [`verify`] — offline verification of a log directory, `tlog-proof` generation and checking, export, reports.
 //!
+//! Wiring it into a request path (the proxy decides *when* to await, see [`Durability`]):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), haetae::audit::AuditError> {
+//! use haetae::audit::{AuditLog, AuditOptions, DigestKey, NoteSigner, ResidencyRecord};
+//! let signer = NoteSigner::from_private_key_string(&std::fs::read_to_string("/etc/haetae/audit.key").unwrap_or_default())?;
+//! let log = std::sync::Arc::new(AuditLog::open("/var/lib/haetae/audit", AuditOptions::new(signer, "gw-1"))?);
+//! let keys = DigestKey::from_secret(b"deployment secret from config")?;
+//! let mut digest = keys.digester();
+//! digest.update(b"forwarded body chunk"); // per chunk, as it streams
+//! let record = ResidencyRecord {
+//!     request_id: "req-1".into(),
+//!     client: keys.client_pseudonym("gateway-key-id"),
+//!     request_digest: Some(digest.finalize()),
+//!     outcome: "forwarded".into(),
+//!     ..Default::default()
+//! };
+//! let receipt = log.append_request(record).await?; // before-forward: refuse the request on Err
+//! let _header = receipt.header_value(); // "<origin> <index> <base64 leaf hash>"
+//! assert!(log.health().is_ready()); // for /readyz
+//! # Ok(()) }
+//! ```
+//!
 //! Must never: store raw request or response content (records carry counts, names and HMAC digests only), log
 //! key material, or depend on other modules of this crate.
 
@@ -26,7 +49,9 @@ pub use record::{
     TokenUsage,
 };
 pub use verify::{TlogProof, VerifyReport};
-pub use writer::{AuditLog, AuditOptions, AuditStats, Durability, Health, Pending, Receipt};
+pub use writer::{
+    AuditLog, AuditOptions, AuditStats, Durability, Health, Pending, Receipt, Recovery,
+};
 
 /// Errors of the residency log. Messages name files, indexes and reasons — never record content or key material.
 #[derive(Debug, thiserror::Error)]

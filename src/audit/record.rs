@@ -200,11 +200,276 @@ fn write_canonical(v: &Value, out: &mut Vec<u8>) -> Result<(), AuditError> {
     Ok(())
 }
 
-/// Parse a leaf and check that its bytes are exactly the canonical encoding.
+fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// An entry already encoded as canonical top-level fields, so the writer thread only has to splice in the
+/// envelope (`instance`, `seq`, `time`, `v`): the expensive serialization runs on the caller's thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedEntry {
+    /// (key, canonical JSON of the value), sorted by key.
+    fields: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// Canonical encoder for our own record types, written field by field (no intermediate `Value`): this runs once
+/// per request on the hot path. `prepared_entry_matches_canonical_leaf` and the proptest in `tests/audit_log.rs`
+/// pin it to the generic serde-based [`to_canonical_json`].
+struct Fields(Vec<(&'static str, Vec<u8>)>);
+
+impl Fields {
+    fn str(&mut self, k: &'static str, v: &str) {
+        let mut out = Vec::with_capacity(v.len() + 2);
+        push_str(&mut out, v);
+        self.0.push((k, out));
+    }
+
+    fn opt_str(&mut self, k: &'static str, v: Option<&String>) {
+        if let Some(v) = v {
+            self.str(k, v);
+        }
+    }
+
+    fn num(&mut self, k: &'static str, v: u64) {
+        self.0.push((k, v.to_string().into_bytes()));
+    }
+
+    fn counts(&mut self, k: &'static str, m: &BTreeMap<String, u64>) {
+        let mut keys: Vec<(&String, &u64)> = m.iter().collect();
+        keys.sort_by(|a, b| utf16_cmp(a.0, b.0));
+        let mut out = vec![b'{'];
+        for (i, (key, v)) in keys.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_str(&mut out, key);
+            out.push(b':');
+            out.extend_from_slice(v.to_string().as_bytes());
+        }
+        out.push(b'}');
+        self.0.push((k, out));
+    }
+
+    fn object(&mut self, k: &'static str, inner: Fields) {
+        self.0.push((k, inner.finish_object()));
+    }
+
+    fn sorted(mut self) -> Vec<(&'static str, Vec<u8>)> {
+        self.0.sort_by(|a, b| utf16_cmp(a.0, b.0));
+        self.0
+    }
+
+    fn finish_object(self) -> Vec<u8> {
+        let mut out = vec![b'{'];
+        for (i, (k, v)) in self.sorted().into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_str(&mut out, k);
+            out.push(b':');
+            out.extend_from_slice(&v);
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// A JSON string with serde_json's (and RFC 8785's) escaping: quote, backslash, short escapes for backspace,
+/// form feed, newline, carriage return and tab, `\u00xx` for other control characters, everything else literal.
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+impl PreparedEntry {
+    /// Encode an entry's fields canonically.
+    pub fn new(entry: &Entry) -> Result<Self, AuditError> {
+        let mut f = Fields(Vec::with_capacity(20));
+        match entry {
+            Entry::Request(r) => {
+                f.str("kind", "request");
+                f.str("request_id", &r.request_id);
+                f.str("tenant", &r.tenant);
+                f.str("client", &r.client);
+                f.str("endpoint", &r.endpoint);
+                f.str("wire_format", &r.wire_format);
+                f.opt_str("requested_model", r.requested_model.as_ref());
+                f.opt_str("served_model", r.served_model.as_ref());
+                f.str("policy_hash", &r.policy_hash);
+                f.str("classification", &r.classification);
+                f.counts("findings", &r.findings);
+                f.counts("actions", &r.actions);
+                if let Some(d) = &r.destination {
+                    let mut inner = Fields(Vec::with_capacity(4));
+                    inner.str("name", &d.name);
+                    inner.str("jurisdiction", &d.jurisdiction);
+                    inner.opt_str("region", d.region.as_ref());
+                    inner.str("upstream_host", &d.upstream_host);
+                    f.object("destination", inner);
+                }
+                f.opt_str("transfer_basis", r.transfer_basis.as_ref());
+                f.str("outcome", &r.outcome);
+                if let Some(st) = r.status {
+                    f.num("status", u64::from(st));
+                }
+                f.num("latency_ms", r.latency_ms);
+                if let Some(u) = r.usage {
+                    let mut inner = Fields(Vec::with_capacity(2));
+                    inner.num("input_tokens", u.input_tokens);
+                    inner.num("output_tokens", u.output_tokens);
+                    f.object("usage", inner);
+                }
+                f.opt_str("request_digest", r.request_digest.as_ref());
+                f.opt_str("response_digest", r.response_digest.as_ref());
+            }
+            Entry::PolicyChange(c) | Entry::ConfigChange(c) => {
+                f.str(
+                    "kind",
+                    if matches!(entry, Entry::PolicyChange(_)) {
+                        "policy_change"
+                    } else {
+                        "config_change"
+                    },
+                );
+                f.str("subject", &c.subject);
+                f.opt_str("previous_hash", c.previous_hash.as_ref());
+                f.str("new_hash", &c.new_hash);
+                f.opt_str("actor", c.actor.as_ref());
+                f.opt_str("summary", c.summary.as_ref());
+            }
+        }
+        Ok(Self { fields: f.sorted() })
+    }
+
+    /// The canonical leaf bytes, identical to `to_canonical_json(&LogLeaf { v, seq, time, instance, entry })`.
+    pub fn finish(
+        &self,
+        v: u32,
+        seq: u64,
+        time: &str,
+        instance: &str,
+    ) -> Result<Vec<u8>, AuditError> {
+        let quoted = |s: &str| {
+            let mut out = Vec::with_capacity(s.len() + 2);
+            push_str(&mut out, s);
+            out
+        };
+        let envelope: [(&str, Vec<u8>); 4] = [
+            ("instance", quoted(instance)),
+            ("seq", seq.to_string().into_bytes()),
+            ("time", quoted(time)),
+            ("v", v.to_string().into_bytes()),
+        ];
+        let mut out = Vec::with_capacity(
+            self.fields
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 4)
+                .sum::<usize>()
+                + 128,
+        );
+        out.push(b'{');
+        let mut env = envelope.iter().peekable();
+        let mut first = true;
+        let mut put = |out: &mut Vec<u8>, k: &str, v: &[u8]| -> Result<(), AuditError> {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            push_str(out, k);
+            out.push(b':');
+            out.extend_from_slice(v);
+            Ok(())
+        };
+        for (k, v) in &self.fields {
+            while let Some((ek, ev)) = env.next_if(|(ek, _)| utf16_cmp(ek, k).is_lt()) {
+                put(&mut out, ek, ev)?;
+            }
+            put(&mut out, k, v)?;
+        }
+        for (ek, ev) in env {
+            put(&mut out, ek, ev)?;
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+/// The part of a leaf that verification needs cheaply: its sequence number (top-level field only).
+#[derive(Debug, Deserialize)]
+struct LeafSeq {
+    seq: u64,
+}
+
+/// Read just the top-level `seq` of a leaf (fast path for verification; other fields are skipped).
+pub fn leaf_seq(bytes: &[u8]) -> Result<u64, AuditError> {
+    serde_json::from_slice::<LeafSeq>(bytes)
+        .map(|l| l.seq)
+        .map_err(|e| AuditError::Record(format!("leaf is not a valid record: {e}")))
+}
+
+/// Parse a leaf without checking canonical form (for export and reports over verified logs).
+///
+/// Faster than deriving through `#[serde(flatten)]`: parse once into a `Value`, then deserialize the record struct
+/// chosen by `kind` from it by reference (unknown keys such as the envelope are ignored there).
+pub fn parse_leaf_lenient(bytes: &[u8]) -> Result<LogLeaf, AuditError> {
+    let bad = |why: String| AuditError::Record(format!("leaf is not a valid record: {why}"));
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| bad("not an object".into()))?;
+    let num = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad(format!("missing integer {k:?}")))
+    };
+    let text = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| bad(format!("missing string {k:?}")))
+    };
+    let v = u32::try_from(num("v")?).map_err(|_| bad("v out of range".into()))?;
+    let entry = match obj.get("kind").and_then(Value::as_str) {
+        Some("request") => {
+            Entry::Request(ResidencyRecord::deserialize(&value).map_err(|e| bad(e.to_string()))?)
+        }
+        Some("policy_change") => {
+            Entry::PolicyChange(ChangeRecord::deserialize(&value).map_err(|e| bad(e.to_string()))?)
+        }
+        Some("config_change") => {
+            Entry::ConfigChange(ChangeRecord::deserialize(&value).map_err(|e| bad(e.to_string()))?)
+        }
+        Some(other) => return Err(bad(format!("unknown kind {other:?}"))),
+        None => return Err(bad("missing kind".into())),
+    };
+    Ok(LogLeaf {
+        v,
+        seq: num("seq")?,
+        time: text("time")?,
+        instance: text("instance")?,
+        entry,
+    })
+}
+
+/// Parse a leaf and check that its bytes are exactly the canonical encoding (no unknown fields, sorted keys).
 pub fn parse_leaf(bytes: &[u8]) -> Result<LogLeaf, AuditError> {
-    let leaf: LogLeaf = serde_json::from_slice(bytes)
-        .map_err(|e| AuditError::Record(format!("leaf is not a valid record: {e}")))?;
-    if to_canonical_json(&leaf)? != bytes {
+    let leaf = parse_leaf_lenient(bytes)?;
+    if PreparedEntry::new(&leaf.entry)?.finish(leaf.v, leaf.seq, &leaf.time, &leaf.instance)?
+        != bytes
+    {
         return Err(AuditError::Record("leaf is not in canonical form".into()));
     }
     Ok(leaf)
@@ -330,6 +595,45 @@ mod tests {
             "{\"a\":[true,null,\"x\\u0001\\n\u{00e9}\"],\"b\":1,\"\u{00e9}\":{\"y\":-3,\"z\":0}}"
         );
         assert!(to_canonical_json(&serde_json::json!({"f": 1.5})).is_err());
+    }
+
+    #[test]
+    fn prepared_entry_matches_canonical_leaf() {
+        let mut r = ResidencyRecord {
+            request_id: "r-1".into(),
+            outcome: "forwarded".into(),
+            ..Default::default()
+        };
+        r.findings.insert("kr_rrn".into(), 2);
+        r.findings.insert("seq".into(), 1);
+        r.destination = Some(DestinationInfo {
+            name: "x".into(),
+            jurisdiction: "KR".into(),
+            ..Default::default()
+        });
+        for entry in [
+            Entry::Request(r),
+            Entry::PolicyChange(ChangeRecord {
+                subject: "p".into(),
+                ..Default::default()
+            }),
+        ] {
+            let leaf = LogLeaf {
+                v: 1,
+                seq: 42,
+                time: "2026-11-28T01:02:03.004Z".into(),
+                instance: "gw\"1".into(),
+                entry,
+            };
+            let prepared = PreparedEntry::new(&leaf.entry).unwrap();
+            let bytes = prepared.finish(1, 42, &leaf.time, &leaf.instance).unwrap();
+            assert_eq!(
+                String::from_utf8(bytes.clone()).unwrap(),
+                String::from_utf8(to_canonical_json(&leaf).unwrap()).unwrap()
+            );
+            assert_eq!(parse_leaf(&bytes).unwrap(), leaf);
+            assert_eq!(leaf_seq(&bytes).unwrap(), 42);
+        }
     }
 
     #[test]

@@ -274,16 +274,16 @@ impl TileBuilder {
         Self::default()
     }
 
-    /// Append a leaf. `write_full` says whether completed tiles/bundles must be written (false only when they are
-    /// known to exist already). Writes happen into `dir`.
+    /// Append a leaf; completed tiles and bundles are written into `dir` (with `only_if_missing`, existing ones
+    /// are kept — used when replaying the journal on open).
     pub fn push(
         &mut self,
         dir: &Path,
-        data: &[u8],
+        data: Vec<u8>,
         leaf: Hash,
         only_if_missing: bool,
     ) -> Result<(), AuditError> {
-        self.bundle.push(data.to_vec());
+        self.bundle.push(data);
         if self.bundle.len() as u64 == TILE_WIDTH {
             let rel = bundle_path(self.full_bundles, TILE_WIDTH);
             if !(only_if_missing && dir.join(&rel).is_file()) {

@@ -17,7 +17,7 @@ use super::merkle::{
     inclusion_proof, leaf_hash, perfect_root, root_from_inclusion_proof, Frontier, Hash,
 };
 use super::note::{Checkpoint, NoteVerifier, MAX_NOTE_BYTES};
-use super::record::{parse_leaf, Entry, LogLeaf};
+use super::record::{leaf_seq, parse_leaf, parse_leaf_lenient, Entry, LogLeaf};
 use super::tiles::{
     bundle_path, decode_bundle, decode_tile, read_covering, tile_path, tile_width, TileReader,
     TILE_WIDTH,
@@ -170,8 +170,10 @@ pub struct VerifyOptions {
     /// A checkpoint note the auditor kept from earlier: the log must still contain that tree (detects rollback
     /// and truncation of the newest entries even if the directory's own archive was truncated too).
     pub trusted_checkpoint: Option<String>,
-    /// Skip parsing each leaf as a record (hash checks only).
+    /// Skip reading each leaf's sequence number (hash checks only).
     pub skip_record_checks: bool,
+    /// Fully parse every leaf as a record and check it is in canonical form (slower).
+    pub strict_records: bool,
 }
 
 /// Level-by-level recomputation of tiles above level 0, compared with the stored tiles.
@@ -293,10 +295,11 @@ pub fn verify_dir(
     }
 
     // The journal (writer-private, present when verifying the writer's own directory) pins each entry exactly.
-    let journal = match fs::File::open(dir.join(JOURNAL_FILE)) {
-        Ok(f) => Some(journal_hashes(f)?),
+    let mut journal = match fs::File::open(dir.join(JOURNAL_FILE)) {
+        Ok(f) => Some(JournalHashes::open(f)?),
         Err(_) => None,
     };
+    let mut frame_buf = Vec::new();
     let mut frontier = Frontier::new();
     let mut checker = TileChecker {
         dir,
@@ -328,10 +331,10 @@ pub fn verify_dir(
                 ),
             ));
         }
-        if let Some(j) = &journal {
-            match j.get(i as usize) {
-                Some(x) if x == &h => {}
-                Some(_) => {
+        if let Some(j) = journal.as_mut() {
+            match j.next_equals(data, &mut frame_buf) {
+                Some(true) => {}
+                Some(false) => {
                     return Err(corrupt(
                         Some(i),
                         "entry differs from the writer's journal (entry and tile altered together)",
@@ -340,23 +343,23 @@ pub fn verify_dir(
                 None => {
                     return Err(corrupt(
                         Some(i),
-                        format!(
-                            "journal ends after {} entries but the checkpoint covers {size}",
-                            j.len()
-                        ),
+                        format!("journal ends after {i} entries but the checkpoint covers {size}"),
                     ))
                 }
             }
         }
         if !options.skip_record_checks {
-            let leaf = parse_leaf(data).map_err(|e| corrupt(Some(i), e.to_string()))?;
-            if leaf.seq != i {
+            let seq = if options.strict_records {
+                parse_leaf(data)
+                    .map_err(|e| corrupt(Some(i), e.to_string()))?
+                    .seq
+            } else {
+                leaf_seq(data).map_err(|e| corrupt(Some(i), e.to_string()))?
+            };
+            if seq != i {
                 return Err(corrupt(
                     Some(i),
-                    format!(
-                        "entry carries sequence {} (entries reordered or moved)",
-                        leaf.seq
-                    ),
+                    format!("entry carries sequence {seq} (entries reordered or moved)"),
                 ));
             }
         }
@@ -387,7 +390,7 @@ pub fn verify_dir(
         ));
     }
 
-    let journal_entries = journal.as_ref().map(|j| j.len() as u64);
+    let journal_entries = journal.as_ref().map(|j| j.count);
     Ok(VerifyReport {
         origin: cp.origin,
         size,
@@ -397,33 +400,39 @@ pub fn verify_dir(
     })
 }
 
-/// Leaf hashes of the journal's complete frames (a torn tail is ignored, as the writer would truncate it).
-fn journal_hashes(f: fs::File) -> Result<Vec<Hash>, AuditError> {
-    let mut r = std::io::BufReader::with_capacity(1 << 20, f);
-    let mut magic = [0u8; 10];
-    r.read_exact(&mut magic)
-        .map_err(|_| corrupt(None, "journal header is truncated"))?;
-    let olen = usize::from(u16::from_be_bytes([magic[8], magic[9]]));
-    let mut origin = vec![0u8; olen];
-    r.read_exact(&mut origin)
-        .map_err(|_| corrupt(None, "journal header is truncated"))?;
-    let mut out = Vec::new();
-    loop {
-        let mut hdr = [0u8; 12];
-        if r.read_exact(&mut hdr).is_err() {
-            break;
-        }
+/// Streams the journal's complete frames (a torn tail ends the stream, as the writer would
+/// truncate it).
+struct JournalHashes {
+    r: std::io::BufReader<fs::File>,
+    count: u64,
+}
+
+impl JournalHashes {
+    fn open(f: fs::File) -> Result<Self, AuditError> {
+        let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+        let mut magic = [0u8; 10];
+        r.read_exact(&mut magic)
+            .map_err(|_| corrupt(None, "journal header is truncated"))?;
+        let olen = usize::from(u16::from_be_bytes([magic[8], magic[9]]));
+        let mut origin = vec![0u8; olen];
+        r.read_exact(&mut origin)
+            .map_err(|_| corrupt(None, "journal header is truncated"))?;
+        Ok(Self { r, count: 0 })
+    }
+
+    /// Whether the next complete frame holds exactly `entry` (`None` at the end of the journal).
+    fn next_equals(&mut self, entry: &[u8], buf: &mut Vec<u8>) -> Option<bool> {
+        let mut hdr = [0u8; 16];
+        self.r.read_exact(&mut hdr).ok()?;
         let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
         if len > 1 << 16 {
-            break;
+            return None;
         }
-        let mut data = vec![0u8; len];
-        if r.read_exact(&mut data).is_err() {
-            break;
-        }
-        out.push(leaf_hash(&data));
+        buf.resize(len, 0);
+        self.r.read_exact(buf).ok()?;
+        self.count += 1;
+        Some(buf.as_slice() == entry)
     }
-    Ok(out)
 }
 
 /// A C2SP `tlog-proof`: index, inclusion path, the signed checkpoint, and (as `extra`) the leaf itself so that
@@ -596,7 +605,8 @@ pub fn find_request(
     Ok(found)
 }
 
-/// Visit the checkpointed leaves whose time is in `[from, to)` (RFC 3339 strings compare in time order because the
+/// Visit the checkpointed leaves whose time is in `[from, to)` (leaves are parsed leniently: run `verify_dir`
+/// for integrity) (RFC 3339 strings compare in time order because the
 /// writer always emits `YYYY-MM-DDTHH:MM:SS.mmmZ`).
 pub fn for_each_record(
     dir: &Path,
@@ -607,7 +617,7 @@ pub fn for_each_record(
 ) -> Result<Checkpoint, AuditError> {
     let (cp, _) = read_checkpoint(dir, verifier)?;
     for_each_leaf(dir, cp.size, |i, data| {
-        let leaf = parse_leaf(data).map_err(|e| corrupt(Some(i), e.to_string()))?;
+        let leaf = parse_leaf_lenient(data).map_err(|e| corrupt(Some(i), e.to_string()))?;
         if leaf.time.as_str() >= from && leaf.time.as_str() < to {
             f(i, data, &leaf)?;
         }

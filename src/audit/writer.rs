@@ -1,6 +1,7 @@
 //! [`AuditLog`]: the residency log writer.
 //!
-//! Appends go over a bounded channel to one dedicated std thread (no async runtime needed). The thread takes every
+//! Appends go over a bounded channel to one dedicated std thread (no async runtime needed; a second thread only
+//! wakes waiting callers). The writer takes every
 //! queued append (up to `max_batch`), stamps sequence number and time, encodes canonical leaves, writes them to the
 //! journal in one `write` and makes them durable with one `fdatasync` (group commit), then acknowledges each append
 //! with a [`Receipt`]. Full tiles and entry bundles are written as they fill; partial tiles and a signed checkpoint
@@ -32,7 +33,7 @@ use tokio::sync::oneshot;
 
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{Checkpoint, NoteSigner, NoteVerifier};
-use super::record::{to_canonical_json, Entry, LogLeaf, ResidencyRecord, SCHEMA_VERSION};
+use super::record::{Entry, PreparedEntry, ResidencyRecord, SCHEMA_VERSION};
 use super::tiles::{write_atomic, TileBuilder, MAX_ENTRY_BYTES};
 use super::AuditError;
 
@@ -43,7 +44,8 @@ pub const CHECKPOINT_FILE: &str = "checkpoint";
 /// Checkpoint archive file name.
 pub const ARCHIVE_FILE: &str = "checkpoints";
 const MAGIC: &[u8; 8] = b"HAETAEJ1";
-const FRAME_HEADER: usize = 12;
+/// Frame header: `u32 len ‖ u32 !len ‖ first 8 bytes of the leaf hash` (big-endian).
+const FRAME_HEADER: usize = 16;
 
 /// When the proxy waits for the residency record to be durable. The log itself always acknowledges only after
 /// `fdatasync`; this setting tells the proxy *when to await* the [`Pending`].
@@ -63,8 +65,8 @@ pub enum Durability {
 /// Proof that an append is durable: what a client can keep (e.g. from response headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    /// Log origin (checkpoint origin line).
-    pub origin: String,
+    /// Log origin (checkpoint origin line); shared, cloning is cheap.
+    pub origin: Arc<str>,
     /// Leaf index.
     pub index: u64,
     /// RFC 6962 leaf hash of the canonical leaf.
@@ -150,6 +152,9 @@ pub struct AuditStats {
     pub fsync_max: Duration,
     /// Checkpoints published.
     pub checkpoints: u64,
+    /// Time the writer thread spent committing batches (encoding, write, fdatasync, tiles): `entries / busy` is
+    /// the writer's capacity, independent of how fast callers produce records.
+    pub busy: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -161,7 +166,7 @@ struct SharedState {
 type ReceiptTx = oneshot::Sender<Result<Receipt, AuditError>>;
 
 enum Msg {
-    Append(Box<Entry>, ReceiptTx),
+    Append(PreparedEntry, ReceiptTx),
     Checkpoint(oneshot::Sender<Result<Checkpoint, AuditError>>),
 }
 
@@ -213,6 +218,8 @@ pub struct AuditLog {
     tx: Option<SyncSender<Msg>>,
     shared: Arc<Mutex<SharedState>>,
     thread: Option<JoinHandle<()>>,
+    acker: Option<JoinHandle<()>>,
+    recovery: Recovery,
     origin: String,
     dir: PathBuf,
     verifier: NoteVerifier,
@@ -241,10 +248,12 @@ impl AuditLog {
         let verifier = options.signer.verifier();
 
         let published = read_checkpoint(&dir, &verifier)?;
+        repair_archive(&dir)?;
         let (journal, mut state, recovery) = replay(&dir, &origin, published.as_ref())?;
-        let _ = recovery;
 
         let shared = Arc::new(Mutex::new(SharedState::default()));
+        // Waking each waiting caller costs a syscall; a second thread does it so the writer can keep committing.
+        let (ack_tx, ack_rx) = mpsc::channel::<Vec<(ReceiptTx, Receipt)>>();
         let mut writer = Writer {
             dir: dir.clone(),
             journal_len: journal
@@ -255,7 +264,7 @@ impl AuditLog {
             frontier: std::mem::take(&mut state.frontier),
             tiles: std::mem::take(&mut state.tiles),
             signer: options.signer,
-            origin: origin.clone(),
+            origin: Arc::from(origin.as_str()),
             instance: options.instance,
             published: published.as_ref().map(|c| c.size),
             opts: Limits {
@@ -265,6 +274,8 @@ impl AuditLog {
                 max_journal_bytes: options.max_journal_bytes,
             },
             shared: Arc::clone(&shared),
+            acks: ack_tx,
+            buf: Vec::new(),
         };
         {
             let mut s = lock(&shared);
@@ -274,6 +285,16 @@ impl AuditLog {
         if writer.published != Some(writer.frontier.size()) {
             writer.publish()?;
         }
+        let acker = std::thread::Builder::new()
+            .name("haetae-audit-ack".into())
+            .spawn(move || {
+                for batch in ack_rx {
+                    for (tx, receipt) in batch {
+                        let _ = tx.send(Ok(receipt));
+                    }
+                }
+            })
+            .map_err(|e| AuditError::io(&dir, e))?;
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity);
         let thread = std::thread::Builder::new()
             .name("haetae-audit".into())
@@ -283,6 +304,8 @@ impl AuditLog {
             tx: Some(tx),
             shared,
             thread: Some(thread),
+            acker: Some(acker),
+            recovery,
             origin,
             dir,
             verifier,
@@ -290,6 +313,10 @@ impl AuditLog {
     }
 
     /// Append an entry. The returned [`Pending`] resolves once the entry is durable (or the log failed).
+    ///
+    /// The writer stamps `seq` (= leaf index), `time` and `instance`. Dropping the `Pending` does not cancel the
+    /// append. When `queue_capacity` appends are already queued this call blocks until the writer catches up
+    /// (back-pressure; at the measured commit rates this is sub-millisecond).
     pub fn append(&self, entry: Entry) -> Pending {
         if let Some(reason) = lock(&self.shared).health.failure.clone() {
             return Pending::failed(AuditError::Failed(reason));
@@ -297,8 +324,13 @@ impl AuditLog {
         let Some(tx) = &self.tx else {
             return Pending::failed(AuditError::Closed);
         };
+        // Serialize on the caller's thread; the writer only splices in the envelope.
+        let prepared = match PreparedEntry::new(&entry) {
+            Ok(p) => p,
+            Err(e) => return Pending::failed(e),
+        };
         let (otx, orx) = oneshot::channel();
-        match tx.send(Msg::Append(Box::new(entry), otx)) {
+        match tx.send(Msg::Append(prepared, otx)) {
             Ok(()) => Pending {
                 inner: PendingInner::Waiting(orx),
             },
@@ -319,6 +351,11 @@ impl AuditLog {
         tx.send(Msg::Checkpoint(otx))
             .map_err(|_| AuditError::Closed)?;
         orx.blocking_recv().unwrap_or(Err(AuditError::Closed))
+    }
+
+    /// What opening found (entries replayed, torn bytes truncated), for a startup log line.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
     }
 
     /// Current health (for `/readyz`).
@@ -360,6 +397,10 @@ impl AuditLog {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // The writer has exited and dropped its sender: the acker drains the last receipts and stops.
+        if let Some(t) = self.acker.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -385,6 +426,44 @@ fn read_checkpoint(dir: &Path, verifier: &NoteVerifier) -> Result<Option<Checkpo
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(AuditError::io(&path, e)),
     }
+}
+
+/// Truncate a torn final record of the checkpoint archive (a crash while appending to it); any other damage is
+/// left for `verify` to report.
+fn repair_archive(dir: &Path) -> Result<(), AuditError> {
+    let path = dir.join(ARCHIVE_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(AuditError::io(&path, e)),
+    };
+    let mut good = 0usize;
+    loop {
+        let rest = &bytes[good..];
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let Some(len) = std::str::from_utf8(&rest[..nl])
+            .ok()
+            .and_then(|t| t.parse::<usize>().ok())
+        else {
+            return Ok(());
+        };
+        if rest.len() < nl + 1 + len {
+            break;
+        }
+        good += nl + 1 + len;
+    }
+    let f = OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|e| AuditError::io(&path, e))?;
+    f.set_len(good as u64)
+        .map_err(|e| AuditError::io(&path, e))?;
+    f.sync_all().map_err(|e| AuditError::io(&path, e))
 }
 
 #[derive(Default)]
@@ -480,23 +559,44 @@ fn replay(
             break;
         }
         let index = state.frontier.size();
-        let remaining = file_len - offset;
-        let tail_could_be_torn = remaining <= (FRAME_HEADER + MAX_ENTRY_BYTES) as u64;
         if n < FRAME_HEADER {
             torn = true;
             break;
         }
-        let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
-        let frame_end = offset + (FRAME_HEADER + len) as u64;
-        if len > MAX_ENTRY_BYTES || frame_end > file_len {
-            if frame_end > file_len && tail_could_be_torn {
+        let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+        let inv = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        if len ^ inv != u32::MAX {
+            // A crash can leave a zero-filled tail (file size extended before the data landed); anything else is
+            // damage to a frame header.
+            let mut zero = hdr.iter().all(|&b| b == 0);
+            let mut chunk = vec![0u8; 1 << 16];
+            while zero {
+                let k = read_full(&mut r, &mut chunk).map_err(|e| AuditError::io(&path, e))?;
+                if k == 0 {
+                    break;
+                }
+                zero = chunk[..k].iter().all(|&b| b == 0);
+            }
+            if zero {
                 torn = true;
                 break;
             }
             return Err(AuditError::Corrupt {
                 index: Some(index),
+                reason: format!("journal frame header at byte {offset} is damaged"),
+            });
+        }
+        let len = len as usize;
+        let frame_end = offset + (FRAME_HEADER + len) as u64;
+        if len > MAX_ENTRY_BYTES {
+            return Err(AuditError::Corrupt {
+                index: Some(index),
                 reason: format!("journal frame at byte {offset} has an impossible length {len}"),
             });
+        }
+        if frame_end > file_len {
+            torn = true;
+            break;
         }
         let mut data = vec![0u8; len];
         let k = read_full(&mut r, &mut data).map_err(|e| AuditError::io(&path, e))?;
@@ -505,7 +605,7 @@ fn replay(
             break;
         }
         let hash = leaf_hash(&data);
-        if hash[..8] != hdr[4..12] {
+        if hash[..8] != hdr[8..16] {
             if frame_end == file_len {
                 torn = true;
                 break;
@@ -515,7 +615,7 @@ fn replay(
                 reason: format!("journal frame at byte {offset} fails its checksum"),
             });
         }
-        state.tiles.push(dir, &data, hash, true)?;
+        state.tiles.push(dir, data, hash, true)?;
         state.frontier.push(hash);
         offset = frame_end;
         if published.is_some_and(|c| c.size == state.frontier.size()) {
@@ -572,11 +672,14 @@ struct Writer {
     frontier: Frontier,
     tiles: TileBuilder,
     signer: NoteSigner,
-    origin: String,
+    origin: Arc<str>,
     instance: String,
     published: Option<u64>,
     opts: Limits,
     shared: Arc<Mutex<SharedState>>,
+    acks: mpsc::Sender<Vec<(ReceiptTx, Receipt)>>,
+    /// Reused frame buffer of a batch (megabytes; reallocating it per batch showed up in profiles).
+    buf: Vec<u8>,
 }
 
 const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
@@ -610,9 +713,9 @@ impl Writer {
                     Err(_) => break,
                 },
             };
-            let mut batch: Vec<(Box<Entry>, ReceiptTx)> = Vec::new();
+            let mut batch: Vec<(PreparedEntry, ReceiptTx)> = Vec::new();
             let mut controls = Vec::new();
-            let mut take = |m: Msg, batch: &mut Vec<(Box<Entry>, ReceiptTx)>| match m {
+            let mut take = |m: Msg, batch: &mut Vec<(PreparedEntry, ReceiptTx)>| match m {
                 Msg::Append(e, tx) => batch.push((e, tx)),
                 Msg::Checkpoint(tx) => controls.push(tx),
             };
@@ -670,7 +773,7 @@ impl Writer {
         }
         if self.published == Some(self.frontier.size()) {
             return Ok(Checkpoint {
-                origin: self.origin.clone(),
+                origin: self.origin.to_string(),
                 size: self.frontier.size(),
                 root: self.frontier.root(),
             });
@@ -682,11 +785,14 @@ impl Writer {
     fn publish(&mut self) -> Result<Checkpoint, AuditError> {
         self.tiles.write_partials(&self.dir)?;
         let cp = Checkpoint {
-            origin: self.origin.clone(),
+            origin: self.origin.to_string(),
             size: self.frontier.size(),
             root: self.frontier.root(),
         };
         let note = self.signer.sign(&cp.to_text())?;
+        // The checkpoint first, then the archive: a crash in between leaves the archive one checkpoint behind
+        // (harmless), never ahead of the published checkpoint.
+        write_atomic(&self.dir, CHECKPOINT_FILE, note.as_bytes(), true)?;
         let archive = self.dir.join(ARCHIVE_FILE);
         let mut f = OpenOptions::new()
             .create(true)
@@ -696,7 +802,6 @@ impl Writer {
         f.write_all(format!("{}\n{note}", note.len()).as_bytes())
             .map_err(|e| AuditError::io(&archive, e))?;
         f.sync_data().map_err(|e| AuditError::io(&archive, e))?;
-        write_atomic(&self.dir, CHECKPOINT_FILE, note.as_bytes(), true)?;
         self.published = Some(cp.size);
         let mut s = lock(&self.shared);
         s.health.checkpoint_size = cp.size;
@@ -704,7 +809,13 @@ impl Writer {
         Ok(cp)
     }
 
-    fn commit(&mut self, batch: Vec<(Box<Entry>, ReceiptTx)>) {
+    fn commit(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
+        let started = Instant::now();
+        self.commit_inner(batch);
+        lock(&self.shared).stats.busy += started.elapsed();
+    }
+
+    fn commit_inner(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
         if let Some(reason) = self.failure() {
             for (_, tx) in batch {
                 let _ = tx.send(Err(AuditError::Failed(reason.clone())));
@@ -714,17 +825,12 @@ impl Writer {
         let time = time::OffsetDateTime::now_utc()
             .format(TIME_FORMAT)
             .unwrap_or_default();
-        let mut buf = Vec::with_capacity(batch.len() * 700);
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
         let mut staged: Vec<(Vec<u8>, Hash, ReceiptTx)> = Vec::with_capacity(batch.len());
         for (entry, tx) in batch {
-            let leaf = LogLeaf {
-                v: SCHEMA_VERSION,
-                seq: self.frontier.size() + staged.len() as u64,
-                time: time.clone(),
-                instance: self.instance.clone(),
-                entry: *entry,
-            };
-            match to_canonical_json(&leaf) {
+            let seq = self.frontier.size() + staged.len() as u64;
+            match entry.finish(SCHEMA_VERSION, seq, &time, &self.instance) {
                 Err(e) => {
                     let _ = tx.send(Err(e));
                 }
@@ -733,7 +839,9 @@ impl Writer {
                 }
                 Ok(data) => {
                     let hash = leaf_hash(&data);
-                    buf.extend_from_slice(&(data.len() as u32).to_be_bytes());
+                    let len = data.len() as u32;
+                    buf.extend_from_slice(&len.to_be_bytes());
+                    buf.extend_from_slice(&(!len).to_be_bytes());
                     buf.extend_from_slice(&hash[..8]);
                     buf.extend_from_slice(&data);
                     staged.push((data, hash, tx));
@@ -768,6 +876,7 @@ impl Writer {
             return;
         }
         self.journal_len += buf.len() as u64;
+        self.buf = buf;
         let n = staged.len();
         let mut tile_error = None;
         let mut receipts = Vec::with_capacity(n);
@@ -775,7 +884,7 @@ impl Writer {
             let index = self.frontier.size();
             self.frontier.push(hash);
             if tile_error.is_none() {
-                tile_error = self.tiles.push(&self.dir, &data, hash, false).err();
+                tile_error = self.tiles.push(&self.dir, data, hash, false).err();
             }
             receipts.push((
                 tx,
@@ -796,8 +905,10 @@ impl Writer {
             s.stats.fsync_max = s.stats.fsync_max.max(fsync);
         }
         // Durable in the journal: acknowledge even if tile writing failed (the log fails below).
-        for (tx, receipt) in receipts {
-            let _ = tx.send(Ok(receipt));
+        if let Err(mpsc::SendError(receipts)) = self.acks.send(receipts) {
+            for (tx, receipt) in receipts {
+                let _ = tx.send(Ok(receipt));
+            }
         }
         if let Some(e) = tile_error {
             self.fail(format!("tile write failed: {e}"));

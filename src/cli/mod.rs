@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod key;
 mod scan;
 mod serve;
@@ -43,6 +44,8 @@ pub enum Command {
     Key(key::KeyArgs),
     /// Scan files or stdin for personal data, secrets and classification markings (table, --json or --jsonl).
     Scan(scan::ScanArgs),
+    /// Residency proof log: keys, offline verification, inclusion proofs, export, monthly report.
+    Audit(audit::AuditArgs),
 }
 
 /// Parse arguments, run the chosen subcommand, turn errors into a message and exit code.
@@ -52,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Key(args) => key::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(code) => code,

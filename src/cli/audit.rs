@@ -1,0 +1,372 @@
+//! `haetae audit`: key management, offline verification, proofs, export and the monthly review report.
+//!
+//! Must never: print or log the signing key (except into the file `keygen --out` creates), or modify a log
+//! directory (every subcommand except `keygen` is read-only).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use base64::Engine as _;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::audit::verify::{
+    csv_row, find_request, for_each_record, monthly_report, prove_index, verify_dir, VerifyOptions,
+    CSV_HEADER,
+};
+use crate::audit::{NoteSigner, NoteVerifier, TlogProof};
+
+/// Arguments of `haetae audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// Where the signing key comes from: a file or an environment variable (never a command-line value).
+#[derive(Debug, Args)]
+pub struct SigningKeyArgs {
+    /// File holding the signing key (`PRIVATE+KEY+...`). Otherwise `HAETAE_AUDIT_SIGNING_KEY` is read.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+/// The log's public (verifier) key.
+#[derive(Debug, Args)]
+pub struct VerifierKeyArgs {
+    /// Verifier key (`<name>+<id>+<base64>`), as printed by `haetae audit pubkey`.
+    #[arg(long, env = "HAETAE_AUDIT_VERIFIER_KEY", conflicts_with = "vkey_file")]
+    pub vkey: Option<String>,
+    /// File holding the verifier key.
+    #[arg(long)]
+    pub vkey_file: Option<PathBuf>,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// One leaf per line, byte-for-byte the logged leaf (each line hashes to its tile entry).
+    Jsonl,
+    /// Flattened columns for spreadsheets; the last column is the leaf hash.
+    Csv,
+}
+
+/// `haetae audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Generate a signing key for a log origin (e.g. `haetae.example.kr/gw-1`); prints the verifier key.
+    Keygen {
+        /// Log origin (= note key name): a schema-less URL, no spaces or '+'.
+        #[arg(long)]
+        name: String,
+        /// Where to write the private key (created with mode 0600; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the verifier key of a signing key.
+    Pubkey(SigningKeyArgs),
+    /// Verify a log directory offline; names the first bad index and exits 1 on any alteration.
+    Verify {
+        /// Log directory (tiles layout).
+        dir: PathBuf,
+        /// Verifier key.
+        #[command(flatten)]
+        key: VerifierKeyArgs,
+        /// A checkpoint kept from earlier: the log must still contain it (detects rollback/truncation).
+        #[arg(long)]
+        trusted_checkpoint: Option<PathBuf>,
+        /// Only check hashes, do not read each leaf's sequence number.
+        #[arg(long, conflicts_with = "strict")]
+        hashes_only: bool,
+        /// Also parse every leaf as a record and check it is in canonical form (slower).
+        #[arg(long)]
+        strict: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an inclusion proof (C2SP tlog-proof) against the latest checkpoint.
+    Prove {
+        /// Log directory.
+        dir: PathBuf,
+        /// Verifier key.
+        #[command(flatten)]
+        key: VerifierKeyArgs,
+        /// Leaf index.
+        #[arg(
+            long,
+            conflicts_with = "request_id",
+            required_unless_present = "request_id"
+        )]
+        index: Option<u64>,
+        /// Request id of a request record.
+        #[arg(long)]
+        request_id: Option<String>,
+        /// Write the proof to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a tlog-proof offline with the log's verifier key.
+    CheckProof {
+        /// Proof file (`-` for stdin).
+        proof: PathBuf,
+        /// Verifier key.
+        #[command(flatten)]
+        key: VerifierKeyArgs,
+        /// The leaf (canonical JSON) to check; defaults to the leaf carried in the proof.
+        #[arg(long, conflicts_with = "leaf_hash")]
+        leaf: Option<PathBuf>,
+        /// A leaf hash (base64, from a receipt) to check instead of a leaf.
+        #[arg(long)]
+        leaf_hash: Option<String>,
+    },
+    /// Export checkpointed records in a time range.
+    Export {
+        /// Log directory.
+        dir: PathBuf,
+        /// Verifier key.
+        #[command(flatten)]
+        key: VerifierKeyArgs,
+        /// Start (inclusive): `YYYY-MM-DD` or an RFC 3339 UTC time prefix.
+        #[arg(long, default_value = "")]
+        from: String,
+        /// End (exclusive): `YYYY-MM-DD` or an RFC 3339 UTC time prefix.
+        #[arg(long, default_value = "~")]
+        to: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
+    /// Monthly review summary: requests by destination country, data classes sent abroad, blocks, policy changes.
+    Report {
+        /// Log directory.
+        dir: PathBuf,
+        /// Verifier key.
+        #[command(flatten)]
+        key: VerifierKeyArgs,
+        /// Month, `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        /// Home jurisdiction: transfers to any other count as abroad.
+        #[arg(long, default_value = "KR")]
+        home: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn load_signer(args: &SigningKeyArgs) -> anyhow::Result<NoteSigner> {
+    let text = match &args.key_file {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("reading signing key file {}", p.display()))?,
+        None => std::env::var("HAETAE_AUDIT_SIGNING_KEY")
+            .context("no --key-file given and HAETAE_AUDIT_SIGNING_KEY is not set")?,
+    };
+    Ok(NoteSigner::from_private_key_string(&text)?)
+}
+
+fn load_verifier(args: &VerifierKeyArgs) -> anyhow::Result<NoteVerifier> {
+    let text = match (&args.vkey, &args.vkey_file) {
+        (Some(k), _) => k.clone(),
+        (None, Some(p)) => std::fs::read_to_string(p)
+            .with_context(|| format!("reading verifier key file {}", p.display()))?,
+        (None, None) => {
+            bail!("a verifier key is required: --vkey, --vkey-file or HAETAE_AUDIT_VERIFIER_KEY")
+        }
+    };
+    Ok(NoteVerifier::parse(&text)?)
+}
+
+fn write_private_key(path: &Path, key: &str) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    f.write_all(format!("{key}\n").as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Run `haetae audit`.
+pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        AuditCommand::Keygen { name, out: path } => {
+            let signer = NoteSigner::generate(&name)?;
+            write_private_key(&path, &signer.to_private_key_string())?;
+            writeln!(out, "{}", signer.verifier().to_key_string())?;
+        }
+        AuditCommand::Pubkey(k) => {
+            writeln!(out, "{}", load_signer(&k)?.verifier().to_key_string())?;
+        }
+        AuditCommand::Verify {
+            dir,
+            key,
+            trusted_checkpoint,
+            hashes_only,
+            strict,
+            json,
+        } => {
+            let v = load_verifier(&key)?;
+            let trusted = match trusted_checkpoint {
+                Some(p) => Some(
+                    std::fs::read_to_string(&p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let opts = VerifyOptions {
+                trusted_checkpoint: trusted,
+                skip_record_checks: hashes_only,
+                strict_records: strict,
+            };
+            match verify_dir(&dir, &v, &opts) {
+                Ok(rep) => {
+                    if json {
+                        writeln!(out, "{}", serde_json::to_string(&rep)?)?;
+                    } else {
+                        writeln!(
+                            out,
+                            "OK {} size {} root {} ({} archived checkpoints checked{})",
+                            rep.origin,
+                            rep.size,
+                            rep.root,
+                            rep.archived_checkpoints,
+                            rep.journal_entries
+                                .map(|n| format!(", journal of {n} entries matches"))
+                                .unwrap_or_default()
+                        )?;
+                    }
+                }
+                Err(e) => {
+                    let index = e.bad_index();
+                    if json {
+                        let j = serde_json::json!({"ok": false, "first_bad_index": index, "error": e.to_string()});
+                        writeln!(out, "{j}")?;
+                    } else {
+                        match index {
+                            Some(i) => writeln!(out, "FAIL first bad index {i}: {e}")?,
+                            None => writeln!(out, "FAIL: {e}")?,
+                        }
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        AuditCommand::Prove {
+            dir,
+            key,
+            index,
+            request_id,
+            out: path,
+        } => {
+            let v = load_verifier(&key)?;
+            let index = match (index, request_id) {
+                (Some(i), _) => i,
+                (None, Some(id)) => find_request(&dir, &v, &id)?.with_context(|| {
+                    format!("no checkpointed request record with request id {id:?}")
+                })?,
+                (None, None) => bail!("--index or --request-id is required"),
+            };
+            let text = prove_index(&dir, &v, index)?.to_text();
+            match path {
+                Some(p) => {
+                    std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?
+                }
+                None => out.write_all(text.as_bytes())?,
+            }
+        }
+        AuditCommand::CheckProof {
+            proof,
+            key,
+            leaf,
+            leaf_hash,
+        } => {
+            let v = load_verifier(&key)?;
+            let text = if proof.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&proof)
+                    .with_context(|| format!("reading {}", proof.display()))?
+            };
+            let p = TlogProof::parse(&text)?;
+            let result = match (leaf, leaf_hash) {
+                (Some(path), _) => {
+                    let bytes = std::fs::read(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let bytes = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+                    p.verify(&v, Some(bytes))
+                }
+                (None, Some(h)) => {
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(h.trim())
+                        .context("leaf hash is not base64")?;
+                    let hash: [u8; 32] = raw
+                        .try_into()
+                        .map_err(|_| anyhow::anyhow!("leaf hash is not 32 bytes"))?;
+                    crate::audit::Checkpoint::open(&p.checkpoint, &v)
+                        .and_then(|cp| p.verify_hash(&cp, &hash).map(|()| cp))
+                }
+                (None, None) => p.verify(&v, None),
+            };
+            match result {
+                Ok(cp) => writeln!(
+                    out,
+                    "OK index {} is in {} at tree size {}",
+                    p.index, cp.origin, cp.size
+                )?,
+                Err(e) => {
+                    writeln!(out, "FAIL: {e}")?;
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        AuditCommand::Export {
+            dir,
+            key,
+            from,
+            to,
+            format,
+        } => {
+            let v = load_verifier(&key)?;
+            let mut w = std::io::BufWriter::new(out);
+            if format == ExportFormat::Csv {
+                writeln!(w, "{CSV_HEADER}")?;
+            }
+            for_each_record(&dir, &v, &from, &to, |_, data, leaf| {
+                let r = match format {
+                    ExportFormat::Jsonl => w.write_all(data).and_then(|()| w.write_all(b"\n")),
+                    ExportFormat::Csv => writeln!(w, "{}", csv_row(leaf, data)),
+                };
+                r.map_err(|e| crate::audit::AuditError::Record(format!("writing export: {e}")))
+            })?;
+            w.flush()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        AuditCommand::Report {
+            dir,
+            key,
+            month,
+            home,
+            json,
+        } => {
+            let v = load_verifier(&key)?;
+            let rep = monthly_report(&dir, &v, &month, &home)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&rep)?)?;
+            } else {
+                out.write_all(rep.to_text().as_bytes())?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,195 @@
+//! Property tests for the residency log's parsers of untrusted input (same properties as the `audit_parse` fuzz
+//! target): no panics on arbitrary input, and every successful parse round-trips.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use haetae::audit::merkle::Hash;
+use haetae::audit::note::{split_note, Checkpoint};
+use haetae::audit::record::{parse_leaf, to_canonical_json, PreparedEntry};
+use haetae::audit::tiles::{decode_bundle, decode_tile, encode_bundle};
+use haetae::audit::verify::parse_archive;
+use haetae::audit::{ChangeRecord, DestinationInfo, Entry, LogLeaf, ResidencyRecord, TokenUsage};
+use haetae::audit::{NoteSigner, TlogProof};
+use proptest::prelude::*;
+
+fn check_all(data: &[u8]) {
+    if let Ok(entries) = decode_bundle(data) {
+        assert_eq!(
+            encode_bundle(entries.iter().copied()).ok().as_deref(),
+            Some(data)
+        );
+    }
+    let _ = decode_tile(data, (data.len() / 32) as u64);
+    let _ = parse_archive(data);
+    if let Ok(leaf) = parse_leaf(data) {
+        assert_eq!(to_canonical_json(&leaf).ok().as_deref(), Some(data));
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = split_note(text);
+        if let Ok(cp) = Checkpoint::parse_text(text) {
+            assert_eq!(Checkpoint::parse_text(&cp.to_text()).ok(), Some(cp));
+        }
+        if let Ok(p) = TlogProof::parse(text) {
+            assert_eq!(TlogProof::parse(&p.to_text()).ok(), Some(p));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        check_all(&data);
+    }
+
+    #[test]
+    fn structured_text_never_panics(
+        lines in proptest::collection::vec(
+            prop_oneof![
+                Just("c2sp.org/tlog-proof@v1".to_owned()),
+                Just("index 0".to_owned()),
+                Just("index 007".to_owned()),
+                Just(String::new()),
+                Just("\u{2014} x y".to_owned()),
+                "extra [A-Za-z0-9+/=]{0,12}",
+                "[A-Za-z0-9+/]{43}=",
+                "[0-9]{1,21}",
+                "[a-z./]{1,12}",
+            ],
+            0..10,
+        )
+    ) {
+        check_all(lines.join("\n").as_bytes());
+        check_all((lines.join("\n") + "\n").as_bytes());
+    }
+
+    #[test]
+    fn real_proofs_round_trip_and_mutations_do_not_panic(index in 0u64..50, path_len in 0usize..8, flip in 0usize..200) {
+        let signer = NoteSigner::generate("example.com/log").unwrap();
+        let cp = Checkpoint { origin: "example.com/log".into(), size: 50, root: [3u8; 32] };
+        let proof = TlogProof {
+            leaf: Some(b"{\"a\":1}".to_vec()),
+            index,
+            path: (0..path_len).map(|k| [k as u8; 32] as Hash).collect(),
+            checkpoint: signer.sign(&cp.to_text()).unwrap(),
+        };
+        let text = proof.to_text();
+        prop_assert_eq!(TlogProof::parse(&text).unwrap(), proof.clone());
+        check_all(text.as_bytes());
+        // A flipped byte anywhere must not panic any parser (and re-parses must still round-trip).
+        let mut bytes = text.clone().into_bytes();
+        let at = flip % bytes.len();
+        bytes[at] ^= 0x01;
+        check_all(&bytes);
+    }
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z0-9_./-]{0,12}",
+        "\\PC{0,8}",
+        proptest::collection::vec(any::<char>(), 0..6).prop_map(|v| v.into_iter().collect()),
+        Just("\u{1}\u{1f}\"\\\u{7f}\u{2028}\u{e000}\u{1f600}".to_owned()),
+    ]
+}
+
+fn entry() -> impl Strategy<Value = Entry> {
+    let request = (
+        (
+            text(),
+            text(),
+            text(),
+            text(),
+            text(),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+        ),
+        (
+            proptest::collection::btree_map(text(), any::<u64>(), 0..4),
+            proptest::collection::btree_map(text(), any::<u64>(), 0..3),
+            proptest::option::of((text(), text(), proptest::option::of(text()), text())),
+            proptest::option::of(any::<u16>()),
+            any::<u64>(),
+            proptest::option::of((any::<u64>(), any::<u64>())),
+            proptest::option::of(text()),
+        ),
+    )
+        .prop_map(
+            |((a, b, c, d, e, f, g), (findings, actions, dest, status, latency, usage, digest))| {
+                Entry::Request(ResidencyRecord {
+                    request_id: a,
+                    tenant: b,
+                    client: c,
+                    endpoint: d,
+                    wire_format: e.clone(),
+                    requested_model: f,
+                    served_model: g,
+                    policy_hash: e.clone(),
+                    classification: e,
+                    findings,
+                    actions,
+                    destination: dest.map(|(name, jurisdiction, region, upstream_host)| {
+                        DestinationInfo {
+                            name,
+                            jurisdiction,
+                            region,
+                            upstream_host,
+                        }
+                    }),
+                    transfer_basis: digest.clone(),
+                    outcome: "forwarded".into(),
+                    status,
+                    latency_ms: latency,
+                    usage: usage.map(|(input_tokens, output_tokens)| TokenUsage {
+                        input_tokens,
+                        output_tokens,
+                    }),
+                    request_digest: digest,
+                    response_digest: None,
+                })
+            },
+        );
+    let change = (
+        text(),
+        proptest::option::of(text()),
+        text(),
+        proptest::option::of(text()),
+        any::<bool>(),
+    )
+        .prop_map(|(subject, previous_hash, new_hash, actor, policy)| {
+            let c = ChangeRecord {
+                subject,
+                previous_hash,
+                new_hash,
+                actor,
+                summary: None,
+            };
+            if policy {
+                Entry::PolicyChange(c)
+            } else {
+                Entry::ConfigChange(c)
+            }
+        });
+    prop_oneof![3 => request, 1 => change]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// The hot-path field-by-field encoder produces exactly the generic canonical encoding, and it parses back.
+    #[test]
+    fn prepared_entries_equal_generic_canonical_json(e in entry(), seq in any::<u64>(), instance in text()) {
+        let leaf = LogLeaf { v: 1, seq, time: "2026-11-28T01:02:03.004Z".into(), instance, entry: e };
+        let fast = PreparedEntry::new(&leaf.entry).unwrap().finish(1, seq, &leaf.time, &leaf.instance).unwrap();
+        prop_assert_eq!(&fast, &to_canonical_json(&leaf).unwrap());
+        prop_assert_eq!(parse_leaf(&fast).unwrap(), leaf);
+    }
+}
+
+#[test]
+fn bundle_entries_up_to_the_u16_limit() {
+    let big = vec![b'x'; 65_535];
+    let enc = encode_bundle([big.as_slice()]).unwrap();
+    assert_eq!(decode_bundle(&enc).unwrap()[0].len(), 65_535);
+    assert!(encode_bundle([vec![0u8; 65_536].as_slice()]).is_err());
+}
