@@ -436,8 +436,13 @@ impl Default for Settings {
     }
 }
 
-/// Environment variables that configure the CLI itself rather than `Settings` keys.
-const NON_SETTINGS_ENV: &[&str] = &["HAETAE_CONFIG"];
+/// Environment variables that configure the CLI itself rather than `Settings` keys. Every other `HAETAE_*` variable
+/// must be a settings override (`HAETAE_<SECTION>__<KEY>`); anything else is an error, so a typo never goes unnoticed.
+pub const NON_SETTINGS_ENV: &[&str] = &[
+    "HAETAE_CONFIG",
+    "HAETAE_AUDIT_SIGNING_KEY",
+    "HAETAE_AUDIT_VERIFIER_KEY",
+];
 
 impl Settings {
     /// Load defaults < `file` (if any) < the given `HAETAE_*` environment variables, then validate.
@@ -483,8 +488,10 @@ impl Settings {
             .map_err(|e| ConfigError::Merge(e.to_string()))?;
         let settings: Settings = serde_path_to_error::deserialize(merged).map_err(|e| {
             ConfigError::Env(format!(
-                "{} (variables set: {})",
+                "{} (settings overrides are named HAETAE_<SECTION>__<KEY>, e.g. HAETAE_LIMITS__MAX_REQUEST_BODY_BYTES; \
+                 other HAETAE_* variables haetae reads: {}; variables set: {})",
                 describe_path_error(&e),
+                NON_SETTINGS_ENV.join(", "),
                 if env_keys.is_empty() {
                     "none".to_owned()
                 } else {
@@ -826,6 +833,7 @@ mod tests {
             env(&[
                 ("HAETAE_LIMITS__MAX_REQUEST_BODY_BYTES", "2000"),
                 ("HAETAE_CONFIG", "ignored"),
+                ("HAETAE_AUDIT_SIGNING_KEY", "ignored by serve"),
                 ("OTHER", "x"),
             ]),
         )

@@ -136,6 +136,7 @@ digest_key_file = "{data}/digest.key"
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
 
+    let url_for_receipt = url.clone();
     let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     let out = tokio::task::spawn_blocking(move || {
         Command::new(python)
@@ -150,6 +151,18 @@ digest_key_file = "{data}/digest.key"
     .unwrap();
     let pytest_out =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+
+    // One more request to keep its receipt for the audit chain below.
+    let (status, headers, _) = support::send(
+        "POST",
+        &format!("{url_for_receipt}/v1/chat/completions"),
+        &[("content-type", "application/json"), ("authorization", &format!("Bearer {gateway_key}"))],
+        r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"계좌 110-123-456789 로 보내주세요"}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let request_id = headers["x-haetae-request-id"].to_str().unwrap().to_owned();
+    let receipt = headers["x-haetae-receipt"].to_str().unwrap().to_owned();
 
     // Graceful stop with SIGTERM; exit status must be success.
     let _ = Command::new("kill")
@@ -195,4 +208,62 @@ digest_key_file = "{data}/digest.key"
         assert!(!log.contains(needle), "log contains `{needle}`:\n{log}");
     }
     assert!(log.contains("\"status\":401"), "rejections are logged too");
+
+    // The auditor's chain, offline, with the CLI: verify the whole log, prove the request's record, check the proof
+    // against the leaf hash from the receipt the client kept.
+    let signing = std::fs::read_to_string(dir.path().join("signing.key")).unwrap();
+    let vkey = haetae::audit::NoteSigner::from_private_key_string(signing.trim())
+        .unwrap()
+        .verifier()
+        .to_key_string();
+    let audit_dir = dir.path().join("audit");
+    let haetae = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_haetae"))
+            .args(args)
+            .env_remove("HAETAE_AUDIT_VERIFIER_KEY")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "haetae {args:?} failed:\n{text}");
+        text
+    };
+    let audit_dir_s = audit_dir.to_str().unwrap();
+    haetae(&["audit", "verify", audit_dir_s, "--vkey", &vkey]);
+    let proof = dir.path().join("proof.txt");
+    haetae(&[
+        "audit",
+        "prove",
+        audit_dir_s,
+        "--vkey",
+        &vkey,
+        "--request-id",
+        &request_id,
+        "--out",
+        proof.to_str().unwrap(),
+    ]);
+    let leaf_hash = receipt.split(' ').nth(2).unwrap();
+    haetae(&[
+        "audit",
+        "check-proof",
+        proof.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--leaf-hash",
+        leaf_hash,
+    ]);
+    let export = haetae(&[
+        "audit",
+        "export",
+        audit_dir_s,
+        "--vkey",
+        &vkey,
+        "--format",
+        "jsonl",
+    ]);
+    assert!(export.contains(&request_id));
+    assert!(
+        !export.contains("110-123-456789"),
+        "no content in the export"
+    );
 }

@@ -27,7 +27,7 @@ mod serve;
   haetae serve --config haetae.toml --check   validate a config and print the start-up summary
   haetae key new --tenant acme             make a gateway key for a tenant, with its config lines
   echo '주민번호 900101-1234567' | haetae scan   find personal and classified data in text
-  haetae audit verify haetae-data/audit --key KEY   verify the residency log offline"
+  haetae audit verify haetae-data/audit --vkey KEY   verify the residency log offline"
 )]
 pub struct Cli {
     /// What to do.

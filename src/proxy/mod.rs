@@ -261,7 +261,7 @@ impl Gateway {
             Some(r) => {
                 let _ = writeln!(
                     out,
-                    "  residency log {}  origin {}  durability {:?}\n                verify with: haetae audit verify {} --key '{}'",
+                    "  residency log {}  origin {}  durability {:?}\n                verify with: haetae audit verify {} --vkey '{}'",
                     s.audit.dir.display(),
                     r.log.origin(),
                     r.durability,
