@@ -22,16 +22,25 @@ pub enum TelemetryError {
     },
 }
 
+/// Keeps the background log writer alive; dropping it flushes every pending line.
+pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
+
 /// Install the global subscriber. `RUST_LOG`, when set, overrides `log.level`. Calling it twice is harmless.
-pub fn init(settings: &LogSettings, rust_log: Option<&str>) -> Result<(), TelemetryError> {
+///
+/// Lines are written by a background thread (request tasks never block on stderr); when its queue is full, writers
+/// wait rather than drop lines, so the access log stays complete. Keep the guard until exit.
+pub fn init(settings: &LogSettings, rust_log: Option<&str>) -> Result<LogGuard, TelemetryError> {
     let level = rust_log.unwrap_or(&settings.level);
     let filter = EnvFilter::try_new(level).map_err(|e| TelemetryError::BadFilter {
         level: level.to_owned(),
         reason: e.to_string(),
     })?;
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match settings.format {
         LogFormat::Json => builder
             .json()
@@ -40,5 +49,5 @@ pub fn init(settings: &LogSettings, rust_log: Option<&str>) -> Result<(), Teleme
             .try_init(),
         LogFormat::Text => builder.with_ansi(false).try_init(),
     };
-    Ok(())
+    Ok(guard)
 }

@@ -25,7 +25,8 @@ pub struct ServeArgs {
 /// Run the gateway.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(args.config.as_deref(), std::env::vars())?;
-    crate::telemetry::init(&settings.log, std::env::var("RUST_LOG").ok().as_deref())?;
+    let _log_guard =
+        crate::telemetry::init(&settings.log, std::env::var("RUST_LOG").ok().as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
