@@ -694,11 +694,7 @@ impl Settings {
                 );
             }
             for (j, h) in t.key_sha256.iter().enumerate() {
-                if h.len() != 64
-                    || !h
-                        .chars()
-                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-                {
+                if !is_sha256_hex(h) {
                     issue(
                         format!("tenants[{i}].key_sha256[{j}]"),
                         "must be 64 lower-case hex characters (SHA-256 of the key)".into(),
@@ -748,11 +744,7 @@ impl Settings {
             }
         }
         for (j, h) in a.auditor_token_sha256.iter().enumerate() {
-            if h.len() != 64
-                || !h
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-            {
+            if !is_sha256_hex(h) {
                 issue(
                     format!("audit.auditor_token_sha256[{j}]"),
                     "must be 64 lower-case hex characters (SHA-256 of the token)".into(),
@@ -768,6 +760,13 @@ impl Settings {
             Err(ConfigError::Invalid(issues))
         }
     }
+}
+
+/// Whether `h` is a lower-case hex SHA-256 digest (how key and token hashes are stored).
+fn is_sha256_hex(h: &str) -> bool {
+    h.len() == 64
+        && h.chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
 }
 
 fn describe_path_error<E: fmt::Display>(e: &serde_path_to_error::Error<E>) -> String {

@@ -11,7 +11,6 @@
 //!
 //! Must never: write to the log, serve a path outside the log directory, or answer without a valid token.
 
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,9 +18,6 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -71,22 +67,12 @@ impl Auditor {
 }
 
 /// Serve the auditor API until `stop` flips.
-pub async fn serve(listener: TcpListener, auditor: Arc<Auditor>, mut stop: watch::Receiver<bool>) {
-    let builder = auto::Builder::new(TokioExecutor::new());
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let auditor = Arc::clone(&auditor);
-                let conn = builder.serve_connection(TokioIo::new(stream), service_fn(move |req| {
-                    let auditor = Arc::clone(&auditor);
-                    async move { Ok::<_, Infallible>(handle(&auditor, req).await) }
-                })).into_owned();
-                tokio::spawn(conn);
-            }
-        }
-    }
+pub async fn serve(listener: TcpListener, auditor: Arc<Auditor>, stop: watch::Receiver<bool>) {
+    super::server::serve_side(listener, stop, move |req| {
+        let auditor = Arc::clone(&auditor);
+        async move { handle(&auditor, req).await }
+    })
+    .await;
 }
 
 fn text(

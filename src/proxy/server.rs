@@ -160,27 +160,43 @@ pub async fn serve_traffic(
     }
 }
 
-/// Serve `/healthz` and `/readyz` on the admin listener until `stop` flips.
-pub async fn serve_admin(
+/// Accept plain-HTTP connections on a side listener (admin, auditor) and answer each request with `handler`,
+/// until `stop` flips.
+pub async fn serve_side<F, Fut, B>(
     listener: TcpListener,
-    shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
-) {
+    handler: F,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<B>> + Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let shared = Arc::clone(&shared);
-                let conn = builder.serve_connection(TokioIo::new(stream), service_fn(move |req: Request<Incoming>| {
-                    let shared = Arc::clone(&shared);
-                    async move { Ok::<_, Infallible>(admin_response(&shared, &req)) }
-                })).into_owned();
-                tokio::spawn(conn);
+                let handler = handler.clone();
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let response = handler(req);
+                    async move { Ok::<_, Infallible>(response.await) }
+                });
+                tokio::spawn(builder.serve_connection(TokioIo::new(stream), service).into_owned());
             }
         }
     }
+}
+
+/// Serve `/healthz` and `/readyz` on the admin listener until `stop` flips.
+pub async fn serve_admin(listener: TcpListener, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    serve_side(listener, stop, move |req| {
+        let shared = Arc::clone(&shared);
+        async move { admin_response(&shared, &req) }
+    })
+    .await;
 }
 
 fn admin_response(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
