@@ -8,7 +8,9 @@
 //! are published at most `checkpoint_interval` after the first unpublished entry.
 //!
 //! On disk (`DIR`): `journal` (framed leaves; the durable source of truth), `checkpoint` (latest signed
-//! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles).
+//! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles), `lock`
+//! (an exclusive `flock` held while the log is open, so two writers — two gateway processes pointed at one
+//! directory — can never interleave; the second gets [`AuditError::Locked`] naming the directory).
 //! On open, the journal is replayed: a torn final frame is truncated; a bad frame anywhere else is an error; the
 //! replayed tree must match the published checkpoint; missing tiles are rewritten.
 //!
@@ -43,6 +45,8 @@ pub const JOURNAL_FILE: &str = "journal";
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 /// Checkpoint archive file name.
 pub const ARCHIVE_FILE: &str = "checkpoints";
+/// Writer lock file name: an exclusive `flock` on it is held for as long as an [`AuditLog`] is open.
+pub const LOCK_FILE: &str = "lock";
 const MAGIC: &[u8; 8] = b"HAETAEJ1";
 /// Frame header: `u32 len ‖ u32 !len ‖ first 8 bytes of the leaf hash` (big-endian).
 const FRAME_HEADER: usize = 16;
@@ -223,6 +227,8 @@ pub struct AuditLog {
     origin: String,
     dir: PathBuf,
     verifier: NoteVerifier,
+    /// The directory's writer lock; released (closed) only after the writer thread has stopped.
+    _lock: File,
 }
 
 /// What opening found (for logs/metrics at startup).
@@ -244,6 +250,7 @@ impl AuditLog {
             ));
         }
         fs::create_dir_all(&dir).map_err(|e| AuditError::io(&dir, e))?;
+        let dir_lock = lock_dir(&dir)?;
         let origin = options.signer.name().to_owned();
         let verifier = options.signer.verifier();
 
@@ -309,6 +316,7 @@ impl AuditLog {
             origin,
             dir,
             verifier,
+            _lock: dir_lock,
         })
     }
 
@@ -412,6 +420,39 @@ impl Drop for AuditLog {
 
 fn lock(m: &Mutex<SharedState>) -> std::sync::MutexGuard<'_, SharedState> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Take the exclusive writer lock of `dir` (`flock` on `dir/lock`, released by the kernel when the process dies,
+/// so a `kill -9` never leaves a stale lock) and record our pid in it for the error message of the next contender.
+fn lock_dir(dir: &Path) -> Result<File, AuditError> {
+    let path = dir.join(LOCK_FILE);
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| AuditError::io(&path, e))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let holder = f
+                .read_to_string(&mut text)
+                .ok()
+                .map(|_| text.trim().to_owned())
+                .filter(|t| t.starts_with("pid ") && t.len() < 32);
+            return Err(AuditError::Locked {
+                dir: dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(AuditError::io(&path, e)),
+    }
+    f.set_len(0).map_err(|e| AuditError::io(&path, e))?;
+    f.write_all(format!("pid {}\n", std::process::id()).as_bytes())
+        .map_err(|e| AuditError::io(&path, e))?;
+    Ok(f)
 }
 
 fn read_checkpoint(dir: &Path, verifier: &NoteVerifier) -> Result<Option<Checkpoint>, AuditError> {
