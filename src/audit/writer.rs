@@ -4,8 +4,11 @@
 //! wakes waiting callers). The writer takes every
 //! queued append (up to `max_batch`), stamps sequence number and time, encodes canonical leaves, writes them to the
 //! journal in one `write` and makes them durable with one `fdatasync` (group commit), then acknowledges each append
-//! with a [`Receipt`]. Full tiles and entry bundles are written as they fill; partial tiles and a signed checkpoint
-//! are published at most `checkpoint_interval` after the first unpublished entry.
+//! with a [`Receipt`]. Committed leaves then go to a third thread that writes full tiles and entry bundles as they
+//! fill (derived data: the journal is the source of truth and they are rebuilt from it on open), so the commit path
+//! only encodes, hashes, writes the journal and syncs. Partial tiles and a signed checkpoint are published at most
+//! `checkpoint_interval` after the first unpublished entry; publication waits until the tile thread has written
+//! every tile of the size being signed.
 //!
 //! On disk (`DIR`): `journal` (framed leaves; the durable source of truth), `checkpoint` (latest signed
 //! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles), `lock`
@@ -156,7 +159,8 @@ pub struct AuditStats {
     pub fsync_max: Duration,
     /// Checkpoints published.
     pub checkpoints: u64,
-    /// Time the writer thread spent committing batches (encoding, write, fdatasync, tiles): `entries / busy` is
+    /// Time the writer thread spent committing batches (encoding, journal write, fdatasync, handing leaves to the
+    /// tile thread): `entries / busy` is
     /// the writer's capacity, independent of how fast callers produce records.
     pub busy: Duration,
 }
@@ -269,7 +273,11 @@ impl AuditLog {
                 .len(),
             journal,
             frontier: std::mem::take(&mut state.frontier),
-            tiles: std::mem::take(&mut state.tiles),
+            tiles: Tiler::start(
+                dir.clone(),
+                std::mem::take(&mut state.tiles),
+                Arc::clone(&shared),
+            )?,
             signer: options.signer,
             origin: Arc::from(origin.as_str()),
             instance: options.instance,
@@ -656,7 +664,7 @@ fn replay(
                 reason: format!("journal frame at byte {offset} fails its checksum"),
             });
         }
-        state.tiles.push(dir, data, hash, true)?;
+        state.tiles.push(dir, &data, hash, true)?;
         state.frontier.push(hash);
         offset = frame_end;
         if published.is_some_and(|c| c.size == state.frontier.size()) {
@@ -711,7 +719,7 @@ struct Writer {
     journal: File,
     journal_len: u64,
     frontier: Frontier,
-    tiles: TileBuilder,
+    tiles: Tiler,
     signer: NoteSigner,
     origin: Arc<str>,
     instance: String,
@@ -824,7 +832,7 @@ impl Writer {
     }
 
     fn publish(&mut self) -> Result<Checkpoint, AuditError> {
-        self.tiles.write_partials(&self.dir)?;
+        self.tiles.write_partials()?;
         let cp = Checkpoint {
             origin: self.origin.to_string(),
             size: self.frontier.size(),
@@ -919,14 +927,12 @@ impl Writer {
         self.journal_len += buf.len() as u64;
         self.buf = buf;
         let n = staged.len();
-        let mut tile_error = None;
         let mut receipts = Vec::with_capacity(n);
+        let mut leaves = Vec::with_capacity(n);
         for (data, hash, tx) in staged {
             let index = self.frontier.size();
             self.frontier.push(hash);
-            if tile_error.is_none() {
-                tile_error = self.tiles.push(&self.dir, data, hash, false).err();
-            }
+            leaves.push((data, hash));
             receipts.push((
                 tx,
                 Receipt {
@@ -951,8 +957,97 @@ impl Writer {
                 let _ = tx.send(Ok(receipt));
             }
         }
-        if let Some(e) = tile_error {
+        if let Err(e) = self.tiles.push(leaves) {
             self.fail(format!("tile write failed: {e}"));
+        }
+    }
+}
+
+enum TileMsg {
+    /// Committed leaves, in order.
+    Leaves(Vec<(Vec<u8>, Hash)>),
+    /// Write the partial tiles for everything received so far, then reply.
+    Partials(mpsc::SyncSender<Result<(), AuditError>>),
+}
+
+/// Handle of the tile thread: full tiles and entry bundles are written off the commit path.
+struct Tiler {
+    tx: Option<SyncSender<TileMsg>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Tiler {
+    fn start(
+        dir: PathBuf,
+        mut tiles: TileBuilder,
+        shared: Arc<Mutex<SharedState>>,
+    ) -> Result<Self, AuditError> {
+        // A few batches of slack; when the tile thread falls further behind, the writer waits (back-pressure).
+        let (tx, rx) = mpsc::sync_channel::<TileMsg>(4);
+        let thread = std::thread::Builder::new()
+            .name("haetae-audit-tiles".into())
+            .spawn(move || {
+                let mut failed: Option<String> = None;
+                for msg in rx {
+                    match msg {
+                        TileMsg::Leaves(leaves) => {
+                            if failed.is_some() {
+                                continue;
+                            }
+                            for (data, hash) in leaves {
+                                if let Err(e) = tiles.push(&dir, &data, hash, false) {
+                                    let reason = format!("tile write failed: {e}");
+                                    let mut s = lock(&shared);
+                                    if s.health.failure.is_none() {
+                                        s.health.failure = Some(reason.clone());
+                                    }
+                                    failed = Some(reason);
+                                    break;
+                                }
+                            }
+                        }
+                        TileMsg::Partials(reply) => {
+                            let _ = reply.send(match &failed {
+                                Some(reason) => Err(AuditError::Failed(reason.clone())),
+                                None => tiles.write_partials(&dir),
+                            });
+                        }
+                    }
+                }
+            })
+            .map_err(|e| AuditError::Failed(format!("cannot start the tile thread: {e}")))?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn push(&self, leaves: Vec<(Vec<u8>, Hash)>) -> Result<(), AuditError> {
+        self.tx
+            .as_ref()
+            .ok_or(AuditError::Closed)?
+            .send(TileMsg::Leaves(leaves))
+            .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))
+    }
+
+    /// Wait until every leaf handed over so far is in its tile/bundle, and write the partial tiles.
+    fn write_partials(&self) -> Result<(), AuditError> {
+        let (rtx, rrx) = mpsc::sync_channel(1);
+        self.tx
+            .as_ref()
+            .ok_or(AuditError::Closed)?
+            .send(TileMsg::Partials(rtx))
+            .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))?;
+        rrx.recv()
+            .unwrap_or_else(|_| Err(AuditError::Failed("the tile thread has stopped".into())))
+    }
+}
+
+impl Drop for Tiler {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
