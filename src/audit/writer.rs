@@ -23,6 +23,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::future::Future;
 use std::io::{BufReader, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
@@ -290,7 +291,6 @@ impl AuditLog {
             },
             shared: Arc::clone(&shared),
             acks: ack_tx,
-            buf: Vec::new(),
         };
         {
             let mut s = lock(&shared);
@@ -727,8 +727,6 @@ struct Writer {
     opts: Limits,
     shared: Arc<Mutex<SharedState>>,
     acks: mpsc::Sender<Vec<(ReceiptTx, Receipt)>>,
-    /// Reused frame buffer of a batch (megabytes; reallocating it per batch showed up in profiles).
-    buf: Vec<u8>,
 }
 
 const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
@@ -874,28 +872,29 @@ impl Writer {
         let time = time::OffsetDateTime::now_utc()
             .format(TIME_FORMAT)
             .unwrap_or_default();
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        let mut staged: Vec<(Vec<u8>, Hash, ReceiptTx)> = Vec::with_capacity(batch.len());
+        // Leaves are encoded straight into the journal batch buffer (frame header first, filled in once the leaf
+        // is hashed); the tile thread later reads them from the same buffer and hands it back for reuse.
+        let mut buf = self.tiles.spare_buffer();
+        let mut staged: Vec<(Range<usize>, Hash, ReceiptTx)> = Vec::with_capacity(batch.len());
         for (entry, tx) in batch {
             let seq = self.frontier.size() + staged.len() as u64;
-            match entry.finish(SCHEMA_VERSION, seq, &time, &self.instance) {
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-                Ok(data) if data.len() > MAX_ENTRY_BYTES => {
-                    let _ = tx.send(Err(AuditError::RecordTooLarge(data.len())));
-                }
-                Ok(data) => {
-                    let hash = leaf_hash(&data);
-                    let len = data.len() as u32;
-                    buf.extend_from_slice(&len.to_be_bytes());
-                    buf.extend_from_slice(&(!len).to_be_bytes());
-                    buf.extend_from_slice(&hash[..8]);
-                    buf.extend_from_slice(&data);
-                    staged.push((data, hash, tx));
-                }
+            let frame = buf.len();
+            buf.extend_from_slice(&[0u8; FRAME_HEADER]);
+            entry.finish_into(SCHEMA_VERSION, seq, &time, &self.instance, &mut buf);
+            let data = frame + FRAME_HEADER..buf.len();
+            if data.len() > MAX_ENTRY_BYTES {
+                let _ = tx.send(Err(AuditError::RecordTooLarge(data.len())));
+                buf.truncate(frame);
+                continue;
             }
+            // Both ranges lie inside `buf` by construction.
+            let hash = leaf_hash(&buf[data.clone()]);
+            let len = data.len() as u32;
+            let header = &mut buf[frame..frame + FRAME_HEADER];
+            header[..4].copy_from_slice(&len.to_be_bytes());
+            header[4..8].copy_from_slice(&(!len).to_be_bytes());
+            header[8..].copy_from_slice(&hash[..8]);
+            staged.push((data, hash, tx));
         }
         if staged.is_empty() {
             return;
@@ -925,7 +924,6 @@ impl Writer {
             return;
         }
         self.journal_len += buf.len() as u64;
-        self.buf = buf;
         let n = staged.len();
         let mut receipts = Vec::with_capacity(n);
         let mut leaves = Vec::with_capacity(n);
@@ -957,15 +955,15 @@ impl Writer {
                 let _ = tx.send(Ok(receipt));
             }
         }
-        if let Err(e) = self.tiles.push(leaves) {
+        if let Err(e) = self.tiles.push(buf, leaves) {
             self.fail(format!("tile write failed: {e}"));
         }
     }
 }
 
 enum TileMsg {
-    /// Committed leaves, in order.
-    Leaves(Vec<(Vec<u8>, Hash)>),
+    /// Committed leaves, in order: the journal batch buffer and each leaf's byte range in it.
+    Leaves(Vec<u8>, Vec<(Range<usize>, Hash)>),
     /// Write the partial tiles for everything received so far, then reply.
     Partials(mpsc::SyncSender<Result<(), AuditError>>),
 }
@@ -974,6 +972,8 @@ enum TileMsg {
 struct Tiler {
     tx: Option<SyncSender<TileMsg>>,
     thread: Option<JoinHandle<()>>,
+    /// Batch buffers handed back by the tile thread (megabytes each; reallocating per batch showed in profiles).
+    spare: Receiver<Vec<u8>>,
 }
 
 impl Tiler {
@@ -984,18 +984,20 @@ impl Tiler {
     ) -> Result<Self, AuditError> {
         // A few batches of slack; when the tile thread falls further behind, the writer waits (back-pressure).
         let (tx, rx) = mpsc::sync_channel::<TileMsg>(4);
+        let (spare_tx, spare) = mpsc::channel::<Vec<u8>>();
         let thread = std::thread::Builder::new()
             .name("haetae-audit-tiles".into())
             .spawn(move || {
                 let mut failed: Option<String> = None;
                 for msg in rx {
                     match msg {
-                        TileMsg::Leaves(leaves) => {
+                        TileMsg::Leaves(frames, leaves) => {
                             if failed.is_some() {
                                 continue;
                             }
-                            for (data, hash) in leaves {
-                                if let Err(e) = tiles.push(&dir, &data, hash, false) {
+                            for (range, hash) in leaves {
+                                let data = frames.get(range).unwrap_or_default();
+                                if let Err(e) = tiles.push(&dir, data, hash, false) {
                                     let reason = format!("tile write failed: {e}");
                                     let mut s = lock(&shared);
                                     if s.health.failure.is_none() {
@@ -1005,6 +1007,7 @@ impl Tiler {
                                     break;
                                 }
                             }
+                            let _ = spare_tx.send(frames);
                         }
                         TileMsg::Partials(reply) => {
                             let _ = reply.send(match &failed {
@@ -1019,14 +1022,22 @@ impl Tiler {
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
+            spare,
         })
     }
 
-    fn push(&self, leaves: Vec<(Vec<u8>, Hash)>) -> Result<(), AuditError> {
+    /// An empty batch buffer, reusing one the tile thread is done with when there is one.
+    fn spare_buffer(&self) -> Vec<u8> {
+        let mut buf = self.spare.try_recv().unwrap_or_default();
+        buf.clear();
+        buf
+    }
+
+    fn push(&self, frames: Vec<u8>, leaves: Vec<(Range<usize>, Hash)>) -> Result<(), AuditError> {
         self.tx
             .as_ref()
             .ok_or(AuditError::Closed)?
-            .send(TileMsg::Leaves(leaves))
+            .send(TileMsg::Leaves(frames, leaves))
             .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))
     }
 
