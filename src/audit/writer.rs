@@ -49,7 +49,7 @@ pub const JOURNAL_FILE: &str = "journal";
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 /// Checkpoint archive file name.
 pub const ARCHIVE_FILE: &str = "checkpoints";
-/// Writer lock file name: an exclusive `flock` on it is held for as long as an [`AuditLog`] is open.
+/// Writer lock file name: an exclusive lock (`flock` on Unix) on it is held for as long as an [`AuditLog`] is open.
 pub const LOCK_FILE: &str = "lock";
 const MAGIC: &[u8; 8] = b"HAETAEJ1";
 /// Frame header: `u32 len ‖ u32 !len ‖ first 8 bytes of the leaf hash` (big-endian).
@@ -441,9 +441,11 @@ fn lock_dir(dir: &Path) -> Result<File, AuditError> {
         .truncate(false)
         .open(&path)
         .map_err(|e| AuditError::io(&path, e))?;
-    match f.try_lock() {
+    // fs4 rather than std's `File::try_lock` (stable only since Rust 1.89; the crate's MSRV is 1.85). Called through
+    // the trait explicitly: on newer toolchains the inherent std method would otherwise win.
+    match fs4::FileExt::try_lock(&f) {
         Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
+        Err(fs4::TryLockError::WouldBlock) => {
             let mut text = String::new();
             let holder = f
                 .read_to_string(&mut text)
@@ -455,7 +457,7 @@ fn lock_dir(dir: &Path) -> Result<File, AuditError> {
                 holder,
             });
         }
-        Err(fs::TryLockError::Error(e)) => return Err(AuditError::io(&path, e)),
+        Err(fs4::TryLockError::Error(e)) => return Err(AuditError::io(&path, e)),
     }
     f.set_len(0).map_err(|e| AuditError::io(&path, e))?;
     f.write_all(format!("pid {}\n", std::process::id()).as_bytes())
