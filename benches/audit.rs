@@ -92,7 +92,7 @@ fn thread_cpu(name: &str) -> Option<Duration> {
 }
 
 /// Append `n` records from `threads` producers, each keeping up to `window` appends in flight (as many concurrent
-/// requests would). Returns (records/s, stats, CPU time of the writer thread).
+/// requests would). Returns (records/s, stats, CPU time of the writer, tile and ack threads).
 fn append_run(
     dir: &std::path::Path,
     signer: &NoteSigner,
@@ -100,7 +100,7 @@ fn append_run(
     threads: u64,
     window: usize,
     max_batch: usize,
-) -> (f64, haetae::audit::AuditStats, Duration) {
+) -> (f64, haetae::audit::AuditStats, [Duration; 3]) {
     let log = std::sync::Arc::new(AuditLog::open(dir, options(signer, max_batch)).unwrap());
     let per = n / threads;
     let start = Instant::now();
@@ -126,8 +126,15 @@ fn append_run(
         h.join().unwrap();
     }
     let elapsed = start.elapsed();
+    // Wait for the tile thread to catch up (publication is a barrier), then read the threads' CPU time (thread
+    // names are truncated to 15 bytes in /proc).
+    log.publish_checkpoint().unwrap();
     let stats = log.stats();
-    let writer_cpu = thread_cpu("haetae-audit").unwrap_or_default();
+    let writer_cpu = [
+        thread_cpu("haetae-audit").unwrap_or_default(),
+        thread_cpu("haetae-audit-ti").unwrap_or_default(),
+        thread_cpu("haetae-audit-ac").unwrap_or_default(),
+    ];
     drop(log);
     (
         (per * threads) as f64 / elapsed.as_secs_f64(),
@@ -170,12 +177,19 @@ fn bench_append(full: bool) {
         stats.fsync_total.as_secs_f64() * 1e3 / stats.batches.max(1) as f64,
         stats.fsync_max.as_secs_f64() * 1e3
     );
+    let per_record = |d: Duration| d.as_secs_f64() * 1e6 / stats.entries.max(1) as f64;
     println!(
         "  writer thread: wall time in commits {:.2} s, CPU {:.2} s ({:.1} µs/record) → one-core capacity {:.0} records/s",
         stats.busy.as_secs_f64(),
-        writer_cpu.as_secs_f64(),
-        writer_cpu.as_secs_f64() * 1e6 / stats.entries as f64,
-        stats.entries as f64 / writer_cpu.as_secs_f64().max(1e-9)
+        writer_cpu[0].as_secs_f64(),
+        per_record(writer_cpu[0]),
+        stats.entries as f64 / writer_cpu[0].as_secs_f64().max(1e-9)
+    );
+    println!(
+        "  tile thread CPU {:.1} µs/record, ack thread CPU {:.1} µs/record; all log threads {:.1} µs/record",
+        per_record(writer_cpu[1]),
+        per_record(writer_cpu[2]),
+        per_record(writer_cpu.iter().sum())
     );
     println!(
         "  baseline (1 fsync/record) {:>8.0} records/s  fdatasync mean {:.2} ms",

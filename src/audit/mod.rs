@@ -96,6 +96,20 @@ pub enum AuditError {
     /// Invalid options.
     #[error("configuration: {0}")]
     Config(String),
+    /// Another process (or another [`AuditLog`] in this process) holds the log directory's writer lock: two
+    /// writers on one directory would interleave journal frames and fork the tree.
+    #[error(
+        "residency log directory {} is already in use by another writer{}; each gateway instance needs its own \
+         log directory",
+        dir.display(),
+        holder.as_ref().map(|h| format!(" ({h}, per its lock file)")).unwrap_or_default()
+    )]
+    Locked {
+        /// The log directory.
+        dir: PathBuf,
+        /// What the lock file says about its holder (`pid N`), when readable.
+        holder: Option<String>,
+    },
 }
 
 impl AuditError {

@@ -208,9 +208,19 @@ fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 /// envelope (`instance`, `seq`, `time`, `v`): the expensive serialization runs on the caller's thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedEntry {
-    /// (key, canonical JSON of the value), sorted by key.
-    fields: Vec<(&'static str, Vec<u8>)>,
+    /// The entry's fields in canonical order, each as `,"key":value` (so every piece starts with a comma).
+    body: Vec<u8>,
+    /// Where each envelope field (`instance`, `seq`, `time`, `v`, in that order) goes in `body`.
+    cuts: [usize; 4],
 }
+
+/// The envelope keys the writer splices in, in canonical (UTF-16) order, as `,"key":`.
+const ENVELOPE: [(&str, &[u8]); 4] = [
+    ("instance", b",\"instance\":"),
+    ("seq", b",\"seq\":"),
+    ("time", b",\"time\":"),
+    ("v", b",\"v\":"),
+];
 
 /// Canonical encoder for our own record types, written field by field (no intermediate `Value`): this runs once
 /// per request on the hot path. `prepared_entry_matches_canonical_leaf` and the proptest in `tests/audit_log.rs`
@@ -351,7 +361,30 @@ impl PreparedEntry {
                 f.opt_str("summary", c.summary.as_ref());
             }
         }
-        Ok(Self { fields: f.sorted() })
+        let fields = f.sorted();
+        let mut body = Vec::with_capacity(
+            fields
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 4)
+                .sum::<usize>(),
+        );
+        let mut cuts = [0usize; 4];
+        let mut env = 0;
+        for (k, v) in &fields {
+            // An envelope key goes before the first field that sorts after it.
+            while env < ENVELOPE.len() && utf16_cmp(ENVELOPE[env].0, k).is_lt() {
+                cuts[env] = body.len();
+                env += 1;
+            }
+            body.push(b',');
+            push_str(&mut body, k);
+            body.push(b':');
+            body.extend_from_slice(v);
+        }
+        for cut in cuts.iter_mut().skip(env) {
+            *cut = body.len();
+        }
+        Ok(Self { body, cuts })
     }
 
     /// The canonical leaf bytes, identical to `to_canonical_json(&LogLeaf { v, seq, time, instance, entry })`.
@@ -362,48 +395,41 @@ impl PreparedEntry {
         time: &str,
         instance: &str,
     ) -> Result<Vec<u8>, AuditError> {
-        let quoted = |s: &str| {
-            let mut out = Vec::with_capacity(s.len() + 2);
-            push_str(&mut out, s);
-            out
-        };
-        let envelope: [(&str, Vec<u8>); 4] = [
-            ("instance", quoted(instance)),
-            ("seq", seq.to_string().into_bytes()),
-            ("time", quoted(time)),
-            ("v", v.to_string().into_bytes()),
-        ];
-        let mut out = Vec::with_capacity(
-            self.fields
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 4)
-                .sum::<usize>()
-                + 128,
-        );
-        out.push(b'{');
-        let mut env = envelope.iter().peekable();
-        let mut first = true;
-        let mut put = |out: &mut Vec<u8>, k: &str, v: &[u8]| -> Result<(), AuditError> {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            push_str(out, k);
-            out.push(b':');
-            out.extend_from_slice(v);
-            Ok(())
-        };
-        for (k, v) in &self.fields {
-            while let Some((ek, ev)) = env.next_if(|(ek, _)| utf16_cmp(ek, k).is_lt()) {
-                put(&mut out, ek, ev)?;
-            }
-            put(&mut out, k, v)?;
+        let mut out = Vec::with_capacity(self.body.len() + instance.len() + time.len() + 64);
+        self.finish_into(v, seq, time, instance, &mut out);
+        Ok(out)
+    }
+
+    /// Like [`Self::finish`], appending the leaf bytes to `out` (the writer encodes straight into its journal
+    /// buffer: no allocation per record).
+    pub fn finish_into(&self, v: u32, seq: u64, time: &str, instance: &str, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let start = out.len();
+        let mut prev = 0;
+        for (j, ((_, key), &cut)) in ENVELOPE.iter().zip(&self.cuts).enumerate() {
+            out.extend_from_slice(self.body.get(prev..cut).unwrap_or_default());
+            out.extend_from_slice(key);
+            // Writing into a Vec cannot fail.
+            let _ = match j {
+                0 => {
+                    push_str(out, instance);
+                    Ok(())
+                }
+                1 => write!(out, "{seq}"),
+                2 => {
+                    push_str(out, time);
+                    Ok(())
+                }
+                _ => write!(out, "{v}"),
+            };
+            prev = cut;
         }
-        for (ek, ev) in env {
-            put(&mut out, ek, ev)?;
+        out.extend_from_slice(self.body.get(prev..).unwrap_or_default());
+        // Every piece starts with a comma; the first one becomes the opening brace.
+        if let Some(first) = out.get_mut(start) {
+            *first = b'{';
         }
         out.push(b'}');
-        Ok(out)
     }
 }
 

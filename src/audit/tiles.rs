@@ -255,15 +255,18 @@ impl HashSource for TileReader {
 /// Incrementally builds tiles and entry bundles as leaves are appended (writer side).
 ///
 /// Full tiles are written as soon as they fill; partial tiles and the partial bundle are written by
-/// [`Self::write_partials`] when a checkpoint is published.
+/// [`Self::write_partials`] when a checkpoint is published. The open entry bundle is kept already encoded, so a
+/// full bundle is written straight from it (no per-bundle re-encoding copy).
 #[derive(Debug, Default)]
 pub struct TileBuilder {
     /// Hashes of the incomplete tile at each tile level.
     partial: Vec<Vec<Hash>>,
     /// Number of full tiles written at each tile level.
     full: Vec<u64>,
-    /// Entries of the incomplete entry bundle.
-    bundle: Vec<Vec<u8>>,
+    /// The incomplete entry bundle, encoded (uint16 length prefixes).
+    bundle: Vec<u8>,
+    /// Entries in `bundle`.
+    bundle_entries: u64,
     /// Number of full bundles.
     full_bundles: u64,
 }
@@ -279,19 +282,22 @@ impl TileBuilder {
     pub fn push(
         &mut self,
         dir: &Path,
-        data: Vec<u8>,
+        data: &[u8],
         leaf: Hash,
         only_if_missing: bool,
     ) -> Result<(), AuditError> {
-        self.bundle.push(data);
-        if self.bundle.len() as u64 == TILE_WIDTH {
+        let len = u16::try_from(data.len()).map_err(|_| AuditError::RecordTooLarge(data.len()))?;
+        self.bundle.extend_from_slice(&len.to_be_bytes());
+        self.bundle.extend_from_slice(data);
+        self.bundle_entries += 1;
+        if self.bundle_entries == TILE_WIDTH {
             let rel = bundle_path(self.full_bundles, TILE_WIDTH);
             if !(only_if_missing && dir.join(&rel).is_file()) {
-                let bytes = encode_bundle(self.bundle.iter().map(Vec::as_slice))?;
-                write_atomic(dir, &rel, &bytes, false)?;
+                write_atomic(dir, &rel, &self.bundle, false)?;
             }
             let _ = fs::remove_dir_all(dir.join(format!("{rel}.p")));
             self.bundle.clear();
+            self.bundle_entries = 0;
             self.full_bundles += 1;
         }
         self.push_hash(dir, 0, leaf, only_if_missing)
@@ -332,11 +338,10 @@ impl TileBuilder {
 
     /// Write the partial tiles and the partial entry bundle for the current size (before publishing a checkpoint).
     pub fn write_partials(&self, dir: &Path) -> Result<(), AuditError> {
-        if !self.bundle.is_empty() {
-            let rel = bundle_path(self.full_bundles, self.bundle.len() as u64);
+        if self.bundle_entries > 0 {
+            let rel = bundle_path(self.full_bundles, self.bundle_entries);
             if !dir.join(&rel).is_file() {
-                let bytes = encode_bundle(self.bundle.iter().map(Vec::as_slice))?;
-                write_atomic(dir, &rel, &bytes, false)?;
+                write_atomic(dir, &rel, &self.bundle, false)?;
             }
         }
         for (level, hashes) in self.partial.iter().enumerate() {

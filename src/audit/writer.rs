@@ -4,11 +4,16 @@
 //! wakes waiting callers). The writer takes every
 //! queued append (up to `max_batch`), stamps sequence number and time, encodes canonical leaves, writes them to the
 //! journal in one `write` and makes them durable with one `fdatasync` (group commit), then acknowledges each append
-//! with a [`Receipt`]. Full tiles and entry bundles are written as they fill; partial tiles and a signed checkpoint
-//! are published at most `checkpoint_interval` after the first unpublished entry.
+//! with a [`Receipt`]. Committed leaves then go to a third thread that writes full tiles and entry bundles as they
+//! fill (derived data: the journal is the source of truth and they are rebuilt from it on open), so the commit path
+//! only encodes, hashes, writes the journal and syncs. Partial tiles and a signed checkpoint are published at most
+//! `checkpoint_interval` after the first unpublished entry; publication waits until the tile thread has written
+//! every tile of the size being signed.
 //!
 //! On disk (`DIR`): `journal` (framed leaves; the durable source of truth), `checkpoint` (latest signed
-//! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles).
+//! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles), `lock`
+//! (an exclusive `flock` held while the log is open, so two writers — two gateway processes pointed at one
+//! directory — can never interleave; the second gets [`AuditError::Locked`] naming the directory).
 //! On open, the journal is replayed: a torn final frame is truncated; a bad frame anywhere else is an error; the
 //! replayed tree must match the published checkpoint; missing tiles are rewritten.
 //!
@@ -18,6 +23,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::future::Future;
 use std::io::{BufReader, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
@@ -43,6 +49,8 @@ pub const JOURNAL_FILE: &str = "journal";
 pub const CHECKPOINT_FILE: &str = "checkpoint";
 /// Checkpoint archive file name.
 pub const ARCHIVE_FILE: &str = "checkpoints";
+/// Writer lock file name: an exclusive lock (`flock` on Unix) on it is held for as long as an [`AuditLog`] is open.
+pub const LOCK_FILE: &str = "lock";
 const MAGIC: &[u8; 8] = b"HAETAEJ1";
 /// Frame header: `u32 len ‖ u32 !len ‖ first 8 bytes of the leaf hash` (big-endian).
 const FRAME_HEADER: usize = 16;
@@ -152,7 +160,8 @@ pub struct AuditStats {
     pub fsync_max: Duration,
     /// Checkpoints published.
     pub checkpoints: u64,
-    /// Time the writer thread spent committing batches (encoding, write, fdatasync, tiles): `entries / busy` is
+    /// Time the writer thread spent committing batches (encoding, journal write, fdatasync, handing leaves to the
+    /// tile thread): `entries / busy` is
     /// the writer's capacity, independent of how fast callers produce records.
     pub busy: Duration,
 }
@@ -223,6 +232,8 @@ pub struct AuditLog {
     origin: String,
     dir: PathBuf,
     verifier: NoteVerifier,
+    /// The directory's writer lock; released (closed) only after the writer thread has stopped.
+    _lock: File,
 }
 
 /// What opening found (for logs/metrics at startup).
@@ -244,6 +255,7 @@ impl AuditLog {
             ));
         }
         fs::create_dir_all(&dir).map_err(|e| AuditError::io(&dir, e))?;
+        let dir_lock = lock_dir(&dir)?;
         let origin = options.signer.name().to_owned();
         let verifier = options.signer.verifier();
 
@@ -262,7 +274,11 @@ impl AuditLog {
                 .len(),
             journal,
             frontier: std::mem::take(&mut state.frontier),
-            tiles: std::mem::take(&mut state.tiles),
+            tiles: Tiler::start(
+                dir.clone(),
+                std::mem::take(&mut state.tiles),
+                Arc::clone(&shared),
+            )?,
             signer: options.signer,
             origin: Arc::from(origin.as_str()),
             instance: options.instance,
@@ -275,7 +291,6 @@ impl AuditLog {
             },
             shared: Arc::clone(&shared),
             acks: ack_tx,
-            buf: Vec::new(),
         };
         {
             let mut s = lock(&shared);
@@ -309,6 +324,7 @@ impl AuditLog {
             origin,
             dir,
             verifier,
+            _lock: dir_lock,
         })
     }
 
@@ -412,6 +428,41 @@ impl Drop for AuditLog {
 
 fn lock(m: &Mutex<SharedState>) -> std::sync::MutexGuard<'_, SharedState> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Take the exclusive writer lock of `dir` (`flock` on `dir/lock`, released by the kernel when the process dies,
+/// so a `kill -9` never leaves a stale lock) and record our pid in it for the error message of the next contender.
+fn lock_dir(dir: &Path) -> Result<File, AuditError> {
+    let path = dir.join(LOCK_FILE);
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| AuditError::io(&path, e))?;
+    // fs4 rather than std's `File::try_lock` (stable only since Rust 1.89; the crate's MSRV is 1.85). Called through
+    // the trait explicitly: on newer toolchains the inherent std method would otherwise win.
+    match fs4::FileExt::try_lock(&f) {
+        Ok(()) => {}
+        Err(fs4::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let holder = f
+                .read_to_string(&mut text)
+                .ok()
+                .map(|_| text.trim().to_owned())
+                .filter(|t| t.starts_with("pid ") && t.len() < 32);
+            return Err(AuditError::Locked {
+                dir: dir.to_path_buf(),
+                holder,
+            });
+        }
+        Err(fs4::TryLockError::Error(e)) => return Err(AuditError::io(&path, e)),
+    }
+    f.set_len(0).map_err(|e| AuditError::io(&path, e))?;
+    f.write_all(format!("pid {}\n", std::process::id()).as_bytes())
+        .map_err(|e| AuditError::io(&path, e))?;
+    Ok(f)
 }
 
 fn read_checkpoint(dir: &Path, verifier: &NoteVerifier) -> Result<Option<Checkpoint>, AuditError> {
@@ -615,7 +666,7 @@ fn replay(
                 reason: format!("journal frame at byte {offset} fails its checksum"),
             });
         }
-        state.tiles.push(dir, data, hash, true)?;
+        state.tiles.push(dir, &data, hash, true)?;
         state.frontier.push(hash);
         offset = frame_end;
         if published.is_some_and(|c| c.size == state.frontier.size()) {
@@ -670,7 +721,7 @@ struct Writer {
     journal: File,
     journal_len: u64,
     frontier: Frontier,
-    tiles: TileBuilder,
+    tiles: Tiler,
     signer: NoteSigner,
     origin: Arc<str>,
     instance: String,
@@ -678,8 +729,6 @@ struct Writer {
     opts: Limits,
     shared: Arc<Mutex<SharedState>>,
     acks: mpsc::Sender<Vec<(ReceiptTx, Receipt)>>,
-    /// Reused frame buffer of a batch (megabytes; reallocating it per batch showed up in profiles).
-    buf: Vec<u8>,
 }
 
 const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
@@ -783,7 +832,7 @@ impl Writer {
     }
 
     fn publish(&mut self) -> Result<Checkpoint, AuditError> {
-        self.tiles.write_partials(&self.dir)?;
+        self.tiles.write_partials()?;
         let cp = Checkpoint {
             origin: self.origin.to_string(),
             size: self.frontier.size(),
@@ -825,28 +874,29 @@ impl Writer {
         let time = time::OffsetDateTime::now_utc()
             .format(TIME_FORMAT)
             .unwrap_or_default();
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        let mut staged: Vec<(Vec<u8>, Hash, ReceiptTx)> = Vec::with_capacity(batch.len());
+        // Leaves are encoded straight into the journal batch buffer (frame header first, filled in once the leaf
+        // is hashed); the tile thread later reads them from the same buffer and hands it back for reuse.
+        let mut buf = self.tiles.spare_buffer();
+        let mut staged: Vec<(Range<usize>, Hash, ReceiptTx)> = Vec::with_capacity(batch.len());
         for (entry, tx) in batch {
             let seq = self.frontier.size() + staged.len() as u64;
-            match entry.finish(SCHEMA_VERSION, seq, &time, &self.instance) {
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-                Ok(data) if data.len() > MAX_ENTRY_BYTES => {
-                    let _ = tx.send(Err(AuditError::RecordTooLarge(data.len())));
-                }
-                Ok(data) => {
-                    let hash = leaf_hash(&data);
-                    let len = data.len() as u32;
-                    buf.extend_from_slice(&len.to_be_bytes());
-                    buf.extend_from_slice(&(!len).to_be_bytes());
-                    buf.extend_from_slice(&hash[..8]);
-                    buf.extend_from_slice(&data);
-                    staged.push((data, hash, tx));
-                }
+            let frame = buf.len();
+            buf.extend_from_slice(&[0u8; FRAME_HEADER]);
+            entry.finish_into(SCHEMA_VERSION, seq, &time, &self.instance, &mut buf);
+            let data = frame + FRAME_HEADER..buf.len();
+            if data.len() > MAX_ENTRY_BYTES {
+                let _ = tx.send(Err(AuditError::RecordTooLarge(data.len())));
+                buf.truncate(frame);
+                continue;
             }
+            // Both ranges lie inside `buf` by construction.
+            let hash = leaf_hash(&buf[data.clone()]);
+            let len = data.len() as u32;
+            let header = &mut buf[frame..frame + FRAME_HEADER];
+            header[..4].copy_from_slice(&len.to_be_bytes());
+            header[4..8].copy_from_slice(&(!len).to_be_bytes());
+            header[8..].copy_from_slice(&hash[..8]);
+            staged.push((data, hash, tx));
         }
         if staged.is_empty() {
             return;
@@ -876,16 +926,13 @@ impl Writer {
             return;
         }
         self.journal_len += buf.len() as u64;
-        self.buf = buf;
         let n = staged.len();
-        let mut tile_error = None;
         let mut receipts = Vec::with_capacity(n);
+        let mut leaves = Vec::with_capacity(n);
         for (data, hash, tx) in staged {
             let index = self.frontier.size();
             self.frontier.push(hash);
-            if tile_error.is_none() {
-                tile_error = self.tiles.push(&self.dir, data, hash, false).err();
-            }
+            leaves.push((data, hash));
             receipts.push((
                 tx,
                 Receipt {
@@ -910,8 +957,110 @@ impl Writer {
                 let _ = tx.send(Ok(receipt));
             }
         }
-        if let Some(e) = tile_error {
+        if let Err(e) = self.tiles.push(buf, leaves) {
             self.fail(format!("tile write failed: {e}"));
+        }
+    }
+}
+
+enum TileMsg {
+    /// Committed leaves, in order: the journal batch buffer and each leaf's byte range in it.
+    Leaves(Vec<u8>, Vec<(Range<usize>, Hash)>),
+    /// Write the partial tiles for everything received so far, then reply.
+    Partials(mpsc::SyncSender<Result<(), AuditError>>),
+}
+
+/// Handle of the tile thread: full tiles and entry bundles are written off the commit path.
+struct Tiler {
+    tx: Option<SyncSender<TileMsg>>,
+    thread: Option<JoinHandle<()>>,
+    /// Batch buffers handed back by the tile thread (megabytes each; reallocating per batch showed in profiles).
+    spare: Receiver<Vec<u8>>,
+}
+
+impl Tiler {
+    fn start(
+        dir: PathBuf,
+        mut tiles: TileBuilder,
+        shared: Arc<Mutex<SharedState>>,
+    ) -> Result<Self, AuditError> {
+        // A few batches of slack; when the tile thread falls further behind, the writer waits (back-pressure).
+        let (tx, rx) = mpsc::sync_channel::<TileMsg>(4);
+        let (spare_tx, spare) = mpsc::channel::<Vec<u8>>();
+        let thread = std::thread::Builder::new()
+            .name("haetae-audit-tiles".into())
+            .spawn(move || {
+                let mut failed: Option<String> = None;
+                for msg in rx {
+                    match msg {
+                        TileMsg::Leaves(frames, leaves) => {
+                            if failed.is_some() {
+                                continue;
+                            }
+                            for (range, hash) in leaves {
+                                let data = frames.get(range).unwrap_or_default();
+                                if let Err(e) = tiles.push(&dir, data, hash, false) {
+                                    let reason = format!("tile write failed: {e}");
+                                    let mut s = lock(&shared);
+                                    if s.health.failure.is_none() {
+                                        s.health.failure = Some(reason.clone());
+                                    }
+                                    failed = Some(reason);
+                                    break;
+                                }
+                            }
+                            let _ = spare_tx.send(frames);
+                        }
+                        TileMsg::Partials(reply) => {
+                            let _ = reply.send(match &failed {
+                                Some(reason) => Err(AuditError::Failed(reason.clone())),
+                                None => tiles.write_partials(&dir),
+                            });
+                        }
+                    }
+                }
+            })
+            .map_err(|e| AuditError::Failed(format!("cannot start the tile thread: {e}")))?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+            spare,
+        })
+    }
+
+    /// An empty batch buffer, reusing one the tile thread is done with when there is one.
+    fn spare_buffer(&self) -> Vec<u8> {
+        let mut buf = self.spare.try_recv().unwrap_or_default();
+        buf.clear();
+        buf
+    }
+
+    fn push(&self, frames: Vec<u8>, leaves: Vec<(Range<usize>, Hash)>) -> Result<(), AuditError> {
+        self.tx
+            .as_ref()
+            .ok_or(AuditError::Closed)?
+            .send(TileMsg::Leaves(frames, leaves))
+            .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))
+    }
+
+    /// Wait until every leaf handed over so far is in its tile/bundle, and write the partial tiles.
+    fn write_partials(&self) -> Result<(), AuditError> {
+        let (rtx, rrx) = mpsc::sync_channel(1);
+        self.tx
+            .as_ref()
+            .ok_or(AuditError::Closed)?
+            .send(TileMsg::Partials(rtx))
+            .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))?;
+        rrx.recv()
+            .unwrap_or_else(|_| Err(AuditError::Failed("the tile thread has stopped".into())))
+    }
+}
+
+impl Drop for Tiler {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
