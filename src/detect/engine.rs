@@ -64,14 +64,17 @@ struct Dictionary {
     detector_of: Vec<u32>,
 }
 
-/// Literal searchers that propose candidate starts for the builtin union.
+/// The literal searcher that proposes candidate starts for the builtin union: one aho-corasick DFA over every ASCII
+/// and Hangul trigger literal plus the honorifics of the Korean-name scanner (one byte-at-a-time pass; two Teddy
+/// passes were slower on Korean text, where Teddy's 3-byte fingerprints of Hangul collide in most buckets).
 #[derive(Debug)]
 struct Triggers {
-    ascii: AhoCorasick,
-    ascii_back: Vec<usize>,
-    /// Hangul triggers; pattern ids `>= hangul_back.len()` are honorifics for the Korean-name scanner.
-    hangul: AhoCorasick,
-    hangul_back: Vec<usize>,
+    ac: AhoCorasick,
+    /// Back-offset of each trigger literal; pattern ids `>= back.len()` are honorifics for the Korean-name scanner.
+    back: Vec<usize>,
+    /// Bytes that can begin some pattern of the union (over-approximation): positions before a digit run are only
+    /// tried when they hold one.
+    lead: Box<[bool; 256]>,
 }
 
 type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwindSafe>;
@@ -458,36 +461,27 @@ impl Engine {
         let triggers = if has_custom_regex {
             None
         } else {
-            // Two case-sensitive literal searchers (each small enough for Teddy): ASCII triggers, and Hangul triggers
-            // followed by the honorifics of the Korean-name scanner.
-            let build = |lits: &mut dyn Iterator<Item = &'static str>| {
-                AhoCorasickBuilder::new()
-                    .match_kind(AcMatchKind::LeftmostFirst)
-                    .build(lits)
-                    .map_err(|e| DetectError::Build(e.to_string()))
-            };
-            let ascii: Vec<(&'static str, usize)> = TRIGGERS
-                .iter()
-                .copied()
-                .filter(|t| t.0.is_ascii())
-                .collect();
-            let hangul: Vec<(&'static str, usize)> = TRIGGERS
-                .iter()
-                .copied()
-                .filter(|t| !t.0.is_ascii())
-                .collect();
-            let ascii_ac = build(&mut ascii.iter().map(|t| t.0))?;
-            let hangul_ac = build(
-                &mut hangul
-                    .iter()
-                    .map(|t| t.0)
-                    .chain(PERSON_SUFFIXES.iter().copied()),
-            )?;
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(AcMatchKind::LeftmostFirst)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .prefilter(false)
+                .build(
+                    TRIGGERS
+                        .iter()
+                        .map(|t| t.0)
+                        .chain(PERSON_SUFFIXES.iter().copied()),
+                )
+                .map_err(|e| DetectError::Build(e.to_string()))?;
+            let mut lead = Box::new([false; 256]);
+            for p in &pats {
+                for (l, f) in lead.iter_mut().zip(p.first.iter()) {
+                    *l |= *f;
+                }
+            }
             Some(Triggers {
-                ascii: ascii_ac,
-                ascii_back: ascii.iter().map(|t| t.1).collect(),
-                hangul: hangul_ac,
-                hangul_back: hangul.iter().map(|t| t.1).collect(),
+                ac,
+                back: TRIGGERS.iter().map(|t| t.1).collect(),
+                lead,
             })
         };
         let maker_regex = regex.clone();
@@ -633,58 +627,57 @@ impl Engine {
             .scanners
             .iter()
             .find(|p| p.check == Check::PersonKoAfter);
-        let mut ascii = tr.ascii.find_iter(hay).peekable();
-        let mut hangul = tr.hangul.find_iter(hay).peekable();
+        let mut lits = tr.ac.find_iter(hay).peekable();
         let mut digit = next_digit_run(b, 0);
         let mut pos = 0;
         loop {
-            // Honorific hits (ids past the Hangul trigger table) feed the Korean-name scanner, not the regex union.
-            while let Some(m) = hangul
+            // Honorific hits (ids past the trigger table) feed the Korean-name scanner, not the regex union.
+            while let Some(m) = lits
                 .peek()
-                .filter(|m| m.pattern().as_usize() >= tr.hangul_back.len())
+                .filter(|m| m.pattern().as_usize() >= tr.back.len())
                 .copied()
             {
-                hangul.next();
+                lits.next();
                 if let Some(p) = person {
                     self.person_before_suffix(p, hay, m.start(), groups, out);
                 }
             }
-            let a = ascii.peek().map(|m| {
+            let l = lits.peek().map(|m| {
                 (
                     m.start(),
-                    tr.ascii_back
-                        .get(m.pattern().as_usize())
-                        .copied()
-                        .unwrap_or(0),
+                    tr.back.get(m.pattern().as_usize()).copied().unwrap_or(0),
                 )
             });
-            let h = hangul.peek().map(|m| {
-                (
-                    m.start(),
-                    tr.hangul_back
-                        .get(m.pattern().as_usize())
-                        .copied()
-                        .unwrap_or(0),
-                )
-            });
-            let d = digit.map(|d| (d, DIGIT_BACK));
-            // The earliest of the three streams.
-            let Some((t, tb)) = [a, h, d].into_iter().flatten().min_by_key(|x| x.0) else {
+            let is_digit = match (l, digit) {
+                (Some(x), Some(d)) => d < x.0,
+                (None, Some(_)) => true,
+                (_, None) => false,
+            };
+            let (t, tb) = if is_digit {
+                let d = digit.unwrap_or(0);
+                digit = next_digit_run(b, d + 1);
+                (d, DIGIT_BACK)
+            } else if let Some(x) = l {
+                lits.next();
+                x
+            } else {
                 break;
             };
-            if a.is_some_and(|x| x.0 == t) {
-                ascii.next();
-            } else if h.is_some_and(|x| x.0 == t) {
-                hangul.next();
-            } else {
-                digit = next_digit_run(b, t + 1);
-            }
             if t < pos {
                 continue;
             }
             let mut p = t.saturating_sub(tb).max(pos);
             while p <= t {
-                if hay.is_char_boundary(p) {
+                // Before a digit run only a byte that can begin a pattern (IBAN country code, passport letter) is
+                // worth an anchored search; at the run itself only a number-shaped span (see `numeric_shape`).
+                let worth = if !is_digit {
+                    hay.is_char_boundary(p)
+                } else if p < t {
+                    tr.lead[usize::from(b[p])] && hay.is_char_boundary(p)
+                } else {
+                    numeric_shape(b, t)
+                };
+                if worth {
                     if let Some(end) = self.try_at(re, cache, hay, p, groups, out) {
                         pos = end;
                         break;
@@ -1348,6 +1341,31 @@ fn check(
             Some((None, s, s + trimmed.len(), base))
         }
     }
+}
+
+/// Whether the digit-run trigger at `t` can start a match of the union: `+` and `(` always; a digit only when the
+/// span of digits and `-. ()` from `t` holds at least 4 digits in at least 7 bytes. Every builtin pattern that begins
+/// with a digit needs that much (the shortest, an IPv4 address `1.2.3.4`) except the Korean marking `2급 비밀`, which
+/// the `급` trigger reaches by its back-offset. Prose numbers (`2024년`, `15%`, `2.3.1`) stop here.
+fn numeric_shape(b: &[u8], t: usize) -> bool {
+    let Some(&c) = b.get(t) else {
+        return false;
+    };
+    if !c.is_ascii_digit() {
+        return true;
+    }
+    let mut digits = 0;
+    for (i, &x) in b[t..].iter().enumerate() {
+        if x.is_ascii_digit() {
+            digits += 1;
+        } else if !matches!(x, b'-' | b'.' | b' ' | b'(' | b')') {
+            return false;
+        }
+        if digits >= 4 && i >= 6 {
+            return true;
+        }
+    }
+    false
 }
 
 /// Next position `>= from` holding `+`, `(` or the first digit of a digit run. Scans 32-byte blocks first
