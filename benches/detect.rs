@@ -51,6 +51,35 @@ fn main() {
     let clean = corpus(mb * 1_000_000, 4_000, 1, &terms);
     let dense = corpus((mb / 5).max(1) * 1_000_000, 60, 2, &terms);
 
+    // Profiling mode: `HAETAE_BENCH_LOOP=<clean|dense>-<builtin|dict>[:reps]` scans one corpus with one engine and
+    // exits, so `perf record` / `valgrind --tool=callgrind` see only the engine (instructions per byte).
+    if let Ok(spec) = std::env::var("HAETAE_BENCH_LOOP") {
+        let (what, reps) = spec.split_once(':').unwrap_or((spec.as_str(), "1"));
+        let reps: usize = reps.parse().unwrap();
+        let (corp, eng) = what.split_once('-').unwrap();
+        let text = if corp == "dense" { &dense } else { &clean };
+        let engine = if eng == "dict" {
+            engine_with_dictionary(&terms)
+        } else {
+            Engine::builtin().unwrap()
+        };
+        let mut scratch = engine.scratch();
+        let mut out = Vec::new();
+        let t = Instant::now();
+        let mut n = 0;
+        for _ in 0..reps {
+            engine.scan_into(black_box(text), &mut scratch, &mut out);
+            n += out.len();
+        }
+        let d = t.elapsed();
+        println!(
+            "{what}: {:.1} MB x {reps}: {:.1} MB/s ({n} findings)",
+            text.len() as f64 / 1e6,
+            mbps(text.len() * reps, d)
+        );
+        return;
+    }
+
     let t = Instant::now();
     let engine = engine_with_dictionary(&terms);
     let compile = t.elapsed();

@@ -775,9 +775,9 @@ pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
 
 /// Trigger literals (case-sensitive) for the builtin regex union, with how many bytes before the literal a match may
 /// start. Every builtin regex pattern starts at a trigger (minus its back-offset) or at a digit run / `+` (see
-/// [`DIGIT_BACK`]); the engine runs the union only there, anchored, instead of over every byte. The ASCII literals
-/// (at most 64) and the Hangul literals (plus the honorifics of the name scanner, at most 64) each fit one Teddy
-/// (SIMD) searcher; literals such as `assword` with back-offset 1 cover `password` and `Password` at once.
+/// [`DIGIT_BACK`]); the engine runs the union only there, anchored, instead of over every byte. All literals (plus the
+/// honorifics of the name scanner) are searched in one pass by one lazy DFA; literals such as `assword` with
+/// back-offset 1 cover `password` and `Password` at once.
 pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     // markings (ASCII: 9; portion marks start with `(`, found by the digit-run scanner)
     ("COSMIC", 0),
@@ -829,7 +829,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("rivate_key", 1),
     ("rivateKey", 1),
     ("PRIVATE_KEY", 0),
-    // English names (ASCII: 15; every ASCII literal is at least 3 bytes so Teddy uses 3-byte fingerprints)
+    // English names (ASCII: 15)
     ("Mr.", 0),
     ("Mr ", 0),
     ("Mrs", 0),

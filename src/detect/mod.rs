@@ -8,13 +8,17 @@
 //! * one regex-automata `meta::Regex` holding every regex detector as a separate pattern (leftmost-first, pattern
 //!   order = priority), searched with a lazy DFA whose cache is sized for the whole union; all builtin patterns use
 //!   explicit ASCII classes, never Unicode `\b`/`\w`/`\d`, so Korean text never pushes the search to a slow engine;
-//! * aho-corasick automata for custom dictionaries (one case-sensitive, one ASCII-case-insensitive);
-//! * one aho-corasick automaton of all context keywords, run only over the window around a candidate.
+//! * aho-corasick automata for custom dictionaries (one case-sensitive, one ASCII-case-insensitive; a DFA without
+//!   prefilter while the terms total at most 256 KiB, a contiguous NFA above that);
+//! * one aho-corasick DFA of all context keywords, run only over the window around a candidate.
 //!
-//! [`Engine::scan`] does not run the union over every byte: candidate starts come from two Teddy-sized literal
-//! searchers (ASCII triggers; Hangul triggers plus the honorifics of the Korean-name scanner) and a vectorised scan for
-//! digit runs, `+` and `(`, and the union is searched anchored at those starts (with custom regexes compiled in, it runs
-//! unanchored over the whole text instead). E-mail (around `@`), IPv6 (around `:`) and Korean names before an
+//! [`Engine::scan`] does not run the union over every byte: candidate starts come from ONE literal pass (a lazy DFA
+//! over the ASCII and Hangul triggers plus the honorifics of the Korean-name scanner; Teddy was slower on Korean text,
+//! where Hangul fingerprints collide) and a vectorised scan for digit runs, `+` and `(`, and the union is searched
+//! anchored at those starts (with custom regexes compiled in, it runs unanchored over the whole text instead). Before
+//! a digit run only bytes that can begin a pattern are tried, and the run itself only when it is number-shaped (≥ 4
+//! digits in ≥ 7 bytes of digits and `-. ()`), so prose numbers (`2024년`, `15%`) cost no regex search. See
+//! `PERF-detect.md` for measurements. E-mail (around `@`), IPv6 (around `:`) and Korean names before an
 //! honorific are found by small code scanners, because their regexes would start with a broad class. Each candidate gets an explicit boundary check
 //! (numbers must not touch other digits, but Hangul may touch them: `900101-1234567입니다` matches,
 //! `1900101-12345678` does not), its validator (checksums, date validity, IP parse…), context scoring and its
