@@ -90,6 +90,17 @@ fn fragment_text() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(FRAGMENTS), 0..40).prop_map(|v| v.concat())
 }
 
+/// Fragments without PEM private-key lines (a PEM block may legitimately span a blank line; see below). Generated
+/// directly rather than filtered with `prop_assume!`, which rejected too many cases and made the test flaky.
+fn fragment_text_no_pem() -> impl Strategy<Value = String> {
+    let no_pem: Vec<&'static str> = FRAGMENTS
+        .iter()
+        .copied()
+        .filter(|f| !f.contains("PRIVATE KEY"))
+        .collect();
+    prop::collection::vec(prop::sample::select(no_pem), 0..40).prop_map(|v| v.concat())
+}
+
 fn check_offsets(text: &str, findings: &[Finding]) -> Result<(), TestCaseError> {
     for f in findings {
         prop_assert!(f.start < f.end && f.end <= text.len());
@@ -134,10 +145,9 @@ proptest! {
     }
 
     #[test]
-    fn whole_equals_segmented(segments in prop::collection::vec(fragment_text(), 1..6)) {
+    fn whole_equals_segmented(segments in prop::collection::vec(fragment_text_no_pem(), 1..6)) {
         // Segments are separated by a blank line: context never crosses it and no pattern spans it, except a PEM
         // private-key block, which may legitimately contain blank lines (documented exception, excluded here).
-        prop_assume!(!segments.iter().any(|s| s.contains("PRIVATE KEY")));
         let e = engine();
         let mut doc = String::new();
         let mut seg_findings = Vec::new();
