@@ -565,6 +565,13 @@ impl Engine {
         out
     }
 
+    /// Run `f` with a scratch borrowed from the engine's pool, so its lazy-DFA caches stay warm across calls (a fresh
+    /// [`Engine::scratch`] per request would rebuild them every time). For callers scanning many texts per call.
+    pub fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
+        let mut scratch = self.pool.get();
+        f(&mut scratch)
+    }
+
     /// Like [`Engine::scan`] but reusing `scratch` and `out` (cleared first): no allocation once warmed up, for
     /// clean text.
     pub fn scan_into(&self, text: &str, scratch: &mut Scratch, out: &mut Vec<Finding>) {

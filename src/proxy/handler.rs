@@ -587,22 +587,23 @@ async fn pipeline(
 /// Phase 6: scan every text segment with the current engine; keep per-entity counts (never values).
 fn inspect<'a>(shared: &Shared, texts: impl Iterator<Item = &'a str>) -> (FindingCounts, Level) {
     let engine = shared.engine.load();
-    let mut scratch = engine.scratch();
     let mut findings = Vec::new();
     let mut counts = FindingCounts::new();
     let mut level = Level::Unmarked;
-    for text in texts {
-        findings.clear();
-        engine.scan_into(text, &mut scratch, &mut findings);
-        for f in &findings {
-            *counts.entry(f.entity.as_str().to_owned()).or_insert(0) += 1;
-            if f.entity == Entity::ClassificationMarking {
-                if let Some(marking) = text.get(f.start..f.end) {
-                    level = level.max(marking_level(marking));
+    // A pooled scratch: its lazy-DFA caches stay warm from request to request.
+    engine.with_scratch(|scratch| {
+        for text in texts {
+            engine.scan_into(text, scratch, &mut findings);
+            for f in &findings {
+                *counts.entry(f.entity.as_str().to_owned()).or_insert(0) += 1;
+                if f.entity == Entity::ClassificationMarking {
+                    if let Some(marking) = text.get(f.start..f.end) {
+                        level = level.max(marking_level(marking));
+                    }
                 }
             }
         }
-    }
+    });
     (counts, level)
 }
 
