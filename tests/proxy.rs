@@ -70,13 +70,9 @@ async fn openai_chat_non_streaming_passes_through_with_provider_credentials() {
 #[tokio::test]
 async fn openai_stream_split_at_awkward_boundaries_arrives_intact() {
     let gw = start().await;
-    let (status, headers, body) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("mock-split", true),
-    )
-    .await;
+    let (status, headers, body) = gw
+        .post("/v1/chat/completions", chat("mock-split", true))
+        .await;
     assert_eq!(status, 200);
     assert!(headers["content-type"]
         .to_str()
@@ -139,13 +135,12 @@ async fn anthropic_messages_stream_and_credentials() {
 async fn gemini_generate_and_stream_strip_the_client_key() {
     let gw = start().await;
     let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).to_string();
-    let (status, _, resp) = send(
-        "POST",
-        &gw.url("/v1beta/models/gemini-2.0-flash:generateContent?key=client-key"),
-        &[JSON],
-        body.clone(),
-    )
-    .await;
+    let (status, _, resp) = gw
+        .post(
+            "/v1beta/models/gemini-2.0-flash:generateContent?key=client-key",
+            body.clone(),
+        )
+        .await;
     assert_eq!(status, 200, "{resp:?}");
     let seen = gw.mock.last();
     assert_eq!(
@@ -176,21 +171,19 @@ async fn gemini_generate_and_stream_strip_the_client_key() {
 #[tokio::test]
 async fn responses_embeddings_and_models_are_served() {
     let gw = start().await;
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/responses"),
-        &[JSON],
-        json!({"model": "gpt-4o-mini", "input": "hi"}).to_string(),
-    )
-    .await;
+    let (s, _, _) = gw
+        .post(
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": "hi"}).to_string(),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/embeddings"),
-        &[JSON],
-        json!({"model": "text-embedding-3-small", "input": ["a", "b"]}).to_string(),
-    )
-    .await;
+    let (s, _, _) = gw
+        .post(
+            "/v1/embeddings",
+            json!({"model": "text-embedding-3-small", "input": ["a", "b"]}).to_string(),
+        )
+        .await;
     assert_eq!(s, 200);
     let (s, _, body) = send("GET", &gw.url("/v1/models"), &[], Bytes::new()).await;
     assert_eq!(s, 200);
@@ -202,13 +195,9 @@ async fn responses_embeddings_and_models_are_served() {
 #[tokio::test]
 async fn upstream_errors_pass_through_unchanged() {
     let gw = start().await;
-    let (status, _, body) = send(
-        "POST",
-        &gw.url("/v1/messages"),
-        &[JSON],
-        anthropic("mock-error-429", false),
-    )
-    .await;
+    let (status, _, body) = gw
+        .post("/v1/messages", anthropic("mock-error-429", false))
+        .await;
     assert_eq!(status, 429);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["type"], "rate_limit_error");
@@ -219,13 +208,7 @@ async fn upstream_errors_pass_through_unchanged() {
 #[tokio::test]
 async fn upstream_reset_mid_stream_ends_with_an_error_event() {
     let gw = start().await;
-    let (status, _, body) = send(
-        "POST",
-        &gw.url("/v1/messages"),
-        &[JSON],
-        anthropic("mock-reset", true),
-    )
-    .await;
+    let (status, _, body) = gw.post("/v1/messages", anthropic("mock-reset", true)).await;
     assert_eq!(status, 200);
     let text = std::str::from_utf8(&body).unwrap();
     let events = stream_events("anthropic", "mock-reset", 3, false);
@@ -241,14 +224,14 @@ async fn upstream_reset_mid_stream_ends_with_an_error_event() {
 #[tokio::test]
 async fn unknown_paths_get_404_in_the_right_shape() {
     let gw = start().await;
-    let (s, _, body) = send("POST", &gw.url("/v1/fine_tuning/jobs"), &[JSON], "{}").await;
+    let (s, _, body) = gw.post("/v1/fine_tuning/jobs", "{}").await;
     assert_eq!(s, 404);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert!(v["error"]["message"]
         .as_str()
         .unwrap()
         .contains("/v1/fine_tuning/jobs"));
-    let (s, _, body) = send("POST", &gw.url("/v1/messages/batches"), &[JSON], "{}").await;
+    let (s, _, body) = gw.post("/v1/messages/batches", "{}").await;
     assert_eq!(s, 404);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["type"], "error");
@@ -263,7 +246,7 @@ async fn bad_bodies_get_clear_errors_and_never_reach_upstream() {
     let malformed = format!(
         "{{\"model\": \"gpt-4o\", \"messages\": [{{\"role\":\"user\",\"content\":\"{secret}\""
     );
-    let (s, _, body) = send("POST", &gw.url("/v1/chat/completions"), &[JSON], malformed).await;
+    let (s, _, body) = gw.post("/v1/chat/completions", malformed).await;
     assert_eq!(s, 400);
     let text = std::str::from_utf8(&body).unwrap();
     assert!(
@@ -276,16 +259,10 @@ async fn bad_bodies_get_clear_errors_and_never_reach_upstream() {
     let mut invalid_utf8 = br#"{"model":"m","messages":[{"role":"user","content":"x"#.to_vec();
     invalid_utf8.extend_from_slice(&[0xff, 0xfe]);
     invalid_utf8.extend_from_slice(br#""}]}"#);
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        invalid_utf8,
-    )
-    .await;
+    let (s, _, _) = gw.post("/v1/chat/completions", invalid_utf8).await;
     assert_eq!(s, 400);
 
-    let (s, _, body) = send("POST", &gw.url("/v1/messages"), &[JSON], "[1,2]").await;
+    let (s, _, body) = gw.post("/v1/messages", "[1,2]").await;
     assert_eq!(s, 400);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["type"], "invalid_request_error");
@@ -336,13 +313,7 @@ async fn compressed_bodies_are_decoded_bombs_refused() {
     )
     .await;
     assert_eq!(s, 415);
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        vec![b'x'; 65 * 1024],
-    )
-    .await;
+    let (s, _, _) = gw.post("/v1/chat/completions", vec![b'x'; 65 * 1024]).await;
     assert_eq!(s, 413);
     assert_eq!(gw.mock.count(), 1);
     gw.shutdown().await;
@@ -378,13 +349,7 @@ async fn gateway_keys_are_required_and_never_forwarded() {
         key_sha256: vec![haetae::proxy::auth::key_hash_hex("gw-acme-key")],
     });
     let gw = start_with(mock, settings).await;
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/messages"),
-        &[JSON],
-        anthropic("m", false),
-    )
-    .await;
+    let (s, _, body) = gw.post("/v1/messages", anthropic("m", false)).await;
     assert_eq!(s, 401);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["type"], "authentication_error");
@@ -423,13 +388,7 @@ async fn upstream_down_is_502_and_slow_head_is_504() {
     settings.destinations[1].base_url = format!("http://{dead_addr}");
     settings.timeouts.upstream_first_byte_ms = 300;
     let gw = start_with(mock, settings).await;
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/messages"),
-        &[JSON],
-        anthropic("m", false),
-    )
-    .await;
+    let (s, _, body) = gw.post("/v1/messages", anthropic("m", false)).await;
     assert_eq!(s, 502);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["type"], "error");
@@ -437,13 +396,9 @@ async fn upstream_down_is_502_and_slow_head_is_504() {
         .as_str()
         .unwrap()
         .contains("anthropic"));
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("mock-hang", false),
-    )
-    .await;
+    let (s, _, body) = gw
+        .post("/v1/chat/completions", chat("mock-hang", false))
+        .await;
     assert_eq!(s, 504, "{body:?}");
     gw.shutdown().await;
 }
@@ -454,13 +409,9 @@ async fn idle_upstream_stream_is_cut_with_an_error_event() {
     let mut settings = settings_for(&mock);
     settings.timeouts.upstream_idle_ms = 200;
     let gw = start_with(mock, settings).await;
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("mock-stall", true),
-    )
-    .await;
+    let (s, _, body) = gw
+        .post("/v1/chat/completions", chat("mock-stall", true))
+        .await;
     assert_eq!(s, 200);
     let text = std::str::from_utf8(&body).unwrap();
     assert!(text.contains("tok0"));
@@ -488,13 +439,7 @@ async fn concurrency_limit_sheds_load_in_the_api_shape() {
         .unwrap();
     let held = client().request(req).await.unwrap();
     assert_eq!(held.status(), 200);
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("m", false),
-    )
-    .await;
+    let (s, _, body) = gw.post("/v1/chat/completions", chat("m", false)).await;
     assert!(s == 503 || s == 429, "{s}");
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert!(v["error"]["message"]
@@ -525,13 +470,7 @@ async fn model_routes_send_matching_models_to_the_domestic_destination() {
         .models
         .insert("exaone*".into(), "domestic".into());
     let gw = start_with(mock, settings).await;
-    let (s, headers, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("exaone", false),
-    )
-    .await;
+    let (s, headers, _) = gw.post("/v1/chat/completions", chat("exaone", false)).await;
     assert_eq!(s, 200);
     assert_eq!(headers["x-haetae-destination"], "domestic; jurisdiction=KR");
     let seen = domestic.last();
@@ -676,26 +615,19 @@ async fn unknown_paths_can_be_forwarded_by_config_and_are_still_scanned() {
     let mut settings = settings_for(&mock);
     settings.server.allow_unknown_paths = true;
     let gw = start_with(mock, settings).await;
-    let (s, headers, _) = send(
-        "POST",
-        &gw.url("/v1/fine_tuning/jobs"),
-        &[JSON],
-        r#"{"note":"mail hong.gildong@example.co.kr"}"#,
-    )
-    .await;
+    let (s, headers, _) = gw
+        .post(
+            "/v1/fine_tuning/jobs",
+            r#"{"note":"mail hong.gildong@example.co.kr"}"#,
+        )
+        .await;
     assert_eq!(
         s, 404,
         "the mock does not know the path; the gateway forwarded it"
     );
     assert_eq!(headers["x-haetae-findings"], "EMAIL=1");
     assert_eq!(gw.mock.last().path_and_query, "/v1/fine_tuning/jobs");
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/fine_tuning/jobs"),
-        &[JSON],
-        vec![0xffu8, 0xfe],
-    )
-    .await;
+    let (s, _, _) = gw.post("/v1/fine_tuning/jobs", vec![0xffu8, 0xfe]).await;
     assert_eq!(s, 400, "a body that cannot be inspected is not forwarded");
     assert_eq!(gw.mock.count(), 1);
     gw.shutdown().await;
@@ -737,36 +669,24 @@ async fn private_ca_destinations_and_h2_upstreams() {
         .insert("bad-*".into(), "untrusted".into());
     let gw = start_with(mock, settings).await;
 
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("kr-model", true),
-    )
-    .await;
+    let (s, _, body) = gw
+        .post("/v1/chat/completions", chat("kr-model", true))
+        .await;
     assert_eq!(s, 200, "{body:?}");
     assert!(std::str::from_utf8(&body)
         .unwrap()
         .ends_with("data: [DONE]\n\n"));
     assert_eq!(tls_mock.count(), 1);
 
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("h2-model", false),
-    )
-    .await;
+    let (s, _, _) = gw
+        .post("/v1/chat/completions", chat("h2-model", false))
+        .await;
     assert_eq!(s, 200);
     assert_eq!(h2c_mock.count(), 1);
 
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("bad-model", false),
-    )
-    .await;
+    let (s, _, body) = gw
+        .post("/v1/chat/completions", chat("bad-model", false))
+        .await;
     assert_eq!(s, 502);
     let msg = serde_json::from_slice::<Value>(&body).unwrap()["error"]["message"].to_string();
     assert!(

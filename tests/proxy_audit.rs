@@ -18,7 +18,6 @@ use haetae::audit::{Entry, LogLeaf, NoteSigner, NoteVerifier};
 use serde_json::{json, Value};
 use support::*;
 
-const JSON: (&str, &str) = ("content-type", "application/json");
 const RRN: &str = "900101-1234567";
 
 fn chat(model: &str, stream: bool) -> String {
@@ -80,34 +79,20 @@ async fn every_request_leaves_verifiable_records_without_content() {
     let v = verifier_after_start(&settings);
     let gw = start_with(mock, settings.clone()).await;
 
-    let (s, h1, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("gpt-4o-mini", false),
-    )
-    .await;
+    let (s, h1, _) = gw
+        .post("/v1/chat/completions", chat("gpt-4o-mini", false))
+        .await;
     assert_eq!(s, 200);
     let receipt = h1["x-haetae-receipt"].to_str().unwrap().to_owned();
     let parts: Vec<&str> = receipt.split(' ').collect();
     assert_eq!(parts[0], "haetae.local/gw-1");
     let index: u64 = parts[1].parse().unwrap();
     assert_eq!(index, 1, "leaf 0 is the start-up config record");
-    let (s, h2, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("mock-events-4", true),
-    )
-    .await;
+    let (s, h2, _) = gw
+        .post("/v1/chat/completions", chat("mock-events-4", true))
+        .await;
     assert_eq!(s, 200);
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        "{not json",
-    )
-    .await;
+    let (s, _, _) = gw.post("/v1/chat/completions", "{not json").await;
     assert_eq!(s, 400);
     gw.shutdown().await;
 
@@ -188,15 +173,14 @@ async fn a_log_that_cannot_write_refuses_traffic() {
     // room for the start-up record only
     settings.audit.max_journal_bytes = 700;
     let gw = start_with(mock, settings).await;
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/messages"),
-        &[JSON],
-        json!({"model": "m", "max_tokens": 5,
+    let (s, _, body) = gw
+        .post(
+            "/v1/messages",
+            json!({"model": "m", "max_tokens": 5,
         "messages": [{"role": "user", "content": "hi"}]})
-        .to_string(),
-    )
-    .await;
+            .to_string(),
+        )
+        .await;
     assert_eq!(s, 500, "{body:?}");
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["type"], "error");
@@ -220,13 +204,9 @@ async fn after_response_durability_writes_one_complete_record() {
     settings.audit.checkpoint_interval_ms = 20;
     let audit_dir = settings.audit.dir.clone();
     let gw = start_with(mock, settings.clone()).await;
-    let (s, h, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("gpt-4o-mini", false),
-    )
-    .await;
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", chat("gpt-4o-mini", false))
+        .await;
     assert_eq!(s, 200);
     assert!(
         h.get("x-haetae-receipt").is_none(),
@@ -285,13 +265,9 @@ async fn the_auditor_listener_serves_tiles_proofs_and_exports_with_a_token() {
     let base = format!("http://{}", gw.auditor.unwrap());
     let auth = ("authorization", "Bearer auditor-token");
 
-    let (s, h, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON],
-        chat("gpt-4o-mini", false),
-    )
-    .await;
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", chat("gpt-4o-mini", false))
+        .await;
     assert_eq!(s, 200);
     let id = h["x-haetae-request-id"].to_str().unwrap().to_owned();
     let index: u64 = h["x-haetae-receipt"]

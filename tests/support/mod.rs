@@ -432,6 +432,21 @@ impl TestGateway {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// POST a JSON body to the gateway.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> (StatusCode, http::HeaderMap, Bytes) {
+        send(
+            "POST",
+            &self.url(path),
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await
+    }
+
     /// Ask for graceful shutdown and wait for it to finish.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {
