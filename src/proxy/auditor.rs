@@ -18,10 +18,10 @@ use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use super::auth::{key_digest, parse_key_hash};
 use super::stream::BoxError;
 use crate::audit::verify::{csv_row, find_request, for_each_record, prove_index, CSV_HEADER};
 use crate::audit::{AuditError, NoteVerifier};
@@ -40,10 +40,7 @@ impl Auditor {
     pub fn new(dir: PathBuf, verifier: NoteVerifier, token_hashes: &[String]) -> Self {
         let token_hashes = token_hashes
             .iter()
-            .filter_map(|h| {
-                let mut raw = [0u8; 32];
-                hex::decode_to_slice(h, &mut raw).ok().map(|()| raw)
-            })
+            .filter_map(|h| parse_key_hash(h))
             .collect();
         Self {
             dir,
@@ -61,7 +58,7 @@ impl Auditor {
         else {
             return false;
         };
-        let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        let digest = key_digest(token.trim());
         self.token_hashes.iter().any(|h| h == &digest)
     }
 }

@@ -32,9 +32,20 @@ pub struct Tenants {
     by_hash: HashMap<[u8; 32], String>,
 }
 
+/// SHA-256 of a presented key or token: the only form in which keys are compared or stored.
+pub fn key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
 /// Lower-case hex SHA-256 of a gateway key, as stored in `tenants[].key_sha256`.
 pub fn key_hash_hex(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    hex::encode(key_digest(key))
+}
+
+/// A stored hex digest (`tenants[].key_sha256`, `audit.auditor_token_sha256`) as bytes; `None` if malformed.
+pub fn parse_key_hash(h: &str) -> Option<[u8; 32]> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(h, &mut raw).ok().map(|()| raw)
 }
 
 impl Tenants {
@@ -42,11 +53,8 @@ impl Tenants {
     pub fn new(tenants: &[TenantSettings]) -> Self {
         let mut by_hash = HashMap::new();
         for t in tenants {
-            for h in &t.key_sha256 {
-                let mut raw = [0u8; 32];
-                if hex::decode_to_slice(h, &mut raw).is_ok() {
-                    by_hash.insert(raw, t.name.clone());
-                }
+            for raw in t.key_sha256.iter().filter_map(|h| parse_key_hash(h)) {
+                by_hash.insert(raw, t.name.clone());
             }
         }
         Self { by_hash }
@@ -75,9 +83,8 @@ impl Tenants {
             return Ok(ANONYMOUS);
         }
         let key = presented_key(headers, query).ok_or(AuthError::Missing)?;
-        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         self.by_hash
-            .get(&digest)
+            .get(&key_digest(key))
             .map(String::as_str)
             .ok_or(AuthError::Invalid)
     }

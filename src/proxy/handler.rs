@@ -595,7 +595,13 @@ fn inspect<'a>(shared: &Shared, texts: impl Iterator<Item = &'a str>) -> (Findin
         for text in texts {
             engine.scan_into(text, scratch, &mut findings);
             for f in &findings {
-                *counts.entry(f.entity.as_str().to_owned()).or_insert(0) += 1;
+                // allocate the key only the first time an entity is seen in this request
+                match counts.get_mut(f.entity.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts.insert(f.entity.as_str().to_owned(), 1);
+                    }
+                }
                 if f.entity == Entity::ClassificationMarking {
                     if let Some(marking) = text.get(f.start..f.end) {
                         level = level.max(marking_level(marking));
