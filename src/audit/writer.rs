@@ -172,7 +172,19 @@ struct SharedState {
     stats: AuditStats,
 }
 
-type ReceiptTx = oneshot::Sender<Result<Receipt, AuditError>>;
+/// Where a committed entry's receipt goes; `None` for detached appends (nobody waits, nothing to wake).
+struct ReceiptTx(Option<oneshot::Sender<Result<Receipt, AuditError>>>);
+
+impl ReceiptTx {
+    fn send(self, result: Result<Receipt, AuditError>) {
+        if let Some(tx) = self.0 {
+            let _ = tx.send(result);
+        }
+    }
+    fn is_waited_for(&self) -> bool {
+        self.0.is_some()
+    }
+}
 
 enum Msg {
     Append(PreparedEntry, ReceiptTx),
@@ -305,7 +317,7 @@ impl AuditLog {
             .spawn(move || {
                 for batch in ack_rx {
                     for (tx, receipt) in batch {
-                        let _ = tx.send(Ok(receipt));
+                        tx.send(Ok(receipt));
                     }
                 }
             })
@@ -346,12 +358,26 @@ impl AuditLog {
             Err(e) => return Pending::failed(e),
         };
         let (otx, orx) = oneshot::channel();
-        match tx.send(Msg::Append(prepared, otx)) {
+        match tx.send(Msg::Append(prepared, ReceiptTx(Some(otx)))) {
             Ok(()) => Pending {
                 inner: PendingInner::Waiting(orx),
             },
             Err(_) => Pending::failed(AuditError::Closed),
         }
+    }
+
+    /// Append an entry without waiting for it: nothing is woken when it becomes durable (cheaper than dropping
+    /// a [`Pending`], which still costs a wake-up of the acknowledging thread). The only error returned is one
+    /// known now (log failed or closed, entry not encodable); a later write failure fails the whole log
+    /// ([`AuditLog::health`]), as for every append.
+    pub fn append_detached(&self, entry: Entry) -> Result<(), AuditError> {
+        if let Some(reason) = lock(&self.shared).health.failure.clone() {
+            return Err(AuditError::Failed(reason));
+        }
+        let tx = self.tx.as_ref().ok_or(AuditError::Closed)?;
+        let prepared = PreparedEntry::new(&entry)?;
+        tx.send(Msg::Append(prepared, ReceiptTx(None)))
+            .map_err(|_| AuditError::Closed)
     }
 
     /// Append a request record.
@@ -867,7 +893,7 @@ impl Writer {
     fn commit_inner(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
         if let Some(reason) = self.failure() {
             for (_, tx) in batch {
-                let _ = tx.send(Err(AuditError::Failed(reason.clone())));
+                tx.send(Err(AuditError::Failed(reason.clone())));
             }
             return;
         }
@@ -885,7 +911,7 @@ impl Writer {
             entry.finish_into(SCHEMA_VERSION, seq, &time, &self.instance, &mut buf);
             let data = frame + FRAME_HEADER..buf.len();
             if data.len() > MAX_ENTRY_BYTES {
-                let _ = tx.send(Err(AuditError::RecordTooLarge(data.len())));
+                tx.send(Err(AuditError::RecordTooLarge(data.len())));
                 buf.truncate(frame);
                 continue;
             }
@@ -906,7 +932,7 @@ impl Writer {
                 let reason = format!("journal size limit of {limit} bytes reached");
                 self.fail(reason.clone());
                 for (_, _, tx) in staged {
-                    let _ = tx.send(Err(AuditError::Failed(reason.clone())));
+                    tx.send(Err(AuditError::Failed(reason.clone())));
                 }
                 return;
             }
@@ -921,7 +947,7 @@ impl Writer {
             let reason = format!("journal write failed: {e}");
             self.fail(reason.clone());
             for (_, _, tx) in staged {
-                let _ = tx.send(Err(AuditError::Failed(reason.clone())));
+                tx.send(Err(AuditError::Failed(reason.clone())));
             }
             return;
         }
@@ -951,10 +977,14 @@ impl Writer {
             s.stats.fsync_total += fsync;
             s.stats.fsync_max = s.stats.fsync_max.max(fsync);
         }
-        // Durable in the journal: acknowledge even if tile writing failed (the log fails below).
-        if let Err(mpsc::SendError(receipts)) = self.acks.send(receipts) {
-            for (tx, receipt) in receipts {
-                let _ = tx.send(Ok(receipt));
+        // Durable in the journal: acknowledge even if tile writing failed (the log fails below). Detached appends
+        // have nobody to tell, so a batch of only those does not wake the acknowledging thread.
+        receipts.retain(|(tx, _)| tx.is_waited_for());
+        if !receipts.is_empty() {
+            if let Err(mpsc::SendError(receipts)) = self.acks.send(receipts) {
+                for (tx, receipt) in receipts {
+                    tx.send(Ok(receipt));
+                }
             }
         }
         if let Err(e) = self.tiles.push(buf, leaves) {

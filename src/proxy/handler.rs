@@ -35,7 +35,7 @@ use super::Shared;
 use crate::api::sse::SseEvent;
 use crate::api::usage::Usage;
 use crate::api::{self, ApiError, ApiFamily, ErrorKind, WireFormat};
-use crate::audit::{ContentDigester, DestinationInfo, Receipt, ResidencyRecord, TokenUsage};
+use crate::audit::{ContentDigester, DestinationInfo, Entry, Receipt, ResidencyRecord, TokenUsage};
 use crate::config::{AuditDurability, DestinationFormat};
 use crate::detect::{marking_level, Entity, Level};
 use crate::route::{Destination, RouteError};
@@ -260,15 +260,15 @@ impl Exchange {
         if !self.recorded {
             return;
         }
-        let pending = residency
-            .log
-            .append_request(self.record(outcome, status, response_digest));
-        let request_id = self.request_id.clone();
-        tokio::spawn(async move {
-            if let Err(e) = pending.await {
-                tracing::error!(request_id = %request_id, error = %e, "residency record could not be written");
-            }
-        });
+        // Nobody waits for this record: a failure to write it later fails the whole log (readyz, refusals), so no
+        // per-request task is needed to watch it.
+        if let Err(e) = residency.log.append_detached(Entry::Request(self.record(
+            outcome,
+            status,
+            response_digest,
+        ))) {
+            tracing::error!(request_id = %self.request_id, error = %e, "residency record could not be written");
+        }
     }
     fn log(&self, outcome: &str, stats: StreamStats, error: Option<&str>) {
         let findings = counts_header(&self.findings);

@@ -171,6 +171,11 @@ impl Residency {
         let mut options = AuditOptions::new(signer, a.instance.clone());
         options.checkpoint_interval = Duration::from_millis(a.checkpoint_interval_ms);
         options.max_batch = a.max_batch;
+        options.max_batch_delay =
+            Duration::from_millis(a.group_commit_delay_ms.unwrap_or(match a.durability {
+                AuditDurability::BeforeForward => 0,
+                AuditDurability::AfterResponse => 10,
+            }));
         options.max_journal_bytes = (a.max_journal_bytes > 0).then_some(a.max_journal_bytes);
         let dir = a.dir.display().to_string();
         let log = AuditLog::open(&a.dir, options).map_err(|source| ResidencyError::Log {
