@@ -609,6 +609,44 @@ fn concurrent_appends_get_unique_dense_indexes() {
     verify(tmp.path(), &s.verifier()).unwrap();
 }
 
+#[test]
+fn detached_appends_wait_for_company_but_never_hold_up_an_awaited_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = signer();
+    let mut o = options(&s);
+    // detached-only batches would linger for an hour; an awaited append must end that wait at once
+    o.detached_batch_delay = Duration::from_secs(3600);
+    let log = std::sync::Arc::new(AuditLog::open(tmp.path(), o).unwrap());
+    for i in 0..10 {
+        log.append_detached(Entry::Request(record(i))).unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let awaiting = log.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(awaiting.append_request(record(10)).wait_blocking());
+    });
+    // a liveness guard, not a performance assertion: the commit is immediate, the linger an hour
+    let receipt = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the awaited append was held back by detached ones")
+        .unwrap();
+    assert_eq!(
+        receipt.index, 10,
+        "detached entries keep their order before it"
+    );
+    let stats = log.stats();
+    assert_eq!(
+        (stats.entries, stats.batches),
+        (11, 1),
+        "one commit for all"
+    );
+    // closing commits detached entries still lingering
+    log.append_detached(Entry::Request(record(11))).unwrap();
+    std::sync::Arc::into_inner(log).unwrap().close().unwrap();
+    let report = verify(tmp.path(), &s.verifier()).unwrap();
+    assert_eq!(report.size, 12);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_callers_await_receipts() {
     let tmp = tempfile::tempdir().unwrap();

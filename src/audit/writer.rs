@@ -106,6 +106,10 @@ pub struct AuditOptions {
     pub max_batch: usize,
     /// How long the writer waits for more appends after the first one of a batch (0: commit whatever is queued).
     pub max_batch_delay: Duration,
+    /// How long a batch holding only detached appends ([`AuditLog::append_detached`]: nobody waits for them) waits
+    /// for more before it is committed; an awaited append arriving meanwhile ends the wait at `max_batch_delay`.
+    /// Never shorter than `max_batch_delay`.
+    pub detached_batch_delay: Duration,
     /// Capacity of the append queue; `append` blocks briefly when it is full.
     pub queue_capacity: usize,
     /// Journal size limit in bytes: reaching it fails the log (fail closed) instead of filling the disk.
@@ -121,6 +125,7 @@ impl AuditOptions {
             checkpoint_interval: Duration::from_secs(1),
             max_batch: 8192,
             max_batch_delay: Duration::ZERO,
+            detached_batch_delay: Duration::from_millis(10),
             queue_capacity: 65_536,
             max_journal_bytes: None,
         }
@@ -171,6 +176,9 @@ struct SharedState {
     health: Health,
     stats: AuditStats,
 }
+
+/// Batches with at most this many awaited receipts are acknowledged by the writer thread itself.
+const DIRECT_ACKS: usize = 4;
 
 /// Where a committed entry's receipt goes; `None` for detached appends (nobody waits, nothing to wake).
 struct ReceiptTx(Option<oneshot::Sender<Result<Receipt, AuditError>>>);
@@ -299,6 +307,7 @@ impl AuditLog {
                 checkpoint_interval: options.checkpoint_interval,
                 max_batch: options.max_batch,
                 max_batch_delay: options.max_batch_delay,
+                detached_batch_delay: options.detached_batch_delay.max(options.max_batch_delay),
                 max_journal_bytes: options.max_journal_bytes,
             },
             shared: Arc::clone(&shared),
@@ -739,6 +748,7 @@ struct Limits {
     checkpoint_interval: Duration,
     max_batch: usize,
     max_batch_delay: Duration,
+    detached_batch_delay: Duration,
     max_journal_bytes: Option<u64>,
 }
 
@@ -790,23 +800,40 @@ impl Writer {
             };
             let mut batch: Vec<(PreparedEntry, ReceiptTx)> = Vec::new();
             let mut controls = Vec::new();
+            // Someone waits for an entry of this batch (or for a checkpoint): linger `max_batch_delay` at most;
+            // otherwise (detached appends only) `detached_batch_delay`.
+            let mut awaited = false;
+            // returns whether someone waits for what it took
             let mut take = |m: Msg, batch: &mut Vec<(PreparedEntry, ReceiptTx)>| match m {
-                Msg::Append(e, tx) => batch.push((e, tx)),
-                Msg::Checkpoint(tx) => controls.push(tx),
+                Msg::Append(e, tx) => {
+                    let waited = tx.is_waited_for();
+                    batch.push((e, tx));
+                    waited
+                }
+                Msg::Checkpoint(tx) => {
+                    controls.push(tx);
+                    true
+                }
             };
             if let Some(m) = first {
-                take(m, &mut batch);
-                let linger_until = Instant::now() + self.opts.max_batch_delay;
+                let started = Instant::now();
+                awaited |= take(m, &mut batch);
                 while batch.len() < self.opts.max_batch {
                     match rx.try_recv() {
-                        Ok(m) => take(m, &mut batch),
+                        Ok(m) => awaited |= take(m, &mut batch),
                         Err(TryRecvError::Empty) => {
                             let now = Instant::now();
+                            let linger_until = started
+                                + if awaited {
+                                    self.opts.max_batch_delay
+                                } else {
+                                    self.opts.detached_batch_delay
+                                };
                             if now >= linger_until {
                                 break;
                             }
                             match rx.recv_timeout(linger_until - now) {
-                                Ok(m) => take(m, &mut batch),
+                                Ok(m) => awaited |= take(m, &mut batch),
                                 Err(RecvTimeoutError::Timeout) => break,
                                 Err(RecvTimeoutError::Disconnected) => {
                                     open = false;
@@ -978,13 +1005,16 @@ impl Writer {
             s.stats.fsync_max = s.stats.fsync_max.max(fsync);
         }
         // Durable in the journal: acknowledge even if tile writing failed (the log fails below). Detached appends
-        // have nobody to tell, so a batch of only those does not wake the acknowledging thread.
+        // have nobody to tell. A few receipts are sent from here (each send may wake a task: cheaper than waking
+        // the acknowledging thread first); a large batch goes to that thread so the next commit starts sooner.
         receipts.retain(|(tx, _)| tx.is_waited_for());
-        if !receipts.is_empty() {
-            if let Err(mpsc::SendError(receipts)) = self.acks.send(receipts) {
-                for (tx, receipt) in receipts {
-                    tx.send(Ok(receipt));
-                }
+        if receipts.len() <= DIRECT_ACKS {
+            for (tx, receipt) in receipts {
+                tx.send(Ok(receipt));
+            }
+        } else if let Err(mpsc::SendError(receipts)) = self.acks.send(receipts) {
+            for (tx, receipt) in receipts {
+                tx.send(Ok(receipt));
             }
         }
         if let Err(e) = self.tiles.push(buf, leaves) {
