@@ -193,6 +193,58 @@ async fn a_log_that_cannot_write_refuses_traffic() {
     assert_eq!(s, 503, "{body:?}");
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["audit"]["ok"], false);
+    let (s, _, body) = send("GET", &format!("http://{}/metrics", gw.admin), &[], "").await;
+    assert_eq!(s, 200);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("haetae_audit_healthy 0"), "{text}");
+    assert!(
+        text.contains("outcome=\"rejected\",status=\"500\"} 1"),
+        "{text}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_and_findings_without_content() {
+    let mock = MockProvider::start().await;
+    let settings = settings_for(&mock);
+    let gw = start_with(mock, settings).await;
+    let secret_text = "고객 주민등록번호는 900101-1234567 입니다 zebra-unique-prompt";
+    let (s, _, _) = gw
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "client-chosen-model-name",
+                   "messages": [{"role": "user", "content": secret_text}]})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, h, body) = send("GET", &format!("http://{}/metrics", gw.admin), &[], "").await;
+    assert_eq!(s, 200);
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("haetae_audit_healthy 1"), "{text}");
+    assert!(
+        text.contains("haetae_findings_total{entity=\"KR_RRN\",destination=\"openai\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("format=\"openai_chat\",destination=\"openai\""),
+        "{text}"
+    );
+    assert!(text.contains("haetae_audit_commits_total"), "{text}");
+    for needle in [
+        "900101",
+        "1234567",
+        "zebra-unique-prompt",
+        "client-chosen-model-name",
+        "/v1/chat",
+    ] {
+        assert!(!text.contains(needle), "/metrics contains `{needle}`");
+    }
     gw.shutdown().await;
 }
 

@@ -30,6 +30,7 @@ use hyper::body::Incoming;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::body::{self, BodyError};
+use super::metrics::RequestLabels;
 use super::stream::{BoxError, ExchangeObserver, ResponseBody, StreamEnd, StreamStats};
 use super::Shared;
 use crate::api::sse::SseEvent;
@@ -270,9 +271,24 @@ impl Exchange {
             tracing::error!(request_id = %self.request_id, error = %e, "residency record could not be written");
         }
     }
-    fn log(&self, outcome: &str, stats: StreamStats, error: Option<&str>) {
+    fn log(&self, outcome: &'static str, stats: StreamStats, error: Option<&str>) {
         let findings = counts_header(&self.findings);
         let destination = self.destination.as_ref();
+        self.shared.metrics.observe(
+            RequestLabels {
+                tenant: self.tenant.clone(),
+                format: self.format.map_or("unknown", WireFormat::as_str),
+                destination: destination.map_or_else(|| "-".to_owned(), |d| d.name.clone()),
+                jurisdiction: destination
+                    .map_or_else(|| "-".to_owned(), |d| d.jurisdiction.clone()),
+                outcome,
+                status: self.status,
+            },
+            self.started.elapsed(),
+            self.findings
+                .iter()
+                .map(|(k, v)| (k.as_str(), u64::from(*v))),
+        );
         tracing::info!(
             target: "haetae::access",
             request_id = %self.request_id,

@@ -11,6 +11,7 @@ pub mod auditor;
 pub mod auth;
 pub mod body;
 pub mod handler;
+pub mod metrics;
 pub mod residency;
 pub mod server;
 pub mod stream;
@@ -79,6 +80,8 @@ pub struct Shared {
     pub requests: Arc<Semaphore>,
     /// Whether `/readyz` reports ready.
     pub ready: AtomicBool,
+    /// Counters and histograms served at the admin listener's `/metrics`.
+    pub metrics: metrics::Metrics,
     /// The compiled detection engine; swapped whole when its configuration changes (policy reload).
     pub engine: ArcSwap<Engine>,
     /// Hash identifying the rules that decided (today: the builtin detector set).
@@ -154,9 +157,16 @@ impl Gateway {
             }
             _ => None,
         };
+        let requests = Arc::new(Semaphore::new(settings.limits.max_concurrent_requests));
+        let metrics = metrics::Metrics::new(
+            Arc::clone(&requests),
+            settings.limits.max_concurrent_requests,
+            residency.as_ref().map(|r| Arc::clone(&r.log)),
+        );
         let shared = Arc::new(Shared {
             tenants: Tenants::new(&settings.tenants),
-            requests: Arc::new(Semaphore::new(settings.limits.max_concurrent_requests)),
+            requests,
+            metrics,
             ready: AtomicBool::new(false),
             engine: ArcSwap::from_pointee(engine),
             policy_hash,
@@ -211,7 +221,7 @@ impl Gateway {
             let _ = writeln!(out, "  listening     {scheme}://{addr}  [{protocols}]");
         }
         if let Some(admin) = self.admin_addr() {
-            let _ = writeln!(out, "  admin         http://{admin}  (/healthz, /readyz)");
+            let _ = writeln!(out, "  admin         http://{admin}  (/healthz, /readyz, /metrics)");
         }
         if let Some(addr) = self.traffic_addrs().first() {
             let _ = writeln!(

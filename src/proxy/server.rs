@@ -211,6 +211,14 @@ fn admin_response(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byt
     };
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, r#"{"status":"ok"}"#.into()),
+        "/metrics" => {
+            let mut resp = text(StatusCode::OK, shared.metrics.encode());
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(super::metrics::CONTENT_TYPE),
+            );
+            resp
+        }
         "/readyz" => {
             let audit = shared.residency.as_ref().map(|r| r.log.health());
             let audit_ok = audit.as_ref().is_none_or(|h| h.failure.is_none());

@@ -1,0 +1,304 @@
+//! Prometheus / OpenMetrics metrics for the admin listener's `GET /metrics`.
+//!
+//! Counters and histograms are updated once per finished exchange; live values (requests in flight, the residency
+//! log's health and commit statistics) are read at scrape time by a collector.
+//!
+//! Must never: use a label value a client controls (model names, paths, keys, headers) — only names from the
+//! configuration (tenants, destinations, jurisdictions), wire-format and outcome names, status codes and detector
+//! ids — and never content of any kind.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tokio::sync::Semaphore;
+
+use crate::audit::AuditLog;
+
+/// Content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Labels of `haetae_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Tenant name from the configuration (`-` before authentication).
+    pub tenant: String,
+    /// Wire format (`openai_chat`, `anthropic_messages`, …) or `unknown`.
+    pub format: &'static str,
+    /// Destination name from the configuration, or `-` when the request was refused before routing.
+    pub destination: String,
+    /// Jurisdiction code of the destination, or `-`.
+    pub jurisdiction: String,
+    /// How the exchange ended (`complete`, `rejected`, `upstream_error`, …).
+    pub outcome: &'static str,
+    /// HTTP status sent to the client.
+    pub status: u16,
+}
+
+/// Labels of `haetae_request_duration_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DurationLabels {
+    format: &'static str,
+    destination: String,
+}
+
+/// Labels of `haetae_findings_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FindingLabels {
+    entity: String,
+    destination: String,
+    jurisdiction: String,
+}
+
+/// The gateway's metrics registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<DurationLabels, Histogram, fn() -> Histogram>,
+    findings: Family<FindingLabels, Counter>,
+}
+
+fn duration_histogram() -> Histogram {
+    // 0.5 ms … ~33 s: gateway-only refusals at the bottom, long streams at the top
+    Histogram::new(exponential_buckets(0.0005, 2.0, 17))
+}
+
+impl Metrics {
+    /// A registry with the request metrics and a collector for live values of `requests` and `audit`.
+    pub fn new(
+        requests: Arc<Semaphore>,
+        max_requests: usize,
+        audit: Option<Arc<AuditLog>>,
+    ) -> Self {
+        let mut registry = Registry::with_prefix("haetae");
+        let req = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests handled, by tenant, wire format, destination, jurisdiction, outcome and status",
+            req.clone(),
+        );
+        let duration = Family::<DurationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from the request's arrival to the end of the response (whole stream), by format and destination",
+            duration.clone(),
+        );
+        let findings = Family::<FindingLabels, Counter>::default();
+        registry.register(
+            "findings",
+            "Detector findings in forwarded or refused requests, by entity and destination (counts only)",
+            findings.clone(),
+        );
+        registry.register_collector(Box::new(Live {
+            requests,
+            max_requests,
+            audit,
+        }));
+        Self {
+            registry,
+            requests: req,
+            duration,
+            findings,
+        }
+    }
+
+    /// Count one finished exchange.
+    pub fn observe<'a>(
+        &self,
+        labels: RequestLabels,
+        elapsed: Duration,
+        findings: impl Iterator<Item = (&'a str, u64)>,
+    ) {
+        self.duration
+            .get_or_create(&DurationLabels {
+                format: labels.format,
+                destination: labels.destination.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        for (entity, n) in findings {
+            self.findings
+                .get_or_create(&FindingLabels {
+                    entity: entity.to_owned(),
+                    destination: labels.destination.clone(),
+                    jurisdiction: labels.jurisdiction.clone(),
+                })
+                .inc_by(n);
+        }
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// The OpenMetrics text exposition of everything.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            // encoding into a String cannot fail short of a collector bug: say so in the exposition itself
+            out.clear();
+            let _ = writeln!(out, "# metrics encoding failed\n# EOF");
+        }
+        out
+    }
+}
+
+/// Values read at scrape time.
+#[derive(Debug)]
+struct Live {
+    requests: Arc<Semaphore>,
+    max_requests: usize,
+    audit: Option<Arc<AuditLog>>,
+}
+
+fn gauge(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    v: i64,
+) -> Result<(), std::fmt::Error> {
+    let g = ConstGauge::new(v);
+    g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+fn counter(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    v: u64,
+) -> Result<(), std::fmt::Error> {
+    let c = ConstCounter::new(v);
+    c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+fn counter_f(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    v: f64,
+) -> Result<(), std::fmt::Error> {
+    let c = ConstCounter::new(v);
+    c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Collector for Live {
+    fn encode(&self, mut enc: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let in_flight = self
+            .max_requests
+            .saturating_sub(self.requests.available_permits());
+        gauge(
+            &mut enc,
+            "in_flight_requests",
+            "Requests in flight (streams count until they end)",
+            int(in_flight as u64),
+        )?;
+        let Some(log) = &self.audit else {
+            return gauge(
+                &mut enc,
+                "audit_enabled",
+                "1 when the residency log is on",
+                0,
+            );
+        };
+        let health = log.health();
+        let stats = log.stats();
+        gauge(
+            &mut enc,
+            "audit_enabled",
+            "1 when the residency log is on",
+            1,
+        )?;
+        gauge(
+            &mut enc,
+            "audit_healthy",
+            "1 while the residency log accepts records; 0 once it failed (disk full, read-only, I/O error): traffic \
+             is refused and /readyz is 503",
+            i64::from(health.failure.is_none()),
+        )?;
+        gauge(
+            &mut enc,
+            "audit_entries",
+            "Durable entries in the residency log",
+            int(health.size),
+        )?;
+        gauge(
+            &mut enc,
+            "audit_checkpoint_size",
+            "Tree size of the latest signed checkpoint",
+            int(health.checkpoint_size),
+        )?;
+        counter(
+            &mut enc,
+            "audit_commits",
+            "Group commits (one fdatasync each) since start",
+            stats.batches,
+        )?;
+        counter(
+            &mut enc,
+            "audit_committed_entries",
+            "Entries committed since start",
+            stats.entries,
+        )?;
+        counter_f(
+            &mut enc,
+            "audit_fsync_seconds",
+            "Time spent in fdatasync since start",
+            stats.fsync_total.as_secs_f64(),
+        )?;
+        gauge(
+            &mut enc,
+            "audit_fsync_max_microseconds",
+            "Longest single fdatasync since start",
+            int(u64::try_from(stats.fsync_max.as_micros()).unwrap_or(u64::MAX)),
+        )?;
+        counter(
+            &mut enc,
+            "audit_checkpoints",
+            "Checkpoints published since start",
+            stats.checkpoints,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_request_finding_and_live_metrics() {
+        let sem = Arc::new(Semaphore::new(10));
+        let _held = Arc::clone(&sem).try_acquire_many_owned(3);
+        let m = Metrics::new(Arc::clone(&sem), 10, None);
+        m.observe(
+            RequestLabels {
+                tenant: "acme".into(),
+                format: "openai_chat",
+                destination: "openai".into(),
+                jurisdiction: "US".into(),
+                outcome: "complete",
+                status: 200,
+            },
+            Duration::from_millis(3),
+            [("KR_RRN", 2u64), ("EMAIL", 1)].into_iter(),
+        );
+        let text = m.encode();
+        assert!(text.contains(
+            "haetae_requests_total{tenant=\"acme\",format=\"openai_chat\",destination=\"openai\",jurisdiction=\"US\",outcome=\"complete\",status=\"200\"} 1"
+        ), "{text}");
+        assert!(text.contains("haetae_findings_total{entity=\"KR_RRN\",destination=\"openai\",jurisdiction=\"US\"} 2"), "{text}");
+        assert!(text.contains("haetae_request_duration_seconds_count{format=\"openai_chat\",destination=\"openai\"} 1"), "{text}");
+        assert!(text.contains("haetae_in_flight_requests 3"), "{text}");
+        assert!(text.contains("haetae_audit_enabled 0"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}
