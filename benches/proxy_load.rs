@@ -13,7 +13,8 @@
 //! `HAETAE_BENCH_GATEWAY_LOG` (gateway `log.level`, default `info`:
 //! the production default, one access-log line per request, written to a temp file), `HAETAE_BENCH_GATEWAY_WORKERS`
 //! (sets `TOKIO_WORKER_THREADS` for the gateway; default: tokio's, one per CPU), `HAETAE_BENCH_GATEWAY_AUDIT`
-//! (`before-forward`, the production default, `after-response` or `off`: the residency log of the main gateway).
+//! (`before-forward`, the production default, `after-response` or `off`: the residency log of the main gateway),
+//! `HAETAE_BENCH_KEEP_LOGS=DIR` (copy each gateway's log there when it stops).
 //!
 //! CPU time and context switches of the gateway process (all its threads, from `/proc`) are reported per request:
 //! unlike latency they do not depend much on what else the machine is doing.
@@ -348,6 +349,13 @@ impl Drop for GatewayProc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // for looking at the access log's own latency_ms next to what the client saw
+        if let Ok(dir) = std::env::var("HAETAE_BENCH_KEEP_LOGS") {
+            let _ = std::fs::copy(
+                &self.log_path,
+                Path::new(&dir).join(format!("gateway-{}.log", self.child.id())),
+            );
+        }
     }
 }
 
