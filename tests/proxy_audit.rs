@@ -205,6 +205,39 @@ async fn a_log_that_cannot_write_refuses_traffic() {
 }
 
 #[tokio::test]
+async fn after_response_refuses_traffic_once_the_log_failed() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.durability = haetae::config::AuditDurability::AfterResponse;
+    // room for the start-up record only: the first request's record (written after its response) fails the log
+    settings.audit.max_journal_bytes = 700;
+    let gw = start_with(mock, settings).await;
+    let chat = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+        .to_string();
+    let (s, _, _) = gw.post("/v1/chat/completions", chat.clone()).await;
+    assert_eq!(s, 200, "nothing failed yet when it was forwarded");
+    let readyz = format!("http://{}/readyz", gw.admin);
+    let mut failed = false;
+    for _ in 0..500 {
+        if send("GET", &readyz, &[], "").await.0 == 503 {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(failed, "the log never reported its failure");
+    let (s, _, body) = gw.post("/v1/chat/completions", chat).await;
+    assert_eq!(s, 500, "{body:?}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("residency log"));
+    assert_eq!(gw.mock.count(), 1, "the second request never left");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn metrics_count_requests_and_findings_without_content() {
     let mock = MockProvider::start().await;
     let settings = settings_for(&mock);

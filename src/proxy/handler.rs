@@ -537,7 +537,9 @@ async fn pipeline(
         None => body,
     };
 
-    // 8. record: the residency record is durable before any byte leaves (durability = before-forward)
+    // 8. record: the residency record is durable before any byte leaves (durability = before-forward); with
+    // after-response the record comes at the end, but a log that has already failed still stops the request here
+    // (fail closed: a transfer that cannot be recorded does not happen).
     let uri = destination.upstream_uri(&path_and_query)?;
     if let Some(residency) = shared.residency.as_ref() {
         ex.request_digest = Some(residency.key.digest(&forward_body));
@@ -548,6 +550,10 @@ async fn pipeline(
                 .await
                 .map_err(|e| GatewayError::Audit(e.to_string()))?;
             ex.receipt = Some(receipt);
+        } else if let Some(reason) = residency.log.health().failure {
+            return Err(GatewayError::Audit(
+                crate::audit::AuditError::Failed(reason).to_string(),
+            ));
         }
     }
 

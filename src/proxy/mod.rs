@@ -221,7 +221,10 @@ impl Gateway {
             let _ = writeln!(out, "  listening     {scheme}://{addr}  [{protocols}]");
         }
         if let Some(admin) = self.admin_addr() {
-            let _ = writeln!(out, "  admin         http://{admin}  (/healthz, /readyz, /metrics)");
+            let _ = writeln!(
+                out,
+                "  admin         http://{admin}  (/healthz, /readyz, /metrics)"
+            );
         }
         if let Some(addr) = self.traffic_addrs().first() {
             let _ = writeln!(
