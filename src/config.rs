@@ -121,8 +121,20 @@ pub struct AuditSettings {
     pub checkpoint_interval_ms: u64,
     /// Most records committed by one fdatasync.
     pub max_batch: usize,
-    /// Stop accepting records (fail closed) once the journal reaches this many bytes; 0 = no limit.
+    /// Stop accepting records (fail closed) once the open shard's journal reaches this many bytes; 0 = no limit.
+    /// With rotation on it must exceed `rotate_max_bytes` (it then only guards against a rotation that cannot
+    /// keep up).
     pub max_journal_bytes: u64,
+    /// Rotate (seal the open shard, start the next) once its journal reaches this many bytes; 0 = no size
+    /// rotation. At least 1 MiB.
+    pub rotate_max_bytes: u64,
+    /// Rotate once the open shard's first record is this many hours old (checked when records arrive); 0 = no
+    /// time rotation. Shorter shards let `haetae audit prune` free space closer to the retention deadline.
+    pub rotate_max_age_hours: u64,
+    /// Retention period in days, for `haetae audit prune --config`: only sealed shards whose newest record is
+    /// older than this are pruned. The gateway itself never deletes records. At least 1; PIPA safety measures
+    /// (제8조) ask ≥ 365 days, ≥ 730 for unique identifiers or sensitive data; the EU AI Act ≥ 6 months.
+    pub retention_days: u32,
     /// Read-only auditor HTTP listener (checkpoint, tiles, proofs, exports). None: not served.
     pub auditor_listen: Option<String>,
     /// Lower-case hex SHA-256 of each bearer token the auditor listener accepts (`haetae key hash` prints it).
@@ -145,6 +157,9 @@ impl Default for AuditSettings {
             checkpoint_interval_ms: 1000,
             max_batch: 8192,
             max_journal_bytes: 0,
+            rotate_max_bytes: 1 << 30,
+            rotate_max_age_hours: 24 * 7,
+            retention_days: 730,
             auditor_listen: None,
             auditor_token_sha256: Vec::new(),
         }
@@ -753,6 +768,33 @@ impl Settings {
         }
         if a.max_batch == 0 {
             issue("audit.max_batch".into(), "must be greater than 0".into());
+        }
+        if a.rotate_max_bytes != 0 && a.rotate_max_bytes < 1 << 20 {
+            issue(
+                "audit.rotate_max_bytes".into(),
+                "must be 0 (no size rotation) or at least 1048576 (1 MiB)".into(),
+            );
+        }
+        if a.max_journal_bytes != 0
+            && a.rotate_max_bytes != 0
+            && a.max_journal_bytes <= a.rotate_max_bytes
+        {
+            issue(
+                "audit.max_journal_bytes".into(),
+                "must be greater than audit.rotate_max_bytes (or 0): the log would stop before it rotates".into(),
+            );
+        }
+        if a.rotate_max_age_hours > 24 * 366 * 10 {
+            issue(
+                "audit.rotate_max_age_hours".into(),
+                "must be at most 87840 (10 years); 0 turns time rotation off".into(),
+            );
+        }
+        if a.retention_days == 0 {
+            issue(
+                "audit.retention_days".into(),
+                "must be at least 1 (PIPA safety measures ask ≥ 365, ≥ 730 for unique identifiers)".into(),
+            );
         }
         if issues.is_empty() {
             Ok(())

@@ -39,7 +39,10 @@ use tokio::sync::oneshot;
 
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{Checkpoint, NoteSigner, NoteVerifier};
-use super::record::{Entry, PreparedEntry, ResidencyRecord, SCHEMA_VERSION};
+use super::record::{
+    parse_leaf_lenient, Entry, PreparedEntry, ResidencyRecord, ShardLink, SCHEMA_VERSION,
+};
+use super::shard::{create_shard_dir, list_shards, read_seal, shard_dir, shard_origin};
 use super::tiles::{write_atomic, TileBuilder, MAX_ENTRY_BYTES};
 use super::AuditError;
 
@@ -73,9 +76,10 @@ pub enum Durability {
 /// Proof that an append is durable: what a client can keep (e.g. from response headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    /// Log origin (checkpoint origin line); shared, cloning is cheap.
+    /// Origin of the shard that holds the leaf (checkpoint origin line: the log name for shard 0,
+    /// `<name>/shards/<k>` after rotations); shared, cloning is cheap.
     pub origin: Arc<str>,
-    /// Leaf index.
+    /// Leaf index within that shard.
     pub index: u64,
     /// RFC 6962 leaf hash of the canonical leaf.
     pub leaf_hash: Hash,
@@ -108,12 +112,20 @@ pub struct AuditOptions {
     pub max_batch_delay: Duration,
     /// Capacity of the append queue; `append` blocks briefly when it is full.
     pub queue_capacity: usize,
-    /// Journal size limit in bytes: reaching it fails the log (fail closed) instead of filling the disk.
+    /// Journal size limit in bytes of the open shard: reaching it fails the log (fail closed) instead of filling
+    /// the disk.
     pub max_journal_bytes: Option<u64>,
+    /// Rotate: seal the open shard and start the next once its journal holds at least this many bytes (checked
+    /// before each batch, so a shard can exceed it by one batch).
+    pub rotate_max_bytes: Option<u64>,
+    /// Rotate: seal the open shard and start the next once its first leaf is this old (checked before each batch:
+    /// an idle shard is rotated when the next record arrives).
+    pub rotate_max_age: Option<Duration>,
 }
 
 impl AuditOptions {
-    /// Defaults: checkpoint every second, batches up to 8192, no linger, queue of 65,536, no size limit.
+    /// Defaults: checkpoint every second, batches up to 8192, no linger, queue of 65,536, no size limit, no
+    /// rotation.
     pub fn new(signer: NoteSigner, instance: impl Into<String>) -> Self {
         Self {
             signer,
@@ -123,6 +135,8 @@ impl AuditOptions {
             max_batch_delay: Duration::ZERO,
             queue_capacity: 65_536,
             max_journal_bytes: None,
+            rotate_max_bytes: None,
+            rotate_max_age: None,
         }
     }
 }
@@ -136,6 +150,8 @@ pub struct Health {
     pub size: u64,
     /// Size of the latest published checkpoint.
     pub checkpoint_size: u64,
+    /// The open shard (0 until the first rotation); `size` and `checkpoint_size` are of this shard.
+    pub shard: u64,
 }
 
 impl Health {
@@ -160,6 +176,8 @@ pub struct AuditStats {
     pub fsync_max: Duration,
     /// Checkpoints published.
     pub checkpoints: u64,
+    /// Shards sealed and started (rotations) since open.
+    pub rotations: u64,
     /// Time the writer thread spent committing batches (encoding, journal write, fdatasync, handing leaves to the
     /// tile thread): `entries / busy` is
     /// the writer's capacity, independent of how fast callers produce records.
@@ -254,40 +272,116 @@ impl AuditLog {
                 "max_batch and queue_capacity must be positive".into(),
             ));
         }
+        if options.rotate_max_bytes == Some(0) || options.rotate_max_age == Some(Duration::ZERO) {
+            return Err(AuditError::Config(
+                "rotation limits must be positive (use None to disable)".into(),
+            ));
+        }
         fs::create_dir_all(&dir).map_err(|e| AuditError::io(&dir, e))?;
         let dir_lock = lock_dir(&dir)?;
         let origin = options.signer.name().to_owned();
         let verifier = options.signer.verifier();
 
-        let published = read_checkpoint(&dir, &verifier)?;
-        repair_archive(&dir)?;
-        let (journal, mut state, recovery) = replay(&dir, &origin, published.as_ref())?;
+        // The open shard is the newest one; if it is already sealed, a rotation was interrupted between sealing
+        // and the next shard's chain record: complete it by starting the next shard.
+        let shards = list_shards(&dir)?;
+        let mut shard = shards.last().copied().unwrap_or(0);
+        let newest_seal = read_seal(
+            &shard_dir(&dir, shard),
+            &verifier,
+            &shard_origin(&origin, shard),
+        )
+        .map_err(|e| e.in_shard(shard))?;
+        let previous_seal = if let Some((seal, _)) = newest_seal {
+            shard += 1;
+            create_shard_dir(&dir, shard)?;
+            Some(seal)
+        } else if shard > 0 {
+            let prev = shard - 1;
+            let (seal, _) = read_seal(
+                &shard_dir(&dir, prev),
+                &verifier,
+                &shard_origin(&origin, prev),
+            )
+            .map_err(|e| e.in_shard(prev))?
+            .ok_or_else(|| {
+                AuditError::Corrupt {
+                    index: None,
+                    reason: format!("shard {prev} is not sealed, but shard {shard} exists"),
+                }
+                .in_shard(prev)
+            })?;
+            Some(seal)
+        } else {
+            None
+        };
+        let link = previous_seal.map(|c| ShardLink {
+            shard,
+            previous_origin: c.origin,
+            previous_size: c.size,
+            previous_root: B64.encode(c.root),
+        });
+        let shard_path = shard_dir(&dir, shard);
+        let shard_name = shard_origin(&origin, shard);
+        let in_shard = |e: AuditError| if shard > 0 { e.in_shard(shard) } else { e };
+
+        let published = read_checkpoint(&shard_path, &verifier, &shard_name).map_err(in_shard)?;
+        repair_archive(&shard_path)?;
+        let (journal, mut state, recovery) =
+            replay(&shard_path, &shard_name, published.as_ref().map(|p| &p.0)).map_err(in_shard)?;
+        let first = state
+            .first_leaf
+            .as_deref()
+            .map(parse_leaf_lenient)
+            .transpose()
+            .map_err(|e| in_shard(AuditError::Corrupt { index: Some(0), reason: e.to_string() }))?;
+        if let (Some(want), Some(first)) = (&link, &first) {
+            if !matches!(&first.entry, Entry::ShardStart(got) if got == want) {
+                return Err(in_shard(AuditError::Corrupt {
+                    index: Some(0),
+                    reason: "the first leaf is not the chain record naming the previous shard's sealed checkpoint"
+                        .into(),
+                }));
+            }
+        }
+        let shard_started = first.as_ref().and_then(|l| {
+            time::PrimitiveDateTime::parse(&l.time, TIME_FORMAT)
+                .ok()
+                .map(time::PrimitiveDateTime::assume_utc)
+        });
 
         let shared = Arc::new(Mutex::new(SharedState::default()));
         // Waking each waiting caller costs a syscall; a second thread does it so the writer can keep committing.
         let (ack_tx, ack_rx) = mpsc::channel::<Vec<(ReceiptTx, Receipt)>>();
         let mut writer = Writer {
-            dir: dir.clone(),
+            root: dir.clone(),
+            name: origin.clone(),
+            shard,
+            dir: shard_path.clone(),
             journal_len: journal
                 .metadata()
-                .map_err(|e| AuditError::io(&dir, e))?
+                .map_err(|e| AuditError::io(&shard_path, e))?
                 .len(),
             journal,
             frontier: std::mem::take(&mut state.frontier),
             tiles: Tiler::start(
-                dir.clone(),
+                shard_path.clone(),
                 std::mem::take(&mut state.tiles),
                 Arc::clone(&shared),
             )?,
             signer: options.signer,
-            origin: Arc::from(origin.as_str()),
+            origin: Arc::from(shard_name.as_str()),
             instance: options.instance,
-            published: published.as_ref().map(|c| c.size),
+            published: published.as_ref().map(|c| c.0.size),
+            last_note: published.as_ref().map(|c| c.1.clone()),
+            shard_started,
             opts: Limits {
                 checkpoint_interval: options.checkpoint_interval,
                 max_batch: options.max_batch,
                 max_batch_delay: options.max_batch_delay,
                 max_journal_bytes: options.max_journal_bytes,
+                rotate_max_bytes: options.rotate_max_bytes,
+                rotate_max_age: options.rotate_max_age,
             },
             shared: Arc::clone(&shared),
             acks: ack_tx,
@@ -295,7 +389,12 @@ impl AuditLog {
         {
             let mut s = lock(&shared);
             s.health.size = writer.frontier.size();
-            s.health.checkpoint_size = published.as_ref().map_or(0, |c| c.size);
+            s.health.checkpoint_size = published.as_ref().map_or(0, |c| c.0.size);
+            s.health.shard = shard;
+        }
+        if let Some(link) = link.filter(|_| writer.frontier.size() == 0) {
+            // A new shard (or one whose creation was interrupted): its first leaf chains it to the sealed one.
+            writer.append_internal(&Entry::ShardStart(link)).map_err(in_shard)?;
         }
         if writer.published != Some(writer.frontier.size()) {
             writer.publish()?;
@@ -340,6 +439,11 @@ impl AuditLog {
         let Some(tx) = &self.tx else {
             return Pending::failed(AuditError::Closed);
         };
+        if matches!(entry, Entry::ShardStart(_)) {
+            return Pending::failed(AuditError::Record(
+                "shard_start chain records are written by the log itself".into(),
+            ));
+        }
         // Serialize on the caller's thread; the writer only splices in the envelope.
         let prepared = match PreparedEntry::new(&entry) {
             Ok(p) => p,
@@ -465,11 +569,15 @@ fn lock_dir(dir: &Path) -> Result<File, AuditError> {
     Ok(f)
 }
 
-fn read_checkpoint(dir: &Path, verifier: &NoteVerifier) -> Result<Option<Checkpoint>, AuditError> {
+fn read_checkpoint(
+    dir: &Path,
+    verifier: &NoteVerifier,
+    origin: &str,
+) -> Result<Option<(Checkpoint, String)>, AuditError> {
     let path = dir.join(CHECKPOINT_FILE);
     match fs::read_to_string(&path) {
-        Ok(note) => Checkpoint::open(&note, verifier)
-            .map(Some)
+        Ok(note) => Checkpoint::open_with_origin(&note, verifier, origin)
+            .map(|c| Some((c, note)))
             .map_err(|e| AuditError::Corrupt {
                 index: None,
                 reason: format!("checkpoint does not verify with the configured key: {e}"),
@@ -521,6 +629,8 @@ fn repair_archive(dir: &Path) -> Result<(), AuditError> {
 struct Replayed {
     frontier: Frontier,
     tiles: TileBuilder,
+    /// The first leaf (for the chain check and the shard's age).
+    first_leaf: Option<Vec<u8>>,
 }
 
 fn journal_header(origin: &str) -> Result<Vec<u8>, AuditError> {
@@ -555,7 +665,19 @@ fn replay(
     let header = journal_header(origin)?;
     let mut state = Replayed::default();
     let mut recovery = Recovery::default();
-    let exists = path.exists();
+    let mut exists = path.exists();
+    if exists {
+        // A crash right after creating the journal can leave it shorter than its header (nothing was ever
+        // appended): start it afresh, unless a published checkpoint says entries existed.
+        let len = fs::metadata(&path).map_err(|e| AuditError::io(&path, e))?.len();
+        if len < header.len() as u64 && published.is_none_or(|c| c.size == 0) {
+            let got = fs::read(&path).map_err(|e| AuditError::io(&path, e))?;
+            if header.starts_with(&got) {
+                fs::remove_file(&path).map_err(|e| AuditError::io(&path, e))?;
+                exists = false;
+            }
+        }
+    }
     if !exists {
         if let Some(cp) = published {
             if cp.size > 0 {
@@ -668,6 +790,9 @@ fn replay(
         }
         state.tiles.push(dir, &data, hash, true)?;
         state.frontier.push(hash);
+        if state.first_leaf.is_none() {
+            state.first_leaf = Some(data);
+        }
         offset = frame_end;
         if published.is_some_and(|c| c.size == state.frontier.size()) {
             root_at_published = Some(state.frontier.root());
@@ -714,9 +839,18 @@ struct Limits {
     max_batch: usize,
     max_batch_delay: Duration,
     max_journal_bytes: Option<u64>,
+    rotate_max_bytes: Option<u64>,
+    rotate_max_age: Option<Duration>,
 }
 
 struct Writer {
+    /// The log directory (shard 0).
+    root: PathBuf,
+    /// The log name (key name, shard 0's origin).
+    name: String,
+    /// The open shard.
+    shard: u64,
+    /// The open shard's directory.
     dir: PathBuf,
     journal: File,
     journal_len: u64,
@@ -726,12 +860,16 @@ struct Writer {
     origin: Arc<str>,
     instance: String,
     published: Option<u64>,
+    /// The latest published checkpoint note of the open shard (sealed verbatim at rotation).
+    last_note: Option<String>,
+    /// Time of the open shard's first leaf.
+    shard_started: Option<time::OffsetDateTime>,
     opts: Limits,
     shared: Arc<Mutex<SharedState>>,
     acks: mpsc::Sender<Vec<(ReceiptTx, Receipt)>>,
 }
 
-const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+pub(crate) const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
     "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
 );
 
@@ -852,6 +990,7 @@ impl Writer {
             .map_err(|e| AuditError::io(&archive, e))?;
         f.sync_data().map_err(|e| AuditError::io(&archive, e))?;
         self.published = Some(cp.size);
+        self.last_note = Some(note);
         let mut s = lock(&self.shared);
         s.health.checkpoint_size = cp.size;
         s.stats.checkpoints += 1;
@@ -860,8 +999,99 @@ impl Writer {
 
     fn commit(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
         let started = Instant::now();
+        if self.failure().is_none() && self.rotation_due() {
+            if let Err(e) = self.rotate() {
+                // Fail closed: the batch below is refused, and so is everything after it.
+                self.fail(format!("shard rotation failed: {e}"));
+            }
+        }
         self.commit_inner(batch);
         lock(&self.shared).stats.busy += started.elapsed();
+    }
+
+    /// Whether the open shard has reached a rotation limit (and holds at least one record besides its chain
+    /// record, so an idle log does not rotate into empty shards).
+    fn rotation_due(&self) -> bool {
+        let records = self.frontier.size().saturating_sub(u64::from(self.shard > 0));
+        if records == 0 {
+            return false;
+        }
+        if self
+            .opts
+            .rotate_max_bytes
+            .is_some_and(|max| self.journal_len >= max)
+        {
+            return true;
+        }
+        match (self.opts.rotate_max_age, self.shard_started) {
+            (Some(age), Some(started)) => time::OffsetDateTime::now_utc() - started >= age,
+            _ => false,
+        }
+    }
+
+    /// Seal the open shard (final checkpoint, fsync of every file, `sealed` note, read-only files) and start the
+    /// next one with its chain record as first leaf and a published checkpoint.
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        if self.published != Some(self.frontier.size()) || self.last_note.is_none() {
+            self.publish()?;
+        }
+        let note = self
+            .last_note
+            .clone()
+            .ok_or_else(|| AuditError::Failed("no final checkpoint to seal".into()))?;
+        let last = Checkpoint {
+            origin: self.origin.to_string(),
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+        };
+        super::shard::seal(&self.dir, &note)?;
+
+        let next = self.shard + 1;
+        let dir = create_shard_dir(&self.root, next)?;
+        let origin = shard_origin(&self.name, next);
+        let (journal, state, _) = replay(&dir, &origin, None)?;
+        let tiles = Tiler::start(dir.clone(), state.tiles, Arc::clone(&self.shared))?;
+        // The old tile thread is idle (publication waited for it): stop it.
+        drop(std::mem::replace(&mut self.tiles, tiles));
+        self.journal_len = journal
+            .metadata()
+            .map_err(|e| AuditError::io(&dir, e))?
+            .len();
+        self.journal = journal;
+        self.frontier = state.frontier;
+        self.dir = dir;
+        self.origin = Arc::from(origin.as_str());
+        self.shard = next;
+        self.published = None;
+        self.last_note = None;
+        self.shard_started = None;
+        self.append_internal(&Entry::ShardStart(ShardLink {
+            shard: next,
+            previous_origin: last.origin,
+            previous_size: last.size,
+            previous_root: B64.encode(last.root),
+        }))?;
+        self.publish()?;
+        let mut s = lock(&self.shared);
+        s.health.shard = next;
+        s.health.size = self.frontier.size();
+        s.stats.rotations += 1;
+        Ok(())
+    }
+
+    /// Append an entry written by the log itself (the chain record), without a caller waiting on it.
+    fn append_internal(&mut self, entry: &Entry) -> Result<(), AuditError> {
+        let prepared = PreparedEntry::new(entry)?;
+        let (tx, _rx) = oneshot::channel();
+        let before = self.frontier.size();
+        self.commit_inner(vec![(prepared, tx)]);
+        if let Some(reason) = self.failure() {
+            return Err(AuditError::Failed(reason));
+        }
+        if self.frontier.size() != before + 1 {
+            return Err(AuditError::Failed("the chain record was not written".into()));
+        }
+        Ok(())
     }
 
     fn commit_inner(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
@@ -871,9 +1101,8 @@ impl Writer {
             }
             return;
         }
-        let time = time::OffsetDateTime::now_utc()
-            .format(TIME_FORMAT)
-            .unwrap_or_default();
+        let now = time::OffsetDateTime::now_utc();
+        let time = now.format(TIME_FORMAT).unwrap_or_default();
         // Leaves are encoded straight into the journal batch buffer (frame header first, filled in once the leaf
         // is hashed); the tile thread later reads them from the same buffer and hands it back for reuse.
         let mut buf = self.tiles.spare_buffer();
@@ -926,6 +1155,9 @@ impl Writer {
             return;
         }
         self.journal_len += buf.len() as u64;
+        if self.shard_started.is_none() {
+            self.shard_started = Some(now);
+        }
         let n = staged.len();
         let mut receipts = Vec::with_capacity(n);
         let mut leaves = Vec::with_capacity(n);

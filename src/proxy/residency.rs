@@ -172,6 +172,9 @@ impl Residency {
         options.checkpoint_interval = Duration::from_millis(a.checkpoint_interval_ms);
         options.max_batch = a.max_batch;
         options.max_journal_bytes = (a.max_journal_bytes > 0).then_some(a.max_journal_bytes);
+        options.rotate_max_bytes = (a.rotate_max_bytes > 0).then_some(a.rotate_max_bytes);
+        options.rotate_max_age = (a.rotate_max_age_hours > 0)
+            .then(|| Duration::from_secs(a.rotate_max_age_hours.saturating_mul(3600)));
         let dir = a.dir.display().to_string();
         let log = AuditLog::open(&a.dir, options).map_err(|source| ResidencyError::Log {
             dir: dir.clone(),
