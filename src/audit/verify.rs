@@ -556,8 +556,10 @@ pub fn verify_dir(
     let mut reports: Vec<ShardReport> = Vec::with_capacity(shards.len());
     let mut previous: Option<Checkpoint> = None;
     let mut seen_data = false;
+    // A log that never rotated reports errors as before rotation existed (no shard prefix).
+    let single = shards.len() == 1;
     for (k, dir, origin) in shards {
-        let in_shard = |e: AuditError| e.in_shard(k);
+        let in_shard = |e: AuditError| if single { e } else { e.in_shard(k) };
         let seal = read_seal(&dir, verifier, &origin).map_err(in_shard)?;
         let pruned = is_pruned(&dir);
         if k != newest && seal.is_none() {
@@ -838,7 +840,13 @@ pub fn prove(root: &Path, verifier: &NoteVerifier, at: LeafRef) -> Result<TlogPr
         )));
     }
     let origin = shard_origin(verifier.name(), at.shard);
-    prove_in(&dir, &origin, verifier, at.index).map_err(|e| e.in_shard(at.shard))
+    prove_in(&dir, &origin, verifier, at.index).map_err(|e| {
+        if shards.len() > 1 {
+            e.in_shard(at.shard)
+        } else {
+            e
+        }
+    })
 }
 
 fn prove_in(
