@@ -374,8 +374,8 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                     let hash: [u8; 32] = raw
                         .try_into()
                         .map_err(|_| anyhow::anyhow!("leaf hash is not 32 bytes"))?;
-                    crate::audit::Checkpoint::open(&p.checkpoint, &v)
-                        .and_then(|cp| p.verify_hash(&cp, &hash).map(|()| cp))
+                    crate::audit::Checkpoint::open_any_shard(&p.checkpoint, &v)
+                        .and_then(|(cp, _)| p.verify_hash(&cp, &hash).map(|()| cp))
                 }
                 (None, None) => p.verify(&v, None),
             };
