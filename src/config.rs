@@ -933,6 +933,39 @@ mod tests {
     }
 
     #[test]
+    fn audit_rotation_and_retention_are_validated() {
+        let d = Settings::default().audit;
+        assert_eq!(
+            (d.rotate_max_bytes, d.rotate_max_age_hours, d.retention_days),
+            (1 << 30, 168, 730)
+        );
+        let mut s = Settings::default();
+        s.audit.rotate_max_bytes = 1000;
+        s.audit.retention_days = 0;
+        s.audit.rotate_max_age_hours = 1_000_000;
+        let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert!(keys.contains(&"audit.rotate_max_bytes"), "{keys:?}");
+        assert!(keys.contains(&"audit.retention_days"), "{keys:?}");
+        assert!(keys.contains(&"audit.rotate_max_age_hours"), "{keys:?}");
+        let mut s = Settings::default();
+        s.audit.max_journal_bytes = 1 << 29;
+        let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(issues[0].key, "audit.max_journal_bytes");
+        // Both rotations off, or a journal limit above the rotation size, are fine.
+        s.audit.max_journal_bytes = 2 << 30;
+        s.validate().unwrap();
+        s.audit.rotate_max_bytes = 0;
+        s.audit.rotate_max_age_hours = 0;
+        s.audit.max_journal_bytes = 1000;
+        s.validate().unwrap();
+    }
+
+    #[test]
     fn destinations_from_file_replace_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.toml");
