@@ -261,6 +261,12 @@ pub struct Recovery {
     pub entries: u64,
     /// Bytes of a torn final frame that were truncated.
     pub truncated_bytes: u64,
+    /// Tile and bundle files of the open shard found damaged (present but not the bytes the journal implies, e.g.
+    /// empty because they were not yet written back when the power failed) and rewritten from the journal. Missing
+    /// ones are rewritten too but not counted.
+    pub repaired_files: u64,
+    /// The shard that was opened (0 until the log first rotated).
+    pub shard: u64,
 }
 
 impl AuditLog {
@@ -327,8 +333,9 @@ impl AuditLog {
 
         let published = read_checkpoint(&shard_path, &verifier, &shard_name).map_err(in_shard)?;
         repair_archive(&shard_path)?;
-        let (journal, mut state, recovery) =
+        let (journal, mut state, mut recovery) =
             replay(&shard_path, &shard_name, published.as_ref().map(|p| &p.0)).map_err(in_shard)?;
+        recovery.shard = shard;
         let first = state
             .first_leaf
             .as_deref()
@@ -822,7 +829,12 @@ fn replay(
             });
         }
     }
+    if published.is_some_and(|c| c.size == state.frontier.size()) {
+        // The latest checkpoint refers to the partial files of exactly this size: they must be intact too.
+        state.tiles.repair_partials(dir)?;
+    }
     recovery.entries = state.frontier.size();
+    recovery.repaired_files = state.tiles.repaired();
     let f = OpenOptions::new()
         .append(true)
         .open(&path)
