@@ -658,3 +658,36 @@ fn damaged_tiles_of_the_open_shard_are_rewritten_from_the_journal() {
     assert_eq!(log.recovery().repaired_files, 0);
     log.close().unwrap();
 }
+
+#[test]
+fn a_failed_rotation_fails_the_log_closed_and_reopen_completes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = NoteSigner::generate(NAME).unwrap();
+    let mut o = options(&s);
+    o.rotate_max_bytes = Some(2048);
+    let log = AuditLog::open(tmp.path(), o).unwrap();
+    append(&log, 0, 3);
+    // The next shard's directory cannot be created: a file sits where `shards/` must go.
+    fs::write(tmp.path().join("shards"), b"in the way").unwrap();
+    let mut failed = None;
+    for i in 3..40 {
+        if let Err(e) = log.append_request(record(i)).wait_blocking() {
+            failed = Some(e);
+            break;
+        }
+    }
+    let e = failed.expect("the rotation must fail");
+    assert!(e.to_string().contains("shard rotation failed"), "{e}");
+    let health = log.health();
+    assert!(!health.is_ready());
+    assert!(log.append_request(record(99)).wait_blocking().is_err());
+    drop(log);
+    // The seal was durable before the failure; with the obstacle gone, reopening starts shard 1.
+    fs::remove_file(tmp.path().join("shards")).unwrap();
+    assert!(is_sealed(tmp.path()));
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
+    assert_eq!(log.health().shard, 1);
+    append(&log, 100, 1);
+    log.close().unwrap();
+    verify(tmp.path(), &s.verifier()).unwrap();
+}

@@ -180,6 +180,18 @@ impl Residency {
             dir: dir.clone(),
             source,
         })?;
+        let rec = log.recovery();
+        if rec.truncated_bytes > 0 || rec.repaired_files > 0 {
+            tracing::warn!(
+                shard = rec.shard,
+                entries = rec.entries,
+                truncated_bytes = rec.truncated_bytes,
+                repaired_files = rec.repaired_files,
+                "residency log recovered from an unclean stop (torn journal tail truncated, damaged tiles rewritten)"
+            );
+        } else {
+            tracing::info!(shard = rec.shard, entries = rec.entries, "residency log opened");
+        }
         let record = ChangeRecord {
             subject: "gateway-config".to_owned(),
             previous_hash: None,
