@@ -178,6 +178,9 @@ pub struct AuditStats {
     pub checkpoints: u64,
     /// Shards sealed and started (rotations) since open.
     pub rotations: u64,
+    /// Longest rotation (final checkpoint, fsync of the sealed shard, seal, next shard's chain record and first
+    /// checkpoint): appends wait this long once per shard.
+    pub rotation_max: Duration,
     /// Time the writer thread spent committing batches (encoding, journal write, fdatasync, handing leaves to the
     /// tile thread): `entries / busy` is
     /// the writer's capacity, independent of how fast callers produce records.
@@ -1012,10 +1015,13 @@ impl Writer {
     fn commit(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
         let started = Instant::now();
         if self.failure().is_none() && self.rotation_due() {
+            let t = Instant::now();
             if let Err(e) = self.rotate() {
                 // Fail closed: the batch below is refused, and so is everything after it.
                 self.fail(format!("shard rotation failed: {e}"));
             }
+            let mut s = lock(&self.shared);
+            s.stats.rotation_max = s.stats.rotation_max.max(t.elapsed());
         }
         self.commit_inner(batch);
         lock(&self.shared).stats.busy += started.elapsed();
