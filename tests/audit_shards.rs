@@ -355,10 +355,22 @@ fn tampering_with_whole_shards_is_named() {
     fs::write(t.path().join("shards/1/checkpoint"), &forged).unwrap();
     expect_err(verify(t.path(), &v), 1, "does not verify");
 
-    // Remove the seal of a shard that has a successor.
+    // Remove the seal of a shard that has a successor: that is what a crash before the (asynchronous) seal
+    // leaves, so it verifies as unsealed — the chain still pins its end: truncating it is detected.
     let t = copy_log(dir);
-    fs::remove_file(t.path().join("shards/1").join(SEALED_FILE)).unwrap();
-    expect_err(verify(t.path(), &v), 1, "not sealed, but a newer shard exists");
+    let s1 = t.path().join("shards/1");
+    fs::remove_file(s1.join(SEALED_FILE)).unwrap();
+    let rep = verify(t.path(), &v).unwrap();
+    assert!(!rep.shards[1].sealed && rep.shards[0].sealed && rep.shards[2].sealed);
+    let archive = parse_archive(&fs::read(s1.join("checkpoints")).unwrap()).unwrap();
+    fs::write(s1.join("checkpoint"), &archive[0]).unwrap();
+    fs::write(
+        s1.join("checkpoints"),
+        format!("{}\n{}", archive[0].len(), archive[0]),
+    )
+    .unwrap();
+    let e = expect_err(verify(t.path(), &v), 2, "previous shard truncated");
+    assert_eq!(e.bad_index(), Some(0));
 
     // A trusted checkpoint of a shard that no longer exists (newest shards removed) is reported.
     let newest = *shards.last().unwrap();
@@ -502,7 +514,7 @@ fn prune_respects_retention_and_keeps_the_chain() {
     // Tampering with a pruned shard's kept checkpoint, or deleting it, is still detected.
     let t = copy_log(dir);
     fs::remove_file(t.path().join(SEALED_FILE)).unwrap();
-    expect_err(verify(t.path(), &v), 0, "not sealed");
+    expect_err(verify(t.path(), &v), 0, "never sealed");
     let t = copy_log(dir);
     fs::remove_dir_all(t.path().join("shards/1")).unwrap();
     expect_err(verify(t.path(), &v), 1, "missing");
@@ -615,18 +627,48 @@ fn crash_states_during_rotation_recover_on_open() {
     log.close().unwrap();
     verify(dir, &v).unwrap();
 
-    // 5. A newest shard whose predecessor lost its seal cannot be opened: fail closed, naming the shard.
+    // 5. The next shard started but the old one's seal (asynchronous, after the rotation) never finished, and a
+    //    power loss emptied one of its tiles: open replays it, rewrites the tile, fsyncs and seals it.
     let prev = shard_dir(dir, newest - 1);
-    let sealed = fs::read(prev.join(SEALED_FILE)).unwrap();
     fs::remove_file(prev.join(SEALED_FILE)).unwrap();
+    // The widest partial level-0 tile is the one the final checkpoint refers to.
+    let tile = fs::read_dir(prev.join("tile/0/000.p"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap_or(0)
+        })
+        .unwrap();
+    let mut p = fs::metadata(&tile).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    p.set_readonly(false);
+    fs::set_permissions(&tile, p).unwrap();
+    fs::write(&tile, b"").unwrap();
+    assert!(verify(dir, &v).is_err(), "the damaged tile is visible before the seal completes");
+    let log = AuditLog::open(dir, options(&s)).unwrap();
+    log.close().unwrap();
+    assert!(is_sealed(&prev));
+    assert!(verify(dir, &v).unwrap().shards.iter().all(|s| s.sealed || s.shard == newest));
+
+    // 6. An unsealed older shard that does not end where the next shard's chain record says is refused.
+    fs::remove_file(prev.join(SEALED_FILE)).unwrap();
+    let archive = parse_archive(&fs::read(prev.join("checkpoints")).unwrap()).unwrap();
+    let earlier = archive[0].clone();
+    assert_ne!(earlier, fs::read_to_string(prev.join("checkpoint")).unwrap());
+    let cp = prev.join("checkpoint");
+    let mut p = fs::metadata(&cp).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    p.set_readonly(false);
+    fs::set_permissions(&cp, p).unwrap();
+    fs::write(&cp, &earlier).unwrap();
     let e = AuditLog::open(dir, options(&s)).unwrap_err();
     assert_eq!(e.bad_shard(), Some(newest - 1), "{e}");
-    assert!(e.to_string().contains("not sealed"), "{e}");
-    fs::write(prev.join(SEALED_FILE), sealed).unwrap();
-    // 6. A newest shard whose chain record does not match its predecessor's seal is refused as well.
-    let first = leaves(dir, &v, newest)[0].clone();
-    assert!(matches!(parse_leaf(&first).unwrap().entry, Entry::ShardStart(_)));
-    AuditLog::open(dir, options(&s)).unwrap().close().unwrap();
+    assert!(e.to_string().contains("beyond the final checkpoint"), "{e}");
 }
 
 #[test]
@@ -682,12 +724,17 @@ fn a_failed_rotation_fails_the_log_closed_and_reopen_completes_it() {
     assert!(!health.is_ready());
     assert!(log.append_request(record(99)).wait_blocking().is_err());
     drop(log);
-    // The seal was durable before the failure; with the obstacle gone, reopening starts shard 1.
+    // The rotation failed before the next shard existed: shard 0 is still the open shard, with its final
+    // checkpoint published. With the obstacle gone, the next batch rotates.
     fs::remove_file(tmp.path().join("shards")).unwrap();
-    assert!(is_sealed(tmp.path()));
-    let log = AuditLog::open(tmp.path(), options(&s)).unwrap();
-    assert_eq!(log.health().shard, 1);
+    verify(tmp.path(), &s.verifier()).unwrap();
+    let mut o = options(&s);
+    o.rotate_max_bytes = Some(2048);
+    let log = AuditLog::open(tmp.path(), o).unwrap();
+    assert_eq!(log.health().shard, 0);
     append(&log, 100, 1);
+    assert_eq!(log.health().shard, 1);
     log.close().unwrap();
+    assert!(is_sealed(tmp.path()));
     verify(tmp.path(), &s.verifier()).unwrap();
 }

@@ -527,9 +527,10 @@ fn check_link(data: &[u8], want: &ShardLink) -> Result<(), AuditError> {
 }
 
 /// Verify a log directory against its public key, every shard in order: each shard as a complete tlog-tiles log
-/// (see `verify_shard`), every shard but the newest sealed with a `sealed` note equal to its checkpoint, each
-/// shard k ≥ 1 starting with the chain record naming shard k-1's sealed checkpoint, pruned shards only at the old
-/// end (their sealed checkpoint is still checked and chained), and an optional trusted checkpoint of any shard.
+/// (see `verify_shard`), a `sealed` note (when present) equal to the shard's checkpoint, each shard k ≥ 1
+/// starting with the chain record naming shard k-1's final checkpoint (its sealed one; a shard whose seal was
+/// interrupted is reported `sealed: false` and chained by its latest checkpoint), pruned shards only at the old end
+/// (their sealed checkpoint is still checked and chained), and an optional trusted checkpoint of any shard.
 /// The error names the first bad shard ([`AuditError::bad_shard`]) and index ([`AuditError::bad_index`]).
 pub fn verify_dir(
     root: &Path,
@@ -562,12 +563,6 @@ pub fn verify_dir(
         let in_shard = |e: AuditError| if single { e } else { e.in_shard(k) };
         let seal = read_seal(&dir, verifier, &origin).map_err(in_shard)?;
         let pruned = is_pruned(&dir);
-        if k != newest && seal.is_none() {
-            return Err(in_shard(corrupt(
-                None,
-                format!("shard {k} is not sealed, but a newer shard exists"),
-            )));
-        }
         let link = match (k, &previous) {
             (0, _) => None,
             (_, Some(p)) => Some(ShardLink {
@@ -651,7 +646,21 @@ pub fn verify_dir(
                 )));
             }
         }
-        previous = seal.map(|(c, _)| c);
+        // The next shard's chain record must name this shard's final checkpoint: the sealed one, or — for a shard
+        // whose seal (which runs after the next shard started) a crash interrupted — its latest checkpoint, which
+        // the writer's next open checks and seals.
+        previous = match seal {
+            Some((c, _)) => Some(c),
+            None => Some(Checkpoint {
+                origin: rep.origin.clone(),
+                size: rep.size,
+                root: B64
+                    .decode(&rep.root)
+                    .ok()
+                    .and_then(|r| <Hash>::try_from(r.as_slice()).ok())
+                    .ok_or_else(|| in_shard(corrupt(None, "root")))?,
+            }),
+        };
         reports.push(rep);
     }
     let last = reports

@@ -295,6 +295,12 @@ impl AuditLog {
         // and the next shard's chain record: complete it by starting the next shard.
         let shards = list_shards(&dir)?;
         let mut shard = shards.last().copied().unwrap_or(0);
+        // Shards rotated away from are sealed off the commit path; finish any seal a crash interrupted.
+        for &older in shards.iter().filter(|&&k| k < shard) {
+            if !super::shard::is_sealed(&shard_dir(&dir, older)) {
+                complete_seal(&dir, older, &origin, &verifier).map_err(|e| e.in_shard(older))?;
+            }
+        }
         let newest_seal = read_seal(
             &shard_dir(&dir, shard),
             &verifier,
@@ -385,6 +391,7 @@ impl AuditLog {
             published: published.as_ref().map(|c| c.0.size),
             last_note: published.as_ref().map(|c| c.1.clone()),
             shard_started,
+            sealers: Vec::new(),
             opts: Limits {
                 checkpoint_interval: options.checkpoint_interval,
                 max_batch: options.max_batch,
@@ -849,6 +856,90 @@ fn replay(
     Ok((f, state, recovery))
 }
 
+/// Seal shard `shard` (< the newest) whose sealing a crash interrupted: its latest checkpoint is its final one (it
+/// was published before the next shard was created) and must be what the next shard's chain record names; its
+/// journal is replayed against it (rewriting any tile a power loss damaged) before it is fsynced and sealed.
+fn complete_seal(
+    root: &Path,
+    shard: u64,
+    name: &str,
+    verifier: &NoteVerifier,
+) -> Result<(), AuditError> {
+    let dir = shard_dir(root, shard);
+    let origin = shard_origin(name, shard);
+    let (cp, note) = read_checkpoint(&dir, verifier, &origin)?.ok_or_else(|| AuditError::Corrupt {
+        index: None,
+        reason: format!("shard {shard} has no checkpoint, but a newer shard exists"),
+    })?;
+    repair_archive(&dir)?;
+    let (_, state, _) = replay(&dir, &origin, Some(&cp))?;
+    if state.frontier.size() != cp.size {
+        return Err(AuditError::Corrupt {
+            index: Some(cp.size),
+            reason: format!(
+                "the journal holds {} entries beyond the final checkpoint of size {}",
+                state.frontier.size() - cp.size,
+                cp.size
+            ),
+        });
+    }
+    if let Some(first) = first_journal_leaf(&shard_dir(root, shard + 1))? {
+        let want = ShardLink {
+            shard: shard + 1,
+            previous_origin: cp.origin.clone(),
+            previous_size: cp.size,
+            previous_root: B64.encode(cp.root),
+        };
+        let ok = parse_leaf_lenient(&first)
+            .is_ok_and(|l| matches!(&l.entry, Entry::ShardStart(got) if *got == want));
+        if !ok {
+            return Err(AuditError::Corrupt {
+                index: None,
+                reason: format!(
+                    "shard {}'s chain record does not name this shard's final checkpoint (size {})",
+                    shard + 1,
+                    cp.size
+                ),
+            });
+        }
+    }
+    super::shard::seal(&dir, &note)
+}
+
+/// The first complete leaf of a shard's journal, if any.
+fn first_journal_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
+    let path = dir.join(JOURNAL_FILE);
+    let mut f = match File::open(&path) {
+        Ok(f) => BufReader::new(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(AuditError::io(&path, e)),
+    };
+    let mut head = [0u8; 10];
+    if read_full(&mut f, &mut head).map_err(|e| AuditError::io(&path, e))? < head.len() {
+        return Ok(None);
+    }
+    let olen = usize::from(u16::from_be_bytes([head[8], head[9]]));
+    let mut skip = vec![0u8; olen];
+    let mut hdr = [0u8; FRAME_HEADER];
+    if read_full(&mut f, &mut skip).map_err(|e| AuditError::io(&path, e))? < olen
+        || read_full(&mut f, &mut hdr).map_err(|e| AuditError::io(&path, e))? < FRAME_HEADER
+    {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+    let inv = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    if len ^ inv != u32::MAX || len as usize > MAX_ENTRY_BYTES {
+        return Ok(None);
+    }
+    let mut data = vec![0u8; len as usize];
+    if read_full(&mut f, &mut data).map_err(|e| AuditError::io(&path, e))? < data.len()
+        || leaf_hash(&data)[..8] != hdr[8..16]
+    {
+        return Ok(None);
+    }
+    Ok(Some(data))
+}
+
 struct Limits {
     checkpoint_interval: Duration,
     max_batch: usize,
@@ -879,6 +970,8 @@ struct Writer {
     last_note: Option<String>,
     /// Time of the open shard's first leaf.
     shard_started: Option<time::OffsetDateTime>,
+    /// Threads sealing shards rotated away from (fsync of a full shard takes seconds: it runs off the commit path).
+    sealers: Vec<JoinHandle<()>>,
     opts: Limits,
     shared: Arc<Mutex<SharedState>>,
     acks: mpsc::Sender<Vec<(ReceiptTx, Receipt)>>,
@@ -967,6 +1060,9 @@ impl Writer {
             }
         }
         let _ = self.publish_if_needed();
+        for t in self.sealers.drain(..) {
+            let _ = t.join();
+        }
     }
 
     fn publish_if_needed(&mut self) -> Result<Checkpoint, AuditError> {
@@ -1047,8 +1143,10 @@ impl Writer {
         }
     }
 
-    /// Seal the open shard (final checkpoint, fsync of every file, `sealed` note, read-only files) and start the
-    /// next one with its chain record as first leaf and a published checkpoint.
+    /// Rotate: publish the open shard's final checkpoint, start the next shard with its chain record (naming that
+    /// checkpoint) as first leaf and publish its first checkpoint, then seal the old shard (fsync of every file,
+    /// `sealed` note, read-only files) on a separate thread — fsyncing a full shard's tiles takes seconds, and
+    /// appends must not wait for it. A crash before the seal is complete is finished by the next `open`.
     fn rotate(&mut self) -> Result<(), AuditError> {
         if self.published != Some(self.frontier.size()) || self.last_note.is_none() {
             self.publish()?;
@@ -1062,7 +1160,7 @@ impl Writer {
             size: self.frontier.size(),
             root: self.frontier.root(),
         };
-        super::shard::seal(&self.dir, &note)?;
+        let sealed_dir = self.dir.clone();
 
         let next = self.shard + 1;
         let dir = create_shard_dir(&self.root, next)?;
@@ -1090,10 +1188,27 @@ impl Writer {
             previous_root: B64.encode(last.root),
         }))?;
         self.publish()?;
-        let mut s = lock(&self.shared);
-        s.health.shard = next;
-        s.health.size = self.frontier.size();
-        s.stats.rotations += 1;
+        {
+            let mut s = lock(&self.shared);
+            s.health.shard = next;
+            s.health.size = self.frontier.size();
+            s.stats.rotations += 1;
+        }
+        let shared = Arc::clone(&self.shared);
+        let sealed_shard = next - 1;
+        let sealer = std::thread::Builder::new()
+            .name("haetae-audit-seal".into())
+            .spawn(move || {
+                if let Err(e) = super::shard::seal(&sealed_dir, &note) {
+                    let mut s = lock(&shared);
+                    if s.health.failure.is_none() {
+                        s.health.failure = Some(format!("sealing shard {sealed_shard} failed: {e}"));
+                    }
+                }
+            })
+            .map_err(|e| AuditError::Failed(format!("cannot start the seal thread: {e}")))?;
+        self.sealers.retain(|t| !t.is_finished());
+        self.sealers.push(sealer);
         Ok(())
     }
 
