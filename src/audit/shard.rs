@@ -8,9 +8,12 @@
 //! `<key name>/shards/<k>` — every shard is its own tree, so distinct origins keep standard clients and witnesses
 //! from mistaking a new shard's small tree for a rollback of the previous one. All shards are signed by one key.
 //!
-//! * **Sealing** (by the writer when the open shard reaches `rotate_max_bytes` or `rotate_max_age`): publish a
-//!   final checkpoint, fsync every file of the shard, write `sealed` (the final signed checkpoint note, verbatim),
-//!   and make the shard's files read-only. A sealed shard is never written again.
+//! * **Rotation and sealing** (by the writer when the open shard reaches `rotate_max_bytes` or `rotate_max_age`):
+//!   publish the shard's final checkpoint, start the next shard (chain record, first checkpoint), then — on a
+//!   separate thread, because fsyncing a full shard's tiles takes seconds — fsync every file of the old shard,
+//!   write `sealed` (the final signed checkpoint note, verbatim) and make its files read-only. A shard is never
+//!   written again once the next one exists; a seal a crash interrupted is completed by the next open (after
+//!   replaying that shard's journal against its final checkpoint and rewriting any damaged tile).
 //! * **Chaining**: the first leaf of shard k ≥ 1 is a `shard_start` record ([`super::record::ShardLink`]) naming
 //!   shard k-1's final checkpoint (origin, size, root). Deleting, swapping, truncating or replacing a whole shard
 //!   breaks the chain, and `verify` names the shard.
