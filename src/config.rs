@@ -793,7 +793,8 @@ impl Settings {
         if a.retention_days == 0 {
             issue(
                 "audit.retention_days".into(),
-                "must be at least 1 (PIPA safety measures ask ≥ 365, ≥ 730 for unique identifiers)".into(),
+                "must be at least 1 (PIPA safety measures ask ≥ 365, ≥ 730 for unique identifiers)"
+                    .into(),
             );
         }
         if issues.is_empty() {

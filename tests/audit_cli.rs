@@ -273,10 +273,26 @@ fn audit_cli_across_shards_and_prune() {
     ]);
     assert!(prove.status.success(), "{prove:?}");
     let hash = r.leaf_hash_base64();
-    let check = haetae(&["audit", "check-proof", p, "--vkey", &vkey, "--leaf-hash", &hash]);
+    let check = haetae(&[
+        "audit",
+        "check-proof",
+        p,
+        "--vkey",
+        &vkey,
+        "--leaf-hash",
+        &hash,
+    ]);
     assert!(check.status.success(), "{check:?}");
     assert!(stdout(&check).contains(&*r.origin), "{}", stdout(&check));
-    let by_id = haetae(&["audit", "prove", d, "--vkey", &vkey, "--request-id", "req-20"]);
+    let by_id = haetae(&[
+        "audit",
+        "prove",
+        d,
+        "--vkey",
+        &vkey,
+        "--request-id",
+        "req-20",
+    ]);
     assert!(by_id.status.success());
     assert_eq!(by_id.stdout, std::fs::read(&proof_file).unwrap());
 
@@ -288,18 +304,47 @@ fn audit_cli_across_shards_and_prune() {
     assert!(csv.lines().any(|l| l.contains(",shard_start,")));
 
     // Prune: everything is inside a 1-day retention.
-    let prune = haetae(&["audit", "prune", d, "--vkey", &vkey, "--retention-days", "1", "--json"]);
+    let prune = haetae(&[
+        "audit",
+        "prune",
+        d,
+        "--vkey",
+        &vkey,
+        "--retention-days",
+        "1",
+        "--json",
+    ]);
     assert!(prune.status.success(), "{prune:?}");
     let j: serde_json::Value = serde_json::from_str(&stdout(&prune)).unwrap();
     assert_eq!(j["pruned"].as_array().unwrap().len(), 0);
     assert!(j["stopped_at"].as_str().unwrap().contains("retention"));
-    let zero = haetae(&["audit", "prune", d, "--vkey", &vkey, "--retention-days", "0"]);
+    let zero = haetae(&[
+        "audit",
+        "prune",
+        d,
+        "--vkey",
+        &vkey,
+        "--retention-days",
+        "0",
+    ]);
     assert!(!zero.status.success());
     // A broken chain is refused with exit 1 and nothing is deleted.
     std::fs::remove_dir_all(dir.join("shards/1")).unwrap();
-    let broken = haetae(&["audit", "prune", d, "--vkey", &vkey, "--retention-days", "1"]);
+    let broken = haetae(&[
+        "audit",
+        "prune",
+        d,
+        "--vkey",
+        &vkey,
+        "--retention-days",
+        "1",
+    ]);
     assert_eq!(broken.status.code(), Some(1));
-    assert!(stdout(&broken).contains("nothing was pruned"), "{}", stdout(&broken));
+    assert!(
+        stdout(&broken).contains("nothing was pruned"),
+        "{}",
+        stdout(&broken)
+    );
     let fail = haetae(&["audit", "verify", d, "--vkey", &vkey]);
     assert_eq!(fail.status.code(), Some(1));
     assert!(

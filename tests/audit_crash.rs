@@ -110,7 +110,10 @@ fn kill_and_check(rotate: Option<u64>, rounds: usize) {
             ])
             .env(DIR_VAR, tmp.path())
             .env(KEY_VAR, &key)
-            .env(ROTATE_VAR, rotate.map(|r| r.to_string()).unwrap_or_default())
+            .env(
+                ROTATE_VAR,
+                rotate.map(|r| r.to_string()).unwrap_or_default(),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

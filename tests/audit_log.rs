@@ -151,7 +151,13 @@ fn append_checkpoint_verify_prove() {
 
     // Prove by request id, round-trip the tlog-proof text, and check it offline.
     let at = find_request(dir, &v, "req-000500").unwrap().unwrap();
-    assert_eq!(at, LeafRef { shard: 0, index: 500 });
+    assert_eq!(
+        at,
+        LeafRef {
+            shard: 0,
+            index: 500
+        }
+    );
     let proof = prove(dir, &v, at).unwrap();
     let text = proof.to_text();
     assert!(text.starts_with("c2sp.org/tlog-proof@v1\nextra "));

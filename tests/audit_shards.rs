@@ -213,7 +213,10 @@ fn rotation_by_size_seals_and_chains_shards() {
         Ok(())
     })
     .unwrap();
-    assert_eq!(ids, (0..150).map(|i| format!("req-{i:05}")).collect::<Vec<_>>());
+    assert_eq!(
+        ids,
+        (0..150).map(|i| format!("req-{i:05}")).collect::<Vec<_>>()
+    );
     assert_eq!(starts, newest);
     let month = &parse_leaf(&leaves(dir, &v, 0)[0]).unwrap().time[..7];
     let report = monthly_report(dir, &v, month, "KR").unwrap();
@@ -312,7 +315,11 @@ fn tampering_with_whole_shards_is_named() {
     fs::rename(t.path().join("shards/1"), t.path().join("shards/x")).unwrap();
     fs::rename(t.path().join("shards/2"), t.path().join("shards/1")).unwrap();
     fs::rename(t.path().join("shards/x"), t.path().join("shards/2")).unwrap();
-    let e = expect_err(verify(t.path(), &v), 1, "shard directories swapped or renamed");
+    let e = expect_err(
+        verify(t.path(), &v),
+        1,
+        "shard directories swapped or renamed",
+    );
     assert!(e.to_string().contains("shard 2's checkpoint"), "{e}");
 
     // Truncate a sealed shard: roll its checkpoint back to an earlier archived one.
@@ -328,7 +335,11 @@ fn tampering_with_whole_shards_is_named() {
         format!("{}\n{}", archive[0].len(), archive[0]),
     )
     .unwrap();
-    expect_err(verify(t.path(), &v), 1, "is not the sealed final checkpoint");
+    expect_err(
+        verify(t.path(), &v),
+        1,
+        "is not the sealed final checkpoint",
+    );
     // ...and its sealed note too: the next shard's chain record still names the real end.
     fs::write(s1.join(SEALED_FILE), &archive[0]).unwrap();
     let e = expect_err(verify(t.path(), &v), 2, "previous shard truncated");
@@ -433,7 +444,10 @@ fn prune_respects_retention_and_keeps_the_chain() {
     )
     .unwrap();
     assert!(rep.pruned.is_empty());
-    assert!(rep.stopped_at.unwrap().contains("inside the retention period"));
+    assert!(rep
+        .stopped_at
+        .unwrap()
+        .contains("inside the retention period"));
     assert_eq!(verify(dir, &v).unwrap(), before);
 
     // A cutoff just after shard 1's newest leaf: shards 0 and 1 (and any shard no newer) are outside retention.
@@ -459,7 +473,10 @@ fn prune_respects_retention_and_keeps_the_chain() {
         .take_while(|s| s.newest_time.as_deref() <= Some(newest1.as_str()))
         .map(|s| s.shard)
         .collect();
-    assert_eq!(dry.pruned.iter().map(|p| p.shard).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        dry.pruned.iter().map(|p| p.shard).collect::<Vec<_>>(),
+        expected
+    );
     assert!(!is_pruned(dir), "a dry run deletes nothing");
     let rep = prune(
         dir,
@@ -527,7 +544,12 @@ fn prune_refuses_a_log_that_does_not_verify() {
     // Shard 1's entries altered: prune must not delete anything (the evidence would go with it).
     let s1 = dir.join("shards/1");
     let bundle = s1.join("tile/entries/000.p");
-    let width = fs::read_dir(&bundle).unwrap().next().unwrap().unwrap().path();
+    let width = fs::read_dir(&bundle)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let mut p = fs::metadata(&width).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     p.set_readonly(false);
@@ -580,7 +602,10 @@ fn crash_states_during_rotation_recover_on_open() {
     let log = AuditLog::open(dir, options(&s)).unwrap();
     assert_eq!(log.health().shard, newest);
     let r = append(&log, 100, 1);
-    assert_eq!((&*r[0].origin, r[0].index), (format!("{NAME}/shards/{newest}").as_str(), 1));
+    assert_eq!(
+        (&*r[0].origin, r[0].index),
+        (format!("{NAME}/shards/{newest}").as_str(), 1)
+    );
     log.close().unwrap();
     verify(dir, &v).unwrap();
 
@@ -649,17 +674,27 @@ fn crash_states_during_rotation_recover_on_open() {
     p.set_readonly(false);
     fs::set_permissions(&tile, p).unwrap();
     fs::write(&tile, b"").unwrap();
-    assert!(verify(dir, &v).is_err(), "the damaged tile is visible before the seal completes");
+    assert!(
+        verify(dir, &v).is_err(),
+        "the damaged tile is visible before the seal completes"
+    );
     let log = AuditLog::open(dir, options(&s)).unwrap();
     log.close().unwrap();
     assert!(is_sealed(&prev));
-    assert!(verify(dir, &v).unwrap().shards.iter().all(|s| s.sealed || s.shard == newest));
+    assert!(verify(dir, &v)
+        .unwrap()
+        .shards
+        .iter()
+        .all(|s| s.sealed || s.shard == newest));
 
     // 6. An unsealed older shard that does not end where the next shard's chain record says is refused.
     fs::remove_file(prev.join(SEALED_FILE)).unwrap();
     let archive = parse_archive(&fs::read(prev.join("checkpoints")).unwrap()).unwrap();
     let earlier = archive[0].clone();
-    assert_ne!(earlier, fs::read_to_string(prev.join("checkpoint")).unwrap());
+    assert_ne!(
+        earlier,
+        fs::read_to_string(prev.join("checkpoint")).unwrap()
+    );
     let cp = prev.join("checkpoint");
     let mut p = fs::metadata(&cp).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]

@@ -374,7 +374,10 @@ async fn a_rotated_log_is_continued_and_served_shard_by_shard() {
     assert_eq!(s, 200);
     let receipt = h["x-haetae-receipt"].to_str().unwrap().to_owned();
     let shard_origin = format!("{}/shards/{newest}", settings.audit.origin);
-    assert!(receipt.starts_with(&format!("{shard_origin} ")), "{receipt}");
+    assert!(
+        receipt.starts_with(&format!("{shard_origin} ")),
+        "{receipt}"
+    );
     let id = h["x-haetae-request-id"].to_str().unwrap().to_owned();
     let (_, _, body) = send("GET", &format!("http://{}/readyz", gw.admin), &[], "").await;
     let ready: Value = serde_json::from_slice(&body).unwrap();
@@ -407,7 +410,10 @@ async fn a_rotated_log_is_continued_and_served_shard_by_shard() {
         .unwrap()
         .starts_with(&format!("{}/shards/1\n", settings.audit.origin)));
     let (s, _, body) = send("GET", &format!("{base}/proof?index=1"), &[auth], "").await;
-    assert_eq!(s, 404, "an index alone is ambiguous once the log rotated: {body:?}");
+    assert_eq!(
+        s, 404,
+        "an index alone is ambiguous once the log rotated: {body:?}"
+    );
     let (s, _, body) = send("GET", &format!("{base}/proof?index=1&shard=1"), &[auth], "").await;
     assert_eq!(s, 200, "{body:?}");
     let (s, _, body) = send("GET", &format!("{base}/export?format=jsonl"), &[auth], "").await;

@@ -356,13 +356,14 @@ impl Checkpoint {
     pub fn open_any_shard(note: &str, verifier: &NoteVerifier) -> Result<(Self, u64), AuditError> {
         let text = verifier.open(note)?;
         let cp = Self::parse_text(text)?;
-        let shard = super::shard::shard_of_origin(verifier.name(), &cp.origin).ok_or_else(|| {
-            AuditError::Note(format!(
-                "checkpoint origin {:?} is neither the key name {:?} nor one of its shards",
-                cp.origin,
-                verifier.name()
-            ))
-        })?;
+        let shard =
+            super::shard::shard_of_origin(verifier.name(), &cp.origin).ok_or_else(|| {
+                AuditError::Note(format!(
+                    "checkpoint origin {:?} is neither the key name {:?} nor one of its shards",
+                    cp.origin,
+                    verifier.name()
+                ))
+            })?;
         Ok((cp, shard))
     }
 }

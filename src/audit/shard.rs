@@ -150,15 +150,14 @@ pub fn read_seal(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(AuditError::io(&path, e)),
     };
-    let cp = Checkpoint::open_with_origin(&note, verifier, origin).map_err(|e| {
-        AuditError::Corrupt {
+    let cp =
+        Checkpoint::open_with_origin(&note, verifier, origin).map_err(|e| AuditError::Corrupt {
             index: None,
             reason: format!(
                 "sealed checkpoint does not verify: {e}{}",
                 swapped_hint(&note, verifier, origin)
             ),
-        }
-    })?;
+        })?;
     Ok(Some((cp, note)))
 }
 
@@ -197,7 +196,9 @@ fn shard_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), AuditError> {
         dirs.push(d.clone());
         for e in list {
             let e = e.map_err(|e| AuditError::io(&d, e))?;
-            let t = e.file_type().map_err(|err| AuditError::io(&e.path(), err))?;
+            let t = e
+                .file_type()
+                .map_err(|err| AuditError::io(&e.path(), err))?;
             if t.is_dir() {
                 stack.push(e.path());
             } else if t.is_file() {
@@ -439,7 +440,8 @@ mod tests {
         }
         let err = list_shards(tmp.path()).err().map(|e| e.to_string());
         assert!(
-            err.as_deref().is_some_and(|e| e.contains("shard 3") && e.contains("missing")),
+            err.as_deref()
+                .is_some_and(|e| e.contains("shard 3") && e.contains("missing")),
             "{err:?}"
         );
         fs::create_dir_all(shard_dir(tmp.path(), 3)).unwrap();

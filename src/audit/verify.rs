@@ -73,7 +73,10 @@ pub fn read_shard_checkpoint(
 }
 
 /// The shards of the log in `root` with their directories and origins, oldest first.
-fn shards_of(root: &Path, verifier: &NoteVerifier) -> Result<Vec<(u64, std::path::PathBuf, String)>, AuditError> {
+fn shards_of(
+    root: &Path,
+    verifier: &NoteVerifier,
+) -> Result<Vec<(u64, std::path::PathBuf, String)>, AuditError> {
     Ok(list_shards(root)?
         .into_iter()
         .map(|k| (k, shard_dir(root, k), shard_origin(verifier.name(), k)))
@@ -600,12 +603,16 @@ pub fn verify_dir(
                 )));
             }
             let Some((sealed, _)) = &seal else {
-                return Err(in_shard(corrupt(None, "the shard is marked pruned but was never sealed")));
+                return Err(in_shard(corrupt(
+                    None,
+                    "the shard is marked pruned but was never sealed",
+                )));
             };
             let (cp, _) = read_shard_checkpoint(&dir, verifier, &origin).map_err(in_shard)?;
             if trusted_shard == Some(k) {
                 if let Some(note) = &options.trusted_checkpoint {
-                    let t = Checkpoint::open_with_origin(note, verifier, &origin).map_err(in_shard)?;
+                    let t =
+                        Checkpoint::open_with_origin(note, verifier, &origin).map_err(in_shard)?;
                     if t.size > sealed.size || (t.size == sealed.size && t.root != sealed.root) {
                         return Err(in_shard(corrupt(
                             Some(sealed.size.min(t.size)),

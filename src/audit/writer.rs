@@ -350,7 +350,12 @@ impl AuditLog {
             .as_deref()
             .map(parse_leaf_lenient)
             .transpose()
-            .map_err(|e| in_shard(AuditError::Corrupt { index: Some(0), reason: e.to_string() }))?;
+            .map_err(|e| {
+                in_shard(AuditError::Corrupt {
+                    index: Some(0),
+                    reason: e.to_string(),
+                })
+            })?;
         if let (Some(want), Some(first)) = (&link, &first) {
             if !matches!(&first.entry, Entry::ShardStart(got) if got == want) {
                 return Err(in_shard(AuditError::Corrupt {
@@ -411,7 +416,9 @@ impl AuditLog {
         }
         if let Some(link) = link.filter(|_| writer.frontier.size() == 0) {
             // A new shard (or one whose creation was interrupted): its first leaf chains it to the sealed one.
-            writer.append_internal(&Entry::ShardStart(link)).map_err(in_shard)?;
+            writer
+                .append_internal(&Entry::ShardStart(link))
+                .map_err(in_shard)?;
         }
         if writer.published != Some(writer.frontier.size()) {
             writer.publish()?;
@@ -686,7 +693,9 @@ fn replay(
     if exists {
         // A crash right after creating the journal can leave it shorter than its header (nothing was ever
         // appended): start it afresh, unless a published checkpoint says entries existed.
-        let len = fs::metadata(&path).map_err(|e| AuditError::io(&path, e))?.len();
+        let len = fs::metadata(&path)
+            .map_err(|e| AuditError::io(&path, e))?
+            .len();
         if len < header.len() as u64 && published.is_none_or(|c| c.size == 0) {
             let got = fs::read(&path).map_err(|e| AuditError::io(&path, e))?;
             if header.starts_with(&got) {
@@ -867,10 +876,11 @@ fn complete_seal(
 ) -> Result<(), AuditError> {
     let dir = shard_dir(root, shard);
     let origin = shard_origin(name, shard);
-    let (cp, note) = read_checkpoint(&dir, verifier, &origin)?.ok_or_else(|| AuditError::Corrupt {
-        index: None,
-        reason: format!("shard {shard} has no checkpoint, but a newer shard exists"),
-    })?;
+    let (cp, note) =
+        read_checkpoint(&dir, verifier, &origin)?.ok_or_else(|| AuditError::Corrupt {
+            index: None,
+            reason: format!("shard {shard} has no checkpoint, but a newer shard exists"),
+        })?;
     repair_archive(&dir)?;
     let (_, state, _) = replay(&dir, &origin, Some(&cp))?;
     if state.frontier.size() != cp.size {
@@ -1126,7 +1136,10 @@ impl Writer {
     /// Whether the open shard has reached a rotation limit (and holds at least one record besides its chain
     /// record, so an idle log does not rotate into empty shards).
     fn rotation_due(&self) -> bool {
-        let records = self.frontier.size().saturating_sub(u64::from(self.shard > 0));
+        let records = self
+            .frontier
+            .size()
+            .saturating_sub(u64::from(self.shard > 0));
         if records == 0 {
             return false;
         }
@@ -1202,7 +1215,8 @@ impl Writer {
                 if let Err(e) = super::shard::seal(&sealed_dir, &note) {
                     let mut s = lock(&shared);
                     if s.health.failure.is_none() {
-                        s.health.failure = Some(format!("sealing shard {sealed_shard} failed: {e}"));
+                        s.health.failure =
+                            Some(format!("sealing shard {sealed_shard} failed: {e}"));
                     }
                 }
             })
@@ -1222,7 +1236,9 @@ impl Writer {
             return Err(AuditError::Failed(reason));
         }
         if self.frontier.size() != before + 1 {
-            return Err(AuditError::Failed("the chain record was not written".into()));
+            return Err(AuditError::Failed(
+                "the chain record was not written".into(),
+            ));
         }
         Ok(())
     }

@@ -190,7 +190,11 @@ impl Residency {
                 "residency log recovered from an unclean stop (torn journal tail truncated, damaged tiles rewritten)"
             );
         } else {
-            tracing::info!(shard = rec.shard, entries = rec.entries, "residency log opened");
+            tracing::info!(
+                shard = rec.shard,
+                entries = rec.entries,
+                "residency log opened"
+            );
         }
         let record = ChangeRecord {
             subject: "gateway-config".to_owned(),
