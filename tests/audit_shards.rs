@@ -139,14 +139,18 @@ fn rotation_by_size_seals_and_chains_shards() {
             assert!(is_sealed(&sdir) && report.sealed, "shard {k}");
             let sealed = fs::read_to_string(sdir.join(SEALED_FILE)).unwrap();
             assert_eq!(sealed, fs::read_to_string(sdir.join("checkpoint")).unwrap());
-            for f in ["checkpoint", "journal", "sealed", "tile/entries/000.p"] {
+            assert!(!sdir.join("journal").exists(), "sealed shards drop their journal");
+            for f in ["checkpoint", "sealed", "tile/0/000.p"] {
                 let p = sdir.join(f);
                 if p.is_file() {
                     assert!(fs::metadata(&p).unwrap().permissions().readonly(), "{f}");
                 }
             }
             // A size limit of 4 KiB is reached within one record (~270 bytes) of it.
-            let journal = fs::metadata(sdir.join("journal")).unwrap().len();
+            // (the journal's size: header + a 16-byte frame header per leaf)
+            let journal = 10
+                + report.origin.len() as u64
+                + leaves(dir, &v, k).iter().map(|l| 16 + l.len() as u64).sum::<u64>();
             assert!((4 * 1024..4 * 1024 + 400).contains(&journal), "{journal}");
         } else {
             assert!(!is_sealed(&sdir));
@@ -307,7 +311,6 @@ fn tampering_with_whole_shards_is_named() {
     // Delete the oldest shard's data (shard 0 = the directory itself).
     let t = copy_log(dir);
     fs::remove_dir_all(t.path().join("tile")).unwrap();
-    fs::remove_file(t.path().join("journal")).unwrap();
     expect_err(verify(t.path(), &v), 0, "missing");
 
     // Swap two shards.
@@ -652,10 +655,15 @@ fn crash_states_during_rotation_recover_on_open() {
     log.close().unwrap();
     verify(dir, &v).unwrap();
 
-    // 5. The next shard started but the old one's seal (asynchronous, after the rotation) never finished, and a
-    //    power loss emptied one of its tiles: open replays it, rewrites the tile, fsyncs and seals it.
-    let prev = shard_dir(dir, newest - 1);
-    fs::remove_file(prev.join(SEALED_FILE)).unwrap();
+    // 5. A rotation got as far as creating the next shard's directory (the old shard's final checkpoint is
+    //    published; its seal runs only after the next shard started), then a power loss emptied one of the old
+    //    shard's tiles: open replays the old shard against its final checkpoint, rewrites the tile, fsyncs and
+    //    seals it (dropping its journal), then starts the next shard.
+    let log = AuditLog::open(dir, options(&s)).unwrap();
+    append(&log, 400, 5);
+    log.close().unwrap();
+    let old = newest;
+    let prev = shard_dir(dir, old);
     // The widest partial level-0 tile is the one the final checkpoint refers to.
     let tile = fs::read_dir(prev.join("tile/0/000.p"))
         .unwrap()
@@ -669,40 +677,33 @@ fn crash_states_during_rotation_recover_on_open() {
                 .unwrap_or(0)
         })
         .unwrap();
-    let mut p = fs::metadata(&tile).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    p.set_readonly(false);
-    fs::set_permissions(&tile, p).unwrap();
     fs::write(&tile, b"").unwrap();
-    assert!(
-        verify(dir, &v).is_err(),
-        "the damaged tile is visible before the seal completes"
-    );
+    let t6 = copy_log(dir);
+    fs::create_dir_all(shard_dir(dir, old + 1)).unwrap();
     let log = AuditLog::open(dir, options(&s)).unwrap();
+    assert_eq!(log.health().shard, old + 1);
     log.close().unwrap();
     assert!(is_sealed(&prev));
-    assert!(verify(dir, &v)
-        .unwrap()
-        .shards
-        .iter()
-        .all(|s| s.sealed || s.shard == newest));
+    assert!(!prev.join("journal").exists(), "a sealed shard keeps its leaves once");
+    let rep = verify(dir, &v).unwrap();
+    assert!(rep.shards.iter().all(|s| s.sealed || s.shard == old + 1));
+    assert_eq!(rep.shards[old as usize].size, 1 + 2 + 5);
 
-    // 6. An unsealed older shard that does not end where the next shard's chain record says is refused.
-    fs::remove_file(prev.join(SEALED_FILE)).unwrap();
-    let archive = parse_archive(&fs::read(prev.join("checkpoints")).unwrap()).unwrap();
+    // 6. An older unsealed shard that does not end at its final checkpoint (entries beyond it) is refused.
+    let t = t6.path();
+    let sdir = shard_dir(t, old);
+    let archive = parse_archive(&fs::read(sdir.join("checkpoints")).unwrap()).unwrap();
     let earlier = archive[0].clone();
-    assert_ne!(
-        earlier,
-        fs::read_to_string(prev.join("checkpoint")).unwrap()
-    );
-    let cp = prev.join("checkpoint");
-    let mut p = fs::metadata(&cp).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    p.set_readonly(false);
-    fs::set_permissions(&cp, p).unwrap();
-    fs::write(&cp, &earlier).unwrap();
-    let e = AuditLog::open(dir, options(&s)).unwrap_err();
-    assert_eq!(e.bad_shard(), Some(newest - 1), "{e}");
+    assert_ne!(earlier, fs::read_to_string(sdir.join("checkpoint")).unwrap());
+    fs::write(sdir.join("checkpoint"), &earlier).unwrap();
+    fs::write(
+        sdir.join("checkpoints"),
+        format!("{}\n{}", earlier.len(), earlier),
+    )
+    .unwrap();
+    fs::create_dir_all(shard_dir(t, old + 1)).unwrap();
+    let e = AuditLog::open(t, options(&s)).unwrap_err();
+    assert_eq!(e.bad_shard(), Some(old), "{e}");
     assert!(e.to_string().contains("beyond the final checkpoint"), "{e}");
 }
 

@@ -236,10 +236,20 @@ pub(crate) fn make_read_only(dir: &Path) -> Result<(), AuditError> {
 }
 
 /// Seal the shard in `dir` whose final checkpoint note `note` was just published: fsync its files, write the
-/// `sealed` marker (fsynced), then make its files read-only.
+/// `sealed` marker (fsynced), delete the journal (the fsynced entry bundles are now the durable copy, so a sealed
+/// shard stores each leaf once), then make its files read-only.
 pub(crate) fn seal(dir: &Path, note: &str) -> Result<(), AuditError> {
     sync_shard(dir)?;
     write_atomic(dir, SEALED_FILE, note.as_bytes(), true)?;
+    let journal = dir.join(JOURNAL_FILE);
+    match fs::remove_file(&journal) {
+        Ok(()) => {
+            let d = fs::File::open(dir).map_err(|e| AuditError::io(dir, e))?;
+            d.sync_all().map_err(|e| AuditError::io(dir, e))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(AuditError::io(&journal, e)),
+    }
     make_read_only(dir)
 }
 

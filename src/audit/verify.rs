@@ -308,7 +308,7 @@ impl TileChecker<'_> {
 /// recomputation, the root against the checkpoint, every archived checkpoint against the recomputed tree at its
 /// size, the journal (if present) against the published entries, an optional trusted checkpoint, and (for shard
 /// k ≥ 1) that leaf 0 is the chain record `link`.
-fn verify_shard(
+pub(crate) fn verify_shard(
     dir: &Path,
     origin: &str,
     verifier: &NoteVerifier,

@@ -882,6 +882,18 @@ fn complete_seal(
             reason: format!("shard {shard} has no checkpoint, but a newer shard exists"),
         })?;
     repair_archive(&dir)?;
+    if !dir.join(JOURNAL_FILE).exists() {
+        // No journal to rebuild from (its seal got as far as deleting it, and only the marker is gone): the
+        // shard must verify as it is.
+        super::verify::verify_shard(
+            &dir,
+            &origin,
+            verifier,
+            &super::verify::VerifyOptions::default(),
+            None,
+        )?;
+        return super::shard::seal(&dir, &note);
+    }
     let (_, state, _) = replay(&dir, &origin, Some(&cp))?;
     if state.frontier.size() != cp.size {
         return Err(AuditError::Corrupt {
@@ -893,7 +905,7 @@ fn complete_seal(
             ),
         });
     }
-    if let Some(first) = first_journal_leaf(&shard_dir(root, shard + 1))? {
+    if let Some(first) = first_leaf(&shard_dir(root, shard + 1))? {
         let want = ShardLink {
             shard: shard + 1,
             previous_origin: cp.origin.clone(),
@@ -916,12 +928,19 @@ fn complete_seal(
     super::shard::seal(&dir, &note)
 }
 
-/// The first complete leaf of a shard's journal, if any.
-fn first_journal_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
+/// The first leaf of a shard: from its journal, or (a sealed shard has none) its first entry bundle.
+fn first_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
     let path = dir.join(JOURNAL_FILE);
     let mut f = match File::open(&path) {
         Ok(f) => BufReader::new(f),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bundle = super::tiles::read_covering(dir, &super::tiles::bundle_path(0, 256), 1)?;
+            return Ok(bundle.and_then(|(bytes, _)| {
+                super::tiles::decode_bundle(&bytes)
+                    .ok()
+                    .and_then(|e| e.first().map(|l| l.to_vec()))
+            }));
+        }
         Err(e) => return Err(AuditError::io(&path, e)),
     };
     let mut head = [0u8; 10];
