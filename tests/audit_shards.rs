@@ -139,7 +139,10 @@ fn rotation_by_size_seals_and_chains_shards() {
             assert!(is_sealed(&sdir) && report.sealed, "shard {k}");
             let sealed = fs::read_to_string(sdir.join(SEALED_FILE)).unwrap();
             assert_eq!(sealed, fs::read_to_string(sdir.join("checkpoint")).unwrap());
-            assert!(!sdir.join("journal").exists(), "sealed shards drop their journal");
+            assert!(
+                !sdir.join("journal").exists(),
+                "sealed shards drop their journal"
+            );
             for f in ["checkpoint", "sealed", "tile/0/000.p"] {
                 let p = sdir.join(f);
                 if p.is_file() {
@@ -150,7 +153,10 @@ fn rotation_by_size_seals_and_chains_shards() {
             // (the journal's size: header + a 16-byte frame header per leaf)
             let journal = 10
                 + report.origin.len() as u64
-                + leaves(dir, &v, k).iter().map(|l| 16 + l.len() as u64).sum::<u64>();
+                + leaves(dir, &v, k)
+                    .iter()
+                    .map(|l| 16 + l.len() as u64)
+                    .sum::<u64>();
             assert!((4 * 1024..4 * 1024 + 400).contains(&journal), "{journal}");
         } else {
             assert!(!is_sealed(&sdir));
@@ -684,7 +690,10 @@ fn crash_states_during_rotation_recover_on_open() {
     assert_eq!(log.health().shard, old + 1);
     log.close().unwrap();
     assert!(is_sealed(&prev));
-    assert!(!prev.join("journal").exists(), "a sealed shard keeps its leaves once");
+    assert!(
+        !prev.join("journal").exists(),
+        "a sealed shard keeps its leaves once"
+    );
     let rep = verify(dir, &v).unwrap();
     assert!(rep.shards.iter().all(|s| s.sealed || s.shard == old + 1));
     assert_eq!(rep.shards[old as usize].size, 1 + 2 + 5);
@@ -694,7 +703,10 @@ fn crash_states_during_rotation_recover_on_open() {
     let sdir = shard_dir(t, old);
     let archive = parse_archive(&fs::read(sdir.join("checkpoints")).unwrap()).unwrap();
     let earlier = archive[0].clone();
-    assert_ne!(earlier, fs::read_to_string(sdir.join("checkpoint")).unwrap());
+    assert_ne!(
+        earlier,
+        fs::read_to_string(sdir.join("checkpoint")).unwrap()
+    );
     fs::write(sdir.join("checkpoint"), &earlier).unwrap();
     fs::write(
         sdir.join("checkpoints"),

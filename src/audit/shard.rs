@@ -11,7 +11,8 @@
 //! * **Rotation and sealing** (by the writer when the open shard reaches `rotate_max_bytes` or `rotate_max_age`):
 //!   publish the shard's final checkpoint, start the next shard (chain record, first checkpoint), then — on a
 //!   separate thread, because fsyncing a full shard's tiles takes seconds — fsync every file of the old shard,
-//!   write `sealed` (the final signed checkpoint note, verbatim) and make its files read-only. A shard is never
+//!   write `sealed` (the final signed checkpoint note, verbatim), delete its journal (the fsynced bundles are now
+//!   the durable copy: sealed shards store each leaf once) and make its files read-only. A shard is never
 //!   written again once the next one exists; a seal a crash interrupted is completed by the next open (after
 //!   replaying that shard's journal against its final checkpoint and rewriting any damaged tile).
 //! * **Chaining**: the first leaf of shard k ≥ 1 is a `shard_start` record ([`super::record::ShardLink`]) naming

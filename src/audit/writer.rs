@@ -10,15 +10,19 @@
 //! `checkpoint_interval` after the first unpublished entry; publication waits until the tile thread has written
 //! every tile of the size being signed.
 //!
-//! On disk (`DIR`): `journal` (framed leaves; the durable source of truth), `checkpoint` (latest signed
-//! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles), `lock`
+//! On disk (the open shard's directory: `DIR` itself for shard 0, `DIR/shards/<k>` after rotations, see
+//! [`super::shard`]): `journal` (framed leaves; the durable source of truth), `checkpoint` (latest signed
+//! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles); `DIR/lock`
 //! (an exclusive `flock` held while the log is open, so two writers — two gateway processes pointed at one
 //! directory — can never interleave; the second gets [`AuditError::Locked`] naming the directory).
-//! On open, the journal is replayed: a torn final frame is truncated; a bad frame anywhere else is an error; the
-//! replayed tree must match the published checkpoint; missing tiles are rewritten.
+//! On open, interrupted seals are completed and the open shard's journal is replayed: a torn final frame is
+//! truncated; a bad frame anywhere else is an error; the replayed tree must match the published checkpoint; missing
+//! or damaged tiles are rewritten. Rotation (`rotate_max_bytes`, `rotate_max_age`) publishes the final checkpoint,
+//! starts the next shard with its chain record, and seals the old shard on a separate thread.
 //!
 //! Must never: acknowledge an append before it is durable, keep accepting appends after a write failed (fail
-//! closed), or log record content.
+//! closed), write to a shard once the next one exists, delete anything but a sealed shard's own (fsynced-over)
+//! journal, or log record content.
 
 use std::fs::{self, File, OpenOptions};
 use std::future::Future;
