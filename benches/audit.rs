@@ -4,10 +4,11 @@
 //! Every figure is reported with a ratio against a baseline measured in the same run:
 //! * group commit vs one fdatasync per record (same writer, `max_batch = 1`);
 //! * one inclusion proof vs one RFC 6962 node hash;
-//! * `verify_dir` vs only reading the entry bundles and leaf-hashing them.
+//! * `verify_dir` vs only reading the entry bundles and leaf-hashing them;
+//! * the append stall of one shard rotation vs the longest fdatasync of the same run (`rotate`).
 //!
 //! `cargo bench --bench audit` runs the full sizes (override with `HAETAE_BENCH_APPENDS`, `HAETAE_BENCH_TREE`,
-//! `HAETAE_BENCH_VERIFY`). Under `cargo test --benches` (no `--bench` flag) it runs tiny sizes as a smoke test.
+//! `HAETAE_BENCH_VERIFY`, `HAETAE_BENCH_ROTATE`). Under `cargo test --benches` (no `--bench` flag) it runs tiny sizes as a smoke test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -481,6 +482,8 @@ fn bench_rotate(full: bool) {
     for p in producers {
         p.join().unwrap();
     }
+    // The rotation happens before the first batch past the limit; make sure there is one.
+    log.append_request(record(n)).wait_blocking().unwrap();
     let elapsed = started.elapsed();
     let stats = log.stats();
     let shard = log.health().shard;
