@@ -128,7 +128,7 @@ pub struct AuditSettings {
     /// Rotate (seal the open shard, start the next) once its journal reaches this many bytes; 0 = no size
     /// rotation. At least 1 MiB.
     pub rotate_max_bytes: u64,
-    /// Rotate once the open shard's first record is this many hours old (checked when records arrive); 0 = no
+    /// Rotate once the open shard's first record is this many hours old (also while idle); 0 = no
     /// time rotation. Shorter shards let `haetae audit prune` free space closer to the retention deadline.
     pub rotate_max_age_hours: u64,
     /// Retention period in days, for `haetae audit prune --config`: only sealed shards whose newest record is

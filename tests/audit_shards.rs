@@ -260,13 +260,29 @@ fn rotation_by_age_including_a_shard_aged_while_closed() {
     let rep = verify(tmp.path(), &s.verifier()).unwrap();
     assert_eq!(rep.shards.len(), 3);
     assert_eq!(rep.total_entries, 5 + 2);
-    // An idle shard holding only its chain record is not rotated again.
+    // An idle log still rotates on time (so its records become prunable)...
     let mut o = options(&s);
-    o.rotate_max_age = Some(Duration::from_millis(1));
+    o.rotate_max_age = Some(Duration::from_millis(200));
     let log = AuditLog::open(tmp.path(), o).unwrap();
-    log.publish_checkpoint().unwrap();
-    assert_eq!(log.health().shard, 2);
+    append(&log, 5, 1);
+    // (this append may itself have rotated first: shard 2 may already be older than 200 ms)
+    let before = log.health().shard;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while log.health().shard == before && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        log.health().shard,
+        before + 1,
+        "rotated without a new record"
+    );
+    // ...and a shard holding only its chain record is not rotated again.
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(log.health().shard, before + 1);
     log.close().unwrap();
+    let rep = verify(tmp.path(), &s.verifier()).unwrap();
+    assert_eq!(rep.shards.len() as u64, before + 2);
+    assert_eq!(rep.size, 1, "the newest shard holds only its chain record");
 }
 
 #[test]

@@ -122,8 +122,8 @@ pub struct AuditOptions {
     /// Rotate: seal the open shard and start the next once its journal holds at least this many bytes (checked
     /// before each batch, so a shard can exceed it by one batch).
     pub rotate_max_bytes: Option<u64>,
-    /// Rotate: seal the open shard and start the next once its first leaf is this old (checked before each batch:
-    /// an idle shard is rotated when the next record arrives).
+    /// Rotate: seal the open shard and start the next once its first leaf is this old (checked before each batch,
+    /// and by a timer while idle; a shard holding nothing but its chain record is not rotated).
     pub rotate_max_age: Option<Duration>,
 }
 
@@ -1030,7 +1030,13 @@ impl Writer {
         let mut due: Option<Instant> = None;
         let mut open = true;
         while open {
-            let first = match due {
+            // Wake for the next checkpoint, or when the open shard reaches its maximum age (so an idle log still
+            // rotates on time and its records become prunable).
+            let wake = match (due, self.rotation_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let first = match wake {
                 Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -1073,6 +1079,9 @@ impl Writer {
                         }
                     }
                 }
+            }
+            if batch.is_empty() && self.failure().is_none() && self.rotation_due() {
+                self.rotate_now();
             }
             if !batch.is_empty() {
                 self.commit(batch);
@@ -1144,16 +1153,31 @@ impl Writer {
     fn commit(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
         let started = Instant::now();
         if self.failure().is_none() && self.rotation_due() {
-            let t = Instant::now();
-            if let Err(e) = self.rotate() {
-                // Fail closed: the batch below is refused, and so is everything after it.
-                self.fail(format!("shard rotation failed: {e}"));
-            }
-            let mut s = lock(&self.shared);
-            s.stats.rotation_max = s.stats.rotation_max.max(t.elapsed());
+            self.rotate_now();
         }
         self.commit_inner(batch);
         lock(&self.shared).stats.busy += started.elapsed();
+    }
+
+    /// Rotate, failing the log closed if that fails (the pending batch and everything after it are refused).
+    fn rotate_now(&mut self) {
+        let t = Instant::now();
+        if let Err(e) = self.rotate() {
+            self.fail(format!("shard rotation failed: {e}"));
+        }
+        let mut s = lock(&self.shared);
+        s.stats.rotation_max = s.stats.rotation_max.max(t.elapsed());
+    }
+
+    /// When the open shard reaches `rotate_max_age` (None: no age limit, or nothing to rotate).
+    fn rotation_deadline(&self) -> Option<Instant> {
+        let age = self.opts.rotate_max_age?;
+        let started = self.shard_started?;
+        if self.frontier.size() <= u64::from(self.shard > 0) || self.failure().is_some() {
+            return None;
+        }
+        let left = (started + age) - time::OffsetDateTime::now_utc();
+        Some(Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO))
     }
 
     /// Whether the open shard has reached a rotation limit (and holds at least one record besides its chain
