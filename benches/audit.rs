@@ -4,15 +4,17 @@
 //! Every figure is reported with a ratio against a baseline measured in the same run:
 //! * group commit vs one fdatasync per record (same writer, `max_batch = 1`);
 //! * one inclusion proof vs one RFC 6962 node hash;
-//! * `verify_dir` vs only reading the entry bundles and leaf-hashing them.
+//! * `verify_dir` vs only reading the entry bundles and leaf-hashing them;
+//! * the append stall of one shard rotation vs the longest fdatasync of the same run (`rotate`).
 //!
 //! `cargo bench --bench audit` runs the full sizes (override with `HAETAE_BENCH_APPENDS`, `HAETAE_BENCH_TREE`,
-//! `HAETAE_BENCH_VERIFY`). Under `cargo test --benches` (no `--bench` flag) it runs tiny sizes as a smoke test.
+//! `HAETAE_BENCH_VERIFY`, `HAETAE_BENCH_ROTATE`). Under `cargo test --benches` (no `--bench` flag) it runs tiny sizes as a smoke test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use haetae::audit::merkle::{inclusion_proof, leaf_hash, node_hash, verify_inclusion, MemoryTree};
@@ -439,6 +441,68 @@ fn bench_records(full: bool) {
     );
 }
 
+/// One rotation in the middle of a sustained append run: how long appends wait while the full shard is sealed
+/// (final checkpoint, fsync of every tile/bundle file, `sealed`, read-only, next shard + chain record), against
+/// the longest group commit of the same run.
+fn bench_rotate(full: bool) {
+    let n = if full {
+        env_or("HAETAE_BENCH_ROTATE", 200_000)
+    } else {
+        2_000
+    };
+    let signer = NoteSigner::generate("bench.example/rotate").unwrap();
+    let base_dir =
+        tempfile::tempdir_in(std::env::var("HAETAE_BENCH_DIR").unwrap_or_else(|_| ".".into()))
+            .unwrap();
+    let leaf_bytes = haetae::audit::record::to_canonical_json(&record(1))
+        .unwrap()
+        .len() as u64;
+    let mut o = options(&signer, 8192);
+    // Rotate after ~80 % of the records.
+    o.rotate_max_bytes = Some(n * 4 / 5 * (leaf_bytes + 16));
+    let log = Arc::new(AuditLog::open(base_dir.path(), o).unwrap());
+    let started = Instant::now();
+    let producers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut inflight = VecDeque::new();
+                for i in (t..n).step_by(4) {
+                    inflight.push_back(log.append_request(record(i)));
+                    if inflight.len() >= 4096 {
+                        inflight.pop_front().unwrap().wait_blocking().unwrap();
+                    }
+                }
+                for p in inflight {
+                    p.wait_blocking().unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    // The rotation happens before the first batch past the limit; make sure there is one.
+    log.append_request(record(n)).wait_blocking().unwrap();
+    let elapsed = started.elapsed();
+    let stats = log.stats();
+    let shard = log.health().shard;
+    Arc::try_unwrap(log).unwrap().close().unwrap();
+    println!(
+        "rotate ({n} records, one rotation after ~{} records, {} tile files sealed):",
+        n * 4 / 5,
+        n * 4 / 5 / 256 * 2
+    );
+    println!(
+        "  rotations {} (now in shard {shard}); longest rotation {:.1} ms vs longest fdatasync {:.1} ms ({:.1}x); run {:.0} records/s",
+        stats.rotations,
+        stats.rotation_max.as_secs_f64() * 1e3,
+        stats.fsync_max.as_secs_f64() * 1e3,
+        stats.rotation_max.as_secs_f64() / stats.fsync_max.as_secs_f64().max(1e-9),
+        n as f64 / elapsed.as_secs_f64()
+    );
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let only: Vec<String> = std::env::args()
@@ -454,6 +518,9 @@ fn main() {
     }
     if run("proof") {
         bench_proofs(full);
+    }
+    if run("rotate") {
+        bench_rotate(full);
     }
     if run("verify") {
         bench_verify(full);

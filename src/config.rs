@@ -125,8 +125,20 @@ pub struct AuditSettings {
     /// (each request waits for its commit, so waiting longer only adds latency) and 10 with `after-response`
     /// (nobody waits: fewer, larger commits cost less CPU and fewer wake-ups).
     pub group_commit_delay_ms: Option<u64>,
-    /// Stop accepting records (fail closed) once the journal reaches this many bytes; 0 = no limit.
+    /// Stop accepting records (fail closed) once the open shard's journal reaches this many bytes; 0 = no limit.
+    /// With rotation on it must exceed `rotate_max_bytes` (it then only guards against a rotation that cannot
+    /// keep up).
     pub max_journal_bytes: u64,
+    /// Rotate (seal the open shard, start the next) once its journal reaches this many bytes; 0 = no size
+    /// rotation. At least 1 MiB.
+    pub rotate_max_bytes: u64,
+    /// Rotate once the open shard's first record is this many hours old (also while idle); 0 = no
+    /// time rotation. Shorter shards let `haetae audit prune` free space closer to the retention deadline.
+    pub rotate_max_age_hours: u64,
+    /// Retention period in days, for `haetae audit prune --config`: only sealed shards whose newest record is
+    /// older than this are pruned. The gateway itself never deletes records. At least 1; PIPA safety measures
+    /// (제8조) ask ≥ 365 days, ≥ 730 for unique identifiers or sensitive data; the EU AI Act ≥ 6 months.
+    pub retention_days: u32,
     /// Read-only auditor HTTP listener (checkpoint, tiles, proofs, exports). None: not served.
     pub auditor_listen: Option<String>,
     /// Lower-case hex SHA-256 of each bearer token the auditor listener accepts (`haetae key hash` prints it).
@@ -150,6 +162,9 @@ impl Default for AuditSettings {
             max_batch: 8192,
             group_commit_delay_ms: None,
             max_journal_bytes: 0,
+            rotate_max_bytes: 1 << 30,
+            rotate_max_age_hours: 24 * 7,
+            retention_days: 730,
             auditor_listen: None,
             auditor_token_sha256: Vec::new(),
         }
@@ -765,6 +780,34 @@ impl Settings {
         if a.max_batch == 0 {
             issue("audit.max_batch".into(), "must be greater than 0".into());
         }
+        if a.rotate_max_bytes != 0 && a.rotate_max_bytes < 1 << 20 {
+            issue(
+                "audit.rotate_max_bytes".into(),
+                "must be 0 (no size rotation) or at least 1048576 (1 MiB)".into(),
+            );
+        }
+        if a.max_journal_bytes != 0
+            && a.rotate_max_bytes != 0
+            && a.max_journal_bytes <= a.rotate_max_bytes
+        {
+            issue(
+                "audit.max_journal_bytes".into(),
+                "must be greater than audit.rotate_max_bytes (or 0): the log would stop before it rotates".into(),
+            );
+        }
+        if a.rotate_max_age_hours > 24 * 366 * 10 {
+            issue(
+                "audit.rotate_max_age_hours".into(),
+                "must be at most 87840 (10 years); 0 turns time rotation off".into(),
+            );
+        }
+        if a.retention_days == 0 {
+            issue(
+                "audit.retention_days".into(),
+                "must be at least 1 (PIPA safety measures ask ≥ 365, ≥ 730 for unique identifiers)"
+                    .into(),
+            );
+        }
         if issues.is_empty() {
             Ok(())
         } else {
@@ -899,6 +942,39 @@ mod tests {
         assert!(keys.contains(&"destinations[0].jurisdiction"), "{keys:?}");
         assert!(keys.contains(&"routing.anthropic"), "{keys:?}");
         assert!(keys.contains(&"tenants[0].key_sha256[0]"), "{keys:?}");
+    }
+
+    #[test]
+    fn audit_rotation_and_retention_are_validated() {
+        let d = Settings::default().audit;
+        assert_eq!(
+            (d.rotate_max_bytes, d.rotate_max_age_hours, d.retention_days),
+            (1 << 30, 168, 730)
+        );
+        let mut s = Settings::default();
+        s.audit.rotate_max_bytes = 1000;
+        s.audit.retention_days = 0;
+        s.audit.rotate_max_age_hours = 1_000_000;
+        let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert!(keys.contains(&"audit.rotate_max_bytes"), "{keys:?}");
+        assert!(keys.contains(&"audit.retention_days"), "{keys:?}");
+        assert!(keys.contains(&"audit.rotate_max_age_hours"), "{keys:?}");
+        let mut s = Settings::default();
+        s.audit.max_journal_bytes = 1 << 29;
+        let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+            panic!("expected Invalid")
+        };
+        assert_eq!(issues[0].key, "audit.max_journal_bytes");
+        // Both rotations off, or a journal limit above the rotation size, are fine.
+        s.audit.max_journal_bytes = 2 << 30;
+        s.validate().unwrap();
+        s.audit.rotate_max_bytes = 0;
+        s.audit.rotate_max_age_hours = 0;
+        s.audit.max_journal_bytes = 1000;
+        s.validate().unwrap();
     }
 
     #[test]

@@ -228,3 +228,128 @@ fn audit_cli_end_to_end() {
     assert_eq!(wrong.status.code(), Some(1));
     assert!(stdout(&wrong).contains("no signature by key"));
 }
+
+#[test]
+fn audit_cli_across_shards_and_prune() {
+    let tmp = tempfile::tempdir().unwrap();
+    let signer = NoteSigner::generate("haetae.example.kr/gw-2").unwrap();
+    let vkey = signer.verifier().to_key_string();
+    let dir = tmp.path().join("log");
+    let d = dir.to_str().unwrap();
+    let mut o = AuditOptions::new(
+        NoteSigner::from_private_key_string(&signer.to_private_key_string()).unwrap(),
+        "gw-2",
+    );
+    o.checkpoint_interval = Duration::from_secs(3600);
+    o.rotate_max_bytes = Some(2048);
+    let log = AuditLog::open(&dir, o).unwrap();
+    let mut receipts = Vec::new();
+    for i in 0..30 {
+        let r = ResidencyRecord {
+            request_id: format!("req-{i}"),
+            outcome: "forwarded".into(),
+            ..Default::default()
+        };
+        receipts.push(log.append_request(r).wait_blocking().unwrap());
+    }
+    log.close().unwrap();
+
+    let ok = haetae(&["audit", "verify", d, "--vkey", &vkey]);
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(stdout(&ok).contains("shards chained"), "{}", stdout(&ok));
+
+    // A receipt names the shard in its origin: prove with --shard/--index, check offline.
+    let r = &receipts[20];
+    let shard = r.origin.rsplit('/').next().unwrap();
+    assert!(r.origin.starts_with("haetae.example.kr/gw-2/shards/"));
+    let index = r.index.to_string();
+    let ambiguous = haetae(&["audit", "prove", d, "--vkey", &vkey, "--index", &index]);
+    assert!(!ambiguous.status.success());
+    assert!(String::from_utf8_lossy(&ambiguous.stderr).contains("--shard"));
+    let proof_file = tmp.path().join("proof");
+    let p = proof_file.to_str().unwrap();
+    let prove = haetae(&[
+        "audit", "prove", d, "--vkey", &vkey, "--shard", shard, "--index", &index, "--out", p,
+    ]);
+    assert!(prove.status.success(), "{prove:?}");
+    let hash = r.leaf_hash_base64();
+    let check = haetae(&[
+        "audit",
+        "check-proof",
+        p,
+        "--vkey",
+        &vkey,
+        "--leaf-hash",
+        &hash,
+    ]);
+    assert!(check.status.success(), "{check:?}");
+    assert!(stdout(&check).contains(&*r.origin), "{}", stdout(&check));
+    let by_id = haetae(&[
+        "audit",
+        "prove",
+        d,
+        "--vkey",
+        &vkey,
+        "--request-id",
+        "req-20",
+    ]);
+    assert!(by_id.status.success());
+    assert_eq!(by_id.stdout, std::fs::read(&proof_file).unwrap());
+
+    // Export walks every shard.
+    let export = haetae(&["audit", "export", d, "--vkey", &vkey, "--format", "csv"]);
+    assert!(export.status.success());
+    let csv = stdout(&export);
+    assert_eq!(csv.lines().filter(|l| l.contains(",request,")).count(), 30);
+    assert!(csv.lines().any(|l| l.contains(",shard_start,")));
+
+    // Prune: everything is inside a 1-day retention.
+    let prune = haetae(&[
+        "audit",
+        "prune",
+        d,
+        "--vkey",
+        &vkey,
+        "--retention-days",
+        "1",
+        "--json",
+    ]);
+    assert!(prune.status.success(), "{prune:?}");
+    let j: serde_json::Value = serde_json::from_str(&stdout(&prune)).unwrap();
+    assert_eq!(j["pruned"].as_array().unwrap().len(), 0);
+    assert!(j["stopped_at"].as_str().unwrap().contains("retention"));
+    let zero = haetae(&[
+        "audit",
+        "prune",
+        d,
+        "--vkey",
+        &vkey,
+        "--retention-days",
+        "0",
+    ]);
+    assert!(!zero.status.success());
+    // A broken chain is refused with exit 1 and nothing is deleted.
+    std::fs::remove_dir_all(dir.join("shards/1")).unwrap();
+    let broken = haetae(&[
+        "audit",
+        "prune",
+        d,
+        "--vkey",
+        &vkey,
+        "--retention-days",
+        "1",
+    ]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        stdout(&broken).contains("nothing was pruned"),
+        "{}",
+        stdout(&broken)
+    );
+    let fail = haetae(&["audit", "verify", d, "--vkey", &vkey]);
+    assert_eq!(fail.status.code(), Some(1));
+    assert!(
+        stdout(&fail).starts_with("FAIL first bad shard 1:"),
+        "{}",
+        stdout(&fail)
+    );
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use haetae::audit::merkle::{inclusion_proof, leaf_hash, MemoryTree};
 use haetae::audit::tiles::{decode_bundle, encode_bundle, TileReader};
 use haetae::audit::verify::{
-    find_request, for_each_leaf, monthly_report, prove_index, verify_dir, VerifyOptions,
+    find_request, for_each_leaf, monthly_report, prove, verify_dir, LeafRef, VerifyOptions,
 };
 use haetae::audit::{
     AuditError, AuditLog, AuditOptions, ChangeRecord, DestinationInfo, DigestKey, Entry,
@@ -150,9 +150,15 @@ fn append_checkpoint_verify_prove() {
     }
 
     // Prove by request id, round-trip the tlog-proof text, and check it offline.
-    let index = find_request(dir, &v, "req-000500").unwrap().unwrap();
-    assert_eq!(index, 500);
-    let proof = prove_index(dir, &v, index).unwrap();
+    let at = find_request(dir, &v, "req-000500").unwrap().unwrap();
+    assert_eq!(
+        at,
+        LeafRef {
+            shard: 0,
+            index: 500
+        }
+    );
+    let proof = prove(dir, &v, at).unwrap();
     let text = proof.to_text();
     assert!(text.starts_with("c2sp.org/tlog-proof@v1\nextra "));
     let parsed = TlogProof::parse(&text).unwrap();
@@ -781,7 +787,15 @@ fn multi_level_tiles_serve_the_same_proofs_as_memory() {
     }
     let rep = verify(tmp.path(), &s.verifier()).unwrap();
     assert_eq!(rep.size, n);
-    let proof = prove_index(tmp.path(), &s.verifier(), 65_599).unwrap();
+    let proof = prove(
+        tmp.path(),
+        &s.verifier(),
+        LeafRef {
+            shard: 0,
+            index: 65_599,
+        },
+    )
+    .unwrap();
     TlogProof::parse(&proof.to_text())
         .unwrap()
         .verify(&s.verifier(), None)

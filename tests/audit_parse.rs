@@ -8,7 +8,7 @@ use haetae::audit::record::{parse_leaf, to_canonical_json, PreparedEntry};
 use haetae::audit::tiles::{decode_bundle, decode_tile, encode_bundle};
 use haetae::audit::verify::parse_archive;
 use haetae::audit::{ChangeRecord, DestinationInfo, Entry, LogLeaf, ResidencyRecord, TokenUsage};
-use haetae::audit::{NoteSigner, TlogProof};
+use haetae::audit::{NoteSigner, ShardLink, TlogProof};
 use proptest::prelude::*;
 
 fn check_all(data: &[u8]) {
@@ -170,7 +170,17 @@ fn entry() -> impl Strategy<Value = Entry> {
                 Entry::ConfigChange(c)
             }
         });
-    prop_oneof![3 => request, 1 => change]
+    let shard_start = (any::<u64>(), text(), any::<u64>(), text()).prop_map(
+        |(shard, previous_origin, previous_size, previous_root)| {
+            Entry::ShardStart(ShardLink {
+                shard,
+                previous_origin,
+                previous_size,
+                previous_root,
+            })
+        },
+    );
+    prop_oneof![3 => request, 1 => change, 1 => shard_start]
 }
 
 proptest! {

@@ -414,3 +414,97 @@ async fn the_auditor_listener_serves_tiles_proofs_and_exports_with_a_token() {
     assert_eq!(s, 405);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_rotated_log_is_continued_and_served_shard_by_shard() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    settings.audit.auditor_listen = Some("127.0.0.1:0".into());
+    settings.audit.auditor_token_sha256 = vec![haetae::proxy::auth::key_hash_hex("auditor-token")];
+    // A log that already rotated (written by the library with a tiny size limit, same key).
+    let signer = NoteSigner::generate(&settings.audit.origin).unwrap();
+    std::fs::write(
+        &settings.audit.signing_key_file,
+        signer.to_private_key_string(),
+    )
+    .unwrap();
+    let dir = settings.audit.dir.clone();
+    let newest = tokio::task::spawn_blocking(move || {
+        let mut o = haetae::audit::AuditOptions::new(signer, "earlier");
+        o.rotate_max_bytes = Some(2048);
+        let log = haetae::audit::AuditLog::open(&dir, o).unwrap();
+        for i in 0..20 {
+            let r = haetae::audit::ResidencyRecord {
+                request_id: format!("earlier-{i}"),
+                outcome: "forwarded".into(),
+                ..Default::default()
+            };
+            log.append_request(r).wait_blocking().unwrap();
+        }
+        let shard = log.health().shard;
+        log.close().unwrap();
+        shard
+    })
+    .await
+    .unwrap();
+    assert!(newest >= 2);
+    let gw = start_with(mock, settings.clone()).await;
+    let base = format!("http://{}", gw.auditor.unwrap());
+    let auth = ("authorization", "Bearer auditor-token");
+
+    let (s, h, _) = gw
+        .post("/v1/chat/completions", chat("gpt-4o-mini", false))
+        .await;
+    assert_eq!(s, 200);
+    let receipt = h["x-haetae-receipt"].to_str().unwrap().to_owned();
+    let shard_origin = format!("{}/shards/{newest}", settings.audit.origin);
+    assert!(
+        receipt.starts_with(&format!("{shard_origin} ")),
+        "{receipt}"
+    );
+    let id = h["x-haetae-request-id"].to_str().unwrap().to_owned();
+    let (_, _, body) = send("GET", &format!("http://{}/readyz", gw.admin), &[], "").await;
+    let ready: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(ready["audit"]["shard"], newest);
+
+    let v = verifier(&settings);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (s, body) = loop {
+        let (s, _, body) = send("GET", &format!("{base}/proof?request_id={id}"), &[auth], "").await;
+        if s == 200 || Instant::now() > deadline {
+            break (s, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(s, 200, "{body:?}");
+    let proof = haetae::audit::TlogProof::parse(std::str::from_utf8(&body).unwrap()).unwrap();
+    assert_eq!(proof.verify(&v, None).unwrap().origin, shard_origin);
+
+    let (s, _, body) = send("GET", &format!("{base}/shards"), &[auth], "").await;
+    assert_eq!(s, 200);
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len() as u64, newest + 1);
+    assert_eq!(list[0]["sealed"], true);
+    assert_eq!(list[newest as usize]["origin"], shard_origin.as_str());
+    assert_eq!(list[newest as usize]["sealed"], false);
+    let (s, _, body) = send("GET", &format!("{base}/shards/1/sealed"), &[auth], "").await;
+    assert_eq!(s, 200);
+    assert!(std::str::from_utf8(&body)
+        .unwrap()
+        .starts_with(&format!("{}/shards/1\n", settings.audit.origin)));
+    let (s, _, body) = send("GET", &format!("{base}/proof?index=1"), &[auth], "").await;
+    assert_eq!(
+        s, 404,
+        "an index alone is ambiguous once the log rotated: {body:?}"
+    );
+    let (s, _, body) = send("GET", &format!("{base}/proof?index=1&shard=1"), &[auth], "").await;
+    assert_eq!(s, 200, "{body:?}");
+    let (s, _, body) = send("GET", &format!("{base}/export?format=jsonl"), &[auth], "").await;
+    assert_eq!(s, 200);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("\"earlier-0\"") && text.contains(&id));
+    gw.shutdown().await;
+    verify_dir(&settings.audit.dir, &v, &VerifyOptions::default()).unwrap();
+}

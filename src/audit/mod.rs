@@ -6,6 +6,7 @@
 //! * [`record`] — leaf records ([`ResidencyRecord`], [`ChangeRecord`]) as canonical JSON, keyed digests.
 //! * [`writer`] — [`AuditLog`]: journal with group commit, tiles, periodic signed checkpoints, fail-closed health.
 //! * [`verify`] — offline verification of a log directory, `tlog-proof` generation and checking, export, reports.
+//! * [`shard`] — rotation layout (shard 0 = the directory, shard k = `shards/<k>/`), sealing, chaining, `prune`.
 //!
 //! Wiring it into a request path (the proxy decides *when* to await, see [`Durability`]):
 //!
@@ -38,6 +39,7 @@ use std::path::{Path, PathBuf};
 pub mod merkle;
 pub mod note;
 pub mod record;
+pub mod shard;
 pub mod tiles;
 pub mod verify;
 pub mod writer;
@@ -46,9 +48,10 @@ pub use merkle::{Hash, MemoryTree};
 pub use note::{Checkpoint, NoteSigner, NoteVerifier};
 pub use record::{
     ChangeRecord, ContentDigester, DestinationInfo, DigestKey, Entry, LogLeaf, ResidencyRecord,
-    TokenUsage,
+    ShardLink, TokenUsage,
 };
-pub use verify::{TlogProof, VerifyReport};
+pub use shard::{prune, PruneOptions, PruneReport};
+pub use verify::{LeafRef, ShardReport, TlogProof, VerifyReport};
 pub use writer::{
     AuditLog, AuditOptions, AuditStats, Durability, Health, Pending, Receipt, Recovery,
 };
@@ -96,6 +99,15 @@ pub enum AuditError {
     /// Invalid options.
     #[error("configuration: {0}")]
     Config(String),
+    /// An error inside one shard of a rotated log: names the shard (and, through the inner error, the first bad
+    /// index within it).
+    #[error("shard {shard}: {source}")]
+    Shard {
+        /// Shard number (0 = the log directory itself).
+        shard: u64,
+        /// What is wrong in that shard.
+        source: Box<AuditError>,
+    },
     /// Another process (or another [`AuditLog`] in this process) holds the log directory's writer lock: two
     /// writers on one directory would interleave journal frames and fork the tree.
     #[error(
@@ -124,7 +136,27 @@ impl AuditError {
     pub fn bad_index(&self) -> Option<u64> {
         match self {
             AuditError::Corrupt { index, .. } => *index,
+            AuditError::Shard { source, .. } => source.bad_index(),
             _ => None,
+        }
+    }
+
+    /// The shard an error is in, when it names one.
+    pub fn bad_shard(&self) -> Option<u64> {
+        match self {
+            AuditError::Shard { shard, .. } => Some(*shard),
+            _ => None,
+        }
+    }
+
+    /// Wrap an error as belonging to shard `shard` (errors that already name a shard are kept as they are).
+    pub fn in_shard(self, shard: u64) -> Self {
+        match self {
+            e @ AuditError::Shard { .. } => e,
+            e => AuditError::Shard {
+                shard,
+                source: Box::new(e),
+            },
         }
     }
 }

@@ -327,18 +327,44 @@ impl Checkpoint {
         })
     }
 
-    /// Verify a signed checkpoint note with `verifier` and check that its origin is the verifier's name.
+    /// Verify a signed checkpoint note with `verifier` and check that its origin is the verifier's name (the
+    /// origin of shard 0, i.e. of a log that never rotated).
     pub fn open(note: &str, verifier: &NoteVerifier) -> Result<Self, AuditError> {
+        Self::open_with_origin(note, verifier, verifier.name())
+    }
+
+    /// Verify a signed checkpoint note with `verifier` and check that its origin is exactly `origin` (e.g. a
+    /// shard's origin `<key name>/shards/<k>`).
+    pub fn open_with_origin(
+        note: &str,
+        verifier: &NoteVerifier,
+        origin: &str,
+    ) -> Result<Self, AuditError> {
         let text = verifier.open(note)?;
         let cp = Self::parse_text(text)?;
-        if cp.origin != verifier.name() {
+        if cp.origin != origin {
             return Err(AuditError::Note(format!(
-                "checkpoint origin {:?} is not the key name {:?}",
-                cp.origin,
-                verifier.name()
+                "checkpoint origin {:?} is not the expected {:?}",
+                cp.origin, origin
             )));
         }
         Ok(cp)
+    }
+
+    /// Verify a signed checkpoint note of any shard of the log signed by `verifier`: the origin must be the key
+    /// name (shard 0) or `<key name>/shards/<k>` with k ≥ 1. Returns the checkpoint and its shard number.
+    pub fn open_any_shard(note: &str, verifier: &NoteVerifier) -> Result<(Self, u64), AuditError> {
+        let text = verifier.open(note)?;
+        let cp = Self::parse_text(text)?;
+        let shard =
+            super::shard::shard_of_origin(verifier.name(), &cp.origin).ok_or_else(|| {
+                AuditError::Note(format!(
+                    "checkpoint origin {:?} is neither the key name {:?} nor one of its shards",
+                    cp.origin,
+                    verifier.name()
+                ))
+            })?;
+        Ok((cp, shard))
     }
 }
 

@@ -44,6 +44,9 @@ pub enum Entry {
     PolicyChange(ChangeRecord),
     /// Gateway configuration changed (destinations, keys, limits).
     ConfigChange(ChangeRecord),
+    /// The first leaf of shard k ≥ 1: names the previous shard's final (sealed) checkpoint, chaining the shards so
+    /// that deleting, swapping or truncating a whole shard is detected. Written by the log itself only.
+    ShardStart(ShardLink),
 }
 
 impl Entry {
@@ -146,6 +149,19 @@ pub struct ChangeRecord {
     /// Short description (no content).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+}
+
+/// The chaining record of a shard: which shard this is and the final checkpoint of the one before it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ShardLink {
+    /// This shard's number (≥ 1).
+    pub shard: u64,
+    /// Origin line of the previous shard's final checkpoint.
+    pub previous_origin: String,
+    /// Tree size of the previous shard's final checkpoint.
+    pub previous_size: u64,
+    /// Root hash (base64) of the previous shard's final checkpoint.
+    pub previous_root: String,
 }
 
 /// Serialize any value as canonical JSON (sorted keys, no whitespace, integers only).
@@ -360,6 +376,13 @@ impl PreparedEntry {
                 f.opt_str("actor", c.actor.as_ref());
                 f.opt_str("summary", c.summary.as_ref());
             }
+            Entry::ShardStart(l) => {
+                f.str("kind", "shard_start");
+                f.num("shard", l.shard);
+                f.str("previous_origin", &l.previous_origin);
+                f.num("previous_size", l.previous_size);
+                f.str("previous_root", &l.previous_root);
+            }
         }
         let fields = f.sorted();
         let mut body = Vec::with_capacity(
@@ -477,6 +500,9 @@ pub fn parse_leaf_lenient(bytes: &[u8]) -> Result<LogLeaf, AuditError> {
         }
         Some("config_change") => {
             Entry::ConfigChange(ChangeRecord::deserialize(&value).map_err(|e| bad(e.to_string()))?)
+        }
+        Some("shard_start") => {
+            Entry::ShardStart(ShardLink::deserialize(&value).map_err(|e| bad(e.to_string()))?)
         }
         Some(other) => return Err(bad(format!("unknown kind {other:?}"))),
         None => return Err(bad("missing kind".into())),

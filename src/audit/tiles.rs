@@ -269,6 +269,8 @@ pub struct TileBuilder {
     bundle_entries: u64,
     /// Number of full bundles.
     full_bundles: u64,
+    /// Files found damaged (different from what the journal says) and rewritten while replaying.
+    repaired: u64,
 }
 
 impl TileBuilder {
@@ -277,14 +279,16 @@ impl TileBuilder {
         Self::default()
     }
 
-    /// Append a leaf; completed tiles and bundles are written into `dir` (with `only_if_missing`, existing ones
-    /// are kept — used when replaying the journal on open).
+    /// Append a leaf; completed tiles and bundles are written into `dir`. With `repair` (replaying the journal on
+    /// open), an existing file is read and kept only when it holds exactly the expected bytes; a missing or
+    /// damaged one (e.g. a tile not yet written back when the power failed: tiles are written without fsync,
+    /// the journal is the durable copy) is rewritten and counted in [`Self::repaired`].
     pub fn push(
         &mut self,
         dir: &Path,
         data: &[u8],
         leaf: Hash,
-        only_if_missing: bool,
+        repair: bool,
     ) -> Result<(), AuditError> {
         let len = u16::try_from(data.len()).map_err(|_| AuditError::RecordTooLarge(data.len()))?;
         self.bundle.extend_from_slice(&len.to_be_bytes());
@@ -292,15 +296,57 @@ impl TileBuilder {
         self.bundle_entries += 1;
         if self.bundle_entries == TILE_WIDTH {
             let rel = bundle_path(self.full_bundles, TILE_WIDTH);
-            if !(only_if_missing && dir.join(&rel).is_file()) {
-                write_atomic(dir, &rel, &self.bundle, false)?;
-            }
+            let mut bundle = std::mem::take(&mut self.bundle);
+            self.put(dir, &rel, &bundle, repair)?;
             let _ = fs::remove_dir_all(dir.join(format!("{rel}.p")));
-            self.bundle.clear();
+            bundle.clear();
+            self.bundle = bundle; // keeps its capacity
             self.bundle_entries = 0;
             self.full_bundles += 1;
         }
-        self.push_hash(dir, 0, leaf, only_if_missing)
+        self.push_hash(dir, 0, leaf, repair)
+    }
+
+    /// Write `rel` (with `repair`: only when it is missing or differs from `bytes`).
+    fn put(&mut self, dir: &Path, rel: &str, bytes: &[u8], repair: bool) -> Result<(), AuditError> {
+        if repair {
+            match fs::read(dir.join(rel)) {
+                Ok(existing) if existing == bytes => return Ok(()),
+                Ok(_) => self.repaired += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(AuditError::io(&dir.join(rel), e)),
+            }
+        }
+        write_atomic(dir, rel, bytes, false)
+    }
+
+    /// Files found damaged and rewritten by `push(.., repair = true)` and [`Self::repair_partials`].
+    pub fn repaired(&self) -> u64 {
+        self.repaired
+    }
+
+    /// Check the partial tiles and bundle of the current size (those the latest checkpoint may refer to) and
+    /// rewrite any that is damaged; missing ones are written too.
+    pub fn repair_partials(&mut self, dir: &Path) -> Result<(), AuditError> {
+        let mut files = Vec::new();
+        if self.bundle_entries > 0 {
+            files.push((
+                bundle_path(self.full_bundles, self.bundle_entries),
+                self.bundle.clone(),
+            ));
+        }
+        for (level, hashes) in self.partial.iter().enumerate() {
+            if !hashes.is_empty() {
+                files.push((
+                    tile_path(level as u32, self.full[level], hashes.len() as u64),
+                    hashes.iter().flatten().copied().collect(),
+                ));
+            }
+        }
+        for (rel, bytes) in files {
+            self.put(dir, &rel, &bytes, true)?;
+        }
+        Ok(())
     }
 
     fn push_hash(
@@ -308,7 +354,7 @@ impl TileBuilder {
         dir: &Path,
         level: usize,
         hash: Hash,
-        only_if_missing: bool,
+        repair: bool,
     ) -> Result<(), AuditError> {
         let mut level = level;
         let mut hash = hash;
@@ -322,10 +368,8 @@ impl TileBuilder {
                 return Ok(());
             }
             let rel = tile_path(level as u32, self.full[level], TILE_WIDTH);
-            if !(only_if_missing && dir.join(&rel).is_file()) {
-                let bytes: Vec<u8> = self.partial[level].iter().flatten().copied().collect();
-                write_atomic(dir, &rel, &bytes, false)?;
-            }
+            let bytes: Vec<u8> = self.partial[level].iter().flatten().copied().collect();
+            self.put(dir, &rel, &bytes, repair)?;
             let _ = fs::remove_dir_all(dir.join(format!("{rel}.p")));
             let root = perfect_root(&self.partial[level])
                 .ok_or_else(|| AuditError::Proof("tile root".into()))?;
@@ -337,24 +381,10 @@ impl TileBuilder {
     }
 
     /// Write the partial tiles and the partial entry bundle for the current size (before publishing a checkpoint).
-    pub fn write_partials(&self, dir: &Path) -> Result<(), AuditError> {
-        if self.bundle_entries > 0 {
-            let rel = bundle_path(self.full_bundles, self.bundle_entries);
-            if !dir.join(&rel).is_file() {
-                write_atomic(dir, &rel, &self.bundle, false)?;
-            }
-        }
-        for (level, hashes) in self.partial.iter().enumerate() {
-            if hashes.is_empty() {
-                continue;
-            }
-            let rel = tile_path(level as u32, self.full[level], hashes.len() as u64);
-            if !dir.join(&rel).is_file() {
-                let bytes: Vec<u8> = hashes.iter().flatten().copied().collect();
-                write_atomic(dir, &rel, &bytes, false)?;
-            }
-        }
-        Ok(())
+    /// One that already exists (a publication at this size that crashed before its checkpoint) is kept only when
+    /// it holds exactly the expected bytes.
+    pub fn write_partials(&mut self, dir: &Path) -> Result<(), AuditError> {
+        self.repair_partials(dir)
     }
 }
 

@@ -1,7 +1,9 @@
 //! Offline verification of a log directory, C2SP `tlog-proof` inclusion proofs, export and the monthly report.
 //!
 //! Everything here reads only the published layout (`checkpoint`, `checkpoints`, `tile/...`, and `journal` when
-//! present) and needs only the log's public key.
+//! present, in each shard — see [`super::shard`]) and needs only the log's public key. Readers walk the shards in
+//! order; a leaf is addressed by [`LeafRef`] (shard, index within the shard), which is what a receipt names (its
+//! origin is the shard's origin).
 //! Must never: trust a file it has not checked against a signed checkpoint, or write to the log directory.
 
 use std::collections::BTreeMap;
@@ -17,7 +19,10 @@ use super::merkle::{
     inclusion_proof, leaf_hash, perfect_root, root_from_inclusion_proof, Frontier, Hash,
 };
 use super::note::{Checkpoint, NoteVerifier, MAX_NOTE_BYTES};
-use super::record::{leaf_seq, parse_leaf, parse_leaf_lenient, Entry, LogLeaf};
+use super::record::{leaf_seq, parse_leaf, parse_leaf_lenient, Entry, LogLeaf, ShardLink};
+use super::shard::{
+    is_pruned, list_shards, pruned_newest, read_seal, shard_dir, shard_origin, swapped_hint,
+};
 use super::tiles::{
     bundle_path, decode_bundle, decode_tile, read_covering, tile_path, tile_width, TileReader,
     TILE_WIDTH,
@@ -32,16 +37,50 @@ fn corrupt(index: Option<u64>, reason: impl Into<String>) -> AuditError {
     }
 }
 
-/// Read and verify the log's latest checkpoint.
+/// A leaf's address in a (possibly rotated) log: the shard and the index within that shard's tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct LeafRef {
+    /// Shard number (0 = the log directory itself).
+    pub shard: u64,
+    /// Leaf index within the shard.
+    pub index: u64,
+}
+
+/// Read and verify the latest checkpoint of shard 0 (the log directory itself; the whole log when it never
+/// rotated).
 pub fn read_checkpoint(
     dir: &Path,
     verifier: &NoteVerifier,
 ) -> Result<(Checkpoint, String), AuditError> {
+    read_shard_checkpoint(dir, verifier, verifier.name())
+}
+
+/// Read and verify the latest checkpoint of the shard in `dir`, whose origin must be `origin`.
+pub fn read_shard_checkpoint(
+    dir: &Path,
+    verifier: &NoteVerifier,
+    origin: &str,
+) -> Result<(Checkpoint, String), AuditError> {
     let path = dir.join(CHECKPOINT_FILE);
     let note = fs::read_to_string(&path).map_err(|e| AuditError::io(&path, e))?;
-    let cp =
-        Checkpoint::open(&note, verifier).map_err(|e| corrupt(None, format!("checkpoint: {e}")))?;
+    let cp = Checkpoint::open_with_origin(&note, verifier, origin).map_err(|e| {
+        corrupt(
+            None,
+            format!("checkpoint: {e}{}", swapped_hint(&note, verifier, origin)),
+        )
+    })?;
     Ok((cp, note))
+}
+
+/// The shards of the log in `root` with their directories and origins, oldest first.
+fn shards_of(
+    root: &Path,
+    verifier: &NoteVerifier,
+) -> Result<Vec<(u64, std::path::PathBuf, String)>, AuditError> {
+    Ok(list_shards(root)?
+        .into_iter()
+        .map(|k| (k, shard_dir(root, k), shard_origin(verifier.name(), k)))
+        .collect())
 }
 
 /// Parse the checkpoint archive (`<len>\n<note>` records).
@@ -149,12 +188,14 @@ pub fn for_each_leaf(
     Ok(())
 }
 
-/// What a successful verification covered.
+/// What a successful verification of one shard covered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
-    /// Origin of the log.
+pub struct ShardReport {
+    /// Shard number (0 = the log directory itself).
+    pub shard: u64,
+    /// The shard's origin.
     pub origin: String,
-    /// Verified tree size (latest checkpoint).
+    /// Verified tree size (the shard's latest checkpoint; its sealed checkpoint once sealed).
     pub size: u64,
     /// Root hash, base64.
     pub root: String,
@@ -162,6 +203,32 @@ pub struct VerifyReport {
     pub archived_checkpoints: u64,
     /// Journal entries compared with the published entries (None when no journal is present).
     pub journal_entries: Option<u64>,
+    /// The shard is sealed (complete; its final checkpoint is in `sealed`).
+    pub sealed: bool,
+    /// The shard was pruned: only its sealed checkpoint remains (checked, and chained to the next shard).
+    pub pruned: bool,
+    /// Time of the shard's newest leaf (None for an empty shard).
+    pub newest_time: Option<String>,
+}
+
+/// What a successful verification covered. `origin`, `size` and `root` describe the newest shard (the checkpoint
+/// to keep for a later `--trusted-checkpoint`); `shards` lists every shard, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Origin of the newest shard (the log name when the log never rotated).
+    pub origin: String,
+    /// Verified tree size of the newest shard.
+    pub size: u64,
+    /// Root hash of the newest shard, base64.
+    pub root: String,
+    /// Archived checkpoints whose signature and root were checked, all shards.
+    pub archived_checkpoints: u64,
+    /// Journal entries of the newest shard compared with its published entries (None when no journal).
+    pub journal_entries: Option<u64>,
+    /// Entries in all shards, pruned ones included (from their sealed checkpoints).
+    pub total_entries: u64,
+    /// Every shard, oldest first.
+    pub shards: Vec<ShardReport>,
 }
 
 /// Options of [`verify_dir`].
@@ -237,17 +304,26 @@ impl TileChecker<'_> {
     }
 }
 
-/// Verify a log directory against its public key: every checkpoint signature, every entry against its tile
-/// hash, every tile against its recomputation, the root against the checkpoint, every archived checkpoint
-/// against the recomputed tree at its size, the journal (if present) against the published entries, and an
-/// optional trusted checkpoint. The error names the first bad index when one can be named.
-pub fn verify_dir(
+/// Verify one shard: every checkpoint signature, every entry against its tile hash, every tile against its
+/// recomputation, the root against the checkpoint, every archived checkpoint against the recomputed tree at its
+/// size, the journal (if present) against the published entries, an optional trusted checkpoint, and (for shard
+/// k ≥ 1) that leaf 0 is the chain record `link`.
+pub(crate) fn verify_shard(
     dir: &Path,
+    origin: &str,
     verifier: &NoteVerifier,
     options: &VerifyOptions,
-) -> Result<VerifyReport, AuditError> {
-    let (cp, _) = read_checkpoint(dir, verifier)?;
+    link: Option<&ShardLink>,
+) -> Result<ShardReport, AuditError> {
+    let (cp, _) = read_shard_checkpoint(dir, verifier, origin)?;
     let size = cp.size;
+    if link.is_some() && size == 0 {
+        return Err(corrupt(
+            Some(0),
+            "the shard is empty but must start with its shard_start chain record",
+        ));
+    }
+    let mut newest_time = None;
 
     // Archived checkpoints: signatures and monotonic sizes.
     let mut archived: Vec<Checkpoint> = Vec::new();
@@ -256,7 +332,7 @@ pub fn verify_dir(
         let notes = parse_archive(&bytes)
             .map_err(|why| corrupt(None, format!("checkpoint archive: {why}")))?;
         for (k, note) in notes.iter().enumerate() {
-            let c = Checkpoint::open(note, verifier)
+            let c = Checkpoint::open_with_origin(note, verifier, origin)
                 .map_err(|e| corrupt(None, format!("archived checkpoint #{k}: {e}")))?;
             if let Some(prev) = archived.last() {
                 if c.size < prev.size {
@@ -277,7 +353,7 @@ pub fn verify_dir(
     }
     let trusted = match &options.trusted_checkpoint {
         Some(note) => {
-            let t = Checkpoint::open(note, verifier)
+            let t = Checkpoint::open_with_origin(note, verifier, origin)
                 .map_err(|e| corrupt(None, format!("trusted checkpoint: {e}")))?;
             if t.size > size {
                 return Err(corrupt(
@@ -363,6 +439,18 @@ pub fn verify_dir(
                 ));
             }
         }
+        if i == 0 {
+            if let Some(want) = link {
+                check_link(data, want)?;
+            }
+        }
+        if i + 1 == size {
+            newest_time = Some(
+                parse_leaf_lenient(data)
+                    .map_err(|e| corrupt(Some(i), e.to_string()))?
+                    .time,
+            );
+        }
         frontier.push(h);
         if k as u64 == TILE_WIDTH - 1 {
             let root = perfect_root(&level0).ok_or_else(|| corrupt(Some(i), "tile root"))?;
@@ -391,12 +479,209 @@ pub fn verify_dir(
     }
 
     let journal_entries = journal.as_ref().map(|j| j.count);
-    Ok(VerifyReport {
+    Ok(ShardReport {
+        shard: 0,
         origin: cp.origin,
         size,
         root: B64.encode(cp.root),
         archived_checkpoints: archived.len() as u64,
         journal_entries,
+        sealed: false,
+        pruned: false,
+        newest_time,
+    })
+}
+
+/// The first leaf of shard k ≥ 1 must be the `shard_start` record naming shard k-1's sealed checkpoint.
+fn check_link(data: &[u8], want: &ShardLink) -> Result<(), AuditError> {
+    let leaf = parse_leaf_lenient(data).map_err(|e| corrupt(Some(0), e.to_string()))?;
+    let Entry::ShardStart(got) = &leaf.entry else {
+        return Err(corrupt(
+            Some(0),
+            "the first leaf is not a shard_start chain record (shard replaced)",
+        ));
+    };
+    if got.shard != want.shard {
+        return Err(corrupt(
+            Some(0),
+            format!(
+                "the chain record says this is shard {}, but it is stored as shard {} (shards swapped or renamed)",
+                got.shard, want.shard
+            ),
+        ));
+    }
+    if got != want {
+        return Err(corrupt(
+            Some(0),
+            format!(
+                "the chain record names the previous shard's final checkpoint as {:?} size {} root {}, but shard {}'s \
+                 sealed checkpoint is {:?} size {} root {} (previous shard truncated, extended, swapped or replaced)",
+                got.previous_origin,
+                got.previous_size,
+                got.previous_root,
+                want.shard - 1,
+                want.previous_origin,
+                want.previous_size,
+                want.previous_root
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Verify a log directory against its public key, every shard in order: each shard as a complete tlog-tiles log
+/// (see `verify_shard`), a `sealed` note (when present) equal to the shard's checkpoint, each shard k ≥ 1
+/// starting with the chain record naming shard k-1's final checkpoint (its sealed one; a shard whose seal was
+/// interrupted is reported `sealed: false` and chained by its latest checkpoint), pruned shards only at the old end
+/// (their sealed checkpoint is still checked and chained), and an optional trusted checkpoint of any shard.
+/// The error names the first bad shard ([`AuditError::bad_shard`]) and index ([`AuditError::bad_index`]).
+pub fn verify_dir(
+    root: &Path,
+    verifier: &NoteVerifier,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, AuditError> {
+    let shards = shards_of(root, verifier)?;
+    let newest = shards.last().map_or(0, |s| s.0);
+    let trusted_shard = match &options.trusted_checkpoint {
+        Some(note) => {
+            let (_, k) = Checkpoint::open_any_shard(note, verifier)
+                .map_err(|e| corrupt(None, format!("trusted checkpoint: {e}")))?;
+            if k > newest {
+                return Err(corrupt(
+                    None,
+                    format!("log was truncated: the trusted checkpoint is of shard {k}, but the newest shard is {newest} (newest shards removed)"),
+                )
+                .in_shard(k));
+            }
+            Some(k)
+        }
+        None => None,
+    };
+    let mut reports: Vec<ShardReport> = Vec::with_capacity(shards.len());
+    let mut previous: Option<Checkpoint> = None;
+    let mut seen_data = false;
+    // A log that never rotated reports errors as before rotation existed (no shard prefix).
+    let single = shards.len() == 1;
+    for (k, dir, origin) in shards {
+        let in_shard = |e: AuditError| if single { e } else { e.in_shard(k) };
+        let seal = read_seal(&dir, verifier, &origin).map_err(in_shard)?;
+        let pruned = is_pruned(&dir);
+        let link = match (k, &previous) {
+            (0, _) => None,
+            (_, Some(p)) => Some(ShardLink {
+                shard: k,
+                previous_origin: p.origin.clone(),
+                previous_size: p.size,
+                previous_root: B64.encode(p.root),
+            }),
+            (_, None) => None,
+        };
+        let creating = k == newest
+            && k > 0
+            && seal.is_none()
+            && !dir.join(CHECKPOINT_FILE).exists()
+            && !dir.join(super::shard::TILE_DIR).exists();
+        let mut rep = if creating {
+            // A crash between sealing the previous shard and publishing this one's first checkpoint: nothing was
+            // published here yet (the writer completes the rotation on its next open).
+            ShardReport {
+                shard: k,
+                origin: origin.clone(),
+                size: 0,
+                root: B64.encode(Frontier::new().root()),
+                archived_checkpoints: 0,
+                journal_entries: None,
+                sealed: false,
+                pruned: false,
+                newest_time: None,
+            }
+        } else if pruned {
+            if seen_data {
+                return Err(in_shard(corrupt(
+                    None,
+                    "the shard was pruned but an older shard was not (shards are pruned oldest first)",
+                )));
+            }
+            let Some((sealed, _)) = &seal else {
+                return Err(in_shard(corrupt(
+                    None,
+                    "the shard is marked pruned but was never sealed",
+                )));
+            };
+            let (cp, _) = read_shard_checkpoint(&dir, verifier, &origin).map_err(in_shard)?;
+            if trusted_shard == Some(k) {
+                if let Some(note) = &options.trusted_checkpoint {
+                    let t =
+                        Checkpoint::open_with_origin(note, verifier, &origin).map_err(in_shard)?;
+                    if t.size > sealed.size || (t.size == sealed.size && t.root != sealed.root) {
+                        return Err(in_shard(corrupt(
+                            Some(sealed.size.min(t.size)),
+                            "the trusted checkpoint does not match the pruned shard's sealed checkpoint",
+                        )));
+                    }
+                }
+            }
+            ShardReport {
+                shard: k,
+                origin: origin.clone(),
+                size: cp.size,
+                root: B64.encode(cp.root),
+                archived_checkpoints: 0,
+                journal_entries: None,
+                sealed: true,
+                pruned: true,
+                newest_time: pruned_newest(&dir),
+            }
+        } else {
+            seen_data = true;
+            let mut opts = options.clone();
+            if trusted_shard != Some(k) {
+                opts.trusted_checkpoint = None;
+            }
+            verify_shard(&dir, &origin, verifier, &opts, link.as_ref()).map_err(in_shard)?
+        };
+        rep.shard = k;
+        if let Some((sealed, _)) = &seal {
+            rep.sealed = true;
+            if rep.size != sealed.size || rep.root != B64.encode(sealed.root) {
+                return Err(in_shard(corrupt(
+                    Some(rep.size.min(sealed.size)),
+                    format!(
+                        "the checkpoint (size {}) is not the sealed final checkpoint (size {}): the sealed shard was truncated, extended or its checkpoint replaced",
+                        rep.size, sealed.size
+                    ),
+                )));
+            }
+        }
+        // The next shard's chain record must name this shard's final checkpoint: the sealed one, or — for a shard
+        // whose seal (which runs after the next shard started) a crash interrupted — its latest checkpoint, which
+        // the writer's next open checks and seals.
+        previous = match seal {
+            Some((c, _)) => Some(c),
+            None => Some(Checkpoint {
+                origin: rep.origin.clone(),
+                size: rep.size,
+                root: B64
+                    .decode(&rep.root)
+                    .ok()
+                    .and_then(|r| <Hash>::try_from(r.as_slice()).ok())
+                    .ok_or_else(|| in_shard(corrupt(None, "root")))?,
+            }),
+        };
+        reports.push(rep);
+    }
+    let last = reports
+        .last()
+        .cloned()
+        .ok_or_else(|| corrupt(None, "the log has no shards"))?;
+    Ok(VerifyReport {
+        origin: last.origin,
+        size: last.size,
+        root: last.root,
+        archived_checkpoints: reports.iter().map(|r| r.archived_checkpoints).sum(),
+        journal_entries: last.journal_entries,
+        total_entries: reports.iter().map(|r| r.size).sum(),
+        shards: reports,
     })
 }
 
@@ -515,14 +800,15 @@ impl TlogProof {
         })
     }
 
-    /// Verify offline: the checkpoint signature, then that `leaf` (the one given, else the one carried in `extra`)
+    /// Verify offline: the checkpoint signature (its origin must be the key name or one of its shard origins
+    /// `<name>/shards/<k>`), then that `leaf` (the one given, else the one carried in `extra`)
     /// is at `index` in the checkpointed tree. Returns the checkpoint.
     pub fn verify(
         &self,
         verifier: &NoteVerifier,
         leaf: Option<&[u8]>,
     ) -> Result<Checkpoint, AuditError> {
-        let cp = Checkpoint::open(&self.checkpoint, verifier)?;
+        let (cp, _) = Checkpoint::open_any_shard(&self.checkpoint, verifier)?;
         let data = leaf.or(self.leaf.as_deref()).ok_or_else(|| {
             AuditError::Proof("no leaf given and none carried in the proof".into())
         })?;
@@ -550,13 +836,42 @@ impl TlogProof {
     }
 }
 
-/// Build an inclusion proof for `index` against the log's latest checkpoint (read from the tiles).
-pub fn prove_index(
+/// Build an inclusion proof for leaf `at` against its shard's latest checkpoint (read from the tiles). The proof
+/// carries the shard's checkpoint (origin `<name>/shards/<k>` for k ≥ 1), so `check-proof` verifies it offline
+/// with the log's one verifier key.
+pub fn prove(root: &Path, verifier: &NoteVerifier, at: LeafRef) -> Result<TlogProof, AuditError> {
+    let shards = list_shards(root)?;
+    if !shards.contains(&at.shard) {
+        return Err(AuditError::Proof(format!(
+            "the log has no shard {} (shards 0..={})",
+            at.shard,
+            shards.last().copied().unwrap_or(0)
+        )));
+    }
+    let dir = shard_dir(root, at.shard);
+    if is_pruned(&dir) {
+        return Err(AuditError::Proof(format!(
+            "shard {} was pruned (outside retention): only its sealed checkpoint remains",
+            at.shard
+        )));
+    }
+    let origin = shard_origin(verifier.name(), at.shard);
+    prove_in(&dir, &origin, verifier, at.index).map_err(|e| {
+        if shards.len() > 1 {
+            e.in_shard(at.shard)
+        } else {
+            e
+        }
+    })
+}
+
+fn prove_in(
     dir: &Path,
+    origin: &str,
     verifier: &NoteVerifier,
     index: u64,
 ) -> Result<TlogProof, AuditError> {
-    let (cp, note) = read_checkpoint(dir, verifier)?;
+    let (cp, note) = read_shard_checkpoint(dir, verifier, origin)?;
     if index >= cp.size {
         return Err(AuditError::Proof(format!(
             "index {index} is not covered by the latest checkpoint (size {}); retry after the next checkpoint",
@@ -581,49 +896,83 @@ pub fn prove_index(
     Ok(proof)
 }
 
-/// Find the index of the request record with this request id (linear scan of the checkpointed entries).
-pub fn find_request(
-    dir: &Path,
+/// The non-pruned shards with a published checkpoint, oldest first: (shard, dir, checkpoint).
+fn readable_shards(
+    root: &Path,
     verifier: &NoteVerifier,
-    request_id: &str,
-) -> Result<Option<u64>, AuditError> {
-    let (cp, _) = read_checkpoint(dir, verifier)?;
-    let mut found = None;
-    for_each_leaf(dir, cp.size, |i, data| {
-        if let Ok(leaf) = serde_json::from_slice::<LogLeaf>(data) {
-            if leaf
-                .entry
-                .as_request()
-                .is_some_and(|r| r.request_id == request_id)
-            {
-                found = Some(i);
-                return Ok(false);
-            }
+) -> Result<Vec<(u64, std::path::PathBuf, Checkpoint)>, AuditError> {
+    let mut out = Vec::new();
+    let shards = shards_of(root, verifier)?;
+    let newest = shards.last().map_or(0, |s| s.0);
+    for (k, dir, origin) in shards {
+        if is_pruned(&dir) {
+            continue;
         }
-        Ok(true)
-    })?;
-    Ok(found)
+        if k == newest && k > 0 && !dir.join(CHECKPOINT_FILE).exists() {
+            continue; // being created: nothing published yet
+        }
+        let (cp, _) = read_shard_checkpoint(&dir, verifier, &origin).map_err(|e| e.in_shard(k))?;
+        out.push((k, dir, cp));
+    }
+    Ok(out)
 }
 
-/// Visit the checkpointed leaves whose time is in `[from, to)` (leaves are parsed leniently: run `verify_dir`
-/// for integrity) (RFC 3339 strings compare in time order because the
-/// writer always emits `YYYY-MM-DDTHH:MM:SS.mmmZ`).
+/// Find the request record with this request id (linear scan of the checkpointed entries, newest shard first).
+pub fn find_request(
+    root: &Path,
+    verifier: &NoteVerifier,
+    request_id: &str,
+) -> Result<Option<LeafRef>, AuditError> {
+    for (shard, dir, cp) in readable_shards(root, verifier)?.into_iter().rev() {
+        let mut found = None;
+        for_each_leaf(&dir, cp.size, |i, data| {
+            if let Ok(leaf) = serde_json::from_slice::<LogLeaf>(data) {
+                if leaf
+                    .entry
+                    .as_request()
+                    .is_some_and(|r| r.request_id == request_id)
+                {
+                    found = Some(LeafRef { shard, index: i });
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+        .map_err(|e| e.in_shard(shard))?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// Visit the checkpointed leaves whose time is in `[from, to)`, shard by shard, oldest first (pruned shards have
+/// no leaves left). Leaves are parsed leniently: run `verify_dir` for integrity. RFC 3339 strings compare in time
+/// order because the writer always emits `YYYY-MM-DDTHH:MM:SS.mmmZ`. Returns the newest shard's checkpoint.
 pub fn for_each_record(
-    dir: &Path,
+    root: &Path,
     verifier: &NoteVerifier,
     from: &str,
     to: &str,
-    mut f: impl FnMut(u64, &[u8], &LogLeaf) -> Result<(), AuditError>,
+    mut f: impl FnMut(LeafRef, &[u8], &LogLeaf) -> Result<(), AuditError>,
 ) -> Result<Checkpoint, AuditError> {
-    let (cp, _) = read_checkpoint(dir, verifier)?;
-    for_each_leaf(dir, cp.size, |i, data| {
-        let leaf = parse_leaf_lenient(data).map_err(|e| corrupt(Some(i), e.to_string()))?;
-        if leaf.time.as_str() >= from && leaf.time.as_str() < to {
-            f(i, data, &leaf)?;
-        }
-        Ok(true)
-    })?;
-    Ok(cp)
+    let shards = readable_shards(root, verifier)?;
+    let mut newest = None;
+    for (shard, dir, cp) in shards {
+        for_each_leaf(&dir, cp.size, |i, data| {
+            let leaf = parse_leaf_lenient(data).map_err(|e| corrupt(Some(i), e.to_string()))?;
+            if leaf.time.as_str() >= from && leaf.time.as_str() < to {
+                f(LeafRef { shard, index: i }, data, &leaf)?;
+            }
+            Ok(true)
+        })
+        .map_err(|e| e.in_shard(shard))?;
+        newest = Some(cp);
+    }
+    newest.ok_or_else(|| AuditError::Io {
+        path: root.join(CHECKPOINT_FILE),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no published checkpoint"),
+    })
 }
 
 fn csv_field(s: &str) -> String {
@@ -695,6 +1044,12 @@ pub fn csv_row(leaf: &LogLeaf, data: &[u8]) -> String {
             cols.push(c.subject.clone());
             cols.push(c.new_hash.clone());
         }
+        Entry::ShardStart(l) => {
+            cols.push("shard_start".into());
+            cols.extend(std::iter::repeat_n(String::new(), 21));
+            cols.push(format!("{} {}", l.previous_origin, l.previous_size));
+            cols.push(l.previous_root.clone());
+        }
     }
     cols.push(lh);
     cols.iter()
@@ -733,6 +1088,8 @@ pub struct MonthlyReport {
     pub policy_changes: Vec<(String, String, String)>,
     /// Configuration changes (time, subject, new hash).
     pub config_changes: Vec<(String, String, String)>,
+    /// Shards started (log rotations) in the month.
+    pub shards_started: u64,
 }
 
 /// Compute the monthly report for `month` (`YYYY-MM`) from the checkpointed entries.
@@ -788,6 +1145,7 @@ pub fn monthly_report(
                 rep.config_changes
                     .push((leaf.time.clone(), c.subject.clone(), c.new_hash.clone()))
             }
+            Entry::ShardStart(_) => rep.shards_started += 1,
         }
         Ok(())
     })?;

@@ -10,15 +10,19 @@
 //! `checkpoint_interval` after the first unpublished entry; publication waits until the tile thread has written
 //! every tile of the size being signed.
 //!
-//! On disk (`DIR`): `journal` (framed leaves; the durable source of truth), `checkpoint` (latest signed
-//! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles), `lock`
+//! On disk (the open shard's directory: `DIR` itself for shard 0, `DIR/shards/<k>` after rotations, see
+//! [`super::shard`]): `journal` (framed leaves; the durable source of truth), `checkpoint` (latest signed
+//! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles); `DIR/lock`
 //! (an exclusive `flock` held while the log is open, so two writers — two gateway processes pointed at one
 //! directory — can never interleave; the second gets [`AuditError::Locked`] naming the directory).
-//! On open, the journal is replayed: a torn final frame is truncated; a bad frame anywhere else is an error; the
-//! replayed tree must match the published checkpoint; missing tiles are rewritten.
+//! On open, interrupted seals are completed and the open shard's journal is replayed: a torn final frame is
+//! truncated; a bad frame anywhere else is an error; the replayed tree must match the published checkpoint; missing
+//! or damaged tiles are rewritten. Rotation (`rotate_max_bytes`, `rotate_max_age`) publishes the final checkpoint,
+//! starts the next shard with its chain record, and seals the old shard on a separate thread.
 //!
 //! Must never: acknowledge an append before it is durable, keep accepting appends after a write failed (fail
-//! closed), or log record content.
+//! closed), write to a shard once the next one exists, delete anything but a sealed shard's own (fsynced-over)
+//! journal, or log record content.
 
 use std::fs::{self, File, OpenOptions};
 use std::future::Future;
@@ -39,7 +43,10 @@ use tokio::sync::oneshot;
 
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{Checkpoint, NoteSigner, NoteVerifier};
-use super::record::{Entry, PreparedEntry, ResidencyRecord, SCHEMA_VERSION};
+use super::record::{
+    parse_leaf_lenient, Entry, PreparedEntry, ResidencyRecord, ShardLink, SCHEMA_VERSION,
+};
+use super::shard::{create_shard_dir, list_shards, read_seal, shard_dir, shard_origin};
 use super::tiles::{write_atomic, TileBuilder, MAX_ENTRY_BYTES};
 use super::AuditError;
 
@@ -73,9 +80,10 @@ pub enum Durability {
 /// Proof that an append is durable: what a client can keep (e.g. from response headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    /// Log origin (checkpoint origin line); shared, cloning is cheap.
+    /// Origin of the shard that holds the leaf (checkpoint origin line: the log name for shard 0,
+    /// `<name>/shards/<k>` after rotations); shared, cloning is cheap.
     pub origin: Arc<str>,
-    /// Leaf index.
+    /// Leaf index within that shard.
     pub index: u64,
     /// RFC 6962 leaf hash of the canonical leaf.
     pub leaf_hash: Hash,
@@ -112,12 +120,20 @@ pub struct AuditOptions {
     pub detached_batch_delay: Duration,
     /// Capacity of the append queue; `append` blocks briefly when it is full.
     pub queue_capacity: usize,
-    /// Journal size limit in bytes: reaching it fails the log (fail closed) instead of filling the disk.
+    /// Journal size limit in bytes of the open shard: reaching it fails the log (fail closed) instead of filling
+    /// the disk.
     pub max_journal_bytes: Option<u64>,
+    /// Rotate: seal the open shard and start the next once its journal holds at least this many bytes (checked
+    /// before each batch, so a shard can exceed it by one batch).
+    pub rotate_max_bytes: Option<u64>,
+    /// Rotate: seal the open shard and start the next once its first leaf is this old (checked before each batch,
+    /// and by a timer while idle; a shard holding nothing but its chain record is not rotated).
+    pub rotate_max_age: Option<Duration>,
 }
 
 impl AuditOptions {
-    /// Defaults: checkpoint every second, batches up to 8192, no linger, queue of 65,536, no size limit.
+    /// Defaults: checkpoint every second, batches up to 8192, no linger, queue of 65,536, no size limit, no
+    /// rotation.
     pub fn new(signer: NoteSigner, instance: impl Into<String>) -> Self {
         Self {
             signer,
@@ -128,6 +144,8 @@ impl AuditOptions {
             detached_batch_delay: Duration::from_millis(10),
             queue_capacity: 65_536,
             max_journal_bytes: None,
+            rotate_max_bytes: None,
+            rotate_max_age: None,
         }
     }
 }
@@ -141,6 +159,8 @@ pub struct Health {
     pub size: u64,
     /// Size of the latest published checkpoint.
     pub checkpoint_size: u64,
+    /// The open shard (0 until the first rotation); `size` and `checkpoint_size` are of this shard.
+    pub shard: u64,
 }
 
 impl Health {
@@ -165,6 +185,11 @@ pub struct AuditStats {
     pub fsync_max: Duration,
     /// Checkpoints published.
     pub checkpoints: u64,
+    /// Shards sealed and started (rotations) since open.
+    pub rotations: u64,
+    /// Longest rotation (final checkpoint, fsync of the sealed shard, seal, next shard's chain record and first
+    /// checkpoint): appends wait this long once per shard.
+    pub rotation_max: Duration,
     /// Time the writer thread spent committing batches (encoding, journal write, fdatasync, handing leaves to the
     /// tile thread): `entries / busy` is
     /// the writer's capacity, independent of how fast callers produce records.
@@ -263,6 +288,12 @@ pub struct Recovery {
     pub entries: u64,
     /// Bytes of a torn final frame that were truncated.
     pub truncated_bytes: u64,
+    /// Tile and bundle files of the open shard found damaged (present but not the bytes the journal implies, e.g.
+    /// empty because they were not yet written back when the power failed) and rewritten from the journal. Missing
+    /// ones are rewritten too but not counted.
+    pub repaired_files: u64,
+    /// The shard that was opened (0 until the log first rotated).
+    pub shard: u64,
 }
 
 impl AuditLog {
@@ -274,41 +305,130 @@ impl AuditLog {
                 "max_batch and queue_capacity must be positive".into(),
             ));
         }
+        if options.rotate_max_bytes == Some(0) || options.rotate_max_age == Some(Duration::ZERO) {
+            return Err(AuditError::Config(
+                "rotation limits must be positive (use None to disable)".into(),
+            ));
+        }
         fs::create_dir_all(&dir).map_err(|e| AuditError::io(&dir, e))?;
         let dir_lock = lock_dir(&dir)?;
         let origin = options.signer.name().to_owned();
         let verifier = options.signer.verifier();
 
-        let published = read_checkpoint(&dir, &verifier)?;
-        repair_archive(&dir)?;
-        let (journal, mut state, recovery) = replay(&dir, &origin, published.as_ref())?;
+        // The open shard is the newest one; if it is already sealed, a rotation was interrupted between sealing
+        // and the next shard's chain record: complete it by starting the next shard.
+        let shards = list_shards(&dir)?;
+        let mut shard = shards.last().copied().unwrap_or(0);
+        // Shards rotated away from are sealed off the commit path; finish any seal a crash interrupted.
+        for &older in shards.iter().filter(|&&k| k < shard) {
+            if !super::shard::is_sealed(&shard_dir(&dir, older)) {
+                complete_seal(&dir, older, &origin, &verifier).map_err(|e| e.in_shard(older))?;
+            }
+        }
+        let newest_seal = read_seal(
+            &shard_dir(&dir, shard),
+            &verifier,
+            &shard_origin(&origin, shard),
+        )
+        .map_err(|e| e.in_shard(shard))?;
+        let previous_seal = if let Some((seal, _)) = newest_seal {
+            shard += 1;
+            create_shard_dir(&dir, shard)?;
+            Some(seal)
+        } else if shard > 0 {
+            let prev = shard - 1;
+            let (seal, _) = read_seal(
+                &shard_dir(&dir, prev),
+                &verifier,
+                &shard_origin(&origin, prev),
+            )
+            .map_err(|e| e.in_shard(prev))?
+            .ok_or_else(|| {
+                AuditError::Corrupt {
+                    index: None,
+                    reason: format!("shard {prev} is not sealed, but shard {shard} exists"),
+                }
+                .in_shard(prev)
+            })?;
+            Some(seal)
+        } else {
+            None
+        };
+        let link = previous_seal.map(|c| ShardLink {
+            shard,
+            previous_origin: c.origin,
+            previous_size: c.size,
+            previous_root: B64.encode(c.root),
+        });
+        let shard_path = shard_dir(&dir, shard);
+        let shard_name = shard_origin(&origin, shard);
+        let in_shard = |e: AuditError| if shard > 0 { e.in_shard(shard) } else { e };
+
+        let published = read_checkpoint(&shard_path, &verifier, &shard_name).map_err(in_shard)?;
+        repair_archive(&shard_path)?;
+        let (journal, mut state, mut recovery) =
+            replay(&shard_path, &shard_name, published.as_ref().map(|p| &p.0)).map_err(in_shard)?;
+        recovery.shard = shard;
+        let first = state
+            .first_leaf
+            .as_deref()
+            .map(parse_leaf_lenient)
+            .transpose()
+            .map_err(|e| {
+                in_shard(AuditError::Corrupt {
+                    index: Some(0),
+                    reason: e.to_string(),
+                })
+            })?;
+        if let (Some(want), Some(first)) = (&link, &first) {
+            if !matches!(&first.entry, Entry::ShardStart(got) if got == want) {
+                return Err(in_shard(AuditError::Corrupt {
+                    index: Some(0),
+                    reason: "the first leaf is not the chain record naming the previous shard's sealed checkpoint"
+                        .into(),
+                }));
+            }
+        }
+        let shard_started = first.as_ref().and_then(|l| {
+            time::PrimitiveDateTime::parse(&l.time, TIME_FORMAT)
+                .ok()
+                .map(time::PrimitiveDateTime::assume_utc)
+        });
 
         let shared = Arc::new(Mutex::new(SharedState::default()));
         // Waking each waiting caller costs a syscall; a second thread does it so the writer can keep committing.
         let (ack_tx, ack_rx) = mpsc::channel::<Vec<(ReceiptTx, Receipt)>>();
         let mut writer = Writer {
-            dir: dir.clone(),
+            root: dir.clone(),
+            name: origin.clone(),
+            shard,
+            dir: shard_path.clone(),
             journal_len: journal
                 .metadata()
-                .map_err(|e| AuditError::io(&dir, e))?
+                .map_err(|e| AuditError::io(&shard_path, e))?
                 .len(),
             journal,
             frontier: std::mem::take(&mut state.frontier),
             tiles: Tiler::start(
-                dir.clone(),
+                shard_path.clone(),
                 std::mem::take(&mut state.tiles),
                 Arc::clone(&shared),
             )?,
             signer: options.signer,
-            origin: Arc::from(origin.as_str()),
+            origin: Arc::from(shard_name.as_str()),
             instance: options.instance,
-            published: published.as_ref().map(|c| c.size),
+            published: published.as_ref().map(|c| c.0.size),
+            last_note: published.as_ref().map(|c| c.1.clone()),
+            shard_started,
+            sealers: Vec::new(),
             opts: Limits {
                 checkpoint_interval: options.checkpoint_interval,
                 max_batch: options.max_batch,
                 max_batch_delay: options.max_batch_delay,
                 detached_batch_delay: options.detached_batch_delay.max(options.max_batch_delay),
                 max_journal_bytes: options.max_journal_bytes,
+                rotate_max_bytes: options.rotate_max_bytes,
+                rotate_max_age: options.rotate_max_age,
             },
             shared: Arc::clone(&shared),
             acks: ack_tx,
@@ -316,7 +436,14 @@ impl AuditLog {
         {
             let mut s = lock(&shared);
             s.health.size = writer.frontier.size();
-            s.health.checkpoint_size = published.as_ref().map_or(0, |c| c.size);
+            s.health.checkpoint_size = published.as_ref().map_or(0, |c| c.0.size);
+            s.health.shard = shard;
+        }
+        if let Some(link) = link.filter(|_| writer.frontier.size() == 0) {
+            // A new shard (or one whose creation was interrupted): its first leaf chains it to the sealed one.
+            writer
+                .append_internal(&Entry::ShardStart(link))
+                .map_err(in_shard)?;
         }
         if writer.published != Some(writer.frontier.size()) {
             writer.publish()?;
@@ -361,6 +488,11 @@ impl AuditLog {
         let Some(tx) = &self.tx else {
             return Pending::failed(AuditError::Closed);
         };
+        if matches!(entry, Entry::ShardStart(_)) {
+            return Pending::failed(AuditError::Record(
+                "shard_start chain records are written by the log itself".into(),
+            ));
+        }
         // Serialize on the caller's thread; the writer only splices in the envelope.
         let prepared = match PreparedEntry::new(&entry) {
             Ok(p) => p,
@@ -500,11 +632,15 @@ fn lock_dir(dir: &Path) -> Result<File, AuditError> {
     Ok(f)
 }
 
-fn read_checkpoint(dir: &Path, verifier: &NoteVerifier) -> Result<Option<Checkpoint>, AuditError> {
+fn read_checkpoint(
+    dir: &Path,
+    verifier: &NoteVerifier,
+    origin: &str,
+) -> Result<Option<(Checkpoint, String)>, AuditError> {
     let path = dir.join(CHECKPOINT_FILE);
     match fs::read_to_string(&path) {
-        Ok(note) => Checkpoint::open(&note, verifier)
-            .map(Some)
+        Ok(note) => Checkpoint::open_with_origin(&note, verifier, origin)
+            .map(|c| Some((c, note)))
             .map_err(|e| AuditError::Corrupt {
                 index: None,
                 reason: format!("checkpoint does not verify with the configured key: {e}"),
@@ -556,6 +692,8 @@ fn repair_archive(dir: &Path) -> Result<(), AuditError> {
 struct Replayed {
     frontier: Frontier,
     tiles: TileBuilder,
+    /// The first leaf (for the chain check and the shard's age).
+    first_leaf: Option<Vec<u8>>,
 }
 
 fn journal_header(origin: &str) -> Result<Vec<u8>, AuditError> {
@@ -590,7 +728,21 @@ fn replay(
     let header = journal_header(origin)?;
     let mut state = Replayed::default();
     let mut recovery = Recovery::default();
-    let exists = path.exists();
+    let mut exists = path.exists();
+    if exists {
+        // A crash right after creating the journal can leave it shorter than its header (nothing was ever
+        // appended): start it afresh, unless a published checkpoint says entries existed.
+        let len = fs::metadata(&path)
+            .map_err(|e| AuditError::io(&path, e))?
+            .len();
+        if len < header.len() as u64 && published.is_none_or(|c| c.size == 0) {
+            let got = fs::read(&path).map_err(|e| AuditError::io(&path, e))?;
+            if header.starts_with(&got) {
+                fs::remove_file(&path).map_err(|e| AuditError::io(&path, e))?;
+                exists = false;
+            }
+        }
+    }
     if !exists {
         if let Some(cp) = published {
             if cp.size > 0 {
@@ -703,6 +855,9 @@ fn replay(
         }
         state.tiles.push(dir, &data, hash, true)?;
         state.frontier.push(hash);
+        if state.first_leaf.is_none() {
+            state.first_leaf = Some(data);
+        }
         offset = frame_end;
         if published.is_some_and(|c| c.size == state.frontier.size()) {
             root_at_published = Some(state.frontier.root());
@@ -732,7 +887,12 @@ fn replay(
             });
         }
     }
+    if published.is_some_and(|c| c.size == state.frontier.size()) {
+        // The latest checkpoint refers to the partial files of exactly this size: they must be intact too.
+        state.tiles.repair_partials(dir)?;
+    }
     recovery.entries = state.frontier.size();
+    recovery.repaired_files = state.tiles.repaired();
     let f = OpenOptions::new()
         .append(true)
         .open(&path)
@@ -744,15 +904,128 @@ fn replay(
     Ok((f, state, recovery))
 }
 
+/// Seal shard `shard` (< the newest) whose sealing a crash interrupted: its latest checkpoint is its final one (it
+/// was published before the next shard was created) and must be what the next shard's chain record names; its
+/// journal is replayed against it (rewriting any tile a power loss damaged) before it is fsynced and sealed.
+fn complete_seal(
+    root: &Path,
+    shard: u64,
+    name: &str,
+    verifier: &NoteVerifier,
+) -> Result<(), AuditError> {
+    let dir = shard_dir(root, shard);
+    let origin = shard_origin(name, shard);
+    let (cp, note) =
+        read_checkpoint(&dir, verifier, &origin)?.ok_or_else(|| AuditError::Corrupt {
+            index: None,
+            reason: format!("shard {shard} has no checkpoint, but a newer shard exists"),
+        })?;
+    repair_archive(&dir)?;
+    if !dir.join(JOURNAL_FILE).exists() {
+        // No journal to rebuild from (its seal got as far as deleting it, and only the marker is gone): the
+        // shard must verify as it is.
+        super::verify::verify_shard(
+            &dir,
+            &origin,
+            verifier,
+            &super::verify::VerifyOptions::default(),
+            None,
+        )?;
+        return super::shard::seal(&dir, &note);
+    }
+    let (_, state, _) = replay(&dir, &origin, Some(&cp))?;
+    if state.frontier.size() != cp.size {
+        return Err(AuditError::Corrupt {
+            index: Some(cp.size),
+            reason: format!(
+                "the journal holds {} entries beyond the final checkpoint of size {}",
+                state.frontier.size() - cp.size,
+                cp.size
+            ),
+        });
+    }
+    if let Some(first) = first_leaf(&shard_dir(root, shard + 1))? {
+        let want = ShardLink {
+            shard: shard + 1,
+            previous_origin: cp.origin.clone(),
+            previous_size: cp.size,
+            previous_root: B64.encode(cp.root),
+        };
+        let ok = parse_leaf_lenient(&first)
+            .is_ok_and(|l| matches!(&l.entry, Entry::ShardStart(got) if *got == want));
+        if !ok {
+            return Err(AuditError::Corrupt {
+                index: None,
+                reason: format!(
+                    "shard {}'s chain record does not name this shard's final checkpoint (size {})",
+                    shard + 1,
+                    cp.size
+                ),
+            });
+        }
+    }
+    super::shard::seal(&dir, &note)
+}
+
+/// The first leaf of a shard: from its journal, or (a sealed shard has none) its first entry bundle.
+fn first_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
+    let path = dir.join(JOURNAL_FILE);
+    let mut f = match File::open(&path) {
+        Ok(f) => BufReader::new(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bundle = super::tiles::read_covering(dir, &super::tiles::bundle_path(0, 256), 1)?;
+            return Ok(bundle.and_then(|(bytes, _)| {
+                super::tiles::decode_bundle(&bytes)
+                    .ok()
+                    .and_then(|e| e.first().map(|l| l.to_vec()))
+            }));
+        }
+        Err(e) => return Err(AuditError::io(&path, e)),
+    };
+    let mut head = [0u8; 10];
+    if read_full(&mut f, &mut head).map_err(|e| AuditError::io(&path, e))? < head.len() {
+        return Ok(None);
+    }
+    let olen = usize::from(u16::from_be_bytes([head[8], head[9]]));
+    let mut skip = vec![0u8; olen];
+    let mut hdr = [0u8; FRAME_HEADER];
+    if read_full(&mut f, &mut skip).map_err(|e| AuditError::io(&path, e))? < olen
+        || read_full(&mut f, &mut hdr).map_err(|e| AuditError::io(&path, e))? < FRAME_HEADER
+    {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+    let inv = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    if len ^ inv != u32::MAX || len as usize > MAX_ENTRY_BYTES {
+        return Ok(None);
+    }
+    let mut data = vec![0u8; len as usize];
+    if read_full(&mut f, &mut data).map_err(|e| AuditError::io(&path, e))? < data.len()
+        || leaf_hash(&data)[..8] != hdr[8..16]
+    {
+        return Ok(None);
+    }
+    Ok(Some(data))
+}
+
 struct Limits {
     checkpoint_interval: Duration,
     max_batch: usize,
     max_batch_delay: Duration,
     detached_batch_delay: Duration,
     max_journal_bytes: Option<u64>,
+    rotate_max_bytes: Option<u64>,
+    rotate_max_age: Option<Duration>,
 }
 
 struct Writer {
+    /// The log directory (shard 0).
+    root: PathBuf,
+    /// The log name (key name, shard 0's origin).
+    name: String,
+    /// The open shard.
+    shard: u64,
+    /// The open shard's directory.
     dir: PathBuf,
     journal: File,
     journal_len: u64,
@@ -762,12 +1035,18 @@ struct Writer {
     origin: Arc<str>,
     instance: String,
     published: Option<u64>,
+    /// The latest published checkpoint note of the open shard (sealed verbatim at rotation).
+    last_note: Option<String>,
+    /// Time of the open shard's first leaf.
+    shard_started: Option<time::OffsetDateTime>,
+    /// Threads sealing shards rotated away from (fsync of a full shard takes seconds: it runs off the commit path).
+    sealers: Vec<JoinHandle<()>>,
     opts: Limits,
     shared: Arc<Mutex<SharedState>>,
     acks: mpsc::Sender<Vec<(ReceiptTx, Receipt)>>,
 }
 
-const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+pub(crate) const TIME_FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
     "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
 );
 
@@ -787,7 +1066,13 @@ impl Writer {
         let mut due: Option<Instant> = None;
         let mut open = true;
         while open {
-            let first = match due {
+            // Wake for the next checkpoint, or when the open shard reaches its maximum age (so an idle log still
+            // rotates on time and its records become prunable).
+            let wake = match (due, self.rotation_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let first = match wake {
                 Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -848,6 +1133,9 @@ impl Writer {
                     }
                 }
             }
+            if batch.is_empty() && self.failure().is_none() && self.rotation_due() {
+                self.rotate_now();
+            }
             if !batch.is_empty() {
                 self.commit(batch);
                 if due.is_none() && self.published != Some(self.frontier.size()) {
@@ -867,6 +1155,9 @@ impl Writer {
             }
         }
         let _ = self.publish_if_needed();
+        for t in self.sealers.drain(..) {
+            let _ = t.join();
+        }
     }
 
     fn publish_if_needed(&mut self) -> Result<Checkpoint, AuditError> {
@@ -905,6 +1196,7 @@ impl Writer {
             .map_err(|e| AuditError::io(&archive, e))?;
         f.sync_data().map_err(|e| AuditError::io(&archive, e))?;
         self.published = Some(cp.size);
+        self.last_note = Some(note);
         let mut s = lock(&self.shared);
         s.health.checkpoint_size = cp.size;
         s.stats.checkpoints += 1;
@@ -913,8 +1205,141 @@ impl Writer {
 
     fn commit(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
         let started = Instant::now();
+        if self.failure().is_none() && self.rotation_due() {
+            self.rotate_now();
+        }
         self.commit_inner(batch);
         lock(&self.shared).stats.busy += started.elapsed();
+    }
+
+    /// Rotate, failing the log closed if that fails (the pending batch and everything after it are refused).
+    fn rotate_now(&mut self) {
+        let t = Instant::now();
+        if let Err(e) = self.rotate() {
+            self.fail(format!("shard rotation failed: {e}"));
+        }
+        let mut s = lock(&self.shared);
+        s.stats.rotation_max = s.stats.rotation_max.max(t.elapsed());
+    }
+
+    /// When the open shard reaches `rotate_max_age` (None: no age limit, or nothing to rotate).
+    fn rotation_deadline(&self) -> Option<Instant> {
+        let age = self.opts.rotate_max_age?;
+        let started = self.shard_started?;
+        if self.frontier.size() <= u64::from(self.shard > 0) || self.failure().is_some() {
+            return None;
+        }
+        let left = (started + age) - time::OffsetDateTime::now_utc();
+        Some(Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO))
+    }
+
+    /// Whether the open shard has reached a rotation limit (and holds at least one record besides its chain
+    /// record, so an idle log does not rotate into empty shards).
+    fn rotation_due(&self) -> bool {
+        let records = self
+            .frontier
+            .size()
+            .saturating_sub(u64::from(self.shard > 0));
+        if records == 0 {
+            return false;
+        }
+        if self
+            .opts
+            .rotate_max_bytes
+            .is_some_and(|max| self.journal_len >= max)
+        {
+            return true;
+        }
+        match (self.opts.rotate_max_age, self.shard_started) {
+            (Some(age), Some(started)) => time::OffsetDateTime::now_utc() - started >= age,
+            _ => false,
+        }
+    }
+
+    /// Rotate: publish the open shard's final checkpoint, start the next shard with its chain record (naming that
+    /// checkpoint) as first leaf and publish its first checkpoint, then seal the old shard (fsync of every file,
+    /// `sealed` note, read-only files) on a separate thread — fsyncing a full shard's tiles takes seconds, and
+    /// appends must not wait for it. A crash before the seal is complete is finished by the next `open`.
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        if self.published != Some(self.frontier.size()) || self.last_note.is_none() {
+            self.publish()?;
+        }
+        let note = self
+            .last_note
+            .clone()
+            .ok_or_else(|| AuditError::Failed("no final checkpoint to seal".into()))?;
+        let last = Checkpoint {
+            origin: self.origin.to_string(),
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+        };
+        let sealed_dir = self.dir.clone();
+
+        let next = self.shard + 1;
+        let dir = create_shard_dir(&self.root, next)?;
+        let origin = shard_origin(&self.name, next);
+        let (journal, state, _) = replay(&dir, &origin, None)?;
+        let tiles = Tiler::start(dir.clone(), state.tiles, Arc::clone(&self.shared))?;
+        // The old tile thread is idle (publication waited for it): stop it.
+        drop(std::mem::replace(&mut self.tiles, tiles));
+        self.journal_len = journal
+            .metadata()
+            .map_err(|e| AuditError::io(&dir, e))?
+            .len();
+        self.journal = journal;
+        self.frontier = state.frontier;
+        self.dir = dir;
+        self.origin = Arc::from(origin.as_str());
+        self.shard = next;
+        self.published = None;
+        self.last_note = None;
+        self.shard_started = None;
+        self.append_internal(&Entry::ShardStart(ShardLink {
+            shard: next,
+            previous_origin: last.origin,
+            previous_size: last.size,
+            previous_root: B64.encode(last.root),
+        }))?;
+        self.publish()?;
+        {
+            let mut s = lock(&self.shared);
+            s.health.shard = next;
+            s.health.size = self.frontier.size();
+            s.stats.rotations += 1;
+        }
+        let shared = Arc::clone(&self.shared);
+        let sealed_shard = next - 1;
+        let sealer = std::thread::Builder::new()
+            .name("haetae-audit-seal".into())
+            .spawn(move || {
+                if let Err(e) = super::shard::seal(&sealed_dir, &note) {
+                    let mut s = lock(&shared);
+                    if s.health.failure.is_none() {
+                        s.health.failure =
+                            Some(format!("sealing shard {sealed_shard} failed: {e}"));
+                    }
+                }
+            })
+            .map_err(|e| AuditError::Failed(format!("cannot start the seal thread: {e}")))?;
+        self.sealers.retain(|t| !t.is_finished());
+        self.sealers.push(sealer);
+        Ok(())
+    }
+
+    /// Append an entry written by the log itself (the chain record), without a caller waiting on it.
+    fn append_internal(&mut self, entry: &Entry) -> Result<(), AuditError> {
+        let prepared = PreparedEntry::new(entry)?;
+        let before = self.frontier.size();
+        self.commit_inner(vec![(prepared, ReceiptTx(None))]);
+        if let Some(reason) = self.failure() {
+            return Err(AuditError::Failed(reason));
+        }
+        if self.frontier.size() != before + 1 {
+            return Err(AuditError::Failed(
+                "the chain record was not written".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn commit_inner(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
@@ -924,9 +1349,8 @@ impl Writer {
             }
             return;
         }
-        let time = time::OffsetDateTime::now_utc()
-            .format(TIME_FORMAT)
-            .unwrap_or_default();
+        let now = time::OffsetDateTime::now_utc();
+        let time = now.format(TIME_FORMAT).unwrap_or_default();
         // Leaves are encoded straight into the journal batch buffer (frame header first, filled in once the leaf
         // is hashed); the tile thread later reads them from the same buffer and hands it back for reuse.
         let mut buf = self.tiles.spare_buffer();
@@ -979,6 +1403,9 @@ impl Writer {
             return;
         }
         self.journal_len += buf.len() as u64;
+        if self.shard_started.is_none() {
+            self.shard_started = Some(now);
+        }
         let n = staged.len();
         let mut receipts = Vec::with_capacity(n);
         let mut leaves = Vec::with_capacity(n);

@@ -1,7 +1,8 @@
 //! `haetae audit`: key management, offline verification, proofs, export and the monthly review report.
 //!
 //! Must never: print or log the signing key (except into the file `keygen --out` creates), or modify a log
-//! directory (every subcommand except `keygen` is read-only).
+//! directory — every subcommand except `keygen` is read-only, and `prune`, which deletes only the data of sealed
+//! shards outside the retention period after the whole chain verified (see `audit::shard`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,11 +12,12 @@ use anyhow::{bail, Context as _};
 use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
 
+use crate::audit::shard::list_shards;
 use crate::audit::verify::{
-    csv_row, find_request, for_each_record, monthly_report, prove_index, verify_dir, VerifyOptions,
-    CSV_HEADER,
+    csv_row, find_request, for_each_record, monthly_report, prove, verify_dir, LeafRef,
+    VerifyOptions, CSV_HEADER,
 };
-use crate::audit::{NoteSigner, NoteVerifier, TlogProof};
+use crate::audit::{prune, NoteSigner, NoteVerifier, PruneOptions, TlogProof};
 
 /// Arguments of `haetae audit`.
 #[derive(Debug, Args)]
@@ -87,20 +89,24 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print an inclusion proof (C2SP tlog-proof) against the latest checkpoint.
+    /// Print an inclusion proof (C2SP tlog-proof) against the latest checkpoint of the leaf's shard.
     Prove {
         /// Log directory.
         dir: PathBuf,
         /// Verifier key.
         #[command(flatten)]
         key: VerifierKeyArgs,
-        /// Leaf index.
+        /// Leaf index within its shard (as in a receipt).
         #[arg(
             long,
             conflicts_with = "request_id",
             required_unless_present = "request_id"
         )]
         index: Option<u64>,
+        /// Shard of `--index` (a receipt's origin names it: `<name>/shards/<k>`; the bare name is shard 0).
+        /// Required once the log has rotated.
+        #[arg(long, conflicts_with = "request_id")]
+        shard: Option<u64>,
         /// Request id of a request record.
         #[arg(long)]
         request_id: Option<String>,
@@ -138,6 +144,29 @@ pub enum AuditCommand {
         /// Output format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
+    },
+    /// Delete the data of sealed shards whose newest record is older than the retention period, oldest first,
+    /// after verifying the whole log; each pruned shard keeps its sealed checkpoint, so the chain still verifies.
+    /// Run it by hand or from cron; the gateway itself never deletes anything.
+    Prune {
+        /// Log directory.
+        dir: PathBuf,
+        /// Verifier key.
+        #[command(flatten)]
+        key: VerifierKeyArgs,
+        /// Retention period in days (PIPA safety measures: ≥ 365, ≥ 730 for unique identifiers or sensitive
+        /// data). Defaults to `audit.retention_days` of `--config`.
+        #[arg(long, required_unless_present = "config")]
+        retention_days: Option<u32>,
+        /// Gateway config file to take `audit.retention_days` from.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only report what would be pruned.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Monthly review summary: requests by destination country, data classes sent abroad, blocks, policy changes.
     Report {
@@ -245,18 +274,32 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                                 .map(|n| format!(", journal of {n} entries matches"))
                                 .unwrap_or_default()
                         )?;
+                        if rep.shards.len() > 1 {
+                            let pruned = rep.shards.iter().filter(|s| s.pruned).count();
+                            writeln!(
+                                out,
+                                "   {} shards chained ({} sealed, {pruned} pruned), {} entries in all",
+                                rep.shards.len(),
+                                rep.shards.iter().filter(|s| s.sealed).count(),
+                                rep.total_entries
+                            )?;
+                        }
                     }
                 }
                 Err(e) => {
                     let index = e.bad_index();
+                    let shard = e.bad_shard();
                     if json {
-                        let j = serde_json::json!({"ok": false, "first_bad_index": index, "error": e.to_string()});
+                        let j = serde_json::json!({"ok": false, "first_bad_shard": shard, "first_bad_index": index, "error": e.to_string()});
                         writeln!(out, "{j}")?;
                     } else {
-                        match index {
-                            Some(i) => writeln!(out, "FAIL first bad index {i}: {e}")?,
-                            None => writeln!(out, "FAIL: {e}")?,
-                        }
+                        let at = match (shard, index) {
+                            (Some(k), Some(i)) => format!(" first bad shard {k} index {i}"),
+                            (Some(k), None) => format!(" first bad shard {k}"),
+                            (None, Some(i)) => format!(" first bad index {i}"),
+                            (None, None) => String::new(),
+                        };
+                        writeln!(out, "FAIL{at}: {e}")?;
                     }
                     return Ok(ExitCode::from(1));
                 }
@@ -266,18 +309,36 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             dir,
             key,
             index,
+            shard,
             request_id,
             out: path,
         } => {
             let v = load_verifier(&key)?;
-            let index = match (index, request_id) {
-                (Some(i), _) => i,
+            let at = match (index, request_id) {
+                (Some(index), _) => {
+                    let shard = match shard {
+                        Some(k) => k,
+                        None => {
+                            let shards = list_shards(&dir)?;
+                            if shards.len() > 1 {
+                                bail!(
+                                    "the log has {} shards: give --shard K with --index (a receipt's origin names its \
+                                     shard: {}/shards/<k>, the bare name is shard 0)",
+                                    shards.len(),
+                                    v.name()
+                                );
+                            }
+                            0
+                        }
+                    };
+                    LeafRef { shard, index }
+                }
                 (None, Some(id)) => find_request(&dir, &v, &id)?.with_context(|| {
                     format!("no checkpointed request record with request id {id:?}")
                 })?,
                 (None, None) => bail!("--index or --request-id is required"),
             };
-            let text = prove_index(&dir, &v, index)?.to_text();
+            let text = prove(&dir, &v, at)?.to_text();
             match path {
                 Some(p) => {
                     std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?
@@ -313,8 +374,8 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                     let hash: [u8; 32] = raw
                         .try_into()
                         .map_err(|_| anyhow::anyhow!("leaf hash is not 32 bytes"))?;
-                    crate::audit::Checkpoint::open(&p.checkpoint, &v)
-                        .and_then(|cp| p.verify_hash(&cp, &hash).map(|()| cp))
+                    crate::audit::Checkpoint::open_any_shard(&p.checkpoint, &v)
+                        .and_then(|(cp, _)| p.verify_hash(&cp, &hash).map(|()| cp))
                 }
                 (None, None) => p.verify(&v, None),
             };
@@ -351,6 +412,64 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             })?;
             w.flush()?;
             return Ok(ExitCode::SUCCESS);
+        }
+        AuditCommand::Prune {
+            dir,
+            key,
+            retention_days,
+            config,
+            dry_run,
+            json,
+        } => {
+            let v = load_verifier(&key)?;
+            let days = match (retention_days, config) {
+                (Some(d), _) => d,
+                (None, Some(path)) => {
+                    crate::config::Settings::load(Some(&path), std::env::vars())?
+                        .audit
+                        .retention_days
+                }
+                (None, None) => bail!("--retention-days or --config is required"),
+            };
+            if days == 0 {
+                bail!("the retention period must be at least one day");
+            }
+            let opts = PruneOptions {
+                retention: std::time::Duration::from_secs(u64::from(days) * 86_400),
+                now: time::OffsetDateTime::now_utc(),
+                dry_run,
+            };
+            let rep = match prune(&dir, &v, &opts) {
+                Ok(r) => r,
+                Err(e) => {
+                    writeln!(out, "FAIL: nothing was pruned: {e}")?;
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&rep)?)?;
+            } else {
+                let verb = if dry_run { "would prune" } else { "pruned" };
+                for p in &rep.pruned {
+                    writeln!(
+                        out,
+                        "{verb} shard {} ({}, {} entries, newest {}); its sealed checkpoint is kept",
+                        p.shard, p.origin, p.size, p.newest
+                    )?;
+                }
+                writeln!(
+                    out,
+                    "{} shard(s) {verb}, {} pruned before, {} kept (retention {days} days, cutoff {}){}",
+                    rep.pruned.len(),
+                    rep.already_pruned,
+                    rep.kept,
+                    rep.cutoff,
+                    rep.stopped_at
+                        .as_deref()
+                        .map(|w| format!("; kept from here on because {w}"))
+                        .unwrap_or_default()
+                )?;
+            }
         }
         AuditCommand::Report {
             dir,

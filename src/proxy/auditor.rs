@@ -3,9 +3,12 @@
 //! listeners.
 //!
 //! Routes (GET only):
-//! - `/checkpoint`, `/checkpoints` (archive), `/tile/<L>/<N>[.p/<W>]`, `/tile/entries/<N>[.p/<W>]` — the log files
+//! - `/checkpoint`, `/checkpoints` (archive), `/tile/<L>/<N>[.p/<W>]`, `/tile/entries/<N>[.p/<W>]` — the files of
+//!   shard 0; the same names under `/shards/<k>/` for shard k, plus `sealed`/`pruned` markers
+//! - `/shards` — the shards in order (origin, path prefix, sealed, pruned), JSON
 //! - `/pubkey` — the verifier key (`name+id+key`)
-//! - `/proof?index=N` or `/proof?request_id=ID` — a C2SP tlog-proof against the latest checkpoint
+//! - `/proof?request_id=ID` or `/proof?index=N[&shard=K]` — a C2SP tlog-proof against the latest checkpoint of the
+//!   record's shard (`shard` is required once the log has rotated)
 //! - `/export?from=RFC3339&to=RFC3339&format=jsonl|csv` — records in `[from, to)`, streamed; JSONL lines are the exact
 //!   leaf bytes, so each line checks by hash
 //!
@@ -23,7 +26,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::auth::{key_digest, parse_key_hash};
 use super::stream::BoxError;
-use crate::audit::verify::{csv_row, find_request, for_each_record, prove_index, CSV_HEADER};
+use crate::audit::shard::{
+    is_pruned, is_sealed, list_shards, shard_dir, shard_origin, shard_prefix,
+};
+use crate::audit::verify::{csv_row, find_request, for_each_record, prove, LeafRef, CSV_HEADER};
 use crate::audit::{AuditError, NoteVerifier};
 
 type AuditorBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
@@ -101,11 +107,21 @@ fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
         .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
 }
 
-/// A log file path from a request path: only the tlog-tiles names, nothing that could leave the directory.
+/// A log file path from a request path: only the tlog-tiles names of a shard (shard 0 at the root, shard k under
+/// `shards/<k>/`) and its `sealed`/`pruned` markers, nothing that could leave the directory.
 fn log_file(dir: &Path, path: &str) -> Option<PathBuf> {
-    let rel = path.strip_prefix('/')?;
-    let allowed = rel == "checkpoint"
-        || rel == "checkpoints"
+    let full = path.strip_prefix('/')?;
+    let rel = match full.strip_prefix("shards/") {
+        Some(rest) => {
+            let (k, rel) = rest.split_once('/')?;
+            if k.is_empty() || k.starts_with('0') || !k.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            rel
+        }
+        None => full,
+    };
+    let allowed = matches!(rel, "checkpoint" | "checkpoints" | "sealed" | "pruned")
         || (rel.starts_with("tile/")
             && rel
                 .bytes()
@@ -113,7 +129,33 @@ fn log_file(dir: &Path, path: &str) -> Option<PathBuf> {
             && !rel
                 .split('/')
                 .any(|seg| seg.is_empty() || seg == "." || seg == ".."));
-    allowed.then(|| dir.join(rel))
+    allowed.then(|| dir.join(full))
+}
+
+/// `GET /shards`: every shard with its path prefix, origin and state (JSON), oldest first.
+fn shard_list(auditor: &Auditor) -> Response<AuditorBody> {
+    let shards = match list_shards(&auditor.dir) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+    };
+    let list: Vec<_> = shards
+        .into_iter()
+        .map(|k| {
+            let d = shard_dir(&auditor.dir, k);
+            serde_json::json!({
+                "shard": k,
+                "origin": shard_origin(auditor.verifier.name(), k),
+                "prefix": format!("/{}", shard_prefix(k)),
+                "sealed": is_sealed(&d),
+                "pruned": is_pruned(&d),
+            })
+        })
+        .collect();
+    text(
+        StatusCode::OK,
+        "application/json",
+        serde_json::Value::Array(list).to_string(),
+    )
 }
 
 async fn handle(auditor: &Auditor, req: Request<Incoming>) -> Response<AuditorBody> {
@@ -140,6 +182,7 @@ async fn handle(auditor: &Auditor, req: Request<Incoming>) -> Response<AuditorBo
             auditor.verifier.to_key_string() + "\n",
         ),
         "/proof" => proof(auditor, query.as_deref()).await,
+        "/shards" => shard_list(auditor),
         "/export" => export(auditor, query.as_deref()),
         _ => match log_file(&auditor.dir, &path) {
             None => error(StatusCode::NOT_FOUND, "no such auditor resource"),
@@ -167,26 +210,35 @@ async fn handle(auditor: &Auditor, req: Request<Incoming>) -> Response<AuditorBo
 async fn proof(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> {
     let index = query_param(query, "index").map(str::parse::<u64>);
     let request_id = query_param(query, "request_id").map(str::to_owned);
+    let shard = query_param(query, "shard").map(str::parse::<u64>);
     let dir = auditor.dir.clone();
     let verifier = auditor.verifier.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<Option<String>, AuditError> {
-        let index = match (index, request_id) {
-            (Some(Ok(i)), _) => i,
+        let at = match (index, request_id) {
+            (Some(Ok(index)), _) => {
+                let shard = match shard {
+                    Some(Ok(k)) => k,
+                    Some(Err(_)) => return Ok(None),
+                    None if list_shards(&dir)?.len() > 1 => return Ok(None),
+                    None => 0,
+                };
+                LeafRef { shard, index }
+            }
             (Some(Err(_)), _) => return Ok(None),
             (None, Some(id)) => match find_request(&dir, &verifier, &id)? {
-                Some(i) => i,
+                Some(at) => at,
                 None => return Ok(None),
             },
             (None, None) => return Ok(None),
         };
-        prove_index(&dir, &verifier, index).map(|p| Some(p.to_text()))
+        prove(&dir, &verifier, at).map(|p| Some(p.to_text()))
     })
     .await;
     match result {
         Ok(Ok(Some(proof))) => text(StatusCode::OK, "text/plain; charset=utf-8", proof),
         Ok(Ok(None)) => error(
             StatusCode::NOT_FOUND,
-            "give ?index=N or ?request_id=ID of a record covered by the latest checkpoint",
+            "give ?request_id=ID, or ?index=N (with &shard=K once the log has rotated), of a record covered by the latest checkpoint",
         ),
         Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "proof task failed"),
@@ -265,6 +317,14 @@ mod tests {
             log_file(dir, "/tile/entries/000"),
             Some(dir.join("tile/entries/000"))
         );
+        assert_eq!(
+            log_file(dir, "/shards/12/tile/0/001.p/3"),
+            Some(dir.join("shards/12/tile/0/001.p/3"))
+        );
+        assert_eq!(
+            log_file(dir, "/shards/3/sealed"),
+            Some(dir.join("shards/3/sealed"))
+        );
         for bad in [
             "/journal",
             "/tile/../journal",
@@ -273,6 +333,12 @@ mod tests {
             "/../etc/passwd",
             "/tile/%2e%2e/j",
             "/signing.key",
+            "/shards/1/journal",
+            "/shards/01/checkpoint",
+            "/shards//checkpoint",
+            "/shards/x/checkpoint",
+            "/shards/1/../../journal",
+            "/shards/1/lock",
         ] {
             assert_eq!(log_file(dir, bad), None, "{bad}");
         }

@@ -177,11 +177,30 @@ impl Residency {
                 AuditDurability::AfterResponse => 10,
             }));
         options.max_journal_bytes = (a.max_journal_bytes > 0).then_some(a.max_journal_bytes);
+        options.rotate_max_bytes = (a.rotate_max_bytes > 0).then_some(a.rotate_max_bytes);
+        options.rotate_max_age = (a.rotate_max_age_hours > 0)
+            .then(|| Duration::from_secs(a.rotate_max_age_hours.saturating_mul(3600)));
         let dir = a.dir.display().to_string();
         let log = AuditLog::open(&a.dir, options).map_err(|source| ResidencyError::Log {
             dir: dir.clone(),
             source,
         })?;
+        let rec = log.recovery();
+        if rec.truncated_bytes > 0 || rec.repaired_files > 0 {
+            tracing::warn!(
+                shard = rec.shard,
+                entries = rec.entries,
+                truncated_bytes = rec.truncated_bytes,
+                repaired_files = rec.repaired_files,
+                "residency log recovered from an unclean stop (torn journal tail truncated, damaged tiles rewritten)"
+            );
+        } else {
+            tracing::info!(
+                shard = rec.shard,
+                entries = rec.entries,
+                "residency log opened"
+            );
+        }
         let record = ChangeRecord {
             subject: "gateway-config".to_owned(),
             previous_hash: None,

@@ -236,6 +236,7 @@ fn admin_response(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byt
                     "failure": h.failure,
                     "size": h.size,
                     "checkpoint_size": h.checkpoint_size,
+                    "shard": h.shard,
                 })),
             });
             text(status, body.to_string())
