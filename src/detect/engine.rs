@@ -95,7 +95,45 @@ pub struct Scratch {
     /// Lazy-DFA cache of the trigger-literal searcher (builtin-only engines).
     lits: Option<hybrid::dfa::Cache>,
     norm: Normalized,
+    groups: Context,
+}
+
+/// Context keyword state of one scan: the groups found around the current candidate, and the keyword hits of the
+/// stretch of text scanned so far (so neighbouring candidates in dense text share one keyword pass instead of each
+/// rescanning its own window).
+#[derive(Default)]
+struct Context {
+    /// Groups present around the current candidate.
     groups: Vec<u16>,
+    /// `(start, end, group)` of every keyword match lying wholly inside `lo..hi`, sorted by end; ASCII keywords
+    /// glued to a word are already left out.
+    hits: Vec<(usize, usize, u16)>,
+    lo: usize,
+    hi: usize,
+}
+
+impl Context {
+    fn reset(&mut self) {
+        self.groups.clear();
+        self.hits.clear();
+        self.lo = 0;
+        self.hi = 0;
+    }
+}
+
+/// Gap (bytes) up to which the keyword stretch is extended rather than restarted at a new window.
+const CONTEXT_EXTEND_GAP: usize = 128;
+
+/// Start of the last `\n\n` in `b`.
+fn rfind_blank_line(b: &[u8]) -> Option<usize> {
+    memchr::memrchr_iter(b'\n', b)
+        .find(|&i| i > 0 && b[i - 1] == b'\n')
+        .map(|i| i - 1)
+}
+
+/// Start of the first `\n\n` in `b`.
+fn find_blank_line(b: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'\n', b).find(|&i| b.get(i + 1) == Some(&b'\n'))
 }
 
 impl std::fmt::Debug for Scratch {
@@ -116,6 +154,8 @@ pub struct Engine {
     keywords: AhoCorasick,
     keyword_group: Vec<u16>,
     keyword_ascii: Vec<bool>,
+    /// Byte length of the longest keyword.
+    keyword_max: usize,
     has_custom_regex: bool,
     /// Anchored code scanners (e-mail around `@`, IPv6 around `:`, Korean names before honorifics).
     scanners: Vec<PatInfo>,
@@ -458,6 +498,7 @@ impl Engine {
             .iter()
             .map(|k| k.bytes().all(|b| b.is_ascii()))
             .collect();
+        let keyword_max = kw_text.iter().map(String::len).max().unwrap_or(1).max(1);
         let keywords = AhoCorasickBuilder::new()
             .match_kind(AcMatchKind::Standard)
             .ascii_case_insensitive(true)
@@ -508,7 +549,7 @@ impl Engine {
             cache: maker_regex.as_ref().map(meta::Regex::create_cache),
             lits: maker_lits.as_ref().map(|d| d.create_cache()),
             norm: Normalized::default(),
-            groups: Vec::new(),
+            groups: Context::default(),
         });
         Ok(Engine {
             regex,
@@ -518,6 +559,7 @@ impl Engine {
             keywords,
             keyword_group,
             keyword_ascii,
+            keyword_max,
             has_custom_regex,
             scanners,
             person_suffixes,
@@ -532,7 +574,7 @@ impl Engine {
             cache: self.regex.as_ref().map(meta::Regex::create_cache),
             lits: self.triggers.as_ref().map(|t| t.dfa.create_cache()),
             norm: Normalized::default(),
-            groups: Vec::new(),
+            groups: Context::default(),
         }
     }
 
@@ -597,6 +639,7 @@ impl Engine {
             norm,
             groups,
         } = scratch;
+        groups.reset();
         let normalized = needs_normalization(text);
         let hay: &str = if normalized {
             norm.fill(text);
@@ -631,7 +674,7 @@ impl Engine {
         cache: &mut meta::Cache,
         lits: &mut Option<hybrid::dfa::Cache>,
         hay: &str,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
         if let (Some(t), Some(lits)) = (&self.triggers, lits.as_mut()) {
@@ -651,7 +694,7 @@ impl Engine {
         lit_cache: &mut hybrid::dfa::Cache,
         hay: &str,
         tr: &Triggers,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
@@ -669,7 +712,8 @@ impl Engine {
             failed: &failed,
         }
         .peekable();
-        let mut digit = next_digit_run(b, 0);
+        let mut digits = DigitRuns::new(b);
+        let mut digit = digits.next();
         let mut pos = 0;
         loop {
             // Honorific hits (ids past the trigger table) feed the Korean-name scanner, not the regex union.
@@ -689,7 +733,7 @@ impl Engine {
             };
             let (t, tb) = if is_digit {
                 let d = digit.unwrap_or(0);
-                digit = next_digit_run(b, d + 1);
+                digit = digits.next();
                 (d, DIGIT_BACK)
             } else if let Some(x) = l {
                 lits.next();
@@ -741,7 +785,7 @@ impl Engine {
         cache: &mut meta::Cache,
         hay: &str,
         p: usize,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) -> Option<usize> {
         let m = re.search_with(cache, &Input::new(hay).range(p..).anchored(Anchored::Yes))?;
@@ -774,7 +818,7 @@ impl Engine {
         re: &meta::Regex,
         cache: &mut meta::Cache,
         hay: &str,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
         let bytes = hay.as_bytes();
@@ -832,7 +876,7 @@ impl Engine {
         }
     }
 
-    fn run_scanner(&self, p: &PatInfo, hay: &str, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+    fn run_scanner(&self, p: &PatInfo, hay: &str, groups: &mut Context, out: &mut Vec<Finding>) {
         let b = hay.as_bytes();
         let mut last_end = 0;
         match p.check {
@@ -907,7 +951,7 @@ impl Engine {
         p: &PatInfo,
         hay: &str,
         suffix_start: usize,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
@@ -936,7 +980,7 @@ impl Engine {
         &self,
         dict: &Dictionary,
         hay: &str,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
         let bytes = hay.as_bytes();
@@ -957,15 +1001,16 @@ impl Engine {
             if !custom_valid(d, hay, s, e) {
                 continue;
             }
-            if let Some(f) = self.finish(d, None, s, e, d.base, groups) {
+            if let Some(f) = self.finish(d, None, s, e, d.base, &groups.groups) {
                 out.push(f);
             }
         }
     }
 
-    /// Collect the context groups present around `s..e` into `groups`.
-    fn find_context(&self, hay: &str, s: usize, e: usize, groups: &mut Vec<u16>) {
-        groups.clear();
+    /// Collect the context groups present around `s..e` into `ctx.groups`: the keywords lying wholly inside the
+    /// window (snapped to char boundaries, cut at a blank line).
+    fn find_context(&self, hay: &str, s: usize, e: usize, ctx: &mut Context) {
+        ctx.groups.clear();
         let bytes = hay.as_bytes();
         let mut ws = s.saturating_sub(CONTEXT_BEFORE);
         while !hay.is_char_boundary(ws) {
@@ -975,27 +1020,58 @@ impl Engine {
         while !hay.is_char_boundary(we) {
             we -= 1;
         }
-        if let Some(p) = memchr::memmem::rfind(&bytes[ws..s], b"\n\n") {
+        if let Some(p) = rfind_blank_line(&bytes[ws..s]) {
             ws += p + 2;
         }
-        if let Some(p) = memchr::memmem::find(&bytes[e..we], b"\n\n") {
+        if let Some(p) = find_blank_line(&bytes[e..we]) {
             we = e + p;
         }
+        self.keyword_hits(bytes, ws, we, ctx);
+        let Context { groups, hits, .. } = ctx;
+        let from = hits.partition_point(|h| h.1 <= ws);
+        for &(ks, ke, g) in &hits[from..] {
+            if ke > we {
+                break;
+            }
+            if ks >= ws && !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+    }
+
+    /// Make sure `ctx.hits` holds every keyword match inside `ws..we`: extend the scanned stretch, or restart it when
+    /// the window lies elsewhere. Matches are found by an overlapping search, so the set is the same as a search of
+    /// the window alone.
+    fn keyword_hits(&self, bytes: &[u8], ws: usize, we: usize, ctx: &mut Context) {
+        if ws < ctx.lo || ws > ctx.hi + CONTEXT_EXTEND_GAP {
+            ctx.hits.clear();
+            ctx.lo = ws;
+            ctx.hi = ws;
+        }
+        if we <= ctx.hi {
+            return;
+        }
+        // Matches ending after `hi` start at most `keyword_max - 1` bytes before it.
+        let from = ctx.hi.saturating_sub(self.keyword_max - 1).max(ctx.lo);
+        let hi = ctx.hi;
         let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
-        for m in self.keywords.find_overlapping_iter(&hay[ws..we]) {
+        let input = aho_corasick::Input::new(bytes).span(from..we);
+        for m in self.keywords.find_overlapping_iter(input) {
             let k = m.pattern().as_usize();
-            let (ks, ke) = (ws + m.start(), ws + m.end());
+            let (ks, ke) = (m.start(), m.end());
+            if ke <= hi {
+                continue; // recorded by the previous extension
+            }
             if self.keyword_ascii.get(k).copied().unwrap_or(false)
                 && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
             {
                 continue;
             }
             if let Some(&g) = self.keyword_group.get(k) {
-                if !groups.contains(&g) {
-                    groups.push(g);
-                }
+                ctx.hits.push((ks, ke, g));
             }
         }
+        ctx.hi = we;
     }
 
     /// Boundary check, validator, context score and threshold for one regex candidate.
@@ -1005,7 +1081,7 @@ impl Engine {
         p: &PatInfo,
         s: usize,
         e: usize,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
     ) -> Option<Finding> {
         let d = self.detectors.get(p.detector)?;
         if !boundary_ok(hay, s, e, p.boundary) {
@@ -1016,7 +1092,7 @@ impl Engine {
                 return None;
             }
             self.find_context(hay, s, e, groups);
-            return self.finish(d, None, s, e, p.base, groups);
+            return self.finish(d, None, s, e, p.base, &groups.groups);
         }
         // Context is looked up lazily: only checks that classify by context, and detectors with context rules, pay.
         let needs_context_first = matches!(p.check, Check::Rrn13 | Check::ContextNumeric);
@@ -1025,19 +1101,19 @@ impl Engine {
         }
         let cand = hay.get(s..e)?.as_bytes();
         let (entity, s2, e2, score) = {
-            let g: &[u16] = groups;
+            let g: &[u16] = &groups.groups;
             let has = |x: Group| needs_context_first && g.contains(&(x as u16));
             check(p.check, hay, cand, s, e, p.base, &has)?
         };
         let final_entity = entity.as_ref().unwrap_or(&d.entity);
         if !needs_context_first {
             if builtin::entity_context(final_entity).is_empty() {
-                groups.clear();
+                groups.groups.clear();
             } else {
                 self.find_context(hay, s2, e2, groups);
             }
         }
-        self.finish(d, entity, s2, e2, score, groups)
+        self.finish(d, entity, s2, e2, score, &groups.groups)
     }
 
     fn finish(
@@ -1312,7 +1388,7 @@ fn check(
             let one = name
                 .chars()
                 .next()
-                .is_some_and(|c| SURNAME_CHARS.contains(c))
+                .is_some_and(|c| SURNAMES.contains(c))
                 && (2..=3).contains(&syllables);
             ((one || two) && person_ko_ok(name)).then_some((None, s, e, base))
         }
@@ -1454,29 +1530,134 @@ fn numeric_shape(b: &[u8], t: usize) -> bool {
     false
 }
 
-/// Next position `>= from` holding `+`, `(` or the first digit of a digit run. Scans 32-byte blocks first
-/// (vectorised).
-fn next_digit_run(b: &[u8], from: usize) -> Option<usize> {
-    let is_trigger = |c: u8| c.wrapping_sub(b'0') < 10 || c == b'+' || c == b'(';
-    let mut i = from;
-    while i < b.len() {
-        if let Some(block) = b.get(i..i + 32) {
-            if !block.iter().fold(false, |acc, &c| acc | is_trigger(c)) {
-                i += 32;
-                continue;
-            }
-        }
-        let end = (i + 32).min(b.len());
-        while i < end {
-            let c = b[i];
-            if is_trigger(c) && (!c.is_ascii_digit() || i == 0 || !b[i - 1].is_ascii_digit()) {
-                return Some(i);
-            }
-            i += 1;
+/// Pack 64 flag bytes (0 or 1) into a bit mask, bit `i` = `flags[i]` (eight bytes per multiply).
+#[inline(always)]
+fn pack_flags(flags: &[u8; 64]) -> u64 {
+    let mut m = 0u64;
+    for (k, w) in flags.chunks_exact(8).enumerate() {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        let x = u64::from_le_bytes(x);
+        // Each byte is 0 or 1: the multiply gathers the eight low bits into the top byte, in order.
+        m |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    m
+}
+
+/// Digit mask and `+`/`(` mask of one 64-byte block. Plain loops over fixed-size arrays, which the compiler
+/// vectorises (16 or 32 bytes per compare) without `unsafe` or intrinsics.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // the indexed form is the one that vectorises
+fn digit_masks(block: &[u8; 64]) -> (u64, u64) {
+    let mut d = [0u8; 64];
+    let mut p = [0u8; 64];
+    for i in 0..64 {
+        let c = block[i];
+        d[i] = u8::from(c.wrapping_sub(b'0') < 10);
+        p[i] = u8::from(c == b'+' || c == b'(');
+    }
+    (pack_flags(&d), pack_flags(&p))
+}
+
+/// Positions holding `+`, `(` or the first digit of a digit run, in order. One vectorised pass: each 64-byte block
+/// becomes a bit mask of run starts, whose set bits are then read off one by one.
+struct DigitRuns<'a> {
+    b: &'a [u8],
+    /// Offset of the block after the current one.
+    next_block: usize,
+    /// Offset of the current block.
+    base: usize,
+    /// Run starts of the current block not yet returned.
+    mask: u64,
+    /// Whether the byte before the next block is a digit.
+    carry: u64,
+}
+
+impl<'a> DigitRuns<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        DigitRuns {
+            b,
+            next_block: 0,
+            base: 0,
+            mask: 0,
+            carry: 0,
         }
     }
-    None
 }
+
+impl Iterator for DigitRuns<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            let at = self.next_block;
+            if at >= self.b.len() {
+                return None;
+            }
+            let full = self
+                .b
+                .get(at..at + 64)
+                .and_then(|s| <&[u8; 64]>::try_from(s).ok());
+            let (d, p) = match full {
+                Some(block) => digit_masks(block),
+                None => {
+                    // Tail: zero padding holds no trigger byte.
+                    let mut block = [0u8; 64];
+                    let rest = &self.b[at..];
+                    block[..rest.len()].copy_from_slice(rest);
+                    digit_masks(&block)
+                }
+            };
+            self.mask = p | (d & !((d << 1) | self.carry));
+            self.carry = d >> 63;
+            self.base = at;
+            self.next_block = at + 64;
+        }
+        let i = self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(self.base + i)
+    }
+}
+
+/// A set of Hangul syllables (`U+AC00..=U+D7A3`) as a bit set: constant-time membership for the name checks.
+struct SyllableSet([u64; 175]);
+
+impl SyllableSet {
+    fn new(chars: impl IntoIterator<Item = char>) -> Self {
+        let mut set = [0u64; 175];
+        for c in chars {
+            if let Some(i) = syllable_index(c) {
+                set[i / 64] |= 1 << (i % 64);
+            }
+        }
+        SyllableSet(set)
+    }
+
+    fn contains(&self, c: char) -> bool {
+        syllable_index(c).is_some_and(|i| self.0.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1))
+    }
+}
+
+fn syllable_index(c: char) -> Option<usize> {
+    let u = u32::from(c);
+    (0xAC00..=0xD7A3)
+        .contains(&u)
+        .then(|| (u - 0xAC00) as usize)
+}
+
+/// Single-syllable surnames.
+static SURNAMES: std::sync::LazyLock<SyllableSet> =
+    std::sync::LazyLock::new(|| SyllableSet::new(SURNAME_CHARS.chars()));
+/// The name stop-list, sorted for binary search.
+static STOPLIST_SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    let mut v = PERSON_STOPLIST.to_vec();
+    v.sort_unstable();
+    v
+});
+/// First syllables of the name stop-list: most candidates skip the list entirely.
+static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
+    SyllableSet::new(PERSON_STOPLIST.iter().filter_map(|w| w.chars().next()))
+});
 
 fn email_domain_ok(d: &[u8]) -> bool {
     let Some(dot) = d.iter().rposition(|&c| c == b'.') else {
@@ -1495,12 +1676,11 @@ fn person_ko_ok(name: &str) -> bool {
     if !(2..=4).contains(&n) || !name.chars().all(is_hangul_syllable) {
         return false;
     }
-    // Compare lengths and the first syllable before the whole word (this runs for every honorific hit).
-    let nb = name.as_bytes();
-    if PERSON_STOPLIST
-        .iter()
-        .any(|w| w.len() == nb.len() && w.as_bytes().get(..3) == nb.get(..3) && w.as_bytes() == nb)
-    {
+    // Most names share no first syllable with any stop word (this runs for every honorific hit).
+    if !name.chars().next().is_some_and(|c| STOP_FIRST.contains(c)) {
+        return true;
+    }
+    if STOPLIST_SORTED.binary_search(&name).is_ok() {
         return false;
     }
     if n == 3 {
@@ -1509,7 +1689,7 @@ fn person_ko_ok(name: &str) -> bool {
         ];
         // Every char is a 3-byte Hangul syllable (checked above): the first two are the first 6 bytes.
         let two = name.get(..6).unwrap_or(name);
-        if PERSON_STOPLIST.contains(&two)
+        if STOPLIST_SORTED.binary_search(&two).is_ok()
             && name.chars().last().is_some_and(|c| PARTICLES.contains(&c))
         {
             return false;
