@@ -45,12 +45,12 @@ mod hs_baseline {
         let mut rejected = Vec::new();
         for (i, (name, src)) in sources.iter().enumerate() {
             let som = pattern(src, CompileFlags::UTF8 | CompileFlags::SOM_LEFTMOST, i);
-            if Builder::build::<BlockMode>(&som).is_ok() {
+            if Builder::build::<hyperscan::BlockMode>(&som).is_ok() {
                 pats.push(som);
                 continue;
             }
             let plain = pattern(src, CompileFlags::UTF8, i);
-            match Builder::build::<BlockMode>(&plain) {
+            match Builder::build::<hyperscan::BlockMode>(&plain) {
                 Ok(_) => {
                     without_som.push(*name);
                     pats.push(plain);
@@ -230,7 +230,7 @@ fn main() {
     {
         println!(
             "hyperscan {}: {} of {} patterns compiled ({:.1} ms), {} without SOM_LEFTMOST {:?}, rejected {:?}",
-            hyperscan::version_str(),
+            hyperscan::version_str().to_string_lossy(),
             hs.accepted,
             builtin_pattern_sources().len(),
             hs.compile.as_secs_f64() * 1e3,

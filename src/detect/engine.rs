@@ -33,6 +33,12 @@ pub const CONTEXT_AFTER: usize = 32;
 /// Dictionaries whose terms total at most this many bytes are compiled to an aho-corasick DFA (about 60 bytes of
 /// automaton per term byte, so at most ~16 MiB); bigger ones to a contiguous NFA with a prefilter.
 const DICTIONARY_DFA_BYTES: usize = 256 * 1024;
+/// Small dictionaries whose term prefixes number at most this many are merged into the trigger pass: their prefixes
+/// (up to [`DICTIONARY_PREFIX_BYTES`]) join the trigger DFA and the dictionary automaton runs anchored at those
+/// candidate starts only, instead of as a second full pass over the text.
+const MAX_MERGED_PREFIXES: usize = 4096;
+/// Byte length (snapped down to a char boundary) of the term prefixes merged into the trigger pass.
+const DICTIONARY_PREFIX_BYTES: usize = 6;
 /// Lazy-DFA cache per scratch. Sized so the union of all builtins never thrashes on mixed Korean/English text.
 const HYBRID_CACHE: usize = 8 * 1024 * 1024;
 
@@ -83,6 +89,10 @@ struct Triggers {
     /// Bytes that can begin some pattern of the union (over-approximation): positions before a digit run are only
     /// tried when they hold one.
     lead: Box<[bool; 256]>,
+    /// Pattern ids `>= dict_from` are dictionary term prefixes (merged dictionaries only).
+    dict_from: usize,
+    /// Bytes that can begin a dictionary term (merged dictionaries only; all `false` otherwise).
+    dict_first: Box<[bool; 256]>,
 }
 
 type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwindSafe>;
@@ -96,6 +106,10 @@ pub struct Scratch {
     lits: Option<hybrid::dfa::Cache>,
     norm: Normalized,
     groups: Context,
+    /// Candidate starts of merged dictionaries, from the trigger pass (sorted, distinct).
+    dict_cands: Vec<usize>,
+    /// Whether `dict_cands` is unusable (the trigger pass failed): merged dictionaries then try every char boundary.
+    dict_all: bool,
 }
 
 /// Context keyword state of one scan: the groups found around the current candidate, and the keyword hits of the
@@ -156,6 +170,8 @@ pub struct Engine {
     keyword_ascii: Vec<bool>,
     /// Byte length of the longest keyword.
     keyword_max: usize,
+    /// Dictionaries run anchored at candidates from the trigger pass (see [`MAX_MERGED_PREFIXES`]).
+    dict_merged: bool,
     has_custom_regex: bool,
     /// Anchored code scanners (e-mail around `@`, IPv6 around `:`, Korean names before honorifics).
     scanners: Vec<PatInfo>,
@@ -470,6 +486,66 @@ impl Engine {
             Some(r)
         };
 
+        // Merge small dictionaries into the trigger pass when their distinct term prefixes are few.
+        let all_small = dict_terms
+            .iter()
+            .all(|t| t.iter().map(String::len).sum::<usize>() <= DICTIONARY_DFA_BYTES);
+        let mut dict_prefixes: Vec<(String, usize)> = Vec::new();
+        let mut dict_first = Box::new([false; 256]);
+        let mut dict_merged = false;
+        if !has_custom_regex
+            && !hirs.is_empty()
+            && all_small
+            && dict_terms.iter().any(|t| !t.is_empty())
+        {
+            let mut seen = std::collections::BTreeSet::new();
+            for (slot, terms) in dict_terms.iter().enumerate() {
+                for t in terms {
+                    let mut cut = t.len().min(DICTIONARY_PREFIX_BYTES);
+                    while cut > 0 && !t.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    if cut == 0 {
+                        cut = t.chars().next().map_or(t.len(), char::len_utf8);
+                    }
+                    let prefix = &t[..cut];
+                    let pattern: String = if slot == 1 {
+                        prefix
+                            .chars()
+                            .map(|c| {
+                                if c.is_ascii_alphabetic() {
+                                    format!(
+                                        "[{}{}]",
+                                        c.to_ascii_lowercase(),
+                                        c.to_ascii_uppercase()
+                                    )
+                                } else {
+                                    regex_syntax::escape(c.encode_utf8(&mut [0u8; 4]))
+                                }
+                            })
+                            .collect()
+                    } else {
+                        regex_syntax::escape(prefix)
+                    };
+                    if let Some(&b) = t.as_bytes().first() {
+                        dict_first[usize::from(b)] = true;
+                        if slot == 1 {
+                            dict_first[usize::from(b.to_ascii_lowercase())] = true;
+                            dict_first[usize::from(b.to_ascii_uppercase())] = true;
+                        }
+                    }
+                    if seen.insert(pattern.clone()) {
+                        dict_prefixes.push((pattern, prefix.len()));
+                    }
+                }
+            }
+            dict_merged = dict_prefixes.len() <= MAX_MERGED_PREFIXES;
+            if !dict_merged {
+                dict_prefixes.clear();
+                dict_first.fill(false);
+            }
+        }
+
         let mut dictionaries = Vec::new();
         for slot in 0..2 {
             let terms = std::mem::take(&mut dict_terms[slot]);
@@ -485,7 +561,12 @@ impl Engine {
                 .match_kind(AcMatchKind::LeftmostLongest)
                 .ascii_case_insensitive(slot == 1)
                 .kind(small.then_some(aho_corasick::AhoCorasickKind::DFA))
-                .prefilter(!small)
+                .prefilter(!small && !dict_merged)
+                .start_kind(if dict_merged {
+                    aho_corasick::StartKind::Anchored
+                } else {
+                    aho_corasick::StartKind::Unanchored
+                })
                 .build(&terms)
                 .map_err(|e| DetectError::Build(e.to_string()))?;
             dictionaries.push(Dictionary {
@@ -525,9 +606,19 @@ impl Engine {
                 .map(|t| t.0)
                 .chain(PERSON_SUFFIXES.iter().copied())
                 .collect();
-            let escaped: Vec<String> = lits.iter().map(|l| regex_syntax::escape(l)).collect();
+            let mut escaped: Vec<String> = lits.iter().map(|l| regex_syntax::escape(l)).collect();
+            let mut len: Vec<usize> = lits.iter().map(|l| l.len()).collect();
+            let dict_from = escaped.len();
+            for (pattern, n) in &dict_prefixes {
+                escaped.push(pattern.clone());
+                len.push(*n);
+            }
+            let mut cfg = hybrid::dfa::DFA::config().match_kind(MatchKind::LeftmostFirst);
+            if dict_merged {
+                cfg = cfg.cache_capacity(HYBRID_CACHE);
+            }
             let dfa = hybrid::dfa::DFA::builder()
-                .configure(hybrid::dfa::DFA::config().match_kind(MatchKind::LeftmostFirst))
+                .configure(cfg)
                 .build_many(&escaped)
                 .map_err(|e| DetectError::Build(e.to_string()))?;
             let mut lead = Box::new([false; 256]);
@@ -538,9 +629,11 @@ impl Engine {
             }
             Some(Triggers {
                 dfa: Arc::new(dfa),
-                len: lits.iter().map(|l| l.len()).collect(),
+                len,
                 back: TRIGGERS.iter().map(|t| t.1).collect(),
                 lead,
+                dict_from,
+                dict_first: dict_first.clone(),
             })
         };
         let maker_regex = regex.clone();
@@ -550,6 +643,8 @@ impl Engine {
             lits: maker_lits.as_ref().map(|d| d.create_cache()),
             norm: Normalized::default(),
             groups: Context::default(),
+            dict_cands: Vec::new(),
+            dict_all: false,
         });
         Ok(Engine {
             regex,
@@ -560,6 +655,7 @@ impl Engine {
             keyword_group,
             keyword_ascii,
             keyword_max,
+            dict_merged,
             has_custom_regex,
             scanners,
             person_suffixes,
@@ -575,6 +671,8 @@ impl Engine {
             lits: self.triggers.as_ref().map(|t| t.dfa.create_cache()),
             norm: Normalized::default(),
             groups: Context::default(),
+            dict_cands: Vec::new(),
+            dict_all: false,
         }
     }
 
@@ -638,8 +736,12 @@ impl Engine {
             lits,
             norm,
             groups,
+            dict_cands,
+            dict_all,
         } = scratch;
         groups.reset();
+        dict_cands.clear();
+        *dict_all = false;
         let normalized = needs_normalization(text);
         let hay: &str = if normalized {
             norm.fill(text);
@@ -648,13 +750,21 @@ impl Engine {
             text
         };
         if let (Some(re), Some(cache)) = (&self.regex, cache.as_mut()) {
-            self.run_regex(re, cache, lits, hay, groups, out);
+            let dict = DictCands {
+                cands: dict_cands,
+                all: dict_all,
+            };
+            self.run_regex(re, cache, lits, hay, groups, dict, out);
         }
         for p in &self.scanners {
             self.run_scanner(p, hay, groups, out);
         }
         for dict in &self.dictionaries {
-            self.run_dictionary(dict, hay, groups, out);
+            if self.dict_merged {
+                self.run_dictionary_at(dict, hay, dict_cands, *dict_all, groups, out);
+            } else {
+                self.run_dictionary(dict, hay, groups, out);
+            }
         }
         for f in &mut out[first..] {
             if normalized {
@@ -668,6 +778,7 @@ impl Engine {
         resolve_overlaps(out, first);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_regex(
         &self,
         re: &meta::Regex,
@@ -675,11 +786,13 @@ impl Engine {
         lits: &mut Option<hybrid::dfa::Cache>,
         hay: &str,
         groups: &mut Context,
+        dict: DictCands<'_>,
         out: &mut Vec<Finding>,
     ) {
         if let (Some(t), Some(lits)) = (&self.triggers, lits.as_mut()) {
-            self.run_triggered(re, cache, lits, hay, t, groups, out);
+            self.run_triggered(re, cache, lits, hay, t, groups, dict, out);
         } else {
+            *dict.all = true;
             self.run_unanchored(re, cache, hay, groups, out);
         }
     }
@@ -695,6 +808,7 @@ impl Engine {
         hay: &str,
         tr: &Triggers,
         groups: &mut Context,
+        dict: DictCands<'_>,
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
@@ -704,12 +818,17 @@ impl Engine {
             .find(|p| p.check == Check::PersonKoAfter);
         let first = out.len();
         let failed = std::cell::Cell::new(false);
+        let DictCands {
+            cands: dict_cands,
+            all: dict_all,
+        } = dict;
         let mut lits = LiteralHits {
             tr,
             cache: lit_cache,
             hay: b,
             at: 0,
             failed: &failed,
+            dict: dict_cands,
         }
         .peekable();
         let mut digits = DigitRuns::new(b);
@@ -765,6 +884,7 @@ impl Engine {
             }
         }
         if failed.get() {
+            *dict_all = true;
             // The literal DFA has no quit bytes, so it cannot fail; if it ever did, fail closed: scan everything the
             // slow way instead of missing candidates.
             out.truncate(first);
@@ -983,26 +1103,91 @@ impl Engine {
         groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
-        let bytes = hay.as_bytes();
         for m in dict.ac.find_iter(hay) {
-            let (s, e) = (m.start(), m.end());
-            let alnum = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
-            if (alnum(s) && s > 0 && alnum(s - 1)) || (e > s && alnum(e - 1) && alnum(e)) {
-                continue;
+            self.dictionary_match(
+                dict,
+                hay,
+                m.start(),
+                m.end(),
+                m.pattern().as_usize(),
+                groups,
+                out,
+            );
+        }
+    }
+
+    /// Word boundary, validator, context and threshold for one dictionary match.
+    #[allow(clippy::too_many_arguments)]
+    fn dictionary_match(
+        &self,
+        dict: &Dictionary,
+        hay: &str,
+        s: usize,
+        e: usize,
+        term: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let bytes = hay.as_bytes();
+        let alnum = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
+        if (alnum(s) && s > 0 && alnum(s - 1)) || (e > s && alnum(e - 1) && alnum(e)) {
+            return;
+        }
+        let Some(&det) = dict.detector_of.get(term) else {
+            return;
+        };
+        let Some(d) = self.detectors.get(det as usize) else {
+            return;
+        };
+        self.find_context(hay, s, e, groups);
+        if !custom_valid(d, hay, s, e) {
+            return;
+        }
+        if let Some(f) = self.finish(d, None, s, e, d.base, &groups.groups) {
+            out.push(f);
+        }
+    }
+
+    /// A merged dictionary: anchored leftmost-longest searches at the candidate starts from the trigger pass, in
+    /// order, skipping starts inside the previous match. The same matches as the unanchored leftmost-longest
+    /// iteration, because every position where a term starts is a candidate.
+    fn run_dictionary_at(
+        &self,
+        dict: &Dictionary,
+        hay: &str,
+        cands: &[usize],
+        all: bool,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut cur = 0;
+        let mut each = |p: usize, cur: &mut usize| {
+            if p < *cur {
+                return;
             }
-            let Some(&det) = dict.detector_of.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            let det = det as usize;
-            let Some(d) = self.detectors.get(det) else {
-                continue;
-            };
-            self.find_context(hay, s, e, groups);
-            if !custom_valid(d, hay, s, e) {
-                continue;
+            let input = aho_corasick::Input::new(hay)
+                .span(p..hay.len())
+                .anchored(aho_corasick::Anchored::Yes);
+            if let Ok(Some(m)) = dict.ac.try_find(input) {
+                *cur = m.end();
+                self.dictionary_match(
+                    dict,
+                    hay,
+                    m.start(),
+                    m.end(),
+                    m.pattern().as_usize(),
+                    groups,
+                    out,
+                );
             }
-            if let Some(f) = self.finish(d, None, s, e, d.base, &groups.groups) {
-                out.push(f);
+        };
+        if all {
+            for p in 0..hay.len() {
+                each(p, &mut cur);
+            }
+        } else {
+            for &p in cands {
+                each(p, &mut cur);
             }
         }
     }
@@ -1043,7 +1228,7 @@ impl Engine {
     /// the window lies elsewhere. Matches are found by an overlapping search, so the set is the same as a search of
     /// the window alone.
     fn keyword_hits(&self, bytes: &[u8], ws: usize, we: usize, ctx: &mut Context) {
-        if ws < ctx.lo || ws > ctx.hi + CONTEXT_EXTEND_GAP {
+        if ws < ctx.lo || ws > ctx.hi + CONTEXT_EXTEND_GAP || ctx.hi == ctx.lo {
             ctx.hits.clear();
             ctx.lo = ws;
             ctx.hi = ws;
@@ -1385,10 +1570,7 @@ fn check(
             let syllables = name.chars().count();
             let two = TWO_SYLLABLE_SURNAMES.iter().any(|sn| name.starts_with(sn))
                 && (3..=4).contains(&syllables);
-            let one = name
-                .chars()
-                .next()
-                .is_some_and(|c| SURNAMES.contains(c))
+            let one = name.chars().next().is_some_and(|c| SURNAMES.contains(c))
                 && (2..=3).contains(&syllables);
             ((one || two) && person_ko_ok(name)).then_some((None, s, e, base))
         }
@@ -1464,42 +1646,63 @@ fn check(
     }
 }
 
-/// Trigger literal hits `(start, literal id)` from the dense DFA, left to right, non-overlapping (leftmost-first).
+/// Where the trigger pass leaves candidate starts for merged dictionaries.
+struct DictCands<'a> {
+    cands: &'a mut Vec<usize>,
+    /// Set when candidates are unknown (no trigger pass ran, or it failed): every position is then a candidate.
+    all: &'a mut bool,
+}
+
+/// Trigger literal hits `(start, literal id)` from the lazy DFA, left to right, non-overlapping (leftmost-first).
+/// Hits of merged dictionary prefixes are not returned: their starts go to `dict`, and the search resumes one byte
+/// after such a start, so they never hide a trigger; dictionary terms starting inside a trigger hit are recorded too.
 struct LiteralHits<'a> {
     tr: &'a Triggers,
     cache: &'a mut hybrid::dfa::Cache,
     hay: &'a [u8],
     at: usize,
     failed: &'a std::cell::Cell<bool>,
+    dict: &'a mut Vec<usize>,
 }
 
 impl Iterator for LiteralHits<'_> {
     type Item = (usize, usize);
 
     fn next(&mut self) -> Option<(usize, usize)> {
-        if self.at >= self.hay.len() {
-            return None;
-        }
-        let input = Input::new(self.hay).range(self.at..);
-        match self.tr.dfa.try_search_fwd(self.cache, &input) {
-            Ok(Some(m)) => {
-                let pid = m.pattern().as_usize();
-                let end = m.offset();
-                // Literals are never empty, so `end > self.at` and the search always advances.
-                self.at = end.max(self.at + 1);
-                Some((
-                    end.saturating_sub(self.tr.len.get(pid).copied().unwrap_or(0)),
-                    pid,
-                ))
+        loop {
+            if self.at >= self.hay.len() {
+                return None;
             }
-            Ok(None) => {
-                self.at = self.hay.len();
-                None
-            }
-            Err(_) => {
-                self.failed.set(true);
-                self.at = self.hay.len();
-                None
+            let input = Input::new(self.hay).range(self.at..);
+            match self.tr.dfa.try_search_fwd(self.cache, &input) {
+                Ok(Some(m)) => {
+                    let pid = m.pattern().as_usize();
+                    let end = m.offset();
+                    let start = end.saturating_sub(self.tr.len.get(pid).copied().unwrap_or(0));
+                    if pid >= self.tr.dict_from {
+                        self.dict.push(start);
+                        self.at = start + 1;
+                        continue;
+                    }
+                    // A dictionary term may start at or inside this hit (hidden by the trigger's priority).
+                    for p in start..end {
+                        if self.tr.dict_first[usize::from(self.hay[p])] {
+                            self.dict.push(p);
+                        }
+                    }
+                    // Literals are never empty, so `end > self.at` and the search always advances.
+                    self.at = end.max(self.at + 1);
+                    return Some((start, pid));
+                }
+                Ok(None) => {
+                    self.at = self.hay.len();
+                    return None;
+                }
+                Err(_) => {
+                    self.failed.set(true);
+                    self.at = self.hay.len();
+                    return None;
+                }
             }
         }
     }
@@ -1634,7 +1837,8 @@ impl SyllableSet {
     }
 
     fn contains(&self, c: char) -> bool {
-        syllable_index(c).is_some_and(|i| self.0.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1))
+        syllable_index(c)
+            .is_some_and(|i| self.0.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1))
     }
 }
 
