@@ -1685,9 +1685,11 @@ impl Iterator for LiteralHits<'_> {
                         continue;
                     }
                     // A dictionary term may start at or inside this hit (hidden by the trigger's priority).
-                    for p in start..end {
-                        if self.tr.dict_first[usize::from(self.hay[p])] {
-                            self.dict.push(p);
+                    if self.tr.dict_from < self.tr.len.len() {
+                        for p in start..end {
+                            if self.tr.dict_first[usize::from(self.hay[p])] {
+                                self.dict.push(p);
+                            }
                         }
                     }
                     // Literals are never empty, so `end > self.at` and the search always advances.
