@@ -13,6 +13,83 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use haetae::detect::{builtin_pattern_sources, CustomDetectorSpec, DetectConfig, Engine};
 
+/// Hyperscan baseline (`--features hyperscan-baseline`, needs the system `libhyperscan-dev`): the same builtin
+/// pattern sources as the `regex` baseline, compiled into one block-mode database. Each pattern is compiled with
+/// `UTF8 | SOM_LEFTMOST` when Hyperscan accepts that (start offsets, as the engine reports), else with `UTF8` only;
+/// patterns it rejects are listed. Hyperscan reports every match end (overlapping), so its match count is a raw count,
+/// not a finding count.
+#[cfg(feature = "hyperscan-baseline")]
+mod hs_baseline {
+    use std::time::{Duration, Instant};
+
+    use hyperscan::prelude::*;
+
+    pub struct Baseline {
+        db: BlockDatabase,
+        scratch: Scratch,
+        pub accepted: usize,
+        pub without_som: Vec<&'static str>,
+        pub rejected: Vec<(&'static str, String)>,
+        pub compile: Duration,
+    }
+
+    fn pattern(src: &str, flags: CompileFlags, id: usize) -> Pattern {
+        let mut p = Pattern::with_flags(src, flags).unwrap();
+        p.id = Some(id);
+        p
+    }
+
+    pub fn build(sources: &[(&'static str, String)]) -> Baseline {
+        let mut pats = Vec::new();
+        let mut without_som = Vec::new();
+        let mut rejected = Vec::new();
+        // `HAETAE_HS_SOM=0`: end offsets only (cheaper for Hyperscan; the engine reports start offsets).
+        let want_som = std::env::var("HAETAE_HS_SOM").map_or(true, |v| v != "0");
+        for (i, (name, src)) in sources.iter().enumerate() {
+            let som = pattern(src, CompileFlags::UTF8 | CompileFlags::SOM_LEFTMOST, i);
+            if want_som && Builder::build::<hyperscan::BlockMode>(&som).is_ok() {
+                pats.push(som);
+                continue;
+            }
+            let plain = pattern(src, CompileFlags::UTF8, i);
+            match Builder::build::<hyperscan::BlockMode>(&plain) {
+                Ok(_) => {
+                    without_som.push(*name);
+                    pats.push(plain);
+                }
+                Err(e) => rejected.push((*name, e.to_string())),
+            }
+        }
+        let accepted = pats.len();
+        let t = Instant::now();
+        let db: BlockDatabase = Patterns(pats).build().unwrap();
+        let compile = t.elapsed();
+        let scratch = db.alloc_scratch().unwrap();
+        Baseline {
+            db,
+            scratch,
+            accepted,
+            without_som,
+            rejected,
+            compile,
+        }
+    }
+
+    impl Baseline {
+        /// Number of raw matches (every reported end offset of every pattern).
+        pub fn count(&self, text: &str) -> usize {
+            let mut n = 0usize;
+            self.db
+                .scan(text, &self.scratch, |_, _, _, _| {
+                    n += 1;
+                    Matching::Continue
+                })
+                .unwrap();
+            n
+        }
+    }
+}
+
 #[path = "support/detect_corpus.rs"]
 mod detect_corpus;
 use detect_corpus::{corpus, dictionary};
@@ -58,6 +135,22 @@ fn main() {
         let reps: usize = reps.parse().unwrap();
         let (corp, eng) = what.split_once('-').unwrap();
         let text = if corp == "dense" { &dense } else { &clean };
+        #[cfg(feature = "hyperscan-baseline")]
+        if eng == "hs" {
+            let hs = hs_baseline::build(&builtin_pattern_sources());
+            let t = Instant::now();
+            let mut n = 0;
+            for _ in 0..reps {
+                n += hs.count(black_box(text));
+            }
+            let d = t.elapsed();
+            println!(
+                "{what}: {:.1} MB x {reps}: {:.1} MB/s ({n} raw matches)",
+                text.len() as f64 / 1e6,
+                mbps(text.len() * reps, d)
+            );
+            return;
+        }
         let engine = if eng == "dict" {
             engine_with_dictionary(&terms)
         } else {
@@ -86,6 +179,8 @@ fn main() {
     let t = Instant::now();
     let builtin_only = Engine::builtin().unwrap();
     let compile_builtin = t.elapsed();
+    #[cfg(feature = "hyperscan-baseline")]
+    let hs = hs_baseline::build(&builtin_pattern_sources());
     let baseline: Vec<regex::Regex> = builtin_pattern_sources()
         .iter()
         .map(|(_, src)| regex::Regex::new(src).unwrap())
@@ -116,6 +211,8 @@ fn main() {
         g.bench_function("regex_per_pattern", |b| {
             b.iter(|| per_pattern(black_box(text)))
         });
+        #[cfg(feature = "hyperscan-baseline")]
+        g.bench_function("hyperscan", |b| b.iter(|| hs.count(black_box(text))));
         g.finish();
     }
 
@@ -131,6 +228,19 @@ fn main() {
         compile_builtin.as_secs_f64() * 1e3,
         builtin_only.memory_usage() as f64 / 1048576.0
     );
+    #[cfg(feature = "hyperscan-baseline")]
+    {
+        println!(
+            "hyperscan {}: {} of {} patterns compiled ({:.1} ms), {} without SOM_LEFTMOST {:?}, rejected {:?}",
+            hyperscan::version_str().to_string_lossy(),
+            hs.accepted,
+            builtin_pattern_sources().len(),
+            hs.compile.as_secs_f64() * 1e3,
+            hs.without_som.len(),
+            hs.without_som,
+            hs.rejected
+        );
+    }
     let mut scratch_b = builtin_only.scratch();
     let mut out_b = Vec::new();
     let mut scan_builtin = |text: &str| {
@@ -162,5 +272,14 @@ fn main() {
             e / b,
             o / b
         );
+        #[cfg(feature = "hyperscan-baseline")]
+        {
+            let (th, h) = best_of(3, || hs.count(text));
+            let hm = mbps(text.len(), th);
+            println!(
+                "{name:<6} hyperscan (builtin patterns) {hm:>8.1} MB/s; builtins-only engine / hyperscan = {:.2}x   ({h} raw matches)",
+                o / hm
+            );
+        }
     }
 }

@@ -4,7 +4,8 @@
 
 use std::sync::OnceLock;
 
-use haetae::detect::{Engine, Finding};
+use aho_corasick::{AhoCorasickBuilder, MatchKind};
+use haetae::detect::{CustomDetectorSpec, DetectConfig, Engine, Finding};
 use proptest::prelude::*;
 
 fn engine() -> &'static Engine {
@@ -129,8 +130,109 @@ fn fold(s: &str) -> String {
     out
 }
 
+/// Terms of the dictionary tests: prefixes of one another, overlapping trigger literals (`고객명`, `SECRET`, `api`,
+/// `name`, `서울`), starting inside them (`객명`), single characters.
+const TERMS: &[&str] = &[
+    "고객명단",
+    "객명",
+    "서울역",
+    "울산",
+    "SECRETARY",
+    "secret",
+    "api키",
+    "코드명가",
+    "코드명가나",
+    "명가",
+    "a",
+    "ap",
+    "name",
+    "님",
+    "Z_x",
+];
+
+const DICT_FRAGMENTS: &[&str] = &[
+    "고객",
+    "고객명",
+    "명단",
+    "서울",
+    "울산",
+    "역",
+    "SECRET",
+    "secret",
+    "ARY",
+    "ary",
+    "api",
+    "API",
+    "키",
+    "코드명",
+    "가",
+    "나",
+    "명",
+    " ",
+    "a",
+    "A",
+    "Z",
+    "_",
+    "x",
+    "name",
+    "NAME",
+    "님",
+    "씨",
+    "급",
+    "\n",
+    "é",
+    ".",
+];
+
+/// An engine with one dictionary detector (a regex builtin stays on, so the dictionary is merged into the trigger
+/// pass; the texts hold no digit, so it never fires).
+fn dictionary_engine(case_insensitive: bool) -> &'static Engine {
+    static E: [OnceLock<Engine>; 2] = [OnceLock::new(), OnceLock::new()];
+    E[usize::from(case_insensitive)].get_or_init(|| {
+        let spec: CustomDetectorSpec = toml::from_str(&format!(
+            "id = \"CODENAME\"\nterms = {TERMS:?}\ncase_insensitive = {case_insensitive}\nscore = 0.9\n"
+        ))
+        .unwrap();
+        let mut config = DetectConfig {
+            detectors: vec![spec],
+            ..DetectConfig::default()
+        };
+        config.builtins.enabled = Some(vec!["KR_RRN".to_owned()]);
+        Engine::new(&config).unwrap()
+    })
+}
+
+/// The dictionary semantics spelled out: unanchored leftmost-longest, non-overlapping, then the ASCII word rule.
+fn dictionary_reference(text: &str, case_insensitive: bool) -> Vec<(usize, usize)> {
+    let ac = AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostLongest)
+        .ascii_case_insensitive(case_insensitive)
+        .build(TERMS)
+        .unwrap();
+    let b = text.as_bytes();
+    let alnum = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric());
+    ac.find_iter(text)
+        .map(|m| (m.start(), m.end()))
+        .filter(|&(s, e)| !((alnum(s) && s > 0 && alnum(s - 1)) || (alnum(e - 1) && alnum(e))))
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merged_dictionary_equals_full_pass(
+        parts in prop::collection::vec(prop::sample::select(DICT_FRAGMENTS), 0..48),
+        case_insensitive in any::<bool>(),
+    ) {
+        let text = parts.concat();
+        let found: Vec<(usize, usize)> = dictionary_engine(case_insensitive)
+            .scan(&text)
+            .iter()
+            .map(|f| (f.start, f.end))
+            .collect();
+        prop_assert_eq!(found, dictionary_reference(&text, case_insensitive));
+    }
 
     #[test]
     fn arbitrary_strings_never_panic(text in any::<String>()) {

@@ -33,6 +33,12 @@ pub const CONTEXT_AFTER: usize = 32;
 /// Dictionaries whose terms total at most this many bytes are compiled to an aho-corasick DFA (about 60 bytes of
 /// automaton per term byte, so at most ~16 MiB); bigger ones to a contiguous NFA with a prefilter.
 const DICTIONARY_DFA_BYTES: usize = 256 * 1024;
+/// Small dictionaries whose term prefixes number at most this many are merged into the trigger pass: their prefixes
+/// (up to [`DICTIONARY_PREFIX_BYTES`]) join the trigger DFA and the dictionary automaton runs anchored at those
+/// candidate starts only, instead of as a second full pass over the text.
+const MAX_MERGED_PREFIXES: usize = 4096;
+/// Byte length (snapped down to a char boundary) of the term prefixes merged into the trigger pass.
+const DICTIONARY_PREFIX_BYTES: usize = 6;
 /// Lazy-DFA cache per scratch. Sized so the union of all builtins never thrashes on mixed Korean/English text.
 const HYBRID_CACHE: usize = 8 * 1024 * 1024;
 
@@ -83,6 +89,10 @@ struct Triggers {
     /// Bytes that can begin some pattern of the union (over-approximation): positions before a digit run are only
     /// tried when they hold one.
     lead: Box<[bool; 256]>,
+    /// Pattern ids `>= dict_from` are dictionary term prefixes (merged dictionaries only).
+    dict_from: usize,
+    /// Bytes that can begin a dictionary term (merged dictionaries only; all `false` otherwise).
+    dict_first: Box<[bool; 256]>,
 }
 
 type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwindSafe>;
@@ -95,7 +105,49 @@ pub struct Scratch {
     /// Lazy-DFA cache of the trigger-literal searcher (builtin-only engines).
     lits: Option<hybrid::dfa::Cache>,
     norm: Normalized,
+    groups: Context,
+    /// Candidate starts of merged dictionaries, from the trigger pass (sorted, distinct).
+    dict_cands: Vec<usize>,
+    /// Whether `dict_cands` is unusable (the trigger pass failed): merged dictionaries then try every char boundary.
+    dict_all: bool,
+}
+
+/// Context keyword state of one scan: the groups found around the current candidate, and the keyword hits of the
+/// stretch of text scanned so far (so neighbouring candidates in dense text share one keyword pass instead of each
+/// rescanning its own window).
+#[derive(Default)]
+struct Context {
+    /// Groups present around the current candidate.
     groups: Vec<u16>,
+    /// `(start, end, group)` of every keyword match lying wholly inside `lo..hi`, sorted by end; ASCII keywords
+    /// glued to a word are already left out.
+    hits: Vec<(usize, usize, u16)>,
+    lo: usize,
+    hi: usize,
+}
+
+impl Context {
+    fn reset(&mut self) {
+        self.groups.clear();
+        self.hits.clear();
+        self.lo = 0;
+        self.hi = 0;
+    }
+}
+
+/// Gap (bytes) up to which the keyword stretch is extended rather than restarted at a new window.
+const CONTEXT_EXTEND_GAP: usize = 128;
+
+/// Start of the last `\n\n` in `b`.
+fn rfind_blank_line(b: &[u8]) -> Option<usize> {
+    memchr::memrchr_iter(b'\n', b)
+        .find(|&i| i > 0 && b[i - 1] == b'\n')
+        .map(|i| i - 1)
+}
+
+/// Start of the first `\n\n` in `b`.
+fn find_blank_line(b: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'\n', b).find(|&i| b.get(i + 1) == Some(&b'\n'))
 }
 
 impl std::fmt::Debug for Scratch {
@@ -116,6 +168,10 @@ pub struct Engine {
     keywords: AhoCorasick,
     keyword_group: Vec<u16>,
     keyword_ascii: Vec<bool>,
+    /// Byte length of the longest keyword.
+    keyword_max: usize,
+    /// Dictionaries run anchored at candidates from the trigger pass (see [`MAX_MERGED_PREFIXES`]).
+    dict_merged: bool,
     has_custom_regex: bool,
     /// Anchored code scanners (e-mail around `@`, IPv6 around `:`, Korean names before honorifics).
     scanners: Vec<PatInfo>,
@@ -430,6 +486,66 @@ impl Engine {
             Some(r)
         };
 
+        // Merge small dictionaries into the trigger pass when their distinct term prefixes are few.
+        let all_small = dict_terms
+            .iter()
+            .all(|t| t.iter().map(String::len).sum::<usize>() <= DICTIONARY_DFA_BYTES);
+        let mut dict_prefixes: Vec<(String, usize)> = Vec::new();
+        let mut dict_first = Box::new([false; 256]);
+        let mut dict_merged = false;
+        if !has_custom_regex
+            && !hirs.is_empty()
+            && all_small
+            && dict_terms.iter().any(|t| !t.is_empty())
+        {
+            let mut seen = std::collections::BTreeSet::new();
+            for (slot, terms) in dict_terms.iter().enumerate() {
+                for t in terms {
+                    let mut cut = t.len().min(DICTIONARY_PREFIX_BYTES);
+                    while cut > 0 && !t.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    if cut == 0 {
+                        cut = t.chars().next().map_or(t.len(), char::len_utf8);
+                    }
+                    let prefix = &t[..cut];
+                    let pattern: String = if slot == 1 {
+                        prefix
+                            .chars()
+                            .map(|c| {
+                                if c.is_ascii_alphabetic() {
+                                    format!(
+                                        "[{}{}]",
+                                        c.to_ascii_lowercase(),
+                                        c.to_ascii_uppercase()
+                                    )
+                                } else {
+                                    regex_syntax::escape(c.encode_utf8(&mut [0u8; 4]))
+                                }
+                            })
+                            .collect()
+                    } else {
+                        regex_syntax::escape(prefix)
+                    };
+                    if let Some(&b) = t.as_bytes().first() {
+                        dict_first[usize::from(b)] = true;
+                        if slot == 1 {
+                            dict_first[usize::from(b.to_ascii_lowercase())] = true;
+                            dict_first[usize::from(b.to_ascii_uppercase())] = true;
+                        }
+                    }
+                    if seen.insert(pattern.clone()) {
+                        dict_prefixes.push((pattern, prefix.len()));
+                    }
+                }
+            }
+            dict_merged = dict_prefixes.len() <= MAX_MERGED_PREFIXES;
+            if !dict_merged {
+                dict_prefixes.clear();
+                dict_first.fill(false);
+            }
+        }
+
         let mut dictionaries = Vec::new();
         for slot in 0..2 {
             let terms = std::mem::take(&mut dict_terms[slot]);
@@ -445,7 +561,12 @@ impl Engine {
                 .match_kind(AcMatchKind::LeftmostLongest)
                 .ascii_case_insensitive(slot == 1)
                 .kind(small.then_some(aho_corasick::AhoCorasickKind::DFA))
-                .prefilter(!small)
+                .prefilter(!small && !dict_merged)
+                .start_kind(if dict_merged {
+                    aho_corasick::StartKind::Anchored
+                } else {
+                    aho_corasick::StartKind::Unanchored
+                })
                 .build(&terms)
                 .map_err(|e| DetectError::Build(e.to_string()))?;
             dictionaries.push(Dictionary {
@@ -458,6 +579,7 @@ impl Engine {
             .iter()
             .map(|k| k.bytes().all(|b| b.is_ascii()))
             .collect();
+        let keyword_max = kw_text.iter().map(String::len).max().unwrap_or(1).max(1);
         let keywords = AhoCorasickBuilder::new()
             .match_kind(AcMatchKind::Standard)
             .ascii_case_insensitive(true)
@@ -484,9 +606,19 @@ impl Engine {
                 .map(|t| t.0)
                 .chain(PERSON_SUFFIXES.iter().copied())
                 .collect();
-            let escaped: Vec<String> = lits.iter().map(|l| regex_syntax::escape(l)).collect();
+            let mut escaped: Vec<String> = lits.iter().map(|l| regex_syntax::escape(l)).collect();
+            let mut len: Vec<usize> = lits.iter().map(|l| l.len()).collect();
+            let dict_from = escaped.len();
+            for (pattern, n) in &dict_prefixes {
+                escaped.push(pattern.clone());
+                len.push(*n);
+            }
+            let mut cfg = hybrid::dfa::DFA::config().match_kind(MatchKind::LeftmostFirst);
+            if dict_merged {
+                cfg = cfg.cache_capacity(HYBRID_CACHE);
+            }
             let dfa = hybrid::dfa::DFA::builder()
-                .configure(hybrid::dfa::DFA::config().match_kind(MatchKind::LeftmostFirst))
+                .configure(cfg)
                 .build_many(&escaped)
                 .map_err(|e| DetectError::Build(e.to_string()))?;
             let mut lead = Box::new([false; 256]);
@@ -497,9 +629,11 @@ impl Engine {
             }
             Some(Triggers {
                 dfa: Arc::new(dfa),
-                len: lits.iter().map(|l| l.len()).collect(),
+                len,
                 back: TRIGGERS.iter().map(|t| t.1).collect(),
                 lead,
+                dict_from,
+                dict_first: dict_first.clone(),
             })
         };
         let maker_regex = regex.clone();
@@ -508,7 +642,9 @@ impl Engine {
             cache: maker_regex.as_ref().map(meta::Regex::create_cache),
             lits: maker_lits.as_ref().map(|d| d.create_cache()),
             norm: Normalized::default(),
-            groups: Vec::new(),
+            groups: Context::default(),
+            dict_cands: Vec::new(),
+            dict_all: false,
         });
         Ok(Engine {
             regex,
@@ -518,6 +654,8 @@ impl Engine {
             keywords,
             keyword_group,
             keyword_ascii,
+            keyword_max,
+            dict_merged,
             has_custom_regex,
             scanners,
             person_suffixes,
@@ -532,7 +670,9 @@ impl Engine {
             cache: self.regex.as_ref().map(meta::Regex::create_cache),
             lits: self.triggers.as_ref().map(|t| t.dfa.create_cache()),
             norm: Normalized::default(),
-            groups: Vec::new(),
+            groups: Context::default(),
+            dict_cands: Vec::new(),
+            dict_all: false,
         }
     }
 
@@ -596,7 +736,12 @@ impl Engine {
             lits,
             norm,
             groups,
+            dict_cands,
+            dict_all,
         } = scratch;
+        groups.reset();
+        dict_cands.clear();
+        *dict_all = false;
         let normalized = needs_normalization(text);
         let hay: &str = if normalized {
             norm.fill(text);
@@ -605,13 +750,21 @@ impl Engine {
             text
         };
         if let (Some(re), Some(cache)) = (&self.regex, cache.as_mut()) {
-            self.run_regex(re, cache, lits, hay, groups, out);
+            let dict = DictCands {
+                cands: dict_cands,
+                all: dict_all,
+            };
+            self.run_regex(re, cache, lits, hay, groups, dict, out);
         }
         for p in &self.scanners {
             self.run_scanner(p, hay, groups, out);
         }
         for dict in &self.dictionaries {
-            self.run_dictionary(dict, hay, groups, out);
+            if self.dict_merged {
+                self.run_dictionary_at(dict, hay, dict_cands, *dict_all, groups, out);
+            } else {
+                self.run_dictionary(dict, hay, groups, out);
+            }
         }
         for f in &mut out[first..] {
             if normalized {
@@ -625,18 +778,21 @@ impl Engine {
         resolve_overlaps(out, first);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_regex(
         &self,
         re: &meta::Regex,
         cache: &mut meta::Cache,
         lits: &mut Option<hybrid::dfa::Cache>,
         hay: &str,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
+        dict: DictCands<'_>,
         out: &mut Vec<Finding>,
     ) {
         if let (Some(t), Some(lits)) = (&self.triggers, lits.as_mut()) {
-            self.run_triggered(re, cache, lits, hay, t, groups, out);
+            self.run_triggered(re, cache, lits, hay, t, groups, dict, out);
         } else {
+            *dict.all = true;
             self.run_unanchored(re, cache, hay, groups, out);
         }
     }
@@ -651,7 +807,8 @@ impl Engine {
         lit_cache: &mut hybrid::dfa::Cache,
         hay: &str,
         tr: &Triggers,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
+        dict: DictCands<'_>,
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
@@ -661,15 +818,21 @@ impl Engine {
             .find(|p| p.check == Check::PersonKoAfter);
         let first = out.len();
         let failed = std::cell::Cell::new(false);
+        let DictCands {
+            cands: dict_cands,
+            all: dict_all,
+        } = dict;
         let mut lits = LiteralHits {
             tr,
             cache: lit_cache,
             hay: b,
             at: 0,
             failed: &failed,
+            dict: dict_cands,
         }
         .peekable();
-        let mut digit = next_digit_run(b, 0);
+        let mut digits = DigitRuns::new(b);
+        let mut digit = digits.next();
         let mut pos = 0;
         loop {
             // Honorific hits (ids past the trigger table) feed the Korean-name scanner, not the regex union.
@@ -689,7 +852,7 @@ impl Engine {
             };
             let (t, tb) = if is_digit {
                 let d = digit.unwrap_or(0);
-                digit = next_digit_run(b, d + 1);
+                digit = digits.next();
                 (d, DIGIT_BACK)
             } else if let Some(x) = l {
                 lits.next();
@@ -721,6 +884,7 @@ impl Engine {
             }
         }
         if failed.get() {
+            *dict_all = true;
             // The literal DFA has no quit bytes, so it cannot fail; if it ever did, fail closed: scan everything the
             // slow way instead of missing candidates.
             out.truncate(first);
@@ -741,7 +905,7 @@ impl Engine {
         cache: &mut meta::Cache,
         hay: &str,
         p: usize,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) -> Option<usize> {
         let m = re.search_with(cache, &Input::new(hay).range(p..).anchored(Anchored::Yes))?;
@@ -774,7 +938,7 @@ impl Engine {
         re: &meta::Regex,
         cache: &mut meta::Cache,
         hay: &str,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
         let bytes = hay.as_bytes();
@@ -832,7 +996,7 @@ impl Engine {
         }
     }
 
-    fn run_scanner(&self, p: &PatInfo, hay: &str, groups: &mut Vec<u16>, out: &mut Vec<Finding>) {
+    fn run_scanner(&self, p: &PatInfo, hay: &str, groups: &mut Context, out: &mut Vec<Finding>) {
         let b = hay.as_bytes();
         let mut last_end = 0;
         match p.check {
@@ -907,7 +1071,7 @@ impl Engine {
         p: &PatInfo,
         hay: &str,
         suffix_start: usize,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
@@ -936,36 +1100,102 @@ impl Engine {
         &self,
         dict: &Dictionary,
         hay: &str,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        for m in dict.ac.find_iter(hay) {
+            self.dictionary_match(
+                dict,
+                hay,
+                m.start(),
+                m.end(),
+                m.pattern().as_usize(),
+                groups,
+                out,
+            );
+        }
+    }
+
+    /// Word boundary, validator, context and threshold for one dictionary match.
+    #[allow(clippy::too_many_arguments)]
+    fn dictionary_match(
+        &self,
+        dict: &Dictionary,
+        hay: &str,
+        s: usize,
+        e: usize,
+        term: usize,
+        groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
         let bytes = hay.as_bytes();
-        for m in dict.ac.find_iter(hay) {
-            let (s, e) = (m.start(), m.end());
-            let alnum = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
-            if (alnum(s) && s > 0 && alnum(s - 1)) || (e > s && alnum(e - 1) && alnum(e)) {
-                continue;
+        let alnum = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
+        if (alnum(s) && s > 0 && alnum(s - 1)) || (e > s && alnum(e - 1) && alnum(e)) {
+            return;
+        }
+        let Some(&det) = dict.detector_of.get(term) else {
+            return;
+        };
+        let Some(d) = self.detectors.get(det as usize) else {
+            return;
+        };
+        self.find_context(hay, s, e, groups);
+        if !custom_valid(d, hay, s, e) {
+            return;
+        }
+        if let Some(f) = self.finish(d, None, s, e, d.base, &groups.groups) {
+            out.push(f);
+        }
+    }
+
+    /// A merged dictionary: anchored leftmost-longest searches at the candidate starts from the trigger pass, in
+    /// order, skipping starts inside the previous match. The same matches as the unanchored leftmost-longest
+    /// iteration, because every position where a term starts is a candidate.
+    fn run_dictionary_at(
+        &self,
+        dict: &Dictionary,
+        hay: &str,
+        cands: &[usize],
+        all: bool,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut cur = 0;
+        let mut each = |p: usize, cur: &mut usize| {
+            if p < *cur {
+                return;
             }
-            let Some(&det) = dict.detector_of.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            let det = det as usize;
-            let Some(d) = self.detectors.get(det) else {
-                continue;
-            };
-            self.find_context(hay, s, e, groups);
-            if !custom_valid(d, hay, s, e) {
-                continue;
+            let input = aho_corasick::Input::new(hay)
+                .span(p..hay.len())
+                .anchored(aho_corasick::Anchored::Yes);
+            if let Ok(Some(m)) = dict.ac.try_find(input) {
+                *cur = m.end();
+                self.dictionary_match(
+                    dict,
+                    hay,
+                    m.start(),
+                    m.end(),
+                    m.pattern().as_usize(),
+                    groups,
+                    out,
+                );
             }
-            if let Some(f) = self.finish(d, None, s, e, d.base, groups) {
-                out.push(f);
+        };
+        if all {
+            for p in 0..hay.len() {
+                each(p, &mut cur);
+            }
+        } else {
+            for &p in cands {
+                each(p, &mut cur);
             }
         }
     }
 
-    /// Collect the context groups present around `s..e` into `groups`.
-    fn find_context(&self, hay: &str, s: usize, e: usize, groups: &mut Vec<u16>) {
-        groups.clear();
+    /// Collect the context groups present around `s..e` into `ctx.groups`: the keywords lying wholly inside the
+    /// window (snapped to char boundaries, cut at a blank line).
+    fn find_context(&self, hay: &str, s: usize, e: usize, ctx: &mut Context) {
+        ctx.groups.clear();
         let bytes = hay.as_bytes();
         let mut ws = s.saturating_sub(CONTEXT_BEFORE);
         while !hay.is_char_boundary(ws) {
@@ -975,27 +1205,58 @@ impl Engine {
         while !hay.is_char_boundary(we) {
             we -= 1;
         }
-        if let Some(p) = memchr::memmem::rfind(&bytes[ws..s], b"\n\n") {
+        if let Some(p) = rfind_blank_line(&bytes[ws..s]) {
             ws += p + 2;
         }
-        if let Some(p) = memchr::memmem::find(&bytes[e..we], b"\n\n") {
+        if let Some(p) = find_blank_line(&bytes[e..we]) {
             we = e + p;
         }
+        self.keyword_hits(bytes, ws, we, ctx);
+        let Context { groups, hits, .. } = ctx;
+        let from = hits.partition_point(|h| h.1 <= ws);
+        for &(ks, ke, g) in &hits[from..] {
+            if ke > we {
+                break;
+            }
+            if ks >= ws && !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+    }
+
+    /// Make sure `ctx.hits` holds every keyword match inside `ws..we`: extend the scanned stretch, or restart it when
+    /// the window lies elsewhere. Matches are found by an overlapping search, so the set is the same as a search of
+    /// the window alone.
+    fn keyword_hits(&self, bytes: &[u8], ws: usize, we: usize, ctx: &mut Context) {
+        if ws < ctx.lo || ws > ctx.hi + CONTEXT_EXTEND_GAP || ctx.hi == ctx.lo {
+            ctx.hits.clear();
+            ctx.lo = ws;
+            ctx.hi = ws;
+        }
+        if we <= ctx.hi {
+            return;
+        }
+        // Matches ending after `hi` start at most `keyword_max - 1` bytes before it.
+        let from = ctx.hi.saturating_sub(self.keyword_max - 1).max(ctx.lo);
+        let hi = ctx.hi;
         let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
-        for m in self.keywords.find_overlapping_iter(&hay[ws..we]) {
+        let input = aho_corasick::Input::new(bytes).span(from..we);
+        for m in self.keywords.find_overlapping_iter(input) {
             let k = m.pattern().as_usize();
-            let (ks, ke) = (ws + m.start(), ws + m.end());
+            let (ks, ke) = (m.start(), m.end());
+            if ke <= hi {
+                continue; // recorded by the previous extension
+            }
             if self.keyword_ascii.get(k).copied().unwrap_or(false)
                 && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
             {
                 continue;
             }
             if let Some(&g) = self.keyword_group.get(k) {
-                if !groups.contains(&g) {
-                    groups.push(g);
-                }
+                ctx.hits.push((ks, ke, g));
             }
         }
+        ctx.hi = we;
     }
 
     /// Boundary check, validator, context score and threshold for one regex candidate.
@@ -1005,7 +1266,7 @@ impl Engine {
         p: &PatInfo,
         s: usize,
         e: usize,
-        groups: &mut Vec<u16>,
+        groups: &mut Context,
     ) -> Option<Finding> {
         let d = self.detectors.get(p.detector)?;
         if !boundary_ok(hay, s, e, p.boundary) {
@@ -1016,7 +1277,7 @@ impl Engine {
                 return None;
             }
             self.find_context(hay, s, e, groups);
-            return self.finish(d, None, s, e, p.base, groups);
+            return self.finish(d, None, s, e, p.base, &groups.groups);
         }
         // Context is looked up lazily: only checks that classify by context, and detectors with context rules, pay.
         let needs_context_first = matches!(p.check, Check::Rrn13 | Check::ContextNumeric);
@@ -1025,19 +1286,19 @@ impl Engine {
         }
         let cand = hay.get(s..e)?.as_bytes();
         let (entity, s2, e2, score) = {
-            let g: &[u16] = groups;
+            let g: &[u16] = &groups.groups;
             let has = |x: Group| needs_context_first && g.contains(&(x as u16));
             check(p.check, hay, cand, s, e, p.base, &has)?
         };
         let final_entity = entity.as_ref().unwrap_or(&d.entity);
         if !needs_context_first {
             if builtin::entity_context(final_entity).is_empty() {
-                groups.clear();
+                groups.groups.clear();
             } else {
                 self.find_context(hay, s2, e2, groups);
             }
         }
-        self.finish(d, entity, s2, e2, score, groups)
+        self.finish(d, entity, s2, e2, score, &groups.groups)
     }
 
     fn finish(
@@ -1309,10 +1570,7 @@ fn check(
             let syllables = name.chars().count();
             let two = TWO_SYLLABLE_SURNAMES.iter().any(|sn| name.starts_with(sn))
                 && (3..=4).contains(&syllables);
-            let one = name
-                .chars()
-                .next()
-                .is_some_and(|c| SURNAME_CHARS.contains(c))
+            let one = name.chars().next().is_some_and(|c| SURNAMES.contains(c))
                 && (2..=3).contains(&syllables);
             ((one || two) && person_ko_ok(name)).then_some((None, s, e, base))
         }
@@ -1388,42 +1646,65 @@ fn check(
     }
 }
 
-/// Trigger literal hits `(start, literal id)` from the dense DFA, left to right, non-overlapping (leftmost-first).
+/// Where the trigger pass leaves candidate starts for merged dictionaries.
+struct DictCands<'a> {
+    cands: &'a mut Vec<usize>,
+    /// Set when candidates are unknown (no trigger pass ran, or it failed): every position is then a candidate.
+    all: &'a mut bool,
+}
+
+/// Trigger literal hits `(start, literal id)` from the lazy DFA, left to right, non-overlapping (leftmost-first).
+/// Hits of merged dictionary prefixes are not returned: their starts go to `dict`, and the search resumes one byte
+/// after such a start, so they never hide a trigger; dictionary terms starting inside a trigger hit are recorded too.
 struct LiteralHits<'a> {
     tr: &'a Triggers,
     cache: &'a mut hybrid::dfa::Cache,
     hay: &'a [u8],
     at: usize,
     failed: &'a std::cell::Cell<bool>,
+    dict: &'a mut Vec<usize>,
 }
 
 impl Iterator for LiteralHits<'_> {
     type Item = (usize, usize);
 
     fn next(&mut self) -> Option<(usize, usize)> {
-        if self.at >= self.hay.len() {
-            return None;
-        }
-        let input = Input::new(self.hay).range(self.at..);
-        match self.tr.dfa.try_search_fwd(self.cache, &input) {
-            Ok(Some(m)) => {
-                let pid = m.pattern().as_usize();
-                let end = m.offset();
-                // Literals are never empty, so `end > self.at` and the search always advances.
-                self.at = end.max(self.at + 1);
-                Some((
-                    end.saturating_sub(self.tr.len.get(pid).copied().unwrap_or(0)),
-                    pid,
-                ))
+        loop {
+            if self.at >= self.hay.len() {
+                return None;
             }
-            Ok(None) => {
-                self.at = self.hay.len();
-                None
-            }
-            Err(_) => {
-                self.failed.set(true);
-                self.at = self.hay.len();
-                None
+            let input = Input::new(self.hay).range(self.at..);
+            match self.tr.dfa.try_search_fwd(self.cache, &input) {
+                Ok(Some(m)) => {
+                    let pid = m.pattern().as_usize();
+                    let end = m.offset();
+                    let start = end.saturating_sub(self.tr.len.get(pid).copied().unwrap_or(0));
+                    if pid >= self.tr.dict_from {
+                        self.dict.push(start);
+                        self.at = start + 1;
+                        continue;
+                    }
+                    // A dictionary term may start at or inside this hit (hidden by the trigger's priority).
+                    if self.tr.dict_from < self.tr.len.len() {
+                        for p in start..end {
+                            if self.tr.dict_first[usize::from(self.hay[p])] {
+                                self.dict.push(p);
+                            }
+                        }
+                    }
+                    // Literals are never empty, so `end > self.at` and the search always advances.
+                    self.at = end.max(self.at + 1);
+                    return Some((start, pid));
+                }
+                Ok(None) => {
+                    self.at = self.hay.len();
+                    return None;
+                }
+                Err(_) => {
+                    self.failed.set(true);
+                    self.at = self.hay.len();
+                    return None;
+                }
             }
         }
     }
@@ -1454,29 +1735,135 @@ fn numeric_shape(b: &[u8], t: usize) -> bool {
     false
 }
 
-/// Next position `>= from` holding `+`, `(` or the first digit of a digit run. Scans 32-byte blocks first
-/// (vectorised).
-fn next_digit_run(b: &[u8], from: usize) -> Option<usize> {
-    let is_trigger = |c: u8| c.wrapping_sub(b'0') < 10 || c == b'+' || c == b'(';
-    let mut i = from;
-    while i < b.len() {
-        if let Some(block) = b.get(i..i + 32) {
-            if !block.iter().fold(false, |acc, &c| acc | is_trigger(c)) {
-                i += 32;
-                continue;
-            }
-        }
-        let end = (i + 32).min(b.len());
-        while i < end {
-            let c = b[i];
-            if is_trigger(c) && (!c.is_ascii_digit() || i == 0 || !b[i - 1].is_ascii_digit()) {
-                return Some(i);
-            }
-            i += 1;
+/// Pack 64 flag bytes (0 or 1) into a bit mask, bit `i` = `flags[i]` (eight bytes per multiply).
+#[inline(always)]
+fn pack_flags(flags: &[u8; 64]) -> u64 {
+    let mut m = 0u64;
+    for (k, w) in flags.chunks_exact(8).enumerate() {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        let x = u64::from_le_bytes(x);
+        // Each byte is 0 or 1: the multiply gathers the eight low bits into the top byte, in order.
+        m |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    m
+}
+
+/// Digit mask and `+`/`(` mask of one 64-byte block. Plain loops over fixed-size arrays, which the compiler
+/// vectorises (16 or 32 bytes per compare) without `unsafe` or intrinsics.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // the indexed form is the one that vectorises
+fn digit_masks(block: &[u8; 64]) -> (u64, u64) {
+    let mut d = [0u8; 64];
+    let mut p = [0u8; 64];
+    for i in 0..64 {
+        let c = block[i];
+        d[i] = u8::from(c.wrapping_sub(b'0') < 10);
+        p[i] = u8::from(c == b'+' || c == b'(');
+    }
+    (pack_flags(&d), pack_flags(&p))
+}
+
+/// Positions holding `+`, `(` or the first digit of a digit run, in order. One vectorised pass: each 64-byte block
+/// becomes a bit mask of run starts, whose set bits are then read off one by one.
+struct DigitRuns<'a> {
+    b: &'a [u8],
+    /// Offset of the block after the current one.
+    next_block: usize,
+    /// Offset of the current block.
+    base: usize,
+    /// Run starts of the current block not yet returned.
+    mask: u64,
+    /// Whether the byte before the next block is a digit.
+    carry: u64,
+}
+
+impl<'a> DigitRuns<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        DigitRuns {
+            b,
+            next_block: 0,
+            base: 0,
+            mask: 0,
+            carry: 0,
         }
     }
-    None
 }
+
+impl Iterator for DigitRuns<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            let at = self.next_block;
+            if at >= self.b.len() {
+                return None;
+            }
+            let full = self
+                .b
+                .get(at..at + 64)
+                .and_then(|s| <&[u8; 64]>::try_from(s).ok());
+            let (d, p) = match full {
+                Some(block) => digit_masks(block),
+                None => {
+                    // Tail: zero padding holds no trigger byte.
+                    let mut block = [0u8; 64];
+                    let rest = &self.b[at..];
+                    block[..rest.len()].copy_from_slice(rest);
+                    digit_masks(&block)
+                }
+            };
+            self.mask = p | (d & !((d << 1) | self.carry));
+            self.carry = d >> 63;
+            self.base = at;
+            self.next_block = at + 64;
+        }
+        let i = self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(self.base + i)
+    }
+}
+
+/// A set of Hangul syllables (`U+AC00..=U+D7A3`) as a bit set: constant-time membership for the name checks.
+struct SyllableSet([u64; 175]);
+
+impl SyllableSet {
+    fn new(chars: impl IntoIterator<Item = char>) -> Self {
+        let mut set = [0u64; 175];
+        for c in chars {
+            if let Some(i) = syllable_index(c) {
+                set[i / 64] |= 1 << (i % 64);
+            }
+        }
+        SyllableSet(set)
+    }
+
+    fn contains(&self, c: char) -> bool {
+        syllable_index(c)
+            .is_some_and(|i| self.0.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1))
+    }
+}
+
+fn syllable_index(c: char) -> Option<usize> {
+    let u = u32::from(c);
+    (0xAC00..=0xD7A3)
+        .contains(&u)
+        .then(|| (u - 0xAC00) as usize)
+}
+
+/// Single-syllable surnames.
+static SURNAMES: std::sync::LazyLock<SyllableSet> =
+    std::sync::LazyLock::new(|| SyllableSet::new(SURNAME_CHARS.chars()));
+/// The name stop-list, sorted for binary search.
+static STOPLIST_SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    let mut v = PERSON_STOPLIST.to_vec();
+    v.sort_unstable();
+    v
+});
+/// First syllables of the name stop-list: most candidates skip the list entirely.
+static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
+    SyllableSet::new(PERSON_STOPLIST.iter().filter_map(|w| w.chars().next()))
+});
 
 fn email_domain_ok(d: &[u8]) -> bool {
     let Some(dot) = d.iter().rposition(|&c| c == b'.') else {
@@ -1495,12 +1882,11 @@ fn person_ko_ok(name: &str) -> bool {
     if !(2..=4).contains(&n) || !name.chars().all(is_hangul_syllable) {
         return false;
     }
-    // Compare lengths and the first syllable before the whole word (this runs for every honorific hit).
-    let nb = name.as_bytes();
-    if PERSON_STOPLIST
-        .iter()
-        .any(|w| w.len() == nb.len() && w.as_bytes().get(..3) == nb.get(..3) && w.as_bytes() == nb)
-    {
+    // Most names share no first syllable with any stop word (this runs for every honorific hit).
+    if !name.chars().next().is_some_and(|c| STOP_FIRST.contains(c)) {
+        return true;
+    }
+    if STOPLIST_SORTED.binary_search(&name).is_ok() {
         return false;
     }
     if n == 3 {
@@ -1509,7 +1895,7 @@ fn person_ko_ok(name: &str) -> bool {
         ];
         // Every char is a 3-byte Hangul syllable (checked above): the first two are the first 6 bytes.
         let two = name.get(..6).unwrap_or(name);
-        if PERSON_STOPLIST.contains(&two)
+        if STOPLIST_SORTED.binary_search(&two).is_ok()
             && name.chars().last().is_some_and(|c| PARTICLES.contains(&c))
         {
             return false;

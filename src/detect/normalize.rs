@@ -37,8 +37,10 @@ pub(crate) fn needs_normalization(text: &str) -> bool {
             .and_then(|t| t.chars().next())
             .is_some_and(|c| fold(c).is_some())
     };
+    // U+3000 is the only folded character led by 0xE3; its lead byte is rare in Korean text, whereas a `memmem`
+    // prefilter for it keys on 0x80, a continuation byte found in every Hangul syllable.
     memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).any(hit)
-        || memchr::memmem::find_iter(b, "\u{3000}").next().is_some()
+        || memchr::memchr_iter(0xE3, b).any(|i| b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..]))
 }
 
 /// A normalised copy of a text plus, for every byte of the copy, the original char range it came from.
