@@ -14,6 +14,7 @@
 //! the production default, one access-log line per request, written to a temp file), `HAETAE_BENCH_GATEWAY_WORKERS`
 //! (sets `TOKIO_WORKER_THREADS` for the gateway; default: tokio's, one per CPU), `HAETAE_BENCH_GATEWAY_AUDIT`
 //! (`before-forward`, the production default, `after-response` or `off`: the residency log of the main gateway),
+//! `HAETAE_BENCH_MODE_SECS` (seconds per side for each residency-log mode, default min(secs, 5)),
 //! `HAETAE_BENCH_KEEP_LOGS=DIR` (copy each gateway's log there when it stops).
 //!
 //! CPU time and context switches of the gateway process (all its threads, from `/proc`) are reported per request:
@@ -1179,7 +1180,7 @@ async fn run(k: Knobs) -> Res<()> {
 
     // The residency log's durability point: fresh gateways with the log off, `after-response` and `before-forward`,
     // each against the direct path in its own interleaved open loop; the differences are what the log costs.
-    let audit_secs = k.secs.clamp(1, 5);
+    let audit_secs = env_num("HAETAE_BENCH_MODE_SECS", k.secs.clamp(1, 5));
     let mut modes = Vec::new();
     for mode in [None, Some("after-response"), Some("before-forward")] {
         let gw_mode = start_gateway(mock.addr, &k.gateway_log, k.gateway_workers, mode).await?;
