@@ -93,6 +93,16 @@ pub enum AuditDurability {
     AfterResponse,
 }
 
+impl AuditDurability {
+    /// The config spelling (`before-forward` / `after-response`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditDurability::BeforeForward => "before-forward",
+            AuditDurability::AfterResponse => "after-response",
+        }
+    }
+}
+
 /// The residency proof log (C2SP tlog-tiles directory, signed checkpoints).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]

@@ -274,10 +274,10 @@ impl Gateway {
             Some(r) => {
                 let _ = writeln!(
                     out,
-                    "  residency log {}  origin {}  durability {:?}\n                verify with: haetae audit verify {} --vkey '{}'",
+                    "  residency log {}  origin {}  durability {}\n                verify with: haetae audit verify {} --vkey '{}'",
                     s.audit.dir.display(),
                     r.log.origin(),
-                    r.durability,
+                    r.durability.as_str(),
                     s.audit.dir.display(),
                     r.public_key
                 );
