@@ -696,6 +696,34 @@ fn checkpoints_are_published_on_the_interval() {
 }
 
 #[test]
+fn a_failed_background_publication_fails_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = signer();
+    let mut o = options(&s);
+    o.checkpoint_interval = Duration::from_millis(20);
+    let log = AuditLog::open(tmp.path(), o).unwrap();
+    // the periodic publication (on the tile thread) cannot replace `checkpoint` once it is a non-empty directory
+    fs::remove_file(tmp.path().join("checkpoint")).unwrap();
+    fs::create_dir_all(tmp.path().join("checkpoint/blocker")).unwrap();
+    log.append_request(record(0)).wait_blocking().unwrap();
+    for _ in 0..500 {
+        if log.health().failure.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let failure = log.health().failure.expect("the log kept going");
+    assert!(
+        failure.contains("checkpoint publication failed"),
+        "{failure}"
+    );
+    assert!(matches!(
+        log.append_request(record(1)).wait_blocking(),
+        Err(AuditError::Failed(_))
+    ));
+}
+
+#[test]
 fn monthly_report_summarises_transfers() {
     let (tmp, v) = build_log(100);
     let month = {

@@ -419,6 +419,7 @@ impl AuditLog {
             instance: options.instance,
             published: published.as_ref().map(|c| c.0.size),
             last_note: published.as_ref().map(|c| c.1.clone()),
+            publish_in_flight: false,
             shard_started,
             sealers: Vec::new(),
             opts: Limits {
@@ -1037,6 +1038,8 @@ struct Writer {
     published: Option<u64>,
     /// The latest published checkpoint note of the open shard (sealed verbatim at rotation).
     last_note: Option<String>,
+    /// The latest publication was handed to the tile thread and may not be on disk yet.
+    publish_in_flight: bool,
     /// Time of the open shard's first leaf.
     shard_started: Option<time::OffsetDateTime>,
     /// Threads sealing shards rotated away from (fsync of a full shard takes seconds: it runs off the commit path).
@@ -1143,7 +1146,12 @@ impl Writer {
                 }
             }
             let forced = !controls.is_empty();
-            if forced || due.is_some_and(|d| Instant::now() >= d) {
+            if !forced && due.is_some_and(|d| Instant::now() >= d) {
+                due = None;
+                if let Err(e) = self.publish_async() {
+                    self.fail(format!("checkpoint publication failed: {e}"));
+                }
+            } else if forced {
                 let result = self.publish_if_needed();
                 due = None;
                 for tx in controls {
@@ -1165,6 +1173,14 @@ impl Writer {
             return Err(AuditError::Failed(reason));
         }
         if self.published == Some(self.frontier.size()) {
+            if self.publish_in_flight {
+                // wait until the tile thread has written it (or failed)
+                self.publish_in_flight = false;
+                self.tiles.write_partials()?;
+                if let Some(reason) = self.failure() {
+                    return Err(AuditError::Failed(reason));
+                }
+            }
             return Ok(Checkpoint {
                 origin: self.origin.to_string(),
                 size: self.frontier.size(),
@@ -1183,24 +1199,38 @@ impl Writer {
             root: self.frontier.root(),
         };
         let note = self.signer.sign(&cp.to_text())?;
-        // The checkpoint first, then the archive: a crash in between leaves the archive one checkpoint behind
-        // (harmless), never ahead of the published checkpoint.
-        write_atomic(&self.dir, CHECKPOINT_FILE, note.as_bytes(), true)?;
-        let archive = self.dir.join(ARCHIVE_FILE);
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&archive)
-            .map_err(|e| AuditError::io(&archive, e))?;
-        f.write_all(format!("{}\n{note}", note.len()).as_bytes())
-            .map_err(|e| AuditError::io(&archive, e))?;
-        f.sync_data().map_err(|e| AuditError::io(&archive, e))?;
+        write_checkpoint_files(&self.dir, &note)?;
         self.published = Some(cp.size);
         self.last_note = Some(note);
+        self.publish_in_flight = false;
         let mut s = lock(&self.shared);
         s.health.checkpoint_size = cp.size;
         s.stats.checkpoints += 1;
         Ok(cp)
+    }
+
+    /// The periodic publication: sign here, hand the note to the tile thread, which writes it after the partial
+    /// tiles of everything committed so far (same guarantee as [`Writer::publish`]: a published checkpoint never
+    /// refers to a tile that is not on disk). The commit path does not wait for those fsyncs; a failure there
+    /// fails the log.
+    fn publish_async(&mut self) -> Result<(), AuditError> {
+        if let Some(reason) = self.failure() {
+            return Err(AuditError::Failed(reason));
+        }
+        if self.published == Some(self.frontier.size()) {
+            return Ok(());
+        }
+        let cp = Checkpoint {
+            origin: self.origin.to_string(),
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+        };
+        let note = self.signer.sign(&cp.to_text())?;
+        self.tiles.publish(note.clone(), cp.size)?;
+        self.published = Some(cp.size);
+        self.last_note = Some(note);
+        self.publish_in_flight = true;
+        Ok(())
     }
 
     fn commit(&mut self, batch: Vec<(PreparedEntry, ReceiptTx)>) {
@@ -1455,6 +1485,24 @@ enum TileMsg {
     Leaves(Vec<u8>, Vec<(Range<usize>, Hash)>),
     /// Write the partial tiles for everything received so far, then reply.
     Partials(mpsc::SyncSender<Result<(), AuditError>>),
+    /// Write the partial tiles for everything received so far, then this signed checkpoint (of `size` entries).
+    Publish(String, u64),
+}
+
+/// Replace `checkpoint` with `note` and append it to the archive, both fsynced. The checkpoint first, then the
+/// archive: a crash in between leaves the archive one checkpoint behind (harmless), never ahead of the published
+/// checkpoint.
+fn write_checkpoint_files(dir: &Path, note: &str) -> Result<(), AuditError> {
+    write_atomic(dir, CHECKPOINT_FILE, note.as_bytes(), true)?;
+    let archive = dir.join(ARCHIVE_FILE);
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&archive)
+        .map_err(|e| AuditError::io(&archive, e))?;
+    f.write_all(format!("{}\n{note}", note.len()).as_bytes())
+        .map_err(|e| AuditError::io(&archive, e))?;
+    f.sync_data().map_err(|e| AuditError::io(&archive, e))
 }
 
 /// Handle of the tile thread: full tiles and entry bundles are written off the commit path.
@@ -1504,6 +1552,28 @@ impl Tiler {
                                 None => tiles.write_partials(&dir),
                             });
                         }
+                        TileMsg::Publish(note, size) => {
+                            if failed.is_some() {
+                                continue;
+                            }
+                            let written = tiles
+                                .write_partials(&dir)
+                                .and_then(|()| write_checkpoint_files(&dir, &note));
+                            let mut s = lock(&shared);
+                            match written {
+                                Ok(()) => {
+                                    s.health.checkpoint_size = size;
+                                    s.stats.checkpoints += 1;
+                                }
+                                Err(e) => {
+                                    let reason = format!("checkpoint publication failed: {e}");
+                                    if s.health.failure.is_none() {
+                                        s.health.failure = Some(reason.clone());
+                                    }
+                                    failed = Some(reason);
+                                }
+                            }
+                        }
                     }
                 }
             })
@@ -1527,6 +1597,15 @@ impl Tiler {
             .as_ref()
             .ok_or(AuditError::Closed)?
             .send(TileMsg::Leaves(frames, leaves))
+            .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))
+    }
+
+    /// Hand over a signed checkpoint to be written after the partial tiles of every leaf handed over so far.
+    fn publish(&self, note: String, size: u64) -> Result<(), AuditError> {
+        self.tx
+            .as_ref()
+            .ok_or(AuditError::Closed)?
+            .send(TileMsg::Publish(note, size))
             .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))
     }
 
