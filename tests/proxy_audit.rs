@@ -269,6 +269,8 @@ async fn metrics_count_requests_and_findings_without_content() {
         "{text}"
     );
     assert!(text.contains("haetae_audit_commits_total"), "{text}");
+    assert!(text.contains("haetae_audit_shard 0"), "{text}");
+    assert!(text.contains("haetae_audit_rotations_total 0"), "{text}");
     for needle in [
         "900101",
         "1234567",

@@ -266,6 +266,24 @@ impl Collector for Live {
             "audit_checkpoints",
             "Checkpoints published since start",
             stats.checkpoints,
+        )?;
+        gauge(
+            &mut enc,
+            "audit_shard",
+            "Index of the open shard (rotation into sealed shards)",
+            int(health.shard),
+        )?;
+        counter(
+            &mut enc,
+            "audit_rotations",
+            "Shard rotations since start",
+            stats.rotations,
+        )?;
+        gauge(
+            &mut enc,
+            "audit_rotation_max_microseconds",
+            "Longest wait of appends for a rotation since start",
+            int(u64::try_from(stats.rotation_max.as_micros()).unwrap_or(u64::MAX)),
         )
     }
 }
