@@ -3,36 +3,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use haetae::audit::merkle::Hash;
-use haetae::audit::note::{split_note, Checkpoint};
+use haetae::audit::note::Checkpoint;
 use haetae::audit::record::{parse_leaf, to_canonical_json, PreparedEntry};
-use haetae::audit::tiles::{decode_bundle, decode_tile, encode_bundle};
-use haetae::audit::verify::parse_archive;
+use haetae::audit::tiles::{decode_bundle, encode_bundle};
 use haetae::audit::{ChangeRecord, DestinationInfo, Entry, LogLeaf, ResidencyRecord, TokenUsage};
 use haetae::audit::{NoteSigner, ShardLink, TlogProof};
 use proptest::prelude::*;
 
-fn check_all(data: &[u8]) {
-    if let Ok(entries) = decode_bundle(data) {
-        assert_eq!(
-            encode_bundle(entries.iter().copied()).ok().as_deref(),
-            Some(data)
-        );
-    }
-    let _ = decode_tile(data, (data.len() / 32) as u64);
-    let _ = parse_archive(data);
-    if let Ok(leaf) = parse_leaf(data) {
-        assert_eq!(to_canonical_json(&leaf).ok().as_deref(), Some(data));
-    }
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = split_note(text);
-        if let Ok(cp) = Checkpoint::parse_text(text) {
-            assert_eq!(Checkpoint::parse_text(&cp.to_text()).ok(), Some(cp));
-        }
-        if let Ok(p) = TlogProof::parse(text) {
-            assert_eq!(TlogProof::parse(&p.to_text()).ok(), Some(p));
-        }
-    }
-}
+#[path = "support/audit_parse_checks.rs"]
+mod checks;
+use checks::check_all;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
