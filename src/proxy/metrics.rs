@@ -157,34 +157,23 @@ struct Live {
     audit: Option<Arc<AuditLog>>,
 }
 
+/// Write one scrape-time metric (a `ConstGauge` or `ConstCounter`) with its descriptor.
+fn emit(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    metric: impl EncodeMetric,
+) -> Result<(), std::fmt::Error> {
+    metric.encode(enc.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
 fn gauge(
     enc: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
     v: i64,
 ) -> Result<(), std::fmt::Error> {
-    let g = ConstGauge::new(v);
-    g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
-}
-
-fn counter(
-    enc: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    v: u64,
-) -> Result<(), std::fmt::Error> {
-    let c = ConstCounter::new(v);
-    c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
-}
-
-fn counter_f(
-    enc: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    v: f64,
-) -> Result<(), std::fmt::Error> {
-    let c = ConstCounter::new(v);
-    c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
+    emit(enc, name, help, ConstGauge::new(v))
 }
 
 fn int(v: u64) -> i64 {
@@ -237,23 +226,23 @@ impl Collector for Live {
             "Tree size of the latest signed checkpoint",
             int(health.checkpoint_size),
         )?;
-        counter(
+        emit(
             &mut enc,
             "audit_commits",
             "Group commits (one fdatasync each) since start",
-            stats.batches,
+            ConstCounter::new(stats.batches),
         )?;
-        counter(
+        emit(
             &mut enc,
             "audit_committed_entries",
             "Entries committed since start",
-            stats.entries,
+            ConstCounter::new(stats.entries),
         )?;
-        counter_f(
+        emit(
             &mut enc,
             "audit_fsync_seconds",
             "Time spent in fdatasync since start",
-            stats.fsync_total.as_secs_f64(),
+            ConstCounter::new(stats.fsync_total.as_secs_f64()),
         )?;
         gauge(
             &mut enc,
@@ -261,11 +250,11 @@ impl Collector for Live {
             "Longest single fdatasync since start",
             int(u64::try_from(stats.fsync_max.as_micros()).unwrap_or(u64::MAX)),
         )?;
-        counter(
+        emit(
             &mut enc,
             "audit_checkpoints",
             "Checkpoints published since start",
-            stats.checkpoints,
+            ConstCounter::new(stats.checkpoints),
         )?;
         gauge(
             &mut enc,
@@ -273,11 +262,11 @@ impl Collector for Live {
             "Index of the open shard (rotation into sealed shards)",
             int(health.shard),
         )?;
-        counter(
+        emit(
             &mut enc,
             "audit_rotations",
             "Shard rotations since start",
-            stats.rotations,
+            ConstCounter::new(stats.rotations),
         )?;
         gauge(
             &mut enc,
