@@ -182,9 +182,7 @@ fn int(v: u64) -> i64 {
 
 impl Collector for Live {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let in_flight = self
-            .max_requests
-            .saturating_sub(self.requests.available_permits());
+        let in_flight = super::in_flight(&self.requests, self.max_requests);
         gauge(
             &mut enc,
             "in_flight_requests",

@@ -93,8 +93,13 @@ pub struct Shared {
 impl Shared {
     /// Requests currently in flight.
     pub fn in_flight(&self) -> usize {
-        self.settings.limits.max_concurrent_requests - self.requests.available_permits()
+        in_flight(&self.requests, self.settings.limits.max_concurrent_requests)
     }
+}
+
+/// Requests holding a permit of `requests` (created with `max` permits): `/readyz` and `/metrics` both report it.
+pub(crate) fn in_flight(requests: &Semaphore, max: usize) -> usize {
+    max.saturating_sub(requests.available_permits())
 }
 
 /// SHA-256 over the crate version and the builtin detector ids: identifies the rules in force while no policy file
