@@ -1168,6 +1168,15 @@ impl Writer {
         }
     }
 
+    /// The checkpoint of the open shard as committed so far (not yet signed or published).
+    fn checkpoint_now(&self) -> Checkpoint {
+        Checkpoint {
+            origin: self.origin.to_string(),
+            size: self.frontier.size(),
+            root: self.frontier.root(),
+        }
+    }
+
     fn publish_if_needed(&mut self) -> Result<Checkpoint, AuditError> {
         if let Some(reason) = self.failure() {
             return Err(AuditError::Failed(reason));
@@ -1181,11 +1190,7 @@ impl Writer {
                     return Err(AuditError::Failed(reason));
                 }
             }
-            return Ok(Checkpoint {
-                origin: self.origin.to_string(),
-                size: self.frontier.size(),
-                root: self.frontier.root(),
-            });
+            return Ok(self.checkpoint_now());
         }
         self.publish()
             .inspect_err(|e| self.fail(format!("checkpoint publication failed: {e}")))
@@ -1193,11 +1198,7 @@ impl Writer {
 
     fn publish(&mut self) -> Result<Checkpoint, AuditError> {
         self.tiles.write_partials()?;
-        let cp = Checkpoint {
-            origin: self.origin.to_string(),
-            size: self.frontier.size(),
-            root: self.frontier.root(),
-        };
+        let cp = self.checkpoint_now();
         let note = self.signer.sign(&cp.to_text())?;
         write_checkpoint_files(&self.dir, &note)?;
         self.published = Some(cp.size);
@@ -1220,11 +1221,7 @@ impl Writer {
         if self.published == Some(self.frontier.size()) {
             return Ok(());
         }
-        let cp = Checkpoint {
-            origin: self.origin.to_string(),
-            size: self.frontier.size(),
-            root: self.frontier.root(),
-        };
+        let cp = self.checkpoint_now();
         let note = self.signer.sign(&cp.to_text())?;
         self.tiles.publish(note.clone(), cp.size)?;
         self.published = Some(cp.size);
@@ -1298,11 +1295,7 @@ impl Writer {
             .last_note
             .clone()
             .ok_or_else(|| AuditError::Failed("no final checkpoint to seal".into()))?;
-        let last = Checkpoint {
-            origin: self.origin.to_string(),
-            size: self.frontier.size(),
-            root: self.frontier.root(),
-        };
+        let last = self.checkpoint_now();
         let sealed_dir = self.dir.clone();
 
         let next = self.shard + 1;
