@@ -458,7 +458,7 @@ fn bare_proxy_main(upstream: SocketAddr) -> Res<()> {
                     async move {
                         let forwarded: Res<Response<Incoming>> = async {
                             let (mut parts, body) = req.into_parts();
-                            let body = body.collect().await?.to_bytes();
+                            let body = read_capped(body, 1 << 20).await?;
                             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
                             parts.uri = Uri::try_from(format!("http://{upstream}{path}"))?;
                             Ok(client
