@@ -18,7 +18,7 @@ use super::builtin::{
 };
 use super::config::{DetectConfig, ValidatorKind};
 use super::entity::{Entity, BUILTIN_ENTITIES};
-use super::normalize::{fold_str, needs_normalization, Normalized};
+use super::normalize::{fold_str, Normalized};
 use super::validate::{self, digits_into, RrnShape};
 use super::{DetectError, Finding};
 
@@ -742,13 +742,8 @@ impl Engine {
         groups.reset();
         dict_cands.clear();
         *dict_all = false;
-        let normalized = needs_normalization(text);
-        let hay: &str = if normalized {
-            norm.fill(text);
-            &norm.text
-        } else {
-            text
-        };
+        let normalized = norm.fill(text);
+        let hay: &str = if normalized { &norm.text } else { text };
         if let (Some(re), Some(cache)) = (&self.regex, cache.as_mut()) {
             let dict = DictCands {
                 cands: dict_cands,
@@ -768,7 +763,7 @@ impl Engine {
         }
         for f in &mut out[first..] {
             if normalized {
-                let (s, e) = norm.map(f.start, f.end);
+                let (s, e) = norm.map(text, f.start, f.end);
                 f.start = s;
                 f.end = e;
             }

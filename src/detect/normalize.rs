@@ -29,65 +29,122 @@ pub(crate) fn fold(c: char) -> Option<Fold> {
     }
 }
 
-/// Whether `text` contains any character that [`fold`] changes. Cost: a few `memchr` passes over the bytes.
-pub(crate) fn needs_normalization(text: &str) -> bool {
+/// The characters of `text` that [`fold`] changes, in order, with their byte offsets. Every folded character begins
+/// with one of four lead bytes (`0xC2`, `0xE2`, `0xE3`, `0xEF`), which `memchr` finds; only those positions are
+/// decoded.
+fn folds(text: &str) -> impl Iterator<Item = (usize, char, Fold)> + '_ {
     let b = text.as_bytes();
-    let hit = |i: usize| {
-        text.get(i..)
-            .and_then(|t| t.chars().next())
-            .is_some_and(|c| fold(c).is_some())
-    };
+    let mut common = memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).peekable();
     // U+3000 is the only folded character led by 0xE3; its lead byte is rare in Korean text, whereas a `memmem`
     // prefilter for it keys on 0x80, a continuation byte found in every Hangul syllable.
-    memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).any(hit)
-        || memchr::memchr_iter(0xE3, b).any(|i| b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..]))
+    let mut ideographic = memchr::memchr_iter(0xE3, b)
+        .filter(move |&i| b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..]))
+        .peekable();
+    std::iter::from_fn(move || loop {
+        let i = match (common.peek(), ideographic.peek()) {
+            (Some(&x), Some(&y)) if y < x => ideographic.next(),
+            (Some(_), _) => common.next(),
+            (None, _) => ideographic.next(),
+        }?;
+        // Lead bytes never occur inside a character, so `i` is a char boundary.
+        let c = text.get(i..).and_then(|t| t.chars().next())?;
+        if let Some(f) = fold(c) {
+            return Some((i, c, f));
+        }
+    })
 }
 
-/// A normalised copy of a text plus, for every byte of the copy, the original char range it came from.
+/// One stretch of the folded text: bytes copied verbatim from the original, or one folded character.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// Offset in the folded text where the run begins.
+    folded: usize,
+    /// Offset in the original text where the run begins.
+    original: usize,
+    /// `Some(n)`: one folded character, `n` bytes long in the original; `None`: verbatim bytes.
+    folded_char: Option<usize>,
+}
+
+/// A normalised copy of a text plus the map back to the original: a sorted list of runs, one per folded character
+/// and one per verbatim stretch between them. Texts fold rarely (an em dash, an NBSP), so the map stays a few entries
+/// long and the copy is a few `memcpy`s, whatever the text's length.
 #[derive(Debug, Default)]
 pub(crate) struct Normalized {
     /// The folded text.
     pub text: String,
-    /// `start[i]`: original offset of the character that produced byte `i` of `text`.
-    pub start: Vec<usize>,
-    /// `end[i]`: original end offset of that character.
-    pub end: Vec<usize>,
+    runs: Vec<Run>,
 }
 
 impl Normalized {
-    /// Refill from `original` (buffers are reused).
-    pub fn fill(&mut self, original: &str) {
+    /// Refill from `original` (buffers are reused). Returns whether anything was folded; if not, `text` is left
+    /// empty and the original should be scanned in place.
+    pub fn fill(&mut self, original: &str) -> bool {
         self.text.clear();
-        self.start.clear();
-        self.end.clear();
-        for (i, c) in original.char_indices() {
-            let len = c.len_utf8();
-            match fold(c) {
-                Some(Fold::Drop) => {}
-                Some(Fold::Ascii(b)) => {
-                    self.text.push(char::from(b));
-                    self.start.push(i);
-                    self.end.push(i + len);
-                }
-                None => {
-                    self.text.push(c);
-                    for _ in 0..len {
-                        self.start.push(i);
-                        self.end.push(i + len);
-                    }
-                }
+        self.runs.clear();
+        let mut copied = 0;
+        for (i, c, f) in folds(original) {
+            self.verbatim(original, copied, i);
+            if let Fold::Ascii(a) = f {
+                self.runs.push(Run {
+                    folded: self.text.len(),
+                    original: i,
+                    folded_char: Some(c.len_utf8()),
+                });
+                self.text.push(char::from(a));
             }
+            copied = i + c.len_utf8();
+        }
+        if copied == 0 {
+            return false;
+        }
+        self.verbatim(original, copied, original.len());
+        true
+    }
+
+    fn verbatim(&mut self, original: &str, from: usize, to: usize) {
+        if let Some(part) = original.get(from..to).filter(|p| !p.is_empty()) {
+            self.runs.push(Run {
+                folded: self.text.len(),
+                original: from,
+                folded_char: None,
+            });
+            self.text.push_str(part);
         }
     }
 
-    /// Map a byte range of the folded text back to the original text. Both ends land on char boundaries.
-    pub fn map(&self, s: usize, e: usize) -> (usize, usize) {
-        let os = self.start.get(s).copied().unwrap_or(0);
+    /// The original char range of the character that produced folded byte `i`.
+    fn char_at(&self, original: &str, i: usize) -> Option<(usize, usize)> {
+        if i >= self.text.len() {
+            return None;
+        }
+        let r = self.runs.get(
+            self.runs
+                .partition_point(|r| r.folded <= i)
+                .checked_sub(1)?,
+        )?;
+        if let Some(n) = r.folded_char {
+            return Some((r.original, r.original + n));
+        }
+        let o = r.original + (i - r.folded);
+        let mut s = o;
+        while !original.is_char_boundary(s) {
+            s -= 1;
+        }
+        let mut e = o + 1;
+        while e < original.len() && !original.is_char_boundary(e) {
+            e += 1;
+        }
+        Some((s, e))
+    }
+
+    /// Map a byte range of the folded text (as filled from `original`) back to `original`. Both ends land on char
+    /// boundaries: a range starting or ending inside a character widens to the whole character.
+    pub fn map(&self, original: &str, s: usize, e: usize) -> (usize, usize) {
+        let os = self.char_at(original, s).map_or(0, |c| c.0);
         let oe = e
             .checked_sub(1)
-            .and_then(|i| self.end.get(i))
-            .copied()
-            .unwrap_or(os);
+            .and_then(|i| self.char_at(original, i))
+            .map_or(os, |c| c.1);
         (os, oe.max(os))
     }
 }
@@ -108,16 +165,67 @@ pub(crate) fn fold_str(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn folds_and_maps() {
         let original = "９００１０１\u{200B}－１２３４５６７";
-        assert!(needs_normalization(original));
         let mut n = Normalized::default();
-        n.fill(original);
+        assert!(n.fill(original));
         assert_eq!(n.text, "900101-1234567");
-        let (s, e) = n.map(0, n.text.len());
+        let (s, e) = n.map(original, 0, n.text.len());
         assert_eq!((s, e), (0, original.len()));
-        assert!(!needs_normalization("주민등록번호 900101-1234567 “quoted”"));
+        assert!(!n.fill("주민등록번호 900101-1234567 “quoted” 「인용」 · …"));
+        assert!(n.text.is_empty());
+    }
+
+    /// The per-byte map this module used before the run list: for every folded byte, the original char's range.
+    fn reference(original: &str) -> (String, Vec<(usize, usize)>) {
+        let mut text = String::new();
+        let mut map = Vec::new();
+        for (i, c) in original.char_indices() {
+            let len = c.len_utf8();
+            match fold(c) {
+                Some(Fold::Drop) => {}
+                Some(Fold::Ascii(b)) => {
+                    text.push(char::from(b));
+                    map.push((i, i + len));
+                }
+                None => {
+                    text.push(c);
+                    map.extend(std::iter::repeat_n((i, i + len), len));
+                }
+            }
+        }
+        (text, map)
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "a", "7", " ", "\n", "-", "가", "힣", "한국", "\u{A0}", "\u{AD}", "\u{B7}", "\u{2003}",
+            "\u{200B}", "\u{200D}", "\u{2014}", "\u{2026}", "\u{201C}", "\u{2060}", "\u{2212}",
+            "\u{3000}", "\u{300C}", "\u{3131}", "\u{FE58}", "\u{FEFF}", "\u{FF10}", "\u{FF21}",
+            "\u{FF5E}", "\u{FF5F}", "\u{FFE6}", "😀", "Ⅱ",
+        ]);
+        prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn run_map_equals_the_per_byte_map(original in any_text(), a in 0usize..200, b in 0usize..200) {
+            let (text, per_byte) = reference(&original);
+            let mut n = Normalized::default();
+            let changed = n.fill(&original);
+            prop_assert_eq!(changed, text != original || per_byte.len() != original.len());
+            if !changed {
+                return Ok(());
+            }
+            prop_assert_eq!(&n.text, &text);
+            let (s, e) = (a.min(text.len()), b.min(text.len()));
+            let (s, e) = (s.min(e), s.max(e));
+            let os = per_byte.get(s).map_or(0, |c| c.0);
+            let oe = e.checked_sub(1).and_then(|i| per_byte.get(i)).map_or(os, |c| c.1);
+            prop_assert_eq!(n.map(&original, s, e), (os, oe.max(os)));
+        }
     }
 }
