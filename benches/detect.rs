@@ -136,6 +136,45 @@ fn with_dashes(clean: &str) -> String {
     out
 }
 
+/// Hostile shapes (`tests/detect_hostile.rs`): a unit repeated, then a tail that makes the long match fail or be
+/// rejected. Each is scanned at two sizes: a per-byte cost that stays flat (ratio ≈ 1) is linear; a quadratic path
+/// shows as a ratio near 1/4.
+const HOSTILE: &[(&str, &str, &str)] = &[
+    ("pem headers", "-----BEGIN PRIVATE KEY-----\n", ""),
+    ("eyJ…", "eyJ", "é"),
+    ("eyJ-…", "eyJ-", "é"),
+    ("xsk-…", "xsk-", ""),
+    ("xoxb-…_", "xoxb-xoxb-", "_"),
+    ("SECRET//…a", "SECRET//", "a"),
+    ("CUI//…a", "CUI//", "a"),
+    ("SECRET line", "SECRET ", ""),
+    ("password=****", "password=********", ""),
+    ("phones", "010-2345-6789 ", ""),
+    ("digits-dash", "1-", ""),
+];
+
+fn hostile_report(engine: &Engine) {
+    let mut scratch = engine.scratch();
+    let mut out = Vec::new();
+    println!("hostile input (builtins only): MB/s at 20 KB and 80 KB, ratio 80/20 (≈ 1 linear, ≈ 0.25 quadratic)");
+    for (name, unit, tail) in HOSTILE {
+        let rate = |n: usize, scratch: &mut haetae::detect::Scratch, out: &mut Vec<_>| {
+            let text = format!("{}{tail}", unit.repeat(n / unit.len()));
+            let (t, _) = best_of(3, || {
+                engine.scan_into(&text, scratch, out);
+                out.len()
+            });
+            mbps(text.len(), t)
+        };
+        let small = rate(20_000, &mut scratch, &mut out);
+        let large = rate(80_000, &mut scratch, &mut out);
+        println!(
+            "  {name:<16} {small:>8.1} {large:>8.1} MB/s  ratio {:.2}",
+            large / small
+        );
+    }
+}
+
 fn main() {
     let mb: usize = std::env::var("HAETAE_BENCH_MB")
         .ok()
@@ -304,4 +343,5 @@ fn main() {
             );
         }
     }
+    hostile_report(&builtin_only);
 }

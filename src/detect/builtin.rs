@@ -43,6 +43,9 @@ pub(crate) enum Check {
     PersonKoAfter,
     /// E-mail candidate found around an `@` by the `@` scanner.
     Email,
+    /// PEM private key found by the `-----BEGIN` scanner: the whole block (0.99) when its `-----END` line follows
+    /// within the block's character class, else the header line alone (the base score).
+    Pem,
     /// Korean name after a label (`성명:`): the finding is the name; stop-list applied.
     PersonKoBefore,
     /// English name after a title or label: the finding is the name.
@@ -372,22 +375,6 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::None
         ),
         // ---- secrets ----
-        p!(
-            "secret.pem",
-            E::SecretKey,
-            r"-----BEGIN[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\t\r\n :,.-]*?-----END[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----",
-            0.99,
-            C::None,
-            B::None
-        ),
-        p!(
-            "secret.pem",
-            E::SecretKey,
-            r"-----BEGIN[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----",
-            0.95,
-            C::None,
-            B::None
-        ),
         p!(
             "secret.aws",
             E::SecretKey,
@@ -758,6 +745,13 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
 pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
     ("email", Entity::Email, 0.9, Check::Email, Boundary::None),
     (
+        "secret.pem",
+        Entity::SecretKey,
+        0.95,
+        Check::Pem,
+        Boundary::None,
+    ),
+    (
         "ip_address.v6",
         Entity::IpAddress,
         0.7,
@@ -772,6 +766,11 @@ pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
         Boundary::HangulStart,
     ),
 ];
+
+/// The header line of a PEM private key (regex form, for baselines; the engine parses it in code).
+pub(crate) const PEM_HEADER: &str = r"-----BEGIN[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----";
+/// The footer line of a PEM private key (regex form, for baselines).
+pub(crate) const PEM_FOOTER: &str = r"-----END[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?-----";
 
 /// Trigger literals (case-sensitive) for the builtin regex union, with how many bytes before the literal a match may
 /// start. Every builtin regex pattern starts at a trigger (minus its back-offset) or at a digit run / `+` (see
@@ -789,8 +788,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("CUI", 0),
     ("OFFICIAL", 0),
     ("UK EYES", 0),
-    // secrets (ASCII: 16 + 23)
-    ("-----BEGIN", 0),
+    // secrets (ASCII: 15 + 23)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -887,6 +885,10 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("제주", 0),
 ];
 
+/// Trigger literals that begin a match only at the start of a token: a JWT (`eyJ…`) glued to a preceding letter,
+/// digit, `_` or `-` is part of a longer token, not a JWT of its own.
+pub(crate) const TOKEN_START_TRIGGERS: &[&str] = &["eyJ"];
+
 /// Bytes before the first digit of a digit run (or a `+` or `(`) where a match may start: IBAN country code (2), passport
 /// type letter (1).
 pub(crate) const DIGIT_BACK: usize = 2;
@@ -901,6 +903,10 @@ pub(crate) fn scanner_equivalents() -> Vec<(&'static str, String)> {
         (
             "ip_address.v6",
             r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}".to_owned(),
+        ),
+        (
+            "secret.pem",
+            format!("{PEM_HEADER}(?:[A-Za-z0-9+/=\\t\\r\\n :,.-]*?{PEM_FOOTER})?"),
         ),
         (
             "person.ko",

@@ -14,7 +14,8 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::builtin::{
     self, Boundary, Check, Group, BUILTIN_GROUPS, DIGIT_BACK, KEYWORDS, PERSON_STOPLIST,
-    PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TRIGGERS, TWO_SYLLABLE_SURNAMES,
+    PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TOKEN_START_TRIGGERS, TRIGGERS,
+    TWO_SYLLABLE_SURNAMES,
 };
 use super::config::{DetectConfig, ValidatorKind};
 use super::entity::{Entity, BUILTIN_ENTITIES};
@@ -91,6 +92,8 @@ struct Triggers {
     lead: Box<[bool; 256]>,
     /// Pattern ids `>= dict_from` are dictionary term prefixes (merged dictionaries only).
     dict_from: usize,
+    /// Per literal: it only starts a match at the start of a token (not after a [`token_byte`]).
+    token_start: Vec<bool>,
     /// Bytes that can begin a dictionary term (merged dictionaries only; all `false` otherwise).
     dict_first: Box<[bool; 256]>,
 }
@@ -631,6 +634,10 @@ impl Engine {
                 dfa: Arc::new(dfa),
                 len,
                 back: TRIGGERS.iter().map(|t| t.1).collect(),
+                token_start: TRIGGERS
+                    .iter()
+                    .map(|t| TOKEN_START_TRIGGERS.contains(&t.0))
+                    .collect(),
                 lead,
                 dict_from,
                 dict_first: dict_first.clone(),
@@ -829,6 +836,8 @@ impl Engine {
         let mut digits = DigitRuns::new(b);
         let mut digit = digits.next();
         let mut pos = 0;
+        let budget = RESCAN_BUDGET_FACTOR * b.len() + RESCAN_BUDGET_BASE;
+        let mut spent = 0;
         loop {
             // Honorific hits (ids past the trigger table) feed the Korean-name scanner, not the regex union.
             while let Some(m) = lits.peek().filter(|m| m.1 >= tr.back.len()).copied() {
@@ -839,7 +848,7 @@ impl Engine {
             }
             let l = lits
                 .peek()
-                .map(|m| (m.0, tr.back.get(m.1).copied().unwrap_or(0)));
+                .map(|m| (m.0, tr.back.get(m.1).copied().unwrap_or(0), m.1));
             let is_digit = match (l, digit) {
                 (Some(x), Some(d)) => d < x.0,
                 (None, Some(_)) => true,
@@ -849,9 +858,17 @@ impl Engine {
                 let d = digit.unwrap_or(0);
                 digit = digits.next();
                 (d, DIGIT_BACK)
-            } else if let Some(x) = l {
+            } else if let Some((at, back, id)) = l {
                 lits.next();
-                x
+                // A token-start literal inside a longer token (`…eyJeyJ…`) is not a start: without this, every copy
+                // in one long token would search that token to its end again (quadratic).
+                if tr.token_start.get(id).copied().unwrap_or(false)
+                    && at > 0
+                    && token_byte(b[at - 1])
+                {
+                    continue;
+                }
+                (at, back)
             } else {
                 break;
             };
@@ -870,7 +887,15 @@ impl Engine {
                     numeric_shape(b, t)
                 };
                 if worth {
-                    if let Some(end) = self.try_at(re, cache, hay, p, groups, out) {
+                    // Past the re-scan budget, anchored searches look at most `RESCAN_WINDOW` bytes ahead.
+                    let limit = if spent > budget {
+                        (p + RESCAN_WINDOW).min(b.len())
+                    } else {
+                        b.len()
+                    };
+                    if let Some(end) =
+                        self.try_at(re, cache, hay, p..limit, groups, out, &mut spent)
+                    {
                         pos = end;
                         break;
                     }
@@ -892,23 +917,31 @@ impl Engine {
         }
     }
 
-    /// Anchored search of the union at `p`; on rejection, lower-priority patterns get their chance at `p`.
-    /// Returns the end of the accepted match.
+    /// Anchored search of the union over `span` (from its start); on rejection, lower-priority patterns get their
+    /// chance at the same start. Returns the end of the accepted match. Adds the length of every rejected match to
+    /// `spent` (bytes the search read for nothing).
+    #[allow(clippy::too_many_arguments)]
     fn try_at(
         &self,
         re: &meta::Regex,
         cache: &mut meta::Cache,
         hay: &str,
-        p: usize,
+        span: std::ops::Range<usize>,
         groups: &mut Context,
         out: &mut Vec<Finding>,
+        spent: &mut usize,
     ) -> Option<usize> {
-        let m = re.search_with(cache, &Input::new(hay).range(p..).anchored(Anchored::Yes))?;
+        let p = span.start;
+        let m = re.search_with(
+            cache,
+            &Input::new(hay).range(span.clone()).anchored(Anchored::Yes),
+        )?;
         let pid = m.pattern().as_usize();
         if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
             out.push(f);
             return Some(m.end().max(p + 1));
         }
+        *spent += m.end() - p;
         let first = usize::from(*hay.as_bytes().get(p)?);
         for q in pid + 1..self.pats.len() {
             if !self.pats[q].first[first] {
@@ -917,12 +950,15 @@ impl Engine {
             let qid = PatternID::try_from(q).ok()?;
             if let Some(m2) = re.search_with(
                 cache,
-                &Input::new(hay).range(p..).anchored(Anchored::Pattern(qid)),
+                &Input::new(hay)
+                    .range(span.clone())
+                    .anchored(Anchored::Pattern(qid)),
             ) {
                 if let Some(f) = self.evaluate(hay, &self.pats[q], p, m2.end(), groups) {
                     out.push(f);
                     return Some(m2.end().max(p + 1));
                 }
+                *spent += m2.end() - p;
             }
         }
         None
@@ -1025,6 +1061,7 @@ impl Engine {
                     }
                 }
             }
+            Check::Pem => self.run_pem(p, hay, groups, out),
             Check::Ipv6 => {
                 let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
                 for c in memchr::memchr_iter(b':', b) {
@@ -1057,6 +1094,41 @@ impl Engine {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// PEM private keys: at each `-----BEGIN … PRIVATE KEY-----` header, the block up to the first `-----END … PRIVATE
+    /// KEY-----` line reachable through the block's character class, else the header alone. Linear in the text: the
+    /// class run and the `-----END` occurrences are each walked once and shared by every header inside them, so a
+    /// text of headers without footers costs one pass, not one pass per header.
+    fn run_pem(&self, p: &PatInfo, hay: &str, groups: &mut Context, out: &mut Vec<Finding>) {
+        let b = hay.as_bytes();
+        let mut ends = memchr::memmem::find_iter(b, b"-----END").peekable();
+        let (mut run_lo, mut run_hi) = (0, 0);
+        let mut last_end = 0;
+        for s in memchr::memmem::find_iter(b, b"-----BEGIN") {
+            if s < last_end {
+                continue;
+            }
+            let Some(h) = pem_line(b, s, b"-----BEGIN") else {
+                continue;
+            };
+            if !(run_lo..run_hi).contains(&h) {
+                run_lo = h;
+                run_hi = h + b[h..].iter().take_while(|&&c| pem_body(c)).count();
+            }
+            while ends.next_if(|&q| q < h).is_some() {}
+            let mut e = h;
+            while let Some(q) = ends.next_if(|&q| q < run_hi) {
+                if let Some(f) = pem_line(b, q, b"-----END") {
+                    e = f;
+                    break;
+                }
+            }
+            last_end = e;
+            if let Some(f) = self.evaluate(hay, p, s, e, groups) {
+                out.push(f);
+            }
         }
     }
 
@@ -1377,6 +1449,70 @@ fn custom_valid(d: &Detector, hay: &str, s: usize, e: usize) -> bool {
     }
 }
 
+/// Re-scan budget of one trigger pass: bytes read by anchored searches whose match was then rejected, up to
+/// `RESCAN_BUDGET_FACTOR × text length + RESCAN_BUDGET_BASE`. Ordinary text spends a few percent of it. Text built so
+/// that many candidates sit inside one long rejected match (`xsk-xsk-xsk-…`, `SECRET//SECRET//…a`) would otherwise
+/// re-read that match once per candidate, quadratic in its length.
+const RESCAN_BUDGET_FACTOR: usize = 2;
+const RESCAN_BUDGET_BASE: usize = 16 * 1024;
+/// Once the budget is spent, each anchored search reads at most this many bytes: every finding up to this length is
+/// still found exactly, longer ones (a JWT, a long banner) only when they begin before the budget ran out.
+const RESCAN_WINDOW: usize = 256;
+
+/// Whether only whitespace lies between the start of `s`'s line and `s`. Walks back over that whitespace only (never
+/// the whole line), so candidates on one long line cost their own gap, not the line each.
+fn blank_before(bytes: &[u8], s: usize) -> bool {
+    bytes[..s]
+        .iter()
+        .rev()
+        .find(|&&b| b == b'\n' || !b.is_ascii_whitespace())
+        .is_none_or(|&b| b == b'\n')
+}
+
+/// Whether only whitespace lies between `e` and the end of its line.
+fn blank_after(bytes: &[u8], e: usize) -> bool {
+    bytes[e..]
+        .iter()
+        .find(|&&b| b == b'\n' || !b.is_ascii_whitespace())
+        .is_none_or(|&b| b == b'\n')
+}
+
+/// Bytes that continue a base64url token (JWT segments, API keys).
+fn token_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+
+/// Bytes of a PEM block's body (base64, headers such as `Proc-Type: 4,ENCRYPTED`, line breaks).
+fn pem_body(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"+/=\t\r\n :,.-".contains(&c)
+}
+
+/// End of a PEM header or footer line `<tag>[A-Z ]{0,24}PRIVATE KEY( BLOCK)?-----` starting at `at`.
+fn pem_line(b: &[u8], at: usize, tag: &[u8]) -> Option<usize> {
+    let i = at + tag.len();
+    if b.get(at..i) != Some(tag) {
+        return None;
+    }
+    for k in 0..=24 {
+        let j = i + k;
+        if b.get(j..).is_some_and(|t| t.starts_with(b"PRIVATE KEY")) {
+            let j = j + b"PRIVATE KEY".len();
+            for tail in [&b" BLOCK-----"[..], b"-----"] {
+                if b.get(j..).is_some_and(|t| t.starts_with(tail)) {
+                    return Some(j + tail.len());
+                }
+            }
+        }
+        if !b
+            .get(j)
+            .is_some_and(|&c| c.is_ascii_uppercase() || c == b' ')
+        {
+            return None;
+        }
+    }
+    None
+}
+
 fn digitsn<const N: usize>(cand: &[u8]) -> Option<[u8; N]> {
     let mut d = [0u8; N];
     (digits_into(cand, &mut d)? == N).then_some(d)
@@ -1508,6 +1644,11 @@ fn check(
             let hex = c.iter().filter(|b| b.is_ascii_hexdigit()).count();
             (hex >= 3 && validate::ipv6(c)).then_some((None, s, end, base))
         }
+        Check::Pem => keep(if memchr::memmem::find(cand, b"-----END").is_some() {
+            0.99
+        } else {
+            base
+        }),
         Check::Github => keep(if validate::github_token(cand) {
             0.95
         } else {
@@ -1608,27 +1749,14 @@ fn check(
             keep(base)
         }
         Check::LineAlone => {
-            let ls = bytes[..s]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1);
-            let le = bytes[e..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(bytes.len(), |i| e + i);
-            let blank = |r: &[u8]| r.iter().all(|b| b.is_ascii_whitespace());
-            (blank(&bytes[ls..s]) && blank(&bytes[e..le])).then_some((None, s, e, base))
+            (blank_before(bytes, s) && blank_after(bytes, e)).then_some((None, s, e, base))
         }
         Check::Portion => {
             let inner = cand.get(1..cand.len().saturating_sub(1))?;
             if inner.windows(2).any(|w| w == b"//") || inner == b"TS" || inner == b"CUI" {
                 return keep(base);
             }
-            let ls = bytes[..s]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1);
-            let at_line_start = bytes[ls..s].iter().all(|b| b.is_ascii_whitespace());
+            let at_line_start = blank_before(bytes, s);
             let capital_follows =
                 bytes.get(e) == Some(&b' ') && bytes.get(e + 1).is_some_and(u8::is_ascii_uppercase);
             (at_line_start && capital_follows).then_some((None, s, e, base))

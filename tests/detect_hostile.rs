@@ -1,0 +1,119 @@
+//! Hostile input for the detection engine: texts built so that many candidates sit inside one long match that is then
+//! rejected or cut short (`-----BEGIN…` without `-----END`, `eyJeyJ…`, `xsk-xsk-…`, `SECRET//SECRET//…a`, one long line
+//! of `SECRET`s). Each used to cost one pass over the rest of the run per candidate, quadratic in its length: 80 KB of
+//! `SECRET//…a` took about 3 s, 16 MiB would have taken days. The throughput of each shape at two sizes is in
+//! `benches/detect.rs` (`hostile`); these tests pin down what is found, so the linear paths stay correct.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use haetae::detect::{Engine, Entity, Finding};
+
+fn scan(text: &str) -> Vec<Finding> {
+    Engine::builtin().unwrap().scan(text)
+}
+
+fn spans<'a>(text: &'a str, found: &[Finding]) -> Vec<(Entity, &'a str)> {
+    found
+        .iter()
+        .map(|f| (f.entity.clone(), &text[f.start..f.end]))
+        .collect()
+}
+
+const HEADER: &str = "-----BEGIN PRIVATE KEY-----";
+const BLOCK: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----";
+
+#[test]
+fn pem_headers_without_a_footer_are_each_reported_alone() {
+    let text = format!("{HEADER}\n").repeat(3000);
+    let found = scan(&text);
+    assert_eq!(found.len(), 3000);
+    for f in &found {
+        assert_eq!(f.entity, Entity::SecretKey);
+        assert_eq!(&text[f.start..f.end], HEADER);
+    }
+}
+
+#[test]
+fn a_pem_block_is_reported_whole_after_headers_it_cannot_reach() {
+    // The `#` is outside the block alphabet: the first two headers cannot reach the footer, the third one can.
+    let text = format!("{HEADER}\n{HEADER}\n#\n{BLOCK}\n");
+    let found = scan(&text);
+    assert_eq!(
+        spans(&text, &found),
+        vec![
+            (Entity::SecretKey, HEADER),
+            (Entity::SecretKey, HEADER),
+            (Entity::SecretKey, BLOCK),
+        ]
+    );
+    assert!(
+        found[2].score > found[0].score,
+        "a whole block scores above a lone header"
+    );
+}
+
+#[test]
+fn a_pem_block_spans_headers_in_its_alphabet_up_to_the_first_footer() {
+    let text = format!("{}{BLOCK} {BLOCK}", format!("{HEADER}\n").repeat(500));
+    let found = scan(&text);
+    assert_eq!(found.len(), 2, "{:?}", spans(&text, &found));
+    assert_eq!(found[0].start, 0);
+    assert!(text[found[0].start..found[0].end].ends_with("-----END RSA PRIVATE KEY-----"));
+    assert_eq!(&text[found[1].start..found[1].end], BLOCK);
+}
+
+#[test]
+fn a_jwt_starts_a_token_and_repeated_prefixes_inside_one_are_not_starts() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    assert_eq!(
+        spans(&format!("Bearer {jwt}"), &scan(&format!("Bearer {jwt}"))),
+        vec![(Entity::SecretKey, jwt)]
+    );
+    for glued in [
+        format!("abc{jwt}"),
+        format!("abc-{jwt}"),
+        format!("x_{jwt}"),
+    ] {
+        assert!(scan(&glued).is_empty(), "inside a longer token: {glued}");
+    }
+    for unit in ["eyJ", "eyJ-", "eyJ_"] {
+        let text = format!("{}é", unit.repeat(20_000));
+        assert!(scan(&text).is_empty());
+    }
+}
+
+#[test]
+fn rejected_runs_stay_rejected_and_short_findings_after_them_are_still_found() {
+    // Each of these is far past the re-scan budget: from there on, anchored searches read a bounded window, and a
+    // phone number, an RRN and an e-mail address after the run are found exactly as in ordinary text.
+    let tail = " 연락처 010-2345-6789, 주민등록번호 900101-1234567, minjun.kim@example.co.kr";
+    for (unit, end) in [
+        ("xsk-", ""),
+        ("xoxb-xoxb-", "_"),
+        ("SECRET//", "a"),
+        ("SECRET// ", "a"),
+        ("CUI//", "a"),
+        ("password=********", ""),
+    ] {
+        let text = format!("{}{end}{tail}", unit.repeat(80_000 / unit.len()));
+        let found = scan(&text);
+        let entities: Vec<Entity> = found.iter().map(|f| f.entity.clone()).collect();
+        assert_eq!(
+            entities,
+            vec![Entity::KrPhone, Entity::KrRrn, Entity::Email],
+            "after {unit:?} × n: {:?}",
+            spans(&text, &found)
+        );
+    }
+}
+
+#[test]
+fn a_marking_alone_on_its_line_is_found_on_a_long_line_of_markings_none_is() {
+    let line = "SECRET ".repeat(10_000);
+    assert!(scan(&line).is_empty());
+    let text = format!("{line}\n  SECRET  \n{line}");
+    let found = scan(&text);
+    assert_eq!(
+        spans(&text, &found),
+        vec![(Entity::ClassificationMarking, "SECRET")]
+    );
+}
