@@ -5,10 +5,21 @@
 //! `benches/detect.rs` (`hostile`); these tests pin down what is found, so the linear paths stay correct.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use haetae::detect::{Engine, Entity, Finding};
+use haetae::detect::{CustomDetectorSpec, DetectConfig, Engine, Entity, Finding};
 
 fn scan(text: &str) -> Vec<Finding> {
     Engine::builtin().unwrap().scan(text)
+}
+
+/// An engine with a custom regex: the builtin union then runs unanchored over the whole text (no trigger pass).
+fn custom_regex_engine() -> Engine {
+    let spec: CustomDetectorSpec =
+        toml::from_str("id = \"TICKET\"\npattern = 'TCK-[0-9]{6}'\n").unwrap();
+    Engine::new(&DetectConfig {
+        detectors: vec![spec],
+        ..DetectConfig::default()
+    })
+    .unwrap()
 }
 
 fn spans<'a>(text: &'a str, found: &[Finding]) -> Vec<(Entity, &'a str)> {
@@ -83,9 +94,11 @@ fn a_jwt_starts_a_token_and_repeated_prefixes_inside_one_are_not_starts() {
 
 #[test]
 fn rejected_runs_stay_rejected_and_short_findings_after_them_are_still_found() {
-    // Each of these is far past the re-scan budget: from there on, anchored searches read a bounded window, and a
-    // phone number, an RRN and an e-mail address after the run are found exactly as in ordinary text.
-    let tail = " 연락처 010-2345-6789, 주민등록번호 900101-1234567, minjun.kim@example.co.kr";
+    // Each of these is far past the re-scan budget: from there on, searches read a bounded window, and a phone
+    // number, an RRN, an e-mail address and a custom ticket id after the run are found exactly as in ordinary text.
+    let tail =
+        " 연락처 010-2345-6789, 주민등록번호 900101-1234567, minjun.kim@example.co.kr TCK-123456";
+    let engines = [Engine::builtin().unwrap(), custom_regex_engine()];
     for (unit, end) in [
         ("xsk-", ""),
         ("xoxb-xoxb-", "_"),
@@ -95,14 +108,19 @@ fn rejected_runs_stay_rejected_and_short_findings_after_them_are_still_found() {
         ("password=********", ""),
     ] {
         let text = format!("{}{end}{tail}", unit.repeat(80_000 / unit.len()));
-        let found = scan(&text);
-        let entities: Vec<Entity> = found.iter().map(|f| f.entity.clone()).collect();
-        assert_eq!(
-            entities,
-            vec![Entity::KrPhone, Entity::KrRrn, Entity::Email],
-            "after {unit:?} × n: {:?}",
-            spans(&text, &found)
-        );
+        for (i, engine) in engines.iter().enumerate() {
+            let found = engine.scan(&text);
+            let mut entities: Vec<String> = found.iter().map(|f| f.entity.to_string()).collect();
+            if i == 0 {
+                entities.push("TICKET".to_owned()); // the builtin engine has no such detector
+            }
+            assert_eq!(
+                entities,
+                ["KR_PHONE", "KR_RRN", "EMAIL", "TICKET"],
+                "engine {i}, after {unit:?} × n: {:?}",
+                spans(&text, &found)
+            );
+        }
     }
 }
 

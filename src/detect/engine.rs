@@ -932,14 +932,18 @@ impl Engine {
         spent: &mut usize,
     ) -> Option<usize> {
         let p = span.start;
+        // A match that runs into a window's end (see `RESCAN_WINDOW`) may be cut short: never report it.
+        let cut = |end: usize| end == span.end && end < hay.len();
         let m = re.search_with(
             cache,
             &Input::new(hay).range(span.clone()).anchored(Anchored::Yes),
         )?;
         let pid = m.pattern().as_usize();
-        if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
-            out.push(f);
-            return Some(m.end().max(p + 1));
+        if !cut(m.end()) {
+            if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
+                out.push(f);
+                return Some(m.end().max(p + 1));
+            }
         }
         *spent += m.end() - p;
         let first = usize::from(*hay.as_bytes().get(p)?);
@@ -954,9 +958,11 @@ impl Engine {
                     .range(span.clone())
                     .anchored(Anchored::Pattern(qid)),
             ) {
-                if let Some(f) = self.evaluate(hay, &self.pats[q], p, m2.end(), groups) {
-                    out.push(f);
-                    return Some(m2.end().max(p + 1));
+                if !cut(m2.end()) {
+                    if let Some(f) = self.evaluate(hay, &self.pats[q], p, m2.end(), groups) {
+                        out.push(f);
+                        return Some(m2.end().max(p + 1));
+                    }
                 }
                 *spent += m2.end() - p;
             }
@@ -974,17 +980,37 @@ impl Engine {
     ) {
         let bytes = hay.as_bytes();
         let mut pos = 0;
+        // The trigger pass's re-scan budget, for the same reason: past it, each search reads a window of twice
+        // `RESCAN_WINDOW` bytes, and a window without a match moves the search on by `RESCAN_WINDOW`, so every
+        // match up to that length starting in the text is still seen whole by some window.
+        let budget = RESCAN_BUDGET_FACTOR * bytes.len() + RESCAN_BUDGET_BASE;
+        let mut spent = 0;
         while pos < bytes.len() {
-            let input = Input::new(hay).range(pos..);
+            let window = (spent > budget).then(|| (pos + 2 * RESCAN_WINDOW).min(bytes.len()));
+            let input = Input::new(hay).range(pos..window.unwrap_or(bytes.len()));
             let Some(m) = re.search_with(cache, &input) else {
-                break;
+                match window {
+                    Some(end) if end < bytes.len() => {
+                        pos += RESCAN_WINDOW;
+                        while !hay.is_char_boundary(pos) {
+                            pos += 1;
+                        }
+                        continue;
+                    }
+                    _ => break,
+                }
             };
             let (s, e, pid) = (m.start(), m.end(), m.pattern().as_usize());
-            if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
-                out.push(f);
-                pos = e.max(s + 1);
-                continue;
+            // A match that runs into the window's end may be cut short: never report it.
+            let cut = window.is_some_and(|w| e == w && w < bytes.len());
+            if !cut {
+                if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
+                    out.push(f);
+                    pos = e.max(s + 1);
+                    continue;
+                }
             }
+            spent += e - s;
             // Rejected: lower-priority patterns that can start with this byte get their chance at the same start.
             let b = usize::from(bytes[s]);
             let mut accepted = None;
@@ -995,13 +1021,24 @@ impl Engine {
                 let Ok(qid) = PatternID::try_from(q) else {
                     break;
                 };
-                let anchored = Input::new(hay).range(s..).anchored(Anchored::Pattern(qid));
+                let limit = if spent > budget {
+                    (s + RESCAN_WINDOW).min(bytes.len())
+                } else {
+                    bytes.len()
+                };
+                let anchored = Input::new(hay)
+                    .range(s..limit)
+                    .anchored(Anchored::Pattern(qid));
                 if let Some(m2) = re.search_with(cache, &anchored) {
-                    if let Some(f) = self.evaluate(hay, &self.pats[q], s, m2.end(), groups) {
-                        out.push(f);
-                        accepted = Some(m2.end());
-                        break;
+                    let cut = m2.end() == limit && limit < bytes.len();
+                    if !cut {
+                        if let Some(f) = self.evaluate(hay, &self.pats[q], s, m2.end(), groups) {
+                            out.push(f);
+                            accepted = Some(m2.end());
+                            break;
+                        }
                     }
+                    spent += m2.end() - s;
                 }
             }
             pos = match accepted {
