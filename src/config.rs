@@ -221,6 +221,9 @@ pub struct LimitSettings {
     pub max_concurrent_requests: usize,
     /// Largest single SSE event held while framing a streamed response (bytes).
     pub max_sse_event_bytes: usize,
+    /// Request bodies larger than this (bytes) are scanned on the blocking thread pool instead of a runtime worker,
+    /// so that a large prompt's scan never holds up other requests' I/O. `0`: every body.
+    pub inline_scan_bytes: usize,
 }
 
 /// Timeouts, in milliseconds.
@@ -362,6 +365,7 @@ impl Default for LimitSettings {
             max_connections: 10_000,
             max_concurrent_requests: 4_096,
             max_sse_event_bytes: MIB as usize,
+            inline_scan_bytes: 64 * 1024,
         }
     }
 }

@@ -740,3 +740,38 @@ async fn slow_clients_are_cut_off_and_oversize_heads_refused() {
     assert_eq!(gw.mock.count(), 0);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn large_bodies_are_scanned_off_the_runtime_workers_and_forwarded_intact() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.limits.inline_scan_bytes = 16 * 1024;
+    let gw = start_with(mock, settings).await;
+    // ~300 KiB of prose with an RRN and an e-mail address at the far end: scanned on the blocking pool.
+    let prose =
+        "분기 실적 검토 회의 자료를 요약해 주세요 — please keep the tone formal. ".repeat(4000);
+    let content = format!("{prose} 주민등록번호 900101-1234567, hong.gildong@example.co.kr");
+    let body = serde_json::json!({
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": content}],
+    })
+    .to_string();
+    assert!(body.len() > 16 * 1024 * 16);
+    let (s, headers, _) = gw.post("/v1/chat/completions", body.clone()).await;
+    assert_eq!(s, 200);
+    assert_eq!(headers["x-haetae-findings"], "EMAIL=1,KR_RRN=1");
+    assert_eq!(
+        gw.mock.last().json(),
+        serde_json::from_str::<Value>(&body).unwrap()
+    );
+    // Small bodies take the inline path and report the same way.
+    let (s, headers, _) = gw
+        .post(
+            "/v1/chat/completions",
+            r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"mail hong.gildong@example.co.kr"}]}"#,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(headers["x-haetae-findings"], "EMAIL=1");
+    gw.shutdown().await;
+}

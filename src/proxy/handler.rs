@@ -6,7 +6,8 @@
 //! 3. **authenticate** — gateway key → tenant; the key is dropped and never forwarded.
 //! 4. **read** — the body, bounded in bytes and time, `Content-Encoding` decoded with a cap.
 //! 5. **parse** — [`crate::api`] turns the body into text segments.
-//! 6. **inspect** — every text segment is scanned; finding counts are kept (never values).
+//! 6. **inspect** — every text segment is scanned; finding counts are kept (never values). Bodies larger than
+//!    `limits.inline_scan_bytes` are scanned on the blocking pool, so a large prompt never stalls a runtime worker.
 //! 7. **route** — [`crate::route`] picks the destination and the model name it is sent.
 //! 8. **record** — the residency record (destination, jurisdiction, finding counts, keyed request digest) is made
 //!    durable before forwarding when `audit.durability = before-forward`; failure refuses the request (fail closed).
@@ -79,6 +80,9 @@ pub enum GatewayError {
     /// The body cannot be inspected (not UTF-8 text on a path without a known format).
     #[error("the request body is not UTF-8 text, so the gateway cannot inspect it")]
     Uninspectable,
+    /// The scan of a large body did not complete (its blocking task panicked or was cancelled): fail closed.
+    #[error("the gateway could not finish inspecting this request, so it was not forwarded")]
+    InspectionFailed,
     /// The residency record could not be made durable before forwarding (fail closed).
     #[error("the residency log could not record this request, so it was not forwarded: {0}")]
     Audit(String),
@@ -121,7 +125,7 @@ impl GatewayError {
             Self::Route(_) => ErrorKind::Upstream,
             Self::Upstream { .. } => ErrorKind::Upstream,
             Self::UpstreamTimeout { .. } => ErrorKind::Timeout,
-            Self::Audit(_) => ErrorKind::Internal,
+            Self::Audit(_) | Self::InspectionFailed => ErrorKind::Internal,
         }
     }
 }
@@ -493,22 +497,32 @@ async fn pipeline(
 
     // 5. parse, 6. inspect
     let dest_family = to_destination_format(family);
-    let mut parsed = match &endpoint {
+    let parsed = match &endpoint {
         Some(e) if e.format.has_body() => Some(api::parse_for(e, &body)?),
         _ => None,
     };
-    match &parsed {
-        Some(p) => {
-            ex.model = p.model().map(str::to_owned);
-            ex.stream = p.stream();
-            (ex.findings, ex.classification) = inspect(shared, p.texts().map(|(_, _, text)| text));
-        }
-        None if endpoint.is_none() && !body.is_empty() => {
-            // Unknown path forwarded by configuration: no format to parse, so the whole body is scanned as text.
-            let text = std::str::from_utf8(&body).map_err(|_| GatewayError::Uninspectable)?;
-            (ex.findings, ex.classification) = inspect(shared, std::iter::once(text));
-        }
-        None => {}
+    if let Some(p) = &parsed {
+        ex.model = p.model().map(str::to_owned);
+        ex.stream = p.stream();
+    }
+    // Unknown path forwarded by configuration: no format to parse, so the whole body is scanned as text.
+    let raw = endpoint.is_none() && !body.is_empty();
+    let (mut parsed, scanned) = if body.len() > limits.inline_scan_bytes {
+        // A large body is scanned off the runtime's workers (limits.inline_scan_bytes). If the scan task fails, the
+        // request fails: nothing unscanned is forwarded.
+        let (sh, b) = (Arc::clone(shared), body.clone());
+        tokio::task::spawn_blocking(move || {
+            let scanned = inspect_body(&sh, parsed.as_ref(), &b, raw);
+            (parsed, scanned)
+        })
+        .await
+        .map_err(|_| GatewayError::InspectionFailed)?
+    } else {
+        let scanned = inspect_body(shared, parsed.as_ref(), &body, raw);
+        (parsed, scanned)
+    };
+    if let Some(found) = scanned? {
+        (ex.findings, ex.classification) = found;
     }
 
     // 7. route
@@ -607,6 +621,23 @@ async fn pipeline(
 }
 
 /// Phase 6: scan every text segment with the current engine; keep per-entity counts (never values).
+/// Scan a request: the texts of its parsed form, or (`raw`) the whole body as text. `None`: nothing to scan.
+fn inspect_body(
+    shared: &Shared,
+    parsed: Option<&api::ParsedRequest>,
+    body: &[u8],
+    raw: bool,
+) -> Result<Option<(FindingCounts, Level)>, GatewayError> {
+    if let Some(p) = parsed {
+        return Ok(Some(inspect(shared, p.texts().map(|(_, _, text)| text))));
+    }
+    if raw {
+        let text = std::str::from_utf8(body).map_err(|_| GatewayError::Uninspectable)?;
+        return Ok(Some(inspect(shared, std::iter::once(text))));
+    }
+    Ok(None)
+}
+
 fn inspect<'a>(shared: &Shared, texts: impl Iterator<Item = &'a str>) -> (FindingCounts, Level) {
     let engine = shared.engine.load();
     let mut findings = Vec::new();
