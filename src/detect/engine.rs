@@ -887,12 +887,7 @@ impl Engine {
                     numeric_shape(b, t)
                 };
                 if worth {
-                    // Past the re-scan budget, anchored searches look at most `RESCAN_WINDOW` bytes ahead.
-                    let limit = if spent > budget {
-                        (p + RESCAN_WINDOW).min(b.len())
-                    } else {
-                        b.len()
-                    };
+                    let limit = rescan_limit(p, spent, budget, b.len());
                     if let Some(end) =
                         self.try_at(re, cache, hay, p..limit, groups, out, &mut spent)
                     {
@@ -932,39 +927,54 @@ impl Engine {
         spent: &mut usize,
     ) -> Option<usize> {
         let p = span.start;
-        // A match that runs into a window's end (see `RESCAN_WINDOW`) may be cut short: never report it.
-        let cut = |end: usize| end == span.end && end < hay.len();
         let m = re.search_with(
             cache,
             &Input::new(hay).range(span.clone()).anchored(Anchored::Yes),
         )?;
         let pid = m.pattern().as_usize();
-        if !cut(m.end()) {
+        if !cut_by(m.end(), span.end, hay.len()) {
             if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
                 out.push(f);
                 return Some(m.end().max(p + 1));
             }
         }
         *spent += m.end() - p;
+        self.retry_lower(re, cache, hay, span, pid, groups, out, spent)
+    }
+
+    /// After pattern `pid`'s match at `span.start` was rejected: each lower-priority pattern that can start with that
+    /// byte, searched anchored over `span`, gets its chance, so a failed check never hides another detector. Returns
+    /// the end of the accepted match; adds rejected matches' lengths to `spent`.
+    #[allow(clippy::too_many_arguments)]
+    fn retry_lower(
+        &self,
+        re: &meta::Regex,
+        cache: &mut meta::Cache,
+        hay: &str,
+        span: std::ops::Range<usize>,
+        pid: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+        spent: &mut usize,
+    ) -> Option<usize> {
+        let p = span.start;
         let first = usize::from(*hay.as_bytes().get(p)?);
         for q in pid + 1..self.pats.len() {
             if !self.pats[q].first[first] {
                 continue;
             }
             let qid = PatternID::try_from(q).ok()?;
-            if let Some(m2) = re.search_with(
-                cache,
-                &Input::new(hay)
-                    .range(span.clone())
-                    .anchored(Anchored::Pattern(qid)),
-            ) {
-                if !cut(m2.end()) {
-                    if let Some(f) = self.evaluate(hay, &self.pats[q], p, m2.end(), groups) {
+            let input = Input::new(hay)
+                .range(span.clone())
+                .anchored(Anchored::Pattern(qid));
+            if let Some(m) = re.search_with(cache, &input) {
+                if !cut_by(m.end(), span.end, hay.len()) {
+                    if let Some(f) = self.evaluate(hay, &self.pats[q], p, m.end(), groups) {
                         out.push(f);
-                        return Some(m2.end().max(p + 1));
+                        return Some(m.end().max(p + 1));
                     }
                 }
-                *spent += m2.end() - p;
+                *spent += m.end() - p;
             }
         }
         None
@@ -1001,9 +1011,7 @@ impl Engine {
                 }
             };
             let (s, e, pid) = (m.start(), m.end(), m.pattern().as_usize());
-            // A match that runs into the window's end may be cut short: never report it.
-            let cut = window.is_some_and(|w| e == w && w < bytes.len());
-            if !cut {
+            if !cut_by(e, input.end(), bytes.len()) {
                 if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
                     out.push(f);
                     pos = e.max(s + 1);
@@ -1011,38 +1019,10 @@ impl Engine {
                 }
             }
             spent += e - s;
-            // Rejected: lower-priority patterns that can start with this byte get their chance at the same start.
-            let b = usize::from(bytes[s]);
-            let mut accepted = None;
-            for q in pid + 1..self.pats.len() {
-                if !self.pats[q].first[b] {
-                    continue;
-                }
-                let Ok(qid) = PatternID::try_from(q) else {
-                    break;
-                };
-                let limit = if spent > budget {
-                    (s + RESCAN_WINDOW).min(bytes.len())
-                } else {
-                    bytes.len()
-                };
-                let anchored = Input::new(hay)
-                    .range(s..limit)
-                    .anchored(Anchored::Pattern(qid));
-                if let Some(m2) = re.search_with(cache, &anchored) {
-                    let cut = m2.end() == limit && limit < bytes.len();
-                    if !cut {
-                        if let Some(f) = self.evaluate(hay, &self.pats[q], s, m2.end(), groups) {
-                            out.push(f);
-                            accepted = Some(m2.end());
-                            break;
-                        }
-                    }
-                    spent += m2.end() - s;
-                }
-            }
+            let limit = rescan_limit(s, spent, budget, bytes.len());
+            let accepted = self.retry_lower(re, cache, hay, s..limit, pid, groups, out, &mut spent);
             pos = match accepted {
-                Some(end) => end.max(s + 1),
+                Some(end) => end,
                 None => {
                     let mut next = s + 1;
                     // Builtins never accept a candidate that starts inside a digit run: skip the rest of the run.
@@ -1512,6 +1492,21 @@ fn blank_after(bytes: &[u8], e: usize) -> bool {
         .iter()
         .find(|&&b| b == b'\n' || !b.is_ascii_whitespace())
         .is_none_or(|&b| b == b'\n')
+}
+
+/// End of an anchored search from `p`: the text's end, or past the re-scan budget `RESCAN_WINDOW` bytes ahead.
+fn rescan_limit(p: usize, spent: usize, budget: usize, len: usize) -> usize {
+    if spent > budget {
+        (p + RESCAN_WINDOW).min(len)
+    } else {
+        len
+    }
+}
+
+/// Whether a match ending at `end` ran into the end of a search window (`limit`) short of the text's end (`len`):
+/// it may be cut short, so it is never reported.
+fn cut_by(end: usize, limit: usize, len: usize) -> bool {
+    end == limit && limit < len
 }
 
 /// Bytes that continue a base64url token (JWT segments, API keys).
