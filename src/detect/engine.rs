@@ -1188,30 +1188,20 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         for m in dict.ac.find_iter(hay) {
-            self.dictionary_match(
-                dict,
-                hay,
-                m.start(),
-                m.end(),
-                m.pattern().as_usize(),
-                groups,
-                out,
-            );
+            self.dictionary_match(dict, hay, m, groups, out);
         }
     }
 
     /// Word boundary, validator, context and threshold for one dictionary match.
-    #[allow(clippy::too_many_arguments)]
     fn dictionary_match(
         &self,
         dict: &Dictionary,
         hay: &str,
-        s: usize,
-        e: usize,
-        term: usize,
+        m: aho_corasick::Match,
         groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
+        let (s, e, term) = (m.start(), m.end(), m.pattern().as_usize());
         let bytes = hay.as_bytes();
         let alnum = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
         if (alnum(s) && s > 0 && alnum(s - 1)) || (e > s && alnum(e - 1) && alnum(e)) {
@@ -1254,15 +1244,7 @@ impl Engine {
                 .anchored(aho_corasick::Anchored::Yes);
             if let Ok(Some(m)) = dict.ac.try_find(input) {
                 *cur = m.end();
-                self.dictionary_match(
-                    dict,
-                    hay,
-                    m.start(),
-                    m.end(),
-                    m.pattern().as_usize(),
-                    groups,
-                    out,
-                );
+                self.dictionary_match(dict, hay, m, groups, out);
             }
         };
         if all {
