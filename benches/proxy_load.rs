@@ -487,27 +487,36 @@ fn bare_proxy_main(upstream: SocketAddr) -> Res<()> {
     })
 }
 
-/// Start [`bare_proxy_main`] as its own process, on the gateway's CPUs and worker count.
-async fn start_bare_proxy(mock: SocketAddr, k: &Knobs) -> Res<GatewayProc> {
-    let exe = std::env::current_exe()?;
-    let dir = tempfile::tempdir()?;
-    let log_path = dir.path().join("bare-proxy.log");
+/// A command that runs `program` on the gateway's CPUs (`taskset` execs it in place, so the child's pid is the
+/// program's) with the gateway's worker count and no stdin/stdout.
+fn on_gateway_cpus(program: &std::ffi::OsStr, k: &Knobs) -> Command {
     let mut cmd = match &k.gateway_cpus {
         Some(cpus) => {
             let mut c = Command::new("taskset");
-            c.args(["-c", cpus.as_str()]).arg(&exe);
+            c.args(["-c", cpus.as_str()]).arg(program);
             c
         }
-        None => Command::new(&exe),
+        None => Command::new(program),
     };
+    cmd.envs(
+        k.gateway_workers
+            .map(|w| ("TOKIO_WORKER_THREADS", w.to_string())),
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::null());
+    cmd
+}
+
+/// Spawn `cmd` with its stderr in `dir/<what>.log` and wait (20 s at most) until that log names its traffic address
+/// (`listening http://…`) and, with `admin`, its admin address (`admin http://…`).
+async fn spawn_and_wait(
+    mut cmd: Command,
+    dir: tempfile::TempDir,
+    what: &str,
+    admin: bool,
+) -> Res<GatewayProc> {
+    let log_path = dir.path().join(format!("{what}.log"));
     let child = cmd
-        .env(BARE_PROXY_ENV, mock.to_string())
-        .envs(
-            k.gateway_workers
-                .map(|w| ("TOKIO_WORKER_THREADS", w.to_string())),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
         .stderr(Stdio::from(std::fs::File::create(&log_path)?))
         .spawn()?;
     let mut proc = GatewayProc {
@@ -520,18 +529,31 @@ async fn start_bare_proxy(mock: SocketAddr, k: &Knobs) -> Res<GatewayProc> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let text = std::fs::read_to_string(&proc.log_path).unwrap_or_default();
-        if let Some(t) = banner_addr(&text, "listening") {
+        let admin_addr = if admin {
+            banner_addr(&text, "admin")
+        } else {
+            Some(proc.admin)
+        };
+        if let (Some(t), Some(a)) = (banner_addr(&text, "listening"), admin_addr) {
             proc.traffic = t;
+            proc.admin = a;
             return Ok(proc);
         }
         if let Some(status) = proc.child.try_wait()? {
-            return Err(format!("bare proxy exited at start ({status}):\n{text}").into());
+            return Err(format!("{what} exited at start ({status}):\n{text}").into());
         }
         if Instant::now() > deadline {
-            return Err(format!("no bare proxy banner within 20 s:\n{text}").into());
+            return Err(format!("no {what} banner within 20 s:\n{text}").into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Start [`bare_proxy_main`] as its own process, on the gateway's CPUs and worker count.
+async fn start_bare_proxy(mock: SocketAddr, k: &Knobs) -> Res<GatewayProc> {
+    let mut cmd = on_gateway_cpus(std::env::current_exe()?.as_os_str(), k);
+    cmd.env(BARE_PROXY_ENV, mock.to_string());
+    spawn_and_wait(cmd, tempfile::tempdir()?, "bare proxy", false).await
 }
 
 fn banner_addr(text: &str, label: &str) -> Option<SocketAddr> {
@@ -543,25 +565,13 @@ fn banner_addr(text: &str, label: &str) -> Option<SocketAddr> {
 }
 
 async fn start_gateway(mock: SocketAddr, k: &Knobs, audit: Option<&str>) -> Res<GatewayProc> {
-    let bin = env!("CARGO_BIN_EXE_haetae");
-    let (log_level, workers) = (k.gateway_log.as_str(), k.gateway_workers);
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("haetae-bench.toml");
     std::fs::write(
         &config,
-        gateway_config(mock, log_level, audit.map(|a| (a, dir.path()))),
+        gateway_config(mock, &k.gateway_log, audit.map(|a| (a, dir.path()))),
     )?;
-    let log_path = dir.path().join("gateway.log");
-    let log = std::fs::File::create(&log_path)?;
-    // `taskset` execs the gateway in place, so the child's pid is the gateway's.
-    let mut cmd = match &k.gateway_cpus {
-        Some(cpus) => {
-            let mut c = Command::new("taskset");
-            c.args(["-c", cpus.as_str(), bin]);
-            c
-        }
-        None => Command::new(bin),
-    };
+    let mut cmd = on_gateway_cpus(env!("CARGO_BIN_EXE_haetae").as_ref(), k);
     // The gateway reads every HAETAE_* variable as a settings override (and rejects unknown ones, such as this
     // bench's own knobs), so the child gets none of them: the config file alone describes it.
     for (name, _) in std::env::vars_os() {
@@ -569,40 +579,12 @@ async fn start_gateway(mock: SocketAddr, k: &Knobs, audit: Option<&str>) -> Res<
             cmd.env_remove(name);
         }
     }
-    let child = cmd
-        .args(["serve", "--config"])
+    cmd.args(["serve", "--config"])
         .arg(&config)
         .env("OPENAI_API_KEY", "sk-bench-upstream-key")
-        .env_remove("RUST_LOG")
-        .envs(workers.map(|w| ("TOKIO_WORKER_THREADS", w.to_string())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()?;
-    let mut proc = GatewayProc {
-        child,
-        traffic: SocketAddr::from(([127, 0, 0, 1], 0)),
-        admin: SocketAddr::from(([127, 0, 0, 1], 0)),
-        log_path,
-        _dir: dir,
-    };
+        .env_remove("RUST_LOG");
+    let proc = spawn_and_wait(cmd, dir, "gateway", true).await?;
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = proc.child.try_wait()? {
-            let log = std::fs::read_to_string(&proc.log_path).unwrap_or_default();
-            return Err(format!("gateway exited at start ({status}):\n{log}").into());
-        }
-        let text = std::fs::read_to_string(&proc.log_path).unwrap_or_default();
-        if let (Some(t), Some(a)) = (banner_addr(&text, "listening"), banner_addr(&text, "admin")) {
-            proc.traffic = t;
-            proc.admin = a;
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("no gateway banner within 20 s:\n{text}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let client = make_client();
     loop {
         if let Ok((StatusCode::OK, _)) = admin_get(&client, proc.admin, "/readyz").await {
