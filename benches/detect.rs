@@ -120,6 +120,23 @@ fn mbps(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64()
 }
 
+/// Profiling mode's loop: `scan` over `text` `reps` times, then MB/s and the summed count (`unit`: what it counts).
+fn profile_loop(
+    what: &str,
+    text: &str,
+    reps: usize,
+    unit: &str,
+    mut scan: impl FnMut(&str) -> usize,
+) {
+    let t = Instant::now();
+    let n: usize = (0..reps).map(|_| scan(black_box(text))).sum();
+    println!(
+        "{what}: {:.1} MB x {reps}: {:.1} MB/s ({n} {unit})",
+        text.len() as f64 / 1e6,
+        mbps(text.len() * reps, t.elapsed())
+    );
+}
+
 /// The clean corpus as pasted from a web page or a word processor: every 20th sentence ends in an em dash (`U+2014`,
 /// which the engine folds to `-`) instead of a full stop, so the text goes through normalisation.
 fn with_dashes(clean: &str) -> String {
@@ -204,17 +221,7 @@ fn main() {
         #[cfg(feature = "hyperscan-baseline")]
         if eng == "hs" {
             let hs = hs_baseline::build(&builtin_pattern_sources());
-            let t = Instant::now();
-            let mut n = 0;
-            for _ in 0..reps {
-                n += hs.count(black_box(text));
-            }
-            let d = t.elapsed();
-            println!(
-                "{what}: {:.1} MB x {reps}: {:.1} MB/s ({n} raw matches)",
-                text.len() as f64 / 1e6,
-                mbps(text.len() * reps, d)
-            );
+            profile_loop(what, text, reps, "raw matches", |t| hs.count(t));
             return;
         }
         let engine = if eng == "dict" {
@@ -224,18 +231,10 @@ fn main() {
         };
         let mut scratch = engine.scratch();
         let mut out = Vec::new();
-        let t = Instant::now();
-        let mut n = 0;
-        for _ in 0..reps {
-            engine.scan_into(black_box(text), &mut scratch, &mut out);
-            n += out.len();
-        }
-        let d = t.elapsed();
-        println!(
-            "{what}: {:.1} MB x {reps}: {:.1} MB/s ({n} findings)",
-            text.len() as f64 / 1e6,
-            mbps(text.len() * reps, d)
-        );
+        profile_loop(what, text, reps, "findings", |t| {
+            engine.scan_into(t, &mut scratch, &mut out);
+            out.len()
+        });
         return;
     }
 
