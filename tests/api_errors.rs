@@ -58,6 +58,25 @@ fn invalid_json_and_utf8() {
         r#"{"messages":[{"role":"user","content":"\ud800"}]}"#,
     );
     assert!(matches!(e, ApiError::InvalidJson { .. }), "{e:?}");
+    // Duplicate keys, at the top and deep inside a tool input: refused, without quoting the key or the values.
+    let e = err(
+        WireFormat::OpenAiChat,
+        &format!(r#"{{"model":"a","messages":[],"model":"{SECRET}"}}"#),
+    );
+    assert!(matches!(e, ApiError::DuplicateKey { line: 1, .. }), "{e:?}");
+    let e = err(
+        WireFormat::AnthropicMessages,
+        &format!(
+            r#"{{"messages":[{{"role":"assistant","content":[{{"type":"tool_use","id":"t","name":"f","input":{{"{SECRET}":1,"{SECRET}":2}}}}]}}]}}"#
+        ),
+    );
+    assert!(matches!(e, ApiError::DuplicateKey { .. }), "{e:?}");
+    // The same key in sibling objects is fine.
+    assert!(api::parse(
+        WireFormat::OpenAiChat,
+        br#"{"model":"a","messages":[{"role":"user","content":"x"},{"role":"user","content":"y"}]}"#
+    )
+    .is_ok());
     let deep = "[".repeat(5000);
     assert!(matches!(
         err(WireFormat::OpenAiChat, &deep),

@@ -266,7 +266,35 @@ async fn bad_bodies_get_clear_errors_and_never_reach_upstream() {
     assert_eq!(s, 400);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["type"], "invalid_request_error");
+
+    // A duplicate key: a last-wins destination would read the second content, a first-wins scanner the first.
+    let ambiguous = format!(
+        "{{\"model\":\"gpt-4o\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\",\"content\":\"{secret}\"}}]}}"
+    );
+    let (s, _, body) = gw.post("/v1/chat/completions", ambiguous).await;
+    assert_eq!(s, 400);
+    let text = std::str::from_utf8(&body).unwrap();
+    assert!(text.contains("duplicate key"), "{text}");
+    assert!(!text.contains(secret), "{text}");
     assert_eq!(gw.mock.count(), 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn unmodified_bodies_are_forwarded_byte_for_byte() {
+    let gw = start().await;
+    // Spacing, escapes, a key order and an integer too large for u64 that a re-serialisation would change.
+    let body = "{ \"messages\": [ {\"content\": \"caf\\u00e9 \\/ 010-2345-6789\", \"role\": \"user\"} ],\n  \"model\": \"gpt-4o\", \"seed\": 123456789012345678901234567890 }";
+    let (s, headers, _) = gw.post("/v1/chat/completions", body).await;
+    assert_eq!(s, 200);
+    assert!(
+        headers["x-haetae-findings"]
+            .to_str()
+            .unwrap()
+            .contains("KR_PHONE=1"),
+        "{headers:?}"
+    );
+    assert_eq!(gw.mock.last().body, body.as_bytes());
     gw.shutdown().await;
 }
 

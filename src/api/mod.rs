@@ -14,9 +14,10 @@
 //! error message, a `Debug` line or a log (errors name positions and field names only).
 //!
 //! Fail-closed contract for callers: a request whose path [`classify`] does not know, or whose body [`parse`]
-//! rejects, must not be forwarded unscanned. The proxy must forward the bytes of [`ParsedRequest::to_body`], never
-//! the original bytes: the original may carry duplicate keys or encodings another parser resolves differently from
-//! the value that was scanned.
+//! rejects, must not be forwarded unscanned. [`parse`] refuses bodies with duplicate object keys (the one thing
+//! JSON parsers resolve differently: first wins, last wins, or error), so an accepted body means exactly the value
+//! that was scanned. The proxy forwards the original bytes while [`ParsedRequest::is_modified`] is false, and the
+//! bytes of [`ParsedRequest::to_body`] once a segment or the model was rewritten.
 //!
 //! Seams for later work (not built here):
 //! - *Anthropic ⇄ OpenAI translation* for domestic endpoints: a `translate` module maps a parsed
@@ -58,6 +59,15 @@ pub enum ApiError {
         /// Category of the failure (`syntax error`, `unexpected end of input`, ...).
         reason: &'static str,
         /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
+    /// An object in the body has the same key twice. Parsers disagree on which one counts (first, last, error), so
+    /// the gateway refuses to guess: the scanner and the destination must read the same value.
+    #[error("request body is ambiguous: an object has a duplicate key (at line {line}, column {column})")]
+    DuplicateKey {
+        /// 1-based line of the second occurrence's value.
         line: usize,
         /// 1-based column.
         column: usize,
@@ -112,6 +122,7 @@ impl ApiError {
         match self {
             ApiError::InvalidUtf8 { .. }
             | ApiError::InvalidJson { .. }
+            | ApiError::DuplicateKey { .. }
             | ApiError::NotAnObject
             | ApiError::MissingField { .. }
             | ApiError::WrongType { .. }
@@ -125,6 +136,14 @@ impl ApiError {
 
     /// Build an [`ApiError::InvalidJson`] from a serde_json error without quoting any input.
     pub(crate) fn from_json(e: &serde_json::Error) -> Self {
+        if e.classify() == serde_json::error::Category::Data
+            && e.to_string().starts_with(request::DUPLICATE_KEY)
+        {
+            return ApiError::DuplicateKey {
+                line: e.line(),
+                column: e.column(),
+            };
+        }
         let reason = match e.classify() {
             serde_json::error::Category::Io => "read error",
             serde_json::error::Category::Syntax => "syntax error",

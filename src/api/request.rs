@@ -4,6 +4,7 @@
 //! Must never copy segment text out of the body (the scanner reads it in place through [`ParsedRequest::texts`])
 //! or show it in `Debug` output.
 
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::classify::{Endpoint, WireFormat};
@@ -143,6 +144,8 @@ pub struct ParsedRequest {
     segments: Vec<Segment>,
     model: Option<String>,
     stream: bool,
+    /// Whether a segment or the model was rewritten since parsing (the original bytes no longer match).
+    modified: bool,
 }
 
 impl std::fmt::Debug for ParsedRequest {
@@ -302,12 +305,89 @@ pub fn parse(format: WireFormat, body: &[u8]) -> Result<ParsedRequest, ApiError>
     if !format.has_body() {
         return Err(ApiError::NoBody);
     }
-    // Validate UTF-8 once up front (clear error with an offset); `from_str` then skips re-validation.
-    let text = std::str::from_utf8(body).map_err(|e| ApiError::InvalidUtf8 {
-        offset: e.valid_up_to(),
+    // Validate UTF-8 once up front (SIMD; std's validator, only on failure, gives the offset for a clear error);
+    // `from_str` then skips re-validation.
+    let text = simdutf8::basic::from_utf8(body).map_err(|_| ApiError::InvalidUtf8 {
+        offset: std::str::from_utf8(body).map_or_else(|e| e.valid_up_to(), |s| s.len()),
     })?;
-    let value: Value = serde_json::from_str(text).map_err(|e| ApiError::from_json(&e))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = StrictValue
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| ApiError::from_json(&e))?;
     parse_value(format, value)
+}
+
+/// The start of the parse error for a duplicate object key ([`ApiError::from_json`] maps it to
+/// [`ApiError::DuplicateKey`]).
+pub(crate) const DUPLICATE_KEY: &str = "duplicate object key";
+
+/// Deserialises a [`Value`] exactly as `Value`'s own `Deserialize` does, except that an object with the same key
+/// twice is an error instead of "last one wins". Recursion depth stays bounded by serde_json's limit.
+struct StrictValue;
+
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(v) = seq.next_element_seed(StrictValue)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let v = map.next_value_seed(StrictValue)?;
+            if out.insert(k, v).is_some() {
+                // The key itself is not quoted: keys of tool inputs are content.
+                return Err(A::Error::custom(DUPLICATE_KEY));
+            }
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 /// [`parse`] for a classified endpoint: Gemini's model and stream flag come from the path.
@@ -364,6 +444,7 @@ pub fn parse_value(format: WireFormat, value: Value) -> Result<ParsedRequest, Ap
         segments: c.segments,
         model,
         stream,
+        modified: false,
     })
 }
 
@@ -430,6 +511,7 @@ impl ParsedRequest {
         match seg.path.get_mut(&mut self.value) {
             Some(Value::String(s)) => {
                 *s = new.into();
+                self.modified = true;
                 Ok(())
             }
             _ => Err(ApiError::StaleSegment { index }),
@@ -460,7 +542,15 @@ impl ParsedRequest {
         let obj = self.value.as_object_mut().ok_or(ApiError::NotAnObject)?;
         obj.insert("model".to_owned(), Value::String(model.to_owned()));
         self.model = Some(model.to_owned());
+        self.modified = true;
         Ok(())
+    }
+
+    /// Whether a segment or the model was rewritten since [`parse`]. While it is `false`, the body's original bytes
+    /// mean exactly this value ([`parse`] refuses duplicate keys) and can be forwarded as they are, without
+    /// re-serialising.
+    pub fn is_modified(&self) -> bool {
+        self.modified
     }
 
     /// Serialise the (possibly rewritten) body: compact JSON, keys in their original order.

@@ -7,6 +7,8 @@
 //! output at `message_delta`; Gemini: cumulative on every chunk): fold events with [`Usage::merge`], later values
 //! win. Counts only; must never read or keep content.
 
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::sse::SseEvent;
@@ -61,10 +63,133 @@ pub fn from_value(v: &Value) -> Option<Usage> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Usage from a non-streaming response body (`None` if it is not JSON or carries no usage).
+/// The envelope fields [`from_value`] looks at, deserialised without building a `Value` of the whole response:
+/// everything else (choices, content, candidates) is skipped by serde_json's parser, never copied or allocated.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    usage: Lenient<Object<Counts>>,
+    #[serde(default, rename = "usageMetadata")]
+    usage_metadata: Lenient<Object<Counts>>,
+    #[serde(default)]
+    response: Lenient<Object<Inner>>,
+    #[serde(default)]
+    message: Lenient<Object<Inner>>,
+}
+
+#[derive(Deserialize)]
+struct Inner {
+    #[serde(default)]
+    usage: Lenient<Object<Counts>>,
+}
+
+/// `T` read from a JSON object only (serde's derived structs would also accept an array, positionally).
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData)).map(Object)
+    }
+}
+
+/// The count fields of every family; a non-integer count reads as absent, like [`from_value`].
+#[derive(Deserialize)]
+struct Counts {
+    #[serde(default)]
+    prompt_tokens: Lenient<u64>,
+    #[serde(default)]
+    input_tokens: Lenient<u64>,
+    #[serde(default, rename = "promptTokenCount")]
+    prompt_token_count: Lenient<u64>,
+    #[serde(default)]
+    completion_tokens: Lenient<u64>,
+    #[serde(default)]
+    output_tokens: Lenient<u64>,
+    #[serde(default, rename = "candidatesTokenCount")]
+    candidates_token_count: Lenient<u64>,
+}
+
+/// A field of the expected shape, or `None` when absent or of any other shape (skipped, not an error): the same
+/// leniency as reading a `Value` with `get(..).and_then(as_..)`.
+struct Lenient<T>(Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either<T> {
+            Is(T),
+            Other(IgnoredAny),
+        }
+        Ok(Lenient(match Either::deserialize(d)? {
+            Either::Is(t) => Some(t),
+            Either::Other(_) => None,
+        }))
+    }
+}
+
+impl Counts {
+    fn usage(&self) -> Usage {
+        Usage {
+            input_tokens: self
+                .prompt_tokens
+                .0
+                .or(self.input_tokens.0)
+                .or(self.prompt_token_count.0),
+            output_tokens: self
+                .completion_tokens
+                .0
+                .or(self.output_tokens.0)
+                .or(self.candidates_token_count.0),
+        }
+    }
+}
+
+fn counts(c: &Lenient<Object<Counts>>) -> Option<&Counts> {
+    c.0.as_ref().map(|o| &o.0)
+}
+
+fn inner_counts(i: &Lenient<Object<Inner>>) -> Option<&Counts> {
+    i.0.as_ref().and_then(|o| counts(&o.0.usage))
+}
+
+/// What [`from_value`] reads, straight from the bytes.
+fn from_json_slice(json: &[u8]) -> Option<Usage> {
+    let e: Envelope = serde_json::from_slice(json).ok()?;
+    let mut out = Usage::default();
+    for c in [
+        counts(&e.usage),
+        counts(&e.usage_metadata),
+        inner_counts(&e.response),
+        inner_counts(&e.message),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        out.merge(c.usage());
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Usage from a non-streaming response body (`None` if it is not a JSON object or carries no usage).
 pub fn from_body(body: &[u8]) -> Option<Usage> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    from_value(&v)
+    from_json_slice(body)
 }
 
 /// Usage from one stream event, when it carries any.
@@ -74,8 +199,7 @@ pub fn from_event(ev: &SseEvent) -> Option<Usage> {
         // Neither `usage` nor `usageMetadata`: skip the JSON parse.
         return None;
     }
-    let v: Value = serde_json::from_str(data).ok()?;
-    from_value(&v)
+    from_json_slice(data.as_bytes())
 }
 
 #[cfg(test)]
@@ -126,6 +250,62 @@ mod tests {
         }
         assert_eq!(total.input_tokens, Some(25));
         assert_eq!(total.output_tokens, Some(15));
+    }
+
+    /// Count-ish values of every shape a provider (or a broken one) might send.
+    fn count_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u64..1_000_000).prop_map(Value::from),
+            Just(Value::from(u64::MAX)),
+            Just(Value::from(-3)),
+            Just(Value::from(2.5)),
+            Just(Value::from(7.0)),
+            Just(Value::from("12")),
+            Just(Value::Null),
+            Just(serde_json::json!([1, 2])),
+        ]
+    }
+
+    fn usage_like() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let names = prop::sample::select(vec![
+            "prompt_tokens",
+            "completion_tokens",
+            "input_tokens",
+            "output_tokens",
+            "promptTokenCount",
+            "candidatesTokenCount",
+            "total_tokens",
+        ]);
+        prop_oneof![
+            4 => prop::collection::btree_map(names, count_value(), 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+            1 => count_value(),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Reading the bytes with the typed envelope gives exactly what reading the parsed `Value` gives.
+        #[test]
+        fn typed_read_equals_value_read(
+            usage in proptest::option::of(usage_like()),
+            meta in proptest::option::of(usage_like()),
+            response in proptest::option::of(usage_like()),
+            message in proptest::option::of(usage_like()),
+            wrap_response in proptest::bool::ANY,
+            wrap_message in proptest::bool::ANY,
+        ) {
+            let mut v = serde_json::json!({"id": "x", "choices": [{"message": {"content": "hi \"there\""}}]});
+            let o = v.as_object_mut().unwrap();
+            if let Some(u) = usage { o.insert("usage".into(), u); }
+            if let Some(u) = meta { o.insert("usageMetadata".into(), u); }
+            let wrap = |u: Value, w: bool| if w { serde_json::json!({"id": "r", "usage": u}) } else { u };
+            if let Some(u) = response { o.insert("response".into(), wrap(u, wrap_response)); }
+            if let Some(u) = message { o.insert("message".into(), wrap(u, wrap_message)); }
+            let bytes = serde_json::to_vec(&v).unwrap();
+            proptest::prop_assert_eq!(from_body(&bytes), from_value(&v));
+        }
     }
 
     #[test]

@@ -544,11 +544,11 @@ async fn pipeline(
             p.set_model(model)?;
         }
     }
-    // Always forward the body as parsed and scanned, never the original bytes: a body with duplicate keys must not
-    // mean one thing to the scanner and another to the destination.
+    // The parser refused duplicate keys, so while nothing was rewritten the original bytes mean exactly the value
+    // that was scanned and go out as they are; a rewritten body is re-serialised from that value.
     let forward_body = match &parsed {
-        Some(p) => Bytes::from(p.to_body()),
-        None => body,
+        Some(p) if p.is_modified() => Bytes::from(p.to_body()),
+        _ => body,
     };
 
     // 8. record: the residency record is durable before any byte leaves (durability = before-forward); with
