@@ -6,7 +6,8 @@
 //!   proxy that re-serialises does;
 //! - **parse**: `api::parse` (UTF-8 check, duplicate-key-refusing parse, segment walk) and the forward decision (the
 //!   original bytes while nothing was rewritten);
-//! - **scan**: the builtin engine over every text segment with a warm pooled scratch, as the handler's `inspect`;
+//! - **scan**: the builtin engine over every text segment with a warm pooled scratch and a deadline, as the
+//!   handler's `inspect`;
 //! - **usage**: token counts from the mock's non-streaming completion (`api::usage::from_body`);
 //!
 //! and prints µs per request for each and the gateway's total (parse + scan + usage) against the baseline.
@@ -82,10 +83,14 @@ fn main() {
         }
     });
     run("scan", &mut || {
+        let deadline = Instant::now() + Duration::from_secs(2);
         engine.with_scratch(|scratch| {
             let mut n = 0;
             for (_, _, text) in parsed.texts() {
-                engine.scan_into(text, scratch, &mut findings);
+                findings.clear();
+                engine
+                    .scan_segment_until(text, 0, scratch, &mut findings, deadline)
+                    .unwrap();
                 n += findings.len();
             }
             n

@@ -240,6 +240,9 @@ pub struct TimeoutSettings {
     pub upstream_first_byte_ms: u64,
     /// Longest silence between two chunks of an upstream response body.
     pub upstream_idle_ms: u64,
+    /// Longest time the detection engine may spend on one request's body. Past it the request is refused (413,
+    /// not forwarded): a body built to be slow to scan costs at most this much CPU.
+    pub inspection_ms: u64,
     /// On SIGTERM/SIGINT, how long in-flight requests and streams may take to finish.
     pub shutdown_grace_ms: u64,
 }
@@ -378,6 +381,7 @@ impl Default for TimeoutSettings {
             upstream_connect_ms: 5_000,
             upstream_first_byte_ms: 300_000,
             upstream_idle_ms: 120_000,
+            inspection_ms: 2_000,
             shutdown_grace_ms: 30_000,
         }
     }
@@ -604,6 +608,7 @@ impl Settings {
             ("timeouts.upstream_connect_ms", t.upstream_connect_ms),
             ("timeouts.upstream_first_byte_ms", t.upstream_first_byte_ms),
             ("timeouts.upstream_idle_ms", t.upstream_idle_ms),
+            ("timeouts.inspection_ms", t.inspection_ms),
         ] {
             if value == 0 {
                 issue(key.into(), "must be greater than 0".into());

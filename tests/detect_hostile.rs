@@ -135,3 +135,40 @@ fn a_marking_alone_on_its_line_is_found_on_a_long_line_of_markings_none_is() {
         vec![(Entity::ClassificationMarking, "SECRET")]
     );
 }
+
+/// A scan with a deadline stops at it and says so; with time to spare it finds exactly what the plain scan finds.
+#[test]
+fn a_scan_with_a_deadline_gives_up_at_it_and_otherwise_changes_nothing() {
+    use std::time::{Duration, Instant};
+    // About 2 MB of the slowest shape on the unanchored path (~0.7 MB/s in release, far slower in debug): whole
+    // seconds of scanning, against a deadline of 10 ms.
+    let hostile = "xsk-".repeat(500_000);
+    for engine in [Engine::builtin().unwrap(), custom_regex_engine()] {
+        let mut scratch = engine.scratch();
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_millis(10);
+        assert!(matches!(
+            engine.scan_segment_until(&hostile, 0, &mut scratch, &mut out, deadline),
+            Err(haetae::detect::DetectError::DeadlineExceeded)
+        ));
+        // A deadline already past: nothing is scanned.
+        out.clear();
+        assert!(engine
+            .scan_segment_until("010-2345-6789", 0, &mut scratch, &mut out, Instant::now())
+            .is_err());
+        // The same scratch, reused with time to spare, gives the plain scan's findings.
+        let text = format!(
+            "연락처 010-2345-6789, 주민등록번호 900101-1234567. {BLOCK}\nTCK-123456 {}",
+            "-----BEGIN PRIVATE KEY-----\n".repeat(50)
+        );
+        out.clear();
+        let far = Instant::now() + Duration::from_secs(3600);
+        engine
+            .scan_segment_until(&text, 7, &mut scratch, &mut out, far)
+            .unwrap();
+        let mut plain = Vec::new();
+        engine.scan_segment(&text, 7, &mut engine.scratch(), &mut plain);
+        assert_eq!(out, plain);
+        assert!(out.len() >= 50, "{}", out.len());
+    }
+}

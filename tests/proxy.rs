@@ -803,3 +803,38 @@ async fn large_bodies_are_scanned_off_the_runtime_workers_and_forwarded_intact()
     assert_eq!(headers["x-haetae-findings"], "EMAIL=1");
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_body_too_slow_to_scan_is_refused_at_the_inspection_deadline() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.timeouts.inspection_ms = 5;
+    let gw = start_with(mock, settings).await;
+    // ~1 MB built to be slow to scan (every `sk-` starts a candidate that is rejected at its end): about half a second
+    // in release, seconds in debug, against 5 ms.
+    let content = "xsk-".repeat(250_000);
+    for (path, body) in [
+        (
+            "/v1/chat/completions",
+            serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}]}),
+        ),
+        (
+            "/v1/messages",
+            serde_json::json!({"model": "claude-x", "max_tokens": 8, "messages": [{"role": "user", "content": content}]}),
+        ),
+    ] {
+        let (s, _, resp) = gw.post(path, body.to_string()).await;
+        assert_eq!(s, 413, "{path}");
+        let v: Value = serde_json::from_slice(&resp).unwrap();
+        let message = if path == "/v1/messages" {
+            assert_eq!(v["type"], "error");
+            v["error"]["message"].as_str().unwrap().to_owned()
+        } else {
+            v["error"]["message"].as_str().unwrap().to_owned()
+        };
+        assert!(message.contains("timeouts.inspection_ms"), "{message}");
+        assert!(!message.contains("xsk-"), "{message}");
+    }
+    assert_eq!(gw.mock.count(), 0, "nothing unscanned is forwarded");
+    gw.shutdown().await;
+}

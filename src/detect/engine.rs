@@ -3,6 +3,7 @@
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
+use std::time::Instant;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
 use regex_automata::hybrid;
@@ -127,6 +128,11 @@ struct Context {
     hits: Vec<(usize, usize, u16)>,
     lo: usize,
     hi: usize,
+    /// When the current scan must give up ([`Engine::scan_segment_until`]).
+    deadline: Option<Instant>,
+    /// Whether the deadline has passed (checked every [`DEADLINE_CHECK_EVERY`] steps).
+    expired: bool,
+    steps: u32,
 }
 
 impl Context {
@@ -135,8 +141,27 @@ impl Context {
         self.hits.clear();
         self.lo = 0;
         self.hi = 0;
+        self.expired = false;
+        self.steps = 0;
+    }
+
+    /// Called once per candidate by every scan loop, which stops when it returns true. Reads the clock only every
+    /// [`DEADLINE_CHECK_EVERY`] calls; without a deadline it is a counter increment.
+    fn out_of_time(&mut self) -> bool {
+        let Some(deadline) = self.deadline else {
+            return false;
+        };
+        self.steps = self.steps.wrapping_add(1);
+        if !self.expired && self.steps % DEADLINE_CHECK_EVERY == 0 {
+            self.expired = Instant::now() >= deadline;
+        }
+        self.expired
     }
 }
+
+/// Candidates between two clock reads of a scan with a deadline. A candidate costs at most a few re-scan windows
+/// (see [`RESCAN_WINDOW`]), so this bounds the overshoot to well under a millisecond of scanning.
+const DEADLINE_CHECK_EVERY: u32 = 16;
 
 /// Gap (bytes) up to which the keyword stretch is extended rather than restarted at a new window.
 const CONTEXT_EXTEND_GAP: usize = 128;
@@ -737,6 +762,39 @@ impl Engine {
         scratch: &mut Scratch,
         out: &mut Vec<Finding>,
     ) {
+        self.scan_segment_inner(text, base, scratch, out, None);
+    }
+
+    /// [`Engine::scan_segment`] that gives up once `deadline` has passed: then it returns
+    /// [`DetectError::DeadlineExceeded`] and the findings it appended are incomplete (a caller enforcing policy must
+    /// treat the text as not inspected). The scan loops read the clock every few candidates, so a hostile text that
+    /// is slow to scan costs at most the time left, not the time it would take.
+    pub fn scan_segment_until(
+        &self,
+        text: &str,
+        base: usize,
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+        deadline: Instant,
+    ) -> Result<(), DetectError> {
+        if Instant::now() >= deadline {
+            return Err(DetectError::DeadlineExceeded);
+        }
+        self.scan_segment_inner(text, base, scratch, out, Some(deadline));
+        if scratch.groups.expired {
+            return Err(DetectError::DeadlineExceeded);
+        }
+        Ok(())
+    }
+
+    fn scan_segment_inner(
+        &self,
+        text: &str,
+        base: usize,
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+        deadline: Option<Instant>,
+    ) {
         let first = out.len();
         let Scratch {
             cache,
@@ -747,6 +805,7 @@ impl Engine {
             dict_all,
         } = scratch;
         groups.reset();
+        groups.deadline = deadline;
         dict_cands.clear();
         *dict_all = false;
         let normalized = norm.fill(text);
@@ -839,6 +898,9 @@ impl Engine {
         let budget = RESCAN_BUDGET_FACTOR * b.len() + RESCAN_BUDGET_BASE;
         let mut spent = 0;
         loop {
+            if groups.out_of_time() {
+                break;
+            }
             // Honorific hits (ids past the trigger table) feed the Korean-name scanner, not the regex union.
             while let Some(m) = lits.peek().filter(|m| m.1 >= tr.back.len()).copied() {
                 lits.next();
@@ -995,7 +1057,7 @@ impl Engine {
         // match up to that length starting in the text is still seen whole by some window.
         let budget = RESCAN_BUDGET_FACTOR * bytes.len() + RESCAN_BUDGET_BASE;
         let mut spent = 0;
-        while pos < bytes.len() {
+        while pos < bytes.len() && !groups.out_of_time() {
             let window = (spent > budget).then(|| (pos + 2 * RESCAN_WINDOW).min(bytes.len()));
             let input = Input::new(hay).range(pos..window.unwrap_or(bytes.len()));
             let Some(m) = re.search_with(cache, &input) else {
@@ -1052,6 +1114,9 @@ impl Engine {
                 let local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
                 let domain = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
                 for at in memchr::memchr_iter(b'@', b) {
+                    if groups.out_of_time() {
+                        break;
+                    }
                     if at < last_end {
                         continue;
                     }
@@ -1082,6 +1147,9 @@ impl Engine {
             Check::Ipv6 => {
                 let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
                 for c in memchr::memchr_iter(b':', b) {
+                    if groups.out_of_time() {
+                        break;
+                    }
                     if c < last_end || !b.get(c + 1).is_some_and(|&x| hexc(x)) {
                         continue;
                     }
@@ -1107,6 +1175,9 @@ impl Engine {
                     return; // handled inside the trigger pass
                 }
                 for m in self.person_suffixes.find_iter(hay) {
+                    if groups.out_of_time() {
+                        break;
+                    }
                     self.person_before_suffix(p, hay, m.start(), groups, out);
                 }
             }
@@ -1124,6 +1195,9 @@ impl Engine {
         let (mut run_lo, mut run_hi) = (0, 0);
         let mut last_end = 0;
         for s in PEM_BEGIN.find_iter(b) {
+            if groups.out_of_time() {
+                break;
+            }
             if s < last_end {
                 continue;
             }
@@ -1188,6 +1262,9 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         for m in dict.ac.find_iter(hay) {
+            if groups.out_of_time() {
+                break;
+            }
             self.dictionary_match(dict, hay, m, groups, out);
         }
     }
@@ -1236,7 +1313,7 @@ impl Engine {
     ) {
         let mut cur = 0;
         let mut each = |p: usize, cur: &mut usize| {
-            if p < *cur {
+            if p < *cur || groups.out_of_time() {
                 return;
             }
             let input = aho_corasick::Input::new(hay)

@@ -150,6 +150,9 @@ pub enum DetectError {
     /// Compiling the combined automaton failed.
     #[error("compiling the detector union failed: {0}")]
     Build(String),
+    /// A scan with a deadline ([`Engine::scan_segment_until`]) ran out of time; its findings are incomplete.
+    #[error("the scan did not finish before its deadline")]
+    DeadlineExceeded,
 }
 
 /// The builtin detectors as `(detector id, regex source)`: the patterns of the union in priority order, followed by

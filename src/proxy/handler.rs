@@ -5,9 +5,11 @@
 //! 2. **admit** — take an in-flight permit (`limits.max_concurrent_requests`) or shed load with 503.
 //! 3. **authenticate** — gateway key → tenant; the key is dropped and never forwarded.
 //! 4. **read** — the body, bounded in bytes and time, `Content-Encoding` decoded with a cap.
-//! 5. **parse** — [`crate::api`] turns the body into text segments.
+//! 5. **parse** — [`crate::api`] turns the body into text segments. Duplicate object keys are refused, so while no
+//!    segment or model is rewritten the original bytes are forwarded as sent (they mean exactly what was scanned).
 //! 6. **inspect** — every text segment is scanned; finding counts are kept (never values). Bodies larger than
 //!    `limits.inline_scan_bytes` are scanned on the blocking pool, so a large prompt never stalls a runtime worker.
+//!    A scan that runs past `timeouts.inspection_ms` stops there and the request is refused (413).
 //! 7. **route** — [`crate::route`] picks the destination and the model name it is sent.
 //! 8. **record** — the residency record (destination, jurisdiction, finding counts, keyed request digest) is made
 //!    durable before forwarding when `audit.durability = before-forward`; failure refuses the request (fail closed).
@@ -83,6 +85,12 @@ pub enum GatewayError {
     /// The scan of a large body did not complete (its blocking task panicked or was cancelled): fail closed.
     #[error("the gateway could not finish inspecting this request, so it was not forwarded")]
     InspectionFailed,
+    /// The scan ran past `timeouts.inspection_ms` (fail closed: an unfinished scan is no scan).
+    #[error("the gateway could not inspect this request within {after:?} (timeouts.inspection_ms), so it was not forwarded; send less text per request")]
+    InspectionTimeout {
+        /// The configured deadline.
+        after: Duration,
+    },
     /// The residency record could not be made durable before forwarding (fail closed).
     #[error("the residency log could not record this request, so it was not forwarded: {0}")]
     Audit(String),
@@ -121,6 +129,8 @@ impl GatewayError {
             Self::Body(BodyError::UnsupportedEncoding(_)) => ErrorKind::UnsupportedMediaType,
             Self::Body(BodyError::Timeout(_)) => ErrorKind::RequestTimeout,
             Self::Body(_) | Self::Api(_) | Self::Uninspectable => ErrorKind::InvalidRequest,
+            // 413, not 5xx: the body is what is too costly, and SDKs retry 5xx (the same body, three times over).
+            Self::InspectionTimeout { .. } => ErrorKind::PayloadTooLarge,
             Self::Route(RouteError::FormatMismatch { .. }) => ErrorKind::InvalidRequest,
             Self::Route(_) => ErrorKind::Upstream,
             Self::Upstream { .. } => ErrorKind::Upstream,
@@ -629,24 +639,32 @@ fn inspect_body(
     raw: bool,
 ) -> Result<Option<(FindingCounts, Level)>, GatewayError> {
     if let Some(p) = parsed {
-        return Ok(Some(inspect(shared, p.texts().map(|(_, _, text)| text))));
+        return inspect(shared, p.texts().map(|(_, _, text)| text)).map(Some);
     }
     if raw {
         let text = std::str::from_utf8(body).map_err(|_| GatewayError::Uninspectable)?;
-        return Ok(Some(inspect(shared, std::iter::once(text))));
+        return inspect(shared, std::iter::once(text)).map(Some);
     }
     Ok(None)
 }
 
-fn inspect<'a>(shared: &Shared, texts: impl Iterator<Item = &'a str>) -> (FindingCounts, Level) {
+fn inspect<'a>(
+    shared: &Shared,
+    texts: impl Iterator<Item = &'a str>,
+) -> Result<(FindingCounts, Level), GatewayError> {
     let engine = shared.engine.load();
     let mut findings = Vec::new();
     let mut counts = FindingCounts::new();
     let mut level = Level::Unmarked;
+    let after = Duration::from_millis(shared.settings.timeouts.inspection_ms);
+    let deadline = Instant::now() + after;
     // A pooled scratch: its lazy-DFA caches stay warm from request to request.
     engine.with_scratch(|scratch| {
         for text in texts {
-            engine.scan_into(text, scratch, &mut findings);
+            findings.clear();
+            engine
+                .scan_segment_until(text, 0, scratch, &mut findings, deadline)
+                .map_err(|_| GatewayError::InspectionTimeout { after })?;
             for f in &findings {
                 // allocate the key only the first time an entity is seen in this request
                 match counts.get_mut(f.entity.as_str()) {
@@ -662,8 +680,9 @@ fn inspect<'a>(shared: &Shared, texts: impl Iterator<Item = &'a str>) -> (Findin
                 }
             }
         }
-    });
-    (counts, level)
+        Ok::<(), GatewayError>(())
+    })?;
+    Ok((counts, level))
 }
 
 fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
