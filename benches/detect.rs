@@ -173,7 +173,11 @@ const HOSTILE: &[(&str, &str, &str)] = &[
 fn hostile_report(engine: &Engine, what: &str) {
     let mut scratch = engine.scratch();
     let mut out = Vec::new();
-    println!("hostile input ({what}): MB/s at 20 KB and 80 KB, ratio 80/20 (≈ 1 linear, ≈ 0.25 quadratic)");
+    println!(
+        "hostile input ({what}): MB/s at 20 KB and 80 KB, ratio 80/20 (≈ 1 linear, ≈ 0.25 quadratic); 16 MiB \
+         against a {} ms deadline (timeouts.inspection_ms): time to give up",
+        HOSTILE_DEADLINE.as_millis()
+    );
     for (name, unit, tail) in HOSTILE {
         let rate = |n: usize, scratch: &mut haetae::detect::Scratch, out: &mut Vec<_>| {
             let text = format!("{}{tail}", unit.repeat(n / unit.len()));
@@ -185,12 +189,23 @@ fn hostile_report(engine: &Engine, what: &str) {
         };
         let small = rate(20_000, &mut scratch, &mut out);
         let large = rate(80_000, &mut scratch, &mut out);
+        // The gateway's largest body, scanned with a deadline: how long until the scan stops (or finishes).
+        let huge = format!("{}{tail}", unit.repeat((16 << 20) / unit.len()));
+        out.clear();
+        let t = Instant::now();
+        let r = engine.scan_segment_until(&huge, 0, &mut scratch, &mut out, t + HOSTILE_DEADLINE);
+        let took = t.elapsed();
         println!(
-            "  {name:<16} {small:>8.1} {large:>8.1} MB/s  ratio {:.2}",
-            large / small
+            "  {name:<16} {small:>8.1} {large:>8.1} MB/s  ratio {:.2}   16 MiB: {} after {:.1} ms",
+            large / small,
+            if r.is_err() { "stopped" } else { "finished" },
+            took.as_secs_f64() * 1e3
         );
     }
 }
+
+/// Deadline of the 16 MiB hostile scans.
+const HOSTILE_DEADLINE: Duration = Duration::from_millis(50);
 
 fn main() {
     let mb: usize = std::env::var("HAETAE_BENCH_MB")

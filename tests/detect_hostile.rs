@@ -172,3 +172,67 @@ fn a_scan_with_a_deadline_gives_up_at_it_and_otherwise_changes_nothing() {
         assert!(out.len() >= 50, "{}", out.len());
     }
 }
+
+/// Past the budget, the unanchored union reads 512-byte windows: keys (matches of variable length) at every shift
+/// against that grid are still found whole, and only once.
+#[test]
+fn variable_length_findings_across_window_ends_are_found_whole_after_a_hostile_run() {
+    let key = "sk-proj-abcdefghijklmnopqrstuvwx12";
+    let engines = [Engine::builtin().unwrap(), custom_regex_engine()];
+    for unit in ["xsk-", "SECRET//"] {
+        let run = unit.repeat(40_000 / unit.len());
+        for shift in (0..300).step_by(23) {
+            let text = format!(
+                "{run}a{} {key} 그리고 {key}. {}010-2345-6789",
+                " ".repeat(shift),
+                "가".repeat(shift / 3)
+            );
+            for (i, engine) in engines.iter().enumerate() {
+                let found = engine.scan(&text);
+                let got: Vec<(Entity, &str)> = spans(&text, &found);
+                assert_eq!(
+                    got,
+                    vec![
+                        (Entity::SecretKey, key),
+                        (Entity::SecretKey, key),
+                        (Entity::KrPhone, "010-2345-6789"),
+                    ],
+                    "engine {i}, {unit:?} run, shift {shift}"
+                );
+            }
+        }
+    }
+}
+
+/// In ordinary text the unanchored union (custom regexes present) reads 1 MiB windows overlapping by 64 KiB, so
+/// that no single search can read far: findings straddling a window's end are found whole, exactly as the trigger
+/// pass (builtins only) finds them.
+#[test]
+fn findings_straddling_the_unanchored_windows_are_found_whole() {
+    const WINDOW: usize = 1 << 20;
+    let key = "sk-proj-abcdefghijklmnopqrstuvwx12";
+    let engines = [Engine::builtin().unwrap(), custom_regex_engine()];
+    for before_end in [1, 3, 20, 34, 35, 200] {
+        let mut text = "hello world ".repeat((WINDOW - before_end) / 12);
+        text.push_str(&" ".repeat(WINDOW - before_end - text.len()));
+        text.push_str(key);
+        text.push_str(" TCK-123456 010-2345-6789 ");
+        for (i, engine) in engines.iter().enumerate() {
+            let found = engine.scan(&text);
+            let mut got: Vec<(Entity, &str)> = spans(&text, &found);
+            if i == 0 {
+                got.insert(1, (Entity::Custom("TICKET".into()), "TCK-123456"));
+            }
+            assert_eq!(
+                got,
+                vec![
+                    (Entity::SecretKey, key),
+                    (Entity::Custom("TICKET".into()), "TCK-123456"),
+                    (Entity::KrPhone, "010-2345-6789"),
+                ],
+                "engine {i}, key starting {before_end} bytes before the window's end"
+            );
+            assert_eq!(found[0].start, WINDOW - before_end);
+        }
+    }
+}

@@ -145,6 +145,14 @@ impl Context {
         self.steps = 0;
     }
 
+    /// [`Context::out_of_time`] that reads the clock now (for loop turns that may each have read far).
+    fn out_of_time_now(&mut self) -> bool {
+        if let Some(deadline) = self.deadline {
+            self.expired = self.expired || Instant::now() >= deadline;
+        }
+        self.expired
+    }
+
     /// Called once per candidate by every scan loop, which stops when it returns true. Reads the clock only every
     /// [`DEADLINE_CHECK_EVERY`] calls; without a deadline it is a counter increment.
     fn out_of_time(&mut self) -> bool {
@@ -162,6 +170,8 @@ impl Context {
 /// Candidates between two clock reads of a scan with a deadline. A candidate costs at most a few re-scan windows
 /// (see [`RESCAN_WINDOW`]), so this bounds the overshoot to well under a millisecond of scanning.
 const DEADLINE_CHECK_EVERY: u32 = 16;
+/// A rejected match at least this long makes the unanchored union read the clock at once.
+const DEADLINE_LONG_READ: usize = 4096;
 
 /// Gap (bytes) up to which the keyword stretch is extended rather than restarted at a new window.
 const CONTEXT_EXTEND_GAP: usize = 128;
@@ -1052,28 +1062,45 @@ impl Engine {
     ) {
         let bytes = hay.as_bytes();
         let mut pos = 0;
-        // The trigger pass's re-scan budget, for the same reason: past it, each search reads a window of twice
-        // `RESCAN_WINDOW` bytes, and a window without a match moves the search on by `RESCAN_WINDOW`, so every
-        // match up to that length starting in the text is still seen whole by some window.
+        // Searches read windows, so that no single search can read far: `UNANCHORED_WINDOW` bytes overlapping by
+        // `MAX_SEARCH`, and past the trigger pass's re-scan budget (same reason as there) windows of twice
+        // `RESCAN_WINDOW` overlapping by `RESCAN_WINDOW`. A match is taken only if it starts at least an overlap
+        // before its window's end (unless the window reaches the text's end): then any match starting earlier that
+        // the window cut off is longer than the overlap. Otherwise the next window starts an overlap before this one
+        // ended. So every match up to the overlap's length is found exactly as by one search over the whole text.
         let budget = RESCAN_BUDGET_FACTOR * bytes.len() + RESCAN_BUDGET_BASE;
         let mut spent = 0;
         while pos < bytes.len() && !groups.out_of_time() {
-            let window = (spent > budget).then(|| (pos + 2 * RESCAN_WINDOW).min(bytes.len()));
-            let input = Input::new(hay).range(pos..window.unwrap_or(bytes.len()));
+            let (size, overlap) = if spent > budget {
+                (2 * RESCAN_WINDOW, RESCAN_WINDOW)
+            } else {
+                (UNANCHORED_WINDOW, MAX_SEARCH)
+            };
+            let end = (pos + size).min(bytes.len());
+            let input = Input::new(hay).range(pos..end);
             let Some(m) = re.search_with(cache, &input) else {
-                match window {
-                    Some(end) if end < bytes.len() => {
-                        pos += RESCAN_WINDOW;
-                        while !hay.is_char_boundary(pos) {
-                            pos += 1;
-                        }
-                        continue;
-                    }
-                    _ => break,
+                if end == bytes.len() {
+                    break;
                 }
+                pos = end - overlap;
+                while !hay.is_char_boundary(pos) {
+                    pos += 1;
+                }
+                // A long stretch without matches is few loop turns: read the clock at each.
+                if groups.out_of_time_now() {
+                    break;
+                }
+                continue;
             };
             let (s, e, pid) = (m.start(), m.end(), m.pattern().as_usize());
-            if !cut_by(e, input.end(), bytes.len()) {
+            if end < bytes.len() && s > end - overlap {
+                pos = end - overlap;
+                while !hay.is_char_boundary(pos) {
+                    pos += 1;
+                }
+                continue;
+            }
+            if !cut_by(e, end, bytes.len()) {
                 if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
                     out.push(f);
                     pos = e.max(s + 1);
@@ -1081,6 +1108,10 @@ impl Engine {
                 }
             }
             spent += e - s;
+            // A long rejected match read far (up to a window): read the clock now rather than 16 of them later.
+            if e - s >= DEADLINE_LONG_READ && groups.out_of_time_now() {
+                break;
+            }
             let limit = rescan_limit(s, spent, budget, bytes.len());
             let accepted = self.retry_lower(re, cache, hay, s..limit, pid, groups, out, &mut spent);
             pos = match accepted {
@@ -1534,6 +1565,14 @@ const RESCAN_BUDGET_BASE: usize = 16 * 1024;
 /// Once the budget is spent, each anchored search reads at most this many bytes: every finding up to this length is
 /// still found exactly, longer ones (a JWT, a long banner) only when they begin before the budget ran out.
 const RESCAN_WINDOW: usize = 256;
+/// Before the budget is spent, each anchored search reads at most this many bytes (and the unanchored union reads
+/// windows of [`UNANCHORED_WINDOW`] that overlap by this much): the longest finding reported whole. No real finding
+/// comes near it (a 8192-bit PEM key is ~6.5 KB and is found by a scanner anyway), and it bounds what one search can
+/// cost, so a scan with a deadline stops within a few milliseconds of it.
+const MAX_SEARCH: usize = 64 * 1024;
+/// Window of the unanchored union before the budget is spent; consecutive windows overlap by [`MAX_SEARCH`], so
+/// clean text is read about 1.07 times.
+const UNANCHORED_WINDOW: usize = 16 * MAX_SEARCH;
 
 /// Whether only whitespace lies between the start of `s`'s line and `s`. Walks back over that whitespace only (never
 /// the whole line), so candidates on one long line cost their own gap, not the line each.
@@ -1553,12 +1592,12 @@ fn blank_after(bytes: &[u8], e: usize) -> bool {
         .is_none_or(|&b| b == b'\n')
 }
 
-/// End of an anchored search from `p`: the text's end, or past the re-scan budget `RESCAN_WINDOW` bytes ahead.
+/// End of an anchored search from `p`: [`MAX_SEARCH`] bytes ahead, or past the re-scan budget [`RESCAN_WINDOW`].
 fn rescan_limit(p: usize, spent: usize, budget: usize, len: usize) -> usize {
     if spent > budget {
         (p + RESCAN_WINDOW).min(len)
     } else {
-        len
+        (p + MAX_SEARCH).min(len)
     }
 }
 
