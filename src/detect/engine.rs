@@ -2014,6 +2014,14 @@ fn digit_masks(block: &[u8; 64]) -> (u64, u64) {
         d[i] = u8::from(c.wrapping_sub(b'0') < 10);
         p[i] = u8::from(c == b'+' || c == b'(');
     }
+    // Most blocks of prose hold none of these bytes: one vectorised OR over the flags skips the packing.
+    let mut any = 0u8;
+    for i in 0..64 {
+        any |= d[i] | p[i];
+    }
+    if any == 0 {
+        return (0, 0);
+    }
     (pack_flags(&d), pack_flags(&p))
 }
 
