@@ -180,8 +180,8 @@ fn variable_length_findings_across_window_ends_are_found_whole_after_a_hostile_r
     let key = "sk-proj-abcdefghijklmnopqrstuvwx12";
     let engines = [Engine::builtin().unwrap(), custom_regex_engine()];
     for unit in ["xsk-", "SECRET//"] {
-        let run = unit.repeat(40_000 / unit.len());
-        for shift in (0..300).step_by(23) {
+        let run = unit.repeat(20_000 / unit.len());
+        for shift in (0..300).step_by(41) {
             let text = format!(
                 "{run}a{} {key} 그리고 {key}. {}010-2345-6789",
                 " ".repeat(shift),

@@ -58,6 +58,10 @@ admin_listen = "127.0.0.1:0"
 [limits]
 max_request_body_bytes = 1048576
 
+[timeouts]
+# Far above what an ordinary request's scan takes (well under 1 ms), far below the hostile body's (seconds here).
+inspection_ms = 200
+
 [log]
 format = "json"
 level = "info"
@@ -204,6 +208,7 @@ digest_key_file = "{data}/digest.key"
         gateway_key,
         "sk-provider-openai",
         "sk-ant-provider",
+        "xsk-xsk-",
     ] {
         assert!(!log.contains(needle), "log contains `{needle}`:\n{log}");
     }

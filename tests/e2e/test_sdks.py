@@ -98,6 +98,12 @@ def test_openai_gateway_errors_surface_with_gateway_message(oai):
         oai.chat.completions.create(model="gpt-4o-mini", messages=msgs("x" * (2 * 1024 * 1024)))
     assert e.value.status_code == 413
     assert "max_request_body_bytes" in str(e.value)
+    # Text built to be slow to scan (each `sk-` starts a candidate rejected at the run's end): refused at the
+    # inspection deadline with a 4xx, which the SDK does not retry.
+    with pytest.raises(openai.APIStatusError) as e:
+        oai.chat.completions.create(model="gpt-4o-mini", messages=msgs("xsk-" * 200_000))
+    assert e.value.status_code == 413
+    assert "timeouts.inspection_ms" in str(e.value)
 
 
 def test_openai_stream_reset_raises(oai):
