@@ -1,5 +1,6 @@
 //! Fuzz the detection engine: any UTF-8 input must scan without panicking, with sorted, non-overlapping findings on
-//! char boundaries, and segment scanning must agree with whole scanning.
+//! char boundaries; segment scanning must agree with whole scanning, and a scan with a deadline it never reaches
+//! with the plain scan.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -27,4 +28,8 @@ fuzz_target!(|data: &[u8]| {
     engine.scan_segment(text, 7, &mut scratch, &mut seg);
     assert_eq!(seg.len(), findings.len());
     assert!(seg.iter().zip(&findings).all(|(a, b)| a.start == b.start + 7 && a.end == b.end + 7));
+    let mut timed = Vec::new();
+    let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+    assert!(engine.scan_segment_until(text, 7, &mut scratch, &mut timed, far).is_ok());
+    assert_eq!(timed, seg);
 });
