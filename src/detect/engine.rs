@@ -167,8 +167,9 @@ impl Context {
     }
 }
 
-/// Candidates between two clock reads of a scan with a deadline. A candidate costs at most a few re-scan windows
-/// (see [`RESCAN_WINDOW`]), so this bounds the overshoot to well under a millisecond of scanning.
+/// Candidates between two clock reads of a scan with a deadline. A candidate's searches read at most
+/// [`MAX_SEARCH`] bytes ahead each, so the overshoot is bounded to a few milliseconds of scanning (measured: a 50 ms
+/// deadline stops 16 MiB of the worst hostile shapes after 53–62 ms).
 const DEADLINE_CHECK_EVERY: u32 = 16;
 /// A rejected match at least this long makes the unanchored union read the clock at once.
 const DEADLINE_LONG_READ: usize = 4096;
