@@ -24,6 +24,9 @@ use super::normalize::{fold_str, Normalized};
 use super::validate::{self, digits_into, RrnShape};
 use super::{DetectError, Finding};
 
+mod scanners;
+use scanners::{person_ko_ok, PEM_END, SURNAMES};
+
 /// Size limit for one custom regex (compiled NFA), in bytes.
 pub const CUSTOM_REGEX_SIZE_LIMIT: usize = 2 * 1024 * 1024;
 /// Maximum number of dictionary terms per custom detector.
@@ -1138,154 +1141,6 @@ impl Engine {
         }
     }
 
-    fn run_scanner(&self, p: &PatInfo, hay: &str, groups: &mut Context, out: &mut Vec<Finding>) {
-        let b = hay.as_bytes();
-        let mut last_end = 0;
-        match p.check {
-            Check::Email => {
-                let local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
-                let domain = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
-                for at in memchr::memchr_iter(b'@', b) {
-                    if groups.out_of_time() {
-                        break;
-                    }
-                    if at < last_end {
-                        continue;
-                    }
-                    let mut s = at;
-                    while s > last_end && at - s < 64 && local(b[s - 1]) {
-                        s -= 1;
-                    }
-                    while s < at && b[s] == b'.' {
-                        s += 1;
-                    }
-                    let mut e = at + 1;
-                    while e < b.len() && e - at <= 255 && domain(b[e]) {
-                        e += 1;
-                    }
-                    while e > at + 1 && matches!(b[e - 1], b'.' | b'-') {
-                        e -= 1;
-                    }
-                    if s == at || !email_domain_ok(&b[at + 1..e]) {
-                        continue;
-                    }
-                    last_end = e;
-                    if let Some(f) = self.evaluate(hay, p, s, e, groups) {
-                        out.push(f);
-                    }
-                }
-            }
-            Check::Pem => self.run_pem(p, hay, groups, out),
-            Check::Ipv6 => {
-                let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
-                for c in memchr::memchr_iter(b':', b) {
-                    if groups.out_of_time() {
-                        break;
-                    }
-                    if c < last_end || !b.get(c + 1).is_some_and(|&x| hexc(x)) {
-                        continue;
-                    }
-                    let mut s = c;
-                    while s > 0 && c - s < 40 && hexc(b[s - 1]) {
-                        s -= 1;
-                    }
-                    let mut e = c + 1;
-                    while e < b.len() && e - s < 45 && hexc(b[e]) {
-                        e += 1;
-                    }
-                    last_end = e;
-                    if b[s..e].iter().filter(|&&x| x == b':').count() < 2 {
-                        continue;
-                    }
-                    if let Some(f) = self.evaluate(hay, p, s, e, groups) {
-                        out.push(f);
-                    }
-                }
-            }
-            Check::PersonKoAfter => {
-                if self.triggers.is_some() {
-                    return; // handled inside the trigger pass
-                }
-                for m in self.person_suffixes.find_iter(hay) {
-                    if groups.out_of_time() {
-                        break;
-                    }
-                    self.person_before_suffix(p, hay, m.start(), groups, out);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// PEM private keys: at each `-----BEGIN … PRIVATE KEY-----` header, the block up to the first `-----END … PRIVATE
-    /// KEY-----` line reachable through the block's character class, else the header alone. Linear in the text: the
-    /// class run and the `-----END` occurrences are each walked once and shared by every header inside them, so a
-    /// text of headers without footers costs one pass, not one pass per header.
-    fn run_pem(&self, p: &PatInfo, hay: &str, groups: &mut Context, out: &mut Vec<Finding>) {
-        let b = hay.as_bytes();
-        let mut ends = PEM_END.find_iter(b).peekable();
-        let (mut run_lo, mut run_hi) = (0, 0);
-        let mut last_end = 0;
-        for s in PEM_BEGIN.find_iter(b) {
-            if groups.out_of_time() {
-                break;
-            }
-            if s < last_end {
-                continue;
-            }
-            let Some(h) = pem_line(b, s, b"-----BEGIN") else {
-                continue;
-            };
-            if !(run_lo..run_hi).contains(&h) {
-                run_lo = h;
-                run_hi = h + b[h..].iter().take_while(|&&c| pem_body(c)).count();
-            }
-            while ends.next_if(|&q| q < h).is_some() {}
-            let mut e = h;
-            while let Some(q) = ends.next_if(|&q| q < run_hi) {
-                if let Some(f) = pem_line(b, q, b"-----END") {
-                    e = f;
-                    break;
-                }
-            }
-            last_end = e;
-            if let Some(f) = self.evaluate(hay, p, s, e, groups) {
-                out.push(f);
-            }
-        }
-    }
-
-    /// A Korean name is the whole run of 2–4 Hangul syllables right before an honorific (one space allowed).
-    fn person_before_suffix(
-        &self,
-        p: &PatInfo,
-        hay: &str,
-        suffix_start: usize,
-        groups: &mut Context,
-        out: &mut Vec<Finding>,
-    ) {
-        let b = hay.as_bytes();
-        let mut ne = suffix_start;
-        if ne > 0 && b[ne - 1] == b' ' {
-            ne -= 1;
-        }
-        let mut ns = ne;
-        let mut count = 0;
-        while let Some(c) = hay[..ns].chars().next_back() {
-            if !is_hangul_syllable(c) || count == 5 {
-                break;
-            }
-            ns -= c.len_utf8();
-            count += 1;
-        }
-        if !(2..=4).contains(&count) {
-            return;
-        }
-        if let Some(f) = self.evaluate(hay, p, ns, ne, groups) {
-            out.push(f);
-        }
-    }
-
     fn run_dictionary(
         &self,
         dict: &Dictionary,
@@ -1611,37 +1466,6 @@ fn cut_by(end: usize, limit: usize, len: usize) -> bool {
 /// Bytes that continue a base64url token (JWT segments, API keys).
 fn token_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
-}
-
-/// Bytes of a PEM block's body (base64, headers such as `Proc-Type: 4,ENCRYPTED`, line breaks).
-fn pem_body(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"+/=\t\r\n :,.-".contains(&c)
-}
-
-/// End of a PEM header or footer line `<tag>[A-Z ]{0,24}PRIVATE KEY( BLOCK)?-----` starting at `at`.
-fn pem_line(b: &[u8], at: usize, tag: &[u8]) -> Option<usize> {
-    let i = at + tag.len();
-    if b.get(at..i) != Some(tag) {
-        return None;
-    }
-    for k in 0..=24 {
-        let j = i + k;
-        if b.get(j..).is_some_and(|t| t.starts_with(b"PRIVATE KEY")) {
-            let j = j + b"PRIVATE KEY".len();
-            for tail in [&b" BLOCK-----"[..], b"-----"] {
-                if b.get(j..).is_some_and(|t| t.starts_with(tail)) {
-                    return Some(j + tail.len());
-                }
-            }
-        }
-        if !b
-            .get(j)
-            .is_some_and(|&c| c.is_ascii_uppercase() || c == b' ')
-        {
-            return None;
-        }
-    }
-    None
 }
 
 fn digitsn<const N: usize>(cand: &[u8]) -> Option<[u8; N]> {
@@ -2084,93 +1908,6 @@ impl Iterator for DigitRuns<'_> {
         self.mask &= self.mask - 1;
         Some(self.base + i)
     }
-}
-
-/// A set of Hangul syllables (`U+AC00..=U+D7A3`) as a bit set: constant-time membership for the name checks.
-struct SyllableSet([u64; 175]);
-
-impl SyllableSet {
-    fn new(chars: impl IntoIterator<Item = char>) -> Self {
-        let mut set = [0u64; 175];
-        for c in chars {
-            if let Some(i) = syllable_index(c) {
-                set[i / 64] |= 1 << (i % 64);
-            }
-        }
-        SyllableSet(set)
-    }
-
-    fn contains(&self, c: char) -> bool {
-        syllable_index(c)
-            .is_some_and(|i| self.0.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1))
-    }
-}
-
-fn syllable_index(c: char) -> Option<usize> {
-    let u = u32::from(c);
-    (0xAC00..=0xD7A3)
-        .contains(&u)
-        .then(|| (u - 0xAC00) as usize)
-}
-
-/// PEM header and footer starts, searched in every segment: built once (a `memmem` searcher costs ~400
-/// instructions to build, more than searching a short segment).
-static PEM_BEGIN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-----BEGIN"));
-static PEM_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-----END"));
-
-/// Single-syllable surnames.
-static SURNAMES: std::sync::LazyLock<SyllableSet> =
-    std::sync::LazyLock::new(|| SyllableSet::new(SURNAME_CHARS.chars()));
-/// The name stop-list, sorted for binary search.
-static STOPLIST_SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-    let mut v = PERSON_STOPLIST.to_vec();
-    v.sort_unstable();
-    v
-});
-/// First syllables of the name stop-list: most candidates skip the list entirely.
-static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
-    SyllableSet::new(PERSON_STOPLIST.iter().filter_map(|w| w.chars().next()))
-});
-
-fn email_domain_ok(d: &[u8]) -> bool {
-    let Some(dot) = d.iter().rposition(|&c| c == b'.') else {
-        return false;
-    };
-    let tld = &d[dot + 1..];
-    (2..=24).contains(&tld.len())
-        && tld.iter().all(u8::is_ascii_alphabetic)
-        && d.first().is_some_and(u8::is_ascii_alphanumeric)
-        && !d.windows(2).any(|w| w == b"..")
-}
-
-/// Korean name sanity: 2–4 syllables, not a role/kinship word or a common noun followed by a particle.
-fn person_ko_ok(name: &str) -> bool {
-    let n = name.chars().count();
-    if !(2..=4).contains(&n) || !name.chars().all(is_hangul_syllable) {
-        return false;
-    }
-    // Most names share no first syllable with any stop word (this runs for every honorific hit).
-    if !name.chars().next().is_some_and(|c| STOP_FIRST.contains(c)) {
-        return true;
-    }
-    if STOPLIST_SORTED.binary_search(&name).is_ok() {
-        return false;
-    }
-    if n == 3 {
-        const PARTICLES: &[char] = &[
-            '을', '를', '은', '는', '이', '가', '의', '에', '와', '과', '도', '로', '만',
-        ];
-        // Every char is a 3-byte Hangul syllable (checked above): the first two are the first 6 bytes.
-        let two = name.get(..6).unwrap_or(name);
-        if STOPLIST_SORTED.binary_search(&two).is_ok()
-            && name.chars().last().is_some_and(|c| PARTICLES.contains(&c))
-        {
-            return false;
-        }
-    }
-    true
 }
 
 /// Overlap rule: sort by start (then longer first); when two findings overlap keep the higher score, then the longer,
