@@ -258,8 +258,14 @@ fn rotation_by_age_including_a_shard_aged_while_closed() {
     assert_eq!(&*r[0].origin, format!("{NAME}/shards/2"));
     log.close().unwrap();
     let rep = verify(tmp.path(), &s.verifier()).unwrap();
-    assert_eq!(rep.shards.len(), 3);
-    assert_eq!(rep.total_entries, 5 + 2);
+    // Shards 0, 1 and 2; on a loaded machine shard 2 (its chain record + record 4) may pass 20 ms before `close` and
+    // be rotated by the idle timer into a fourth shard that holds only its chain record.
+    assert!(
+        matches!(rep.shards.len(), 3 | 4),
+        "{} shards",
+        rep.shards.len()
+    );
+    assert_eq!(rep.total_entries, 5 + (rep.shards.len() as u64 - 1));
     // An idle log still rotates on time (so its records become prunable)...
     let mut o = options(&s);
     o.rotate_max_age = Some(Duration::from_millis(200));
