@@ -9,7 +9,6 @@
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::sse::SseEvent;
 
@@ -38,32 +37,8 @@ impl Usage {
     }
 }
 
-fn read_counts(u: &Value) -> Usage {
-    let first = |names: &[&str]| names.iter().find_map(|n| u.get(*n).and_then(Value::as_u64));
-    Usage {
-        input_tokens: first(&["prompt_tokens", "input_tokens", "promptTokenCount"]),
-        output_tokens: first(&["completion_tokens", "output_tokens", "candidatesTokenCount"]),
-    }
-}
-
-/// Usage from a response JSON value (non-streaming body or one stream event's data), any family.
-pub fn from_value(v: &Value) -> Option<Usage> {
-    let candidates = [
-        v.get("usage"),
-        v.get("usageMetadata"),
-        v.get("response").and_then(|r| r.get("usage")),
-        v.get("message").and_then(|m| m.get("usage")),
-    ];
-    let mut out = Usage::default();
-    for u in candidates.into_iter().flatten() {
-        if u.is_object() {
-            out.merge(read_counts(u));
-        }
-    }
-    (!out.is_empty()).then_some(out)
-}
-
-/// The envelope fields [`from_value`] looks at, deserialised without building a `Value` of the whole response:
+/// The envelope fields usage is read from (`usage`, `usageMetadata`, `response.usage`, `message.usage`, merged in
+/// that order), deserialised without building a `Value` of the whole response:
 /// everything else (choices, content, candidates) is skipped by serde_json's parser, never copied or allocated.
 #[derive(Deserialize)]
 struct Envelope {
@@ -102,7 +77,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     }
 }
 
-/// The count fields of every family; a non-integer count reads as absent, like [`from_value`].
+/// The count fields of every family, first present wins (`prompt_tokens`, `input_tokens`, `promptTokenCount`; then
+/// the output names likewise); a count that is not a non-negative integer reads as absent.
 #[derive(Deserialize)]
 struct Counts {
     #[serde(default)]
@@ -169,8 +145,9 @@ fn inner_counts(i: &Lenient<Object<Inner>>) -> Option<&Counts> {
     i.0.as_ref().and_then(|o| counts(&o.0.usage))
 }
 
-/// What [`from_value`] reads, straight from the bytes.
-fn from_json_slice(json: &[u8]) -> Option<Usage> {
+/// Usage from a non-streaming response body or one stream event's data (`None` if it is not a JSON object or
+/// carries no usage).
+pub fn from_body(json: &[u8]) -> Option<Usage> {
     let e: Envelope = serde_json::from_slice(json).ok()?;
     let mut out = Usage::default();
     for c in [
@@ -187,11 +164,6 @@ fn from_json_slice(json: &[u8]) -> Option<Usage> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Usage from a non-streaming response body (`None` if it is not a JSON object or carries no usage).
-pub fn from_body(body: &[u8]) -> Option<Usage> {
-    from_json_slice(body)
-}
-
 /// Usage from one stream event, when it carries any.
 pub fn from_event(ev: &SseEvent) -> Option<Usage> {
     let data = ev.data()?;
@@ -199,13 +171,14 @@ pub fn from_event(ev: &SseEvent) -> Option<Usage> {
         // Neither `usage` nor `usageMetadata`: skip the JSON parse.
         return None;
     }
-    from_json_slice(data.as_bytes())
+    from_body(data.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::sse::SseFramer;
+    use serde_json::Value;
 
     #[test]
     fn non_streaming_bodies() {
@@ -250,6 +223,35 @@ mod tests {
         }
         assert_eq!(total.input_tokens, Some(25));
         assert_eq!(total.output_tokens, Some(15));
+    }
+
+    /// The reading rule written plainly over a parsed `Value`: the oracle the typed envelope is checked against.
+    fn from_value(v: &Value) -> Option<Usage> {
+        let read_counts = |u: &Value| {
+            let first =
+                |names: &[&str]| names.iter().find_map(|n| u.get(*n).and_then(Value::as_u64));
+            Usage {
+                input_tokens: first(&["prompt_tokens", "input_tokens", "promptTokenCount"]),
+                output_tokens: first(&[
+                    "completion_tokens",
+                    "output_tokens",
+                    "candidatesTokenCount",
+                ]),
+            }
+        };
+        let candidates = [
+            v.get("usage"),
+            v.get("usageMetadata"),
+            v.get("response").and_then(|r| r.get("usage")),
+            v.get("message").and_then(|m| m.get("usage")),
+        ];
+        let mut out = Usage::default();
+        for u in candidates.into_iter().flatten() {
+            if u.is_object() {
+                out.merge(read_counts(u));
+            }
+        }
+        (!out.is_empty()).then_some(out)
     }
 
     /// Count-ish values of every shape a provider (or a broken one) might send.
