@@ -119,9 +119,9 @@ pub struct Scratch {
     dict_all: bool,
 }
 
-/// Context keyword state of one scan: the groups found around the current candidate, and the keyword hits of the
-/// stretch of text scanned so far (so neighbouring candidates in dense text share one keyword pass instead of each
-/// rescanning its own window).
+/// Per-scan state handed to every candidate loop: the context keyword state (the groups found around the current
+/// candidate, and the keyword hits of the stretch of text scanned so far, so neighbouring candidates in dense text
+/// share one keyword pass instead of each rescanning its own window) and the scan's deadline.
 #[derive(Default)]
 struct Context {
     /// Groups present around the current candidate.
