@@ -811,6 +811,34 @@ impl Samples {
     }
 }
 
+/// The disk's own durability floor, next to the residency-log modes: in a fresh temporary directory (where the
+/// gateways keep their logs), append `RECORD_BYTES` and `fdatasync` at `rate` per second for `secs`, as the log's
+/// writer does once per group commit. Sorted latencies in ns. A `before-forward` request waits for one of these, so
+/// its added p99 cannot be lower than this p99.
+fn disk_sync_floor(rate: f64, secs: u64) -> Res<Vec<u64>> {
+    const RECORD_BYTES: usize = 512;
+    let dir = tempfile::tempdir()?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path().join("journal"))?;
+    let record = [b'r'; RECORD_BYTES];
+    let period = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let started = Instant::now();
+    let mut next = started;
+    let mut lat = Vec::new();
+    while started.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        next += period;
+        f.write_all(&record)?;
+        let t = Instant::now();
+        f.sync_data()?;
+        lat.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+    }
+    lat.sort_unstable();
+    Ok(lat)
+}
+
 /// Nearest-rank percentile in microseconds of sorted nanoseconds.
 fn pct(sorted: &[u64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -1281,6 +1309,9 @@ async fn run(k: Knobs) -> Res<()> {
         .await;
         modes.push((mode.unwrap_or("off"), md, mg));
     }
+    let disk_rate = k.rate;
+    let disk =
+        tokio::task::spawn_blocking(move || disk_sync_floor(disk_rate, audit_secs)).await??;
 
     // derived numbers
     let add_p50 = pct(&g.totals, 0.50) - pct(&d.totals, 0.50);
@@ -1465,10 +1496,24 @@ async fn run(k: Knobs) -> Res<()> {
                    "added_p50_us": a50, "added_p90_us": a90, "added_p99_us": a99}),
         );
     }
+    let (d50, d99, dmax) = (
+        pct(&disk, 0.50),
+        pct(&disk, 0.99),
+        disk.last().map_or(0.0, |&ns| ns as f64 / 1000.0),
+    );
+    println!(
+        "  disk     fdatasync of a 512 B append, {disk_rate:.0}/s for {audit_secs} s in a temp dir (the floor of \
+         before-forward: one per request at this rate): p50 {} p99 {} max {} over {} syncs",
+        fmt_us(d50),
+        fmt_us(d99),
+        fmt_us(dmax),
+        disk.len()
+    );
 
     let report = json!({
         "bench": "proxy_load",
         "residency_modes": mode_json,
+        "disk_fdatasync": {"p50_us": d50, "p99_us": d99, "max_us": dmax, "syncs": disk.len()},
         "gateway_audit": k.gateway_audit,
         "quick": k.quick,
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
