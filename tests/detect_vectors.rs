@@ -2,7 +2,7 @@
 //! obfuscated with full-width digits, Unicode dashes and zero-width spaces.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use haetae::detect::{Engine, Finding};
+use haetae::detect::{classify, Engine, Finding};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -16,6 +16,9 @@ struct Case {
     expect: Vec<toml::Value>,
     #[serde(default)]
     obfuscate: bool,
+    /// Classification level `classify` must report (`"SECRET"`…), when given.
+    #[serde(default)]
+    level: Option<String>,
     #[allow(dead_code)]
     #[serde(default)]
     source: Option<String>,
@@ -72,8 +75,10 @@ fn show(text: &str, s: &[Span]) -> Vec<String> {
 fn vectors_one_shot() {
     let engine = Engine::builtin().unwrap();
     let mut failures = Vec::new();
+    let mut levels = 0;
     for case in load() {
-        let got = spans(&engine.scan(&case.text));
+        let findings = engine.scan(&case.text);
+        let got = spans(&findings);
         let want = expected(&case, &case.text, &|s| s.to_owned());
         if got != want {
             failures.push(format!(
@@ -83,7 +88,19 @@ fn vectors_one_shot() {
                 show(&case.text, &got)
             ));
         }
+        if let Some(level) = &case.level {
+            levels += 1;
+            let got = classify(&case.text, &findings).level;
+            if got.as_str() != level {
+                failures.push(format!(
+                    "{:?}\n    want level {level}\n    got  level {}",
+                    case.text,
+                    got.as_str()
+                ));
+            }
+        }
     }
+    assert!(levels >= 10, "only {levels} vectors check a level");
     assert!(
         failures.is_empty(),
         "{} vector(s) failed:\n{}",
@@ -151,7 +168,16 @@ fn vectors_obfuscated() {
     let mut n = 0;
     for case in load().into_iter().filter(|c| c.obfuscate) {
         let text = obfuscate(&case.text);
-        let got = spans(&engine.scan(&text));
+        let findings = engine.scan(&text);
+        if let Some(level) = &case.level {
+            assert_eq!(
+                classify(&text, &findings).level.as_str(),
+                level,
+                "obfuscated {:?}",
+                case.text
+            );
+        }
+        let got = spans(&findings);
         let want = expected(&case, &text, &obfuscate);
         assert_eq!(
             show(&text, &got),

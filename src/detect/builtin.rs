@@ -70,6 +70,9 @@ pub(crate) enum Boundary {
     Number,
     /// Tokens: no ASCII letter, digit or `_` on either side.
     Word,
+    /// No ASCII letter, digit or `_` before; the end is settled by the pattern's check (banners: a word of prose the
+    /// control list ran into is cut off, so `SECRET//NOFORN Material` is `SECRET//NOFORN`).
+    WordStart,
     /// Korean names: no Hangul syllable immediately before.
     HangulStart,
     /// Nothing checked.
@@ -329,7 +332,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.kr",
             E::ClassificationMarking,
-            r"(?:군사 ?)?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]) ?급 ?비 ?밀",
+            r"(?:군사 {0,3})?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]) {0,3}급 {0,3}비 {0,3}밀",
             0.95,
             C::KoMarking,
             B::None
@@ -337,7 +340,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.kr",
             E::ClassificationMarking,
-            r"대외비|군사 ?기밀",
+            r"대외비|군사 {0,3}기밀",
             0.9,
             C::Daeoebi,
             B::None
@@ -348,7 +351,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI)//[A-Z0-9][A-Z0-9 ,/-]*",
             0.95,
             C::Banner,
-            B::Word
+            B::WordStart
         ),
         p!(
             "marking.banner",

@@ -36,8 +36,12 @@ impl Level {
     }
 }
 
-/// Level of one marking's text (as found by `CLASSIFICATION_MARKING`).
+/// Level of one marking's text (as found by `CLASSIFICATION_MARKING`: a range of the original text, which may hold
+/// the characters the engine folds before matching, e.g. `ＴＯＰ ＳＥＣＲＥＴ`, `Ⅱ급\u{200B}비밀`). The text is
+/// folded the same way first, so the level is the one of what the engine matched.
 pub fn marking_level(marking: &str) -> Level {
+    let folded = super::normalize::fold_str(marking);
+    let marking = folded.as_str();
     let compact: String = marking.chars().filter(|c| !c.is_whitespace()).collect();
     let grade = |roman: char, latin: &str, digit: char, hangul: char| {
         compact.contains(roman)

@@ -1497,6 +1497,7 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
     match boundary {
         Boundary::None => true,
         Boundary::Word => !word(prev) && !word(next),
+        Boundary::WordStart => !word(prev),
         Boundary::Number => {
             let all_digits = b
                 .get(s..e)
@@ -1634,7 +1635,9 @@ fn check(
                 .then_some((None, vs, e, base))
         }
         Check::KrPhone => {
-            let n = count_digits(cand);
+            // `+82 (0)10-…`: the bracketed trunk zero is written but not part of the number.
+            let trunk = usize::from(memchr::memmem::find(cand, b"(0)").is_some());
+            let n = count_digits(cand) - trunk;
             (8..=12).contains(&n).then_some((None, s, e, base))
         }
         Check::E164 => {
@@ -1717,9 +1720,32 @@ fn check(
             (at_line_start && capital_follows).then_some((None, s, e, base))
         }
         Check::Banner => {
-            let t = hay.get(s..e)?;
-            let trimmed = t.trim_end_matches([' ', ',', '/', '-']);
-            Some((None, s, s + trimmed.len(), base))
+            // The control list (after the first `//`) is greedy over `[A-Z0-9 ,/-]`, so when prose follows it can
+            // run into the next word (`SECRET//NOFORN Material` → `…NOFORN M`, `SECRET//NOFORN material` →
+            // `…NOFORN `). Then the partial word is cut off, once; the separators before it must not hold a `/`
+            // (`SECRET//NOFORNx`, `SECRET//notes`, `SECRET//…//a` are not banners). Trailing separators are trimmed;
+            // no control left means not this pattern (a shorter one may retry at the same start).
+            let b = hay.as_bytes();
+            let controls = s + memchr::memmem::find(b.get(s..e)?, b"//")? + 2;
+            let sep = |c: u8| matches!(c, b' ' | b',' | b'/' | b'-');
+            let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+            let mut end = e;
+            if b.get(e).copied().is_some_and(word) {
+                while end > controls && !b.get(end - 1).copied().is_some_and(sep) {
+                    end -= 1;
+                }
+                let token_end = end;
+                while end > controls && b.get(end - 1).copied().is_some_and(sep) {
+                    end -= 1;
+                }
+                if b.get(end..token_end)?.contains(&b'/') {
+                    return None;
+                }
+            }
+            while end > controls && b.get(end - 1).copied().is_some_and(sep) {
+                end -= 1;
+            }
+            (end > controls).then_some((None, s, end, base))
         }
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! The folded set (deliberately small, NFKC-style but not NFKC): full-width ASCII `U+FF01..=U+FF5E` → ASCII;
 //! NBSP, the `U+2000..=U+200A` spaces, `U+202F`, `U+205F`, ideographic space `U+3000` → `' '`; the dashes
-//! `U+2010..=U+2015`, minus `U+2212`, `U+FE58`, `U+FE63` → `'-'`; zero-width space/joiners `U+200B..=U+200D`, word
-//! joiner `U+2060`, BOM `U+FEFF` and soft hyphen `U+00AD` → removed. Roman numeral characters (`Ⅱ`) are NOT folded:
+//! `U+2010..=U+2015`, minus `U+2212`, `U+FE58`, `U+FE63` → `'-'`; invisible characters → removed: zero-width
+//! space/joiners `U+200B..=U+200D`, the direction marks `U+200E`/`U+200F`, bidi embeddings and overrides
+//! `U+202A..=U+202E`, word joiner and invisible operators `U+2060..=U+2064`, bidi isolates `U+2066..=U+2069`, BOM
+//! `U+FEFF`, soft hyphen `U+00AD`, combining grapheme joiner `U+034F` and Mongolian vowel separator `U+180E`. Roman numeral characters (`Ⅱ`) are NOT folded:
 //! the marking patterns match them directly. Clean text (none of these characters) is scanned in place, without a
 //! copy; only texts that contain one are copied into a reusable buffer.
 
@@ -24,27 +26,40 @@ pub(crate) fn fold(c: char) -> Option<Fold> {
         0xFF01..=0xFF5E => u8::try_from(u - 0xFEE0).ok().map(Fold::Ascii),
         0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F | 0x3000 => Some(Fold::Ascii(b' ')),
         0x2010..=0x2015 | 0x2212 | 0xFE58 | 0xFE63 => Some(Fold::Ascii(b'-')),
-        0x200B..=0x200D | 0x2060 | 0xFEFF | 0x00AD => Some(Fold::Drop),
+        0x200B..=0x200F
+        | 0x202A..=0x202E
+        | 0x2060..=0x2064
+        | 0x2066..=0x2069
+        | 0xFEFF
+        | 0x00AD
+        | 0x034F
+        | 0x180E => Some(Fold::Drop),
         _ => None,
     }
 }
 
 /// The characters of `text` that [`fold`] changes, in order, with their byte offsets. Every folded character begins
-/// with one of four lead bytes (`0xC2`, `0xE2`, `0xE3`, `0xEF`), which `memchr` finds; only those positions are
-/// decoded.
+/// with one of six lead bytes (`0xC2`, `0xE2`, `0xEF`; and `0xE3`, `0xE1`, `0xCD`, each of which leads exactly one
+/// folded character), which `memchr` finds; only those positions are decoded.
 fn folds(text: &str) -> impl Iterator<Item = (usize, char, Fold)> + '_ {
     let b = text.as_bytes();
     let mut common = memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).peekable();
-    // U+3000 is the only folded character led by 0xE3; its lead byte is rare in Korean text, whereas a `memmem`
-    // prefilter for it keys on 0x80, a continuation byte found in every Hangul syllable.
-    let mut ideographic = memchr::memchr_iter(0xE3, b)
-        .filter(move |&i| b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..]))
+    // U+3000 (E3 80 80), U+180E (E1 A0 8E) and U+034F (CD 8F) are the only folded characters led by their bytes.
+    // Those lead bytes are rare in Korean text (Hangul syllables lead with EA..=ED), whereas a `memmem` prefilter for
+    // U+3000 would key on 0x80, a continuation byte found in every Hangul syllable; so only the lead byte is searched
+    // and the rest compared.
+    let mut rare = memchr::memchr3_iter(0xE3, 0xE1, 0xCD, b)
+        .filter(move |&i| match b.get(i) {
+            Some(0xE3) => b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..]),
+            Some(0xE1) => b.get(i + 1..i + 3) == Some(&[0xA0, 0x8E][..]),
+            _ => b.get(i + 1) == Some(&0x8F),
+        })
         .peekable();
     std::iter::from_fn(move || loop {
-        let i = match (common.peek(), ideographic.peek()) {
-            (Some(&x), Some(&y)) if y < x => ideographic.next(),
+        let i = match (common.peek(), rare.peek()) {
+            (Some(&x), Some(&y)) if y < x => rare.next(),
             (Some(_), _) => common.next(),
-            (None, _) => ideographic.next(),
+            (None, _) => rare.next(),
         }?;
         // Lead bytes never occur inside a character, so `i` is a char boundary.
         let c = text.get(i..).and_then(|t| t.chars().next())?;
@@ -205,7 +220,9 @@ mod tests {
             "a", "7", " ", "\n", "-", "가", "힣", "한국", "\u{A0}", "\u{AD}", "\u{B7}", "\u{2003}",
             "\u{200B}", "\u{200D}", "\u{2014}", "\u{2026}", "\u{201C}", "\u{2060}", "\u{2212}",
             "\u{3000}", "\u{300C}", "\u{3131}", "\u{FE58}", "\u{FEFF}", "\u{FF10}", "\u{FF21}",
-            "\u{FF5E}", "\u{FF5F}", "\u{FFE6}", "😀", "Ⅱ",
+            "\u{FF5E}", "\u{FF5F}", "\u{FFE6}", "😀", "Ⅱ", "\u{200E}", "\u{202E}", "\u{2063}",
+            "\u{2066}", "\u{2065}", "\u{034F}", "\u{034E}", "\u{180E}", "\u{180F}", "\u{1100}",
+            "\u{3001}",
         ]);
         prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat())
     }
