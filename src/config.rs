@@ -79,6 +79,18 @@ pub struct Settings {
     pub tenants: Vec<TenantSettings>,
     /// The residency proof log.
     pub audit: AuditSettings,
+    /// The policy file the gateway inspects requests under.
+    pub policy: PolicySettings,
+}
+
+/// Which policy file is live. Without one, every builtin detector runs with its default threshold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySettings {
+    /// Policy file (TOML; its `[detect]` table, as in `policies/custom-detectors.example.toml`), relative to the
+    /// working directory. Read and compiled at start-up (an error stops the start) and again on SIGHUP, when a file
+    /// that fails to load or compile leaves the running policy live.
+    pub file: Option<PathBuf>,
 }
 
 /// When the residency record must be durable, relative to forwarding.
@@ -470,6 +482,7 @@ impl Default for Settings {
             ],
             tenants: Vec::new(),
             audit: AuditSettings::default(),
+            policy: PolicySettings::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod policy;
 pub mod proxy;
 pub mod route;
 pub mod telemetry;

@@ -13,8 +13,8 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use haetae::audit::verify::{for_each_record, verify_dir, VerifyOptions};
-use haetae::audit::{Entry, LogLeaf, NoteSigner, NoteVerifier};
+use haetae::audit::verify::{verify_dir, VerifyOptions};
+use haetae::audit::{Entry, NoteSigner, NoteVerifier};
 use serde_json::{json, Value};
 use support::*;
 
@@ -24,33 +24,6 @@ fn chat(model: &str, stream: bool) -> String {
     json!({"model": model, "stream": stream,
         "messages": [{"role": "user", "content": format!("제 주민번호는 {RRN} 이고 메일은 kim@example.com")}]})
     .to_string()
-}
-
-fn verifier(settings: &haetae::config::Settings) -> NoteVerifier {
-    let text = std::fs::read_to_string(&settings.audit.signing_key_file).unwrap();
-    NoteSigner::from_private_key_string(text.trim())
-        .unwrap()
-        .verifier()
-}
-
-/// Wait (bounded) until a checkpoint covering `size` entries is published, then return every leaf.
-fn leaves_when_published(dir: &Path, v: &NoteVerifier, size: u64) -> Vec<LogLeaf> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let mut leaves = Vec::new();
-        let res = for_each_record(dir, v, "0000", "9999", |_, _, leaf| {
-            leaves.push(leaf.clone());
-            Ok(())
-        });
-        if res.is_ok() && leaves.len() as u64 >= size {
-            return leaves;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "checkpoint never reached {size}: {res:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn all_file_bytes(dir: &Path) -> Vec<u8> {

@@ -6,14 +6,14 @@
 //! previews, JSON/JSONL carry offsets only.
 
 use std::io::{BufRead, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::detect::{classify, Classification, DetectConfig, Engine, Entity, Finding};
+use crate::detect::{classify, Classification, Engine, Entity, Finding};
 
 /// Arguments of `haetae scan`.
 #[derive(Debug, Args)]
@@ -85,39 +85,10 @@ struct JsonDoc<'a> {
     classification: Classification,
 }
 
-/// Load the detector configuration of a policy file: its `[detect]` table, or the whole file.
-pub fn load_policy(path: &Path) -> anyhow::Result<DetectConfig> {
-    let raw = std::fs::read_to_string(path)
-        .with_context(|| format!("reading policy {}", path.display()))?;
-    let mut value: toml::Value =
-        toml::from_str(&raw).with_context(|| format!("parsing policy {}", path.display()))?;
-    if let Some(detect) = value.as_table_mut().and_then(|t| t.remove("detect")) {
-        value = detect;
-    }
-    let mut config: DetectConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-        anyhow::anyhow!(
-            "policy {}: at `{}`: {}",
-            path.display(),
-            e.path(),
-            e.inner()
-        )
-    })?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    for spec in &mut config.detectors {
-        let id = spec.id.clone();
-        spec.resolve_terms_file(|p| {
-            let full = dir.join(p);
-            std::fs::read_to_string(&full)
-                .with_context(|| format!("detector {id}: reading terms_file {}", full.display()))
-        })?;
-    }
-    Ok(config)
-}
-
 /// Run `haetae scan`.
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let engine = match &args.policy {
-        Some(path) => Engine::new(&load_policy(path)?)?,
+        Some(path) => crate::policy::load_and_compile(path)?.engine,
         None => Engine::builtin()?,
     };
     let stdout = std::io::stdout();

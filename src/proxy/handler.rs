@@ -42,6 +42,7 @@ use crate::api::{self, ApiError, ApiFamily, ErrorKind, WireFormat};
 use crate::audit::{ContentDigester, DestinationInfo, Entry, Receipt, ResidencyRecord, TokenUsage};
 use crate::config::{AuditDurability, DestinationFormat};
 use crate::detect::{marking_level, Entity, Level};
+use crate::policy::Snapshot;
 use crate::route::{Destination, RouteError};
 
 /// The body type of every response the gateway sends.
@@ -181,6 +182,9 @@ pub struct Exchange {
     usage_buf: Option<Vec<u8>>,
     usage: Usage,
     receipt: Option<Receipt>,
+    /// The policy snapshot live when the request arrived: it inspects the request and its hash goes into the record,
+    /// even if a reload swaps the gateway's policy meanwhile.
+    policy: Arc<Snapshot>,
     shared: Arc<Shared>,
     _permit: Option<OwnedSemaphorePermit>,
 }
@@ -212,6 +216,7 @@ impl Exchange {
             usage_buf: None,
             usage: Usage::default(),
             receipt: None,
+            policy: shared.policy.load_full(),
             shared,
             _permit: None,
         }
@@ -240,7 +245,7 @@ impl Exchange {
             wire_format: self.format.map_or("unknown", WireFormat::as_str).to_owned(),
             requested_model: self.model.clone(),
             served_model: self.served_model.clone().or_else(|| self.model.clone()),
-            policy_hash: self.shared.policy_hash.clone(),
+            policy_hash: self.policy.hash.clone(),
             classification: self.classification.as_str().to_owned(),
             findings: self
                 .findings
@@ -520,15 +525,17 @@ async fn pipeline(
     let (mut parsed, scanned) = if body.len() > limits.inline_scan_bytes {
         // A large body is scanned off the runtime's workers (limits.inline_scan_bytes). If the scan task fails, the
         // request fails: nothing unscanned is forwarded.
-        let (sh, b) = (Arc::clone(shared), body.clone());
+        let (policy, b) = (Arc::clone(&ex.policy), body.clone());
+        let after = Duration::from_millis(shared.settings.timeouts.inspection_ms);
         tokio::task::spawn_blocking(move || {
-            let scanned = inspect_body(&sh, parsed.as_ref(), &b, raw);
+            let scanned = inspect_body(&policy, after, parsed.as_ref(), &b, raw);
             (parsed, scanned)
         })
         .await
         .map_err(|_| GatewayError::InspectionFailed)?
     } else {
-        let scanned = inspect_body(shared, parsed.as_ref(), &body, raw);
+        let after = Duration::from_millis(shared.settings.timeouts.inspection_ms);
+        let scanned = inspect_body(&ex.policy, after, parsed.as_ref(), &body, raw);
         (parsed, scanned)
     };
     if let Some(found) = scanned? {
@@ -630,33 +637,35 @@ async fn pipeline(
     })
 }
 
-/// Phase 6: scan every text segment with the current engine; keep per-entity counts (never values).
-/// Scan a request: the texts of its parsed form, or (`raw`) the whole body as text. `None`: nothing to scan.
+/// Phase 6: scan every text segment with the request's policy snapshot; keep per-entity counts (never values).
+/// Scan a request: the texts of its parsed form, or (`raw`) the whole body as text, giving up `after` (the
+/// inspection deadline). `None`: nothing to scan.
 fn inspect_body(
-    shared: &Shared,
+    policy: &Snapshot,
+    after: Duration,
     parsed: Option<&api::ParsedRequest>,
     body: &[u8],
     raw: bool,
 ) -> Result<Option<(FindingCounts, Level)>, GatewayError> {
     if let Some(p) = parsed {
-        return inspect(shared, p.texts().map(|(_, _, text)| text)).map(Some);
+        return inspect(policy, after, p.texts().map(|(_, _, text)| text)).map(Some);
     }
     if raw {
         let text = std::str::from_utf8(body).map_err(|_| GatewayError::Uninspectable)?;
-        return inspect(shared, std::iter::once(text)).map(Some);
+        return inspect(policy, after, std::iter::once(text)).map(Some);
     }
     Ok(None)
 }
 
 fn inspect<'a>(
-    shared: &Shared,
+    policy: &Snapshot,
+    after: Duration,
     texts: impl Iterator<Item = &'a str>,
 ) -> Result<(FindingCounts, Level), GatewayError> {
-    let engine = shared.engine.load();
+    let engine = &policy.engine;
     let mut findings = Vec::new();
     let mut counts = FindingCounts::new();
     let mut level = Level::Unmarked;
-    let after = Duration::from_millis(shared.settings.timeouts.inspection_ms);
     let deadline = Instant::now() + after;
     // A pooled scratch: its lazy-DFA caches stay warm from request to request.
     engine.with_scratch(|scratch| {

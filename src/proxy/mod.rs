@@ -31,7 +31,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Settings;
-use crate::detect::Engine;
+use crate::policy::Snapshot;
 use crate::route::{Credential, RouteTable};
 use auth::Tenants;
 use upstream::UpstreamClient;
@@ -52,9 +52,17 @@ pub enum ProxyError {
     /// TLS termination could not be configured.
     #[error("TLS: {0}")]
     Tls(String),
-    /// The detection engine could not be compiled.
-    #[error("detection engine: {0}")]
-    Detect(#[from] crate::detect::DetectError),
+    /// The policy file could not be loaded or compiled.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// A reload was asked for, but `policy.file` is not set (the built-in default has nothing to re-read).
+    #[error(
+        "no policy file to reload: policy.file is not set (the built-in default policy is live)"
+    )]
+    NoPolicyFile,
+    /// The task loading the policy ended without a result (panicked or the runtime is shutting down).
+    #[error("loading the policy did not complete")]
+    ReloadAborted,
     /// The residency log could not be opened.
     #[error(transparent)]
     Residency(#[from] residency::ResidencyError),
@@ -82,10 +90,11 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// Counters and histograms served at the admin listener's `/metrics`.
     pub metrics: metrics::Metrics,
-    /// The compiled detection engine; swapped whole when its configuration changes (policy reload).
-    pub engine: ArcSwap<Engine>,
-    /// Hash identifying the rules that decided (today: the builtin detector set).
-    pub policy_hash: String,
+    /// The live policy (compiled engine + hash); swapped whole by [`Shared::reload_policy`]. Each request takes
+    /// the snapshot live when it arrives and keeps it to the end.
+    pub policy: ArcSwap<Snapshot>,
+    /// Serialises reloads (two SIGHUPs in a row must not interleave load, record and swap).
+    reload_lock: tokio::sync::Mutex<()>,
     /// The residency log, unless `audit.enabled = false`.
     pub residency: Option<residency::Residency>,
 }
@@ -102,17 +111,90 @@ pub(crate) fn in_flight(requests: &Semaphore, max: usize) -> usize {
     max.saturating_sub(requests.available_permits())
 }
 
-/// SHA-256 over the crate version and the builtin detector ids: identifies the rules in force while no policy file
-/// is loaded.
-fn builtin_policy_hash(engine: &Engine) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(concat!("haetae-builtin/", env!("CARGO_PKG_VERSION")).as_bytes());
-    for name in engine.detector_names() {
-        h.update(b"\n");
-        h.update(name.as_bytes());
+/// What a policy reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reload {
+    /// The file's rules were already live (same hash): nothing changed.
+    Unchanged {
+        /// The live hash.
+        hash: String,
+    },
+    /// The new rules are live.
+    Swapped {
+        /// Hash of the rules replaced.
+        previous: String,
+        /// Hash of the rules now live.
+        current: String,
+    },
+}
+
+impl Shared {
+    /// Load `policy.file` again, compile it off the async workers and, if its hash differs from the live one,
+    /// durably record the change in the residency log (`PolicyChange`: old and new hash, `actor`) and swap it in.
+    /// Requests that started earlier finish under the old snapshot. Any failure (no file configured, read, parse,
+    /// compile, or the record cannot be written) leaves the running policy live and is returned.
+    pub async fn reload_policy(self: &Arc<Self>, actor: &str) -> Result<Reload, ProxyError> {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        let path = self
+            .settings
+            .policy
+            .file
+            .clone()
+            .ok_or(ProxyError::NoPolicyFile)?;
+        let snapshot = tokio::task::spawn_blocking(move || crate::policy::load_and_compile(&path))
+            .await
+            .map_err(|_| ProxyError::ReloadAborted)??;
+        let previous = self.policy.load().hash.clone();
+        if snapshot.hash == previous {
+            return Ok(Reload::Unchanged { hash: previous });
+        }
+        if let Some(r) = &self.residency {
+            r.record_policy(Some(previous.clone()), &snapshot, actor)
+                .await?;
+        }
+        let current = snapshot.hash.clone();
+        self.policy.store(Arc::new(snapshot));
+        Ok(Reload::Swapped { previous, current })
     }
-    hex::encode(h.finalize())
+}
+
+/// Reload the policy file on every SIGHUP (the `systemctl reload` convention) for as long as the gateway runs. The
+/// outcome is logged with hash prefixes only; a failed reload keeps the running policy.
+async fn reload_on_sighup(shared: Arc<Shared>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP: policy reload by signal is unavailable");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            let short = |h: &str| h.get(..12).unwrap_or(h).to_owned();
+            match shared.reload_policy("SIGHUP").await {
+                Ok(Reload::Swapped { previous, current }) => tracing::info!(
+                    previous = %short(&previous),
+                    current = %short(&current),
+                    policy = %shared.policy.load().describe(),
+                    "policy reloaded"
+                ),
+                Ok(Reload::Unchanged { hash }) => {
+                    tracing::info!(current = %short(&hash), "policy reload: file unchanged")
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "policy reload failed; the running policy stays live"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = shared;
+        std::future::pending::<()>().await;
+    }
 }
 
 /// A bound, not yet running gateway.
@@ -146,10 +228,21 @@ impl Gateway {
             .as_ref()
             .map(server::tls_acceptor)
             .transpose()?;
-        let engine = Engine::builtin()?;
-        let policy_hash = builtin_policy_hash(&engine);
+        let policy = match settings.policy.file.clone() {
+            Some(path) => {
+                tokio::task::spawn_blocking(move || crate::policy::load_and_compile(&path))
+                    .await
+                    .map_err(|_| ProxyError::ReloadAborted)??
+            }
+            None => Snapshot::builtin()?,
+        };
         let (listeners, admin) = server::bind_all(&settings).await?;
         let residency = residency::Residency::open(&settings, &env).await?;
+        // A policy file's rules are recorded as installed (the built-in default is identified by the `policy_hash`
+        // of every request record and by the start-up configuration record).
+        if let (Some(r), Some(_)) = (&residency, &settings.policy.file) {
+            r.record_policy(None, &policy, "startup").await?;
+        }
         let auditor = match (&settings.audit.auditor_listen, &residency) {
             (Some(addr), Some(r)) => {
                 let listener = server::bind(addr, "audit.auditor_listen").await?;
@@ -173,8 +266,8 @@ impl Gateway {
             requests,
             metrics,
             ready: AtomicBool::new(false),
-            engine: ArcSwap::from_pointee(engine),
-            policy_hash,
+            policy: ArcSwap::from_pointee(policy),
+            reload_lock: tokio::sync::Mutex::new(()),
             residency,
             routes,
             clients,
@@ -195,6 +288,11 @@ impl Gateway {
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
+    }
+
+    /// The state every request shares: for reloading the policy ([`Shared::reload_policy`]) from outside a signal.
+    pub fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
     }
 
     /// Address of the admin listener.
@@ -272,8 +370,13 @@ impl Gateway {
         }
         let _ = writeln!(
             out,
-            "  policy        built-in default: every builtin detector ({} patterns) scans every request; findings are counted\n                and reported (x-haetae-findings, access log); forwarding follows the routing table (no enforcement rules)",
-            self.shared.engine.load().pattern_count()
+            "  policy        {}\n                findings are counted and reported (x-haetae-findings, access log); forwarding follows the\n                routing table (no enforcement rules yet){}",
+            self.shared.policy.load().describe(),
+            if s.policy.file.is_some() {
+                "; `kill -HUP` reloads the file"
+            } else {
+                ""
+            }
         );
         match &self.shared.residency {
             Some(r) => {
@@ -334,8 +437,10 @@ impl Gateway {
             Arc::clone(&self.shared),
             stop_rx,
         ));
+        let reloads = tokio::spawn(reload_on_sighup(Arc::clone(&self.shared)));
         self.shared.ready.store(true, Ordering::Release);
         shutdown.await;
+        reloads.abort();
         tracing::info!("shutdown requested");
         self.shared.ready.store(false, Ordering::Release);
         let _ = stop_tx.send(true);

@@ -116,6 +116,34 @@ fn load_secret(
     }
 }
 
+impl Residency {
+    /// Durably record that `policy` became the live policy (at start-up `previous` is `None`): its hash, the hash it
+    /// replaces, who asked (`startup`, `SIGHUP`…) and a summary without rule content. Returns once the record is on
+    /// disk; the caller swaps the policy in only after that.
+    pub async fn record_policy(
+        &self,
+        previous: Option<String>,
+        policy: &crate::policy::Snapshot,
+        actor: &str,
+    ) -> Result<(), ResidencyError> {
+        let record = ChangeRecord {
+            subject: "policy".to_owned(),
+            previous_hash: previous,
+            new_hash: policy.hash.clone(),
+            actor: Some(actor.to_owned()),
+            summary: Some(policy.describe()),
+        };
+        self.log
+            .append(Entry::PolicyChange(record))
+            .await
+            .map(|_| ())
+            .map_err(|source| ResidencyError::Log {
+                dir: self.log.dir().display().to_string(),
+                source,
+            })
+    }
+}
+
 /// SHA-256 (hex) of the settings as JSON: identifies the configuration a record was made under. Settings hold no
 /// secrets (credential env var *names* and gateway key *hashes* only).
 pub fn settings_hash(settings: &Settings) -> String {

@@ -423,6 +423,8 @@ pub struct TestGateway {
     pub admin: SocketAddr,
     pub auditor: Option<SocketAddr>,
     pub mock: MockProvider,
+    /// The gateway's shared state (policy reloads).
+    pub shared: std::sync::Arc<haetae::proxy::Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     pub task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -495,6 +497,7 @@ pub async fn start_with(mock: MockProvider, settings: haetae::config::Settings) 
     let addr = gw.traffic_addrs()[0];
     let admin = gw.admin_addr().unwrap();
     let auditor = gw.auditor_addr();
+    let shared = gw.shared();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(gw.run(async move {
         let _ = rx.await;
@@ -504,6 +507,7 @@ pub async fn start_with(mock: MockProvider, settings: haetae::config::Settings) 
         admin,
         auditor,
         mock,
+        shared,
         stop: Some(tx),
         task: Some(task),
     }
@@ -546,4 +550,36 @@ pub async fn send(
         .map(|c| c.to_bytes())
         .unwrap_or_default();
     (parts.status, parts.headers, bytes)
+}
+
+/// The residency log's verifier key, from the signing key file the gateway created.
+pub fn verifier(settings: &haetae::config::Settings) -> haetae::audit::NoteVerifier {
+    let text = std::fs::read_to_string(&settings.audit.signing_key_file).unwrap();
+    haetae::audit::NoteSigner::from_private_key_string(text.trim())
+        .unwrap()
+        .verifier()
+}
+
+/// Wait (bounded) until a checkpoint covering `size` entries is published, then return every leaf.
+pub fn leaves_when_published(
+    dir: &std::path::Path,
+    v: &haetae::audit::NoteVerifier,
+    size: u64,
+) -> Vec<haetae::audit::LogLeaf> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut leaves = Vec::new();
+        let res = haetae::audit::verify::for_each_record(dir, v, "0000", "9999", |_, _, leaf| {
+            leaves.push(leaf.clone());
+            Ok(())
+        });
+        if res.is_ok() && leaves.len() as u64 >= size {
+            return leaves;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "checkpoint never reached {size}: {res:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

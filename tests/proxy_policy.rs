@@ -1,0 +1,270 @@
+//! Policy files on the request path: custom detectors from `policy.file`, atomic reload (in-process and by SIGHUP to
+//! the real binary), failed reloads that keep the live policy, refused start-ups, and the residency record of each
+//! change.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    missing_docs
+)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use haetae::audit::Entry;
+use haetae::proxy::Reload;
+use serde_json::json;
+use support::*;
+
+/// Adds an employee-id detector to the builtins.
+const POLICY_A: &str =
+    "[detect]\n[[detect.detectors]]\nid = \"ACME_EMPLOYEE_ID\"\npattern = 'EMP-[0-9]{6}'\n";
+/// Replaces it with a contract-number detector and turns the builtin e-mail detector off.
+const POLICY_B: &str = "[detect]\nbuiltins = { disabled = [\"EMAIL\"] }\n\n[[detect.detectors]]\nid = \"ACME_CONTRACT_NO\"\npattern = 'C[0-9]{4}-[0-9]{5}'\n";
+/// Does not compile.
+const POLICY_BAD_REGEX: &str =
+    "[detect]\n[[detect.detectors]]\nid = \"SECRET_PROJECT\"\npattern = 'Blue (Tiger'\n";
+/// Has rules this version does not enforce.
+const POLICY_ROUTING: &str = "[detect]\n\n[routing]\nblock = [\"KR_RRN\"]\n";
+
+fn chat() -> String {
+    json!({"model": "gpt-4o-mini", "messages": [{"role": "user",
+        "content": "사번 EMP-123456, 계약 C1234-56789, 메일 kim@example.com"}]})
+    .to_string()
+}
+
+async fn findings(gw: &TestGateway) -> String {
+    let (s, h, body) = gw.post("/v1/chat/completions", chat()).await;
+    assert_eq!(s, 200, "{body:?}");
+    h["x-haetae-findings"].to_str().unwrap().to_owned()
+}
+
+fn write_policy(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test]
+async fn a_reload_swaps_the_policy_atomically_and_a_bad_file_keeps_the_live_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    write_policy(&policy, POLICY_A);
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.policy.file = Some(policy.clone());
+    settings.audit.checkpoint_interval_ms = 20;
+    let gw = start_with(mock, settings.clone()).await;
+    let hash_a = gw.shared.policy.load().hash.clone();
+
+    assert_eq!(findings(&gw).await, "ACME_EMPLOYEE_ID=1,EMAIL=1");
+
+    write_policy(&policy, POLICY_B);
+    let hash_b = match gw.shared.reload_policy("test").await.unwrap() {
+        Reload::Swapped { previous, current } => {
+            assert_eq!(previous, hash_a);
+            current
+        }
+        other => panic!("expected a swap, got {other:?}"),
+    };
+    assert_eq!(findings(&gw).await, "ACME_CONTRACT_NO=1");
+    assert_eq!(
+        gw.shared.reload_policy("test").await.unwrap(),
+        Reload::Unchanged {
+            hash: hash_b.clone()
+        }
+    );
+
+    // Broken files: the error names the file and the detector or table; the running policy stays live.
+    for (text, names) in [
+        (POLICY_BAD_REGEX, "SECRET_PROJECT"),
+        (POLICY_ROUTING, "[routing]"),
+        ("[detect\n", "policy.toml"),
+    ] {
+        write_policy(&policy, text);
+        let e = gw
+            .shared
+            .reload_policy("test")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("policy.toml") && e.contains(names), "{e}");
+        assert_eq!(findings(&gw).await, "ACME_CONTRACT_NO=1");
+        assert_eq!(gw.shared.policy.load().hash, hash_b);
+    }
+    std::fs::remove_file(&policy).unwrap();
+    assert!(gw.shared.reload_policy("test").await.is_err());
+    assert_eq!(findings(&gw).await, "ACME_CONTRACT_NO=1");
+    gw.shutdown().await;
+
+    // The log: config, policy A installed at start-up, 2 records for the request under A, the change A → B, then
+    // 2 records for each of the 5 requests under B.
+    let v = verifier(&settings);
+    let leaves = leaves_when_published(&settings.audit.dir, &v, 15);
+    let changes: Vec<(Option<String>, String, Option<String>)> = leaves
+        .iter()
+        .filter_map(|l| match &l.entry {
+            Entry::PolicyChange(c) => {
+                Some((c.previous_hash.clone(), c.new_hash.clone(), c.actor.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (None, hash_a.clone(), Some("startup".to_owned())),
+            (
+                Some(hash_a.clone()),
+                hash_b.clone(),
+                Some("test".to_owned())
+            ),
+        ]
+    );
+    let hashes: Vec<&str> = leaves
+        .iter()
+        .filter_map(|l| l.entry.as_request())
+        .map(|r| r.policy_hash.as_str())
+        .collect();
+    assert_eq!(hashes.len(), 12);
+    assert!(hashes[..2].iter().all(|h| *h == hash_a));
+    assert!(hashes[2..].iter().all(|h| *h == hash_b));
+}
+
+#[tokio::test]
+async fn a_policy_that_does_not_load_stops_the_start_and_none_means_nothing_to_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockProvider::start().await;
+    for (text, names) in [
+        (POLICY_BAD_REGEX, "SECRET_PROJECT"),
+        (POLICY_ROUTING, "[routing]"),
+    ] {
+        let policy = dir.path().join("start.toml");
+        write_policy(&policy, text);
+        let mut settings = settings_for(&mock);
+        settings.policy.file = Some(policy);
+        let e = match haetae::proxy::Gateway::bind(settings, |_| None).await {
+            Ok(_) => panic!("a gateway started with a bad policy"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("start.toml") && e.contains(names), "{e}");
+    }
+
+    // Without a policy file the built-in default is live and a reload has nothing to read.
+    let gw = start_with(mock, settings_for(&MockProvider::start().await)).await;
+    assert!(gw.shared.policy.load().source.is_none());
+    let e = gw
+        .shared
+        .reload_policy("test")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("policy.file is not set"), "{e}");
+    gw.shutdown().await;
+}
+
+/// The real binary, as an operator runs it: `kill -HUP` reloads the file named by `policy.file`.
+#[tokio::test]
+async fn sighup_reloads_the_policy_of_the_running_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    write_policy(&policy, POLICY_A);
+    let mock = MockProvider::start().await;
+    let config = dir.path().join("haetae.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nadmin_listen = \"127.0.0.1:0\"\n\n[audit]\nenabled = false\n\n\
+             [policy]\nfile = \"{}\"\n\n[[destinations]]\nname = \"openai\"\nformat = \"openai\"\n\
+             base_url = \"{base}/v1\"\njurisdiction = \"US\"\napi_key_env = \"OPENAI_API_KEY\"\n\n\
+             [[destinations]]\nname = \"anthropic\"\nformat = \"anthropic\"\nbase_url = \"{base}\"\n\
+             jurisdiction = \"US\"\n\n[[destinations]]\nname = \"gemini\"\nformat = \"gemini\"\n\
+             base_url = \"{base}\"\njurisdiction = \"US\"\n",
+            policy.display(),
+            base = mock.base()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("OPENAI_API_KEY", "sk-provider-openai")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stderr = child.stderr.take().unwrap();
+    let sink = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    // Wait (bounded) for a line of stderr that satisfies `pick`.
+    let wait_for = |what: &str, pick: &dyn Fn(&str) -> Option<String>| -> String {
+        let started = Instant::now();
+        loop {
+            if let Some(found) = lines.lock().unwrap().iter().find_map(|l| pick(l)) {
+                return found;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no {what} on stderr: {:?}",
+                lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let base = wait_for("banner", &|l| {
+        l.trim()
+            .strip_prefix("listening")
+            .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+    });
+    let banner_policy = wait_for("policy line", &|l| {
+        l.trim().strip_prefix("policy").map(|p| p.trim().to_owned())
+    });
+    assert!(
+        banner_policy.contains("policy.toml") && banner_policy.contains("sha256"),
+        "{banner_policy}"
+    );
+    let url = format!("{base}/v1/chat/completions");
+    let post = |url: String| async move {
+        let (s, h, _) = send(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            chat(),
+        )
+        .await;
+        assert_eq!(s, 200);
+        h["x-haetae-findings"].to_str().unwrap().to_owned()
+    };
+    assert_eq!(post(url.clone()).await, "ACME_EMPLOYEE_ID=1,EMAIL=1");
+
+    write_policy(&policy, POLICY_B);
+    let pid = child.id().to_string();
+    let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(status.success());
+    wait_for("reload line", &|l| {
+        l.contains("policy reloaded").then(String::new)
+    });
+    assert_eq!(post(url.clone()).await, "ACME_CONTRACT_NO=1");
+
+    // A broken file on the next SIGHUP: logged, and the process keeps serving under B.
+    write_policy(&policy, POLICY_BAD_REGEX);
+    let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(status.success());
+    wait_for("failed reload line", &|l| {
+        l.contains("policy reload failed").then(String::new)
+    });
+    assert_eq!(post(url).await, "ACME_CONTRACT_NO=1");
+
+    let _ = child.kill();
+    let _ = child.wait();
+}
