@@ -193,6 +193,9 @@ pub struct ServerSettings {
     pub tls: Option<TlsSettings>,
     /// Forward requests for paths no wire format knows, without inspection. Default `false`: they get a 404.
     pub allow_unknown_paths: bool,
+    /// Allow a traffic listener on a non-loopback address while no tenants are configured (authentication off).
+    /// Default `false`: such a configuration is refused, so the gateway is never an open relay for the provider keys.
+    pub allow_unauthenticated: bool,
 }
 
 /// TLS termination from PEM files.
@@ -355,6 +358,7 @@ impl Default for ServerSettings {
             admin_listen: "127.0.0.1:9090".to_owned(),
             tls: None,
             allow_unknown_paths: false,
+            allow_unauthenticated: false,
         }
     }
 }
@@ -553,11 +557,26 @@ impl Settings {
             );
         }
         for (i, addr) in self.server.listen.iter().enumerate() {
-            if addr.parse::<SocketAddr>().is_err() {
-                issue(
+            match addr.parse::<SocketAddr>() {
+                Err(_) => issue(
                     format!("server.listen[{i}]"),
                     format!("`{addr}` is not an address like 127.0.0.1:8080"),
-                );
+                ),
+                Ok(sa)
+                    if self.tenants.is_empty()
+                        && !self.server.allow_unauthenticated
+                        && !sa.ip().to_canonical().is_loopback() =>
+                {
+                    issue(
+                        format!("server.listen[{i}]"),
+                        format!(
+                            "`{addr}` is not a loopback address and no tenants are configured, so anyone who can \
+                             reach it could use the provider keys: add [[tenants]] (`haetae key new --tenant NAME`), \
+                             listen on loopback, or set server.allow_unauthenticated = true to accept an open gateway"
+                        ),
+                    );
+                }
+                Ok(_) => {}
             }
         }
         if self.server.admin_listen.parse::<SocketAddr>().is_err() {
@@ -961,6 +980,60 @@ mod tests {
         assert!(keys.contains(&"destinations[0].jurisdiction"), "{keys:?}");
         assert!(keys.contains(&"routing.anthropic"), "{keys:?}");
         assert!(keys.contains(&"tenants[0].key_sha256[0]"), "{keys:?}");
+    }
+
+    #[test]
+    fn non_loopback_listener_without_tenants_needs_explicit_opt_in() {
+        for open in ["0.0.0.0:8080", "[::]:8080", "10.1.2.3:8080"] {
+            let mut s = Settings::default();
+            s.server.listen = vec!["127.0.0.1:8080".into(), open.into()];
+            let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+                panic!("expected Invalid")
+            };
+            assert_eq!(issues.len(), 1, "{issues:?}");
+            assert_eq!(issues[0].key, "server.listen[1]");
+            assert!(
+                issues[0]
+                    .message
+                    .contains("server.allow_unauthenticated = true"),
+                "{}",
+                issues[0].message
+            );
+            // With a tenant, authentication is on: fine.
+            s.tenants.push(TenantSettings {
+                name: "t".into(),
+                key_sha256: vec!["a".repeat(64)],
+            });
+            s.validate().unwrap();
+            // Without tenants but with the explicit opt-in: fine.
+            s.tenants.clear();
+            s.server.allow_unauthenticated = true;
+            s.validate().unwrap();
+        }
+        // Loopback in every spelling needs no opt-in.
+        let mut s = Settings::default();
+        s.server.listen = vec![
+            "127.0.0.1:1".into(),
+            "127.9.9.9:2".into(),
+            "[::1]:3".into(),
+            "[::ffff:127.0.0.1]:4".into(),
+        ];
+        s.validate().unwrap();
+        // The opt-in also works from the environment.
+        let err = Settings::load(None, env(&[("HAETAE_SERVER__LISTEN", "0.0.0.0:8080")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen[0]"), "{err}");
+        assert!(err.contains("server.allow_unauthenticated"), "{err}");
+        let s = Settings::load(
+            None,
+            env(&[
+                ("HAETAE_SERVER__LISTEN", "0.0.0.0:8080"),
+                ("HAETAE_SERVER__ALLOW_UNAUTHENTICATED", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.server.allow_unauthenticated);
     }
 
     #[test]

@@ -299,8 +299,10 @@ impl Gateway {
                 "gateway keys required ({} tenants)",
                 self.shared.tenants.count()
             )
+        } else if s.server.allow_unauthenticated {
+            "DISABLED (no tenants configured; server.allow_unauthenticated = true: open to anyone who can reach a listener)".to_owned()
         } else {
-            "DISABLED (no tenants configured; acceptable on loopback only)".to_owned()
+            "DISABLED (no tenants configured; loopback listeners only)".to_owned()
         };
         let _ = writeln!(out, "  auth          {auth}");
         let _ = write!(
