@@ -237,7 +237,7 @@ pub struct TimeoutSettings {
     pub client_header_ms: u64,
     /// Time a client has to send the whole request body.
     pub client_body_ms: u64,
-    /// TCP (and TLS) connect to an upstream.
+    /// TCP connect plus TLS handshake to an upstream, together (past it: 502 in the API's error shape).
     pub upstream_connect_ms: u64,
     /// From sending the request to the upstream's response head.
     pub upstream_first_byte_ms: u64,

@@ -514,6 +514,43 @@ async fn upstream_down_is_502_and_slow_head_is_504() {
 }
 
 #[tokio::test]
+async fn upstream_connect_timeout_covers_the_tls_handshake() {
+    // Accepts TCP connections and keeps them open, but never answers the TLS ClientHello.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.destinations[1].base_url = format!("https://{silent_addr}");
+    settings.timeouts.upstream_connect_ms = 300;
+    settings.timeouts.upstream_first_byte_ms = 20_000;
+    let gw = start_with(mock, settings).await;
+    let started = std::time::Instant::now();
+    let (s, _, body) = gw.post("/v1/messages", anthropic("m", false)).await;
+    let took = started.elapsed();
+    assert_eq!(s, 502, "{body:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?}: the handshake was not bounded by upstream_connect_ms"
+    );
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["type"], "error", "Anthropic error shape: {v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("anthropic") && msg.contains("timeouts.upstream_connect_ms"),
+        "{msg}"
+    );
+    assert_eq!(gw.mock.count(), 0);
+    gw.shutdown().await;
+    held.abort();
+}
+
+#[tokio::test]
 async fn idle_upstream_stream_is_cut_with_an_error_event() {
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);
