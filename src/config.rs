@@ -205,6 +205,9 @@ pub struct ServerSettings {
     pub tls: Option<TlsSettings>,
     /// Forward requests for paths no wire format knows, without inspection. Default `false`: they get a 404.
     pub allow_unknown_paths: bool,
+    /// Allow a traffic listener on a non-loopback address while no tenants are configured (authentication off).
+    /// Default `false`: such a configuration is refused, so the gateway is never an open relay for the provider keys.
+    pub allow_unauthenticated: bool,
 }
 
 /// TLS termination from PEM files.
@@ -229,7 +232,7 @@ pub struct LimitSettings {
     pub max_header_bytes: usize,
     /// Most simultaneously open client connections; further connections wait in the accept queue.
     pub max_connections: usize,
-    /// Most simultaneously in-flight requests; further requests get 429/503 in the API's error shape.
+    /// Most simultaneously in-flight requests; further requests get 503 ("overloaded"; Anthropic's 529) in the API's error shape.
     pub max_concurrent_requests: usize,
     /// Largest single SSE event held while framing a streamed response (bytes).
     pub max_sse_event_bytes: usize,
@@ -246,7 +249,7 @@ pub struct TimeoutSettings {
     pub client_header_ms: u64,
     /// Time a client has to send the whole request body.
     pub client_body_ms: u64,
-    /// TCP (and TLS) connect to an upstream.
+    /// TCP connect plus TLS handshake to an upstream, together (past it: 502 in the API's error shape).
     pub upstream_connect_ms: u64,
     /// From sending the request to the upstream's response head.
     pub upstream_first_byte_ms: u64,
@@ -367,6 +370,7 @@ impl Default for ServerSettings {
             admin_listen: "127.0.0.1:9090".to_owned(),
             tls: None,
             allow_unknown_paths: false,
+            allow_unauthenticated: false,
         }
     }
 }
@@ -566,11 +570,26 @@ impl Settings {
             );
         }
         for (i, addr) in self.server.listen.iter().enumerate() {
-            if addr.parse::<SocketAddr>().is_err() {
-                issue(
+            match addr.parse::<SocketAddr>() {
+                Err(_) => issue(
                     format!("server.listen[{i}]"),
                     format!("`{addr}` is not an address like 127.0.0.1:8080"),
-                );
+                ),
+                Ok(sa)
+                    if self.tenants.is_empty()
+                        && !self.server.allow_unauthenticated
+                        && !sa.ip().to_canonical().is_loopback() =>
+                {
+                    issue(
+                        format!("server.listen[{i}]"),
+                        format!(
+                            "`{addr}` is not a loopback address and no tenants are configured, so anyone who can \
+                             reach it could use the provider keys: add [[tenants]] (`haetae key new --tenant NAME`), \
+                             listen on loopback, or set server.allow_unauthenticated = true to accept an open gateway"
+                        ),
+                    );
+                }
+                Ok(_) => {}
             }
         }
         if self.server.admin_listen.parse::<SocketAddr>().is_err() {
@@ -974,6 +993,60 @@ mod tests {
         assert!(keys.contains(&"destinations[0].jurisdiction"), "{keys:?}");
         assert!(keys.contains(&"routing.anthropic"), "{keys:?}");
         assert!(keys.contains(&"tenants[0].key_sha256[0]"), "{keys:?}");
+    }
+
+    #[test]
+    fn non_loopback_listener_without_tenants_needs_explicit_opt_in() {
+        for open in ["0.0.0.0:8080", "[::]:8080", "10.1.2.3:8080"] {
+            let mut s = Settings::default();
+            s.server.listen = vec!["127.0.0.1:8080".into(), open.into()];
+            let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+                panic!("expected Invalid")
+            };
+            assert_eq!(issues.len(), 1, "{issues:?}");
+            assert_eq!(issues[0].key, "server.listen[1]");
+            assert!(
+                issues[0]
+                    .message
+                    .contains("server.allow_unauthenticated = true"),
+                "{}",
+                issues[0].message
+            );
+            // With a tenant, authentication is on: fine.
+            s.tenants.push(TenantSettings {
+                name: "t".into(),
+                key_sha256: vec!["a".repeat(64)],
+            });
+            s.validate().unwrap();
+            // Without tenants but with the explicit opt-in: fine.
+            s.tenants.clear();
+            s.server.allow_unauthenticated = true;
+            s.validate().unwrap();
+        }
+        // Loopback in every spelling needs no opt-in.
+        let mut s = Settings::default();
+        s.server.listen = vec![
+            "127.0.0.1:1".into(),
+            "127.9.9.9:2".into(),
+            "[::1]:3".into(),
+            "[::ffff:127.0.0.1]:4".into(),
+        ];
+        s.validate().unwrap();
+        // The opt-in also works from the environment.
+        let err = Settings::load(None, env(&[("HAETAE_SERVER__LISTEN", "0.0.0.0:8080")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen[0]"), "{err}");
+        assert!(err.contains("server.allow_unauthenticated"), "{err}");
+        let s = Settings::load(
+            None,
+            env(&[
+                ("HAETAE_SERVER__LISTEN", "0.0.0.0:8080"),
+                ("HAETAE_SERVER__ALLOW_UNAUTHENTICATED", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.server.allow_unauthenticated);
     }
 
     #[test]

@@ -193,6 +193,88 @@ async fn responses_embeddings_and_models_are_served() {
 }
 
 #[tokio::test]
+async fn model_list_goes_where_the_sdk_headers_say_and_colon_ids_stay_openai() {
+    let openai = MockProvider::start().await;
+    let anthropic = MockProvider::start().await;
+    let mut settings = settings_for(&openai);
+    let d = settings
+        .destinations
+        .iter_mut()
+        .find(|d| d.name == "anthropic")
+        .unwrap();
+    d.base_url = anthropic.base();
+    let gw = start_with(openai, settings).await;
+
+    // The Anthropic SDK's models.list(): anthropic-version and x-api-key on the path OpenAI also uses.
+    let (s, headers, body) = send(
+        "GET",
+        &gw.url("/v1/models?limit=20"),
+        &[
+            ("anthropic-version", "2023-06-01"),
+            ("x-api-key", "client-side-key"),
+        ],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200, "{body:?}");
+    assert_eq!(
+        headers["x-haetae-destination"],
+        "anthropic; jurisdiction=US"
+    );
+    let seen = anthropic.last();
+    assert_eq!(
+        (seen.method.as_str(), seen.path_and_query.as_str()),
+        ("GET", "/v1/models?limit=20")
+    );
+    assert_eq!(seen.headers["x-api-key"], "sk-ant-provider");
+    assert_eq!(seen.headers["anthropic-version"], "2023-06-01");
+    assert!(seen.headers.get("authorization").is_none());
+    // x-api-key alone (a plain HTTP client following Anthropic's docs) is Anthropic too.
+    let (s, headers, _) = send(
+        "GET",
+        &gw.url("/v1/models/claude-sonnet-4-5"),
+        &[("x-api-key", "client-side-key")],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        headers["x-haetae-destination"],
+        "anthropic; jurisdiction=US"
+    );
+    assert_eq!(anthropic.count(), 2);
+    assert_eq!(
+        anthropic.last().path_and_query,
+        "/v1/models/claude-sonnet-4-5"
+    );
+    assert_eq!(gw.mock.count(), 0, "nothing went to the OpenAI destination");
+
+    // An OpenAI fine-tune id contains ':' but a GET of it is not a Gemini `model:method` call.
+    let (s, headers, body) = send(
+        "GET",
+        &gw.url("/v1/models/ft:gpt-4o-mini:acme::abc123"),
+        &[("authorization", "Bearer client-side-key")],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(headers["x-haetae-destination"], "openai; jurisdiction=US");
+    let seen = gw.mock.last();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["id"],
+        "ft:gpt-4o-mini:acme::abc123"
+    );
+    assert_eq!(
+        (seen.method.as_str(), seen.path_and_query.as_str()),
+        ("GET", "/v1/models/ft:gpt-4o-mini:acme::abc123")
+    );
+    assert_eq!(seen.headers["authorization"], "Bearer sk-provider-openai");
+    assert!(seen.headers.get("x-goog-api-key").is_none());
+    assert_eq!(anthropic.count(), 2);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn upstream_errors_pass_through_unchanged() {
     let gw = start().await;
     let (status, _, body) = gw
@@ -429,6 +511,43 @@ async fn upstream_down_is_502_and_slow_head_is_504() {
         .await;
     assert_eq!(s, 504, "{body:?}");
     gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn upstream_connect_timeout_covers_the_tls_handshake() {
+    // Accepts TCP connections and keeps them open, but never answers the TLS ClientHello.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.destinations[1].base_url = format!("https://{silent_addr}");
+    settings.timeouts.upstream_connect_ms = 300;
+    settings.timeouts.upstream_first_byte_ms = 20_000;
+    let gw = start_with(mock, settings).await;
+    let started = std::time::Instant::now();
+    let (s, _, body) = gw.post("/v1/messages", anthropic("m", false)).await;
+    let took = started.elapsed();
+    assert_eq!(s, 502, "{body:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?}: the handshake was not bounded by upstream_connect_ms"
+    );
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["type"], "error", "Anthropic error shape: {v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("anthropic") && msg.contains("timeouts.upstream_connect_ms"),
+        "{msg}"
+    );
+    assert_eq!(gw.mock.count(), 0);
+    gw.shutdown().await;
+    held.abort();
 }
 
 #[tokio::test]

@@ -147,6 +147,11 @@ async fn a_policy_that_does_not_load_stops_the_start_and_none_means_nothing_to_r
         write_policy(&policy, text);
         let mut settings = settings_for(&mock);
         settings.policy.file = Some(policy);
+        // `haetae serve --check` compiles the policy too.
+        let e = haetae::proxy::Gateway::check(&settings, |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("start.toml") && e.contains(names), "{e}");
         let e = match haetae::proxy::Gateway::bind(settings, |_| None).await {
             Ok(_) => panic!("a gateway started with a bad policy"),
             Err(e) => e.to_string(),

@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let line = String::from_utf8_lossy(line);
     let (method, path) = line.split_once(' ').unwrap_or(("POST", &line));
     let endpoint = api::classify_bytes(method.as_bytes(), path);
-    let _ = api::ApiFamily::guess_from_path(path);
+    let _ = api::ApiFamily::guess_from_path_bytes(method.as_bytes(), path);
     if let Some(ep) = &endpoint {
         let _ = api::parse_for(ep, body);
         if let Some(m) = &ep.path_model {

@@ -94,30 +94,50 @@ pub enum ApiFamily {
 impl ApiFamily {
     /// Guess the family of any request (including unknown paths) so a 404 or 401 comes back in a shape the
     /// client's SDK understands: the `anthropic-version` header means Anthropic, `x-goog-api-key` means Gemini;
-    /// otherwise `/v1/messages*` is Anthropic, `/v1beta/*` and Gemini-style `models/{m}:{verb}` paths are Gemini,
-    /// and everything else is OpenAI.
-    pub fn guess(path: &str, headers: &http::HeaderMap) -> ApiFamily {
+    /// otherwise the path decides ([`ApiFamily::guess_from_path`]), and where it does not, an `x-api-key` header
+    /// (how the Anthropic SDK sends its key; OpenAI's sends `Authorization`) means Anthropic.
+    pub fn guess(method: &Method, path: &str, headers: &http::HeaderMap) -> ApiFamily {
         if headers.contains_key("anthropic-version") {
             return ApiFamily::Anthropic;
         }
         if headers.contains_key("x-goog-api-key") {
             return ApiFamily::Gemini;
         }
-        ApiFamily::guess_from_path(path)
+        match ApiFamily::from_path(method, path) {
+            Some(family) => family,
+            None if headers.contains_key("x-api-key") => ApiFamily::Anthropic,
+            None => ApiFamily::OpenAi,
+        }
     }
 
-    /// [`ApiFamily::guess`] without headers.
-    pub fn guess_from_path(path: &str) -> ApiFamily {
+    /// [`ApiFamily::guess`] without headers: `/v1/messages*` is Anthropic; `/v1beta/*` and a `POST` to a
+    /// Gemini-style `models/{m}:{method}` path are Gemini (a `GET /v1/models/{id}` id may contain `:`, as OpenAI
+    /// fine-tune ids do); everything else is OpenAI.
+    pub fn guess_from_path(method: &Method, path: &str) -> ApiFamily {
+        ApiFamily::from_path(method, path).unwrap_or(ApiFamily::OpenAi)
+    }
+
+    /// [`ApiFamily::guess_from_path`] from a raw method token (e.g. straight from fuzz input); `None` for an
+    /// invalid token.
+    pub fn guess_from_path_bytes(method: &[u8], path: &str) -> Option<ApiFamily> {
+        Some(ApiFamily::guess_from_path(
+            &Method::from_bytes(method).ok()?,
+            path,
+        ))
+    }
+
+    /// The family the path alone identifies; `None` when it could be any (the OpenAI-shaped default).
+    fn from_path(method: &Method, path: &str) -> Option<ApiFamily> {
         let path = strip_query(path);
         if path == "/v1/messages" || path.starts_with("/v1/messages/") {
-            ApiFamily::Anthropic
+            Some(ApiFamily::Anthropic)
         } else if path.starts_with("/v1beta/")
             || path == "/v1beta"
-            || (path.starts_with("/v1/models/") && path.contains(':'))
+            || (*method == Method::POST && path.starts_with("/v1/models/") && path.contains(':'))
         {
-            ApiFamily::Gemini
+            Some(ApiFamily::Gemini)
         } else {
-            ApiFamily::OpenAi
+            None
         }
     }
 }
@@ -128,7 +148,7 @@ pub struct Endpoint {
     /// Body format.
     pub format: WireFormat,
     /// Error-shape family. For [`WireFormat::ModelsList`] under `/v1/` this is [`ApiFamily::OpenAi`]; refine it with
-    /// [`ApiFamily::guess`] (Anthropic shares that path).
+    /// [`ApiFamily::guess`] (Anthropic and Gemini share that path).
     pub family: ApiFamily,
     /// The model named in the path: Gemini `models/{model}:verb`, or the id of `GET /v1/models/{id}`.
     pub path_model: Option<String>,
@@ -328,26 +348,55 @@ mod tests {
 
     #[test]
     fn family_guess() {
+        let (get, post) = (&Method::GET, &Method::POST);
         let h = http::HeaderMap::new();
         assert_eq!(
-            ApiFamily::guess("/v1/messages/batches", &h),
+            ApiFamily::guess(post, "/v1/messages/batches", &h),
             ApiFamily::Anthropic
         );
         assert_eq!(
-            ApiFamily::guess("/v1beta/cachedContents", &h),
+            ApiFamily::guess(get, "/v1beta/cachedContents", &h),
             ApiFamily::Gemini
         );
         assert_eq!(
-            ApiFamily::guess("/v1/models/x:embedContent", &h),
+            ApiFamily::guess(post, "/v1/models/x:embedContent", &h),
             ApiFamily::Gemini
         );
-        assert_eq!(ApiFamily::guess("/v1/files", &h), ApiFamily::OpenAi);
-        assert_eq!(ApiFamily::guess("/nope", &h), ApiFamily::OpenAi);
+        // A model id with ':' (OpenAI fine-tunes) is not a Gemini method call.
+        assert_eq!(
+            ApiFamily::guess(get, "/v1/models/ft:gpt-4o:org::abc", &h),
+            ApiFamily::OpenAi
+        );
+        assert_eq!(ApiFamily::guess(get, "/v1/models", &h), ApiFamily::OpenAi);
+        assert_eq!(ApiFamily::guess(post, "/v1/files", &h), ApiFamily::OpenAi);
+        assert_eq!(ApiFamily::guess(get, "/nope", &h), ApiFamily::OpenAi);
+        assert_eq!(
+            ApiFamily::guess_from_path_bytes(b"GET", "/v1/models/a:b"),
+            Some(ApiFamily::OpenAi)
+        );
+        assert_eq!(ApiFamily::guess_from_path_bytes(b"G T", "/"), None);
         let mut h = http::HeaderMap::new();
         h.insert(
             "anthropic-version",
             http::HeaderValue::from_static("2023-06-01"),
         );
-        assert_eq!(ApiFamily::guess("/v1/models", &h), ApiFamily::Anthropic);
+        assert_eq!(
+            ApiFamily::guess(get, "/v1/models", &h),
+            ApiFamily::Anthropic
+        );
+        let mut h = http::HeaderMap::new();
+        h.insert("x-api-key", http::HeaderValue::from_static("k"));
+        assert_eq!(
+            ApiFamily::guess(get, "/v1/models", &h),
+            ApiFamily::Anthropic
+        );
+        // The path still wins over x-api-key where it is specific.
+        assert_eq!(
+            ApiFamily::guess(get, "/v1beta/models", &h),
+            ApiFamily::Gemini
+        );
+        let mut h = http::HeaderMap::new();
+        h.insert("x-goog-api-key", http::HeaderValue::from_static("k"));
+        assert_eq!(ApiFamily::guess(get, "/v1/models", &h), ApiFamily::Gemini);
     }
 }

@@ -1,4 +1,4 @@
-//! `haetae serve`: load configuration and run the gateway until SIGTERM/SIGINT.
+//! `haetae serve`: load configuration and run the gateway until SIGTERM/SIGINT (`--check`: validate and exit).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +17,9 @@ pub struct ServeArgs {
     #[arg(long, short = 'c', env = "HAETAE_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// Validate the configuration, print the start-up summary and exit without serving.
+    /// Validate the configuration (credentials, routes, TLS files, CA bundles, audit keys), print the start-up
+    /// summary and exit. Binds no port and neither opens nor writes the residency log, so it is safe to run next to
+    /// the gateway it checks.
     #[arg(long)]
     pub check: bool,
 }
@@ -32,11 +34,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let gateway = Gateway::bind(settings, |name| std::env::var(name).ok()).await?;
-        eprintln!("{}", gateway.banner());
         if args.check {
+            let summary = Gateway::check(&settings, |name| std::env::var(name).ok())?;
+            eprintln!("{summary}");
+            eprintln!(
+                "configuration OK (checked without binding listeners or opening the residency log)"
+            );
             return Ok(ExitCode::SUCCESS);
         }
+        let gateway = Gateway::bind(settings, |name| std::env::var(name).ok()).await?;
+        eprintln!("{}", gateway.banner());
         gateway.run(server::shutdown_signal()).await;
         Ok(ExitCode::SUCCESS)
     })

@@ -18,7 +18,7 @@
 //! anchored at those starts (with custom regexes compiled in, it runs unanchored over the whole text instead). Before
 //! a digit run only bytes that can begin a pattern are tried, and the run itself only when it is number-shaped (≥ 4
 //! digits in ≥ 7 bytes of digits and `-. ()`), so prose numbers (`2024년`, `15%`) cost no regex search. See
-//! `PERF-detect.md` for measurements. E-mail (around `@`), IPv6 (around `:`) and Korean names before an
+//! `benches/detect.md` for measurements. E-mail (around `@`), IPv6 (around `:`) and Korean names before an
 //! honorific are found by small code scanners, because their regexes would start with a broad class. Each candidate gets an explicit boundary check
 //! (numbers must not touch other digits, but Hangul may touch them: `900101-1234567입니다` matches,
 //! `1900101-12345678` does not), its validator (checksums, date validity, IP parse…), context scoring and its

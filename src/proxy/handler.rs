@@ -393,7 +393,7 @@ pub async fn handle(
     peer: SocketAddr,
 ) -> Response<ProxyBody> {
     let path = req.uri().path().to_owned();
-    let family = ApiFamily::guess(&path, req.headers());
+    let family = ApiFamily::guess(req.method(), &path, req.headers());
     let mut exchange = Exchange::new(Arc::clone(&shared), req.method().clone(), path, peer);
     match pipeline(&shared, req, &mut exchange).await {
         Ok(forwarded) => respond(&shared, forwarded, exchange),
@@ -456,9 +456,15 @@ async fn pipeline(
     // 1. classify
     let endpoint = api::classify(&parts.method, &ex.path);
     let family = match &endpoint {
-        Some(e) if e.format == WireFormat::ModelsList => ApiFamily::guess_from_path(&ex.path),
+        // `/v1/models` is shared by all three APIs: the SDK's headers say whose list (and key) it is.
+        // (`/v1beta/models` is Gemini's alone.)
+        Some(e) if e.format == WireFormat::ModelsList && e.family != ApiFamily::Gemini => {
+            ApiFamily::guess(&parts.method, &ex.path, &parts.headers)
+        }
         Some(e) => e.format.family(),
-        None if settings.server.allow_unknown_paths => ApiFamily::guess(&ex.path, &parts.headers),
+        None if settings.server.allow_unknown_paths => {
+            ApiFamily::guess(&parts.method, &ex.path, &parts.headers)
+        }
         None => {
             return Err(GatewayError::NotFound {
                 method: parts.method.clone(),

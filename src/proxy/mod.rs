@@ -206,13 +206,19 @@ pub struct Gateway {
     tls: Option<TlsAcceptor>,
 }
 
-impl Gateway {
-    /// Resolve everything the gateway needs (credentials from `env`, CA bundles, TLS files) and bind the listeners.
-    pub async fn bind(
-        settings: Settings,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ProxyError> {
-        let routes = RouteTable::build(&settings, &env)?;
+/// Everything resolved from settings before anything is bound or opened.
+struct Prepared {
+    routes: RouteTable,
+    clients: HashMap<String, UpstreamClient>,
+    tls: Option<TlsAcceptor>,
+    policy: Snapshot,
+}
+
+impl Prepared {
+    /// Routes and credentials, an upstream client per destination (CA bundles read), the TLS acceptor (cert and
+    /// key read), the detection engine.
+    fn new(settings: &Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ProxyError> {
+        let routes = RouteTable::build(settings, env)?;
         let roots = upstream::base_roots();
         let connect = Duration::from_millis(settings.timeouts.upstream_connect_ms);
         let mut clients = HashMap::new();
@@ -228,14 +234,84 @@ impl Gateway {
             .as_ref()
             .map(server::tls_acceptor)
             .transpose()?;
-        let policy = match settings.policy.file.clone() {
-            Some(path) => {
-                tokio::task::spawn_blocking(move || crate::policy::load_and_compile(&path))
-                    .await
-                    .map_err(|_| ProxyError::ReloadAborted)??
-            }
+        // At start-up nothing else runs yet, so a large dictionary's compile may block here.
+        let policy = match &settings.policy.file {
+            Some(path) => crate::policy::load_and_compile(path)?,
             None => Snapshot::builtin()?,
         };
+        Ok(Self {
+            routes,
+            clients,
+            tls,
+            policy,
+        })
+    }
+}
+
+/// The residency log as the start-up summary describes it.
+struct ResidencySummary {
+    dir: String,
+    origin: String,
+    durability: &'static str,
+    /// `None`: the signing key does not exist yet and will be created on the first start.
+    public_key: Option<String>,
+}
+
+/// What the start-up summary describes: a bound gateway, or a configuration checked by `haetae serve --check`.
+struct Summary<'a> {
+    settings: &'a Settings,
+    routes: &'a RouteTable,
+    tls: bool,
+    /// Traffic listener addresses (bound, or as configured).
+    traffic: Vec<String>,
+    admin: Option<String>,
+    /// The live (or, for `--check`, loadable) policy, as [`Snapshot::describe`] says it.
+    policy: String,
+    /// `None`: `audit.enabled = false`.
+    residency: Option<ResidencySummary>,
+    tenants: usize,
+}
+
+impl Gateway {
+    /// Check everything [`Gateway::bind`] resolves — credentials, routes, CA bundles, TLS certificate and key, the
+    /// detection engine, the residency log's keys — without binding a listener, creating a key file, or opening,
+    /// locking or writing the residency log, so it is safe next to a running gateway. Returns the start-up summary
+    /// with the configured (not bound) addresses.
+    pub fn check(
+        settings: &Settings,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<String, ProxyError> {
+        let prepared = Prepared::new(settings, &env)?;
+        let residency = residency::Residency::check(settings, &env)?.map(|r| ResidencySummary {
+            dir: settings.audit.dir.display().to_string(),
+            origin: settings.audit.origin.clone(),
+            durability: r.durability.as_str(),
+            public_key: r.public_key,
+        });
+        Ok(Summary {
+            settings,
+            routes: &prepared.routes,
+            tls: prepared.tls.is_some(),
+            traffic: settings.server.listen.clone(),
+            admin: Some(settings.server.admin_listen.clone()),
+            policy: prepared.policy.describe(),
+            residency,
+            tenants: Tenants::new(&settings.tenants).count(),
+        }
+        .render())
+    }
+
+    /// Resolve everything the gateway needs (credentials from `env`, CA bundles, TLS files) and bind the listeners.
+    pub async fn bind(
+        settings: Settings,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ProxyError> {
+        let Prepared {
+            routes,
+            clients,
+            tls,
+            policy,
+        } = Prepared::new(&settings, &env)?;
         let (listeners, admin) = server::bind_all(&settings).await?;
         let residency = residency::Residency::open(&settings, &env).await?;
         // A policy file's rules are recorded as installed (the built-in default is identified by the `policy_hash`
@@ -307,117 +383,27 @@ impl Gateway {
 
     /// The start-up summary: what it listens on, where it routes, which policy is live. Contains no secrets.
     pub fn banner(&self) -> String {
-        let s = &self.shared.settings;
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "haetae {} — data-sovereignty gateway",
-            env!("CARGO_PKG_VERSION")
-        );
-        for addr in self.traffic_addrs() {
-            let protocols = if self.tls.is_some() {
-                "HTTP/1.1 + HTTP/2 (ALPN)"
-            } else {
-                "HTTP/1.1 + HTTP/2 (h2c)"
-            };
-            let _ = writeln!(out, "  listening     {scheme}://{addr}  [{protocols}]");
+        let shared = &self.shared;
+        Summary {
+            settings: &shared.settings,
+            routes: &shared.routes,
+            tls: self.tls.is_some(),
+            traffic: self
+                .traffic_addrs()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            admin: self.admin_addr().map(|a| a.to_string()),
+            policy: shared.policy.load().describe(),
+            residency: shared.residency.as_ref().map(|r| ResidencySummary {
+                dir: shared.settings.audit.dir.display().to_string(),
+                origin: r.log.origin().to_owned(),
+                durability: r.durability.as_str(),
+                public_key: Some(r.public_key.clone()),
+            }),
+            tenants: shared.tenants.count(),
         }
-        if let Some(admin) = self.admin_addr() {
-            let _ = writeln!(
-                out,
-                "  admin         http://{admin}  (/healthz, /readyz, /metrics)"
-            );
-        }
-        if let Some(addr) = self.traffic_addrs().first() {
-            let _ = writeln!(
-                out,
-                "  SDK base URLs OpenAI: {scheme}://{addr}/v1   Anthropic: {scheme}://{addr}   Gemini: {scheme}://{addr}"
-            );
-        }
-        let _ = writeln!(out, "  destinations");
-        for d in self.shared.routes.destinations() {
-            let cred = match &d.credential {
-                Credential::None => "no credentials".to_owned(),
-                Credential::Header(..) => {
-                    format!("key from ${}", d.api_key_env.as_deref().unwrap_or("?"))
-                }
-                Credential::Missing { env } => format!("${env} NOT SET: requests to it will fail"),
-            };
-            let _ = writeln!(
-                out,
-                "    {:<12} {:<9} {}{}  [{}{}]  {}",
-                d.name,
-                d.format.as_str(),
-                d.origin,
-                d.base_path,
-                d.jurisdiction,
-                d.region
-                    .as_deref()
-                    .map(|r| format!(", {r}"))
-                    .unwrap_or_default(),
-                cred
-            );
-        }
-        let r = &s.routing;
-        let _ = writeln!(
-            out,
-            "  routing       openai-format → {}, anthropic-format → {}, gemini-format → {}",
-            r.openai, r.anthropic, r.gemini
-        );
-        for (pattern, dest) in self.shared.routes.model_routes() {
-            let _ = writeln!(out, "                model {pattern} → {dest}");
-        }
-        let _ = writeln!(
-            out,
-            "  policy        {}\n                findings are counted and reported (x-haetae-findings, access log); forwarding follows the\n                routing table (no enforcement rules yet){}",
-            self.shared.policy.load().describe(),
-            if s.policy.file.is_some() {
-                "; `kill -HUP` reloads the file"
-            } else {
-                ""
-            }
-        );
-        match &self.shared.residency {
-            Some(r) => {
-                let _ = writeln!(
-                    out,
-                    "  residency log {}  origin {}  durability {}\n                verify with: haetae audit verify {} --vkey '{}'",
-                    s.audit.dir.display(),
-                    r.log.origin(),
-                    r.durability.as_str(),
-                    s.audit.dir.display(),
-                    r.public_key
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "  residency log DISABLED (audit.enabled = false): no proof of where data went"
-                );
-            }
-        }
-        let auth = if self.shared.tenants.enabled() {
-            format!(
-                "gateway keys required ({} tenants)",
-                self.shared.tenants.count()
-            )
-        } else {
-            "DISABLED (no tenants configured; acceptable on loopback only)".to_owned()
-        };
-        let _ = writeln!(out, "  auth          {auth}");
-        let _ = write!(
-            out,
-            "  limits        body {} B, {} concurrent requests, unknown paths {}",
-            s.limits.max_request_body_bytes,
-            s.limits.max_concurrent_requests,
-            if s.server.allow_unknown_paths {
-                "forwarded"
-            } else {
-                "rejected"
-            }
-        );
-        out
+        .render()
     }
 
     /// Serve until `shutdown` resolves, then stop accepting and drain in-flight requests up to the grace period.
@@ -450,5 +436,129 @@ impl Gateway {
             a.abort();
         }
         tracing::info!("stopped");
+    }
+}
+
+impl Summary<'_> {
+    /// The summary text.
+    fn render(&self) -> String {
+        let s = self.settings;
+        let scheme = if self.tls { "https" } else { "http" };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "haetae {} — data-sovereignty gateway",
+            env!("CARGO_PKG_VERSION")
+        );
+        for addr in &self.traffic {
+            let protocols = if self.tls {
+                "HTTP/1.1 + HTTP/2 (ALPN)"
+            } else {
+                "HTTP/1.1 + HTTP/2 (h2c)"
+            };
+            let _ = writeln!(out, "  listening     {scheme}://{addr}  [{protocols}]");
+        }
+        if let Some(admin) = &self.admin {
+            let _ = writeln!(
+                out,
+                "  admin         http://{admin}  (/healthz, /readyz, /metrics)"
+            );
+        }
+        if let Some(addr) = self.traffic.first() {
+            let _ = writeln!(
+                out,
+                "  SDK base URLs OpenAI: {scheme}://{addr}/v1   Anthropic: {scheme}://{addr}   Gemini: {scheme}://{addr}"
+            );
+        }
+        let _ = writeln!(out, "  destinations");
+        for d in self.routes.destinations() {
+            let cred = match &d.credential {
+                Credential::None => "no credentials".to_owned(),
+                Credential::Header(..) => {
+                    format!("key from ${}", d.api_key_env.as_deref().unwrap_or("?"))
+                }
+                Credential::Missing { env } => format!("${env} NOT SET: requests to it will fail"),
+            };
+            let _ = writeln!(
+                out,
+                "    {:<12} {:<9} {}{}  [{}{}]  {}",
+                d.name,
+                d.format.as_str(),
+                d.origin,
+                d.base_path,
+                d.jurisdiction,
+                d.region
+                    .as_deref()
+                    .map(|r| format!(", {r}"))
+                    .unwrap_or_default(),
+                cred
+            );
+        }
+        let r = &s.routing;
+        let _ = writeln!(
+            out,
+            "  routing       openai-format → {}, anthropic-format → {}, gemini-format → {}",
+            r.openai, r.anthropic, r.gemini
+        );
+        for (pattern, dest) in self.routes.model_routes() {
+            let _ = writeln!(out, "                model {pattern} → {dest}");
+        }
+        let _ = writeln!(
+            out,
+            "  policy        {}\n                findings are counted and reported (x-haetae-findings, access log); forwarding follows the\n                routing table (no enforcement rules yet){}",
+            self.policy,
+            if s.policy.file.is_some() {
+                "; `kill -HUP` reloads the file"
+            } else {
+                ""
+            }
+        );
+        match &self.residency {
+            Some(r) => {
+                let _ = writeln!(
+                    out,
+                    "  residency log {}  origin {}  durability {}",
+                    r.dir, r.origin, r.durability
+                );
+                let _ = match &r.public_key {
+                    Some(key) => writeln!(
+                        out,
+                        "                verify with: haetae audit verify {} --vkey '{key}'",
+                        r.dir
+                    ),
+                    None => writeln!(
+                        out,
+                        "                signing key {} will be created on the first start",
+                        s.audit.signing_key_file.display()
+                    ),
+                };
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  residency log DISABLED (audit.enabled = false): no proof of where data went"
+                );
+            }
+        }
+        let auth = if self.tenants > 0 {
+            format!("gateway keys required ({} tenants)", self.tenants)
+        } else if s.server.allow_unauthenticated {
+            "DISABLED (no tenants configured; server.allow_unauthenticated = true: open to anyone who can reach a listener)".to_owned()
+        } else {
+            "DISABLED (no tenants configured; loopback listeners only)".to_owned()
+        };
+        let _ = writeln!(out, "  auth          {auth}");
+        let _ = write!(
+            out,
+            "  limits        body {} B, {} concurrent requests, unknown paths {}",
+            s.limits.max_request_body_bytes,
+            s.limits.max_concurrent_requests,
+            if s.server.allow_unknown_paths {
+                "forwarded"
+            } else {
+                "rejected"
+            }
+        );
+        out
     }
 }

@@ -90,6 +90,25 @@ fn create_secret_file(path: &Path, contents: &str) -> Result<(), ResidencyError>
     file.sync_all().map_err(|e| key_err(&name, e))
 }
 
+/// Read a secret from an env var (if named and set), else a file; `None` when the file does not exist.
+fn read_secret(
+    env_name: Option<&str>,
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(String, String)>, ResidencyError> {
+    if let Some(var) = env_name {
+        if let Some(value) = env(var).filter(|v| !v.trim().is_empty()) {
+            return Ok(Some((value.trim().to_owned(), format!("${var}"))));
+        }
+    }
+    let name = file.display().to_string();
+    match std::fs::read_to_string(file) {
+        Ok(text) => Ok(Some((text.trim().to_owned(), name))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(key_err(&name, e)),
+    }
+}
+
 /// Read a secret from an env var (if named and set), else a file, else create the file when allowed.
 fn load_secret(
     env_name: Option<&str>,
@@ -98,22 +117,47 @@ fn load_secret(
     env: &dyn Fn(&str) -> Option<String>,
     generate: &dyn Fn() -> Result<String, ResidencyError>,
 ) -> Result<(String, String), ResidencyError> {
-    if let Some(var) = env_name {
-        if let Some(value) = env(var).filter(|v| !v.trim().is_empty()) {
-            return Ok((value.trim().to_owned(), format!("${var}")));
-        }
+    if let Some(found) = read_secret(env_name, file, env)? {
+        return Ok(found);
     }
     let name = file.display().to_string();
-    match std::fs::read_to_string(file) {
-        Ok(text) => Ok((text.trim().to_owned(), name)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            let value = generate()?;
-            create_secret_file(file, &format!("{value}\n"))?;
-            tracing::info!(file = %name, "created a new audit key file");
-            Ok((value, name))
-        }
-        Err(e) => Err(key_err(&name, e)),
+    if !create {
+        return Err(key_err(
+            &name,
+            "file not found (and audit.create_missing_keys = false)",
+        ));
     }
+    let value = generate()?;
+    create_secret_file(file, &format!("{value}\n"))?;
+    tracing::info!(file = %name, "created a new audit key file");
+    Ok((value, name))
+}
+
+/// Parse a signing key and check that its name is `audit.origin`.
+fn parse_signer(
+    a: &AuditSettings,
+    text: &str,
+    source: String,
+) -> Result<NoteSigner, ResidencyError> {
+    let signer = NoteSigner::from_private_key_string(text).map_err(|e| key_err(&source, e))?;
+    if signer.name() != a.origin {
+        return Err(ResidencyError::OriginMismatch {
+            origin: a.origin.clone(),
+            key_name: signer.name().to_owned(),
+            source_name: source,
+        });
+    }
+    Ok(signer)
+}
+
+/// What [`Residency::check`] found: the log as `haetae serve` would open it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidencyCheck {
+    /// Public verifier key line, or `None` when the signing key file does not exist yet and will be created on the
+    /// first start (`audit.create_missing_keys`).
+    pub public_key: Option<String>,
+    /// When records must be durable.
+    pub durability: AuditDurability,
 }
 
 impl Residency {
@@ -152,6 +196,45 @@ pub fn settings_hash(settings: &Settings) -> String {
 }
 
 impl Residency {
+    /// Check what [`Residency::open`] would use — the signing key (parsed, named `audit.origin`) and the digest key,
+    /// from the environment or their files — without creating key files, opening or locking the log directory, or
+    /// writing a record. `None` when `audit.enabled = false`. A key file that is missing is fine when
+    /// `audit.create_missing_keys` would create it.
+    pub fn check(
+        settings: &Settings,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<ResidencyCheck>, ResidencyError> {
+        let a: &AuditSettings = &settings.audit;
+        if !a.enabled {
+            return Ok(None);
+        }
+        let missing = |file: &Path| {
+            key_err(
+                &file.display().to_string(),
+                "file not found (and audit.create_missing_keys = false)",
+            )
+        };
+        let public_key = match read_secret(a.signing_key_env.as_deref(), &a.signing_key_file, env)?
+        {
+            Some((text, source)) => {
+                Some(parse_signer(a, &text, source)?.verifier().to_key_string())
+            }
+            None if a.create_missing_keys => None,
+            None => return Err(missing(&a.signing_key_file)),
+        };
+        match read_secret(a.digest_key_env.as_deref(), &a.digest_key_file, env)? {
+            Some((text, source)) => {
+                DigestKey::from_secret(text.as_bytes()).map_err(|e| key_err(&source, e))?;
+            }
+            None if a.create_missing_keys => {}
+            None => return Err(missing(&a.digest_key_file)),
+        }
+        Ok(Some(ResidencyCheck {
+            public_key,
+            durability: a.durability,
+        }))
+    }
+
     /// Open the log (or `None` when `audit.enabled = false`) and durably record the configuration in force.
     pub async fn open(
         settings: &Settings,
@@ -173,15 +256,7 @@ impl Residency {
                     .map_err(|e| key_err("new signing key", e))
             },
         )?;
-        let signer = NoteSigner::from_private_key_string(&signing_text)
-            .map_err(|e| key_err(&signing_source, e))?;
-        if signer.name() != a.origin {
-            return Err(ResidencyError::OriginMismatch {
-                origin: a.origin.clone(),
-                key_name: signer.name().to_owned(),
-                source_name: signing_source,
-            });
-        }
+        let signer = parse_signer(a, &signing_text, signing_source)?;
         let (digest_text, digest_source) = load_secret(
             a.digest_key_env.as_deref(),
             &a.digest_key_file,

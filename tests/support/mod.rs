@@ -306,6 +306,15 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
             req_json["model"].as_str().unwrap_or("").to_owned(),
             req_json["stream"] == true,
         )
+    } else if let Some(id) = path
+        .split("/models/")
+        .nth(1)
+        .filter(|_| parts.method == http::Method::GET)
+    {
+        return json_response(
+            StatusCode::OK,
+            json!({"id":id,"object":"model","created":1,"owned_by":"mock"}),
+        );
     } else if let Some(rest) = path.split("/models/").nth(1).filter(|r| r.contains(':')) {
         let (m, method) = rest.split_once(':').unwrap();
         ("gemini", m.to_owned(), method == "streamGenerateContent")

@@ -1,0 +1,137 @@
+//! `haetae serve` through the real binary: configuration refusals happen before anything is bound or written, and
+//! `--check` validates without binding ports or touching the residency log.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    missing_docs
+)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use support::*;
+
+/// Run `haetae` in `cwd` with exactly the given environment (nothing inherited, so no stray `HAETAE_*`).
+fn haetae(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn public_listener_without_tenants_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = haetae(
+        dir.path(),
+        &["serve", "--check"],
+        &[("HAETAE_SERVER__LISTEN", "0.0.0.0:0")],
+    );
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("server.listen[0]"), "{err}");
+    assert!(err.contains("server.allow_unauthenticated"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a refused configuration writes nothing"
+    );
+}
+
+/// Every file under `dir` with its contents.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(path, bytes);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_binds_nothing_and_leaves_the_residency_log_alone() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    let gw = start_with(mock, settings.clone()).await;
+    // The running gateway holds the ports and the log's writer lock; its start-up record is published.
+    settings.server.listen = vec![gw.addr.to_string()];
+    settings.server.admin_listen = gw.admin.to_string();
+    let audit_dir = settings.audit.dir.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !audit_dir.join("checkpoint").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint published"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let data = audit_dir.parent().unwrap().to_owned();
+    let before = snapshot(&data);
+
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("haetae.toml");
+    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let cwd = work.path().to_owned();
+    let config_arg = config.to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        haetae(&cwd, &["serve", "--check", "--config", &config_arg], &[])
+    })
+    .await
+    .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("configuration OK"), "{err}");
+    assert!(
+        err.contains(&format!("listening     http://{}", gw.addr)),
+        "the configured address is reported: {err}"
+    );
+    assert!(err.contains("verify with: haetae audit verify"), "{err}");
+    assert_eq!(
+        snapshot(&data),
+        before,
+        "the residency log and keys are untouched"
+    );
+    // Still serving: the check took nothing away from it.
+    let (status, _, _) = send("GET", &format!("http://{}/healthz", gw.admin), &[], "").await;
+    assert_eq!(status, 200);
+    gw.shutdown().await;
+
+    // A check fails on what the real start would fail on, still without creating anything.
+    let mut bad = settings.clone();
+    bad.audit.dir = work.path().join("fresh-audit");
+    bad.audit.signing_key_file = work.path().join("missing-signing.key");
+    bad.audit.create_missing_keys = false;
+    std::fs::write(&config, toml::to_string(&bad).unwrap()).unwrap();
+    let out = haetae(
+        work.path(),
+        &["serve", "--check", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("missing-signing.key"), "{err}");
+    assert!(!bad.audit.dir.exists(), "the log directory was not created");
+}
