@@ -535,6 +535,7 @@ impl Settings {
                 .separator("__")
                 .list_separator(",")
                 .with_list_parse_key("server.listen")
+                .with_list_parse_key("audit.auditor_token_sha256")
                 .try_parsing(true)
                 .source(Some(env)),
         );
@@ -1047,6 +1048,27 @@ mod tests {
         )
         .unwrap();
         assert!(s.server.allow_unauthenticated);
+    }
+
+    #[test]
+    fn every_scalar_list_can_be_set_from_the_environment() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let tokens = format!("{a},{b}");
+        let s = Settings::load(
+            None,
+            env(&[
+                ("HAETAE_SERVER__LISTEN", "127.0.0.1:1,127.0.0.1:2"),
+                ("HAETAE_AUDIT__AUDITOR_TOKEN_SHA256", tokens.as_str()),
+                ("HAETAE_POLICY__FILE", "policies/main.toml"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.server.listen, ["127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!(s.audit.auditor_token_sha256, [a, b]);
+        assert_eq!(
+            s.policy.file.as_deref(),
+            Some(Path::new("policies/main.toml"))
+        );
     }
 
     #[test]

@@ -152,3 +152,42 @@ fn policy_adds_custom_detectors() {
         "error should name the unknown key: {err}"
     );
 }
+
+/// A pipeline that writes one line and waits for its answer before writing the next must not deadlock: `--jsonl`
+/// hands over its answers whenever it is about to wait for more input.
+#[test]
+fn jsonl_answers_each_line_before_waiting_for_the_next() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .args(["scan", "--jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    for (i, text) in ["메일 kim@example.com", "clean text", "연락처 010-2345-6789"]
+        .iter()
+        .enumerate()
+    {
+        writeln!(stdin, "{}", serde_json::json!({"id": i, "text": text})).unwrap();
+        stdin.flush().unwrap();
+        // stdin stays open: the answer must come anyway (bounded wait, so a regression fails instead of hanging)
+        let answer = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("no answer while stdin is still open");
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(v["id"], i);
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}

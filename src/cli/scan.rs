@@ -110,40 +110,50 @@ fn run_jsonl(engine: &Engine, files: &[PathBuf], out: &mut impl Write) -> anyhow
     let mut scratch = engine.scratch();
     let mut findings = Vec::new();
     let mut found = false;
-    let mut process = |reader: &mut dyn BufRead, source: &str| -> anyhow::Result<()> {
-        let mut line = String::new();
-        let mut n = 0usize;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                return Ok(());
+    let mut process =
+        |reader: &mut std::io::BufReader<&mut dyn Read>, source: &str| -> anyhow::Result<()> {
+            let mut line = String::new();
+            let mut n = 0usize;
+            loop {
+                line.clear();
+                // About to wait for input: hand over every answer so far, so a pipeline that writes one line and waits
+                // for its answer never deadlocks (bulk input is still written in large blocks).
+                if reader.buffer().is_empty() {
+                    out.flush()?;
+                }
+                if reader.read_line(&mut line)? == 0 {
+                    return Ok(());
+                }
+                n += 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let input: JsonlIn = serde_json::from_str(&line).with_context(|| {
+                    format!("{source}: line {n}: expected {{\"id\": ..., \"text\": \"...\"}}")
+                })?;
+                engine.scan_into(&input.text, &mut scratch, &mut findings);
+                found |= !findings.is_empty();
+                serde_json::to_writer(
+                    &mut *out,
+                    &JsonlOut {
+                        id: &input.id,
+                        findings: json_findings(&findings, false),
+                    },
+                )?;
+                out.write_all(b"\n")?;
             }
-            n += 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let input: JsonlIn = serde_json::from_str(&line).with_context(|| {
-                format!("{source}: line {n}: expected {{\"id\": ..., \"text\": \"...\"}}")
-            })?;
-            engine.scan_into(&input.text, &mut scratch, &mut findings);
-            found |= !findings.is_empty();
-            serde_json::to_writer(
-                &mut *out,
-                &JsonlOut {
-                    id: &input.id,
-                    findings: json_findings(&findings, false),
-                },
-            )?;
-            out.write_all(b"\n")?;
-        }
-    };
+        };
     if files.is_empty() {
-        process(&mut std::io::stdin().lock(), "stdin")?;
+        let mut stdin = std::io::stdin().lock();
+        process(&mut std::io::BufReader::new(&mut stdin), "stdin")?;
     } else {
         for f in files {
-            let file =
+            let mut file =
                 std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
-            process(&mut std::io::BufReader::new(file), &f.display().to_string())?;
+            process(
+                &mut std::io::BufReader::new(&mut file),
+                &f.display().to_string(),
+            )?;
         }
     }
     Ok(found)
