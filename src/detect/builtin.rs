@@ -533,11 +533,38 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Brn,
             B::Number
         ),
+        // Written without hyphens, ten digits with a valid check digit are one number in ten: reported only next to
+        // a business-registration keyword (0.35 + 0.2).
+        p!(
+            "kr_brn",
+            E::KrBrn,
+            r"[0-9]{10}",
+            0.35,
+            C::Brn,
+            B::Number
+        ),
         p!(
             "kr_driver_license",
             E::KrDriverLicense,
             r"(?:1[1-9]|2[0-6]|28)-[0-9]{2}-[0-9]{6}-[0-9]{2}",
             0.8,
+            C::None,
+            B::Number
+        ),
+        p!(
+            "kr_driver_license",
+            E::KrDriverLicense,
+            r"(?:1[1-9]|2[0-6]|28) [0-9]{2} [0-9]{6} [0-9]{2}",
+            0.7,
+            C::None,
+            B::Number
+        ),
+        // Twelve digits in a row: only next to a licence keyword (0.4 + 0.15).
+        p!(
+            "kr_driver_license",
+            E::KrDriverLicense,
+            r"(?:1[1-9]|2[0-6]|28)[0-9]{10}",
+            0.4,
             C::None,
             B::Number
         ),
