@@ -6,7 +6,8 @@
 //! journal in one `write` and makes them durable with one `fdatasync` (group commit), then acknowledges each append
 //! with a [`Receipt`]. Committed leaves then go to a third thread that writes full tiles and entry bundles as they
 //! fill (derived data: the journal is the source of truth and they are rebuilt from it on open), so the commit path
-//! only encodes, hashes, writes the journal and syncs. Partial tiles and a signed checkpoint are published at most
+//! only encodes, hashes, writes the journal and syncs; small commits are handed over a tile's width at a time (and
+//! before every publication), so the tile thread is not woken for each one. Partial tiles and a signed checkpoint are published at most
 //! `checkpoint_interval` after the first unpublished entry; publication waits until the tile thread has written
 //! every tile of the size being signed.
 //!
@@ -1498,12 +1499,24 @@ fn write_checkpoint_files(dir: &Path, note: &str) -> Result<(), AuditError> {
     f.sync_data().map_err(|e| AuditError::io(&archive, e))
 }
 
+/// Leaves collected before they are handed to the tile thread in one message: one tile's width. Waking the thread
+/// for every small commit cost a context switch per request; tiles are derived data (rebuilt from the journal on
+/// open), and every publication hands over what is pending first, so only the moment tiles reach the disk moves.
+const HANDOFF_LEAVES: usize = 256;
+/// Pending frame bytes that hand over at once (bounds the copy kept in the writer).
+const HANDOFF_BYTES: usize = 1 << 20;
+
 /// Handle of the tile thread: full tiles and entry bundles are written off the commit path.
 struct Tiler {
     tx: Option<SyncSender<TileMsg>>,
     thread: Option<JoinHandle<()>>,
     /// Batch buffers handed back by the tile thread (megabytes each; reallocating per batch showed in profiles).
     spare: Receiver<Vec<u8>>,
+    /// Frames of small commits not handed over yet, and their leaves (ranges into `pending`).
+    pending: Vec<u8>,
+    pending_leaves: Vec<(Range<usize>, Hash)>,
+    /// The last small commit's buffer, its frames copied into `pending`: reused by the next commit.
+    local_spare: Option<Vec<u8>>,
 }
 
 impl Tiler {
@@ -1575,41 +1588,81 @@ impl Tiler {
             tx: Some(tx),
             thread: Some(thread),
             spare,
+            pending: Vec::new(),
+            pending_leaves: Vec::new(),
+            local_spare: None,
         })
     }
 
-    /// An empty batch buffer, reusing one the tile thread is done with when there is one.
-    fn spare_buffer(&self) -> Vec<u8> {
-        let mut buf = self.spare.try_recv().unwrap_or_default();
+    /// An empty batch buffer, reusing one the tile thread (or the pending copy) is done with when there is one.
+    fn spare_buffer(&mut self) -> Vec<u8> {
+        let mut buf = self
+            .local_spare
+            .take()
+            .or_else(|| self.spare.try_recv().ok())
+            .unwrap_or_default();
         buf.clear();
         buf
     }
 
-    fn push(&self, frames: Vec<u8>, leaves: Vec<(Range<usize>, Hash)>) -> Result<(), AuditError> {
+    fn send(&self, msg: TileMsg) -> Result<(), AuditError> {
         self.tx
             .as_ref()
             .ok_or(AuditError::Closed)?
-            .send(TileMsg::Leaves(frames, leaves))
+            .send(msg)
             .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))
     }
 
-    /// Hand over a signed checkpoint to be written after the partial tiles of every leaf handed over so far.
-    fn publish(&self, note: String, size: u64) -> Result<(), AuditError> {
-        self.tx
-            .as_ref()
-            .ok_or(AuditError::Closed)?
-            .send(TileMsg::Publish(note, size))
-            .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))
+    /// Take a committed batch's frames and leaves. A batch of a tile's width (or a megabyte) goes to the tile thread
+    /// as it is; smaller ones are copied into the pending buffer, which is handed over once it holds that much.
+    fn push(
+        &mut self,
+        frames: Vec<u8>,
+        leaves: Vec<(Range<usize>, Hash)>,
+    ) -> Result<(), AuditError> {
+        if self.pending_leaves.is_empty()
+            && (leaves.len() >= HANDOFF_LEAVES || frames.len() >= HANDOFF_BYTES)
+        {
+            return self.send(TileMsg::Leaves(frames, leaves));
+        }
+        let base = self.pending.len();
+        self.pending.extend_from_slice(&frames);
+        self.pending_leaves.extend(
+            leaves
+                .into_iter()
+                .map(|(r, h)| (r.start + base..r.end + base, h)),
+        );
+        self.local_spare = Some(frames);
+        if self.pending_leaves.len() >= HANDOFF_LEAVES || self.pending.len() >= HANDOFF_BYTES {
+            self.hand_over()
+        } else {
+            Ok(())
+        }
     }
 
-    /// Wait until every leaf handed over so far is in its tile/bundle, and write the partial tiles.
-    fn write_partials(&self) -> Result<(), AuditError> {
+    /// Send the pending leaves to the tile thread (nothing when none are pending).
+    fn hand_over(&mut self) -> Result<(), AuditError> {
+        if self.pending_leaves.is_empty() {
+            return Ok(());
+        }
+        let mut next = self.spare.try_recv().unwrap_or_default();
+        next.clear();
+        let frames = std::mem::replace(&mut self.pending, next);
+        let leaves = std::mem::take(&mut self.pending_leaves);
+        self.send(TileMsg::Leaves(frames, leaves))
+    }
+
+    /// Hand over a signed checkpoint to be written after the partial tiles of every leaf committed so far.
+    fn publish(&mut self, note: String, size: u64) -> Result<(), AuditError> {
+        self.hand_over()?;
+        self.send(TileMsg::Publish(note, size))
+    }
+
+    /// Wait until every leaf committed so far is in its tile/bundle, and write the partial tiles.
+    fn write_partials(&mut self) -> Result<(), AuditError> {
+        self.hand_over()?;
         let (rtx, rrx) = mpsc::sync_channel(1);
-        self.tx
-            .as_ref()
-            .ok_or(AuditError::Closed)?
-            .send(TileMsg::Partials(rtx))
-            .map_err(|_| AuditError::Failed("the tile thread has stopped".into()))?;
+        self.send(TileMsg::Partials(rtx))?;
         rrx.recv()
             .unwrap_or_else(|_| Err(AuditError::Failed("the tile thread has stopped".into())))
     }
@@ -1617,6 +1670,8 @@ impl Tiler {
 
 impl Drop for Tiler {
     fn drop(&mut self) {
+        // Pending leaves still reach their tiles (derived data: a failure here is repaired on the next open).
+        let _ = self.hand_over();
         drop(self.tx.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();

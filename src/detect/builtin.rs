@@ -535,14 +535,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         ),
         // Written without hyphens, ten digits with a valid check digit are one number in ten: reported only next to
         // a business-registration keyword (0.35 + 0.2).
-        p!(
-            "kr_brn",
-            E::KrBrn,
-            r"[0-9]{10}",
-            0.35,
-            C::Brn,
-            B::Number
-        ),
+        p!("kr_brn", E::KrBrn, r"[0-9]{10}", 0.35, C::Brn, B::Number),
         p!(
             "kr_driver_license",
             E::KrDriverLicense,
