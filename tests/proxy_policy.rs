@@ -99,6 +99,16 @@ async fn a_reload_swaps_the_policy_atomically_and_a_bad_file_keeps_the_live_one(
     std::fs::remove_file(&policy).unwrap();
     assert!(gw.shared.reload_policy("test").await.is_err());
     assert_eq!(findings(&gw).await, "ACME_CONTRACT_NO=1");
+    // An operator can alert on failed reloads.
+    let (_, _, metrics) = send("GET", &format!("http://{}/metrics", gw.admin), &[], "").await;
+    let metrics = String::from_utf8(metrics.to_vec()).unwrap();
+    for line in [
+        "haetae_policy_reloads_total{result=\"swapped\"} 1",
+        "haetae_policy_reloads_total{result=\"unchanged\"} 1",
+        "haetae_policy_reloads_total{result=\"failed\"} 4",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
     gw.shutdown().await;
 
     // The log: config, policy A installed at start-up, 2 records for the request under A, the change A → B, then

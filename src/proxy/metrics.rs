@@ -57,10 +57,29 @@ struct FindingLabels {
     jurisdiction: String,
 }
 
+/// Labels of `haetae_policy_reloads_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    /// `swapped`, `unchanged` or `failed`.
+    result: &'static str,
+}
+
+/// How a policy reload ended, for [`Metrics::policy_reload`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadResult {
+    /// New rules are live.
+    Swapped,
+    /// The file held the live rules already.
+    Unchanged,
+    /// Nothing changed: the file did not load or compile, or the change could not be recorded.
+    Failed,
+}
+
 /// The gateway's metrics registry.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
+    reloads: Family<ReloadLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
     duration: Family<DurationLabels, Histogram, fn() -> Histogram>,
     findings: Family<FindingLabels, Counter>,
@@ -99,6 +118,12 @@ impl Metrics {
             "Detector findings in forwarded or refused requests, by entity and destination (counts only)",
             findings.clone(),
         );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "policy_reloads",
+            "Policy reloads (SIGHUP), by result: swapped, unchanged, failed (the running policy stayed live)",
+            reloads.clone(),
+        );
         registry.register_collector(Box::new(Live {
             requests,
             max_requests,
@@ -106,6 +131,7 @@ impl Metrics {
         }));
         Self {
             registry,
+            reloads,
             requests: req,
             duration,
             findings,
@@ -135,6 +161,16 @@ impl Metrics {
                 .inc_by(n);
         }
         self.requests.get_or_create(&labels).inc();
+    }
+
+    /// Count one policy reload.
+    pub fn policy_reload(&self, result: ReloadResult) {
+        let result = match result {
+            ReloadResult::Swapped => "swapped",
+            ReloadResult::Unchanged => "unchanged",
+            ReloadResult::Failed => "failed",
+        };
+        self.reloads.get_or_create(&ReloadLabels { result }).inc();
     }
 
     /// The OpenMetrics text exposition of everything.

@@ -135,6 +135,16 @@ impl Shared {
     /// compile, or the record cannot be written) leaves the running policy live and is returned.
     pub async fn reload_policy(self: &Arc<Self>, actor: &str) -> Result<Reload, ProxyError> {
         let _one_at_a_time = self.reload_lock.lock().await;
+        let outcome = self.reload_policy_inner(actor).await;
+        self.metrics.policy_reload(match &outcome {
+            Ok(Reload::Swapped { .. }) => metrics::ReloadResult::Swapped,
+            Ok(Reload::Unchanged { .. }) => metrics::ReloadResult::Unchanged,
+            Err(_) => metrics::ReloadResult::Failed,
+        });
+        outcome
+    }
+
+    async fn reload_policy_inner(self: &Arc<Self>, actor: &str) -> Result<Reload, ProxyError> {
         let path = self
             .settings
             .policy
