@@ -1,8 +1,9 @@
 //! The gateway process: listeners, the per-request pipeline, upstream clients, body limits, graceful shutdown.
 //!
 //! [`Gateway::bind`] turns validated [`Settings`] into a running-ready gateway (every file, key and address resolved
-//! up front); [`Gateway::run`] serves until the shutdown future resolves, then drains. The request pipeline lives in
-//! [`handler`], in phase order.
+//! up front); [`Gateway::run`] serves until the shutdown future resolves, then drains, and reloads the policy file
+//! on SIGHUP ([`Shared::reload_policy`]; the configuration itself is read once, at start-up). The request pipeline
+//! lives in [`handler`], in phase order.
 //!
 //! Must never: know any API's JSON shape (that is [`crate::api`]'s job), forward a request it could not inspect, or
 //! put request content in a log line or error message.
