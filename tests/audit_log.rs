@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use haetae::audit::merkle::{inclusion_proof, leaf_hash, MemoryTree};
 use haetae::audit::tiles::{decode_bundle, encode_bundle, TileReader};
@@ -651,6 +651,43 @@ fn detached_appends_wait_for_company_but_never_hold_up_an_awaited_one() {
     std::sync::Arc::into_inner(log).unwrap().close().unwrap();
     let report = verify(tmp.path(), &s.verifier()).unwrap();
     assert_eq!(report.size, 12);
+}
+
+/// Detached appends wait in a side queue without waking the writer; when the writer has nothing of its own due
+/// (idle, parked) the append wakes it, so a lone detached record is still committed about `detached_batch_delay`
+/// after it arrived — on a fresh log, after a commit, and after a long idle spell.
+#[test]
+fn a_lone_detached_append_is_committed_after_the_delay_even_when_the_log_is_idle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = signer();
+    let mut o = options(&s);
+    o.detached_batch_delay = Duration::from_millis(30);
+    o.checkpoint_interval = Duration::from_secs(3600);
+    let log = AuditLog::open(tmp.path(), o).unwrap();
+    // a liveness guard, not a performance assertion
+    let committed = |n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while log.stats().entries < n {
+            assert!(
+                Instant::now() < deadline,
+                "detached entry {n} never committed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    log.append_detached(Entry::Request(record(0))).unwrap();
+    committed(1);
+    log.append_request(record(1)).wait_blocking().unwrap();
+    log.append_detached(Entry::Request(record(2))).unwrap();
+    committed(3);
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 3..6 {
+        log.append_detached(Entry::Request(record(i))).unwrap();
+    }
+    committed(6);
+    log.close().unwrap();
+    assert_eq!(verify(tmp.path(), &s.verifier()).unwrap().size, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,9 @@
 //! [`AuditLog`]: the residency log writer.
 //!
-//! Appends go over a bounded channel to one dedicated std thread (no async runtime needed; a second thread only
-//! wakes waiting callers). The writer takes every
+//! Awaited appends go over a bounded channel to one dedicated std thread (no async runtime needed; a second thread
+//! only wakes waiting callers); detached appends wait in a side queue that does not wake the writer — they go out
+//! with the next commit, or `detached_batch_delay` after the first of them, and only an idle (parked) writer is
+//! woken for them. The writer takes every
 //! queued append (up to `max_batch`), stamps sequence number and time, encodes canonical leaves, writes them to the
 //! journal in one `write` and makes them durable with one `fdatasync` (group commit), then acknowledges each append
 //! with a [`Receipt`]. Committed leaves then go to a third thread that writes full tiles and entry bundles as they
@@ -115,9 +117,9 @@ pub struct AuditOptions {
     pub max_batch: usize,
     /// How long the writer waits for more appends after the first one of a batch (0: commit whatever is queued).
     pub max_batch_delay: Duration,
-    /// How long a batch holding only detached appends ([`AuditLog::append_detached`]: nobody waits for them) waits
-    /// for more before it is committed; an awaited append arriving meanwhile ends the wait at `max_batch_delay`.
-    /// Never shorter than `max_batch_delay`.
+    /// How long detached appends ([`AuditLog::append_detached`]: nobody waits for them) may wait for company before
+    /// they are committed on their own; an awaited append's commit takes them along at once. Never shorter than
+    /// `max_batch_delay`. They wait without waking the writer thread unless it is idle.
     pub detached_batch_delay: Duration,
     /// Capacity of the append queue; `append` blocks briefly when it is full.
     pub queue_capacity: usize,
@@ -223,6 +225,37 @@ impl ReceiptTx {
 enum Msg {
     Append(PreparedEntry, ReceiptTx),
     Checkpoint(oneshot::Sender<Result<Checkpoint, AuditError>>),
+    /// Detached appends are waiting in the side queue and the writer was parked (or the queue grew large).
+    Wake,
+}
+
+/// Detached appends wait here instead of in the channel, so they do not wake the writer thread: they go out with
+/// the next commit (an awaited append wakes it anyway) or, at the latest, `detached_batch_delay` after the first
+/// of them arrived. Only when the writer is parked — idle, with no timer of its own due within that delay — does
+/// an append wake it.
+#[derive(Default)]
+struct SideQueue {
+    entries: Vec<PreparedEntry>,
+    /// When the oldest entry in `entries` arrived.
+    first_at: Option<Instant>,
+    /// The writer is about to wait (or waits) without a deadline: the next append must wake it.
+    parked: bool,
+    /// The log is closing: appends are refused.
+    closed: bool,
+}
+
+impl std::fmt::Debug for SideQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SideQueue")
+            .field("entries", &self.entries.len())
+            .field("parked", &self.parked)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock_side(m: &Mutex<SideQueue>) -> std::sync::MutexGuard<'_, SideQueue> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// An append in flight: await it (it is a `Future`) or call [`Pending::wait_blocking`] from a plain thread.
@@ -271,6 +304,9 @@ impl Future for Pending {
 #[derive(Debug)]
 pub struct AuditLog {
     tx: Option<SyncSender<Msg>>,
+    side: Arc<Mutex<SideQueue>>,
+    /// Side-queue length at which an append falls back to the bounded channel (back-pressure).
+    side_limit: usize,
     shared: Arc<Mutex<SharedState>>,
     thread: Option<JoinHandle<()>>,
     acker: Option<JoinHandle<()>>,
@@ -461,12 +497,16 @@ impl AuditLog {
             })
             .map_err(|e| AuditError::io(&dir, e))?;
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity);
+        let side = Arc::new(Mutex::new(SideQueue::default()));
+        let writer_side = Arc::clone(&side);
         let thread = std::thread::Builder::new()
             .name("haetae-audit".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || writer.run(rx, &writer_side))
             .map_err(|e| AuditError::io(&dir, e))?;
         Ok(AuditLog {
             tx: Some(tx),
+            side,
+            side_limit: options.queue_capacity.min(options.max_batch),
             shared,
             thread: Some(thread),
             acker: Some(acker),
@@ -519,8 +559,26 @@ impl AuditLog {
         }
         let tx = self.tx.as_ref().ok_or(AuditError::Closed)?;
         let prepared = PreparedEntry::new(&entry)?;
-        tx.send(Msg::Append(prepared, ReceiptTx(None)))
-            .map_err(|_| AuditError::Closed)
+        let mut side = lock_side(&self.side);
+        if side.closed {
+            return Err(AuditError::Closed);
+        }
+        if side.entries.len() >= self.side_limit {
+            // The writer is behind: queue in the bounded channel, which blocks when it is full (back-pressure).
+            drop(side);
+            return tx
+                .send(Msg::Append(prepared, ReceiptTx(None)))
+                .map_err(|_| AuditError::Closed);
+        }
+        side.entries.push(prepared);
+        side.first_at.get_or_insert_with(Instant::now);
+        let wake = std::mem::take(&mut side.parked) || side.entries.len() >= self.side_limit;
+        drop(side);
+        if wake {
+            // Full channel: the writer has work queued and drains the side queue when it takes it.
+            let _ = tx.try_send(Msg::Wake);
+        }
+        Ok(())
     }
 
     /// Append a request record.
@@ -578,6 +636,7 @@ impl AuditLog {
     }
 
     fn shutdown(&mut self) {
+        lock_side(&self.side).closed = true;
         drop(self.tx.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -1066,16 +1125,35 @@ impl Writer {
         }
     }
 
-    fn run(mut self, rx: Receiver<Msg>) {
+    fn run(mut self, rx: Receiver<Msg>, side: &Mutex<SideQueue>) {
         let mut due: Option<Instant> = None;
         let mut open = true;
+        // Detached records usually follow a commit closely (a request's outcome after its decision): for
+        // `detached_batch_delay` after a commit the writer waits on a timer instead of parking, so they need no
+        // wake-up of their own.
+        let mut last_commit: Option<Instant> = None;
+        let delay = self.opts.detached_batch_delay;
         while open {
             // Wake for the next checkpoint, or when the open shard reaches its maximum age (so an idle log still
-            // rotates on time and its records become prunable).
-            let wake = match (due, self.rotation_deadline()) {
+            // rotates on time and its records become prunable), or when waiting detached records are due.
+            let mut wake = match (due, self.rotation_deadline()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
+            {
+                let mut s = lock_side(side);
+                let now = Instant::now();
+                let detached = match s.first_at {
+                    Some(t) => Some(t + delay),
+                    None => last_commit.map(|c| c + delay).filter(|&d| d > now),
+                };
+                wake = match (wake, detached) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                // Parked: nothing of the writer's own wakes it within the delay, so the next append must.
+                s.parked = wake.is_none_or(|w| w > now + delay);
+            }
             let first = match wake {
                 Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
                     Ok(m) => Some(m),
@@ -1103,6 +1181,7 @@ impl Writer {
                     controls.push(tx);
                     true
                 }
+                Msg::Wake => false,
             };
             if let Some(m) = first {
                 let started = Instant::now();
@@ -1137,11 +1216,30 @@ impl Writer {
                     }
                 }
             }
+            // Detached records waiting in the side queue go out with this commit, or on their own once due.
+            {
+                let mut s = lock_side(side);
+                s.parked = false;
+                let due_now = s.first_at.is_some_and(|t| t + delay <= Instant::now());
+                if !batch.is_empty() || due_now || !open {
+                    // They arrived before whatever woke the writer: they take the lower indexes.
+                    let room = self.opts.max_batch.saturating_sub(batch.len()).max(1);
+                    let n = room.min(s.entries.len());
+                    let mut all: Vec<(PreparedEntry, ReceiptTx)> =
+                        s.entries.drain(..n).map(|e| (e, ReceiptTx(None))).collect();
+                    all.append(&mut batch);
+                    batch = all;
+                    if s.entries.is_empty() {
+                        s.first_at = None;
+                    }
+                }
+            }
             if batch.is_empty() && self.failure().is_none() && self.rotation_due() {
                 self.rotate_now();
             }
             if !batch.is_empty() {
                 self.commit(batch);
+                last_commit = Some(Instant::now());
                 if due.is_none() && self.published != Some(self.frontier.size()) {
                     due = Some(Instant::now() + self.opts.checkpoint_interval);
                 }
@@ -1162,6 +1260,20 @@ impl Writer {
                     });
                 }
             }
+        }
+        // Closing: whatever still waits in the side queue (appends refused from now on) is committed first.
+        loop {
+            let rest: Vec<(PreparedEntry, ReceiptTx)> = {
+                let mut s = lock_side(side);
+                s.closed = true;
+                s.first_at = None;
+                let n = s.entries.len().min(self.opts.max_batch);
+                s.entries.drain(..n).map(|e| (e, ReceiptTx(None))).collect()
+            };
+            if rest.is_empty() {
+                break;
+            }
+            self.commit(rest);
         }
         let _ = self.publish_if_needed();
         for t in self.sealers.drain(..) {
