@@ -9,9 +9,9 @@
 //! with a [`Receipt`]. Committed leaves then go to a third thread that writes full tiles and entry bundles as they
 //! fill (derived data: the journal is the source of truth and they are rebuilt from it on open), so the commit path
 //! only encodes, hashes, writes the journal and syncs; small commits are handed over a tile's width at a time (and
-//! before every publication), so the tile thread is not woken for each one. Partial tiles and a signed checkpoint are published at most
-//! `checkpoint_interval` after the first unpublished entry; publication waits until the tile thread has written
-//! every tile of the size being signed.
+//! before every publication), so the tile thread is not woken for each one. Partial tiles and a signed checkpoint
+//! are published at most `checkpoint_interval` after the first unpublished entry; publication waits until the tile
+//! thread has written every tile of the size being signed.
 //!
 //! On disk (the open shard's directory: `DIR` itself for shard 0, `DIR/shards/<k>` after rotations, see
 //! [`super::shard`]): `journal` (framed leaves; the durable source of truth), `checkpoint` (latest signed

@@ -6,8 +6,8 @@
 //! `U+2010..=U+2015`, minus `U+2212`, `U+FE58`, `U+FE63` → `'-'`; invisible characters → removed: zero-width
 //! space/joiners `U+200B..=U+200D`, the direction marks `U+200E`/`U+200F`, bidi embeddings and overrides
 //! `U+202A..=U+202E`, word joiner and invisible operators `U+2060..=U+2064`, bidi isolates `U+2066..=U+2069`, BOM
-//! `U+FEFF`, soft hyphen `U+00AD`, combining grapheme joiner `U+034F` and Mongolian vowel separator `U+180E`. Roman numeral characters (`Ⅱ`) are NOT folded:
-//! the marking patterns match them directly. Clean text (none of these characters) is scanned in place, without a
+//! `U+FEFF`, soft hyphen `U+00AD`, combining grapheme joiner `U+034F` and Mongolian vowel separator `U+180E`.
+//! Roman numeral characters (`Ⅱ`) are NOT folded: the marking patterns match them directly. Clean text (none of these characters) is scanned in place, without a
 //! copy; only texts that contain one are copied into a reusable buffer.
 
 /// What happens to one character.

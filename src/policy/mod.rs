@@ -2,7 +2,8 @@
 //!
 //! Today a policy file configures detection: its `[detect]` table (or, for a file that is only a detector
 //! configuration, the whole file) is a [`DetectConfig`] — builtin selection, thresholds, custom regex and dictionary
-//! detectors (format: the module documentation of [`crate::detect`], example: `policies/custom-detectors.example.toml`).
+//! detectors (format: the module documentation of [`crate::detect`]; example:
+//! `policies/custom-detectors.example.toml`).
 //! Classification actions, jurisdiction rules and model mapping will join the same file and the same snapshot; until
 //! they exist, any other top-level table is refused, so that nobody believes rules are enforced that this version does
 //! not read.
