@@ -628,7 +628,7 @@ fn detached_appends_wait_for_company_but_never_hold_up_an_awaited_one() {
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let awaiting = log.clone();
-    std::thread::spawn(move || {
+    let appender = std::thread::spawn(move || {
         let _ = tx.send(awaiting.append_request(record(10)).wait_blocking());
     });
     // a liveness guard, not a performance assertion: the commit is immediate, the linger an hour
@@ -646,7 +646,8 @@ fn detached_appends_wait_for_company_but_never_hold_up_an_awaited_one() {
         (11, 1),
         "one commit for all"
     );
-    // closing commits detached entries still lingering
+    // closing commits detached entries still lingering (once the appending thread has let go of its handle)
+    appender.join().unwrap();
     log.append_detached(Entry::Request(record(11))).unwrap();
     std::sync::Arc::into_inner(log).unwrap().close().unwrap();
     let report = verify(tmp.path(), &s.verifier()).unwrap();

@@ -45,6 +45,15 @@ async fn findings(gw: &TestGateway) -> String {
     h["x-haetae-findings"].to_str().unwrap().to_owned()
 }
 
+/// `kill -HUP pid` through the POSIX shell's builtin (no procps needed on a bare machine).
+fn hangup(pid: &str) {
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -HUP {pid}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 fn write_policy(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
@@ -264,8 +273,7 @@ async fn sighup_reloads_the_policy_of_the_running_binary() {
 
     write_policy(&policy, POLICY_B);
     let pid = child.id().to_string();
-    let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    assert!(status.success());
+    hangup(&pid);
     wait_for("reload line", &|l| {
         l.contains("policy reloaded").then(String::new)
     });
@@ -273,8 +281,7 @@ async fn sighup_reloads_the_policy_of_the_running_binary() {
 
     // A broken file on the next SIGHUP: logged, and the process keeps serving under B.
     write_policy(&policy, POLICY_BAD_REGEX);
-    let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
-    assert!(status.success());
+    hangup(&pid);
     wait_for("failed reload line", &|l| {
         l.contains("policy reload failed").then(String::new)
     });

@@ -528,11 +528,11 @@ async fn pipeline(
     }
     // Unknown path forwarded by configuration: no format to parse, so the whole body is scanned as text.
     let raw = endpoint.is_none() && !body.is_empty();
+    let after = Duration::from_millis(shared.settings.timeouts.inspection_ms);
     let (mut parsed, scanned) = if body.len() > limits.inline_scan_bytes {
         // A large body is scanned off the runtime's workers (limits.inline_scan_bytes). If the scan task fails, the
         // request fails: nothing unscanned is forwarded.
         let (policy, b) = (Arc::clone(&ex.policy), body.clone());
-        let after = Duration::from_millis(shared.settings.timeouts.inspection_ms);
         tokio::task::spawn_blocking(move || {
             let scanned = inspect_body(&policy, after, parsed.as_ref(), &b, raw);
             (parsed, scanned)
@@ -540,7 +540,6 @@ async fn pipeline(
         .await
         .map_err(|_| GatewayError::InspectionFailed)?
     } else {
-        let after = Duration::from_millis(shared.settings.timeouts.inspection_ms);
         let scanned = inspect_body(&ex.policy, after, parsed.as_ref(), &body, raw);
         (parsed, scanned)
     };
