@@ -174,8 +174,19 @@ pub fn load(path: &Path) -> Result<PolicyDoc, PolicyError> {
         key,
         message,
     };
-    let mut value: toml::Value =
-        toml::from_str(&raw).map_err(|e| invalid(".".to_owned(), e.message().to_owned()))?;
+    let mut value: toml::Value = toml::from_str(&raw).map_err(|e| {
+        // Where, by line: the message alone does not say, and the source line is not echoed (it may hold terms).
+        let at = e.span().map_or_else(
+            || ".".to_owned(),
+            |s| {
+                format!(
+                    "line {}",
+                    raw.get(..s.start).map_or(0, |t| t.matches('\n').count()) + 1
+                )
+            },
+        );
+        invalid(at, e.message().to_owned())
+    })?;
     let mut prefix = "";
     if let Some(table) = value.as_table_mut() {
         if let Some(detect) = table.remove("detect") {
@@ -290,6 +301,9 @@ mod tests {
             e.contains("typo.toml") && e.contains("detect.detectors[0]"),
             "{e}"
         );
+        let broken = write(dir.path(), "broken.toml", "[detect]\nx = 1\n[detect\n");
+        let e = load(&broken).unwrap_err().to_string();
+        assert!(e.contains("broken.toml") && e.contains("line 3"), "{e}");
         let routing = write(
             dir.path(),
             "routing.toml",
