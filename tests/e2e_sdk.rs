@@ -14,11 +14,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use support::MockProvider;
 
@@ -102,43 +100,15 @@ digest_key_file = "{data}/digest.key"
     )
     .unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("OPENAI_API_KEY", "sk-provider-openai")
-        .env("ANTHROPIC_API_KEY", "sk-ant-provider")
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-
-    // Collect stderr (banner + JSON access log) on a thread; find the bound address in the banner.
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stderr = child.stderr.take().unwrap();
-    let lines2 = Arc::clone(&lines);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            lines2.lock().unwrap().push(line);
-        }
-    });
-    let started = Instant::now();
-    let url = loop {
-        let found = lines.lock().unwrap().iter().find_map(|l| {
-            let l = l.trim();
-            l.strip_prefix("listening")
-                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
-        });
-        if let Some(u) = found {
-            break u;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "gateway did not start: {:?}",
-            lines.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // Its stderr is the banner plus the JSON access log.
+    let mut gateway = support::GatewayProcess::spawn(
+        &config,
+        &[
+            ("OPENAI_API_KEY", "sk-provider-openai"),
+            ("ANTHROPIC_API_KEY", "sk-ant-provider"),
+        ],
+    );
+    let url = gateway.base_url();
 
     let url_for_receipt = url.clone();
     let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
@@ -169,13 +139,10 @@ digest_key_file = "{data}/digest.key"
     let receipt = headers["x-haetae-receipt"].to_str().unwrap().to_owned();
 
     // Graceful stop with SIGTERM; exit status must be success.
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().unwrap();
+    gateway.signal("TERM");
+    let status = gateway.child.wait().unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    let log = lines.lock().unwrap().join("\n");
+    let log = gateway.log();
 
     assert!(
         out.status.success(),

@@ -11,11 +11,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use haetae::audit::Entry;
 use haetae::proxy::Reload;
@@ -43,15 +39,6 @@ async fn findings(gw: &TestGateway) -> String {
     let (s, h, body) = gw.post("/v1/chat/completions", chat()).await;
     assert_eq!(s, 200, "{body:?}");
     h["x-haetae-findings"].to_str().unwrap().to_owned()
-}
-
-/// `kill -HUP pid` through the POSIX shell's builtin (no procps needed on a bare machine).
-fn hangup(pid: &str) {
-    let status = Command::new("sh")
-        .args(["-c", &format!("kill -HUP {pid}")])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 fn write_policy(path: &Path, text: &str) {
@@ -198,59 +185,14 @@ async fn sighup_reloads_the_policy_of_the_running_binary() {
     let policy = dir.path().join("policy.toml");
     write_policy(&policy, POLICY_A);
     let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.enabled = false;
+    settings.policy.file = Some(policy.clone());
     let config = dir.path().join("haetae.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = [\"127.0.0.1:0\"]\nadmin_listen = \"127.0.0.1:0\"\n\n[audit]\nenabled = false\n\n\
-             [policy]\nfile = \"{}\"\n\n[[destinations]]\nname = \"openai\"\nformat = \"openai\"\n\
-             base_url = \"{base}/v1\"\njurisdiction = \"US\"\napi_key_env = \"OPENAI_API_KEY\"\n\n\
-             [[destinations]]\nname = \"anthropic\"\nformat = \"anthropic\"\nbase_url = \"{base}\"\n\
-             jurisdiction = \"US\"\n\n[[destinations]]\nname = \"gemini\"\nformat = \"gemini\"\n\
-             base_url = \"{base}\"\njurisdiction = \"US\"\n",
-            policy.display(),
-            base = mock.base()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("OPENAI_API_KEY", "sk-provider-openai")
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stderr = child.stderr.take().unwrap();
-    let sink = Arc::clone(&lines);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    // Wait (bounded) for a line of stderr that satisfies `pick`.
-    let wait_for = |what: &str, pick: &dyn Fn(&str) -> Option<String>| -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(found) = lines.lock().unwrap().iter().find_map(|l| pick(l)) {
-                return found;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "no {what} on stderr: {:?}",
-                lines.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    let base = wait_for("banner", &|l| {
-        l.trim()
-            .strip_prefix("listening")
-            .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
-    });
-    let banner_policy = wait_for("policy line", &|l| {
+    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let gateway = GatewayProcess::spawn(&config, &[("OPENAI_API_KEY", "sk-provider-openai")]);
+    let base = gateway.base_url();
+    let banner_policy = gateway.wait_for("policy line", &|l| {
         l.trim().strip_prefix("policy").map(|p| p.trim().to_owned())
     });
     assert!(
@@ -272,21 +214,17 @@ async fn sighup_reloads_the_policy_of_the_running_binary() {
     assert_eq!(post(url.clone()).await, "ACME_EMPLOYEE_ID=1,EMAIL=1");
 
     write_policy(&policy, POLICY_B);
-    let pid = child.id().to_string();
-    hangup(&pid);
-    wait_for("reload line", &|l| {
+    gateway.signal("HUP");
+    gateway.wait_for("reload line", &|l| {
         l.contains("policy reloaded").then(String::new)
     });
     assert_eq!(post(url.clone()).await, "ACME_CONTRACT_NO=1");
 
     // A broken file on the next SIGHUP: logged, and the process keeps serving under B.
     write_policy(&policy, POLICY_BAD_REGEX);
-    hangup(&pid);
-    wait_for("failed reload line", &|l| {
+    gateway.signal("HUP");
+    gateway.wait_for("failed reload line", &|l| {
         l.contains("policy reload failed").then(String::new)
     });
     assert_eq!(post(url).await, "ACME_CONTRACT_NO=1");
-
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -592,3 +592,85 @@ pub fn leaves_when_published(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The real `haetae serve --config FILE` as a child process, as an operator runs it, with its stderr (banner, logs)
+/// collected line by line on a thread. Killed when dropped.
+pub struct GatewayProcess {
+    pub child: std::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl GatewayProcess {
+    /// Start the binary with `config` and the extra environment `env` (RUST_LOG removed).
+    pub fn spawn(config: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead as _;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_haetae"));
+        cmd.args(["serve", "--config"])
+            .arg(config)
+            .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Wait (bounded: a liveness guard, 30 s) for a stderr line that `pick` accepts; what it returns.
+    pub fn wait_for(&self, what: &str, pick: &dyn Fn(&str) -> Option<String>) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(found) = self.lines.lock().unwrap().iter().find_map(|l| pick(l)) {
+                return found;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no {what} on the gateway's stderr: {:?}",
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The first traffic listener's base URL, from the start-up banner.
+    pub fn base_url(&self) -> String {
+        self.wait_for("banner", &|l| {
+            l.trim()
+                .strip_prefix("listening")
+                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+        })
+    }
+
+    /// Everything it wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Send a signal (`"HUP"`, `"TERM"`) through the POSIX shell's builtin `kill` (no procps needed).
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -{name} {}", self.child.id())])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
