@@ -101,14 +101,15 @@ impl std::fmt::Debug for Snapshot {
     }
 }
 
-/// Identity of the rules compiled into this binary: crate version and builtin detector ids.
+/// Identity of the rules compiled into this binary: crate version and every builtin detector's id and pattern
+/// (read from the pattern table; nothing is compiled for it).
 fn builtin_identity(h: &mut Sha256) {
     h.update(concat!("haetae-builtin/", env!("CARGO_PKG_VERSION")).as_bytes());
-    if let Ok(engine) = Engine::builtin() {
-        for name in engine.detector_names() {
-            h.update(b"\n");
-            h.update(name.as_bytes());
-        }
+    for (id, source) in crate::detect::builtin_pattern_sources() {
+        h.update(b"\n");
+        h.update(id.as_bytes());
+        h.update(b"\t");
+        h.update(source.as_bytes());
     }
 }
 
