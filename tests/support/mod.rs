@@ -476,10 +476,37 @@ impl TestGateway {
     }
 }
 
-/// Settings with every destination pointed at the mock, listeners on port 0.
+/// A fresh directory for one gateway's data (keys, residency log), kept after the test so that tests can read the
+/// log after shutdown. It lies under this test process's own directory in cargo's per-target temporary directory
+/// (`target/tmp/haetae-test-data/<pid>/`); the first call in a process removes the directories of earlier test
+/// processes that are no longer running (by `/proc/<pid>`), so repeated runs do not pile up data.
+pub fn data_dir() -> std::path::PathBuf {
+    static ROOT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let root = ROOT.get_or_init(|| {
+        let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("haetae-test-data");
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for e in entries.flatten() {
+                let running = e
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|pid| std::path::Path::new("/proc").join(pid.to_string()).exists());
+                if !running {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let root = base.join(std::process::id().to_string());
+        std::fs::create_dir_all(&root).unwrap();
+        root
+    });
+    tempfile::tempdir_in(root).unwrap().keep()
+}
+
+/// Settings with every destination pointed at the mock, listeners on port 0, data in a fresh [`data_dir`].
 pub fn settings_for(mock: &MockProvider) -> haetae::config::Settings {
     let mut s = haetae::config::Settings::default();
-    let data = tempfile::tempdir().unwrap().keep();
+    let data = data_dir();
     s.audit.dir = data.join("audit");
     s.audit.signing_key_file = data.join("signing.key");
     s.audit.digest_key_file = data.join("digest.key");
