@@ -179,6 +179,107 @@ fn profile_loop(
     );
 }
 
+/// Best of three timed runs of `scan` over `text`, in MB/s, and what the last run returned.
+fn best_of_three(text: &str, mut scan: impl FnMut(&str) -> usize) -> (f64, usize) {
+    let mut best = 0.0f64;
+    let mut n = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        n = scan(black_box(text));
+        best = best.max(mbps(text.len(), t.elapsed()));
+    }
+    (best, n)
+}
+
+/// `HAETAE_BENCH_LOOP=literals`: literal searchers alone over the trigger pass's literal set
+/// ([`haetae::detect::trigger_literals`]), on each corpus: the lazy DFA the engine uses, aho-corasick (its default
+/// build, which picks Teddy where it can, and its DFA without a prefilter), Hyperscan's literal compiler when the
+/// `hyperscan-baseline` feature is on, and `memchr` for a byte that never occurs (the memory-bandwidth ceiling).
+/// This bounds what any literal searcher reaches on this text, whatever the engine does at the candidates.
+fn literal_report(corpora: &[(&str, &str)]) {
+    use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcKind};
+    use regex_automata::{hybrid, Input, MatchKind};
+    let lits = haetae::detect::trigger_literals();
+    let escaped: Vec<String> = lits.iter().map(|l| regex_syntax::escape(l)).collect();
+    let dfa = hybrid::dfa::DFA::builder()
+        .configure(hybrid::dfa::DFA::config().match_kind(MatchKind::LeftmostFirst))
+        .build_many(&escaped)
+        .unwrap();
+    let mut cache = dfa.create_cache();
+    let ac_default = AhoCorasick::builder()
+        .match_kind(AcKind::LeftmostFirst)
+        .build(&lits)
+        .unwrap();
+    let ac_dfa = AhoCorasick::builder()
+        .match_kind(AcKind::LeftmostFirst)
+        .kind(Some(AhoCorasickKind::DFA))
+        .prefilter(false)
+        .build(&lits)
+        .unwrap();
+    #[cfg(feature = "hyperscan-baseline")]
+    let hs = {
+        use hyperscan::prelude::*;
+        let set: hyperscan::Literals = lits
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut lit = hyperscan::Literal::new(*l).unwrap();
+                lit.id = Some(i);
+                lit
+            })
+            .collect();
+        let db: BlockDatabase = set.build().unwrap();
+        let scratch = db.alloc_scratch().unwrap();
+        (db, scratch)
+    };
+    println!("literal searchers over the {} trigger-pass literals (best of 3):", lits.len());
+    for (name, text) in corpora {
+        let mut rows: Vec<(&str, (f64, usize))> = vec![
+            (
+                "lazy DFA (engine)",
+                best_of_three(text, |t| {
+                    let (mut at, mut n) = (0, 0);
+                    while let Ok(Some(m)) =
+                        dfa.try_search_fwd(&mut cache, &Input::new(t).range(at..))
+                    {
+                        n += 1;
+                        at = m.offset();
+                    }
+                    n
+                }),
+            ),
+            (
+                "aho-corasick default",
+                best_of_three(text, |t| ac_default.find_iter(t).count()),
+            ),
+            (
+                "aho-corasick DFA",
+                best_of_three(text, |t| ac_dfa.find_iter(t).count()),
+            ),
+        ];
+        #[cfg(feature = "hyperscan-baseline")]
+        rows.push((
+            "hyperscan literals",
+            best_of_three(text, |t| {
+                let mut n = 0usize;
+                hs.0.scan(t, &hs.1, |_, _, _, _| {
+                    n += 1;
+                    hyperscan::Matching::Continue
+                })
+                .unwrap();
+                n
+            }),
+        ));
+        rows.push((
+            "memchr (absent byte)",
+            best_of_three(text, |t| memchr::memchr_iter(0x01, t.as_bytes()).count()),
+        ));
+        for (what, (mb, n)) in rows {
+            println!("  {name:<6} {what:<22} {mb:>8.1} MB/s  ({n} matches)");
+        }
+    }
+}
+
 /// The clean corpus as pasted from a web page or a word processor: every 20th sentence ends in an em dash (`U+2014`,
 /// which the engine folds to `-`) instead of a full stop, so the text goes through normalisation.
 fn with_dashes(clean: &str) -> String {
@@ -269,6 +370,10 @@ fn main() {
         }
         if spec == "million" {
             million_report(&clean, &terms);
+            return;
+        }
+        if spec == "literals" {
+            literal_report(&[("clean", &clean), ("dense", &dense)]);
             return;
         }
         let (what, reps) = spec.split_once(':').unwrap_or((spec.as_str(), "1"));

@@ -169,3 +169,14 @@ pub fn builtin_pattern_sources() -> Vec<(&'static str, String)> {
         )
         .collect()
 }
+
+/// The literals of the builtin engine's trigger pass (the trigger table, then the honorifics of the Korean-name
+/// scanner), in the order the engine gives them priority: for benchmarks that compare literal searchers on the same
+/// set (`HAETAE_BENCH_LOOP=literals`).
+pub fn trigger_literals() -> Vec<&'static str> {
+    builtin::TRIGGERS
+        .iter()
+        .map(|t| t.0)
+        .chain(builtin::PERSON_SUFFIXES.iter().copied())
+        .collect()
+}
