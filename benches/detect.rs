@@ -179,11 +179,11 @@ fn profile_loop(
     );
 }
 
-/// Best of three timed runs of `scan` over `text`, in MB/s, and what the last run returned.
-fn best_of_three(text: &str, mut scan: impl FnMut(&str) -> usize) -> (f64, usize) {
+/// Best of nine timed runs of `scan` over `text`, in MB/s, and what the last run returned.
+fn best_of_nine(text: &str, mut scan: impl FnMut(&str) -> usize) -> (f64, usize) {
     let mut best = 0.0f64;
     let mut n = 0;
-    for _ in 0..3 {
+    for _ in 0..9 {
         let t = Instant::now();
         n = scan(black_box(text));
         best = best.max(mbps(text.len(), t.elapsed()));
@@ -192,7 +192,8 @@ fn best_of_three(text: &str, mut scan: impl FnMut(&str) -> usize) -> (f64, usize
 }
 
 /// `HAETAE_BENCH_LOOP=literals`: literal searchers alone over the trigger pass's literal set
-/// ([`haetae::detect::trigger_literals`]), on each corpus: the lazy DFA the engine uses, aho-corasick (its default
+/// ([`haetae::detect::trigger_literals`]), on each corpus: the engine's shift-or filter (builtin-only engines) and
+/// lazy DFA (engines with merged dictionaries), aho-corasick (its default
 /// build, which picks Teddy where it can, and its DFA without a prefilter), Hyperscan's literal compiler when the
 /// `hyperscan-baseline` feature is on, and `memchr` for a byte that never occurs (the memory-bandwidth ceiling).
 /// This bounds what any literal searcher reaches on this text, whatever the engine does at the candidates.
@@ -200,6 +201,7 @@ fn literal_report(corpora: &[(&str, &str)]) {
     use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcKind};
     use regex_automata::{hybrid, Input, MatchKind};
     let lits = haetae::detect::trigger_literals();
+    let shift_or = haetae::detect::trigger_filter().unwrap();
     let escaped: Vec<String> = lits.iter().map(|l| regex_syntax::escape(l)).collect();
     let dfa = hybrid::dfa::DFA::builder()
         .configure(hybrid::dfa::DFA::config().match_kind(MatchKind::LeftmostFirst))
@@ -232,12 +234,15 @@ fn literal_report(corpora: &[(&str, &str)]) {
         let scratch = db.alloc_scratch().unwrap();
         (db, scratch)
     };
-    println!("literal searchers over the {} trigger-pass literals (best of 3):", lits.len());
+    println!(
+        "literal searchers over the {} trigger-pass literals (best of 9):",
+        lits.len()
+    );
     for (name, text) in corpora {
         let mut rows: Vec<(&str, (f64, usize))> = vec![
             (
-                "lazy DFA (engine)",
-                best_of_three(text, |t| {
+                "lazy DFA (dict engines)",
+                best_of_nine(text, |t| {
                     let (mut at, mut n) = (0, 0);
                     while let Ok(Some(m)) =
                         dfa.try_search_fwd(&mut cache, &Input::new(t).range(at..))
@@ -250,17 +255,17 @@ fn literal_report(corpora: &[(&str, &str)]) {
             ),
             (
                 "aho-corasick default",
-                best_of_three(text, |t| ac_default.find_iter(t).count()),
+                best_of_nine(text, |t| ac_default.find_iter(t).count()),
             ),
             (
                 "aho-corasick DFA",
-                best_of_three(text, |t| ac_dfa.find_iter(t).count()),
+                best_of_nine(text, |t| ac_dfa.find_iter(t).count()),
             ),
         ];
         #[cfg(feature = "hyperscan-baseline")]
         rows.push((
             "hyperscan literals",
-            best_of_three(text, |t| {
+            best_of_nine(text, |t| {
                 let mut n = 0usize;
                 hs.0.scan(t, &hs.1, |_, _, _, _| {
                     n += 1;
@@ -270,9 +275,19 @@ fn literal_report(corpora: &[(&str, &str)]) {
                 n
             }),
         ));
+        let mut cands = 0;
+        rows.push((
+            "shift-or (engine)",
+            best_of_nine(text, |t| {
+                let (n, c) = shift_or(t);
+                cands = c;
+                n
+            }),
+        ));
+        println!("  {name:<6} shift-or: {cands} bucket candidates verified");
         rows.push((
             "memchr (absent byte)",
-            best_of_three(text, |t| memchr::memchr_iter(0x01, t.as_bytes()).count()),
+            best_of_nine(text, |t| memchr::memchr_iter(0x01, t.as_bytes()).count()),
         ));
         for (what, (mb, n)) in rows {
             println!("  {name:<6} {what:<22} {mb:>8.1} MB/s  ({n} matches)");

@@ -490,7 +490,9 @@ pub fn data_dir() -> std::path::PathBuf {
                     .file_name()
                     .to_str()
                     .and_then(|n| n.parse::<u32>().ok())
-                    .is_some_and(|pid| std::path::Path::new("/proc").join(pid.to_string()).exists());
+                    .is_some_and(|pid| {
+                        std::path::Path::new("/proc").join(pid.to_string()).exists()
+                    });
                 if !running {
                     let _ = std::fs::remove_dir_all(e.path());
                 }
