@@ -1656,7 +1656,31 @@ fn check(
                 || v.windows(4)
                     .any(|w| w.eq_ignore_ascii_case(b"xxxx") || w == b"****")
                 || v.iter().all(|&b| b == v[0]);
-            (classes.iter().filter(|&&c| c).count() >= 2 && !placeholder)
+            // A value of one character class (`"correcthorse"`) counts when it is a whole quoted string of at least 8
+            // characters that is not a stock dummy: prose (`password: forgotten`) is not quoted, code is.
+            let quoted = vs > 0
+                && matches!(bytes[vs - 1], b'"' | b'\'')
+                && bytes.get(e) == Some(&bytes[vs - 1]);
+            let dummy = || {
+                const DUMMIES: [&[u8]; 10] = [
+                    b"password",
+                    b"passwd",
+                    b"changeme",
+                    b"changeit",
+                    b"example",
+                    b"sample",
+                    b"placeholder",
+                    b"dummy",
+                    b"secret",
+                    b"redacted",
+                ];
+                DUMMIES
+                    .iter()
+                    .any(|d| v.windows(d.len()).any(|w| w.eq_ignore_ascii_case(d)))
+                    || v.windows(4).any(|w| w.eq_ignore_ascii_case(b"your"))
+            };
+            let n = classes.iter().filter(|&&c| c).count();
+            ((n >= 2 || (quoted && v.len() >= 8 && !dummy())) && !placeholder)
                 .then_some((None, vs, e, base))
         }
         Check::KrPhone => {
