@@ -601,6 +601,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::KrPhone,
             B::Number
         ),
+        // The same nationwide numbers written without the hyphen (`15881234`): eight digits alone is too common a
+        // shape, so only a phone keyword (+0.3) lifts it over the threshold, and an order keyword (-0.2) cancels that.
+        p!(
+            "kr_phone",
+            E::KrPhone,
+            r"1[568][0-9]{6}",
+            0.35,
+            C::KrPhone,
+            B::Number
+        ),
         p!(
             "phone",
             E::Phone,
