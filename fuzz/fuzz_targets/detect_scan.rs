@@ -1,6 +1,7 @@
 //! Fuzz the detection engine: any UTF-8 input must scan without panicking, with sorted, non-overlapping findings on
 //! char boundaries; segment scanning must agree with whole scanning, and a scan with a deadline it never reaches
-//! with the plain scan.
+//! with the plain scan; and the shift-or trigger pass must give exactly the hits of a leftmost-first DFA over the same
+//! literals.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -32,4 +33,5 @@ fuzz_target!(|data: &[u8]| {
     let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
     assert!(engine.scan_segment_until(text, 7, &mut scratch, &mut timed, far).is_ok());
     assert_eq!(timed, seg);
+    assert_eq!(haetae::detect::trigger_filter_agrees(text).ok(), Some(true));
 });

@@ -39,6 +39,25 @@ pub fn trigger_filter() -> Option<impl Fn(&str) -> (usize, usize)> {
         (n, hits.candidates)
     })
 }
+
+/// Whether the shift-or trigger pass and a leftmost-first lazy DFA over the same literals give the same hits on
+/// `text` (for the `detect_scan` fuzz target; `Err` only if the reference DFA cannot be built or fails).
+#[doc(hidden)]
+pub fn trigger_filter_agrees(text: &str) -> Result<bool, DetectError> {
+    static BUILT: std::sync::OnceLock<Option<(ShiftOr, shift_or::Reference)>> =
+        std::sync::OnceLock::new();
+    let lits = super::trigger_literals();
+    let built =
+        BUILT.get_or_init(|| Some((ShiftOr::new(&lits)?, shift_or::Reference::new(&lits)?)));
+    let (so, reference) = built
+        .as_ref()
+        .ok_or_else(|| DetectError::Build("trigger literals".into()))?;
+    let expected = reference
+        .hits(text)
+        .map_err(|e| DetectError::Build(e.to_string()))?;
+    Ok(so.hits(text.as_bytes()).eq(expected))
+}
+
 use scanners::{person_ko_ok, PEM_END, SURNAMES};
 use shift_or::{ShiftOr, ShiftOrHits};
 

@@ -294,36 +294,57 @@ impl Iterator for ShiftOrHits<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use regex_automata::{hybrid, Input, MatchKind};
+/// The reference the filter is checked against (tests, the fuzz target): a leftmost-first lazy DFA over the same
+/// literals, searched hit after hit as the engine's DFA trigger pass does.
+#[derive(Debug)]
+pub(super) struct Reference {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    len: Vec<usize>,
+}
 
-    fn dfa_hits(lits: &[&str], hay: &str) -> Vec<(usize, usize)> {
+impl Reference {
+    pub(super) fn new(lits: &[&str]) -> Option<Reference> {
+        use regex_automata::{hybrid, MatchKind};
         let escaped: Vec<String> = lits.iter().map(|l| regex_syntax::escape(l)).collect();
         let dfa = hybrid::dfa::DFA::builder()
             .configure(hybrid::dfa::DFA::config().match_kind(MatchKind::LeftmostFirst))
             .build_many(&escaped)
-            .unwrap();
-        let mut cache = dfa.create_cache();
+            .ok()?;
+        Some(Reference {
+            dfa,
+            len: lits.iter().map(|l| l.len()).collect(),
+        })
+    }
+
+    /// Leftmost-first, non-overlapping hits `(start, literal id)`.
+    pub(super) fn hits(
+        &self,
+        hay: &str,
+    ) -> Result<Vec<(usize, usize)>, regex_automata::MatchError> {
+        let mut cache = self.dfa.create_cache();
         let mut out = Vec::new();
         let mut at = 0;
         while at < hay.len() {
-            match dfa
-                .try_search_fwd(&mut cache, &Input::new(hay).range(at..))
-                .unwrap()
-            {
-                Some(m) => {
-                    let id = m.pattern().as_usize();
-                    let start = m.offset() - lits[id].len();
-                    out.push((start, id));
-                    at = m.offset().max(at + 1);
-                }
-                None => break,
-            }
+            let input = regex_automata::Input::new(hay).range(at..);
+            let Some(m) = self.dfa.try_search_fwd(&mut cache, &input)? else {
+                break;
+            };
+            let id = m.pattern().as_usize();
+            let len = self.len.get(id).copied().unwrap_or(0);
+            out.push((m.offset().saturating_sub(len), id));
+            at = m.offset().max(at + 1);
         }
-        out
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn dfa_hits(lits: &[&str], hay: &str) -> Vec<(usize, usize)> {
+        Reference::new(lits).unwrap().hits(hay).unwrap()
     }
 
     fn triggers() -> Vec<&'static str> {
@@ -357,6 +378,16 @@ mod tests {
             assert_eq!(
                 so.hits(text.as_bytes()).collect::<Vec<_>>(),
                 dfa_hits(&lits, text),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fuzz_hook_compares_with_the_reference() {
+        for text in ["", "TOP SECRET//NOFORN", "고객님 성명 서울 api_key", "x"] {
+            assert!(
+                crate::detect::trigger_filter_agrees(text).unwrap(),
                 "{text}"
             );
         }
