@@ -113,11 +113,13 @@ struct Dictionary {
     detector_of: Vec<u32>,
 }
 
-/// The literal searcher that proposes candidate starts for the builtin union: one lazy DFA (regex-automata `hybrid`)
-/// over every ASCII and Hangul trigger literal plus the honorifics of the Korean-name scanner. One byte-at-a-time
-/// pass with an unrolled transition loop beats both two Teddy passes (Teddy's 3-byte fingerprints of Hangul collide
-/// in most buckets on Korean text) and an aho-corasick DFA (~18 instructions per byte against ~8 for a full DFA);
-/// lazy, because determinising the whole literal set up front costs ~90 ms per engine.
+/// The literal searcher that proposes candidate starts for the builtin union, over every ASCII and Hangul trigger
+/// literal plus the honorifics of the Korean-name scanner: the shift-or filter of [`shift_or`] when no dictionary
+/// prefixes are merged, else one lazy DFA (regex-automata `hybrid`) over the literals and the prefixes. The DFA's
+/// byte-at-a-time pass beats both two Teddy passes (Teddy's 3-byte fingerprints of Hangul collide in most buckets on
+/// Korean text) and an aho-corasick DFA (~18 instructions per byte against ~8); it is lazy because determinising the
+/// whole set up front costs ~90 ms per engine. The shift-or filter reads about twice as fast again
+/// (`HAETAE_BENCH_LOOP=literals`).
 #[derive(Debug)]
 struct Triggers {
     dfa: Arc<hybrid::dfa::DFA>,
@@ -146,7 +148,8 @@ type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwi
 /// only, never the text it last held.
 pub struct Scratch {
     cache: Option<meta::Cache>,
-    /// Lazy-DFA cache of the trigger-literal searcher (builtin-only engines).
+    /// Lazy-DFA cache of the trigger-literal searcher (engines without custom regexes; used when dictionaries are
+    /// merged into the trigger pass, the shift-or filter needs none).
     lits: Option<hybrid::dfa::Cache>,
     norm: Normalized,
     groups: Context,
