@@ -192,8 +192,8 @@ fn best_of_nine(text: &str, mut scan: impl FnMut(&str) -> usize) -> (f64, usize)
 }
 
 /// `HAETAE_BENCH_LOOP=literals`: literal searchers alone over the trigger pass's literal set
-/// ([`haetae::detect::trigger_literals`]), on each corpus: the engine's shift-or filter (builtin-only engines) and
-/// lazy DFA (engines with merged dictionaries), aho-corasick (its default
+/// ([`haetae::detect::trigger_literals`]), on each corpus: the engine's shift-or filter and the lazy DFA it falls back
+/// to (engines merging many or case-insensitive dictionary prefixes), aho-corasick (its default
 /// build, which picks Teddy where it can, and its DFA without a prefilter), Hyperscan's literal compiler when the
 /// `hyperscan-baseline` feature is on, and `memchr` for a byte that never occurs (the memory-bandwidth ceiling).
 /// This bounds what any literal searcher reaches on this text, whatever the engine does at the candidates.
@@ -241,7 +241,7 @@ fn literal_report(corpora: &[(&str, &str)]) {
     for (name, text) in corpora {
         let mut rows: Vec<(&str, (f64, usize))> = vec![
             (
-                "lazy DFA (dict engines)",
+                "lazy DFA (fallback)",
                 best_of_nine(text, |t| {
                     let (mut at, mut n) = (0, 0);
                     while let Ok(Some(m)) =

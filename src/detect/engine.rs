@@ -32,7 +32,7 @@ mod shift_or;
 #[doc(hidden)]
 pub fn trigger_filter() -> Option<impl Fn(&str) -> (usize, usize)> {
     let lits = super::trigger_literals();
-    let so = ShiftOr::new(&lits)?;
+    let so = ShiftOr::new(&lits, lits.len())?;
     Some(move |text: &str| {
         let mut hits = so.hits(text.as_bytes());
         let n = hits.by_ref().count();
@@ -47,8 +47,12 @@ pub fn trigger_filter_agrees(text: &str) -> Result<bool, DetectError> {
     static BUILT: std::sync::OnceLock<Option<(ShiftOr, shift_or::Reference)>> =
         std::sync::OnceLock::new();
     let lits = super::trigger_literals();
-    let built =
-        BUILT.get_or_init(|| Some((ShiftOr::new(&lits)?, shift_or::Reference::new(&lits)?)));
+    let built = BUILT.get_or_init(|| {
+        Some((
+            ShiftOr::new(&lits, lits.len())?,
+            shift_or::Reference::new(&lits)?,
+        ))
+    });
     let (so, reference) = built
         .as_ref()
         .ok_or_else(|| DetectError::Build("trigger literals".into()))?;
@@ -76,6 +80,9 @@ const DICTIONARY_DFA_BYTES: usize = 256 * 1024;
 /// (up to [`DICTIONARY_PREFIX_BYTES`]) join the trigger DFA and the dictionary automaton runs anchored at those
 /// candidate starts only, instead of as a second full pass over the text.
 const MAX_MERGED_PREFIXES: usize = 4096;
+/// Merged dictionary prefixes join the shift-or filter (instead of sending the trigger pass to the lazy DFA) when
+/// they are plain case-sensitive literals and at most this many: more would crowd its buckets.
+const MAX_SHIFT_OR_PREFIXES: usize = 32;
 /// Byte length (snapped down to a char boundary) of the term prefixes merged into the trigger pass.
 const DICTIONARY_PREFIX_BYTES: usize = 6;
 /// Lazy-DFA cache per scratch. Sized so the union of all builtins never thrashes on mixed Korean/English text.
@@ -124,7 +131,8 @@ struct Dictionary {
 struct Triggers {
     dfa: Arc<hybrid::dfa::DFA>,
     /// The same literals as a shift-or filter ([`shift_or`]), which reads about twice as fast as the DFA; used
-    /// instead of it when no dictionary prefixes are merged (thousands of prefixes would saturate its buckets).
+    /// instead of it unless the merged dictionary prefixes are many (they would crowd its buckets) or
+    /// case-insensitive.
     shift_or: Option<ShiftOr>,
     /// Byte length of each literal (the DFA reports match ends; literals have fixed length).
     len: Vec<usize>,
@@ -573,6 +581,8 @@ impl Engine {
             .iter()
             .all(|t| t.iter().map(String::len).sum::<usize>() <= DICTIONARY_DFA_BYTES);
         let mut dict_prefixes: Vec<(String, usize)> = Vec::new();
+        // The same prefixes as plain literals, while every one is case-sensitive (for the shift-or filter).
+        let mut dict_prefix_lits: Option<Vec<String>> = Some(Vec::new());
         let mut dict_first = Box::new([false; 256]);
         let mut dict_merged = false;
         if !has_custom_regex
@@ -617,6 +627,11 @@ impl Engine {
                         }
                     }
                     if seen.insert(pattern.clone()) {
+                        if slot == 1 && prefix.bytes().any(|b| b.is_ascii_alphabetic()) {
+                            dict_prefix_lits = None;
+                        } else if let Some(l) = dict_prefix_lits.as_mut() {
+                            l.push(prefix.to_owned());
+                        }
                         dict_prefixes.push((pattern, prefix.len()));
                     }
                 }
@@ -703,10 +718,18 @@ impl Engine {
                 .configure(cfg)
                 .build_many(&escaped)
                 .map_err(|e| DetectError::Build(e.to_string()))?;
-            let shift_or = if dict_prefixes.is_empty() {
-                ShiftOr::new(&lits)
-            } else {
-                None
+            // The shift-or filter takes the trigger literals, and the merged dictionary prefixes when they are few
+            // plain literals (ids from `dict_from` on, as in the DFA); otherwise the DFA runs the trigger pass.
+            let shift_or = match &dict_prefix_lits {
+                Some(p) if p.len() <= MAX_SHIFT_OR_PREFIXES => {
+                    let all: Vec<&str> = lits
+                        .iter()
+                        .copied()
+                        .chain(p.iter().map(String::as_str))
+                        .collect();
+                    ShiftOr::new(&all, dict_from)
+                }
+                _ => None,
             };
             let mut lead = Box::new([false; 256]);
             for p in &pats {
@@ -1847,7 +1870,15 @@ impl Iterator for LiteralHits<'_> {
 
     fn next(&mut self) -> Option<(usize, usize)> {
         if let Some(so) = self.so.as_mut() {
-            return so.next();
+            let hit = so.next();
+            if hit.is_none() && !so.dict.is_empty() {
+                // Every occurrence of a dictionary prefix, in the order their ends were found: sort for the
+                // dictionary pass (candidates from elsewhere in this list are already in order and distinct).
+                self.dict.append(&mut so.dict);
+                self.dict.sort_unstable();
+                self.dict.dedup();
+            }
+            return hit;
         }
         loop {
             if self.at >= self.hay.len() {

@@ -1,4 +1,4 @@
-//! The trigger pass of builtin-only engines: a bucketed multi-literal shift-or filter (the idea of Hyperscan's FDR,
+//! The trigger pass of the builtin union: a bucketed multi-literal shift-or filter (the idea of Hyperscan's FDR,
 //! without SIMD or hashed super-characters) over the trigger literals, verified per bucket, and turned into the
 //! leftmost-first, non-overlapping hits the lazy DFA it replaces reported.
 //!
@@ -16,6 +16,9 @@
 //! bytes are read as one word and stepped through while no candidate ends in them (the AND of the eight states has
 //! a clear top-lane bit exactly when one of them has); byte-by-byte loads were as fast at best but swung between
 //! processes by 2× (0.46 against 0.9 GB/s on the same text).
+//!
+//! Term prefixes of merged dictionaries can ride along (ids from `dict_from` on): every occurrence of one, overlaps
+//! included, is collected as a dictionary candidate instead of being a hit.
 //!
 //! Hits come out in the order a leftmost-first search would give them: an occurrence is released once the scan has
 //! passed every byte where a literal starting at or before it could end, the earliest start wins (the lowest literal
@@ -46,12 +49,16 @@ pub(super) struct ShiftOr {
     buckets: [Vec<Member>; BUCKETS],
     /// Longest literal, in bytes.
     max_len: usize,
+    /// Ids from here on are dictionary prefixes: every occurrence is collected (overlaps included) instead of being
+    /// returned as a hit.
+    dict_from: u32,
 }
 
 impl ShiftOr {
-    /// Compile `lits` (ids are their indexes). `None` when a literal is empty or there are too many literals for the
-    /// filter to stay selective (then the caller keeps its general searcher).
-    pub(super) fn new(lits: &[&str]) -> Option<ShiftOr> {
+    /// Compile `lits` (ids are their indexes; ids `>= dict_from` are dictionary prefixes, see [`ShiftOrHits::dict`]).
+    /// `None` when a literal is empty or there are too many literals for the filter to stay selective (then the
+    /// caller keeps its general searcher).
+    pub(super) fn new(lits: &[&str], dict_from: usize) -> Option<ShiftOr> {
         if lits.is_empty() || lits.len() > 256 || lits.iter().any(|l| l.is_empty()) {
             return None;
         }
@@ -88,6 +95,7 @@ impl ShiftOr {
             masks,
             buckets,
             max_len,
+            dict_from: u32::try_from(dict_from).unwrap_or(u32::MAX),
         })
     }
 
@@ -102,6 +110,7 @@ impl ShiftOr {
             pending: Vec::new(),
             last_end: 0,
             candidates: 0,
+            dict: Vec::new(),
         }
     }
 }
@@ -208,6 +217,9 @@ pub(super) struct ShiftOrHits<'a> {
     last_end: usize,
     /// Bucket candidates verified so far (for the bench: how selective the filter is on a text).
     pub(super) candidates: usize,
+    /// Start of every occurrence of a dictionary prefix read so far, in the order their ends were read (not sorted
+    /// by start when prefixes differ in length); complete once the iterator has returned `None`.
+    pub(super) dict: Vec<usize>,
 }
 
 impl ShiftOrHits<'_> {
@@ -259,7 +271,9 @@ impl ShiftOrHits<'_> {
             for m in &self.so.buckets[b] {
                 if m.ends_at(self.hay, end) {
                     let start = end - m.bytes.len();
-                    if start >= self.last_end {
+                    if m.id >= self.so.dict_from {
+                        self.dict.push(start);
+                    } else if start >= self.last_end {
                         let key = (start, m.id);
                         let at = self.pending.partition_point(|p| (p.0, p.1) < key);
                         self.pending.insert(at, (start, m.id, end));
@@ -354,7 +368,7 @@ mod tests {
     #[test]
     fn finds_each_trigger_alone_and_in_prose() {
         let lits = triggers();
-        let so = ShiftOr::new(&lits).unwrap();
+        let so = ShiftOr::new(&lits, lits.len()).unwrap();
         for (id, l) in lits.iter().enumerate() {
             let text = format!("가나 {l} 다라");
             let hits: Vec<_> = so.hits(text.as_bytes()).collect();
@@ -367,7 +381,7 @@ mod tests {
     fn earlier_start_wins_over_an_earlier_end_and_priority_breaks_ties() {
         // `TOP SECRET` (longer, starts first) hides `SECRET`; `CLIENT_SECRET` hides `ecret`-style overlaps.
         let lits = triggers();
-        let so = ShiftOr::new(&lits).unwrap();
+        let so = ShiftOr::new(&lits, lits.len()).unwrap();
         for text in [
             "TOP SECRET",
             "x CLIENT_SECRET=1",
@@ -395,8 +409,8 @@ mod tests {
 
     #[test]
     fn refuses_empty_literals_and_empty_sets() {
-        assert!(ShiftOr::new(&[]).is_none());
-        assert!(ShiftOr::new(&["a", ""]).is_none());
+        assert!(ShiftOr::new(&[], 0).is_none());
+        assert!(ShiftOr::new(&["a", ""], 2).is_none());
     }
 
     fn fragment() -> impl Strategy<Value = String> {
@@ -419,7 +433,7 @@ mod tests {
         fn shift_or_equals_leftmost_first_dfa(parts in proptest::collection::vec(fragment(), 0..24)) {
             let text: String = parts.concat();
             let lits = triggers();
-            let so = ShiftOr::new(&lits).unwrap();
+            let so = ShiftOr::new(&lits, lits.len()).unwrap();
             prop_assert_eq!(so.hits(text.as_bytes()).collect::<Vec<_>>(), dfa_hits(&lits, &text));
         }
 
@@ -429,7 +443,7 @@ mod tests {
             text in "[ab가 ]{0,60}",
         ) {
             let lits: Vec<&str> = lits.iter().map(String::as_str).collect();
-            let so = ShiftOr::new(&lits).unwrap();
+            let so = ShiftOr::new(&lits, lits.len()).unwrap();
             prop_assert_eq!(so.hits(text.as_bytes()).collect::<Vec<_>>(), dfa_hits(&lits, &text));
         }
     }
