@@ -80,6 +80,22 @@ const DICTIONARY_DFA_BYTES: usize = 256 * 1024;
 /// (up to [`DICTIONARY_PREFIX_BYTES`]) join the trigger DFA and the dictionary automaton runs anchored at those
 /// candidate starts only, instead of as a second full pass over the text.
 const MAX_MERGED_PREFIXES: usize = 4096;
+/// Words that mark a quoted one-class `password=`-style value as a stock dummy (`"changeme"`, `"yourpassword"`),
+/// compared case-insensitively anywhere in the value.
+const DUMMY_SECRET_WORDS: [&[u8]; 11] = [
+    b"password",
+    b"passwd",
+    b"changeme",
+    b"changeit",
+    b"example",
+    b"sample",
+    b"placeholder",
+    b"dummy",
+    b"secret",
+    b"redacted",
+    b"your",
+];
+
 /// Merged dictionary prefixes join the shift-or filter (instead of sending the trigger pass to the lazy DFA) when
 /// they are plain case-sensitive literals and at most this many: more would crowd its buckets.
 const MAX_SHIFT_OR_PREFIXES: usize = 32;
@@ -1707,22 +1723,9 @@ fn check(
                 && matches!(bytes[vs - 1], b'"' | b'\'')
                 && bytes.get(e) == Some(&bytes[vs - 1]);
             let dummy = || {
-                const DUMMIES: [&[u8]; 10] = [
-                    b"password",
-                    b"passwd",
-                    b"changeme",
-                    b"changeit",
-                    b"example",
-                    b"sample",
-                    b"placeholder",
-                    b"dummy",
-                    b"secret",
-                    b"redacted",
-                ];
-                DUMMIES
+                DUMMY_SECRET_WORDS
                     .iter()
                     .any(|d| v.windows(d.len()).any(|w| w.eq_ignore_ascii_case(d)))
-                    || v.windows(4).any(|w| w.eq_ignore_ascii_case(b"your"))
             };
             let n = classes.iter().filter(|&&c| c).count();
             ((n >= 2 || (quoted && v.len() >= 8 && !dummy())) && !placeholder)
@@ -1872,8 +1875,9 @@ impl Iterator for LiteralHits<'_> {
         if let Some(so) = self.so.as_mut() {
             let hit = so.next();
             if hit.is_none() && !so.dict.is_empty() {
-                // Every occurrence of a dictionary prefix, in the order their ends were found: sort for the
-                // dictionary pass (candidates from elsewhere in this list are already in order and distinct).
+                // Every occurrence of a dictionary prefix, in the order their ends were found (prefixes differ in
+                // length): the dictionary pass wants them sorted and distinct. Nothing else fills the list on
+                // this path.
                 self.dict.append(&mut so.dict);
                 self.dict.sort_unstable();
                 self.dict.dedup();

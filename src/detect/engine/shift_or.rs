@@ -273,7 +273,8 @@ impl ShiftOrHits<'_> {
                     let start = end - m.bytes.len();
                     if m.id >= self.so.dict_from {
                         self.dict.push(start);
-                    } else if start >= self.last_end {
+                    } else {
+                        // Occurrences overlapping a released hit are dropped when released (`next`).
                         let key = (start, m.id);
                         let at = self.pending.partition_point(|p| (p.0, p.1) < key);
                         self.pending.insert(at, (start, m.id, end));
