@@ -199,8 +199,12 @@ impl Default for AuditSettings {
 pub struct ServerSettings {
     /// Traffic listener addresses (HTTP/1.1 and HTTP/2).
     pub listen: Vec<String>,
-    /// Admin listener (`/healthz`, `/readyz`); never serves traffic.
+    /// Admin listener (`/healthz`, `/readyz`, `/metrics`); never serves traffic.
     pub admin_listen: String,
+    /// Lower-case hex SHA-256 of each bearer token accepted at the admin listener's `/metrics` (`haetae key hash`).
+    /// Empty (the default): `/metrics` is open to whoever reaches the admin listener, which start-up flags when that
+    /// listener is not on loopback. `/healthz` and `/readyz` stay open either way (probes).
+    pub admin_token_sha256: Vec<String>,
     /// Optional TLS termination for the traffic listeners.
     pub tls: Option<TlsSettings>,
     /// Forward requests for paths no wire format knows, without inspection. Default `false`: they get a 404.
@@ -368,6 +372,7 @@ impl Default for ServerSettings {
         Self {
             listen: vec!["127.0.0.1:8080".to_owned()],
             admin_listen: "127.0.0.1:9090".to_owned(),
+            admin_token_sha256: Vec::new(),
             tls: None,
             allow_unknown_paths: false,
             allow_unauthenticated: false,
@@ -536,6 +541,7 @@ impl Settings {
                 .list_separator(",")
                 .with_list_parse_key("server.listen")
                 .with_list_parse_key("audit.auditor_token_sha256")
+                .with_list_parse_key("server.admin_token_sha256")
                 .try_parsing(true)
                 .source(Some(env)),
         );
@@ -601,6 +607,14 @@ impl Settings {
                     self.server.admin_listen
                 ),
             );
+        }
+        for (j, h) in self.server.admin_token_sha256.iter().enumerate() {
+            if !is_sha256_hex(h) {
+                issue(
+                    format!("server.admin_token_sha256[{j}]"),
+                    "must be 64 lower-case hex characters (SHA-256 of the token)".into(),
+                );
+            }
         }
         if let Some(tls) = &self.server.tls {
             for (key, path) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {

@@ -684,6 +684,45 @@ async fn health_and_readiness_on_the_admin_listener() {
 }
 
 #[tokio::test]
+async fn metrics_need_the_admin_token_when_one_is_configured() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.server.admin_token_sha256 = vec![haetae::proxy::auth::key_hash_hex("scrape-token")];
+    let gw = start_with(mock, settings).await;
+    let metrics = format!("http://{}/metrics", gw.admin);
+    for auth in [None, Some("Bearer wrong"), Some("scrape-token")] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let (s, h, body) = send("GET", &metrics, &headers, Bytes::new()).await;
+        assert_eq!(s, 401, "{auth:?}");
+        assert_eq!(h["www-authenticate"], "Bearer");
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(text.contains("server.admin_token_sha256"), "{text}");
+        assert!(!text.contains("haetae_"), "no metric leaks: {text}");
+    }
+    let (s, _, body) = send(
+        "GET",
+        &metrics,
+        &[("authorization", "Bearer scrape-token")],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(std::str::from_utf8(&body).unwrap().contains("haetae_"));
+    // Probes need no token.
+    for path in ["/healthz", "/readyz"] {
+        let (s, _, _) = send(
+            "GET",
+            &format!("http://{}{path}", gw.admin),
+            &[],
+            Bytes::new(),
+        )
+        .await;
+        assert_eq!(s, 200, "{path}");
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn h2c_clients_are_served() {
     let gw = start().await;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())

@@ -51,6 +51,37 @@ fn public_listener_without_tenants_is_refused_before_anything_is_written() {
     );
 }
 
+#[test]
+fn a_public_admin_listener_says_whether_metrics_are_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |env: &[(&str, &str)]| {
+        let mut all = vec![("HAETAE_SERVER__ADMIN_LISTEN", "0.0.0.0:0")];
+        all.extend_from_slice(env);
+        let out = haetae(dir.path(), &["serve", "--check"], &all);
+        (out.status.success(), stderr(&out))
+    };
+    let (ok, err) = check(&[]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(
+            "/metrics OPEN to anyone who reaches this address: set server.admin_token_sha256"
+        ),
+        "{err}"
+    );
+    let hash = haetae::proxy::auth::key_hash_hex("scrape-token");
+    let (ok, err) = check(&[("HAETAE_SERVER__ADMIN_TOKEN_SHA256", &hash)]);
+    assert!(ok, "{err}");
+    assert!(err.contains("/metrics with a bearer token"), "{err}");
+    let (ok, err) = check(&[("HAETAE_SERVER__ADMIN_TOKEN_SHA256", "not-a-hash")]);
+    assert!(!ok, "a malformed hash is refused: {err}");
+    assert!(err.contains("server.admin_token_sha256[0]"), "{err}");
+    // The default (loopback) admin listener is not flagged.
+    let out = haetae(dir.path(), &["serve", "--check"], &[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("(/healthz, /readyz, /metrics)"), "{err}");
+}
+
 /// Every file under `dir` with its contents.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();

@@ -24,7 +24,7 @@ use hyper::body::{Frame, Incoming};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use super::auth::{key_digest, parse_key_hash};
+use super::auth::{bearer_matches, token_hashes as token_hashes_of};
 use super::stream::BoxError;
 use crate::audit::shard::{
     is_pruned, is_sealed, list_shards, shard_dir, shard_origin, shard_prefix,
@@ -44,10 +44,7 @@ pub struct Auditor {
 impl Auditor {
     /// `token_hashes`: lower-case hex SHA-256 of each accepted bearer token (validated by config).
     pub fn new(dir: PathBuf, verifier: NoteVerifier, token_hashes: &[String]) -> Self {
-        let token_hashes = token_hashes
-            .iter()
-            .filter_map(|h| parse_key_hash(h))
-            .collect();
+        let token_hashes = token_hashes_of(token_hashes);
         Self {
             dir,
             verifier,
@@ -56,16 +53,7 @@ impl Auditor {
     }
 
     fn authorized(&self, req: &Request<Incoming>) -> bool {
-        let Some(token) = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        else {
-            return false;
-        };
-        let digest = key_digest(token.trim());
-        self.token_hashes.iter().any(|h| h == &digest)
+        bearer_matches(req.headers(), &self.token_hashes)
     }
 }
 

@@ -48,6 +48,25 @@ pub fn parse_key_hash(h: &str) -> Option<[u8; 32]> {
     hex::decode_to_slice(h, &mut raw).ok().map(|()| raw)
 }
 
+/// Parse validated hex token hashes (`server.admin_token_sha256`, `audit.auditor_token_sha256`); malformed ones
+/// (config validation refuses them) are skipped, so they can never match.
+pub fn token_hashes(hex: &[String]) -> Vec<[u8; 32]> {
+    hex.iter().filter_map(|h| parse_key_hash(h)).collect()
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>` whose SHA-256 is one of `hashes`.
+pub fn bearer_matches(headers: &HeaderMap, hashes: &[[u8; 32]]) -> bool {
+    let Some(token) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let digest = key_digest(token.trim());
+    hashes.iter().any(|h| h == &digest)
+}
+
 impl Tenants {
     /// Build from validated settings (hash strings are already checked to be 64 hex chars).
     pub fn new(tenants: &[TenantSettings]) -> Self {

@@ -470,9 +470,19 @@ impl Summary<'_> {
             let _ = writeln!(out, "  listening     {scheme}://{addr}  [{protocols}]");
         }
         if let Some(admin) = &self.admin {
+            let metrics = if !s.server.admin_token_sha256.is_empty() {
+                "/metrics with a bearer token"
+            } else if admin
+                .parse::<SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback())
+            {
+                "/metrics"
+            } else {
+                "/metrics OPEN to anyone who reaches this address: set server.admin_token_sha256"
+            };
             let _ = writeln!(
                 out,
-                "  admin         http://{admin}  (/healthz, /readyz, /metrics)"
+                "  admin         http://{admin}  (/healthz, /readyz, {metrics})"
             );
         }
         if let Some(addr) = self.traffic.first() {

@@ -190,16 +190,24 @@ pub async fn serve_side<F, Fut, B>(
     }
 }
 
-/// Serve `/healthz` and `/readyz` on the admin listener until `stop` flips.
+/// Serve `/healthz`, `/readyz` and `/metrics` on the admin listener until `stop` flips. With
+/// `server.admin_token_sha256` set, `/metrics` answers only a matching bearer token.
 pub async fn serve_admin(listener: TcpListener, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let tokens: Arc<[[u8; 32]]> =
+        super::auth::token_hashes(&shared.settings.server.admin_token_sha256).into();
     serve_side(listener, stop, move |req| {
         let shared = Arc::clone(&shared);
-        async move { admin_response(&shared, &req) }
+        let tokens = Arc::clone(&tokens);
+        async move { admin_response(&shared, &tokens, &req) }
     })
     .await;
 }
 
-fn admin_response(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn admin_response(
+    shared: &Shared,
+    tokens: &[[u8; 32]],
+    req: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let text = |status: StatusCode, body: String| {
         let mut resp = Response::new(Full::new(Bytes::from(body)));
         *resp.status_mut() = status;
@@ -211,6 +219,17 @@ fn admin_response(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Byt
     };
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, r#"{"status":"ok"}"#.into()),
+        "/metrics" if !tokens.is_empty() && !super::auth::bearer_matches(req.headers(), tokens) => {
+            let mut resp = text(
+                StatusCode::UNAUTHORIZED,
+                r#"{"error":"missing or invalid admin token (server.admin_token_sha256)"}"#.into(),
+            );
+            resp.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+            resp
+        }
         "/metrics" => {
             let mut resp = text(StatusCode::OK, shared.metrics.encode());
             resp.headers_mut().insert(
