@@ -5,6 +5,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
+use aho_corasick::automaton::Automaton as _;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
 use regex_automata::hybrid;
 use regex_automata::meta;
@@ -271,7 +272,11 @@ pub struct Engine {
     pats: Vec<PatInfo>,
     detectors: Vec<Detector>,
     dictionaries: Vec<Dictionary>,
-    keywords: AhoCorasick,
+    /// Context keywords: an aho-corasick DFA (standard semantics, no prefilter) stepped byte by byte in
+    /// [`Engine::keyword_hits`], where every match at each position is read off the state (overlaps included).
+    keywords: aho_corasick::dfa::DFA,
+    /// Its unanchored start state.
+    keyword_start: aho_corasick::automaton::StateID,
     keyword_group: Vec<u16>,
     keyword_ascii: Vec<bool>,
     /// Byte length of the longest keyword.
@@ -693,11 +698,14 @@ impl Engine {
             .map(|k| k.bytes().all(|b| b.is_ascii()))
             .collect();
         let keyword_max = kw_text.iter().map(String::len).max().unwrap_or(1).max(1);
-        let keywords = AhoCorasickBuilder::new()
+        let keywords = aho_corasick::dfa::DFA::builder()
             .match_kind(AcMatchKind::Standard)
             .ascii_case_insensitive(true)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&kw_text)
+            .map_err(|e| DetectError::Build(e.to_string()))?;
+        let keyword_start = keywords
+            .start_state(aho_corasick::Anchored::No)
             .map_err(|e| DetectError::Build(e.to_string()))?;
 
         // Builtin detectors take their context rules from their entity.
@@ -783,6 +791,7 @@ impl Engine {
             detectors,
             dictionaries,
             keywords,
+            keyword_start,
             keyword_group,
             keyword_ascii,
             keyword_max,
@@ -1356,20 +1365,27 @@ impl Engine {
         let from = ctx.hi.saturating_sub(self.keyword_max - 1).max(ctx.lo);
         let hi = ctx.hi;
         let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
-        let input = aho_corasick::Input::new(bytes).span(from..we);
-        for m in self.keywords.find_overlapping_iter(input) {
-            let k = m.pattern().as_usize();
-            let (ks, ke) = (m.start(), m.end());
-            if ke <= hi {
-                continue; // recorded by the previous extension
+        let kw = &self.keywords;
+        let mut sid = self.keyword_start;
+        for (ke, &b) in (from + 1..).zip(bytes.get(from..we).unwrap_or_default()) {
+            sid = kw.next_state(aho_corasick::Anchored::No, sid, b);
+            // Without a prefilter the only special states of an unanchored DFA are match states (and the dead
+            // state, which an unanchored search never reaches).
+            if !kw.is_special(sid) || !kw.is_match(sid) || ke <= hi {
+                continue; // `ke <= hi`: recorded by the previous extension
             }
-            if self.keyword_ascii.get(k).copied().unwrap_or(false)
-                && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
-            {
-                continue;
-            }
-            if let Some(&g) = self.keyword_group.get(k) {
-                ctx.hits.push((ks, ke, g));
+            for i in 0..kw.match_len(sid) {
+                let pid = kw.match_pattern(sid, i);
+                let k = pid.as_usize();
+                let ks = ke - kw.pattern_len(pid);
+                if self.keyword_ascii.get(k).copied().unwrap_or(false)
+                    && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
+                {
+                    continue;
+                }
+                if let Some(&g) = self.keyword_group.get(k) {
+                    ctx.hits.push((ks, ke, g));
+                }
             }
         }
         ctx.hi = we;
@@ -2074,4 +2090,97 @@ fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
         w += 1;
     }
     out.truncate(w);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The keyword hits of `text` as an overlapping aho-corasick search reports them (the form
+    /// [`Engine::keyword_hits`] replaced), with the same word-boundary rule for ASCII keywords.
+    fn overlapping_reference(text: &str) -> Vec<(usize, usize, u16)> {
+        let mut words = Vec::new();
+        let mut groups = Vec::new();
+        for (g, ws) in KEYWORDS {
+            for w in *ws {
+                words.push(fold_str(w));
+                groups.push(*g as u16);
+            }
+        }
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(AcMatchKind::Standard)
+            .ascii_case_insensitive(true)
+            .build(&words)
+            .unwrap();
+        let b = text.as_bytes();
+        let word = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric());
+        let mut out: Vec<_> = ac
+            .find_overlapping_iter(text)
+            .filter(|m| {
+                !(words[m.pattern().as_usize()].is_ascii()
+                    && ((m.start() > 0 && word(m.start() - 1)) || (m.len() <= 3 && word(m.end()))))
+            })
+            .map(|m| (m.start(), m.end(), groups[m.pattern().as_usize()]))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    const PIECES: &[&str] = &[
+        "주민등록",
+        "주민",
+        "번호",
+        "외국인",
+        "등록",
+        "휴대전화",
+        "전화",
+        "핸드폰",
+        "고객센터",
+        "tel",
+        "TEL",
+        "Tel",
+        "phone",
+        "hotel",
+        "cell",
+        "call",
+        "card",
+        "계좌",
+        "카드",
+        "신용",
+        "x",
+        "1",
+        " ",
+        "-",
+        "_",
+        "\n",
+        "는",
+        "ø",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Stepping the keyword DFA by hand finds exactly what an overlapping search finds, also when the stretch
+        /// is scanned in two extensions (the second starting inside a keyword).
+        #[test]
+        fn keyword_hits_equal_an_overlapping_search(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..40),
+            cut in 0usize..400,
+        ) {
+            let text = parts.concat();
+            let engine = Engine::builtin().unwrap();
+            let b = text.as_bytes();
+            let mut cut = cut.min(b.len());
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let mut ctx = Context::default();
+            engine.keyword_hits(b, 0, cut, &mut ctx);
+            engine.keyword_hits(b, 0, b.len(), &mut ctx);
+            let mut got = ctx.hits.clone();
+            got.sort_unstable();
+            prop_assert_eq!(got, overlapping_reference(&text));
+        }
+    }
 }
