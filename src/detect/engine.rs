@@ -5,7 +5,6 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
-use aho_corasick::automaton::Automaton as _;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
 use regex_automata::hybrid;
 use regex_automata::meta;
@@ -272,11 +271,7 @@ pub struct Engine {
     pats: Vec<PatInfo>,
     detectors: Vec<Detector>,
     dictionaries: Vec<Dictionary>,
-    /// Context keywords: an aho-corasick DFA (standard semantics, no prefilter) stepped byte by byte in
-    /// [`Engine::keyword_hits`], where every match at each position is read off the state (overlaps included).
-    keywords: aho_corasick::dfa::DFA,
-    /// Its unanchored start state.
-    keyword_start: aho_corasick::automaton::StateID,
+    keywords: AhoCorasick,
     keyword_group: Vec<u16>,
     keyword_ascii: Vec<bool>,
     /// Byte length of the longest keyword.
@@ -698,14 +693,11 @@ impl Engine {
             .map(|k| k.bytes().all(|b| b.is_ascii()))
             .collect();
         let keyword_max = kw_text.iter().map(String::len).max().unwrap_or(1).max(1);
-        let keywords = aho_corasick::dfa::DFA::builder()
+        let keywords = AhoCorasickBuilder::new()
             .match_kind(AcMatchKind::Standard)
             .ascii_case_insensitive(true)
-            .prefilter(false)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&kw_text)
-            .map_err(|e| DetectError::Build(e.to_string()))?;
-        let keyword_start = keywords
-            .start_state(aho_corasick::Anchored::No)
             .map_err(|e| DetectError::Build(e.to_string()))?;
 
         // Builtin detectors take their context rules from their entity.
@@ -791,7 +783,6 @@ impl Engine {
             detectors,
             dictionaries,
             keywords,
-            keyword_start,
             keyword_group,
             keyword_ascii,
             keyword_max,
@@ -1365,27 +1356,20 @@ impl Engine {
         let from = ctx.hi.saturating_sub(self.keyword_max - 1).max(ctx.lo);
         let hi = ctx.hi;
         let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
-        let kw = &self.keywords;
-        let mut sid = self.keyword_start;
-        for (ke, &b) in (from + 1..).zip(bytes.get(from..we).unwrap_or_default()) {
-            sid = kw.next_state(aho_corasick::Anchored::No, sid, b);
-            // Without a prefilter the only special states of an unanchored DFA are match states (and the dead
-            // state, which an unanchored search never reaches).
-            if !kw.is_special(sid) || !kw.is_match(sid) || ke <= hi {
-                continue; // `ke <= hi`: recorded by the previous extension
+        let input = aho_corasick::Input::new(bytes).span(from..we);
+        for m in self.keywords.find_overlapping_iter(input) {
+            let k = m.pattern().as_usize();
+            let (ks, ke) = (m.start(), m.end());
+            if ke <= hi {
+                continue; // recorded by the previous extension
             }
-            for i in 0..kw.match_len(sid) {
-                let pid = kw.match_pattern(sid, i);
-                let k = pid.as_usize();
-                let ks = ke - kw.pattern_len(pid);
-                if self.keyword_ascii.get(k).copied().unwrap_or(false)
-                    && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
-                {
-                    continue;
-                }
-                if let Some(&g) = self.keyword_group.get(k) {
-                    ctx.hits.push((ks, ke, g));
-                }
+            if self.keyword_ascii.get(k).copied().unwrap_or(false)
+                && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
+            {
+                continue;
+            }
+            if let Some(&g) = self.keyword_group.get(k) {
+                ctx.hits.push((ks, ke, g));
             }
         }
         ctx.hi = we;
