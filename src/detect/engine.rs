@@ -172,8 +172,8 @@ type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwi
 /// only, never the text it last held.
 pub struct Scratch {
     cache: Option<meta::Cache>,
-    /// Lazy-DFA cache of the trigger-literal searcher (engines without custom regexes; used when dictionaries are
-    /// merged into the trigger pass, the shift-or filter needs none).
+    /// Lazy-DFA cache of the trigger-literal searcher: only for engines whose trigger pass is that DFA (merged
+    /// dictionaries with too many or case-insensitive prefixes); the shift-or filter needs none.
     lits: Option<hybrid::dfa::Cache>,
     norm: Normalized,
     groups: Context,
@@ -768,7 +768,12 @@ impl Engine {
             })
         };
         let maker_regex = regex.clone();
-        let maker_lits = triggers.as_ref().map(|t| Arc::clone(&t.dfa));
+        // The trigger DFA runs only where the shift-or filter could not be built; only then does a scratch need its
+        // cache.
+        let maker_lits = triggers
+            .as_ref()
+            .filter(|t| t.shift_or.is_none())
+            .map(|t| Arc::clone(&t.dfa));
         let maker: ScratchMaker = Box::new(move || Scratch {
             cache: maker_regex.as_ref().map(meta::Regex::create_cache),
             lits: maker_lits.as_ref().map(|d| d.create_cache()),
@@ -799,7 +804,11 @@ impl Engine {
     pub fn scratch(&self) -> Scratch {
         Scratch {
             cache: self.regex.as_ref().map(meta::Regex::create_cache),
-            lits: self.triggers.as_ref().map(|t| t.dfa.create_cache()),
+            lits: self
+                .triggers
+                .as_ref()
+                .filter(|t| t.shift_or.is_none())
+                .map(|t| t.dfa.create_cache()),
             norm: Normalized::default(),
             groups: Context::default(),
             dict_cands: Vec::new(),
@@ -949,8 +958,12 @@ impl Engine {
         dict: DictCands<'_>,
         out: &mut Vec<Finding>,
     ) {
-        if let (Some(t), Some(lits)) = (&self.triggers, lits.as_mut()) {
-            self.run_triggered(re, cache, lits, hay, t, groups, dict, out);
+        let triggered = self
+            .triggers
+            .as_ref()
+            .filter(|t| t.shift_or.is_some() || lits.is_some());
+        if let Some(t) = triggered {
+            self.run_triggered(re, cache, lits.as_mut(), hay, t, groups, dict, out);
         } else {
             *dict.all = true;
             self.run_unanchored(re, cache, hay, groups, out);
@@ -964,7 +977,7 @@ impl Engine {
         &self,
         re: &meta::Regex,
         cache: &mut meta::Cache,
-        lit_cache: &mut hybrid::dfa::Cache,
+        lit_cache: Option<&mut hybrid::dfa::Cache>,
         hay: &str,
         tr: &Triggers,
         groups: &mut Context,
@@ -1062,8 +1075,8 @@ impl Engine {
         }
         if failed.get() {
             *dict_all = true;
-            // The literal DFA has no quit bytes, so it cannot fail; if it ever did, fail closed: scan everything the
-            // slow way instead of missing candidates.
+            // The literal DFA has no quit bytes, so it cannot fail; if it ever did (or the scratch came without its
+            // cache), fail closed: scan everything the slow way instead of missing candidates.
             out.truncate(first);
             self.run_unanchored(re, cache, hay, groups, out);
             if let Some(p) = person {
@@ -1861,7 +1874,8 @@ struct LiteralHits<'a> {
     tr: &'a Triggers,
     /// The shift-or filter's hits, when the engine has one (no merged dictionaries): then the DFA is not used.
     so: Option<ShiftOrHits<'a>>,
-    cache: &'a mut hybrid::dfa::Cache,
+    /// The trigger DFA's cache (only without a shift-or filter; a scan whose scratch lacks it fails closed).
+    cache: Option<&'a mut hybrid::dfa::Cache>,
     hay: &'a [u8],
     at: usize,
     failed: &'a std::cell::Cell<bool>,
@@ -1889,7 +1903,12 @@ impl Iterator for LiteralHits<'_> {
                 return None;
             }
             let input = Input::new(self.hay).range(self.at..);
-            match self.tr.dfa.try_search_fwd(self.cache, &input) {
+            let Some(cache) = self.cache.as_deref_mut() else {
+                self.failed.set(true);
+                self.at = self.hay.len();
+                return None;
+            };
+            match self.tr.dfa.try_search_fwd(cache, &input) {
                 Ok(Some(m)) => {
                     let pid = m.pattern().as_usize();
                     let end = m.offset();
