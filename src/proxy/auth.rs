@@ -56,15 +56,19 @@ pub fn token_hashes(hex: &[String]) -> Vec<[u8; 32]> {
 
 /// Whether `headers` carry `Authorization: Bearer <token>` whose SHA-256 is one of `hashes`.
 pub fn bearer_matches(headers: &HeaderMap, hashes: &[[u8; 32]]) -> bool {
-    let Some(token) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    let digest = key_digest(token.trim());
-    hashes.iter().any(|h| h == &digest)
+    bearer_token(headers).is_some_and(|token| {
+        let digest = key_digest(token);
+        hashes.iter().any(|h| h == &digest)
+    })
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme name is case-insensitive (RFC 9110, 11.1).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 impl Tenants {
@@ -111,16 +115,8 @@ impl Tenants {
 
 /// The key a client presented, from whichever header or query parameter its SDK uses.
 fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
-    if let Some(v) = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(token) = v
-            .strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-        {
-            return Some(token.trim());
-        }
+    if let Some(token) = bearer_token(headers) {
+        return Some(token);
     }
     for name in ["x-api-key", "x-goog-api-key"] {
         if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
@@ -169,6 +165,38 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("authorization", "Bearer nope".parse().unwrap());
         assert_eq!(t.authenticate(&h, None), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn bearer_tokens_match_by_digest_with_any_scheme_case() {
+        let hashes = token_hashes(&[key_hash_hex("scrape-token")]);
+        let with = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", value.parse().unwrap());
+            bearer_matches(&h, &hashes)
+        };
+        for ok in [
+            "Bearer scrape-token",
+            "bearer scrape-token",
+            "BEARER  scrape-token ",
+        ] {
+            assert!(with(ok), "{ok}");
+        }
+        for bad in [
+            "Bearer other",
+            "Basic scrape-token",
+            "Bearerscrape-token",
+            "scrape-token",
+        ] {
+            assert!(!with(bad), "{bad}");
+        }
+        assert!(!bearer_matches(&HeaderMap::new(), &hashes));
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer scrape-token".parse().unwrap());
+        assert!(
+            !bearer_matches(&h, &[]),
+            "no configured hash matches nothing"
+        );
     }
 
     #[test]
