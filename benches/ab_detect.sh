@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# A/B two (or more) builds of the detection engine on this noisy VM: runs each bench binary's profiling loop in
+# alternating fresh processes and prints each one's median MB/s. A single run moves ±15 % here, and an isolated
+# micro-benchmark did not predict the engine (benches/detect.md, round 7); medians of >= 15 processes resolve ~5 %.
+#
+#   cargo bench --bench detect --no-run        # prints the binary: target/release/deps/detect-<hash>
+#   cp target/release/deps/detect-<hash> /tmp/detect-old   # ...change, rebuild, copy to /tmp/detect-new
+#   benches/ab_detect.sh clean-builtin:2 15 /tmp/detect-old /tmp/detect-new
+#
+# MODE is HAETAE_BENCH_LOOP (`<clean|dense|web>-<builtin|dict>:reps`); HAETAE_BENCH_MB (default 10) sets the corpus.
+set -euo pipefail
+if [ $# -lt 3 ]; then
+    echo "usage: $0 MODE ROUNDS BINARY..." >&2
+    exit 2
+fi
+mode=$1
+rounds=$2
+shift 2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+for _ in $(seq "$rounds"); do
+    i=0
+    for bin in "$@"; do
+        HAETAE_BENCH_LOOP=$mode HAETAE_BENCH_MB=${HAETAE_BENCH_MB:-10} "$bin" 2>&1 | tail -1 |
+            sed -n 's/.*: \([0-9.]*\) MB\/s.*/\1/p' >>"$dir/$i"
+        i=$((i + 1))
+    done
+done
+i=0
+for bin in "$@"; do
+    sort -n "$dir/$i" | awk -v name="$bin" -v mode="$mode" \
+        '{ v[NR] = $1 } END { printf "%s %s: median %.1f MB/s (min %.1f, max %.1f, n=%d)\n", name, mode, v[int((NR + 1) / 2)], v[1], v[NR], NR }'
+    i=$((i + 1))
+done
