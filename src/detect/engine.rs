@@ -2100,8 +2100,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The keyword hits of `text` as an overlapping aho-corasick search reports them (the form
-    /// [`Engine::keyword_hits`] replaced), with the same word-boundary rule for ASCII keywords.
+    /// The keyword hits of `text` as one overlapping aho-corasick search of the whole text reports them (no
+    /// stretches, no extensions), with the same word-boundary rule for ASCII keywords.
     fn overlapping_reference(text: &str) -> Vec<(usize, usize, u16)> {
         let mut words = Vec::new();
         let mut groups = Vec::new();
@@ -2164,8 +2164,9 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
-        /// Stepping the keyword DFA by hand finds exactly what an overlapping search finds, also when the stretch
-        /// is scanned in two extensions (the second starting inside a keyword).
+        /// The keyword stretch of [`Engine::keyword_hits`], scanned in two extensions (the second may start inside a
+        /// keyword), holds exactly what one overlapping search of the whole text finds: nothing lost at the seam,
+        /// nothing recorded twice.
         #[test]
         fn keyword_hits_equal_an_overlapping_search(
             parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..40),
