@@ -2173,7 +2173,8 @@ mod tests {
             cut in 0usize..400,
         ) {
             let text = parts.concat();
-            let engine = Engine::builtin().unwrap();
+            static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+            let engine = ENGINE.get_or_init(|| Engine::builtin().unwrap());
             let b = text.as_bytes();
             let mut cut = cut.min(b.len());
             while !text.is_char_boundary(cut) {
