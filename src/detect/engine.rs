@@ -665,15 +665,22 @@ impl Engine {
             if terms.is_empty() {
                 continue;
             }
-            // A small dictionary becomes a DFA without prefilter (2x faster on Korean text, where the rare-byte
-            // prefilter of terms with a common Hangul prefix fires constantly); a big one stays a contiguous NFA so
-            // the engine keeps within its memory budget (about 60 bytes of DFA per term byte).
+            // A small dictionary searched on its own becomes a DFA without prefilter (2x faster on Korean text, where
+            // the rare-byte prefilter of terms with a common Hangul prefix fires constantly); a big one stays a
+            // contiguous NFA so the engine keeps within its memory budget (about 60 bytes of DFA per term byte).
+            // A merged dictionary is only searched anchored, a few dozen bytes at each candidate start: there the
+            // compact contiguous NFA stays in cache where the DFA's rows miss (10,000 terms: 13.3 -> 1.3 MiB, dense
+            // text with the dictionary ~1.3x faster, compile 82 -> 33 ms).
             let term_bytes: usize = terms.iter().map(String::len).sum();
             let small = term_bytes <= DICTIONARY_DFA_BYTES;
             let ac = AhoCorasickBuilder::new()
                 .match_kind(AcMatchKind::LeftmostLongest)
                 .ascii_case_insensitive(slot == 1)
-                .kind(small.then_some(aho_corasick::AhoCorasickKind::DFA))
+                .kind(Some(if small && !dict_merged {
+                    aho_corasick::AhoCorasickKind::DFA
+                } else {
+                    aho_corasick::AhoCorasickKind::ContiguousNFA
+                }))
                 .prefilter(!small && !dict_merged)
                 .start_kind(if dict_merged {
                     aho_corasick::StartKind::Anchored
