@@ -85,6 +85,73 @@ validator = "luhn"
     );
 }
 
+/// Dictionary findings are scored by their detector's own context words: a required word gates, an optional one
+/// raises the score, and a detector without context words keeps its base score whatever surrounds the term (its
+/// window is not searched at all). Both dictionary paths: merged into the trigger pass (few term prefixes) and a
+/// case-insensitive dictionary searched on its own.
+#[test]
+fn dictionary_context_words_gate_and_score() {
+    for case_insensitive in [false, true] {
+        let engine = Engine::new(&config(&format!(
+            r#"
+[[detectors]]
+id = "PROJECT"
+terms = ["블루타이거", "해태작전"]
+case_insensitive = {case_insensitive}
+
+[[detectors]]
+id = "GATED_TERM"
+terms = ["청룡계획"]
+case_insensitive = {case_insensitive}
+context = ["프로젝트"]
+context_required = true
+
+[[detectors]]
+id = "BOOSTED_TERM"
+terms = ["백호계획"]
+case_insensitive = {case_insensitive}
+context = ["코드명"]
+score = 0.4
+context_score = 0.5
+"#
+        )))
+        .unwrap();
+        // Scores in hundredths, so that 0.6 + 0.3 compares exactly.
+        let scan = |text: &str| -> Vec<(String, u32)> {
+            engine
+                .scan(text)
+                .iter()
+                .map(|f| (f.entity.to_string(), (f.score * 100.0).round() as u32))
+                .collect()
+        };
+        let ci = format!("case_insensitive = {case_insensitive}");
+        // No context words near anything: the plain term at its base score, the gated and the weak one dropped.
+        assert_eq!(
+            scan("블루타이거 청룡계획 백호계획"),
+            [("PROJECT".to_owned(), 60)],
+            "{ci}"
+        );
+        // A context word of another detector changes nothing for a detector without context words.
+        assert_eq!(
+            scan("프로젝트 코드명 블루타이거"),
+            [("PROJECT".to_owned(), 60)],
+            "{ci}"
+        );
+        assert_eq!(
+            scan("프로젝트 청룡계획"),
+            [("GATED_TERM".to_owned(), 90)],
+            "{ci}"
+        );
+        assert_eq!(
+            scan("코드명 백호계획"),
+            [("BOOSTED_TERM".to_owned(), 90)],
+            "{ci}"
+        );
+        // Past a blank line the word is out of the window.
+        assert!(scan("프로젝트\n\n청룡계획").is_empty(), "{ci}");
+    }
+}
+
 #[test]
 fn errors_name_the_detector() {
     let err = Engine::new(&config(

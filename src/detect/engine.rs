@@ -1283,10 +1283,10 @@ impl Engine {
         let Some(d) = self.detectors.get(det as usize) else {
             return;
         };
-        self.find_context(hay, s, e, groups);
         if !custom_valid(d, hay, s, e) {
             return;
         }
+        self.custom_context(d, hay, s, e, groups);
         if let Some(f) = self.finish(d, None, s, e, d.base, &groups.groups) {
             out.push(f);
         }
@@ -1325,6 +1325,17 @@ impl Engine {
             for &p in cands {
                 each(p, &mut cur);
             }
+        }
+    }
+
+    /// The context groups a custom detector's finding at `s..e` is scored by: none when the detector has no context
+    /// words (its score cannot change, so the keyword search is skipped: a dictionary of product code names on dense
+    /// text would otherwise search every match's window), else [`Self::find_context`].
+    fn custom_context(&self, d: &Detector, hay: &str, s: usize, e: usize, ctx: &mut Context) {
+        if d.context.is_empty() {
+            ctx.groups.clear();
+        } else {
+            self.find_context(hay, s, e, ctx);
         }
     }
 
@@ -1412,7 +1423,7 @@ impl Engine {
             if !custom_valid(d, hay, s, e) {
                 return None;
             }
-            self.find_context(hay, s, e, groups);
+            self.custom_context(d, hay, s, e, groups);
             return self.finish(d, None, s, e, p.base, &groups.groups);
         }
         // Context is looked up lazily: only checks that classify by context, and detectors with context rules, pay.
