@@ -828,6 +828,9 @@ impl Engine {
                 .map(|d| d.ac.memory_usage() + d.detector_of.len() * 4)
                 .sum::<usize>()
             + self.keywords.memory_usage()
+            + self.triggers.as_ref().map_or(0, |t| {
+                t.dfa.memory_usage() + t.shift_or.as_ref().map_or(0, ShiftOr::memory_usage)
+            })
     }
 
     /// Number of regex patterns compiled into the union.

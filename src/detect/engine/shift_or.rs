@@ -99,6 +99,17 @@ impl ShiftOr {
         })
     }
 
+    /// Approximate heap memory: the masks and the literals of every bucket.
+    pub(super) fn memory_usage(&self) -> usize {
+        std::mem::size_of::<Masks>()
+            + self
+                .buckets
+                .iter()
+                .flatten()
+                .map(|m| std::mem::size_of::<Member>() + m.bytes.len())
+                .sum::<usize>()
+    }
+
     /// Leftmost-first, non-overlapping hits `(start, literal id)` in `hay`, left to right.
     pub(super) fn hits<'a>(&'a self, hay: &'a [u8]) -> ShiftOrHits<'a> {
         ShiftOrHits {
