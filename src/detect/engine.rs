@@ -185,6 +185,29 @@ pub struct Scratch {
     dict_all: bool,
 }
 
+impl Scratch {
+    /// An empty scratch with caches for the union `regex` and for the trigger DFA `lits` (see
+    /// [`Triggers::scratch_dfa`]): the one constructor behind both [`Engine::scratch`] and the engine's pool.
+    fn new(regex: Option<&meta::Regex>, lits: Option<&hybrid::dfa::DFA>) -> Scratch {
+        Scratch {
+            cache: regex.map(meta::Regex::create_cache),
+            lits: lits.map(hybrid::dfa::DFA::create_cache),
+            norm: Normalized::default(),
+            groups: Context::default(),
+            dict_cands: Vec::new(),
+            dict_all: false,
+        }
+    }
+}
+
+impl Triggers {
+    /// The trigger DFA when it runs the trigger pass, i.e. when the shift-or filter could not be built; only then
+    /// does a scratch need its cache.
+    fn scratch_dfa(&self) -> Option<&Arc<hybrid::dfa::DFA>> {
+        self.shift_or.is_none().then_some(&self.dfa)
+    }
+}
+
 /// Per-scan state handed to every candidate loop: the context keyword state (the groups found around the current
 /// candidate, and the keyword hits of the stretch of text scanned so far, so neighbouring candidates in dense text
 /// share one keyword pass instead of each rescanning its own window) and the scan's deadline.
@@ -771,20 +794,12 @@ impl Engine {
             })
         };
         let maker_regex = regex.clone();
-        // The trigger DFA runs only where the shift-or filter could not be built; only then does a scratch need its
-        // cache.
         let maker_lits = triggers
             .as_ref()
-            .filter(|t| t.shift_or.is_none())
-            .map(|t| Arc::clone(&t.dfa));
-        let maker: ScratchMaker = Box::new(move || Scratch {
-            cache: maker_regex.as_ref().map(meta::Regex::create_cache),
-            lits: maker_lits.as_ref().map(|d| d.create_cache()),
-            norm: Normalized::default(),
-            groups: Context::default(),
-            dict_cands: Vec::new(),
-            dict_all: false,
-        });
+            .and_then(Triggers::scratch_dfa)
+            .map(Arc::clone);
+        let maker: ScratchMaker =
+            Box::new(move || Scratch::new(maker_regex.as_ref(), maker_lits.as_deref()));
         Ok(Engine {
             regex,
             pats,
@@ -805,18 +820,8 @@ impl Engine {
 
     /// A fresh scratch for [`Engine::scan_into`].
     pub fn scratch(&self) -> Scratch {
-        Scratch {
-            cache: self.regex.as_ref().map(meta::Regex::create_cache),
-            lits: self
-                .triggers
-                .as_ref()
-                .filter(|t| t.shift_or.is_none())
-                .map(|t| t.dfa.create_cache()),
-            norm: Normalized::default(),
-            groups: Context::default(),
-            dict_cands: Vec::new(),
-            dict_all: false,
-        }
+        let lits = self.triggers.as_ref().and_then(Triggers::scratch_dfa);
+        Scratch::new(self.regex.as_ref(), lits.map(|d| &**d))
     }
 
     /// Approximate heap memory of the compiled engine (regex + automata), excluding per-thread scratch.
