@@ -23,12 +23,14 @@ pub(crate) enum Check {
     Card,
     /// IBAN length + mod-97 (shrinks trailing groups greedily taken from following text).
     Iban,
-    /// IPv4 parse, not preceded by `v`.
+    /// IPv4 parse, not preceded by `v`, not a section number (`3.2.1.4 요구사항` at a line start).
     Ipv4,
-    /// IPv6 parse.
+    /// IPv6 parse; at least one decimal digit (`Face::Bad`, `db::add` are code), not a slice (`x[10::2]`).
     Ipv6,
     /// GitHub token CRC32 (a pass raises the score; a fail keeps a lower score).
     Github,
+    /// A random key's body holds a digit (`sk-…`: CSS class names such as `sk-fading-circle` do not).
+    KeyDigit,
     /// `password=…` style assignment: the finding is the value; the value must look like a secret.
     Assignment,
     /// Korean mobile/landline number sanity (digit count).
@@ -52,11 +54,12 @@ pub(crate) enum Check {
     PersonEn,
     /// `N급비밀` not followed by `번호`.
     KoMarking,
-    /// `대외비` not followed by `용` (대외 비용).
+    /// `대외비` not followed by the syllable of an ordinary word starting with `비` (대외 비용, 비중, 비교, …).
     Daeoebi,
     /// A bare banner word: only when it stands alone on its line.
     LineAlone,
-    /// `(TS)`, `(S//NF)`, bare `(S)`/`(C)` only at line start before a capitalised word.
+    /// `(TS)`, `(S//NF)`, bare `(S)`/`(C)` only at line start before a capitalised word, not `(C) Copyright` and
+    /// not among lettered list markers (`(A) … (B) … (C) …`).
     Portion,
     /// Trim trailing separators from a `//` control list.
     Banner,
@@ -246,6 +249,8 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "운송장",
             "배송",
             "상품번호",
+            "상품코드",
+            "가맹점번호",
             "거래번호",
             "승인번호",
             "order",
@@ -261,16 +266,20 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
 /// Context rules per builtin entity: (group, score delta).
 pub(crate) fn entity_context(entity: &Entity) -> &'static [(Group, f32)] {
     match entity {
-        Entity::KrRrn => &[(Group::Rrn, 0.3), (Group::Order, -0.3)],
+        // An order keyword lowers an RRN or card only a little: a checksum-valid number next to `주문자` or `order`
+        // is still personal data (the order keyword is there for 13-digit order numbers, which rarely pass the
+        // date, 7th-digit and checksum rules at once).
+        Entity::KrRrn => &[(Group::Rrn, 0.3), (Group::Order, -0.1)],
         Entity::KrFrn => &[(Group::Frn, 0.3), (Group::Rrn, 0.1), (Group::Order, -0.3)],
         Entity::KrCrn => &[(Group::Corp, 0.3)],
         Entity::KrBrn => &[(Group::Brn, 0.2)],
-        Entity::KrPassport => &[(Group::Passport, 0.4)],
+        Entity::KrPassport => &[(Group::Passport, 0.4), (Group::Order, -0.3)],
         Entity::KrDriverLicense => &[(Group::License, 0.15)],
         Entity::KrPhone => &[(Group::Phone, 0.3), (Group::Order, -0.2)],
         Entity::Phone => &[(Group::Phone, 0.2)],
-        Entity::CreditCard => &[(Group::Card, 0.15), (Group::Order, -0.4)],
-        Entity::IpAddress => &[(Group::Ip, 0.2), (Group::Version, -0.5)],
+        Entity::CreditCard => &[(Group::Card, 0.15), (Group::Order, -0.2)],
+        // A server keyword outweighs a version keyword: `build server 10.0.0.5` is an address.
+        Entity::IpAddress => &[(Group::Ip, 0.3), (Group::Version, -0.3)],
         Entity::UsSsn => &[(Group::Ssn, 0.3), (Group::Order, -0.3)],
         _ => &[],
     }
@@ -295,6 +304,23 @@ pub(crate) struct Pattern {
 
 /// Single-syllable Korean surnames accepted by PERSON (the most common ~150).
 pub(crate) const SURNAME_CHARS: &str = "김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남심노하곽성차주우구민나진지엄채원천방공현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용예경봉사부가복태목형계피두감음빈동온호범좌팽승간상시갈단견당화창옹순";
+/// Syllables that make up Korean given names (the ones after the surname). A candidate name whose given part holds
+/// any other syllable is a noun, not a name: `은행`, `기업`, `신입`, `연락처` before an honorific or after a form
+/// label. The set is generous (modern, traditional and native names such as `하늘`, `사랑`, `보람`, `슬기`); what it
+/// leaves out are syllables common in nouns and rare in names (`행`, `업`, `입`, `족`, `력`, `료`, `술`, `락`, `처`,
+/// `반`, `골`, `증`, `외`, `직`, `요`, `어`, …).
+pub(crate) const GIVEN_SYLLABLES: &str = concat!(
+    "가각간갑강개건걸검겸경계고곤공관광교구국군권귀규균근금기길",
+    "나난남내녀노누늘니다단달담당대덕도돈동두득",
+    "라란람랑래량려련렬례로록롬룡루류륜률륭름리린림립",
+    "마만매명모목몽묘무문미민바박배백범벽별병보복본봉부분비빈빛",
+    "사산삼상새샘생서석선설섭성세소솔송수숙순숭슬승시식신실심",
+    "아안애양언엄여연열염엽영예오옥온완왕용우욱운웅원월위유육윤율은을음응의이익인일임",
+    "자잔장재전점정제조종주준중지진집",
+    "차찬창채천철청초총추춘충치칠탁태택토통",
+    "파판팔평표풍필하학한함항해향허헌혁현협형혜호혼홍화환활황회효후훈휘흠흥희힘",
+);
+
 /// Two-syllable Korean surnames.
 pub(crate) const TWO_SYLLABLE_SURNAMES: &[&str] = &[
     "남궁", "황보", "제갈", "선우", "독고", "사공", "서문", "동방",
@@ -399,7 +425,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             E::SecretKey,
             r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
             0.85,
-            C::None,
+            C::KeyDigit,
             B::Word
         ),
         p!(
@@ -437,7 +463,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "secret.assignment",
             E::SecretKey,
-            r#"(?:password|Password|PASSWORD|passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|private_key|privateKey|PRIVATE_KEY)["']? *[:=] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
+            r#"(?:password|Password|PASSWORD|passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|API-Key|Api-Key|PASS|PW|pw)["']? *[:=] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
             0.8,
             C::Assignment,
             B::None
@@ -445,7 +471,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "secret.assignment",
             E::SecretKey,
-            r#"(?:비밀번호|패스워드|암호) *[:=：] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
+            r#"(?:비밀번호|패스워드|암호|비번)(?: *[:=：] *| *[은는] +)["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
             0.8,
             C::Assignment,
             B::None
@@ -454,7 +480,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "kr_address",
             E::KrAddress,
-            r"(?:서울(?:특별)?시?|부산(?:광역)?시?|대구(?:광역)?시?|인천(?:광역)?시?|광주(?:광역)?시?|대전(?:광역)?시?|울산(?:광역)?시?|세종(?:특별자치)?시?|경기도?|강원(?:특별자치)?도?|충청북도|충북|충청남도|충남|전라북도|전북(?:특별자치도)?|전라남도|전남|경상북도|경북|경상남도|경남|제주(?:특별자치)?도?) +(?:[가-힣]{1,6}(?:시|군|구) +){0,2}(?:[가-힣0-9]{1,12}(?:로|길) *[0-9]{1,5}(?:-[0-9]{1,5})?(?:번길 *[0-9]{1,5})?|[가-힣0-9]{1,8}(?:동|리|가|읍|면) *(?:[가-힣]{1,6}(?:동|리) *)?(?:산 *)?[0-9]{1,5}(?:-[0-9]{1,5})?)",
+            r"(?:서울(?:특별)?시?|부산(?:광역)?시?|대구(?:광역)?시?|인천(?:광역)?시?|광주(?:광역)?시?|대전(?:광역)?시?|울산(?:광역)?시?|세종(?:특별자치)?시?|경기도?|강원(?:특별자치)?도?|충청북도|충북|충청남도|충남|전라북도|전북(?:특별자치도)?|전라남도|전남|경상북도|경북|경상남도|경남|제주(?:특별자치)?도?) +(?:[가-힣]{1,6}(?:시|군|구|읍|면) +){0,3}(?:[가-힣0-9]{1,12}(?:로|길) *[0-9]{1,5}(?:-[0-9]{1,5})?(?:(?:번길|길|가) *[0-9]{1,5}(?:-[0-9]{1,5})?)?|[가-힣0-9]{1,8}(?:동|리|가|읍|면) *(?:[가-힣]{1,6}(?:동|리) *)?(?:산 *)?[0-9]{1,5}(?:-[0-9]{1,5})?)",
             0.75,
             C::None,
             B::None
@@ -771,6 +797,51 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "내용",
     "선생님",
     "사장님",
+    // Common nouns whose syllables also occur in given names, seen before an honorific or after a form label.
+    "우수",
+    "신한",
+    "한국",
+    "공동",
+    "소아",
+    "지도",
+    "명예",
+    "공식",
+    "기관",
+    "장기",
+    "주요",
+    "주민",
+    "주소",
+    "배정",
+    "기재",
+    "서명",
+    "서명란",
+    "강사",
+    "부서장",
+    "전직",
+    "정규",
+    "전원",
+    "조사",
+    "유명",
+    "최종",
+    "전국",
+    "서울",
+    "한양",
+    "고등",
+    "초등",
+    "중등",
+    "대학",
+    "대한",
+    "안전",
+    "보안",
+    "보건",
+    "구매",
+    "판매",
+    "운영",
+    "민원",
+    "인사",
+    "경영",
+    "연세",
+    "고려",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class
@@ -838,11 +909,10 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("AIza", 0),
     ("eyJ", 0),
     ("assword", 1),
-    ("PASSWORD", 0),
+    ("PASS", 0),
     ("asswd", 1),
-    ("PASSWD", 0),
-    ("pwd", 0),
-    ("PWD", 0),
+    ("pw", 0),
+    ("PW", 0),
     ("assphrase", 1),
     ("ecret", 1),
     ("api", 0),
@@ -884,6 +954,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("비밀번호", 0),
     ("패스워드", 0),
     ("암호", 0),
+    ("비번", 0),
     ("성명", 0),
     ("이름", 0),
     ("성함", 0),

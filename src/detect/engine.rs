@@ -14,8 +14,8 @@ use regex_automata::{Anchored, Input, MatchKind, PatternID};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::builtin::{
-    self, Boundary, Check, Group, BUILTIN_GROUPS, DIGIT_BACK, KEYWORDS, PERSON_STOPLIST,
-    PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TOKEN_START_TRIGGERS, TRIGGERS,
+    self, Boundary, Check, Group, BUILTIN_GROUPS, DIGIT_BACK, GIVEN_SYLLABLES, KEYWORDS,
+    PERSON_STOPLIST, PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TOKEN_START_TRIGGERS, TRIGGERS,
     TWO_SYLLABLE_SURNAMES,
 };
 use super::config::{DetectConfig, ValidatorKind};
@@ -1553,6 +1553,53 @@ const UNANCHORED_WINDOW: usize = 16 * MAX_SEARCH;
 
 /// Whether only whitespace lies between the start of `s`'s line and `s`. Walks back over that whitespace only (never
 /// the whole line), so candidates on one long line cost their own gap, not the line each.
+/// Whether a one-letter portion mark `(C)`/`(S)` at `s..e` sits among list markers: another parenthesised capital
+/// that is not a portion-mark letter (`(A) Apple`, `(B) Banana`, `(M) Medium`) within 160 bytes on either side, in
+/// the same paragraph (a blank line ends the look).
+fn lettered_list(bytes: &[u8], s: usize, e: usize) -> bool {
+    let mut lo = s.saturating_sub(160);
+    let mut hi = (e + 160).min(bytes.len());
+    if let Some(p) = rfind_blank_line(&bytes[lo..s]) {
+        lo += p + 2;
+    }
+    if let Some(p) = find_blank_line(&bytes[e..hi]) {
+        hi = e + p;
+    }
+    bytes[lo..hi].windows(3).any(|w| {
+        w[0] == b'('
+            && w[2] == b')'
+            && w[1].is_ascii_uppercase()
+            && !matches!(w[1], b'C' | b'S' | b'U')
+    })
+}
+
+/// Whether an unquoted assigned value is code that reads a secret rather than the secret itself: a call or subscript
+/// (`os.environ[`, `get_secret(`, `hashlib.sha256(pw)`) or a dotted identifier path (`self.password`,
+/// `settings.OPENAI_API_KEY`).
+fn code_expression(v: &[u8]) -> bool {
+    let ident_start = |c: u8| c.is_ascii_alphabetic() || c == b'_';
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = 0;
+    let mut dots = 0;
+    loop {
+        if !v.get(i).copied().is_some_and(ident_start) {
+            return false;
+        }
+        while v.get(i).copied().is_some_and(ident) {
+            i += 1;
+        }
+        match v.get(i) {
+            None => return dots > 0,
+            Some(b'(' | b'[') => return true,
+            Some(b'.') => {
+                dots += 1;
+                i += 1;
+            }
+            Some(_) => return false,
+        }
+    }
+}
+
 fn blank_before(bytes: &[u8], s: usize) -> bool {
     bytes[..s]
         .iter()
@@ -1632,7 +1679,9 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
             if matches!(next, Some(b'-' | b'.')) && digit(next2) {
                 return false;
             }
-            !(all_digits && (word(prev) || word(next)))
+            // `\n`, `\t`, `\r` before the number are escapes in pasted JSON or code, not a letter touching it.
+            let escape = matches!(prev, Some(b'n' | b't' | b'r')) && prev2 == Some(b'\\');
+            !(all_digits && ((word(prev) && !escape) || word(next)))
         }
         Boundary::HangulStart => !hay
             .get(..s)
@@ -1661,11 +1710,25 @@ fn check(
             let d = digits13(cand)?;
             let sep = cand.len() == 14;
             let crn_ok = validate::crn_checksum(&d);
-            if has(Group::Corp) && crn_ok && !has(Group::Rrn) && !has(Group::Frn) {
-                return Some((Some(Entity::KrCrn), s, e, 0.6));
+            let shape = validate::rrn_shape(&d);
+            // The number decides before the context does: a 7th digit of 0 or 9 would be a resident born in the
+            // 1800s, so with a valid 법인 check digit it is a corporation (`130111-0006246`); a number that passes the
+            // resident checksum stays personal data even next to `법인` (one CRN check digit in ten passes anyway).
+            let born_1800s = matches!(d[6], 0 | 9);
+            let resident_checksum = matches!(
+                shape,
+                RrnShape::Resident { checksum_ok: true }
+                    | RrnShape::Foreigner { checksum_ok: true }
+            );
+            if crn_ok
+                && !resident_checksum
+                && (born_1800s || (has(Group::Corp) && !has(Group::Rrn) && !has(Group::Frn)))
+            {
+                let score = if sep || has(Group::Corp) { 0.6 } else { 0.35 };
+                return Some((Some(Entity::KrCrn), s, e, score));
             }
             let start = if sep { base } else { 0.35 };
-            match validate::rrn_shape(&d) {
+            match shape {
                 RrnShape::Resident { checksum_ok } => Some((
                     Some(Entity::KrRrn),
                     s,
@@ -1710,6 +1773,11 @@ fn check(
             if matches!(prev, Some(b'v' | b'V')) {
                 return None;
             }
+            // `3.2.1.4 요구사항 정의`: a section number of single digits opening a line, followed by its title.
+            let single_digits = cand.iter().step_by(2).all(u8::is_ascii_digit) && cand.len() == 7;
+            if single_digits && blank_before(bytes, s) && bytes.get(e) == Some(&b' ') {
+                return None;
+            }
             validate::ipv4(cand).then_some((None, s, e, base))
         }
         Check::Ipv6 => {
@@ -1719,22 +1787,33 @@ fn check(
             }
             let c = bytes.get(s..end)?;
             let hex = c.iter().filter(|b| b.is_ascii_hexdigit()).count();
-            (hex >= 3 && validate::ipv6(c)).then_some((None, s, end, base))
+            // A subscript or slice in code (`x[10::2]`, `df.iloc[100::5]`): `[` right after a name or a bracket.
+            let subscript = s >= 2
+                && bytes[s - 1] == b'['
+                && (bytes[s - 2].is_ascii_alphanumeric()
+                    || matches!(bytes[s - 2], b'_' | b']' | b')'));
+            (hex >= 3 && c.iter().any(u8::is_ascii_digit) && !subscript && validate::ipv6(c))
+                .then_some((None, s, end, base))
         }
         Check::Pem => keep(if PEM_END.find(cand).is_some() {
             0.99
         } else {
             base
         }),
+        Check::KeyDigit => cand
+            .iter()
+            .any(u8::is_ascii_digit)
+            .then_some((None, s, e, base)),
         Check::Github => keep(if validate::github_token(cand) {
             0.95
         } else {
             base
         }),
         Check::Assignment => {
-            // The value starts after the first `=`/`:`/`：` and any spaces or quotes.
+            // The value starts after the first `=`/`:`/`：` (or the particle of `비밀번호는 …`) and any spaces or
+            // quotes.
             let t = hay.get(s..e)?;
-            let op = t.find(['=', ':', '：'])?;
+            let op = t.find(['=', ':', '：']).or_else(|| t.find(['는', '은']))?;
             let op_len = t[op..].chars().next().map_or(1, char::len_utf8);
             let rest = &t[op + op_len..];
             let skip = rest.len() - rest.trim_start_matches([' ', '"', '\'']).len();
@@ -1763,8 +1842,10 @@ fn check(
                     .any(|d| v.windows(d.len()).any(|w| w.eq_ignore_ascii_case(d)))
             };
             let n = classes.iter().filter(|&&c| c).count();
-            ((n >= 2 || (quoted && v.len() >= 8 && !dummy())) && !placeholder)
-                .then_some((None, vs, e, base))
+            ((n >= 2 || (quoted && v.len() >= 8 && !dummy()))
+                && !placeholder
+                && (quoted || !code_expression(v)))
+            .then_some((None, vs, e, base))
         }
         Check::KrPhone => {
             // `+82 (0)10-…`: the bracketed trunk zero is written but not part of the number.
@@ -1817,6 +1898,30 @@ fn check(
             };
             let rest = &t[cut..];
             let skip = rest.len() - rest.trim_start_matches(' ').len();
+            // Form values that are not names (`Name: Not Provided`, `Customer: Enterprise Plan`, `Dr. Pepper`).
+            const NOT_NAMES: &[&str] = &[
+                "Not",
+                "None",
+                "Unknown",
+                "Anonymous",
+                "Enterprise",
+                "Premium",
+                "Standard",
+                "Basic",
+                "Pepper",
+                "Provided",
+                "Available",
+                "Applicable",
+                "Required",
+                "Redacted",
+                "Test",
+                "User",
+                "Customer",
+            ];
+            let first = rest[skip..].split(' ').next().unwrap_or("");
+            if NOT_NAMES.contains(&first) {
+                return None;
+            }
             Some((None, s + cut + skip, e, base))
         }
         Check::KoMarking => {
@@ -1833,7 +1938,16 @@ fn check(
             keep(base)
         }
         Check::Daeoebi => {
-            if cand == "대외비".as_bytes() && hay.get(e..).unwrap_or("").starts_with('용') {
+            // `대외` + a word starting with `비`: 대외비중 (share), 대외비교, 대외비판, 대외비즈니스, 대외비용, 대외비전, …
+            const NOT_AFTER: &[char] = &[
+                '용', '중', '교', '판', '즈', '상', '율', '전', '난', '례', '축', '행', '협',
+            ];
+            if cand == "대외비".as_bytes()
+                && hay
+                    .get(e..)
+                    .and_then(|t| t.chars().next())
+                    .is_some_and(|c| NOT_AFTER.contains(&c))
+            {
                 return None;
             }
             keep(base)
@@ -1849,7 +1963,11 @@ fn check(
             let at_line_start = blank_before(bytes, s);
             let capital_follows =
                 bytes.get(e) == Some(&b' ') && bytes.get(e + 1).is_some_and(u8::is_ascii_uppercase);
-            (at_line_start && capital_follows).then_some((None, s, e, base))
+            let copyright = bytes
+                .get(e + 1..)
+                .is_some_and(|t| t.len() >= 9 && t[..9].eq_ignore_ascii_case(b"copyright"));
+            (at_line_start && capital_follows && !copyright && !lettered_list(bytes, s, e))
+                .then_some((None, s, e, base))
         }
         Check::Banner => {
             // The control list (after the first `//`) is greedy over `[A-Z0-9 ,/-]`, so when prose follows it can

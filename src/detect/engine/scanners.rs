@@ -170,9 +170,10 @@ impl Engine {
     }
 }
 
-/// Bytes of a PEM block's body (base64, headers such as `Proc-Type: 4,ENCRYPTED`, line breaks).
+/// Bytes of a PEM block's body (base64, headers such as `Proc-Type: 4,ENCRYPTED`, line breaks, and the `\n` escapes of
+/// a key inside a JSON string, as in a cloud service-account file).
 fn pem_body(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"+/=\t\r\n :,.-".contains(&c)
+    c.is_ascii_alphanumeric() || b"+/=\t\r\n :,.-\\".contains(&c)
 }
 
 /// End of a PEM header or footer line `<tag>[A-Z ]{0,24}PRIVATE KEY( BLOCK)?-----` starting at `at`.
@@ -238,6 +239,9 @@ pub(super) static PEM_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> 
 /// Single-syllable surnames.
 pub(super) static SURNAMES: std::sync::LazyLock<SyllableSet> =
     std::sync::LazyLock::new(|| SyllableSet::new(SURNAME_CHARS.chars()));
+/// Syllables of given names ([`GIVEN_SYLLABLES`]).
+static GIVEN: std::sync::LazyLock<SyllableSet> =
+    std::sync::LazyLock::new(|| SyllableSet::new(GIVEN_SYLLABLES.chars()));
 /// The name stop-list, sorted for binary search.
 static STOPLIST_SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
     let mut v = PERSON_STOPLIST.to_vec();
@@ -254,16 +258,28 @@ fn email_domain_ok(d: &[u8]) -> bool {
         return false;
     };
     let tld = &d[dot + 1..];
+    // Image file names (`icon@2x.png`) have the shape of an address; these extensions are not top-level domains.
+    const FILE_EXTENSIONS: &[&[u8]] = &[
+        b"png", b"jpg", b"jpeg", b"gif", b"webp", b"svg", b"bmp", b"ico", b"tif", b"tiff", b"avif",
+        b"heic",
+    ];
     (2..=24).contains(&tld.len())
         && tld.iter().all(u8::is_ascii_alphabetic)
+        && !FILE_EXTENSIONS.iter().any(|x| tld.eq_ignore_ascii_case(x))
         && d.first().is_some_and(u8::is_ascii_alphanumeric)
         && !d.windows(2).any(|w| w == b"..")
 }
 
-/// Korean name sanity: 2–4 syllables, not a role/kinship word or a common noun followed by a particle.
+/// Korean name sanity: 2–4 syllables, a given name made of given-name syllables (after a one- or two-syllable
+/// surname), not a role/kinship word or a common noun followed by a particle.
 pub(super) fn person_ko_ok(name: &str) -> bool {
     let n = name.chars().count();
     if !(2..=4).contains(&n) || !name.chars().all(is_hangul_syllable) {
+        return false;
+    }
+    let given = |skip: usize| n > skip && name.chars().skip(skip).all(|c| GIVEN.contains(c));
+    let two_syllable_surname = n >= 3 && TWO_SYLLABLE_SURNAMES.iter().any(|s| name.starts_with(s));
+    if !(given(1) || (two_syllable_surname && given(2))) {
         return false;
     }
     // Most names share no first syllable with any stop word (this runs for every honorific hit).
