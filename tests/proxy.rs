@@ -271,6 +271,38 @@ async fn model_list_goes_where_the_sdk_headers_say_and_colon_ids_stay_openai() {
     assert_eq!(seen.headers["authorization"], "Bearer sk-provider-openai");
     assert!(seen.headers.get("x-goog-api-key").is_none());
     assert_eq!(anthropic.count(), 2);
+
+    // Gemini's own listing (`/v1beta/models`, what its SDKs call) and `/v1/models?key=` go to the Gemini
+    // destination with the Gemini key, never to OpenAI's with OpenAI's.
+    for (path, headers) in [
+        (
+            "/v1beta/models",
+            vec![("x-goog-api-key", "client-side-key")],
+        ),
+        (
+            "/v1beta/models/gemini-2.0-flash",
+            vec![("x-goog-api-key", "client-side-key")],
+        ),
+        ("/v1/models?key=client-side-key", vec![]),
+    ] {
+        let before = gw.mock.count();
+        let (s, h, _) = send("GET", &gw.url(path), &headers, Bytes::new()).await;
+        assert_eq!(s, 200, "{path}");
+        assert_eq!(
+            h["x-haetae-destination"], "gemini; jurisdiction=US",
+            "{path}"
+        );
+        assert_eq!(gw.mock.count(), before + 1, "{path}");
+        let seen = gw.mock.last();
+        assert!(
+            seen.path_and_query
+                .starts_with(path.split('?').next().unwrap()),
+            "{path}: {}",
+            seen.path_and_query
+        );
+        assert!(seen.headers.get("authorization").is_none(), "{path}");
+        assert!(!seen.path_and_query.contains("client-side-key"), "{path}");
+    }
     gw.shutdown().await;
 }
 
@@ -300,6 +332,40 @@ async fn upstream_reset_mid_stream_ends_with_an_error_event() {
     let data: Value =
         serde_json::from_str(tail.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
     assert_eq!(data["type"], "error");
+    gw.shutdown().await;
+}
+
+/// An upstream that closes cleanly in the middle of an event has truncated the answer: the client gets the whole
+/// events before it and then an error event (its SDK raises), not half an event and a normal end. An event whose
+/// lines are whole but whose closing blank line is missing is complete and is delivered, terminated.
+#[tokio::test]
+async fn upstream_closing_mid_event_ends_with_an_error_event() {
+    let gw = start().await;
+    for family in ["openai", "anthropic"] {
+        let (path, body) = if family == "openai" {
+            ("/v1/chat/completions", chat("mock-truncated", true))
+        } else {
+            ("/v1/messages", anthropic("mock-truncated", true))
+        };
+        let (status, _, body) = gw.post(path, body).await;
+        assert_eq!(status, 200);
+        let text = std::str::from_utf8(&body).unwrap();
+        let events = stream_events(family, "mock-truncated", 3, false);
+        let whole = events[..2].concat();
+        assert!(text.starts_with(&whole), "{text}");
+        let tail = &text[whole.len()..];
+        assert!(tail.contains("truncated"), "{family}: {tail}");
+        assert!(
+            !tail.contains(&events[2][..events[2].len() / 2]),
+            "{family}: half an event was delivered: {tail}"
+        );
+    }
+    let (status, _, body) = gw
+        .post("/v1/chat/completions", chat("mock-unterminated", true))
+        .await;
+    assert_eq!(status, 200);
+    let events = stream_events("openai", "mock-unterminated", 3, false);
+    assert_eq!(std::str::from_utf8(&body).unwrap(), events.concat());
     gw.shutdown().await;
 }
 
@@ -475,7 +541,14 @@ async fn gateway_keys_are_required_and_never_forwarded() {
     let (s, _, _) = send(
         "POST",
         &gw.url("/v1/chat/completions"),
-        &[JSON, ("authorization", "Bearer gw-acme-key")],
+        &[
+            JSON,
+            ("authorization", "Bearer gw-acme-key"),
+            ("api-key", "gw-acme-key"),
+            ("cookie", "session=gw-acme-key"),
+            ("openai-organization", "org-chosen-by-a-tenant"),
+            ("openai-project", "proj-chosen-by-a-tenant"),
+        ],
         chat("m", false),
     )
     .await;
@@ -484,6 +557,9 @@ async fn gateway_keys_are_required_and_never_forwarded() {
     for (_, v) in seen.headers.iter() {
         assert!(!v.to_str().unwrap_or("").contains("gw-acme-key"));
     }
+    // The organisation and project the provider key works under are the operator's, not a tenant's.
+    assert!(seen.headers.get("openai-organization").is_none());
+    assert!(seen.headers.get("openai-project").is_none());
     gw.shutdown().await;
 }
 

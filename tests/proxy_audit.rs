@@ -483,3 +483,67 @@ async fn a_rotated_log_is_continued_and_served_shard_by_shard() {
     gw.shutdown().await;
     verify_dir(&settings.audit.dir, &v, &VerifyOptions::default()).unwrap();
 }
+
+/// Client text outside the body — the model name, the URL path, the method token — is scanned and counted like the
+/// body, and never reaches the access log, the residency log or an error message raw (the real binary, its stderr
+/// and its log directory are read back).
+#[tokio::test]
+async fn labels_with_personal_data_are_counted_and_never_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.dir = dir.path().join("audit");
+    settings.audit.signing_key_file = dir.path().join("audit.key");
+    let config = dir.path().join("haetae.toml");
+    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let gateway = GatewayProcess::spawn(&config, &[("OPENAI_API_KEY", "sk-provider-openai")]);
+    let base = gateway.base_url();
+    const CARD: &str = "4111111111111111";
+    const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+    const MAIL: &str = "kim.minsu@example.co.kr";
+
+    let model = format!("gpt-4o-mini {RRN} {MAIL}");
+    let body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    let (s, h, _) = send(
+        "POST",
+        &format!("{base}/v1/chat/completions"),
+        &[("content-type", "application/json")],
+        body,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=1,KR_RRN=1");
+
+    let (s, h, _) = send("GET", &format!("{base}/v1/models/{RRN}"), &[], "").await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "KR_RRN=1");
+
+    let (s, _, b) = send("GET", &format!("{base}/v1/files/{CARD}"), &[], "").await;
+    assert_eq!(s, 404);
+    let message = String::from_utf8_lossy(&b).into_owned();
+    assert!(
+        message.contains("/v1/files/{CREDIT_CARD}") && !message.contains(CARD),
+        "{message}"
+    );
+    let (s, _, b) = send(KEY, &format!("{base}/v1/chat/completions"), &[], "").await;
+    assert_eq!(s, 404);
+    assert!(!String::from_utf8_lossy(&b).contains(KEY));
+
+    // Stop gracefully so every record (including the refusals' detached ones) is on disk.
+    gateway.signal("TERM");
+    gateway.wait_for("shutdown", &|l| l.contains("stopped").then(String::new));
+    let log = gateway.log();
+    assert!(log.contains("/v1/models/{KR_RRN}"), "{log}");
+    let audit = all_file_bytes(&settings.audit.dir);
+    assert!(contains(&audit, "{KR_RRN}"));
+    for needle in [RRN, MAIL, CARD, KEY] {
+        assert!(
+            !log.contains(needle),
+            "the access log contains `{needle}`:\n{log}"
+        );
+        assert!(
+            !contains(&audit, needle),
+            "the residency log contains `{needle}`"
+        );
+    }
+}

@@ -63,9 +63,9 @@ pub enum GatewayError {
     /// No wire format knows the path.
     #[error("the gateway does not serve {method} {path}")]
     NotFound {
-        /// Method.
-        method: Method,
-        /// Path without the query string.
+        /// Method ([`method_label`]: extension methods are not echoed).
+        method: &'static str,
+        /// Path without the query string, as [`loggable`] shows it (findings replaced).
         path: String,
     },
     /// Too many requests in flight.
@@ -164,9 +164,15 @@ pub struct Exchange {
     peer: SocketAddr,
     method: Method,
     path: String,
+    /// The path as logs and records show it ([`loggable`]).
+    path_log: String,
     format: Option<WireFormat>,
     tenant: String,
     model: Option<String>,
+    /// The requested model as logs and records show it ([`loggable`]).
+    model_log: Option<String>,
+    /// Findings in the path and the model name (client text outside the body), counted with the body's.
+    label_findings: FindingCounts,
     served_model: Option<String>,
     destination: Option<Arc<Destination>>,
     stream: bool,
@@ -194,15 +200,20 @@ const USAGE_BUF_LIMIT: usize = 256 * 1024;
 
 impl Exchange {
     fn new(shared: Arc<Shared>, method: Method, path: String, peer: SocketAddr) -> Self {
+        let policy = shared.policy.load_full();
+        let mut label_findings = FindingCounts::new();
         Self {
             request_id: new_request_id(),
             started: Instant::now(),
             peer,
             method,
+            path_log: loggable(&policy.engine, &path, &mut label_findings),
             path,
             format: None,
             tenant: "-".to_owned(),
             model: None,
+            model_log: None,
+            label_findings,
             served_model: None,
             destination: None,
             stream: false,
@@ -216,7 +227,7 @@ impl Exchange {
             usage_buf: None,
             usage: Usage::default(),
             receipt: None,
-            policy: shared.policy.load_full(),
+            policy,
             shared,
             _permit: None,
         }
@@ -241,10 +252,10 @@ impl Exchange {
             client: residency
                 .map(|r| r.key.client_pseudonym(&identity))
                 .unwrap_or_default(),
-            endpoint: self.path.clone(),
+            endpoint: self.path_log.clone(),
             wire_format: self.format.map_or("unknown", WireFormat::as_str).to_owned(),
-            requested_model: self.model.clone(),
-            served_model: self.served_model.clone().or_else(|| self.model.clone()),
+            requested_model: self.model_log.clone(),
+            served_model: self.served_model.clone().or_else(|| self.model_log.clone()),
             policy_hash: self.policy.hash.clone(),
             classification: self.classification.as_str().to_owned(),
             findings: self
@@ -313,10 +324,10 @@ impl Exchange {
             request_id = %self.request_id,
             peer = %self.peer,
             tenant = %self.tenant,
-            method = %self.method,
-            path = %self.path,
+            method = method_label(&self.method),
+            path = %self.path_log,
             format = self.format.map(WireFormat::as_str).unwrap_or("-"),
-            model = self.model.as_deref().unwrap_or("-"),
+            model = self.model_log.as_deref().unwrap_or("-"),
             served_model = self.served_model.as_deref().unwrap_or("-"),
             stream = self.stream,
             destination = destination.map(|d| d.name.as_str()).unwrap_or("-"),
@@ -378,6 +389,66 @@ impl ExchangeObserver for Exchange {
     }
 }
 
+/// A label the client chose (request path, model name) as logs, residency records and error messages show it: every
+/// finding of the policy's engine becomes `{ENTITY}`, any character outside `[A-Za-z0-9._:/@+~-]` becomes `_` (no
+/// log injection, no free text), and it is cut at 256 bytes. Labels that are what they should be (`gpt-4o`,
+/// `/v1/chat/completions`) come out unchanged; `/v1/models/900101-1234568` comes out as `/v1/models/{KR_RRN}`. The
+/// findings are added to `counts`.
+pub(crate) fn loggable(
+    engine: &crate::detect::Engine,
+    label: &str,
+    counts: &mut FindingCounts,
+) -> String {
+    const MAX: usize = 256;
+    let safe = |c: char| c.is_ascii_alphanumeric() || "._:/@+~-".contains(c);
+    let mut findings = engine.scan(label);
+    findings.sort_by_key(|f| f.start);
+    let mut out = String::with_capacity(label.len().min(MAX));
+    let mut at = 0;
+    for f in &findings {
+        if f.start < at {
+            continue;
+        }
+        out.extend(
+            label[at..f.start]
+                .chars()
+                .map(|c| if safe(c) { c } else { '_' }),
+        );
+        out.push('{');
+        out.push_str(f.entity.as_str());
+        out.push('}');
+        *counts.entry(f.entity.as_str().to_owned()).or_insert(0) += 1;
+        at = f.end;
+    }
+    out.extend(label[at..].chars().map(|c| if safe(c) { c } else { '_' }));
+    if out.len() > MAX {
+        let mut cut = MAX;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+/// The method as logs and error messages show it: the standard ones by name, any extension method as `OTHER` (a
+/// client can put anything in the method token).
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 fn new_request_id() -> String {
     format!(
         "hx-{:016x}{:08x}",
@@ -399,7 +470,13 @@ pub async fn handle(
         Ok(forwarded) => respond(&shared, forwarded, exchange),
         Err(err) => {
             let kind = err.kind();
-            let message = err.to_string();
+            let mut message = err.to_string();
+            // A routing error names the requested model; the client sent it, but the log line gets the loggable form.
+            if let (Some(raw), Some(shown)) = (&exchange.model, &exchange.model_log) {
+                if raw != shown && !raw.is_empty() {
+                    message = message.replace(raw.as_str(), shown);
+                }
+            }
             let mut response = error_response(family, kind, &message);
             exchange.status = response.status().as_u16();
             set_header(
@@ -456,19 +533,26 @@ async fn pipeline(
     // 1. classify
     let endpoint = api::classify(&parts.method, &ex.path);
     let family = match &endpoint {
-        // `/v1/models` is shared by all three APIs: the SDK's headers say whose list (and key) it is.
-        // (`/v1beta/models` is Gemini's alone.)
+        // `/v1/models` is shared by all three APIs: the SDK's headers (or Gemini's `?key=`) say whose list (and key)
+        // it is. `/v1beta/models` is Gemini's alone: the endpoint's own family, not the format's OpenAI default.
         Some(e) if e.format == WireFormat::ModelsList && e.family != ApiFamily::Gemini => {
-            ApiFamily::guess(&parts.method, &ex.path, &parts.headers)
+            let gemini_key = query
+                .as_deref()
+                .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("key=")));
+            if gemini_key {
+                ApiFamily::Gemini
+            } else {
+                ApiFamily::guess(&parts.method, &ex.path, &parts.headers)
+            }
         }
-        Some(e) => e.format.family(),
+        Some(e) => e.family,
         None if settings.server.allow_unknown_paths => {
             ApiFamily::guess(&parts.method, &ex.path, &parts.headers)
         }
         None => {
             return Err(GatewayError::NotFound {
-                method: parts.method.clone(),
-                path: ex.path.clone(),
+                method: method_label(&parts.method),
+                path: ex.path_log.clone(),
             })
         }
     };
@@ -524,6 +608,16 @@ async fn pipeline(
     };
     if let Some(p) = &parsed {
         ex.model = p.model().map(str::to_owned);
+        if let Some(m) = p.model() {
+            // Gemini carries the model in the path, whose findings are already counted.
+            let mut in_path = FindingCounts::new();
+            let counts = if ex.path.contains(m) {
+                &mut in_path
+            } else {
+                &mut ex.label_findings
+            };
+            ex.model_log = Some(loggable(&ex.policy.engine, m, counts));
+        }
         ex.stream = p.stream();
     }
     // Unknown path forwarded by configuration: no format to parse, so the whole body is scanned as text.
@@ -545,6 +639,9 @@ async fn pipeline(
     };
     if let Some(found) = scanned? {
         (ex.findings, ex.classification) = found;
+    }
+    for (entity, n) in &ex.label_findings {
+        *ex.findings.entry(entity.clone()).or_insert(0) += n;
     }
 
     // 7. route
@@ -738,10 +835,17 @@ const DROP_REQUEST_HEADERS: &[&str] = &[
     "content-length",
     "content-encoding",
     "accept-encoding",
-    // the client's gateway key, in every SDK's spelling
+    // the client's gateway key, in every SDK's spelling (`api-key`: Azure OpenAI's)
     "authorization",
     "x-api-key",
     "x-goog-api-key",
+    "api-key",
+    // the client's cookies are for the gateway's origin, not the provider's
+    "cookie",
+    // which organisation and project the gateway's provider key bills and stores data under is the operator's
+    // choice, not a tenant's
+    "openai-organization",
+    "openai-project",
 ];
 
 const DROP_RESPONSE_HEADERS: &[&str] = &[

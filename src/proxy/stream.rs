@@ -237,7 +237,27 @@ where
                                     this.stats.events += 1;
                                     event.raw().clone()
                                 }
-                                Tail::Incomplete(bytes) => bytes,
+                                // Whole lines without the closing blank line: the event is complete, only its
+                                // terminator is missing. Delivered with one, so the client dispatches it.
+                                Tail::Incomplete(bytes)
+                                    if bytes.ends_with(b"\n") || bytes.ends_with(b"\r") =>
+                                {
+                                    this.stats.events += 1;
+                                    let mut event = bytes.to_vec();
+                                    event.push(b'\n');
+                                    Bytes::from(event)
+                                }
+                                // The upstream closed in the middle of a line: the response is truncated. The cut
+                                // event is not delivered; an error event says so (SDKs raise it), and the exchange
+                                // is not logged as complete.
+                                Tail::Incomplete(_) => {
+                                    return this.fail(
+                                        StreamEnd::UpstreamError("stream ended mid-event".to_owned()),
+                                        ErrorKind::Upstream,
+                                        "the upstream ended the stream in the middle of an event; the response \
+                                         is truncated",
+                                    );
+                                }
                             }
                         }
                         Mode::Passthrough => Bytes::new(),
@@ -246,7 +266,6 @@ where
                         this.finish(StreamEnd::Complete);
                         return Poll::Ready(None);
                     }
-                    // Trailing bytes without a blank line: delivered as-is, nothing is lost.
                     let poll = this.emit(rest);
                     this.finish(StreamEnd::Complete);
                     return poll;

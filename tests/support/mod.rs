@@ -394,6 +394,19 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
         if reset {
             pieces.truncate(2);
         }
+        // A clean close (FIN, no error) in the middle of the third event's data line.
+        if model == "mock-truncated" {
+            pieces.truncate(3);
+            if let Some((_, last)) = pieces.last_mut() {
+                *last = last.slice(..last.len() / 2);
+            }
+        }
+        // The last event's lines are whole, only its closing blank line is missing.
+        if model == "mock-unterminated" {
+            if let Some((_, last)) = pieces.last_mut() {
+                *last = last.slice(..last.len() - 1);
+            }
+        }
         return stream_response(pieces, reset);
     }
     let body = match family {
