@@ -57,7 +57,7 @@ fn invalid_json_and_utf8() {
         WireFormat::AnthropicMessages,
         r#"{"messages":[{"role":"user","content":"\ud800"}]}"#,
     );
-    assert!(matches!(e, ApiError::InvalidJson { .. }), "{e:?}");
+    assert!(e.to_string().contains("lone UTF-16 surrogate"), "{e}");
     // Duplicate keys, at the top and deep inside a tool input: refused, without quoting the key or the values.
     let e = err(
         WireFormat::OpenAiChat,
@@ -82,6 +82,14 @@ fn invalid_json_and_utf8() {
         err(WireFormat::OpenAiChat, &deep),
         ApiError::InvalidJson { .. }
     ));
+    // Valid JSON nested past the parser's limit is told so, not called a syntax error.
+    let nested = format!(
+        r#"{{"model":"m","messages":[],"x":{}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let e = err(WireFormat::OpenAiChat, &nested);
+    assert!(e.to_string().contains("nesting deeper than"), "{e}");
 }
 
 #[test]

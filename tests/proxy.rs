@@ -1072,3 +1072,36 @@ async fn a_body_too_slow_to_scan_is_refused_at_the_inspection_deadline() {
     assert_eq!(gw.mock.count(), 0, "nothing unscanned is forwarded");
     gw.shutdown().await;
 }
+
+/// Text the client controls outside the replaceable segments is inspected too: signed reasoning (Anthropic
+/// `thinking` blocks, Responses `reasoning` summaries) and end-user identifiers (`user`, `metadata`).
+#[tokio::test]
+async fn signed_reasoning_and_user_identifiers_are_inspected() {
+    let gw = start().await;
+    let thinking = json!({"model": "m", "max_tokens": 8,
+        "metadata": {"user_id": "kim.minsu@example.co.kr"},
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "고객 주민번호 900101-1234568 확인", "signature": "sig"},
+                {"type": "text", "text": "ok"}]},
+            {"role": "user", "content": "go on"}]});
+    let (s, h, _) = gw.post("/v1/messages", thinking.to_string()).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=1,KR_RRN=1");
+    let seen = gw.mock.last();
+    assert_eq!(
+        seen.json()["messages"][1]["content"][0]["signature"],
+        "sig",
+        "a signed block is forwarded untouched"
+    );
+
+    let reasoning = json!({"model": "m", "user": "lee@example.com", "input": [
+        {"type": "reasoning", "id": "rs_1", "summary": [
+            {"type": "summary_text", "text": "card 4111 1111 1111 1111 on file"}]},
+        {"role": "user", "content": "continue"}]});
+    let (s, h, _) = gw.post("/v1/responses", reasoning.to_string()).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "CREDIT_CARD=1,EMAIL=1");
+    gw.shutdown().await;
+}

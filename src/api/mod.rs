@@ -144,8 +144,22 @@ impl ApiError {
                 column: e.column(),
             };
         }
+        // serde_json has no error codes; its messages for these two start with fixed text (and never quote input).
+        let message = e.to_string();
         let reason = match e.classify() {
             serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax
+                if message.starts_with("recursion limit exceeded") =>
+            {
+                "nesting deeper than the parser's limit of 128 levels"
+            }
+            // (serde_json reports a leading surrogate without its trailing half as an "unexpected end of hex escape")
+            serde_json::error::Category::Syntax
+                if message.starts_with("lone leading surrogate")
+                    || message.starts_with("unexpected end of hex escape") =>
+            {
+                "a lone UTF-16 surrogate escape such as \\ud800, which is not Unicode text"
+            }
             serde_json::error::Category::Syntax => "syntax error",
             serde_json::error::Category::Data => "invalid value",
             serde_json::error::Category::Eof => "unexpected end of input",

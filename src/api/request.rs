@@ -489,6 +489,39 @@ impl ParsedRequest {
         })
     }
 
+    /// Client text that is inspected but is not a replaceable segment: the readable text of signed parts (Anthropic
+    /// `thinking` blocks, OpenAI Responses `reasoning` summaries: their signature covers them, so they can be
+    /// blocked or routed, never rewritten) and end-user identifiers the APIs invite (`user`, `safety_identifier`,
+    /// `metadata` values, Anthropic `metadata.user_id`), which are often e-mail addresses.
+    pub fn read_only_texts(&self) -> impl Iterator<Item = &str> + '_ {
+        let signed = self
+            .segments
+            .iter()
+            .filter(|s| s.kind == SegmentKind::Opaque(OpaqueKind::Signed))
+            .filter_map(|s| s.path.get(&self.value)?.as_object())
+            .flat_map(|part| {
+                let thinking = part.get("thinking").and_then(Value::as_str);
+                let summary = part
+                    .get("summary")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.get("text")?.as_str());
+                thinking.into_iter().chain(summary)
+            });
+        let root = self.value.as_object();
+        let field = |k: &str| root.and_then(|r| r.get(k)).and_then(Value::as_str);
+        let metadata = root
+            .and_then(|r| r.get("metadata"))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.values().filter_map(Value::as_str));
+        signed
+            .chain(field("user"))
+            .chain(field("safety_identifier"))
+            .chain(metadata)
+    }
+
     /// The whole body as a value (read-only; translation seam).
     pub fn value(&self) -> &Value {
         &self.value

@@ -750,7 +750,11 @@ fn inspect_body(
     raw: bool,
 ) -> Result<Option<(FindingCounts, Level)>, GatewayError> {
     if let Some(p) = parsed {
-        return inspect(policy, after, p.texts().map(|(_, _, text)| text)).map(Some);
+        let texts = p
+            .texts()
+            .map(|(_, _, text)| text)
+            .chain(p.read_only_texts());
+        return inspect(policy, after, texts).map(Some);
     }
     if raw {
         let text = std::str::from_utf8(body).map_err(|_| GatewayError::Uninspectable)?;
