@@ -1551,8 +1551,6 @@ const MAX_SEARCH: usize = 64 * 1024;
 /// clean text is read about 1.07 times.
 const UNANCHORED_WINDOW: usize = 16 * MAX_SEARCH;
 
-/// Whether only whitespace lies between the start of `s`'s line and `s`. Walks back over that whitespace only (never
-/// the whole line), so candidates on one long line cost their own gap, not the line each.
 /// Whether a one-letter portion mark `(C)`/`(S)` at `s..e` sits among list markers: another parenthesised capital
 /// that is not a portion-mark letter (`(A) Apple`, `(B) Banana`, `(M) Medium`) within 160 bytes on either side, in
 /// the same paragraph (a blank line ends the look).
@@ -1600,6 +1598,8 @@ fn code_expression(v: &[u8]) -> bool {
     }
 }
 
+/// Whether only whitespace lies between the start of `s`'s line and `s`. Walks back over that whitespace only (never
+/// the whole line), so candidates on one long line cost their own gap, not the line each.
 fn blank_before(bytes: &[u8], s: usize) -> bool {
     bytes[..s]
         .iter()
@@ -1849,9 +1849,19 @@ fn check(
         }
         Check::KrPhone => {
             // `+82 (0)10-…`: the bracketed trunk zero is written but not part of the number.
-            let trunk = usize::from(memchr::memmem::find(cand, b"(0)").is_some());
+            // `+82 010-…` writes the trunk zero without brackets; it is not part of the number either.
+            let written_trunk = cand.strip_prefix(b"+82").is_some_and(|r| {
+                r.iter()
+                    .find(|&&c| !matches!(c, b' ' | b'-'))
+                    .is_some_and(|&c| c == b'0')
+            });
+            let trunk = usize::from(memchr::memmem::find(cand, b"(0)").is_some() || written_trunk);
             let n = count_digits(cand) - trunk;
-            (8..=12).contains(&n).then_some((None, s, e, base))
+            // A landline or service number written as bare digits (`0412345678`) has the shape of any product code
+            // or employee number: only a phone keyword (+0.3) reports it. Bare mobile numbers (`010…`) stay.
+            let bare_landline = cand.iter().all(u8::is_ascii_digit) && !cand.starts_with(b"01");
+            let score = if bare_landline { base.min(0.45) } else { base };
+            (8..=12).contains(&n).then_some((None, s, e, score))
         }
         Check::E164 => {
             let n = count_digits(cand);
