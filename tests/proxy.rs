@@ -1103,5 +1103,14 @@ async fn signed_reasoning_and_user_identifiers_are_inspected() {
     let (s, h, _) = gw.post("/v1/responses", reasoning.to_string()).await;
     assert_eq!(s, 200);
     assert_eq!(h["x-haetae-findings"], "CREDIT_CARD=1,EMAIL=1");
+
+    // Participant names, tool descriptions and stop sequences are client text too.
+    let chat = json!({"model": "m", "stop": ["900101-1234568"],
+        "tools": [{"type": "function", "function": {"name": "f",
+            "description": "escalate to park@example.com", "parameters": {"type": "object"}}}],
+        "messages": [{"role": "user", "name": "choi@example.com", "content": "hi"}]});
+    let (s, h, _) = gw.post("/v1/chat/completions", chat.to_string()).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=2,KR_RRN=1");
     gw.shutdown().await;
 }

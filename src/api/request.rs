@@ -491,8 +491,10 @@ impl ParsedRequest {
 
     /// Client text that is inspected but is not a replaceable segment: the readable text of signed parts (Anthropic
     /// `thinking` blocks, OpenAI Responses `reasoning` summaries: their signature covers them, so they can be
-    /// blocked or routed, never rewritten) and end-user identifiers the APIs invite (`user`, `safety_identifier`,
-    /// `metadata` values, Anthropic `metadata.user_id`), which are often e-mail addresses.
+    /// blocked or routed, never rewritten), end-user identifiers the APIs invite (`user`, `safety_identifier`,
+    /// `metadata` values, Anthropic `metadata.user_id`), which are often e-mail addresses, participant `name`s of
+    /// chat messages, tool descriptions (OpenAI `tools[].function.description`, Anthropic `tools[].description`),
+    /// `stop` sequences and Gemini `labels` values.
     pub fn read_only_texts(&self) -> impl Iterator<Item = &str> + '_ {
         let signed = self
             .segments
@@ -511,15 +513,35 @@ impl ParsedRequest {
             });
         let root = self.value.as_object();
         let field = |k: &str| root.and_then(|r| r.get(k)).and_then(Value::as_str);
-        let metadata = root
-            .and_then(|r| r.get("metadata"))
-            .and_then(Value::as_object)
+        let values = |k: &str| {
+            root.and_then(|r| r.get(k))
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|m| m.values().filter_map(Value::as_str))
+        };
+        let items = |k: &str| {
+            root.and_then(|r| r.get(k))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        };
+        let names = items("messages").filter_map(|m| m.get("name")?.as_str());
+        let tools = items("tools").filter_map(|t| {
+            t.get("description")
+                .or_else(|| t.get("function")?.get("description"))?
+                .as_str()
+        });
+        let stop = field("stop")
             .into_iter()
-            .flat_map(|m| m.values().filter_map(Value::as_str));
+            .chain(items("stop").filter_map(Value::as_str));
         signed
             .chain(field("user"))
             .chain(field("safety_identifier"))
-            .chain(metadata)
+            .chain(values("metadata"))
+            .chain(names)
+            .chain(tools)
+            .chain(stop)
+            .chain(values("labels"))
     }
 
     /// The whole body as a value (read-only; translation seam).
