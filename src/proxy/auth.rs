@@ -123,6 +123,11 @@ fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&
             return Some(v.trim());
         }
     }
+    query_key(query)
+}
+
+/// The `key=` parameter of a query string (how Gemini clients send their key).
+pub(crate) fn query_key(query: Option<&str>) -> Option<&str> {
     query?.split('&').find_map(|kv| kv.strip_prefix("key="))
 }
 

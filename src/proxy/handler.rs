@@ -144,6 +144,16 @@ impl GatewayError {
 /// Per-entity finding counts of one request.
 pub type FindingCounts = BTreeMap<String, u32>;
 
+/// Add `n` findings of `entity`, allocating the key only the first time an entity is seen in a request.
+fn add_count(counts: &mut FindingCounts, entity: &str, n: u32) {
+    match counts.get_mut(entity) {
+        Some(c) => *c += n,
+        None => {
+            counts.insert(entity.to_owned(), n);
+        }
+    }
+}
+
 fn counts_header(counts: &FindingCounts) -> String {
     let mut out = String::new();
     for (entity, n) in counts {
@@ -417,7 +427,7 @@ pub(crate) fn loggable(
         out.push('{');
         out.push_str(f.entity.as_str());
         out.push('}');
-        *counts.entry(f.entity.as_str().to_owned()).or_insert(0) += 1;
+        add_count(counts, f.entity.as_str(), 1);
         at = f.end;
     }
     out.extend(label[at..].chars().map(|c| if safe(c) { c } else { '_' }));
@@ -470,13 +480,7 @@ pub async fn handle(
         Ok(forwarded) => respond(&shared, forwarded, exchange),
         Err(err) => {
             let kind = err.kind();
-            let mut message = err.to_string();
-            // A routing error names the requested model; the client sent it, but the log line gets the loggable form.
-            if let (Some(raw), Some(shown)) = (&exchange.model, &exchange.model_log) {
-                if raw != shown && !raw.is_empty() {
-                    message = message.replace(raw.as_str(), shown);
-                }
-            }
+            let message = err.to_string();
             let mut response = error_response(family, kind, &message);
             exchange.status = response.status().as_u16();
             set_header(
@@ -536,10 +540,7 @@ async fn pipeline(
         // `/v1/models` is shared by all three APIs: the SDK's headers (or Gemini's `?key=`) say whose list (and key)
         // it is. `/v1beta/models` is Gemini's alone: the endpoint's own family, not the format's OpenAI default.
         Some(e) if e.format == WireFormat::ModelsList && e.family != ApiFamily::Gemini => {
-            let gemini_key = query
-                .as_deref()
-                .is_some_and(|q| q.split('&').any(|kv| kv.starts_with("key=")));
-            if gemini_key {
+            if super::auth::query_key(query.as_deref()).is_some() {
                 ApiFamily::Gemini
             } else {
                 ApiFamily::guess(&parts.method, &ex.path, &parts.headers)
@@ -641,11 +642,28 @@ async fn pipeline(
         (ex.findings, ex.classification) = found;
     }
     for (entity, n) in &ex.label_findings {
-        *ex.findings.entry(entity.clone()).or_insert(0) += n;
+        add_count(&mut ex.findings, entity, *n);
     }
 
     // 7. route
-    let route = shared.routes.select(dest_family, ex.model.as_deref())?;
+    let route = shared
+        .routes
+        .select(dest_family, ex.model.as_deref())
+        .map_err(|e| match e {
+            // The message names the model: as logs show it, not as the client wrote it.
+            RouteError::FormatMismatch {
+                model: _,
+                destination,
+                speaks,
+                requested,
+            } => RouteError::FormatMismatch {
+                model: ex.model_log.clone().unwrap_or_default(),
+                destination,
+                speaks,
+                requested,
+            },
+            other => other,
+        })?;
     let destination = Arc::clone(&route.destination);
     ex.destination = Some(Arc::clone(&destination));
     ex.served_model = route.served_model.clone();
@@ -781,13 +799,7 @@ fn inspect<'a>(
                 .scan_segment_until(text, 0, scratch, &mut findings, deadline)
                 .map_err(|_| GatewayError::InspectionTimeout { after })?;
             for f in &findings {
-                // allocate the key only the first time an entity is seen in this request
-                match counts.get_mut(f.entity.as_str()) {
-                    Some(n) => *n += 1,
-                    None => {
-                        counts.insert(f.entity.as_str().to_owned(), 1);
-                    }
-                }
+                add_count(&mut counts, f.entity.as_str(), 1);
                 if f.entity == Entity::ClassificationMarking {
                     if let Some(marking) = text.get(f.start..f.end) {
                         level = level.max(marking_level(marking));
