@@ -111,7 +111,7 @@ fn main() {
     run("parse", &mut || {
         let p = api::parse(WireFormat::OpenAiChat, &body).unwrap();
         if p.is_modified() {
-            p.to_body().len()
+            p.to_body(&body).len()
         } else {
             body.len()
         }

@@ -704,6 +704,17 @@ async fn model_routes_send_matching_models_to_the_domestic_destination() {
         "domestic destination has no credential"
     );
     assert_eq!(gw.mock.count(), 0);
+    // The rewrite changes the model and nothing else: numbers serde_json would re-spell (an integer past u64, an
+    // exponent, a negative zero), spacing and escapes reach the destination as the client wrote them.
+    let body = r#"{ "model": "exaone", "seed": 18446744073709551616, "n": 1E0, "x": -0,
+  "messages": [{"role": "user", "content": "caf\u00e9"}] }"#;
+    let (s, _, _) = gw.post("/v1/chat/completions", body.to_owned()).await;
+    assert_eq!(s, 200);
+    let seen = domestic.last();
+    assert_eq!(
+        std::str::from_utf8(&seen.body).unwrap(),
+        body.replace(r#""exaone""#, r#""LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct""#)
+    );
     gw.shutdown().await;
 }
 

@@ -27,11 +27,14 @@ fuzz_target!(|data: &[u8]| {
         let texts: Vec<(usize, String)> = parsed.texts().map(|(i, _, t)| (i, t.to_owned())).collect();
         parsed.apply(texts.iter().cloned()).unwrap();
         assert_eq!(parsed.value(), &before);
-        let rebuilt = parsed.to_body();
-        assert!(api::parse(format, &rebuilt).is_ok());
+        // Identity replacements splice back the client's exact bytes.
+        assert_eq!(parsed.to_body(body), body);
         parsed.apply(texts.iter().map(|(i, t)| (*i, format!("[{}]", t.len())))).unwrap();
         let _ = parsed.set_model("fuzz-model");
-        let again = api::parse(format, &parsed.to_body()).unwrap();
+        let rebuilt = parsed.to_body(body);
+        let again = api::parse(format, &rebuilt).unwrap();
         assert_eq!(again.segments().len(), parsed.segments().len());
+        // The spliced bytes mean exactly the rewritten value.
+        assert_eq!(again.value(), parsed.value());
     }
 });

@@ -6,7 +6,8 @@
 //! - [`parse`] turns a request body into the list of user-controlled text [`Segment`]s (plus opaque parts such as
 //!   images) with their JSON locations, the requested model and the stream flag;
 //! - [`ParsedRequest::replace_text`] / [`ParsedRequest::set_model`] / [`ParsedRequest::to_body`] rebuild the body
-//!   with every unknown field kept, in order;
+//!   by splicing the rewritten values into the original bytes: every other byte (unknown fields, their order,
+//!   number spellings such as `1E0` or integers past `u64`) stays as the client wrote it;
 //! - [`errors`] renders error bodies and SSE error events in each API's own shape;
 //! - [`sse`] frames a server-sent-event stream while keeping each event's raw bytes; [`usage`] reads token counts.
 //!
@@ -36,6 +37,7 @@ pub mod usage;
 mod classify;
 mod path;
 mod request;
+mod splice;
 
 pub use classify::{classify, classify_bytes, ApiFamily, Endpoint, WireFormat};
 pub use errors::ErrorKind;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::classify::{Endpoint, WireFormat};
 use super::path::JsonPath;
+use super::splice;
 use super::ApiError;
 
 /// Who (or what) supplied a segment's text. Policies may treat sources differently (e.g. scan tool results harder).
@@ -146,6 +147,10 @@ pub struct ParsedRequest {
     stream: bool,
     /// Whether a segment or the model was rewritten since parsing (the original bytes no longer match).
     modified: bool,
+    /// Locations rewritten since parsing, in order (the splice rebuild writes these values over the originals).
+    edited: Vec<JsonPath>,
+    /// The model was set on a body that had no `model` member: the rebuild appends it to the root object.
+    model_appended: bool,
 }
 
 impl std::fmt::Debug for ParsedRequest {
@@ -445,6 +450,8 @@ pub fn parse_value(format: WireFormat, value: Value) -> Result<ParsedRequest, Ap
         model,
         stream,
         modified: false,
+        edited: Vec::new(),
+        model_appended: false,
     })
 }
 
@@ -567,6 +574,7 @@ impl ParsedRequest {
             Some(Value::String(s)) => {
                 *s = new.into();
                 self.modified = true;
+                self.edited.push(seg.path.clone());
                 Ok(())
             }
             _ => Err(ApiError::StaleSegment { index }),
@@ -595,7 +603,14 @@ impl ParsedRequest {
             return Err(ApiError::ModelInPath);
         }
         let obj = self.value.as_object_mut().ok_or(ApiError::NotAnObject)?;
-        obj.insert("model".to_owned(), Value::String(model.to_owned()));
+        let existed = obj
+            .insert("model".to_owned(), Value::String(model.to_owned()))
+            .is_some();
+        if existed {
+            self.edited.push(JsonPath::root().key("model"));
+        } else {
+            self.model_appended = true;
+        }
         self.model = Some(model.to_owned());
         self.modified = true;
         Ok(())
@@ -608,8 +623,44 @@ impl ParsedRequest {
         self.modified
     }
 
-    /// Serialise the (possibly rewritten) body: compact JSON, keys in their original order.
-    pub fn to_body(&self) -> Vec<u8> {
+    /// The body to forward: `original` (the bytes this request was parsed from) with each rewritten value
+    /// spliced in at its location and an added `model` member appended. Every byte outside the rewritten values
+    /// stays as the client wrote it: numbers keep their spelling and precision (`18446744073709551616`, `1E0`,
+    /// `-0`), escapes, whitespace and key order are untouched. Unmodified: `original` itself.
+    ///
+    /// If `original` is not the text this value was parsed from (a caller error), the value is re-serialised
+    /// instead ([`Self::to_json`]), which is the same JSON up to number spelling.
+    pub fn to_body(&self, original: &[u8]) -> Vec<u8> {
+        if !self.modified {
+            return original.to_vec();
+        }
+        let Ok(text) = std::str::from_utf8(original) else {
+            return self.to_json();
+        };
+        let edits: Option<Vec<splice::Edit<'_>>> = self
+            .edited
+            .iter()
+            .map(|path| {
+                path.get(&self.value)
+                    .map(|value| splice::Edit { path, value })
+            })
+            .collect();
+        let model = self.model_appended.then(|| ("model", &self.value["model"]));
+        match edits.map(|e| splice::splice(text, &e, model)) {
+            Some(Ok(body)) => body,
+            _ => {
+                debug_assert!(
+                    false,
+                    "splice failed on the body this request was parsed from"
+                );
+                self.to_json()
+            }
+        }
+    }
+
+    /// The (possibly rewritten) value serialised afresh: compact JSON, keys in their original order, numbers in
+    /// `serde_json`'s spelling. For bodies that have no original bytes ([`parse_value`], translation).
+    pub fn to_json(&self) -> Vec<u8> {
         // Serialising a `Value` cannot fail (string keys, finite numbers); fall back to an empty body, which
         // upstream rejects, rather than panic.
         serde_json::to_vec(&self.value).unwrap_or_default()

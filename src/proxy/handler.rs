@@ -682,9 +682,9 @@ async fn pipeline(
         }
     }
     // The parser refused duplicate keys, so while nothing was rewritten the original bytes mean exactly the value
-    // that was scanned and go out as they are; a rewritten body is re-serialised from that value.
+    // that was scanned and go out as they are; a rewritten body is the original with the new values spliced in.
     let forward_body = match &parsed {
-        Some(p) if p.is_modified() => Bytes::from(p.to_body()),
+        Some(p) if p.is_modified() => Bytes::from(p.to_body(&body)),
         _ => body,
     };
 
