@@ -86,3 +86,104 @@ fn person_recall_in_context() {
     }
     println!("PERSON recall per context:\n{}", report.join("\n"));
 }
+
+fn data(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/data/detect/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Recall on hand-written realistic names (`person_names_ko.txt`: modern, older, traditional, native Korean and
+/// Christian given names, two-syllable surnames) in the contexts the detector supports, exact spans only.
+#[test]
+fn person_recall_on_real_names() {
+    let engine = Engine::builtin().unwrap();
+    let names: Vec<String> = data("person_names_ko.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert!(names.len() >= 300, "{} names", names.len());
+    let contexts = [
+        "{}님 안녕하세요",
+        "{} 님께 전달",
+        "어제 {} 씨가 왔다",
+        "{} 고객님 문의",
+        "{} 환자 입원",
+        "담당: {} 과장",
+        "{} 교수 연구실",
+        "성명: {}\n연락처: 없음",
+        "성명 {} / 생년월일 없음",
+        "이름은 {}입니다",
+        "담당자 {}가 처리",
+        "{\"성명\":\"{}\"}",
+        "| 성명 | {} |",
+    ];
+    let mut total = 0usize;
+    let mut hit = 0usize;
+    let mut missed_everywhere = Vec::new();
+    let mut report = Vec::new();
+    let mut per_name = vec![0usize; names.len()];
+    for template in contexts {
+        let mut h = 0usize;
+        for (i, name) in names.iter().enumerate() {
+            let text = template.replacen("{}", name, 1);
+            let start = text.find(name.as_str()).unwrap();
+            let found = engine.scan(&text).iter().any(|f| {
+                f.entity == Entity::Person && f.start == start && f.end == start + name.len()
+            });
+            h += usize::from(found);
+            per_name[i] += usize::from(found);
+        }
+        report.push(format!(
+            "{:.3}  {template:?}",
+            h as f64 / names.len() as f64
+        ));
+        total += names.len();
+        hit += h;
+    }
+    for (i, name) in names.iter().enumerate() {
+        if per_name[i] == 0 {
+            missed_everywhere.push(name.as_str());
+        }
+    }
+    let r = hit as f64 / total as f64;
+    println!(
+        "PERSON recall on {} real names x {} contexts: {r:.3}\n{}\nmissed in every context: {}",
+        names.len(),
+        contexts.len(),
+        report.join("\n"),
+        missed_everywhere.join(" ")
+    );
+    assert!(r >= 0.95, "recall {r:.3} on real names");
+}
+
+/// Precision side: phrases with a context word but no name (`person_negatives_ko.txt`) give no PERSON.
+#[test]
+fn person_negatives_are_not_names() {
+    let engine = Engine::builtin().unwrap();
+    let text = data("person_negatives_ko.txt");
+    let phrases: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(phrases.len() >= 60);
+    let wrong: Vec<String> = phrases
+        .iter()
+        .filter_map(|p| {
+            let names: Vec<&str> = engine
+                .scan(p)
+                .iter()
+                .filter(|f| f.entity == Entity::Person)
+                .map(|f| &p[f.start..f.end])
+                .collect();
+            (!names.is_empty()).then(|| format!("{p:?} -> {names:?}"))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} phrases give a PERSON:\n{}",
+        wrong.len(),
+        phrases.len(),
+        wrong.join("\n")
+    );
+}

@@ -33,6 +33,9 @@ pub(crate) enum Check {
     KeyDigit,
     /// `password=…` style assignment: the finding is the value; the value must look like a secret.
     Assignment,
+    /// An HTTP credential (`Authorization: Bearer …`, `://user:pw@`, `-u user:pw`): the finding is the token or the
+    /// password; placeholders and dummies are not secrets.
+    Credential,
     /// Korean mobile/landline number sanity (digit count).
     KrPhone,
     /// International number: 8–15 digits.
@@ -308,13 +311,17 @@ pub(crate) const SURNAME_CHARS: &str = "김이박최정강조윤장임한오서�
 /// any other syllable is a noun, not a name: `은행`, `기업`, `신입`, `연락처` before an honorific or after a form
 /// label. The set is generous (modern, traditional and native names such as `하늘`, `사랑`, `보람`, `슬기`); what it
 /// leaves out are syllables common in nouns and rare in names (`행`, `업`, `입`, `족`, `력`, `료`, `술`, `락`, `처`,
-/// `반`, `골`, `증`, `외`, `직`, `요`, `어`, …).
+/// `반`, `골`, `증`, `외`, `직`, `어`, …). Nouns made of name syllables (`연결`, `서울`, `화면`) are in the stop-list.
+/// Recall on real names is measured by `tests/detect_person_recall.rs` over `tests/data/detect/person_names_ko.txt`.
 pub(crate) const GIVEN_SYLLABLES: &str = concat!(
     "가각간갑강개건걸검겸경계고곤공관광교구국군권귀규균근금기길",
     "나난남내녀노누늘니다단달담당대덕도돈동두득",
     "라란람랑래량려련렬례로록롬룡루류륜률륭름리린림립",
     "마만매명모목몽묘무문미민바박배백범벽별병보복본봉부분비빈빛",
     "사산삼상새샘생서석선설섭성세소솔송수숙순숭슬승시식신실심",
+    // Native, old-style and Christian names: 한결 다솜 초롱 한울 새봄 샛별 겨레 미르 다올 그루 하늬 꽃님, 말순 끝순
+    // 막례 갑돌 돌쇠, 혜령 준면 낙연, 요한 요셉 바울 에스더 다니엘.
+    "결솜롱울봄꽃샛겨레르올그말끝막돌쇠낙령늬면요셉에스더엘디베드윗앵",
     "아안애양언엄여연열염엽영예오옥온완왕용우욱운웅원월위유육윤율은을음응의이익인일임",
     "자잔장재전점정제조종주준중지진집",
     "차찬창채천철청초총추춘충치칠탁태택토통",
@@ -349,8 +356,11 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     use Boundary as B;
     use Check as C;
     use Entity as E;
+    // Label forms: `성명: 김민수`, `성명 김민수`, `이름은 김민수`, JSON `"성명":"김민수"`, a table row `| 성명 | 김민수 |`,
+    // the value on the next line (`성명:\n김민수`, also as a JSON `\n` escape). The given name takes up to three
+    // syllables (`김마리아`); `Check::PersonKoBefore` drops a trailing particle or copula (`김철입니다`).
     let person_before = format!(
-        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자)(?: *[:：] *|(?:은|는|이|가)? +){}[가-힣]{{1,2}}",
+        r#"(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사|받는 ?분|보내는 ?분|수령인|수취인|예약자|주문자|계약자|대표자)(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +){}[가-힣]{{1,3}}"#,
         surnames_regex()
     );
     vec![
@@ -382,7 +392,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.banner",
             E::ClassificationMarking,
-            r"COSMIC TOP SECRET|TOP SECRET|NATO (?:SECRET|CONFIDENTIAL|RESTRICTED)|OFFICIAL[- ]SENSITIVE|UK EYES ONLY",
+            r"COSMIC {1,3}TOP {1,3}SECRET|TOP {1,3}SECRET|NATO (?:SECRET|CONFIDENTIAL|RESTRICTED)|OFFICIAL[- ]SENSITIVE|UK EYES ONLY",
             0.9,
             C::None,
             B::Word
@@ -463,7 +473,10 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "secret.assignment",
             E::SecretKey,
-            r#"(?:password|Password|PASSWORD|passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|API-Key|Api-Key|PASS|PW|pw)["']? *[:=] *["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
+            // Operators: `key = v`, `"key": "v"`, `("key", "v")` (put/Setenv), `setKey("v")`. A quoted value may
+            // hold spaces, `;` and `,` (`Check::Assignment` then wants a digit); an unquoted one ends at `&`, a JSON
+            // escape or trailing punctuation (trimmed by the check).
+            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|API-Key|Api-Key|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
             0.8,
             C::Assignment,
             B::None
@@ -471,9 +484,34 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "secret.assignment",
             E::SecretKey,
-            r#"(?:비밀번호|패스워드|암호|비번)(?: *[:=：] *| *[은는] +)["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
+            r#"(?:비밀번호|패스워드|암호|비번)(?: *[:=：] *| *[은는] +| +)["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,}"#,
             0.8,
             C::Assignment,
+            B::None
+        ),
+        // HTTP credentials: `Authorization: Bearer …` / `Basic …` headers, `user:password@` in a URL, `curl -u user:pw`.
+        p!(
+            "secret.auth_header",
+            E::SecretKey,
+            r#"(?:Authorization|authorization|AUTHORIZATION)["']? *[:=] *["']?(?:Bearer|bearer|BEARER|Basic|basic|Token|token) +[A-Za-z0-9._~+/=-]{8,}"#,
+            0.85,
+            C::Credential,
+            B::None
+        ),
+        p!(
+            "secret.url_password",
+            E::SecretKey,
+            r#"://[A-Za-z0-9._%+-]{1,64}:[^\s/"'<>]{3,128}@[A-Za-z0-9_-]"#,
+            0.85,
+            C::Credential,
+            B::None
+        ),
+        p!(
+            "secret.user_password",
+            E::SecretKey,
+            r#"(?:-u|--user) +["']?[A-Za-z0-9._@-]{1,64}:[^\s"']{4,128}"#,
+            0.8,
+            C::Credential,
             B::None
         ),
         // ---- Korean addresses and names (Hangul-anchored) ----
@@ -512,7 +550,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "person.en",
             E::Person,
-            r"(?:Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant) *[:=] *[A-Z][a-z]+(?: +[A-Z][a-z]+){1,2}",
+            r#"(?:Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant)["']? *[:=] *["']?[A-Z][a-z]+(?: +[A-Z][a-z]+){1,2}"#,
             0.8,
             C::PersonEn,
             B::Word
@@ -842,6 +880,124 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "경영",
     "연세",
     "고려",
+    "명단",
+    // Roles, customer segments, form words and kinship terms seen before an honorific or after a label (review
+    // of session 10), and nouns made of the syllables added to `GIVEN_SYLLABLES` with it (연결, 서울, 연령, 화면 …).
+    "간호사",
+    "주치의",
+    "전공의",
+    "전문의",
+    "여성",
+    "남성",
+    "장애",
+    "장애인",
+    "정회원",
+    "회원",
+    "동의",
+    "동의서",
+    "부재",
+    "이용",
+    "유선",
+    "현금",
+    "우대",
+    "모바일",
+    "연결",
+    "우울",
+    "연말",
+    "기말",
+    "연령",
+    "명령",
+    "고령",
+    "고령자",
+    "지령",
+    "사령",
+    "사령관",
+    "이에",
+    "어디",
+    "우량",
+    "성인",
+    "여아",
+    "남아",
+    "유아",
+    "임부",
+    "임산부",
+    "신생아",
+    "주부",
+    "어린이",
+    "사회",
+    "한문",
+    "도덕",
+    "가정",
+    "전임",
+    "시간",
+    "선임",
+    "현장",
+    "국내",
+    "공공",
+    "온라인",
+    "지정",
+    "지원",
+    "선택",
+    "부서",
+    "전면",
+    "정면",
+    "이면",
+    "지면",
+    "방면",
+    "장면",
+    "국면",
+    "화면",
+    "표면",
+    "반면",
+    "양면",
+    "단면",
+    "안면",
+    "서면",
+    "부교수",
+    "정교수",
+    "조교수",
+    "경리",
+    "전산",
+    "설계",
+    "시설",
+    "지사",
+    "지점",
+    "지점장",
+    "공란",
+    "공백",
+    "배우자",
+    "장남",
+    "장녀",
+    "차남",
+    "차녀",
+    "형제",
+    "지인",
+    "상사",
+    "부하",
+    "여사",
+    "도련",
+    "소장",
+    "이장",
+    "조장",
+    "단장",
+    "위원장",
+    "사무장",
+    "계장",
+    "주무관",
+    "경위",
+    "경사",
+    "경장",
+    "순경",
+    "상병",
+    "이병",
+    "하사",
+    "중사",
+    "소위",
+    "소령",
+    "원사",
+    "장로",
+    "권사",
+    "성도",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class
@@ -884,7 +1040,7 @@ pub(crate) const PEM_FOOTER: &str = r"-----END[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?
 pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     // markings (ASCII: 9; portion marks start with `(`, found by the digit-run scanner)
     ("COSMIC", 0),
-    ("TOP SECRET", 0),
+    ("TOP ", 0),
     ("NATO ", 0),
     ("SECRET", 0),
     ("CONFIDENTIAL", 0),
@@ -930,6 +1086,15 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("rivate_key", 1),
     ("rivateKey", 1),
     ("PRIVATE_KEY", 0),
+    ("pass", 0),
+    ("Pw", 0),
+    ("oken", 1),
+    ("TOKEN", 0),
+    ("uthorization", 1),
+    ("AUTHORIZATION", 0),
+    ("://", 0),
+    ("-u ", 0),
+    ("--user ", 0),
     // English names (ASCII: 15)
     ("Mr.", 0),
     ("Mr ", 0),
@@ -967,6 +1132,16 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("담당자", 0),
     ("피보험자", 0),
     ("보호자", 0),
+    ("상담원", 0),
+    ("상담사", 0),
+    ("받는", 0),
+    ("보내는", 0),
+    ("수령인", 0),
+    ("수취인", 0),
+    ("예약자", 0),
+    ("주문자", 0),
+    ("계약자", 0),
+    ("대표자", 0),
     ("서울", 0),
     ("부산", 0),
     ("대구", 0),

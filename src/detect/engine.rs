@@ -1051,6 +1051,7 @@ impl Engine {
                 if tr.token_start.get(id).copied().unwrap_or(false)
                     && at > 0
                     && token_byte(b[at - 1])
+                    && !(at > 1 && b[at - 2] == b'\\' && matches!(b[at - 1], b'n' | b'r' | b't'))
                 {
                     continue;
                 }
@@ -1574,6 +1575,91 @@ fn lettered_list(bytes: &[u8], s: usize, e: usize) -> bool {
 /// Whether an unquoted assigned value is code that reads a secret rather than the secret itself: a call or subscript
 /// (`os.environ[`, `get_secret(`, `hashlib.sha256(pw)`) or a dotted identifier path (`self.password`,
 /// `settings.OPENAI_API_KEY`).
+/// The end of an assignment's value starting at `vs` (the regex matched up to `e`), and whether it is a whole quoted
+/// string. A quoted value runs to its closing quote (spaces, `;` and `,` included; at most 200 bytes, one line). An
+/// unquoted one ends at `&` (the next query parameter), at a JSON escape (`\n`, `\"`) and before trailing
+/// `.`, `,`, `;` or an unmatched closing bracket.
+fn assignment_value_end(bytes: &[u8], vs: usize, e: usize) -> (usize, bool) {
+    if let Some(&q) = vs.checked_sub(1).and_then(|i| bytes.get(i)) {
+        if matches!(q, b'"' | b'\'') {
+            let limit = (vs + 201).min(bytes.len());
+            if let Some(k) = bytes[vs..limit].iter().position(|&b| b == q || b == b'\n') {
+                if bytes[vs + k] == q && !(q == b'"' && k > 0 && bytes[vs + k - 1] == b'\\') {
+                    return (vs + k, true);
+                }
+            }
+        }
+    }
+    let mut ve = e;
+    let v = &bytes[vs..e];
+    if let Some(k) = v.iter().enumerate().position(|(i, &b)| {
+        b == b'&'
+            || (b == b'\\' && matches!(v.get(i + 1), Some(b'n' | b'r' | b't' | b'"')))
+            || (b == b'<' && v.get(i + 1) == Some(&b'/'))
+    }) {
+        ve = vs + k;
+    }
+    loop {
+        let v = &bytes[vs..ve];
+        let Some(&last) = v.last() else { break };
+        let unmatched = |open: u8| {
+            v.iter().filter(|&&b| b == open).count() < v.iter().filter(|&&b| b == last).count()
+        };
+        let trim = match last {
+            b'.' | b',' | b';' => true,
+            b')' => unmatched(b'('),
+            b']' => unmatched(b'['),
+            b'}' => unmatched(b'{'),
+            _ => false,
+        };
+        if !trim {
+            break;
+        }
+        ve -= 1;
+    }
+    (ve, false)
+}
+
+/// Whether an assignment's or credential's value looks like a secret rather than a placeholder, a dummy, code or a
+/// path: at least two character classes, or a whole quoted string of at least 8 characters that is not a stock
+/// dummy (prose, `password: forgotten`, is not quoted; code is). A quoted value with spaces is a passphrase only with
+/// a digit and at most four words (`"Enter your password"` is an interface string).
+fn secret_value_ok(v: &[u8], quoted: bool, working_directory: bool) -> bool {
+    if v.len() < 6 && !quoted {
+        return false;
+    }
+    let classes = [
+        v.iter().any(u8::is_ascii_lowercase),
+        v.iter().any(u8::is_ascii_uppercase),
+        v.iter().any(u8::is_ascii_digit),
+        v.iter().any(|b| !b.is_ascii_alphanumeric()),
+    ];
+    let placeholder = v
+        .first()
+        .is_some_and(|b| matches!(b, b'$' | b'<' | b'{' | b'%'))
+        || v.windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"xxxx") || w == b"****")
+        || v.windows(3).any(|w| w == b"...")
+        || v.iter().all(|&b| b == v[0]);
+    // A filesystem path (`PWD=/home/kim/app`, `password_file: ~/pw.txt`) is not the secret.
+    let path = v.starts_with(b"~/")
+        || (v.first() == Some(&b'/') && (working_directory || v[1..].contains(&b'/')));
+    let dummy = || {
+        DUMMY_SECRET_WORDS
+            .iter()
+            .any(|d| v.windows(d.len()).any(|w| w.eq_ignore_ascii_case(d)))
+    };
+    let words = v.split(|b| *b == b' ').filter(|w| !w.is_empty()).count();
+    if words > 1 && (!quoted || !classes[2] || words > 4 || dummy()) {
+        return false;
+    }
+    let n = classes.iter().filter(|&&c| c).count();
+    (n >= 2 || (quoted && v.len() >= 8 && !dummy()))
+        && !placeholder
+        && !path
+        && (quoted || !code_expression(v))
+}
+
 fn code_expression(v: &[u8]) -> bool {
     let ident_start = |c: u8| c.is_ascii_alphabetic() || c == b'_';
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
@@ -1601,19 +1687,26 @@ fn code_expression(v: &[u8]) -> bool {
 /// Whether only whitespace lies between the start of `s`'s line and `s`. Walks back over that whitespace only (never
 /// the whole line), so candidates on one long line cost their own gap, not the line each.
 fn blank_before(bytes: &[u8], s: usize) -> bool {
-    bytes[..s]
+    match bytes[..s]
         .iter()
-        .rev()
-        .find(|&&b| b == b'\n' || !b.is_ascii_whitespace())
-        .is_none_or(|&b| b == b'\n')
+        .rposition(|&b| b == b'\n' || !b.is_ascii_whitespace())
+    {
+        None => true,
+        // A line break, or a `\n` escape (a line break inside a JSON string or a code literal).
+        Some(i) => bytes[i] == b'\n' || (i > 0 && bytes[i] == b'n' && bytes[i - 1] == b'\\'),
+    }
 }
 
-/// Whether only whitespace lies between `e` and the end of its line.
+/// Whether only whitespace lies between `e` and the end of its line (a line break or a `\n` escape).
 fn blank_after(bytes: &[u8], e: usize) -> bool {
     bytes[e..]
         .iter()
-        .find(|&&b| b == b'\n' || !b.is_ascii_whitespace())
-        .is_none_or(|&b| b == b'\n')
+        .position(|&b| b == b'\n' || !b.is_ascii_whitespace())
+        .is_none_or(|i| {
+            bytes[e + i] == b'\n'
+                || (bytes[e + i] == b'\\' && matches!(bytes.get(e + i + 1), Some(b'n' | b'r')))
+                || (bytes[e + i] == b'"' && bytes[e + i + 1..].starts_with(b"}"))
+        })
 }
 
 /// End of an anchored search from `p`: [`MAX_SEARCH`] bytes ahead, or past the re-scan budget [`RESCAN_WINDOW`].
@@ -1662,10 +1755,12 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
     let prev2 = if s > 1 { at(s - 2) } else { None };
     let next = at(e);
     let next2 = at(e + 1);
+    let escape = matches!(prev, Some(b'n' | b't' | b'r')) && prev2 == Some(b'\\');
     match boundary {
         Boundary::None => true,
-        Boundary::Word => !word(prev) && !word(next),
-        Boundary::WordStart => !word(prev),
+        // `\n`, `\t`, `\r` before a match are escapes in pasted JSON or code, not a letter touching it.
+        Boundary::Word => (!word(prev) || escape) && !word(next),
+        Boundary::WordStart => !word(prev) || escape,
         Boundary::Number => {
             let all_digits = b
                 .get(s..e)
@@ -1679,8 +1774,6 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
             if matches!(next, Some(b'-' | b'.')) && digit(next2) {
                 return false;
             }
-            // `\n`, `\t`, `\r` before the number are escapes in pasted JSON or code, not a letter touching it.
-            let escape = matches!(prev, Some(b'n' | b't' | b'r')) && prev2 == Some(b'\\');
             !(all_digits && ((word(prev) && !escape) || word(next)))
         }
         Boundary::HangulStart => !hay
@@ -1800,52 +1893,75 @@ fn check(
         } else {
             base
         }),
-        Check::KeyDigit => cand
-            .iter()
-            .any(u8::is_ascii_digit)
-            .then_some((None, s, e, base)),
+        // A key holds a digit and a long random run; hyphenated words with a number (`sk-2024-summer-collection-01`,
+        // a SKU or a CSS class) do not.
+        Check::KeyDigit => (cand.iter().any(u8::is_ascii_digit)
+            && cand.split(|&b| b == b'-').any(|run| run.len() >= 16))
+        .then_some((None, s, e, base)),
         Check::Github => keep(if validate::github_token(cand) {
             0.95
         } else {
             base
         }),
         Check::Assignment => {
-            // The value starts after the first `=`/`:`/`：` (or the particle of `비밀번호는 …`) and any spaces or
-            // quotes.
+            // The value starts after the first operator (`=`, `:`, `：`, the `,` of `("key", "v")`, the `(` of
+            // `setKey("v")`, or the particle of `비밀번호는 …`) and any spaces or quotes.
             let t = hay.get(s..e)?;
-            let op = t.find(['=', ':', '：']).or_else(|| t.find(['는', '은']))?;
-            let op_len = t[op..].chars().next().map_or(1, char::len_utf8);
-            let rest = &t[op + op_len..];
-            let skip = rest.len() - rest.trim_start_matches([' ', '"', '\'']).len();
-            let vs = s + op + op_len + skip;
-            let v = bytes.get(vs..e)?;
-            let classes = [
-                v.iter().any(u8::is_ascii_lowercase),
-                v.iter().any(u8::is_ascii_uppercase),
-                v.iter().any(u8::is_ascii_digit),
-                v.iter().any(|b| !b.is_ascii_alphanumeric()),
-            ];
-            let placeholder = v
-                .first()
-                .is_some_and(|b| matches!(b, b'$' | b'<' | b'{' | b'%'))
-                || v.windows(4)
-                    .any(|w| w.eq_ignore_ascii_case(b"xxxx") || w == b"****")
-                || v.iter().all(|&b| b == v[0]);
-            // A value of one character class (`"correcthorse"`) counts when it is a whole quoted string of at least 8
-            // characters that is not a stock dummy: prose (`password: forgotten`) is not quoted, code is.
-            let quoted = vs > 0
-                && matches!(bytes[vs - 1], b'"' | b'\'')
-                && bytes.get(e) == Some(&bytes[vs - 1]);
-            let dummy = || {
-                DUMMY_SECRET_WORDS
-                    .iter()
-                    .any(|d| v.windows(d.len()).any(|w| w.eq_ignore_ascii_case(d)))
+            // The keyword (a Korean one with its particle, `비밀번호는`), then quotes and spaces, one operator, and
+            // spaces and quotes again.
+            let kw_end = t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))?;
+            let keyword = &t[..kw_end];
+            let rest = t[kw_end..].trim_start_matches(['"', '\'', ' ']);
+            let rest = rest
+                .strip_prefix(['=', ':', '：', ',', '(', '>'])
+                .unwrap_or(rest)
+                .trim_start_matches(['"', '\'', ' ']);
+            let vs = s + t.len() - rest.len();
+            // Short keywords need a word start: `DB_PASS=` and `dbPw:` are keys, `OVERPASS=` and `UPW=` are not.
+            if keyword.len() <= 4
+                && s > 0
+                && bytes[s - 1].is_ascii_alphanumeric()
+                && !(bytes[s - 1].is_ascii_lowercase() && bytes[s].is_ascii_uppercase())
+            {
+                return None;
+            }
+            let (ve, quoted) = assignment_value_end(bytes, vs, e);
+            let v = bytes.get(vs..ve)?;
+            secret_value_ok(
+                v,
+                quoted,
+                keyword.ends_with("PWD") || keyword.ends_with("pwd"),
+            )
+            .then_some((None, vs, ve, base))
+        }
+        Check::Credential => {
+            let t = hay.get(s..e)?;
+            let (vs, ve) = if let Some(at) = t.rfind('@').filter(|_| t.starts_with("://")) {
+                // `://user:password@host`: the password is between the user's `:` and the last `@`.
+                let colon = t[3..].find(':')? + 3;
+                (s + colon + 1, s + at)
+            } else if t.starts_with('-') {
+                // `-u user:password` (curl, wget, httpie): the password after the first `:`.
+                let colon = t.find(':')?;
+                (s + colon + 1, e)
+            } else {
+                // `Authorization: Bearer <token>`: the token after the scheme word.
+                let sp = t.rfind(' ')?;
+                (s + sp + 1, e)
             };
-            let n = classes.iter().filter(|&&c| c).count();
-            ((n >= 2 || (quoted && v.len() >= 8 && !dummy()))
-                && !placeholder
-                && (quoted || !code_expression(v)))
-            .then_some((None, vs, e, base))
+            let v = bytes.get(vs..ve)?;
+            let trimmed = v.len()
+                - v.iter()
+                    .rev()
+                    .take_while(|&&b| matches!(b, b'.' | b',' | b')'))
+                    .count();
+            let v = &v[..trimmed];
+            (v.len() >= 4 && secret_value_ok(v, false, false)).then_some((
+                None,
+                vs,
+                vs + v.len(),
+                base,
+            ))
         }
         Check::KrPhone => {
             // `+82 (0)10-…`: the bracketed trunk zero is written but not part of the number.
@@ -1857,6 +1973,12 @@ fn check(
             });
             let trunk = usize::from(memchr::memmem::find(cand, b"(0)").is_some() || written_trunk);
             let n = count_digits(cand) - trunk;
+            // A part or model number continues past the phone's shape (`031-2345-6789-A`).
+            if bytes.get(e) == Some(&b'-')
+                && bytes.get(e + 1).is_some_and(u8::is_ascii_alphanumeric)
+            {
+                return None;
+            }
             // A landline or service number written as bare digits (`0412345678`) has the shape of any product code
             // or employee number: only a phone keyword (+0.3) reports it. Bare mobile numbers (`010…`) stay.
             let bare_landline = cand.iter().all(u8::is_ascii_digit) && !cand.starts_with(b"01");
@@ -1868,6 +1990,15 @@ fn check(
             (8..=15).contains(&n).then_some((None, s, e, base))
         }
         Check::ContextNumeric => {
+            // An amount (`1234567890원`) is not an account number, nor is a part number that goes on (`…-6789-A`).
+            if hay
+                .get(e..)
+                .is_some_and(|t| t.trim_start_matches(' ').starts_with('원'))
+                || (bytes.get(e) == Some(&b'-')
+                    && bytes.get(e + 1).is_some_and(u8::is_ascii_alphanumeric))
+            {
+                return None;
+            }
             let n = count_digits(cand);
             if has(Group::Health) && (10..=13).contains(&n) {
                 Some((Some(Entity::KrHealthInsurance), s, e, 0.7))
@@ -1888,17 +2019,13 @@ fn check(
             let two = TWO_SYLLABLE_SURNAMES.iter().any(|sn| name.starts_with(sn))
                 && (3..=4).contains(&syllables);
             let one = name.chars().next().is_some_and(|c| SURNAMES.contains(c))
-                && (2..=3).contains(&syllables);
+                && (2..=4).contains(&syllables);
             ((one || two) && person_ko_ok(name)).then_some((None, s, e, base))
         }
         Check::Email => keep(base),
         Check::PersonKoBefore => {
-            let t = hay.get(s..e)?;
-            let cut = t
-                .rfind([' ', ':', '：'])
-                .map(|i| i + t[i..].chars().next().map_or(1, char::len_utf8))?;
-            let name = &t[cut..];
-            person_ko_ok(name).then_some((None, s + cut, e, base))
+            let (ns, ne) = scanners::person_after_label(hay.get(s..e)?)?;
+            Some((None, s + ns, s + ne, base))
         }
         Check::PersonEn => {
             let t = hay.get(s..e)?;
@@ -1907,7 +2034,7 @@ fn check(
                 None => t.find(' ')?,
             };
             let rest = &t[cut..];
-            let skip = rest.len() - rest.trim_start_matches(' ').len();
+            let skip = rest.len() - rest.trim_start_matches([' ', '"', '\'']).len();
             // Form values that are not names (`Name: Not Provided`, `Customer: Enterprise Plan`, `Dr. Pepper`).
             const NOT_NAMES: &[&str] = &[
                 "Not",
@@ -1936,7 +2063,8 @@ fn check(
         }
         Check::KoMarking => {
             let after = hay.get(e..).unwrap_or("");
-            if after.trim_start_matches(' ').starts_with("번호") {
+            // `1급 비밀번호`, and `1급 비밀병기` (a "secret weapon", a common figure of speech).
+            if after.trim_start_matches(' ').starts_with("번호") || after.starts_with("병기") {
                 return None;
             }
             if cand.first() == Some(&b'I')
@@ -1960,10 +2088,36 @@ fn check(
             {
                 return None;
             }
+            // `군사기밀보호법` (the Military Secrets Protection Act) names a law, it marks nothing.
+            if cand != "대외비".as_bytes() && hay.get(e..).is_some_and(|t| t.starts_with("보호"))
+            {
+                return None;
+            }
             keep(base)
         }
         Check::LineAlone => {
-            (blank_before(bytes, s) && blank_after(bytes, e)).then_some((None, s, e, base))
+            // Alone on its line, allowing Markdown emphasis or heading marks around it (`**SECRET**`, `# SECRET`)
+            // and a `Classification:` label before it.
+            let mut ls = s;
+            while ls > 0 && matches!(bytes[ls - 1], b'*' | b'_' | b'#' | b'[' | b' ' | b'\t') {
+                ls -= 1;
+            }
+            let before = &bytes[..ls];
+            for label in [
+                &b"Classification:"[..],
+                b"CLASSIFICATION:",
+                b"Classification Level:",
+            ] {
+                if before.ends_with(label) {
+                    ls -= label.len();
+                    break;
+                }
+            }
+            let mut le = e;
+            while le < bytes.len() && matches!(bytes[le], b'*' | b'_' | b']') {
+                le += 1;
+            }
+            (blank_before(bytes, ls) && blank_after(bytes, le)).then_some((None, s, e, base))
         }
         Check::Portion => {
             let inner = cand.get(1..cand.len().saturating_sub(1))?;
@@ -1990,7 +2144,14 @@ fn check(
             let sep = |c: u8| matches!(c, b' ' | b',' | b'/' | b'-');
             let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
             let mut end = e;
-            if b.get(e).copied().is_some_and(word) {
+            // A date after the control list (`SECRET//REL TO USA, KOR, 2024-03-05`) is not a control.
+            if let Some(k) = b[controls..e].windows(6).position(|w| {
+                matches!(w[0], b' ' | b',')
+                    && w[1..5].iter().all(u8::is_ascii_digit)
+                    && w[5] == b'-'
+            }) {
+                end = controls + k;
+            } else if b.get(e).copied().is_some_and(word) {
                 while end > controls && !b.get(end - 1).copied().is_some_and(sep) {
                     end -= 1;
                 }

@@ -36,6 +36,14 @@ impl Engine {
                     while s < at && b[s] == b'.' {
                         s += 1;
                     }
+                    // A JSON escape before the address (`메일\nminsu@…`) is not part of it.
+                    if s > 0 && b[s - 1] == b'\\' && s < at && matches!(b[s], b'n' | b'r' | b't') {
+                        s += 1;
+                    }
+                    // `scheme://user:password@host` is a credential in a URL, not an address.
+                    if s > 0 && b[s - 1] == b':' && userinfo_before(b, s - 1) {
+                        continue;
+                    }
                     let mut e = at + 1;
                     while e < b.len() && e - at <= 255 && domain(b[e]) {
                         e += 1;
@@ -44,6 +52,12 @@ impl Engine {
                         e -= 1;
                     }
                     if s == at || !email_domain_ok(&b[at + 1..e]) {
+                        continue;
+                    }
+                    // `git@github.com:org/repo.git` is an SSH remote (`host:path`), not an address.
+                    if b.get(e) == Some(&b':')
+                        && b.get(e + 1).is_some_and(|c| !c.is_ascii_whitespace())
+                    {
                         continue;
                     }
                     last_end = e;
@@ -69,6 +83,21 @@ impl Engine {
                     let mut e = c + 1;
                     while e < b.len() && e - s < 45 && hexc(b[e]) {
                         e += 1;
+                    }
+                    // An embedded IPv4 tail (`::ffff:192.0.2.128`): the last group continues with `.` and digits.
+                    if b.get(e) == Some(&b'.') && b.get(e + 1).is_some_and(u8::is_ascii_digit) {
+                        let mut t = e;
+                        while t < b.len() && t - e < 12 && (b[t].is_ascii_digit() || b[t] == b'.') {
+                            t += 1;
+                        }
+                        while t > e && b[t - 1] == b'.' {
+                            t -= 1;
+                        }
+                        if std::str::from_utf8(&b[s..t])
+                            .is_ok_and(|x| x.parse::<std::net::Ipv6Addr>().is_ok())
+                        {
+                            e = t;
+                        }
                     }
                     last_end = e;
                     if b[s..e].iter().filter(|&&x| x == b':').count() < 2 {
@@ -253,15 +282,27 @@ static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|
     SyllableSet::new(PERSON_STOPLIST.iter().filter_map(|w| w.chars().next()))
 });
 
+/// Whether the `:` at `colon` ends the user of a URL's `user:password@` (a `://` earlier in the same token).
+fn userinfo_before(b: &[u8], colon: usize) -> bool {
+    let from = colon.saturating_sub(80);
+    let token_start = b[from..colon]
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+        .map_or(from, |i| from + i + 1);
+    memchr::memmem::find(&b[token_start..colon], b"://").is_some()
+}
+
 fn email_domain_ok(d: &[u8]) -> bool {
     let Some(dot) = d.iter().rposition(|&c| c == b'.') else {
         return false;
     };
     let tld = &d[dot + 1..];
-    // Image file names (`icon@2x.png`) have the shape of an address; these extensions are not top-level domains.
+    // File names (`icon@2x.png`, `report@v2.pdf`) have the shape of an address; these extensions are not top-level
+    // domains (`.zip`, `.mov`, `.md` and `.py` are, so they stay).
     const FILE_EXTENSIONS: &[&[u8]] = &[
         b"png", b"jpg", b"jpeg", b"gif", b"webp", b"svg", b"bmp", b"ico", b"tif", b"tiff", b"avif",
-        b"heic",
+        b"heic", b"pdf", b"doc", b"docx", b"xls", b"xlsx", b"ppt", b"pptx", b"txt", b"csv", b"hwp",
+        b"hwpx", b"log", b"json",
     ];
     (2..=24).contains(&tld.len())
         && tld.iter().all(u8::is_ascii_alphabetic)
@@ -282,6 +323,19 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
     if !(given(1) || (two_syllable_surname && given(2))) {
         return false;
     }
+    // Every char is a 3-byte Hangul syllable (checked above).
+    let syllables = |from: usize, to: usize| name.get(from * 3..to * 3).unwrap_or("");
+    if n == 4 && !two_syllable_surname {
+        // A three-syllable given name (유빛나리, 김마리아, 김다니엘) is rare; a noun compound before an honorific
+        // (서울지점, 방문상담) or a three-syllable name plus a particle (김민수가) is not.
+        let last = name.chars().last().unwrap_or(' ');
+        if PARTICLES.contains(&last)
+            || STOPLIST_SORTED.binary_search(&syllables(0, 2)).is_ok()
+            || STOPLIST_SORTED.binary_search(&syllables(2, 4)).is_ok()
+        {
+            return false;
+        }
+    }
     // Most names share no first syllable with any stop word (this runs for every honorific hit).
     if !name.chars().next().is_some_and(|c| STOP_FIRST.contains(c)) {
         return true;
@@ -290,16 +344,57 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
         return false;
     }
     if n == 3 {
-        const PARTICLES: &[char] = &[
-            '을', '를', '은', '는', '이', '가', '의', '에', '와', '과', '도', '로', '만',
-        ];
-        // Every char is a 3-byte Hangul syllable (checked above): the first two are the first 6 bytes.
-        let two = name.get(..6).unwrap_or(name);
-        if STOPLIST_SORTED.binary_search(&two).is_ok()
-            && name.chars().last().is_some_and(|c| PARTICLES.contains(&c))
+        // A stop word plus a particle (`이번에`, `정보를`). Not 은 and 이: they end many given names, and
+        // 이하은, 이상은, 유지은, 최고은, 이하이 are names far more often than 이하 + 은.
+        let last = name.chars().last().unwrap_or(' ');
+        if STOPLIST_SORTED.binary_search(&syllables(0, 2)).is_ok()
+            && PARTICLES.contains(&last)
+            && !matches!(last, '은' | '이')
         {
             return false;
         }
     }
     true
+}
+
+/// Particles that attach to a noun or name (`김민수가`, `이번에`).
+const PARTICLES: &[char] = &[
+    '을', '를', '은', '는', '이', '가', '의', '에', '와', '과', '도', '로', '만',
+];
+
+/// The name at the end of a label match (`성명: 김민수입니다` matched as `…김민수입`): within the trailing run of Hangul
+/// syllables, the longest prefix that is a name and is either the whole run or followed by a particle or copula
+/// syllable (`입`, `이`, `가`, `께`, `님` …). Returns the name's byte range within `t`.
+pub(super) fn person_after_label(t: &str) -> Option<(usize, usize)> {
+    let start = t
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_hangul_syllable(c))
+        .last()
+        .map(|(i, _)| i)?;
+    const FOLLOWERS: &[char] = &[
+        '입', '이', '은', '는', '을', '를', '의', '에', '께', '님', '씨', '과', '와', '도', '로',
+        '가', '만',
+    ];
+    let run = &t[start..];
+    // Every char of the run is a 3-byte Hangul syllable.
+    let n = run.len() / 3;
+    (2..=n).rev().find_map(|k| {
+        let name = &run[..k * 3];
+        let next_ok = k == n
+            || run[k * 3..]
+                .chars()
+                .next()
+                .is_some_and(|c| FOLLOWERS.contains(&c));
+        // A name ending in a syllable that is almost always a particle here (`담당자 김건가 처리`) is the shorter
+        // name plus that particle.
+        let particle_end = k > 2
+            && name.chars().next_back().is_some_and(|c| {
+                matches!(
+                    c,
+                    '가' | '를' | '을' | '는' | '의' | '에' | '께' | '와' | '과'
+                )
+            });
+        (next_ok && !particle_end && person_ko_ok(name)).then_some((start, start + k * 3))
+    })
 }
