@@ -388,7 +388,10 @@ impl Default for LimitSettings {
             max_header_bytes: 64 * 1024,
             max_connections: 10_000,
             max_concurrent_requests: 4_096,
-            max_sse_event_bytes: MIB as usize,
+            // Single provider events reach several MiB: Gemini image output inline, the Responses API's
+            // `response.completed` (the whole output again) and `partial_image` events. Only an event's own bytes
+            // are held, so the cap costs nothing on ordinary streams.
+            max_sse_event_bytes: 16 * MIB as usize,
             inline_scan_bytes: 64 * 1024,
         }
     }
@@ -785,6 +788,12 @@ impl Settings {
                         format!("tenants[{i}].key_sha256[{j}]"),
                         "must be 64 lower-case hex characters (SHA-256 of the key)".into(),
                     );
+                } else if h == EMPTY_KEY_SHA256 {
+                    // `echo "$UNSET" | haetae key hash` would otherwise make an empty key a valid credential.
+                    issue(
+                        format!("tenants[{i}].key_sha256[{j}]"),
+                        "is the SHA-256 of an empty key; make a key with `haetae key new`".into(),
+                    );
                 } else if !hashes.insert(h.as_str()) {
                     issue(
                         format!("tenants[{i}].key_sha256[{j}]"),
@@ -883,6 +892,9 @@ impl Settings {
 }
 
 /// Whether `h` is a lower-case hex SHA-256 digest (how key and token hashes are stored).
+/// SHA-256 of the empty string: never a valid gateway key hash.
+const EMPTY_KEY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 fn is_sha256_hex(h: &str) -> bool {
     h.len() == 64
         && h.chars()
@@ -1008,6 +1020,29 @@ mod tests {
         assert!(keys.contains(&"destinations[0].jurisdiction"), "{keys:?}");
         assert!(keys.contains(&"routing.anthropic"), "{keys:?}");
         assert!(keys.contains(&"tenants[0].key_sha256[0]"), "{keys:?}");
+    }
+
+    #[test]
+    fn the_hash_of_an_empty_key_is_refused() {
+        let mut s = Settings::default();
+        s.tenants.push(TenantSettings {
+            name: "ops".into(),
+            key_sha256: vec![EMPTY_KEY_SHA256.into()],
+        });
+        let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+            panic!("expected Invalid")
+        };
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.key == "tenants[0].key_sha256[0]" && i.message.contains("empty key")),
+            "{issues:?}"
+        );
+        assert_eq!(
+            crate::proxy::auth::key_hash_hex(""),
+            EMPTY_KEY_SHA256,
+            "the constant is the SHA-256 of the empty string"
+        );
     }
 
     #[test]

@@ -55,6 +55,10 @@ async fn openai_chat_non_streaming_passes_through_with_provider_credentials() {
         headers["x-request-id"], "mock-req-1",
         "upstream headers pass through"
     );
+    assert_eq!(headers["openai-processing-ms"], "12");
+    // ... except the operator's provider account and the provider's cookies.
+    assert!(headers.get("openai-organization").is_none());
+    assert!(headers.get("set-cookie").is_none());
 
     let seen = gw.mock.last();
     assert_eq!(seen.path_and_query, "/v1/chat/completions");
@@ -470,7 +474,7 @@ async fn compressed_bodies_are_decoded_bombs_refused() {
     assert_eq!(s, 200);
     let seen = gw.mock.last();
     assert!(seen.headers.get("content-encoding").is_none());
-    assert_eq!(seen.body, Bytes::from(plain), "forwarded decoded");
+    assert_eq!(seen.body, Bytes::from(plain.clone()), "forwarded decoded");
 
     let bomb = gzip(&vec![b' '; 10 * 1024 * 1024]);
     let (s, _, _) = send(
@@ -489,9 +493,34 @@ async fn compressed_bodies_are_decoded_bombs_refused() {
     )
     .await;
     assert_eq!(s, 415);
+    // Two header lines mean the same as `gzip, gzip`.
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[
+            JSON,
+            ("content-encoding", "gzip"),
+            ("content-encoding", "gzip"),
+        ],
+        gzip(&gzip(plain.as_bytes())),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(gw.mock.last().body, Bytes::from(plain.clone()));
+    // A value that is no coding token is not echoed (the client can put anything in a header).
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("content-encoding", "900101-1234568 kim@example.com")],
+        "xx",
+    )
+    .await;
+    assert_eq!(s, 415);
+    let text = String::from_utf8_lossy(&body);
+    assert!(!text.contains("900101") && !text.contains("kim@"), "{text}");
     let (s, _, _) = gw.post("/v1/chat/completions", vec![b'x'; 65 * 1024]).await;
     assert_eq!(s, 413);
-    assert_eq!(gw.mock.count(), 1);
+    assert_eq!(gw.mock.count(), 2);
     gw.shutdown().await;
 }
 
@@ -716,6 +745,39 @@ async fn model_routes_send_matching_models_to_the_domestic_destination() {
         body.replace(r#""exaone""#, r#""LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct""#)
     );
     gw.shutdown().await;
+}
+
+/// A stream still open when the grace period ends gets an error event in its API's shape (the SDK raises it), not
+/// a bare connection drop, and the gateway stops.
+#[tokio::test]
+async fn streams_open_at_the_end_of_the_grace_period_end_with_an_error_event() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.timeouts.shutdown_grace_ms = 300;
+    let mut gw = start_with(mock, settings).await;
+    let req = http::Request::post(gw.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(chat("mock-stall", true))))
+        .unwrap();
+    let resp = client().request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    gw.begin_shutdown();
+    let body = tokio::time::timeout(Duration::from_secs(3), resp.into_body().collect())
+        .await
+        .expect("the stream ends shortly after the grace period")
+        .unwrap()
+        .to_bytes();
+    let text = std::str::from_utf8(&body).unwrap();
+    assert!(text.contains("shutting down"), "{text}");
+    assert!(
+        text.trim_end().ends_with('}'),
+        "ends with the error event: {text}"
+    );
+    let task = gw.task.take().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
@@ -1123,5 +1185,31 @@ async fn signed_reasoning_and_user_identifiers_are_inspected() {
     let (s, h, _) = gw.post("/v1/chat/completions", chat.to_string()).await;
     assert_eq!(s, 200);
     assert_eq!(h["x-haetae-findings"], "EMAIL=2,KR_RRN=1");
+
+    // Tool parameter schemas: descriptions and enum values (OpenAI, Anthropic, Gemini shapes).
+    let chat = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+            "properties": {"who": {"type": "string", "description": "default owner kim@example.com",
+                "enum": ["900101-1234568"]}}}}}]});
+    let (s, h, _) = gw.post("/v1/chat/completions", chat.to_string()).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=1,KR_RRN=1");
+    let messages = json!({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"name": "t", "input_schema": {"type": "object",
+            "properties": {"x": {"type": "string", "description": "escalate to lee@example.com"}}}}]});
+    let (s, h, _) = gw.post("/v1/messages", messages.to_string()).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=1");
+    let gemini = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "tools": [{"functionDeclarations": [{"name": "g", "description": "owner park@example.com",
+            "parameters": {"type": "object"}}]}]});
+    let (s, h, _) = gw
+        .post(
+            "/v1beta/models/gemini-2.0-flash:generateContent",
+            gemini.to_string(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=1");
     gw.shutdown().await;
 }

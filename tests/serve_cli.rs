@@ -166,3 +166,43 @@ async fn check_binds_nothing_and_leaves_the_residency_log_alone() {
     assert!(err.contains("missing-signing.key"), "{err}");
     assert!(!bad.audit.dir.exists(), "the log directory was not created");
 }
+
+/// `key new` prints config lines that parse whatever the tenant's name, and `key hash` refuses an empty key (what
+/// `echo "$UNSET" | haetae key hash` sends), whose hash would let any client in.
+#[test]
+fn key_commands_print_valid_toml_and_refuse_an_empty_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = haetae(
+        dir.path(),
+        &["key", "new", "--tenant", r#"acme "EU" \ team"#],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let toml_part = &text[text.find("[[tenants]]").unwrap()..];
+    let parsed: toml::Value = toml::from_str(toml_part).unwrap();
+    assert_eq!(
+        parsed["tenants"][0]["name"].as_str(),
+        Some(r#"acme "EU" \ team"#)
+    );
+
+    let out = haetae(dir.path(), &["key", "new", "--tenant", " "], &[]);
+    assert!(!out.status.success());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .args(["key", "hash"])
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("empty key"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}

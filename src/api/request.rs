@@ -323,6 +323,16 @@ pub fn parse(format: WireFormat, body: &[u8]) -> Result<ParsedRequest, ApiError>
     parse_value(format, value)
 }
 
+/// Every string in `v` (object keys excluded), in document order. Depth is bounded by the parser's recursion limit.
+fn string_leaves<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|x| string_leaves(x, out)),
+        Value::Object(m) => m.values().for_each(|x| string_leaves(x, out)),
+        _ => {}
+    }
+}
+
 /// The start of the parse error for a duplicate object key ([`ApiError::from_json`] maps it to
 /// [`ApiError::DuplicateKey`]).
 pub(crate) const DUPLICATE_KEY: &str = "duplicate object key";
@@ -538,6 +548,22 @@ impl ParsedRequest {
                 .or_else(|| t.get("function")?.get("description"))?
                 .as_str()
         });
+        // Tool parameter schemas (OpenAI `function.parameters` / Responses `parameters`, Anthropic `input_schema`,
+        // Gemini `functionDeclarations[]`): every string in them (descriptions, enum values, titles, examples,
+        // defaults) is text the client wrote.
+        let mut schema_strings = Vec::new();
+        for t in items("tools") {
+            let schemas = [
+                t.get("parameters"),
+                t.get("input_schema"),
+                t.get("function").and_then(|f| f.get("parameters")),
+                t.get("functionDeclarations"),
+                t.get("function_declarations"),
+            ];
+            for s in schemas.into_iter().flatten() {
+                string_leaves(s, &mut schema_strings);
+            }
+        }
         let stop = field("stop")
             .into_iter()
             .chain(items("stop").filter_map(Value::as_str));
@@ -547,6 +573,7 @@ impl ParsedRequest {
             .chain(values("metadata"))
             .chain(names)
             .chain(tools)
+            .chain(schema_strings)
             .chain(stop)
             .chain(values("labels"))
     }

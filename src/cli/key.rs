@@ -33,19 +33,27 @@ pub enum KeyCommand {
 pub fn run(args: KeyArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         KeyCommand::New { tenant } => {
+            if tenant.trim().is_empty() {
+                anyhow::bail!("--tenant must name the tenant (the config refuses an empty name)");
+            }
             let mut raw = [0u8; 24];
             rand::rngs::OsRng.fill_bytes(&mut raw);
             let key = format!("hk-{}", hex::encode(raw));
             println!("gateway key (give it to the client; it is not stored anywhere): {key}");
             println!();
             println!("[[tenants]]");
-            println!("name = \"{tenant}\"");
+            // A TOML basic string of the name (quotes, backslashes and control characters escaped).
+            println!("name = {}", toml::Value::String(tenant.clone()));
             println!("key_sha256 = [\"{}\"]", key_hash_hex(&key));
         }
         KeyCommand::Hash => {
             let mut key = String::new();
             std::io::stdin().read_to_string(&mut key)?;
-            println!("{}", key_hash_hex(key.trim()));
+            let key = key.trim();
+            if key.is_empty() {
+                anyhow::bail!("no key on stdin (an empty key would let any client in); make one with `haetae key new`");
+            }
+            println!("{}", key_hash_hex(key));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -105,7 +105,10 @@ impl Tenants {
         if !self.enabled() {
             return Ok(ANONYMOUS);
         }
-        let key = presented_key(headers, query).ok_or(AuthError::Missing)?;
+        // An empty key is no key, whichever header or parameter carries it.
+        let key = presented_key(headers, query)
+            .filter(|k| !k.is_empty())
+            .ok_or(AuthError::Missing)?;
         self.by_hash
             .get(&key_digest(key))
             .map(String::as_str)
@@ -157,6 +160,24 @@ mod tests {
         assert_eq!(
             t.authenticate(&HeaderMap::new(), Some("alt=sse&key=gw-acme-1")),
             Ok("acme")
+        );
+    }
+
+    #[test]
+    fn an_empty_key_is_no_key_on_every_carrier() {
+        // Even if the hash of the empty string were configured (the config refuses it), nobody gets in without a key.
+        let t = Tenants::new(&[TenantSettings {
+            name: "ops".into(),
+            key_sha256: vec![key_hash_hex("")],
+        }]);
+        for name in ["x-api-key", "x-goog-api-key", "authorization"] {
+            let mut h = HeaderMap::new();
+            h.insert(name, "".parse().unwrap());
+            assert_eq!(t.authenticate(&h, None), Err(AuthError::Missing), "{name}");
+        }
+        assert_eq!(
+            t.authenticate(&HeaderMap::new(), Some("key=")),
+            Err(AuthError::Missing)
         );
     }
 

@@ -70,6 +70,21 @@ where
         .map_err(|_| BodyError::Timeout(deadline))?
 }
 
+/// How an unsupported coding is named in an error and the access log: a coding token as such (`compress`, `xz`),
+/// anything else (which a client could fill with content) not at all.
+pub(crate) fn coding_label(coding: &str) -> String {
+    if !coding.is_empty()
+        && coding.len() <= 24
+        && coding.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
+    {
+        coding.to_owned()
+    } else {
+        "(an unrecognised value)".to_owned()
+    }
+}
+
 /// Decode a body according to its `Content-Encoding` header value (codings applied in order, so decoded in reverse),
 /// refusing output larger than `limit`.
 pub fn decode(content_encoding: Option<&str>, body: Bytes, limit: u64) -> Result<Bytes, BodyError> {
@@ -104,7 +119,7 @@ pub fn decode(content_encoding: Option<&str>, body: Bytes, limit: u64) -> Result
                     .map_err(|_| BodyError::Corrupt { encoding: "zstd" })?;
                 read_capped(decoder, "zstd", limit)?
             }
-            other => return Err(BodyError::UnsupportedEncoding(other.to_owned())),
+            other => return Err(BodyError::UnsupportedEncoding(coding_label(other))),
         };
     }
     Ok(current)

@@ -93,7 +93,9 @@ pub enum GatewayError {
         after: Duration,
     },
     /// The residency record could not be made durable before forwarding (fail closed).
-    #[error("the residency log could not record this request, so it was not forwarded: {0}")]
+    /// The cause (file paths, OS errors) goes to the gateway's own log only ([`GatewayError::log_text`]), never to
+    /// the client.
+    #[error("the residency log could not record this request, so it was not forwarded (the gateway's log has the cause under this request's x-haetae-request-id)")]
     Audit(String),
     /// Routing failed.
     #[error(transparent)]
@@ -119,6 +121,14 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// The text for the access log: the client's message plus, for a residency-log failure, its cause.
+    fn log_text(&self) -> String {
+        match self {
+            Self::Audit(cause) => format!("{self}: {cause}"),
+            other => other.to_string(),
+        }
+    }
+
     fn kind(&self) -> ErrorKind {
         match self {
             Self::NotFound { .. } => ErrorKind::NotFound,
@@ -393,6 +403,7 @@ impl ExchangeObserver for Exchange {
             StreamEnd::UpstreamError(_) => "upstream_error",
             StreamEnd::IdleTimeout => "upstream_idle_timeout",
             StreamEnd::ClientGone => "client_cancelled",
+            StreamEnd::Shutdown => "gateway_shutdown",
         };
         let digest = self.response_digest.take().map(ContentDigester::finalize);
         self.record_detached(outcome, Some(self.status), digest);
@@ -482,6 +493,7 @@ pub async fn handle(
             let kind = err.kind();
             let message = err.to_string();
             let mut response = error_response(family, kind, &message);
+            let message = err.log_text();
             exchange.status = response.status().as_u16();
             set_header(
                 response.headers_mut(),
@@ -595,11 +607,20 @@ async fn pipeline(
     )
     .await?;
     ex.bytes_in = raw.len() as u64;
-    let encoding = parts
-        .headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok());
-    let body = body::decode(encoding, raw, limits.max_decoded_body_bytes)?;
+    // Every `Content-Encoding` line counts (two lines mean the same as one comma-separated line); a value that is not
+    // visible ASCII is no coding the gateway knows, so the body is refused rather than read as identity.
+    let mut encoding: Option<String> = None;
+    for v in parts.headers.get_all(header::CONTENT_ENCODING) {
+        let v = v
+            .to_str()
+            .map_err(|_| body::BodyError::UnsupportedEncoding(body::coding_label("\u{0}")))?;
+        let joined = encoding.get_or_insert_with(String::new);
+        if !joined.is_empty() {
+            joined.push(',');
+        }
+        joined.push_str(v);
+    }
+    let body = body::decode(encoding.as_deref(), raw, limits.max_decoded_body_bytes)?;
 
     // 5. parse, 6. inspect
     let dest_family = to_destination_format(family);
@@ -872,6 +893,12 @@ const DROP_RESPONSE_HEADERS: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "upgrade",
+    // the operator's provider account (organisation and project ids) is not the tenants' business
+    "openai-organization",
+    "openai-project",
+    // cookies the provider sets are for the provider's origin (and its load balancer), not the gateway's
+    "set-cookie",
+    "set-cookie2",
 ];
 
 fn connection_listed(headers: &HeaderMap) -> Vec<String> {
@@ -953,9 +980,12 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
             idle,
             ex,
         )
+        .cut_on(Arc::clone(&shared.cut_streams))
         .boxed_unsync()
     } else {
-        ResponseBody::passthrough(incoming, idle, ex).boxed_unsync()
+        ResponseBody::passthrough(incoming, idle, ex)
+            .cut_on(Arc::clone(&shared.cut_streams))
+            .boxed_unsync()
     };
     Response::from_parts(parts, body)
 }

@@ -98,6 +98,9 @@ pub struct Shared {
     reload_lock: tokio::sync::Mutex<()>,
     /// The residency log, unless `audit.enabled = false`.
     pub residency: Option<residency::Residency>,
+    /// Notified when the shutdown grace period ends with responses still streaming: each ends with an error event
+    /// in its API's shape ("the gateway is shutting down") and the outcome `shutdown`, instead of a bare cut.
+    pub cut_streams: Arc<tokio::sync::Notify>,
 }
 
 impl Shared {
@@ -359,6 +362,7 @@ impl Gateway {
             routes,
             clients,
             settings,
+            cut_streams: Arc::new(tokio::sync::Notify::new()),
         });
         Ok(Self {
             shared,
@@ -553,6 +557,12 @@ impl Summary<'_> {
                         s.audit.signing_key_file.display()
                     ),
                 };
+                if let Some(addr) = &s.audit.auditor_listen {
+                    let _ = writeln!(
+                        out,
+                        "                auditor listener http://{addr}  (read-only: /shards, tiles, /export)"
+                    );
+                }
             }
             None => {
                 let _ = writeln!(

@@ -68,7 +68,10 @@ fn http_builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Accept traffic connections until `stop` flips, then drain them up to the grace period.
+/// How long connections get to write the error events of responses cut at the end of the grace period.
+const CUT_FLUSH: Duration = Duration::from_secs(1);
+
+/// Accept traffic connections until `stop` flips, then drain them up to the grace period (plus [`CUT_FLUSH`]).
 pub async fn serve_traffic(
     listeners: Vec<TcpListener>,
     tls: Option<TlsAcceptor>,
@@ -152,11 +155,18 @@ pub async fn serve_traffic(
         grace_ms = grace.as_millis() as u64,
         "draining"
     );
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("grace period ended with connections still open; closing them");
+    let drain = graceful.shutdown();
+    tokio::pin!(drain);
+    if tokio::time::timeout(grace, &mut drain).await.is_err() {
+        // Responses still streaming end with an error event in their API's shape (SDKs raise it; the log and the
+        // residency record say `shutdown`), then their connections close. Up to a second to write those events.
+        tracing::warn!(
+            "grace period ended with responses still streaming; ending them with an error event"
+        );
+        shared.cut_streams.notify_waiters();
+        if tokio::time::timeout(CUT_FLUSH, &mut drain).await.is_err() {
+            tracing::warn!("connections still open after the shutdown error events; closing them");
+        }
     }
 }
 

@@ -15,6 +15,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
+use std::sync::Arc;
+
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 use crate::api::sse::{SseEvent, SseFramer, Tail};
@@ -31,6 +35,8 @@ pub enum StreamEnd {
     IdleTimeout,
     /// The client went away before the end.
     ClientGone,
+    /// The gateway's shutdown grace period ended first.
+    Shutdown,
 }
 
 impl StreamEnd {
@@ -41,6 +47,7 @@ impl StreamEnd {
             Self::UpstreamError(_) => "upstream_error",
             Self::IdleTimeout => "idle_timeout",
             Self::ClientGone => "client_gone",
+            Self::Shutdown => "shutdown",
         }
     }
 }
@@ -84,6 +91,8 @@ pub struct ResponseBody<B, O: ExchangeObserver> {
     stats: StreamStats,
     observer: Option<O>,
     done: bool,
+    /// Notified at the end of the shutdown grace period ([`ResponseBody::cut_on`]).
+    cut: Option<Pin<Box<OwnedNotified>>>,
 }
 
 impl<B, O: ExchangeObserver> ResponseBody<B, O> {
@@ -113,7 +122,15 @@ impl<B, O: ExchangeObserver> ResponseBody<B, O> {
             stats: StreamStats::default(),
             observer: Some(observer),
             done: false,
+            cut: None,
         }
+    }
+
+    /// End the response with an error event (outcome [`StreamEnd::Shutdown`]) when `cut` is notified (the
+    /// shutdown grace period is over), instead of being dropped with the connection.
+    pub fn cut_on(mut self, cut: Arc<Notify>) -> Self {
+        self.cut = Some(Box::pin(cut.notified_owned()));
+        self
     }
 
     fn finish(&mut self, end: StreamEnd) {
@@ -171,6 +188,19 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
+        if !this.done
+            && this
+                .cut
+                .as_mut()
+                .is_some_and(|c| c.as_mut().poll(cx).is_ready())
+        {
+            return this.fail(
+                StreamEnd::Shutdown,
+                ErrorKind::Overloaded,
+                "the gateway is shutting down and its grace period (timeouts.shutdown_grace_ms) ended before this \
+                 response did; retry the request",
+            );
+        }
         loop {
             if this.done {
                 return Poll::Ready(None);

@@ -148,6 +148,13 @@ fn json_response(status: StatusCode, v: Value) -> Response<MockBody> {
         .insert("content-type", "application/json".parse().unwrap());
     r.headers_mut()
         .insert("x-request-id", "mock-req-1".parse().unwrap());
+    // What OpenAI sends about the account the key belongs to, and a load balancer's cookie.
+    r.headers_mut()
+        .insert("openai-organization", "org-operator".parse().unwrap());
+    r.headers_mut()
+        .insert("openai-processing-ms", "12".parse().unwrap());
+    r.headers_mut()
+        .insert("set-cookie", "__cf_bm=abc; path=/".parse().unwrap());
     r
 }
 
