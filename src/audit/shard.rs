@@ -114,7 +114,7 @@ pub fn list_shards(root: &Path) -> Result<Vec<u64>, AuditError> {
         if k != want {
             return Err(AuditError::Shard {
                 shard: want,
-                source: Box::new(AuditError::Corrupt {
+                error: Box::new(AuditError::Corrupt {
                     index: None,
                     reason: format!(
                         "shard directory {SHARDS_DIR}/{want} is missing but shard {k} exists (shard deleted or renamed)"

@@ -14,8 +14,8 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::audit::shard::list_shards;
 use crate::audit::verify::{
-    csv_row, find_request, for_each_record, monthly_report, prove, verify_dir, LeafRef,
-    VerifyOptions, CSV_HEADER,
+    csv_row, find_request, for_each_record_in, monthly_report, parse_time_bound, prove, verify_dir,
+    LeafRef, TimeRange, VerifyOptions, CSV_HEADER,
 };
 use crate::audit::{prune, NoteSigner, NoteVerifier, PruneOptions, TlogProof};
 
@@ -135,12 +135,13 @@ pub enum AuditCommand {
         /// Verifier key.
         #[command(flatten)]
         key: VerifierKeyArgs,
-        /// Start (inclusive): `YYYY-MM-DD` or an RFC 3339 UTC time prefix.
-        #[arg(long, default_value = "")]
-        from: String,
-        /// End (exclusive): `YYYY-MM-DD` or an RFC 3339 UTC time prefix.
-        #[arg(long, default_value = "~")]
-        to: String,
+        /// Start (inclusive): `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time with any offset, e.g.
+        /// `2026-11-29T09:35:01+09:00`. Default: the oldest record.
+        #[arg(long, value_parser = parse_time_bound)]
+        from: Option<time::OffsetDateTime>,
+        /// End (exclusive): `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time with any offset. Default: no end.
+        #[arg(long, value_parser = parse_time_bound)]
+        to: Option<time::OffsetDateTime>,
         /// Output format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
@@ -225,8 +226,22 @@ fn write_private_key(path: &Path, key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Run `haetae audit`.
+/// Run `haetae audit`. A closed stdout (`haetae audit export … | head`) ends the command quietly with success.
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    match run_command(args) {
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        r => r,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run_command(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.command {
         AuditCommand::Keygen { name, out: path } => {
@@ -400,16 +415,35 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         } => {
             let v = load_verifier(&key)?;
             let mut w = std::io::BufWriter::new(out);
-            if format == ExportFormat::Csv {
-                writeln!(w, "{CSV_HEADER}")?;
-            }
-            for_each_record(&dir, &v, &from, &to, |_, data, leaf| {
-                let r = match format {
+            // The header too waits until the log verified: a log that does not verify prints nothing.
+            let mut header = format == ExportFormat::Csv;
+            let mut write_error: Option<std::io::Error> = None;
+            let range = TimeRange { from, to };
+            let result = for_each_record_in(&dir, &v, &range, |_, data, leaf| {
+                let r = if std::mem::take(&mut header) {
+                    writeln!(w, "{CSV_HEADER}")
+                } else {
+                    Ok(())
+                };
+                let r = r.and_then(|()| match format {
                     ExportFormat::Jsonl => w.write_all(data).and_then(|()| w.write_all(b"\n")),
                     ExportFormat::Csv => writeln!(w, "{}", csv_row(leaf, data)),
-                };
-                r.map_err(|e| crate::audit::AuditError::Record(format!("writing export: {e}")))
-            })?;
+                });
+                r.map_err(|e| {
+                    write_error = Some(e);
+                    crate::audit::AuditError::Closed
+                })
+            });
+            if let Some(e) = write_error {
+                return Err(e.into());
+            }
+            if let Err(e) = result {
+                eprintln!("haetae: error: the log does not verify, nothing was exported: {e}");
+                return Ok(ExitCode::from(1));
+            }
+            if header {
+                writeln!(w, "{CSV_HEADER}")?;
+            }
             w.flush()?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -479,7 +513,14 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let v = load_verifier(&key)?;
-            let rep = monthly_report(&dir, &v, &month, &home)?;
+            let rep = match monthly_report(&dir, &v, &month, &home) {
+                Ok(rep) => rep,
+                Err(e @ crate::audit::AuditError::Config(_)) => return Err(e.into()),
+                Err(e) => {
+                    eprintln!("haetae: error: the log does not verify, no report was made: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&rep)?)?;
             } else {
