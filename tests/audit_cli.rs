@@ -697,3 +697,128 @@ fn export_into_a_closed_pipe_is_quiet() {
     assert_eq!(String::from_utf8_lossy(&o.stderr), "");
     assert!(o.status.success(), "{o:?}");
 }
+
+/// Review #3: a shard counts as pruned only if its `pruned` marker parses and says its newest record is outside
+/// the retention period and no later than the next shard's start; `prove` does not call a forged prune
+/// "outside retention".
+#[test]
+fn forged_prune_fails_verification() {
+    let tmp = tempfile::tempdir().unwrap();
+    let signer = NoteSigner::generate("haetae.example.kr/gw-1").unwrap();
+    let vkey = signer.verifier().to_key_string();
+    let dir = tmp.path().join("log");
+    let mut o = AuditOptions::new(
+        NoteSigner::from_private_key_string(&signer.to_private_key_string()).unwrap(),
+        "gw-1",
+    );
+    o.checkpoint_interval = Duration::from_secs(3600);
+    o.rotate_max_bytes = Some(2048);
+    let log = AuditLog::open(&dir, o).unwrap();
+    for i in 0..30 {
+        let r = ResidencyRecord {
+            request_id: format!("req-{i}"),
+            outcome: "forwarded".into(),
+            ..Default::default()
+        };
+        log.append_request(r).wait_blocking().unwrap();
+    }
+    log.close().unwrap();
+    let d = dir.to_str().unwrap();
+    let ok = haetae(&["audit", "verify", d, "--vkey", &vkey, "--json"]);
+    assert!(ok.status.success(), "{ok:?}");
+    let j: serde_json::Value = serde_json::from_str(&stdout(&ok)).unwrap();
+    let newest0 = j["shards"][0]["newest_time"].as_str().unwrap().to_owned();
+    let start1 = j["shards"][1]["oldest_time"].as_str().unwrap().to_owned();
+    let trusted = tmp.path().join("shard0.checkpoint");
+    std::fs::copy(dir.join("sealed"), &trusted).unwrap();
+    let month = &newest0[..7];
+
+    // The attack: delete shard 0's records, drop a marker next to them.
+    for name in ["tile", "checkpoints", "journal"] {
+        let p = dir.join(name);
+        if p.is_dir() {
+            std::fs::remove_dir_all(p).unwrap();
+        } else if p.exists() {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    let marker = dir.join("pruned");
+    let well_formed = |newest: &str| format!("pruned {newest}\nnewest {newest}\n");
+    for (content, needle) in [
+        (
+            "garbage\n".to_owned(),
+            "not written by `haetae audit prune`",
+        ),
+        (well_formed(&newest0), "inside the 730-day retention"),
+    ] {
+        std::fs::write(&marker, content).unwrap();
+        for extra in [
+            &[][..],
+            &["--trusted-checkpoint", trusted.to_str().unwrap()][..],
+        ] {
+            let mut args = vec!["audit", "verify", d, "--vkey", &vkey];
+            args.extend_from_slice(extra);
+            let o = haetae(&args);
+            assert_eq!(o.status.code(), Some(1), "{o:?}");
+            let out = stdout(&o);
+            assert!(out.starts_with("FAIL first bad shard 0"), "{out}");
+            assert!(out.contains(needle), "{out}");
+        }
+        let short = haetae(&[
+            "audit",
+            "verify",
+            d,
+            "--vkey",
+            &vkey,
+            "--retention-days",
+            "1",
+        ]);
+        assert_eq!(short.status.code(), Some(1), "{short:?}");
+        let report = haetae(&["audit", "report", d, "--vkey", &vkey, "--month", month]);
+        assert_eq!(report.status.code(), Some(1), "{report:?}");
+        assert_eq!(stdout(&report), "");
+        let prove = haetae(&[
+            "audit", "prove", d, "--vkey", &vkey, "--shard", "0", "--index", "2",
+        ]);
+        assert!(!prove.status.success());
+        let err = String::from_utf8_lossy(&prove.stderr);
+        assert!(!err.contains("outside retention"), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+
+    // A marker whose newest record is later than the next shard's start, judged a year from now with a one-day
+    // retention (so the retention check alone would pass).
+    let later =
+        time::OffsetDateTime::parse(&start1, &time::format_description::well_known::Rfc3339)
+            .unwrap()
+            + time::Duration::seconds(1);
+    let later = later
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .unwrap();
+    std::fs::write(&marker, well_formed(&later)).unwrap();
+    let in_a_year = haetae::audit::verify::Retention {
+        period: time::Duration::days(1),
+        now: time::OffsetDateTime::now_utc() + time::Duration::days(365),
+    };
+    let e = haetae::audit::verify::verify_dir_with(
+        &dir,
+        &signer.verifier(),
+        &Default::default(),
+        &in_a_year,
+    )
+    .unwrap_err();
+    assert_eq!(e.bad_shard(), Some(0), "{e}");
+    assert!(e.to_string().contains("but shard 1 starts at"), "{e}");
+    // The marker `audit prune` would write (newest = the real newest record) passes at that clock.
+    std::fs::write(&marker, well_formed(&newest0)).unwrap();
+    let rep = haetae::audit::verify::verify_dir_with(
+        &dir,
+        &signer.verifier(),
+        &Default::default(),
+        &in_a_year,
+    )
+    .unwrap();
+    assert!(rep.shards[0].pruned);
+}

@@ -22,7 +22,8 @@ use super::merkle::{
 use super::note::{Checkpoint, NoteVerifier, MAX_NOTE_BYTES};
 use super::record::{leaf_seq, parse_leaf, parse_leaf_lenient, Entry, LogLeaf, ShardLink};
 use super::shard::{
-    is_pruned, list_shards, pruned_newest, read_seal, shard_dir, shard_origin, swapped_hint,
+    is_pruned, list_shards, pruned_newest, read_pruned_marker, read_seal, shard_dir, shard_origin,
+    swapped_hint, PrunedMarker,
 };
 use super::tiles::{
     bundle_path, decode_bundle_at, decode_tile, read_covering, tile_path, tile_width, TileReader,
@@ -215,8 +216,10 @@ pub struct ShardReport {
     pub sealed: bool,
     /// The shard was pruned: only its sealed checkpoint remains (checked, and chained to the next shard).
     pub pruned: bool,
-    /// Time of the shard's newest leaf (None for an empty shard).
+    /// Time of the shard's newest leaf (None for an empty shard; for a pruned shard, what its marker says).
     pub newest_time: Option<String>,
+    /// Time of the shard's first leaf (None for an empty or pruned shard).
+    pub oldest_time: Option<String>,
 }
 
 /// What a successful verification covered. `origin`, `size` and `root` describe the newest shard (the checkpoint
@@ -354,6 +357,7 @@ fn verify_shard_collect(
         ));
     }
     let mut newest_time = None;
+    let mut oldest_time = None;
 
     // Archived checkpoints: signatures and monotonic sizes.
     let mut archived: Vec<Checkpoint> = Vec::new();
@@ -477,6 +481,13 @@ fn verify_shard_collect(
                 check_link(data, want)?;
             }
         }
+        if i == 0 {
+            oldest_time = Some(
+                parse_leaf_lenient(data)
+                    .map_err(|e| corrupt(Some(i), e.to_string()))?
+                    .time,
+            );
+        }
         if i + 1 == size {
             newest_time = Some(
                 parse_leaf_lenient(data)
@@ -522,6 +533,7 @@ fn verify_shard_collect(
         sealed: false,
         pruned: false,
         newest_time,
+        oldest_time,
     })
 }
 
@@ -568,12 +580,127 @@ fn check_link(data: &[u8], want: &ShardLink) -> Result<(), AuditError> {
 /// interrupted is reported `sealed: false` and chained by its latest checkpoint), pruned shards only at the old end
 /// (their sealed checkpoint is still checked and chained), and an optional trusted checkpoint of any shard.
 /// The error names the first bad shard ([`AuditError::bad_shard`]) and index ([`AuditError::bad_index`]).
+///
+/// A pruned shard is accepted only if its `pruned` marker parses and says that the shard's newest record is older
+/// than the default retention period ([`DEFAULT_RETENTION_DAYS`]) and no later than the next shard's start; see
+/// [`verify_dir_with`] for another period.
 pub fn verify_dir(
     root: &Path,
     verifier: &NoteVerifier,
     options: &VerifyOptions,
 ) -> Result<VerifyReport, AuditError> {
-    verify_dir_collect(root, verifier, options, None)
+    verify_dir_with(root, verifier, options, &Retention::default())
+}
+
+/// The default retention period in days (`audit.retention_days`' default).
+pub const DEFAULT_RETENTION_DAYS: u32 = 730;
+
+/// What makes a pruned shard legitimate: its newest record is older than `now - period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The retention period.
+    pub period: time::Duration,
+    /// The current time.
+    pub now: time::OffsetDateTime,
+}
+
+impl Retention {
+    /// A retention period of `days` days, now.
+    pub fn days(days: u32) -> Self {
+        Self {
+            period: time::Duration::days(i64::from(days)),
+            now: time::OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// Records older than this are outside retention.
+    pub fn cutoff(&self) -> time::OffsetDateTime {
+        self.now
+            .checked_sub(self.period)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self::days(DEFAULT_RETENTION_DAYS)
+    }
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// Check the `pruned` marker of the shard in `dir`, whose sealed checkpoint covers `sealed_size` entries: it must
+/// parse, and say that the shard's newest record is outside `retention`.
+fn check_pruned(
+    dir: &Path,
+    sealed_size: u64,
+    retention: &Retention,
+) -> Result<PrunedMarker, AuditError> {
+    let marker = read_pruned_marker(dir)?;
+    match marker.newest {
+        None if sealed_size > 0 => Err(corrupt(
+            None,
+            format!(
+                "the `pruned` marker says the shard held no records, but its sealed checkpoint covers {sealed_size}: \
+                 records deleted outside a legitimate prune"
+            ),
+        )),
+        Some(t) if t >= retention.cutoff() => Err(corrupt(
+            None,
+            format!(
+                "the shard is marked pruned, but its newest record is from {}, inside the {}-day retention period \
+                 (records older than {} may be pruned): records deleted outside a legitimate prune (if the log's \
+                 retention period is shorter, pass it with --retention-days)",
+                rfc3339(t),
+                retention.period.whole_days(),
+                rfc3339(retention.cutoff())
+            ),
+        )),
+        _ => Ok(marker),
+    }
+}
+
+/// A pruned shard's newest record cannot be later than the next shard's first record (its `shard_start`) or, when
+/// the next shard was pruned too, than the next shard's newest record.
+fn check_pruned_before(
+    marker: &PrunedMarker,
+    next: u64,
+    next_start: Option<time::OffsetDateTime>,
+    next_pruned_newest: Option<time::OffsetDateTime>,
+) -> Result<(), AuditError> {
+    let Some(newest) = marker.newest else {
+        return Ok(());
+    };
+    let (what, t) = match (next_start, next_pruned_newest) {
+        (Some(t), _) => ("starts", t),
+        (None, Some(t)) => ("(pruned too) has its newest record", t),
+        (None, None) => return Ok(()),
+    };
+    if newest > t {
+        return Err(corrupt(
+            None,
+            format!(
+                "the `pruned` marker says the shard's newest record is from {}, but shard {next} {what} at {}: \
+                 the marker was not written by `haetae audit prune`",
+                rfc3339(newest),
+                rfc3339(t)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`verify_dir`] with a given retention period for pruned shards (`audit verify --retention-days`).
+pub fn verify_dir_with(
+    root: &Path,
+    verifier: &NoteVerifier,
+    options: &VerifyOptions,
+    retention: &Retention,
+) -> Result<VerifyReport, AuditError> {
+    verify_dir_collect(root, verifier, options, retention, None)
 }
 
 /// [`verify_dir`], also recording (when `bundles` is given) the [`bundle_digest`] of every entry bundle of every
@@ -582,6 +709,7 @@ fn verify_dir_collect(
     root: &Path,
     verifier: &NoteVerifier,
     options: &VerifyOptions,
+    retention: &Retention,
     mut bundles: Option<&mut BTreeMap<u64, Vec<Hash>>>,
 ) -> Result<VerifyReport, AuditError> {
     let shards = shards_of(root, verifier)?;
@@ -604,6 +732,8 @@ fn verify_dir_collect(
     let mut reports: Vec<ShardReport> = Vec::with_capacity(shards.len());
     let mut previous: Option<Checkpoint> = None;
     let mut seen_data = false;
+    // The previous shard, when it was pruned, and its marker.
+    let mut pruned_prev: Option<(u64, PrunedMarker)> = None;
     // A log that never rotated reports errors as before rotation existed (no shard prefix).
     let single = shards.len() == 1;
     for (k, dir, origin) in shards {
@@ -638,6 +768,7 @@ fn verify_dir_collect(
                 sealed: false,
                 pruned: false,
                 newest_time: None,
+                oldest_time: None,
             }
         } else if pruned {
             if seen_data {
@@ -653,6 +784,11 @@ fn verify_dir_collect(
                 )));
             };
             let (cp, _) = read_shard_checkpoint(&dir, verifier, &origin).map_err(in_shard)?;
+            let marker = check_pruned(&dir, sealed.size, retention).map_err(|e| e.in_shard(k))?;
+            if let Some((pk, prev)) = &pruned_prev {
+                check_pruned_before(prev, k, None, marker.newest).map_err(|e| e.in_shard(*pk))?;
+            }
+            pruned_prev = Some((k, marker));
             if trusted_shard == Some(k) {
                 if let Some(note) = &options.trusted_checkpoint {
                     let t =
@@ -675,6 +811,7 @@ fn verify_dir_collect(
                 sealed: true,
                 pruned: true,
                 newest_time: pruned_newest(&dir),
+                oldest_time: None,
             }
         } else {
             seen_data = true;
@@ -683,8 +820,13 @@ fn verify_dir_collect(
                 opts.trusted_checkpoint = None;
             }
             let out = bundles.as_mut().map(|b| b.entry(k).or_default());
-            verify_shard_collect(&dir, &origin, verifier, &opts, link.as_ref(), out)
-                .map_err(in_shard)?
+            let rep = verify_shard_collect(&dir, &origin, verifier, &opts, link.as_ref(), out)
+                .map_err(in_shard)?;
+            if let Some((pk, prev)) = pruned_prev.take() {
+                let start = rep.oldest_time.as_deref().and_then(parse_leaf_time);
+                check_pruned_before(&prev, k, start, None).map_err(|e| e.in_shard(pk))?;
+            }
+            rep
         };
         rep.shard = k;
         if let Some((sealed, _)) = &seal {
@@ -886,6 +1028,17 @@ impl TlogProof {
 /// carries the shard's checkpoint (origin `<name>/shards/<k>` for k ≥ 1), so `check-proof` verifies it offline
 /// with the log's one verifier key.
 pub fn prove(root: &Path, verifier: &NoteVerifier, at: LeafRef) -> Result<TlogProof, AuditError> {
+    prove_with(root, verifier, at, &Retention::default())
+}
+
+/// [`prove`], judging a pruned shard against `retention`: a proof into a shard that was legitimately pruned is
+/// refused as outside retention; a shard whose `pruned` marker does not hold up is reported as such.
+pub fn prove_with(
+    root: &Path,
+    verifier: &NoteVerifier,
+    at: LeafRef,
+    retention: &Retention,
+) -> Result<TlogProof, AuditError> {
     let shards = list_shards(root)?;
     if !shards.contains(&at.shard) {
         return Err(AuditError::Proof(format!(
@@ -896,9 +1049,39 @@ pub fn prove(root: &Path, verifier: &NoteVerifier, at: LeafRef) -> Result<TlogPr
     }
     let dir = shard_dir(root, at.shard);
     if is_pruned(&dir) {
+        let origin = shard_origin(verifier.name(), at.shard);
+        let sealed = read_seal(&dir, verifier, &origin)
+            .map_err(|e| e.in_shard(at.shard))?
+            .map_or(0, |(c, _)| c.size);
+        let marker = check_pruned(&dir, sealed, retention).map_err(|e| e.in_shard(at.shard))?;
+        let next = at.shard + 1;
+        let next_dir = shard_dir(root, next);
+        if shards.contains(&next) {
+            let (start, next_newest) = if is_pruned(&next_dir) {
+                (
+                    None,
+                    read_pruned_marker(&next_dir).ok().and_then(|m| m.newest),
+                )
+            } else {
+                let start = read_bundle_entries(&next_dir, 0, 1)
+                    .ok()
+                    .and_then(|e| e.into_iter().next())
+                    .and_then(|d| parse_leaf_lenient(&d).ok())
+                    .and_then(|l| parse_leaf_time(&l.time));
+                (start, None)
+            };
+            check_pruned_before(&marker, next, start, next_newest)
+                .map_err(|e| e.in_shard(at.shard))?;
+        }
         return Err(AuditError::Proof(format!(
-            "shard {} was pruned (outside retention): only its sealed checkpoint remains",
-            at.shard
+            "shard {} was pruned (outside retention: its newest record{} is older than the {}-day retention \
+             period): only its sealed checkpoint remains",
+            at.shard,
+            marker
+                .newest
+                .map(|t| format!(", from {},", rfc3339(t)))
+                .unwrap_or_default(),
+            retention.period.whole_days()
         )));
     }
     let origin = shard_origin(verifier.name(), at.shard);
@@ -1070,7 +1253,7 @@ pub fn for_each_record(
         }
     }
     let range = TimeRange::parse(open(from), open(to))?;
-    for_each_record_in(root, verifier, &range, f)
+    for_each_record_in(root, verifier, &range, &Retention::default(), f)
 }
 
 /// Visit the leaves whose time is in `range`, shard by shard, oldest first (pruned shards have no leaves left),
@@ -1078,14 +1261,15 @@ pub fn for_each_record(
 /// up to each signed checkpoint root, the shard chain), and a bundle is shown only when a second read of it
 /// reproduces exactly the leaf hashes that were verified, so a file changed in between is an error too. On any
 /// mismatch nothing unverified has been passed to `f`, and the error names the shard and index. Returns the
-/// newest shard's checkpoint.
+/// newest shard's checkpoint. Pruned shards are judged against `retention` (see [`verify_dir_with`]).
 pub fn for_each_record_in(
     root: &Path,
     verifier: &NoteVerifier,
     range: &TimeRange,
+    retention: &Retention,
     mut f: impl FnMut(LeafRef, &[u8], &LogLeaf) -> Result<(), AuditError>,
 ) -> Result<Checkpoint, AuditError> {
-    let verified = verify_records(root, verifier)?;
+    let verified = verify_records(root, verifier, retention)?;
     verified.visit(root, |at, data, leaf| {
         let t = parse_leaf_time(&leaf.time)
             .ok_or_else(|| corrupt(Some(at.index), "record time is not an RFC 3339 time"))?;
@@ -1107,12 +1291,17 @@ struct VerifiedLog {
 }
 
 /// Verify the whole log (as `audit verify` does) and keep the bundle digests.
-fn verify_records(root: &Path, verifier: &NoteVerifier) -> Result<VerifiedLog, AuditError> {
+fn verify_records(
+    root: &Path,
+    verifier: &NoteVerifier,
+    retention: &Retention,
+) -> Result<VerifiedLog, AuditError> {
     let mut bundles = BTreeMap::new();
     let report = verify_dir_collect(
         root,
         verifier,
         &VerifyOptions::default(),
+        retention,
         Some(&mut bundles),
     )?;
     let root_hash = B64
@@ -1324,6 +1513,17 @@ pub fn monthly_report(
     month: &str,
     home: &str,
 ) -> Result<MonthlyReport, AuditError> {
+    monthly_report_with(dir, verifier, month, home, &Retention::default())
+}
+
+/// [`monthly_report`], judging pruned shards against `retention` (see [`verify_dir_with`]).
+pub fn monthly_report_with(
+    dir: &Path,
+    verifier: &NoteVerifier,
+    month: &str,
+    home: &str,
+    retention: &Retention,
+) -> Result<MonthlyReport, AuditError> {
     let bad_month = || AuditError::Config(format!("month {month:?} is not YYYY-MM"));
     if month.len() != 7 {
         return Err(bad_month());
@@ -1346,7 +1546,7 @@ pub fn monthly_report(
         home_jurisdiction: home.to_owned(),
         ..Default::default()
     };
-    let verified = verify_records(dir, verifier)?;
+    let verified = verify_records(dir, verifier, retention)?;
     rep.pruned_through = verified
         .report
         .shards

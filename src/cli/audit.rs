@@ -14,8 +14,9 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::audit::shard::list_shards;
 use crate::audit::verify::{
-    csv_row, find_request, for_each_record_in, monthly_report, parse_time_bound, prove, verify_dir,
-    LeafRef, TimeRange, VerifyOptions, CSV_HEADER,
+    csv_row, find_request, for_each_record_in, monthly_report_with, parse_time_bound, prove_with,
+    verify_dir_with, LeafRef, Retention, TimeRange, VerifyOptions, CSV_HEADER,
+    DEFAULT_RETENTION_DAYS,
 };
 use crate::audit::{prune, NoteSigner, NoteVerifier, PruneOptions, TlogProof};
 
@@ -88,6 +89,10 @@ pub enum AuditCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Retention period in days that pruned shards are judged against: a shard marked pruned whose newest
+        /// record is younger than this fails verification (default: `audit.retention_days`' default).
+        #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
     },
     /// Print an inclusion proof (C2SP tlog-proof) against the latest checkpoint of the leaf's shard.
     Prove {
@@ -113,6 +118,10 @@ pub enum AuditCommand {
         /// Write the proof to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Retention period in days that pruned shards are judged against: a shard marked pruned whose newest
+        /// record is younger than this fails verification (default: `audit.retention_days`' default).
+        #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
     },
     /// Check a tlog-proof offline with the log's verifier key.
     CheckProof {
@@ -145,6 +154,10 @@ pub enum AuditCommand {
         /// Output format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
+        /// Retention period in days that pruned shards are judged against: a shard marked pruned whose newest
+        /// record is younger than this fails verification (default: `audit.retention_days`' default).
+        #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
     },
     /// Delete the data of sealed shards whose newest record is older than the retention period, oldest first,
     /// after verifying the whole log; each pruned shard keeps its sealed checkpoint, so the chain still verifies.
@@ -185,6 +198,10 @@ pub enum AuditCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Retention period in days that pruned shards are judged against: a shard marked pruned whose newest
+        /// record is younger than this fails verification (default: `audit.retention_days`' default).
+        #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
     },
 }
 
@@ -259,6 +276,7 @@ fn run_command(args: AuditArgs) -> anyhow::Result<ExitCode> {
             hashes_only,
             strict,
             json,
+            retention_days,
         } => {
             let v = load_verifier(&key)?;
             let trusted = match trusted_checkpoint {
@@ -273,7 +291,7 @@ fn run_command(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 skip_record_checks: hashes_only,
                 strict_records: strict,
             };
-            match verify_dir(&dir, &v, &opts) {
+            match verify_dir_with(&dir, &v, &opts, &Retention::days(retention_days)) {
                 Ok(rep) => {
                     if json {
                         writeln!(out, "{}", serde_json::to_string(&rep)?)?;
@@ -327,6 +345,7 @@ fn run_command(args: AuditArgs) -> anyhow::Result<ExitCode> {
             shard,
             request_id,
             out: path,
+            retention_days,
         } => {
             let v = load_verifier(&key)?;
             let at = match (index, request_id) {
@@ -353,7 +372,7 @@ fn run_command(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 })?,
                 (None, None) => bail!("--index or --request-id is required"),
             };
-            let text = prove(&dir, &v, at)?.to_text();
+            let text = prove_with(&dir, &v, at, &Retention::days(retention_days))?.to_text();
             match path {
                 Some(p) => {
                     std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?
@@ -412,6 +431,7 @@ fn run_command(args: AuditArgs) -> anyhow::Result<ExitCode> {
             from,
             to,
             format,
+            retention_days,
         } => {
             let v = load_verifier(&key)?;
             let mut w = std::io::BufWriter::new(out);
@@ -419,7 +439,8 @@ fn run_command(args: AuditArgs) -> anyhow::Result<ExitCode> {
             let mut header = format == ExportFormat::Csv;
             let mut write_error: Option<std::io::Error> = None;
             let range = TimeRange { from, to };
-            let result = for_each_record_in(&dir, &v, &range, |_, data, leaf| {
+            let retention = Retention::days(retention_days);
+            let result = for_each_record_in(&dir, &v, &range, &retention, |_, data, leaf| {
                 let r = if std::mem::take(&mut header) {
                     writeln!(w, "{CSV_HEADER}")
                 } else {
@@ -511,9 +532,11 @@ fn run_command(args: AuditArgs) -> anyhow::Result<ExitCode> {
             month,
             home,
             json,
+            retention_days,
         } => {
             let v = load_verifier(&key)?;
-            let rep = match monthly_report(&dir, &v, &month, &home) {
+            let retention = Retention::days(retention_days);
+            let rep = match monthly_report_with(&dir, &v, &month, &home, &retention) {
                 Ok(rep) => rep,
                 Err(e @ crate::audit::AuditError::Config(_)) => return Err(e.into()),
                 Err(e) => {
