@@ -273,7 +273,7 @@ fn tampering_is_detected_with_the_first_bad_index() {
         .sum::<usize>()
         + 5;
     fs::write(t.path().join(rel), &bytes[..cut]).unwrap();
-    expect_bad(t.path(), &v, Some(512), "truncated");
+    expect_bad(t.path(), &v, Some(550), "entry 38 is truncated"); // the entry itself, not its bundle's first
 
     // Alter an entry *and* its level-0 tile hash consistently: the journal still pins it.
     let t = tampered(good.path());

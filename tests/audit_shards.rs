@@ -15,7 +15,8 @@ use haetae::audit::shard::{
 };
 use haetae::audit::verify::{
     find_request, for_each_leaf, for_each_record, monthly_report, parse_archive, prove,
-    read_shard_checkpoint, verify_dir, LeafRef, VerifyOptions,
+    read_shard_checkpoint, verify_dir, verify_dir_with, LeafRef, Retention, TimeRange,
+    VerifyOptions,
 };
 use haetae::audit::{
     prune, AuditError, AuditLog, AuditOptions, Entry, NoteSigner, NoteVerifier, PruneOptions,
@@ -528,21 +529,41 @@ fn prune_respects_retention_and_keeps_the_chain() {
         assert!(sdir.join("checkpoint").is_file() && sdir.join(PRUNED_FILE).is_file());
     }
     assert!(!is_pruned(&shard_dir(dir, kept_from)));
-    // The chain still verifies, every entry still counted, pruned shards reported.
-    let after = verify(dir, &v).unwrap();
+    // The chain still verifies (judged at the prune's clock: the pruned shards are only outside a one-day
+    // retention a day from now), every entry still counted, pruned shards reported.
+    let at = |now| Retention {
+        period: time::Duration::days(1),
+        now,
+    };
+    let after = verify_dir_with(dir, &v, &VerifyOptions::default(), &at(opts.now)).unwrap();
     assert_eq!(after.total_entries, before.total_entries);
     assert_eq!(
         after.shards.iter().filter(|s| s.pruned).count() as u64,
         kept_from
     );
     // Readers skip pruned shards; a proof into one is refused with a reason.
+    let e =
+        haetae::audit::verify::prove_with(dir, &v, LeafRef { shard: 0, index: 1 }, &at(opts.now))
+            .unwrap_err();
+    assert!(e.to_string().contains("outside retention"), "{e}");
+    // At today's clock and the default retention, the same prune is not legitimate.
     let e = prove(dir, &v, LeafRef { shard: 0, index: 1 }).unwrap_err();
-    assert!(e.to_string().contains("pruned"), "{e}");
+    assert!(
+        e.to_string().contains("inside the 730-day retention"),
+        "{e}"
+    );
+    expect_err(verify(dir, &v), 0, "inside the 730-day retention");
     let mut first = None;
-    for_each_record(dir, &v, "", "~", |at, _, _| {
-        first.get_or_insert(at);
-        Ok(())
-    })
+    haetae::audit::verify::for_each_record_in(
+        dir,
+        &v,
+        &TimeRange::default(),
+        &at(opts.now),
+        |at, _, _| {
+            first.get_or_insert(at);
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(first.unwrap().shard, kept_from);
     // Pruning again is a no-op; the newest shard is never pruned, whatever the clock says.
@@ -557,7 +578,7 @@ fn prune_respects_retention_and_keeps_the_chain() {
     assert!(rep.stopped_at.unwrap().contains("newest shard"));
     let newest = shard_dir(dir, n as u64 - 1);
     assert!(!is_pruned(&newest) && newest.join("tile").is_dir());
-    verify(dir, &v).unwrap();
+    verify_dir_with(dir, &v, &VerifyOptions::default(), &at(far.now)).unwrap();
 
     // Tampering with a pruned shard's kept checkpoint, or deleting it, is still detected.
     let t = copy_log(dir);

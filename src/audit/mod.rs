@@ -60,16 +60,36 @@ pub use writer::{
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     /// A file operation failed.
-    #[error("{}: {source}", path.display())]
+    // The message includes the I/O error, so it is not also exposed as `source()`: a `{:#}` chain would repeat it.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A signing or verifier key is malformed or does not match.
     #[error("key: {0}")]
     Key(String),
+    /// A signed note (checkpoint) carries no signature by the verifier key: the log was signed with another key
+    /// (a stale or wrong verifier key), which is not by itself a sign of tampering.
+    #[error(
+        "the checkpoint is not signed by this key: the verifier key is {expected}, the note is signed by {found} \
+         (no signature by key {expected}; check that the verifier key is this log's, e.g. `haetae audit pubkey`)"
+    )]
+    WrongKey {
+        /// The verifier key's `name+id`.
+        expected: String,
+        /// The `name+id` of each signature the note carries.
+        found: String,
+    },
+    /// The log directory has no published checkpoint (`checkpoint` is missing).
+    #[error(
+        "the log has no published checkpoint: {} does not exist (not a log directory, or a log that never \
+         published a checkpoint)",
+        .0.display()
+    )]
+    NoCheckpoint(PathBuf),
     /// A signed note or checkpoint is malformed or its signature does not verify.
     #[error("signed note: {0}")]
     Note(String),
@@ -99,14 +119,21 @@ pub enum AuditError {
     /// Invalid options.
     #[error("configuration: {0}")]
     Config(String),
+    /// A time bound (export `--from`/`--to`, `/export?from=&to=`) that is neither `YYYY-MM-DD` nor an RFC 3339
+    /// time.
+    #[error(
+        "time {0:?} is neither a date YYYY-MM-DD nor an RFC 3339 time such as 2026-11-29T09:35:01+09:00 or \
+         2026-11-29T00:35:01Z"
+    )]
+    TimeBound(String),
     /// An error inside one shard of a rotated log: names the shard (and, through the inner error, the first bad
     /// index within it).
-    #[error("shard {shard}: {source}")]
+    #[error("shard {shard}: {error}")]
     Shard {
         /// Shard number (0 = the log directory itself).
         shard: u64,
         /// What is wrong in that shard.
-        source: Box<AuditError>,
+        error: Box<AuditError>,
     },
     /// Another process (or another [`AuditLog`] in this process) holds the log directory's writer lock: two
     /// writers on one directory would interleave journal frames and fork the tree.
@@ -125,10 +152,10 @@ pub enum AuditError {
 }
 
 impl AuditError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, error: std::io::Error) -> Self {
         AuditError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 
@@ -136,7 +163,7 @@ impl AuditError {
     pub fn bad_index(&self) -> Option<u64> {
         match self {
             AuditError::Corrupt { index, .. } => *index,
-            AuditError::Shard { source, .. } => source.bad_index(),
+            AuditError::Shard { error, .. } => error.bad_index(),
             _ => None,
         }
     }
@@ -155,7 +182,7 @@ impl AuditError {
             e @ AuditError::Shard { .. } => e,
             e => AuditError::Shard {
                 shard,
-                source: Box::new(e),
+                error: Box::new(e),
             },
         }
     }

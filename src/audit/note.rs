@@ -240,13 +240,25 @@ impl NoteVerifier {
             ok = true;
         }
         if ok {
-            Ok(text)
-        } else {
-            Err(AuditError::Note(format!(
-                "note carries no signature by key {}",
-                self.name
-            )))
+            return Ok(text);
         }
+        let found: Vec<String> = sigs
+            .lines()
+            .filter_map(|l| {
+                let (name, b64) = l.strip_prefix("\u{2014} ")?.split_once(' ')?;
+                let raw = B64.decode(b64).ok()?;
+                let id = raw.first_chunk::<4>().map(|b| u32::from_be_bytes(*b))?;
+                Some(format!("{name}+{id:08x}"))
+            })
+            .collect();
+        Err(AuditError::WrongKey {
+            expected: format!("{}+{:08x}", self.name, self.id),
+            found: if found.is_empty() {
+                "no key".into()
+            } else {
+                found.join(", ")
+            },
+        })
     }
 }
 

@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use super::note::{Checkpoint, NoteVerifier};
 use super::tiles::write_atomic;
-use super::verify::{verify_dir, VerifyOptions};
+use super::verify::{verify_dir_with, Retention, VerifyOptions};
 use super::writer::{ARCHIVE_FILE, CHECKPOINT_FILE, JOURNAL_FILE, TIME_FORMAT};
 use super::AuditError;
 
@@ -114,7 +114,7 @@ pub fn list_shards(root: &Path) -> Result<Vec<u64>, AuditError> {
         if k != want {
             return Err(AuditError::Shard {
                 shard: want,
-                source: Box::new(AuditError::Corrupt {
+                error: Box::new(AuditError::Corrupt {
                     index: None,
                     reason: format!(
                         "shard directory {SHARDS_DIR}/{want} is missing but shard {k} exists (shard deleted or renamed)"
@@ -327,7 +327,15 @@ pub fn prune(
         .ok_or_else(|| AuditError::Config("the retention period is out of range".into()))?
         .format(TIME_FORMAT)
         .map_err(|e| AuditError::Config(format!("cutoff time: {e}")))?;
-    let verified = verify_dir(root, verifier, &VerifyOptions::default())?;
+    let verified = verify_dir_with(
+        root,
+        verifier,
+        &VerifyOptions::default(),
+        &Retention {
+            period: retention,
+            now: options.now,
+        },
+    )?;
     let mut report = PruneReport {
         cutoff: cutoff.clone(),
         ..Default::default()
@@ -406,12 +414,70 @@ pub(crate) fn remove_pruned_data(dir: &Path) -> Result<(), AuditError> {
     Ok(())
 }
 
-/// The newest-leaf time a `pruned` marker recorded.
+/// The newest-leaf time a `pruned` marker recorded (as written; see [`read_pruned_marker`] for a checked read).
 pub fn pruned_newest(dir: &Path) -> Option<String> {
     let text = fs::read_to_string(dir.join(PRUNED_FILE)).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("newest "))
         .map(str::to_owned)
+}
+
+/// A `pruned` marker as [`prune`] writes it: `pruned <time>\nnewest <time or ->\n` (times RFC 3339 UTC with
+/// milliseconds, `-` for a shard that held no leaves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrunedMarker {
+    /// When the shard was pruned.
+    pub pruned_at: time::OffsetDateTime,
+    /// Time of the shard's newest leaf (None for an empty shard).
+    pub newest: Option<time::OffsetDateTime>,
+}
+
+/// Read and parse the `pruned` marker of the shard in `dir`; anything but the exact format [`prune`] writes is an
+/// error (a hand-made marker is not evidence of a legitimate prune).
+pub fn read_pruned_marker(dir: &Path) -> Result<PrunedMarker, AuditError> {
+    let path = dir.join(PRUNED_FILE);
+    let bad = |why: &str| {
+        AuditError::Corrupt {
+        index: None,
+        reason: format!(
+            "the shard is marked pruned, but its `{PRUNED_FILE}` marker {why}: it was not written by `haetae audit \
+             prune`, so the shard's records were deleted outside a legitimate prune"
+        ),
+    }
+    };
+    let bytes = fs::read(&path).map_err(|e| AuditError::io(&path, e))?;
+    if bytes.len() > 256 {
+        return Err(bad("is too large"));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| bad("is not UTF-8"))?;
+    let parse = |t: &str| {
+        time::PrimitiveDateTime::parse(t, TIME_FORMAT)
+            .ok()
+            .map(time::PrimitiveDateTime::assume_utc)
+    };
+    let mut lines = text.split('\n');
+    let (Some(p), Some(n), Some(""), None) =
+        (lines.next(), lines.next(), lines.next(), lines.next())
+    else {
+        return Err(bad(
+            "does not have the two lines `pruned <time>` and `newest <time>`",
+        ));
+    };
+    let pruned_at = p
+        .strip_prefix("pruned ")
+        .and_then(parse)
+        .ok_or_else(|| bad("does not start with `pruned <time>`"))?;
+    let newest = match n.strip_prefix("newest ") {
+        Some("-") => None,
+        Some(t) => Some(parse(t).ok_or_else(|| bad("has a `newest` line that is not a time"))?),
+        None => return Err(bad("has no `newest <time>` line")),
+    };
+    if newest.is_some_and(|t| t > pruned_at) {
+        return Err(bad(
+            "says the shard's newest record is later than the prune",
+        ));
+    }
+    Ok(PrunedMarker { pruned_at, newest })
 }
 
 #[cfg(test)]

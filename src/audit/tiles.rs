@@ -117,21 +117,29 @@ pub fn encode_bundle<'a>(
 
 /// Decode an entry bundle into its entries. Fails on a truncated entry.
 pub fn decode_bundle(bytes: &[u8]) -> Result<Vec<&[u8]>, String> {
+    decode_bundle_at(bytes).map_err(|(_, why)| why)
+}
+
+/// [`decode_bundle`], with the position in the bundle of the first entry that cannot be decoded on error.
+pub fn decode_bundle_at(bytes: &[u8]) -> Result<Vec<&[u8]>, (usize, String)> {
     let mut out = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
         let Some((len, tail)) = rest.split_first_chunk::<2>() else {
-            return Err(format!(
-                "truncated length prefix after {} entries",
-                out.len()
+            return Err((
+                out.len(),
+                format!("truncated length prefix after {} entries", out.len()),
             ));
         };
         let len = usize::from(u16::from_be_bytes(*len));
         if tail.len() < len {
-            return Err(format!(
-                "entry {} is truncated ({} of {len} bytes)",
+            return Err((
                 out.len(),
-                tail.len()
+                format!(
+                    "entry {} is truncated ({} of {len} bytes)",
+                    out.len(),
+                    tail.len()
+                ),
             ));
         }
         let (entry, tail) = tail.split_at(len);

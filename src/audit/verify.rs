@@ -14,6 +14,7 @@ use std::path::Path;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use super::merkle::{
     inclusion_proof, leaf_hash, perfect_root, root_from_inclusion_proof, Frontier, Hash,
@@ -21,10 +22,11 @@ use super::merkle::{
 use super::note::{Checkpoint, NoteVerifier, MAX_NOTE_BYTES};
 use super::record::{leaf_seq, parse_leaf, parse_leaf_lenient, Entry, LogLeaf, ShardLink};
 use super::shard::{
-    is_pruned, list_shards, pruned_newest, read_seal, shard_dir, shard_origin, swapped_hint,
+    is_pruned, list_shards, pruned_newest, read_pruned_marker, read_seal, shard_dir, shard_origin,
+    swapped_hint, PrunedMarker,
 };
 use super::tiles::{
-    bundle_path, decode_bundle, decode_tile, read_covering, tile_path, tile_width, TileReader,
+    bundle_path, decode_bundle_at, decode_tile, read_covering, tile_path, tile_width, TileReader,
     TILE_WIDTH,
 };
 use super::writer::{ARCHIVE_FILE, CHECKPOINT_FILE, JOURNAL_FILE};
@@ -62,12 +64,19 @@ pub fn read_shard_checkpoint(
     origin: &str,
 ) -> Result<(Checkpoint, String), AuditError> {
     let path = dir.join(CHECKPOINT_FILE);
-    let note = fs::read_to_string(&path).map_err(|e| AuditError::io(&path, e))?;
-    let cp = Checkpoint::open_with_origin(&note, verifier, origin).map_err(|e| {
-        corrupt(
+    let note = fs::read_to_string(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            AuditError::NoCheckpoint(path.clone())
+        } else {
+            AuditError::io(&path, e)
+        }
+    })?;
+    let cp = Checkpoint::open_with_origin(&note, verifier, origin).map_err(|e| match e {
+        e @ AuditError::WrongKey { .. } => e,
+        e => corrupt(
             None,
             format!("checkpoint: {e}{}", swapped_hint(&note, verifier, origin)),
-        )
+        ),
     })?;
     Ok((cp, note))
 }
@@ -115,8 +124,8 @@ fn read_bundle_entries(dir: &Path, index: u64, width: u64) -> Result<Vec<Vec<u8>
     let (bytes, got) = read_covering(dir, &bundle_path(index, TILE_WIDTH), width)?
         .ok_or_else(|| corrupt(Some(first), format!("entry bundle {rel} is missing")))?;
     let read_rel = bundle_path(index, got);
-    let entries =
-        decode_bundle(&bytes).map_err(|why| corrupt(Some(first), format!("{read_rel}: {why}")))?;
+    let entries = decode_bundle_at(&bytes)
+        .map_err(|(at, why)| corrupt(Some(first + at as u64), format!("{read_rel}: {why}")))?;
     if (entries.len() as u64) > got {
         return Err(corrupt(
             Some(first + got),
@@ -207,8 +216,10 @@ pub struct ShardReport {
     pub sealed: bool,
     /// The shard was pruned: only its sealed checkpoint remains (checked, and chained to the next shard).
     pub pruned: bool,
-    /// Time of the shard's newest leaf (None for an empty shard).
+    /// Time of the shard's newest leaf (None for an empty shard; for a pruned shard, what its marker says).
     pub newest_time: Option<String>,
+    /// Time of the shard's first leaf (None for an empty or pruned shard).
+    pub oldest_time: Option<String>,
 }
 
 /// What a successful verification covered. `origin`, `size` and `root` describe the newest shard (the checkpoint
@@ -315,6 +326,28 @@ pub(crate) fn verify_shard(
     options: &VerifyOptions,
     link: Option<&ShardLink>,
 ) -> Result<ShardReport, AuditError> {
+    verify_shard_collect(dir, origin, verifier, options, link, None)
+}
+
+/// Digest of the leaf hashes of one entry bundle (the level-0 tile hashes it was verified against): what a
+/// second read of the bundle must reproduce before its leaves are shown (see [`for_each_record`]).
+fn bundle_digest(hashes: &[Hash]) -> Hash {
+    let mut d = Sha256::new();
+    for h in hashes {
+        d.update(h);
+    }
+    d.finalize().into()
+}
+
+/// [`verify_shard`], also recording into `bundles` (when given) the [`bundle_digest`] of every entry bundle.
+fn verify_shard_collect(
+    dir: &Path,
+    origin: &str,
+    verifier: &NoteVerifier,
+    options: &VerifyOptions,
+    link: Option<&ShardLink>,
+    mut bundles: Option<&mut Vec<Hash>>,
+) -> Result<ShardReport, AuditError> {
     let (cp, _) = read_shard_checkpoint(dir, verifier, origin)?;
     let size = cp.size;
     if link.is_some() && size == 0 {
@@ -324,6 +357,7 @@ pub(crate) fn verify_shard(
         ));
     }
     let mut newest_time = None;
+    let mut oldest_time = None;
 
     // Archived checkpoints: signatures and monotonic sizes.
     let mut archived: Vec<Checkpoint> = Vec::new();
@@ -395,6 +429,9 @@ pub(crate) fn verify_shard(
             let b = i / TILE_WIDTH;
             let width = tile_width(0, b, size);
             level0 = read_tile_hashes(dir, 0, b, width)?;
+            if let Some(out) = bundles.as_mut() {
+                out.push(bundle_digest(&level0));
+            }
         }
         let h = leaf_hash(data);
         let k = (i % TILE_WIDTH) as usize;
@@ -444,6 +481,13 @@ pub(crate) fn verify_shard(
                 check_link(data, want)?;
             }
         }
+        if i == 0 {
+            oldest_time = Some(
+                parse_leaf_lenient(data)
+                    .map_err(|e| corrupt(Some(i), e.to_string()))?
+                    .time,
+            );
+        }
         if i + 1 == size {
             newest_time = Some(
                 parse_leaf_lenient(data)
@@ -489,6 +533,7 @@ pub(crate) fn verify_shard(
         sealed: false,
         pruned: false,
         newest_time,
+        oldest_time,
     })
 }
 
@@ -535,10 +580,137 @@ fn check_link(data: &[u8], want: &ShardLink) -> Result<(), AuditError> {
 /// interrupted is reported `sealed: false` and chained by its latest checkpoint), pruned shards only at the old end
 /// (their sealed checkpoint is still checked and chained), and an optional trusted checkpoint of any shard.
 /// The error names the first bad shard ([`AuditError::bad_shard`]) and index ([`AuditError::bad_index`]).
+///
+/// A pruned shard is accepted only if its `pruned` marker parses and says that the shard's newest record is older
+/// than the default retention period ([`DEFAULT_RETENTION_DAYS`]) and no later than the next shard's start; see
+/// [`verify_dir_with`] for another period.
 pub fn verify_dir(
     root: &Path,
     verifier: &NoteVerifier,
     options: &VerifyOptions,
+) -> Result<VerifyReport, AuditError> {
+    verify_dir_with(root, verifier, options, &Retention::default())
+}
+
+/// The default retention period in days (`audit.retention_days`' default).
+pub const DEFAULT_RETENTION_DAYS: u32 = 730;
+
+/// What makes a pruned shard legitimate: its newest record is older than `now - period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The retention period.
+    pub period: time::Duration,
+    /// The current time.
+    pub now: time::OffsetDateTime,
+}
+
+impl Retention {
+    /// A retention period of `days` days, now.
+    pub fn days(days: u32) -> Self {
+        Self {
+            period: time::Duration::days(i64::from(days)),
+            now: time::OffsetDateTime::now_utc(),
+        }
+    }
+
+    /// Records older than this are outside retention.
+    pub fn cutoff(&self) -> time::OffsetDateTime {
+        self.now
+            .checked_sub(self.period)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self::days(DEFAULT_RETENTION_DAYS)
+    }
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// Check the `pruned` marker of the shard in `dir`, whose sealed checkpoint covers `sealed_size` entries: it must
+/// parse, and say that the shard's newest record is outside `retention`.
+fn check_pruned(
+    dir: &Path,
+    sealed_size: u64,
+    retention: &Retention,
+) -> Result<PrunedMarker, AuditError> {
+    let marker = read_pruned_marker(dir)?;
+    match marker.newest {
+        None if sealed_size > 0 => Err(corrupt(
+            None,
+            format!(
+                "the `pruned` marker says the shard held no records, but its sealed checkpoint covers {sealed_size}: \
+                 records deleted outside a legitimate prune"
+            ),
+        )),
+        Some(t) if t >= retention.cutoff() => Err(corrupt(
+            None,
+            format!(
+                "the shard is marked pruned, but its newest record is from {}, inside the {}-day retention period \
+                 (records older than {} may be pruned): records deleted outside a legitimate prune (if the log's \
+                 retention period is shorter, pass it with --retention-days)",
+                rfc3339(t),
+                retention.period.whole_days(),
+                rfc3339(retention.cutoff())
+            ),
+        )),
+        _ => Ok(marker),
+    }
+}
+
+/// A pruned shard's newest record cannot be later than the next shard's first record (its `shard_start`) or, when
+/// the next shard was pruned too, than the next shard's newest record.
+fn check_pruned_before(
+    marker: &PrunedMarker,
+    next: u64,
+    next_start: Option<time::OffsetDateTime>,
+    next_pruned_newest: Option<time::OffsetDateTime>,
+) -> Result<(), AuditError> {
+    let Some(newest) = marker.newest else {
+        return Ok(());
+    };
+    let (what, t) = match (next_start, next_pruned_newest) {
+        (Some(t), _) => ("starts", t),
+        (None, Some(t)) => ("(pruned too) has its newest record", t),
+        (None, None) => return Ok(()),
+    };
+    if newest > t {
+        return Err(corrupt(
+            None,
+            format!(
+                "the `pruned` marker says the shard's newest record is from {}, but shard {next} {what} at {}: \
+                 the marker was not written by `haetae audit prune`",
+                rfc3339(newest),
+                rfc3339(t)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`verify_dir`] with a given retention period for pruned shards (`audit verify --retention-days`).
+pub fn verify_dir_with(
+    root: &Path,
+    verifier: &NoteVerifier,
+    options: &VerifyOptions,
+    retention: &Retention,
+) -> Result<VerifyReport, AuditError> {
+    verify_dir_collect(root, verifier, options, retention, None)
+}
+
+/// [`verify_dir`], also recording (when `bundles` is given) the [`bundle_digest`] of every entry bundle of every
+/// shard that still holds data, keyed by shard.
+fn verify_dir_collect(
+    root: &Path,
+    verifier: &NoteVerifier,
+    options: &VerifyOptions,
+    retention: &Retention,
+    mut bundles: Option<&mut BTreeMap<u64, Vec<Hash>>>,
 ) -> Result<VerifyReport, AuditError> {
     let shards = shards_of(root, verifier)?;
     let newest = shards.last().map_or(0, |s| s.0);
@@ -560,6 +732,8 @@ pub fn verify_dir(
     let mut reports: Vec<ShardReport> = Vec::with_capacity(shards.len());
     let mut previous: Option<Checkpoint> = None;
     let mut seen_data = false;
+    // The previous shard, when it was pruned, and its marker.
+    let mut pruned_prev: Option<(u64, PrunedMarker)> = None;
     // A log that never rotated reports errors as before rotation existed (no shard prefix).
     let single = shards.len() == 1;
     for (k, dir, origin) in shards {
@@ -594,6 +768,7 @@ pub fn verify_dir(
                 sealed: false,
                 pruned: false,
                 newest_time: None,
+                oldest_time: None,
             }
         } else if pruned {
             if seen_data {
@@ -609,6 +784,11 @@ pub fn verify_dir(
                 )));
             };
             let (cp, _) = read_shard_checkpoint(&dir, verifier, &origin).map_err(in_shard)?;
+            let marker = check_pruned(&dir, sealed.size, retention).map_err(|e| e.in_shard(k))?;
+            if let Some((pk, prev)) = &pruned_prev {
+                check_pruned_before(prev, k, None, marker.newest).map_err(|e| e.in_shard(*pk))?;
+            }
+            pruned_prev = Some((k, marker));
             if trusted_shard == Some(k) {
                 if let Some(note) = &options.trusted_checkpoint {
                     let t =
@@ -631,6 +811,7 @@ pub fn verify_dir(
                 sealed: true,
                 pruned: true,
                 newest_time: pruned_newest(&dir),
+                oldest_time: None,
             }
         } else {
             seen_data = true;
@@ -638,7 +819,14 @@ pub fn verify_dir(
             if trusted_shard != Some(k) {
                 opts.trusted_checkpoint = None;
             }
-            verify_shard(&dir, &origin, verifier, &opts, link.as_ref()).map_err(in_shard)?
+            let out = bundles.as_mut().map(|b| b.entry(k).or_default());
+            let rep = verify_shard_collect(&dir, &origin, verifier, &opts, link.as_ref(), out)
+                .map_err(in_shard)?;
+            if let Some((pk, prev)) = pruned_prev.take() {
+                let start = rep.oldest_time.as_deref().and_then(parse_leaf_time);
+                check_pruned_before(&prev, k, start, None).map_err(|e| e.in_shard(pk))?;
+            }
+            rep
         };
         rep.shard = k;
         if let Some((sealed, _)) = &seal {
@@ -840,6 +1028,17 @@ impl TlogProof {
 /// carries the shard's checkpoint (origin `<name>/shards/<k>` for k ≥ 1), so `check-proof` verifies it offline
 /// with the log's one verifier key.
 pub fn prove(root: &Path, verifier: &NoteVerifier, at: LeafRef) -> Result<TlogProof, AuditError> {
+    prove_with(root, verifier, at, &Retention::default())
+}
+
+/// [`prove`], judging a pruned shard against `retention`: a proof into a shard that was legitimately pruned is
+/// refused as outside retention; a shard whose `pruned` marker does not hold up is reported as such.
+pub fn prove_with(
+    root: &Path,
+    verifier: &NoteVerifier,
+    at: LeafRef,
+    retention: &Retention,
+) -> Result<TlogProof, AuditError> {
     let shards = list_shards(root)?;
     if !shards.contains(&at.shard) {
         return Err(AuditError::Proof(format!(
@@ -850,9 +1049,39 @@ pub fn prove(root: &Path, verifier: &NoteVerifier, at: LeafRef) -> Result<TlogPr
     }
     let dir = shard_dir(root, at.shard);
     if is_pruned(&dir) {
+        let origin = shard_origin(verifier.name(), at.shard);
+        let sealed = read_seal(&dir, verifier, &origin)
+            .map_err(|e| e.in_shard(at.shard))?
+            .map_or(0, |(c, _)| c.size);
+        let marker = check_pruned(&dir, sealed, retention).map_err(|e| e.in_shard(at.shard))?;
+        let next = at.shard + 1;
+        let next_dir = shard_dir(root, next);
+        if shards.contains(&next) {
+            let (start, next_newest) = if is_pruned(&next_dir) {
+                (
+                    None,
+                    read_pruned_marker(&next_dir).ok().and_then(|m| m.newest),
+                )
+            } else {
+                let start = read_bundle_entries(&next_dir, 0, 1)
+                    .ok()
+                    .and_then(|e| e.into_iter().next())
+                    .and_then(|d| parse_leaf_lenient(&d).ok())
+                    .and_then(|l| parse_leaf_time(&l.time));
+                (start, None)
+            };
+            check_pruned_before(&marker, next, start, next_newest)
+                .map_err(|e| e.in_shard(at.shard))?;
+        }
         return Err(AuditError::Proof(format!(
-            "shard {} was pruned (outside retention): only its sealed checkpoint remains",
-            at.shard
+            "shard {} was pruned (outside retention: its newest record{} is older than the {}-day retention \
+             period): only its sealed checkpoint remains",
+            at.shard,
+            marker
+                .newest
+                .map(|t| format!(", from {},", rfc3339(t)))
+                .unwrap_or_default(),
+            retention.period.whole_days()
         )));
     }
     let origin = shard_origin(verifier.name(), at.shard);
@@ -946,33 +1175,201 @@ pub fn find_request(
     Ok(None)
 }
 
-/// Visit the checkpointed leaves whose time is in `[from, to)`, shard by shard, oldest first (pruned shards have
-/// no leaves left). Leaves are parsed leniently: run `verify_dir` for integrity. RFC 3339 strings compare in time
-/// order because the writer always emits `YYYY-MM-DDTHH:MM:SS.mmmZ`. Returns the newest shard's checkpoint.
+/// Parse a time bound of `audit export` and the auditor listener's `/export`: a date `YYYY-MM-DD` (midnight UTC)
+/// or a full RFC 3339 time with any offset (`2026-11-29T09:35:01+09:00`, `2026-11-29T00:35:01.5Z`), converted to
+/// UTC. Anything else is an error ([`AuditError::TimeBound`]).
+pub fn parse_time_bound(s: &str) -> Result<time::OffsetDateTime, AuditError> {
+    let bad = || {
+        let shown: String = s.chars().take(64).collect();
+        AuditError::TimeBound(shown)
+    };
+    let b = s.as_bytes();
+    if b.len() == 10 {
+        let shape = b.iter().enumerate().all(|(k, c)| {
+            if k == 4 || k == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+        if !shape {
+            return Err(bad());
+        }
+        let date = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| bad())?;
+        return Ok(date.midnight().assume_utc());
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.to_offset(time::UtcOffset::UTC))
+        .map_err(|_| bad())
+}
+
+/// A time range `[from, to)` of leaf times; an absent end is open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub from: Option<time::OffsetDateTime>,
+    /// Exclusive end.
+    pub to: Option<time::OffsetDateTime>,
+}
+
+impl TimeRange {
+    /// Parse both ends with [`parse_time_bound`]; an empty string is an open end.
+    pub fn parse(from: &str, to: &str) -> Result<Self, AuditError> {
+        let end = |s: &str| {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                parse_time_bound(s).map(Some)
+            }
+        };
+        Ok(Self {
+            from: end(from)?,
+            to: end(to)?,
+        })
+    }
+
+    /// Whether `t` is in the range.
+    pub fn contains(&self, t: time::OffsetDateTime) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.to.is_none_or(|e| t < e)
+    }
+}
+
+/// Visit the checkpointed leaves whose time is in `[from, to)` (see [`TimeRange::parse`]; for compatibility the
+/// old open-end placeholders `0000`, `9999` and `~` mean an open end too), as [`for_each_record_in`] does. A bound
+/// that does not parse is an [`AuditError::TimeBound`] before anything is read.
 pub fn for_each_record(
     root: &Path,
     verifier: &NoteVerifier,
     from: &str,
     to: &str,
+    f: impl FnMut(LeafRef, &[u8], &LogLeaf) -> Result<(), AuditError>,
+) -> Result<Checkpoint, AuditError> {
+    fn open(s: &str) -> &str {
+        if matches!(s, "0000" | "9999" | "~") {
+            ""
+        } else {
+            s
+        }
+    }
+    let range = TimeRange::parse(open(from), open(to))?;
+    for_each_record_in(root, verifier, &range, &Retention::default(), f)
+}
+
+/// Visit the leaves whose time is in `range`, shard by shard, oldest first (pruned shards have no leaves left),
+/// and only after the whole log verified: [`verify_dir`] runs first (every entry against its tile hash, the tiles
+/// up to each signed checkpoint root, the shard chain), and a bundle is shown only when a second read of it
+/// reproduces exactly the leaf hashes that were verified, so a file changed in between is an error too. On any
+/// mismatch nothing unverified has been passed to `f`, and the error names the shard and index. Returns the
+/// newest shard's checkpoint. Pruned shards are judged against `retention` (see [`verify_dir_with`]).
+pub fn for_each_record_in(
+    root: &Path,
+    verifier: &NoteVerifier,
+    range: &TimeRange,
+    retention: &Retention,
     mut f: impl FnMut(LeafRef, &[u8], &LogLeaf) -> Result<(), AuditError>,
 ) -> Result<Checkpoint, AuditError> {
-    let shards = readable_shards(root, verifier)?;
-    let mut newest = None;
-    for (shard, dir, cp) in shards {
-        for_each_leaf(&dir, cp.size, |i, data| {
-            let leaf = parse_leaf_lenient(data).map_err(|e| corrupt(Some(i), e.to_string()))?;
-            if leaf.time.as_str() >= from && leaf.time.as_str() < to {
-                f(LeafRef { shard, index: i }, data, &leaf)?;
-            }
-            Ok(true)
-        })
-        .map_err(|e| e.in_shard(shard))?;
-        newest = Some(cp);
-    }
-    newest.ok_or_else(|| AuditError::Io {
-        path: root.join(CHECKPOINT_FILE),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no published checkpoint"),
+    let verified = verify_records(root, verifier, retention)?;
+    verified.visit(root, |at, data, leaf| {
+        let t = parse_leaf_time(&leaf.time)
+            .ok_or_else(|| corrupt(Some(at.index), "record time is not an RFC 3339 time"))?;
+        if range.contains(t) {
+            f(at, data, leaf)?;
+        }
+        Ok(())
+    })?;
+    Ok(verified.newest)
+}
+
+/// A log that verified, with what a second read must reproduce.
+struct VerifiedLog {
+    report: VerifyReport,
+    /// Per shard with data: the digest of each entry bundle's verified leaf hashes.
+    bundles: BTreeMap<u64, Vec<Hash>>,
+    /// The newest shard's verified checkpoint.
+    newest: Checkpoint,
+}
+
+/// Verify the whole log (as `audit verify` does) and keep the bundle digests.
+fn verify_records(
+    root: &Path,
+    verifier: &NoteVerifier,
+    retention: &Retention,
+) -> Result<VerifiedLog, AuditError> {
+    let mut bundles = BTreeMap::new();
+    let report = verify_dir_collect(
+        root,
+        verifier,
+        &VerifyOptions::default(),
+        retention,
+        Some(&mut bundles),
+    )?;
+    let root_hash = B64
+        .decode(&report.root)
+        .ok()
+        .and_then(|r| <Hash>::try_from(r.as_slice()).ok())
+        .ok_or_else(|| corrupt(None, "root"))?;
+    let newest = Checkpoint {
+        origin: report.origin.clone(),
+        size: report.size,
+        root: root_hash,
+    };
+    Ok(VerifiedLog {
+        report,
+        bundles,
+        newest,
     })
+}
+
+impl VerifiedLog {
+    /// Visit every verified leaf, oldest shard first, re-reading each bundle and checking it against its digest
+    /// before any of its leaves is passed on.
+    fn visit(
+        &self,
+        root: &Path,
+        mut f: impl FnMut(LeafRef, &[u8], &LogLeaf) -> Result<(), AuditError>,
+    ) -> Result<(), AuditError> {
+        let single = self.report.shards.len() == 1;
+        for s in &self.report.shards {
+            if s.pruned || s.size == 0 {
+                continue;
+            }
+            let in_shard = |e: AuditError| if single { e } else { e.in_shard(s.shard) };
+            let dir = shard_dir(root, s.shard);
+            let digests = self.bundles.get(&s.shard).map_or(&[][..], Vec::as_slice);
+            for b in 0..s.size.div_ceil(TILE_WIDTH) {
+                let width = tile_width(0, b, s.size);
+                let first = b * TILE_WIDTH;
+                let entries = read_bundle_entries(&dir, b, width).map_err(in_shard)?;
+                let hashes: Vec<Hash> = entries.iter().map(|e| leaf_hash(e)).collect();
+                if entries.len() as u64 != width
+                    || digests.get(b as usize) != Some(&bundle_digest(&hashes))
+                {
+                    return Err(in_shard(corrupt(
+                        Some(first),
+                        format!(
+                            "{} changed after it was verified (altered while being read)",
+                            bundle_path(b, width)
+                        ),
+                    )));
+                }
+                for (k, data) in entries.iter().enumerate() {
+                    let i = first + k as u64;
+                    let leaf = parse_leaf_lenient(data)
+                        .map_err(|e| in_shard(corrupt(Some(i), e.to_string())))?;
+                    f(
+                        LeafRef {
+                            shard: s.shard,
+                            index: i,
+                        },
+                        data,
+                        &leaf,
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -1069,8 +1466,14 @@ pub struct MonthlyReport {
     pub checkpoint_size: u64,
     /// Home jurisdiction (transfers elsewhere count as abroad).
     pub home_jurisdiction: String,
-    /// Request records in the month.
+    /// Requests in the month, each counted once (a `decided` record and its outcome record are one request).
     pub requests: u64,
+    /// Requests whose only record is the `decided` one written before forwarding (no outcome record: the gateway
+    /// stopped or crashed while the request was in flight). Counted in `requests` under outcome `decided`.
+    pub no_outcome: u64,
+    /// When shards were pruned (outside retention) whose records may fall in this month or later: the newest
+    /// record time of the newest such shard. Records up to then are not in the report.
+    pub pruned_through: Option<String>,
     /// Requests by destination jurisdiction (`-` when not routed).
     pub by_jurisdiction: BTreeMap<String, u64>,
     /// Requests by outcome.
@@ -1092,51 +1495,95 @@ pub struct MonthlyReport {
     pub shards_started: u64,
 }
 
-/// Compute the monthly report for `month` (`YYYY-MM`) from the checkpointed entries.
+/// How far around the month [`monthly_report`] reads to pair a request's `decided` record with its outcome record
+/// (a request whose outcome came more than this after its decision is reported as having no outcome).
+const PAIRING_WINDOW: time::Duration = time::Duration::days(1);
+
+/// Compute the monthly report for `month` (`YYYY-MM`) from the verified entries (the whole log verifies first,
+/// as for [`for_each_record`]).
+///
+/// Each request counts once, in the month of its first record: under `before-forward` durability a request leaves
+/// a `decided` record and then an outcome record with the same request id; the outcome record supersedes the
+/// `decided` one (its outcome, destination and findings are the ones counted). A `decided` record with no outcome
+/// record (the gateway stopped or crashed mid-request) counts once, under outcome `decided`, and in
+/// [`MonthlyReport::no_outcome`].
 pub fn monthly_report(
     dir: &Path,
     verifier: &NoteVerifier,
     month: &str,
     home: &str,
 ) -> Result<MonthlyReport, AuditError> {
-    let parsed = time::Date::parse(
+    monthly_report_with(dir, verifier, month, home, &Retention::default())
+}
+
+/// [`monthly_report`], judging pruned shards against `retention` (see [`verify_dir_with`]).
+pub fn monthly_report_with(
+    dir: &Path,
+    verifier: &NoteVerifier,
+    month: &str,
+    home: &str,
+    retention: &Retention,
+) -> Result<MonthlyReport, AuditError> {
+    let bad_month = || AuditError::Config(format!("month {month:?} is not YYYY-MM"));
+    if month.len() != 7 {
+        return Err(bad_month());
+    }
+    let first_day = time::Date::parse(
         &format!("{month}-01"),
         time::macros::format_description!("[year]-[month]-[day]"),
     )
-    .map_err(|_| AuditError::Config(format!("month {month:?} is not YYYY-MM")))?;
-    let next = if parsed.month() == time::Month::December {
-        format!("{:04}-01", parsed.year() + 1)
+    .map_err(|_| bad_month())?;
+    let next_day = if first_day.month() == time::Month::December {
+        time::Date::from_calendar_date(first_day.year() + 1, time::Month::January, 1)
     } else {
-        format!("{:04}-{:02}", parsed.year(), u8::from(parsed.month()) + 1)
-    };
+        time::Date::from_calendar_date(first_day.year(), first_day.month().next(), 1)
+    }
+    .map_err(|_| bad_month())?;
+    let start = first_day.midnight().assume_utc();
+    let end = next_day.midnight().assume_utc();
     let mut rep = MonthlyReport {
         month: month.to_owned(),
         home_jurisdiction: home.to_owned(),
         ..Default::default()
     };
-    let cp = for_each_record(dir, verifier, month, &next, |_, _, leaf| {
+    let verified = verify_records(dir, verifier, retention)?;
+    rep.pruned_through = verified
+        .report
+        .shards
+        .iter()
+        .filter(|s| s.pruned)
+        .filter_map(|s| s.newest_time.clone())
+        .filter(|t| parse_leaf_time(t).is_none_or(|t| t >= start))
+        .max();
+    // `decided` records of this month still waiting for their outcome record, and of the look-back window
+    // (requests of the previous month, whose outcome records are not counted here).
+    let mut pending: std::collections::HashMap<String, super::ResidencyRecord> =
+        std::collections::HashMap::new();
+    let mut earlier: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let (lo, hi) = (start - PAIRING_WINDOW, end + PAIRING_WINDOW);
+    verified.visit(dir, |at, _, leaf| {
+        let t = parse_leaf_time(&leaf.time)
+            .ok_or_else(|| corrupt(Some(at.index), "record time is not an RFC 3339 time"))?;
+        if t < lo || t >= hi {
+            return Ok(());
+        }
+        let in_month = t >= start && t < end;
         match &leaf.entry {
-            Entry::Request(r) => {
-                rep.requests += 1;
-                let j = r
-                    .destination
-                    .as_ref()
-                    .map_or("-".to_owned(), |d| d.jurisdiction.clone());
-                *rep.by_jurisdiction.entry(j.clone()).or_default() += 1;
-                *rep.by_outcome.entry(r.outcome.clone()).or_default() += 1;
-                if r.outcome == "blocked" {
-                    rep.blocked += 1;
-                }
-                if r.destination.is_some() && j != home && r.outcome != "blocked" {
-                    rep.forwarded_abroad += 1;
-                    for (e, c) in &r.findings {
-                        *rep.entities_abroad.entry(e.clone()).or_default() += c;
-                    }
-                    for (a, c) in &r.actions {
-                        *rep.actions_abroad.entry(a.clone()).or_default() += c;
-                    }
+            Entry::Request(r) if r.outcome == DECIDED => {
+                if t < start {
+                    earlier.insert(r.request_id.clone());
+                } else if in_month {
+                    pending.insert(r.request_id.clone(), r.clone());
                 }
             }
+            Entry::Request(r) => {
+                if earlier.remove(&r.request_id) {
+                    // a request of the previous month
+                } else if pending.remove(&r.request_id).is_some() || in_month {
+                    rep.count_request(r);
+                }
+            }
+            _ if !in_month => {}
             Entry::PolicyChange(c) => {
                 rep.policy_changes
                     .push((leaf.time.clone(), c.subject.clone(), c.new_hash.clone()))
@@ -1149,18 +1596,66 @@ pub fn monthly_report(
         }
         Ok(())
     })?;
-    rep.origin = cp.origin;
-    rep.checkpoint_size = cp.size;
+    for r in pending.values() {
+        rep.count_request(r);
+        rep.no_outcome += 1;
+    }
+    rep.origin = verified.newest.origin;
+    rep.checkpoint_size = verified.newest.size;
     Ok(rep)
 }
 
+/// The outcome of a `before-forward` record written before the request was forwarded.
+const DECIDED: &str = "decided";
+
+/// A leaf's time (the writer emits RFC 3339 UTC with milliseconds).
+fn parse_leaf_time(t: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+}
+
 impl MonthlyReport {
+    /// Count one request (its final record).
+    fn count_request(&mut self, r: &super::ResidencyRecord) {
+        let home = self.home_jurisdiction.as_str();
+        self.requests += 1;
+        let j = r
+            .destination
+            .as_ref()
+            .map_or("-".to_owned(), |d| d.jurisdiction.clone());
+        if r.outcome == "blocked" {
+            self.blocked += 1;
+        }
+        if r.destination.is_some() && j != home && r.outcome != "blocked" {
+            self.forwarded_abroad += 1;
+            for (e, c) in &r.findings {
+                *self.entities_abroad.entry(e.clone()).or_default() += c;
+            }
+            for (a, c) in &r.actions {
+                *self.actions_abroad.entry(a.clone()).or_default() += c;
+            }
+        }
+        *self.by_jurisdiction.entry(j).or_default() += 1;
+        *self.by_outcome.entry(r.outcome.clone()).or_default() += 1;
+    }
+
     /// Human-readable text.
     pub fn to_text(&self) -> String {
         let mut s = format!(
             "Residency log monthly review {} — {} (checkpoint size {})\n\nRequests: {}\nBlocked: {}\nForwarded outside {}: {}\n",
             self.month, self.origin, self.checkpoint_size, self.requests, self.blocked, self.home_jurisdiction, self.forwarded_abroad
         );
+        if self.no_outcome > 0 {
+            s.push_str(&format!(
+                "Requests with no outcome record (decided, then the gateway stopped or crashed): {}\n",
+                self.no_outcome
+            ));
+        }
+        if let Some(t) = &self.pruned_through {
+            s.push_str(&format!(
+                "Incomplete: shards with records up to {t} were pruned (outside retention); their records are not \
+                 counted here\n"
+            ));
+        }
         let section = |s: &mut String, title: &str, m: &BTreeMap<String, u64>| {
             s.push_str(&format!("\n{title}:\n"));
             if m.is_empty() {

@@ -14,8 +14,9 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::audit::shard::list_shards;
 use crate::audit::verify::{
-    csv_row, find_request, for_each_record, monthly_report, prove, verify_dir, LeafRef,
-    VerifyOptions, CSV_HEADER,
+    csv_row, find_request, for_each_record_in, monthly_report_with, parse_time_bound, prove_with,
+    verify_dir_with, LeafRef, Retention, TimeRange, VerifyOptions, CSV_HEADER,
+    DEFAULT_RETENTION_DAYS,
 };
 use crate::audit::{prune, NoteSigner, NoteVerifier, PruneOptions, TlogProof};
 
@@ -88,6 +89,10 @@ pub enum AuditCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Retention period in days that pruned shards are judged against: a shard marked pruned whose newest
+        /// record is younger than this fails verification (default: `audit.retention_days`' default).
+        #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
     },
     /// Print an inclusion proof (C2SP tlog-proof) against the latest checkpoint of the leaf's shard.
     Prove {
@@ -113,6 +118,10 @@ pub enum AuditCommand {
         /// Write the proof to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Retention period in days that pruned shards are judged against: a shard marked pruned whose newest
+        /// record is younger than this fails verification (default: `audit.retention_days`' default).
+        #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
     },
     /// Check a tlog-proof offline with the log's verifier key.
     CheckProof {
@@ -135,15 +144,20 @@ pub enum AuditCommand {
         /// Verifier key.
         #[command(flatten)]
         key: VerifierKeyArgs,
-        /// Start (inclusive): `YYYY-MM-DD` or an RFC 3339 UTC time prefix.
-        #[arg(long, default_value = "")]
-        from: String,
-        /// End (exclusive): `YYYY-MM-DD` or an RFC 3339 UTC time prefix.
-        #[arg(long, default_value = "~")]
-        to: String,
+        /// Start (inclusive): `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time with any offset, e.g.
+        /// `2026-11-29T09:35:01+09:00`. Default: the oldest record.
+        #[arg(long, value_parser = parse_time_bound)]
+        from: Option<time::OffsetDateTime>,
+        /// End (exclusive): `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time with any offset. Default: no end.
+        #[arg(long, value_parser = parse_time_bound)]
+        to: Option<time::OffsetDateTime>,
         /// Output format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
+        /// Retention period in days that pruned shards are judged against: a shard marked pruned whose newest
+        /// record is younger than this fails verification (default: `audit.retention_days`' default).
+        #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
     },
     /// Delete the data of sealed shards whose newest record is older than the retention period, oldest first,
     /// after verifying the whole log; each pruned shard keeps its sealed checkpoint, so the chain still verifies.
@@ -184,6 +198,10 @@ pub enum AuditCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Retention period in days that pruned shards are judged against: a shard marked pruned whose newest
+        /// record is younger than this fails verification (default: `audit.retention_days`' default).
+        #[arg(long, default_value_t = DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..))]
+        retention_days: u32,
     },
 }
 
@@ -225,8 +243,22 @@ fn write_private_key(path: &Path, key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Run `haetae audit`.
+/// Run `haetae audit`. A closed stdout (`haetae audit export … | head`) ends the command quietly with success.
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    match run_command(args) {
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        r => r,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run_command(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match args.command {
         AuditCommand::Keygen { name, out: path } => {
@@ -244,6 +276,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             hashes_only,
             strict,
             json,
+            retention_days,
         } => {
             let v = load_verifier(&key)?;
             let trusted = match trusted_checkpoint {
@@ -258,7 +291,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 skip_record_checks: hashes_only,
                 strict_records: strict,
             };
-            match verify_dir(&dir, &v, &opts) {
+            match verify_dir_with(&dir, &v, &opts, &Retention::days(retention_days)) {
                 Ok(rep) => {
                     if json {
                         writeln!(out, "{}", serde_json::to_string(&rep)?)?;
@@ -312,6 +345,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             shard,
             request_id,
             out: path,
+            retention_days,
         } => {
             let v = load_verifier(&key)?;
             let at = match (index, request_id) {
@@ -338,7 +372,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
                 })?,
                 (None, None) => bail!("--index or --request-id is required"),
             };
-            let text = prove(&dir, &v, at)?.to_text();
+            let text = prove_with(&dir, &v, at, &Retention::days(retention_days))?.to_text();
             match path {
                 Some(p) => {
                     std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?
@@ -397,19 +431,40 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             from,
             to,
             format,
+            retention_days,
         } => {
             let v = load_verifier(&key)?;
             let mut w = std::io::BufWriter::new(out);
-            if format == ExportFormat::Csv {
-                writeln!(w, "{CSV_HEADER}")?;
-            }
-            for_each_record(&dir, &v, &from, &to, |_, data, leaf| {
-                let r = match format {
+            // The header too waits until the log verified: a log that does not verify prints nothing.
+            let mut header = format == ExportFormat::Csv;
+            let mut write_error: Option<std::io::Error> = None;
+            let range = TimeRange { from, to };
+            let retention = Retention::days(retention_days);
+            let result = for_each_record_in(&dir, &v, &range, &retention, |_, data, leaf| {
+                let r = if std::mem::take(&mut header) {
+                    writeln!(w, "{CSV_HEADER}")
+                } else {
+                    Ok(())
+                };
+                let r = r.and_then(|()| match format {
                     ExportFormat::Jsonl => w.write_all(data).and_then(|()| w.write_all(b"\n")),
                     ExportFormat::Csv => writeln!(w, "{}", csv_row(leaf, data)),
-                };
-                r.map_err(|e| crate::audit::AuditError::Record(format!("writing export: {e}")))
-            })?;
+                });
+                r.map_err(|e| {
+                    write_error = Some(e);
+                    crate::audit::AuditError::Closed
+                })
+            });
+            if let Some(e) = write_error {
+                return Err(e.into());
+            }
+            if let Err(e) = result {
+                eprintln!("haetae: error: the log does not verify, nothing was exported: {e}");
+                return Ok(ExitCode::from(1));
+            }
+            if header {
+                writeln!(w, "{CSV_HEADER}")?;
+            }
             w.flush()?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -477,9 +532,18 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             month,
             home,
             json,
+            retention_days,
         } => {
             let v = load_verifier(&key)?;
-            let rep = monthly_report(&dir, &v, &month, &home)?;
+            let retention = Retention::days(retention_days);
+            let rep = match monthly_report_with(&dir, &v, &month, &home, &retention) {
+                Ok(rep) => rep,
+                Err(e @ crate::audit::AuditError::Config(_)) => return Err(e.into()),
+                Err(e) => {
+                    eprintln!("haetae: error: the log does not verify, no report was made: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&rep)?)?;
             } else {
