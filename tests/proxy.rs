@@ -596,10 +596,13 @@ async fn gateway_keys_are_required_and_never_forwarded() {
 async fn upstream_down_is_502_and_slow_head_is_504() {
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);
-    // a port nobody listens on
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_addr = dead.local_addr().unwrap();
-    drop(dead);
+    // A port nobody listens on. Not a port 0 listener bound and dropped: under a parallel test run another test's
+    // listener can take that port in between, and the request then times out (504) instead of being refused.
+    let dead_addr = "127.0.0.1:1";
+    assert!(
+        std::net::TcpStream::connect(dead_addr).is_err(),
+        "something listens on {dead_addr}"
+    );
     settings.destinations[1].base_url = format!("http://{dead_addr}");
     settings.timeouts.upstream_first_byte_ms = 300;
     let gw = start_with(mock, settings).await;

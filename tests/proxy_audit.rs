@@ -382,6 +382,34 @@ async fn the_auditor_listener_serves_tiles_proofs_and_exports_with_a_token() {
     assert!(std::str::from_utf8(&body)
         .unwrap()
         .starts_with("seq,time,kind"));
+    // Time bounds: a date in another format is a 400 before anything is read; a percent-encoded RFC 3339 time with
+    // an offset is converted to UTC (an hour ago in KST includes every record just written).
+    let (s, _, _) = send(
+        "GET",
+        &format!("{base}/export?from=2026/11/01"),
+        &[auth],
+        "",
+    )
+    .await;
+    assert_eq!(s, 400);
+    let hour_ago_kst = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+        .replace('+', "%2B")
+        .replace(':', "%3A");
+    let (s, _, body) = send(
+        "GET",
+        &format!("{base}/export?from={hour_ago_kst}"),
+        &[auth],
+        "",
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap().lines().count(),
+        lines.len()
+    );
 
     let (s, _, _) = send("GET", &format!("{base}/tile/../journal"), &[auth], "").await;
     assert_eq!(s, 404);

@@ -173,21 +173,14 @@ fn walk(
                 at = skip_ws(b, key_end);
                 expect(b, at, b':')?;
                 at = skip_ws(b, at + 1);
-                let sub: Vec<(&[PathStep], usize)> = targets
-                    .iter()
-                    .filter_map(|&(p, i)| match p.split_first() {
-                        Some((PathStep::Key(k), rest)) if k.as_ref() == key.as_ref() => {
-                            Some((rest, i))
-                        }
-                        _ => None,
-                    })
-                    .collect();
+                let sub = below(
+                    targets,
+                    |s| matches!(s, PathStep::Key(k) if k.as_ref() == key.as_ref()),
+                );
                 at = walk(b, at, &sub, spans)?;
-                at = skip_ws(b, at);
-                match b.get(at) {
-                    Some(b',') => at = skip_ws(b, at + 1),
-                    Some(b'}') => return Ok(at + 1),
-                    _ => return Err(SpliceError::Unexpected { offset: at }),
+                match next_member(b, at, b'}')? {
+                    Next::Member(n) => at = n,
+                    Next::Closed(end) => return Ok(end),
                 }
             }
         }
@@ -198,25 +191,48 @@ fn walk(
             }
             let mut index = 0usize;
             loop {
-                let sub: Vec<(&[PathStep], usize)> = targets
-                    .iter()
-                    .filter_map(|&(p, i)| match p.split_first() {
-                        Some((PathStep::Index(k), rest)) if *k == index => Some((rest, i)),
-                        _ => None,
-                    })
-                    .collect();
+                let sub = below(targets, |s| matches!(s, PathStep::Index(k) if *k == index));
                 at = walk(b, at, &sub, spans)?;
-                at = skip_ws(b, at);
-                match b.get(at) {
-                    Some(b',') => at = skip_ws(b, at + 1),
-                    Some(b']') => return Ok(at + 1),
-                    _ => return Err(SpliceError::Unexpected { offset: at }),
+                match next_member(b, at, b']')? {
+                    Next::Member(n) => at = n,
+                    Next::Closed(end) => return Ok(end),
                 }
                 index += 1;
             }
         }
         // A scalar cannot hold a deeper path: the target is missing (caught by the span count).
         _ => skip_value(b, pos),
+    }
+}
+
+/// The targets one step down, into the member or element whose step `names` accepts.
+fn below<'p>(
+    targets: &[(&'p [PathStep], usize)],
+    names: impl Fn(&PathStep) -> bool,
+) -> Vec<(&'p [PathStep], usize)> {
+    targets
+        .iter()
+        .filter_map(|&(p, i)| match p.split_first() {
+            Some((step, rest)) if names(step) => Some((rest, i)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What follows a member or element of a container closed by `close`.
+enum Next {
+    /// Another member starts here.
+    Member(usize),
+    /// The container ends; the value ends here.
+    Closed(usize),
+}
+
+fn next_member(b: &[u8], at: usize, close: u8) -> Result<Next, SpliceError> {
+    let at = skip_ws(b, at);
+    match b.get(at) {
+        Some(b',') => Ok(Next::Member(skip_ws(b, at + 1))),
+        Some(&c) if c == close => Ok(Next::Closed(at + 1)),
+        _ => Err(SpliceError::Unexpected { offset: at }),
     }
 }
 

@@ -29,7 +29,9 @@ use super::stream::BoxError;
 use crate::audit::shard::{
     is_pruned, is_sealed, list_shards, shard_dir, shard_origin, shard_prefix,
 };
-use crate::audit::verify::{csv_row, find_request, for_each_record, prove, LeafRef, CSV_HEADER};
+use crate::audit::verify::{
+    csv_row, find_request, for_each_record_in, prove, LeafRef, Retention, TimeRange, CSV_HEADER,
+};
 use crate::audit::{AuditError, NoteVerifier};
 
 type AuditorBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
@@ -39,15 +41,23 @@ pub struct Auditor {
     dir: PathBuf,
     verifier: NoteVerifier,
     token_hashes: Vec<[u8; 32]>,
+    /// `audit.retention_days`: pruned shards are checked against this period, as `audit verify` does.
+    retention_days: u32,
 }
 
 impl Auditor {
     /// `token_hashes`: lower-case hex SHA-256 of each accepted bearer token (validated by config).
-    pub fn new(dir: PathBuf, verifier: NoteVerifier, token_hashes: &[String]) -> Self {
+    pub fn new(
+        dir: PathBuf,
+        verifier: NoteVerifier,
+        token_hashes: &[String],
+        retention_days: u32,
+    ) -> Self {
         let token_hashes = token_hashes_of(token_hashes);
         Self {
             dir,
             verifier,
+            retention_days,
             token_hashes,
         }
     }
@@ -234,8 +244,18 @@ async fn proof(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> 
 }
 
 fn export(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> {
-    let from = query_param(query, "from").unwrap_or("0000").to_owned();
-    let to = query_param(query, "to").unwrap_or("9999").to_owned();
+    // Bounds are percent-decoded (`%2B09%3A00`) and parsed before anything is read: a bound that is not a date or an
+    // RFC 3339 time is a 400, not an empty or complete export.
+    let bound = |name: &str| {
+        percent_encoding::percent_decode_str(query_param(query, name).unwrap_or(""))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let range = match TimeRange::parse(&bound("from"), &bound("to")) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let retention = Retention::days(auditor.retention_days);
     let csv = match query_param(query, "format").unwrap_or("jsonl") {
         "jsonl" => false,
         "csv" => true,
@@ -250,7 +270,7 @@ fn export(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> {
             buf.extend_from_slice(CSV_HEADER.as_bytes());
             buf.push(b'\n');
         }
-        let result = for_each_record(&dir, &verifier, &from, &to, |_, data, leaf| {
+        let result = for_each_record_in(&dir, &verifier, &range, &retention, |_, data, leaf| {
             if csv {
                 buf.extend_from_slice(csv_row(leaf, data).as_bytes());
             } else {

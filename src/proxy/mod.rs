@@ -340,6 +340,7 @@ impl Gateway {
                     settings.audit.dir.clone(),
                     r.log.verifier().clone(),
                     &settings.audit.auditor_token_sha256,
+                    settings.audit.retention_days,
                 );
                 Some((listener, Arc::new(api)))
             }

@@ -43,12 +43,12 @@ pub enum ResidencyError {
         source_name: String,
     },
     /// The log could not be opened or the start-up record not written.
-    #[error("audit log {dir}: {source}")]
+    #[error("audit log {dir}: {error}")]
     Log {
         /// Log directory.
         dir: String,
-        /// Underlying error.
-        source: AuditError,
+        /// Underlying error (not a `source`: the message already holds it, and an error chain would print it twice).
+        error: AuditError,
     },
 }
 
@@ -181,9 +181,9 @@ impl Residency {
             .append(Entry::PolicyChange(record))
             .await
             .map(|_| ())
-            .map_err(|source| ResidencyError::Log {
+            .map_err(|error| ResidencyError::Log {
                 dir: self.log.dir().display().to_string(),
-                source,
+                error,
             })
     }
 }
@@ -284,9 +284,9 @@ impl Residency {
         options.rotate_max_age = (a.rotate_max_age_hours > 0)
             .then(|| Duration::from_secs(a.rotate_max_age_hours.saturating_mul(3600)));
         let dir = a.dir.display().to_string();
-        let log = AuditLog::open(&a.dir, options).map_err(|source| ResidencyError::Log {
+        let log = AuditLog::open(&a.dir, options).map_err(|error| ResidencyError::Log {
             dir: dir.clone(),
-            source,
+            error,
         })?;
         let rec = log.recovery();
         if rec.truncated_bytes > 0 || rec.repaired_files > 0 {
@@ -317,7 +317,7 @@ impl Residency {
         };
         log.append(Entry::ConfigChange(record))
             .await
-            .map_err(|source| ResidencyError::Log { dir, source })?;
+            .map_err(|error| ResidencyError::Log { dir, error })?;
         Ok(Some(Self {
             log: Arc::new(log),
             key,

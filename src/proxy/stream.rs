@@ -10,13 +10,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use std::sync::Arc;
-
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
