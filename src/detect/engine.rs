@@ -1640,7 +1640,12 @@ fn secret_value_ok(v: &[u8], quoted: bool, working_directory: bool) -> bool {
         || v.windows(4)
             .any(|w| w.eq_ignore_ascii_case(b"xxxx") || w == b"****")
         || v.windows(3).any(|w| w == b"...")
-        || v.iter().all(|&b| b == v[0]);
+        || v.iter().all(|&b| b == v[0])
+        // A constant's name (`Bearer YOUR_API_KEY`, `api_key = OPENAI_API_KEY`): documentation or code, not a value.
+        || (v.contains(&b'_')
+            && v
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_'));
     // A filesystem path (`PWD=/home/kim/app`, `password_file: ~/pw.txt`) is not the secret.
     let path = v.starts_with(b"~/")
         || (v.first() == Some(&b'/') && (working_directory || v[1..].contains(&b'/')));
