@@ -145,8 +145,6 @@ pub struct ParsedRequest {
     segments: Vec<Segment>,
     model: Option<String>,
     stream: bool,
-    /// Whether a segment or the model was rewritten since parsing (the original bytes no longer match).
-    modified: bool,
     /// Locations rewritten since parsing, in order (the splice rebuild writes these values over the originals).
     edited: Vec<JsonPath>,
     /// The model was set on a body that had no `model` member: the rebuild appends it to the root object.
@@ -459,7 +457,6 @@ pub fn parse_value(format: WireFormat, value: Value) -> Result<ParsedRequest, Ap
         segments: c.segments,
         model,
         stream,
-        modified: false,
         edited: Vec::new(),
         model_appended: false,
     })
@@ -600,7 +597,6 @@ impl ParsedRequest {
         match seg.path.get_mut(&mut self.value) {
             Some(Value::String(s)) => {
                 *s = new.into();
-                self.modified = true;
                 self.edited.push(seg.path.clone());
                 Ok(())
             }
@@ -639,7 +635,6 @@ impl ParsedRequest {
             self.model_appended = true;
         }
         self.model = Some(model.to_owned());
-        self.modified = true;
         Ok(())
     }
 
@@ -647,7 +642,7 @@ impl ParsedRequest {
     /// mean exactly this value ([`parse`] refuses duplicate keys) and can be forwarded as they are, without
     /// re-serialising.
     pub fn is_modified(&self) -> bool {
-        self.modified
+        !self.edited.is_empty() || self.model_appended
     }
 
     /// The body to forward: `original` (the bytes this request was parsed from) with each rewritten value
@@ -658,7 +653,7 @@ impl ParsedRequest {
     /// If `original` is not the text this value was parsed from (a caller error), the value is re-serialised
     /// instead ([`Self::to_json`]), which is the same JSON up to number spelling.
     pub fn to_body(&self, original: &[u8]) -> Vec<u8> {
-        if !self.modified {
+        if !self.is_modified() {
             return original.to_vec();
         }
         let Ok(text) = std::str::from_utf8(original) else {

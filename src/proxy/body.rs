@@ -72,7 +72,7 @@ where
 
 /// How an unsupported coding is named in an error and the access log: a coding token as such (`compress`, `xz`),
 /// anything else (which a client could fill with content) not at all.
-pub(crate) fn coding_label(coding: &str) -> String {
+fn coding_label(coding: &str) -> String {
     if !coding.is_empty()
         && coding.len() <= 24
         && coding.bytes().all(|b| {
@@ -88,11 +88,32 @@ pub(crate) fn coding_label(coding: &str) -> String {
 /// Decode a body according to its `Content-Encoding` header value (codings applied in order, so decoded in reverse),
 /// refusing output larger than `limit`.
 pub fn decode(content_encoding: Option<&str>, body: Bytes, limit: u64) -> Result<Bytes, BodyError> {
-    let Some(header) = content_encoding else {
-        return Ok(body);
-    };
-    let codings: Vec<String> = header
-        .split(',')
+    decode_codings(content_encoding.into_iter(), body, limit)
+}
+
+/// [`decode`] for every `Content-Encoding` line of `headers`: two lines mean the same as one comma-separated line. A
+/// value that is not visible ASCII names no coding the gateway knows, so the body is refused, not read as identity.
+pub fn decode_headers(
+    headers: &http::HeaderMap,
+    body: Bytes,
+    limit: u64,
+) -> Result<Bytes, BodyError> {
+    let lines = headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .map(|v| v.to_str())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| BodyError::UnsupportedEncoding(coding_label("")))?;
+    decode_codings(lines.into_iter(), body, limit)
+}
+
+fn decode_codings<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    body: Bytes,
+    limit: u64,
+) -> Result<Bytes, BodyError> {
+    let codings: Vec<String> = lines
+        .flat_map(|line| line.split(','))
         .map(|c| c.trim().to_ascii_lowercase())
         .filter(|c| !c.is_empty() && c != "identity")
         .collect();

@@ -607,20 +607,7 @@ async fn pipeline(
     )
     .await?;
     ex.bytes_in = raw.len() as u64;
-    // Every `Content-Encoding` line counts (two lines mean the same as one comma-separated line); a value that is not
-    // visible ASCII is no coding the gateway knows, so the body is refused rather than read as identity.
-    let mut encoding: Option<String> = None;
-    for v in parts.headers.get_all(header::CONTENT_ENCODING) {
-        let v = v
-            .to_str()
-            .map_err(|_| body::BodyError::UnsupportedEncoding(body::coding_label("\u{0}")))?;
-        let joined = encoding.get_or_insert_with(String::new);
-        if !joined.is_empty() {
-            joined.push(',');
-        }
-        joined.push_str(v);
-    }
-    let body = body::decode(encoding.as_deref(), raw, limits.max_decoded_body_bytes)?;
+    let body = body::decode_headers(&parts.headers, raw, limits.max_decoded_body_bytes)?;
 
     // 5. parse, 6. inspect
     let dest_family = to_destination_format(family);
@@ -980,12 +967,9 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
             idle,
             ex,
         )
-        .cut_on(Arc::clone(&shared.cut_streams))
-        .boxed_unsync()
     } else {
         ResponseBody::passthrough(incoming, idle, ex)
-            .cut_on(Arc::clone(&shared.cut_streams))
-            .boxed_unsync()
     };
+    let body = body.cut_on(Arc::clone(&shared.cut_streams)).boxed_unsync();
     Response::from_parts(parts, body)
 }
