@@ -75,6 +75,13 @@ const FRAGMENTS: &[&str] = &[
     "－",
     "\u{2010}",
     "\u{FEFF}",
+    // NFD Hangul: 대외비, 성명, a loose choseong and a loose jongseong.
+    "\u{1103}\u{1162}\u{110B}\u{116C}\u{1107}\u{1175}",
+    "\u{1109}\u{1165}\u{11BC}\u{1106}\u{1167}\u{11BC}",
+    "\u{1100}",
+    "\u{11AB}",
+    "| 성명 |\n|---|\n| 홍길동 |\n",
+    "이름\t",
     "é",
     "😀",
     "Mr. ",
@@ -114,11 +121,29 @@ fn check_offsets(text: &str, findings: &[Finding]) -> Result<(), TestCaseError> 
     Ok(())
 }
 
-/// The folding the engine applies (kept in sync with `src/detect/normalize.rs`).
+/// The folding the engine applies (kept in sync with `src/detect/normalize.rs`): conjoining-jamo sequences are
+/// composed (Unicode §3.12), then single characters fold.
 fn fold(s: &str) -> String {
     let mut out = String::new();
-    for c in s.chars() {
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
         let u = u32::from(c);
+        let v = chars.get(i).map_or(0, |&v| u32::from(v));
+        if (0x1100..=0x1112).contains(&u) && (0x1161..=0x1175).contains(&v) {
+            let t = chars.get(i + 1).map_or(0, |&t| u32::from(t));
+            let t = if (0x11A8..=0x11C2).contains(&t) {
+                t - 0x11A7
+            } else {
+                0
+            };
+            i += if t > 0 { 2 } else { 1 };
+            let syllable = 0xAC00 + ((u - 0x1100) * 21 + (v - 0x1161)) * 28 + t;
+            out.push(char::from_u32(syllable).unwrap());
+            continue;
+        }
         match u {
             0xFF01..=0xFF5E => out.push(char::from_u32(u - 0xFEE0).unwrap()),
             0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F | 0x3000 => out.push(' '),

@@ -1,9 +1,11 @@
 //! The shared detector vector corpus (`tests/data/detect/vectors.toml`) run one-shot, as one segmented document, and
-//! obfuscated with full-width digits, Unicode dashes and zero-width spaces.
+//! obfuscated with full-width digits, Unicode dashes and zero-width spaces, and in Unicode NFD (decomposed Hangul, as
+//! macOS file names and `iconv -t UTF-8-MAC` write it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use haetae::detect::{classify, Engine, Finding};
 use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, Deserialize)]
 struct Corpus {
@@ -189,4 +191,48 @@ fn vectors_obfuscated() {
         n += 1;
     }
     assert!(n >= 3);
+}
+
+/// Every vector with Hangul in it, in NFD: the same findings, offsets covering the decomposed text, same level.
+#[test]
+fn vectors_nfd() {
+    let engine = Engine::builtin().unwrap();
+    let nfd = |s: &str| s.nfd().collect::<String>();
+    let mut n = 0;
+    let mut failures = Vec::new();
+    for case in load() {
+        let text = nfd(&case.text);
+        if text == case.text {
+            continue;
+        }
+        n += 1;
+        let findings = engine.scan(&text);
+        let got = spans(&findings);
+        let want = expected(&case, &text, &nfd);
+        if got != want {
+            failures.push(format!(
+                "{:?}\n    want {:?}\n    got  {:?}",
+                case.text,
+                show(&text, &want),
+                show(&text, &got)
+            ));
+        }
+        if let Some(level) = &case.level {
+            let got = classify(&text, &findings).level;
+            if got.as_str() != level {
+                failures.push(format!(
+                    "{:?}\n    want level {level}\n    got  level {}",
+                    case.text,
+                    got.as_str()
+                ));
+            }
+        }
+    }
+    assert!(n >= 80, "only {n} vectors have Hangul");
+    assert!(
+        failures.is_empty(),
+        "{} NFD vector(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

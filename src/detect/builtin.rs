@@ -53,6 +53,9 @@ pub(crate) enum Check {
     Pem,
     /// Korean name after a label (`성명:`): the finding is the name; stop-list applied.
     PersonKoBefore,
+    /// A name label as a table's header cell (`| 번호 | 성명 | 연락처 |`, or tab-separated): not a finding itself; the
+    /// engine then reads that column of the rows below (`Engine::table_names`).
+    PersonTable,
     /// English name after a title or label: the finding is the name.
     PersonEn,
     /// `N급비밀` not followed by `번호`.
@@ -103,10 +106,13 @@ pub(crate) enum Group {
     Ip,
     Version,
     Order,
+    /// `우체국`: a bank (우체국예금) and the post office, whose 13-digit registered-mail numbers (`등기번호`) are not
+    /// accounts; it counts as a bank keyword only without an [`Group::Order`] keyword nearby.
+    Post,
 }
 
 /// Number of builtin groups; custom detectors' groups are numbered after these.
-pub(crate) const BUILTIN_GROUPS: u16 = 14;
+pub(crate) const BUILTIN_GROUPS: u16 = 15;
 
 /// Context keywords. Korean keywords match as substrings (particles attach); ASCII keywords need a word start.
 pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
@@ -208,7 +214,6 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "카카오뱅크",
             "토스뱅크",
             "새마을금고",
-            "우체국",
             "account",
             "bank",
             "acct",
@@ -244,12 +249,16 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
         Group::Version,
         &["버전", "릴리스", "version", "ver", "release", "build"],
     ),
+    (Group::Post, &["우체국"]),
     (
         Group::Order,
         &[
             "주문",
             "송장",
             "운송장",
+            "등기번호",
+            "등기우편",
+            "소포",
             "배송",
             "상품번호",
             "상품코드",
@@ -359,6 +368,8 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // Label forms: `성명: 김민수`, `성명 김민수`, `이름은 김민수`, JSON `"성명":"김민수"`, a table row `| 성명 | 김민수 |`,
     // the value on the next line (`성명:\n김민수`, also as a JSON `\n` escape). The given name takes up to three
     // syllables (`김마리아`); `Check::PersonKoBefore` drops a trailing particle or copula (`김철입니다`).
+    // The same labels as a header cell of a Markdown or tab-separated table (the names are in the rows below).
+    let person_table = r"(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사)(?: *\||\t)";
     let person_before = format!(
         r#"(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사)(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +){}[가-힣]{{1,3}}"#,
         surnames_regex()
@@ -537,6 +548,14 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             person_before,
             0.8,
             C::PersonKoBefore,
+            B::None
+        ),
+        p!(
+            "person.ko_table",
+            E::Person,
+            person_table,
+            0.8,
+            C::PersonTable,
             B::None
         ),
         p!(
@@ -998,6 +1017,39 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "장로",
     "권사",
     "성도",
+    // Table column headers (a header cell next to `| 성명 |` must not read as a name).
+    "나이",
+    "설명",
+    "성별",
+    "구분",
+    "상태",
+    "단가",
+    "진단",
+    "차량",
+    "사유",
+    "장소",
+    "전공",
+    "신장",
+    "기간",
+    "기한",
+    "유형",
+    "용도",
+    "단계",
+    "위치",
+    "주소지",
+    "소계",
+    "인원",
+    "명수",
+    "지각",
+    "부서명",
+    "호봉",
+    "연봉",
+    "공제",
+    "국가",
+    "도시",
+    "승인",
+    "반려",
+    "도장",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class

@@ -225,12 +225,20 @@ struct Context {
     /// Whether the deadline has passed (checked every [`DEADLINE_CHECK_EVERY`] steps).
     expired: bool,
     steps: u32,
+    /// `(start, end, pattern)` of each name label found as a table header cell ([`Check::PersonTable`]); their
+    /// columns are read after the pass ([`Engine::table_names`]).
+    tables: Vec<(usize, usize, usize)>,
+    /// [`Engine::table_names`]'s place: the header line being read, the end of the rows read so far, and how many of
+    /// that header's columns were read.
+    table_cursor: (Option<usize>, usize, usize),
 }
 
 impl Context {
     fn reset(&mut self) {
         self.groups.clear();
         self.hits.clear();
+        self.tables.clear();
+        self.table_cursor = (None, 0, 0);
         self.lo = 0;
         self.hi = 0;
         self.expired = false;
@@ -946,6 +954,13 @@ impl Engine {
                 self.run_dictionary(dict, hay, groups, out);
             }
         }
+        let tables = std::mem::take(&mut groups.tables);
+        for &(s, e, pid) in &tables {
+            if let Some(p) = self.pats.get(pid) {
+                self.table_names(p, hay, s, e, groups, out);
+            }
+        }
+        groups.tables = tables;
         for f in &mut out[first..] {
             if normalized {
                 let (s, e) = norm.map(text, f.start, f.end);
@@ -1424,6 +1439,14 @@ impl Engine {
         if !boundary_ok(hay, s, e, p.boundary) {
             return None;
         }
+        if p.check == Check::PersonTable {
+            // Not a finding: the column below is read after the pass. Patterns are few, so the index search is cheap
+            // and only runs at a label followed by `|` or a tab.
+            if let Some(pid) = self.pats.iter().position(|q| std::ptr::eq(q, p)) {
+                groups.tables.push((s, e, pid));
+            }
+            return None;
+        }
         if d.custom_validator.is_some() {
             if !custom_valid(d, hay, s, e) {
                 return None;
@@ -1634,9 +1657,17 @@ fn secret_value_ok(v: &[u8], quoted: bool, working_directory: bool) -> bool {
         v.iter().any(u8::is_ascii_digit),
         v.iter().any(|b| !b.is_ascii_alphanumeric()),
     ];
-    let placeholder = v
-        .first()
-        .is_some_and(|b| matches!(b, b'$' | b'<' | b'{' | b'%'))
+    // `$VAR`, `$var`, `${VAR}`, `$(cmd)` are references; `$ecretP4ss` (mixed case and a digit) is a value.
+    let shell_reference = v.first() == Some(&b'$')
+        && v.get(1).is_some_and(|&b| {
+            let rest = &v[1..];
+            let ident = rest.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+            let mixed_case =
+                rest.iter().any(u8::is_ascii_uppercase) && rest.iter().any(u8::is_ascii_lowercase);
+            matches!(b, b'{' | b'(') || (ident && !mixed_case)
+        });
+    let placeholder = shell_reference
+        || v.first().is_some_and(|b| matches!(b, b'<' | b'{' | b'%'))
         || v.windows(4)
             .any(|w| w.eq_ignore_ascii_case(b"xxxx") || w == b"****")
         || v.windows(3).any(|w| w == b"...")
@@ -1890,8 +1921,16 @@ fn check(
                 && bytes[s - 1] == b'['
                 && (bytes[s - 2].is_ascii_alphanumeric()
                     || matches!(bytes[s - 2], b'_' | b']' | b')'));
-            (hex >= 3 && c.iter().any(u8::is_ascii_digit) && !subscript && validate::ipv6(c))
-                .then_some((None, s, end, base))
+            // `12::30`, `9::45`: a time or score written with `::` (every group one or two decimal digits).
+            let clock = c
+                .split(|&b| b == b':')
+                .all(|g| g.len() <= 2 && g.iter().all(u8::is_ascii_digit));
+            (hex >= 3
+                && c.iter().any(u8::is_ascii_digit)
+                && !subscript
+                && !clock
+                && validate::ipv6(c))
+            .then_some((None, s, end, base))
         }
         Check::Pem => keep(if PEM_END.find(cand).is_some() {
             0.99
@@ -2007,7 +2046,9 @@ fn check(
             let n = count_digits(cand);
             if has(Group::Health) && (10..=13).contains(&n) {
                 Some((Some(Entity::KrHealthInsurance), s, e, 0.7))
-            } else if has(Group::Bank) && (10..=16).contains(&n) {
+            } else if (has(Group::Bank) || (has(Group::Post) && !has(Group::Order)))
+                && (10..=16).contains(&n)
+            {
                 Some((Some(Entity::KrBankAccount), s, e, 0.7))
             } else {
                 None
@@ -2029,9 +2070,16 @@ fn check(
         }
         Check::Email => keep(base),
         Check::PersonKoBefore => {
+            // `| 성명 | 나이 |` over a delimiter row is a table's header, not a label and its value: the names are in
+            // the column below (`Check::PersonTable`).
+            if cand.contains(&b'|') && scanners::header_row(bytes, s) {
+                return None;
+            }
             let (ns, ne) = scanners::person_after_label(hay.get(s..e)?)?;
             Some((None, s + ns, s + ne, base))
         }
+        // Handled by `Engine::evaluate` (the column is read after the pass).
+        Check::PersonTable => None,
         Check::PersonEn => {
             let t = hay.get(s..e)?;
             let cut = match t.find([':', '=']) {

@@ -7,8 +7,19 @@
 //! space/joiners `U+200B..=U+200D`, the direction marks `U+200E`/`U+200F`, bidi embeddings and overrides
 //! `U+202A..=U+202E`, word joiner and invisible operators `U+2060..=U+2064`, bidi isolates `U+2066..=U+2069`, BOM
 //! `U+FEFF`, soft hyphen `U+00AD`, combining grapheme joiner `U+034F` and Mongolian vowel separator `U+180E`.
-//! Roman numeral characters (`Ⅱ`) are NOT folded: the marking patterns match them directly. Clean text (none of these characters) is scanned in place, without a
-//! copy; only texts that contain one are copied into a reusable buffer.
+//! Roman numeral characters (`Ⅱ`) are NOT folded: the marking patterns match them directly.
+//!
+//! Decomposed Hangul (NFD, as macOS writes file names and as `iconv -t UTF-8-MAC` or any NFD normaliser produces) is
+//! composed: a conjoining-jamo sequence choseong `U+1100..=U+1112` + jungseong `U+1161..=U+1175` + optional jongseong
+//! `U+11A8..=U+11C2` becomes its precomposed syllable (Unicode §3.12 arithmetic), so `대외비`, `Ⅱ급비밀`, labels,
+//! names and addresses are found in NFD text too, with offsets covering the whole jamo sequence. Not composed: a
+//! precomposed LV syllable followed by a loose jongseong (NFD never produces it), old-Hangul jamo outside those
+//! ranges, the fillers `U+115F`/`U+1160`, and compatibility jamo (`ㄱ`, `U+3131..`), which are letters of their own.
+//!
+//! Clean text (none of these characters) is scanned in place, without a copy; only texts that contain one are copied
+//! into a reusable buffer.
+//!
+//! Must never: shift an offset (every finding maps back to whole original characters), or allocate per character.
 
 /// What happens to one character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +28,35 @@ pub(crate) enum Fold {
     Ascii(u8),
     /// Removed.
     Drop,
+    /// A conjoining-jamo sequence composed into this precomposed Hangul syllable.
+    Syllable(char),
+}
+
+/// Conjoining jamo bases and counts (Unicode §3.12, "Conjoining Jamo Behavior").
+const S_BASE: u32 = 0xAC00;
+const L_BASE: u32 = 0x1100;
+const V_BASE: u32 = 0x1161;
+const T_BASE: u32 = 0x11A7;
+const L_COUNT: u32 = 19;
+const V_COUNT: u32 = 21;
+const T_COUNT: u32 = 28;
+
+/// The precomposed syllable for a conjoining-jamo sequence L V [T] at the start of `s`, with the sequence's length
+/// in bytes (every conjoining jamo is three bytes in UTF-8).
+pub(crate) fn compose(s: &str) -> Option<(char, usize)> {
+    let mut it = s.chars();
+    let l = u32::from(it.next()?)
+        .checked_sub(L_BASE)
+        .filter(|&l| l < L_COUNT)?;
+    let v = u32::from(it.next()?)
+        .checked_sub(V_BASE)
+        .filter(|&v| v < V_COUNT)?;
+    let t = it
+        .next()
+        .and_then(|t| u32::from(t).checked_sub(T_BASE))
+        .filter(|&t| (1..T_COUNT).contains(&t));
+    let syllable = char::from_u32(S_BASE + (l * V_COUNT + v) * T_COUNT + t.unwrap_or(0))?;
+    Some((syllable, if t.is_some() { 9 } else { 6 }))
 }
 
 /// The folding rule for one character, `None` if it is kept as is.
@@ -38,20 +78,23 @@ pub(crate) fn fold(c: char) -> Option<Fold> {
     }
 }
 
-/// The characters of `text` that [`fold`] changes, in order, with their byte offsets. Every folded character begins
-/// with one of six lead bytes (`0xC2`, `0xE2`, `0xEF`; and `0xE3`, `0xE1`, `0xCD`, each of which leads exactly one
-/// folded character), which `memchr` finds; only those positions are decoded.
-fn folds(text: &str) -> impl Iterator<Item = (usize, char, Fold)> + '_ {
+/// The characters (or jamo sequences) of `text` that fold, in order: byte offset, length in the original, fold.
+/// Every folded character begins with one of six lead bytes (`0xC2`, `0xE2`, `0xEF`; and `0xE3`, `0xE1`, `0xCD`,
+/// which lead only `U+3000`, `U+180E` or a choseong, and `U+034F`), which `memchr` finds; only those positions are
+/// decoded.
+fn folds(text: &str) -> impl Iterator<Item = (usize, usize, Fold)> + '_ {
     let b = text.as_bytes();
     let mut common = memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).peekable();
-    // U+3000 (E3 80 80), U+180E (E1 A0 8E) and U+034F (CD 8F) are the only folded characters led by their bytes.
-    // Those lead bytes are rare in Korean text (Hangul syllables lead with EA..=ED), whereas a `memmem` prefilter for
-    // U+3000 would key on 0x80, a continuation byte found in every Hangul syllable; so only the lead byte is searched
-    // and the rest compared.
+    // U+3000 (E3 80 80), U+180E (E1 A0 8E), a choseong (E1 84 80..=E1 84 92) and U+034F (CD 8F) are the only folded
+    // characters led by their bytes. Those lead bytes are rare in Korean text (precomposed syllables lead with
+    // EA..=ED), whereas a `memmem` prefilter for U+3000 would key on 0x80, a continuation byte found in every Hangul
+    // syllable; so only the lead byte is searched and the rest compared.
     let mut rare = memchr::memchr3_iter(0xE3, 0xE1, 0xCD, b)
         .filter(move |&i| match b.get(i) {
             Some(0xE3) => b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..]),
-            Some(0xE1) => b.get(i + 1..i + 3) == Some(&[0xA0, 0x8E][..]),
+            Some(0xE1) => {
+                b.get(i + 1..i + 3) == Some(&[0xA0, 0x8E][..]) || b.get(i + 1) == Some(&0x84)
+            }
             _ => b.get(i + 1) == Some(&0x8F),
         })
         .peekable();
@@ -62,9 +105,13 @@ fn folds(text: &str) -> impl Iterator<Item = (usize, char, Fold)> + '_ {
             (None, _) => rare.next(),
         }?;
         // Lead bytes never occur inside a character, so `i` is a char boundary.
-        let c = text.get(i..).and_then(|t| t.chars().next())?;
+        let rest = text.get(i..)?;
+        if let Some((syllable, n)) = compose(rest) {
+            return Some((i, n, Fold::Syllable(syllable)));
+        }
+        let c = rest.chars().next()?;
         if let Some(f) = fold(c) {
-            return Some((i, c, f));
+            return Some((i, c.len_utf8(), f));
         }
     })
 }
@@ -76,7 +123,8 @@ struct Run {
     folded: usize,
     /// Offset in the original text where the run begins.
     original: usize,
-    /// `Some(n)`: one folded character, `n` bytes long in the original; `None`: verbatim bytes.
+    /// `Some(n)`: one folded character (or composed jamo sequence), `n` bytes long in the original; `None`: verbatim
+    /// bytes.
     folded_char: Option<usize>,
 }
 
@@ -97,17 +145,25 @@ impl Normalized {
         self.text.clear();
         self.runs.clear();
         let mut copied = 0;
-        for (i, c, f) in folds(original) {
+        for (i, n, f) in folds(original) {
+            if i < copied {
+                continue;
+            }
             self.verbatim(original, copied, i);
-            if let Fold::Ascii(a) = f {
+            let out = match f {
+                Fold::Ascii(a) => Some(char::from(a)),
+                Fold::Syllable(s) => Some(s),
+                Fold::Drop => None,
+            };
+            if let Some(c) = out {
                 self.runs.push(Run {
                     folded: self.text.len(),
                     original: i,
-                    folded_char: Some(c.len_utf8()),
+                    folded_char: Some(n),
                 });
-                self.text.push(char::from(a));
+                self.text.push(c);
             }
-            copied = i + c.len_utf8();
+            copied = i + n;
         }
         if copied == 0 {
             return false;
@@ -167,12 +223,24 @@ impl Normalized {
 /// Fold a string (used for dictionary terms and context keywords so they match folded text).
 pub(crate) fn fold_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match fold(c) {
-            Some(Fold::Drop) => {}
-            Some(Fold::Ascii(b)) => out.push(char::from(b)),
-            None => out.push(c),
-        }
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        let n = match compose(rest) {
+            Some((syllable, n)) => {
+                out.push(syllable);
+                n
+            }
+            None => {
+                match fold(c) {
+                    Some(Fold::Drop) => {}
+                    Some(Fold::Ascii(b)) => out.push(char::from(b)),
+                    Some(Fold::Syllable(x)) => out.push(x),
+                    None => out.push(c),
+                }
+                c.len_utf8()
+            }
+        };
+        rest = rest.get(n..).unwrap_or_default();
     }
     out
 }
@@ -194,18 +262,59 @@ mod tests {
         assert!(n.text.is_empty());
     }
 
+    #[test]
+    fn composes_decomposed_hangul() {
+        // 대외비 Ⅱ급비밀 in NFD: ᄃ ᅢ, ᄋ ᅬ, ᄇ ᅵ; ᄀ ᅳ ᆸ …
+        let original = "\u{1103}\u{1162}\u{110B}\u{116C}\u{1107}\u{1175} Ⅱ\u{1100}\u{1173}\u{11B8}\u{1107}\u{1175}\u{1106}\u{1175}\u{11AF}";
+        let mut n = Normalized::default();
+        assert!(n.fill(original));
+        assert_eq!(n.text, "대외비 Ⅱ급비밀");
+        // 급 is the 9-byte sequence after `Ⅱ`; its 3 folded bytes map to all 9.
+        let g = n.text.find('급').unwrap();
+        let o = original.find('\u{1100}').unwrap();
+        assert_eq!(n.map(original, g, g + 3), (o, o + 9));
+        assert_eq!(n.map(original, g + 1, g + 2), (o, o + 9));
+        assert_eq!(fold_str(original), "대외비 Ⅱ급비밀");
+        // Loose jamo, fillers and compatibility jamo stay as they are.
+        for kept in [
+            "\u{1100}",
+            "\u{1161}\u{11A8}",
+            "\u{115F}\u{1161}",
+            "\u{1100}\u{1176}",
+            "ㄱㅏ",
+            "가\u{11A8}",
+        ] {
+            assert!(!n.fill(kept), "{kept:?}");
+            assert_eq!(fold_str(kept), kept);
+        }
+        // 11A7 is the jongseong base, not a jongseong: ᄀ ᅡ stays 가 and U+11A7 is kept.
+        assert!(n.fill("\u{1100}\u{1161}\u{11A7}"));
+        assert_eq!(n.text, "가\u{11A7}");
+    }
+
     /// The per-byte map this module used before the run list: for every folded byte, the original char's range.
     fn reference(original: &str) -> (String, Vec<(usize, usize)>) {
         let mut text = String::new();
         let mut map = Vec::new();
+        let mut skip_to = 0;
         for (i, c) in original.char_indices() {
+            if i < skip_to {
+                continue;
+            }
             let len = c.len_utf8();
+            if let Some((s, n)) = compose(&original[i..]) {
+                text.push(s);
+                map.extend(std::iter::repeat_n((i, i + n), s.len_utf8()));
+                skip_to = i + n;
+                continue;
+            }
             match fold(c) {
                 Some(Fold::Drop) => {}
                 Some(Fold::Ascii(b)) => {
                     text.push(char::from(b));
                     map.push((i, i + len));
                 }
+                Some(Fold::Syllable(_)) => unreachable!("fold never composes"),
                 None => {
                     text.push(c);
                     map.extend(std::iter::repeat_n((i, i + len), len));
@@ -217,12 +326,60 @@ mod tests {
 
     fn any_text() -> impl Strategy<Value = String> {
         let pieces = prop::sample::select(vec![
-            "a", "7", " ", "\n", "-", "가", "힣", "한국", "\u{A0}", "\u{AD}", "\u{B7}", "\u{2003}",
-            "\u{200B}", "\u{200D}", "\u{2014}", "\u{2026}", "\u{201C}", "\u{2060}", "\u{2212}",
-            "\u{3000}", "\u{300C}", "\u{3131}", "\u{FE58}", "\u{FEFF}", "\u{FF10}", "\u{FF21}",
-            "\u{FF5E}", "\u{FF5F}", "\u{FFE6}", "😀", "Ⅱ", "\u{200E}", "\u{202E}", "\u{2063}",
-            "\u{2066}", "\u{2065}", "\u{034F}", "\u{034E}", "\u{180E}", "\u{180F}", "\u{1100}",
+            "a",
+            "7",
+            " ",
+            "\n",
+            "-",
+            "가",
+            "힣",
+            "한국",
+            "\u{A0}",
+            "\u{AD}",
+            "\u{B7}",
+            "\u{2003}",
+            "\u{200B}",
+            "\u{200D}",
+            "\u{2014}",
+            "\u{2026}",
+            "\u{201C}",
+            "\u{2060}",
+            "\u{2212}",
+            "\u{3000}",
+            "\u{300C}",
+            "\u{3131}",
+            "\u{FE58}",
+            "\u{FEFF}",
+            "\u{FF10}",
+            "\u{FF21}",
+            "\u{FF5E}",
+            "\u{FF5F}",
+            "\u{FFE6}",
+            "😀",
+            "Ⅱ",
+            "\u{200E}",
+            "\u{202E}",
+            "\u{2063}",
+            "\u{2066}",
+            "\u{2065}",
+            "\u{034F}",
+            "\u{034E}",
+            "\u{180E}",
+            "\u{180F}",
+            "\u{1100}",
             "\u{3001}",
+            "\u{1161}",
+            "\u{11A8}",
+            "\u{11C2}",
+            "\u{11A7}",
+            "\u{1112}",
+            "\u{1113}",
+            "\u{1175}",
+            "\u{1176}",
+            "\u{115F}",
+            "\u{1103}\u{1162}",
+            "\u{1100}\u{1173}\u{11B8}",
+            "\u{1200}",
         ]);
         prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat())
     }

@@ -199,6 +199,142 @@ impl Engine {
     }
 }
 
+/// Rows read below one table header (a pasted spreadsheet is rarely longer; the rest of a longer one goes unread).
+const MAX_TABLE_ROWS: usize = 10_000;
+/// Name columns read per header line.
+const MAX_TABLE_COLUMNS: usize = 8;
+
+/// The line around byte `at`: `(start, end)`, the end before the `\n` (and a `\r`).
+fn line_at(b: &[u8], at: usize) -> (usize, usize) {
+    let start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |i| i + 1);
+    let mut end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |i| at + i);
+    if end > start && b[end - 1] == b'\r' {
+        end -= 1;
+    }
+    (start, end)
+}
+
+/// The line after the one that ends at `end` (`end` as [`line_at`] gives it), if there is one.
+fn next_line(b: &[u8], end: usize) -> Option<(usize, usize)> {
+    let nl = end + memchr::memchr(b'\n', &b[end..])?;
+    (nl + 1 < b.len()).then(|| line_at(b, nl + 1))
+}
+
+/// Whether the line holding byte `at` is followed by a Markdown delimiter row (so it is a table's header row).
+pub(super) fn header_row(b: &[u8], at: usize) -> bool {
+    let (_, end) = line_at(b, at);
+    next_line(b, end).is_some_and(|(s, e)| delimiter_row(&b[s..e]))
+}
+
+/// A Markdown table's delimiter row: `|---|:--:|`, cells of dashes and colons, at least one `-`.
+fn delimiter_row(row: &[u8]) -> bool {
+    row.contains(&b'-')
+        && row.contains(&b'|')
+        && row
+            .iter()
+            .all(|c| matches!(c, b'-' | b':' | b'|' | b' ' | b'\t'))
+}
+
+impl Engine {
+    /// The names in a table column whose header cell is a name label (`| 번호 | 성명 | 연락처 |`, or the same with
+    /// tabs): every cell of that column in the rows below that is a whole Korean name (surname, given-name syllables,
+    /// stop-list: [`person_ko_ok`]) is a finding. The label must fill its cell; a Markdown header must start with `|`
+    /// or be followed by a delimiter row. Rows end at the first line without the separator (a blank line, prose),
+    /// after [`MAX_TABLE_ROWS`], or at the deadline. A header line inside rows another header already read is one of
+    /// those rows, not a new table, so no line is read twice per column (and at most [`MAX_TABLE_COLUMNS`] columns
+    /// are read per header line).
+    pub(super) fn table_names(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        s: usize,
+        e: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let b = hay.as_bytes();
+        let Some(d) = self.detectors.get(p.detector) else {
+            return;
+        };
+        let (line_start, line_end) = line_at(b, s);
+        let (header_line, rows_until, columns) = &mut groups.table_cursor;
+        if *header_line != Some(line_start) {
+            if line_start < *rows_until {
+                return;
+            }
+            *header_line = Some(line_start);
+            *columns = 0;
+        }
+        *columns += 1;
+        if *columns > MAX_TABLE_COLUMNS {
+            return;
+        }
+        let sep = if b.get(e - 1) == Some(&b'\t') {
+            b'\t'
+        } else {
+            b'|'
+        };
+        let before = &b[line_start..s];
+        let open = before.iter().rposition(|&c| c == sep).map_or(0, |i| i + 1);
+        if before[open..].iter().any(|&c| c != b' ') {
+            return;
+        }
+        let col = before.iter().filter(|&&c| c == sep).count();
+        let mut pos = line_end;
+        if sep == b'|' {
+            let next = next_line(b, pos);
+            let delimited = next.is_some_and(|(ns, ne)| delimiter_row(&b[ns..ne]));
+            if !delimited && before.iter().find(|&&c| c != b' ') != Some(&b'|') {
+                return;
+            }
+            if let (true, Some((_, ne))) = (delimited, next) {
+                pos = ne;
+            }
+        }
+        let mut rows = 0;
+        while rows < MAX_TABLE_ROWS && !groups.out_of_time() {
+            let Some((rs, re)) = next_line(b, pos) else {
+                break;
+            };
+            if !b[rs..re].contains(&sep) {
+                break;
+            }
+            rows += 1;
+            pos = re;
+            // The cell after the `col`-th separator.
+            let mut cell_start = rs;
+            let mut k = 0;
+            let mut cell_end = re;
+            for i in memchr::memchr_iter(sep, &b[rs..re]) {
+                if k == col {
+                    cell_end = rs + i;
+                    break;
+                }
+                k += 1;
+                cell_start = rs + i + 1;
+            }
+            if k < col {
+                continue;
+            }
+            let Some(cell) = hay.get(cell_start..cell_end) else {
+                continue;
+            };
+            let name = cell.trim_matches(' ');
+            let surname = name.chars().next().is_some_and(|c| SURNAMES.contains(c))
+                || TWO_SYLLABLE_SURNAMES.iter().any(|s| name.starts_with(s));
+            if !surname || !person_ko_ok(name) {
+                continue;
+            }
+            let ns = cell_start + (cell.len() - cell.trim_start_matches(' ').len());
+            if let Some(f) = self.finish(d, None, ns, ns + name.len(), p.base, &[]) {
+                out.push(f);
+            }
+        }
+        let (_, rows_until, _) = &mut groups.table_cursor;
+        *rows_until = (*rows_until).max(pos);
+    }
+}
+
 /// Bytes of a PEM block's body (base64, headers such as `Proc-Type: 4,ENCRYPTED`, line breaks, and the `\n` escapes of
 /// a key inside a JSON string, as in a cloud service-account file).
 fn pem_body(c: u8) -> bool {
