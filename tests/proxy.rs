@@ -196,6 +196,115 @@ async fn responses_embeddings_and_models_are_served() {
     gw.shutdown().await;
 }
 
+/// The rest of the Responses API: compact and input_tokens bodies are parsed and inspected like a create; a stored
+/// response's retrieve (JSON and resumed stream), delete, cancel and input items pass through to the OpenAI-family
+/// default destination; look-alike paths stay refused.
+#[tokio::test]
+async fn responses_compact_tokens_and_stored_responses_are_served() {
+    let gw = start().await;
+    let secret =
+        json!({"model": "gpt-4o-mini", "input": "주민등록번호 900101-1234567"}).to_string();
+    for (path, object) in [
+        ("/v1/responses/compact", "response.compaction"),
+        ("/v1/responses/input_tokens", "response.input_tokens"),
+    ] {
+        let (s, h, body) = gw.post(path, secret.clone()).await;
+        assert_eq!(s, 200, "{path}: {body:?}");
+        assert_eq!(h["x-haetae-findings"], "KR_RRN=1", "{path}");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["object"], object);
+        assert_eq!(gw.mock.last().path_and_query, path);
+        assert_eq!(gw.mock.last().body, secret.as_bytes());
+    }
+    // A malformed body is refused like a create's, not forwarded.
+    let before = gw.mock.count();
+    let (s, _, _) = gw
+        .post("/v1/responses/compact", r#"{"model":"m","input":7}"#)
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(gw.mock.count(), before);
+
+    let id = "resp_0a1b2c";
+    let cases = [
+        ("GET", format!("/v1/responses/{id}"), "completed"),
+        (
+            "GET",
+            format!("/v1/responses/{id}?include[]=x"),
+            "completed",
+        ),
+        ("POST", format!("/v1/responses/{id}/cancel"), "cancelled"),
+        ("DELETE", format!("/v1/responses/{id}"), ""),
+        ("GET", format!("/v1/responses/{id}/input_items?limit=5"), ""),
+    ];
+    for (method, path, status) in &cases {
+        let (s, h, body) = send(method, &gw.url(path), &[], Bytes::new()).await;
+        assert_eq!(s, 200, "{method} {path}: {body:?}");
+        assert_eq!(h["x-haetae-destination"], "openai; jurisdiction=US");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        if !status.is_empty() {
+            assert_eq!(v["status"], *status, "{method} {path}");
+        }
+        let seen = gw.mock.last();
+        assert_eq!(
+            (seen.method.as_str(), &seen.path_and_query),
+            (*method, path)
+        );
+        assert!(seen.body.is_empty());
+    }
+    // Resuming a background response's stream: framed and passed event by event.
+    let (s, h, body) = send(
+        "GET",
+        &gw.url(&format!("/v1/responses/{id}?stream=true&starting_after=0")),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let text = std::str::from_utf8(&body).unwrap();
+    assert_eq!(text.matches("event: response.output_text.delta").count(), 2);
+    assert!(text.ends_with("\n\n") && text.contains("response.completed"));
+
+    // A body on an endpoint that takes none is inspected as text, never forwarded unread.
+    let (s, h, _) = send(
+        "GET",
+        &gw.url(&format!("/v1/responses/{id}")),
+        &[JSON],
+        "memo 900101-1234567",
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "KR_RRN=1");
+    let (s, _, _) = send("GET", &gw.url("/v1/models"), &[], vec![0xFFu8, 0xFE]).await;
+    assert_eq!(s, 400, "an unreadable body on GET /v1/models is refused");
+
+    let before = gw.mock.count();
+    for (method, path) in [
+        ("GET", "/v1/responses/compact"),
+        ("GET", "/v1/responses/input_tokens"),
+        ("POST", "/v1/responses/resp_1"),
+        ("PUT", "/v1/responses/resp_1"),
+        ("GET", "/v1/responses/resp_1/cancel"),
+        ("DELETE", "/v1/responses/resp_1/input_items"),
+        ("GET", "/v1/responses/resp_1/input_items/x"),
+        ("GET", "/v1/responses/resp%2F1"),
+        ("GET", "/v1/responses/../models"),
+        ("GET", "/v1/responses/"),
+    ] {
+        let (s, _, _) = send(method, &gw.url(path), &[], Bytes::new()).await;
+        assert_eq!(s, 404, "{method} {path}");
+    }
+    assert_eq!(
+        gw.mock.count(),
+        before,
+        "nothing refused reached the provider"
+    );
+    gw.shutdown().await;
+}
+
 #[tokio::test]
 async fn model_list_goes_where_the_sdk_headers_say_and_colon_ids_stay_openai() {
     let openai = MockProvider::start().await;
@@ -336,6 +445,28 @@ async fn upstream_reset_mid_stream_ends_with_an_error_event() {
     let data: Value =
         serde_json::from_str(tail.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
     assert_eq!(data["type"], "error");
+    gw.shutdown().await;
+}
+
+/// An upstream that gzips its event stream although asked for identity: its events could not be framed (idle timeout,
+/// event cap, truncation), so the client gets a 502 in its API's shape naming the coding, not an opaque blob.
+#[tokio::test]
+async fn compressed_upstream_stream_is_refused_with_502() {
+    let gw = start().await;
+    let (status, headers, body) = gw
+        .post("/v1/messages", anthropic("mock-gzip-stream", true))
+        .await;
+    assert_eq!(status, 502);
+    assert!(headers.get("content-encoding").is_none());
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["type"], "error");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("Content-Encoding gzip"), "{msg}");
+    assert_eq!(
+        gw.mock.last().headers["accept-encoding"],
+        "identity",
+        "the gateway asked for identity"
+    );
     gw.shutdown().await;
 }
 

@@ -14,6 +14,13 @@ pub enum WireFormat {
     OpenAiChat,
     /// OpenAI `POST /v1/responses`.
     OpenAiResponses,
+    /// OpenAI `POST /v1/responses/compact` (a Responses-shaped body; a JSON answer).
+    OpenAiResponsesCompact,
+    /// OpenAI `POST /v1/responses/input_tokens` (a Responses-shaped body; a JSON token count).
+    OpenAiResponsesInputTokens,
+    /// A stored response: `GET` or `DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`,
+    /// `POST /v1/responses/{id}/cancel`. No body; a `GET` may stream (`?stream=true` resumes a background response).
+    OpenAiResponseState,
     /// OpenAI `POST /v1/embeddings`.
     OpenAiEmbeddings,
     /// Anthropic `POST /v1/messages`.
@@ -30,9 +37,12 @@ pub enum WireFormat {
 
 impl WireFormat {
     /// Every format, for tests and configuration validation.
-    pub const ALL: [WireFormat; 8] = [
+    pub const ALL: [WireFormat; 11] = [
         WireFormat::OpenAiChat,
         WireFormat::OpenAiResponses,
+        WireFormat::OpenAiResponsesCompact,
+        WireFormat::OpenAiResponsesInputTokens,
+        WireFormat::OpenAiResponseState,
         WireFormat::OpenAiEmbeddings,
         WireFormat::AnthropicMessages,
         WireFormat::AnthropicCountTokens,
@@ -51,6 +61,9 @@ impl WireFormat {
         match self {
             WireFormat::OpenAiChat
             | WireFormat::OpenAiResponses
+            | WireFormat::OpenAiResponsesCompact
+            | WireFormat::OpenAiResponsesInputTokens
+            | WireFormat::OpenAiResponseState
             | WireFormat::OpenAiEmbeddings
             | WireFormat::ModelsList => ApiFamily::OpenAi,
             WireFormat::AnthropicMessages | WireFormat::AnthropicCountTokens => {
@@ -62,7 +75,19 @@ impl WireFormat {
 
     /// Whether requests of this format carry a JSON body that [`crate::api::parse`] understands.
     pub fn has_body(self) -> bool {
-        !matches!(self, WireFormat::ModelsList)
+        !matches!(
+            self,
+            WireFormat::ModelsList | WireFormat::OpenAiResponseState
+        )
+    }
+
+    /// The format whose events a streamed response of this format carries (a stored response streams Responses
+    /// events).
+    pub fn stream_format(self) -> WireFormat {
+        match self {
+            WireFormat::OpenAiResponseState => WireFormat::OpenAiResponses,
+            f => f,
+        }
     }
 
     /// A stable lower-case name for logs and metrics.
@@ -70,6 +95,9 @@ impl WireFormat {
         match self {
             WireFormat::OpenAiChat => "openai_chat",
             WireFormat::OpenAiResponses => "openai_responses",
+            WireFormat::OpenAiResponsesCompact => "openai_responses_compact",
+            WireFormat::OpenAiResponsesInputTokens => "openai_responses_input_tokens",
+            WireFormat::OpenAiResponseState => "openai_response_state",
             WireFormat::OpenAiEmbeddings => "openai_embeddings",
             WireFormat::AnthropicMessages => "anthropic_messages",
             WireFormat::AnthropicCountTokens => "anthropic_count_tokens",
@@ -184,6 +212,16 @@ fn plausible_model(m: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'%' && b != b'?' && b != b'#')
 }
 
+/// `/v1/responses/{id}{suffix}` with a plausible id (`resp_…`; never `compact` or `input_tokens`, which are
+/// endpoints of their own).
+fn response_state(path: &str, suffix: &str) -> bool {
+    path.strip_prefix("/v1/responses/")
+        .and_then(|r| r.strip_suffix(suffix))
+        .is_some_and(|id| {
+            plausible_model(id) && !id.contains(':') && id != "compact" && id != "input_tokens"
+        })
+}
+
 /// [`classify`] from a raw method token (e.g. straight from fuzz input); `None` for an invalid token.
 pub fn classify_bytes(method: &[u8], path: &str) -> Option<Endpoint> {
     classify(&Method::from_bytes(method).ok()?, path)
@@ -207,6 +245,8 @@ pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
         let fixed = match path {
             "/v1/chat/completions" => Some(WireFormat::OpenAiChat),
             "/v1/responses" => Some(WireFormat::OpenAiResponses),
+            "/v1/responses/compact" => Some(WireFormat::OpenAiResponsesCompact),
+            "/v1/responses/input_tokens" => Some(WireFormat::OpenAiResponsesInputTokens),
             "/v1/embeddings" => Some(WireFormat::OpenAiEmbeddings),
             "/v1/messages" => Some(WireFormat::AnthropicMessages),
             "/v1/messages/count_tokens" => Some(WireFormat::AnthropicCountTokens),
@@ -214,6 +254,9 @@ pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
         };
         if let Some(f) = fixed {
             return Some(simple(f));
+        }
+        if response_state(path, "/cancel") {
+            return Some(simple(WireFormat::OpenAiResponseState));
         }
         let rest = path
             .strip_prefix("/v1beta/models/")
@@ -235,6 +278,14 @@ pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
             path_stream: stream,
             sse_requested: query_has(full, "alt", "sse"),
         });
+    }
+    let state = match *method {
+        Method::GET => response_state(path, "") || response_state(path, "/input_items"),
+        Method::DELETE => response_state(path, ""),
+        _ => false,
+    };
+    if state {
+        return Some(simple(WireFormat::OpenAiResponseState));
     }
     if *method == Method::GET {
         let (family, rest) = if let Some(r) = path.strip_prefix("/v1beta/models") {
@@ -271,6 +322,53 @@ mod tests {
 
     fn post(p: &str) -> Option<Endpoint> {
         classify(&Method::POST, p)
+    }
+
+    #[test]
+    fn responses_api_beyond_create() {
+        let f = |m: Method, p: &str| classify(&m, p).map(|e| e.format);
+        assert_eq!(
+            f(Method::POST, "/v1/responses/compact"),
+            Some(WireFormat::OpenAiResponsesCompact)
+        );
+        assert_eq!(
+            f(Method::POST, "/v1/responses/input_tokens/"),
+            Some(WireFormat::OpenAiResponsesInputTokens)
+        );
+        let state = Some(WireFormat::OpenAiResponseState);
+        for (m, p) in [
+            (Method::GET, "/v1/responses/resp_1"),
+            (
+                Method::GET,
+                "/v1/responses/resp_1?stream=true&starting_after=3",
+            ),
+            (Method::DELETE, "/v1/responses/resp_1"),
+            (Method::POST, "/v1/responses/resp_1/cancel"),
+            (Method::GET, "/v1/responses/resp_1/input_items"),
+        ] {
+            assert_eq!(f(m.clone(), p), state, "{m} {p}");
+        }
+        for (m, p) in [
+            (Method::GET, "/v1/responses/compact"),
+            (Method::GET, "/v1/responses/input_tokens"),
+            (Method::POST, "/v1/responses/compact/cancel"),
+            (Method::POST, "/v1/responses/resp_1"),
+            (Method::GET, "/v1/responses/resp_1/cancel"),
+            (Method::DELETE, "/v1/responses/resp_1/input_items"),
+            (Method::GET, "/v1/responses/a/b"),
+            (Method::GET, "/v1/responses/resp%2F1"),
+            (Method::GET, "/v1/responses/.."),
+            (Method::GET, "/v1/responses/a:b"),
+            (Method::GET, "/v1/responses/"),
+            (Method::PATCH, "/v1/responses/resp_1"),
+        ] {
+            assert_eq!(f(m.clone(), p), None, "{m} {p}");
+        }
+        assert!(!WireFormat::OpenAiResponseState.has_body());
+        assert_eq!(
+            WireFormat::OpenAiResponseState.stream_format(),
+            WireFormat::OpenAiResponses
+        );
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub fn error_response(family: ApiFamily, kind: ErrorKind, message: &str) -> (Sta
 /// One SSE event reporting an error after a stream has started (status already sent), in `format`'s shape.
 pub fn sse_error_event(format: WireFormat, kind: ErrorKind, message: &str) -> Vec<u8> {
     let family = format.family();
-    match format {
+    match format.stream_format() {
         WireFormat::OpenAiResponses => {
             let (_, code) = kind.openai_type_code();
             let v = json!({"type": "error", "code": code, "message": message, "param": null});

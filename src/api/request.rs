@@ -422,7 +422,9 @@ pub fn parse_value(format: WireFormat, value: Value) -> Result<ParsedRequest, Ap
     let mut c = Collector::default();
     match format {
         WireFormat::OpenAiChat => super::openai::walk_chat(root, &mut c)?,
-        WireFormat::OpenAiResponses => super::openai::walk_responses(root, &mut c)?,
+        WireFormat::OpenAiResponses
+        | WireFormat::OpenAiResponsesCompact
+        | WireFormat::OpenAiResponsesInputTokens => super::openai::walk_responses(root, &mut c)?,
         WireFormat::OpenAiEmbeddings => super::openai::walk_embeddings(root, &mut c)?,
         WireFormat::AnthropicMessages | WireFormat::AnthropicCountTokens => {
             super::anthropic::walk_messages(root, &mut c)?
@@ -431,7 +433,7 @@ pub fn parse_value(format: WireFormat, value: Value) -> Result<ParsedRequest, Ap
             super::gemini::walk_generate(root, &JsonPath::root(), &mut c)?
         }
         WireFormat::GeminiCountTokens => super::gemini::walk_count_tokens(root, &mut c)?,
-        WireFormat::ModelsList => return Err(ApiError::NoBody),
+        WireFormat::ModelsList | WireFormat::OpenAiResponseState => return Err(ApiError::NoBody),
     }
     let gemini = matches!(
         format,

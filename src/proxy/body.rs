@@ -107,6 +107,25 @@ pub fn decode_headers(
     decode_codings(lines.into_iter(), body, limit)
 }
 
+/// The content coding a response declares, if any other than identity (as [`coding_label`] names it). A stream the
+/// gateway must frame cannot be passed on in a coding it would have to decode first.
+pub fn declared_coding(headers: &http::HeaderMap) -> Option<String> {
+    for line in headers.get_all(http::header::CONTENT_ENCODING) {
+        let Ok(line) = line.to_str() else {
+            // Not visible ASCII: no coding the gateway knows, and not identity either.
+            return Some(coding_label(""));
+        };
+        if let Some(c) = line
+            .split(',')
+            .map(|c| c.trim().to_ascii_lowercase())
+            .find(|c| !c.is_empty() && c != "identity")
+        {
+            return Some(coding_label(&c));
+        }
+    }
+    None
+}
+
 fn decode_codings<'a>(
     lines: impl Iterator<Item = &'a str>,
     body: Bytes,
@@ -183,6 +202,33 @@ mod tests {
         let once = gzip(plain);
         let twice = gzip(&once);
         assert_eq!(&decode(Some("gzip, gzip"), twice, 100).unwrap()[..], plain);
+    }
+
+    #[test]
+    fn declared_response_coding() {
+        let h = |lines: &[&[u8]]| {
+            let mut m = http::HeaderMap::new();
+            for l in lines {
+                m.append(
+                    http::header::CONTENT_ENCODING,
+                    http::HeaderValue::from_bytes(l).unwrap(),
+                );
+            }
+            declared_coding(&m)
+        };
+        assert_eq!(h(&[]), None);
+        assert_eq!(h(&[b"identity"]), None);
+        assert_eq!(h(&[b" Identity , "]), None);
+        assert_eq!(h(&[b"identity", b"GZIP"]).as_deref(), Some("gzip"));
+        assert_eq!(h(&[b"br"]).as_deref(), Some("br"));
+        assert_eq!(
+            h(&[b"\xc3\xa9"]).as_deref(),
+            Some("(an unrecognised value)")
+        );
+        assert_eq!(
+            h(&[b"900101-1234567 x"]).as_deref(),
+            Some("(an unrecognised value)")
+        );
     }
 
     #[test]

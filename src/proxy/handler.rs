@@ -110,6 +110,14 @@ pub enum GatewayError {
         /// Why (no content).
         reason: String,
     },
+    /// The upstream answered in a way the gateway cannot pass on safely.
+    #[error("destination `{destination}` answered in a way the gateway cannot pass on: {reason}")]
+    UpstreamProtocol {
+        /// Destination name.
+        destination: String,
+        /// What was wrong (no content).
+        reason: String,
+    },
     /// The upstream did not answer in time.
     #[error("destination `{destination}` did not answer within {after:?} (timeouts.upstream_first_byte_ms)")]
     UpstreamTimeout {
@@ -144,7 +152,7 @@ impl GatewayError {
             Self::InspectionTimeout { .. } => ErrorKind::PayloadTooLarge,
             Self::Route(RouteError::FormatMismatch { .. }) => ErrorKind::InvalidRequest,
             Self::Route(_) => ErrorKind::Upstream,
-            Self::Upstream { .. } => ErrorKind::Upstream,
+            Self::Upstream { .. } | Self::UpstreamProtocol { .. } => ErrorKind::Upstream,
             Self::UpstreamTimeout { .. } => ErrorKind::Timeout,
             Self::Audit(_) | Self::InspectionFailed => ErrorKind::Internal,
         }
@@ -629,8 +637,9 @@ async fn pipeline(
         }
         ex.stream = p.stream();
     }
-    // Unknown path forwarded by configuration: no format to parse, so the whole body is scanned as text.
-    let raw = endpoint.is_none() && !body.is_empty();
+    // Unknown path forwarded by configuration, or a body on an endpoint that takes none (`GET /v1/models`, a stored
+    // response): no format to parse, so the whole body is scanned as text. Nothing leaves unscanned.
+    let raw = endpoint.as_ref().is_none_or(|e| !e.format.has_body()) && !body.is_empty();
     let after = Duration::from_millis(shared.settings.timeouts.inspection_ms);
     let (mut parsed, scanned) = if body.len() > limits.inline_scan_bytes {
         // A large body is scanned off the runtime's workers (limits.inline_scan_bytes). If the scan task fails, the
@@ -759,6 +768,19 @@ async fn pipeline(
         }
         Ok(Ok(r)) => r,
     };
+    // The gateway asks for identity. An event stream in another coding could not be framed (per-event idle timeout,
+    // event cap, truncation, usage), so it is not passed on as an opaque blob: the client gets a 502 instead.
+    if is_event_stream(response.headers()) {
+        if let Some(coding) = body::declared_coding(response.headers()) {
+            return Err(GatewayError::UpstreamProtocol {
+                destination: destination.name.clone(),
+                reason: format!(
+                    "an event stream with Content-Encoding {coding}, although the gateway asked for identity \
+                     (streams are passed on event by event, so they must arrive unencoded)"
+                ),
+            });
+        }
+    }
     Ok(Forwarded {
         response,
         format: ex.format,
@@ -912,6 +934,18 @@ fn forwardable_request_headers(incoming: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// Whether a response's `Content-Type` is `text/event-stream`.
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        })
+}
+
 fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Response<ProxyBody> {
     let (mut parts, incoming) = forwarded.response.into_parts();
     let listed = connection_listed(&parts.headers);
@@ -922,15 +956,7 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
     {
         parts.headers.remove(name.as_str());
     }
-    let is_sse = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("text/event-stream")
-        });
+    let is_sse = is_event_stream(&parts.headers);
     ex.status = parts.status.as_u16();
     set_header(&mut parts.headers, REQUEST_ID_HEADER, &ex.request_id);
     if let Some(receipt) = &ex.receipt {

@@ -80,6 +80,23 @@ def test_openai_responses_embeddings_models(oai):
     assert ids == ["gpt-4o-mini"]
 
 
+def test_openai_responses_stored_compact_and_token_count(oai):
+    # A stored (e.g. background) response: retrieve, resume its stream, list its input, cancel, delete.
+    r = oai.responses.retrieve("resp_abc123")
+    assert (r.id, r.status, r.output_text) == ("resp_abc123", "completed", "hello from mock")
+    events = list(oai.responses.retrieve("resp_abc123", stream=True, starting_after=0))
+    assert [e.type for e in events][-1] == "response.completed"
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "hello from mock"
+    assert [i.id for i in oai.responses.input_items.list("resp_abc123")] == ["msg_in"]
+    assert oai.responses.cancel("resp_abc123").status == "cancelled"
+    assert oai.responses.delete("resp_abc123") is None
+    # Responses-shaped bodies: inspected and forwarded whole (the mock counts the bytes it received).
+    n = oai.responses.input_tokens.count(model="gpt-4o-mini", input=SECRET)
+    assert n.input_tokens > len(SECRET.encode())
+    c = oai.responses.compact(model="gpt-4o-mini", input=SECRET)
+    assert c.object == "response.compaction"
+
+
 def test_openai_upstream_error_surfaces(oai):
     with pytest.raises(openai.RateLimitError) as e:
         oai.chat.completions.create(model="mock-error-429", messages=msgs())

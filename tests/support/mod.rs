@@ -280,6 +280,80 @@ pub fn stream_events(family: &str, model: &str, n: usize, tools: bool) -> Vec<St
     ev
 }
 
+/// A Responses API object as the mock stores it: `id`, `status` and one output message.
+fn mock_response(id: &str, status: &str) -> Value {
+    json!({"id":id,"object":"response","created_at":1,"status":status,"model":"gpt-4o-mini",
+        "output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant",
+        "content":[{"type":"output_text","text":"hello from mock","annotations":[]}]}],
+        "usage":{"input_tokens":3,"output_tokens":3,"total_tokens":6}})
+}
+
+/// The Responses endpoints beyond create: `compact`, `input_tokens` (they answer with the request body's length
+/// in `input_tokens`, so a test sees what arrived) and a stored response's retrieve (JSON, or its events with
+/// `?stream=true`), delete, cancel and input items.
+fn responses_more(method: &http::Method, rest: &str, pq: &str, body: &Bytes) -> Response<MockBody> {
+    let usage = json!({"input_tokens":body.len(),"output_tokens":3,"total_tokens":body.len()+3});
+    let (id, verb) = rest.split_once('/').unwrap_or((rest, ""));
+    match (method.as_str(), id, verb) {
+        ("POST", "compact", "") => json_response(
+            StatusCode::OK,
+            json!({"id":"cmp_mock","object":"response.compaction","created_at":1,
+                "output":mock_response("x", "completed")["output"],"usage":usage}),
+        ),
+        ("POST", "input_tokens", "") => json_response(
+            StatusCode::OK,
+            json!({"object":"response.input_tokens","input_tokens":body.len()}),
+        ),
+        ("GET", id, "") if pq.contains("stream=true") => {
+            let done = mock_response(id, "completed");
+            let events = [
+                sse(
+                    Some("response.created"),
+                    &json!({"type":"response.created","sequence_number":0,
+                        "response":mock_response(id, "in_progress")}),
+                ),
+                sse(
+                    Some("response.output_text.delta"),
+                    &json!({"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1",
+                        "output_index":0,"content_index":0,"delta":"hello ","logprobs":[]}),
+                ),
+                sse(
+                    Some("response.output_text.delta"),
+                    &json!({"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_1",
+                        "output_index":0,"content_index":0,"delta":"from mock","logprobs":[]}),
+                ),
+                sse(
+                    Some("response.completed"),
+                    &json!({"type":"response.completed","sequence_number":3,"response":done}),
+                ),
+            ];
+            stream_response(
+                events
+                    .into_iter()
+                    .map(|e| (Duration::ZERO, Bytes::from(e)))
+                    .collect(),
+                false,
+            )
+        }
+        ("GET", id, "") => json_response(StatusCode::OK, mock_response(id, "completed")),
+        ("DELETE", id, "") => json_response(
+            StatusCode::OK,
+            json!({"id":id,"object":"response","deleted":true}),
+        ),
+        ("POST", id, "cancel") => json_response(StatusCode::OK, mock_response(id, "cancelled")),
+        ("GET", _, "input_items") => json_response(
+            StatusCode::OK,
+            json!({"object":"list","data":[{"type":"message","id":"msg_in","role":"user","status":"completed",
+                "content":[{"type":"input_text","text":"hi"}]}],"first_id":"msg_in","last_id":"msg_in",
+                "has_more":false}),
+        ),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error":{"message":"mock: unknown responses path","type":"invalid_request_error"}}),
+        ),
+    }
+}
+
 async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Response<MockBody> {
     let (parts, body) = req.into_parts();
     let body = body
@@ -336,6 +410,8 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
             json!({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],
                 "model":req_json["model"],"usage":{"prompt_tokens":2,"total_tokens":2}}),
         );
+    } else if let Some(rest) = path.split("/responses/").nth(1) {
+        return responses_more(&parts.method, rest, &pq, &body);
     } else if path.ends_with("/responses") {
         return json_response(
             StatusCode::OK,
@@ -400,6 +476,19 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
         let reset = model == "mock-reset";
         if reset {
             pieces.truncate(2);
+        }
+        // An upstream that ignores `accept-encoding: identity` and gzips its stream.
+        if model == "mock-gzip-stream" {
+            use std::io::Write as _;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(events.concat().as_bytes()).unwrap();
+            let mut r = stream_response(
+                vec![(Duration::ZERO, Bytes::from(gz.finish().unwrap()))],
+                false,
+            );
+            r.headers_mut()
+                .insert("content-encoding", "gzip".parse().unwrap());
+            return r;
         }
         // A clean close (FIN, no error) in the middle of the third event's data line.
         if model == "mock-truncated" {
