@@ -326,6 +326,12 @@ const HOSTILE: &[(&str, &str, &str)] = &[
     ("password=****", "password=********", ""),
     ("phones", "010-2345-6789 ", ""),
     ("digits-dash", "1-", ""),
+    ("table labels, one line", "| 성명 | 김철 ", ""),
+    (
+        "table headers",
+        "| 성명 | 이름 | 성함 |\n|---|---|---|\n| 김철수 | 이영희 | 박민수 |\n",
+        "",
+    ),
 ];
 
 fn hostile_report(engine: &Engine, what: &str) {

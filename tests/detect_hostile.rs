@@ -236,3 +236,21 @@ fn findings_straddling_the_unanchored_windows_are_found_whole() {
         }
     }
 }
+
+/// Name labels as table header cells: a long line of them (each `성명 | 김철` is also a label and its value, whose
+/// header-row check reads a bounded distance only), and table after table with no blank line between them (each
+/// later header is a row of the first table, which is read once).
+#[test]
+fn table_labels_and_headers_stay_linear_and_are_found() {
+    let line = "| 성명 | 김철 ".repeat(20_000);
+    let found = scan(&line);
+    assert_eq!(found.len(), 20_000);
+    assert!(found.iter().all(|f| &line[f.start..f.end] == "김철"));
+
+    let table =
+        "| 성명 | 이름 | 성함 |\n|---|---|---|\n| 김철수 | 이영희 | 박민수 |\n".repeat(5_000);
+    let found = scan(&table);
+    assert_eq!(found.len(), 15_000);
+    assert!(found.iter().all(|f| f.entity == Entity::Person
+        && ["김철수", "이영희", "박민수"].contains(&&table[f.start..f.end])));
+}

@@ -1442,8 +1442,10 @@ impl Engine {
         if p.check == Check::PersonTable {
             // Not a finding: the column below is read after the pass. Patterns are few, so the index search is cheap
             // and only runs at a label followed by `|` or a tab.
-            if let Some(pid) = self.pats.iter().position(|q| std::ptr::eq(q, p)) {
-                groups.tables.push((s, e, pid));
+            if groups.tables.len() < scanners::MAX_TABLES {
+                if let Some(pid) = self.pats.iter().position(|q| std::ptr::eq(q, p)) {
+                    groups.tables.push((s, e, pid));
+                }
             }
             return None;
         }

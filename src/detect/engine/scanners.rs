@@ -199,31 +199,51 @@ impl Engine {
     }
 }
 
-/// Rows read below one table header (a pasted spreadsheet is rarely longer; the rest of a longer one goes unread).
-const MAX_TABLE_ROWS: usize = 10_000;
 /// Name columns read per header line.
 const MAX_TABLE_COLUMNS: usize = 8;
+/// Header cells queued per segment (a document has a few tables; text made of header cells gets no more): each costs
+/// at most two bounded searches for its line's ends before its rows are read (or it turns out to be one of them).
+pub(super) const MAX_TABLES: usize = 1024;
+/// Longest table line: a longer line is not a table row, and no search for a line's ends reads further than this.
+const MAX_TABLE_LINE: usize = 8192;
 
-/// The line around byte `at`: `(start, end)`, the end before the `\n` (and a `\r`).
-fn line_at(b: &[u8], at: usize) -> (usize, usize) {
-    let start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |i| i + 1);
-    let mut end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |i| at + i);
+/// The line around byte `at`: `(start, end)`, the end before the `\n` (and a `\r`); `None` when either end is more
+/// than [`MAX_TABLE_LINE`] bytes away.
+fn line_at(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    let lo = at.saturating_sub(MAX_TABLE_LINE);
+    let start = match memchr::memrchr(b'\n', &b[lo..at]) {
+        Some(i) => lo + i + 1,
+        None if lo == 0 => 0,
+        None => return None,
+    };
+    let hi = (at + MAX_TABLE_LINE).min(b.len());
+    let mut end = match memchr::memchr(b'\n', &b[at..hi]) {
+        Some(i) => at + i,
+        None if hi == b.len() => hi,
+        None => return None,
+    };
     if end > start && b[end - 1] == b'\r' {
         end -= 1;
     }
-    (start, end)
+    Some((start, end))
 }
 
-/// The line after the one that ends at `end` (`end` as [`line_at`] gives it), if there is one.
+/// The line after the one that ends at `end` (`end` as [`line_at`] gives it: at most a `\r` before its `\n`), if
+/// there is one and it is not too long.
 fn next_line(b: &[u8], end: usize) -> Option<(usize, usize)> {
-    let nl = end + memchr::memchr(b'\n', &b[end..])?;
-    (nl + 1 < b.len()).then(|| line_at(b, nl + 1))
+    let nl = end + memchr::memchr(b'\n', b.get(end..(end + 2).min(b.len()))?)?;
+    if nl + 1 >= b.len() {
+        return None;
+    }
+    line_at(b, nl + 1)
 }
 
-/// Whether the line holding byte `at` is followed by a Markdown delimiter row (so it is a table's header row).
+/// Whether the line holding byte `at` is followed by a Markdown delimiter row (so it is a table's header row). Reads
+/// at most [`MAX_TABLE_LINE`] bytes each way.
 pub(super) fn header_row(b: &[u8], at: usize) -> bool {
-    let (_, end) = line_at(b, at);
-    next_line(b, end).is_some_and(|(s, e)| delimiter_row(&b[s..e]))
+    line_at(b, at)
+        .and_then(|(_, end)| next_line(b, end))
+        .is_some_and(|(s, e)| delimiter_row(&b[s..e]))
 }
 
 /// A Markdown table's delimiter row: `|---|:--:|`, cells of dashes and colons, at least one `-`.
@@ -239,8 +259,8 @@ impl Engine {
     /// The names in a table column whose header cell is a name label (`| 번호 | 성명 | 연락처 |`, or the same with
     /// tabs): every cell of that column in the rows below that is a whole Korean name (surname, given-name syllables,
     /// stop-list: [`person_ko_ok`]) is a finding. The label must fill its cell; a Markdown header must start with `|`
-    /// or be followed by a delimiter row. Rows end at the first line without the separator (a blank line, prose),
-    /// after [`MAX_TABLE_ROWS`], or at the deadline. A header line inside rows another header already read is one of
+    /// or be followed by a delimiter row. Rows end at the first line without the separator (a blank line, prose) or
+    /// longer than [`MAX_TABLE_LINE`], or at the deadline. A header line inside rows another header already read is one of
     /// those rows, not a new table, so no line is read twice per column (and at most [`MAX_TABLE_COLUMNS`] columns
     /// are read per header line).
     pub(super) fn table_names(
@@ -256,7 +276,9 @@ impl Engine {
         let Some(d) = self.detectors.get(p.detector) else {
             return;
         };
-        let (line_start, line_end) = line_at(b, s);
+        let Some((line_start, line_end)) = line_at(b, s) else {
+            return;
+        };
         let (header_line, rows_until, columns) = &mut groups.table_cursor;
         if *header_line != Some(line_start) {
             if line_start < *rows_until {
@@ -291,15 +313,13 @@ impl Engine {
                 pos = ne;
             }
         }
-        let mut rows = 0;
-        while rows < MAX_TABLE_ROWS && !groups.out_of_time() {
+        while !groups.out_of_time() {
             let Some((rs, re)) = next_line(b, pos) else {
                 break;
             };
             if !b[rs..re].contains(&sep) {
                 break;
             }
-            rows += 1;
             pos = re;
             // The cell after the `col`-th separator.
             let mut cell_start = rs;
