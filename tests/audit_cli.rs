@@ -810,7 +810,36 @@ fn forged_prune_fails_verification() {
     )
     .unwrap_err();
     assert_eq!(e.bad_shard(), Some(0), "{e}");
-    assert!(e.to_string().contains("but shard 1 starts at"), "{e}");
+    assert!(
+        e.to_string().contains("shard 1's signed chain record says"),
+        "{e}"
+    );
+    // A marker claiming an *older* newest record than the deleted ones had (outside a one-day retention today, and
+    // before the next shard's start): only the next shard's signed chain record, which states shard 0's real
+    // newest record time, exposes it.
+    let older =
+        time::OffsetDateTime::parse(&newest0, &time::format_description::well_known::Rfc3339)
+            .unwrap()
+            - time::Duration::days(2);
+    let older = older
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .unwrap();
+    std::fs::write(&marker, well_formed(&older)).unwrap();
+    let o = haetae(&[
+        "audit",
+        "verify",
+        d,
+        "--vkey",
+        &vkey,
+        "--retention-days",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = stdout(&o);
+    assert!(out.starts_with("FAIL first bad shard 0"), "{out}");
+    assert!(out.contains("signed chain record"), "{out}");
     // The marker `audit prune` would write (newest = the real newest record) passes at that clock.
     std::fs::write(&marker, well_formed(&newest0)).unwrap();
     let rep = haetae::audit::verify::verify_dir_with(

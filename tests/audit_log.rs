@@ -337,7 +337,9 @@ fn tampering_is_detected_with_the_first_bad_index() {
     expect_bad(t.path(), &v, Some(0), "entries removed");
     // ... even when the archive is also rewritten, a checkpoint the auditor kept catches it.
     fs::remove_file(t.path().join("checkpoints")).unwrap();
+    // (an auditor's copy: no journal, and no writer lock, which would require the journal)
     fs::remove_file(t.path().join("journal")).unwrap();
+    fs::remove_file(t.path().join("lock")).unwrap();
     verify(t.path(), &v).unwrap();
     let err = verify_dir(
         t.path(),
@@ -394,20 +396,27 @@ fn torn_tail_is_truncated_and_mid_corruption_refuses_to_open() {
     log.close().unwrap();
     verify(tmp.path(), &s.verifier()).unwrap();
 
-    // A complete final frame with a bad checksum (torn inside the data) is also truncated.
+    // A complete final frame whose bytes were altered (no NUL byte, so not pages a crash left unwritten) fails its
+    // MAC: the log does not open.
     let mut bytes = fs::read(&journal).unwrap();
     let last = bytes.len() - 3;
     bytes[last] ^= 0xff;
     fs::write(&journal, &bytes).unwrap();
     let log = AuditLog::open(tmp.path(), options(&s)).unwrap_err();
-    // Entry 20 was published in a checkpoint, so losing it is corruption, not a torn tail.
+    assert!(log.to_string().contains("fails its MAC"), "{log}");
+    assert_eq!(log.bad_index(), Some(20), "{log}");
+    // Zeros there (a crash): truncated as torn, but entry 20 was published in a checkpoint, so losing it is
+    // corruption, not a torn tail.
+    bytes[last] = 0;
+    fs::write(&journal, &bytes).unwrap();
+    let log = AuditLog::open(tmp.path(), options(&s)).unwrap_err();
     assert!(log.to_string().contains("checkpoint covers 21"), "{log}");
 
     // A damaged frame header in the middle of the journal (length field): open fails naming the entry, instead
     // of mistaking it for a torn tail and dropping what follows.
     let header_len = 8 + 2 + ORIGIN.len();
     let first =
-        16 + u32::from_be_bytes(good[header_len..header_len + 4].try_into().unwrap()) as usize;
+        24 + u32::from_be_bytes(good[header_len..header_len + 4].try_into().unwrap()) as usize;
     let mut bytes = good.clone();
     bytes[header_len + first + 1] ^= 0x40;
     let t3 = tempfile::tempdir().unwrap();
@@ -425,7 +434,7 @@ fn torn_tail_is_truncated_and_mid_corruption_refuses_to_open() {
     fs::write(t2.path().join("journal"), &bytes).unwrap();
     let err = AuditLog::open(t2.path(), options(&s)).unwrap_err();
     assert_eq!(err.bad_index(), Some(0), "{err}");
-    assert!(err.to_string().contains("checksum"), "{err}");
+    assert!(err.to_string().contains("fails its MAC"), "{err}");
 }
 
 #[test]

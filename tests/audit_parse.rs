@@ -150,16 +150,24 @@ fn entry() -> impl Strategy<Value = Entry> {
                 Entry::ConfigChange(c)
             }
         });
-    let shard_start = (any::<u64>(), text(), any::<u64>(), text()).prop_map(
-        |(shard, previous_origin, previous_size, previous_root)| {
-            Entry::ShardStart(ShardLink {
-                shard,
-                previous_origin,
-                previous_size,
-                previous_root,
-            })
-        },
-    );
+    let shard_start = (
+        any::<u64>(),
+        text(),
+        any::<u64>(),
+        text(),
+        proptest::option::of(text()),
+    )
+        .prop_map(
+            |(shard, previous_origin, previous_size, previous_root, previous_newest_time)| {
+                Entry::ShardStart(ShardLink {
+                    shard,
+                    previous_origin,
+                    previous_size,
+                    previous_root,
+                    previous_newest_time,
+                })
+            },
+        );
     prop_oneof![3 => request, 1 => change, 1 => shard_start]
 }
 

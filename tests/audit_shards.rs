@@ -127,7 +127,7 @@ fn rotation_by_size_seals_and_chains_shards() {
     assert_eq!(rep.total_entries, 150 + newest);
     assert_eq!(rep.origin, format!("{NAME}/shards/{newest}"));
 
-    let mut previous: Option<(String, u64, String)> = None;
+    let mut previous: Option<(String, u64, String, Option<String>)> = None;
     for &k in &shards {
         let sdir = shard_dir(dir, k);
         let report = &rep.shards[k as usize];
@@ -151,12 +151,12 @@ fn rotation_by_size_seals_and_chains_shards() {
                 }
             }
             // A size limit of 4 KiB is reached within one record (~270 bytes) of it.
-            // (the journal's size: header + a 16-byte frame header per leaf)
+            // (the journal's size: header + a 24-byte frame header per leaf)
             let journal = 10
                 + report.origin.len() as u64
                 + leaves(dir, &v, k)
                     .iter()
-                    .map(|l| 16 + l.len() as u64)
+                    .map(|l| 24 + l.len() as u64)
                     .sum::<u64>();
             assert!((4 * 1024..4 * 1024 + 400).contains(&journal), "{journal}");
         } else {
@@ -166,7 +166,7 @@ fn rotation_by_size_seals_and_chains_shards() {
         for (i, l) in all.iter().enumerate() {
             assert_eq!(parse_leaf(l).unwrap().seq, i as u64);
         }
-        if let Some((origin, size, root)) = &previous {
+        if let Some((origin, size, root, newest)) = &previous {
             let first = parse_leaf(&all[0]).unwrap();
             assert_eq!(
                 first.entry,
@@ -175,10 +175,20 @@ fn rotation_by_size_seals_and_chains_shards() {
                     previous_origin: origin.clone(),
                     previous_size: *size,
                     previous_root: root.clone(),
+                    previous_newest_time: newest.clone(),
                 })
             );
+            assert!(
+                newest.is_some(),
+                "the chain record names the previous shard's newest record time"
+            );
         }
-        previous = Some((report.origin.clone(), report.size, report.root.clone()));
+        previous = Some((
+            report.origin.clone(),
+            report.size,
+            report.root.clone(),
+            report.newest_time.clone(),
+        ));
     }
 
     // Receipts name the shard in their origin; a proof built from a receipt checks offline and names the same
@@ -587,6 +597,93 @@ fn prune_respects_retention_and_keeps_the_chain() {
     let t = copy_log(dir);
     fs::remove_dir_all(t.path().join("shards/1")).unwrap();
     expect_err(verify(t.path(), &v), 1, "missing");
+}
+
+#[test]
+fn a_pruned_marker_must_match_the_signed_chain_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = NoteSigner::generate(NAME).unwrap();
+    let v = s.verifier();
+    let mut o = options(&s);
+    o.rotate_max_bytes = Some(2 * 1024);
+    let log = AuditLog::open(tmp.path(), o).unwrap();
+    for i in 0..4 {
+        append(&log, i * 10, 10);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    log.close().unwrap();
+    let dir = tmp.path();
+    let before = verify(dir, &v).unwrap();
+    let n = before.shards.len();
+    // Prune legitimately up to shard 1's newest leaf.
+    let newest1 = before.shards[1].newest_time.clone().unwrap();
+    let t1 = time::PrimitiveDateTime::parse(
+        &newest1,
+        time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ),
+    )
+    .unwrap()
+    .assume_utc();
+    let day = Duration::from_secs(86_400);
+    let opts = PruneOptions {
+        retention: day,
+        now: t1 + day + time::Duration::milliseconds(1),
+        dry_run: false,
+    };
+    let rep = prune(dir, &v, &opts).unwrap();
+    let kept_from = rep.pruned.len() as u64;
+    assert!(
+        kept_from >= 2 && kept_from < n as u64 - 1,
+        "{kept_from} of {n}"
+    );
+    let at = Retention {
+        period: time::Duration::days(1),
+        now: opts.now,
+    };
+    verify_dir_with(dir, &v, &VerifyOptions::default(), &at).unwrap();
+
+    // Forge: delete the first shard inside retention with a well-formed marker claiming an old enough newest
+    // record (the last legitimately pruned shard's, so it is also no later than the next shard's start).
+    // The forger keeps the victim's genuine chain record proof too (anyone can build it from the tiles), so the
+    // previous shard's pruning still proves.
+    let t = copy_log(dir);
+    let victim = shard_dir(t.path(), kept_from);
+    let chain = prove(
+        t.path(),
+        &v,
+        LeafRef {
+            shard: kept_from,
+            index: 0,
+        },
+    )
+    .unwrap();
+    fs::write(victim.join("chain-proof"), chain.to_text()).unwrap();
+    for sub in ["tile", "journal", "checkpoints"] {
+        let p = victim.join(sub);
+        if p.is_dir() {
+            fs::remove_dir_all(&p).unwrap();
+        } else if p.exists() {
+            fs::remove_file(&p).unwrap();
+        }
+    }
+    fs::write(
+        victim.join(PRUNED_FILE),
+        format!("pruned {newest1}\nnewest {newest1}\n"),
+    )
+    .unwrap();
+    let e = verify_dir_with(t.path(), &v, &VerifyOptions::default(), &at).unwrap_err();
+    assert_eq!(e.bad_shard(), Some(kept_from), "{e}");
+    assert!(e.to_string().contains("signed chain"), "{e}");
+
+    // Pruned shards k ≥ 1 keep the proof of their own chain record: it is what proves the predecessor's pruning
+    // once their tiles are gone; without it, that pruning is unprovable.
+    assert!(shard_dir(dir, 1).join("chain-proof").is_file());
+    let t = copy_log(dir);
+    fs::remove_file(shard_dir(t.path(), 1).join("chain-proof")).unwrap();
+    let e = verify_dir_with(t.path(), &v, &VerifyOptions::default(), &at).unwrap_err();
+    assert_eq!(e.bad_shard(), Some(0), "{e}");
+    assert!(e.to_string().contains("cannot be proven"), "{e}");
 }
 
 #[test]

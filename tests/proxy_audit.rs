@@ -178,6 +178,35 @@ async fn a_log_that_cannot_write_refuses_traffic() {
 }
 
 #[tokio::test]
+async fn a_deleted_audit_directory_refuses_traffic() {
+    let mock = MockProvider::start().await;
+    let settings = settings_for(&mock);
+    let audit_dir = settings.audit.dir.clone();
+    let gw = start_with(mock, settings).await;
+    let body = json!({"model": "m", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]})
+    .to_string();
+    let (s, _, _) = gw.post("/v1/messages", body.clone()).await;
+    assert_eq!(s, 200, "the log works");
+    // Someone deletes the audit directory while the gateway runs: records would go into an unlinked journal.
+    std::fs::remove_dir_all(&audit_dir).unwrap();
+    let (s, _, resp) = gw.post("/v1/messages", body).await;
+    assert_eq!(s, 500, "{resp:?}");
+    let v: Value = serde_json::from_slice(&resp).unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("residency log"), "{msg}");
+    assert_eq!(gw.mock.count(), 1, "the second request was not forwarded");
+    let (s, _, body) = send("GET", &format!("http://{}/readyz", gw.admin), &[], "").await;
+    assert_eq!(s, 503, "{body:?}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["audit"]["ok"], false);
+    let (_, _, body) = send("GET", &format!("http://{}/metrics", gw.admin), &[], "").await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("haetae_audit_healthy 0"), "{text}");
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn after_response_refuses_traffic_once_the_log_failed() {
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);

@@ -74,6 +74,17 @@ impl NoteSigner {
         })
     }
 
+    /// A 32-byte secret derived from the signing key for one purpose: `HMAC-SHA256(key = Ed25519 seed, label)`.
+    /// Distinct labels give independent keys; the seed itself is never used for anything but signing and this
+    /// derivation, and the derived key reveals nothing about it. Used for the journal's frame MACs.
+    pub(crate) fn derive_key(&self, label: &[u8]) -> Result<[u8; 32], AuditError> {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.key.as_bytes())
+            .map_err(|_| AuditError::Key("cannot derive a key".into()))?;
+        mac.update(label);
+        Ok(mac.finalize().into_bytes().into())
+    }
+
     /// Parse `PRIVATE+KEY+<name>+<id hex>+<base64(0x01 || seed)>`. Error messages never contain key material.
     pub fn from_private_key_string(text: &str) -> Result<Self, AuditError> {
         let text = text.trim();

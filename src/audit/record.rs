@@ -162,6 +162,25 @@ pub struct ShardLink {
     pub previous_size: u64,
     /// Root hash (base64) of the previous shard's final checkpoint.
     pub previous_root: String,
+    /// Time of the previous shard's newest (last) leaf, as that leaf states it; `None` for an empty previous
+    /// shard, and in chain records written before this field existed. Signed with this shard, it is what proves
+    /// that the previous shard may be pruned: `verify` compares a `pruned` marker's claim with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_newest_time: Option<String>,
+}
+
+impl ShardLink {
+    /// Whether this chain record names the final checkpoint `want` describes (shard, origin, size, root). The
+    /// newest-leaf time is compared when both carry one (records written before it existed lack it).
+    pub fn names(&self, want: &ShardLink) -> bool {
+        self.shard == want.shard
+            && self.previous_origin == want.previous_origin
+            && self.previous_size == want.previous_size
+            && self.previous_root == want.previous_root
+            && (self.previous_newest_time.is_none()
+                || want.previous_newest_time.is_none()
+                || self.previous_newest_time == want.previous_newest_time)
+    }
 }
 
 /// Serialize any value as canonical JSON (sorted keys, no whitespace, integers only).
@@ -382,6 +401,7 @@ impl PreparedEntry {
                 f.str("previous_origin", &l.previous_origin);
                 f.num("previous_size", l.previous_size);
                 f.str("previous_root", &l.previous_root);
+                f.opt_str("previous_newest_time", l.previous_newest_time.as_ref());
             }
         }
         let fields = f.sorted();

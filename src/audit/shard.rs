@@ -16,11 +16,16 @@
 //!   written again once the next one exists; a seal a crash interrupted is completed by the next open (after
 //!   replaying that shard's journal against its final checkpoint and rewriting any damaged tile).
 //! * **Chaining**: the first leaf of shard k ≥ 1 is a `shard_start` record ([`super::record::ShardLink`]) naming
-//!   shard k-1's final checkpoint (origin, size, root). Deleting, swapping, truncating or replacing a whole shard
-//!   breaks the chain, and `verify` names the shard.
+//!   shard k-1's final checkpoint (origin, size, root) and the time of its newest (last) record. Deleting,
+//!   swapping, truncating or replacing a whole shard breaks the chain, and `verify` names the shard; a `pruned`
+//!   marker must state the newest time the successor's chain record signed.
 //! * **Pruning** ([`prune`], `haetae audit prune`, never the gateway): only sealed shards whose newest leaf is older
-//!   than the retention period, oldest first, after the whole chain verified. A pruned shard keeps `checkpoint` and
-//!   `sealed` and gains a `pruned` marker; its tiles, journal and archive are deleted. The chain still verifies.
+//!   than the retention period, oldest first, after the whole chain verified, and only when the next shard's signed
+//!   chain record states that newest time (so `verify` can prove the pruning; shards whose successor's chain
+//!   record predates that field are kept). A pruned shard keeps `checkpoint` and `sealed`, gains a `pruned` marker
+//!   and (shard k ≥ 1) `chain-proof`: the tlog-proof of its own chain record against its sealed checkpoint, which
+//!   keeps the previous shard's pruning provable; its tiles, journal and archive are deleted. The chain still
+//!   verifies.
 //!
 //! Must never: delete anything inside the retention period, delete an unsealed (or the newest) shard, delete
 //! anything when the chain does not verify, or record content in a marker.
@@ -33,7 +38,9 @@ use serde::Serialize;
 
 use super::note::{Checkpoint, NoteVerifier};
 use super::tiles::write_atomic;
-use super::verify::{verify_dir_with, Retention, VerifyOptions};
+use super::verify::{
+    prove_in, signed_chain_record, verify_dir_with, Retention, VerifyOptions, CHAIN_PROOF_FILE,
+};
 use super::writer::{ARCHIVE_FILE, CHECKPOINT_FILE, JOURNAL_FILE, TIME_FORMAT};
 use super::AuditError;
 
@@ -364,6 +371,24 @@ pub fn prune(
                 )),
             }
         };
+        // Only what `verify` can prove afterwards: the next shard's signed chain record must state this shard's
+        // newest record time (records written before it did cannot be pruned provably, so they are kept).
+        let why_keep = why_keep.or_else(|| {
+            match signed_chain_record(root, verifier, s.shard + 1) {
+                Ok(Some(link)) if link.previous_newest_time == s.newest_time => None,
+                Ok(Some(_)) => Some(format!(
+                    "shard {}'s newest record time is not stated by shard {}'s chain record (written by an older \
+                     haetae): its pruning could not be proven, so it is kept",
+                    s.shard,
+                    s.shard + 1
+                )),
+                Ok(None) | Err(_) => Some(format!(
+                    "shard {}'s chain record cannot be read: shard {} cannot be proven prunable, so it is kept",
+                    s.shard + 1,
+                    s.shard
+                )),
+            }
+        });
         if let Some(why) = why_keep {
             report.stopped_at = Some(why);
             report.kept += 1;
@@ -371,6 +396,12 @@ pub fn prune(
         }
         let dir = shard_dir(root, s.shard);
         if !options.dry_run {
+            if s.shard > 0 {
+                // Keep this shard's own chain record, proven against its sealed checkpoint: once its tiles are
+                // gone, it is what still proves the previous shard's pruning.
+                let proof = prove_in(&dir, &s.origin, verifier, 0)?;
+                write_atomic(&dir, CHAIN_PROOF_FILE, proof.to_text().as_bytes(), true)?;
+            }
             prune_shard(&dir, s.newest_time.as_deref().unwrap_or("-"), &options.now)?;
         }
         report.pruned.push(PrunedShard {

@@ -4,6 +4,9 @@
 //! present, in each shard — see [`super::shard`]) and needs only the log's public key. Readers walk the shards in
 //! order; a leaf is addressed by [`LeafRef`] (shard, index within the shard), which is what a receipt names (its
 //! origin is the shard's origin).
+//! Journal frame MACs need the secret key, so they are the writer's to check at open; here the journal's frames are
+//! compared with the signed entries. A pruned shard is accepted only when the next shard's signed chain record
+//! states the newest record time its `pruned` marker claims.
 //! Must never: trust a file it has not checked against a signed checkpoint, or write to the log directory.
 
 use std::collections::BTreeMap;
@@ -29,8 +32,12 @@ use super::tiles::{
     bundle_path, decode_bundle_at, decode_tile, read_covering, tile_path, tile_width, TileReader,
     TILE_WIDTH,
 };
-use super::writer::{ARCHIVE_FILE, CHECKPOINT_FILE, JOURNAL_FILE};
+use super::writer::{ARCHIVE_FILE, CHECKPOINT_FILE, JOURNAL_FILE, LOCK_FILE};
 use super::AuditError;
+
+/// A pruned shard k ≥ 1 keeps this file: the `tlog-proof` of its chain record (leaf 0) against its sealed
+/// checkpoint, so that the pruning of shard k-1 stays provable once shard k's tiles are gone.
+pub const CHAIN_PROOF_FILE: &str = "chain-proof";
 
 fn corrupt(index: Option<u64>, reason: impl Into<String>) -> AuditError {
     AuditError::Corrupt {
@@ -140,6 +147,16 @@ fn read_bundle_entries(dir: &Path, index: u64, width: u64) -> Result<Vec<Vec<u8>
         .take(width as usize)
         .map(<[u8]>::to_vec)
         .collect())
+}
+
+/// Leaf `index` of the shard in `dir` whose checkpoint covers `size` entries, read from its entry bundle
+/// (unverified: the caller checks it against something signed).
+pub(crate) fn leaf_at(dir: &Path, size: u64, index: u64) -> Result<Vec<u8>, AuditError> {
+    let b = index / TILE_WIDTH;
+    read_bundle_entries(dir, b, tile_width(0, b, size))?
+        .into_iter()
+        .nth((index % TILE_WIDTH) as usize)
+        .ok_or_else(|| corrupt(Some(index), "entry missing from its bundle"))
 }
 
 /// Hashes of tile (level, index) at `width`, from whichever stored file covers it.
@@ -506,6 +523,9 @@ fn verify_shard_collect(
         Ok(true)
     })?;
     checker.finish()?;
+    if let Some(j) = journal.as_mut() {
+        j.check_rest(size)?;
+    }
     for (n, roots) in &wanted {
         if roots.iter().any(|r| roots_at.get(n) != Some(r)) {
             return Err(corrupt(
@@ -555,7 +575,7 @@ fn check_link(data: &[u8], want: &ShardLink) -> Result<(), AuditError> {
             ),
         ));
     }
-    if got != want {
+    if !got.names(want) {
         return Err(corrupt(
             Some(0),
             format!(
@@ -581,9 +601,11 @@ fn check_link(data: &[u8], want: &ShardLink) -> Result<(), AuditError> {
 /// (their sealed checkpoint is still checked and chained), and an optional trusted checkpoint of any shard.
 /// The error names the first bad shard ([`AuditError::bad_shard`]) and index ([`AuditError::bad_index`]).
 ///
-/// A pruned shard is accepted only if its `pruned` marker parses and says that the shard's newest record is older
-/// than the default retention period ([`DEFAULT_RETENTION_DAYS`]) and no later than the next shard's start; see
-/// [`verify_dir_with`] for another period.
+/// A pruned shard is accepted only if its `pruned` marker parses, says that the shard's newest record is older
+/// than the default retention period ([`DEFAULT_RETENTION_DAYS`]; see [`verify_dir_with`] for another period), and
+/// that newest time is the one the next shard's signed chain record states (a chain record without it, written
+/// before it existed, cannot prove the pruning: an error). In the writer's own directory (`lock` present) the open
+/// shard's journal must exist, as the writer's open requires.
 pub fn verify_dir(
     root: &Path,
     verifier: &NoteVerifier,
@@ -663,30 +685,123 @@ fn check_pruned(
     }
 }
 
-/// A pruned shard's newest record cannot be later than the next shard's first record (its `shard_start`) or, when
-/// the next shard was pruned too, than the next shard's newest record.
-fn check_pruned_before(
-    marker: &PrunedMarker,
-    next: u64,
-    next_start: Option<time::OffsetDateTime>,
-    next_pruned_newest: Option<time::OffsetDateTime>,
+/// The chain record (leaf 0) of shard `k` ≥ 1, checked against the shard's signed checkpoint: read from its entry
+/// bundle with an inclusion proof, or, for a pruned shard, from the `chain-proof` ([`CHAIN_PROOF_FILE`]) its prune
+/// kept. `None` for a pruned shard without one (pruned by a version that did not keep it).
+pub(crate) fn signed_chain_record(
+    root: &Path,
+    verifier: &NoteVerifier,
+    k: u64,
+) -> Result<Option<ShardLink>, AuditError> {
+    let dir = shard_dir(root, k);
+    let origin = shard_origin(verifier.name(), k);
+    let proof = if is_pruned(&dir) {
+        let path = dir.join(CHAIN_PROOF_FILE);
+        match fs::read_to_string(&path) {
+            Ok(text) => TlogProof::parse(&text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(AuditError::io(&path, e)),
+        }
+    } else {
+        prove_in(&dir, &origin, verifier, 0)?
+    };
+    let (cp, _) = read_shard_checkpoint(&dir, verifier, &origin)?;
+    let proved = proof.verify(verifier, None)?;
+    if proof.index != 0
+        || proved.origin != cp.origin
+        || proved.size != cp.size
+        || proved.root != cp.root
+    {
+        return Err(corrupt(
+            Some(0),
+            format!("the {CHAIN_PROOF_FILE} does not prove leaf 0 against the shard's checkpoint"),
+        ));
+    }
+    let leaf = parse_leaf_lenient(proof.leaf.as_deref().unwrap_or_default())
+        .map_err(|e| corrupt(Some(0), e.to_string()))?;
+    match leaf.entry {
+        Entry::ShardStart(link) => Ok(Some(link)),
+        _ => Err(corrupt(
+            Some(0),
+            "the first leaf is not a shard_start chain record (shard replaced)",
+        )),
+    }
+}
+
+/// What makes a pruned shard `k` legitimate beyond its marker: the chain record that starts shard k+1 — signed with
+/// that shard — names shard k's sealed checkpoint and its newest record's time, and the marker's `newest` is that
+/// time (the retention check in [`check_pruned`] then applies to a signed value). A shard whose successor's chain
+/// record lacks the time (written before it was recorded) cannot be proven to have been pruned legitimately.
+pub(crate) fn check_pruned_signed(
+    root: &Path,
+    verifier: &NoteVerifier,
+    k: u64,
+    sealed: &Checkpoint,
+    marker_newest: Option<time::OffsetDateTime>,
 ) -> Result<(), AuditError> {
-    let Some(newest) = marker.newest else {
-        return Ok(());
-    };
-    let (what, t) = match (next_start, next_pruned_newest) {
-        (Some(t), _) => ("starts", t),
-        (None, Some(t)) => ("(pruned too) has its newest record", t),
-        (None, None) => return Ok(()),
-    };
-    if newest > t {
+    let next = k + 1;
+    if !list_shards(root)?.contains(&next) {
+        return Err(corrupt(
+            None,
+            "the newest shard is marked pruned: nothing signed says when its newest record was (the newest shard is \
+             never pruned)",
+        ));
+    }
+    let link = signed_chain_record(root, verifier, next).map_err(|e| e.in_shard(next))?;
+    let Some(link) = link else {
         return Err(corrupt(
             None,
             format!(
-                "the `pruned` marker says the shard's newest record is from {}, but shard {next} {what} at {}: \
-                 the marker was not written by `haetae audit prune`",
-                rfc3339(newest),
-                rfc3339(t)
+                "the shard is marked pruned, but its pruning cannot be proven: shard {next} was pruned without \
+                 keeping its signed chain record (`{CHAIN_PROOF_FILE}`), which is what states this shard's newest \
+                 record time"
+            ),
+        ));
+    };
+    let want = ShardLink {
+        shard: next,
+        previous_origin: sealed.origin.clone(),
+        previous_size: sealed.size,
+        previous_root: B64.encode(sealed.root),
+        previous_newest_time: None,
+    };
+    if !link.names(&want) {
+        return Err(corrupt(
+            None,
+            format!(
+                "shard {next}'s chain record does not name this shard's sealed checkpoint (size {})",
+                sealed.size
+            ),
+        ));
+    }
+    let signed = match &link.previous_newest_time {
+        Some(t) => Some(parse_leaf_time(t).ok_or_else(|| {
+            corrupt(
+                None,
+                format!("shard {next}'s chain record has a newest-record time that is not a time"),
+            )
+        })?),
+        None if sealed.size == 0 => None,
+        None => {
+            return Err(corrupt(
+                None,
+                format!(
+                    "the shard is marked pruned, but its pruning cannot be proven: shard {next}'s chain record was \
+                     written by an older haetae and does not state this shard's newest record time, so only the \
+                     unsigned `pruned` marker says its records were outside retention"
+                ),
+            ))
+        }
+    };
+    if signed != marker_newest {
+        return Err(corrupt(
+            None,
+            format!(
+                "the `pruned` marker says the shard's newest record is from {}, but shard {next}'s signed chain \
+                 record says {}: the marker was not written by `haetae audit prune` (records deleted outside a \
+                 legitimate prune)",
+                marker_newest.map_or_else(|| "-".to_owned(), rfc3339),
+                signed.map_or_else(|| "-".to_owned(), rfc3339)
             ),
         ));
     }
@@ -732,8 +847,11 @@ fn verify_dir_collect(
     let mut reports: Vec<ShardReport> = Vec::with_capacity(shards.len());
     let mut previous: Option<Checkpoint> = None;
     let mut seen_data = false;
-    // The previous shard, when it was pruned, and its marker.
-    let mut pruned_prev: Option<(u64, PrunedMarker)> = None;
+    // The newest leaf time of the previous shard, when its data was verified (not pruned).
+    let mut newest_of_previous: Option<Option<String>> = None;
+    // The writer's own directory (it holds the writer lock file), not an auditor's copy: the open shard's journal
+    // is then the writer's source of truth and must exist, as the writer's open requires.
+    let writer_dir = root.join(LOCK_FILE).exists();
     // A log that never rotated reports errors as before rotation existed (no shard prefix).
     let single = shards.len() == 1;
     for (k, dir, origin) in shards {
@@ -747,6 +865,8 @@ fn verify_dir_collect(
                 previous_origin: p.origin.clone(),
                 previous_size: p.size,
                 previous_root: B64.encode(p.root),
+                // Compared with the chain record's (when it states one) in `check_link`.
+                previous_newest_time: newest_of_previous.clone().flatten(),
             }),
             (_, None) => None,
         };
@@ -785,10 +905,8 @@ fn verify_dir_collect(
             };
             let (cp, _) = read_shard_checkpoint(&dir, verifier, &origin).map_err(in_shard)?;
             let marker = check_pruned(&dir, sealed.size, retention).map_err(|e| e.in_shard(k))?;
-            if let Some((pk, prev)) = &pruned_prev {
-                check_pruned_before(prev, k, None, marker.newest).map_err(|e| e.in_shard(*pk))?;
-            }
-            pruned_prev = Some((k, marker));
+            check_pruned_signed(root, verifier, k, sealed, marker.newest)
+                .map_err(|e| e.in_shard(k))?;
             if trusted_shard == Some(k) {
                 if let Some(note) = &options.trusted_checkpoint {
                     let t =
@@ -822,9 +940,17 @@ fn verify_dir_collect(
             let out = bundles.as_mut().map(|b| b.entry(k).or_default());
             let rep = verify_shard_collect(&dir, &origin, verifier, &opts, link.as_ref(), out)
                 .map_err(in_shard)?;
-            if let Some((pk, prev)) = pruned_prev.take() {
-                let start = rep.oldest_time.as_deref().and_then(parse_leaf_time);
-                check_pruned_before(&prev, k, start, None).map_err(|e| e.in_shard(pk))?;
+            if writer_dir && k == newest && seal.is_none() && !dir.join(JOURNAL_FILE).exists() {
+                return Err(in_shard(corrupt(
+                    Some(rep.size),
+                    format!(
+                        "the journal of the open shard is missing from the writer's directory (`{LOCK_FILE}` exists): \
+                         it was deleted, and entries acknowledged after the checkpoint of size {} may be lost; the \
+                         writer refuses to open this directory. The published entries verify in a copy without \
+                         `{LOCK_FILE}` (an auditor's copy holds no journal)",
+                        rep.size
+                    ),
+                )));
             }
             rep
         };
@@ -856,6 +982,7 @@ fn verify_dir_collect(
                     .ok_or_else(|| in_shard(corrupt(None, "root")))?,
             }),
         };
+        newest_of_previous = (!rep.pruned).then(|| rep.newest_time.clone());
         reports.push(rep);
     }
     let last = reports
@@ -875,9 +1002,15 @@ fn verify_dir_collect(
 
 /// Streams the journal's complete frames (a torn tail ends the stream, as the writer would
 /// truncate it).
+///
+/// Both journal formats are read (offline verification has no key for the MACs of format 2: it compares the
+/// frames with the published, signed entries); a format-1 journal with entries beyond the checkpoint is refused,
+/// as the writer's open refuses it.
 struct JournalHashes {
     r: std::io::BufReader<fs::File>,
     count: u64,
+    /// Format 1 (`HAETAEJ1`: no frame MACs).
+    v1: bool,
 }
 
 impl JournalHashes {
@@ -886,19 +1019,49 @@ impl JournalHashes {
         let mut magic = [0u8; 10];
         r.read_exact(&mut magic)
             .map_err(|_| corrupt(None, "journal header is truncated"))?;
+        let v1 = &magic[..8] == b"HAETAEJ1";
+        if !v1 && &magic[..8] != b"HAETAEJ2" {
+            return Err(corrupt(None, "journal has no haetae journal header"));
+        }
         let olen = usize::from(u16::from_be_bytes([magic[8], magic[9]]));
         let mut origin = vec![0u8; olen];
         r.read_exact(&mut origin)
             .map_err(|_| corrupt(None, "journal header is truncated"))?;
-        Ok(Self { r, count: 0 })
+        Ok(Self { r, count: 0, v1 })
+    }
+
+    /// After the published entries: a format-1 journal must hold no more complete frames (their writer could not
+    /// authenticate them, and the writer's open refuses to adopt them).
+    fn check_rest(&mut self, size: u64) -> Result<(), AuditError> {
+        if !self.v1 {
+            return Ok(());
+        }
+        let mut buf = Vec::new();
+        let mut extra = 0u64;
+        while self.next_equals(&[], &mut buf).is_some() {
+            extra += 1;
+        }
+        if extra > 0 {
+            return Err(corrupt(
+                Some(size),
+                format!(
+                    "the journal is in the old format HAETAEJ1 (frames without a key) and holds {extra} entries \
+                     beyond the checkpoint of size {size}: the writer will not adopt them (see its error at start-up)"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the next complete frame holds exactly `entry` (`None` at the end of the journal).
     fn next_equals(&mut self, entry: &[u8], buf: &mut Vec<u8>) -> Option<bool> {
-        let mut hdr = [0u8; 16];
-        self.r.read_exact(&mut hdr).ok()?;
-        let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
-        if len > 1 << 16 {
+        let mut hdr = [0u8; 24];
+        let hdr = &mut hdr[..if self.v1 { 16 } else { 24 }];
+        self.r.read_exact(hdr).ok()?;
+        let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
+        let inv = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+        let len = len as usize;
+        if len > 1 << 16 || len as u32 ^ inv != u32::MAX {
             return None;
         }
         buf.resize(len, 0);
@@ -1050,29 +1213,15 @@ pub fn prove_with(
     let dir = shard_dir(root, at.shard);
     if is_pruned(&dir) {
         let origin = shard_origin(verifier.name(), at.shard);
-        let sealed = read_seal(&dir, verifier, &origin)
+        let (sealed, _) = read_seal(&dir, verifier, &origin)
             .map_err(|e| e.in_shard(at.shard))?
-            .map_or(0, |(c, _)| c.size);
-        let marker = check_pruned(&dir, sealed, retention).map_err(|e| e.in_shard(at.shard))?;
-        let next = at.shard + 1;
-        let next_dir = shard_dir(root, next);
-        if shards.contains(&next) {
-            let (start, next_newest) = if is_pruned(&next_dir) {
-                (
-                    None,
-                    read_pruned_marker(&next_dir).ok().and_then(|m| m.newest),
-                )
-            } else {
-                let start = read_bundle_entries(&next_dir, 0, 1)
-                    .ok()
-                    .and_then(|e| e.into_iter().next())
-                    .and_then(|d| parse_leaf_lenient(&d).ok())
-                    .and_then(|l| parse_leaf_time(&l.time));
-                (start, None)
-            };
-            check_pruned_before(&marker, next, start, next_newest)
-                .map_err(|e| e.in_shard(at.shard))?;
-        }
+            .ok_or_else(|| {
+                corrupt(None, "the shard is marked pruned but was never sealed").in_shard(at.shard)
+            })?;
+        let marker =
+            check_pruned(&dir, sealed.size, retention).map_err(|e| e.in_shard(at.shard))?;
+        check_pruned_signed(root, verifier, at.shard, &sealed, marker.newest)
+            .map_err(|e| e.in_shard(at.shard))?;
         return Err(AuditError::Proof(format!(
             "shard {} was pruned (outside retention: its newest record{} is older than the {}-day retention \
              period): only its sealed checkpoint remains",
@@ -1094,7 +1243,7 @@ pub fn prove_with(
     })
 }
 
-fn prove_in(
+pub(crate) fn prove_in(
     dir: &Path,
     origin: &str,
     verifier: &NoteVerifier,

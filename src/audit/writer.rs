@@ -18,10 +18,17 @@
 //! checkpoint), `checkpoints` (every published checkpoint, length-prefixed), `tile/...` (C2SP tlog-tiles); `DIR/lock`
 //! (an exclusive `flock` held while the log is open, so two writers — two gateway processes pointed at one
 //! directory — can never interleave; the second gets [`AuditError::Locked`] naming the directory).
-//! On open, interrupted seals are completed and the open shard's journal is replayed: a torn final frame is
-//! truncated; a bad frame anywhere else is an error; the replayed tree must match the published checkpoint; missing
-//! or damaged tiles are rewritten. Rotation (`rotate_max_bytes`, `rotate_max_age`) publishes the final checkpoint,
-//! starts the next shard with its chain record, and seals the old shard on a separate thread.
+//! Every journal frame carries a MAC keyed from the signing key (`FrameMac`), computed on the commit path (one
+//! HMAC per leaf). On open, interrupted seals are completed and the open shard's journal is replayed: a torn final
+//! frame is truncated; a frame whose MAC fails (not written by this log's writer) or any other bad frame is an
+//! error naming the shard and frame, and the log does not open; entries beyond the published checkpoint whose MACs
+//! verify (committed before a crash) are adopted and counted ([`Recovery::unpublished`]); a journal in the old
+//! unkeyed format is converted only if the checkpoint covers all of it; a missing journal under a published
+//! checkpoint is refused; the replayed tree must match the published checkpoint; missing or damaged tiles are
+//! rewritten. After every commit the journal must still be the file at its path (link count, inode): a deleted or
+//! moved audit directory fails the log closed like a write error. Rotation (`rotate_max_bytes`, `rotate_max_age`)
+//! publishes the final checkpoint, starts the next shard with its chain record (which names the old shard's final
+//! checkpoint and newest leaf time), and seals the old shard on a separate thread.
 //!
 //! Must never: acknowledge an append before it is durable, keep accepting appends after a write failed (fail
 //! closed), write to a shard once the next one exists, delete anything but a sealed shard's own (fsynced-over)
@@ -41,7 +48,9 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use tokio::sync::oneshot;
 
 use super::merkle::{leaf_hash, Frontier, Hash};
@@ -61,9 +70,58 @@ pub const CHECKPOINT_FILE: &str = "checkpoint";
 pub const ARCHIVE_FILE: &str = "checkpoints";
 /// Writer lock file name: an exclusive lock (`flock` on Unix) on it is held for as long as an [`AuditLog`] is open.
 pub const LOCK_FILE: &str = "lock";
-const MAGIC: &[u8; 8] = b"HAETAEJ1";
-/// Frame header: `u32 len ‖ u32 !len ‖ first 8 bytes of the leaf hash` (big-endian).
-const FRAME_HEADER: usize = 16;
+/// Journal format 2: frames carry a keyed MAC.
+const MAGIC: &[u8; 8] = b"HAETAEJ2";
+/// Journal format 1 (before frame MACs): frames carried the first 8 bytes of the leaf hash, an unkeyed checksum.
+/// Read only to convert it (see `replay`).
+const MAGIC_V1: &[u8; 8] = b"HAETAEJ1";
+/// Frame header: `u32 len ‖ u32 !len ‖ 16-byte frame MAC` (big-endian), see [`FrameMac`].
+const FRAME_HEADER: usize = 8 + MAC_LEN;
+/// Format 1 frame header: `u32 len ‖ u32 !len ‖ first 8 bytes of the leaf hash`.
+const FRAME_HEADER_V1: usize = 16;
+/// Bytes of HMAC-SHA256 kept in a frame header (truncated to the left half, as RFC 2104 allows).
+const MAC_LEN: usize = 16;
+/// Domain separation of the journal MAC key (followed by the shard's origin).
+const MAC_KEY_LABEL: &[u8] = b"haetae/audit/journal-frame-mac/v1\n";
+
+/// The keyed authenticator of one shard's journal frames: `HMAC-SHA256(K, u64 index ‖ leaf)` truncated to 16
+/// bytes, with `K = HMAC-SHA256(Ed25519 seed of the signing key, MAC_KEY_LABEL ‖ shard origin)`. Binding the index
+/// and the shard keeps a frame from being moved; only the holder of the signing key can make a frame that replay
+/// adopts. (Offline verification cannot check it — it has the public key only — and does not need to: it checks
+/// what was published and signed.)
+#[derive(Clone)]
+pub(crate) struct FrameMac {
+    keyed: Hmac<Sha256>,
+    shard: u64,
+}
+
+impl FrameMac {
+    pub(crate) fn new(signer: &NoteSigner, origin: &str, shard: u64) -> Result<Self, AuditError> {
+        let key = signer.derive_key(&[MAC_KEY_LABEL, origin.as_bytes()].concat())?;
+        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+            .map_err(|_| AuditError::Key("cannot key the journal MAC".into()))?;
+        Ok(Self { keyed, shard })
+    }
+
+    fn start(&self, index: u64, leaf: &[u8]) -> Hmac<Sha256> {
+        let mut m = self.keyed.clone();
+        m.update(&index.to_be_bytes());
+        m.update(leaf);
+        m
+    }
+
+    fn tag(&self, index: u64, leaf: &[u8]) -> [u8; MAC_LEN] {
+        let full = self.start(index, leaf).finalize().into_bytes();
+        let mut tag = [0u8; MAC_LEN];
+        tag.copy_from_slice(&full[..MAC_LEN]);
+        tag
+    }
+
+    /// Constant-time check of a frame's tag.
+    fn verify(&self, index: u64, leaf: &[u8], tag: &[u8]) -> bool {
+        self.start(index, leaf).verify_truncated_left(tag).is_ok()
+    }
+}
 
 /// When the proxy waits for the residency record to be durable. The log itself always acknowledges only after
 /// `fdatasync`; this setting tells the proxy *when to await* the [`Pending`].
@@ -331,6 +389,13 @@ pub struct Recovery {
     pub repaired_files: u64,
     /// The shard that was opened (0 until the log first rotated).
     pub shard: u64,
+    /// Entries adopted from the journal beyond the last published checkpoint: committed (and acknowledged) but not
+    /// yet published when the writer stopped, e.g. at a crash. Adopted only because every frame's MAC verified;
+    /// the gateway logs the count as a warning.
+    pub unpublished: u64,
+    /// The journal was in the old format (`HAETAEJ1`, no frame MACs), every entry in it was covered by the
+    /// published checkpoint, and it was converted to the current format.
+    pub converted_journal: bool,
 }
 
 impl AuditLog {
@@ -359,7 +424,8 @@ impl AuditLog {
         // Shards rotated away from are sealed off the commit path; finish any seal a crash interrupted.
         for &older in shards.iter().filter(|&&k| k < shard) {
             if !super::shard::is_sealed(&shard_dir(&dir, older)) {
-                complete_seal(&dir, older, &origin, &verifier).map_err(|e| e.in_shard(older))?;
+                complete_seal(&dir, older, &origin, &options.signer)
+                    .map_err(|e| e.in_shard(older))?;
             }
         }
         let newest_seal = read_seal(
@@ -369,9 +435,12 @@ impl AuditLog {
         )
         .map_err(|e| e.in_shard(shard))?;
         let previous_seal = if let Some((seal, _)) = newest_seal {
+            // Read before the next shard exists (an error here leaves the log as it was).
+            let newest = newest_leaf_time(&shard_dir(&dir, shard), seal.size)
+                .map_err(|e| e.in_shard(shard))?;
             shard += 1;
             create_shard_dir(&dir, shard)?;
-            Some(seal)
+            Some((seal, newest))
         } else if shard > 0 {
             let prev = shard - 1;
             let (seal, _) = read_seal(
@@ -387,15 +456,24 @@ impl AuditLog {
                 }
                 .in_shard(prev)
             })?;
-            Some(seal)
+            // A pruned predecessor's newest leaf is gone: its chain record (already written, or it could not have
+            // been pruned) is then compared without it.
+            let prev_dir = shard_dir(&dir, prev);
+            let newest = if super::shard::is_pruned(&prev_dir) {
+                None
+            } else {
+                newest_leaf_time(&prev_dir, seal.size).map_err(|e| e.in_shard(prev))?
+            };
+            Some((seal, newest))
         } else {
             None
         };
-        let link = previous_seal.map(|c| ShardLink {
+        let link = previous_seal.map(|(c, newest)| ShardLink {
             shard,
             previous_origin: c.origin,
             previous_size: c.size,
             previous_root: B64.encode(c.root),
+            previous_newest_time: newest,
         });
         let shard_path = shard_dir(&dir, shard);
         let shard_name = shard_origin(&origin, shard);
@@ -403,8 +481,14 @@ impl AuditLog {
 
         let published = read_checkpoint(&shard_path, &verifier, &shard_name).map_err(in_shard)?;
         repair_archive(&shard_path)?;
-        let (journal, mut state, mut recovery) =
-            replay(&shard_path, &shard_name, published.as_ref().map(|p| &p.0)).map_err(in_shard)?;
+        let mac = FrameMac::new(&options.signer, &shard_name, shard)?;
+        let (journal, mut state, mut recovery) = replay(
+            &shard_path,
+            &shard_name,
+            published.as_ref().map(|p| &p.0),
+            &mac,
+        )
+        .map_err(in_shard)?;
         recovery.shard = shard;
         let first = state
             .first_leaf
@@ -418,7 +502,7 @@ impl AuditLog {
                 })
             })?;
         if let (Some(want), Some(first)) = (&link, &first) {
-            if !matches!(&first.entry, Entry::ShardStart(got) if got == want) {
+            if !matches!(&first.entry, Entry::ShardStart(got) if got.names(want)) {
                 return Err(in_shard(AuditError::Corrupt {
                     index: Some(0),
                     reason: "the first leaf is not the chain record naming the previous shard's sealed checkpoint"
@@ -444,7 +528,21 @@ impl AuditLog {
                 .metadata()
                 .map_err(|e| AuditError::io(&shard_path, e))?
                 .len(),
+            journal_id: file_id(&journal).map_err(|e| AuditError::io(&shard_path, e))?,
             journal,
+            mac,
+            last_time: state
+                .last_leaf
+                .as_deref()
+                .map(parse_leaf_lenient)
+                .transpose()
+                .map_err(|e| {
+                    in_shard(AuditError::Corrupt {
+                        index: Some(state.frontier.size().saturating_sub(1)),
+                        reason: e.to_string(),
+                    })
+                })?
+                .map(|l| l.time),
             frontier: std::mem::take(&mut state.frontier),
             tiles: Tiler::start(
                 shard_path.clone(),
@@ -478,6 +576,15 @@ impl AuditLog {
             s.health.shard = shard;
         }
         if let Some(link) = link.filter(|_| writer.frontier.size() == 0) {
+            if link.previous_newest_time.is_none() && link.previous_size > 0 {
+                return Err(in_shard(AuditError::Corrupt {
+                    index: Some(0),
+                    reason: format!(
+                        "cannot write the chain record: the newest record of shard {} is not readable (pruned)",
+                        shard - 1
+                    ),
+                }));
+            }
             // A new shard (or one whose creation was interrupted): its first leaf chains it to the sealed one.
             writer
                 .append_internal(&Entry::ShardStart(link))
@@ -755,6 +862,8 @@ struct Replayed {
     tiles: TileBuilder,
     /// The first leaf (for the chain check and the shard's age).
     first_leaf: Option<Vec<u8>>,
+    /// The last leaf (its time goes into the next shard's chain record).
+    last_leaf: Option<Vec<u8>>,
 }
 
 fn journal_header(origin: &str) -> Result<Vec<u8>, AuditError> {
@@ -784,6 +893,7 @@ fn replay(
     dir: &Path,
     origin: &str,
     published: Option<&Checkpoint>,
+    mac: &FrameMac,
 ) -> Result<(File, Replayed, Recovery), AuditError> {
     let path = dir.join(JOURNAL_FILE);
     let header = journal_header(origin)?;
@@ -796,7 +906,7 @@ fn replay(
         let len = fs::metadata(&path)
             .map_err(|e| AuditError::io(&path, e))?
             .len();
-        if len < header.len() as u64 && published.is_none_or(|c| c.size == 0) {
+        if len < header.len() as u64 && published.is_none() {
             let got = fs::read(&path).map_err(|e| AuditError::io(&path, e))?;
             if header.starts_with(&got) {
                 fs::remove_file(&path).map_err(|e| AuditError::io(&path, e))?;
@@ -806,15 +916,20 @@ fn replay(
     }
     if !exists {
         if let Some(cp) = published {
-            if cp.size > 0 {
-                return Err(AuditError::Corrupt {
-                    index: Some(0),
-                    reason: format!(
-                        "journal is missing but the published checkpoint covers {} entries",
-                        cp.size
-                    ),
-                });
-            }
+            // The journal is created (and fsynced) before a shard's first checkpoint is published, so a published
+            // checkpoint without a journal means the writer's source of truth was removed: entries acknowledged
+            // after that checkpoint may be lost, and continuing would reuse their indexes.
+            return Err(AuditError::Corrupt {
+                index: Some(cp.size),
+                reason: format!(
+                    "the journal {} is missing but checkpoint size {} was published: it was deleted \
+                     (entries acknowledged after that checkpoint may be lost). The published entries can still be \
+                     checked with `haetae audit verify` on a copy without `lock` and `journal`; keep this \
+                     directory as evidence and start the gateway with a new audit directory",
+                    path.display(),
+                    cp.size
+                ),
+            });
         }
         let mut f = OpenOptions::new()
             .create_new(true)
@@ -833,18 +948,34 @@ fn replay(
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut got = vec![0u8; header.len()];
     let n = read_full(&mut r, &mut got).map_err(|e| AuditError::io(&path, e))?;
-    if n < MAGIC.len() || got[..MAGIC.len()] != MAGIC[..] {
+    let v1 = n >= MAGIC.len() && got[..MAGIC.len()] == MAGIC_V1[..];
+    if n < MAGIC.len() || (got[..MAGIC.len()] != MAGIC[..] && !v1) {
         return Err(AuditError::Corrupt {
             index: None,
             reason: "journal has no haetae journal header".into(),
         });
     }
-    if got != header {
+    if got[MAGIC.len()..] != header[MAGIC.len()..] {
         return Err(AuditError::Corrupt {
             index: None,
             reason: "journal belongs to a different log origin than the signing key's name".into(),
         });
     }
+    // A format-1 journal is converted while it is read: its frames are rewritten with MACs into a temporary file
+    // that replaces it only if every entry it holds is covered by the published checkpoint (see below).
+    let convert_path = dir.join(format!("{JOURNAL_FILE}.v2.tmp"));
+    let mut convert = if v1 {
+        let mut f = std::io::BufWriter::with_capacity(
+            1 << 20,
+            File::create(&convert_path).map_err(|e| AuditError::io(&convert_path, e))?,
+        );
+        f.write_all(&header)
+            .map_err(|e| AuditError::io(&convert_path, e))?;
+        Some(f)
+    } else {
+        None
+    };
+    let frame_header = if v1 { FRAME_HEADER_V1 } else { FRAME_HEADER };
     let mut offset = header.len() as u64;
     let mut root_at_published: Option<Hash> = None;
     if published.is_some_and(|c| c.size == 0) {
@@ -853,12 +984,13 @@ fn replay(
     let mut torn = false;
     loop {
         let mut hdr = [0u8; FRAME_HEADER];
-        let n = read_full(&mut r, &mut hdr).map_err(|e| AuditError::io(&path, e))?;
+        let hdr = &mut hdr[..frame_header];
+        let n = read_full(&mut r, hdr).map_err(|e| AuditError::io(&path, e))?;
         if n == 0 {
             break;
         }
         let index = state.frontier.size();
-        if n < FRAME_HEADER {
+        if n < frame_header {
             torn = true;
             break;
         }
@@ -886,7 +1018,7 @@ fn replay(
             });
         }
         let len = len as usize;
-        let frame_end = offset + (FRAME_HEADER + len) as u64;
+        let frame_end = offset + (frame_header + len) as u64;
         if len > MAX_ENTRY_BYTES {
             return Err(AuditError::Corrupt {
                 index: Some(index),
@@ -904,21 +1036,50 @@ fn replay(
             break;
         }
         let hash = leaf_hash(&data);
-        if hash[..8] != hdr[8..16] {
-            if frame_end == file_len {
+        if v1 {
+            if hash[..8] != hdr[8..16] {
+                if frame_end == file_len {
+                    torn = true;
+                    break;
+                }
+                return Err(AuditError::Corrupt {
+                    index: Some(index),
+                    reason: format!("journal frame at byte {offset} fails its checksum"),
+                });
+            }
+        } else if !mac.verify(index, &data, &hdr[8..]) {
+            // A crash can leave the final frame's pages partly unwritten (zeros). A canonical leaf never holds a
+            // NUL byte, so such a frame cannot be an entry the writer committed: it is cut off like a torn frame.
+            // Any other frame that fails its MAC was not written by the holder of this log's key (appended or
+            // altered while the gateway was stopped): never adopted, and the log does not open.
+            if frame_end == file_len && data.contains(&0) {
                 torn = true;
                 break;
             }
             return Err(AuditError::Corrupt {
                 index: Some(index),
-                reason: format!("journal frame at byte {offset} fails its checksum"),
-            });
+                reason: format!(
+                    "journal frame {index} (byte {offset}) fails its MAC: it was not written by this log's \
+                     writer (frames appended or altered outside the gateway); the log refuses to open. Restore \
+                     the journal from a backup, or truncate it to {offset} bytes after establishing what happened"
+                ),
+            }
+            .in_shard(mac.shard));
+        }
+        if let Some(w) = convert.as_mut() {
+            let len = len as u32;
+            w.write_all(&len.to_be_bytes())
+                .and_then(|()| w.write_all(&(!len).to_be_bytes()))
+                .and_then(|()| w.write_all(&mac.tag(index, &data)))
+                .and_then(|()| w.write_all(&data))
+                .map_err(|e| AuditError::io(&convert_path, e))?;
         }
         state.tiles.push(dir, &data, hash, true)?;
         state.frontier.push(hash);
         if state.first_leaf.is_none() {
-            state.first_leaf = Some(data);
+            state.first_leaf = Some(data.clone());
         }
+        state.last_leaf = Some(data);
         offset = frame_end;
         if published.is_some_and(|c| c.size == state.frontier.size()) {
             root_at_published = Some(state.frontier.root());
@@ -927,33 +1088,51 @@ fn replay(
     if torn {
         recovery.truncated_bytes = file_len - offset;
     }
-    if let Some(cp) = published {
-        if cp.size > state.frontier.size() {
+    let checked = check_against_published(&state, published, root_at_published).and_then(|()| {
+        let covered = published.map_or(0, |c| c.size);
+        if v1 && state.frontier.size() > covered {
             return Err(AuditError::Corrupt {
-                index: Some(state.frontier.size()),
+                index: Some(covered),
                 reason: format!(
-                    "journal holds {} entries but the published checkpoint covers {}",
-                    state.frontier.size(),
-                    cp.size
+                    "the journal {} is in the old format HAETAEJ1, whose frames carry no key, and holds {} \
+                     entries beyond the last published checkpoint (size {covered}): they cannot be told apart from \
+                     frames appended by someone else, so they are not adopted. Start the previous haetae version \
+                     once and stop it cleanly (it publishes a checkpoint covering them), then start this version: \
+                     it converts a fully published journal to the new format",
+                    path.display(),
+                    state.frontier.size() - covered
                 ),
-            });
+            }
+            .in_shard(mac.shard));
         }
-        if root_at_published != Some(cp.root) {
-            return Err(AuditError::Corrupt {
-                index: None,
-                reason: format!(
-                    "journal does not match the published checkpoint at size {}",
-                    cp.size
-                ),
-            });
+        Ok(())
+    });
+    if let Err(e) = checked {
+        if convert.is_some() {
+            let _ = fs::remove_file(&convert_path);
         }
+        return Err(e);
     }
     if published.is_some_and(|c| c.size == state.frontier.size()) {
         // The latest checkpoint refers to the partial files of exactly this size: they must be intact too.
         state.tiles.repair_partials(dir)?;
     }
     recovery.entries = state.frontier.size();
+    recovery.unpublished = state.frontier.size() - published.map_or(0, |c| c.size);
     recovery.repaired_files = state.tiles.repaired();
+    if let Some(w) = convert {
+        // Every entry is covered by the signed checkpoint: the converted journal replaces the old one.
+        let f = w
+            .into_inner()
+            .map_err(|e| AuditError::io(&convert_path, e.into_error()))?;
+        f.sync_all().map_err(|e| AuditError::io(&convert_path, e))?;
+        fs::rename(&convert_path, &path).map_err(|e| AuditError::io(&path, e))?;
+        if let Ok(d) = File::open(dir) {
+            d.sync_all().map_err(|e| AuditError::io(dir, e))?;
+        }
+        recovery.converted_journal = true;
+        torn = false;
+    }
     let f = OpenOptions::new()
         .append(true)
         .open(&path)
@@ -965,6 +1144,37 @@ fn replay(
     Ok((f, state, recovery))
 }
 
+/// The replayed journal must cover the published checkpoint and match its root.
+fn check_against_published(
+    state: &Replayed,
+    published: Option<&Checkpoint>,
+    root_at_published: Option<Hash>,
+) -> Result<(), AuditError> {
+    let Some(cp) = published else {
+        return Ok(());
+    };
+    if cp.size > state.frontier.size() {
+        return Err(AuditError::Corrupt {
+            index: Some(state.frontier.size()),
+            reason: format!(
+                "journal holds {} entries but the published checkpoint covers {}",
+                state.frontier.size(),
+                cp.size
+            ),
+        });
+    }
+    if root_at_published != Some(cp.root) {
+        return Err(AuditError::Corrupt {
+            index: None,
+            reason: format!(
+                "journal does not match the published checkpoint at size {}",
+                cp.size
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Seal shard `shard` (< the newest) whose sealing a crash interrupted: its latest checkpoint is its final one (it
 /// was published before the next shard was created) and must be what the next shard's chain record names; its
 /// journal is replayed against it (rewriting any tile a power loss damaged) before it is fsynced and sealed.
@@ -972,8 +1182,9 @@ fn complete_seal(
     root: &Path,
     shard: u64,
     name: &str,
-    verifier: &NoteVerifier,
+    signer: &NoteSigner,
 ) -> Result<(), AuditError> {
+    let verifier = &signer.verifier();
     let dir = shard_dir(root, shard);
     let origin = shard_origin(name, shard);
     let (cp, note) =
@@ -994,7 +1205,8 @@ fn complete_seal(
         )?;
         return super::shard::seal(&dir, &note);
     }
-    let (_, state, _) = replay(&dir, &origin, Some(&cp))?;
+    let mac = FrameMac::new(signer, &origin, shard)?;
+    let (_, state, _) = replay(&dir, &origin, Some(&cp), &mac)?;
     if state.frontier.size() != cp.size {
         return Err(AuditError::Corrupt {
             index: Some(cp.size),
@@ -1011,9 +1223,14 @@ fn complete_seal(
             previous_origin: cp.origin.clone(),
             previous_size: cp.size,
             previous_root: B64.encode(cp.root),
+            previous_newest_time: state
+                .last_leaf
+                .as_deref()
+                .and_then(|l| parse_leaf_lenient(l).ok())
+                .map(|l| l.time),
         };
         let ok = parse_leaf_lenient(&first)
-            .is_ok_and(|l| matches!(&l.entry, Entry::ShardStart(got) if *got == want));
+            .is_ok_and(|l| matches!(&l.entry, Entry::ShardStart(got) if got.names(&want)));
         if !ok {
             return Err(AuditError::Corrupt {
                 index: None,
@@ -1026,6 +1243,47 @@ fn complete_seal(
         }
     }
     super::shard::seal(&dir, &note)
+}
+
+/// The time of the last leaf of the shard in `dir` whose (sealed) checkpoint covers `size` entries, read from its
+/// entry bundle (`None` for an empty shard).
+fn newest_leaf_time(dir: &Path, size: u64) -> Result<Option<String>, AuditError> {
+    if size == 0 {
+        return Ok(None);
+    }
+    let leaf = super::verify::leaf_at(dir, size, size - 1)?;
+    let parsed = parse_leaf_lenient(&leaf).map_err(|e| AuditError::Corrupt {
+        index: Some(size - 1),
+        reason: e.to_string(),
+    })?;
+    Ok(Some(parsed.time))
+}
+
+/// `(device, inode)` of an open file.
+fn file_id(f: &File) -> std::io::Result<(u64, u64)> {
+    Ok(meta_id(&f.metadata()?))
+}
+
+#[cfg(unix)]
+fn meta_id(m: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt as _;
+    (m.dev(), m.ino())
+}
+
+#[cfg(not(unix))]
+fn meta_id(_: &fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+#[cfg(unix)]
+fn link_count(m: &fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    m.nlink()
+}
+
+#[cfg(not(unix))]
+fn link_count(_: &fs::Metadata) -> u64 {
+    1
 }
 
 /// The first leaf of a shard: from its journal, or (a sealed shard has none) its first entry bundle.
@@ -1048,10 +1306,15 @@ fn first_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
         return Ok(None);
     }
     let olen = usize::from(u16::from_be_bytes([head[8], head[9]]));
+    let v1 = head[..8] == MAGIC_V1[..];
+    if !v1 && head[..8] != MAGIC[..] {
+        return Ok(None);
+    }
     let mut skip = vec![0u8; olen];
     let mut hdr = [0u8; FRAME_HEADER];
+    let hdr = &mut hdr[..if v1 { FRAME_HEADER_V1 } else { FRAME_HEADER }];
     if read_full(&mut f, &mut skip).map_err(|e| AuditError::io(&path, e))? < olen
-        || read_full(&mut f, &mut hdr).map_err(|e| AuditError::io(&path, e))? < FRAME_HEADER
+        || read_full(&mut f, hdr).map_err(|e| AuditError::io(&path, e))? < hdr.len()
     {
         return Ok(None);
     }
@@ -1060,9 +1323,11 @@ fn first_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
     if len ^ inv != u32::MAX || len as usize > MAX_ENTRY_BYTES {
         return Ok(None);
     }
+    // The caller compares the leaf with the chain record it must be; a format-1 frame's checksum is checked, a
+    // format-2 frame's MAC (of another shard's key) is not needed for that.
     let mut data = vec![0u8; len as usize];
     if read_full(&mut f, &mut data).map_err(|e| AuditError::io(&path, e))? < data.len()
-        || leaf_hash(&data)[..8] != hdr[8..16]
+        || (v1 && leaf_hash(&data)[..8] != hdr[8..16])
     {
         return Ok(None);
     }
@@ -1089,7 +1354,13 @@ struct Writer {
     /// The open shard's directory.
     dir: PathBuf,
     journal: File,
+    /// `(device, inode)` of the open journal: checked against its path after every commit (see `check_journal`).
+    journal_id: (u64, u64),
+    /// Authenticates the open shard's journal frames.
+    mac: FrameMac,
     journal_len: u64,
+    /// Time of the open shard's last leaf (the next shard's chain record names it).
+    last_time: Option<String>,
     frontier: Frontier,
     tiles: Tiler,
     signer: NoteSigner,
@@ -1414,7 +1685,8 @@ impl Writer {
         let next = self.shard + 1;
         let dir = create_shard_dir(&self.root, next)?;
         let origin = shard_origin(&self.name, next);
-        let (journal, state, _) = replay(&dir, &origin, None)?;
+        let mac = FrameMac::new(&self.signer, &origin, next)?;
+        let (journal, state, _) = replay(&dir, &origin, None, &mac)?;
         let tiles = Tiler::start(dir.clone(), state.tiles, Arc::clone(&self.shared))?;
         // The old tile thread is idle (publication waited for it): stop it.
         drop(std::mem::replace(&mut self.tiles, tiles));
@@ -1422,7 +1694,10 @@ impl Writer {
             .metadata()
             .map_err(|e| AuditError::io(&dir, e))?
             .len();
+        self.journal_id = file_id(&journal).map_err(|e| AuditError::io(&dir, e))?;
         self.journal = journal;
+        self.mac = mac;
+        let previous_newest_time = self.last_time.take();
         self.frontier = state.frontier;
         self.dir = dir;
         self.origin = Arc::from(origin.as_str());
@@ -1435,6 +1710,7 @@ impl Writer {
             previous_origin: last.origin,
             previous_size: last.size,
             previous_root: B64.encode(last.root),
+            previous_newest_time,
         }))?;
         self.publish()?;
         {
@@ -1460,6 +1736,36 @@ impl Writer {
         self.sealers.retain(|t| !t.is_finished());
         self.sealers.push(sealer);
         Ok(())
+    }
+
+    /// After each commit, before acknowledging it: the open journal must still be the file at the journal's path.
+    /// If the audit directory was deleted (link count 0), or moved or the journal replaced (the path no longer
+    /// resolves to the same inode), committed entries would go where nobody can read them: fail the log closed,
+    /// as a write error does. One `fstat` and one `stat` per batch.
+    fn check_journal(&self) -> Result<(), String> {
+        let path = self.dir.join(JOURNAL_FILE);
+        let open = self
+            .journal
+            .metadata()
+            .map_err(|e| format!("cannot stat the open journal: {e}"))?;
+        if link_count(&open) == 0 {
+            return Err(format!(
+                "the journal {} was deleted while the log was open (audit directory removed?)",
+                path.display()
+            ));
+        }
+        match fs::metadata(&path) {
+            Ok(m) if meta_id(&m) == self.journal_id => Ok(()),
+            Ok(_) => Err(format!(
+                "{} is no longer the open journal (replaced, or the audit directory was moved)",
+                path.display()
+            )),
+            Err(e) => Err(format!(
+                "the journal {} cannot be found ({e}): the audit directory was removed or moved while the log \
+                 was open",
+                path.display()
+            )),
+        }
     }
 
     /// Append an entry written by the log itself (the chain record), without a caller waiting on it.
@@ -1505,10 +1811,11 @@ impl Writer {
             // Both ranges lie inside `buf` by construction.
             let hash = leaf_hash(&buf[data.clone()]);
             let len = data.len() as u32;
+            let tag = self.mac.tag(seq, &buf[data.clone()]);
             let header = &mut buf[frame..frame + FRAME_HEADER];
             header[..4].copy_from_slice(&len.to_be_bytes());
             header[4..8].copy_from_slice(&(!len).to_be_bytes());
-            header[8..].copy_from_slice(&hash[..8]);
+            header[8..].copy_from_slice(&tag);
             staged.push((data, hash, tx));
         }
         if staged.is_empty() {
@@ -1530,8 +1837,10 @@ impl Writer {
             .write_all(&buf)
             .and_then(|()| self.journal.sync_data());
         let fsync = started.elapsed();
-        if let Err(e) = written {
-            let reason = format!("journal write failed: {e}");
+        if let Err(reason) = written
+            .map_err(|e| format!("journal write failed: {e}"))
+            .and_then(|()| self.check_journal())
+        {
             self.fail(reason.clone());
             for (_, _, tx) in staged {
                 tx.send(Err(AuditError::Failed(reason.clone())));
@@ -1542,6 +1851,7 @@ impl Writer {
         if self.shard_started.is_none() {
             self.shard_started = Some(now);
         }
+        self.last_time = Some(time.clone());
         let n = staged.len();
         let mut receipts = Vec::with_capacity(n);
         let mut leaves = Vec::with_capacity(n);

@@ -289,6 +289,23 @@ impl Residency {
             error,
         })?;
         let rec = log.recovery();
+        if rec.unpublished > 0 {
+            tracing::warn!(
+                shard = rec.shard,
+                entries = rec.entries,
+                unpublished = rec.unpublished,
+                "residency log adopted journal entries that were committed but never published in a checkpoint \
+                 (unclean stop); every frame's MAC verified, they are published now"
+            );
+        }
+        if rec.converted_journal {
+            tracing::warn!(
+                shard = rec.shard,
+                entries = rec.entries,
+                "residency log journal converted from the old unkeyed format (HAETAEJ1) to keyed frames; \
+                 every entry was covered by the published checkpoint"
+            );
+        }
         if rec.truncated_bytes > 0 || rec.repaired_files > 0 {
             tracing::warn!(
                 shard = rec.shard,
