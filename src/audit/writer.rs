@@ -133,8 +133,9 @@ pub enum Durability {
     /// then describes the decision and destination, and a second record (or none) carries the outcome.
     #[default]
     BeforeForward,
-    /// Append when the response has finished and await before completing the response. No latency before the
-    /// upstream call, but a crash between forwarding and the append loses the record of a transfer that happened.
+    /// Append (detached: nobody awaits the receipt) when the response has finished. No latency before the upstream
+    /// call, but a crash between forwarding and the append, or a write failure after the response, loses the record
+    /// of a transfer that happened; a log that has already failed still refuses the next request before forwarding.
     AfterResponse,
 }
 
