@@ -8,33 +8,19 @@
 use std::fs;
 use std::io::Write as _;
 use std::path::Path;
-use std::time::Duration;
 
 use haetae::audit::merkle::leaf_hash;
 use haetae::audit::verify::{verify_dir, VerifyOptions};
-use haetae::audit::{AuditLog, AuditOptions, NoteSigner, ResidencyRecord};
+use haetae::audit::{AuditLog, AuditOptions, NoteSigner};
 
 const ORIGIN: &str = "haetae.example.kr/gw-journal";
 
-fn options(s: &NoteSigner) -> AuditOptions {
-    let mut o = AuditOptions::new(
-        NoteSigner::from_private_key_string(&s.to_private_key_string()).unwrap(),
-        "gw-journal-1",
-    );
-    o.checkpoint_interval = Duration::from_secs(3600);
-    o
-}
+#[path = "support/audit_fixture.rs"]
+mod audit_fixture;
+use audit_fixture::record;
 
-fn record(i: u64) -> ResidencyRecord {
-    ResidencyRecord {
-        request_id: format!("req-{i:05}"),
-        tenant: "tenant-a".into(),
-        endpoint: "/v1/chat/completions".into(),
-        wire_format: "openai".into(),
-        outcome: "forwarded".into(),
-        latency_ms: i,
-        ..Default::default()
-    }
+fn options(s: &NoteSigner) -> AuditOptions {
+    audit_fixture::options(s, "gw-journal-1")
 }
 
 /// A closed log holding `n` records, all published.

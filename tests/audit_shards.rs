@@ -20,30 +20,17 @@ use haetae::audit::verify::{
 };
 use haetae::audit::{
     prune, AuditError, AuditLog, AuditOptions, Entry, NoteSigner, NoteVerifier, PruneOptions,
-    Receipt, ResidencyRecord, ShardLink, TlogProof, VerifyReport,
+    Receipt, ShardLink, TlogProof, VerifyReport,
 };
 
 const NAME: &str = "haetae.example.kr/gw-shards";
 
-fn options(s: &NoteSigner) -> AuditOptions {
-    let mut o = AuditOptions::new(
-        NoteSigner::from_private_key_string(&s.to_private_key_string()).unwrap(),
-        "gw-shards-1",
-    );
-    o.checkpoint_interval = Duration::from_secs(3600);
-    o
-}
+#[path = "support/audit_fixture.rs"]
+mod audit_fixture;
+use audit_fixture::record;
 
-fn record(i: u64) -> ResidencyRecord {
-    ResidencyRecord {
-        request_id: format!("req-{i:05}"),
-        tenant: "tenant-a".into(),
-        endpoint: "/v1/chat/completions".into(),
-        wire_format: "openai".into(),
-        outcome: "forwarded".into(),
-        latency_ms: i,
-        ..Default::default()
-    }
+fn options(s: &NoteSigner) -> AuditOptions {
+    audit_fixture::options(s, "gw-shards-1")
 }
 
 /// Append `n` records one at a time (so rotation can happen between any two) and return their receipts.
@@ -453,20 +440,25 @@ fn tampering_with_whole_shards_is_named() {
     .unwrap();
 }
 
-#[test]
-fn prune_respects_retention_and_keeps_the_chain() {
-    let tmp = tempfile::tempdir().unwrap();
-    let s = NoteSigner::generate(NAME).unwrap();
-    let v = s.verifier();
-    let mut o = options(&s);
+/// A closed log of four appends of 10 records, 5 ms apart, rotated every 2 KiB: five or more shards whose newest
+/// leaves are a few ms apart, so a retention cutoff can fall between them.
+fn spaced_shards(dir: &Path, s: &NoteSigner) {
+    let mut o = options(s);
     o.rotate_max_bytes = Some(2 * 1024);
-    let log = AuditLog::open(tmp.path(), o).unwrap();
-    // Shards whose newest leaves are at least a few ms apart, so a cutoff can fall between them.
+    let log = AuditLog::open(dir, o).unwrap();
     for i in 0..4 {
         append(&log, i * 10, 10);
         std::thread::sleep(Duration::from_millis(5));
     }
     log.close().unwrap();
+}
+
+#[test]
+fn prune_respects_retention_and_keeps_the_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = NoteSigner::generate(NAME).unwrap();
+    let v = s.verifier();
+    spaced_shards(tmp.path(), &s);
     let dir = tmp.path();
     let before = verify(dir, &v).unwrap();
     let n = before.shards.len();
@@ -604,14 +596,7 @@ fn a_pruned_marker_must_match_the_signed_chain_record() {
     let tmp = tempfile::tempdir().unwrap();
     let s = NoteSigner::generate(NAME).unwrap();
     let v = s.verifier();
-    let mut o = options(&s);
-    o.rotate_max_bytes = Some(2 * 1024);
-    let log = AuditLog::open(tmp.path(), o).unwrap();
-    for i in 0..4 {
-        append(&log, i * 10, 10);
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    log.close().unwrap();
+    spaced_shards(tmp.path(), &s);
     let dir = tmp.path();
     let before = verify(dir, &v).unwrap();
     let n = before.shards.len();
