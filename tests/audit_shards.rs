@@ -440,6 +440,18 @@ fn tampering_with_whole_shards_is_named() {
     .unwrap();
 }
 
+/// Shard `k`'s newest record time, as `verify` reports it.
+fn newest_time(report: &VerifyReport, k: usize) -> time::OffsetDateTime {
+    time::PrimitiveDateTime::parse(
+        report.shards[k].newest_time.as_deref().unwrap(),
+        time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ),
+    )
+    .unwrap()
+    .assume_utc()
+}
+
 /// A closed log of four appends of 10 records, 5 ms apart, rotated every 2 KiB: five or more shards whose newest
 /// leaves are a few ms apart, so a retention cutoff can fall between them.
 fn spaced_shards(dir: &Path, s: &NoteSigner) {
@@ -486,14 +498,7 @@ fn prune_respects_retention_and_keeps_the_chain() {
 
     // A cutoff just after shard 1's newest leaf: shards 0 and 1 (and any shard no newer) are outside retention.
     let newest1 = before.shards[1].newest_time.clone().unwrap();
-    let t1 = time::PrimitiveDateTime::parse(
-        &newest1,
-        time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        ),
-    )
-    .unwrap()
-    .assume_utc();
+    let t1 = newest_time(&before, 1);
     let opts = PruneOptions {
         retention: day,
         now: t1 + day + time::Duration::milliseconds(1),
@@ -602,14 +607,7 @@ fn a_pruned_marker_must_match_the_signed_chain_record() {
     let n = before.shards.len();
     // Prune legitimately up to shard 1's newest leaf.
     let newest1 = before.shards[1].newest_time.clone().unwrap();
-    let t1 = time::PrimitiveDateTime::parse(
-        &newest1,
-        time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-        ),
-    )
-    .unwrap()
-    .assume_utc();
+    let t1 = newest_time(&before, 1);
     let day = Duration::from_secs(86_400);
     let opts = PruneOptions {
         retention: day,
