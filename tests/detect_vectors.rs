@@ -73,33 +73,48 @@ fn show(text: &str, s: &[Span]) -> Vec<String> {
         .collect()
 }
 
+/// Check one vector, its text and expected spans passed through `transform`: findings and (when given) the level.
+/// Returns whether it checked a level; failures are described in `failures`.
+fn check_case(
+    engine: &Engine,
+    case: &Case,
+    transform: &dyn Fn(&str) -> String,
+    failures: &mut Vec<String>,
+) -> bool {
+    let text = transform(&case.text);
+    let findings = engine.scan(&text);
+    let got = spans(&findings);
+    let want = expected(case, &text, transform);
+    if got != want {
+        failures.push(format!(
+            "{:?}\n    want {:?}\n    got  {:?}",
+            case.text,
+            show(&text, &want),
+            show(&text, &got)
+        ));
+    }
+    let Some(level) = &case.level else {
+        return false;
+    };
+    let got = classify(&text, &findings).level;
+    if got.as_str() != level {
+        failures.push(format!(
+            "{:?}\n    want level {level}\n    got  level {}",
+            case.text,
+            got.as_str()
+        ));
+    }
+    true
+}
+
 #[test]
 fn vectors_one_shot() {
     let engine = Engine::builtin().unwrap();
     let mut failures = Vec::new();
     let mut levels = 0;
     for case in load() {
-        let findings = engine.scan(&case.text);
-        let got = spans(&findings);
-        let want = expected(&case, &case.text, &|s| s.to_owned());
-        if got != want {
-            failures.push(format!(
-                "{:?}\n    want {:?}\n    got  {:?}",
-                case.text,
-                show(&case.text, &want),
-                show(&case.text, &got)
-            ));
-        }
-        if let Some(level) = &case.level {
+        if check_case(&engine, &case, &|s| s.to_owned(), &mut failures) {
             levels += 1;
-            let got = classify(&case.text, &findings).level;
-            if got.as_str() != level {
-                failures.push(format!(
-                    "{:?}\n    want level {level}\n    got  level {}",
-                    case.text,
-                    got.as_str()
-                ));
-            }
         }
     }
     assert!(levels >= 10, "only {levels} vectors check a level");
@@ -200,33 +215,9 @@ fn vectors_nfd() {
     let nfd = |s: &str| s.nfd().collect::<String>();
     let mut n = 0;
     let mut failures = Vec::new();
-    for case in load() {
-        let text = nfd(&case.text);
-        if text == case.text {
-            continue;
-        }
+    for case in load().iter().filter(|c| nfd(&c.text) != c.text) {
         n += 1;
-        let findings = engine.scan(&text);
-        let got = spans(&findings);
-        let want = expected(&case, &text, &nfd);
-        if got != want {
-            failures.push(format!(
-                "{:?}\n    want {:?}\n    got  {:?}",
-                case.text,
-                show(&text, &want),
-                show(&text, &got)
-            ));
-        }
-        if let Some(level) = &case.level {
-            let got = classify(&text, &findings).level;
-            if got.as_str() != level {
-                failures.push(format!(
-                    "{:?}\n    want level {level}\n    got  level {}",
-                    case.text,
-                    got.as_str()
-                ));
-            }
-        }
+        check_case(&engine, case, &nfd, &mut failures);
     }
     assert!(n >= 80, "only {n} vectors have Hangul");
     assert!(
