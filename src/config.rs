@@ -243,6 +243,10 @@ pub struct LimitSettings {
     /// Request bodies larger than this (bytes) are scanned on the blocking thread pool instead of a runtime worker,
     /// so that a large prompt's scan never holds up other requests' I/O. `0`: every body.
     pub inline_scan_bytes: usize,
+    /// Stored OpenAI responses whose destination and tenant the gateway remembers, so that retrieving, cancelling
+    /// or deleting one reaches the destination that created it (and no other tenant). Oldest forgotten first; `0`
+    /// turns it off (every stored-response request goes to the default OpenAI destination).
+    pub tracked_responses: usize,
 }
 
 /// Timeouts, in milliseconds.
@@ -393,6 +397,8 @@ impl Default for LimitSettings {
             // are held, so the cap costs nothing on ordinary streams.
             max_sse_event_bytes: 16 * MIB as usize,
             inline_scan_bytes: 64 * 1024,
+            // About 200 bytes each: at most ~13 MiB when full.
+            tracked_responses: 65_536,
         }
     }
 }

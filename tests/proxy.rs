@@ -836,6 +836,159 @@ async fn concurrency_limit_sheds_load_in_the_api_shape() {
     gw.shutdown().await;
 }
 
+/// A stored response lives where it was created: retrieving, cancelling, listing and deleting it through the
+/// gateway reach that destination, whichever path the id came back on (a non-streaming body with `id` first or last,
+/// a stream's `response.created`), and another tenant cannot reach it with its own key.
+#[tokio::test]
+async fn stored_responses_follow_the_destination_that_created_them() {
+    let mock = MockProvider::start().await;
+    let domestic = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    let d = settings
+        .destinations
+        .iter_mut()
+        .find(|d| d.name == "domestic")
+        .unwrap();
+    d.base_url = format!("{}/v1", domestic.base());
+    settings
+        .routing
+        .models
+        .insert("exaone*".into(), "domestic".into());
+    for (name, key) in [("team-a", "gw-key-a"), ("team-b", "gw-key-b")] {
+        settings.tenants.push(haetae::config::TenantSettings {
+            name: name.into(),
+            key_sha256: vec![haetae::proxy::auth::key_hash_hex(key)],
+        });
+    }
+    let gw = start_with(mock, settings).await;
+    let auth_a = ("authorization", "Bearer gw-key-a");
+    let auth_b = ("authorization", "Bearer gw-key-b");
+    let create = |model: &str, id: &str, order: &str, stream: bool| {
+        json!({"model": model, "input": "hi", "store": true, "stream": stream,
+            "metadata": {"mock_id": id, "mock_order": order}})
+        .to_string()
+    };
+    for (id, order, stream) in [
+        ("resp_dom_first", "", false),
+        ("resp_dom_last", "id-last", false),
+        ("resp_dom_stream", "", true),
+    ] {
+        let (s, h, _) = send(
+            "POST",
+            &gw.url("/v1/responses"),
+            &[JSON, auth_a],
+            create("exaone-3.5", id, order, stream),
+        )
+        .await;
+        assert_eq!(s, 200, "{id}");
+        assert_eq!(h["x-haetae-destination"], "domestic; jurisdiction=KR");
+    }
+    let (s, h, _) = send(
+        "POST",
+        &gw.url("/v1/responses"),
+        &[JSON, auth_a],
+        create("gpt-4o-mini", "resp_public", "", false),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-destination"], "openai; jurisdiction=US");
+    assert_eq!(gw.shared.response_homes.len(), 4);
+
+    let public_before = gw.mock.count();
+    for id in ["resp_dom_first", "resp_dom_last", "resp_dom_stream"] {
+        for (method, path) in [
+            ("GET", format!("/v1/responses/{id}")),
+            ("GET", format!("/v1/responses/{id}/input_items")),
+            ("POST", format!("/v1/responses/{id}/cancel")),
+        ] {
+            let (s, h, _) = send(method, &gw.url(&path), &[auth_a], Bytes::new()).await;
+            assert_eq!(s, 200, "{method} {path}");
+            assert_eq!(
+                h["x-haetae-destination"], "domestic; jurisdiction=KR",
+                "{method} {path}"
+            );
+            let seen = domestic.last();
+            assert_eq!(
+                (seen.method.as_str(), &seen.path_and_query),
+                (method, &path)
+            );
+        }
+        // Another tenant's key: not found, in OpenAI's error shape, and nothing is sent anywhere.
+        let domestic_before = domestic.count();
+        let (s, _, body) = send(
+            "GET",
+            &gw.url(&format!("/v1/responses/{id}")),
+            &[auth_b],
+            Bytes::new(),
+        )
+        .await;
+        assert_eq!(s, 404, "{id}");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+        assert!(!v.to_string().contains(id), "the id is not echoed: {v}");
+        assert_eq!(domestic.count(), domestic_before);
+    }
+    assert_eq!(
+        gw.mock.count(),
+        public_before,
+        "no stored-response request reached the public destination"
+    );
+    // Nor can another tenant continue from it.
+    let (s, _, _) = send(
+        "POST",
+        &gw.url("/v1/responses"),
+        &[JSON, auth_b],
+        json!({"model":"exaone-3.5","input":"and then?","previous_response_id":"resp_dom_last"})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, h, _) = send(
+        "POST",
+        &gw.url("/v1/responses"),
+        &[JSON, auth_a],
+        json!({"model":"exaone-3.5","input":"and then?","previous_response_id":"resp_dom_last",
+            "metadata":{"mock_id":"resp_dom_next"}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-destination"], "domestic; jurisdiction=KR");
+    let (s, h, _) = send(
+        "GET",
+        &gw.url("/v1/responses/resp_public"),
+        &[auth_a],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-destination"], "openai; jurisdiction=US");
+    // An id the gateway never saw goes to the default destination, as before.
+    let (s, h, _) = send(
+        "GET",
+        &gw.url("/v1/responses/resp_unknown"),
+        &[auth_b],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-destination"], "openai; jurisdiction=US");
+
+    // A successful delete forgets the id: the next request about it is routed like an unknown one.
+    let (s, h, _) = send(
+        "DELETE",
+        &gw.url("/v1/responses/resp_dom_first"),
+        &[auth_a],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-destination"], "domestic; jurisdiction=KR");
+    assert_eq!(gw.shared.response_homes.len(), 4);
+    assert!(gw.shared.response_homes.lookup("resp_dom_first").is_none());
+    gw.shutdown().await;
+}
+
 #[tokio::test]
 async fn model_routes_send_matching_models_to_the_domestic_destination() {
     let mock = MockProvider::start().await;

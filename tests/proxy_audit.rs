@@ -203,6 +203,14 @@ async fn a_deleted_audit_directory_refuses_traffic() {
     let (_, _, body) = send("GET", &format!("http://{}/metrics", gw.admin), &[], "").await;
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(text.contains("haetae_audit_healthy 0"), "{text}");
+    // The refused request went nowhere, and /metrics says so: no destination, no jurisdiction.
+    assert!(
+        text.contains(
+            "haetae_requests_total{tenant=\"anonymous\",format=\"anthropic_messages\",destination=\"-\",\
+             jurisdiction=\"-\",outcome=\"rejected\",status=\"500\"} 1"
+        ),
+        "{text}"
+    );
     gw.shutdown().await;
 }
 

@@ -217,9 +217,24 @@ fn plausible_model(m: &str) -> bool {
 fn response_state(path: &str, suffix: &str) -> bool {
     path.strip_prefix("/v1/responses/")
         .and_then(|r| r.strip_suffix(suffix))
-        .is_some_and(|id| {
-            plausible_model(id) && !id.contains(':') && id != "compact" && id != "input_tokens"
-        })
+        .is_some_and(plausible_stored_id)
+}
+
+fn plausible_stored_id(id: &str) -> bool {
+    plausible_model(id) && !id.contains(':') && id != "compact" && id != "input_tokens"
+}
+
+/// The response id in a [`WireFormat::OpenAiResponseState`] path (`/v1/responses/{id}`, `…/{id}/input_items`,
+/// `…/{id}/cancel`, with or without a query or trailing slash); `None` for any other path.
+pub fn stored_response_id(path: &str) -> Option<&str> {
+    let mut path = strip_query(path);
+    path = path.strip_suffix('/').unwrap_or(path);
+    let rest = path.strip_prefix("/v1/responses/")?;
+    let id = rest
+        .strip_suffix("/input_items")
+        .or_else(|| rest.strip_suffix("/cancel"))
+        .unwrap_or(rest);
+    plausible_stored_id(id).then_some(id)
 }
 
 /// [`classify`] from a raw method token (e.g. straight from fuzz input); `None` for an invalid token.
@@ -347,6 +362,16 @@ mod tests {
             (Method::GET, "/v1/responses/resp_1/input_items"),
         ] {
             assert_eq!(f(m.clone(), p), state, "{m} {p}");
+            assert_eq!(stored_response_id(p), Some("resp_1"), "{p}");
+        }
+        assert_eq!(stored_response_id("/v1/responses/resp_1/"), Some("resp_1"));
+        for p in [
+            "/v1/responses",
+            "/v1/responses/compact",
+            "/v1/responses/a/b",
+            "/v1/chat/completions",
+        ] {
+            assert_eq!(stored_response_id(p), None, "{p}");
         }
         for (m, p) in [
             (Method::GET, "/v1/responses/compact"),

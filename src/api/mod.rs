@@ -39,7 +39,7 @@ mod path;
 mod request;
 mod splice;
 
-pub use classify::{classify, classify_bytes, ApiFamily, Endpoint, WireFormat};
+pub use classify::{classify, classify_bytes, stored_response_id, ApiFamily, Endpoint, WireFormat};
 pub use errors::ErrorKind;
 pub use path::{JsonPath, PathStep};
 pub use request::{

@@ -1,11 +1,13 @@
-//! Token usage from provider responses, for the audit log.
+//! Token usage from provider responses, for the audit log; and the id of a stored OpenAI response
+//! ([`response_id_from_body`], [`response_id_from_event`]), so that later requests about it reach the destination
+//! that holds it.
 //!
 //! Reads `usage` (OpenAI Chat/Embeddings: `prompt_tokens`/`completion_tokens`; OpenAI Responses and Anthropic:
 //! `input_tokens`/`output_tokens`) and Gemini `usageMetadata` (`promptTokenCount`/`candidatesTokenCount`), at the
 //! top level or inside the `response` (Responses stream `response.completed`) or `message` (Anthropic
 //! `message_start`) envelope of stream events. Streams report usage piecemeal (Anthropic: input at `message_start`,
 //! output at `message_delta`; Gemini: cumulative on every chunk): fold events with [`Usage::merge`], later values
-//! win. Counts only; must never read or keep content.
+//! win. Counts and ids only; must never read or keep content.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -315,5 +317,116 @@ mod tests {
         let data = r#"{"type":"response.completed","response":{"id":"r","usage":{"input_tokens":3,"output_tokens":2}}}"#;
         let v: Value = serde_json::from_str(data).unwrap();
         assert_eq!(from_value(&v).unwrap().output_tokens, Some(2));
+    }
+}
+
+/// A Responses API object: `{"id": …, "object": "response", …}`. Everything else is skipped, not copied.
+#[derive(Deserialize)]
+struct ResponseObject {
+    #[serde(default)]
+    id: Lenient<String>,
+    #[serde(default)]
+    object: Lenient<String>,
+}
+
+impl ResponseObject {
+    fn id(self) -> Option<String> {
+        (self.object.0.as_deref() == Some("response"))
+            .then_some(self.id.0)
+            .flatten()
+    }
+}
+
+/// The id of the response object a non-streaming `POST /v1/responses` answered with (`None` if the body is not a
+/// JSON object with `"object": "response"` and a string `id`).
+pub fn response_id_from_body(json: &[u8]) -> Option<String> {
+    serde_json::from_slice::<ResponseObject>(json).ok()?.id()
+}
+
+/// The id of the response a Responses stream event carries in its `response` envelope (`response.created`, the
+/// first event of every stream, has it).
+pub fn response_id_from_event(ev: &SseEvent) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        response: Lenient<Object<ResponseObject>>,
+    }
+    let data = ev.data()?;
+    if !data.contains("\"response\"") {
+        return None;
+    }
+    let e: Envelope = serde_json::from_str(data).ok()?;
+    e.response.0?.0.id()
+}
+
+/// The id at the very start of a response object's JSON (`{"id": "resp_…"`, the field OpenAI and vLLM write
+/// first), read from the first bytes of a body, before the rest has arrived. `None` when the body does not start
+/// that way; [`response_id_from_body`] reads a whole body whatever its field order.
+pub fn leading_response_id(head: &[u8]) -> Option<&str> {
+    let ws = <[u8]>::trim_ascii_start;
+    let s = ws(head).strip_prefix(b"{")?;
+    let s = ws(s).strip_prefix(b"\"id\"")?;
+    let s = ws(s).strip_prefix(b":")?;
+    let s = ws(s).strip_prefix(b"\"")?;
+    let end = s.iter().position(|&b| b == b'"')?;
+    let id = std::str::from_utf8(&s[..end]).ok()?;
+    // No escapes: an id is plain ASCII. A backslash means it is something else (or escaped): not read here.
+    (!id.contains('\\') && !id.is_empty()).then_some(id)
+}
+
+#[cfg(test)]
+mod response_id_tests {
+    use super::*;
+    use crate::api::sse::SseFramer;
+
+    fn event(raw: &str) -> SseEvent {
+        let mut f = SseFramer::new(1 << 20);
+        f.push(raw.as_bytes()).unwrap();
+        f.next_event().unwrap()
+    }
+
+    #[test]
+    fn reads_ids_of_response_objects_only() {
+        let body = br#"{"object":"response","status":"completed","id":"resp_9","output":[{"id":"msg_1"}]}"#;
+        assert_eq!(response_id_from_body(body).as_deref(), Some("resp_9"));
+        for other in [
+            &br#"{"id":"chatcmpl-1","object":"chat.completion"}"#[..],
+            br#"{"id":"resp_1"}"#,
+            br#"{"id":7,"object":"response"}"#,
+            br#"[{"id":"resp_1","object":"response"}]"#,
+            b"not json",
+        ] {
+            assert_eq!(response_id_from_body(other), None);
+        }
+        let created = event(
+            "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\
+             \"response\":{\"id\":\"resp_s\",\"object\":\"response\",\"status\":\"in_progress\"}}\n\n",
+        );
+        assert_eq!(response_id_from_event(&created).as_deref(), Some("resp_s"));
+        let delta =
+            event("data: {\"type\":\"response.output_text.delta\",\"delta\":\"response\"}\n\n");
+        assert_eq!(response_id_from_event(&delta), None);
+    }
+
+    #[test]
+    fn leading_id_reads_only_a_first_field() {
+        assert_eq!(
+            leading_response_id(b" {\n  \"id\": \"resp_1\",\n  \"object\": \"resp"),
+            Some("resp_1")
+        );
+        for head in [
+            &b"{\"object\":\"response\",\"id\":\"resp_1\"}"[..],
+            b"{\"id\":\"resp_",
+            b"{\"id\":\"a\\\"b\"}",
+            b"[\"id\"]",
+            b"",
+        ] {
+            assert_eq!(
+                leading_response_id(head),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
+        }
     }
 }

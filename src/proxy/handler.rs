@@ -68,6 +68,9 @@ pub enum GatewayError {
         /// Path without the query string, as [`loggable`] shows it (findings replaced).
         path: String,
     },
+    /// A stored response another tenant created (its id is known to the gateway, but not as this tenant's).
+    #[error("no stored response with that id belongs to this gateway key's tenant")]
+    StoredResponseNotFound,
     /// Too many requests in flight.
     #[error("the gateway is at its concurrent request limit (limits.max_concurrent_requests); retry shortly")]
     Overloaded,
@@ -129,6 +132,14 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// Whether the request had been sent to its destination when this happened.
+    fn reached_upstream(&self) -> bool {
+        matches!(
+            self,
+            Self::Upstream { .. } | Self::UpstreamProtocol { .. } | Self::UpstreamTimeout { .. }
+        )
+    }
+
     /// The text for the access log: the client's message plus, for a residency-log failure, its cause.
     fn log_text(&self) -> String {
         match self {
@@ -139,7 +150,7 @@ impl GatewayError {
 
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::NotFound { .. } => ErrorKind::NotFound,
+            Self::NotFound { .. } | Self::StoredResponseNotFound => ErrorKind::NotFound,
             Self::Overloaded => ErrorKind::Overloaded,
             Self::Auth(_) => ErrorKind::Authentication,
             Self::Body(BodyError::TooLarge { .. } | BodyError::DecodedTooLarge { .. }) => {
@@ -214,6 +225,11 @@ pub struct Exchange {
     response_digest: Option<ContentDigester>,
     /// Bounded copy of a non-SSE response body, for reading token usage (never logged or recorded).
     usage_buf: Option<Vec<u8>>,
+    /// The stored OpenAI response this request is about (`/v1/responses/{id}…`).
+    response_id: Option<String>,
+    /// Still looking for the id of the response this request creates (a `POST /v1/responses` answered 200), to
+    /// remember where it is stored ([`crate::route::affinity`]).
+    capture_response_id: bool,
     usage: Usage,
     receipt: Option<Receipt>,
     /// The policy snapshot live when the request arrived: it inspects the request and its hash goes into the record,
@@ -253,6 +269,8 @@ impl Exchange {
             request_digest: None,
             response_digest: None,
             usage_buf: None,
+            response_id: None,
+            capture_response_id: false,
             usage: Usage::default(),
             receipt: None,
             policy,
@@ -373,10 +391,31 @@ impl Exchange {
     }
 }
 
+impl Exchange {
+    /// The response this request created is stored on its destination, for its tenant.
+    fn remember_response(&mut self, id: &str) {
+        self.capture_response_id = false;
+        if let Some(d) = &self.destination {
+            self.shared
+                .response_homes
+                .remember(id, &d.name, &self.tenant);
+        }
+    }
+}
+
 impl ExchangeObserver for Exchange {
     fn on_data(&mut self, data: &[u8]) {
         if let Some(d) = self.response_digest.as_mut() {
             d.update(data);
+        }
+        // A non-streaming create: the id is the body's first field (OpenAI, vLLM), read before the bytes go out, so
+        // the client cannot ask about the response before the gateway knows where it is. Other field orders are
+        // read from the whole body at the end.
+        if self.capture_response_id && self.usage_buf.as_ref().is_some_and(Vec::is_empty) {
+            if let Some(id) = api::usage::leading_response_id(data) {
+                let id = id.to_owned();
+                self.remember_response(&id);
+            }
         }
         if let Some(buf) = self.usage_buf.as_mut() {
             if buf.len() + data.len() <= USAGE_BUF_LIMIT {
@@ -391,15 +430,25 @@ impl ExchangeObserver for Exchange {
         if let Some(u) = api::usage::from_event(event) {
             self.usage.merge(u);
         }
+        // A streamed create: `response.created`, the first event, carries the id.
+        if self.capture_response_id && event.data().is_some() {
+            self.capture_response_id = false;
+            if let Some(id) = api::usage::response_id_from_event(event) {
+                self.remember_response(&id);
+            }
+        }
     }
 
     fn on_end(&mut self, end: StreamEnd, stats: StreamStats) {
-        if let Some(u) = self
-            .usage_buf
-            .take()
-            .and_then(|b| api::usage::from_body(&b))
-        {
-            self.usage.merge(u);
+        if let Some(buf) = self.usage_buf.take() {
+            if let Some(u) = api::usage::from_body(&buf) {
+                self.usage.merge(u);
+            }
+            if self.capture_response_id {
+                if let Some(id) = api::usage::response_id_from_body(&buf) {
+                    self.remember_response(&id);
+                }
+            }
         }
         let reason = match &end {
             StreamEnd::UpstreamError(r) => Some(r.as_str()),
@@ -503,6 +552,10 @@ pub async fn handle(
             let mut response = error_response(family, kind, &message);
             let message = err.log_text();
             exchange.status = response.status().as_u16();
+            if !err.reached_upstream() {
+                // Routed, perhaps, but nothing was sent: logs and metrics name no destination.
+                exchange.destination = None;
+            }
             set_header(
                 response.headers_mut(),
                 REQUEST_ID_HEADER,
@@ -543,6 +596,8 @@ fn set_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
 struct Forwarded {
     response: Response<Incoming>,
     format: Option<WireFormat>,
+    /// The response is `text/event-stream`.
+    event_stream: bool,
 }
 
 async fn pipeline(
@@ -578,6 +633,9 @@ async fn pipeline(
         }
     };
     ex.format = endpoint.as_ref().map(|e| e.format);
+    if ex.format == Some(WireFormat::OpenAiResponseState) {
+        ex.response_id = api::stored_response_id(&ex.path).map(str::to_owned);
+    }
 
     // 2. admit
     ex._permit = Some(
@@ -662,10 +720,32 @@ async fn pipeline(
         add_count(&mut ex.findings, entity, *n);
     }
 
-    // 7. route
-    let route = shared
-        .routes
-        .select(dest_family, ex.model.as_deref())
+    // 7. route: a stored response goes where it was created; anything else by model. A known stored response is
+    // only ever used by the tenant that created it: asked about, or continued (`previous_response_id`), by another
+    // tenant it does not exist.
+    let home = ex
+        .response_id
+        .as_deref()
+        .and_then(|id| shared.response_homes.lookup(id));
+    let previous = parsed
+        .as_ref()
+        .filter(|p| p.format().family() == ApiFamily::OpenAi)
+        .and_then(|p| p.value().get("previous_response_id"))
+        .and_then(serde_json::Value::as_str)
+        .and_then(|id| shared.response_homes.lookup(id));
+    if [&home, &previous]
+        .into_iter()
+        .flatten()
+        .any(|h| *h.tenant != *ex.tenant)
+    {
+        return Err(GatewayError::StoredResponseNotFound);
+    }
+    let held = home.and_then(|h| shared.routes.holder(dest_family, &h.destination));
+    let route = held
+        .map_or_else(
+            || shared.routes.select(dest_family, ex.model.as_deref()),
+            Ok,
+        )
         .map_err(|e| match e {
             // The message names the model: as logs show it, not as the client wrote it.
             RouteError::FormatMismatch {
@@ -770,7 +850,8 @@ async fn pipeline(
     };
     // The gateway asks for identity. An event stream in another coding could not be framed (per-event idle timeout,
     // event cap, truncation, usage), so it is not passed on as an opaque blob: the client gets a 502 instead.
-    if is_event_stream(response.headers()) {
+    let event_stream = is_event_stream(response.headers());
+    if event_stream {
         if let Some(coding) = body::declared_coding(response.headers()) {
             return Err(GatewayError::UpstreamProtocol {
                 destination: destination.name.clone(),
@@ -784,6 +865,7 @@ async fn pipeline(
     Ok(Forwarded {
         response,
         format: ex.format,
+        event_stream,
     })
 }
 
@@ -934,30 +1016,40 @@ fn forwardable_request_headers(incoming: &HeaderMap) -> HeaderMap {
     out
 }
 
-/// Whether a response's `Content-Type` is `text/event-stream`.
+/// Whether a response's `Content-Type` is `text/event-stream` (any case, parameters allowed).
 fn is_event_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("text/event-stream")
-        })
+    const SSE: &[u8] = b"text/event-stream";
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+        let ct = v.as_bytes().trim_ascii_start();
+        ct.get(..SSE.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(SSE))
+    })
 }
 
 fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Response<ProxyBody> {
     let (mut parts, incoming) = forwarded.response.into_parts();
     let listed = connection_listed(&parts.headers);
-    for name in DROP_RESPONSE_HEADERS
-        .iter()
-        .map(|s| (*s).to_owned())
-        .chain(listed)
-    {
+    for name in DROP_RESPONSE_HEADERS {
+        parts.headers.remove(*name);
+    }
+    for name in &listed {
         parts.headers.remove(name.as_str());
     }
-    let is_sse = is_event_stream(&parts.headers);
+    let is_sse = forwarded.event_stream;
     ex.status = parts.status.as_u16();
+    if parts.status == StatusCode::OK {
+        match forwarded.format {
+            Some(WireFormat::OpenAiResponses) => {
+                ex.capture_response_id = shared.response_homes.enabled();
+            }
+            Some(WireFormat::OpenAiResponseState) if ex.method == Method::DELETE => {
+                if let Some(id) = &ex.response_id {
+                    shared.response_homes.forget(id);
+                }
+            }
+            _ => {}
+        }
+    }
     set_header(&mut parts.headers, REQUEST_ID_HEADER, &ex.request_id);
     if let Some(receipt) = &ex.receipt {
         set_header(&mut parts.headers, RECEIPT_HEADER, &receipt.header_value());

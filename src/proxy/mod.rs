@@ -101,6 +101,9 @@ pub struct Shared {
     /// Notified when the shutdown grace period ends with responses still streaming: each ends with an error event
     /// in its API's shape ("the gateway is shutting down") and the outcome `shutdown`, instead of a bare cut.
     pub cut_streams: Arc<tokio::sync::Notify>,
+    /// Which destination (and tenant) holds each stored OpenAI response created through the gateway
+    /// (`limits.tracked_responses`).
+    pub response_homes: crate::route::affinity::ResponseHomes,
 }
 
 impl Shared {
@@ -352,7 +355,10 @@ impl Gateway {
             settings.limits.max_concurrent_requests,
             residency.as_ref().map(|r| Arc::clone(&r.log)),
         );
+        let response_homes =
+            crate::route::affinity::ResponseHomes::new(settings.limits.tracked_responses);
         let shared = Arc::new(Shared {
+            response_homes,
             tenants: Tenants::new(&settings.tenants),
             requests,
             metrics,

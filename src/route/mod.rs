@@ -8,6 +8,8 @@
 //! Must never: fall back to a destination the route did not name (no silent cross-jurisdiction fallback), or expose a
 //! credential in `Debug` output, logs or errors.
 
+pub mod affinity;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -196,7 +198,7 @@ pub struct Route {
     pub destination: Arc<Destination>,
     /// Model name to send upstream when it differs from the requested one.
     pub served_model: Option<String>,
-    /// Why this destination: `default` or `model:<pattern>`.
+    /// Why this destination: `default`, `model:<pattern>` or `stored-response`.
     pub reason: String,
 }
 
@@ -322,6 +324,22 @@ impl RouteTable {
         self.model_routes
             .iter()
             .map(|(p, i)| (p.as_str(), self.destinations[*i].name.as_str()))
+    }
+
+    /// Route a request about a stored object (an OpenAI stored response) to the destination that holds it, if that
+    /// destination still exists and speaks `family`'s API; `None` otherwise (the caller falls back to [`select`]).
+    ///
+    /// [`select`]: RouteTable::select
+    pub fn holder(&self, family: DestinationFormat, destination: &str) -> Option<Route> {
+        let d = self
+            .destinations
+            .iter()
+            .find(|d| d.name == destination && d.format == family)?;
+        Some(Route {
+            destination: Arc::clone(d),
+            served_model: None,
+            reason: "stored-response".to_owned(),
+        })
     }
 
     /// Route a request of the given API family for the given requested model.

@@ -288,6 +288,39 @@ fn mock_response(id: &str, status: &str) -> Value {
         "usage":{"input_tokens":3,"output_tokens":3,"total_tokens":6}})
 }
 
+/// A Responses stream for response `id`: `response.created`, two text deltas, `response.completed`.
+fn responses_stream(id: &str) -> Response<MockBody> {
+    let done = mock_response(id, "completed");
+    let events = [
+        sse(
+            Some("response.created"),
+            &json!({"type":"response.created","sequence_number":0,
+                "response":mock_response(id, "in_progress")}),
+        ),
+        sse(
+            Some("response.output_text.delta"),
+            &json!({"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1",
+                "output_index":0,"content_index":0,"delta":"hello ","logprobs":[]}),
+        ),
+        sse(
+            Some("response.output_text.delta"),
+            &json!({"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_1",
+                "output_index":0,"content_index":0,"delta":"from mock","logprobs":[]}),
+        ),
+        sse(
+            Some("response.completed"),
+            &json!({"type":"response.completed","sequence_number":3,"response":done}),
+        ),
+    ];
+    stream_response(
+        events
+            .into_iter()
+            .map(|e| (Duration::ZERO, Bytes::from(e)))
+            .collect(),
+        false,
+    )
+}
+
 /// The Responses endpoints beyond create: `compact`, `input_tokens` (they answer with the request body's length
 /// in `input_tokens`, so a test sees what arrived) and a stored response's retrieve (JSON, or its events with
 /// `?stream=true`), delete, cancel and input items.
@@ -304,37 +337,7 @@ fn responses_more(method: &http::Method, rest: &str, pq: &str, body: &Bytes) -> 
             StatusCode::OK,
             json!({"object":"response.input_tokens","input_tokens":body.len()}),
         ),
-        ("GET", id, "") if pq.contains("stream=true") => {
-            let done = mock_response(id, "completed");
-            let events = [
-                sse(
-                    Some("response.created"),
-                    &json!({"type":"response.created","sequence_number":0,
-                        "response":mock_response(id, "in_progress")}),
-                ),
-                sse(
-                    Some("response.output_text.delta"),
-                    &json!({"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1",
-                        "output_index":0,"content_index":0,"delta":"hello ","logprobs":[]}),
-                ),
-                sse(
-                    Some("response.output_text.delta"),
-                    &json!({"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_1",
-                        "output_index":0,"content_index":0,"delta":"from mock","logprobs":[]}),
-                ),
-                sse(
-                    Some("response.completed"),
-                    &json!({"type":"response.completed","sequence_number":3,"response":done}),
-                ),
-            ];
-            stream_response(
-                events
-                    .into_iter()
-                    .map(|e| (Duration::ZERO, Bytes::from(e)))
-                    .collect(),
-                false,
-            )
-        }
+        ("GET", id, "") if pq.contains("stream=true") => responses_stream(id),
         ("GET", id, "") => json_response(StatusCode::OK, mock_response(id, "completed")),
         ("DELETE", id, "") => json_response(
             StatusCode::OK,
@@ -413,13 +416,21 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
     } else if let Some(rest) = path.split("/responses/").nth(1) {
         return responses_more(&parts.method, rest, &pq, &body);
     } else if path.ends_with("/responses") {
-        return json_response(
-            StatusCode::OK,
-            json!({"id":"resp_mock","object":"response","created_at":1,"status":"completed","model":req_json["model"],
-                "output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant",
-                "content":[{"type":"output_text","text":"hello from mock","annotations":[]}]}],
-                "usage":{"input_tokens":3,"output_tokens":3,"total_tokens":6}}),
-        );
+        // `metadata.mock_id` names the created response (default `resp_mock`); `metadata.mock_order = "id-last"`
+        // writes `id` as the last field instead of the first.
+        let id = req_json["metadata"]["mock_id"]
+            .as_str()
+            .unwrap_or("resp_mock");
+        if req_json["stream"] == true {
+            return responses_stream(id);
+        }
+        let mut created = mock_response(id, "completed");
+        created["model"] = req_json["model"].clone();
+        if req_json["metadata"]["mock_order"] == "id-last" {
+            let id = created.as_object_mut().unwrap().shift_remove("id").unwrap();
+            created["id"] = id;
+        }
+        return json_response(StatusCode::OK, created);
     } else {
         return json_response(
             StatusCode::NOT_FOUND,
