@@ -42,7 +42,10 @@ async fn official_sdks_work_through_the_gateway_binary() {
     });
 
     let mock = MockProvider::start().await;
+    // `exaone*` models go here (jurisdiction KR), as an on-prem vLLM would take them.
+    let domestic = MockProvider::start().await;
     let gateway_key = "hk-e2e-test-key";
+    let other_key = "hk-e2e-other-tenant";
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("haetae.toml");
     std::fs::write(
@@ -84,9 +87,22 @@ format = "gemini"
 base_url = "{base}"
 jurisdiction = "US"
 
+[[destinations]]
+name = "domestic"
+format = "openai"
+base_url = "{domestic}/v1"
+jurisdiction = "KR"
+
+[routing.models]
+"exaone*" = "domestic"
+
 [[tenants]]
 name = "e2e"
 key_sha256 = ["{hash}"]
+
+[[tenants]]
+name = "e2e-other"
+key_sha256 = ["{other_hash}"]
 
 [audit]
 dir = "{data}/audit"
@@ -95,7 +111,9 @@ digest_key_file = "{data}/digest.key"
 "#,
             data = dir.path().display(),
             base = mock.base(),
+            domestic = domestic.base(),
             hash = haetae::proxy::auth::key_hash_hex(gateway_key),
+            other_hash = haetae::proxy::auth::key_hash_hex(other_key),
         ),
     )
     .unwrap();
@@ -118,6 +136,7 @@ digest_key_file = "{data}/digest.key"
             .arg(&tests)
             .env("HAETAE_URL", &url)
             .env("HAETAE_KEY", gateway_key)
+            .env("HAETAE_OTHER_KEY", other_key)
             .output()
             .unwrap()
     })

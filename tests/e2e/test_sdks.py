@@ -1,7 +1,8 @@
 """End-to-end: the official `openai` and `anthropic` Python SDKs, unchanged, pointed at the Haetae gateway.
 
 Driven by tests/e2e_sdk.rs, which starts a mock provider and the real `haetae` binary and passes:
-HAETAE_URL (gateway base, no trailing slash) and HAETAE_KEY (a valid gateway key).
+HAETAE_URL (gateway base, no trailing slash), HAETAE_KEY (a valid gateway key) and HAETAE_OTHER_KEY (another
+tenant's key). Models named `exaone*` are routed to a second mock, the destination `domestic` (jurisdiction KR).
 The mock provider picks its behaviour from the model name (see tests/support/mod.rs).
 """
 
@@ -13,6 +14,7 @@ import pytest
 
 URL = os.environ["HAETAE_URL"]
 KEY = os.environ["HAETAE_KEY"]
+OTHER_KEY = os.environ["HAETAE_OTHER_KEY"]
 SECRET = "주민등록번호 900101-1234567 입니다"
 
 
@@ -95,6 +97,31 @@ def test_openai_responses_stored_compact_and_token_count(oai):
     assert n.input_tokens > len(SECRET.encode())
     c = oai.responses.compact(model="gpt-4o-mini", input=SECRET)
     assert c.object == "response.compaction"
+
+
+def test_openai_stored_response_stays_on_its_domestic_destination(oai):
+    # Created on the domestic destination by model routing; every later call about it goes there too.
+    raw = oai.responses.with_raw_response.create(
+        model="exaone-3.5", input=SECRET, background=True, metadata={"mock_id": "resp_kr_e2e"})
+    assert raw.headers["x-haetae-destination"] == "domestic; jurisdiction=KR"
+    assert raw.parse().id == "resp_kr_e2e"
+    got = oai.responses.with_raw_response.retrieve("resp_kr_e2e")
+    assert got.headers["x-haetae-destination"] == "domestic; jurisdiction=KR"
+    assert got.parse().output_text == "hello from mock"
+    events = list(oai.responses.retrieve("resp_kr_e2e", stream=True, starting_after=0))
+    assert events[-1].type == "response.completed"
+    # Another tenant cannot read, cancel or delete it, nor continue from it: the SDK raises NotFoundError.
+    other = openai.OpenAI(base_url=f"{URL}/v1", api_key=OTHER_KEY, max_retries=0)
+    for call in (lambda: other.responses.retrieve("resp_kr_e2e"),
+                 lambda: other.responses.cancel("resp_kr_e2e"),
+                 lambda: other.responses.delete("resp_kr_e2e"),
+                 lambda: other.responses.create(model="exaone-3.5", input="more",
+                                                previous_response_id="resp_kr_e2e")):
+        with pytest.raises(openai.NotFoundError) as e:
+            call()
+        assert "tenant" in str(e.value)
+    deleted = oai.responses.with_raw_response.delete("resp_kr_e2e")
+    assert deleted.headers["x-haetae-destination"] == "domestic; jurisdiction=KR"
 
 
 def test_openai_upstream_error_surfaces(oai):
