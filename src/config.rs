@@ -232,7 +232,8 @@ pub struct LimitSettings {
     pub max_request_body_bytes: u64,
     /// Largest request body after `Content-Encoding` decoding (bytes); larger → 413.
     pub max_decoded_body_bytes: u64,
-    /// Largest request head (request line + headers) in bytes.
+    /// Largest request head (request line + headers) in bytes; larger → 431 in the API's error shape (past twice
+    /// this, the HTTP layer's own bare 431 or HTTP/2 reset).
     pub max_header_bytes: usize,
     /// Most simultaneously open client connections; further connections wait in the accept queue.
     pub max_connections: usize,

@@ -31,6 +31,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// Content type or encoding not accepted (415).
     UnsupportedMediaType,
+    /// Request head over the configured limit (431).
+    HeadersTooLarge,
     /// Rate limited (429).
     RateLimited,
     /// Temporarily overloaded (Anthropic 529, others 503).
@@ -55,6 +57,7 @@ impl ErrorKind {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Overloaded => match family {
                 // 529 is Anthropic's own "overloaded" status; the SDK retries on it.
@@ -73,7 +76,9 @@ impl ErrorKind {
     /// Anthropic `error.type`.
     pub fn anthropic_type(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::UnsupportedMediaType => "invalid_request_error",
+            ErrorKind::InvalidRequest
+            | ErrorKind::UnsupportedMediaType
+            | ErrorKind::HeadersTooLarge => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied | ErrorKind::Blocked => "permission_error",
             ErrorKind::NotFound => "not_found_error",
@@ -98,6 +103,10 @@ impl ErrorKind {
             ErrorKind::UnsupportedMediaType => {
                 ("invalid_request_error", Some("unsupported_media_type"))
             }
+            ErrorKind::HeadersTooLarge => (
+                "invalid_request_error",
+                Some("request_header_fields_too_large"),
+            ),
             ErrorKind::RateLimited => ("rate_limit_error", Some("rate_limit_exceeded")),
             ErrorKind::Overloaded => ("server_error", Some("overloaded")),
             ErrorKind::Upstream => ("server_error", Some("bad_gateway")),
@@ -112,7 +121,8 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidRequest
             | ErrorKind::PayloadTooLarge
-            | ErrorKind::UnsupportedMediaType => "INVALID_ARGUMENT",
+            | ErrorKind::UnsupportedMediaType
+            | ErrorKind::HeadersTooLarge => "INVALID_ARGUMENT",
             ErrorKind::Authentication => "UNAUTHENTICATED",
             ErrorKind::PermissionDenied | ErrorKind::Blocked => "PERMISSION_DENIED",
             ErrorKind::NotFound => "NOT_FOUND",
@@ -173,7 +183,7 @@ pub fn sse_error_event(format: WireFormat, kind: ErrorKind, message: &str) -> Ve
 mod tests {
     use super::*;
 
-    const ALL: [ErrorKind; 12] = [
+    const ALL: [ErrorKind; 13] = [
         ErrorKind::InvalidRequest,
         ErrorKind::Authentication,
         ErrorKind::PermissionDenied,
@@ -181,6 +191,7 @@ mod tests {
         ErrorKind::NotFound,
         ErrorKind::PayloadTooLarge,
         ErrorKind::UnsupportedMediaType,
+        ErrorKind::HeadersTooLarge,
         ErrorKind::RateLimited,
         ErrorKind::Overloaded,
         ErrorKind::Upstream,
@@ -190,7 +201,9 @@ mod tests {
 
     #[test]
     fn status_table() {
-        let expect = [400, 401, 403, 403, 404, 413, 415, 429, 503, 502, 504, 500];
+        let expect = [
+            400, 401, 403, 403, 404, 413, 415, 431, 429, 503, 502, 504, 500,
+        ];
         for (k, s) in ALL.iter().zip(expect) {
             assert_eq!(k.status(ApiFamily::OpenAi).as_u16(), s, "{k:?}");
             assert_eq!(k.status(ApiFamily::Gemini).as_u16(), s, "{k:?}");

@@ -71,6 +71,14 @@ pub enum GatewayError {
     /// A stored response another tenant created (its id is known to the gateway, but not as this tenant's).
     #[error("no stored response with that id belongs to this gateway key's tenant")]
     StoredResponseNotFound,
+    /// The request head is over `limits.max_header_bytes`.
+    #[error("the request head (request line and headers) is {size} bytes, over the gateway's limit of {limit} (limits.max_header_bytes)")]
+    HeadersTooLarge {
+        /// Its size as counted (request target, header names and values, separators).
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// Too many requests in flight.
     #[error("the gateway is at its concurrent request limit (limits.max_concurrent_requests); retry shortly")]
     Overloaded,
@@ -152,6 +160,7 @@ impl GatewayError {
         match self {
             Self::NotFound { .. } | Self::StoredResponseNotFound => ErrorKind::NotFound,
             Self::Overloaded => ErrorKind::Overloaded,
+            Self::HeadersTooLarge { .. } => ErrorKind::HeadersTooLarge,
             Self::Auth(_) => ErrorKind::Authentication,
             Self::Body(BodyError::TooLarge { .. } | BodyError::DecodedTooLarge { .. }) => {
                 ErrorKind::PayloadTooLarge
@@ -606,6 +615,14 @@ async fn pipeline(
     ex: &mut Exchange,
 ) -> Result<Forwarded, GatewayError> {
     let settings = &shared.settings;
+    // 0. the head: the HTTP layer lets through up to twice the limit, so that this refusal is in the API's shape.
+    let size = head_size(&req);
+    if size > settings.limits.max_header_bytes {
+        return Err(GatewayError::HeadersTooLarge {
+            size,
+            limit: settings.limits.max_header_bytes,
+        });
+    }
     let (parts, incoming) = req.into_parts();
     let query = parts.uri.query().map(str::to_owned);
 
@@ -1014,6 +1031,20 @@ fn forwardable_request_headers(incoming: &HeaderMap) -> HeaderMap {
         out.append(name.clone(), value.clone());
     }
     out
+}
+
+/// A request head's size as HTTP/1.1 would spell it: method, target, version, and `name: value\r\n` per header
+/// (HTTP/2's HPACK list size counts 32 more per header; the allowance of twice the limit covers the difference).
+fn head_size<B>(req: &Request<B>) -> usize {
+    let line = req.method().as_str().len()
+        + req.uri().path_and_query().map_or(1, |pq| pq.as_str().len())
+        + " HTTP/1.1\r\n ".len();
+    req.headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + line
+        + 2
 }
 
 /// Whether a response's `Content-Type` is `text/event-stream` (any case, parameters allowed).

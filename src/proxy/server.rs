@@ -49,6 +49,11 @@ pub fn tls_acceptor(tls: &TlsSettings) -> Result<TlsAcceptor, ProxyError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// What the HTTP layer itself accepts as a request head: twice `limits.max_header_bytes` (see [`http_builder`]).
+fn head_allowance(settings: &Settings) -> usize {
+    settings.limits.max_header_bytes.max(8192).saturating_mul(2)
+}
+
 /// The HTTP connection builder shared by all traffic connections.
 fn http_builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -57,12 +62,15 @@ fn http_builder(settings: &Settings) -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
-        .max_buf_size(settings.limits.max_header_bytes.max(8192))
+        // Twice the configured head limit: heads between the two reach the handler, which refuses them with a 431 in
+        // the API's JSON shape (`GatewayError::HeadersTooLarge`); only heads past twice the limit get hyper's bare
+        // 431 (or, over HTTP/2, a reset) before any of it is parsed.
+        .max_buf_size(head_allowance(settings))
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(settings.limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_header_list_size(u32::try_from(head_allowance(settings)).unwrap_or(u32::MAX))
         .keep_alive_interval(Duration::from_secs(30))
         .max_concurrent_streams(256);
     builder
