@@ -517,6 +517,24 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Credential,
             B::None
         ),
+        // Oracle's thin JDBC URL writes `user/password@host` (`jdbc:oracle:thin:scott/Tiger1@db:1521:orcl`).
+        p!(
+            "secret.url_password",
+            E::SecretKey,
+            r#":thin:[A-Za-z0-9._$#-]{1,64}/[^\s/"'<>@]{3,128}@"#,
+            0.85,
+            C::Credential,
+            B::None
+        ),
+        // HTTP basic auth in Python: `requests.get(url, auth=('admin', 'S3cret!'))`, `HTTPBasicAuth('u', 'pw')`.
+        p!(
+            "secret.user_password",
+            E::SecretKey,
+            r#"(?:auth *= *\(|BasicAuth\() *["'][^"'\r\n]{1,64}["'] *, *(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}')"#,
+            0.8,
+            C::Credential,
+            B::None
+        ),
         p!(
             "secret.user_password",
             E::SecretKey,
@@ -619,6 +637,15 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         // Written without hyphens, ten digits with a valid check digit are one number in ten: reported only next to
         // a business-registration keyword (0.35 + 0.2).
         p!("kr_brn", E::KrBrn, r"[0-9]{10}", 0.35, C::Brn, B::Number),
+        // Spaced (`123 45 67890`, as forms print it): also only next to a keyword.
+        p!(
+            "kr_brn",
+            E::KrBrn,
+            r"[0-9]{3} [0-9]{2} [0-9]{5}",
+            0.35,
+            C::Brn,
+            B::Number
+        ),
         p!(
             "kr_driver_license",
             E::KrDriverLicense,
@@ -649,6 +676,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             E::UsSsn,
             r"[0-9]{3}-[0-9]{2}-[0-9]{4}",
             0.55,
+            C::Ssn,
+            B::Number
+        ),
+        // Spaced (`078 05 1120`): nine digits in 3-2-4 groups are common enough (amounts, codes) that only an SSN
+        // keyword (+0.3) reports them.
+        p!(
+            "us_ssn",
+            E::UsSsn,
+            r"[0-9]{3} [0-9]{2} [0-9]{4}",
+            0.25,
             C::Ssn,
             B::Number
         ),
@@ -1100,7 +1137,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("CUI", 0),
     ("OFFICIAL", 0),
     ("UK EYES", 0),
-    // secrets (ASCII: 15 + 23)
+    // secrets (ASCII: 15 + 27)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -1147,6 +1184,10 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("://", 0),
     ("-u ", 0),
     ("--user ", 0),
+    (":thin:", 0),
+    ("auth=(", 0),
+    ("auth = (", 0),
+    ("BasicAuth(", 0),
     // English names (ASCII: 15)
     ("Mr.", 0),
     ("Mr ", 0),

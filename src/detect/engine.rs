@@ -1597,9 +1597,6 @@ fn lettered_list(bytes: &[u8], s: usize, e: usize) -> bool {
     })
 }
 
-/// Whether an unquoted assigned value is code that reads a secret rather than the secret itself: a call or subscript
-/// (`os.environ[`, `get_secret(`, `hashlib.sha256(pw)`) or a dotted identifier path (`self.password`,
-/// `settings.OPENAI_API_KEY`).
 /// The end of an assignment's value starting at `vs` (the regex matched up to `e`), and whether it is a whole quoted
 /// string. A quoted value runs to its closing quote (spaces, `;` and `,` included; at most 200 bytes, one line). An
 /// unquoted one ends at `&` (the next query parameter), at a JSON escape (`\n`, `\"`) and before trailing
@@ -1691,6 +1688,9 @@ fn secret_value_ok(v: &[u8], quoted: bool, working_directory: bool) -> bool {
     if words > 1 && (!quoted || !classes[2] || words > 4 || dummy()) {
         return false;
     }
+    if names_a_secret(v) {
+        return false;
+    }
     let n = classes.iter().filter(|&&c| c).count();
     (n >= 2 || (quoted && v.len() >= 8 && !dummy()))
         && !placeholder
@@ -1698,6 +1698,33 @@ fn secret_value_ok(v: &[u8], quoted: bool, working_directory: bool) -> bool {
         && (quoted || !code_expression(v))
 }
 
+/// Whether a value is the *name* of a secret, not the secret: a lower-case kebab or snake name with `secret`,
+/// `password`, `token`, `key` or `credentials` as one of its words (`secret: my-app-secret-v2`, a Kubernetes
+/// `secretName`, an AWS Secrets Manager id, `password_file: db_password`).
+fn names_a_secret(v: &[u8]) -> bool {
+    const WORDS: [&[u8]; 10] = [
+        b"secret",
+        b"secrets",
+        b"password",
+        b"passwd",
+        b"token",
+        b"key",
+        b"apikey",
+        b"credential",
+        b"credentials",
+        b"creds",
+    ];
+    v.iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && v.iter().any(|&b| b == b'-' || b == b'_')
+        && v.split(|&b| b == b'-' || b == b'_')
+            .any(|w| WORDS.contains(&w))
+}
+
+/// Whether an unquoted assigned value is code that reads a secret rather than the secret itself: a call or subscript
+/// (`os.environ[`, `get_secret(`, `hashlib.sha256(pw)`) or a dotted identifier path (`self.password`,
+/// `settings.OPENAI_API_KEY`). A dotted value whose last part ends in three or more digits is a value
+/// (`password: john.doe2024`): attribute names do not end that way (`np.float64` has two).
 fn code_expression(v: &[u8]) -> bool {
     let ident_start = |c: u8| c.is_ascii_alphabetic() || c == b'_';
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
@@ -1711,7 +1738,10 @@ fn code_expression(v: &[u8]) -> bool {
             i += 1;
         }
         match v.get(i) {
-            None => return dots > 0,
+            None => {
+                let trailing_digits = v.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+                return dots > 0 && trailing_digits < 3;
+            }
             Some(b'(' | b'[') => return true,
             Some(b'.') => {
                 dots += 1;
@@ -1990,6 +2020,14 @@ fn check(
                 // `-u user:password` (curl, wget, httpie): the password after the first `:`.
                 let colon = t.find(':')?;
                 (s + colon + 1, e)
+            } else if let Some(r) = t.strip_prefix(":thin:") {
+                // `jdbc:oracle:thin:user/password@host`: between the first `/` and the `@`.
+                let slash = r.find('/')? + ":thin:".len();
+                (s + slash + 1, e - 1)
+            } else if t.ends_with(['"', '\'']) {
+                // `auth=('user', 'password')`: the second quoted string.
+                let open = t[..t.len() - 1].rfind(['"', '\''])?;
+                (s + open + 1, e - 1)
             } else {
                 // `Authorization: Bearer <token>`: the token after the scheme word.
                 let sp = t.rfind(' ')?;
