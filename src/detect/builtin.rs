@@ -526,11 +526,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Credential,
             B::None
         ),
-        // HTTP basic auth in Python: `requests.get(url, auth=('admin', 'S3cret!'))`, `HTTPBasicAuth('u', 'pw')`.
+        // HTTP basic auth in Python: `requests.get(url, auth=('admin', 'S3cret!'))` (keyword-argument spacing only:
+        // the trigger is `h=(`, whose rare bytes keep the literal filter selective).
         p!(
             "secret.user_password",
             E::SecretKey,
-            r#"(?:auth *= *\(|BasicAuth\() *["'][^"'\r\n]{1,64}["'] *, *(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}')"#,
+            r#"auth=\( *["'][^"'\r\n]{1,64}["'] *, *(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}')"#,
             0.8,
             C::Credential,
             B::None
@@ -1137,7 +1138,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("CUI", 0),
     ("OFFICIAL", 0),
     ("UK EYES", 0),
-    // secrets (ASCII: 15 + 27)
+    // secrets (ASCII: 15 + 25)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -1185,9 +1186,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("-u ", 0),
     ("--user ", 0),
     (":thin:", 0),
-    ("auth=(", 0),
-    ("auth = (", 0),
-    ("BasicAuth(", 0),
+    ("h=(", 3),
     // English names (ASCII: 15)
     ("Mr.", 0),
     ("Mr ", 0),
