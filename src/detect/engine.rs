@@ -1440,10 +1440,12 @@ impl Engine {
             return None;
         }
         if p.check == Check::PersonTable {
-            // Not a finding: the column below is read after the pass. Patterns are few, so the index search is cheap
-            // and only runs at a label followed by `|` or a tab.
+            // Not a finding: the column below is read after the pass. `p` is an element of `self.pats`: its index is
+            // its distance from the first (checked, so a `PatInfo` from elsewhere is never misread).
             if groups.tables.len() < scanners::MAX_TABLES {
-                if let Some(pid) = self.pats.iter().position(|q| std::ptr::eq(q, p)) {
+                let pid = (p as *const PatInfo as usize).wrapping_sub(self.pats.as_ptr() as usize)
+                    / std::mem::size_of::<PatInfo>();
+                if self.pats.get(pid).is_some_and(|q| std::ptr::eq(q, p)) {
                     groups.tables.push((s, e, pid));
                 }
             }
