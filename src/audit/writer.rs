@@ -191,6 +191,10 @@ pub struct AuditOptions {
     /// Rotate: seal the open shard and start the next once its first leaf is this old (checked before each batch,
     /// and by a timer while idle; a shard holding nothing but its chain record is not rotated).
     pub rotate_max_age: Option<Duration>,
+    /// The clock that stamps each batch's records (`time::OffsetDateTime::now_utc` by default). Only for tests
+    /// that need a clock which steps back; not part of the stable API.
+    #[doc(hidden)]
+    pub clock: fn() -> time::OffsetDateTime,
 }
 
 impl AuditOptions {
@@ -208,6 +212,7 @@ impl AuditOptions {
             max_journal_bytes: None,
             rotate_max_bytes: None,
             rotate_max_age: None,
+            clock: time::OffsetDateTime::now_utc,
         }
     }
 }
@@ -544,6 +549,7 @@ impl AuditLog {
                     })
                 })?
                 .map(|l| l.time),
+            clock: options.clock,
             frontier: std::mem::take(&mut state.frontier),
             tiles: Tiler::start(
                 shard_path.clone(),
@@ -1362,6 +1368,8 @@ struct Writer {
     journal_len: u64,
     /// Time of the open shard's last leaf (the next shard's chain record names it).
     last_time: Option<String>,
+    /// Stamps each batch (see [`AuditOptions::clock`]).
+    clock: fn() -> time::OffsetDateTime,
     frontier: Frontier,
     tiles: Tiler,
     signer: NoteSigner,
@@ -1641,7 +1649,7 @@ impl Writer {
         if self.frontier.size() <= u64::from(self.shard > 0) || self.failure().is_some() {
             return None;
         }
-        let left = (started + age) - time::OffsetDateTime::now_utc();
+        let left = (started + age) - (self.clock)();
         Some(Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO))
     }
 
@@ -1663,7 +1671,7 @@ impl Writer {
             return true;
         }
         match (self.opts.rotate_max_age, self.shard_started) {
-            (Some(age), Some(started)) => time::OffsetDateTime::now_utc() - started >= age,
+            (Some(age), Some(started)) => (self.clock)() - started >= age,
             _ => false,
         }
     }
@@ -1792,7 +1800,7 @@ impl Writer {
             }
             return;
         }
-        let now = time::OffsetDateTime::now_utc();
+        let now = (self.clock)();
         let time = now.format(TIME_FORMAT).unwrap_or_default();
         // Leaves are encoded straight into the journal batch buffer (frame header first, filled in once the leaf
         // is hashed); the tile thread later reads them from the same buffer and hands it back for reuse.
