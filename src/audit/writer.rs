@@ -1224,7 +1224,9 @@ fn complete_seal(
             ),
         });
     }
-    if let Some(first) = first_leaf(&shard_dir(root, shard + 1))? {
+    let next_origin = shard_origin(name, shard + 1);
+    let next_mac = FrameMac::new(signer, &next_origin, shard + 1)?;
+    if let Some(first) = first_leaf(&shard_dir(root, shard + 1), &next_origin, &next_mac)? {
         let want = ShardLink {
             shard: shard + 1,
             previous_origin: cp.origin.clone(),
@@ -1293,8 +1295,13 @@ fn link_count(_: &fs::Metadata) -> u64 {
     1
 }
 
-/// The first leaf of a shard: from its journal, or (a sealed shard has none) its first entry bundle.
-fn first_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
+/// The first leaf of a shard: from its journal (whose header must be this shard's, `origin`, and whose first
+/// frame must carry a valid MAC under `mac`, the shard's own frame key — a frame that fails it was not written by
+/// this log's writer, and a seal must not rest on it), or (a sealed shard has none) its first entry bundle. `None`
+/// when there is none yet: no journal frame, or only what a crash leaves (a header cut short, a torn or
+/// zero-filled first frame, a MAC-failing final frame holding a NUL byte — as replay treats them). Anything else
+/// that is not a well-formed first frame is an error.
+fn first_leaf(dir: &Path, origin: &str, mac: &FrameMac) -> Result<Option<Vec<u8>>, AuditError> {
     let path = dir.join(JOURNAL_FILE);
     let mut f = match File::open(&path) {
         Ok(f) => BufReader::new(f),
@@ -1308,35 +1315,75 @@ fn first_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
         }
         Err(e) => return Err(AuditError::io(&path, e)),
     };
-    let mut head = [0u8; 10];
-    if read_full(&mut f, &mut head).map_err(|e| AuditError::io(&path, e))? < head.len() {
-        return Ok(None);
+    let bad = |reason: String| {
+        AuditError::Corrupt {
+            index: Some(0),
+            reason,
+        }
+        .in_shard(mac.shard)
+    };
+    let header = journal_header(origin)?;
+    let mut head = vec![0u8; header.len()];
+    let n = read_full(&mut f, &mut head).map_err(|e| AuditError::io(&path, e))?;
+    if n < head.len() {
+        // A crash while the journal was created leaves a prefix of its header.
+        if header.starts_with(&head[..n]) {
+            return Ok(None);
+        }
+        return Err(bad("journal has no haetae journal header".into()));
     }
-    let olen = usize::from(u16::from_be_bytes([head[8], head[9]]));
-    let v1 = head[..8] == MAGIC_V1[..];
-    if !v1 && head[..8] != MAGIC[..] {
-        return Ok(None);
+    let v1 = head[..MAGIC.len()] == MAGIC_V1[..];
+    if !v1 && head[..MAGIC.len()] != MAGIC[..] {
+        return Err(bad("journal has no haetae journal header".into()));
     }
-    let mut skip = vec![0u8; olen];
+    if head[MAGIC.len()..] != header[MAGIC.len()..] {
+        return Err(bad(
+            "journal belongs to another shard or log (origin)".into()
+        ));
+    }
     let mut hdr = [0u8; FRAME_HEADER];
     let hdr = &mut hdr[..if v1 { FRAME_HEADER_V1 } else { FRAME_HEADER }];
-    if read_full(&mut f, &mut skip).map_err(|e| AuditError::io(&path, e))? < olen
-        || read_full(&mut f, hdr).map_err(|e| AuditError::io(&path, e))? < hdr.len()
-    {
+    if read_full(&mut f, hdr).map_err(|e| AuditError::io(&path, e))? < hdr.len() {
         return Ok(None);
     }
     let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
     let inv = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
-    if len ^ inv != u32::MAX || len as usize > MAX_ENTRY_BYTES {
+    if len ^ inv != u32::MAX {
+        if hdr.iter().all(|&b| b == 0) {
+            return Ok(None); // a zero-filled tail a crash left
+        }
+        return Err(bad("the first journal frame's header is damaged".into()));
+    }
+    if len as usize > MAX_ENTRY_BYTES {
+        return Err(bad(format!(
+            "the first journal frame has an impossible length {len}"
+        )));
+    }
+    // The caller compares the leaf with the chain record it must be; a format-1 frame's checksum is checked, and a
+    // format-2 frame's MAC, as replay checks it: the seal that follows deletes the sealed shard's journal, so it must
+    // not rest on a frame someone without the key wrote.
+    let mut data = vec![0u8; len as usize];
+    if read_full(&mut f, &mut data).map_err(|e| AuditError::io(&path, e))? < data.len() {
         return Ok(None);
     }
-    // The caller compares the leaf with the chain record it must be; a format-1 frame's checksum is checked, a
-    // format-2 frame's MAC (of another shard's key) is not needed for that.
-    let mut data = vec![0u8; len as usize];
-    if read_full(&mut f, &mut data).map_err(|e| AuditError::io(&path, e))? < data.len()
-        || (v1 && leaf_hash(&data)[..8] != hdr[8..16])
-    {
-        return Ok(None);
+    let mut more = [0u8; 1];
+    let last = read_full(&mut f, &mut more).map_err(|e| AuditError::io(&path, e))? == 0;
+    let authentic = if v1 {
+        leaf_hash(&data)[..8] == hdr[8..16]
+    } else {
+        mac.verify(0, &data, &hdr[8..])
+    };
+    if !authentic {
+        if last && (v1 || data.contains(&0)) {
+            return Ok(None); // pages a crash left unwritten, as replay truncates them
+        }
+        return Err(bad(if v1 {
+            "journal frame 0 (the chain record) fails its checksum".into()
+        } else {
+            "journal frame 0 (the chain record) fails its MAC: it was not written by this log's writer \
+             (altered or replaced outside the gateway); the previous shard is not sealed on its word"
+                .into()
+        }));
     }
     Ok(Some(data))
 }
