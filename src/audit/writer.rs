@@ -56,7 +56,8 @@ use tokio::sync::oneshot;
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{Checkpoint, NoteSigner, NoteVerifier};
 use super::record::{
-    parse_leaf_lenient, Entry, PreparedEntry, ResidencyRecord, ShardLink, SCHEMA_VERSION,
+    leaf_seq_time, parse_leaf_lenient, Entry, PreparedEntry, ResidencyRecord, ShardLink,
+    SCHEMA_VERSION,
 };
 use super::shard::{create_shard_dir, list_shards, read_seal, shard_dir, shard_origin};
 use super::tiles::{write_atomic, TileBuilder, MAX_ENTRY_BYTES};
@@ -440,13 +441,15 @@ impl AuditLog {
             &shard_origin(&origin, shard),
         )
         .map_err(|e| e.in_shard(shard))?;
+        // The sealed predecessor of the open shard, and (only when the chain record must be written now) its newest
+        // record time: reading that means verifying the whole sealed shard, which open does only in these crash
+        // states, never on an ordinary start.
         let previous_seal = if let Some((seal, _)) = newest_seal {
             // Read before the next shard exists (an error here leaves the log as it was).
-            let newest = newest_leaf_time(&shard_dir(&dir, shard), seal.size)
-                .map_err(|e| e.in_shard(shard))?;
+            let newest = newest_record_time(&dir, shard, &seal, &verifier)?;
             shard += 1;
             create_shard_dir(&dir, shard)?;
-            Some((seal, newest))
+            Some((seal, Some(newest)))
         } else if shard > 0 {
             let prev = shard - 1;
             let (seal, _) = read_seal(
@@ -462,24 +465,23 @@ impl AuditLog {
                 }
                 .in_shard(prev)
             })?;
-            // A pruned predecessor's newest leaf is gone: its chain record (already written, or it could not have
-            // been pruned) is then compared without it.
-            let prev_dir = shard_dir(&dir, prev);
-            let newest = if super::shard::is_pruned(&prev_dir) {
-                None
-            } else {
-                newest_leaf_time(&prev_dir, seal.size).map_err(|e| e.in_shard(prev))?
-            };
-            Some((seal, newest))
+            // Its newest record time is read below only if this shard's chain record is still to be written.
+            Some((seal, None))
         } else {
             None
         };
-        let link = previous_seal.map(|(c, newest)| ShardLink {
+        let previous_newest = previous_seal
+            .as_ref()
+            .map(|(c, newest)| (c.clone(), newest.clone()));
+        let link = previous_seal.map(|(c, _)| ShardLink {
             shard,
             previous_origin: c.origin,
             previous_size: c.size,
             previous_root: B64.encode(c.root),
-            previous_newest_time: newest,
+            // Compared with an existing chain record without the times (the record is signed into this shard and
+            // names the sealed checkpoint; `verify` checks its times against the data).
+            previous_newest_time: None,
+            previous_max_time: None,
         });
         let shard_path = shard_dir(&dir, shard);
         let shard_name = shard_origin(&origin, shard);
@@ -537,18 +539,7 @@ impl AuditLog {
             journal_id: file_id(&journal).map_err(|e| AuditError::io(&shard_path, e))?,
             journal,
             mac,
-            last_time: state
-                .last_leaf
-                .as_deref()
-                .map(parse_leaf_lenient)
-                .transpose()
-                .map_err(|e| {
-                    in_shard(AuditError::Corrupt {
-                        index: Some(state.frontier.size().saturating_sub(1)),
-                        reason: e.to_string(),
-                    })
-                })?
-                .map(|l| l.time),
+            newest_time: state.max_time.take(),
             clock: options.clock,
             frontier: std::mem::take(&mut state.frontier),
             tiles: Tiler::start(
@@ -582,16 +573,23 @@ impl AuditLog {
             s.health.checkpoint_size = published.as_ref().map_or(0, |c| c.0.size);
             s.health.shard = shard;
         }
-        if let Some(link) = link.filter(|_| writer.frontier.size() == 0) {
-            if link.previous_newest_time.is_none() && link.previous_size > 0 {
-                return Err(in_shard(AuditError::Corrupt {
-                    index: Some(0),
-                    reason: format!(
-                        "cannot write the chain record: the newest record of shard {} is not readable (pruned)",
-                        shard - 1
-                    ),
-                }));
-            }
+        if let (Some(mut link), Some((sealed, newest))) = (
+            link.filter(|_| writer.frontier.size() == 0),
+            previous_newest,
+        ) {
+            let prev = shard - 1;
+            link.previous_max_time = match newest {
+                Some(t) => t,
+                None if sealed.size > 0 && super::shard::is_pruned(&shard_dir(&dir, prev)) => {
+                    return Err(in_shard(AuditError::Corrupt {
+                        index: Some(0),
+                        reason: format!(
+                            "cannot write the chain record: the newest record of shard {prev} is not readable (pruned)"
+                        ),
+                    }));
+                }
+                None => newest_record_time(&dir, prev, &sealed, &verifier)?,
+            };
             // A new shard (or one whose creation was interrupted): its first leaf chains it to the sealed one.
             writer
                 .append_internal(&Entry::ShardStart(link))
@@ -869,8 +867,17 @@ struct Replayed {
     tiles: TileBuilder,
     /// The first leaf (for the chain check and the shard's age).
     first_leaf: Option<Vec<u8>>,
-    /// The last leaf (its time goes into the next shard's chain record).
-    last_leaf: Option<Vec<u8>>,
+    /// The last leaf's time (what chain records written by older versions state).
+    last_time: Option<String>,
+    /// The latest time of any leaf (goes into the next shard's chain record).
+    max_time: Option<String>,
+}
+
+/// The later of two leaf times (`TIME_FORMAT`: fixed-width UTC, so byte order is time order).
+fn later(current: &mut Option<String>, time: &str) {
+    if current.as_deref().is_none_or(|t| time > t) {
+        *current = Some(time.to_owned());
+    }
 }
 
 fn journal_header(origin: &str) -> Result<Vec<u8>, AuditError> {
@@ -1083,10 +1090,17 @@ fn replay(
         }
         state.tiles.push(dir, &data, hash, true)?;
         state.frontier.push(hash);
+        // The shard's newest record time is the maximum over its leaves, not the last leaf's (the clock can step
+        // back); a frame that authenticates is this writer's, so a leaf without a time is corruption.
+        let (_, time) = leaf_seq_time(&data).map_err(|e| AuditError::Corrupt {
+            index: Some(index),
+            reason: e.to_string(),
+        })?;
+        later(&mut state.max_time, &time);
+        state.last_time = Some(time);
         if state.first_leaf.is_none() {
-            state.first_leaf = Some(data.clone());
+            state.first_leaf = Some(data);
         }
-        state.last_leaf = Some(data);
         offset = frame_end;
         if published.is_some_and(|c| c.size == state.frontier.size()) {
             root_at_published = Some(state.frontier.root());
@@ -1232,11 +1246,10 @@ fn complete_seal(
             previous_origin: cp.origin.clone(),
             previous_size: cp.size,
             previous_root: B64.encode(cp.root),
-            previous_newest_time: state
-                .last_leaf
-                .as_deref()
-                .and_then(|l| parse_leaf_lenient(l).ok())
-                .map(|l| l.time),
+            // A record written by this version states the maximum; one written by an older version the last
+            // leaf's time.
+            previous_newest_time: state.last_time.clone(),
+            previous_max_time: state.max_time.clone(),
         };
         let ok = parse_leaf_lenient(&first)
             .is_ok_and(|l| matches!(&l.entry, Entry::ShardStart(got) if got.names(&want)));
@@ -1254,18 +1267,34 @@ fn complete_seal(
     super::shard::seal(&dir, &note)
 }
 
-/// The time of the last leaf of the shard in `dir` whose (sealed) checkpoint covers `size` entries, read from its
-/// entry bundle (`None` for an empty shard).
-fn newest_leaf_time(dir: &Path, size: u64) -> Result<Option<String>, AuditError> {
-    if size == 0 {
-        return Ok(None);
+/// The newest record time (the maximum over its leaves, `None` for an empty shard) of sealed shard `shard` of the
+/// log in `root`, whose sealed checkpoint is `sealed`: the shard is verified in full against it first (its journal
+/// is gone, and a time that goes into the next shard's signed chain record must come from signed data). Only the
+/// crash states of a rotation need this at open (see [`AuditLog::open`]); it reads the whole shard.
+fn newest_record_time(
+    root: &Path,
+    shard: u64,
+    sealed: &Checkpoint,
+    verifier: &NoteVerifier,
+) -> Result<Option<String>, AuditError> {
+    let dir = shard_dir(root, shard);
+    let origin = shard_origin(verifier.name(), shard);
+    let rep = super::verify::verify_shard(
+        &dir,
+        &origin,
+        verifier,
+        &super::verify::VerifyOptions::default(),
+        None,
+    )
+    .map_err(|e| e.in_shard(shard))?;
+    if rep.size != sealed.size || rep.root != B64.encode(sealed.root) {
+        return Err(AuditError::Corrupt {
+            index: Some(rep.size.min(sealed.size)),
+            reason: "the shard's checkpoint is not its sealed final checkpoint".into(),
+        }
+        .in_shard(shard));
     }
-    let leaf = super::verify::leaf_at(dir, size, size - 1)?;
-    let parsed = parse_leaf_lenient(&leaf).map_err(|e| AuditError::Corrupt {
-        index: Some(size - 1),
-        reason: e.to_string(),
-    })?;
-    Ok(Some(parsed.time))
+    Ok(rep.newest_time)
 }
 
 /// `(device, inode)` of an open file.
@@ -1413,8 +1442,9 @@ struct Writer {
     /// Authenticates the open shard's journal frames.
     mac: FrameMac,
     journal_len: u64,
-    /// Time of the open shard's last leaf (the next shard's chain record names it).
-    last_time: Option<String>,
+    /// The latest record time in the open shard (the maximum, so a clock that stepped back does not make the
+    /// shard look older; the next shard's chain record names it).
+    newest_time: Option<String>,
     /// Stamps each batch (see [`AuditOptions::clock`]).
     clock: fn() -> time::OffsetDateTime,
     frontier: Frontier,
@@ -1753,7 +1783,7 @@ impl Writer {
         self.journal_id = file_id(&journal).map_err(|e| AuditError::io(&dir, e))?;
         self.journal = journal;
         self.mac = mac;
-        let previous_newest_time = self.last_time.take();
+        let previous_max_time = self.newest_time.take();
         self.frontier = state.frontier;
         self.dir = dir;
         self.origin = Arc::from(origin.as_str());
@@ -1766,7 +1796,8 @@ impl Writer {
             previous_origin: last.origin,
             previous_size: last.size,
             previous_root: B64.encode(last.root),
-            previous_newest_time,
+            previous_newest_time: None,
+            previous_max_time,
         }))?;
         self.publish()?;
         {
@@ -1907,7 +1938,7 @@ impl Writer {
         if self.shard_started.is_none() {
             self.shard_started = Some(now);
         }
-        self.last_time = Some(time.clone());
+        later(&mut self.newest_time, &time);
         let n = staged.len();
         let mut receipts = Vec::with_capacity(n);
         let mut leaves = Vec::with_capacity(n);
