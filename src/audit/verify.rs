@@ -1170,6 +1170,16 @@ impl JournalHashes {
     }
 }
 
+/// How many complete frames `verify` reads from the journal at `path` (the `journal_replay` fuzz target compares
+/// it with what replay recovers).
+pub(crate) fn journal_frames(path: &Path) -> Result<u64, AuditError> {
+    let f = fs::File::open(path).map_err(|e| AuditError::io(path, e))?;
+    let mut j = JournalHashes::open(f)?;
+    let mut buf = Vec::new();
+    while j.next_equals(&[], &mut buf).is_some() {}
+    Ok(j.count)
+}
+
 /// A C2SP `tlog-proof`: index, inclusion path, the signed checkpoint, and (as `extra`) the leaf itself so that
 /// the proof is self-contained.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1417,6 +1417,87 @@ fn first_leaf(dir: &Path, origin: &str, mac: &FrameMac) -> Result<Option<Vec<u8>
     Ok(Some(data))
 }
 
+/// Hooks for the `journal_replay` fuzz target (`fuzz/fuzz_targets/journal_replay.rs`): journal bytes in, the
+/// recovery paths out. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::path::Path;
+
+    use super::{first_leaf, journal_header, replay, FrameMac, JOURNAL_FILE, MAGIC_V1};
+    use crate::audit::shard::shard_origin;
+    use crate::audit::{AuditError, NoteSigner};
+
+    /// The journal header of shard `shard` of the log `signer` signs (format 1 with `v1`).
+    pub fn header(signer: &NoteSigner, shard: u64, v1: bool) -> Vec<u8> {
+        let mut h = journal_header(&shard_origin(signer.name(), shard)).unwrap_or_default();
+        if v1 {
+            if let Some(magic) = h.get_mut(..MAGIC_V1.len()) {
+                magic.copy_from_slice(MAGIC_V1);
+            }
+        }
+        h
+    }
+
+    /// A format-2 frame holding `leaf` as entry `index` of shard `shard`, with a valid MAC.
+    pub fn frame(signer: &NoteSigner, shard: u64, index: u64, leaf: &[u8]) -> Vec<u8> {
+        let Ok(mac) = FrameMac::new(signer, &shard_origin(signer.name(), shard), shard) else {
+            return Vec::new();
+        };
+        let len = u32::try_from(leaf.len()).unwrap_or(u32::MAX);
+        let mut f = Vec::with_capacity(super::FRAME_HEADER + leaf.len());
+        f.extend_from_slice(&len.to_be_bytes());
+        f.extend_from_slice(&(!len).to_be_bytes());
+        f.extend_from_slice(&mac.tag(index, leaf));
+        f.extend_from_slice(leaf);
+        f
+    }
+
+    /// What the recovery paths made of one journal (see [`replay_journal`]).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Outcome {
+        /// Entries `AuditLog::open`'s replay recovered.
+        pub entries: u64,
+        /// Complete frames `verify` reads (or its error).
+        pub verify_reads: Result<u64, String>,
+        /// The first leaf completing a seal reads (`Ok(None)`: none yet; or its error).
+        pub first_leaf: Result<Option<Vec<u8>>, String>,
+        /// The first leaf replay recovered.
+        pub replayed_first_leaf: Option<Vec<u8>>,
+        /// A second replay of the recovered journal: entries, and bytes it truncated (or its error).
+        pub again: Result<(u64, u64), String>,
+    }
+
+    /// Write `journal` as shard `shard`'s journal into the empty directory `dir`, then read it as `verify` reads
+    /// it, read its first frame as completing the previous shard's seal does, and replay it as `AuditLog::open`
+    /// does (no checkpoint published), then once more (a recovered journal must replay to the same entries). An
+    /// error is replay's refusal; otherwise what each path made of it, for the fuzz target to compare.
+    pub fn replay_journal(
+        dir: &Path,
+        signer: &NoteSigner,
+        shard: u64,
+        journal: &[u8],
+    ) -> Result<Outcome, AuditError> {
+        let path = dir.join(JOURNAL_FILE);
+        std::fs::write(&path, journal).map_err(|e| AuditError::io(&path, e))?;
+        let origin = shard_origin(signer.name(), shard);
+        let mac = FrameMac::new(signer, &origin, shard)?;
+        let verify_reads = crate::audit::verify::journal_frames(&path).map_err(|e| e.to_string());
+        let first_leaf = first_leaf(dir, &origin, &mac).map_err(|e| e.to_string());
+        let (file, state, _) = replay(dir, &origin, None, &mac)?;
+        drop(file);
+        let again = replay(dir, &origin, None, &mac)
+            .map(|(_, s, r)| (s.frontier.size(), r.truncated_bytes))
+            .map_err(|e| e.to_string());
+        Ok(Outcome {
+            entries: state.frontier.size(),
+            verify_reads,
+            first_leaf,
+            replayed_first_leaf: state.first_leaf,
+            again,
+        })
+    }
+}
+
 struct Limits {
     checkpoint_interval: Duration,
     max_batch: usize,
