@@ -1013,3 +1013,71 @@ fn a_clock_that_steps_back_does_not_make_a_shard_look_older() {
         assert!(e.to_string().contains(needle), "{claim}: {e}");
     }
 }
+
+/// A log rotated by an older version: its chain record states `previous_newest_time` (the previous shard's last
+/// record's time) and no `previous_max_time`. It still opens, seals and verifies (the time is checked against the
+/// last leaf, as that version meant it), but `prune` keeps the previous shard: the last record's time is not its
+/// newest if the clock stepped back, so the pruning could not be proven.
+#[test]
+fn a_chain_record_of_an_older_version_still_verifies_but_cannot_prove_a_prune() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let s = NoteSigner::generate(NAME).unwrap();
+    let v = s.verifier();
+    let log = AuditLog::open(dir, options(&s)).unwrap();
+    append(&log, 0, 3);
+    log.close().unwrap();
+    // What the older version's rotation left before its seal: shard 1 holding its chain record (frame MAC'd with
+    // the shard's key, as any version writes it).
+    let (cp, _) = read_shard_checkpoint(dir, &v, NAME).unwrap();
+    let last = parse_leaf(leaves(dir, &v, 0).last().unwrap()).unwrap().time;
+    let chain = haetae::audit::LogLeaf {
+        v: 1,
+        seq: 0,
+        time: last.clone(),
+        instance: "gw-shards-old".into(),
+        entry: Entry::ShardStart(ShardLink {
+            shard: 1,
+            previous_origin: cp.origin.clone(),
+            previous_size: cp.size,
+            previous_root: base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                cp.root,
+            ),
+            previous_newest_time: Some(last.clone()),
+            previous_max_time: None,
+        }),
+    };
+    let leaf = haetae::audit::record::to_canonical_json(&chain).unwrap();
+    use haetae::audit::writer::fuzzing;
+    let journal = [
+        fuzzing::header(&s, 1, false),
+        fuzzing::frame(&s, 1, 0, &leaf),
+    ]
+    .concat();
+    fs::create_dir_all(shard_dir(dir, 1)).unwrap();
+    fs::write(shard_dir(dir, 1).join("journal"), journal).unwrap();
+    let log = AuditLog::open(dir, options(&s)).unwrap();
+    assert_eq!(log.health().shard, 1);
+    append(&log, 3, 1);
+    log.close().unwrap();
+    assert!(is_sealed(dir));
+    let rep = verify(dir, &v).unwrap();
+    assert_eq!(rep.shards.len(), 2);
+    assert!(rep.shards[0].sealed);
+
+    let far = PruneOptions {
+        retention: Duration::from_secs(86_400),
+        now: time::OffsetDateTime::now_utc() + Duration::from_secs(86_400 * 30),
+        dry_run: false,
+    };
+    let rep = prune(dir, &v, &far).unwrap();
+    assert!(rep.pruned.is_empty(), "{rep:?}");
+    assert!(
+        rep.stopped_at
+            .as_deref()
+            .is_some_and(|w| w.contains("older haetae")),
+        "{rep:?}"
+    );
+    assert!(!is_pruned(dir));
+}
