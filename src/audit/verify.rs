@@ -36,6 +36,9 @@ use super::tiles::{
 use super::writer::{ARCHIVE_FILE, CHECKPOINT_FILE, JOURNAL_FILE, LOCK_FILE};
 use super::AuditError;
 
+mod cache;
+pub use cache::{verify_for_export, ExportCache, ExportCacheStats};
+
 /// A pruned shard k ≥ 1 keeps this file: the `tlog-proof` of its chain record (leaf 0) against its sealed
 /// checkpoint, so that the pruning of shard k-1 stays provable once shard k's tiles are gone.
 pub const CHAIN_PROOF_FILE: &str = "chain-proof";
@@ -359,7 +362,8 @@ struct BundleVerified {
     times: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
 }
 
-/// What verifying one shard established beyond its [`ShardReport`]: what a second read must reproduce.
+/// What verifying one shard established beyond its [`ShardReport`]: what a second read must reproduce, and what
+/// lets a growing shard be verified incrementally (see [`ExportCache`]).
 #[derive(Debug, Clone, Default)]
 struct ShardVerified {
     /// Every entry bundle, in order.
@@ -368,6 +372,10 @@ struct ShardVerified {
     last_time: Option<String>,
     /// The latest record time, parsed (`newest_time` of the report).
     max_time: Option<time::OffsetDateTime>,
+    /// The tree over the verified leaves.
+    frontier: Frontier,
+    /// Leaf hashes of the last bundle when it is partial.
+    tail: Vec<Hash>,
 }
 
 impl BundleVerified {
@@ -585,6 +593,10 @@ fn verify_shard_collect(
     }
 
     let journal_entries = journal.as_ref().map(|j| j.count);
+    if size % TILE_WIDTH != 0 {
+        out.tail = level0;
+    }
+    out.frontier = frontier;
     let report = ShardReport {
         shard: 0,
         origin: cp.origin,
@@ -898,9 +910,10 @@ pub fn verify_dir_with(
     verify_dir_collect(root, verifier, options, retention, None)
 }
 
-/// What [`verify_dir_collect`] records about every shard that still holds data.
-struct Collect {
+/// What [`verify_dir_collect`] records about every shard that still holds data, and the cache it may reuse.
+struct Collect<'a> {
     shards: BTreeMap<u64, Arc<ShardVerified>>,
+    cache: Option<&'a mut cache::CacheState>,
 }
 
 /// [`verify_dir`], also recording (when `collect` is given) what was established about every shard that still
@@ -910,7 +923,7 @@ fn verify_dir_collect(
     verifier: &NoteVerifier,
     options: &VerifyOptions,
     retention: &Retention,
-    mut collect: Option<&mut Collect>,
+    mut collect: Option<&mut Collect<'_>>,
 ) -> Result<VerifyReport, AuditError> {
     let shards = shards_of(root, verifier)?;
     let newest = shards.last().map_or(0, |s| s.0);
@@ -1028,10 +1041,14 @@ fn verify_dir_collect(
             if trusted_shard != Some(k) {
                 opts.trusted_checkpoint = None;
             }
-            let (rep, verified) =
-                verify_shard_collect(&dir, &origin, verifier, &opts, link.as_ref())
-                    .map(|(r, v)| (r, Arc::new(v)))
-                    .map_err(in_shard)?;
+            let (rep, verified) = match collect.as_mut().and_then(|c| c.cache.as_deref_mut()) {
+                Some(cache) => {
+                    cache.verify_shard(k, &dir, &origin, verifier, link.as_ref(), seal.is_some())
+                }
+                None => verify_shard_collect(&dir, &origin, verifier, &opts, link.as_ref())
+                    .map(|(r, v)| (r, Arc::new(v))),
+            }
+            .map_err(in_shard)?;
             last_of_previous = verified.last_time.clone();
             if let Some(c) = collect.as_mut() {
                 c.shards.insert(k, verified);
@@ -1527,12 +1544,13 @@ pub fn for_each_record_in(
     retention: &Retention,
     f: impl FnMut(LeafRef, &[u8], &LogLeaf) -> Result<(), AuditError>,
 ) -> Result<Checkpoint, AuditError> {
-    let verified = verify_records(root, verifier, retention)?;
+    let verified = verify_records(root, verifier, retention, None)?;
     verified.visit_range(root, range, f)?;
     Ok(verified.newest)
 }
 
-/// A log that verified, with what a second read must reproduce ([`VerifiedLog::visit_range`] reads from it).
+/// A log that verified, with what a second read must reproduce: what [`verify_for_export`] returns before
+/// anything is sent, and [`VerifiedLog::visit_range`] streams from.
 #[derive(Debug)]
 pub struct VerifiedLog {
     report: VerifyReport,
@@ -1542,14 +1560,17 @@ pub struct VerifiedLog {
     newest: Checkpoint,
 }
 
-/// Verify the whole log (as `audit verify` does) and keep what a second read must reproduce.
+/// Verify the whole log (as `audit verify` does; with `cache`, reusing what an earlier call established, see
+/// [`ExportCache`]) and keep what a second read must reproduce.
 fn verify_records(
     root: &Path,
     verifier: &NoteVerifier,
     retention: &Retention,
+    cache: Option<&mut cache::CacheState>,
 ) -> Result<VerifiedLog, AuditError> {
     let mut collect = Collect {
         shards: BTreeMap::new(),
+        cache,
     };
     let report = verify_dir_collect(
         root,
@@ -1820,7 +1841,7 @@ pub fn monthly_report_with(
         home_jurisdiction: home.to_owned(),
         ..Default::default()
     };
-    let verified = verify_records(dir, verifier, retention)?;
+    let verified = verify_records(dir, verifier, retention, None)?;
     rep.pruned_through = verified
         .report
         .shards
