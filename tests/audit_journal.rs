@@ -275,3 +275,74 @@ fn verify_and_open_agree_on_a_missing_journal() {
     fs::remove_file(dir.join("lock")).unwrap();
     verify(dir, &s).unwrap();
 }
+
+/// Make every file under `dir` writable again (a sealed shard's files are read-only).
+fn writable(dir: &Path) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            writable(&p);
+        } else {
+            let mut perms = fs::metadata(&p).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            fs::set_permissions(&p, perms).unwrap();
+        }
+    }
+}
+
+/// Copy the files directly in `from` (not its subdirectories) into `to`.
+fn copy_files(from: &Path, to: &Path) {
+    for e in fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// The state a crash leaves between a rotation and its seal: shard 0 complete but unsealed (journal present),
+/// shard 1 started with its chain record. Open completes the seal only after checking shard 1's chain record —
+/// and, since sealing deletes shard 0's journal and cannot be undone, that record's frame MAC too: a frame not
+/// written by the log's writer is refused before anything is sealed.
+#[test]
+fn a_seal_is_completed_only_on_an_authenticated_chain_record() {
+    let (tmp, s) = log_with(4);
+    let dir = tmp.path();
+    let saved = tempfile::tempdir().unwrap();
+    copy_files(dir, saved.path());
+    // Rotate (the next append goes to shard 1), then undo shard 0's seal as a crash before it would have.
+    let mut o = options(&s);
+    o.rotate_max_bytes = Some(1);
+    let log = AuditLog::open(dir, o).unwrap();
+    log.append_request(record(4)).wait_blocking().unwrap();
+    assert_eq!(log.health().shard, 1);
+    log.close().unwrap();
+    writable(dir);
+    fs::remove_file(dir.join("sealed")).unwrap();
+    fs::copy(saved.path().join("journal"), dir.join("journal")).unwrap();
+    let shard1 = dir.join("shards/1/journal");
+    let good = fs::read(&shard1).unwrap();
+
+    // Frame 0 of shard 1 keeps its leaf (the right chain record) but not its MAC.
+    let (_, fr) = frames(&good);
+    let (at, _, _) = &fr[0];
+    let mut bad = good.clone();
+    bad[at + 8] ^= 0x01;
+    fs::write(&shard1, &bad).unwrap();
+    let e = AuditLog::open(dir, options(&s)).unwrap_err();
+    assert_eq!(e.bad_shard(), Some(1), "{e}");
+    assert!(e.to_string().contains("fails its MAC"), "{e}");
+    assert!(
+        !dir.join("sealed").exists() && dir.join("journal").exists(),
+        "shard 0 must not be sealed on an unauthenticated chain record"
+    );
+
+    // With the genuine frame the interrupted seal is completed.
+    fs::write(&shard1, &good).unwrap();
+    let log = AuditLog::open(dir, options(&s)).unwrap();
+    assert_eq!(log.health().shard, 1);
+    log.close().unwrap();
+    assert!(dir.join("sealed").exists() && !dir.join("journal").exists());
+    verify(dir, &s).unwrap();
+}

@@ -156,15 +156,24 @@ fn entry() -> impl Strategy<Value = Entry> {
         any::<u64>(),
         text(),
         proptest::option::of(text()),
+        proptest::option::of(text()),
     )
         .prop_map(
-            |(shard, previous_origin, previous_size, previous_root, previous_newest_time)| {
+            |(
+                shard,
+                previous_origin,
+                previous_size,
+                previous_root,
+                previous_newest_time,
+                previous_max_time,
+            )| {
                 Entry::ShardStart(ShardLink {
                     shard,
                     previous_origin,
                     previous_size,
                     previous_root,
                     previous_newest_time,
+                    previous_max_time,
                 })
             },
         );

@@ -162,7 +162,8 @@ fn rotation_by_size_seals_and_chains_shards() {
                     previous_origin: origin.clone(),
                     previous_size: *size,
                     previous_root: root.clone(),
-                    previous_newest_time: newest.clone(),
+                    previous_newest_time: None,
+                    previous_max_time: newest.clone(),
                 })
             );
             assert!(
@@ -908,4 +909,175 @@ fn a_failed_rotation_fails_the_log_closed_and_reopen_completes_it() {
     log.close().unwrap();
     assert!(is_sealed(tmp.path()));
     verify(tmp.path(), &s.verifier()).unwrap();
+}
+
+/// Milliseconds added to the wall clock by [`shifted_clock`] (only the test below uses it).
+static CLOCK_SHIFT_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn shifted_clock() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+        + time::Duration::milliseconds(CLOCK_SHIFT_MS.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+fn leaf_time(t: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+/// A clock that steps back while a shard is open (NTP correcting a clock that ran an hour ahead) leaves the shard's
+/// last records older than its newest one. The shard's newest time — what `verify` reports, what the next shard's
+/// chain record signs, what `prune` judges and what a `pruned` marker must state — is the latest of all its
+/// records, so the shard is neither pruned early nor can a marker claiming the last record's time pass.
+#[test]
+fn a_clock_that_steps_back_does_not_make_a_shard_look_older() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let s = NoteSigner::generate(NAME).unwrap();
+    let v = s.verifier();
+    let mut o = options(&s);
+    o.clock = shifted_clock;
+    CLOCK_SHIFT_MS.store(3_600_000, std::sync::atomic::Ordering::SeqCst);
+    let log = AuditLog::open(dir, o).unwrap();
+    append(&log, 0, 3);
+    CLOCK_SHIFT_MS.store(0, std::sync::atomic::Ordering::SeqCst);
+    append(&log, 3, 2);
+    log.close().unwrap();
+    // The next append rotates: shard 0 is sealed, its newest time signed into shard 1's chain record.
+    let mut o = options(&s);
+    o.rotate_max_bytes = Some(1);
+    let log = AuditLog::open(dir, o).unwrap();
+    append(&log, 5, 1);
+    assert_eq!(log.health().shard, 1);
+    log.close().unwrap();
+
+    let times: Vec<String> = leaves(dir, &v, 0)
+        .iter()
+        .map(|l| parse_leaf(l).unwrap().time)
+        .collect();
+    let newest = times.iter().max().unwrap().clone();
+    let last = times.last().unwrap().clone();
+    assert!(
+        leaf_time(&last) + time::Duration::minutes(50) < leaf_time(&newest),
+        "{times:?}"
+    );
+    let rep = verify(dir, &v).unwrap();
+    assert_eq!(rep.shards[0].newest_time.as_deref(), Some(newest.as_str()));
+
+    // A cutoff between the last record and the newest one: shard 0 is still inside retention.
+    let day = Duration::from_secs(86_400);
+    let now = leaf_time(&last) + day + time::Duration::seconds(1);
+    let kept = prune(
+        dir,
+        &v,
+        &PruneOptions {
+            retention: day,
+            now,
+            dry_run: false,
+        },
+    )
+    .unwrap();
+    assert!(kept.pruned.is_empty(), "{kept:?}");
+    assert!(
+        kept.stopped_at
+            .as_deref()
+            .is_some_and(|w| w.contains("inside the retention period")),
+        "{kept:?}"
+    );
+    assert!(!is_pruned(dir));
+
+    // A forged prune of shard 0 whose marker claims the last record's time (outside retention) is refused, and so
+    // is one claiming the newest time (inside retention).
+    let at = Retention {
+        period: time::Duration::days(1),
+        now,
+    };
+    verify_dir_with(dir, &v, &VerifyOptions::default(), &at).unwrap();
+    let when = (now - time::Duration::seconds(1))
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .unwrap();
+    for (claim, needle) in [(&last, "signed chain"), (&newest, "inside the")] {
+        let t = copy_log(dir);
+        for sub in ["tile", "checkpoints"] {
+            fs::remove_dir_all(t.path().join(sub))
+                .or_else(|_| fs::remove_file(t.path().join(sub)))
+                .unwrap();
+        }
+        fs::write(
+            t.path().join(PRUNED_FILE),
+            format!("pruned {when}\nnewest {claim}\n"),
+        )
+        .unwrap();
+        let e = verify_dir_with(t.path(), &v, &VerifyOptions::default(), &at).unwrap_err();
+        assert_eq!(e.bad_shard(), Some(0), "{e}");
+        assert!(e.to_string().contains(needle), "{claim}: {e}");
+    }
+}
+
+/// A log rotated by an older version: its chain record states `previous_newest_time` (the previous shard's last
+/// record's time) and no `previous_max_time`. It still opens, seals and verifies (the time is checked against the
+/// last leaf, as that version meant it), but `prune` keeps the previous shard: the last record's time is not its
+/// newest if the clock stepped back, so the pruning could not be proven.
+#[test]
+fn a_chain_record_of_an_older_version_still_verifies_but_cannot_prove_a_prune() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let s = NoteSigner::generate(NAME).unwrap();
+    let v = s.verifier();
+    let log = AuditLog::open(dir, options(&s)).unwrap();
+    append(&log, 0, 3);
+    log.close().unwrap();
+    // What the older version's rotation left before its seal: shard 1 holding its chain record (frame MAC'd with
+    // the shard's key, as any version writes it).
+    let (cp, _) = read_shard_checkpoint(dir, &v, NAME).unwrap();
+    let last = parse_leaf(leaves(dir, &v, 0).last().unwrap()).unwrap().time;
+    let chain = haetae::audit::LogLeaf {
+        v: 1,
+        seq: 0,
+        time: last.clone(),
+        instance: "gw-shards-old".into(),
+        entry: Entry::ShardStart(ShardLink {
+            shard: 1,
+            previous_origin: cp.origin.clone(),
+            previous_size: cp.size,
+            previous_root: base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                cp.root,
+            ),
+            previous_newest_time: Some(last.clone()),
+            previous_max_time: None,
+        }),
+    };
+    let leaf = haetae::audit::record::to_canonical_json(&chain).unwrap();
+    use haetae::audit::writer::fuzzing;
+    let journal = [
+        fuzzing::header(&s, 1, false),
+        fuzzing::frame(&s, 1, 0, &leaf),
+    ]
+    .concat();
+    fs::create_dir_all(shard_dir(dir, 1)).unwrap();
+    fs::write(shard_dir(dir, 1).join("journal"), journal).unwrap();
+    let log = AuditLog::open(dir, options(&s)).unwrap();
+    assert_eq!(log.health().shard, 1);
+    append(&log, 3, 1);
+    log.close().unwrap();
+    assert!(is_sealed(dir));
+    let rep = verify(dir, &v).unwrap();
+    assert_eq!(rep.shards.len(), 2);
+    assert!(rep.shards[0].sealed);
+
+    let far = PruneOptions {
+        retention: Duration::from_secs(86_400),
+        now: time::OffsetDateTime::now_utc() + Duration::from_secs(86_400 * 30),
+        dry_run: false,
+    };
+    let rep = prune(dir, &v, &far).unwrap();
+    assert!(rep.pruned.is_empty(), "{rep:?}");
+    assert!(
+        rep.stopped_at
+            .as_deref()
+            .is_some_and(|w| w.contains("older haetae")),
+        "{rep:?}"
+    );
+    assert!(!is_pruned(dir));
 }

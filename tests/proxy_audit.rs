@@ -612,3 +612,175 @@ async fn labels_with_personal_data_are_counted_and_never_logged() {
         );
     }
 }
+
+/// A log written by the library (rotated into a few shards), its verifier, and an auditor listener over it.
+async fn auditor_over(
+    dir: &Path,
+) -> (
+    NoteSigner,
+    String,
+    std::sync::Arc<haetae::proxy::auditor::Auditor>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    let signer = NoteSigner::generate("haetae.example.kr/gw-export").unwrap();
+    let copy = NoteSigner::from_private_key_string(&signer.to_private_key_string()).unwrap();
+    let d = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut o = haetae::audit::AuditOptions::new(copy, "gw-export-1");
+        o.rotate_max_bytes = Some(2048);
+        let log = haetae::audit::AuditLog::open(&d, o).unwrap();
+        for i in 0..30 {
+            let r = haetae::audit::ResidencyRecord {
+                request_id: format!("export-{i}"),
+                outcome: "forwarded".into(),
+                ..Default::default()
+            };
+            log.append_request(r).wait_blocking().unwrap();
+        }
+        assert!(log.health().shard >= 3);
+        log.close().unwrap();
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let auditor = std::sync::Arc::new(haetae::proxy::auditor::Auditor::new(
+        dir.to_path_buf(),
+        signer.verifier(),
+        &[haetae::proxy::auth::key_hash_hex("auditor-token")],
+        730,
+    ));
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(haetae::proxy::auditor::serve(
+        listener,
+        std::sync::Arc::clone(&auditor),
+        stop_rx,
+    ));
+    (signer, base, auditor, stop)
+}
+
+/// Make a sealed shard's file writable and flip one byte in the middle of it.
+fn flip_a_byte(path: &Path) {
+    let mut p = std::fs::metadata(path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    p.set_readonly(false);
+    std::fs::set_permissions(path, p).unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The widest entry bundle of shard `k`'s first (partial) bundle.
+fn first_bundle(dir: &Path, k: u64) -> std::path::PathBuf {
+    std::fs::read_dir(dir.join(format!("shards/{k}/tile/entries/000.p")))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .unwrap()
+}
+
+/// `/export` verifies the log before it sends a status line: a log altered between two exports gets a 422 with a
+/// JSON error naming the shard, not a `200` whose body is cut off after the first records.
+#[tokio::test]
+async fn the_auditor_export_answers_a_tampered_log_with_an_error_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit");
+    let (_signer, base, _auditor, stop) = auditor_over(&dir).await;
+    let auth = ("authorization", "Bearer auditor-token");
+    let (s, h, body) = send("GET", &format!("{base}/export"), &[auth], "").await;
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "application/x-ndjson");
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("\"export-0\"") && text.contains("\"export-29\""));
+
+    // A record of shard 1 altered after the first export.
+    flip_a_byte(&first_bundle(&dir, 1));
+    for format in ["jsonl", "csv"] {
+        let (s, h, body) = send(
+            "GET",
+            &format!("{base}/export?format={format}"),
+            &[auth],
+            "",
+        )
+        .await;
+        assert_eq!(s, 422, "{format}: {body:?}");
+        assert_eq!(h["content-type"], "application/json");
+        let err: Value = serde_json::from_slice(&body).unwrap();
+        let msg = err["error"].as_str().unwrap();
+        assert!(msg.contains("shard 1"), "{msg}");
+    }
+    stop.send(true).unwrap();
+}
+
+/// Repeated exports reuse what was verified: the first verifies every shard, a second one nothing (every shard
+/// reused), and once the open shard has grown only that shard is read again, extended from where the last export
+/// stopped, while the sealed shards are reused. A time range is honoured on the extended shard.
+#[tokio::test]
+async fn repeated_exports_reuse_what_was_verified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit");
+    let (signer, base, auditor, stop) = auditor_over(&dir).await;
+    let shards = haetae::audit::shard::list_shards(&dir).unwrap().len() as u64;
+    let auth = ("authorization", "Bearer auditor-token");
+    let (s, _, first) = send("GET", &format!("{base}/export"), &[auth], "").await;
+    assert_eq!(s, 200);
+    let st = auditor.export_stats();
+    assert_eq!((st.full, st.extended, st.reused), (shards, 0, 0));
+    let (s, _, again) = send("GET", &format!("{base}/export"), &[auth], "").await;
+    assert_eq!(s, 200);
+    assert_eq!(again, first);
+    let st = auditor.export_stats();
+    assert_eq!((st.full, st.extended, st.reused), (shards, 0, shards));
+
+    // Three more records in the open shard (the gateway keeps writing while auditors read).
+    let since = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    // Record times have millisecond resolution: make sure the new ones are not stamped in the same millisecond.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let d = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let o = haetae::audit::AuditOptions::new(signer, "gw-export-1");
+        let log = haetae::audit::AuditLog::open(&d, o).unwrap();
+        for i in 0..3 {
+            let r = haetae::audit::ResidencyRecord {
+                request_id: format!("later-{i}"),
+                outcome: "forwarded".into(),
+                ..Default::default()
+            };
+            log.append_request(r).wait_blocking().unwrap();
+        }
+        log.close().unwrap();
+    })
+    .await
+    .unwrap();
+    let (s, _, grown) = send("GET", &format!("{base}/export"), &[auth], "").await;
+    assert_eq!(s, 200);
+    let text = String::from_utf8(grown.to_vec()).unwrap();
+    assert!(text.starts_with(std::str::from_utf8(&first).unwrap()));
+    assert_eq!(
+        text.lines().count(),
+        first.split(|&b| b == b'\n').count() - 1 + 3
+    );
+    assert!(text.contains("\"later-2\""));
+    let st = auditor.export_stats();
+    assert_eq!(
+        (st.full, st.extended, st.reused),
+        (shards, 1, 2 * shards - 1),
+        "only the open shard is read again"
+    );
+    let (s, _, recent) = send("GET", &format!("{base}/export?from={since}"), &[auth], "").await;
+    assert_eq!(s, 200);
+    let recent = String::from_utf8(recent.to_vec()).unwrap();
+    assert_eq!(recent.lines().count(), 3, "{recent}");
+    assert!(recent.lines().all(|l| l.contains("\"later-")));
+    stop.send(true).unwrap();
+}

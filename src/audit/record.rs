@@ -162,24 +162,36 @@ pub struct ShardLink {
     pub previous_size: u64,
     /// Root hash (base64) of the previous shard's final checkpoint.
     pub previous_root: String,
-    /// Time of the previous shard's newest (last) leaf, as that leaf states it; `None` for an empty previous
-    /// shard, and in chain records written before this field existed. Signed with this shard, it is what proves
-    /// that the previous shard may be pruned: `verify` compares a `pruned` marker's claim with it.
+    /// **Legacy, never written any more**: the time of the previous shard's *last* leaf, as chain records written
+    /// by haetae versions between the introduction of this field and `previous_max_time` stated it. With a clock
+    /// that stepped back during that shard the last leaf is not the newest record, so this time cannot prove the
+    /// previous shard's pruning: `prune` keeps a shard whose successor states only this, and `verify` refuses a
+    /// `pruned` marker backed only by it. For a shard whose data is still there, `verify` checks it against the
+    /// last leaf (it is what the older writer meant), so such logs still verify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_newest_time: Option<String>,
+    /// The latest `time` of any record of the previous shard (the maximum, not the last leaf's: a clock that
+    /// steps back must not make a shard look older than it is); `None` for an empty previous shard and in chain
+    /// records written by older versions. Signed with this shard, it is what proves that the previous shard may be
+    /// pruned: `prune` requires it to equal the maximum it verified, and `verify` compares a `pruned` marker's
+    /// claim with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_max_time: Option<String>,
 }
 
 impl ShardLink {
-    /// Whether this chain record names the final checkpoint `want` describes (shard, origin, size, root). The
-    /// newest-leaf time is compared when both carry one (records written before it existed lack it).
+    /// Whether this chain record names the final checkpoint `want` describes (shard, origin, size, root). Each
+    /// time (`previous_newest_time`: the last leaf's, `previous_max_time`: the maximum) is compared when both
+    /// carry it: a caller that did not read the previous shard leaves them `None`, and a record written before a
+    /// field existed lacks it.
     pub fn names(&self, want: &ShardLink) -> bool {
+        let same = |a: &Option<String>, b: &Option<String>| a.is_none() || b.is_none() || a == b;
         self.shard == want.shard
             && self.previous_origin == want.previous_origin
             && self.previous_size == want.previous_size
             && self.previous_root == want.previous_root
-            && (self.previous_newest_time.is_none()
-                || want.previous_newest_time.is_none()
-                || self.previous_newest_time == want.previous_newest_time)
+            && same(&self.previous_newest_time, &want.previous_newest_time)
+            && same(&self.previous_max_time, &want.previous_max_time)
     }
 }
 
@@ -402,6 +414,7 @@ impl PreparedEntry {
                 f.num("previous_size", l.previous_size);
                 f.str("previous_root", &l.previous_root);
                 f.opt_str("previous_newest_time", l.previous_newest_time.as_ref());
+                f.opt_str("previous_max_time", l.previous_max_time.as_ref());
             }
         }
         let fields = f.sorted();
@@ -486,6 +499,20 @@ struct LeafSeq {
 pub fn leaf_seq(bytes: &[u8]) -> Result<u64, AuditError> {
     serde_json::from_slice::<LeafSeq>(bytes)
         .map(|l| l.seq)
+        .map_err(|e| AuditError::Record(format!("leaf is not a valid record: {e}")))
+}
+
+/// The parts of a leaf that verification and replay need cheaply: `seq` and `time` (top-level fields only).
+#[derive(Debug, Deserialize)]
+struct LeafSeqTime {
+    seq: u64,
+    time: String,
+}
+
+/// Read just the top-level `seq` and `time` of a leaf (other fields are skipped, as in [`leaf_seq`]).
+pub fn leaf_seq_time(bytes: &[u8]) -> Result<(u64, String), AuditError> {
+    serde_json::from_slice::<LeafSeqTime>(bytes)
+        .map(|l| (l.seq, l.time))
         .map_err(|e| AuditError::Record(format!("leaf is not a valid record: {e}")))
 }
 

@@ -16,13 +16,15 @@
 //!   written again once the next one exists; a seal a crash interrupted is completed by the next open (after
 //!   replaying that shard's journal against its final checkpoint and rewriting any damaged tile).
 //! * **Chaining**: the first leaf of shard k ≥ 1 is a `shard_start` record ([`super::record::ShardLink`]) naming
-//!   shard k-1's final checkpoint (origin, size, root) and the time of its newest (last) record. Deleting,
+//!   shard k-1's final checkpoint (origin, size, root) and its newest record time (the latest time of any of its
+//!   records, not the last one's: a clock that stepped back must not make a shard look older). Deleting,
 //!   swapping, truncating or replacing a whole shard breaks the chain, and `verify` names the shard; a `pruned`
 //!   marker must state the newest time the successor's chain record signed.
-//! * **Pruning** ([`prune`], `haetae audit prune`, never the gateway): only sealed shards whose newest leaf is older
+//! * **Pruning** ([`prune`], `haetae audit prune`, never the gateway): only sealed shards whose newest record is older
 //!   than the retention period, oldest first, after the whole chain verified, and only when the next shard's signed
 //!   chain record states that newest time (so `verify` can prove the pruning; shards whose successor's chain
-//!   record predates that field are kept). A pruned shard keeps `checkpoint` and `sealed`, gains a `pruned` marker
+//!   record predates that field, or states only the last record's time as versions before the maximum did, are
+//!   kept). A pruned shard keeps `checkpoint` and `sealed`, gains a `pruned` marker
 //!   and (shard k ≥ 1) `chain-proof`: the tlog-proof of its own chain record against its sealed checkpoint, which
 //!   keeps the previous shard's pruning provable; its tiles, journal and archive are deleted. The chain still
 //!   verifies.
@@ -48,7 +50,7 @@ use super::AuditError;
 pub const SHARDS_DIR: &str = "shards";
 /// Marker of a sealed shard: its final signed checkpoint note, verbatim.
 pub const SEALED_FILE: &str = "sealed";
-/// Marker of a pruned shard (when, newest leaf time); its data is gone, `checkpoint` and `sealed` remain.
+/// Marker of a pruned shard (when, newest record time); its data is gone, `checkpoint` and `sealed` remain.
 pub const PRUNED_FILE: &str = "pruned";
 /// The tile tree of a shard.
 pub const TILE_DIR: &str = "tile";
@@ -283,7 +285,7 @@ pub struct PrunedShard {
     pub origin: String,
     /// Entries in its sealed checkpoint.
     pub size: u64,
-    /// Time of its newest leaf.
+    /// Its newest record time (the latest of all its records).
     pub newest: String,
 }
 
@@ -305,7 +307,7 @@ pub struct PruneReport {
 /// Options of [`prune`].
 #[derive(Debug, Clone)]
 pub struct PruneOptions {
-    /// Retention period: shards whose newest leaf is younger than `now - retention` are kept.
+    /// Retention period: shards whose newest record is younger than `now - retention` are kept.
     pub retention: Duration,
     /// The current time (a parameter so tests and reruns are deterministic).
     pub now: time::OffsetDateTime,
@@ -314,7 +316,8 @@ pub struct PruneOptions {
 }
 
 /// Prune the log in `root`: verify the whole chain first (nothing is deleted from a log that does not verify),
-/// then, oldest first, delete the data of each sealed shard whose newest leaf is older than `now - retention`,
+/// then, oldest first, delete the data of each sealed shard whose newest record (the latest time of any of its
+/// records, as `verify` computed it) is older than `now - retention`,
 /// keeping its `checkpoint` and `sealed` note and writing a `pruned` marker. The newest shard is never pruned.
 pub fn prune(
     root: &Path,
@@ -372,13 +375,26 @@ pub fn prune(
             }
         };
         // Only what `verify` can prove afterwards: the next shard's signed chain record must state this shard's
-        // newest record time (records written before it did cannot be pruned provably, so they are kept).
+        // newest record time — the latest of all its records, which `verify` just computed — (records written before
+        // it did, or by versions that stated only the last leaf's time, cannot be pruned provably: they are kept).
         let why_keep = why_keep.or_else(|| {
             match signed_chain_record(root, verifier, s.shard + 1) {
-                Ok(Some(link)) if link.previous_newest_time == s.newest_time => None,
+                Ok(Some(link))
+                    if link.previous_max_time == s.newest_time
+                        && (s.newest_time.is_some() || s.size == 0) =>
+                {
+                    None
+                }
+                Ok(Some(link)) if link.previous_max_time.is_some() => Some(format!(
+                    "shard {}'s newest record time is not the one shard {}'s chain record states: its pruning \
+                     could not be proven, so it is kept",
+                    s.shard,
+                    s.shard + 1
+                )),
                 Ok(Some(_)) => Some(format!(
                     "shard {}'s newest record time is not stated by shard {}'s chain record (written by an older \
-                     haetae): its pruning could not be proven, so it is kept",
+                     haetae, which stated at most its last record's time): its pruning could not be proven, so it \
+                     is kept",
                     s.shard,
                     s.shard + 1
                 )),

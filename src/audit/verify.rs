@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read as _;
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -23,7 +24,7 @@ use super::merkle::{
     inclusion_proof, leaf_hash, perfect_root, root_from_inclusion_proof, Frontier, Hash,
 };
 use super::note::{Checkpoint, NoteVerifier, MAX_NOTE_BYTES};
-use super::record::{leaf_seq, parse_leaf, parse_leaf_lenient, Entry, LogLeaf, ShardLink};
+use super::record::{leaf_seq_time, parse_leaf, parse_leaf_lenient, Entry, LogLeaf, ShardLink};
 use super::shard::{
     is_pruned, list_shards, pruned_newest, read_pruned_marker, read_seal, shard_dir, shard_origin,
     swapped_hint, PrunedMarker,
@@ -34,6 +35,9 @@ use super::tiles::{
 };
 use super::writer::{ARCHIVE_FILE, CHECKPOINT_FILE, JOURNAL_FILE, LOCK_FILE};
 use super::AuditError;
+
+mod cache;
+pub use cache::{verify_for_export, ExportCache, ExportCacheStats};
 
 /// A pruned shard k ≥ 1 keeps this file: the `tlog-proof` of its chain record (leaf 0) against its sealed
 /// checkpoint, so that the pruning of shard k-1 stays provable once shard k's tiles are gone.
@@ -149,16 +153,6 @@ fn read_bundle_entries(dir: &Path, index: u64, width: u64) -> Result<Vec<Vec<u8>
         .collect())
 }
 
-/// Leaf `index` of the shard in `dir` whose checkpoint covers `size` entries, read from its entry bundle
-/// (unverified: the caller checks it against something signed).
-pub(crate) fn leaf_at(dir: &Path, size: u64, index: u64) -> Result<Vec<u8>, AuditError> {
-    let b = index / TILE_WIDTH;
-    read_bundle_entries(dir, b, tile_width(0, b, size))?
-        .into_iter()
-        .nth((index % TILE_WIDTH) as usize)
-        .ok_or_else(|| corrupt(Some(index), "entry missing from its bundle"))
-}
-
 /// Hashes of tile (level, index) at `width`, from whichever stored file covers it.
 fn read_tile_hashes(
     dir: &Path,
@@ -233,7 +227,9 @@ pub struct ShardReport {
     pub sealed: bool,
     /// The shard was pruned: only its sealed checkpoint remains (checked, and chained to the next shard).
     pub pruned: bool,
-    /// Time of the shard's newest leaf (None for an empty shard; for a pruned shard, what its marker says).
+    /// The shard's newest record time: the latest `time` of any of its leaves (not the last leaf's — a clock that
+    /// stepped back must not make a shard look older than it is). None for an empty shard and with
+    /// [`VerifyOptions::skip_record_checks`] (leaves are not parsed then); for a pruned shard, what its marker says.
     pub newest_time: Option<String>,
     /// Time of the shard's first leaf (None for an empty or pruned shard).
     pub oldest_time: Option<String>,
@@ -265,7 +261,8 @@ pub struct VerifyOptions {
     /// A checkpoint note the auditor kept from earlier: the log must still contain that tree (detects rollback
     /// and truncation of the newest entries even if the directory's own archive was truncated too).
     pub trusted_checkpoint: Option<String>,
-    /// Skip reading each leaf's sequence number (hash checks only).
+    /// Skip reading each leaf's sequence number and time (hash checks only; shards then report no
+    /// `newest_time`, and the chain records' record times are not compared).
     pub skip_record_checks: bool,
     /// Fully parse every leaf as a record and check it is in canonical form (slower).
     pub strict_records: bool,
@@ -343,7 +340,7 @@ pub(crate) fn verify_shard(
     options: &VerifyOptions,
     link: Option<&ShardLink>,
 ) -> Result<ShardReport, AuditError> {
-    verify_shard_collect(dir, origin, verifier, options, link, None)
+    verify_shard_collect(dir, origin, verifier, options, link).map(|(rep, _)| rep)
 }
 
 /// Digest of the leaf hashes of one entry bundle (the level-0 tile hashes it was verified against): what a
@@ -356,15 +353,56 @@ fn bundle_digest(hashes: &[Hash]) -> Hash {
     d.finalize().into()
 }
 
-/// [`verify_shard`], also recording into `bundles` (when given) the [`bundle_digest`] of every entry bundle.
+/// One entry bundle as verification saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BundleVerified {
+    /// [`bundle_digest`] of its verified leaf hashes.
+    digest: Hash,
+    /// Earliest and latest record time in it (None when leaves were not parsed).
+    times: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
+}
+
+/// What verifying one shard established beyond its [`ShardReport`]: what a second read must reproduce, and what
+/// lets a growing shard be verified incrementally (see [`ExportCache`]).
+#[derive(Debug, Clone, Default)]
+struct ShardVerified {
+    /// Every entry bundle, in order.
+    bundles: Vec<BundleVerified>,
+    /// The last leaf's time (what chain records written by older versions state as `previous_newest_time`).
+    last_time: Option<String>,
+    /// The latest record time, parsed (`newest_time` of the report).
+    max_time: Option<time::OffsetDateTime>,
+    /// The tree over the verified leaves.
+    frontier: Frontier,
+    /// Leaf hashes of the last bundle when it is partial.
+    tail: Vec<Hash>,
+}
+
+impl BundleVerified {
+    /// Whether any of its records can be in `range` (unknown times: yes).
+    fn meets(&self, range: &TimeRange) -> bool {
+        self.times.is_none_or(|(lo, hi)| {
+            range.from.is_none_or(|f| hi >= f) && range.to.is_none_or(|e| lo < e)
+        })
+    }
+
+    fn widen(&mut self, t: time::OffsetDateTime) {
+        self.times = Some(match self.times {
+            None => (t, t),
+            Some((lo, hi)) => (lo.min(t), hi.max(t)),
+        });
+    }
+}
+
+/// [`verify_shard`], also returning what it established ([`ShardVerified`]).
 fn verify_shard_collect(
     dir: &Path,
     origin: &str,
     verifier: &NoteVerifier,
     options: &VerifyOptions,
     link: Option<&ShardLink>,
-    mut bundles: Option<&mut Vec<Hash>>,
-) -> Result<ShardReport, AuditError> {
+) -> Result<(ShardReport, ShardVerified), AuditError> {
+    let mut out = ShardVerified::default();
     let (cp, _) = read_shard_checkpoint(dir, verifier, origin)?;
     let size = cp.size;
     if link.is_some() && size == 0 {
@@ -446,9 +484,10 @@ fn verify_shard_collect(
             let b = i / TILE_WIDTH;
             let width = tile_width(0, b, size);
             level0 = read_tile_hashes(dir, 0, b, width)?;
-            if let Some(out) = bundles.as_mut() {
-                out.push(bundle_digest(&level0));
-            }
+            out.bundles.push(BundleVerified {
+                digest: bundle_digest(&level0),
+                times: None,
+            });
         }
         let h = leaf_hash(data);
         let k = (i % TILE_WIDTH) as usize;
@@ -479,18 +518,29 @@ fn verify_shard_collect(
             }
         }
         if !options.skip_record_checks {
-            let seq = if options.strict_records {
+            let (seq, time) = if options.strict_records {
                 parse_leaf(data)
+                    .map(|l| (l.seq, l.time))
                     .map_err(|e| corrupt(Some(i), e.to_string()))?
-                    .seq
             } else {
-                leaf_seq(data).map_err(|e| corrupt(Some(i), e.to_string()))?
+                leaf_seq_time(data).map_err(|e| corrupt(Some(i), e.to_string()))?
             };
             if seq != i {
                 return Err(corrupt(
                     Some(i),
                     format!("entry carries sequence {seq} (entries reordered or moved)"),
                 ));
+            }
+            // The shard's newest record time is the latest of all, not the last leaf's: a clock that stepped back
+            // must not make the shard look older than it is (to `prune` and to a `pruned` marker's check).
+            let t = parse_leaf_time(&time)
+                .ok_or_else(|| corrupt(Some(i), "record time is not an RFC 3339 time"))?;
+            if let Some(b) = out.bundles.last_mut() {
+                b.widen(t);
+            }
+            if out.max_time.is_none_or(|m| t > m) {
+                out.max_time = Some(t);
+                newest_time = Some(time);
             }
         }
         if i == 0 {
@@ -506,7 +556,7 @@ fn verify_shard_collect(
             );
         }
         if i + 1 == size {
-            newest_time = Some(
+            out.last_time = Some(
                 parse_leaf_lenient(data)
                     .map_err(|e| corrupt(Some(i), e.to_string()))?
                     .time,
@@ -543,7 +593,11 @@ fn verify_shard_collect(
     }
 
     let journal_entries = journal.as_ref().map(|j| j.count);
-    Ok(ShardReport {
+    if size % TILE_WIDTH != 0 {
+        out.tail = level0;
+    }
+    out.frontier = frontier;
+    let report = ShardReport {
         shard: 0,
         origin: cp.origin,
         size,
@@ -554,7 +608,8 @@ fn verify_shard_collect(
         pruned: false,
         newest_time,
         oldest_time,
-    })
+    };
+    Ok((report, out))
 }
 
 /// The first leaf of shard k ≥ 1 must be the `shard_start` record naming shard k-1's sealed checkpoint.
@@ -572,6 +627,29 @@ fn check_link(data: &[u8], want: &ShardLink) -> Result<(), AuditError> {
             format!(
                 "the chain record says this is shard {}, but it is stored as shard {} (shards swapped or renamed)",
                 got.shard, want.shard
+            ),
+        ));
+    }
+    let identity = ShardLink {
+        previous_newest_time: None,
+        previous_max_time: None,
+        ..want.clone()
+    };
+    if got.names(&identity) && !got.names(want) {
+        // One of the two times differs (each is compared only when both sides state it).
+        let (says, is) = match (&got.previous_max_time, &want.previous_max_time) {
+            (Some(g), Some(w)) if g != w => (g.as_str(), w.as_str()),
+            _ => (
+                got.previous_newest_time.as_deref().unwrap_or("-"),
+                want.previous_newest_time.as_deref().unwrap_or("-"),
+            ),
+        };
+        return Err(corrupt(
+            Some(0),
+            format!(
+                "the chain record states {says} as shard {}'s newest record time, but its records say {is} \
+                 (records of the previous shard altered, or the chain record forged)",
+                want.shard - 1
             ),
         ));
     }
@@ -729,9 +807,12 @@ pub(crate) fn signed_chain_record(
 }
 
 /// What makes a pruned shard `k` legitimate beyond its marker: the chain record that starts shard k+1 — signed with
-/// that shard — names shard k's sealed checkpoint and its newest record's time, and the marker's `newest` is that
-/// time (the retention check in [`check_pruned`] then applies to a signed value). A shard whose successor's chain
-/// record lacks the time (written before it was recorded) cannot be proven to have been pruned legitimately.
+/// that shard — names shard k's sealed checkpoint and its newest record's time (`previous_max_time`, the latest
+/// time of any of its records), and the marker's `newest` is that time (the retention check in [`check_pruned`]
+/// then applies to a signed value). A shard whose successor's chain record lacks that time cannot be proven to
+/// have been pruned legitimately: records written before the field existed, and those written by the versions that
+/// stated only the *last* leaf's time (`previous_newest_time`), which is not the newest when the clock stepped back
+/// during the shard — a prune those versions made may have been early, and nothing left can tell.
 pub(crate) fn check_pruned_signed(
     root: &Path,
     verifier: &NoteVerifier,
@@ -764,6 +845,7 @@ pub(crate) fn check_pruned_signed(
         previous_size: sealed.size,
         previous_root: B64.encode(sealed.root),
         previous_newest_time: None,
+        previous_max_time: None,
     };
     if !link.names(&want) {
         return Err(corrupt(
@@ -774,7 +856,7 @@ pub(crate) fn check_pruned_signed(
             ),
         ));
     }
-    let signed = match &link.previous_newest_time {
+    let signed = match &link.previous_max_time {
         Some(t) => Some(parse_leaf_time(t).ok_or_else(|| {
             corrupt(
                 None,
@@ -782,6 +864,16 @@ pub(crate) fn check_pruned_signed(
             )
         })?),
         None if sealed.size == 0 => None,
+        None if link.previous_newest_time.is_some() => {
+            return Err(corrupt(
+                None,
+                format!(
+                    "the shard is marked pruned, but its pruning cannot be proven: shard {next}'s chain record was \
+                     written by an older haetae and states only the time of this shard's last record, which is not \
+                     its newest if the clock stepped back, so it cannot show that every record was outside retention"
+                ),
+            ))
+        }
         None => {
             return Err(corrupt(
                 None,
@@ -818,14 +910,20 @@ pub fn verify_dir_with(
     verify_dir_collect(root, verifier, options, retention, None)
 }
 
-/// [`verify_dir`], also recording (when `bundles` is given) the [`bundle_digest`] of every entry bundle of every
-/// shard that still holds data, keyed by shard.
+/// What [`verify_dir_collect`] records about every shard that still holds data, and the cache it may reuse.
+struct Collect<'a> {
+    shards: BTreeMap<u64, Arc<ShardVerified>>,
+    cache: Option<&'a mut cache::CacheState>,
+}
+
+/// [`verify_dir`], also recording (when `collect` is given) what was established about every shard that still
+/// holds data ([`ShardVerified`]), keyed by shard.
 fn verify_dir_collect(
     root: &Path,
     verifier: &NoteVerifier,
     options: &VerifyOptions,
     retention: &Retention,
-    mut bundles: Option<&mut BTreeMap<u64, Vec<Hash>>>,
+    mut collect: Option<&mut Collect<'_>>,
 ) -> Result<VerifyReport, AuditError> {
     let shards = shards_of(root, verifier)?;
     let newest = shards.last().map_or(0, |s| s.0);
@@ -847,8 +945,10 @@ fn verify_dir_collect(
     let mut reports: Vec<ShardReport> = Vec::with_capacity(shards.len());
     let mut previous: Option<Checkpoint> = None;
     let mut seen_data = false;
-    // The newest leaf time of the previous shard, when its data was verified (not pruned).
+    // The newest record time (the maximum) and the last leaf's time of the previous shard, when its data was
+    // verified (not pruned).
     let mut newest_of_previous: Option<Option<String>> = None;
+    let mut last_of_previous: Option<String> = None;
     // The writer's own directory (it holds the writer lock file), not an auditor's copy: the open shard's journal
     // is then the writer's source of truth and must exist, as the writer's open requires.
     let writer_dir = root.join(LOCK_FILE).exists();
@@ -865,8 +965,12 @@ fn verify_dir_collect(
                 previous_origin: p.origin.clone(),
                 previous_size: p.size,
                 previous_root: B64.encode(p.root),
-                // Compared with the chain record's (when it states one) in `check_link`.
-                previous_newest_time: newest_of_previous.clone().flatten(),
+                // Compared with the chain record's (when it states them) in `check_link`: a record written by this
+                // version states the maximum, one written by an older version the last leaf's time.
+                previous_newest_time: newest_of_previous
+                    .as_ref()
+                    .and_then(|_| last_of_previous.clone()),
+                previous_max_time: newest_of_previous.clone().flatten(),
             }),
             (_, None) => None,
         };
@@ -937,9 +1041,18 @@ fn verify_dir_collect(
             if trusted_shard != Some(k) {
                 opts.trusted_checkpoint = None;
             }
-            let out = bundles.as_mut().map(|b| b.entry(k).or_default());
-            let rep = verify_shard_collect(&dir, &origin, verifier, &opts, link.as_ref(), out)
-                .map_err(in_shard)?;
+            let (rep, verified) = match collect.as_mut().and_then(|c| c.cache.as_deref_mut()) {
+                Some(cache) => {
+                    cache.verify_shard(k, &dir, &origin, verifier, link.as_ref(), seal.is_some())
+                }
+                None => verify_shard_collect(&dir, &origin, verifier, &opts, link.as_ref())
+                    .map(|(r, v)| (r, Arc::new(v))),
+            }
+            .map_err(in_shard)?;
+            last_of_previous = verified.last_time.clone();
+            if let Some(c) = collect.as_mut() {
+                c.shards.insert(k, verified);
+            }
             if writer_dir && k == newest && seal.is_none() && !dir.join(JOURNAL_FILE).exists() {
                 return Err(in_shard(corrupt(
                     Some(rep.size),
@@ -983,6 +1096,9 @@ fn verify_dir_collect(
             }),
         };
         newest_of_previous = (!rep.pruned).then(|| rep.newest_time.clone());
+        if rep.pruned {
+            last_of_previous = None;
+        }
         reports.push(rep);
     }
     let last = reports
@@ -1069,6 +1185,16 @@ impl JournalHashes {
         self.count += 1;
         Some(buf.as_slice() == entry)
     }
+}
+
+/// How many complete frames `verify` reads from the journal at `path` (the `journal_replay` fuzz target compares
+/// it with what replay recovers).
+pub(crate) fn journal_frames(path: &Path) -> Result<u64, AuditError> {
+    let f = fs::File::open(path).map_err(|e| AuditError::io(path, e))?;
+    let mut j = JournalHashes::open(f)?;
+    let mut buf = Vec::new();
+    while j.next_equals(&[], &mut buf).is_some() {}
+    Ok(j.count)
 }
 
 /// A C2SP `tlog-proof`: index, inclusion path, the signed checkpoint, and (as `extra`) the leaf itself so that
@@ -1416,42 +1542,42 @@ pub fn for_each_record_in(
     verifier: &NoteVerifier,
     range: &TimeRange,
     retention: &Retention,
-    mut f: impl FnMut(LeafRef, &[u8], &LogLeaf) -> Result<(), AuditError>,
+    f: impl FnMut(LeafRef, &[u8], &LogLeaf) -> Result<(), AuditError>,
 ) -> Result<Checkpoint, AuditError> {
-    let verified = verify_records(root, verifier, retention)?;
-    verified.visit(root, |at, data, leaf| {
-        let t = parse_leaf_time(&leaf.time)
-            .ok_or_else(|| corrupt(Some(at.index), "record time is not an RFC 3339 time"))?;
-        if range.contains(t) {
-            f(at, data, leaf)?;
-        }
-        Ok(())
-    })?;
+    let verified = verify_records(root, verifier, retention, None)?;
+    verified.visit_range(root, range, f)?;
     Ok(verified.newest)
 }
 
-/// A log that verified, with what a second read must reproduce.
-struct VerifiedLog {
+/// A log that verified, with what a second read must reproduce: what [`verify_for_export`] returns before
+/// anything is sent, and [`VerifiedLog::visit_range`] streams from.
+#[derive(Debug)]
+pub struct VerifiedLog {
     report: VerifyReport,
-    /// Per shard with data: the digest of each entry bundle's verified leaf hashes.
-    bundles: BTreeMap<u64, Vec<Hash>>,
+    /// Per shard with data: each entry bundle's digest of verified leaf hashes and time span.
+    shards: BTreeMap<u64, Arc<ShardVerified>>,
     /// The newest shard's verified checkpoint.
     newest: Checkpoint,
 }
 
-/// Verify the whole log (as `audit verify` does) and keep the bundle digests.
+/// Verify the whole log (as `audit verify` does; with `cache`, reusing what an earlier call established, see
+/// [`ExportCache`]) and keep what a second read must reproduce.
 fn verify_records(
     root: &Path,
     verifier: &NoteVerifier,
     retention: &Retention,
+    cache: Option<&mut cache::CacheState>,
 ) -> Result<VerifiedLog, AuditError> {
-    let mut bundles = BTreeMap::new();
+    let mut collect = Collect {
+        shards: BTreeMap::new(),
+        cache,
+    };
     let report = verify_dir_collect(
         root,
         verifier,
         &VerifyOptions::default(),
         retention,
-        Some(&mut bundles),
+        Some(&mut collect),
     )?;
     let root_hash = B64
         .decode(&report.root)
@@ -1465,17 +1591,25 @@ fn verify_records(
     };
     Ok(VerifiedLog {
         report,
-        bundles,
+        shards: collect.shards,
         newest,
     })
 }
 
 impl VerifiedLog {
-    /// Visit every verified leaf, oldest shard first, re-reading each bundle and checking it against its digest
-    /// before any of its leaves is passed on.
-    fn visit(
+    /// The newest shard's verified checkpoint.
+    pub fn newest(&self) -> &Checkpoint {
+        &self.newest
+    }
+
+    /// Visit the verified leaves whose time is in `range`, oldest shard first. Only entry bundles whose verified
+    /// time span meets `range` are read; each is re-read and checked against the leaf hashes that were verified
+    /// before any of its leaves is passed on (a file changed since is an error naming the shard and index, and
+    /// nothing of that bundle is passed on).
+    pub fn visit_range(
         &self,
         root: &Path,
+        range: &TimeRange,
         mut f: impl FnMut(LeafRef, &[u8], &LogLeaf) -> Result<(), AuditError>,
     ) -> Result<(), AuditError> {
         let single = self.report.shards.len() == 1;
@@ -1485,14 +1619,21 @@ impl VerifiedLog {
             }
             let in_shard = |e: AuditError| if single { e } else { e.in_shard(s.shard) };
             let dir = shard_dir(root, s.shard);
-            let digests = self.bundles.get(&s.shard).map_or(&[][..], Vec::as_slice);
+            let bundles = self
+                .shards
+                .get(&s.shard)
+                .map_or(&[][..], |v| v.bundles.as_slice());
             for b in 0..s.size.div_ceil(TILE_WIDTH) {
+                let verified = bundles.get(b as usize);
+                if verified.is_some_and(|v| !v.meets(range)) {
+                    continue;
+                }
                 let width = tile_width(0, b, s.size);
                 let first = b * TILE_WIDTH;
                 let entries = read_bundle_entries(&dir, b, width).map_err(in_shard)?;
                 let hashes: Vec<Hash> = entries.iter().map(|e| leaf_hash(e)).collect();
                 if entries.len() as u64 != width
-                    || digests.get(b as usize) != Some(&bundle_digest(&hashes))
+                    || verified.map(|v| v.digest) != Some(bundle_digest(&hashes))
                 {
                     return Err(in_shard(corrupt(
                         Some(first),
@@ -1506,14 +1647,19 @@ impl VerifiedLog {
                     let i = first + k as u64;
                     let leaf = parse_leaf_lenient(data)
                         .map_err(|e| in_shard(corrupt(Some(i), e.to_string())))?;
-                    f(
-                        LeafRef {
-                            shard: s.shard,
-                            index: i,
-                        },
-                        data,
-                        &leaf,
-                    )?;
+                    let t = parse_leaf_time(&leaf.time).ok_or_else(|| {
+                        in_shard(corrupt(Some(i), "record time is not an RFC 3339 time"))
+                    })?;
+                    if range.contains(t) {
+                        f(
+                            LeafRef {
+                                shard: s.shard,
+                                index: i,
+                            },
+                            data,
+                            &leaf,
+                        )?;
+                    }
                 }
             }
         }
@@ -1695,7 +1841,7 @@ pub fn monthly_report_with(
         home_jurisdiction: home.to_owned(),
         ..Default::default()
     };
-    let verified = verify_records(dir, verifier, retention)?;
+    let verified = verify_records(dir, verifier, retention, None)?;
     rep.pruned_through = verified
         .report
         .shards
@@ -1710,12 +1856,13 @@ pub fn monthly_report_with(
         std::collections::HashMap::new();
     let mut earlier: std::collections::HashSet<String> = std::collections::HashSet::new();
     let (lo, hi) = (start - PAIRING_WINDOW, end + PAIRING_WINDOW);
-    verified.visit(dir, |at, _, leaf| {
+    let window = TimeRange {
+        from: Some(lo),
+        to: Some(hi),
+    };
+    verified.visit_range(dir, &window, |at, _, leaf| {
         let t = parse_leaf_time(&leaf.time)
             .ok_or_else(|| corrupt(Some(at.index), "record time is not an RFC 3339 time"))?;
-        if t < lo || t >= hi {
-            return Ok(());
-        }
         let in_month = t >= start && t < end;
         match &leaf.entry {
             Entry::Request(r) if r.outcome == DECIDED => {

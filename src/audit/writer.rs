@@ -56,7 +56,8 @@ use tokio::sync::oneshot;
 use super::merkle::{leaf_hash, Frontier, Hash};
 use super::note::{Checkpoint, NoteSigner, NoteVerifier};
 use super::record::{
-    parse_leaf_lenient, Entry, PreparedEntry, ResidencyRecord, ShardLink, SCHEMA_VERSION,
+    leaf_seq_time, parse_leaf_lenient, Entry, PreparedEntry, ResidencyRecord, ShardLink,
+    SCHEMA_VERSION,
 };
 use super::shard::{create_shard_dir, list_shards, read_seal, shard_dir, shard_origin};
 use super::tiles::{write_atomic, TileBuilder, MAX_ENTRY_BYTES};
@@ -191,6 +192,10 @@ pub struct AuditOptions {
     /// Rotate: seal the open shard and start the next once its first leaf is this old (checked before each batch,
     /// and by a timer while idle; a shard holding nothing but its chain record is not rotated).
     pub rotate_max_age: Option<Duration>,
+    /// The clock that stamps each batch's records (`time::OffsetDateTime::now_utc` by default). Only for tests
+    /// that need a clock which steps back; not part of the stable API.
+    #[doc(hidden)]
+    pub clock: fn() -> time::OffsetDateTime,
 }
 
 impl AuditOptions {
@@ -208,6 +213,7 @@ impl AuditOptions {
             max_journal_bytes: None,
             rotate_max_bytes: None,
             rotate_max_age: None,
+            clock: time::OffsetDateTime::now_utc,
         }
     }
 }
@@ -435,13 +441,15 @@ impl AuditLog {
             &shard_origin(&origin, shard),
         )
         .map_err(|e| e.in_shard(shard))?;
+        // The sealed predecessor of the open shard, and (only when the chain record must be written now) its newest
+        // record time: reading that means verifying the whole sealed shard, which open does only in these crash
+        // states, never on an ordinary start.
         let previous_seal = if let Some((seal, _)) = newest_seal {
             // Read before the next shard exists (an error here leaves the log as it was).
-            let newest = newest_leaf_time(&shard_dir(&dir, shard), seal.size)
-                .map_err(|e| e.in_shard(shard))?;
+            let newest = newest_record_time(&dir, shard, &seal, &verifier)?;
             shard += 1;
             create_shard_dir(&dir, shard)?;
-            Some((seal, newest))
+            Some((seal, Some(newest)))
         } else if shard > 0 {
             let prev = shard - 1;
             let (seal, _) = read_seal(
@@ -457,24 +465,23 @@ impl AuditLog {
                 }
                 .in_shard(prev)
             })?;
-            // A pruned predecessor's newest leaf is gone: its chain record (already written, or it could not have
-            // been pruned) is then compared without it.
-            let prev_dir = shard_dir(&dir, prev);
-            let newest = if super::shard::is_pruned(&prev_dir) {
-                None
-            } else {
-                newest_leaf_time(&prev_dir, seal.size).map_err(|e| e.in_shard(prev))?
-            };
-            Some((seal, newest))
+            // Its newest record time is read below only if this shard's chain record is still to be written.
+            Some((seal, None))
         } else {
             None
         };
-        let link = previous_seal.map(|(c, newest)| ShardLink {
+        let previous_newest = previous_seal
+            .as_ref()
+            .map(|(c, newest)| (c.clone(), newest.clone()));
+        let link = previous_seal.map(|(c, _)| ShardLink {
             shard,
             previous_origin: c.origin,
             previous_size: c.size,
             previous_root: B64.encode(c.root),
-            previous_newest_time: newest,
+            // Compared with an existing chain record without the times (the record is signed into this shard and
+            // names the sealed checkpoint; `verify` checks its times against the data).
+            previous_newest_time: None,
+            previous_max_time: None,
         });
         let shard_path = shard_dir(&dir, shard);
         let shard_name = shard_origin(&origin, shard);
@@ -532,18 +539,8 @@ impl AuditLog {
             journal_id: file_id(&journal).map_err(|e| AuditError::io(&shard_path, e))?,
             journal,
             mac,
-            last_time: state
-                .last_leaf
-                .as_deref()
-                .map(parse_leaf_lenient)
-                .transpose()
-                .map_err(|e| {
-                    in_shard(AuditError::Corrupt {
-                        index: Some(state.frontier.size().saturating_sub(1)),
-                        reason: e.to_string(),
-                    })
-                })?
-                .map(|l| l.time),
+            newest_time: state.max_time.take(),
+            clock: options.clock,
             frontier: std::mem::take(&mut state.frontier),
             tiles: Tiler::start(
                 shard_path.clone(),
@@ -576,16 +573,23 @@ impl AuditLog {
             s.health.checkpoint_size = published.as_ref().map_or(0, |c| c.0.size);
             s.health.shard = shard;
         }
-        if let Some(link) = link.filter(|_| writer.frontier.size() == 0) {
-            if link.previous_newest_time.is_none() && link.previous_size > 0 {
-                return Err(in_shard(AuditError::Corrupt {
-                    index: Some(0),
-                    reason: format!(
-                        "cannot write the chain record: the newest record of shard {} is not readable (pruned)",
-                        shard - 1
-                    ),
-                }));
-            }
+        if let (Some(mut link), Some((sealed, newest))) = (
+            link.filter(|_| writer.frontier.size() == 0),
+            previous_newest,
+        ) {
+            let prev = shard - 1;
+            link.previous_max_time = match newest {
+                Some(t) => t,
+                None if sealed.size > 0 && super::shard::is_pruned(&shard_dir(&dir, prev)) => {
+                    return Err(in_shard(AuditError::Corrupt {
+                        index: Some(0),
+                        reason: format!(
+                            "cannot write the chain record: the newest record of shard {prev} is not readable (pruned)"
+                        ),
+                    }));
+                }
+                None => newest_record_time(&dir, prev, &sealed, &verifier)?,
+            };
             // A new shard (or one whose creation was interrupted): its first leaf chains it to the sealed one.
             writer
                 .append_internal(&Entry::ShardStart(link))
@@ -863,8 +867,17 @@ struct Replayed {
     tiles: TileBuilder,
     /// The first leaf (for the chain check and the shard's age).
     first_leaf: Option<Vec<u8>>,
-    /// The last leaf (its time goes into the next shard's chain record).
-    last_leaf: Option<Vec<u8>>,
+    /// The last leaf's time (what chain records written by older versions state).
+    last_time: Option<String>,
+    /// The latest time of any leaf (goes into the next shard's chain record).
+    max_time: Option<String>,
+}
+
+/// The later of two leaf times (`TIME_FORMAT`: fixed-width UTC, so byte order is time order).
+fn later(current: &mut Option<String>, time: &str) {
+    if current.as_deref().is_none_or(|t| time > t) {
+        *current = Some(time.to_owned());
+    }
 }
 
 fn journal_header(origin: &str) -> Result<Vec<u8>, AuditError> {
@@ -1077,10 +1090,17 @@ fn replay(
         }
         state.tiles.push(dir, &data, hash, true)?;
         state.frontier.push(hash);
+        // The shard's newest record time is the maximum over its leaves, not the last leaf's (the clock can step
+        // back); a frame that authenticates is this writer's, so a leaf without a time is corruption.
+        let (_, time) = leaf_seq_time(&data).map_err(|e| AuditError::Corrupt {
+            index: Some(index),
+            reason: e.to_string(),
+        })?;
+        later(&mut state.max_time, &time);
+        state.last_time = Some(time);
         if state.first_leaf.is_none() {
-            state.first_leaf = Some(data.clone());
+            state.first_leaf = Some(data);
         }
-        state.last_leaf = Some(data);
         offset = frame_end;
         if published.is_some_and(|c| c.size == state.frontier.size()) {
             root_at_published = Some(state.frontier.root());
@@ -1218,17 +1238,18 @@ fn complete_seal(
             ),
         });
     }
-    if let Some(first) = first_leaf(&shard_dir(root, shard + 1))? {
+    let next_origin = shard_origin(name, shard + 1);
+    let next_mac = FrameMac::new(signer, &next_origin, shard + 1)?;
+    if let Some(first) = first_leaf(&shard_dir(root, shard + 1), &next_origin, &next_mac)? {
         let want = ShardLink {
             shard: shard + 1,
             previous_origin: cp.origin.clone(),
             previous_size: cp.size,
             previous_root: B64.encode(cp.root),
-            previous_newest_time: state
-                .last_leaf
-                .as_deref()
-                .and_then(|l| parse_leaf_lenient(l).ok())
-                .map(|l| l.time),
+            // A record written by this version states the maximum; one written by an older version the last
+            // leaf's time.
+            previous_newest_time: state.last_time.clone(),
+            previous_max_time: state.max_time.clone(),
         };
         let ok = parse_leaf_lenient(&first)
             .is_ok_and(|l| matches!(&l.entry, Entry::ShardStart(got) if got.names(&want)));
@@ -1246,18 +1267,34 @@ fn complete_seal(
     super::shard::seal(&dir, &note)
 }
 
-/// The time of the last leaf of the shard in `dir` whose (sealed) checkpoint covers `size` entries, read from its
-/// entry bundle (`None` for an empty shard).
-fn newest_leaf_time(dir: &Path, size: u64) -> Result<Option<String>, AuditError> {
-    if size == 0 {
-        return Ok(None);
+/// The newest record time (the maximum over its leaves, `None` for an empty shard) of sealed shard `shard` of the
+/// log in `root`, whose sealed checkpoint is `sealed`: the shard is verified in full against it first (its journal
+/// is gone, and a time that goes into the next shard's signed chain record must come from signed data). Only the
+/// crash states of a rotation need this at open (see [`AuditLog::open`]); it reads the whole shard.
+fn newest_record_time(
+    root: &Path,
+    shard: u64,
+    sealed: &Checkpoint,
+    verifier: &NoteVerifier,
+) -> Result<Option<String>, AuditError> {
+    let dir = shard_dir(root, shard);
+    let origin = shard_origin(verifier.name(), shard);
+    let rep = super::verify::verify_shard(
+        &dir,
+        &origin,
+        verifier,
+        &super::verify::VerifyOptions::default(),
+        None,
+    )
+    .map_err(|e| e.in_shard(shard))?;
+    if rep.size != sealed.size || rep.root != B64.encode(sealed.root) {
+        return Err(AuditError::Corrupt {
+            index: Some(rep.size.min(sealed.size)),
+            reason: "the shard's checkpoint is not its sealed final checkpoint".into(),
+        }
+        .in_shard(shard));
     }
-    let leaf = super::verify::leaf_at(dir, size, size - 1)?;
-    let parsed = parse_leaf_lenient(&leaf).map_err(|e| AuditError::Corrupt {
-        index: Some(size - 1),
-        reason: e.to_string(),
-    })?;
-    Ok(Some(parsed.time))
+    Ok(rep.newest_time)
 }
 
 /// `(device, inode)` of an open file.
@@ -1287,8 +1324,13 @@ fn link_count(_: &fs::Metadata) -> u64 {
     1
 }
 
-/// The first leaf of a shard: from its journal, or (a sealed shard has none) its first entry bundle.
-fn first_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
+/// The first leaf of a shard: from its journal (whose header must be this shard's, `origin`, and whose first
+/// frame must carry a valid MAC under `mac`, the shard's own frame key — a frame that fails it was not written by
+/// this log's writer, and a seal must not rest on it), or (a sealed shard has none) its first entry bundle. `None`
+/// when there is none yet: no journal frame, or only what a crash leaves (a header cut short, a torn or
+/// zero-filled first frame, a MAC-failing final frame holding a NUL byte — as replay treats them). Anything else
+/// that is not a well-formed first frame is an error.
+fn first_leaf(dir: &Path, origin: &str, mac: &FrameMac) -> Result<Option<Vec<u8>>, AuditError> {
     let path = dir.join(JOURNAL_FILE);
     let mut f = match File::open(&path) {
         Ok(f) => BufReader::new(f),
@@ -1302,37 +1344,158 @@ fn first_leaf(dir: &Path) -> Result<Option<Vec<u8>>, AuditError> {
         }
         Err(e) => return Err(AuditError::io(&path, e)),
     };
-    let mut head = [0u8; 10];
-    if read_full(&mut f, &mut head).map_err(|e| AuditError::io(&path, e))? < head.len() {
-        return Ok(None);
+    let bad = |reason: String| {
+        AuditError::Corrupt {
+            index: Some(0),
+            reason,
+        }
+        .in_shard(mac.shard)
+    };
+    let header = journal_header(origin)?;
+    let mut head = vec![0u8; header.len()];
+    let n = read_full(&mut f, &mut head).map_err(|e| AuditError::io(&path, e))?;
+    if n < head.len() {
+        // A crash while the journal was created leaves a prefix of its header.
+        if header.starts_with(&head[..n]) {
+            return Ok(None);
+        }
+        return Err(bad("journal has no haetae journal header".into()));
     }
-    let olen = usize::from(u16::from_be_bytes([head[8], head[9]]));
-    let v1 = head[..8] == MAGIC_V1[..];
-    if !v1 && head[..8] != MAGIC[..] {
-        return Ok(None);
+    let v1 = head[..MAGIC.len()] == MAGIC_V1[..];
+    if !v1 && head[..MAGIC.len()] != MAGIC[..] {
+        return Err(bad("journal has no haetae journal header".into()));
     }
-    let mut skip = vec![0u8; olen];
+    if head[MAGIC.len()..] != header[MAGIC.len()..] {
+        return Err(bad(
+            "journal belongs to another shard or log (origin)".into()
+        ));
+    }
     let mut hdr = [0u8; FRAME_HEADER];
     let hdr = &mut hdr[..if v1 { FRAME_HEADER_V1 } else { FRAME_HEADER }];
-    if read_full(&mut f, &mut skip).map_err(|e| AuditError::io(&path, e))? < olen
-        || read_full(&mut f, hdr).map_err(|e| AuditError::io(&path, e))? < hdr.len()
-    {
+    if read_full(&mut f, hdr).map_err(|e| AuditError::io(&path, e))? < hdr.len() {
         return Ok(None);
     }
     let len = u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]);
     let inv = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
-    if len ^ inv != u32::MAX || len as usize > MAX_ENTRY_BYTES {
+    if len ^ inv != u32::MAX {
+        if hdr.iter().all(|&b| b == 0) {
+            return Ok(None); // a zero-filled tail a crash left
+        }
+        return Err(bad("the first journal frame's header is damaged".into()));
+    }
+    if len as usize > MAX_ENTRY_BYTES {
+        return Err(bad(format!(
+            "the first journal frame has an impossible length {len}"
+        )));
+    }
+    // The caller compares the leaf with the chain record it must be; a format-1 frame's checksum is checked, and a
+    // format-2 frame's MAC, as replay checks it: the seal that follows deletes the sealed shard's journal, so it must
+    // not rest on a frame someone without the key wrote.
+    let mut data = vec![0u8; len as usize];
+    if read_full(&mut f, &mut data).map_err(|e| AuditError::io(&path, e))? < data.len() {
         return Ok(None);
     }
-    // The caller compares the leaf with the chain record it must be; a format-1 frame's checksum is checked, a
-    // format-2 frame's MAC (of another shard's key) is not needed for that.
-    let mut data = vec![0u8; len as usize];
-    if read_full(&mut f, &mut data).map_err(|e| AuditError::io(&path, e))? < data.len()
-        || (v1 && leaf_hash(&data)[..8] != hdr[8..16])
-    {
-        return Ok(None);
+    let mut more = [0u8; 1];
+    let last = read_full(&mut f, &mut more).map_err(|e| AuditError::io(&path, e))? == 0;
+    let authentic = if v1 {
+        leaf_hash(&data)[..8] == hdr[8..16]
+    } else {
+        mac.verify(0, &data, &hdr[8..])
+    };
+    if !authentic {
+        if last && (v1 || data.contains(&0)) {
+            return Ok(None); // pages a crash left unwritten, as replay truncates them
+        }
+        return Err(bad(if v1 {
+            "journal frame 0 (the chain record) fails its checksum".into()
+        } else {
+            "journal frame 0 (the chain record) fails its MAC: it was not written by this log's writer \
+             (altered or replaced outside the gateway); the previous shard is not sealed on its word"
+                .into()
+        }));
     }
     Ok(Some(data))
+}
+
+/// Hooks for the `journal_replay` fuzz target (`fuzz/fuzz_targets/journal_replay.rs`): journal bytes in, the
+/// recovery paths out. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::path::Path;
+
+    use super::{first_leaf, journal_header, replay, FrameMac, JOURNAL_FILE, MAGIC_V1};
+    use crate::audit::shard::shard_origin;
+    use crate::audit::{AuditError, NoteSigner};
+
+    /// The journal header of shard `shard` of the log `signer` signs (format 1 with `v1`).
+    pub fn header(signer: &NoteSigner, shard: u64, v1: bool) -> Vec<u8> {
+        let mut h = journal_header(&shard_origin(signer.name(), shard)).unwrap_or_default();
+        if v1 {
+            if let Some(magic) = h.get_mut(..MAGIC_V1.len()) {
+                magic.copy_from_slice(MAGIC_V1);
+            }
+        }
+        h
+    }
+
+    /// A format-2 frame holding `leaf` as entry `index` of shard `shard`, with a valid MAC.
+    pub fn frame(signer: &NoteSigner, shard: u64, index: u64, leaf: &[u8]) -> Vec<u8> {
+        let Ok(mac) = FrameMac::new(signer, &shard_origin(signer.name(), shard), shard) else {
+            return Vec::new();
+        };
+        let len = u32::try_from(leaf.len()).unwrap_or(u32::MAX);
+        let mut f = Vec::with_capacity(super::FRAME_HEADER + leaf.len());
+        f.extend_from_slice(&len.to_be_bytes());
+        f.extend_from_slice(&(!len).to_be_bytes());
+        f.extend_from_slice(&mac.tag(index, leaf));
+        f.extend_from_slice(leaf);
+        f
+    }
+
+    /// What the recovery paths made of one journal (see [`replay_journal`]).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Outcome {
+        /// Entries `AuditLog::open`'s replay recovered.
+        pub entries: u64,
+        /// Complete frames `verify` reads (or its error).
+        pub verify_reads: Result<u64, String>,
+        /// The first leaf completing a seal reads (`Ok(None)`: none yet; or its error).
+        pub first_leaf: Result<Option<Vec<u8>>, String>,
+        /// The first leaf replay recovered.
+        pub replayed_first_leaf: Option<Vec<u8>>,
+        /// A second replay of the recovered journal: entries, and bytes it truncated (or its error).
+        pub again: Result<(u64, u64), String>,
+    }
+
+    /// Write `journal` as shard `shard`'s journal into the empty directory `dir`, then read it as `verify` reads
+    /// it, read its first frame as completing the previous shard's seal does, and replay it as `AuditLog::open`
+    /// does (no checkpoint published), then once more (a recovered journal must replay to the same entries). An
+    /// error is replay's refusal; otherwise what each path made of it, for the fuzz target to compare.
+    pub fn replay_journal(
+        dir: &Path,
+        signer: &NoteSigner,
+        shard: u64,
+        journal: &[u8],
+    ) -> Result<Outcome, AuditError> {
+        let path = dir.join(JOURNAL_FILE);
+        std::fs::write(&path, journal).map_err(|e| AuditError::io(&path, e))?;
+        let origin = shard_origin(signer.name(), shard);
+        let mac = FrameMac::new(signer, &origin, shard)?;
+        let verify_reads = crate::audit::verify::journal_frames(&path).map_err(|e| e.to_string());
+        let first_leaf = first_leaf(dir, &origin, &mac).map_err(|e| e.to_string());
+        let (file, state, _) = replay(dir, &origin, None, &mac)?;
+        drop(file);
+        let again = replay(dir, &origin, None, &mac)
+            .map(|(_, s, r)| (s.frontier.size(), r.truncated_bytes))
+            .map_err(|e| e.to_string());
+        Ok(Outcome {
+            entries: state.frontier.size(),
+            verify_reads,
+            first_leaf,
+            replayed_first_leaf: state.first_leaf,
+            again,
+        })
+    }
 }
 
 struct Limits {
@@ -1360,8 +1523,11 @@ struct Writer {
     /// Authenticates the open shard's journal frames.
     mac: FrameMac,
     journal_len: u64,
-    /// Time of the open shard's last leaf (the next shard's chain record names it).
-    last_time: Option<String>,
+    /// The latest record time in the open shard (the maximum, so a clock that stepped back does not make the
+    /// shard look older; the next shard's chain record names it).
+    newest_time: Option<String>,
+    /// Stamps each batch (see [`AuditOptions::clock`]).
+    clock: fn() -> time::OffsetDateTime,
     frontier: Frontier,
     tiles: Tiler,
     signer: NoteSigner,
@@ -1641,7 +1807,7 @@ impl Writer {
         if self.frontier.size() <= u64::from(self.shard > 0) || self.failure().is_some() {
             return None;
         }
-        let left = (started + age) - time::OffsetDateTime::now_utc();
+        let left = (started + age) - (self.clock)();
         Some(Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO))
     }
 
@@ -1663,7 +1829,7 @@ impl Writer {
             return true;
         }
         match (self.opts.rotate_max_age, self.shard_started) {
-            (Some(age), Some(started)) => time::OffsetDateTime::now_utc() - started >= age,
+            (Some(age), Some(started)) => (self.clock)() - started >= age,
             _ => false,
         }
     }
@@ -1698,7 +1864,7 @@ impl Writer {
         self.journal_id = file_id(&journal).map_err(|e| AuditError::io(&dir, e))?;
         self.journal = journal;
         self.mac = mac;
-        let previous_newest_time = self.last_time.take();
+        let previous_max_time = self.newest_time.take();
         self.frontier = state.frontier;
         self.dir = dir;
         self.origin = Arc::from(origin.as_str());
@@ -1711,7 +1877,8 @@ impl Writer {
             previous_origin: last.origin,
             previous_size: last.size,
             previous_root: B64.encode(last.root),
-            previous_newest_time,
+            previous_newest_time: None,
+            previous_max_time,
         }))?;
         self.publish()?;
         {
@@ -1792,7 +1959,7 @@ impl Writer {
             }
             return;
         }
-        let now = time::OffsetDateTime::now_utc();
+        let now = (self.clock)();
         let time = now.format(TIME_FORMAT).unwrap_or_default();
         // Leaves are encoded straight into the journal batch buffer (frame header first, filled in once the leaf
         // is hashed); the tile thread later reads them from the same buffer and hands it back for reuse.
@@ -1852,7 +2019,7 @@ impl Writer {
         if self.shard_started.is_none() {
             self.shard_started = Some(now);
         }
-        self.last_time = Some(time.clone());
+        later(&mut self.newest_time, &time);
         let n = staged.len();
         let mut receipts = Vec::with_capacity(n);
         let mut leaves = Vec::with_capacity(n);

@@ -12,7 +12,23 @@
 //! - `/export?from=RFC3339&to=RFC3339&format=jsonl|csv` — records in `[from, to)`, streamed; JSONL lines are the exact
 //!   leaf bytes, so each line checks by hash
 //!
-//! Must never: write to the log, serve a path outside the log directory, or answer without a valid token.
+//! Errors are JSON `{"error": "..."}` with a status: 400 (bad parameters), 401, 404, 405, and 422 when the log
+//! itself does not verify or cannot be read (`/proof`, `/shards`, `/export`).
+//!
+//! **Export** verifies the whole log *before* the status line is sent: a log that does not verify gets a 422 with
+//! the error, never a `200` with a cut body. Repeat calls are cheap: the listener keeps an
+//! [`ExportCache`](crate::audit::verify::ExportCache) of what earlier exports verified — sealed shards whose files
+//! are unchanged are not read again, the open shard is verified only from where the last export left off, and
+//! only the entry bundles whose time span meets `[from, to)` are read (each checked against its verified digest,
+//! before the status line if its file changed since, and again while it is streamed). Between calls an attacker who
+//! can write the directory can change files the export does not send (tiles above level 0, the checkpoint archive,
+//! the journal, bundles outside the range) without the next export noticing; `haetae audit verify` and the first
+//! export after a restart check everything. A change that lands while a body is being streamed still cuts that
+//! body (its status is already sent); nothing unverified is ever sent. Records are streamed bundle by bundle (64
+//! KiB chunks), never buffered whole.
+//!
+//! Must never: write to the log, serve a path outside the log directory, answer without a valid token, or send a
+//! record that was not verified.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,7 +46,8 @@ use crate::audit::shard::{
     is_pruned, is_sealed, list_shards, shard_dir, shard_origin, shard_prefix,
 };
 use crate::audit::verify::{
-    csv_row, find_request, for_each_record_in, prove, LeafRef, Retention, TimeRange, CSV_HEADER,
+    csv_row, find_request, prove, verify_for_export, ExportCache, LeafRef, Retention, TimeRange,
+    CSV_HEADER,
 };
 use crate::audit::{AuditError, NoteVerifier};
 
@@ -43,6 +60,8 @@ pub struct Auditor {
     token_hashes: Vec<[u8; 32]>,
     /// `audit.retention_days`: pruned shards are checked against this period, as `audit verify` does.
     retention_days: u32,
+    /// What earlier exports verified (see the module documentation).
+    export_cache: Arc<ExportCache>,
 }
 
 impl Auditor {
@@ -59,7 +78,13 @@ impl Auditor {
             verifier,
             retention_days,
             token_hashes,
+            export_cache: Arc::new(ExportCache::new()),
         }
+    }
+
+    /// The export cache's work counters (verifications done in full, extended, reused).
+    pub fn export_stats(&self) -> crate::audit::verify::ExportCacheStats {
+        self.export_cache.stats()
     }
 
     fn authorized(&self, req: &Request<Incoming>) -> bool {
@@ -181,7 +206,7 @@ async fn handle(auditor: &Auditor, req: Request<Incoming>) -> Response<AuditorBo
         ),
         "/proof" => proof(auditor, query.as_deref()).await,
         "/shards" => shard_list(auditor),
-        "/export" => export(auditor, query.as_deref()),
+        "/export" => export(auditor, query.as_deref()).await,
         _ => match log_file(&auditor.dir, &path) {
             None => error(StatusCode::NOT_FOUND, "no such auditor resource"),
             Some(file) => match tokio::fs::read(&file).await {
@@ -243,7 +268,7 @@ async fn proof(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> 
     }
 }
 
-fn export(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> {
+async fn export(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> {
     // Bounds are percent-decoded (`%2B09%3A00`) and parsed before anything is read: a bound that is not a date or an
     // RFC 3339 time is a 400, not an empty or complete export.
     let bound = |name: &str| {
@@ -261,16 +286,28 @@ fn export(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> {
         "csv" => true,
         _ => return error(StatusCode::BAD_REQUEST, "format must be jsonl or csv"),
     };
-    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(16);
+    // Verify first, so that a log that does not verify gets an error status (and nothing of it is sent).
     let dir = auditor.dir.clone();
     let verifier = auditor.verifier.clone();
+    let cache = Arc::clone(&auditor.export_cache);
+    let verified = tokio::task::spawn_blocking(move || {
+        verify_for_export(&dir, &verifier, &retention, &range, &cache)
+    })
+    .await;
+    let verified = match verified {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "export task failed"),
+    };
+    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, BoxError>>(16);
+    let dir = auditor.dir.clone();
     tokio::task::spawn_blocking(move || {
         let mut buf = Vec::with_capacity(64 * 1024);
         if csv {
             buf.extend_from_slice(CSV_HEADER.as_bytes());
             buf.push(b'\n');
         }
-        let result = for_each_record_in(&dir, &verifier, &range, &retention, |_, data, leaf| {
+        let result = verified.visit_range(&dir, &range, |_, data, leaf| {
             if csv {
                 buf.extend_from_slice(csv_row(leaf, data).as_bytes());
             } else {
@@ -286,11 +323,13 @@ fn export(auditor: &Auditor, query: Option<&str>) -> Response<AuditorBody> {
             Ok(())
         });
         match result {
-            Ok(_) => {
+            Ok(()) => {
                 if !buf.is_empty() {
                     let _ = tx.blocking_send(Ok(Frame::data(Bytes::from(buf))));
                 }
             }
+            // A file changed after it was verified (while streaming): the body is cut with the error, since the
+            // status was already sent; nothing unverified was sent.
             Err(e) => {
                 let _ = tx.blocking_send(Err(e.to_string().into()));
             }
