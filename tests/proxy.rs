@@ -836,11 +836,36 @@ async fn concurrency_limit_sheds_load_in_the_api_shape() {
     gw.shutdown().await;
 }
 
+/// `(status, x-haetae-destination)` of one request sent with gateway key `key` (a JSON body unless it is empty).
+async fn as_tenant(
+    gw: &TestGateway,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: String,
+) -> (u16, String) {
+    let auth = format!("Bearer {key}");
+    let (s, h, _) = send(
+        method,
+        &gw.url(path),
+        &[JSON, ("authorization", &auth)],
+        body,
+    )
+    .await;
+    let destination = h
+        .get("x-haetae-destination")
+        .map_or("-", |v| v.to_str().unwrap())
+        .to_owned();
+    (s.as_u16(), destination)
+}
+
 /// A stored response lives where it was created: retrieving, cancelling, listing and deleting it through the
 /// gateway reach that destination, whichever path the id came back on (a non-streaming body with `id` first or last,
 /// a stream's `response.created`), and another tenant cannot reach it with its own key.
 #[tokio::test]
 async fn stored_responses_follow_the_destination_that_created_them() {
+    const KR: &str = "domestic; jurisdiction=KR";
+    const US: &str = "openai; jurisdiction=US";
     let mock = MockProvider::start().await;
     let domestic = MockProvider::start().await;
     let mut settings = settings_for(&mock);
@@ -861,37 +886,22 @@ async fn stored_responses_follow_the_destination_that_created_them() {
         });
     }
     let gw = start_with(mock, settings).await;
-    let auth_a = ("authorization", "Bearer gw-key-a");
-    let auth_b = ("authorization", "Bearer gw-key-b");
+    let (a, b) = ("gw-key-a", "gw-key-b");
     let create = |model: &str, id: &str, order: &str, stream: bool| {
         json!({"model": model, "input": "hi", "store": true, "stream": stream,
             "metadata": {"mock_id": id, "mock_order": order}})
         .to_string()
     };
-    for (id, order, stream) in [
-        ("resp_dom_first", "", false),
-        ("resp_dom_last", "id-last", false),
-        ("resp_dom_stream", "", true),
+    for (model, id, order, stream, expect) in [
+        ("exaone-3.5", "resp_dom_first", "", false, KR),
+        ("exaone-3.5", "resp_dom_last", "id-last", false, KR),
+        ("exaone-3.5", "resp_dom_stream", "", true, KR),
+        ("gpt-4o-mini", "resp_public", "", false, US),
     ] {
-        let (s, h, _) = send(
-            "POST",
-            &gw.url("/v1/responses"),
-            &[JSON, auth_a],
-            create("exaone-3.5", id, order, stream),
-        )
-        .await;
-        assert_eq!(s, 200, "{id}");
-        assert_eq!(h["x-haetae-destination"], "domestic; jurisdiction=KR");
+        let body = create(model, id, order, stream);
+        let got = as_tenant(&gw, a, "POST", "/v1/responses", body).await;
+        assert_eq!(got, (200, expect.to_owned()), "{id}");
     }
-    let (s, h, _) = send(
-        "POST",
-        &gw.url("/v1/responses"),
-        &[JSON, auth_a],
-        create("gpt-4o-mini", "resp_public", "", false),
-    )
-    .await;
-    assert_eq!(s, 200);
-    assert_eq!(h["x-haetae-destination"], "openai; jurisdiction=US");
     assert_eq!(gw.shared.response_homes.len(), 4);
 
     let public_before = gw.mock.count();
@@ -901,12 +911,8 @@ async fn stored_responses_follow_the_destination_that_created_them() {
             ("GET", format!("/v1/responses/{id}/input_items")),
             ("POST", format!("/v1/responses/{id}/cancel")),
         ] {
-            let (s, h, _) = send(method, &gw.url(&path), &[auth_a], Bytes::new()).await;
-            assert_eq!(s, 200, "{method} {path}");
-            assert_eq!(
-                h["x-haetae-destination"], "domestic; jurisdiction=KR",
-                "{method} {path}"
-            );
+            let got = as_tenant(&gw, a, method, &path, String::new()).await;
+            assert_eq!(got, (200, KR.to_owned()), "{method} {path}");
             let seen = domestic.last();
             assert_eq!(
                 (seen.method.as_str(), &seen.path_and_query),
@@ -918,7 +924,7 @@ async fn stored_responses_follow_the_destination_that_created_them() {
         let (s, _, body) = send(
             "GET",
             &gw.url(&format!("/v1/responses/{id}")),
-            &[auth_b],
+            &[("authorization", "Bearer gw-key-b")],
             Bytes::new(),
         )
         .await;
@@ -933,57 +939,32 @@ async fn stored_responses_follow_the_destination_that_created_them() {
         public_before,
         "no stored-response request reached the public destination"
     );
-    // Nor can another tenant continue from it.
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/responses"),
-        &[JSON, auth_b],
-        json!({"model":"exaone-3.5","input":"and then?","previous_response_id":"resp_dom_last"})
-            .to_string(),
-    )
-    .await;
-    assert_eq!(s, 404);
-    let (s, h, _) = send(
-        "POST",
-        &gw.url("/v1/responses"),
-        &[JSON, auth_a],
+    // Nor can another tenant continue from it; its own tenant can, on the domestic destination.
+    let next = |id: &str| {
         json!({"model":"exaone-3.5","input":"and then?","previous_response_id":"resp_dom_last",
-            "metadata":{"mock_id":"resp_dom_next"}})
-        .to_string(),
-    )
-    .await;
-    assert_eq!(s, 200);
-    assert_eq!(h["x-haetae-destination"], "domestic; jurisdiction=KR");
-    let (s, h, _) = send(
-        "GET",
-        &gw.url("/v1/responses/resp_public"),
-        &[auth_a],
-        Bytes::new(),
-    )
-    .await;
-    assert_eq!(s, 200);
-    assert_eq!(h["x-haetae-destination"], "openai; jurisdiction=US");
+            "metadata":{"mock_id":id}})
+        .to_string()
+    };
+    let got = as_tenant(&gw, b, "POST", "/v1/responses", next("resp_b")).await;
+    assert_eq!(got, (404, "-".to_owned()));
+    let got = as_tenant(&gw, a, "POST", "/v1/responses", next("resp_dom_next")).await;
+    assert_eq!(got, (200, KR.to_owned()));
+    let got = as_tenant(&gw, a, "GET", "/v1/responses/resp_public", String::new()).await;
+    assert_eq!(got, (200, US.to_owned()));
     // An id the gateway never saw goes to the default destination, as before.
-    let (s, h, _) = send(
-        "GET",
-        &gw.url("/v1/responses/resp_unknown"),
-        &[auth_b],
-        Bytes::new(),
-    )
-    .await;
-    assert_eq!(s, 200);
-    assert_eq!(h["x-haetae-destination"], "openai; jurisdiction=US");
+    let got = as_tenant(&gw, b, "GET", "/v1/responses/resp_unknown", String::new()).await;
+    assert_eq!(got, (200, US.to_owned()));
 
     // A successful delete forgets the id: the next request about it is routed like an unknown one.
-    let (s, h, _) = send(
+    let got = as_tenant(
+        &gw,
+        a,
         "DELETE",
-        &gw.url("/v1/responses/resp_dom_first"),
-        &[auth_a],
-        Bytes::new(),
+        "/v1/responses/resp_dom_first",
+        String::new(),
     )
     .await;
-    assert_eq!(s, 200);
-    assert_eq!(h["x-haetae-destination"], "domestic; jurisdiction=KR");
+    assert_eq!(got, (200, KR.to_owned()));
     assert_eq!(gw.shared.response_homes.len(), 4);
     assert!(gw.shared.response_homes.lookup("resp_dom_first").is_none());
     gw.shutdown().await;
