@@ -836,6 +836,24 @@ async fn concurrency_limit_sheds_load_in_the_api_shape() {
     gw.shutdown().await;
 }
 
+/// Point the `domestic` destination at `mock` and route `exaone*` models to it; returns that destination.
+fn route_exaone_to<'a>(
+    settings: &'a mut haetae::config::Settings,
+    mock: &MockProvider,
+) -> &'a mut haetae::config::DestinationSettings {
+    settings
+        .routing
+        .models
+        .insert("exaone*".into(), "domestic".into());
+    let d = settings
+        .destinations
+        .iter_mut()
+        .find(|d| d.name == "domestic")
+        .unwrap();
+    d.base_url = format!("{}/v1", mock.base());
+    d
+}
+
 /// `(status, x-haetae-destination)` of one request sent with gateway key `key` (a JSON body unless it is empty).
 async fn as_tenant(
     gw: &TestGateway,
@@ -869,16 +887,7 @@ async fn stored_responses_follow_the_destination_that_created_them() {
     let mock = MockProvider::start().await;
     let domestic = MockProvider::start().await;
     let mut settings = settings_for(&mock);
-    let d = settings
-        .destinations
-        .iter_mut()
-        .find(|d| d.name == "domestic")
-        .unwrap();
-    d.base_url = format!("{}/v1", domestic.base());
-    settings
-        .routing
-        .models
-        .insert("exaone*".into(), "domestic".into());
+    route_exaone_to(&mut settings, &domestic);
     for (name, key) in [("team-a", "gw-key-a"), ("team-b", "gw-key-b")] {
         settings.tenants.push(haetae::config::TenantSettings {
             name: name.into(),
@@ -975,20 +984,10 @@ async fn model_routes_send_matching_models_to_the_domestic_destination() {
     let mock = MockProvider::start().await;
     let domestic = MockProvider::start().await;
     let mut settings = settings_for(&mock);
-    let d = settings
-        .destinations
-        .iter_mut()
-        .find(|d| d.name == "domestic")
-        .unwrap();
-    d.base_url = format!("{}/v1", domestic.base());
-    d.model_map.insert(
+    route_exaone_to(&mut settings, &domestic).model_map.insert(
         "exaone".into(),
         "LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct".into(),
     );
-    settings
-        .routing
-        .models
-        .insert("exaone*".into(), "domestic".into());
     let gw = start_with(mock, settings).await;
     let (s, headers, _) = gw.post("/v1/chat/completions", chat("exaone", false)).await;
     assert_eq!(s, 200);
