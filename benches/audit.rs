@@ -55,6 +55,7 @@ fn record(i: u64) -> ResidencyRecord {
             upstream_host: "api.openai.com".into(),
         }),
         transfer_basis: Some("pipa-28-8-1-2-consent".into()),
+        route: Some("default".into()),
         outcome: "forwarded".into(),
         status: Some(200),
         latency_ms: 812,

@@ -59,6 +59,7 @@ fn record(i: u64) -> ResidencyRecord {
             .into(),
         }),
         transfer_basis: abroad.then(|| "pipa-28-8-1-2-consent".into()),
+        route: Some(if abroad { "default" } else { "model:exaone*" }.into()),
         outcome: if i % 11 == 0 { "blocked" } else { "forwarded" }.into(),
         status: Some(200),
         latency_ms: 100 + i % 50,

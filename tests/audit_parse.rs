@@ -117,6 +117,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                         }
                     }),
                     transfer_basis: digest.clone(),
+                    route: digest.clone(),
                     outcome: "forwarded".into(),
                     status,
                     latency_ms: latency,

@@ -961,6 +961,10 @@ fn a_clock_that_steps_back_does_not_make_a_shard_look_older() {
     );
     let rep = verify(dir, &v).unwrap();
     assert_eq!(rep.shards[0].newest_time.as_deref(), Some(newest.as_str()));
+    // Likewise its oldest time is the earliest record's, which here is not the first leaf's.
+    let oldest = times.iter().min().unwrap();
+    assert_ne!(oldest, &times[0]);
+    assert_eq!(rep.shards[0].oldest_time.as_deref(), Some(oldest.as_str()));
 
     // A cutoff between the last record and the newest one: shard 0 is still inside retention.
     let day = Duration::from_secs(86_400);

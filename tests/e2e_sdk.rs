@@ -199,6 +199,15 @@ digest_key_file = "{data}/digest.key"
         assert!(!log.contains(needle), "log contains `{needle}`:\n{log}");
     }
     assert!(log.contains("\"status\":401"), "rejections are logged too");
+    // Each line says why its destination was chosen: the family default, the `exaone*` model route, or where a
+    // stored response was created.
+    for route in ["default", "model:exaone*", "stored-response"] {
+        let field = format!("\"route\":\"{route}\"");
+        assert!(
+            access.iter().any(|l| l.contains(&field)),
+            "no access line with {field}:\n{log}"
+        );
+    }
 
     // The auditor's chain, offline, with the CLI: verify the whole log, prove the request's record, check the proof
     // against the leaf hash from the receipt the client kept.

@@ -48,6 +48,11 @@ async fn every_request_leaves_verifiable_records_without_content() {
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);
     settings.audit.checkpoint_interval_ms = 20;
+    // A model route to the same mock: the record says which rule chose the destination.
+    settings
+        .routing
+        .models
+        .insert("mock-events-*".into(), "openai".into());
     let audit_dir = settings.audit.dir.clone();
     let v = verifier_after_start(&settings);
     let gw = start_with(mock, settings.clone()).await;
@@ -103,7 +108,13 @@ async fn every_request_leaves_verifiable_records_without_content() {
     assert!(forwarded.request_digest.as_deref().unwrap().len() >= 32);
     assert!(forwarded.response_digest.is_some());
     assert_eq!(forwarded.wire_format, "openai_chat");
+    assert_eq!(forwarded.route.as_deref(), Some("default"));
     let r2 = of(id2);
+    assert!(
+        r2.iter()
+            .all(|r| r.route.as_deref() == Some("model:mock-events-*")),
+        "{r2:?}"
+    );
     assert_eq!(r2.last().unwrap().outcome, "forwarded");
     assert_eq!(
         r2.last().unwrap().usage.unwrap().output_tokens,
@@ -113,7 +124,10 @@ async fn every_request_leaves_verifiable_records_without_content() {
     assert!(leaves
         .iter()
         .filter_map(|l| l.entry.as_request())
-        .any(|r| r.outcome == "refused" && r.status == Some(400)));
+        .any(|r| r.outcome == "refused"
+            && r.status == Some(400)
+            && r.destination.is_none()
+            && r.route.is_none()));
 
     let bytes = all_file_bytes(&audit_dir);
     for needle in [

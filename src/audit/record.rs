@@ -115,6 +115,12 @@ pub struct ResidencyRecord {
     /// Legal basis configured for transfers to this destination (e.g. `pipa-28-8-1-consent`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_basis: Option<String>,
+    /// Why the gateway chose `destination`: `default` (the API family's default destination), `model:<pattern>`
+    /// (a configured model route; the pattern, never the client's model name) or `stored-response` (where the
+    /// stored object the request is about was created). Absent without a destination and in records written by
+    /// versions before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     /// Outcome (`forwarded`, `blocked`, `upstream_error`, `client_cancelled`, `refused`).
     pub outcome: String,
     /// HTTP status returned to the client.
@@ -378,6 +384,7 @@ impl PreparedEntry {
                     f.object("destination", inner);
                 }
                 f.opt_str("transfer_basis", r.transfer_basis.as_ref());
+                f.opt_str("route", r.route.as_ref());
                 f.str("outcome", &r.outcome);
                 if let Some(st) = r.status {
                     f.num("status", u64::from(st));
@@ -710,6 +717,7 @@ mod tests {
             jurisdiction: "KR".into(),
             ..Default::default()
         });
+        r.route = Some("model:exaone*".into());
         for entry in [
             Entry::Request(r),
             Entry::PolicyChange(ChangeRecord {

@@ -231,7 +231,9 @@ pub struct ShardReport {
     /// stepped back must not make a shard look older than it is). None for an empty shard and with
     /// [`VerifyOptions::skip_record_checks`] (leaves are not parsed then); for a pruned shard, what its marker says.
     pub newest_time: Option<String>,
-    /// Time of the shard's first leaf (None for an empty or pruned shard).
+    /// The shard's oldest record time: the earliest `time` of any of its leaves (with a clock that stepped back,
+    /// not the first leaf's); the first leaf's with [`VerifyOptions::skip_record_checks`]. None for an empty or
+    /// pruned shard.
     pub oldest_time: Option<String>,
 }
 
@@ -413,6 +415,7 @@ fn verify_shard_collect(
     }
     let mut newest_time = None;
     let mut oldest_time = None;
+    let mut min_time = None;
 
     // Archived checkpoints: signatures and monotonic sizes.
     let mut archived: Vec<Checkpoint> = Vec::new();
@@ -538,6 +541,10 @@ fn verify_shard_collect(
             if let Some(b) = out.bundles.last_mut() {
                 b.widen(t);
             }
+            if min_time.is_none_or(|m| t < m) {
+                min_time = Some(t);
+                oldest_time = Some(time.clone());
+            }
             if out.max_time.is_none_or(|m| t > m) {
                 out.max_time = Some(t);
                 newest_time = Some(time);
@@ -548,7 +555,7 @@ fn verify_shard_collect(
                 check_link(data, want)?;
             }
         }
-        if i == 0 {
+        if i == 0 && options.skip_record_checks {
             oldest_time = Some(
                 parse_leaf_lenient(data)
                     .map_err(|e| corrupt(Some(i), e.to_string()))?
@@ -1684,7 +1691,7 @@ fn join_counts(m: &BTreeMap<String, u64>) -> String {
 
 /// CSV header of [`csv_row`].
 pub const CSV_HEADER: &str = "seq,time,kind,request_id,tenant,client,endpoint,wire_format,requested_model,served_model,\
-policy_hash,classification,findings,actions,destination,jurisdiction,region,upstream_host,transfer_basis,outcome,\
+policy_hash,classification,findings,actions,destination,jurisdiction,region,upstream_host,transfer_basis,route,outcome,\
 status,latency_ms,input_tokens,output_tokens,subject,new_hash,leaf_hash";
 
 /// One CSV row for a leaf (no trailing newline).
@@ -1712,6 +1719,7 @@ pub fn csv_row(leaf: &LogLeaf, data: &[u8]) -> String {
                 d.region.unwrap_or_default(),
                 d.upstream_host,
                 r.transfer_basis.clone().unwrap_or_default(),
+                r.route.clone().unwrap_or_default(),
                 r.outcome.clone(),
                 r.status.map(|s| s.to_string()).unwrap_or_default(),
                 r.latency_ms.to_string(),
@@ -1732,13 +1740,13 @@ pub fn csv_row(leaf: &LogLeaf, data: &[u8]) -> String {
                 "config_change"
             };
             cols.push(kind.into());
-            cols.extend(std::iter::repeat_n(String::new(), 21));
+            cols.extend(std::iter::repeat_n(String::new(), 22));
             cols.push(c.subject.clone());
             cols.push(c.new_hash.clone());
         }
         Entry::ShardStart(l) => {
             cols.push("shard_start".into());
-            cols.extend(std::iter::repeat_n(String::new(), 21));
+            cols.extend(std::iter::repeat_n(String::new(), 22));
             cols.push(format!("{} {}", l.previous_origin, l.previous_size));
             cols.push(l.previous_root.clone());
         }

@@ -223,6 +223,8 @@ pub struct Exchange {
     label_findings: FindingCounts,
     served_model: Option<String>,
     destination: Option<Arc<Destination>>,
+    /// Why `destination` was chosen ([`crate::route::Route::reason`]).
+    route: Option<Arc<str>>,
     stream: bool,
     bytes_in: u64,
     findings: FindingCounts,
@@ -269,6 +271,7 @@ impl Exchange {
             label_findings,
             served_model: None,
             destination: None,
+            route: None,
             stream: false,
             bytes_in: 0,
             findings: FindingCounts::new(),
@@ -329,6 +332,11 @@ impl Exchange {
                 .destination
                 .as_ref()
                 .and_then(|d| d.transfer_basis.clone()),
+            route: self
+                .destination
+                .as_ref()
+                .and(self.route.as_deref())
+                .map(str::to_owned),
             outcome: outcome.to_owned(),
             status,
             latency_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -387,6 +395,7 @@ impl Exchange {
             stream = self.stream,
             destination = destination.map(|d| d.name.as_str()).unwrap_or("-"),
             jurisdiction = destination.map(|d| d.jurisdiction.as_str()).unwrap_or("-"),
+            route = destination.and(self.route.as_deref()).unwrap_or("-"),
             status = self.status,
             outcome,
             latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
@@ -746,7 +755,14 @@ async fn pipeline(
         .and_then(|id| shared.response_homes.lookup(id));
     let previous = parsed
         .as_ref()
-        .filter(|p| p.format().family() == ApiFamily::OpenAi)
+        .filter(|p| {
+            matches!(
+                p.format(),
+                WireFormat::OpenAiResponses
+                    | WireFormat::OpenAiResponsesCompact
+                    | WireFormat::OpenAiResponsesInputTokens
+            )
+        })
         .and_then(|p| p.value().get("previous_response_id"))
         .and_then(serde_json::Value::as_str)
         .and_then(|id| shared.response_homes.lookup(id));
@@ -781,6 +797,7 @@ async fn pipeline(
     let destination = Arc::clone(&route.destination);
     ex.destination = Some(Arc::clone(&destination));
     ex.served_model = route.served_model.clone();
+    ex.route = Some(Arc::clone(&route.reason));
     let mut path_and_query = parts
         .uri
         .path_and_query()

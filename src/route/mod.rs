@@ -198,8 +198,9 @@ pub struct Route {
     pub destination: Arc<Destination>,
     /// Model name to send upstream when it differs from the requested one.
     pub served_model: Option<String>,
-    /// Why this destination: `default`, `model:<pattern>` or `stored-response`.
-    pub reason: String,
+    /// Why this destination: `default`, `model:<pattern>` (a configured pattern, never the client's model name) or
+    /// `stored-response`. Shared, so routing a request allocates nothing for it.
+    pub reason: Arc<str>,
 }
 
 /// Immutable routing table built from settings.
@@ -207,7 +208,11 @@ pub struct Route {
 pub struct RouteTable {
     destinations: Vec<Arc<Destination>>,
     defaults: [usize; 3],
-    model_routes: Vec<(String, usize)>,
+    /// (pattern, destination index, the reason `model:<pattern>` its routes carry).
+    model_routes: Vec<(String, usize, Arc<str>)>,
+    /// The reasons that name no pattern.
+    default_reason: Arc<str>,
+    stored_reason: Arc<str>,
 }
 
 fn family_index(format: DestinationFormat) -> usize {
@@ -298,14 +303,20 @@ impl RouteTable {
         ];
         let mut model_routes = Vec::with_capacity(r.models.len());
         for (pattern, name) in &r.models {
-            model_routes.push((pattern.clone(), index_of(name)?));
+            model_routes.push((
+                pattern.clone(),
+                index_of(name)?,
+                Arc::from(format!("model:{pattern}")),
+            ));
         }
         // Exact names before prefixes; longer prefixes before shorter ones.
-        model_routes.sort_by_key(|(p, _)| (p.ends_with('*'), std::cmp::Reverse(p.len())));
+        model_routes.sort_by_key(|(p, _, _)| (p.ends_with('*'), std::cmp::Reverse(p.len())));
         Ok(Self {
             destinations,
             defaults,
             model_routes,
+            default_reason: Arc::from("default"),
+            stored_reason: Arc::from("stored-response"),
         })
     }
 
@@ -323,7 +334,7 @@ impl RouteTable {
     pub fn model_routes(&self) -> impl Iterator<Item = (&str, &str)> {
         self.model_routes
             .iter()
-            .map(|(p, i)| (p.as_str(), self.destinations[*i].name.as_str()))
+            .map(|(p, i, _)| (p.as_str(), self.destinations[*i].name.as_str()))
     }
 
     /// Route a request about a stored object (an OpenAI stored response) to the destination that holds it, if that
@@ -338,7 +349,7 @@ impl RouteTable {
         Some(Route {
             destination: Arc::clone(d),
             served_model: None,
-            reason: "stored-response".to_owned(),
+            reason: Arc::clone(&self.stored_reason),
         })
     }
 
@@ -349,16 +360,16 @@ impl RouteTable {
         model: Option<&str>,
     ) -> Result<Route, RouteError> {
         let by_model = model.and_then(|m| {
-            self.model_routes.iter().find_map(|(pattern, i)| {
+            self.model_routes.iter().find_map(|(pattern, i, reason)| {
                 let hit = match pattern.strip_suffix('*') {
                     Some(prefix) => m.starts_with(prefix),
                     None => m == pattern,
                 };
-                hit.then_some((m, pattern, *i))
+                hit.then_some((m, *i, reason))
             })
         });
         let (destination, reason) = match by_model {
-            Some((m, pattern, i)) => {
+            Some((m, i, reason)) => {
                 let d = &self.destinations[i];
                 if d.format != family {
                     return Err(RouteError::FormatMismatch {
@@ -368,9 +379,12 @@ impl RouteTable {
                         requested: family.as_str(),
                     });
                 }
-                (Arc::clone(d), format!("model:{pattern}"))
+                (Arc::clone(d), Arc::clone(reason))
             }
-            None => (Arc::clone(self.default_for(family)), "default".to_owned()),
+            None => (
+                Arc::clone(self.default_for(family)),
+                Arc::clone(&self.default_reason),
+            ),
         };
         let served_model = model.and_then(|m| destination.model_map.get(m).cloned());
         Ok(Route {
@@ -465,7 +479,7 @@ mod tests {
         let r = t.select(DestinationFormat::Openai, Some("exaone")).unwrap();
         assert_eq!(r.destination.name, "domestic");
         assert_eq!(r.served_model.as_deref(), Some("LGAI-EXAONE/EXAONE-3.5"));
-        assert_eq!(r.reason, "model:exaone*");
+        assert_eq!(&*r.reason, "model:exaone*");
         let r = t.select(DestinationFormat::Openai, Some("gpt-4o")).unwrap();
         assert_eq!(r.destination.name, "openai");
         assert!(r.served_model.is_none());

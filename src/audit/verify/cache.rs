@@ -228,6 +228,7 @@ impl CacheState {
     ) -> Result<(ShardReport, Arc<ShardVerified>), AuditError> {
         let files = shard_stamps(dir);
         let (cp, note) = read_shard_checkpoint(dir, verifier, origin)?;
+        let mut extended = None;
         if let Some(c) = self.shards.get(&k) {
             let same =
                 c.link.as_ref() == link && c.sealed == sealed && (!sealed || c.files == files);
@@ -235,40 +236,33 @@ impl CacheState {
                 self.stats.reused += 1;
                 return Ok((c.report.clone(), Arc::clone(&c.verified)));
             }
-            if same && !sealed {
-                // On any error the full verification below gives the authoritative one.
-                if let Ok(Some(Extended {
-                    report,
-                    verified: v,
-                    bundle_stamps,
-                })) = extend(dir, c, &cp)
-                {
-                    let v = Arc::new(v);
-                    self.shards.insert(
-                        k,
-                        CachedShard {
-                            note,
-                            link: link.cloned(),
-                            sealed,
-                            files,
-                            bundle_stamps,
-                            report: report.clone(),
-                            verified: Arc::clone(&v),
-                        },
-                    );
-                    self.stats.extended += 1;
-                    return Ok((report, v));
-                }
-            }
+            // On any error the full verification below gives the authoritative one.
+            extended = (same && !sealed)
+                .then(|| extend(dir, c, &cp).ok().flatten())
+                .flatten();
         }
-        self.shards.remove(&k);
-        let bundle_stamps = bundle_stamps(dir, cp.size);
-        let (report, v) =
-            verify_shard_collect(dir, origin, verifier, &VerifyOptions::default(), link)?;
-        self.stats.full += 1;
+        let (report, v, bundle_stamps, cacheable) = match extended {
+            Some(Extended {
+                report,
+                verified,
+                bundle_stamps,
+            }) => {
+                self.stats.extended += 1;
+                (report, verified, bundle_stamps, true)
+            }
+            None => {
+                self.shards.remove(&k);
+                let bundle_stamps = bundle_stamps(dir, cp.size);
+                let (report, v) =
+                    verify_shard_collect(dir, origin, verifier, &VerifyOptions::default(), link)?;
+                self.stats.full += 1;
+                // Cached only if it is the checkpoint read above (the shard did not move on in between).
+                let cacheable = report.size == cp.size && report.root == B64.encode(cp.root);
+                (report, v, bundle_stamps, cacheable)
+            }
+        };
         let v = Arc::new(v);
-        // Cached only if it is the checkpoint read above (the shard did not move on in between).
-        if report.size == cp.size && report.root == B64.encode(cp.root) {
+        if cacheable {
             self.shards.insert(
                 k,
                 CachedShard {
