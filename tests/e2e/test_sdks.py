@@ -204,6 +204,35 @@ def test_anthropic_errors_surface(ant):
     assert "invalid gateway key" in str(e.value)
 
 
+def test_anthropic_beta_messages_and_token_count(ant):
+    # The SDK's beta namespace posts to /v1/messages?beta=true with `anthropic-beta` headers.
+    r = ant.beta.messages.create(model="claude-sonnet-4-5", max_tokens=64, betas=["token-efficient-tools-2025-02-19"],
+                                 messages=[{"role": "user", "content": SECRET}])
+    assert r.content[0].text == "hello from mock"
+    n = ant.messages.count_tokens(model="claude-sonnet-4-5", messages=[{"role": "user", "content": SECRET}])
+    assert n.input_tokens > 0
+
+
+def test_async_clients_stream():
+    import asyncio
+
+    async def run():
+        oai = openai.AsyncOpenAI(base_url=f"{URL}/v1", api_key=KEY, max_retries=0)
+        ant = anthropic.AsyncAnthropic(base_url=URL, api_key=KEY, max_retries=0)
+        stream = await oai.chat.completions.create(model="mock-events-5", messages=msgs(), stream=True)
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        async with ant.messages.stream(model="mock-events-4", max_tokens=64,
+                                       messages=[{"role": "user", "content": SECRET}]) as s:
+            atext = "".join([t async for t in s.text_stream])
+        await oai.close()
+        await ant.close()
+        return text, atext
+
+    text, atext = asyncio.run(run())
+    assert text == "tok0 tok1 tok2 tok3 tok4 "
+    assert atext == "tok0 tok1 tok2 tok3 "
+
+
 def test_anthropic_stream_reset_raises(ant):
     with pytest.raises(anthropic.APIError) as e:
         with ant.messages.stream(model="mock-reset", max_tokens=8, messages=[{"role": "user", "content": "x"}]) as s:

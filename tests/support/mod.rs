@@ -378,6 +378,11 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
     let path = parts.uri.path();
     let req_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
 
+    if path.ends_with("/messages/count_tokens") {
+        // A rough count: one token per four bytes of the request's messages, as a provider would answer.
+        let n = req_json["messages"].to_string().len() / 4;
+        return json_response(StatusCode::OK, json!({"input_tokens": n}));
+    }
     let (family, model, stream) = if path.ends_with("/chat/completions") {
         (
             "openai",
