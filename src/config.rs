@@ -303,6 +303,10 @@ pub struct RoutingSettings {
     pub gemini: String,
     /// Requested model name (exact, or a prefix ending in `*`) → destination name. Checked before the defaults.
     pub models: BTreeMap<String, String>,
+    /// Where the stored-response table (`limits.tracked_responses`) is kept across restarts; unset: the file
+    /// `stored-responses.jsonl` next to `audit.dir` (`haetae-data/stored-responses.jsonl` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_responses_file: Option<PathBuf>,
 }
 
 /// Wire format a destination speaks.
@@ -434,6 +438,7 @@ impl Default for RoutingSettings {
             anthropic: "anthropic".to_owned(),
             gemini: "gemini".to_owned(),
             models: BTreeMap::new(),
+            stored_responses_file: None,
         }
     }
 }
@@ -515,6 +520,20 @@ pub const NON_SETTINGS_ENV: &[&str] = &[
 ];
 
 impl Settings {
+    /// The file the stored-response table is kept in (`routing.stored_responses_file`, else next to `audit.dir`).
+    pub fn stored_responses_file(&self) -> PathBuf {
+        self.routing
+            .stored_responses_file
+            .clone()
+            .unwrap_or_else(|| {
+                self.audit
+                    .dir
+                    .parent()
+                    .unwrap_or_else(|| Path::new(""))
+                    .join("stored-responses.jsonl")
+            })
+    }
+
     /// Load defaults < `file` (if any) < the given `HAETAE_*` environment variables, then validate.
     ///
     /// `env` is passed explicitly (normally `std::env::vars()`) so tests never touch process-global state.

@@ -894,6 +894,7 @@ async fn stored_responses_follow_the_destination_that_created_them() {
             key_sha256: vec![haetae::proxy::auth::key_hash_hex(key)],
         });
     }
+    let restart = settings.clone();
     let gw = start_with(mock, settings).await;
     let (a, b) = ("gw-key-a", "gw-key-b");
     let create = |model: &str, id: &str, order: &str, stream: bool| {
@@ -975,6 +976,21 @@ async fn stored_responses_follow_the_destination_that_created_them() {
     .await;
     assert_eq!(got, (200, KR.to_owned()));
     assert_eq!(gw.shared.response_homes.len(), 4);
+    assert!(gw.shared.response_homes.lookup("resp_dom_first").is_none());
+    gw.shutdown().await;
+
+    // A restart keeps the table (in stored-responses.jsonl next to the residency log): retrievals still reach the
+    // domestic destination, other tenants still get a 404, and the deleted id stays forgotten.
+    let gw = start_with(MockProvider::start().await, restart).await;
+    assert_eq!(gw.shared.response_homes.len(), 4);
+    for id in ["resp_dom_last", "resp_dom_stream", "resp_dom_next"] {
+        let path = format!("/v1/responses/{id}");
+        let got = as_tenant(&gw, a, "GET", &path, String::new()).await;
+        assert_eq!(got, (200, KR.to_owned()), "{id} after a restart");
+        assert_eq!(domestic.last().path_and_query, path);
+    }
+    let got = as_tenant(&gw, b, "GET", "/v1/responses/resp_dom_last", String::new()).await;
+    assert_eq!(got, (404, "-".to_owned()));
     assert!(gw.shared.response_homes.lookup("resp_dom_first").is_none());
     gw.shutdown().await;
 }

@@ -70,6 +70,9 @@ pub enum ProxyError {
     /// Routes could not be built.
     #[error(transparent)]
     Route(#[from] crate::route::RouteError),
+    /// The stored-response table's file could not be opened.
+    #[error(transparent)]
+    Affinity(#[from] crate::route::affinity::AffinityError),
     /// An upstream client could not be built.
     #[error(transparent)]
     Upstream(#[from] upstream::UpstreamError),
@@ -355,8 +358,10 @@ impl Gateway {
             settings.limits.max_concurrent_requests,
             residency.as_ref().map(|r| Arc::clone(&r.log)),
         );
-        let response_homes =
-            crate::route::affinity::ResponseHomes::new(settings.limits.tracked_responses);
+        let response_homes = crate::route::affinity::ResponseHomes::open(
+            settings.limits.tracked_responses,
+            &settings.stored_responses_file(),
+        )?;
         let shared = Arc::new(Shared {
             response_homes,
             tenants: Tenants::new(&settings.tenants),
