@@ -332,6 +332,8 @@ const HOSTILE: &[(&str, &str, &str)] = &[
         "| 성명 | 이름 | 성함 |\n|---|---|---|\n| 김철수 | 이영희 | 박민수 |\n",
         "",
     ),
+    ("csv header, one line", "\"Name\",", ""),
+    ("csv tables", "번호,성명,Name\n1,김철수,Li Wu\n", ""),
 ];
 
 fn hostile_report(engine: &Engine, what: &str) {

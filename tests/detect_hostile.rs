@@ -254,3 +254,32 @@ fn table_labels_and_headers_stay_linear_and_are_found() {
     assert!(found.iter().all(|f| f.entity == Entity::Person
         && ["김철수", "이영희", "박민수"].contains(&&table[f.start..f.end])));
 }
+
+/// Comma-separated tables: a header line of thousands of labels (longer than a table line: not a table), a header of
+/// 1,300 `Name` cells just under the line limit over rows of as many cells (at most 8 columns are read, each row once
+/// per column), stacked tables with no blank line between them (each later header is a row of the first), and a row
+/// that is one long quote.
+#[test]
+fn csv_tables_stay_linear_and_are_found() {
+    let long = format!("{}\n{}", "성명,".repeat(20_000), "김철수,".repeat(20_000));
+    assert!(scan(&long).is_empty());
+
+    let cells = 1_300;
+    let header = vec!["Name"; cells].join(",");
+    let row = vec!["Li Wu"; cells].join(",");
+    assert!(row.len() < 8192);
+    let table = format!("{header}\n{}", format!("{row}\n").repeat(100));
+    let found = scan(&table);
+    assert_eq!(found.len(), 8 * 100);
+    assert!(found
+        .iter()
+        .all(|f| f.entity == Entity::Person && &table[f.start..f.end] == "Li Wu"));
+
+    let stacked = "번호,성명\n1,김철수\n".repeat(5_000);
+    let found = scan(&stacked);
+    assert_eq!(found.len(), 5_000);
+    assert!(found.iter().all(|f| &stacked[f.start..f.end] == "김철수"));
+
+    let quotes = format!("번호,성명\n{}\n1,김철수\n", "\"".repeat(8_000));
+    assert!(scan(&quotes).is_empty());
+}

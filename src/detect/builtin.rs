@@ -53,8 +53,8 @@ pub(crate) enum Check {
     Pem,
     /// Korean name after a label (`성명:`): the finding is the name; stop-list applied.
     PersonKoBefore,
-    /// A name label as a table's header cell (`| 번호 | 성명 | 연락처 |`, or tab-separated): not a finding itself; the
-    /// engine then reads that column of the rows below (`Engine::table_names`).
+    /// A name label as a table's header cell (`| 번호 | 성명 | 연락처 |`, tab- or comma-separated, or an English `Name`
+    /// header): not a finding itself; the engine then reads that column of the rows below (`Engine::table_names`).
     PersonTable,
     /// English name after a title or label: the finding is the name.
     PersonEn,
@@ -368,8 +368,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // Label forms: `성명: 김민수`, `성명 김민수`, `이름은 김민수`, JSON `"성명":"김민수"`, a table row `| 성명 | 김민수 |`,
     // the value on the next line (`성명:\n김민수`, also as a JSON `\n` escape). The given name takes up to three
     // syllables (`김마리아`); `Check::PersonKoBefore` drops a trailing particle or copula (`김철입니다`).
-    // The same labels as a header cell of a Markdown or tab-separated table (the names are in the rows below).
-    let person_table = r"(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사)(?: *\||\t)";
+    // The same labels as a header cell of a Markdown, tab-separated or comma-separated table (the names are in the
+    // rows below): the label, an optional closing quote, then the cell's separator or the end of its line (the last
+    // column). Whether it fills its cell, and what the separator is, `Engine::table_names` decides.
+    let table_end = r#""? *(?:[|\t,]|\r?\n|\z)"#;
+    let person_table = format!(
+        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사){table_end}"
+    );
+    // English name columns (`Name`, `Full Name`, `Customer Name`, …): the match starts at the `Name` trigger; the
+    // qualifier before it is checked in `Engine::table_names`.
+    let person_table_en = format!("(?:Name|name|NAME){table_end}");
     let person_before = format!(
         r#"(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사)(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +){}[가-힣]{{1,3}}"#,
         surnames_regex()
@@ -592,6 +600,14 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             0.8,
             C::PersonEn,
             B::Word
+        ),
+        p!(
+            "person.en_table",
+            E::Person,
+            person_table_en,
+            0.8,
+            C::PersonTable,
+            B::None
         ),
         // ---- identifiers with letters ----
         p!(

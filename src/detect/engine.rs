@@ -231,6 +231,9 @@ struct Context {
     /// [`Engine::table_names`]'s place: the header line being read, the end of the rows read so far, and how many of
     /// that header's columns were read.
     table_cursor: (Option<usize>, usize, usize),
+    /// The names found so far in the column [`Engine::table_names`] is reading under an English header (reported
+    /// only if they are at least as many as the column's other filled cells).
+    table_cells: Vec<(usize, usize)>,
 }
 
 impl Context {
@@ -239,6 +242,7 @@ impl Context {
         self.hits.clear();
         self.tables.clear();
         self.table_cursor = (None, 0, 0);
+        self.table_cells.clear();
         self.lo = 0;
         self.hi = 0;
         self.expired = false;

@@ -1,7 +1,9 @@
 //! The code scanners of the engine: detectors whose regex would start with a broad class or run unbounded, found
 //! by hand-written passes around a cheap anchor instead (`@` for e-mail, `:` for IPv6, `-----BEGIN` for PEM private
 //! keys, an honorific for Korean names). Each walks the text once and hands its candidates to
-//! [`Engine::evaluate`] like the regex union does.
+//! [`Engine::evaluate`] like the regex union does. After the pass, [`Engine::table_names`] reads the name columns of
+//! the tables whose header cells the union found (Markdown, tab- or comma-separated; Korean labels and English
+//! `Name` headers), with the name checks ([`person_ko_ok`], [`person_en_ok`]).
 //!
 //! Must never: read outside the segment it is given, allocate per byte, or run without asking the scan context
 //! whether the deadline has passed at each candidate.
@@ -256,13 +258,19 @@ fn delimiter_row(row: &[u8]) -> bool {
 }
 
 impl Engine {
-    /// The names in a table column whose header cell is a name label (`| 번호 | 성명 | 연락처 |`, or the same with
-    /// tabs): every cell of that column in the rows below that is a whole Korean name (surname, given-name syllables,
-    /// stop-list: [`person_ko_ok`]) is a finding. The label must fill its cell; a Markdown header must start with `|`
-    /// or be followed by a delimiter row. Rows end at the first line without the separator (a blank line, prose) or
-    /// longer than [`MAX_TABLE_LINE`], or at the deadline. A header line inside rows another header already read is one of
-    /// those rows, not a new table, so no line is read twice per column (and at most [`MAX_TABLE_COLUMNS`] columns
-    /// are read per header line).
+    /// The names in a table column whose header cell is a name label (`| 번호 | 성명 | 연락처 |`, the same with tabs
+    /// or commas, or an English `Name` header): every cell of that column in the rows below that is a whole name is a
+    /// finding. Under a Korean label that is a Korean name (surname, given-name syllables, stop-list:
+    /// [`person_ko_ok`]); under an English one (`Name`, `Full Name`, `customer_name`: [`EN_NAME_QUALIFIERS`]) a Korean
+    /// or an English name ([`person_en_ok`]), and only if such names are at least as many as the column's other filled
+    /// cells (placeholders such as `N/A` aside): a `Name` column of products, hosts or config keys reports nothing.
+    ///
+    /// The label must fill its cell (spaces and a pair of double quotes around it allowed); a Markdown header must
+    /// start with `|` or be followed by a delimiter row; a comma-separated header must read as one ([`csv_header`]).
+    /// Rows end at the first line without the separator (a blank line, prose), for commas at the first line with
+    /// another cell count (quotes respected), or longer than [`MAX_TABLE_LINE`], or at the deadline. A header line
+    /// inside rows another header already read is one of those rows, not a new table, so no line is read twice per
+    /// column (and at most [`MAX_TABLE_COLUMNS`] columns are read per header line).
     pub(super) fn table_names(
         &self,
         p: &PatInfo,
@@ -291,68 +299,529 @@ impl Engine {
         if *columns > MAX_TABLE_COLUMNS {
             return;
         }
-        let sep = if b.get(e - 1) == Some(&b'\t') {
-            b'\t'
-        } else {
-            b'|'
-        };
+        let english = b[s].is_ascii();
         let before = &b[line_start..s];
-        let open = before.iter().rposition(|&c| c == sep).map_or(0, |i| i + 1);
-        if before[open..].iter().any(|&c| c != b' ') {
+        let head = if english {
+            en_qualifier_start(before)
+        } else {
+            before.len()
+        };
+        // What precedes the cell: its separator (or nothing: the first cell), after the cell's spaces and quote.
+        let rest = trim_end_quoted(&before[..head]);
+        let sep = match b[e - 1] {
+            c @ (b'|' | b'\t' | b',') => c,
+            // The label ends its line: the last cell, after the separator before it.
+            _ => match rest.last() {
+                Some(&c @ (b'|' | b'\t' | b',')) => c,
+                _ => return,
+            },
+        };
+        if rest.last().is_some_and(|&c| c != sep) {
             return;
         }
-        let col = before.iter().filter(|&&c| c == sep).count();
+        let mut cells = 0;
+        let col = if sep == b',' {
+            // A quote left open before the label puts it inside another cell (`"Acme, Name"`).
+            if rest.iter().filter(|&&c| c == b'"').count() % 2 == 1 {
+                return;
+            }
+            let Some(n) = csv_header(&b[line_start..line_end]) else {
+                return;
+            };
+            cells = n;
+            CsvCells::new(rest).count() - 1
+        } else {
+            rest.iter().filter(|&&c| c == sep).count()
+        };
         let mut pos = line_end;
         if sep == b'|' {
             let next = next_line(b, pos);
             let delimited = next.is_some_and(|(ns, ne)| delimiter_row(&b[ns..ne]));
-            if !delimited && before.iter().find(|&&c| c != b' ') != Some(&b'|') {
+            if !delimited && rest.iter().find(|&&c| c != b' ') != Some(&b'|') {
                 return;
             }
             if let (true, Some((_, ne))) = (delimited, next) {
                 pos = ne;
             }
         }
+        groups.table_cells.clear();
+        let mut others = 0usize;
         while !groups.out_of_time() {
             let Some((rs, re)) = next_line(b, pos) else {
                 break;
             };
-            if !b[rs..re].contains(&sep) {
-                break;
-            }
-            pos = re;
-            // The cell after the `col`-th separator.
-            let mut cell_start = rs;
-            let mut k = 0;
-            let mut cell_end = re;
-            for i in memchr::memchr_iter(sep, &b[rs..re]) {
-                if k == col {
-                    cell_end = rs + i;
+            let row = &b[rs..re];
+            let cell = if sep == b',' {
+                match csv_cell(row, col, cells) {
+                    Some(c) => Some(c),
+                    None => break,
+                }
+            } else {
+                if !row.contains(&sep) {
                     break;
                 }
-                k += 1;
-                cell_start = rs + i + 1;
-            }
-            if k < col {
-                continue;
-            }
-            let Some(cell) = hay.get(cell_start..cell_end) else {
+                nth_cell(row, sep, col)
+            };
+            pos = re;
+            let Some((cs, ce)) = cell else {
                 continue;
             };
-            let name = cell.trim_matches(' ');
-            let surname = name.chars().next().is_some_and(|c| SURNAMES.contains(c))
-                || TWO_SYLLABLE_SURNAMES.iter().any(|s| name.starts_with(s));
-            if !surname || !person_ko_ok(name) {
+            let (ns, ne) = trim_cell(b, rs + cs, rs + ce);
+            let Some(name) = hay.get(ns..ne) else {
                 continue;
+            };
+            let ko = name.chars().next().is_some_and(|c| SURNAMES.contains(c))
+                || TWO_SYLLABLE_SURNAMES.iter().any(|s| name.starts_with(s));
+            if (ko && person_ko_ok(name)) || (english && person_en_ok(name)) {
+                if english {
+                    groups.table_cells.push((ns, ne));
+                } else if let Some(f) = self.finish(d, None, ns, ne, p.base, &[]) {
+                    out.push(f);
+                }
+            } else if english && !placeholder(name) {
+                others += 1;
             }
-            let ns = cell_start + (cell.len() - cell.trim_start_matches(' ').len());
-            if let Some(f) = self.finish(d, None, ns, ns + name.len(), p.base, &[]) {
-                out.push(f);
+        }
+        if english && groups.table_cells.len() >= others {
+            for &(ns, ne) in &groups.table_cells {
+                if let Some(f) = self.finish(d, None, ns, ne, p.base, &[]) {
+                    out.push(f);
+                }
             }
         }
         let (_, rows_until, _) = &mut groups.table_cursor;
         *rows_until = (*rows_until).max(pos);
     }
+}
+
+/// Qualifiers of an English name column's header (`Full Name`, `customer_name`, `PatientName`), compared
+/// case-insensitively.
+const EN_NAME_QUALIFIERS: &[&[u8]] = &[
+    b"full",
+    b"customer",
+    b"employee",
+    b"patient",
+    b"contact",
+    b"client",
+    b"member",
+    b"student",
+    b"guest",
+];
+
+/// Where the cell text of an English name header starts, given its line's bytes before `Name`: at a qualifier word
+/// glued to it or separated by one space, `_` or `-` (`Full Name`, `customer_name`, `PatientName`), else at `Name`
+/// itself. Reads at most ten bytes back.
+fn en_qualifier_start(before: &[u8]) -> usize {
+    let mut end = before.len();
+    if end > 0 && matches!(before[end - 1], b' ' | b'_' | b'-') {
+        end -= 1;
+    }
+    let lo = end.saturating_sub(9);
+    let start = before[lo..end]
+        .iter()
+        .rposition(|c| !c.is_ascii_alphabetic())
+        .map_or(lo, |i| lo + i + 1);
+    let whole_word = start > lo || lo == 0;
+    if whole_word
+        && EN_NAME_QUALIFIERS
+            .iter()
+            .any(|q| before[start..end].eq_ignore_ascii_case(q))
+    {
+        start
+    } else {
+        before.len()
+    }
+}
+
+/// `b` without the spaces, one double quote and the spaces again at its end (what opens a cell before its text).
+fn trim_end_quoted(b: &[u8]) -> &[u8] {
+    let trim = |b: &[u8]| -> usize { b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1) };
+    let k = trim(b);
+    if k > 0 && b[k - 1] == b'"' {
+        &b[..trim(&b[..k - 1])]
+    } else {
+        &b[..k]
+    }
+}
+
+/// A cell's text: `start..end` without the spaces around it and a pair of double quotes around it (then spaces
+/// again).
+fn trim_cell(b: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    let spaces = |start: &mut usize, end: &mut usize| {
+        while *start < *end && b[*start] == b' ' {
+            *start += 1;
+        }
+        while *end > *start && b[*end - 1] == b' ' {
+            *end -= 1;
+        }
+    };
+    spaces(&mut start, &mut end);
+    if end - start >= 2 && b[start] == b'"' && b[end - 1] == b'"' {
+        start += 1;
+        end -= 1;
+        spaces(&mut start, &mut end);
+    }
+    (start, end)
+}
+
+/// The cell after the `col`-th `sep` of a `|` or tab row (to the next `sep` or the line's end), if the row has one.
+fn nth_cell(row: &[u8], sep: u8, col: usize) -> Option<(usize, usize)> {
+    let mut cell_start = 0;
+    let mut k = 0;
+    for i in memchr::memchr_iter(sep, row) {
+        if k == col {
+            return Some((cell_start, i));
+        }
+        k += 1;
+        cell_start = i + 1;
+    }
+    (k == col).then_some((cell_start, row.len()))
+}
+
+/// The cells of a comma-separated line, as byte ranges: a comma inside double quotes (`"Seoul, Korea"`) separates
+/// nothing. A quote left open runs to the line's end.
+struct CsvCells<'a> {
+    line: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> CsvCells<'a> {
+    fn new(line: &'a [u8]) -> Self {
+        CsvCells {
+            line,
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Iterator for CsvCells<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        if self.done {
+            return None;
+        }
+        let start = self.pos;
+        let mut quoted = false;
+        for (i, &c) in self.line.iter().enumerate().skip(start) {
+            match c {
+                b'"' => quoted = !quoted,
+                b',' if !quoted => {
+                    self.pos = i + 1;
+                    return Some((start, i));
+                }
+                _ => {}
+            }
+        }
+        self.done = true;
+        Some((start, self.line.len()))
+    }
+}
+
+/// The `col`-th cell of a comma-separated row, if the row has exactly `cells` cells (a CSV export is rectangular;
+/// a line with another count ends the table).
+fn csv_cell(row: &[u8], col: usize, cells: usize) -> Option<(usize, usize)> {
+    let mut found = None;
+    let mut n = 0;
+    for (k, cell) in CsvCells::new(row).enumerate() {
+        if k == col {
+            found = Some(cell);
+        }
+        n += 1;
+        if n > cells {
+            return None;
+        }
+    }
+    (n == cells).then_some(found).flatten()
+}
+
+/// Longest cell of a comma-separated header line, in bytes, and most words in one.
+const CSV_HEADER_CELL: usize = 64;
+const CSV_HEADER_WORDS: usize = 4;
+
+/// A comma-separated header line's cell count, if the line reads as a header and not as a sentence with commas: at
+/// least two cells, none longer than [`CSV_HEADER_CELL`] bytes or [`CSV_HEADER_WORDS`] words, and the line does not
+/// end like a sentence (`.`, `?`, `!`, `…`, or the endings `다` and `요`: `성명, 주소, 연락처를 적어 주세요`).
+fn csv_header(line: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(line).ok()?.trim_end_matches([' ', '"']);
+    if text.ends_with(['.', '?', '!', '…', '다', '요']) {
+        return None;
+    }
+    let mut n = 0;
+    for (cs, ce) in CsvCells::new(line) {
+        let (cs, ce) = trim_cell(line, cs, ce);
+        let cell = &line[cs..ce];
+        if cell.len() > CSV_HEADER_CELL
+            || cell.split(|&c| c == b' ').filter(|w| !w.is_empty()).count() > CSV_HEADER_WORDS
+        {
+            return None;
+        }
+        n += 1;
+    }
+    (n >= 2).then_some(n)
+}
+
+/// Cells that say a value is missing: not counted against a name column.
+fn placeholder(cell: &str) -> bool {
+    const PLACEHOLDERS: &[&str] = &[
+        "", "-", "--", "—", "–", "?", "x", "n/a", "na", "none", "null", "nil", "unknown", "tbd",
+        "tba", "미정", "없음",
+    ];
+    PLACEHOLDERS.iter().any(|p| cell.eq_ignore_ascii_case(p))
+}
+
+/// Words that make a capitalised two- or three-word cell something other than a person's name: company forms,
+/// products, places, config and form words, placeholders (`Acme Corp`, `Standing Desk`, `Base Url`, `Total Amount`,
+/// `Not Available`). Sorted (binary search). Not exhaustive: a `Name` column of other capitalised word pairs can still
+/// read as names, which is why such a column must be mostly names to report any.
+const EN_NOT_NAME_WORDS: &[&str] = &[
+    "Account",
+    "Address",
+    "Admin",
+    "Agency",
+    "Air",
+    "All",
+    "Amount",
+    "Anonymous",
+    "Api",
+    "Applicable",
+    "Available",
+    "Average",
+    "Bank",
+    "Base",
+    "Basic",
+    "Blank",
+    "Board",
+    "Box",
+    "Branch",
+    "Cable",
+    "Cache",
+    "Center",
+    "Centre",
+    "Chair",
+    "Charger",
+    "City",
+    "Client",
+    "Cloud",
+    "Club",
+    "Co",
+    "Code",
+    "College",
+    "Company",
+    "Config",
+    "Content",
+    "Corp",
+    "Corporation",
+    "Count",
+    "County",
+    "Cover",
+    "Customer",
+    "Data",
+    "Date",
+    "Debug",
+    "Default",
+    "Deleted",
+    "Demo",
+    "Department",
+    "Dept",
+    "Description",
+    "Desk",
+    "Disable",
+    "Disabled",
+    "Division",
+    "Edition",
+    "Email",
+    "Empty",
+    "Enable",
+    "Enabled",
+    "End",
+    "Endpoint",
+    "Enterprise",
+    "Error",
+    "Example",
+    "False",
+    "File",
+    "Flag",
+    "Foundation",
+    "Free",
+    "Group",
+    "Guest",
+    "Holdings",
+    "Hospital",
+    "Host",
+    "Id",
+    "Inc",
+    "Institute",
+    "Interval",
+    "Keyboard",
+    "Kit",
+    "Lab",
+    "Labs",
+    "Lamp",
+    "Laptop",
+    "Level",
+    "Limit",
+    "Limited",
+    "List",
+    "Log",
+    "Ltd",
+    "Manager",
+    "Max",
+    "Min",
+    "Mini",
+    "Misc",
+    "Mode",
+    "Model",
+    "Monitor",
+    "Mouse",
+    "Name",
+    "None",
+    "Not",
+    "Null",
+    "Number",
+    "Office",
+    "Option",
+    "Options",
+    "Other",
+    "Out",
+    "Pack",
+    "Parameter",
+    "Partners",
+    "Path",
+    "Pending",
+    "Phone",
+    "Plan",
+    "Plus",
+    "Policy",
+    "Port",
+    "Premium",
+    "Pro",
+    "Product",
+    "Project",
+    "Provided",
+    "Rate",
+    "Redacted",
+    "Region",
+    "Report",
+    "Required",
+    "Retries",
+    "Retry",
+    "Role",
+    "Rule",
+    "Sample",
+    "School",
+    "Series",
+    "Server",
+    "Service",
+    "Services",
+    "Set",
+    "Setting",
+    "Settings",
+    "Shop",
+    "Size",
+    "Standard",
+    "Start",
+    "Status",
+    "Store",
+    "Street",
+    "Sub",
+    "Subtotal",
+    "Sum",
+    "Summary",
+    "Support",
+    "System",
+    "Systems",
+    "Table",
+    "Team",
+    "Technologies",
+    "Test",
+    "Time",
+    "Timeout",
+    "Title",
+    "Token",
+    "Total",
+    "Trial",
+    "True",
+    "Type",
+    "Ultra",
+    "Unit",
+    "University",
+    "Unknown",
+    "Url",
+    "User",
+    "Value",
+    "Version",
+    "Zone",
+];
+/// Lower-case particles allowed as the middle word of a three-word name (`Vincent van Gogh`, `Ana de Armas`).
+const EN_NAME_PARTICLES: &[&str] = &[
+    "da", "de", "del", "der", "di", "du", "la", "le", "van", "von",
+];
+/// Prefixes after which a name may have a second capital (`McDonald`, `MacArthur`, `DeShawn`, `LaToya`).
+const EN_INNER_CAP_PREFIXES: &[&str] = &["Da", "De", "Di", "Du", "La", "Le", "Mac", "Mc", "Van"];
+
+/// English name sanity for a name column's cell: two or three words separated by single spaces; the first and the
+/// last a capitalised Latin word ([`en_name_word`]: `O'Brien`, `Jean-Luc`, `McDonald`, `José`), the middle one of
+/// three may also be an initial (`J.`) or a particle (`van`); no word on [`EN_NOT_NAME_WORDS`].
+pub(super) fn person_en_ok(name: &str) -> bool {
+    let n = name.split(' ').count();
+    if name.len() > 64 || !(2..=3).contains(&n) {
+        return false;
+    }
+    name.split(' ').enumerate().all(|(i, w)| {
+        let middle = i > 0 && i + 1 < n;
+        let initial = matches!(w.as_bytes(), [c, b'.'] if c.is_ascii_uppercase());
+        (middle && (initial || EN_NAME_PARTICLES.contains(&w)))
+            || (en_name_word(w) && EN_NOT_NAME_WORDS.binary_search(&w).is_err())
+    })
+}
+
+/// A capitalised Latin word of a name: up to three parts joined by `-` (`Jean-Luc`), each optionally after `X'`
+/// (`O'Brien`, `D’Angelo`), an upper-case letter then lower-case letters (at least two letters in all), with one
+/// more capital allowed right after a prefix of [`EN_INNER_CAP_PREFIXES`].
+fn en_name_word(w: &str) -> bool {
+    let latin = |c: char| {
+        c.is_ascii_alphabetic() || (('\u{C0}'..='\u{24F}').contains(&c) && c.is_alphabetic())
+    };
+    let part_ok = |part: &str| {
+        let mut cs = part.chars();
+        let part = match (cs.next(), cs.next()) {
+            (Some(c), Some('\'' | '’')) if c.is_ascii_uppercase() => cs.as_str(),
+            _ => part,
+        };
+        let mut inner_caps = 0;
+        let mut letters = 0;
+        let mut last_lower = false;
+        for (i, c) in part.char_indices() {
+            // A combining accent (`José` written decomposed, as macOS and NFD text have it) belongs to its letter.
+            if i > 0 && ('\u{300}'..='\u{36F}').contains(&c) {
+                continue;
+            }
+            if !latin(c) {
+                return false;
+            }
+            letters += 1;
+            last_lower = c.is_lowercase();
+            if i == 0 {
+                if !c.is_uppercase() {
+                    return false;
+                }
+            } else if c.is_uppercase() {
+                inner_caps += 1;
+                if inner_caps > 1 || !EN_INNER_CAP_PREFIXES.contains(&&part[..i]) {
+                    return false;
+                }
+            }
+        }
+        letters >= 2 && last_lower
+    };
+    let mut parts = 0;
+    w.split('-').all(|p| {
+        parts += 1;
+        parts <= 3 && part_ok(p)
+    })
 }
 
 /// Bytes of a PEM block's body (base64, headers such as `Proc-Type: 4,ENCRYPTED`, line breaks, and the `\n` escapes of
@@ -553,4 +1022,117 @@ pub(super) fn person_after_label(t: &str) -> Option<(usize, usize)> {
             });
         (next_ok && !particle_end && person_ko_ok(name)).then_some((start, start + k * 3))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn english_names_have_two_or_three_capitalised_words() {
+        for name in [
+            "John Smith",
+            "Mary O'Brien",
+            "Jean-Luc Picard",
+            "Ronald McDonald",
+            "John J. Smith",
+            "Vincent van Gogh",
+            "José García",
+            "Li Wei",
+            "DeShawn Jackson",
+            "Anne-Marie Smith-Jones",
+            "Seán O’Neill",
+            "Jose\u{301} Garci\u{301}a",
+        ] {
+            assert!(person_en_ok(name), "{name}");
+        }
+        for not in [
+            "Smith",
+            "john smith",
+            "JOHN SMITH",
+            "iPhone 15 Pro",
+            "Acme Corp",
+            "Total Amount",
+            "Not Available",
+            "web-01",
+            "report.pdf",
+            "max_tokens",
+            "J. Smith",
+            "John Smith J.",
+            "van Gogh",
+            "John  Smith",
+            "John Smith Jr Esq",
+            "Test User",
+            "A B",
+            "John Smith2",
+            "McDONALD Smith",
+            "O' Brien",
+            "Base Url",
+            "Standing Desk",
+        ] {
+            assert!(!person_en_ok(not), "{not}");
+        }
+    }
+
+    #[test]
+    fn the_not_name_words_are_sorted_for_binary_search() {
+        assert!(EN_NOT_NAME_WORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn an_english_header_cell_may_carry_a_qualifier() {
+        let at = |before: &str| en_qualifier_start(before.as_bytes());
+        assert_eq!(at("| Full "), 2);
+        assert_eq!(at("id,customer_"), 3);
+        assert_eq!(at("\"Patient"), 1);
+        assert_eq!(at("Contact "), 0);
+        assert_eq!(at("| "), 2);
+        // Not a qualifier: the cell keeps its other word, so `Name` does not fill it.
+        assert_eq!(at("| Sur"), 5);
+        assert_eq!(at("| File "), 7);
+        assert_eq!(at("| Superfull "), 12);
+    }
+
+    #[test]
+    fn csv_cells_respect_quotes() {
+        let cells = |line: &str| -> Vec<String> {
+            CsvCells::new(line.as_bytes())
+                .map(|(s, e)| line[s..e].to_owned())
+                .collect()
+        };
+        assert_eq!(cells("a,\"b, c\",d"), ["a", "\"b, c\"", "d"]);
+        assert_eq!(cells("a,,"), ["a", "", ""]);
+        assert_eq!(cells(""), [""]);
+        assert_eq!(cells("\"open, quote"), ["\"open, quote"]);
+        assert_eq!(csv_cell(b"1,\"Kim, M\",x", 1, 3), Some((2, 10)));
+        assert_eq!(csv_cell(b"1,2", 1, 3), None);
+        assert_eq!(csv_cell(b"1,2,3,4", 1, 3), None);
+        assert_eq!(trim_cell(b" \" Kim \" ", 0, 9), (3, 6));
+    }
+
+    #[test]
+    fn a_csv_header_is_short_cells_not_a_sentence() {
+        assert_eq!(csv_header("번호,성명,연락처".as_bytes()), Some(3));
+        assert_eq!(
+            csv_header(b"\"id\", \"Full Name\", \"Date of Birth\""),
+            Some(3)
+        );
+        assert_eq!(csv_header("No.,Name,Phone".as_bytes()), Some(3));
+        assert_eq!(
+            csv_header("성명, 주소, 연락처를 적어 주세요".as_bytes()),
+            None
+        );
+        assert_eq!(csv_header(b"Name, address and phone number, please."), None);
+        assert_eq!(
+            csv_header(b"Name, the address and the phone number you gave us"),
+            None
+        );
+        assert_eq!(csv_header("성명".as_bytes()), None);
+    }
+
+    #[test]
+    fn placeholders_do_not_count_against_a_name_column() {
+        assert!(placeholder("N/A") && placeholder("") && placeholder("Unknown"));
+        assert!(!placeholder("Total") && !placeholder("report.pdf"));
+    }
 }
