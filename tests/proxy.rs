@@ -1346,14 +1346,11 @@ async fn slow_clients_are_cut_off_and_oversize_heads_refused() {
     assert!(text.contains("client_body_ms"), "{text}");
 
     // oversize request head: over the limit, a 431 in the API's shape that the SDK can show
-    let big = "x".repeat(12 * 1024);
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON, ("x-big", &big)],
-        chat("m", false),
-    )
-    .await;
+    let with_header_of = |path: &'static str, bytes: usize, body: String| {
+        let (url, big) = (gw.url(path), "x".repeat(bytes));
+        async move { send("POST", &url, &[JSON, ("x-big", &big)], body).await }
+    };
+    let (s, _, body) = with_header_of("/v1/chat/completions", 12 * 1024, chat("m", false)).await;
     assert_eq!(s, 431);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["code"], "request_header_fields_too_large");
@@ -1361,36 +1358,16 @@ async fn slow_clients_are_cut_off_and_oversize_heads_refused() {
         .as_str()
         .unwrap()
         .contains("limits.max_header_bytes"));
-    let (s, _, body) = send(
-        "POST",
-        &gw.url("/v1/messages"),
-        &[JSON, ("x-big", &big)],
-        "{}",
-    )
-    .await;
+    let (s, _, body) = with_header_of("/v1/messages", 12 * 1024, "{}".into()).await;
     assert_eq!(s, 431);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["type"], "error", "Anthropic's shape: {v}");
     // just under the limit: served
-    let fits = "x".repeat(8192 - 400);
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON, ("x-big", &fits)],
-        chat("m", false),
-    )
-    .await;
+    let (s, _, _) = with_header_of("/v1/chat/completions", 8192 - 400, chat("m", false)).await;
     assert_eq!(s, 200);
     assert_eq!(gw.mock.count(), 1);
     // past twice the limit: the HTTP layer refuses it before parsing (a bare 431), still nothing forwarded
-    let huge = "x".repeat(20 * 1024);
-    let (s, _, _) = send(
-        "POST",
-        &gw.url("/v1/chat/completions"),
-        &[JSON, ("x-big", &huge)],
-        chat("m", false),
-    )
-    .await;
+    let (s, _, _) = with_header_of("/v1/chat/completions", 20 * 1024, chat("m", false)).await;
     assert_eq!(s, 431);
     assert_eq!(gw.mock.count(), 1);
     gw.shutdown().await;
