@@ -334,6 +334,8 @@ const HOSTILE: &[(&str, &str, &str)] = &[
     ),
     ("csv header, one line", "\"Name\",", ""),
     ("csv tables", "번호,성명,Name\n1,김철수,Li Wu\n", ""),
+    ("auth = ('…", "auth = ('", ""),
+    ("Auth('u', …", "HTTPBasicAuth('u', ", ""),
 ];
 
 fn hostile_report(engine: &Engine, what: &str) {

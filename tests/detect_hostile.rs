@@ -106,6 +106,8 @@ fn rejected_runs_stay_rejected_and_short_findings_after_them_are_still_found() {
         ("SECRET// ", "a"),
         ("CUI//", "a"),
         ("password=********", ""),
+        ("auth = ('", ""),
+        ("HTTPBasicAuth('u', ", ""),
     ] {
         let text = format!("{}{end}{tail}", unit.repeat(80_000 / unit.len()));
         for (i, engine) in engines.iter().enumerate() {

@@ -1,6 +1,6 @@
 //! The code scanners of the engine: detectors whose regex would start with a broad class or run unbounded, found
 //! by hand-written passes around a cheap anchor instead (`@` for e-mail, `:` for IPv6, `-----BEGIN` for PEM private
-//! keys, an honorific for Korean names). Each walks the text once and hands its candidates to
+//! keys, an honorific for Korean names, `auth` and `Auth(` for basic-auth tuples). Each walks the text once and hands its candidates to
 //! [`Engine::evaluate`] like the regex union does. After the pass, [`Engine::table_names`] reads the name columns of
 //! the tables whose header cells the union found (Markdown, tab- or comma-separated; Korean labels and English
 //! `Name` headers), with the name checks ([`person_ko_ok`], [`person_en_ok`]).
@@ -69,6 +69,7 @@ impl Engine {
                 }
             }
             Check::Pem => self.run_pem(p, hay, groups, out),
+            Check::Credential => self.run_auth_tuple(p, hay, groups, out),
             Check::Ipv6 => {
                 let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
                 for c in memchr::memchr_iter(b':', b) {
@@ -165,6 +166,55 @@ impl Engine {
             last_end = e;
             if let Some(f) = self.evaluate(hay, p, s, e, groups) {
                 out.push(f);
+            }
+        }
+    }
+
+    /// HTTP basic auth as a Python tuple that the `secret.user_password` regex (`auth=(`, triggered by `h=(`) does not
+    /// reach: `auth = ('user', 'password')` with spaces around `=`, and `HTTPBasicAuth('user', 'password')`,
+    /// `HTTPDigestAuth(…)`, `aiohttp.BasicAuth(…)`. Found from a `memchr` pass for `(`, looking back for `Auth` or
+    /// `auth =` (trigger literals for them would loosen the shift-or filter's buckets, and `memmem` for `auth` costs
+    /// ~1 instruction a byte on English: README, "Trigger choice"), each candidate read at most ~200 bytes ahead. The candidate runs from the keyword to the closing quote of the second string, which
+    /// [`Engine::evaluate`] (the `Credential` check) reports as the secret.
+    fn run_auth_tuple(&self, p: &PatInfo, hay: &str, groups: &mut Context, out: &mut Vec<Finding>) {
+        let b = hay.as_bytes();
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        for open in memchr::memchr_iter(b'(', b) {
+            if groups.out_of_time() {
+                return;
+            }
+            let before = &b[..open];
+            let s = if before.ends_with(b"Auth") {
+                // `…Auth(`: the identifier it ends.
+                let mut s = open - 4;
+                while s > 0 && open - s < 36 && word(b[s - 1]) {
+                    s -= 1;
+                }
+                s
+            } else {
+                // `auth = (`: a keyword of its own (`self.auth`, not `oauth`), and a space somewhere (`auth=(` is
+                // the regex's).
+                let eq = before.len() - before.iter().rev().take_while(|&&c| c == b' ').count();
+                if eq == 0 || b[eq - 1] != b'=' || eq == open && before.ends_with(b"auth=") {
+                    continue;
+                }
+                let kw = eq - 1 - b[..eq - 1].iter().rev().take_while(|&&c| c == b' ').count();
+                match kw.checked_sub(4) {
+                    Some(s) if &b[s..kw] == b"auth" && !(s > 0 && word(b[s - 1])) => s,
+                    _ => continue,
+                }
+            };
+            found.extend(quoted_pair(b, open + 1).map(|e| (s, e)));
+        }
+        found.sort_unstable();
+        let mut last_end = 0;
+        for (s, e) in found {
+            if s >= last_end {
+                last_end = e;
+                if let Some(f) = self.evaluate(hay, p, s, e, groups) {
+                    out.push(f);
+                }
             }
         }
     }
@@ -889,6 +939,38 @@ static PEM_BEGIN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-----BEGIN"));
 pub(super) static PEM_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-----END"));
+
+/// After the `(` of a basic-auth tuple at `i`: `'user', 'password'` (spaces allowed around the strings and the comma;
+/// a user of 1–64 bytes, a password of 3–128, neither crossing a line nor containing its quote). The end of the
+/// password's closing quote.
+fn quoted_pair(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut strings = [(1, 64), (3, 128)].into_iter().peekable();
+    while let Some((min, max)) = strings.next() {
+        while b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        let q = *b.get(i).filter(|&&q| q == b'\'' || q == b'"')?;
+        let body = b.get(i + 1..)?;
+        let n = body
+            .iter()
+            .take(max + 1)
+            .position(|&c| c == q || c == b'\n' || c == b'\r')?;
+        if body[n] != q || n < min || n > max {
+            return None;
+        }
+        i += n + 2;
+        if strings.peek().is_some() {
+            while b.get(i) == Some(&b' ') {
+                i += 1;
+            }
+            if b.get(i) != Some(&b',') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    Some(i)
+}
 
 /// Single-syllable surnames.
 pub(super) static SURNAMES: std::sync::LazyLock<SyllableSet> =
