@@ -336,6 +336,9 @@ const HOSTILE: &[(&str, &str, &str)] = &[
     ("csv tables", "번호,성명,Name\n1,김철수,Li Wu\n", ""),
     ("auth = ('…", "auth = ('", ""),
     ("Auth('u', …", "HTTPBasicAuth('u', ", ""),
+    ("key/value rows", "Name,John Smith\n", ""),
+    ("name part rows", "First Name,Li\nLast Name,Wu\n", ""),
+    ("name part header, one line", "First Name,Last Name,", ""),
 ];
 
 fn hostile_report(engine: &Engine, what: &str) {

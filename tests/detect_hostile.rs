@@ -285,3 +285,30 @@ fn csv_tables_stay_linear_and_are_found() {
     let quotes = format!("번호,성명\n{}\n1,김철수\n", "\"".repeat(8_000));
     assert!(scan(&quotes).is_empty());
 }
+
+/// Key/value rows of vertical tables (each label that opens its line reads its line and the two around it once) and
+/// `First Name`/`Last Name` headers (each part's label counts the parts on its line, at most 8 columns per line):
+/// every row is found once, and a header line of part labels just under the line limit is read 8 times at most.
+#[test]
+fn key_value_rows_and_name_part_headers_stay_linear_and_are_found() {
+    let rows = "Name,John Smith\n".repeat(5_000);
+    let found = scan(&rows);
+    assert_eq!(found.len(), 5_000);
+    assert!(found.iter().all(|f| &rows[f.start..f.end] == "John Smith"));
+
+    let pairs = "First Name,Li\nLast Name,Wu\n".repeat(5_000);
+    let found = scan(&pairs);
+    assert_eq!(found.len(), 10_000);
+    assert!(found
+        .iter()
+        .all(|f| ["Li", "Wu"].contains(&&pairs[f.start..f.end])));
+
+    let cells = 760;
+    let header = vec!["First Name,Last Name"; cells / 2].join(",");
+    let row = vec!["Li"; cells].join(",");
+    assert!(header.len() < 8192);
+    let table = format!("{header}\n{}", format!("{row}\n").repeat(100));
+    let found = scan(&table);
+    assert_eq!(found.len(), 8 * 100);
+    assert!(found.iter().all(|f| &table[f.start..f.end] == "Li"));
+}

@@ -54,7 +54,9 @@ pub(crate) enum Check {
     /// Korean name after a label (`성명:`): the finding is the name; stop-list applied.
     PersonKoBefore,
     /// A name label as a table's header cell (`| 번호 | 성명 | 연락처 |`, tab- or comma-separated, or an English `Name`
-    /// header): not a finding itself; the engine then reads that column of the rows below (`Engine::table_names`).
+    /// header): not a finding itself; the engine then reads that column of the rows below (`Engine::table_names`). As
+    /// the first cell of a key/value row (`성명,김민수`) the finding is the name in the cell after it
+    /// (`Engine::key_value_name`).
     PersonTable,
     /// English name after a title or label: the finding is the name.
     PersonEn,
@@ -375,8 +377,10 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     let person_table = format!(
         "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사){table_end}"
     );
-    // English name columns (`Name`, `Full Name`, `Customer Name`, …): the match starts at the `Name` trigger; the
-    // qualifier before it is checked in `Engine::table_names`.
+    // English name columns (`Name`, `Full Name`, `Customer Name`, …, and the name parts `First Name`, `last_name`,
+    // `Surname`): the match starts at the `Name` trigger; the qualifier before it is checked in `Engine::table_names`.
+    // Either label as the first cell of a key/value row (`성명,김민수`, `Name,John Smith`) is read at once
+    // (`Engine::key_value_name`).
     let person_table_en = format!("(?:Name|name|NAME){table_end}");
     let person_before = format!(
         r#"(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사)(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +){}[가-힣]{{1,3}}"#,

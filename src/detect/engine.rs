@@ -1444,7 +1444,7 @@ impl Engine {
             return None;
         }
         if p.check == Check::PersonTable {
-            // Not a finding: the column below is read after the pass. `p` is an element of `self.pats`: its index is
+            // Not a finding itself: the column below is read after the pass. `p` is an element of `self.pats`: its index is
             // its distance from the first (checked, so a `PatInfo` from elsewhere is never misread).
             if groups.tables.len() < scanners::MAX_TABLES {
                 let pid = (p as *const PatInfo as usize).wrapping_sub(self.pats.as_ptr() as usize)
@@ -1453,7 +1453,9 @@ impl Engine {
                     groups.tables.push((s, e, pid));
                 }
             }
-            return None;
+            // A label that opens a key/value row (`성명,김민수`) is followed by its value on the same line: that is
+            // read now, for every such row (not only the queued ones).
+            return self.key_value_name(p, hay, s, e);
         }
         if d.custom_validator.is_some() {
             if !custom_valid(d, hay, s, e) {

@@ -2,8 +2,10 @@
 //! by hand-written passes around a cheap anchor instead (`@` for e-mail, `:` for IPv6, `-----BEGIN` for PEM private
 //! keys, an honorific for Korean names, `auth` and `Auth(` for basic-auth tuples). Each walks the text once and hands its candidates to
 //! [`Engine::evaluate`] like the regex union does. After the pass, [`Engine::table_names`] reads the name columns of
-//! the tables whose header cells the union found (Markdown, tab- or comma-separated; Korean labels and English
-//! `Name` headers), with the name checks ([`person_ko_ok`], [`person_en_ok`]).
+//! the tables whose header cells the union found (Markdown, tab- or comma-separated; Korean labels, English `Name`
+//! headers, and `First Name`/`Last Name` pairs), and the key/value rows of vertical tables whose first cell is such a
+//! label (`성명,김민수`, `Name,John Smith`), with the name checks ([`person_ko_ok`], [`person_en_ok`],
+//! [`person_en_caps_ok`], [`en_part_word`]).
 //!
 //! Must never: read outside the segment it is given, allocate per byte, or run without asking the scan context
 //! whether the deadline has passed at each candidate.
@@ -310,10 +312,14 @@ fn delimiter_row(row: &[u8]) -> bool {
 impl Engine {
     /// The names in a table column whose header cell is a name label (`| 번호 | 성명 | 연락처 |`, the same with tabs
     /// or commas, or an English `Name` header): every cell of that column in the rows below that is a whole name is a
-    /// finding. Under a Korean label that is a Korean name (surname, given-name syllables, stop-list:
-    /// [`person_ko_ok`]); under an English one (`Name`, `Full Name`, `customer_name`: [`EN_NAME_QUALIFIERS`]) a Korean
-    /// or an English name ([`person_en_ok`]), and only if such names are at least as many as the column's other filled
-    /// cells (placeholders such as `N/A` aside): a `Name` column of products, hosts or config keys reports nothing.
+    /// finding. Under a Korean label a Korean name (surname, given-name syllables, stop-list: [`person_ko_ok`]) is one
+    /// on its own; every other name is one only if such names are at least as many as the column's other filled cells
+    /// (placeholders such as `N/A` aside): under an English label (`Name`, `Full Name`, `customer_name`:
+    /// [`EN_NAME_QUALIFIERS`]) a Korean or an English name ([`person_en_ok`], or in capitals: [`person_en_caps_ok`]),
+    /// under a Korean one an English name, under a name part's label (`First Name`, `last_name`, `Surname`:
+    /// [`EN_PART_QUALIFIERS`]) also a single name word ([`en_part_word`]), and such a column is read only when its
+    /// header line has another name part's label (`First Name` with `Last Name`): a `Name` column of products, hosts or
+    /// config keys, a `First Name` column of totals, reports nothing.
     ///
     /// The label must fill its cell (spaces and a pair of double quotes around it allowed); a Markdown header must
     /// start with `|` or be followed by a delimiter row; a comma-separated header must read as one ([`csv_header`]).
@@ -321,6 +327,10 @@ impl Engine {
     /// another cell count (quotes respected), or longer than [`MAX_TABLE_LINE`], or at the deadline. A header line
     /// inside rows another header already read is one of those rows, not a new table, so no line is read twice per
     /// column (and at most [`MAX_TABLE_COLUMNS`] columns are read per header line).
+    ///
+    /// A label that is its line's first cell with one more cell after it is also a key/value row of a vertical table
+    /// (`성명,김민수`, `Full Name\tMary O'Brien`, `| Name | John Smith |`): its value is read when the label is found
+    /// ([`Engine::key_value_name`]), not here.
     pub(super) fn table_names(
         &self,
         p: &PatInfo,
@@ -334,9 +344,17 @@ impl Engine {
         let Some(d) = self.detectors.get(p.detector) else {
             return;
         };
-        let Some((line_start, line_end)) = line_at(b, s) else {
+        let Some(LabelCell {
+            line: (line_start, line_end),
+            label,
+            rest_end,
+            sep,
+            ..
+        }) = label_cell(b, s, e)
+        else {
             return;
         };
+        let rest = &b[line_start..rest_end];
         let (header_line, rows_until, columns) = &mut groups.table_cursor;
         if *header_line != Some(line_start) {
             if line_start < *rows_until {
@@ -349,24 +367,7 @@ impl Engine {
         if *columns > MAX_TABLE_COLUMNS {
             return;
         }
-        let english = b[s].is_ascii();
-        let before = &b[line_start..s];
-        let head = if english {
-            en_qualifier_start(before)
-        } else {
-            before.len()
-        };
-        // What precedes the cell: its separator (or nothing: the first cell), after the cell's spaces and quote.
-        let rest = trim_end_quoted(&before[..head]);
-        let sep = match b[e - 1] {
-            c @ (b'|' | b'\t' | b',') => c,
-            // The label ends its line: the last cell, after the separator before it.
-            _ => match rest.last() {
-                Some(&c @ (b'|' | b'\t' | b',')) => c,
-                _ => return,
-            },
-        };
-        if rest.last().is_some_and(|&c| c != sep) {
+        if label == Label::Part && part_labels(&b[line_start..line_end], sep) < 2 {
             return;
         }
         let mut cells = 0;
@@ -420,19 +421,18 @@ impl Engine {
             let Some(name) = hay.get(ns..ne) else {
                 continue;
             };
-            let ko = name.chars().next().is_some_and(|c| SURNAMES.contains(c))
-                || TWO_SYLLABLE_SURNAMES.iter().any(|s| name.starts_with(s));
-            if (ko && person_ko_ok(name)) || (english && person_en_ok(name)) {
-                if english {
-                    groups.table_cells.push((ns, ne));
-                } else if let Some(f) = self.finish(d, None, ns, ne, p.base, &[]) {
+            let ko = ko_name(name);
+            if ko && label == Label::Korean {
+                if let Some(f) = self.finish(d, None, ns, ne, p.base, &[]) {
                     out.push(f);
                 }
-            } else if english && !placeholder(name) {
+            } else if ko || en_cell_name(name, label) {
+                groups.table_cells.push((ns, ne));
+            } else if !placeholder(name) {
                 others += 1;
             }
         }
-        if english && groups.table_cells.len() >= others {
+        if groups.table_cells.len() >= others {
             for &(ns, ne) in &groups.table_cells {
                 if let Some(f) = self.finish(d, None, ns, ne, p.base, &[]) {
                     out.push(f);
@@ -441,6 +441,170 @@ impl Engine {
         }
         let (_, rows_until, _) = &mut groups.table_cursor;
         *rows_until = (*rows_until).max(pos);
+    }
+
+    /// A key/value row of a vertical table: the label (the match `s..e`) is the first cell of its line, the value the
+    /// one cell after it (`성명,김민수`, `Name\tJohn Smith`, `| Full Name | Mary O'Brien |`). The value is a
+    /// finding when it is a Korean name ([`person_ko_ok`]) or an English one ([`person_en_ok`]; after a comma only
+    /// with no space: `Name, Favorite Color` is prose or a header), for a name part's label (`First Name,John`) also a
+    /// single name word when the line before or after is another part's label (`Last Name,Smith`). Capitals are not
+    /// enough here (no column to vote): `NAME,NEW YORK`. When the next line's first cell is a name, the line is a
+    /// two-column table's header (`Name,Favorite Color` over `John Smith,Blue`) and its value is none. Called by
+    /// [`Engine::evaluate`] for each label the union finds (so for every row, not only the [`MAX_TABLES`] queued):
+    /// reads the line and its two neighbours (each at most [`MAX_TABLE_LINE`] bytes), and a line is one key/value row
+    /// at most, so each line is read at most three times.
+    pub(super) fn key_value_name(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        s: usize,
+        e: usize,
+    ) -> Option<Finding> {
+        let b = hay.as_bytes();
+        // Most labels are not a line's first cell (a header's): say so from a few bytes back, not from the line.
+        if !opens_line(b, s) {
+            return None;
+        }
+        let d = self.detectors.get(p.detector)?;
+        let cell = label_cell(b, s, e)?;
+        let (sep, label) = (cell.sep, cell.label);
+        if !cell.first || b[e - 1] != sep {
+            return None;
+        }
+        let (line_start, line_end) = cell.line;
+        let value_start = e;
+        let tail = &b[value_start..line_end];
+        let value_end = match sep {
+            b',' => {
+                let mut cells = CsvCells::new(tail);
+                let first = cells.next().map_or(0, |(_, e)| e);
+                if cells.next().is_some() {
+                    return None;
+                }
+                first
+            }
+            _ => match memchr::memchr(sep, tail) {
+                None => tail.len(),
+                // `| Name | John Smith |`: a closing `|` and nothing after it.
+                Some(i) if sep == b'|' && tail[i + 1..].iter().all(|&c| c == b' ') => i,
+                Some(_) => return None,
+            },
+        };
+        let (ns, ne) = trim_cell(b, value_start, value_start + value_end);
+        let value = hay.get(ns..ne)?;
+        let part = label == Label::Part;
+        let ko = ko_name(value);
+        let en = !ko && (person_en_ok(value) || (part && en_part_word(value)));
+        if !(ko || en) || (en && sep == b',' && b.get(value_start) == Some(&b' ')) {
+            return None;
+        }
+        let first_cell_of = |(ls, le): (usize, usize)| {
+            let (cs, ce) = first_cell(&b[ls..le], sep);
+            hay.get(ls + cs..ls + ce).unwrap_or("")
+        };
+        if part {
+            let prev = line_start
+                .checked_sub(1)
+                .filter(|&nl| b[nl] == b'\n')
+                .and_then(|nl| line_at(b, nl));
+            let next = next_line(b, line_end);
+            if ![prev, next]
+                .into_iter()
+                .flatten()
+                .any(|l| part_label(first_cell_of(l).as_bytes()))
+            {
+                return None;
+            }
+        }
+        if next_line(b, line_end).is_some_and(|l| {
+            let cell = first_cell_of(l);
+            ko_name(cell) || person_en_ok(cell) || (part && en_part_word(cell))
+        }) {
+            return None;
+        }
+        self.finish(d, None, ns, ne, p.base, &[])
+    }
+}
+
+/// What a name column's header cell labels.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Label {
+    /// A Korean label (`성명`, `고객명`).
+    Korean,
+    /// An English label of a whole name (`Name`, `Full Name`, `customer_name`).
+    Full,
+    /// An English label of a name's part (`First Name`, `last_name`, `Surname`, `Given Name`, `Family Name`).
+    Part,
+}
+
+/// A name label found as a table cell ([`Check::PersonTable`]'s match `s..e`): its line, what it labels, where the
+/// text before its cell ends (`rest_end`: the line's bytes before it, without the cell's spaces and quote, end with
+/// the separator unless it is the first cell), the separator, and whether it is its row's first cell.
+struct LabelCell {
+    line: (usize, usize),
+    label: Label,
+    rest_end: usize,
+    sep: u8,
+    first: bool,
+}
+
+/// The label cell of the match `s..e`, if the label fills its cell (a qualifier such as `Full` or `First` aside) and
+/// its line is not longer than [`MAX_TABLE_LINE`].
+fn label_cell(b: &[u8], s: usize, e: usize) -> Option<LabelCell> {
+    let (line_start, line_end) = line_at(b, s)?;
+    let before = &b[line_start..s];
+    let (head, label) = if b[s].is_ascii() {
+        en_qualifier_start(before)
+    } else {
+        (before.len(), Label::Korean)
+    };
+    // What precedes the cell: its separator (or nothing: the first cell), after the cell's spaces and quote.
+    let rest = trim_end_quoted(&before[..head]);
+    let sep = match b[e - 1] {
+        c @ (b'|' | b'\t' | b',') => c,
+        // The label ends its line: the last cell, after the separator before it.
+        _ => match rest.last() {
+            Some(&c @ (b'|' | b'\t' | b',')) => c,
+            _ => return None,
+        },
+    };
+    if rest.last().is_some_and(|&c| c != sep) {
+        return None;
+    }
+    let first = if sep == b'|' {
+        // Only spaces before the row's opening `|` (which `rest` ends with).
+        rest.split_last()
+            .is_some_and(|(_, r)| r.iter().all(|&c| c == b' '))
+    } else {
+        rest.is_empty()
+    };
+    Some(LabelCell {
+        line: (line_start, line_end),
+        label,
+        rest_end: line_start + rest.len(),
+        sep,
+        first,
+    })
+}
+
+/// Whether the label at `s` may open its line: before it only a qualifier (`Full`, `First`), spaces, a double quote
+/// and a Markdown row's `|`, then the line's start. Reads at most 64 bytes back (more spaces than that: no).
+fn opens_line(b: &[u8], s: usize) -> bool {
+    let lo = s.saturating_sub(64);
+    let before = &b[lo..s];
+    let head = if b[s].is_ascii() {
+        en_qualifier_start(before).0
+    } else {
+        before.len()
+    };
+    let rest = trim_end_quoted(&before[..head]);
+    let rest = match rest.split_last() {
+        Some((b'|', r)) => r,
+        _ => rest,
+    };
+    match rest.iter().rposition(|&c| c != b' ') {
+        None => lo == 0,
+        Some(i) => rest[i] == b'\n',
     }
 }
 
@@ -458,10 +622,17 @@ const EN_NAME_QUALIFIERS: &[&[u8]] = &[
     b"guest",
 ];
 
-/// Where the cell text of an English name header starts, given its line's bytes before `Name`: at a qualifier word
-/// glued to it or separated by one space, `_` or `-` (`Full Name`, `customer_name`, `PatientName`), else at `Name`
-/// itself. Reads at most ten bytes back.
-fn en_qualifier_start(before: &[u8]) -> usize {
+/// Qualifiers of a name part's header (`First Name`, `last_name`, `Surname`, `GivenName`, `Forename`), compared
+/// case-insensitively: its column may hold single words.
+const EN_PART_QUALIFIERS: &[&[u8]] = &[
+    b"first", b"last", b"given", b"family", b"middle", b"sur", b"fore",
+];
+
+/// Where the cell text of an English name header starts, given its line's bytes before `Name`, and what it labels:
+/// at a qualifier word glued to it or separated by one space, `_` or `-` (`Full Name`, `customer_name`,
+/// `PatientName`: [`EN_NAME_QUALIFIERS`]; `First Name`, `Surname`: [`EN_PART_QUALIFIERS`]), else at `Name` itself.
+/// Reads at most ten bytes back.
+fn en_qualifier_start(before: &[u8]) -> (usize, Label) {
     let mut end = before.len();
     if end > 0 && matches!(before[end - 1], b' ' | b'_' | b'-') {
         end -= 1;
@@ -472,15 +643,85 @@ fn en_qualifier_start(before: &[u8]) -> usize {
         .rposition(|c| !c.is_ascii_alphabetic())
         .map_or(lo, |i| lo + i + 1);
     let whole_word = start > lo || lo == 0;
-    if whole_word
-        && EN_NAME_QUALIFIERS
-            .iter()
-            .any(|q| before[start..end].eq_ignore_ascii_case(q))
-    {
-        start
+    let word = &before[start..end];
+    let is = |list: &[&[u8]]| whole_word && list.iter().any(|q| word.eq_ignore_ascii_case(q));
+    if is(EN_NAME_QUALIFIERS) {
+        (start, Label::Full)
+    } else if is(EN_PART_QUALIFIERS) {
+        (start, Label::Part)
     } else {
-        before.len()
+        (before.len(), Label::Full)
     }
+}
+
+/// Whether a cell's text is a name part's label (`First Name`, `last_name`, `Surname`).
+fn part_label(cell: &[u8]) -> bool {
+    let Some(q) = cell
+        .len()
+        .checked_sub(4)
+        .filter(|&k| cell[k..].eq_ignore_ascii_case(b"name"))
+        .map(|k| &cell[..k])
+    else {
+        return false;
+    };
+    let q = match q.split_last() {
+        Some((b' ' | b'_' | b'-', q)) => q,
+        _ => q,
+    };
+    EN_PART_QUALIFIERS.iter().any(|x| q.eq_ignore_ascii_case(x))
+}
+
+/// How many cells of a header line (`sep`-separated, quotes respected for commas) are name parts' labels.
+fn part_labels(line: &[u8], sep: u8) -> usize {
+    let is_part = |(s, e): (usize, usize)| {
+        let (s, e) = trim_cell(line, s, e);
+        part_label(&line[s..e])
+    };
+    if sep == b',' {
+        CsvCells::new(line).filter(|&c| is_part(c)).count()
+    } else {
+        let mut start = 0;
+        let mut n = 0;
+        for i in memchr::memchr_iter(sep, line).chain(std::iter::once(line.len())) {
+            n += usize::from(is_part((start, i)));
+            start = i + 1;
+        }
+        n
+    }
+}
+
+/// The first cell of a `sep`-separated line (after the leading `|` of a Markdown row), trimmed ([`trim_cell`]):
+/// empty when a `|` row does not start with `|`.
+fn first_cell(line: &[u8], sep: u8) -> (usize, usize) {
+    let from = if sep == b'|' {
+        match line.iter().position(|&c| c != b' ') {
+            Some(i) if line[i] == b'|' => i + 1,
+            _ => return (0, 0),
+        }
+    } else {
+        0
+    };
+    let body = &line[from..];
+    let end = if sep == b',' {
+        CsvCells::new(body).next().map_or(0, |(_, e)| e)
+    } else {
+        memchr::memchr(sep, body).unwrap_or(body.len())
+    };
+    let (s, e) = trim_cell(line, from, from + end);
+    (s, e)
+}
+
+/// A Korean name on its own: a surname first, then [`person_ko_ok`].
+fn ko_name(name: &str) -> bool {
+    (name.chars().next().is_some_and(|c| SURNAMES.contains(c))
+        || TWO_SYLLABLE_SURNAMES.iter().any(|s| name.starts_with(s)))
+        && person_ko_ok(name)
+}
+
+/// Whether a cell of a name column is an English name the column's vote counts for: [`person_en_ok`],
+/// [`person_en_caps_ok`], and under a name part's label a single name word ([`en_part_word`]).
+fn en_cell_name(name: &str, label: Label) -> bool {
+    person_en_ok(name) || person_en_caps_ok(name) || (label == Label::Part && en_part_word(name))
 }
 
 /// `b` without the spaces, one double quote and the spaces again at its end (what opens a cell before its text).
@@ -616,16 +857,36 @@ fn csv_header(line: &[u8]) -> Option<usize> {
 /// Cells that say a value is missing: not counted against a name column.
 fn placeholder(cell: &str) -> bool {
     const PLACEHOLDERS: &[&str] = &[
-        "", "-", "--", "—", "–", "?", "x", "n/a", "na", "none", "null", "nil", "unknown", "tbd",
-        "tba", "미정", "없음",
+        "",
+        "-",
+        "--",
+        "—",
+        "–",
+        "?",
+        "x",
+        "n/a",
+        "na",
+        "none",
+        "null",
+        "nil",
+        "unknown",
+        "tbd",
+        "tba",
+        "미정",
+        "없음",
+        "미기재",
+        "비공개",
+        "해당없음",
     ];
     PLACEHOLDERS.iter().any(|p| cell.eq_ignore_ascii_case(p))
 }
 
 /// Words that make a capitalised two- or three-word cell something other than a person's name: company forms,
 /// products, places, config and form words, placeholders (`Acme Corp`, `Standing Desk`, `Base Url`, `Total Amount`,
-/// `Not Available`). Sorted (binary search). Not exhaustive: a `Name` column of other capitalised word pairs can still
-/// read as names, which is why such a column must be mostly names to report any.
+/// `Not Available`), and the words of name headers (`FULL NAME`, `First`, `Surname`: a header repeated in a column).
+/// Sorted (binary search; compared case-insensitively for names in capitals and single words). Not exhaustive: a
+/// `Name` column of other capitalised word pairs can still read as names, which is why such a column must be mostly
+/// names to report any.
 const EN_NOT_NAME_WORDS: &[&str] = &[
     "Account",
     "Address",
@@ -692,10 +953,15 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Error",
     "Example",
     "False",
+    "Family",
     "File",
+    "First",
     "Flag",
     "Foundation",
     "Free",
+    "Full",
+    "Given",
+    "Grand",
     "Group",
     "Guest",
     "Holdings",
@@ -711,6 +977,8 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Labs",
     "Lamp",
     "Laptop",
+    "Last",
+    "Lead",
     "Level",
     "Limit",
     "Limited",
@@ -719,6 +987,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Ltd",
     "Manager",
     "Max",
+    "Middle",
     "Min",
     "Mini",
     "Misc",
@@ -733,6 +1002,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Number",
     "Office",
     "Option",
+    "Optional",
     "Options",
     "Other",
     "Out",
@@ -776,17 +1046,20 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Status",
     "Store",
     "Street",
+    "String",
     "Sub",
     "Subtotal",
     "Sum",
     "Summary",
     "Support",
+    "Surname",
     "System",
     "Systems",
     "Table",
     "Team",
     "Technologies",
     "Test",
+    "Text",
     "Time",
     "Timeout",
     "Title",
@@ -803,6 +1076,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "User",
     "Value",
     "Version",
+    "Yes",
     "Zone",
 ];
 /// Lower-case particles allowed as the middle word of a three-word name (`Vincent van Gogh`, `Ana de Armas`).
@@ -825,6 +1099,72 @@ pub(super) fn person_en_ok(name: &str) -> bool {
         let initial = matches!(w.as_bytes(), [c, b'.'] if c.is_ascii_uppercase());
         (middle && (initial || EN_NAME_PARTICLES.contains(&w)))
             || (en_name_word(w) && EN_NOT_NAME_WORDS.binary_search(&w).is_err())
+    })
+}
+
+/// An English name in capitals, as forms and exports write them (`JOHN SMITH`, `MARY O'BRIEN`, `JEAN-LUC PICARD`,
+/// `JOHN J. SMITH`): the shape of [`person_en_ok`] with every letter upper-case ([`en_caps_word`]), no word on
+/// [`EN_NOT_NAME_WORDS`] whatever its case (`ACME CORP`, `TOTAL AMOUNT`, `FULL NAME`). Counted only in a name column,
+/// by its vote: capitals alone say little (`NEW YORK`).
+pub(super) fn person_en_caps_ok(name: &str) -> bool {
+    let n = name.split(' ').count();
+    if name.len() > 64 || !(2..=3).contains(&n) {
+        return false;
+    }
+    name.split(' ').enumerate().all(|(i, w)| {
+        let middle = i > 0 && i + 1 < n;
+        let initial = matches!(w.as_bytes(), [c, b'.'] if c.is_ascii_uppercase());
+        (middle && (initial || EN_NAME_PARTICLES.iter().any(|p| w.eq_ignore_ascii_case(p))))
+            || (en_caps_word(w) && !en_not_name_word(w))
+    })
+}
+
+/// A single word in a name part's column (`First Name`: `John`, `Li`; `Surname`: `O'Brien`, `SMITH`): a capitalised
+/// Latin word ([`en_name_word`]) or one in capitals ([`en_caps_word`]), not on [`EN_NOT_NAME_WORDS`] whatever its case
+/// (`Total`, `TOTAL`) and not a placeholder.
+pub(super) fn en_part_word(w: &str) -> bool {
+    (en_name_word(w) || en_caps_word(w)) && !en_not_name_word(w) && !placeholder(w)
+}
+
+/// Whether `w` is on [`EN_NOT_NAME_WORDS`], compared ASCII-case-insensitively (the list's order is the same in lower
+/// case: each word is capitalised).
+fn en_not_name_word(w: &str) -> bool {
+    EN_NOT_NAME_WORDS
+        .binary_search_by(|x| {
+            x.bytes()
+                .map(|c| c.to_ascii_lowercase())
+                .cmp(w.bytes().map(|c| c.to_ascii_lowercase()))
+        })
+        .is_ok()
+}
+
+/// A Latin word in capitals: up to three parts joined by `-` (`JEAN-LUC`), each optionally after `X'` (`O'BRIEN`),
+/// of at least two upper-case letters.
+fn en_caps_word(w: &str) -> bool {
+    let part_ok = |part: &str| {
+        let mut cs = part.chars();
+        let part = match (cs.next(), cs.next()) {
+            (Some(c), Some('\'' | '’')) if c.is_ascii_uppercase() => cs.as_str(),
+            _ => part,
+        };
+        let mut letters = 0;
+        for (i, c) in part.char_indices() {
+            if i > 0 && ('\u{300}'..='\u{36F}').contains(&c) {
+                continue;
+            }
+            let latin =
+                c.is_ascii_uppercase() || (('\u{C0}'..='\u{24F}').contains(&c) && c.is_uppercase());
+            if !latin {
+                return false;
+            }
+            letters += 1;
+        }
+        letters >= 2
+    };
+    let mut parts = 0;
+    w.split('-').all(|p| {
+        parts += 1;
+        parts <= 3 && part_ok(p)
     })
 }
 
@@ -1159,20 +1499,139 @@ mod tests {
     #[test]
     fn the_not_name_words_are_sorted_for_binary_search() {
         assert!(EN_NOT_NAME_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(EN_NOT_NAME_WORDS
+            .windows(2)
+            .all(|w| w[0].to_ascii_lowercase() < w[1].to_ascii_lowercase()));
+        assert!(en_not_name_word("CORP") && en_not_name_word("corp") && !en_not_name_word("Smith"));
     }
 
     #[test]
     fn an_english_header_cell_may_carry_a_qualifier() {
         let at = |before: &str| en_qualifier_start(before.as_bytes());
-        assert_eq!(at("| Full "), 2);
-        assert_eq!(at("id,customer_"), 3);
-        assert_eq!(at("\"Patient"), 1);
-        assert_eq!(at("Contact "), 0);
-        assert_eq!(at("| "), 2);
+        assert_eq!(at("| Full "), (2, Label::Full));
+        assert_eq!(at("id,customer_"), (3, Label::Full));
+        assert_eq!(at("\"Patient"), (1, Label::Full));
+        assert_eq!(at("Contact "), (0, Label::Full));
+        assert_eq!(at("| "), (2, Label::Full));
+        // A name part's label: its column may hold single words.
+        assert_eq!(at("| Sur"), (2, Label::Part));
+        assert_eq!(at("id,first_"), (3, Label::Part));
+        assert_eq!(at("Last "), (0, Label::Part));
+        assert_eq!(at("\"Given"), (1, Label::Part));
         // Not a qualifier: the cell keeps its other word, so `Name` does not fill it.
-        assert_eq!(at("| Sur"), 5);
-        assert_eq!(at("| File "), 7);
-        assert_eq!(at("| Superfull "), 12);
+        assert_eq!(at("| File "), (7, Label::Full));
+        assert_eq!(at("| Superfull "), (12, Label::Full));
+        assert_eq!(at("| User"), (6, Label::Full));
+    }
+
+    #[test]
+    fn name_part_labels_and_first_cells() {
+        for l in [
+            "First Name",
+            "first_name",
+            "LastName",
+            "SURNAME",
+            "Given Name",
+            "family-name",
+        ] {
+            assert!(part_label(l.as_bytes()), "{l}");
+        }
+        for l in ["Name", "Full Name", "Username", "First", "Surnames"] {
+            assert!(!part_label(l.as_bytes()), "{l}");
+        }
+        assert_eq!(part_labels(b"id,First Name,\"Last Name\",Name", b','), 2);
+        assert_eq!(part_labels(b"| First Name | Email |", b'|'), 1);
+        assert_eq!(part_labels(b"first_name\tlast_name", b'\t'), 2);
+        let cell = |line: &str, sep: u8| {
+            let (s, e) = first_cell(line.as_bytes(), sep);
+            line[s..e].to_owned()
+        };
+        assert_eq!(cell("\"Last Name\", x", b','), "Last Name");
+        assert_eq!(cell(" | Last Name | Smith |", b'|'), "Last Name");
+        assert_eq!(cell("Smith | x", b'|'), "");
+        assert_eq!(cell("성명\t김민수", b'\t'), "성명");
+    }
+
+    #[test]
+    fn names_in_capitals_and_single_name_words() {
+        for name in [
+            "JOHN SMITH",
+            "MARY O'BRIEN",
+            "JEAN-LUC PICARD",
+            "JOHN J. SMITH",
+            "VINCENT VAN GOGH",
+            "JOSÉ GARCÍA",
+            "LI WEI",
+        ] {
+            assert!(person_en_caps_ok(name), "{name}");
+        }
+        for not in [
+            "ACME CORP",
+            "N/A",
+            "TBD",
+            "USA",
+            "FULL NAME",
+            "TOTAL AMOUNT",
+            "John Smith",
+            "JOHN",
+            "JOHN SMITH2",
+            "J. SMITH",
+            "A B",
+        ] {
+            assert!(!person_en_caps_ok(not), "{not}");
+        }
+        for w in ["John", "Li", "O'Brien", "SMITH", "Jean-Luc", "José"] {
+            assert!(en_part_word(w), "{w}");
+        }
+        for not in [
+            "Total", "TOTAL", "N/A", "TBD", "iPhone", "john", "J.", "A", "Unknown", "Optional",
+            "x1",
+        ] {
+            assert!(!en_part_word(not), "{not}");
+        }
+    }
+
+    #[test]
+    fn header_words_after_a_korean_label_are_not_names() {
+        for w in [
+            "연락처",
+            "주소",
+            "나이",
+            "성별",
+            "소속",
+            "직급",
+            "부서",
+            "비고",
+            "점수",
+            "날짜",
+            "생년월일",
+            "전화번호",
+            "이메일",
+            "미기재",
+            "비공개",
+            "직위",
+            "국적",
+            "회사",
+            "금액",
+            "수량",
+            "상태",
+            "메모",
+            "구분",
+            "이름",
+            "성명",
+            "번호",
+            "내용",
+            "등급",
+            "지역",
+            "학과",
+            "학년",
+            "기간",
+            "결과",
+            "서명",
+        ] {
+            assert!(!ko_name(w), "{w}");
+        }
+        assert!(ko_name("김민수") && ko_name("홍길동") && ko_name("남궁민"));
     }
 
     #[test]
