@@ -101,10 +101,12 @@ impl std::fmt::Debug for Snapshot {
     }
 }
 
-/// Identity of the rules compiled into this binary: crate version and every builtin detector's id and pattern
-/// (read from the pattern table; nothing is compiled for it).
+/// Identity of the rules compiled into this binary: crate version, the SHA-256 of the detection engine's source
+/// (`build.rs`: word lists, stop-lists and checks written in code change it too) and every builtin detector's id and
+/// pattern (read from the pattern table; nothing is compiled for it).
 fn builtin_identity(h: &mut Sha256) {
     h.update(concat!("haetae-builtin/", env!("CARGO_PKG_VERSION")).as_bytes());
+    h.update(concat!("\ndetect-source/", env!("HAETAE_DETECT_SOURCE_SHA256")).as_bytes());
     for (id, source) in crate::detect::builtin_pattern_sources() {
         h.update(b"\n");
         h.update(id.as_bytes());
@@ -239,10 +241,39 @@ pub fn load_and_compile(path: &Path) -> Result<Snapshot, PolicyError> {
     Snapshot::compile(&load(path)?)
 }
 
+/// The build script, for its source fingerprint (checked against the one built into the crate).
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../build.rs"]
+mod build_script;
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+    use build_script::fingerprint;
+
+    #[test]
+    fn the_policy_hash_covers_the_detector_source_as_it_is_now() {
+        // The fingerprint built into the crate is the one of the source the tests see: the build script reruns when
+        // any file of `src/detect` changes, so a word list edited in code gives another policy hash.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/detect");
+        let now = fingerprint(&root).unwrap();
+        assert_eq!(now, env!("HAETAE_DETECT_SOURCE_SHA256"));
+        let mut without = Sha256::new();
+        without.update(concat!("haetae-builtin/", env!("CARGO_PKG_VERSION")).as_bytes());
+        for (id, source) in crate::detect::builtin_pattern_sources() {
+            without.update(b"\n");
+            without.update(id.as_bytes());
+            without.update(b"\t");
+            without.update(source.as_bytes());
+        }
+        assert_ne!(
+            Snapshot::builtin().unwrap().hash,
+            hex::encode(without.finalize()),
+            "the source fingerprint is part of the hash"
+        );
+    }
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
