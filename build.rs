@@ -23,8 +23,10 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 fn main() -> std::io::Result<()> {
     let root = Path::new("src/detect");
     println!("cargo:rerun-if-changed={}", root.display());
+    // Not `HAETAE_*`: cargo also sets this variable for the processes of `cargo run` and `cargo test`, and the
+    // gateway refuses `HAETAE_*` variables it does not know.
     println!(
-        "cargo:rustc-env=HAETAE_DETECT_SOURCE_SHA256={}",
+        "cargo:rustc-env=BUILD_DETECT_SOURCE_SHA256={}",
         fingerprint(root)?
     );
     Ok(())

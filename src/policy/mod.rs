@@ -106,7 +106,7 @@ impl std::fmt::Debug for Snapshot {
 /// pattern (read from the pattern table; nothing is compiled for it).
 fn builtin_identity(h: &mut Sha256) {
     h.update(concat!("haetae-builtin/", env!("CARGO_PKG_VERSION")).as_bytes());
-    h.update(concat!("\ndetect-source/", env!("HAETAE_DETECT_SOURCE_SHA256")).as_bytes());
+    h.update(concat!("\ndetect-source/", env!("BUILD_DETECT_SOURCE_SHA256")).as_bytes());
     for (id, source) in crate::detect::builtin_pattern_sources() {
         h.update(b"\n");
         h.update(id.as_bytes());
@@ -259,7 +259,7 @@ mod tests {
         // any file of `src/detect` changes, so a word list edited in code gives another policy hash.
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/detect");
         let now = fingerprint(&root).unwrap();
-        assert_eq!(now, env!("HAETAE_DETECT_SOURCE_SHA256"));
+        assert_eq!(now, env!("BUILD_DETECT_SOURCE_SHA256"));
         let mut without = Sha256::new();
         without.update(concat!("haetae-builtin/", env!("CARGO_PKG_VERSION")).as_bytes());
         for (id, source) in crate::detect::builtin_pattern_sources() {
