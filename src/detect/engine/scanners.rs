@@ -1090,6 +1090,16 @@ const EN_INNER_CAP_PREFIXES: &[&str] = &["Da", "De", "Di", "Du", "La", "Le", "Ma
 /// last a capitalised Latin word ([`en_name_word`]: `O'Brien`, `Jean-Luc`, `McDonald`, `José`), the middle one of
 /// three may also be an initial (`J.`) or a particle (`van`); no word on [`EN_NOT_NAME_WORDS`].
 pub(super) fn person_en_ok(name: &str) -> bool {
+    en_name_shape(
+        name,
+        |w| EN_NAME_PARTICLES.contains(&w),
+        |w| en_name_word(w) && EN_NOT_NAME_WORDS.binary_search(&w).is_err(),
+    )
+}
+
+/// The shape both English name checks share: at most 64 bytes, two or three words separated by single spaces, each
+/// a `word`, except that the middle one of three may be an initial (`J.`) or a `particle`.
+fn en_name_shape(name: &str, particle: impl Fn(&str) -> bool, word: impl Fn(&str) -> bool) -> bool {
     let n = name.split(' ').count();
     if name.len() > 64 || !(2..=3).contains(&n) {
         return false;
@@ -1097,8 +1107,7 @@ pub(super) fn person_en_ok(name: &str) -> bool {
     name.split(' ').enumerate().all(|(i, w)| {
         let middle = i > 0 && i + 1 < n;
         let initial = matches!(w.as_bytes(), [c, b'.'] if c.is_ascii_uppercase());
-        (middle && (initial || EN_NAME_PARTICLES.contains(&w)))
-            || (en_name_word(w) && EN_NOT_NAME_WORDS.binary_search(&w).is_err())
+        (middle && (initial || particle(w))) || word(w)
     })
 }
 
@@ -1107,16 +1116,11 @@ pub(super) fn person_en_ok(name: &str) -> bool {
 /// [`EN_NOT_NAME_WORDS`] whatever its case (`ACME CORP`, `TOTAL AMOUNT`, `FULL NAME`). Counted only in a name column,
 /// by its vote: capitals alone say little (`NEW YORK`).
 pub(super) fn person_en_caps_ok(name: &str) -> bool {
-    let n = name.split(' ').count();
-    if name.len() > 64 || !(2..=3).contains(&n) {
-        return false;
-    }
-    name.split(' ').enumerate().all(|(i, w)| {
-        let middle = i > 0 && i + 1 < n;
-        let initial = matches!(w.as_bytes(), [c, b'.'] if c.is_ascii_uppercase());
-        (middle && (initial || EN_NAME_PARTICLES.iter().any(|p| w.eq_ignore_ascii_case(p))))
-            || (en_caps_word(w) && !en_not_name_word(w))
-    })
+    en_name_shape(
+        name,
+        |w| EN_NAME_PARTICLES.iter().any(|p| w.eq_ignore_ascii_case(p)),
+        |w| en_caps_word(w) && !en_not_name_word(w),
+    )
 }
 
 /// A single word in a name part's column (`First Name`: `John`, `Li`; `Surname`: `O'Brien`, `SMITH`): a capitalised
