@@ -1444,8 +1444,8 @@ impl Engine {
             return None;
         }
         if p.check == Check::PersonTable {
-            // Not a finding itself: the column below is read after the pass. `p` is an element of `self.pats`: its index is
-            // its distance from the first (checked, so a `PatInfo` from elsewhere is never misread).
+            // Not a finding itself: the column below is read after the pass. `p` is an element of `self.pats`: its
+            // index is its distance from the first (checked, so a `PatInfo` from elsewhere is never misread).
             if groups.tables.len() < scanners::MAX_TABLES {
                 let pid = (p as *const PatInfo as usize).wrapping_sub(self.pats.as_ptr() as usize)
                     / std::mem::size_of::<PatInfo>();

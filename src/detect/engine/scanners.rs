@@ -1,7 +1,7 @@
 //! The code scanners of the engine: detectors whose regex would start with a broad class or run unbounded, found
 //! by hand-written passes around a cheap anchor instead (`@` for e-mail, `:` for IPv6, `-----BEGIN` for PEM private
-//! keys, an honorific for Korean names, `auth` and `Auth(` for basic-auth tuples). Each walks the text once and hands its candidates to
-//! [`Engine::evaluate`] like the regex union does. After the pass, [`Engine::table_names`] reads the name columns of
+//! keys, an honorific for Korean names, `(` for basic-auth tuples). Each walks the text once and hands its
+//! candidates to [`Engine::evaluate`] like the regex union does. After the pass, [`Engine::table_names`] reads the name columns of
 //! the tables whose header cells the union found (Markdown, tab- or comma-separated; Korean labels, English `Name`
 //! headers, and `First Name`/`Last Name` pairs), and the key/value rows of vertical tables whose first cell is such a
 //! label (`성명,김민수`, `Name,John Smith`), with the name checks ([`person_ko_ok`], [`person_en_ok`],
@@ -176,8 +176,9 @@ impl Engine {
     /// reach: `auth = ('user', 'password')` with spaces around `=`, and `HTTPBasicAuth('user', 'password')`,
     /// `HTTPDigestAuth(…)`, `aiohttp.BasicAuth(…)`. Found from a `memchr` pass for `(`, looking back for `Auth` or
     /// `auth =` (trigger literals for them would loosen the shift-or filter's buckets, and `memmem` for `auth` costs
-    /// ~1 instruction a byte on English: README, "Trigger choice"), each candidate read at most ~200 bytes ahead. The candidate runs from the keyword to the closing quote of the second string, which
-    /// [`Engine::evaluate`] (the `Credential` check) reports as the secret.
+    /// ~1 instruction a byte on English: README, "Trigger choice"), each candidate read at most ~200 bytes ahead. The
+    /// candidate runs from the keyword to the closing quote of the second string, which [`Engine::evaluate`] (the
+    /// `Credential` check) reports as the secret.
     fn run_auth_tuple(&self, p: &PatInfo, hay: &str, groups: &mut Context, out: &mut Vec<Finding>) {
         let b = hay.as_bytes();
         let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
