@@ -1146,12 +1146,7 @@ fn en_not_name_word(w: &str) -> bool {
 /// A Latin word in capitals: up to three parts joined by `-` (`JEAN-LUC`), each optionally after `X'` (`O'BRIEN`),
 /// of at least two upper-case letters.
 fn en_caps_word(w: &str) -> bool {
-    let part_ok = |part: &str| {
-        let mut cs = part.chars();
-        let part = match (cs.next(), cs.next()) {
-            (Some(c), Some('\'' | '’')) if c.is_ascii_uppercase() => cs.as_str(),
-            _ => part,
-        };
+    name_word_parts(w, |part| {
         let mut letters = 0;
         for (i, c) in part.char_indices() {
             if i > 0 && ('\u{300}'..='\u{36F}').contains(&c) {
@@ -1165,11 +1160,21 @@ fn en_caps_word(w: &str) -> bool {
             letters += 1;
         }
         letters >= 2
-    };
+    })
+}
+
+/// The frame both English name-word checks share: up to three parts joined by `-` (`Jean-Luc`), each passed to
+/// `part_ok` after an optional `X'` or `X’` (`O'Brien`, `D’Angelo`).
+fn name_word_parts(w: &str, part_ok: impl Fn(&str) -> bool) -> bool {
     let mut parts = 0;
-    w.split('-').all(|p| {
+    w.split('-').all(|part| {
         parts += 1;
-        parts <= 3 && part_ok(p)
+        let mut cs = part.chars();
+        let part = match (cs.next(), cs.next()) {
+            (Some(c), Some('\'' | '’')) if c.is_ascii_uppercase() => cs.as_str(),
+            _ => part,
+        };
+        parts <= 3 && part_ok(part)
     })
 }
 
@@ -1180,12 +1185,7 @@ fn en_name_word(w: &str) -> bool {
     let latin = |c: char| {
         c.is_ascii_alphabetic() || (('\u{C0}'..='\u{24F}').contains(&c) && c.is_alphabetic())
     };
-    let part_ok = |part: &str| {
-        let mut cs = part.chars();
-        let part = match (cs.next(), cs.next()) {
-            (Some(c), Some('\'' | '’')) if c.is_ascii_uppercase() => cs.as_str(),
-            _ => part,
-        };
+    name_word_parts(w, |part| {
         let mut inner_caps = 0;
         let mut letters = 0;
         let mut last_lower = false;
@@ -1211,11 +1211,6 @@ fn en_name_word(w: &str) -> bool {
             }
         }
         letters >= 2 && last_lower
-    };
-    let mut parts = 0;
-    w.split('-').all(|p| {
-        parts += 1;
-        parts <= 3 && part_ok(p)
     })
 }
 
