@@ -374,18 +374,29 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // rows below): the label, an optional closing quote, then the cell's separator or the end of its line (the last
     // column). Whether it fills its cell, and what the separator is, `Engine::table_names` decides.
     let table_end = r#""? *(?:[|\t,]|\r?\n|\z)"#;
-    let person_table = format!(
-        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사){table_end}"
-    );
+    let ko_labels = "성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사";
+    let person_table = format!("(?:{ko_labels}){table_end}");
     // English name columns (`Name`, `Full Name`, `Customer Name`, …, and the name parts `First Name`, `last_name`,
     // `Surname`): the match starts at the `Name` trigger; the qualifier before it is checked in `Engine::table_names`.
     // Either label as the first cell of a key/value row (`성명,김민수`, `Name,John Smith`) is read at once
     // (`Engine::key_value_name`).
     let person_table_en = format!("(?:Name|name|NAME){table_end}");
     let person_before = format!(
-        r#"(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사)(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +){}[가-힣]{{1,3}}"#,
+        r#"(?:{ko_labels})(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +){}[가-힣]{{1,3}}"#,
         surnames_regex()
     );
+    // An English name after a label and a colon or `=`: two or three capitalised words (`Mary O'Brien`,
+    // `Jean-Luc Picard`), or the same in capitals (`Name: JOHN SMITH`, `성명: MARY O'BRIEN`; `Check::PersonEn` holds
+    // capitals to `person_en_caps_ok`).
+    let en_word = r"[A-Z](?:'[A-Z])?[a-z]+(?:-[A-Z][a-z]+)?";
+    let en_name = format!(
+        r"(?:{en_word}(?: +{en_word}){{1,2}}|[A-Z][A-Z'-]+(?: +(?:[A-Z]\.|[A-Z][A-Z'-]+)){{1,2}})"
+    );
+    let person_label_en = format!(
+        r#"(?:Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant)["']? *[:=] *["']?{en_name}"#
+    );
+    // The Korean labels before an English name (`성명: John Smith`, `고객명="Li Wei"`): only with a colon or `=`.
+    let person_ko_label_en = format!(r#"(?:{ko_labels})["']? *[:：=] *["']?{en_name}"#);
     vec![
         // ---- classification markings (first: a marking inside other text always wins) ----
         p!(
@@ -600,7 +611,15 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "person.en",
             E::Person,
-            r#"(?:Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant)["']? *[:=] *["']?[A-Z][a-z]+(?: +[A-Z][a-z]+){1,2}"#,
+            person_label_en,
+            0.8,
+            C::PersonEn,
+            B::Word
+        ),
+        p!(
+            "person.en",
+            E::Person,
+            person_ko_label_en,
             0.8,
             C::PersonEn,
             B::Word

@@ -2130,8 +2130,8 @@ fn check(
         Check::PersonTable => None,
         Check::PersonEn => {
             let t = hay.get(s..e)?;
-            let cut = match t.find([':', '=']) {
-                Some(i) => i + 1,
+            let cut = match t.find([':', '=', '：']) {
+                Some(i) => i + t[i..].chars().next().map_or(1, char::len_utf8),
                 None => t.find(' ')?,
             };
             let rest = &t[cut..];
@@ -2156,8 +2156,21 @@ fn check(
                 "User",
                 "Customer",
             ];
-            let first = rest[skip..].split(' ').next().unwrap_or("");
-            if NOT_NAMES.contains(&first) {
+            let name = &rest[skip..];
+            let first = name.split(' ').next().unwrap_or("");
+            if NOT_NAMES.iter().any(|n| first.eq_ignore_ascii_case(n)) {
+                return None;
+            }
+            if !name.bytes().any(|c| c.is_ascii_lowercase()) {
+                // Capitals (`Name: JOHN SMITH`): held to the capitals check, word list included; a third word that
+                // fails it may be the next field's label (`NAME: JOHN SMITH ADDRESS: …`).
+                let two = name.rfind(' ').map_or(name, |i| name[..i].trim_end());
+                let name = [name, two].into_iter().find(|n| scanners::person_en_caps_ok(n))?;
+                return Some((None, s + cut + skip, s + cut + skip + name.len(), base));
+            }
+            // After a Korean label English words are less often a name (`담당자: Customer Support`): the full
+            // English-name check, word list included.
+            if !t.is_ascii() && !scanners::person_en_ok(name) {
                 return None;
             }
             Some((None, s + cut + skip, e, base))

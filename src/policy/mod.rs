@@ -101,12 +101,16 @@ impl std::fmt::Debug for Snapshot {
     }
 }
 
-/// Identity of the rules compiled into this binary: crate version, the SHA-256 of the detection engine's source
-/// (`build.rs`: word lists, stop-lists and checks written in code change it too) and every builtin detector's id and
-/// pattern (read from the pattern table; nothing is compiled for it).
-fn builtin_identity(h: &mut Sha256) {
+/// SHA-256 of the detection engine's source this binary was built from (`build.rs`).
+const DETECT_SOURCE: &str = env!("BUILD_DETECT_SOURCE_SHA256");
+
+/// Identity of the rules compiled into this binary: crate version, `detect_source` (the SHA-256 of the detection
+/// engine's source, [`DETECT_SOURCE`]: word lists, stop-lists and checks written in code change it too) and every
+/// builtin detector's id and pattern (read from the pattern table; nothing is compiled for it).
+fn builtin_identity(h: &mut Sha256, detect_source: &str) {
     h.update(concat!("haetae-builtin/", env!("CARGO_PKG_VERSION")).as_bytes());
-    h.update(concat!("\ndetect-source/", env!("BUILD_DETECT_SOURCE_SHA256")).as_bytes());
+    h.update(b"\ndetect-source/");
+    h.update(detect_source.as_bytes());
     for (id, source) in crate::detect::builtin_pattern_sources() {
         h.update(b"\n");
         h.update(id.as_bytes());
@@ -123,7 +127,7 @@ impl Snapshot {
             source,
         })?;
         let mut h = Sha256::new();
-        builtin_identity(&mut h);
+        builtin_identity(&mut h, DETECT_SOURCE);
         Ok(Snapshot {
             engine,
             hash: hex::encode(h.finalize()),
@@ -210,7 +214,7 @@ pub fn load(path: &Path) -> Result<PolicyDoc, PolicyError> {
         )
     })?;
     let mut h = Sha256::new();
-    builtin_identity(&mut h);
+    builtin_identity(&mut h, DETECT_SOURCE);
     h.update(b"\npolicy\n");
     h.update(raw.as_bytes());
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -259,18 +263,18 @@ mod tests {
         // any file of `src/detect` changes, so a word list edited in code gives another policy hash.
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/detect");
         let now = fingerprint(&root).unwrap();
-        assert_eq!(now, env!("BUILD_DETECT_SOURCE_SHA256"));
-        let mut without = Sha256::new();
-        without.update(concat!("haetae-builtin/", env!("CARGO_PKG_VERSION")).as_bytes());
-        for (id, source) in crate::detect::builtin_pattern_sources() {
-            without.update(b"\n");
-            without.update(id.as_bytes());
-            without.update(b"\t");
-            without.update(source.as_bytes());
-        }
+        assert_eq!(now, DETECT_SOURCE);
+        let identity = |detect_source: &str| {
+            let mut h = Sha256::new();
+            builtin_identity(&mut h, detect_source);
+            hex::encode(h.finalize())
+        };
+        assert_eq!(Snapshot::builtin().unwrap().hash, identity(DETECT_SOURCE));
+        let mut edited = DETECT_SOURCE.to_owned();
+        edited.replace_range(..1, if edited.starts_with('0') { "1" } else { "0" });
         assert_ne!(
-            Snapshot::builtin().unwrap().hash,
-            hex::encode(without.finalize()),
+            identity(&edited),
+            identity(DETECT_SOURCE),
             "the source fingerprint is part of the hash"
         );
     }
