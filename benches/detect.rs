@@ -339,6 +339,7 @@ const HOSTILE: &[(&str, &str, &str)] = &[
     ("key/value rows", "Name,John Smith\n", ""),
     ("name part rows", "First Name,Li\nLast Name,Wu\n", ""),
     ("name part header, one line", "First Name,Last Name,", ""),
+    ("colon labels", "받는 사람: 김받는 사람: ", ""),
 ];
 
 fn hostile_report(engine: &Engine, what: &str) {

@@ -108,6 +108,7 @@ fn rejected_runs_stay_rejected_and_short_findings_after_them_are_still_found() {
         ("password=********", ""),
         ("auth = ('", ""),
         ("HTTPBasicAuth('u', ", ""),
+        ("받는 사람: ", ""),
     ] {
         let text = format!("{}{end}{tail}", unit.repeat(80_000 / unit.len()));
         for (i, engine) in engines.iter().enumerate() {

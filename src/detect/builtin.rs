@@ -60,6 +60,9 @@ pub(crate) enum Check {
     PersonTable,
     /// English name after a title or label: the finding is the name.
     PersonEn,
+    /// Korean name after a form label and a colon (`수령인: 윤채원`, `보낸 사람: 조은비`) found by the `:` scanner
+    /// ([`PERSON_COLON_LABELS`]); checked as [`Check::PersonKoBefore`].
+    PersonKoColon,
     /// `N급비밀` not followed by `번호`.
     KoMarking,
     /// `대외비` not followed by the syllable of an ordinary word starting with `비` (대외 비용, 비중, 비교, …).
@@ -158,7 +161,14 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "사업자등록",
             "사업자번호",
             "사업자",
+            // Tax invoices label both parties' numbers `등록번호` under `공급자` / `공급받는자`.
+            "등록번호",
+            "공급자",
+            "공급받는자",
             "business registration",
+            "business number",
+            "biz_reg",
+            "bizno",
             "brn",
         ],
     ),
@@ -267,6 +277,16 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "가맹점번호",
             "거래번호",
             "승인번호",
+            // Document, receipt and booking numbers that begin with a date (`접수번호 231015-0012345`).
+            "접수번호",
+            "문서번호",
+            "견적번호",
+            "관리번호",
+            "일련번호",
+            "신청번호",
+            "예약번호",
+            "발급번호",
+            "계약번호",
             "order",
             "tracking",
             "invoice",
@@ -285,7 +305,7 @@ pub(crate) fn entity_context(entity: &Entity) -> &'static [(Group, f32)] {
         // date, 7th-digit and checksum rules at once).
         Entity::KrRrn => &[(Group::Rrn, 0.3), (Group::Order, -0.1)],
         Entity::KrFrn => &[(Group::Frn, 0.3), (Group::Rrn, 0.1), (Group::Order, -0.3)],
-        Entity::KrCrn => &[(Group::Corp, 0.3)],
+        Entity::KrCrn => &[(Group::Corp, 0.3), (Group::Order, -0.3)],
         Entity::KrBrn => &[(Group::Brn, 0.2)],
         Entity::KrPassport => &[(Group::Passport, 0.4), (Group::Order, -0.3)],
         Entity::KrDriverLicense => &[(Group::License, 0.15)],
@@ -382,7 +402,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // (`Engine::key_value_name`).
     let person_table_en = format!("(?:Name|name|NAME){table_end}");
     let person_before = format!(
-        r#"(?:{ko_labels})(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +){}[가-힣]{{1,3}}"#,
+        r#"(?:{ko_labels})(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +["'“]?){}[가-힣]{{1,3}}"#,
         surnames_regex()
     );
     // An English name after a label and a colon or `=`: two or three capitalised words (`Mary O'Brien`,
@@ -392,8 +412,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     let en_name = format!(
         r"(?:{en_word}(?: +{en_word}){{1,2}}|[A-Z][A-Z'-]+(?: +(?:[A-Z]\.|[A-Z][A-Z'-]+)){{1,2}})"
     );
-    let person_label_en = format!(
-        r#"(?:Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant)["']? *[:=] *["']?{en_name}"#
+    let en_labels = "Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant";
+    let person_label_en = format!(r#"(?:{en_labels})["']? *[:=] *["']?{en_name}"#);
+    // A Korean name after an English label (`{"name": "박서준"}`, `name=최지우&phone=…`).
+    let person_en_label_ko = format!(
+        r#"(?:{en_labels})["']? *[:=] *["']?{}[가-힣]{{1,3}}"#,
+        surnames_regex()
     );
     // The Korean labels before an English name (`성명: John Smith`, `고객명="Li Wei"`): only with a colon or `=`.
     let person_ko_label_en = format!(r#"(?:{ko_labels})["']? *[:：=] *["']?{en_name}"#);
@@ -625,6 +649,14 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::Word
         ),
         p!(
+            "person.ko",
+            E::Person,
+            person_en_label_ko,
+            0.8,
+            C::PersonKoBefore,
+            B::WordStart
+        ),
+        p!(
             "person.en_table",
             E::Person,
             person_table_en,
@@ -666,6 +698,9 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Crn,
             B::Number
         ),
+        // Without the hyphen, a number whose first digits are no date (`1345110012340`): only next to a corporation
+        // keyword (0.3 + 0.3); a date in front is the resident-number pattern's (`Check::Rrn13`).
+        p!("kr_crn", E::KrCrn, r"[0-9]{13}", 0.3, C::Crn, B::Number),
         p!(
             "kr_brn",
             E::KrBrn,
@@ -797,6 +832,56 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         ),
     ]
 }
+
+/// Form labels a Korean name follows after a colon, besides the regex's (`성명`, `이름`, `담당자`, …): delivery,
+/// booking, contract, mail and school forms. `(label, strong)`: after a weak label, which also opens dialogue lines
+/// (`환자: 배가 아파요`), the name must end its phrase (line end, `(`, `,`, `<`, `/`, `|`, a quote).
+pub(crate) const PERSON_COLON_LABELS: &[(&str, bool)] = &[
+    ("수령인", true),
+    ("수취인", true),
+    ("받는 사람", true),
+    ("받는사람", true),
+    ("받는 분", true),
+    ("받는분", true),
+    ("보내는 사람", true),
+    ("보내는사람", true),
+    ("보낸 사람", true),
+    ("보낸사람", true),
+    ("발신인", true),
+    ("발신자", true),
+    ("수신자", true),
+    ("주문자", true),
+    ("주문자명", true),
+    ("예약자", true),
+    ("예약자명", true),
+    ("신청자", true),
+    ("신청자명", true),
+    ("대표자", true),
+    ("대표자명", true),
+    ("대표이사", true),
+    ("계약자", true),
+    ("계약자명", true),
+    ("가입자", true),
+    ("가입자명", true),
+    ("학생명", true),
+    ("직원명", true),
+    ("사원명", true),
+    ("회원명", true),
+    ("참석자", true),
+    ("의뢰인", true),
+    ("임대인", true),
+    ("임차인", true),
+    ("매도인", true),
+    ("매수인", true),
+    ("채무자", true),
+    ("채권자", true),
+    ("환자", false),
+    ("고객", false),
+    ("학생", false),
+    ("대표", false),
+    ("직원", false),
+    ("회원", false),
+];
 
 /// Honorifics and roles that follow a Korean name (longest first so trimming picks the right one).
 pub(crate) const PERSON_SUFFIXES: &[&str] = &[
@@ -1127,6 +1212,39 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "승인",
     "반려",
     "도장",
+    // Roles and forms of address before `님` in support and service text (`사용자님`, `구매자님`), and in a name
+    // column's role rows; `주지스님` is `주지` + `스님`.
+    "사용자",
+    "구매자",
+    "판매자",
+    "관리자",
+    "운영자",
+    "방문자",
+    "지원자",
+    "후원자",
+    "가입자",
+    "참가자",
+    "참석자",
+    "주최자",
+    "구독자",
+    "시청자",
+    "신청자",
+    "민원인",
+    "이사장",
+    "구청장",
+    "정비사",
+    "조리사",
+    "안내원",
+    "배달원",
+    "경비원",
+    "연구원",
+    "공무원",
+    "임금",
+    "사부",
+    "이모",
+    "예수",
+    "천주",
+    "주지스",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class
@@ -1153,6 +1271,15 @@ pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
         0.7,
         Check::PersonKoAfter,
         Boundary::HangulStart,
+    ),
+    // `수령인: 윤채원`: the form labels of [`PERSON_COLON_LABELS`] before a colon, found from `:` by `memchr` (as
+    // trigger literals, 30 more Hangul words would cost several per cent of the trigger pass).
+    (
+        "person.ko_label",
+        Entity::Person,
+        0.8,
+        Check::PersonKoColon,
+        Boundary::None,
     ),
     // `auth = ('user', 'password')` and `HTTPBasicAuth('user', 'password')`: the forms the `secret.user_password`
     // regex (`auth=(`) leaves, found from `(` by `memchr` (trigger literals for them cost ~2 %).
@@ -1329,6 +1456,18 @@ pub(crate) fn scanner_equivalents() -> Vec<(&'static str, String)> {
                 "{}[가-힣]{{1,2}} ?(?:{})",
                 surnames_regex(),
                 PERSON_SUFFIXES.join("|")
+            ),
+        ),
+        (
+            "person.ko_label",
+            format!(
+                r#"(?:{})["']? *:["' ]*{}[가-힣]{{1,3}}"#,
+                PERSON_COLON_LABELS
+                    .iter()
+                    .map(|(l, _)| *l)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                surnames_regex()
             ),
         ),
     ]

@@ -72,6 +72,7 @@ impl Engine {
             }
             Check::Pem => self.run_pem(p, hay, groups, out),
             Check::Credential => self.run_auth_tuple(p, hay, groups, out),
+            Check::PersonKoColon => self.run_colon_labels(p, hay, groups, out),
             Check::Ipv6 => {
                 let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
                 for c in memchr::memchr_iter(b':', b) {
@@ -179,6 +180,76 @@ impl Engine {
     /// ~1 instruction a byte on English: README, "Trigger choice"), each candidate read at most ~200 bytes ahead. The
     /// candidate runs from the keyword to the closing quote of the second string, which [`Engine::evaluate`] (the
     /// `Credential` check) reports as the secret.
+    /// Korean names after the form labels of [`PERSON_COLON_LABELS`] and a colon (`수령인: 윤채원`, `"예약자명":
+    /// "한소희"`, `보낸 사람: 조은비 <…>`): one `memchr` pass for `:`; at each, at most 24 bytes back (spaces, a
+    /// quote, the label, which must start a word) and at most 8 syllables forward. The candidate runs from the label to
+    /// the end of the Hangul run after the colon, checked as [`Check::PersonKoBefore`].
+    fn run_colon_labels(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let b = hay.as_bytes();
+        let skip_back = |mut i: usize| {
+            while i > 0 && matches!(b[i - 1], b' ' | b'"' | b'\'') {
+                i -= 1;
+            }
+            i
+        };
+        for colon in memchr::memchr_iter(b':', b) {
+            if groups.out_of_time() {
+                return;
+            }
+            // The label's last syllable ends right before (Hangul: a continuation byte).
+            let end = skip_back(colon);
+            if end < 6 || b[end - 1] < 0x80 {
+                continue;
+            }
+            let Some((label_start, strong)) = builtin::PERSON_COLON_LABELS.iter().find_map(|&(l, strong)| {
+                let s = end.checked_sub(l.len())?;
+                (&b[s..end] == l.as_bytes()).then_some((s, strong))
+            }) else {
+                continue;
+            };
+            if hay[..label_start]
+                .chars()
+                .next_back()
+                .is_some_and(is_hangul_syllable)
+            {
+                continue;
+            }
+            let mut ns = colon + 1;
+            while ns < b.len() && ns - colon < 8 && matches!(b[ns], b' ' | b'"' | b'\'') {
+                ns += 1;
+            }
+            let run = hay[ns..]
+                .char_indices()
+                .take(8)
+                .take_while(|&(_, c)| is_hangul_syllable(c))
+                .last()
+                .map_or(ns, |(i, c)| ns + i + c.len_utf8());
+            if run == ns {
+                continue;
+            }
+            if !strong {
+                // After a weak label the name must end its phrase: not `환자: 배가 아파요`.
+                let next = hay[run..].trim_start_matches(' ').bytes().next();
+                let ends = matches!(
+                    next,
+                    None | Some(b'\n' | b'\r' | b'(' | b',' | b'<' | b'/' | b'|' | b'"' | b'\'' | b')')
+                );
+                if !ends || hay[ns..run].chars().count() > 4 {
+                    continue;
+                }
+            }
+            if let Some(f) = self.evaluate(hay, p, label_start, run, groups) {
+                out.push(f);
+            }
+        }
+    }
+
     fn run_auth_tuple(&self, p: &PatInfo, hay: &str, groups: &mut Context, out: &mut Vec<Finding>) {
         let b = hay.as_bytes();
         let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
@@ -856,7 +927,7 @@ fn csv_header(line: &[u8]) -> Option<usize> {
 }
 
 /// Cells that say a value is missing: not counted against a name column.
-fn placeholder(cell: &str) -> bool {
+pub(super) fn placeholder(cell: &str) -> bool {
     const PLACEHOLDERS: &[&str] = &[
         "",
         "-",
