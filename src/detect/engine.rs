@@ -2155,10 +2155,14 @@ fn check(
         Check::PersonTable => None,
         Check::PersonEn => {
             let t = hay.get(s..e)?;
-            let cut = match t.find([':', '=', '：']) {
-                Some(i) => i + t[i..].chars().next().map_or(1, char::len_utf8),
-                None => t.find(' ')?,
+            let (cut, label) = match t.find([':', '=', '：']) {
+                Some(i) => (i + t[i..].chars().next().map_or(1, char::len_utf8), true),
+                None => (t.find(' ')?, false),
             };
+            // `Project Name: Blue Falcon`, `File Name: …`: the name of something else.
+            if label && scanners::names_a_thing(bytes, s) {
+                return None;
+            }
             let rest = &t[cut..];
             let skip = rest.len() - rest.trim_start_matches([' ', '"', '\'']).len();
             // Form values that are not names (`Name: Not Provided`, `Customer: Enterprise Plan`, `Dr. Pepper`).
@@ -2186,19 +2190,20 @@ fn check(
             if NOT_NAMES.iter().any(|n| first.eq_ignore_ascii_case(n)) {
                 return None;
             }
-            if !name.bytes().any(|c| c.is_ascii_lowercase()) {
-                // Capitals (`Name: JOHN SMITH`): held to the capitals check, word list included; a third word that
-                // fails it may be the next field's label (`NAME: JOHN SMITH ADDRESS: …`).
-                let two = name.rfind(' ').map_or(name, |i| name[..i].trim_end());
-                let name = [name, two].into_iter().find(|n| scanners::person_en_caps_ok(n))?;
-                return Some((None, s + cut + skip, s + cut + skip + name.len(), base));
+            if !label {
+                return Some((None, s + cut + skip, e, base)); // after a title (`Mr. Kim`)
             }
-            // After a Korean label English words are less often a name (`담당자: Customer Support`): the full
-            // English-name check, word list included.
-            if !t.is_ascii() && !scanners::person_en_ok(name) {
-                return None;
-            }
-            Some((None, s + cut + skip, e, base))
+            // After a label, the English-name checks with their word list (`Name: Production Database`,
+            // `담당자: Customer Support`), capitals held to the capitals check (`Name: JOHN SMITH`). A third word
+            // that fails may be the next field's label (`NAME: JOHN SMITH ADDRESS: …`): then the first two.
+            let ok = if name.bytes().any(|c| c.is_ascii_lowercase()) {
+                scanners::person_en_ok
+            } else {
+                scanners::person_en_caps_ok
+            };
+            let two = name.rfind(' ').map_or(name, |i| name[..i].trim_end());
+            let name = [name, two].into_iter().find(|n| ok(n))?;
+            Some((None, s + cut + skip, s + cut + skip + name.len(), base))
         }
         Check::KoMarking => {
             let after = hay.get(e..).unwrap_or("");
