@@ -75,9 +75,16 @@ impl Engine {
             Check::PersonKoColon => self.run_colon_labels(p, hay, groups, out),
             Check::Ipv6 => {
                 let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
+                let labels = self
+                    .scanners
+                    .iter()
+                    .find(|q| q.check == Check::PersonKoColon);
                 for c in memchr::memchr_iter(b':', b) {
                     if groups.out_of_time() {
                         break;
+                    }
+                    if let Some(q) = labels {
+                        self.colon_label(q, hay, c, groups, out);
                     }
                     if c < last_end || !b.get(c + 1).is_some_and(|&x| hexc(x)) {
                         continue;
@@ -181,9 +188,8 @@ impl Engine {
     /// candidate runs from the keyword to the closing quote of the second string, which [`Engine::evaluate`] (the
     /// `Credential` check) reports as the secret.
     /// Korean names after the form labels of [`PERSON_COLON_LABELS`] and a colon (`수령인: 윤채원`, `"예약자명":
-    /// "한소희"`, `보낸 사람: 조은비 <…>`): one `memchr` pass for `:`; at each, at most 24 bytes back (spaces, a
-    /// quote, the label, which must start a word) and at most 8 syllables forward. The candidate runs from the label to
-    /// the end of the Hangul run after the colon, checked as [`Check::PersonKoBefore`].
+    /// "한소희"`, `보낸 사람: 조은비 <…>`): one `memchr` pass for `:`, shared with the IPv6 scanner when that runs
+    /// (see [`Engine::colon_label`]).
     fn run_colon_labels(
         &self,
         p: &PatInfo,
@@ -191,62 +197,82 @@ impl Engine {
         groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
-        let b = hay.as_bytes();
-        let skip_back = |mut i: usize| {
-            while i > 0 && matches!(b[i - 1], b' ' | b'"' | b'\'') {
-                i -= 1;
-            }
-            i
-        };
-        for colon in memchr::memchr_iter(b':', b) {
+        if self.scanners.iter().any(|q| q.check == Check::Ipv6) {
+            return; // the IPv6 scanner's pass calls `colon_label`
+        }
+        for colon in memchr::memchr_iter(b':', hay.as_bytes()) {
             if groups.out_of_time() {
                 return;
             }
-            // The label's last syllable ends right before (Hangul: a continuation byte).
-            let end = skip_back(colon);
-            if end < 6 || b[end - 1] < 0x80 {
-                continue;
-            }
-            let Some((label_start, strong)) = builtin::PERSON_COLON_LABELS.iter().find_map(|&(l, strong)| {
+            self.colon_label(p, hay, colon, groups, out);
+        }
+    }
+
+    /// At the `:` at `colon`: at most 24 bytes back (spaces, a quote, a label of [`PERSON_COLON_LABELS`] that starts
+    /// a word) and at most 8 syllables forward. The candidate runs from the label to the end of the Hangul run after
+    /// the colon, checked as [`Check::PersonKoBefore`]. Most colons are rejected by the byte before them (not Hangul)
+    /// or by the label's last syllable.
+    fn colon_label(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        colon: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let b = hay.as_bytes();
+        let mut end = colon;
+        while end > 0 && colon - end < 4 && matches!(b[end - 1], b' ' | b'"' | b'\'') {
+            end -= 1;
+        }
+        // The label's last syllable ends right before: one of the labels' last syllables.
+        if end < 6 || b[end - 1] < 0x80 {
+            return;
+        }
+        if !hay.get(end - 3..end).is_some_and(label_last_syllable) {
+            return;
+        }
+        let Some((label_start, strong)) =
+            builtin::PERSON_COLON_LABELS.iter().find_map(|&(l, strong)| {
                 let s = end.checked_sub(l.len())?;
                 (&b[s..end] == l.as_bytes()).then_some((s, strong))
-            }) else {
-                continue;
-            };
-            if hay[..label_start]
-                .chars()
-                .next_back()
-                .is_some_and(is_hangul_syllable)
-            {
-                continue;
+            })
+        else {
+            return;
+        };
+        if hay[..label_start]
+            .chars()
+            .next_back()
+            .is_some_and(is_hangul_syllable)
+        {
+            return;
+        }
+        let mut ns = colon + 1;
+        while ns < b.len() && ns - colon < 8 && matches!(b[ns], b' ' | b'"' | b'\'') {
+            ns += 1;
+        }
+        let run = hay[ns..]
+            .char_indices()
+            .take(8)
+            .take_while(|&(_, c)| is_hangul_syllable(c))
+            .last()
+            .map_or(ns, |(i, c)| ns + i + c.len_utf8());
+        if run == ns {
+            return;
+        }
+        if !strong {
+            // After a weak label the name must end its phrase: not `환자: 배가 아파요`.
+            let next = hay[run..].trim_start_matches(' ').bytes().next();
+            let ends = matches!(
+                next,
+                None | Some(b'\n' | b'\r' | b'(' | b',' | b'<' | b'/' | b'|' | b'"' | b'\'' | b')')
+            );
+            if !ends || hay[ns..run].chars().count() > 4 {
+                return;
             }
-            let mut ns = colon + 1;
-            while ns < b.len() && ns - colon < 8 && matches!(b[ns], b' ' | b'"' | b'\'') {
-                ns += 1;
-            }
-            let run = hay[ns..]
-                .char_indices()
-                .take(8)
-                .take_while(|&(_, c)| is_hangul_syllable(c))
-                .last()
-                .map_or(ns, |(i, c)| ns + i + c.len_utf8());
-            if run == ns {
-                continue;
-            }
-            if !strong {
-                // After a weak label the name must end its phrase: not `환자: 배가 아파요`.
-                let next = hay[run..].trim_start_matches(' ').bytes().next();
-                let ends = matches!(
-                    next,
-                    None | Some(b'\n' | b'\r' | b'(' | b',' | b'<' | b'/' | b'|' | b'"' | b'\'' | b')')
-                );
-                if !ends || hay[ns..run].chars().count() > 4 {
-                    continue;
-                }
-            }
-            if let Some(f) = self.evaluate(hay, p, label_start, run, groups) {
-                out.push(f);
-            }
+        }
+        if let Some(f) = self.evaluate(hay, p, label_start, run, groups) {
+            out.push(f);
         }
     }
 
@@ -1505,6 +1531,14 @@ static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|
     SyllableSet::new(PERSON_STOPLIST.iter().filter_map(|w| w.chars().next()))
 });
 
+/// Whether `last` is the last syllable of a label of [`PERSON_COLON_LABELS`] (a test keeps the two in step).
+fn label_last_syllable(last: &str) -> bool {
+    matches!(
+        last,
+        "인" | "자" | "람" | "분" | "명" | "사" | "원" | "생" | "표" | "객"
+    )
+}
+
 /// Whether the `:` at `colon` ends the user of a URL's `user:password@` (a `://` earlier in the same token).
 fn userinfo_before(b: &[u8], colon: usize) -> bool {
     let from = colon.saturating_sub(80);
@@ -1845,6 +1879,13 @@ mod tests {
             None
         );
         assert_eq!(csv_header("성명".as_bytes()), None);
+    }
+
+    #[test]
+    fn every_colon_label_passes_the_last_syllable_filter() {
+        for (label, _) in builtin::PERSON_COLON_LABELS {
+            assert!(label_last_syllable(&label[label.len() - 3..]), "{label}");
+        }
     }
 
     #[test]
