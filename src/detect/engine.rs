@@ -2165,7 +2165,9 @@ fn check(
                 // Capitals (`Name: JOHN SMITH`): held to the capitals check, word list included; a third word that
                 // fails it may be the next field's label (`NAME: JOHN SMITH ADDRESS: …`).
                 let two = name.rfind(' ').map_or(name, |i| name[..i].trim_end());
-                let name = [name, two].into_iter().find(|n| scanners::person_en_caps_ok(n))?;
+                let name = [name, two]
+                    .into_iter()
+                    .find(|n| scanners::person_en_caps_ok(n))?;
                 return Some((None, s + cut + skip, s + cut + skip + name.len(), base));
             }
             // After a Korean label English words are less often a name (`담당자: Customer Support`): the full
