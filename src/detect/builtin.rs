@@ -31,7 +31,8 @@ pub(crate) enum Check {
     Github,
     /// A random key's body holds a digit (`sk-…`: CSS class names such as `sk-fading-circle` do not).
     KeyDigit,
-    /// `password=…` style assignment: the finding is the value; the value must look like a secret.
+    /// `password=…` style assignment: the finding is the value; the value must look like a secret, not code (a
+    /// parameter or argument after a call's `(`, the key's own name, a type annotation after `:`).
     Assignment,
     /// An HTTP credential (`Authorization: Bearer …`, `://user:pw@`, `-u user:pw`): the finding is the token or the
     /// password; placeholders and dummies are not secrets.

@@ -1607,8 +1607,9 @@ fn lettered_list(bytes: &[u8], s: usize, e: usize) -> bool {
 
 /// The end of an assignment's value starting at `vs` (the regex matched up to `e`), and whether it is a whole quoted
 /// string. A quoted value runs to its closing quote (spaces, `;` and `,` included; at most 200 bytes, one line). An
-/// unquoted one ends at `&` (the next query parameter), at a JSON escape (`\n`, `\"`) and before trailing
-/// `.`, `,`, `;` or an unmatched closing bracket.
+/// unquoted one ends at a `&` that starts the next query parameter (`&user=`, `&amp;user=`; a `&` inside the value,
+/// `Tr0ub4dor&3`, is part of it), at a JSON escape (`\n`, `\"`) and before trailing `.`, `,`, `;` or an unmatched
+/// closing bracket.
 fn assignment_value_end(bytes: &[u8], vs: usize, e: usize) -> (usize, bool) {
     if let Some(&q) = vs.checked_sub(1).and_then(|i| bytes.get(i)) {
         if matches!(q, b'"' | b'\'') {
@@ -1623,7 +1624,7 @@ fn assignment_value_end(bytes: &[u8], vs: usize, e: usize) -> (usize, bool) {
     let mut ve = e;
     let v = &bytes[vs..e];
     if let Some(k) = v.iter().enumerate().position(|(i, &b)| {
-        b == b'&'
+        (b == b'&' && query_key_follows(&bytes[vs + i + 1..]))
             || (b == b'\\' && matches!(v.get(i + 1), Some(b'n' | b'r' | b't' | b'"')))
             || (b == b'<' && v.get(i + 1) == Some(&b'/'))
     }) {
@@ -1648,6 +1649,20 @@ fn assignment_value_end(bytes: &[u8], vs: usize, e: usize) -> (usize, bool) {
         ve -= 1;
     }
     (ve, false)
+}
+
+/// Whether a query string's next `key=` starts `rest` (the bytes after a `&`, an HTML-escaped `&amp;` included;
+/// keys of at most 64 bytes).
+fn query_key_follows(rest: &[u8]) -> bool {
+    let rest = rest.strip_prefix(b"amp;").unwrap_or(rest);
+    let key = rest
+        .iter()
+        .take(64)
+        .take_while(|&&c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'[' | b']')
+        })
+        .count();
+    key > 0 && rest.get(key) == Some(&b'=')
 }
 
 /// Whether an assignment's or credential's value looks like a secret rather than a placeholder, a dummy, code or a
@@ -1758,6 +1773,64 @@ fn code_expression(v: &[u8]) -> bool {
             Some(_) => return false,
         }
     }
+}
+
+/// Whether an unquoted assigned value is a parameter or argument in code, not a value: after a call's `(`
+/// (`check_password(password: str)`, `validate_password(password=password)`, `setPassword(newPassword)`) a name
+/// followed by a type annotation's `:`, a keyword argument's `=`, `,` or nothing; after any operator, the key's own
+/// name (`password=password)`).
+fn code_parameter(keyword: &[u8], v: &[u8], call: bool) -> bool {
+    let name = v
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_')
+        .count();
+    let parameter = name > 0
+        && !v[0].is_ascii_digit()
+        && matches!(v.get(name), None | Some(b':' | b'=' | b',' | b')'));
+    parameter && (call || v[..name].eq_ignore_ascii_case(keyword))
+}
+
+/// Whether a value after `:` is a type annotation (`password: String`, `token: Option<String>`, `secret: SecretStr`,
+/// `apiKey: string[]`): a string or wrapper type's name, or any generic type (`Name<…>` up to its end), then
+/// optionally `?`, `[]` or `|…`.
+fn type_annotation(v: &[u8]) -> bool {
+    const TYPES: [&[u8]; 16] = [
+        b"str",
+        b"string",
+        b"secretstr",
+        b"secretstring",
+        b"securestring",
+        b"secretbytes",
+        b"bytes",
+        b"buffer",
+        b"text",
+        b"char",
+        b"option",
+        b"optional",
+        b"maybe",
+        b"nullable",
+        b"any",
+        b"object",
+    ];
+    let name = v
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_')
+        .count();
+    if name == 0 || v[0].is_ascii_digit() {
+        return false;
+    }
+    let rest = &v[name..];
+    let generic = rest.first() == Some(&b'<')
+        && rest.last() == Some(&b'>')
+        && rest.iter().all(|&c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'_' | b'<' | b'>' | b',' | b':' | b'[' | b']')
+        });
+    generic
+        || (TYPES.iter().any(|t| v[..name].eq_ignore_ascii_case(t))
+            && matches!(
+                rest.first(),
+                None | Some(b'<' | b'[' | b'?' | b'|' | b',' | b')')
+            ))
 }
 
 /// Whether only whitespace lies between the start of `s`'s line and `s`. Walks back over that whitespace only (never
@@ -1996,6 +2069,7 @@ fn check(
             let kw_end = t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))?;
             let keyword = &t[..kw_end];
             let rest = t[kw_end..].trim_start_matches(['"', '\'', ' ']);
+            let op = rest.chars().next();
             let rest = rest
                 .strip_prefix(['=', ':', '：', ',', '(', '>'])
                 .unwrap_or(rest)
@@ -2011,6 +2085,12 @@ fn check(
             }
             let (ve, quoted) = assignment_value_end(bytes, vs, e);
             let v = bytes.get(vs..ve)?;
+            if !quoted
+                && (code_parameter(keyword.as_bytes(), v, op == Some('('))
+                    || (op == Some(':') && type_annotation(v)))
+            {
+                return None;
+            }
             secret_value_ok(
                 v,
                 quoted,
