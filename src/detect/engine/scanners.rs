@@ -44,8 +44,11 @@ impl Engine {
                     if s > 0 && b[s - 1] == b'\\' && s < at && matches!(b[s], b'n' | b'r' | b't') {
                         s += 1;
                     }
-                    // `scheme://user:password@host` is a credential in a URL, not an address.
-                    if s > 0 && b[s - 1] == b':' && userinfo_before(b, s - 1) {
+                    // `scheme://user:password@host` is a credential in a URL, not an address; so is a token as
+                    // the userinfo (`https://ghp_…@github.com`), which the secret patterns report.
+                    if (s > 0 && b[s - 1] == b':' && userinfo_before(b, s - 1))
+                        || token_local(b, at)
+                    {
                         continue;
                     }
                     let mut e = at + 1;
@@ -1337,6 +1340,38 @@ fn userinfo_before(b: &[u8], colon: usize) -> bool {
         .rposition(u8::is_ascii_whitespace)
         .map_or(from, |i| from + i + 1);
     memchr::memmem::find(&b[token_start..colon], b"://").is_some()
+}
+
+/// Whether the token that ends at the `@` at `at` has the shape of a known API token (`ghp_…`, `github_pat_…`,
+/// `sk-…`, `xoxb-…`, `glpat-…`) with a random body (a digit and a run of 16 between hyphens:
+/// `sk-marketing-2024@…` is an address): a secret in a URL's userinfo, not an address's local part. Walks back over
+/// token bytes only (at most 300).
+fn token_local(b: &[u8], at: usize) -> bool {
+    const PREFIXES: &[&[u8]] = &[
+        b"ghp_",
+        b"gho_",
+        b"ghu_",
+        b"ghs_",
+        b"ghr_",
+        b"github_pat_",
+        b"sk-",
+        b"glpat-",
+        b"xoxa-",
+        b"xoxb-",
+        b"xoxp-",
+        b"xoxo-",
+        b"xoxs-",
+        b"xoxr-",
+    ];
+    let from = at.saturating_sub(300);
+    let start = b[from..at]
+        .iter()
+        .rposition(|&c| !(c.is_ascii_alphanumeric() || c == b'_' || c == b'-'))
+        .map_or(from, |i| from + i + 1);
+    let token = &b[start..at];
+    PREFIXES.iter().any(|p| token.starts_with(p))
+        && token.iter().any(u8::is_ascii_digit)
+        && token.split(|&c| c == b'-').any(|run| run.len() >= 16)
 }
 
 fn email_domain_ok(d: &[u8]) -> bool {
