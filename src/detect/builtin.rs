@@ -23,7 +23,9 @@ pub(crate) enum Check {
     Card,
     /// IBAN length + mod-97 (shrinks trailing groups greedily taken from following text).
     Iban,
-    /// IPv4 parse, not preceded by `v`, not a section number (`3.2.1.4 요구사항` at a line start).
+    /// IPv4 parse, not preceded by `v`, not a section number (`3.2.1.4 요구사항` at a line start), not `N.0.0.0`, not a
+    /// product token's version (`Chrome/124.0.6367.1`); an identifier ending in `Version` before it on its line lowers
+    /// the score like the version keyword.
     Ipv4,
     /// IPv6 parse; at least one decimal digit (`Face::Bad`, `db::add` are code), not a slice (`x[10::2]`).
     Ipv6,

@@ -1790,6 +1790,37 @@ fn code_parameter(keyword: &[u8], v: &[u8], call: bool) -> bool {
     parameter && (call || v[..name].eq_ignore_ascii_case(keyword))
 }
 
+/// Whether the dotted number at `s` is a product token's version (`Chrome/124.0.6367.1`, `Safari/537.36`): right
+/// after `/` that ends a word (letters, digits, `.`, `_`, `-`; starting with a letter) which is not itself after a
+/// `/` or `:` (a path or URL: `/api/hosts/10.0.0.5`, `http://10.0.0.5`).
+fn product_version(bytes: &[u8], s: usize) -> bool {
+    let Some(slash) = s.checked_sub(1).filter(|&i| bytes[i] == b'/') else {
+        return false;
+    };
+    let from = slash.saturating_sub(32);
+    let start = bytes[from..slash]
+        .iter()
+        .rposition(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-')))
+        .map_or(from, |i| from + i + 1);
+    start < slash
+        && bytes[start].is_ascii_alphabetic()
+        && (start == 0 || !matches!(bytes[start - 1], b'/' | b':'))
+}
+
+/// Whether an identifier ending in `Version` (`AssemblyVersion`, `FileVersion`, `productVersion`) stands on `s`'s
+/// line within [`CONTEXT_BEFORE`] bytes before it. A plain `version` word is the context pass's (a keyword).
+fn version_suffix_before(bytes: &[u8], s: usize) -> bool {
+    let from = s.saturating_sub(CONTEXT_BEFORE);
+    let line = bytes[from..s]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(from, |i| from + i + 1);
+    memchr::memmem::find_iter(&bytes[line..s], b"ersion").any(|i| {
+        let at = line + i;
+        at >= 2 && matches!(bytes[at - 1], b'V' | b'v') && bytes[at - 2].is_ascii_alphanumeric()
+    })
+}
+
 /// Whether a value after `:` is a type annotation (`password: String`, `token: Option<String>`, `secret: SecretStr`,
 /// `apiKey: string[]`): a string or wrapper type's name, or any generic type (`Name<…>` up to its end), then
 /// optionally `?`, `[]` or `|…`.
@@ -2012,7 +2043,13 @@ fn check(
             } else {
                 None
             };
-            if matches!(prev, Some(b'v' | b'V')) {
+            // `v3.2.0.1`; `124.0.0.0` and `1.0.0.0` (a version, or a whole /8 network: no host); a product token's
+            // version (`Chrome/124.0.1.2`: `/` after a word that does not follow another `/`, unlike a path's
+            // `/hosts/10.0.0.5`).
+            if matches!(prev, Some(b'v' | b'V'))
+                || cand.ends_with(b".0.0.0")
+                || product_version(bytes, s)
+            {
                 return None;
             }
             // `3.2.1.4 요구사항 정의`: a section number of single digits opening a line, followed by its title.
@@ -2020,7 +2057,15 @@ fn check(
             if single_digits && blank_before(bytes, s) && bytes.get(e) == Some(&b' ') {
                 return None;
             }
-            validate::ipv4(cand).then_some((None, s, e, base))
+            // An identifier ending in `Version` earlier on the line (`AssemblyVersion("1.0.0.1")`,
+            // `FileVersion 6.1.7601.0 -> 6.1.7.1`) counts as the version keyword, which the context pass does not see
+            // inside a word.
+            let score = if version_suffix_before(bytes, s) {
+                base - 0.3
+            } else {
+                base
+            };
+            validate::ipv4(cand).then_some((None, s, e, score))
         }
         Check::Ipv6 => {
             let mut end = e;
