@@ -69,8 +69,10 @@ pub(crate) enum Check {
     Daeoebi,
     /// A bare banner word: only when it stands alone on its line.
     LineAlone,
-    /// `(TS)`, `(S//NF)`, bare `(S)`/`(C)` only at line start before a capitalised word, not `(C) Copyright` and
-    /// not among lettered list markers (`(A) … (B) … (C) …`).
+    /// `(S//NF)`-style marks anywhere; `(TS)` only where it opens a portion (a line's start, after indentation, a
+    /// list marker or a `SUBJECT:`-style label) or after a sentence's end; bare `(S)`/`(C)` only where they open a
+    /// portion, before a capitalised or Hangul word, not `(C) Copyright` and not among lettered list markers
+    /// (`(A) … (B) … (C) …`).
     Portion,
     /// Trim trailing separators from a `//` control list.
     Banner,

@@ -1821,6 +1821,74 @@ fn version_suffix_before(bytes: &[u8], s: usize) -> bool {
     })
 }
 
+/// Whether a portion mark at `s` opens a portion: at the start of a line, after indentation or a list marker
+/// (`1.`, `2)`, `a.`, `-`, `*`, `•`), or after a label in capitals or Hangul and its colon at the start of a line
+/// (`SUBJECT: (TS) …`, `제목: (S) …`). Walks back over at most 40 bytes of its line.
+fn opens_portion(bytes: &[u8], s: usize) -> bool {
+    if blank_before(bytes, s) {
+        return true;
+    }
+    let from = s.saturating_sub(40);
+    let mut p = s;
+    while p > from && matches!(bytes[p - 1], b' ' | b'\t') {
+        p -= 1;
+    }
+    if p == s {
+        return false;
+    }
+    let before = &bytes[from..p];
+    // A bullet, or a number or one letter with `.` or `)`.
+    let marker = if before.ends_with("•".as_bytes()) {
+        "•".len()
+    } else if before.ends_with(b"-") || before.ends_with(b"*") {
+        1
+    } else if before.ends_with(b".") || before.ends_with(b")") {
+        let body = &before[..before.len() - 1];
+        let digits = body.iter().rev().take_while(|c| c.is_ascii_digit()).count();
+        let letter = body.last().is_some_and(u8::is_ascii_alphabetic)
+            && !body
+                .iter()
+                .rev()
+                .nth(1)
+                .is_some_and(u8::is_ascii_alphanumeric);
+        match (digits, letter) {
+            (1..=3, _) => digits + 1,
+            (0, true) => 2,
+            _ => 0,
+        }
+    } else {
+        0
+    };
+    if marker > 0 {
+        return blank_before(bytes, p - marker);
+    }
+    // `SUBJECT:` / `제목:` from the line's start.
+    let Some(label) = before.strip_suffix(b":") else {
+        return false;
+    };
+    let line = label.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let label = &label[line..];
+    (line > 0 || from == 0)
+        && !label.is_empty()
+        && label.iter().any(|&b| b != b' ' && b != b'\t')
+        && !label
+            .iter()
+            .any(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b.is_ascii_punctuation())
+}
+
+/// Whether a sentence ends right before `s`: `.`, `!` or `?` after a word of two or more letters or digits
+/// (`text. (TS)`, not the abbreviation `e.g. (TS)`), then spaces.
+fn sentence_end_before(bytes: &[u8], s: usize) -> bool {
+    let mut p = s;
+    while p > 0 && bytes[p - 1] == b' ' {
+        p -= 1;
+    }
+    p < s
+        && p >= 3
+        && matches!(bytes[p - 1], b'.' | b'!' | b'?')
+        && bytes[p - 3..p - 1].iter().all(u8::is_ascii_alphanumeric)
+}
+
 /// Whether a value after `:` is a type annotation (`password: String`, `token: Option<String>`, `secret: SecretStr`,
 /// `apiKey: string[]`): a string or wrapper type's name, or any generic type (`Name<…>` up to its end), then
 /// optionally `?`, `[]` or `|…`.
@@ -2362,16 +2430,27 @@ fn check(
         }
         Check::Portion => {
             let inner = cand.get(1..cand.len().saturating_sub(1))?;
-            if inner.windows(2).any(|w| w == b"//") || inner == b"TS" || inner == b"CUI" {
+            if inner.windows(2).any(|w| w == b"//") || inner == b"CUI" {
                 return keep(base);
             }
-            let at_line_start = blank_before(bytes, s);
-            let capital_follows =
-                bytes.get(e) == Some(&b' ') && bytes.get(e + 1).is_some_and(u8::is_ascii_uppercase);
-            let copyright = bytes
-                .get(e + 1..)
-                .is_some_and(|t| t.len() >= 9 && t[..9].eq_ignore_ascii_case(b"copyright"));
-            (at_line_start && capital_follows && !copyright && !lettered_list(bytes, s, e))
+            // `(TS)` is also TypeScript (`React (TS) 템플릿`, `Vite (TS) starter`): a mark only where it opens a portion,
+            // or after a sentence's end (`… text. (TS) more.`).
+            if inner == b"TS" {
+                return (opens_portion(bytes, s) || sentence_end_before(bytes, s))
+                    .then_some((None, s, e, base));
+            }
+            // Bare `(S)`/`(C)` where they open a portion, before a capitalised word or a Hangul one (`(S) 작전 개시일은
+            // …`, a combined Korea–US document); not `(C) Copyright` / `(C) 저작권`, nor among lettered list markers.
+            let word = hay.get(e + 1..).unwrap_or("");
+            let word_follows = bytes.get(e) == Some(&b' ')
+                && word
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_uppercase() || is_hangul_syllable(c));
+            let copyright = (word.len() >= 9
+                && word.as_bytes()[..9].eq_ignore_ascii_case(b"copyright"))
+                || word.starts_with("저작");
+            (opens_portion(bytes, s) && word_follows && !copyright && !lettered_list(bytes, s, e))
                 .then_some((None, s, e, base))
         }
         Check::Banner => {
