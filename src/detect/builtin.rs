@@ -11,7 +11,8 @@ use super::entity::Entity;
 pub(crate) enum Check {
     /// No check.
     None,
-    /// 13-digit `YYMMDD-GNNNNNN`: RRN / FRN / CRN by date, 7th digit, checksums and context.
+    /// 13-digit `YYMMDD-GNNNNNN`: RRN / FRN / CRN by date, 7th digit, checksums and context (one repeated digit, or
+    /// a serial of zeros, is a placeholder).
     Rrn13,
     /// `AAAABB-CCCCCCD` 법인등록번호 whose first six digits are not a date: checksum required.
     Crn,
@@ -39,7 +40,7 @@ pub(crate) enum Check {
     /// An HTTP credential (`Authorization: Bearer …`, `://user:pw@`, `-u user:pw`): the finding is the token or the
     /// password; placeholders and dummies are not secrets.
     Credential,
-    /// Korean mobile/landline number sanity (digit count).
+    /// Korean mobile/landline number sanity (digit count; subscriber digits all zeros are a placeholder).
     KrPhone,
     /// International number: 8–15 digits.
     E164,

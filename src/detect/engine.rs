@@ -1977,6 +1977,39 @@ fn token_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
 }
 
+/// Whether an identifier's digits are a template's placeholder, not a number: all the same digit
+/// (`000000-0000000`, `111111-1111111`), or its last `tail` digits (the serial after the date or region prefix) all
+/// zeros (`900101-0000000`).
+fn placeholder_digits(d: &[u8], tail: usize) -> bool {
+    d.iter().all(|&x| x == d[0]) || d[d.len().saturating_sub(tail)..].iter().all(|&x| x == 0)
+}
+
+/// Whether a Korean phone number is a template's placeholder (`010-0000-0000`, `02-000-0000`, `1588-0000`): every
+/// digit after the area or service prefix is zero (`010-2000-0000` is a number).
+fn phone_placeholder(cand: &[u8]) -> bool {
+    let mut buf = [0u8; 16];
+    let Some(n) = digits_into(cand, &mut buf) else {
+        return false;
+    };
+    let mut d = &buf[..n];
+    let intl = cand.first() == Some(&b'+');
+    if intl {
+        d = d.get(2..).unwrap_or_default(); // the country code 82
+    }
+    let national = intl || d.first() == Some(&0);
+    if d.first() == Some(&0) {
+        d = &d[1..]; // the trunk zero
+    }
+    let prefix = match d {
+        _ if !national => 4, // a nationwide service number: `1588`
+        [2, ..] => 1,        // Seoul
+        [5, 0, ..] => 3,     // `050x`
+        _ => 2,              // `010`, `031`, `070`
+    };
+    d.get(prefix..)
+        .is_some_and(|r| !r.is_empty() && r.iter().all(|&x| x == 0))
+}
+
 fn digitsn<const N: usize>(cand: &[u8]) -> Option<[u8; N]> {
     let mut d = [0u8; N];
     (digits_into(cand, &mut d)? == N).then_some(d)
@@ -2049,6 +2082,9 @@ fn check(
         Check::None => keep(base),
         Check::Rrn13 => {
             let d = digits13(cand)?;
+            if placeholder_digits(&d, 7) {
+                return None;
+            }
             let sep = cand.len() == 14;
             let crn_ok = validate::crn_checksum(&d);
             let shape = validate::rrn_shape(&d);
@@ -2086,8 +2122,14 @@ fn check(
                 RrnShape::Invalid => None,
             }
         }
-        Check::Crn => validate::crn_checksum(&digits13(cand)?).then_some((None, s, e, base)),
-        Check::Brn => validate::brn_checksum(&digitsn::<10>(cand)?).then_some((None, s, e, base)),
+        Check::Crn => {
+            let d = digits13(cand)?;
+            (!placeholder_digits(&d, 7) && validate::crn_checksum(&d)).then_some((None, s, e, base))
+        }
+        Check::Brn => {
+            let d = digitsn::<10>(cand)?;
+            (!placeholder_digits(&d, 5) && validate::brn_checksum(&d)).then_some((None, s, e, base))
+        }
         Check::Ssn => validate::us_ssn(&digitsn::<9>(cand)?).then_some((None, s, e, base)),
         Check::Card => {
             let mut d = [0u8; 19];
@@ -2258,6 +2300,9 @@ fn check(
             });
             let trunk = usize::from(memchr::memmem::find(cand, b"(0)").is_some() || written_trunk);
             let n = count_digits(cand) - trunk;
+            if phone_placeholder(cand) {
+                return None;
+            }
             // A part or model number continues past the phone's shape (`031-2345-6789-A`).
             if bytes.get(e) == Some(&b'-')
                 && bytes.get(e + 1).is_some_and(u8::is_ascii_alphanumeric)
