@@ -11,7 +11,8 @@ use super::entity::Entity;
 pub(crate) enum Check {
     /// No check.
     None,
-    /// 13-digit `YYMMDD-GNNNNNN`: RRN / FRN / CRN by date, 7th digit, checksums and context.
+    /// 13-digit `YYMMDD-GNNNNNN`: RRN / FRN / CRN by date, 7th digit, checksums and context (one repeated digit, or
+    /// a serial of zeros, is a placeholder).
     Rrn13,
     /// `AAAABB-CCCCCCD` 법인등록번호 whose first six digits are not a date: checksum required.
     Crn,
@@ -23,7 +24,9 @@ pub(crate) enum Check {
     Card,
     /// IBAN length + mod-97 (shrinks trailing groups greedily taken from following text).
     Iban,
-    /// IPv4 parse, not preceded by `v`, not a section number (`3.2.1.4 요구사항` at a line start).
+    /// IPv4 parse, not preceded by `v`, not a section number (`3.2.1.4 요구사항` at a line start), not `N.0.0.0`, not a
+    /// product token's version (`Chrome/124.0.6367.1`); an identifier ending in `Version` before it on its line lowers
+    /// the score like the version keyword.
     Ipv4,
     /// IPv6 parse; at least one decimal digit (`Face::Bad`, `db::add` are code), not a slice (`x[10::2]`).
     Ipv6,
@@ -31,12 +34,13 @@ pub(crate) enum Check {
     Github,
     /// A random key's body holds a digit (`sk-…`: CSS class names such as `sk-fading-circle` do not).
     KeyDigit,
-    /// `password=…` style assignment: the finding is the value; the value must look like a secret.
+    /// `password=…` style assignment: the finding is the value; the value must look like a secret, not code (a
+    /// parameter or argument after a call's `(`, the key's own name, a type annotation after `:`).
     Assignment,
     /// An HTTP credential (`Authorization: Bearer …`, `://user:pw@`, `-u user:pw`): the finding is the token or the
     /// password; placeholders and dummies are not secrets.
     Credential,
-    /// Korean mobile/landline number sanity (digit count).
+    /// Korean mobile/landline number sanity (digit count; subscriber digits all zeros are a placeholder).
     KrPhone,
     /// International number: 8–15 digits.
     E164,
@@ -69,8 +73,10 @@ pub(crate) enum Check {
     Daeoebi,
     /// A bare banner word: only when it stands alone on its line.
     LineAlone,
-    /// `(TS)`, `(S//NF)`, bare `(S)`/`(C)` only at line start before a capitalised word, not `(C) Copyright` and
-    /// not among lettered list markers (`(A) … (B) … (C) …`).
+    /// `(S//NF)`-style marks anywhere; `(TS)` only where it opens a portion (a line's start, after indentation, a
+    /// list marker or a `SUBJECT:`-style label) or after a sentence's end; bare `(S)`/`(C)` only where they open a
+    /// portion, before a capitalised or Hangul word, not `(C) Copyright` and not among lettered list markers
+    /// (`(A) … (B) … (C) …`).
     Portion,
     /// Trim trailing separators from a `//` control list.
     Banner,

@@ -1607,8 +1607,9 @@ fn lettered_list(bytes: &[u8], s: usize, e: usize) -> bool {
 
 /// The end of an assignment's value starting at `vs` (the regex matched up to `e`), and whether it is a whole quoted
 /// string. A quoted value runs to its closing quote (spaces, `;` and `,` included; at most 200 bytes, one line). An
-/// unquoted one ends at `&` (the next query parameter), at a JSON escape (`\n`, `\"`) and before trailing
-/// `.`, `,`, `;` or an unmatched closing bracket.
+/// unquoted one ends at a `&` that starts the next query parameter (`&user=`, `&amp;user=`; a `&` inside the value,
+/// `Tr0ub4dor&3`, is part of it), at a JSON escape (`\n`, `\"`) and before trailing `.`, `,`, `;` or an unmatched
+/// closing bracket.
 fn assignment_value_end(bytes: &[u8], vs: usize, e: usize) -> (usize, bool) {
     if let Some(&q) = vs.checked_sub(1).and_then(|i| bytes.get(i)) {
         if matches!(q, b'"' | b'\'') {
@@ -1623,7 +1624,7 @@ fn assignment_value_end(bytes: &[u8], vs: usize, e: usize) -> (usize, bool) {
     let mut ve = e;
     let v = &bytes[vs..e];
     if let Some(k) = v.iter().enumerate().position(|(i, &b)| {
-        b == b'&'
+        (b == b'&' && query_key_follows(&bytes[vs + i + 1..]))
             || (b == b'\\' && matches!(v.get(i + 1), Some(b'n' | b'r' | b't' | b'"')))
             || (b == b'<' && v.get(i + 1) == Some(&b'/'))
     }) {
@@ -1648,6 +1649,20 @@ fn assignment_value_end(bytes: &[u8], vs: usize, e: usize) -> (usize, bool) {
         ve -= 1;
     }
     (ve, false)
+}
+
+/// Whether a query string's next `key=` starts `rest` (the bytes after a `&`, an HTML-escaped `&amp;` included;
+/// keys of at most 64 bytes).
+fn query_key_follows(rest: &[u8]) -> bool {
+    let rest = rest.strip_prefix(b"amp;").unwrap_or(rest);
+    let key = rest
+        .iter()
+        .take(64)
+        .take_while(|&&c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'[' | b']')
+        })
+        .count();
+    key > 0 && rest.get(key) == Some(&b'=')
 }
 
 /// Whether an assignment's or credential's value looks like a secret rather than a placeholder, a dummy, code or a
@@ -1760,6 +1775,163 @@ fn code_expression(v: &[u8]) -> bool {
     }
 }
 
+/// Whether an unquoted assigned value is a parameter or argument in code, not a value: after a call's `(`
+/// (`check_password(password: str)`, `validate_password(password=password)`, `setPassword(newPassword)`) a name
+/// followed by a type annotation's `:`, a keyword argument's `=`, `,` or nothing; after any operator, the key's own
+/// name (`password=password)`).
+fn code_parameter(keyword: &[u8], v: &[u8], call: bool) -> bool {
+    let name = v
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_')
+        .count();
+    let parameter = name > 0
+        && !v[0].is_ascii_digit()
+        && matches!(v.get(name), None | Some(b':' | b'=' | b',' | b')'));
+    parameter && (call || v[..name].eq_ignore_ascii_case(keyword))
+}
+
+/// Whether the dotted number at `s` is a product token's version (`Chrome/124.0.6367.1`, `Safari/537.36`): right
+/// after `/` that ends a word (letters, digits, `.`, `_`, `-`; starting with a letter) which is not itself after a
+/// `/` or `:` (a path or URL: `/api/hosts/10.0.0.5`, `http://10.0.0.5`).
+fn product_version(bytes: &[u8], s: usize) -> bool {
+    let Some(slash) = s.checked_sub(1).filter(|&i| bytes[i] == b'/') else {
+        return false;
+    };
+    let from = slash.saturating_sub(32);
+    let start = bytes[from..slash]
+        .iter()
+        .rposition(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-')))
+        .map_or(from, |i| from + i + 1);
+    start < slash
+        && bytes[start].is_ascii_alphabetic()
+        && (start == 0 || !matches!(bytes[start - 1], b'/' | b':'))
+}
+
+/// Whether an identifier ending in `Version` (`AssemblyVersion`, `FileVersion`, `productVersion`) stands on `s`'s
+/// line within [`CONTEXT_BEFORE`] bytes before it. A plain `version` word is the context pass's (a keyword).
+fn version_suffix_before(bytes: &[u8], s: usize) -> bool {
+    let from = s.saturating_sub(CONTEXT_BEFORE);
+    let line = bytes[from..s]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(from, |i| from + i + 1);
+    memchr::memmem::find_iter(&bytes[line..s], b"ersion").any(|i| {
+        let at = line + i;
+        at >= 2 && matches!(bytes[at - 1], b'V' | b'v') && bytes[at - 2].is_ascii_alphanumeric()
+    })
+}
+
+/// Whether a portion mark at `s` opens a portion: at the start of a line, after indentation or a list marker
+/// (`1.`, `2)`, `a.`, `-`, `*`, `•`), or after a label in capitals or Hangul and its colon at the start of a line
+/// (`SUBJECT: (TS) …`, `제목: (S) …`). Walks back over at most 40 bytes of its line.
+fn opens_portion(bytes: &[u8], s: usize) -> bool {
+    if blank_before(bytes, s) {
+        return true;
+    }
+    let from = s.saturating_sub(40);
+    let mut p = s;
+    while p > from && matches!(bytes[p - 1], b' ' | b'\t') {
+        p -= 1;
+    }
+    if p == s {
+        return false;
+    }
+    let before = &bytes[from..p];
+    // A bullet, or a number or one letter with `.` or `)`.
+    let marker = if before.ends_with("•".as_bytes()) {
+        "•".len()
+    } else if before.ends_with(b"-") || before.ends_with(b"*") {
+        1
+    } else if before.ends_with(b".") || before.ends_with(b")") {
+        let body = &before[..before.len() - 1];
+        let digits = body.iter().rev().take_while(|c| c.is_ascii_digit()).count();
+        let letter = body.last().is_some_and(u8::is_ascii_alphabetic)
+            && !body
+                .iter()
+                .rev()
+                .nth(1)
+                .is_some_and(u8::is_ascii_alphanumeric);
+        match (digits, letter) {
+            (1..=3, _) => digits + 1,
+            (0, true) => 2,
+            _ => 0,
+        }
+    } else {
+        0
+    };
+    if marker > 0 {
+        return blank_before(bytes, p - marker);
+    }
+    // `SUBJECT:` / `제목:` from the line's start.
+    let Some(label) = before.strip_suffix(b":") else {
+        return false;
+    };
+    let line = label.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let label = &label[line..];
+    (line > 0 || from == 0)
+        && !label.is_empty()
+        && label.iter().any(|&b| b != b' ' && b != b'\t')
+        && !label
+            .iter()
+            .any(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b.is_ascii_punctuation())
+}
+
+/// Whether a sentence ends right before `s`: `.`, `!` or `?` after a word of two or more letters or digits
+/// (`text. (TS)`, not the abbreviation `e.g. (TS)`), then spaces.
+fn sentence_end_before(bytes: &[u8], s: usize) -> bool {
+    let mut p = s;
+    while p > 0 && bytes[p - 1] == b' ' {
+        p -= 1;
+    }
+    p < s
+        && p >= 3
+        && matches!(bytes[p - 1], b'.' | b'!' | b'?')
+        && bytes[p - 3..p - 1].iter().all(u8::is_ascii_alphanumeric)
+}
+
+/// Whether a value after `:` is a type annotation (`password: String`, `token: Option<String>`, `secret: SecretStr`,
+/// `apiKey: string[]`): a string or wrapper type's name, or any generic type (`Name<…>` up to its end), then
+/// optionally `?`, `[]` or `|…`.
+fn type_annotation(v: &[u8]) -> bool {
+    const TYPES: [&[u8]; 16] = [
+        b"str",
+        b"string",
+        b"secretstr",
+        b"secretstring",
+        b"securestring",
+        b"secretbytes",
+        b"bytes",
+        b"buffer",
+        b"text",
+        b"char",
+        b"option",
+        b"optional",
+        b"maybe",
+        b"nullable",
+        b"any",
+        b"object",
+    ];
+    let name = v
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_')
+        .count();
+    if name == 0 || v[0].is_ascii_digit() {
+        return false;
+    }
+    let rest = &v[name..];
+    let generic = rest.first() == Some(&b'<')
+        && rest.last() == Some(&b'>')
+        && rest.iter().all(|&c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'_' | b'<' | b'>' | b',' | b':' | b'[' | b']')
+        });
+    generic
+        || (TYPES.iter().any(|t| v[..name].eq_ignore_ascii_case(t))
+            && matches!(
+                rest.first(),
+                None | Some(b'<' | b'[' | b'?' | b'|' | b',' | b')')
+            ))
+}
+
 /// Whether only whitespace lies between the start of `s`'s line and `s`. Walks back over that whitespace only (never
 /// the whole line), so candidates on one long line cost their own gap, not the line each.
 fn blank_before(bytes: &[u8], s: usize) -> bool {
@@ -1803,6 +1975,39 @@ fn cut_by(end: usize, limit: usize, len: usize) -> bool {
 /// Bytes that continue a base64url token (JWT segments, API keys).
 fn token_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+
+/// Whether an identifier's digits are a template's placeholder, not a number: all the same digit
+/// (`000000-0000000`, `111111-1111111`), or its last `tail` digits (the serial after the date or region prefix) all
+/// zeros (`900101-0000000`).
+fn placeholder_digits(d: &[u8], tail: usize) -> bool {
+    d.iter().all(|&x| x == d[0]) || d[d.len().saturating_sub(tail)..].iter().all(|&x| x == 0)
+}
+
+/// Whether a Korean phone number is a template's placeholder (`010-0000-0000`, `02-000-0000`, `1588-0000`): every
+/// digit after the area or service prefix is zero (`010-2000-0000` is a number).
+fn phone_placeholder(cand: &[u8]) -> bool {
+    let mut buf = [0u8; 16];
+    let Some(n) = digits_into(cand, &mut buf) else {
+        return false;
+    };
+    let mut d = &buf[..n];
+    let intl = cand.first() == Some(&b'+');
+    if intl {
+        d = d.get(2..).unwrap_or_default(); // the country code 82
+    }
+    let national = intl || d.first() == Some(&0);
+    if d.first() == Some(&0) {
+        d = &d[1..]; // the trunk zero
+    }
+    let prefix = match d {
+        _ if !national => 4, // a nationwide service number: `1588`
+        [2, ..] => 1,        // Seoul
+        [5, 0, ..] => 3,     // `050x`
+        _ => 2,              // `010`, `031`, `070`
+    };
+    d.get(prefix..)
+        .is_some_and(|r| !r.is_empty() && r.iter().all(|&x| x == 0))
 }
 
 fn digitsn<const N: usize>(cand: &[u8]) -> Option<[u8; N]> {
@@ -1877,6 +2082,9 @@ fn check(
         Check::None => keep(base),
         Check::Rrn13 => {
             let d = digits13(cand)?;
+            if placeholder_digits(&d, 7) {
+                return None;
+            }
             let sep = cand.len() == 14;
             let crn_ok = validate::crn_checksum(&d);
             let shape = validate::rrn_shape(&d);
@@ -1936,8 +2144,14 @@ fn check(
                 RrnShape::Invalid => None,
             }
         }
-        Check::Crn => validate::crn_checksum(&digits13(cand)?).then_some((None, s, e, base)),
-        Check::Brn => validate::brn_checksum(&digitsn::<10>(cand)?).then_some((None, s, e, base)),
+        Check::Crn => {
+            let d = digits13(cand)?;
+            (!placeholder_digits(&d, 7) && validate::crn_checksum(&d)).then_some((None, s, e, base))
+        }
+        Check::Brn => {
+            let d = digitsn::<10>(cand)?;
+            (!placeholder_digits(&d, 5) && validate::brn_checksum(&d)).then_some((None, s, e, base))
+        }
         Check::Ssn => validate::us_ssn(&digitsn::<9>(cand)?).then_some((None, s, e, base)),
         Check::Card => {
             let mut d = [0u8; 19];
@@ -1961,7 +2175,13 @@ fn check(
             } else {
                 None
             };
-            if matches!(prev, Some(b'v' | b'V')) {
+            // `v3.2.0.1`; `124.0.0.0` and `1.0.0.0` (a version, or a whole /8 network: no host); a product token's
+            // version (`Chrome/124.0.1.2`: `/` after a word that does not follow another `/`, unlike a path's
+            // `/hosts/10.0.0.5`).
+            if matches!(prev, Some(b'v' | b'V'))
+                || cand.ends_with(b".0.0.0")
+                || product_version(bytes, s)
+            {
                 return None;
             }
             // `3.2.1.4 요구사항 정의`: a section number of single digits opening a line, followed by its title.
@@ -1969,7 +2189,15 @@ fn check(
             if single_digits && blank_before(bytes, s) && bytes.get(e) == Some(&b' ') {
                 return None;
             }
-            validate::ipv4(cand).then_some((None, s, e, base))
+            // An identifier ending in `Version` earlier on the line (`AssemblyVersion("1.0.0.1")`,
+            // `FileVersion 6.1.7601.0 -> 6.1.7.1`) counts as the version keyword, which the context pass does not see
+            // inside a word.
+            let score = if version_suffix_before(bytes, s) {
+                base - 0.3
+            } else {
+                base
+            };
+            validate::ipv4(cand).then_some((None, s, e, score))
         }
         Check::Ipv6 => {
             let mut end = e;
@@ -2018,6 +2246,7 @@ fn check(
             let kw_end = t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))?;
             let keyword = &t[..kw_end];
             let rest = t[kw_end..].trim_start_matches(['"', '\'', ' ']);
+            let op = rest.chars().next();
             let rest = rest
                 .strip_prefix(['=', ':', '：', ',', '(', '>'])
                 .unwrap_or(rest)
@@ -2033,6 +2262,12 @@ fn check(
             }
             let (ve, quoted) = assignment_value_end(bytes, vs, e);
             let v = bytes.get(vs..ve)?;
+            if !quoted
+                && (code_parameter(keyword.as_bytes(), v, op == Some('('))
+                    || (op == Some(':') && type_annotation(v)))
+            {
+                return None;
+            }
             secret_value_ok(
                 v,
                 quoted,
@@ -2087,6 +2322,9 @@ fn check(
             });
             let trunk = usize::from(memchr::memmem::find(cand, b"(0)").is_some() || written_trunk);
             let n = count_digits(cand) - trunk;
+            if phone_placeholder(cand) {
+                return None;
+            }
             // A part or model number continues past the phone's shape (`031-2345-6789-A`).
             if bytes.get(e) == Some(&b'-')
                 && bytes.get(e + 1).is_some_and(u8::is_ascii_alphanumeric)
@@ -2265,16 +2503,27 @@ fn check(
         }
         Check::Portion => {
             let inner = cand.get(1..cand.len().saturating_sub(1))?;
-            if inner.windows(2).any(|w| w == b"//") || inner == b"TS" || inner == b"CUI" {
+            if inner.windows(2).any(|w| w == b"//") || inner == b"CUI" {
                 return keep(base);
             }
-            let at_line_start = blank_before(bytes, s);
-            let capital_follows =
-                bytes.get(e) == Some(&b' ') && bytes.get(e + 1).is_some_and(u8::is_ascii_uppercase);
-            let copyright = bytes
-                .get(e + 1..)
-                .is_some_and(|t| t.len() >= 9 && t[..9].eq_ignore_ascii_case(b"copyright"));
-            (at_line_start && capital_follows && !copyright && !lettered_list(bytes, s, e))
+            // `(TS)` is also TypeScript (`React (TS) 템플릿`, `Vite (TS) starter`): a mark only where it opens a portion,
+            // or after a sentence's end (`… text. (TS) more.`).
+            if inner == b"TS" {
+                return (opens_portion(bytes, s) || sentence_end_before(bytes, s))
+                    .then_some((None, s, e, base));
+            }
+            // Bare `(S)`/`(C)` where they open a portion, before a capitalised word or a Hangul one (`(S) 작전 개시일은
+            // …`, a combined Korea–US document); not `(C) Copyright` / `(C) 저작권`, nor among lettered list markers.
+            let word = hay.get(e + 1..).unwrap_or("");
+            let word_follows = bytes.get(e) == Some(&b' ')
+                && word
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_uppercase() || is_hangul_syllable(c));
+            let copyright = (word.len() >= 9
+                && word.as_bytes()[..9].eq_ignore_ascii_case(b"copyright"))
+                || word.starts_with("저작");
+            (opens_portion(bytes, s) && word_follows && !copyright && !lettered_list(bytes, s, e))
                 .then_some((None, s, e, base))
         }
         Check::Banner => {

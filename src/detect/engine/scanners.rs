@@ -44,8 +44,11 @@ impl Engine {
                     if s > 0 && b[s - 1] == b'\\' && s < at && matches!(b[s], b'n' | b'r' | b't') {
                         s += 1;
                     }
-                    // `scheme://user:password@host` is a credential in a URL, not an address.
-                    if s > 0 && b[s - 1] == b':' && userinfo_before(b, s - 1) {
+                    // `scheme://user:password@host` is a credential in a URL, not an address; so is a token as
+                    // the userinfo (`https://ghp_…@github.com`), which the secret patterns report.
+                    if (s > 0 && b[s - 1] == b':' && userinfo_before(b, s - 1))
+                        || token_local(b, at)
+                    {
                         continue;
                     }
                     let mut e = at + 1;
@@ -233,10 +236,12 @@ impl Engine {
             return;
         }
         let Some((label_start, strong)) =
-            builtin::PERSON_COLON_LABELS.iter().find_map(|&(l, strong)| {
-                let s = end.checked_sub(l.len())?;
-                (&b[s..end] == l.as_bytes()).then_some((s, strong))
-            })
+            builtin::PERSON_COLON_LABELS
+                .iter()
+                .find_map(|&(l, strong)| {
+                    let s = end.checked_sub(l.len())?;
+                    (&b[s..end] == l.as_bytes()).then_some((s, strong))
+                })
         else {
             return;
         };
@@ -728,20 +733,94 @@ const EN_PART_QUALIFIERS: &[&[u8]] = &[
 
 /// Words before `Name` that make it the name of a thing, not a person (`Project Name:`, `File Name:`, `Host Name:`).
 const EN_THING_QUALIFIERS: &[&[u8]] = &[
-    b"app", b"application", b"branch", b"brand", b"bucket", b"campaign", b"category", b"channel", b"class",
-    b"cluster", b"column", b"company", b"container", b"course", b"database", b"dataset", b"db", b"device",
-    b"document", b"domain", b"event", b"feature", b"field", b"file", b"folder", b"function", b"game", b"group",
-    b"host", b"image", b"index", b"item", b"job", b"key", b"label", b"method", b"model", b"module", b"network",
-    b"node", b"org", b"organization", b"package", b"page", b"pipeline", b"plan", b"pod", b"policy", b"product",
-    b"project", b"queue", b"region", b"release", b"report", b"repo", b"repository", b"resource", b"role",
-    b"room", b"rule", b"schema", b"server", b"service", b"sheet", b"site", b"stack", b"stage", b"store", b"table",
-    b"tag", b"task", b"team", b"template", b"topic", b"variable", b"venue", b"workspace", b"zone",
+    b"app",
+    b"application",
+    b"branch",
+    b"brand",
+    b"bucket",
+    b"campaign",
+    b"category",
+    b"channel",
+    b"class",
+    b"cluster",
+    b"column",
+    b"company",
+    b"container",
+    b"course",
+    b"database",
+    b"dataset",
+    b"db",
+    b"device",
+    b"document",
+    b"domain",
+    b"event",
+    b"feature",
+    b"field",
+    b"file",
+    b"folder",
+    b"function",
+    b"game",
+    b"group",
+    b"host",
+    b"image",
+    b"index",
+    b"item",
+    b"job",
+    b"key",
+    b"label",
+    b"method",
+    b"model",
+    b"module",
+    b"network",
+    b"node",
+    b"org",
+    b"organization",
+    b"package",
+    b"page",
+    b"pipeline",
+    b"plan",
+    b"pod",
+    b"policy",
+    b"product",
+    b"project",
+    b"queue",
+    b"region",
+    b"release",
+    b"report",
+    b"repo",
+    b"repository",
+    b"resource",
+    b"role",
+    b"room",
+    b"rule",
+    b"schema",
+    b"server",
+    b"service",
+    b"sheet",
+    b"site",
+    b"stack",
+    b"stage",
+    b"store",
+    b"table",
+    b"tag",
+    b"task",
+    b"team",
+    b"template",
+    b"topic",
+    b"variable",
+    b"venue",
+    b"workspace",
+    b"zone",
 ];
 
 /// Whether the `Name` label at `s` follows a word of [`EN_THING_QUALIFIERS`] and one space, `_` or `-` (`Project
 /// Name: Blue Falcon`). Reads at most 14 bytes back.
 pub(super) fn names_a_thing(b: &[u8], s: usize) -> bool {
-    if !b.get(s..s + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"name")) || s < 2 {
+    if !b
+        .get(s..s + 4)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"name"))
+        || s < 2
+    {
         return false;
     }
     if !matches!(b[s - 1], b' ' | b'_' | b'-') {
@@ -754,7 +833,10 @@ pub(super) fn names_a_thing(b: &[u8], s: usize) -> bool {
         .rposition(|c| !c.is_ascii_alphabetic())
         .map_or(lo, |i| lo + i + 1);
     let word = &b[start..end];
-    (start > lo || lo == 0) && EN_THING_QUALIFIERS.iter().any(|q| word.eq_ignore_ascii_case(q))
+    (start > lo || lo == 0)
+        && EN_THING_QUALIFIERS
+            .iter()
+            .any(|q| word.eq_ignore_ascii_case(q))
 }
 
 /// Where the cell text of an English name header starts, given its line's bytes before `Name`, and what it labels:
@@ -1547,6 +1629,38 @@ fn userinfo_before(b: &[u8], colon: usize) -> bool {
         .rposition(u8::is_ascii_whitespace)
         .map_or(from, |i| from + i + 1);
     memchr::memmem::find(&b[token_start..colon], b"://").is_some()
+}
+
+/// Whether the token that ends at the `@` at `at` has the shape of a known API token (`ghp_…`, `github_pat_…`,
+/// `sk-…`, `xoxb-…`, `glpat-…`) with a random body (a digit and a run of 16 between hyphens:
+/// `sk-marketing-2024@…` is an address): a secret in a URL's userinfo, not an address's local part. Walks back over
+/// token bytes only (at most 300).
+fn token_local(b: &[u8], at: usize) -> bool {
+    const PREFIXES: &[&[u8]] = &[
+        b"ghp_",
+        b"gho_",
+        b"ghu_",
+        b"ghs_",
+        b"ghr_",
+        b"github_pat_",
+        b"sk-",
+        b"glpat-",
+        b"xoxa-",
+        b"xoxb-",
+        b"xoxp-",
+        b"xoxo-",
+        b"xoxs-",
+        b"xoxr-",
+    ];
+    let from = at.saturating_sub(300);
+    let start = b[from..at]
+        .iter()
+        .rposition(|&c| !(c.is_ascii_alphanumeric() || c == b'_' || c == b'-'))
+        .map_or(from, |i| from + i + 1);
+    let token = &b[start..at];
+    PREFIXES.iter().any(|p| token.starts_with(p))
+        && token.iter().any(u8::is_ascii_digit)
+        && token.split(|&c| c == b'-').any(|run| run.len() >= 16)
 }
 
 fn email_domain_ok(d: &[u8]) -> bool {
