@@ -293,6 +293,9 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "예약번호",
             "발급번호",
             "계약번호",
+            "참조번호",
+            "티켓",
+            "ticket",
             "order",
             "tracking",
             "invoice",
@@ -1220,6 +1223,8 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "도장",
     // Roles and forms of address before `님` in support and service text (`사용자님`, `구매자님`), and in a name
     // column's role rows; `주지스님` is `주지` + `스님`.
+    "상담사",
+    "상담원",
     "사용자",
     "구매자",
     "판매자",
