@@ -417,7 +417,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // An English name after a label and a colon or `=`: two or three capitalised words (`Mary O'Brien`,
     // `Jean-Luc Picard`), or the same in capitals (`Name: JOHN SMITH`, `성명: MARY O'BRIEN`; `Check::PersonEn` holds
     // capitals to `person_en_caps_ok`).
-    let en_word = r"[A-Z](?:'[A-Z])?[a-z]+(?:-[A-Z][a-z]+)?";
+    let en_word = r"[A-Z](?:'[A-Z])?[a-z]+(?:-[A-Z][a-z]+|-[a-z]{2,5})?";
     let en_name = format!(
         r"(?:{en_word}(?: +{en_word}){{1,2}}|[A-Z][A-Z'-]+(?: +(?:[A-Z]\.|[A-Z][A-Z'-]+)){{1,2}})"
     );
@@ -568,7 +568,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "secret.url_password",
             E::SecretKey,
-            r#"://[A-Za-z0-9._%+-]{1,64}:[^\s/"'<>]{3,128}@[A-Za-z0-9_-]"#,
+            r#"://[A-Za-z0-9._%+-]{0,64}:[^\s/"'<>]{3,128}@[A-Za-z0-9_-]"#,
             0.85,
             C::Credential,
             B::None
@@ -636,7 +636,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "person.en",
             E::Person,
-            r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? +[A-Z][a-z]+(?: +[A-Z][a-z]+)?",
+            r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? +[A-Z][a-z]+(?: +[A-Z][a-z]+(?:-[A-Z][a-z]+|-[a-z]{2,5})?)?",
             0.75,
             C::PersonEn,
             B::Word

@@ -1480,6 +1480,12 @@ fn name_word_parts(w: &str, part_ok: impl Fn(&str) -> bool) -> bool {
 /// (`O'Brien`, `D’Angelo`), an upper-case letter then lower-case letters (at least two letters in all), with one
 /// more capital allowed right after a prefix of [`EN_INNER_CAP_PREFIXES`].
 fn en_name_word(w: &str) -> bool {
+    // A romanised Korean given name keeps its second syllable lower-case (`Min-jun`, `Seo-yeon`).
+    if let Some((head, tail)) = w.split_once('-') {
+        if (2..=5).contains(&tail.len()) && tail.bytes().all(|c| c.is_ascii_lowercase()) {
+            return en_name_word(head);
+        }
+    }
     let latin = |c: char| {
         c.is_ascii_alphabetic() || (('\u{C0}'..='\u{24F}').contains(&c) && c.is_alphabetic())
     };
