@@ -167,8 +167,8 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "사업자등록",
             "사업자번호",
             "사업자",
-            // Tax invoices label both parties' numbers `등록번호` under `공급자` / `공급받는자`.
-            "등록번호",
+            // Tax invoices label both parties' numbers `등록번호` under `공급자` / `공급받는자` (`등록번호` alone would
+            // also hit inside every `주민등록번호` of dense text).
             "공급자",
             "공급받는자",
             "business registration",
