@@ -2485,6 +2485,13 @@ fn check(
                 ls -= 1;
             }
             let before = &bytes[..ls];
+            // `UK SECRET` (a UK marking for material shared abroad) is one marking: it starts at `UK`.
+            let mut start = s;
+            if before.ends_with(b"UK") && ls == s - 1 {
+                ls -= 2;
+                start = ls;
+            }
+            let before = &bytes[..ls];
             for label in [
                 &b"Classification:"[..],
                 b"CLASSIFICATION:",
@@ -2499,7 +2506,7 @@ fn check(
             while le < bytes.len() && matches!(bytes[le], b'*' | b'_' | b']') {
                 le += 1;
             }
-            (blank_before(bytes, ls) && blank_after(bytes, le)).then_some((None, s, e, base))
+            (blank_before(bytes, ls) && blank_after(bytes, le)).then_some((None, start, e, base))
         }
         Check::Portion => {
             let inner = cand.get(1..cand.len().saturating_sub(1))?;
