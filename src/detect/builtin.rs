@@ -417,6 +417,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // An English name after a label and a colon or `=`: two or three capitalised words (`Mary O'Brien`,
     // `Jean-Luc Picard`), or the same in capitals (`Name: JOHN SMITH`, `성명: MARY O'BRIEN`; `Check::PersonEn` holds
     // capitals to `person_en_caps_ok`).
+    // A name word: `John`, `O'Brien`, `Jean-Luc`, a romanised Korean given name `Min-jun`.
     let en_word = r"[A-Z](?:'[A-Z])?[a-z]+(?:-[A-Z][a-z]+|-[a-z]{2,5})?";
     let en_name = format!(
         r"(?:{en_word}(?: +{en_word}){{1,2}}|[A-Z][A-Z'-]+(?: +(?:[A-Z]\.|[A-Z][A-Z'-]+)){{1,2}})"
@@ -636,7 +637,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "person.en",
             E::Person,
-            r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? +[A-Z][a-z]+(?: +[A-Z][a-z]+(?:-[A-Z][a-z]+|-[a-z]{2,5})?)?",
+            format!(r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? +{en_word}(?: +{en_word})?"),
             0.75,
             C::PersonEn,
             B::Word

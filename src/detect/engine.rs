@@ -2137,10 +2137,6 @@ fn check(
                     start + if checksum_ok { 0.3 } else { 0.0 },
                 )),
                 RrnShape::Invalid if crn_ok && sep => Some((Some(Entity::KrCrn), s, e, 0.55)),
-                // No date in front (`법인등록번호 1345110012340`): a corporation number only by its label.
-                RrnShape::Invalid if crn_ok && has(Group::Corp) => {
-                    Some((Some(Entity::KrCrn), s, e, 0.35))
-                }
                 RrnShape::Invalid => None,
             }
         }

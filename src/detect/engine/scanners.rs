@@ -813,30 +813,16 @@ const EN_THING_QUALIFIERS: &[&[u8]] = &[
     b"zone",
 ];
 
-/// Whether the `Name` label at `s` follows a word of [`EN_THING_QUALIFIERS`] and one space, `_` or `-` (`Project
-/// Name: Blue Falcon`). Reads at most 14 bytes back.
+/// Whether the `Name` label at `s` follows a word of [`EN_THING_QUALIFIERS`] (`Project Name: Blue Falcon`), found
+/// as [`word_before`] finds a header's qualifier. Reads at most 14 bytes back.
 pub(super) fn names_a_thing(b: &[u8], s: usize) -> bool {
-    if !b
-        .get(s..s + 4)
+    b.get(s..s + 4)
         .is_some_and(|w| w.eq_ignore_ascii_case(b"name"))
-        || s < 2
-    {
-        return false;
-    }
-    if !matches!(b[s - 1], b' ' | b'_' | b'-') {
-        return false;
-    }
-    let end = s - 1;
-    let lo = end.saturating_sub(13);
-    let start = b[lo..end]
-        .iter()
-        .rposition(|c| !c.is_ascii_alphabetic())
-        .map_or(lo, |i| lo + i + 1);
-    let word = &b[start..end];
-    (start > lo || lo == 0)
-        && EN_THING_QUALIFIERS
-            .iter()
-            .any(|q| word.eq_ignore_ascii_case(q))
+        && word_before(&b[..s], 13).is_some_and(|(_, w)| {
+            EN_THING_QUALIFIERS
+                .iter()
+                .any(|q| w.eq_ignore_ascii_case(q))
+        })
 }
 
 /// Where the cell text of an English name header starts, given its line's bytes before `Name`, and what it labels:
@@ -844,25 +830,28 @@ pub(super) fn names_a_thing(b: &[u8], s: usize) -> bool {
 /// `PatientName`: [`EN_NAME_QUALIFIERS`]; `First Name`, `Surname`: [`EN_PART_QUALIFIERS`]), else at `Name` itself.
 /// Reads at most ten bytes back.
 fn en_qualifier_start(before: &[u8]) -> (usize, Label) {
+    let is = |w: &[u8], list: &[&[u8]]| list.iter().any(|q| w.eq_ignore_ascii_case(q));
+    match word_before(before, 9) {
+        Some((start, w)) if is(w, EN_NAME_QUALIFIERS) => (start, Label::Full),
+        Some((start, w)) if is(w, EN_PART_QUALIFIERS) => (start, Label::Part),
+        _ => (before.len(), Label::Full),
+    }
+}
+
+/// The whole word of ASCII letters (at most `max`) that ends `before`, glued to its end or separated by one ` `, `_`
+/// or `-` (`Full Name`, `customer_name`, `PatientName`): its start and its letters. `None` when more than `max`
+/// letters run back (the word is not whole).
+fn word_before(before: &[u8], max: usize) -> Option<(usize, &[u8])> {
     let mut end = before.len();
     if end > 0 && matches!(before[end - 1], b' ' | b'_' | b'-') {
         end -= 1;
     }
-    let lo = end.saturating_sub(9);
+    let lo = end.saturating_sub(max);
     let start = before[lo..end]
         .iter()
         .rposition(|c| !c.is_ascii_alphabetic())
         .map_or(lo, |i| lo + i + 1);
-    let whole_word = start > lo || lo == 0;
-    let word = &before[start..end];
-    let is = |list: &[&[u8]]| whole_word && list.iter().any(|q| word.eq_ignore_ascii_case(q));
-    if is(EN_NAME_QUALIFIERS) {
-        (start, Label::Full)
-    } else if is(EN_PART_QUALIFIERS) {
-        (start, Label::Part)
-    } else {
-        (before.len(), Label::Full)
-    }
+    (start > lo || lo == 0).then_some((start, &before[start..end]))
 }
 
 /// Whether a cell's text is a name part's label (`First Name`, `last_name`, `Surname`).
