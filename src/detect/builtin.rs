@@ -80,7 +80,48 @@ pub(crate) enum Check {
     Portion,
     /// Trim trailing separators from a `//` control list.
     Banner,
+    /// A secret URL found from `://` (a webhook): the finding also covers the scheme before it.
+    UrlSecret,
+    /// `Secret//NoForn`, `top secret//noforn`: a banner not in capitals counts only when its first control is a known
+    /// one ([`BANNER_CONTROLS`]); the control list is trimmed as for [`Check::Banner`], and a `Top ` or `Cosmic Top `
+    /// before it (any case) joins the finding.
+    BannerMixed,
 }
+
+/// Dissemination controls and control systems that follow `//` in a banner; a banner not written in capitals
+/// (`Secret//NoForn`) counts only with one of these first.
+pub(crate) const BANNER_CONTROLS: &[&str] = &[
+    "NOFORN",
+    "NF",
+    "ORCON",
+    "OC",
+    "IMCON",
+    "PROPIN",
+    "PR",
+    "RELIDO",
+    "REL",
+    "FISA",
+    "FVEY",
+    "SI",
+    "TK",
+    "HCS",
+    "SAR",
+    "NOCONTRACT",
+    "LIMDIS",
+    "EXDIS",
+    "NODIS",
+    "SBU",
+    "LES",
+    "FOUO",
+    "RD",
+    "FRD",
+    "CNWDI",
+    "DSEN",
+    "SPECAT",
+    "ATOMAL",
+    "BOHEMIA",
+    "BALK",
+];
 
 /// Which characters must not touch a candidate from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,7 +477,8 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.kr",
             E::ClassificationMarking,
-            r"(?:군사 {0,3})?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]) {0,3}급 {0,3}비 {0,3}밀",
+            // Also the grade after the word, in brackets (`비밀(Ⅱ급)`, `비 밀 (2급)`).
+            r"(?:군사 {0,3})?(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]) {0,3}급 {0,3}비 {0,3}밀|비 {0,3}밀 {0,3}\( {0,2}(?:[ⅠⅡⅢⅰⅱⅲ]|III|II|I|[123]) {0,3}급 {0,2}\)",
             0.95,
             C::KoMarking,
             B::None
@@ -452,15 +494,27 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.banner",
             E::ClassificationMarking,
-            r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI)//[A-Z0-9][A-Z0-9 ,/-]*",
+            r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI|CONTROLLED)//[A-Z0-9][A-Z0-9 ,/-]*",
             0.95,
             C::Banner,
+            B::WordStart
+        ),
+        // Not in capitals (`Top Secret//NoForn`, `secret//noforn`): the match starts at `Secret` (its trigger is
+        // `ecret`), and `Check::BannerMixed` adds the `Top ` before it.
+        p!(
+            "marking.banner",
+            E::ClassificationMarking,
+            r"(?:[Ss]ecret|SECRET)//[A-Za-z][A-Za-z0-9 ,/-]*",
+            0.9,
+            C::BannerMixed,
             B::WordStart
         ),
         p!(
             "marking.banner",
             E::ClassificationMarking,
-            r"COSMIC {1,3}TOP {1,3}SECRET|TOP {1,3}SECRET|NATO (?:SECRET|CONFIDENTIAL|RESTRICTED)|OFFICIAL[- ]SENSITIVE|UK EYES ONLY",
+            // `CONTROLLED UNCLASSIFIED INFORMATION` (CUI spelled out) and `FOR OFFICIAL USE ONLY` / `FOUO`, the US
+            // dissemination control CUI replaced (the `OFFICIAL` trigger reaches four bytes back for `FOR `).
+            r"COSMIC {1,3}TOP {1,3}SECRET|TOP {1,3}SECRET|NATO (?:SECRET|CONFIDENTIAL|RESTRICTED)|OFFICIAL[- ]SENSITIVE|UK EYES ONLY|CONTROLLED UNCLASSIFIED INFORMATION|(?:FOR )?OFFICIAL USE ONLY|FOUO",
             0.9,
             C::None,
             B::Word
@@ -468,7 +522,8 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.banner",
             E::ClassificationMarking,
-            r"SECRET|CONFIDENTIAL|RESTRICTED|CUI",
+            // `CONTROLLED` is the other banner word the CUI programme allows.
+            r"SECRET|CONFIDENTIAL|RESTRICTED|CUI|CONTROLLED",
             0.85,
             C::LineAlone,
             B::Word
@@ -522,6 +577,24 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::None,
             B::Word
         ),
+        // Incoming-webhook URLs post to a workspace channel with no other credential (Slack, Discord). The match
+        // starts at `://`; `Check::UrlSecret` adds the scheme before it.
+        p!(
+            "secret.webhook",
+            E::SecretKey,
+            r"://(?:hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,12}/[A-Za-z0-9/_-]{20,120}|(?:discord|discordapp)\.com/api/webhooks/[0-9]{15,20}/[A-Za-z0-9_-]{40,100})",
+            0.9,
+            C::UrlSecret,
+            B::None
+        ),
+        p!(
+            "secret.gitlab",
+            E::SecretKey,
+            r"glpat-[A-Za-z0-9_-]{20,}",
+            0.9,
+            C::None,
+            B::Word
+        ),
         p!(
             "secret.google",
             E::SecretKey,
@@ -541,10 +614,11 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "secret.assignment",
             E::SecretKey,
-            // Operators: `key = v`, `"key": "v"`, `("key", "v")` (put/Setenv), `setKey("v")`. A quoted value may
+            // Operators: `key = v`, `"key": "v"`, `("key", "v")` (put/Setenv), `setKey("v")`, an XML setting's
+            // `key="ApiKey" value="v"`; Azure connection strings' `AccountKey=`, `SharedAccessKey=`. A quoted value may
             // hold spaces, `;` and `,` (`Check::Assignment` then wants a digit); an unquoted one ends at `&`, a JSON
             // escape or trailing punctuation (trimmed by the check).
-            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|API-Key|Api-Key|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
+            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
             0.8,
             C::Assignment,
             B::None
@@ -596,7 +670,8 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "secret.user_password",
             E::SecretKey,
-            r#"(?:-u|--user) +["']?[A-Za-z0-9._@-]{1,64}:[^\s"']{4,128}"#,
+            // Also a MySQL client's `-u root -pPASSWORD` (the password glued to `-p`).
+            r#"(?:-u|--user) +["']?[A-Za-z0-9._@-]{1,64}(?::[^\s"']{4,128}| +-p[^\s"'-][^\s"']{3,127})"#,
             0.8,
             C::Credential,
             B::None
@@ -678,7 +753,8 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "kr_passport",
             E::KrPassport,
-            r"[MSRGD][0-9]{8}|[MSRGD][0-9]{3}[A-Z][0-9]{4}",
+            // In lower case (`m48293716`) only next to a passport keyword (`Check::Passport`).
+            r"[MSRGD][0-9]{8}|[MSRGD][0-9]{3}[A-Z][0-9]{4}|[msrgd][0-9]{8}",
             0.45,
             C::Passport,
             B::Word
@@ -691,11 +767,22 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Iban,
             B::Word
         ),
+        // In lower case (`iban: de89 3704 …`): only after the word `IBAN` on its line (`Check::Iban`).
+        p!(
+            "iban",
+            E::Iban,
+            r"[a-z]{2}[0-9]{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?",
+            0.85,
+            C::Iban,
+            B::Word
+        ),
         // ---- numbers ----
         p!(
             "kr_rrn",
             E::KrRrn,
-            r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[- ]?[0-9]{7}",
+            // The hyphen may have a space (or NBSP, folded to one) on either side (`850314 - 1308025`): such a form
+            // starts from the unhyphenated score (`Check::Rrn13`), so it needs its check digit or a keyword.
+            r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?: ?- ?| )?[0-9]{7}",
             0.6,
             C::Rrn13,
             B::Number
@@ -722,11 +809,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         // Written without hyphens, ten digits with a valid check digit are one number in ten: reported only next to
         // a business-registration keyword (0.35 + 0.2).
         p!("kr_brn", E::KrBrn, r"[0-9]{10}", 0.35, C::Brn, B::Number),
-        // Spaced (`123 45 67890`, as forms print it): also only next to a keyword.
+        // Spaced (`123 45 67890`, as forms print it) or with spaces around its hyphens (`703 - 86 - 82901`): also only
+        // next to a keyword.
         p!(
             "kr_brn",
             E::KrBrn,
-            r"[0-9]{3} [0-9]{2} [0-9]{5}",
+            r"[0-9]{3}(?: | ?- ?)[0-9]{2}(?: | ?- ?)[0-9]{5}",
             0.35,
             C::Brn,
             B::Number
@@ -777,7 +865,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "credit_card",
             E::CreditCard,
-            r"(?:[0-9]{4}[- ]){3}[0-9]{4}|3[47][0-9]{2}[- ][0-9]{6}[- ][0-9]{5}|[0-9]{13,19}",
+            r"(?:[0-9]{4}(?: | ?- ?)){3}[0-9]{4}|3[47][0-9]{2}[- ][0-9]{6}[- ][0-9]{5}|[0-9]{13,19}",
             0.8,
             C::Card,
             B::Number
@@ -785,7 +873,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "kr_phone",
             E::KrPhone,
-            r"(?:\+82[- ]?(?:\(0\)|0)?[- ]?|0)(?:1[016789]|2|[3-6][1-5]|70|50[2-8]|80)[- .)]?[0-9]{3,4}[- .]?[0-9]{4}",
+            r"(?:\+82[- )]?(?:\(0\)|0)?[- ]?|0)(?:1[016789]|2|[3-6][1-5]|70|50[2-8]|80)(?:[.)]| ?- ?| )?[0-9]{3,4}(?:[.]| ?- ?| )?[0-9]{4}",
             0.75,
             C::KrPhone,
             B::Number
@@ -835,11 +923,15 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "kr_account",
             E::KrBankAccount,
-            r"[0-9]{2,6}(?:-[0-9]{2,8}){1,3}|[0-9]{10,14}",
+            // The last form is a health-insurance card's (`5-1234567890`).
+            r"[0-9]{2,6}(?:-[0-9]{2,8}){1,3}|[0-9]{10,14}|[0-9]-[0-9]{10}",
             0.7,
             C::ContextNumeric,
             B::Number
         ),
+        // Nine digits in a row (`ssn=232542788`): only next to an SSN keyword (0.25 + 0.3). Last, so that a nine-digit
+        // run costs no retry of the patterns above.
+        p!("us_ssn", E::UsSsn, r"[0-9]{9}", 0.25, C::Ssn, B::Number),
     ]
 }
 
@@ -1315,7 +1407,7 @@ pub(crate) const PEM_FOOTER: &str = r"-----END[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?
 /// honorifics of the name scanner) are searched in one pass by one lazy DFA; literals such as `assword` with
 /// back-offset 1 cover `password` and `Password` at once.
 pub(crate) const TRIGGERS: &[(&str, usize)] = &[
-    // markings (ASCII: 9; portion marks start with `(`, found by the digit-run scanner)
+    // markings (ASCII: 11; portion marks start with `(`, found by the digit-run scanner)
     ("COSMIC", 0),
     ("TOP ", 0),
     ("NATO ", 0),
@@ -1323,9 +1415,11 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("CONFIDENTIAL", 0),
     ("RESTRICTED", 0),
     ("CUI", 0),
-    ("OFFICIAL", 0),
+    ("CONTROLLED", 0),
+    ("FOUO", 0),
+    ("OFFICIAL", 4),
     ("UK EYES", 0),
-    // secrets (ASCII: 15 + 25)
+    // secrets (ASCII: 16 + 27)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -1338,6 +1432,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("ghs_", 0),
     ("ghr_", 0),
     ("github_pat_", 0),
+    ("glpat-", 0),
     ("xox", 0),
     ("AIza", 0),
     ("eyJ", 0),
@@ -1360,6 +1455,8 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("lient_secret", 1),
     ("lientSecret", 1),
     ("CLIENT_SECRET", 0),
+    ("ountKey", 3),
+    ("cessKey", 8),
     ("rivate_key", 1),
     ("rivateKey", 1),
     ("PRIVATE_KEY", 0),

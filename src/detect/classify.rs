@@ -49,7 +49,9 @@ pub fn marking_level(marking: &str) -> Level {
             || compact.contains(&format!("{digit}급"))
             || compact.contains(&format!("{hangul}급"))
     };
-    if compact.contains("급비밀") {
+    // `Ⅱ급비밀`, or the grade after the word in brackets: `비밀(Ⅱ급)`.
+    if compact.contains("급비밀") || (compact.starts_with("비밀(") && compact.ends_with("급)"))
+    {
         // Check III before II before I: "III급" also contains "II급" and "I급".
         if grade('Ⅲ', "III", '3', '삼') || compact.contains('ⅲ') {
             return Level::Confidential;

@@ -14,9 +14,9 @@ use regex_automata::{Anchored, Input, MatchKind, PatternID};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::builtin::{
-    self, Boundary, Check, Group, BUILTIN_GROUPS, DIGIT_BACK, GIVEN_SYLLABLES, KEYWORDS,
-    PERSON_STOPLIST, PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TOKEN_START_TRIGGERS, TRIGGERS,
-    TWO_SYLLABLE_SURNAMES,
+    self, Boundary, Check, Group, BANNER_CONTROLS, BUILTIN_GROUPS, DIGIT_BACK, GIVEN_SYLLABLES,
+    KEYWORDS, PERSON_STOPLIST, PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TOKEN_START_TRIGGERS,
+    TRIGGERS, TWO_SYLLABLE_SURNAMES,
 };
 use super::config::{DetectConfig, ValidatorKind};
 use super::entity::{Entity, BUILTIN_ENTITIES};
@@ -1140,8 +1140,15 @@ impl Engine {
         let pid = m.pattern().as_usize();
         if !cut_by(m.end(), span.end, hay.len()) {
             if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
+                // A URL credential's match ends past the `@` on the host's first byte, which may begin a finding of
+                // its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's end.
+                let end = if self.pats[pid].check == Check::Credential {
+                    f.end
+                } else {
+                    m.end()
+                };
                 out.push(f);
-                return Some(m.end().max(p + 1));
+                return Some(end.max(p + 1));
             }
         }
         *spent += m.end() - p;
@@ -2010,6 +2017,23 @@ fn phone_placeholder(cand: &[u8]) -> bool {
         .is_some_and(|r| !r.is_empty() && r.iter().all(|&x| x == 0))
 }
 
+/// Whether the currency unit `원` follows `e` (after optional spaces): the number before it is an amount.
+fn won_follows(hay: &str, e: usize) -> bool {
+    hay.get(e..)
+        .is_some_and(|t| t.trim_start_matches(' ').starts_with('원'))
+}
+
+/// Whether the word `IBAN` (any case) stands earlier on the line, at most 24 bytes before `s`.
+fn iban_label_before(b: &[u8], s: usize) -> bool {
+    let from = s.saturating_sub(24);
+    let line = &b[from..s];
+    let line = line
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(line, |i| &line[i + 1..]);
+    line.windows(4).any(|w| w.eq_ignore_ascii_case(b"iban"))
+}
+
 fn digitsn<const N: usize>(cand: &[u8]) -> Option<[u8; N]> {
     let mut d = [0u8; N];
     (digits_into(cand, &mut d)? == N).then_some(d)
@@ -2148,7 +2172,9 @@ fn check(
             let d = digitsn::<10>(cand)?;
             (!placeholder_digits(&d, 5) && validate::brn_checksum(&d)).then_some((None, s, e, base))
         }
-        Check::Ssn => validate::us_ssn(&digitsn::<9>(cand)?).then_some((None, s, e, base)),
+        // An amount in won (`합계 123-45-6789원`) is not an SSN.
+        Check::Ssn => (validate::us_ssn(&digitsn::<9>(cand)?) && !won_follows(hay, e))
+            .then_some((None, s, e, base)),
         Check::Card => {
             let mut d = [0u8; 19];
             let n = digits_into(cand, &mut d)?;
@@ -2156,6 +2182,10 @@ fn check(
                 .then_some((None, s, e, base))
         }
         Check::Iban => {
+            // Lower case only after the word `IBAN` earlier on the line (`iban: de89 …`, `"iban":"gb29…"`).
+            if cand.first().is_some_and(u8::is_ascii_lowercase) && !iban_label_before(bytes, s) {
+                return None;
+            }
             let mut end = e;
             loop {
                 let c = bytes.get(s..end)?;
@@ -2242,6 +2272,11 @@ fn check(
             let kw_end = t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))?;
             let keyword = &t[..kw_end];
             let rest = t[kw_end..].trim_start_matches(['"', '\'', ' ']);
+            // `<add key="ApiKey" value="…"/>`: the attribute name before `=`.
+            let rest = rest
+                .strip_prefix("value")
+                .filter(|r| r.trim_start_matches(' ').starts_with('='))
+                .map_or(rest, |r| r.trim_start_matches(' '));
             let op = rest.chars().next();
             let rest = rest
                 .strip_prefix(['=', ':', '：', ',', '(', '>'])
@@ -2277,6 +2312,9 @@ fn check(
                 // `://user:password@host`: the password is between the user's `:` and the last `@`.
                 let colon = t[3..].find(':')? + 3;
                 (s + colon + 1, s + at)
+            } else if let Some(p) = t.find(" -p").filter(|_| t.starts_with('-')) {
+                // `mysql -u root -pPASSWORD`: the password glued to `-p`.
+                (s + p + 3, e)
             } else if t.starts_with('-') {
                 // `-u user:password` (curl, wget, httpie): the password after the first `:`.
                 let colon = t.find(':')?;
@@ -2339,9 +2377,7 @@ fn check(
         }
         Check::ContextNumeric => {
             // An amount (`1234567890원`) is not an account number, nor is a part number that goes on (`…-6789-A`).
-            if hay
-                .get(e..)
-                .is_some_and(|t| t.trim_start_matches(' ').starts_with('원'))
+            if won_follows(hay, e)
                 || (bytes.get(e) == Some(&b'-')
                     && bytes.get(e + 1).is_some_and(u8::is_ascii_alphanumeric))
             {
@@ -2358,10 +2394,11 @@ fn check(
                 None
             }
         }
-        Check::Passport => keep(if cand.first() == Some(&b'M') {
-            0.55
-        } else {
-            base
+        // In lower case, 0.1: only a passport keyword (+0.4) reports it.
+        Check::Passport => keep(match cand.first() {
+            Some(b'M') => 0.55,
+            Some(c) if c.is_ascii_lowercase() => 0.1,
+            _ => base,
         }),
         Check::PersonKoAfter => {
             let name = hay.get(s..e)?;
@@ -2529,42 +2566,73 @@ fn check(
             (opens_portion(bytes, s) && word_follows && !copyright && !lettered_list(bytes, s, e))
                 .then_some((None, s, e, base))
         }
-        Check::Banner => {
-            // The control list (after the first `//`) is greedy over `[A-Z0-9 ,/-]`, so when prose follows it can
-            // run into the next word (`SECRET//NOFORN Material` → `…NOFORN M`, `SECRET//NOFORN material` →
-            // `…NOFORN `). Then the partial word is cut off, once; the separators before it must not hold a `/`
-            // (`SECRET//NOFORNx`, `SECRET//notes`, `SECRET//…//a` are not banners). Trailing separators are trimmed;
-            // no control left means not this pattern (a shorter one may retry at the same start).
-            let b = hay.as_bytes();
-            let controls = s + memchr::memmem::find(b.get(s..e)?, b"//")? + 2;
-            let sep = |c: u8| matches!(c, b' ' | b',' | b'/' | b'-');
-            let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-            let mut end = e;
-            // A date after the control list (`SECRET//REL TO USA, KOR, 2024-03-05`) is not a control.
-            if let Some(k) = b[controls..e].windows(6).position(|w| {
-                matches!(w[0], b' ' | b',')
-                    && w[1..5].iter().all(u8::is_ascii_digit)
-                    && w[5] == b'-'
-            }) {
-                end = controls + k;
-            } else if b.get(e).copied().is_some_and(word) {
-                while end > controls && !b.get(end - 1).copied().is_some_and(sep) {
-                    end -= 1;
-                }
-                let token_end = end;
-                while end > controls && b.get(end - 1).copied().is_some_and(sep) {
-                    end -= 1;
-                }
-                if b.get(end..token_end)?.contains(&b'/') {
-                    return None;
+        Check::Banner => Some((None, s, banner_end(bytes, s, e)?, base)),
+        Check::UrlSecret => {
+            let scheme = bytes[..s]
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .count();
+            Some((None, s - scheme, e, base))
+        }
+        Check::BannerMixed => {
+            let controls = s + memchr::memmem::find(cand, b"//")? + 2;
+            let first = bytes[controls..e]
+                .split(|&c| matches!(c, b' ' | b',' | b'/' | b'-'))
+                .next()?;
+            if !BANNER_CONTROLS
+                .iter()
+                .any(|c| c.as_bytes().eq_ignore_ascii_case(first))
+            {
+                return None;
+            }
+            let end = banner_end(bytes, s, e)?;
+            // `Top Secret//…`, `cosmic top secret//…`: the level's first words, one space apart.
+            let mut start = s;
+            for word in [&b"top "[..], b"cosmic "] {
+                let w = start.saturating_sub(word.len());
+                if start >= word.len() && bytes[w..start].eq_ignore_ascii_case(word) {
+                    start = w;
+                } else {
+                    break;
                 }
             }
-            while end > controls && b.get(end - 1).copied().is_some_and(sep) {
-                end -= 1;
-            }
-            (end > controls).then_some((None, s, end, base))
+            boundary_ok(hay, start, end, Boundary::WordStart).then_some((None, start, end, base))
         }
     }
+}
+
+/// Where a banner's `//` control list ends (`None` when no control is left): the list is greedy over
+/// `[A-Z0-9 ,/-]`, so when prose follows it can run into the next word (`SECRET//NOFORN Material` → `…NOFORN M`,
+/// `SECRET//NOFORN material` → `…NOFORN `). Then the partial word is cut off, once; the separators before it must not
+/// hold a `/` (`SECRET//NOFORNx`, `SECRET//notes`, `SECRET//…//a` are not banners). Trailing separators are trimmed;
+/// no control left means not this pattern (a shorter one may retry at the same start).
+fn banner_end(b: &[u8], s: usize, e: usize) -> Option<usize> {
+    let controls = s + memchr::memmem::find(b.get(s..e)?, b"//")? + 2;
+    let sep = |c: u8| matches!(c, b' ' | b',' | b'/' | b'-');
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut end = e;
+    // A date after the control list (`SECRET//REL TO USA, KOR, 2024-03-05`) is not a control.
+    if let Some(k) = b[controls..e].windows(6).position(|w| {
+        matches!(w[0], b' ' | b',') && w[1..5].iter().all(u8::is_ascii_digit) && w[5] == b'-'
+    }) {
+        end = controls + k;
+    } else if b.get(e).copied().is_some_and(word) {
+        while end > controls && !b.get(end - 1).copied().is_some_and(sep) {
+            end -= 1;
+        }
+        let token_end = end;
+        while end > controls && b.get(end - 1).copied().is_some_and(sep) {
+            end -= 1;
+        }
+        if b.get(end..token_end)?.contains(&b'/') {
+            return None;
+        }
+    }
+    while end > controls && b.get(end - 1).copied().is_some_and(sep) {
+        end -= 1;
+    }
+    (end > controls).then_some(end)
 }
 
 /// Where the trigger pass leaves candidate starts for merged dictionaries.

@@ -34,7 +34,15 @@ impl Engine {
                         continue;
                     }
                     let mut s = at;
-                    while s > last_end && at - s < 64 && local(b[s - 1]) {
+                    // An apostrophe between letters is part of a name (`o'brien@…`); at either end it is a quote.
+                    while s > last_end
+                        && at - s < 64
+                        && (local(b[s - 1])
+                            || (b[s - 1] == b'\''
+                                && s >= 2
+                                && b[s - 2].is_ascii_alphabetic()
+                                && b[s].is_ascii_alphabetic()))
+                    {
                         s -= 1;
                     }
                     while s < at && b[s] == b'.' {
