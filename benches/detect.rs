@@ -340,6 +340,9 @@ const HOSTILE: &[(&str, &str, &str)] = &[
     ("name part rows", "First Name,Li\nLast Name,Wu\n", ""),
     ("name part header, one line", "First Name,Last Name,", ""),
     ("colon labels", "받는 사람: 김받는 사람: ", ""),
+    ("mixed-case banners", "top Secret//NOFORN-", "a"),
+    ("escaped Hangul", "\\uacc4\\uc88c ", ""),
+    ("escaped NBSP between letters", "\\u00a0a", ""),
 ];
 
 fn hostile_report(engine: &Engine, what: &str) {

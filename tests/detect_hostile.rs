@@ -109,6 +109,12 @@ fn rejected_runs_stay_rejected_and_short_findings_after_them_are_still_found() {
         ("auth = ('", ""),
         ("HTTPBasicAuth('u', ", ""),
         ("받는 사람: ", ""),
+        ("Secret//", "a"),
+        ("Secret//x-", "a"),
+        ("\\uac00", ""),
+        ("\\u00a0a", ""),
+        ("\\\\", ""),
+        ("\\\"", ""),
     ] {
         let text = format!("{}{end}{tail}", unit.repeat(80_000 / unit.len()));
         for (i, engine) in engines.iter().enumerate() {

@@ -96,6 +96,16 @@ const FRAGMENTS: &[&str] = &[
     "버전",
     "version",
     "주문번호",
+    // JSON escapes (decoded by the normaliser): 계좌, a quote, a slash, a surrogate pair and its halves, `\\`.
+    "\\uacc4\\uc88c",
+    "\\\"",
+    "\\/",
+    "\\ud83d",
+    "\\ude00",
+    "\\u00a0",
+    "\\\\",
+    "\\",
+    "\\n",
 ];
 
 fn fragment_text() -> impl Strategy<Value = String> {

@@ -2586,7 +2586,27 @@ fn check(
             {
                 return None;
             }
-            let end = banner_end(bytes, s, e)?;
+            // Not in capitals, the list holds known controls and capitals (`REL TO USA, KOR`) only: it ends before
+            // the first other word (`Secret//NoForn-top Secret//…` is two banners).
+            let mut end = controls;
+            let mut at = controls;
+            for token in bytes[controls..e].split(|&c| matches!(c, b' ' | b',' | b'/' | b'-')) {
+                let known = !token.is_empty()
+                    && (BANNER_CONTROLS
+                        .iter()
+                        .any(|c| c.as_bytes().eq_ignore_ascii_case(token))
+                        || token.eq_ignore_ascii_case(b"to")
+                        || token
+                            .iter()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+                if known {
+                    end = at + token.len();
+                } else if !token.is_empty() {
+                    break;
+                }
+                at += token.len() + 1;
+            }
+            let end = banner_end(bytes, s, end.min(e))?;
             // `Top Secret//…`, `cosmic top secret//…`: the level's first words, one space apart.
             let mut start = s;
             for word in [&b"top "[..], b"cosmic "] {

@@ -9,6 +9,13 @@
 //! `U+FEFF`, soft hyphen `U+00AD`, combining grapheme joiner `U+034F` and Mongolian vowel separator `U+180E`.
 //! Roman numeral characters (`Ⅱ`) are NOT folded: the marking patterns match them directly.
 //!
+//! JSON string escapes that hide text one level down are decoded: `\uXXXX` (a surrogate pair as one character) → the
+//! character, itself folded as above (`\u00a0` → `' '`); `\"` → `"`; `\/` → `/`. Users paste logs and payloads
+//! serialised with `ensure_ascii` (`{"content":"\uacc4\uc88c\ubc88\ud638 …"}`) or nested (`{\"password\":…}`), and
+//! a model reads both as the plain text. An escaped backslash `\\` is left alone (and does not escape what follows),
+//! as are `\n`, `\t`, `\r` (the patterns treat those as escapes already), a lone surrogate, a `\u` without four hex
+//! digits, and a decoded control character or `\` (not folded, so no new escape appears).
+//!
 //! Decomposed Hangul (NFD, as macOS writes file names and as `iconv -t UTF-8-MAC` or any NFD normaliser produces) is
 //! composed: a conjoining-jamo sequence choseong `U+1100..=U+1112` + jungseong `U+1161..=U+1175` + optional jongseong
 //! `U+11A8..=U+11C2` becomes its precomposed syllable (Unicode §3.12 arithmetic), so `대외비`, `Ⅱ급비밀`, labels,
@@ -30,6 +37,8 @@ pub(crate) enum Fold {
     Drop,
     /// A conjoining-jamo sequence composed into this precomposed Hangul syllable.
     Syllable(char),
+    /// A `\uXXXX` escape (or a surrogate pair of them) decoded into this character.
+    Unescaped(char),
 }
 
 /// Conjoining jamo bases and counts (Unicode §3.12, "Conjoining Jamo Behavior").
@@ -40,6 +49,42 @@ const T_BASE: u32 = 0x11A7;
 const L_COUNT: u32 = 19;
 const V_COUNT: u32 = 21;
 const T_COUNT: u32 = 28;
+
+/// The JSON escape at the start of `s` (which begins with `\\`) and its length: `\"`, `\/`, `\uXXXX` (a surrogate
+/// pair as one character). `None` for other escapes, including `\\` (the caller skips both bytes).
+pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
+    match s.get(1)? {
+        b'"' => Some((Fold::Ascii(b'"'), 2)),
+        b'/' => Some((Fold::Ascii(b'/'), 2)),
+        b'u' => {
+            let hex4 = |at: usize| -> Option<u32> {
+                let h = s.get(at..at + 4)?;
+                h.iter()
+                    .try_fold(0u32, |v, &c| Some(v * 16 + char::from(c).to_digit(16)?))
+            };
+            let hi = hex4(2)?;
+            let (c, n) = match hi {
+                0xD800..=0xDBFF => {
+                    if s.get(6..8) != Some(&b"\\u"[..]) {
+                        return None;
+                    }
+                    let lo = hex4(8).filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
+                    (
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?,
+                        12,
+                    )
+                }
+                _ => (char::from_u32(hi)?, 6),
+            };
+            // A control character or a backslash stays escaped: decoding it would make a new escape or line.
+            if c.is_control() || c == '\\' {
+                return None;
+            }
+            Some((fold(c).unwrap_or(Fold::Unescaped(c)), n))
+        }
+        _ => None,
+    }
+}
 
 /// The precomposed syllable for a conjoining-jamo sequence L V [T] at the start of `s`, with the sequence's length
 /// in bytes (every conjoining jamo is three bytes in UTF-8).
@@ -78,12 +123,15 @@ pub(crate) fn fold(c: char) -> Option<Fold> {
     }
 }
 
-/// The characters (or jamo sequences) of `text` that fold, in order: byte offset, length in the original, fold.
-/// Every folded character begins with one of six lead bytes (`0xC2`, `0xE2`, `0xEF`; and `0xE3`, `0xE1`, `0xCD`,
-/// which lead only `U+3000`, `U+180E` or a choseong, and `U+034F`), which `memchr` finds; only those positions are
-/// decoded.
+/// The characters (or jamo sequences, or escapes) of `text` that fold, in order: byte offset, length in the original,
+/// fold. Every folded character begins with one of six lead bytes (`0xC2`, `0xE2`, `0xEF`; and `0xE3`, `0xE1`, `0xCD`,
+/// which lead only `U+3000`, `U+180E` or a choseong, and `U+034F`) and every escape with `\\`, which `memchr` finds;
+/// only those positions are decoded.
 fn folds(text: &str) -> impl Iterator<Item = (usize, usize, Fold)> + '_ {
     let b = text.as_bytes();
+    let mut escapes = memchr::memchr_iter(b'\\', b).peekable();
+    // The end of the last `\\` pair: its second backslash escapes nothing.
+    let mut skip = 0;
     let mut common = memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).peekable();
     // U+3000 (E3 80 80), U+180E (E1 A0 8E), a choseong (E1 84 80..=E1 84 92) and U+034F (CD 8F) are the only folded
     // characters led by their bytes. Those lead bytes are rare in Korean text (precomposed syllables lead with
@@ -99,11 +147,28 @@ fn folds(text: &str) -> impl Iterator<Item = (usize, usize, Fold)> + '_ {
         })
         .peekable();
     std::iter::from_fn(move || loop {
-        let i = match (common.peek(), rare.peek()) {
-            (Some(&x), Some(&y)) if y < x => rare.next(),
-            (Some(_), _) => common.next(),
-            (None, _) => rare.next(),
+        let first = [common.peek(), rare.peek(), escapes.peek()]
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, x)| Some((*x?, k)))
+            .min()?
+            .1;
+        let i = match first {
+            0 => common.next(),
+            1 => rare.next(),
+            _ => escapes.next(),
         }?;
+        if b[i] == b'\\' {
+            if i < skip {
+                continue;
+            }
+            if b.get(i + 1) == Some(&b'\\') {
+                skip = i + 2;
+            } else if let Some((f, n)) = unescape(&b[i..]) {
+                return Some((i, n, f));
+            }
+            continue;
+        }
         // Lead bytes never occur inside a character, so `i` is a char boundary.
         let rest = text.get(i..)?;
         if let Some((syllable, n)) = compose(rest) {
@@ -123,14 +188,16 @@ struct Run {
     folded: usize,
     /// Offset in the original text where the run begins.
     original: usize,
-    /// `Some(n)`: one folded character (or composed jamo sequence), `n` bytes long in the original; `None`: verbatim
+    /// `Some((n, m))`: folded characters (or composed jamo sequences, or escapes) back to back, each `n` bytes long in
+    /// the original and `m` in the folded text (a fully escaped word, `\uacc4\uc88c`, is one run); `None`: verbatim
     /// bytes.
-    folded_char: Option<usize>,
+    folded_char: Option<(usize, usize)>,
 }
 
-/// A normalised copy of a text plus the map back to the original: a sorted list of runs, one per folded character
-/// and one per verbatim stretch between them. Texts fold rarely (an em dash, an NBSP), so the map stays a few entries
-/// long and the copy is a few `memcpy`s, whatever the text's length.
+/// A normalised copy of a text plus the map back to the original: a sorted list of runs, one per stretch of folded
+/// characters of one size and one per verbatim stretch between them. Texts fold rarely (an em dash, an NBSP), so the
+/// map stays a few entries long and the copy is a few `memcpy`s, whatever the text's length; an escaped text
+/// (`\uXXXX` words) costs two runs a word.
 #[derive(Debug, Default)]
 pub(crate) struct Normalized {
     /// The folded text.
@@ -152,15 +219,23 @@ impl Normalized {
             self.verbatim(original, copied, i);
             let out = match f {
                 Fold::Ascii(a) => Some(char::from(a)),
-                Fold::Syllable(s) => Some(s),
+                Fold::Syllable(s) | Fold::Unescaped(s) => Some(s),
                 Fold::Drop => None,
             };
             if let Some(c) = out {
-                self.runs.push(Run {
-                    folded: self.text.len(),
-                    original: i,
-                    folded_char: Some(n),
+                let unit = (n, c.len_utf8());
+                // The same size right after the previous folded character: the last run goes on.
+                let goes_on = self.runs.last().is_some_and(|r| {
+                    r.folded_char == Some(unit)
+                        && r.original + (self.text.len() - r.folded) / unit.1 * unit.0 == i
                 });
+                if !goes_on {
+                    self.runs.push(Run {
+                        folded: self.text.len(),
+                        original: i,
+                        folded_char: Some(unit),
+                    });
+                }
                 self.text.push(c);
             }
             copied = i + n;
@@ -193,8 +268,9 @@ impl Normalized {
                 .partition_point(|r| r.folded <= i)
                 .checked_sub(1)?,
         )?;
-        if let Some(n) = r.folded_char {
-            return Some((r.original, r.original + n));
+        if let Some((n, m)) = r.folded_char {
+            let o = r.original + (i - r.folded) / m * n;
+            return Some((o, o + n));
         }
         let o = r.original + (i - r.folded);
         let mut s = o;
@@ -225,6 +301,24 @@ pub(crate) fn fold_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
+        if c == '\\' {
+            let n = match unescape(rest.as_bytes()) {
+                Some((f, n)) => {
+                    push_fold(&mut out, f);
+                    n
+                }
+                None if rest.as_bytes().get(1) == Some(&b'\\') => {
+                    out.push_str("\\\\");
+                    2
+                }
+                None => {
+                    out.push(c);
+                    1
+                }
+            };
+            rest = rest.get(n..).unwrap_or_default();
+            continue;
+        }
         let n = match compose(rest) {
             Some((syllable, n)) => {
                 out.push(syllable);
@@ -232,9 +326,7 @@ pub(crate) fn fold_str(s: &str) -> String {
             }
             None => {
                 match fold(c) {
-                    Some(Fold::Drop) => {}
-                    Some(Fold::Ascii(b)) => out.push(char::from(b)),
-                    Some(Fold::Syllable(x)) => out.push(x),
+                    Some(f) => push_fold(&mut out, f),
                     None => out.push(c),
                 }
                 c.len_utf8()
@@ -243,6 +335,14 @@ pub(crate) fn fold_str(s: &str) -> String {
         rest = rest.get(n..).unwrap_or_default();
     }
     out
+}
+
+fn push_fold(out: &mut String, f: Fold) {
+    match f {
+        Fold::Drop => {}
+        Fold::Ascii(b) => out.push(char::from(b)),
+        Fold::Syllable(x) | Fold::Unescaped(x) => out.push(x),
+    }
 }
 
 #[cfg(test)]
@@ -260,6 +360,38 @@ mod tests {
         assert_eq!((s, e), (0, original.len()));
         assert!(!n.fill("주민등록번호 900101-1234567 “quoted” 「인용」 · …"));
         assert!(n.text.is_empty());
+    }
+
+    #[test]
+    fn decodes_json_escapes() {
+        // 계좌번호 110-442-816305, escaped as `ensure_ascii` JSON writes it, then a nested `\"password\":\"…\"`.
+        let original = r#"\uacc4\uc88c\ubc88\ud638 110-442-816305 {\"password\":\"Hx7!\/q\"} \ud83d\ude00 \\"x"#;
+        let mut n = Normalized::default();
+        assert!(n.fill(original));
+        assert_eq!(
+            n.text,
+            r#"계좌번호 110-442-816305 {"password":"Hx7!/q"} 😀 \\"x"#
+        );
+        let g = n.text.find('번').unwrap();
+        assert_eq!(n.map(original, g, g + 3), (12, 18));
+        assert_eq!(fold_str(original), n.text);
+        // Not decoded: other escapes, a lone or reversed surrogate, short hex, a decoded control character or
+        // backslash, the character after an escaped backslash.
+        for kept in [
+            r"a\nb\tc",
+            r"\ud83d",
+            r"\ude00\ud83d",
+            r"\u12",
+            r"\u000a",
+            r"\u005c",
+            r"\\u0041",
+            r"C:\\\\path",
+        ] {
+            assert!(!n.fill(kept), "{kept:?}");
+            assert_eq!(fold_str(kept), kept);
+        }
+        assert!(n.fill(r"\u00a0\u200b"));
+        assert_eq!(n.text, " ");
     }
 
     #[test]
@@ -302,6 +434,26 @@ mod tests {
                 continue;
             }
             let len = c.len_utf8();
+            if c == '\\' {
+                let rest = &original.as_bytes()[i..];
+                if let Some((f, n)) = unescape(rest) {
+                    let before = text.len();
+                    match f {
+                        Fold::Drop => {}
+                        Fold::Ascii(b) => text.push(char::from(b)),
+                        Fold::Syllable(x) | Fold::Unescaped(x) => text.push(x),
+                    }
+                    map.extend(std::iter::repeat_n((i, i + n), text.len() - before));
+                    skip_to = i + n;
+                    continue;
+                }
+                if rest.get(1) == Some(&b'\\') {
+                    text.push_str("\\\\");
+                    map.extend([(i, i + 1), (i + 1, i + 2)]);
+                    skip_to = i + 2;
+                    continue;
+                }
+            }
             if let Some((s, n)) = compose(&original[i..]) {
                 text.push(s);
                 map.extend(std::iter::repeat_n((i, i + n), s.len_utf8()));
@@ -314,7 +466,9 @@ mod tests {
                     text.push(char::from(b));
                     map.push((i, i + len));
                 }
-                Some(Fold::Syllable(_)) => unreachable!("fold never composes"),
+                Some(Fold::Syllable(_) | Fold::Unescaped(_)) => {
+                    unreachable!("fold never composes nor unescapes")
+                }
                 None => {
                     text.push(c);
                     map.extend(std::iter::repeat_n((i, i + len), len));
@@ -380,6 +534,23 @@ mod tests {
             "\u{1103}\u{1162}",
             "\u{1100}\u{1173}\u{11B8}",
             "\u{1200}",
+            "\\",
+            "\\\\",
+            "\\\"",
+            "\\/",
+            "\\n",
+            "\\u",
+            "\\uac00",
+            "\\uAC0",
+            "\\u00a0",
+            "\\u200b",
+            "\\u0041",
+            "\\ud83d",
+            "\\ude00",
+            "\\u000a",
+            "\\u005c",
+            "\\u0022",
+            "\\uD83D\\uDE00",
         ]);
         prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat())
     }
