@@ -88,6 +88,63 @@ pub(crate) enum Check {
     BannerMixed,
 }
 
+/// Words that make a compound key with `name` a person's name (`receiver_name`, `patientName`); compared
+/// case-insensitively. `file_name`, `hostName`, `project_name` are not among them.
+pub(crate) const PERSON_KEY_QUALIFIERS: &[&str] = &[
+    "customer",
+    "user",
+    "full",
+    "first",
+    "last",
+    "given",
+    "family",
+    "middle",
+    "sur",
+    "receiver",
+    "recipient",
+    "sender",
+    "patient",
+    "employee",
+    "applicant",
+    "candidate",
+    "contact",
+    "holder",
+    "cardholder",
+    "member",
+    "student",
+    "guest",
+    "buyer",
+    "client",
+    "beneficiary",
+    "tenant",
+    "passenger",
+    "real",
+    "legal",
+    "maiden",
+    "spouse",
+    "author",
+    "reviewer",
+    "approver",
+    "requester",
+    "assignee",
+    "reporter",
+    "signer",
+    "payer",
+    "payee",
+    "insured",
+    "subscriber",
+    "father",
+    "mother",
+    "parent",
+    "guardian",
+    "emergency",
+    "kin",
+    "manager",
+    "owner",
+    "person",
+    "driver",
+];
+
 /// Dissemination controls and control systems that follow `//` in a banner; a banner not written in capitals
 /// (`Secret//NoForn`) counts only with one of these first.
 pub(crate) const BANNER_CONTROLS: &[&str] = &[
@@ -136,6 +193,9 @@ pub(crate) enum Boundary {
     WordStart,
     /// Korean names: no Hangul syllable immediately before.
     HangulStart,
+    /// A name label: as [`Boundary::WordStart`], or the end of a compound key whose word before it names a person
+    /// ([`PERSON_KEY_QUALIFIERS`]: `customer_name`, `customerName`, `<CustomerName>`, `FULL_NAME`).
+    LabelKey,
     /// Nothing checked.
     None,
 }
@@ -464,10 +524,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         r"(?:{en_word}(?: +{en_word}){{1,2}}|[A-Z][A-Z'-]+(?: +(?:[A-Z]\.|[A-Z][A-Z'-]+)){{1,2}})"
     );
     let en_labels = "Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant";
-    let person_label_en = format!(r#"(?:{en_labels})["']? *[:=] *["']?{en_name}"#);
+    // The operator may also close an XML element (`<name>Felix Hoffmann</name>`, `<CustomerName>…`); the label may
+    // end a compound key (`customer_name`, `customerName`: `Boundary::LabelKey`).
+    let person_label_en = format!(r#"(?:{en_labels})(?:["']? *[:=] *["']?|>){en_name}"#);
     // A Korean name after an English label (`{"name": "박서준"}`, `name=최지우&phone=…`).
     let person_en_label_ko = format!(
-        r#"(?:{en_labels})["']? *[:=] *["']?{}[가-힣]{{1,3}}"#,
+        r#"(?:{en_labels})(?:["']? *[:=] *["']?|>){}[가-힣]{{1,3}}"#,
         surnames_regex()
     );
     // The Korean labels before an English name (`성명: John Smith`, `고객명="Li Wei"`): only with a colon or `=`.
@@ -494,7 +556,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.banner",
             E::ClassificationMarking,
-            r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI|CONTROLLED)//[A-Z0-9][A-Z0-9 ,/-]*",
+            r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI|CONTROLLED) ?// ?[A-Z0-9][A-Z0-9 ,/-]*",
             0.95,
             C::Banner,
             B::WordStart
@@ -723,7 +785,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             person_label_en,
             0.8,
             C::PersonEn,
-            B::Word
+            B::LabelKey
         ),
         p!(
             "person.en",
@@ -739,7 +801,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             person_en_label_ko,
             0.8,
             C::PersonKoBefore,
-            B::WordStart
+            B::LabelKey
         ),
         p!(
             "person.en_table",
@@ -865,7 +927,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "credit_card",
             E::CreditCard,
-            r"(?:[0-9]{4}(?: | ?- ?)){3}[0-9]{4}|3[47][0-9]{2}[- ][0-9]{6}[- ][0-9]{5}|[0-9]{13,19}",
+            r"(?:[0-9]{4}(?: | ?- ?)){3}[0-9]{4}|3[47][0-9]{2}[- ][0-9]{6}[- ][0-9]{5}|3[0689][0-9]{2}[- ][0-9]{6}[- ][0-9]{4}|[0-9]{13,19}",
             0.8,
             C::Card,
             B::Number
@@ -907,7 +969,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "phone",
             E::Phone,
-            r"\+[1-9][0-9]{0,2}(?:[- ]?\(?[0-9]{1,4}\)?){2,5}",
+            r"\+[1-9][0-9]{0,2}(?:[- ]?\(?[0-9]{1,4}\)?){2,6}",
             0.6,
             C::E164,
             B::Number
@@ -923,8 +985,9 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "kr_account",
             E::KrBankAccount,
-            // The last form is a health-insurance card's (`5-1234567890`).
-            r"[0-9]{2,6}(?:-[0-9]{2,8}){1,3}|[0-9]{10,14}|[0-9]-[0-9]{10}",
+            // A check digit may stand alone at the end (새마을금고 `9002-1837-4410-2`, 대구은행 `508-10-183372-1`); the last
+            // form is a health-insurance card's (`5-1234567890`).
+            r"[0-9]{2,6}(?:-[0-9]{2,8}){1,3}(?:-[0-9])?|[0-9]{10,14}|[0-9]-[0-9]{10}",
             0.7,
             C::ContextNumeric,
             B::Number
@@ -1349,6 +1412,17 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "예수",
     "천주",
     "주지스",
+    // Organisations and words a form label can precede (`성명: 주식회사 …`, `예금주: 국민건강보험공단`,
+    // `수령인: 경비실`, `이름: 정상 처리됨`).
+    "주식",
+    "회사",
+    "국민",
+    "건강",
+    "경비실",
+    "관리실",
+    "이사회",
+    "정상",
+    "정렬",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class

@@ -15,8 +15,8 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::builtin::{
     self, Boundary, Check, Group, BANNER_CONTROLS, BUILTIN_GROUPS, DIGIT_BACK, GIVEN_SYLLABLES,
-    KEYWORDS, PERSON_STOPLIST, PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS, TOKEN_START_TRIGGERS,
-    TRIGGERS, TWO_SYLLABLE_SURNAMES,
+    KEYWORDS, PERSON_KEY_QUALIFIERS, PERSON_STOPLIST, PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS,
+    TOKEN_START_TRIGGERS, TRIGGERS, TWO_SYLLABLE_SURNAMES,
 };
 use super::config::{DetectConfig, ValidatorKind};
 use super::entity::{Entity, BUILTIN_ENTITIES};
@@ -2081,11 +2081,44 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
             }
             !(all_digits && ((word(prev) && !escape) || word(next)))
         }
+        Boundary::LabelKey => !word(prev) || escape || person_key_before(b, s),
         Boundary::HangulStart => !hay
             .get(..s)
             .and_then(|t| t.chars().next_back())
             .is_some_and(is_hangul_syllable),
     }
+}
+
+/// Whether the label at `s` ends a compound key whose word before it names a person: `receiver_name`,
+/// `CUSTOMER_NAME` (after `_`), `customerName`, `userFullName` (camel case: the last hump).
+fn person_key_before(b: &[u8], s: usize) -> bool {
+    let Some(&prev) = s.checked_sub(1).and_then(|i| b.get(i)) else {
+        return false;
+    };
+    let end = if prev == b'_' {
+        s - 1
+    } else if prev.is_ascii_lowercase() && b.get(s).is_some_and(u8::is_ascii_uppercase) {
+        s
+    } else {
+        return false;
+    };
+    let mut start = end;
+    if prev == b'_' {
+        while start > 0 && b[start - 1].is_ascii_alphabetic() {
+            start -= 1;
+        }
+    } else {
+        while start > 0 && b[start - 1].is_ascii_lowercase() {
+            start -= 1;
+        }
+        if start > 0 && b[start - 1].is_ascii_uppercase() {
+            start -= 1;
+        }
+    }
+    let word = &b[start..end];
+    PERSON_KEY_QUALIFIERS
+        .iter()
+        .any(|q| q.as_bytes().eq_ignore_ascii_case(word))
 }
 
 type Checked = (Option<Entity>, usize, usize, f32);
@@ -2308,7 +2341,9 @@ fn check(
         }
         Check::Credential => {
             let t = hay.get(s..e)?;
-            let (vs, ve) = if let Some(at) = t.rfind('@').filter(|_| t.starts_with("://")) {
+            // In a URL's userinfo the syntax itself says it is a password: `Pa55.word7` is no attribute path.
+            let in_url = t.starts_with("://");
+            let (vs, ve) = if let Some(at) = t.rfind('@').filter(|_| in_url) {
                 // `://user:password@host`: the password is between the user's `:` and the last `@`.
                 let colon = t[3..].find(':')? + 3;
                 (s + colon + 1, s + at)
@@ -2339,7 +2374,7 @@ fn check(
                     .take_while(|&&b| matches!(b, b'.' | b',' | b')'))
                     .count();
             let v = &v[..trimmed];
-            (v.len() >= 4 && secret_value_ok(v, false, false)).then_some((
+            (v.len() >= 4 && secret_value_ok(v, in_url, false)).then_some((
                 None,
                 vs,
                 vs + v.len(),
@@ -2373,6 +2408,14 @@ fn check(
         }
         Check::E164 => {
             let n = count_digits(cand);
+            // A closing bracket with no opening one in the number closes the text's own (`(+44 20 7946 0321)`).
+            let opens = cand.iter().filter(|&&c| c == b'(').count();
+            let closes = cand.iter().filter(|&&c| c == b')').count();
+            let e = if cand.ends_with(b")") && closes > opens {
+                e - 1
+            } else {
+                e
+            };
             (8..=15).contains(&n).then_some((None, s, e, base))
         }
         Check::ContextNumeric => {
@@ -2426,7 +2469,7 @@ fn check(
         Check::PersonTable => None,
         Check::PersonEn => {
             let t = hay.get(s..e)?;
-            let (cut, label) = match t.find([':', '=', '：']) {
+            let (cut, label) = match t.find([':', '=', '：', '>']) {
                 Some(i) => (i + t[i..].chars().next().map_or(1, char::len_utf8), true),
                 None => (t.find(' ')?, false),
             };
@@ -2466,20 +2509,31 @@ fn check(
             }
             // After a label, the English-name checks with their word list (`Name: Production Database`,
             // `담당자: Customer Support`), capitals held to the capitals check (`Name: JOHN SMITH`). A third word
-            // that fails may be the next field's label (`NAME: JOHN SMITH ADDRESS: …`): then the first two.
+            // that fails may be the next field's label (`NAME: JOHN SMITH ADDRESS: …`): then the first two; a third
+            // word that is no label makes a title (`Name: Monthly Revenue Dashboard`), not a name.
             let ok = if name.bytes().any(|c| c.is_ascii_lowercase()) {
                 scanners::person_en_ok
             } else {
                 scanners::person_en_caps_ok
             };
-            let two = name.rfind(' ').map_or(name, |i| name[..i].trim_end());
+            let label_follows = hay
+                .get(e..)
+                .is_some_and(|t| t.trim_start_matches(' ').starts_with([':', '：']));
+            let two = name
+                .rfind(' ')
+                .filter(|_| label_follows)
+                .map_or(name, |i| name[..i].trim_end());
             let name = [name, two].into_iter().find(|n| ok(n))?;
             Some((None, s + cut + skip, s + cut + skip + name.len(), base))
         }
         Check::KoMarking => {
             let after = hay.get(e..).unwrap_or("");
-            // `1급 비밀번호`, and `1급 비밀병기` (a "secret weapon", a common figure of speech).
-            if after.trim_start_matches(' ').starts_with("번호") || after.starts_with("병기") {
+            // `1급 비밀번호`, `1급 비밀병기` (a "secret weapon", a common figure of speech), and `Ⅱ급 비밀취급인가` (a
+            // clearance, not a marking).
+            if after.trim_start_matches(' ').starts_with("번호")
+                || after.starts_with("병기")
+                || after.starts_with("취급")
+            {
                 return None;
             }
             if cand.first() == Some(&b'I')
@@ -2529,6 +2583,9 @@ fn check(
                 &b"Classification:"[..],
                 b"CLASSIFICATION:",
                 b"Classification Level:",
+                "분류:".as_bytes(),
+                "보안등급:".as_bytes(),
+                "비밀등급:".as_bytes(),
             ] {
                 if before.ends_with(label) {
                     ls -= label.len();

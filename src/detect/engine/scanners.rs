@@ -56,6 +56,7 @@ impl Engine {
                     // the userinfo (`https://ghp_…@github.com`), which the secret patterns report.
                     if (s > 0 && b[s - 1] == b':' && userinfo_before(b, s - 1))
                         || token_local(b, at)
+                        || in_url_authority(b, at)
                     {
                         continue;
                     }
@@ -1106,10 +1107,12 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "All",
     "Amount",
     "Analysis",
+    "Annual",
     "Anonymous",
     "Api",
     "Applicable",
     "Application",
+    "Autumn",
     "Available",
     "Average",
     "Backup",
@@ -1121,10 +1124,12 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Box",
     "Branch",
     "Bucket",
+    "Budget",
     "Build",
     "Business",
     "Cable",
     "Cache",
+    "Campaign",
     "Category",
     "Center",
     "Centre",
@@ -1152,6 +1157,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "County",
     "Cover",
     "Customer",
+    "Daily",
     "Dashboard",
     "Data",
     "Database",
@@ -1225,6 +1231,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Last",
     "Launch",
     "Lead",
+    "Leave",
     "Level",
     "Library",
     "Limit",
@@ -1234,6 +1241,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Log",
     "Ltd",
     "Manager",
+    "Marketing",
     "Max",
     "Meeting",
     "Merge",
@@ -1247,6 +1255,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Model",
     "Module",
     "Monitor",
+    "Monthly",
     "Mouse",
     "Name",
     "Network",
@@ -1302,11 +1311,13 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Response",
     "Retries",
     "Retry",
+    "Revenue",
     "Review",
     "Roadmap",
     "Role",
     "Router",
     "Rule",
+    "Sales",
     "Sample",
     "Scheduler",
     "Schema",
@@ -1322,6 +1333,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Settings",
     "Shop",
     "Size",
+    "Spring",
     "Sprint",
     "Staging",
     "Standard",
@@ -1337,6 +1349,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Subtotal",
     "Sum",
     "Summary",
+    "Summer",
     "Support",
     "Surname",
     "System",
@@ -1370,6 +1383,8 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Version",
     "Webhook",
     "Website",
+    "Weekly",
+    "Winter",
     "Worker",
     "Workflow",
     "Yes",
@@ -1646,6 +1661,19 @@ fn userinfo_before(b: &[u8], colon: usize) -> bool {
         .rposition(u8::is_ascii_whitespace)
         .map_or(from, |i| from + i + 1);
     memchr::memmem::find(&b[token_start..colon], b"://").is_some()
+}
+
+/// Whether the `@` at `at` ends a URL's userinfo: a `://` earlier in the same token with no `/` after it
+/// (`ftp://kim:Ftp!4986pass@host`, a Sentry DSN `https://<key>@o1.ingest.sentry.io`), where the address rule would
+/// take the password's tail for a local part.
+fn in_url_authority(b: &[u8], at: usize) -> bool {
+    let from = at.saturating_sub(300);
+    let token_start = b[from..at]
+        .iter()
+        .rposition(|&c| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'(' | b'['))
+        .map_or(from, |i| from + i + 1);
+    memchr::memmem::rfind(&b[token_start..at], b"://")
+        .is_some_and(|p| !b[token_start + p + 3..at].contains(&b'/'))
 }
 
 /// Whether the token that ends at the `@` at `at` has the shape of a known API token (`ghp_…`, `github_pat_…`,
