@@ -657,6 +657,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::None,
             B::Word
         ),
+        // Vendor tokens with a fixed prefix and a random body: Stripe secret and restricted keys, SendGrid,
+        // DigitalOcean, npm, PyPI upload tokens, Hugging Face, Slack app-level tokens.
+        p!(
+            "secret.vendor",
+            E::SecretKey,
+            r"[sr]k_live_[A-Za-z0-9]{20,247}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|do[opr]_v1_[a-f0-9]{64}|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{34}|xapp-[0-9]-[A-Z0-9]{6,}-[0-9]{6,}-[a-z0-9]{32,}",
+            0.9,
+            C::KeyDigit,
+            B::Word
+        ),
         p!(
             "secret.google",
             E::SecretKey,
@@ -677,10 +687,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             "secret.assignment",
             E::SecretKey,
             // Operators: `key = v`, `"key": "v"`, `("key", "v")` (put/Setenv), `setKey("v")`, an XML setting's
-            // `key="ApiKey" value="v"`; Azure connection strings' `AccountKey=`, `SharedAccessKey=`. A quoted value may
+            // `key="ApiKey" value="v"`, PHP's `$c['password'] = 'v'`, `password => 'v'`, a Kubernetes env entry's
+            // `name: DB_PASSWORD` + `value: v` on the next line; Azure connection strings' `AccountKey=`,
+            // `SharedAccessKey=`. A quoted value may
             // hold spaces, `;` and `,` (`Check::Assignment` then wants a digit); an unquoted one ends at `&`, a JSON
             // escape or trailing punctuation (trimmed by the check).
-            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
+            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
             0.8,
             C::Assignment,
             B::None
@@ -1493,7 +1505,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("FOUO", 0),
     ("OFFICIAL", 4),
     ("UK EYES", 0),
-    // secrets (ASCII: 16 + 27)
+    // secrets (ASCII: 23 + 27)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -1507,6 +1519,13 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("ghr_", 0),
     ("github_pat_", 0),
     ("glpat-", 0),
+    ("k_live_", 1),
+    ("SG.", 0),
+    ("_v1_", 3),
+    ("npm_", 0),
+    ("pypi-AgE", 0),
+    ("hf_", 0),
+    ("xapp-", 0),
     ("xox", 0),
     ("AIza", 0),
     ("eyJ", 0),

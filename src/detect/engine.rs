@@ -1749,6 +1749,10 @@ fn names_a_secret(v: &[u8]) -> bool {
         && v.iter().any(|&b| b == b'-' || b == b'_')
         && v.split(|&b| b == b'-' || b == b'_')
             .any(|w| WORDS.contains(&w))
+        // A random part of 16 or more makes it a key with a prefix (Mailgun's `key-e9b5b2caf443…`).
+        && !v
+            .split(|&b| b == b'-' || b == b'_')
+            .any(|w| w.len() >= 16 && w.iter().any(u8::is_ascii_digit))
 }
 
 /// Whether an unquoted assigned value is code that reads a secret rather than the secret itself: a call or subscript
@@ -2305,12 +2309,20 @@ fn check(
             let kw_end = t.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))?;
             let keyword = &t[..kw_end];
             let rest = t[kw_end..].trim_start_matches(['"', '\'', ' ']);
-            // `<add key="ApiKey" value="…"/>`: the attribute name before `=`.
+            // PHP's `$config['db_password'] = …`: the subscript's bracket.
             let rest = rest
+                .strip_prefix(']')
+                .map_or(rest, |r| r.trim_start_matches(' '));
+            // `<add key="ApiKey" value="…"/>`, and a Kubernetes env entry (`- name: DB_PASSWORD`, then `value: …` on
+            // the next line): the attribute or field name before the operator.
+            let rest = rest
+                .trim_start_matches([' ', '\r', '\n'])
                 .strip_prefix("value")
-                .filter(|r| r.trim_start_matches(' ').starts_with('='))
+                .filter(|r| r.trim_start_matches(' ').starts_with(['=', ':']))
                 .map_or(rest, |r| r.trim_start_matches(' '));
             let op = rest.chars().next();
+            // `=>` (Perl, Ruby, PHP arrays) is one operator.
+            let rest = rest.strip_prefix("=>").unwrap_or(rest);
             let rest = rest
                 .strip_prefix(['=', ':', '：', ',', '(', '>'])
                 .unwrap_or(rest)
