@@ -1435,6 +1435,7 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "이사회",
     "정상",
     "정렬",
+    "회의실",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class

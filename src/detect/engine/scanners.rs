@@ -77,6 +77,9 @@ impl Engine {
                         continue;
                     }
                     last_end = e;
+                    if s >= 2 && b[s - 1] == b'<' && b.get(e) == Some(&b'>') {
+                        self.display_name(hay, s - 1, groups, out);
+                    }
                     if let Some(f) = self.evaluate(hay, p, s, e, groups) {
                         out.push(f);
                     }
@@ -285,8 +288,91 @@ impl Engine {
                 return;
             }
         }
-        if let Some(f) = self.evaluate(hay, p, label_start, run, groups) {
-            out.push(f);
+        let Some(f) = self.evaluate(hay, p, label_start, run, groups) else {
+            return;
+        };
+        let mut at = f.end;
+        out.push(f);
+        // A list after a strong label (`참석자: 빈지호, 제갈윤, 사공민아`, `퇴사 예정자: 위성민(개발팀), 옥다인(…)`):
+        // each further name passes the same name check and fills its item (`회의실 예약` goes on: not a name); the
+        // list ends at the first item that is no name.
+        for _ in 0..MAX_LISTED_NAMES {
+            if !strong {
+                break;
+            }
+            let mut i = at;
+            // A bracketed note after the name (`(개발팀)`, `(남, 67세)`), on the same line.
+            if b.get(i) == Some(&b'(') {
+                match b[i..(i + 40).min(b.len())]
+                    .iter()
+                    .position(|&c| c == b')' || c == b'\n')
+                {
+                    Some(k) if b[i + k] == b')' => i += k + 1,
+                    _ => break,
+                }
+            }
+            if b.get(i) != Some(&b',') {
+                break;
+            }
+            i += 1;
+            while b.get(i) == Some(&b' ') {
+                i += 1;
+            }
+            let end = hay[i..]
+                .char_indices()
+                .take(5)
+                .take_while(|&(_, c)| is_hangul_syllable(c))
+                .last()
+                .map_or(i, |(k, c)| i + k + c.len_utf8());
+            let ends = matches!(b.get(end), None | Some(b',' | b'(' | b'\n' | b'\r' | b'/'));
+            if end == i || !ends || !person_ko_ok(&hay[i..end]) {
+                break;
+            }
+            match self.evaluate(hay, p, i, end, groups) {
+                Some(f) => {
+                    at = f.end;
+                    out.push(f);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// A Korean display name before an address in angle brackets (`From: 진서율 <seoyul.jin@…>`,
+    /// `보낸사람 명세린 <…>`): found from the e-mail scanner, checked as a name after a label.
+    pub(super) fn display_name(
+        &self,
+        hay: &str,
+        open: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(p) = self
+            .scanners
+            .iter()
+            .find(|q| q.check == Check::PersonKoColon)
+        else {
+            return;
+        };
+        let Some(before) = hay.get(..open).and_then(|t| t.strip_suffix(' ')) else {
+            return;
+        };
+        let start = before
+            .char_indices()
+            .rev()
+            .take(5)
+            .take_while(|&(_, c)| is_hangul_syllable(c))
+            .last()
+            .map_or(before.len(), |(i, _)| i);
+        let n = (before.len() - start) / 3;
+        let starts_word = before[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || matches!(c, ':' | '"' | '\'' | ','));
+        if (2..=4).contains(&n) && starts_word {
+            if let Some(f) = self.evaluate(hay, p, start, before.len(), groups) {
+                out.push(f);
+            }
         }
     }
 
@@ -370,6 +456,8 @@ const MAX_TABLE_COLUMNS: usize = 8;
 /// Header cells queued per segment (a document has a few tables; text made of header cells gets no more): each costs
 /// at most two bounded searches for its line's ends before its rows are read (or it turns out to be one of them).
 pub(super) const MAX_TABLES: usize = 1024;
+/// Names read from one list after a form label (`참석자: A, B, C`).
+const MAX_LISTED_NAMES: usize = 32;
 /// Longest table line: a longer line is not a table row, and no search for a line's ends reads further than this.
 const MAX_TABLE_LINE: usize = 8192;
 
@@ -1790,7 +1878,7 @@ pub(super) fn person_after_label(t: &str) -> Option<(usize, usize)> {
         .map(|(i, _)| i)?;
     const FOLLOWERS: &[char] = &[
         '입', '이', '은', '는', '을', '를', '의', '에', '께', '님', '씨', '과', '와', '도', '로',
-        '가', '만',
+        '가', '만', '예',
     ];
     let run = &t[start..];
     // Every char of the run is a 3-byte Hangul syllable.
@@ -1804,12 +1892,13 @@ pub(super) fn person_after_label(t: &str) -> Option<(usize, usize)> {
                 .is_some_and(|c| FOLLOWERS.contains(&c));
         // A name ending in a syllable that is almost always a particle here (`담당자 김건가 처리`) is the shorter
         // name plus that particle.
+        // `예` (`곽도영예요`) only after three syllables: 김지예 is a name.
         let particle_end = k > 2
             && name.chars().next_back().is_some_and(|c| {
                 matches!(
                     c,
                     '가' | '를' | '을' | '는' | '의' | '에' | '께' | '와' | '과'
-                )
+                ) || (k == 4 && c == '예')
             });
         (next_ok && !particle_end && person_ko_ok(name)).then_some((start, start + k * 3))
     })
