@@ -160,6 +160,16 @@ fn a_scan_with_a_deadline_gives_up_at_it_and_otherwise_changes_nothing() {
             engine.scan_segment_until(&hostile, 0, &mut scratch, &mut out, deadline),
             Err(haetae::detect::DetectError::DeadlineExceeded)
         ));
+        // A text that is all folds (12 MB of escaped Hangul: ~100 ms of folding before any scan loop runs) stops in
+        // the normaliser, and the scratch is fine afterwards.
+        out.clear();
+        let escaped = "\\uac00".repeat(2_000_000);
+        let deadline = Instant::now() + Duration::from_millis(1);
+        assert!(matches!(
+            engine.scan_segment_until(&escaped, 0, &mut scratch, &mut out, deadline),
+            Err(haetae::detect::DetectError::DeadlineExceeded)
+        ));
+        assert!(out.is_empty());
         // A deadline already past: nothing is scanned.
         out.clear();
         assert!(engine

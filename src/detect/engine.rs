@@ -939,7 +939,10 @@ impl Engine {
         groups.deadline = deadline;
         dict_cands.clear();
         *dict_all = false;
-        let normalized = norm.fill(text);
+        let normalized = norm.fill_until(text, &mut || groups.out_of_time());
+        if groups.expired {
+            return; // folding ran out of time: nothing is scanned, and the caller reports the deadline
+        }
         let hay: &str = if normalized { &norm.text } else { text };
         if let (Some(re), Some(cache)) = (&self.regex, cache.as_mut()) {
             let dict = DictCands {

@@ -208,13 +208,26 @@ pub(crate) struct Normalized {
 impl Normalized {
     /// Refill from `original` (buffers are reused). Returns whether anything was folded; if not, `text` is left
     /// empty and the original should be scanned in place.
+    #[cfg(test)]
     pub fn fill(&mut self, original: &str) -> bool {
+        self.fill_until(original, &mut || false)
+    }
+
+    /// [`Normalized::fill`] that asks `stop` before each folded character (a text that is all folds, 16 MiB of
+    /// escapes, takes ~150 ms to fold) and gives up when it says so: then it returns `false` with `text` left empty,
+    /// and the caller, whose deadline has passed, must not scan.
+    pub fn fill_until(&mut self, original: &str, stop: &mut dyn FnMut() -> bool) -> bool {
         self.text.clear();
         self.runs.clear();
         let mut copied = 0;
         for (i, n, f) in folds(original) {
             if i < copied {
                 continue;
+            }
+            if stop() {
+                self.text.clear();
+                self.runs.clear();
+                return false;
             }
             self.verbatim(original, copied, i);
             let out = match f {
@@ -392,6 +405,22 @@ mod tests {
         }
         assert!(n.fill(r"\u00a0\u200b"));
         assert_eq!(n.text, " ");
+    }
+
+    #[test]
+    fn fill_until_gives_up_when_told() {
+        let original = r"\uacc4\uc88c \uacc4 and more";
+        let mut n = Normalized::default();
+        let mut asked = 0;
+        assert!(!n.fill_until(original, &mut || {
+            asked += 1;
+            asked > 2
+        }));
+        assert_eq!(asked, 3, "asked before each fold, until told to stop");
+        assert!(n.text.is_empty());
+        // Never told to stop: the whole text.
+        assert!(n.fill_until(original, &mut || false));
+        assert_eq!(n.text, "계좌 계 and more");
     }
 
     #[test]
