@@ -268,12 +268,7 @@ impl Engine {
         while ns < b.len() && ns - colon < 8 && matches!(b[ns], b' ' | b'"' | b'\'') {
             ns += 1;
         }
-        let run = hay[ns..]
-            .char_indices()
-            .take(8)
-            .take_while(|&(_, c)| is_hangul_syllable(c))
-            .last()
-            .map_or(ns, |(i, c)| ns + i + c.len_utf8());
+        let run = hangul_run_end(hay, ns, 8);
         if run == ns {
             return;
         }
@@ -318,12 +313,7 @@ impl Engine {
             while b.get(i) == Some(&b' ') {
                 i += 1;
             }
-            let end = hay[i..]
-                .char_indices()
-                .take(5)
-                .take_while(|&(_, c)| is_hangul_syllable(c))
-                .last()
-                .map_or(i, |(k, c)| i + k + c.len_utf8());
+            let end = hangul_run_end(hay, i, 5);
             let ends = matches!(b.get(end), None | Some(b',' | b'(' | b'\n' | b'\r' | b'/'));
             if end == i || !ends || !person_ko_ok(&hay[i..end]) {
                 break;
@@ -1732,6 +1722,17 @@ static STOPLIST_SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::Lazy
 static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
     SyllableSet::new(PERSON_STOPLIST.iter().filter_map(|w| w.chars().next()))
 });
+
+/// The end of the run of Hangul syllables at `from` (at most `max` of them); `from` when there is none.
+fn hangul_run_end(hay: &str, from: usize, max: usize) -> usize {
+    hay.get(from..)
+        .unwrap_or("")
+        .char_indices()
+        .take(max)
+        .take_while(|&(_, c)| is_hangul_syllable(c))
+        .last()
+        .map_or(from, |(k, c)| from + k + c.len_utf8())
+}
 
 /// Whether `last` is the last syllable of a label of [`PERSON_COLON_LABELS`] (a test keeps the two in step).
 fn label_last_syllable(last: &str) -> bool {
