@@ -2649,30 +2649,31 @@ fn check(
         }
         Check::BannerMixed => {
             let controls = s + memchr::memmem::find(cand, b"//")? + 2;
-            let first = bytes[controls..e]
-                .split(|&c| matches!(c, b' ' | b',' | b'/' | b'-'))
-                .next()?;
-            if !BANNER_CONTROLS
-                .iter()
-                .any(|c| c.as_bytes().eq_ignore_ascii_case(first))
-            {
-                return None;
-            }
-            // Not in capitals, the list holds known controls and capitals (`REL TO USA, KOR`) only: it ends before
-            // the first other word (`Secret//NoForn-top Secret//…` is two banners).
+            let control = |t: &[u8]| {
+                BANNER_CONTROLS
+                    .iter()
+                    .any(|c| c.as_bytes().eq_ignore_ascii_case(t))
+            };
+            // Not in capitals, the first control must be a known one, and the list holds known controls and
+            // capitals (`REL TO USA, KOR`) only: it ends before the first other word (`Secret//NoForn-top Secret//…`
+            // is two banners).
             let mut end = controls;
             let mut at = controls;
-            for token in bytes[controls..e].split(|&c| matches!(c, b' ' | b',' | b'/' | b'-')) {
-                let known = !token.is_empty()
-                    && (BANNER_CONTROLS
-                        .iter()
-                        .any(|c| c.as_bytes().eq_ignore_ascii_case(token))
-                        || token.eq_ignore_ascii_case(b"to")
-                        || token
-                            .iter()
-                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+            for (k, token) in bytes[controls..e]
+                .split(|&c| matches!(c, b' ' | b',' | b'/' | b'-'))
+                .enumerate()
+            {
+                let known = control(token)
+                    || (k > 0
+                        && !token.is_empty()
+                        && (token.eq_ignore_ascii_case(b"to")
+                            || token
+                                .iter()
+                                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())));
                 if known {
                     end = at + token.len();
+                } else if k == 0 {
+                    return None;
                 } else if !token.is_empty() {
                     break;
                 }

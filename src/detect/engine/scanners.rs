@@ -54,10 +54,7 @@ impl Engine {
                     }
                     // `scheme://user:password@host` is a credential in a URL, not an address; so is a token as
                     // the userinfo (`https://ghp_…@github.com`), which the secret patterns report.
-                    if (s > 0 && b[s - 1] == b':' && userinfo_before(b, s - 1))
-                        || token_local(b, at)
-                        || in_url_authority(b, at)
-                    {
+                    if token_local(b, at) || in_url_authority(b, at) {
                         continue;
                     }
                     let mut e = at + 1;
@@ -1740,16 +1737,6 @@ fn label_last_syllable(last: &str) -> bool {
         last,
         "인" | "자" | "람" | "분" | "명" | "사" | "원" | "생" | "표" | "객"
     )
-}
-
-/// Whether the `:` at `colon` ends the user of a URL's `user:password@` (a `://` earlier in the same token).
-fn userinfo_before(b: &[u8], colon: usize) -> bool {
-    let from = colon.saturating_sub(80);
-    let token_start = b[from..colon]
-        .iter()
-        .rposition(u8::is_ascii_whitespace)
-        .map_or(from, |i| from + i + 1);
-    memchr::memmem::find(&b[token_start..colon], b"://").is_some()
 }
 
 /// Whether the `@` at `at` ends a URL's userinfo: a `://` earlier in the same token with no `/` after it
