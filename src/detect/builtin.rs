@@ -86,6 +86,10 @@ pub(crate) enum Check {
     /// one ([`BANNER_CONTROLS`]); the control list is trimmed as for [`Check::Banner`], and a `Top ` or `Cosmic Top `
     /// before it (any case) joins the finding.
     BannerMixed,
+    /// A road address without its province, found from the house number's digit run (`강남구 테헤란로 427`,
+    /// `성남시 분당구 판교역로 166`): led by a known city, county or district ([`KR_DISTRICTS`]) it scores the base;
+    /// a road name alone (`테헤란로 152`) scores less and needs an address keyword nearby.
+    AddressRoad,
 }
 
 /// Words that make a compound key with `name` a person's name (`receiver_name`, `patientName`); compared
@@ -221,10 +225,12 @@ pub(crate) enum Group {
     /// `우체국`: a bank (우체국예금) and the post office, whose 13-digit registered-mail numbers (`등기번호`) are not
     /// accounts; it counts as a bank keyword only without an [`Group::Order`] keyword nearby.
     Post,
+    /// `주소`, `배송지`, `자택`: what makes a road name and a number (`테헤란로 152`) an address.
+    Address,
 }
 
 /// Number of builtin groups; custom detectors' groups are numbered after these.
-pub(crate) const BUILTIN_GROUPS: u16 = 15;
+pub(crate) const BUILTIN_GROUPS: u16 = 16;
 
 /// Context keywords. Korean keywords match as substrings (particles attach); ASCII keywords need a word start.
 pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
@@ -370,6 +376,10 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
     ),
     (Group::Post, &["우체국"]),
     (
+        Group::Address,
+        &["주소", "배송지", "자택", "거주지", "소재지", "addr"],
+    ),
+    (
         Group::Order,
         &[
             "주문",
@@ -425,6 +435,7 @@ pub(crate) fn entity_context(entity: &Entity) -> &'static [(Group, f32)] {
         // A server keyword outweighs a version keyword: `build server 10.0.0.5` is an address.
         Entity::IpAddress => &[(Group::Ip, 0.3), (Group::Version, -0.3)],
         Entity::UsSsn => &[(Group::Ssn, 0.3), (Group::Order, -0.3)],
+        Entity::KrAddress => &[(Group::Address, 0.3)],
         _ => &[],
     }
 }
@@ -1060,6 +1071,28 @@ pub(crate) const PERSON_COLON_LABELS: &[(&str, bool)] = &[
     ("회원", false),
 ];
 
+/// Cities, counties and districts (시·군·구, including the non-autonomous districts of large cities such as `분당구`)
+/// that may lead a road address written without its province ([`Check::AddressRoad`]). Sorted by UTF-8 bytes (binary
+/// search).
+pub(crate) const KR_DISTRICTS: &[&str] = &[
+    "가평군", "강남구", "강동구", "강릉시", "강북구", "강서구", "강진군", "강화군", "거제시", "거창군", "경산시", "경주시", "계룡시", "계양구", "고령군", "고성군",
+    "고양시", "고창군", "고흥군", "곡성군", "공주시", "과천시", "관악구", "광명시", "광산구", "광양시", "광주시", "광진구", "괴산군", "구례군", "구로구", "구리시",
+    "구미시", "군산시", "군위군", "군포시", "권선구", "금산군", "금정구", "금천구", "기장군", "기흥구", "김제시", "김천시", "김포시", "김해시", "나주시", "남구",
+    "남동구", "남양주시", "남원시", "남해군", "노원구", "논산시", "단양군", "단원구", "달서구", "달성군", "담양군", "당진시", "대덕구", "덕양구", "덕진구", "도봉구",
+    "동구", "동남구", "동대문구", "동두천시", "동래구", "동안구", "동작구", "동탄구", "동해시", "마산합포구", "마산회원구", "마포구", "만세구", "만안구", "목포시",
+    "무안군", "무주군", "문경시", "미추홀구", "밀양시", "병점구", "보령시", "보성군", "보은군", "봉화군", "부산진구", "부안군", "부여군", "부천시", "부평구", "북구",
+    "분당구", "사상구", "사천시", "사하구", "산청군", "삼척시", "상당구", "상록구", "상주시", "서구", "서귀포시", "서대문구", "서북구", "서산시", "서원구", "서천군",
+    "서초구", "성남시", "성동구", "성북구", "성산구", "성주군", "세종시", "소사구", "속초시", "송파구", "수성구", "수영구", "수원시", "수정구", "수지구", "순창군",
+    "순천시", "시흥시", "신안군", "아산시", "안동시", "안산시", "안성시", "안양시", "양구군", "양산시", "양양군", "양주시", "양천구", "양평군", "여수시", "여주시",
+    "연수구", "연제구", "연천군", "영광군", "영덕군", "영도구", "영동군", "영등포구", "영암군", "영양군", "영월군", "영주시", "영천시", "영통구", "예산군", "예천군",
+    "오산시", "오정구", "옥천군", "옹진군", "완도군", "완산구", "완주군", "용산구", "용인시", "울릉군", "울주군", "울진군", "원미구", "원주시", "유성구", "은평구",
+    "음성군", "의령군", "의성군", "의왕시", "의정부시", "의창구", "이천시", "익산시", "인제군", "일산동구", "일산서구", "임실군", "장성군", "장수군", "장안구",
+    "장흥군", "전주시", "정선군", "정읍시", "제주시", "제천시", "종로구", "중구", "중랑구", "중원구", "증평군", "진도군", "진안군", "진주시", "진천군", "진해구",
+    "창녕군", "창원시", "처인구", "천안시", "철원군", "청도군", "청송군", "청양군", "청원구", "청주시", "춘천시", "충주시", "칠곡군", "태백시", "태안군", "통영시",
+    "파주시", "팔달구", "평창군", "평택시", "포천시", "포항시", "하남시", "하동군", "함안군", "함양군", "함평군", "합천군", "해남군", "해운대구", "홍성군", "홍천군",
+    "화성시", "화순군", "화천군", "횡성군", "효행구", "흥덕구",
+];
+
 /// Honorifics and roles that follow a Korean name (longest first so trimming picks the right one).
 pub(crate) const PERSON_SUFFIXES: &[&str] = &[
     "고객", "환자", "선생", "과장", "부장", "차장", "대리", "사원", "팀장", "대표", "교수", "주임",
@@ -1470,6 +1503,15 @@ pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
         Entity::Person,
         0.8,
         Check::PersonKoColon,
+        Boundary::None,
+    ),
+    // `강남구 테헤란로 427`: a road address without its province, found from the house number's digit run (the
+    // regex above starts at the province; a district list as trigger literals would crowd the trigger pass).
+    (
+        "kr_address",
+        Entity::KrAddress,
+        0.75,
+        Check::AddressRoad,
         Boundary::None,
     ),
     // `auth = ('user', 'password')` and `HTTPBasicAuth('user', 'password')`: the forms the `secret.user_password`

@@ -1022,6 +1022,10 @@ impl Engine {
             .scanners
             .iter()
             .find(|p| p.check == Check::PersonKoAfter);
+        let road = self
+            .scanners
+            .iter()
+            .find(|p| p.check == Check::AddressRoad);
         let first = out.len();
         let failed = std::cell::Cell::new(false);
         let DictCands {
@@ -1084,6 +1088,13 @@ impl Engine {
             if t < pos {
                 continue;
             }
+            // A house number after a road name (`강남구 테헤란로 427`): the address starts words before the run.
+            if let Some(a) = road.filter(|_| is_digit) {
+                if let Some(end) = self.road_address(a, hay, t, pos, groups, out) {
+                    pos = end;
+                    continue;
+                }
+            }
             let mut p = t.saturating_sub(tb).max(pos);
             while p <= t {
                 // Before a digit run only a byte that can begin a pattern (IBAN country code, passport letter) is
@@ -1116,6 +1127,11 @@ impl Engine {
             if let Some(p) = person {
                 for m in self.person_suffixes.find_iter(hay) {
                     self.person_before_suffix(p, hay, m.start(), groups, out);
+                }
+            }
+            if let Some(a) = road {
+                for t in DigitRuns::new(b) {
+                    self.road_address(a, hay, t, 0, groups, out);
                 }
             }
         }
@@ -2646,6 +2662,14 @@ fn check(
                 .take_while(|c| c.is_ascii_alphabetic())
                 .count();
             Some((None, s - scheme, e, base))
+        }
+        // Led by a district (`강남구 테헤란로 427`) the base; a road name alone (`테헤란로 152`) needs an address
+        // keyword to pass.
+        Check::AddressRoad => {
+            let first = cand.split(|&c| c == b' ').next().unwrap_or_default();
+            let district = std::str::from_utf8(first)
+                .is_ok_and(|w| builtin::KR_DISTRICTS.binary_search(&w).is_ok());
+            Some((None, s, e, if district { base } else { base - 0.35 }))
         }
         Check::BannerMixed => {
             let controls = s + memchr::memmem::find(cand, b"//")? + 2;

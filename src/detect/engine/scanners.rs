@@ -133,6 +133,21 @@ impl Engine {
                     }
                 }
             }
+            Check::AddressRoad => {
+                if self.triggers.is_some() {
+                    return; // handled inside the trigger pass, at its digit runs
+                }
+                for t in DigitRuns::new(b) {
+                    if groups.out_of_time() {
+                        break;
+                    }
+                    if t >= last_end {
+                        if let Some(end) = self.road_address(p, hay, t, last_end, groups, out) {
+                            last_end = end;
+                        }
+                    }
+                }
+            }
             Check::PersonKoAfter => {
                 if self.triggers.is_some() {
                     return; // handled inside the trigger pass
@@ -323,6 +338,24 @@ impl Engine {
                 None => break,
             }
         }
+    }
+
+    /// A road address without its province whose house number is the digit run at `t` (`강남구 테헤란로 427`,
+    /// `판교역로 235`; see [`road_address_span`]), starting at `from` or later. Returns the accepted finding's end.
+    pub(super) fn road_address(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        t: usize,
+        from: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
+        let (s, e) = road_address_span(hay, t).filter(|&(s, _)| s >= from)?;
+        let f = self.evaluate(hay, p, s, e, groups)?;
+        let end = f.end;
+        out.push(f);
+        Some(end)
     }
 
     /// A Korean display name before an address in angle brackets (`From: 진서율 <seoyul.jin@…>`,
@@ -1720,6 +1753,98 @@ static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|
     SyllableSet::new(PERSON_STOPLIST.iter().filter_map(|w| w.chars().next()))
 });
 
+/// The road address whose house number starts at `t` (a digit run): a road name of Hangul syllables (digits allowed
+/// after the first, as in `광교중앙로`, `세종대로`, `분당로43번길`) ending in `로` or `길`, at most one space, then the
+/// number (`427`, `12-3`, and a side road's `43번길 12`); before the road name, up to three of [`KR_DISTRICTS`]
+/// (`성남시 분당구`), each a whole word. The number must not run into a unit (`결과로 3개`, `기준으로 10%`), and a road
+/// name ending in `으로` is a particle. Whether a district leads the span decides the score ([`Check::AddressRoad`]).
+pub(super) fn road_address_span(hay: &str, t: usize) -> Option<(usize, usize)> {
+    let b = hay.as_bytes();
+    let i = if t > 0 && b[t - 1] == b' ' { t - 1 } else { t };
+    let suffix = b.get(i.checked_sub(3)?..i)?;
+    if suffix != "로".as_bytes() && suffix != "길".as_bytes() {
+        return None;
+    }
+    // The road name: syllables and digits back to the word's start, the first a syllable.
+    let mut rs = i;
+    let mut syllables = 0;
+    while rs > 0 && i - rs < 36 {
+        if b[rs - 1].is_ascii_digit() {
+            rs -= 1;
+        } else if let Some(c) = hay.get(rs.saturating_sub(3)..rs).and_then(|w| w.chars().next()) {
+            if !is_hangul_syllable(c) {
+                break;
+            }
+            rs -= 3;
+            syllables += 1;
+        } else {
+            break;
+        }
+    }
+    while rs < i && b[rs].is_ascii_digit() {
+        rs += 1;
+    }
+    if syllables < 2 || hay[rs..i].ends_with("으로") || !word_starts(hay, rs) {
+        return None;
+    }
+    // Districts before it, each a whole word of the list.
+    let mut s = rs;
+    for _ in 0..3 {
+        let Some(we) = s.checked_sub(1).filter(|&w| b[w] == b' ') else {
+            break;
+        };
+        let ws = hay[..we]
+            .char_indices()
+            .rev()
+            .take(6)
+            .take_while(|&(_, c)| is_hangul_syllable(c))
+            .last()
+            .map_or(we, |(k, _)| k);
+        if ws == we || !word_starts(hay, ws) || builtin::KR_DISTRICTS.binary_search(&&hay[ws..we]).is_err() {
+            break;
+        }
+        s = ws;
+    }
+    // The number, an optional `-N`, an optional side road (`43번길 12`).
+    let number = |at: usize| -> Option<usize> {
+        let n = b[at..].iter().take(6).take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 5 {
+            return None;
+        }
+        let mut e = at + n;
+        if b.get(e) == Some(&b'-') {
+            let m = b[e + 1..].iter().take(6).take_while(|c| c.is_ascii_digit()).count();
+            if (1..=5).contains(&m) {
+                e += 1 + m;
+            }
+        }
+        Some(e)
+    };
+    let mut e = number(t)?;
+    for side in ["번길", "길", "가"] {
+        if let Some(rest) = hay[e..].strip_prefix(side) {
+            let at = e + side.len() + usize::from(rest.starts_with(' '));
+            if let Some(e2) = b.get(at).filter(|c| c.is_ascii_digit()).and_then(|_| number(at)) {
+                e = e2;
+            }
+            break;
+        }
+    }
+    // A unit or a decimal right after the number: a quantity, not a house number.
+    let next = hay[e..].chars().next();
+    let unit = next.is_some_and(|c| is_hangul_syllable(c) || c.is_alphanumeric() || c == '%')
+        || (matches!(next, Some('.')) && b.get(e + 1).is_some_and(u8::is_ascii_digit));
+    (!unit).then_some((s, e))
+}
+
+/// Whether a word starts at `at`: the text's start, or after a character that is neither a letter, a digit, nor a
+/// Hangul syllable.
+fn word_starts(hay: &str, at: usize) -> bool {
+    let before = &hay[..at];
+    before.chars().next_back().is_none_or(|c| !c.is_alphanumeric())
+        || [r"\n", r"\t", r"\r"].iter().any(|e| before.ends_with(e))
+}
+
 /// The end of the run of Hangul syllables at `from` (at most `max` of them); `from` when there is none.
 fn hangul_run_end(hay: &str, from: usize, max: usize) -> usize {
     hay.get(from..)
@@ -1940,6 +2065,26 @@ mod tests {
         ] {
             assert!(!person_en_ok(not), "{not}");
         }
+    }
+
+    #[test]
+    fn road_addresses_are_read_back_from_the_house_number() {
+        assert!(builtin::KR_DISTRICTS.windows(2).all(|w| w[0] < w[1]));
+        fn span(text: &str) -> Option<&str> {
+            let t = text.find(|c: char| c.is_ascii_digit()).unwrap();
+            road_address_span(text, t).map(|(s, e)| &text[s..e])
+        }
+        assert_eq!(span("주소: 강남구 테헤란로 427호"), None); // a unit after the number
+        assert_eq!(span("주소: 강남구 테헤란로 427"), Some("강남구 테헤란로 427"));
+        assert_eq!(span("성남시 분당구 판교역로 166, 판교"), Some("성남시 분당구 판교역로 166"));
+        assert_eq!(span("연구 결과로 3 가지"), Some("결과로 3")); // no district: scored low, needs a keyword
+        assert_eq!(span("서울 강남구 테헤란로 12-3"), Some("강남구 테헤란로 12-3"));
+        assert_eq!(span("판교로 43번길 12"), Some("판교로 43번길 12"));
+        assert_eq!(span("분당로43번길 7"), Some("분당로43번길 7"));
+        assert_eq!(span("기준으로 10"), None);
+        assert_eq!(span("가로 3.5"), None);
+        assert_eq!(span("로 5"), None);
+        assert_eq!(span("서초구테헤란로 5"), Some("서초구테헤란로 5")); // one word: no district leads
     }
 
     #[test]
