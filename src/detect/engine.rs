@@ -2192,8 +2192,13 @@ fn check(
             // random whatever the birth date.
             let random_era = (u16::from(d[0]) * 10 + u16::from(d[1]), d[2] * 10 + d[3]) >= (20, 10)
                 && matches!(d[6], 3 | 4);
-            // A code that goes on before it (`QT-231130-0012345`).
-            if s >= 2 && bytes[s - 1] == b'-' && bytes[s - 2].is_ascii_alphanumeric() {
+            // A code that goes on before it (`QT-231130-0012345`), unless the resident check digit holds
+            // (`user-900101-1234568` in a model or file name).
+            if s >= 2
+                && bytes[s - 1] == b'-'
+                && bytes[s - 2].is_ascii_alphanumeric()
+                && !resident_checksum
+            {
                 return None;
             }
             match shape {

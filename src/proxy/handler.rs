@@ -490,6 +490,12 @@ impl ExchangeObserver for Exchange {
 /// log injection, no free text), and it is cut at 256 bytes. Labels that are what they should be (`gpt-4o`,
 /// `/v1/chat/completions`) come out unchanged; `/v1/models/900101-1234568` comes out as `/v1/models/{KR_RRN}`. The
 /// findings are added to `counts`.
+///
+/// The residency log keeps these labels for years and cannot be edited, so masking does not rest on the detector
+/// alone: a number of nine or more digits (hyphens between them allowed: `900101-1234567` whatever its check digit,
+/// `010-1234-5678`) becomes `{NUMBER}`, and an e-mail shape (`x@host.tld`) `{EMAIL}`, even where the detector found
+/// nothing (`ft:gpt-4o:user-900101-1234567`). Model versions (`claude-3-5-sonnet-20241022`, `gpt-4o-2024-08-06`,
+/// eight digits) and `name@version` tags stay.
 pub(crate) fn loggable(
     engine: &crate::detect::Engine,
     label: &str,
@@ -497,24 +503,31 @@ pub(crate) fn loggable(
 ) -> String {
     const MAX: usize = 256;
     let safe = |c: char| c.is_ascii_alphanumeric() || "._:/@+~-".contains(c);
-    let mut findings = engine.scan(label);
-    findings.sort_by_key(|f| f.start);
+    let findings = engine.scan(label);
+    let mut spans: Vec<(usize, usize, &str, bool)> = findings
+        .iter()
+        .map(|f| (f.start, f.end, f.entity.as_str(), true))
+        .collect();
+    for &(_, _, name, _) in &spans {
+        add_count(counts, name, 1);
+    }
+    spans.extend(label_shapes(label));
+    spans.sort_by_key(|&(s, _, _, finding)| (s, !finding));
     let mut out = String::with_capacity(label.len().min(MAX));
     let mut at = 0;
-    for f in &findings {
-        if f.start < at {
+    for &(start, end, name, _) in &spans {
+        if start < at {
             continue;
         }
         out.extend(
-            label[at..f.start]
+            label[at..start]
                 .chars()
                 .map(|c| if safe(c) { c } else { '_' }),
         );
         out.push('{');
-        out.push_str(f.entity.as_str());
+        out.push_str(name);
         out.push('}');
-        add_count(counts, f.entity.as_str(), 1);
-        at = f.end;
+        at = end;
     }
     out.extend(label[at..].chars().map(|c| if safe(c) { c } else { '_' }));
     if out.len() > MAX {
@@ -526,6 +539,52 @@ pub(crate) fn loggable(
         out.push('…');
     }
     out
+}
+
+/// Spans of a label that [`loggable`] masks whether or not the detector found them: digit groups joined by hyphens
+/// with nine or more digits in all (`{NUMBER}`), and e-mail shapes, a local part, `@` and a dotted domain whose last
+/// label starts with a letter (`{EMAIL}`).
+fn label_shapes(label: &str) -> Vec<(usize, usize, &'static str, bool)> {
+    let b = label.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let (start, mut end, mut digits) = (i, i, 0);
+        let mut j = i;
+        loop {
+            let run = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+            digits += run;
+            end = j + run;
+            if b.get(end) == Some(&b'-') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+                j = end + 1;
+            } else {
+                break;
+            }
+        }
+        if digits >= 9 {
+            spans.push((start, end, "NUMBER", false));
+        }
+        i = end.max(i + 1);
+    }
+    let local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
+    let domain = |c: u8| c.is_ascii_alphanumeric() || b".-".contains(&c);
+    for at in memchr::memchr_iter(b'@', b) {
+        let s = at - b[..at].iter().rev().take_while(|&&c| local(c)).count();
+        let e = at + 1 + b[at + 1..].iter().take_while(|&&c| domain(c)).count();
+        let host = &b[at + 1..e];
+        let dotted = host
+            .iter()
+            .rposition(|&c| c == b'.')
+            .is_some_and(|d| d > 0 && host.get(d + 1).is_some_and(u8::is_ascii_alphabetic));
+        if s < at && dotted {
+            spans.push((s, e, "EMAIL", false));
+        }
+    }
+    spans
 }
 
 /// The method as logs and error messages show it: the standard ones by name, any extension method as `OTHER` (a
@@ -1138,4 +1197,27 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
     };
     let body = body.cut_on(Arc::clone(&shared.cut_streams)).boxed_unsync();
     Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_lose_numbers_and_addresses_the_detector_missed() {
+        let engine = crate::detect::Engine::builtin().unwrap();
+        let mut counts = FindingCounts::default();
+        let mut show = |label: &str| loggable(&engine, label, &mut counts);
+        assert_eq!(show("gpt-4o-2024-08-06"), "gpt-4o-2024-08-06");
+        assert_eq!(show("claude-3-5-sonnet-20241022"), "claude-3-5-sonnet-20241022");
+        assert_eq!(show("claude-3-5-sonnet-v2@20241022"), "claude-3-5-sonnet-v2@20241022");
+        assert_eq!(show("/v1/chat/completions"), "/v1/chat/completions");
+        assert_eq!(show("ft:gpt-4o:user-900101-1234567"), "ft:gpt-4o:user-{NUMBER}");
+        assert_eq!(show("ft:gpt-4o:user-900101-1234568"), "ft:gpt-4o:user-{KR_RRN}");
+        assert_eq!(show("gpt-hong@example.com-900101-1234567"), "{EMAIL}-{NUMBER}");
+        assert_eq!(show("resp_4111111111111111"), "resp_{NUMBER}");
+        assert_eq!(show("m 010 1234 5678 x"), "m_{KR_PHONE}_x");
+        assert_eq!(show("id_x1234567890"), "id_x{NUMBER}");
+        assert_eq!(counts.get("KR_RRN"), Some(&1));
+    }
 }

@@ -64,6 +64,14 @@ impl Engine {
                     while e > at + 1 && matches!(b[e - 1], b'.' | b'-') {
                         e -= 1;
                     }
+                    // A hyphen may glue something to the address (`hong@example.com-900101` in a model or file
+                    // name): the domain then ends before it, if that leaves a valid one.
+                    while !email_domain_ok(&b[at + 1..e]) {
+                        match b[at + 1..e].iter().rposition(|&c| c == b'-') {
+                            Some(k) if k > 0 && b[at + k] != b'.' => e = at + 1 + k,
+                            _ => break,
+                        }
+                    }
                     if s == at || !email_domain_ok(&b[at + 1..e]) {
                         continue;
                     }
