@@ -1510,3 +1510,55 @@ async fn signed_reasoning_and_user_identifiers_are_inspected() {
     assert_eq!(h["x-haetae-findings"], "EMAIL=1");
     gw.shutdown().await;
 }
+
+/// Every other string and key of the body is read too, each once: structured-output schemas, legacy `functions`,
+/// unknown fields and part types, object keys, tokens in `mcp_servers`, and text files sent as base64 or `data:`
+/// URIs. Binary payloads (an image) are not read as text.
+#[tokio::test]
+async fn fields_outside_the_segments_are_inspected_once() {
+    use base64::Engine as _;
+    let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+    let gw = start().await;
+    let png = format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD
+            .encode([0x89u8, b'P', b'N', b'G', 0xff, 0x00, 0x9c, 0x01].repeat(64))
+    );
+    let chat = json!({"model": "m",
+        "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "hi"},
+            {"type": "image_url", "image_url": {"url": png}},
+            {"type": "file", "file": {"filename": "a.txt",
+                "file_data": format!("data:text/plain;base64,{}", b64("연락처 010-2837-4651"))}},
+            {"type": "brand_new_part", "payload": "lee@example.com"}]}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object",
+            "description": "예: 900101-1234568", "properties": {"a": {"const": "kim@example.com"}}}}},
+        "functions": [{"name": "f", "description": "card 4111 1111 1111 1111"}],
+        "metadata_extra": {"park@example.com": "v"}});
+    let (s, h, _) = gw.post("/v1/chat/completions", chat.to_string()).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        h["x-haetae-findings"],
+        "CREDIT_CARD=1,EMAIL=3,KR_PHONE=1,KR_RRN=1"
+    );
+    let messages = json!({"model": "m", "max_tokens": 8,
+        "messages": [{"role": "user", "content": "hi"}],
+        "mcp_servers": [{"type": "url", "url": "https://mcp.example.com", "name": "x",
+            "authorization_token": "sk-proj-Tq3vX9mB2kLw8RzYc4NdP7sHf1GjA6eU"}],
+        "output_format": {"type": "json_schema", "schema": {"description": "owner choi@example.com"}}});
+    let (s, h, _) = gw.post("/v1/messages", messages.to_string()).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=1,SECRET_KEY=1");
+    let gemini = json!({"contents": [{"role": "user", "parts": [{"text": "hi"},
+            {"inlineData": {"mimeType": "text/plain", "data": b64("owner: yoon@example.com")}}]}],
+        "generationConfig": {"responseSchema": {"type": "OBJECT", "description": "예 900101-1234568"}}});
+    let (s, h, _) = gw
+        .post(
+            "/v1beta/models/gemini-2.0-flash:generateContent",
+            gemini.to_string(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=1,KR_RRN=1");
+    gw.shutdown().await;
+}

@@ -1,8 +1,13 @@
 //! The parsed form of a request body: user-controlled text segments with their JSON locations, and the rebuild
 //! back to bytes. Format-specific walking lives in `openai.rs`, `anthropic.rs` and `gemini.rs`.
 //!
-//! Must never copy segment text out of the body (the scanner reads it in place through [`ParsedRequest::texts`])
-//! or show it in `Debug` output.
+//! Inspection covers the whole body, not only the segments a policy can rewrite: [`ParsedRequest::other_texts`]
+//! gathers every other string and every object key (structured-output schemas, legacy `functions`, unknown fields,
+//! `mcp_servers` tokens, …) and the text inside base64 or `data:` payloads whose bytes are UTF-8 (a `text/plain`
+//! file part), so nothing the client wrote reaches a destination unread.
+//!
+//! Must never copy segment text out of the body (the scanner reads it in place through [`ParsedRequest::texts`]),
+//! keep the gathered other texts beyond the inspection that asked for them, or show any of it in `Debug` output.
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -331,6 +336,63 @@ fn string_leaves<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
+/// A base64 string longer than this is a payload (an image, a file), not a token: [`ParsedRequest::other_texts`]
+/// inspects only its decoded text.
+const MAX_RAW_BASE64: usize = 1024;
+
+/// Whether `s` looks like standard base64: at least 24 bytes of its alphabet, padded to a multiple of four (line
+/// breaks allowed, as MIME writes them).
+fn base64_like(s: &str) -> bool {
+    let body = s.trim_end_matches('\n');
+    let n = body.bytes().filter(|&c| c != b'\n').count();
+    n >= 24
+        && n % 4 == 0
+        && body
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'\n'))
+}
+
+/// The payload of a `data:` URI and whether it is base64 (`data:text/plain;base64,SGVsbG8=` → `SGVsbG8=`, `true`),
+/// or `None` for other strings.
+fn data_uri_payload(s: &str) -> Option<(&str, bool)> {
+    let rest = s.strip_prefix("data:")?;
+    let (meta, payload) = rest.split_once(',')?;
+    (meta.len() <= 256 && !meta.contains(char::is_whitespace))
+        .then(|| (payload, meta.ends_with(";base64")))
+}
+
+/// Whether a `data:` URI's media type is binary (images, audio, video, PDF, octet streams): its payload is not
+/// decoded.
+fn binary_media(s: &str) -> bool {
+    let meta = s.strip_prefix("data:").unwrap_or_default();
+    [
+        "image/",
+        "audio/",
+        "video/",
+        "application/pdf",
+        "application/octet-stream",
+    ]
+    .iter()
+    .any(|m| meta.starts_with(m))
+}
+
+/// The text a base64 payload decodes to, when it decodes and the bytes are UTF-8.
+fn base64_text(payload: &str) -> Option<std::borrow::Cow<'static, str>> {
+    use base64::Engine as _;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    // Sniff the first kilobyte before decoding a large payload: binary bytes show at once.
+    let head = &payload[..payload.len().min(1024) / 4 * 4];
+    if head.len() < payload.len() && !head.contains('\n') {
+        let bytes = b64.decode(head).ok()?;
+        if std::str::from_utf8(&bytes).is_err_and(|e| e.error_len().is_some()) {
+            return None;
+        }
+    }
+    let compact: String = payload.split('\n').collect();
+    let bytes = b64.decode(compact).ok()?;
+    String::from_utf8(bytes).ok().map(std::borrow::Cow::Owned)
+}
+
 /// The start of the parse error for a duplicate object key ([`ApiError::from_json`] maps it to
 /// [`ApiError::DuplicateKey`]).
 pub(crate) const DUPLICATE_KEY: &str = "duplicate object key";
@@ -575,6 +637,75 @@ impl ParsedRequest {
             .chain(schema_strings)
             .chain(stop)
             .chain(values("labels"))
+    }
+
+    /// Every string of the body that neither [`Self::texts`] nor [`Self::read_only_texts`] yields, and every object
+    /// key, so that inspection reads all the client wrote exactly once (the top-level `model` is left out: the
+    /// gateway inspects it as a label): JSON schemas for structured output
+    /// (`response_format`, `text.format`, `output_format`, `responseSchema`), legacy `functions`, fields and part
+    /// types this module does not know, `mcp_servers` tokens, search results. They are joined into one text, one
+    /// blank line between them (one scan instead of one per key). A base64 string (standard alphabet, 24 bytes or
+    /// more) or the payload of a `data:` URI is decoded, and the decoded bytes are inspected when they are UTF-8
+    /// (a text file sent as `file_data` or `inlineData`); undecodable or binary payloads (images, audio, PDFs,
+    /// encrypted reasoning, signatures) are not text, and a base64 string longer than 1 KiB is not read as text
+    /// either (a key or token is shorter).
+    pub fn other_texts(&self) -> Vec<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        let model = self.value.get("model").and_then(Value::as_str);
+        let covered: std::collections::HashSet<*const u8> = self
+            .texts()
+            .map(|(_, _, t)| t)
+            .chain(self.read_only_texts())
+            .chain(model)
+            .filter(|t| !t.is_empty())
+            .map(str::as_ptr)
+            .collect();
+        let mut joined = String::new();
+        let mut decoded = Vec::new();
+        let mut push = |t: &str| {
+            if !t.is_empty() {
+                if !joined.is_empty() {
+                    joined.push_str("\n\n");
+                }
+                joined.push_str(t);
+            }
+        };
+        let mut stack = vec![&self.value];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::String(s) if !s.is_empty() && !covered.contains(&s.as_ptr()) => {
+                    match data_uri_payload(s) {
+                        // `data:text/plain,Hello`: the payload is the text.
+                        Some((payload, false)) => push(payload),
+                        Some((_, true)) if binary_media(s) => {}
+                        Some((payload, true)) => decoded.extend(base64_text(payload)),
+                        None => {
+                            let b64 = base64_like(s);
+                            if s.len() <= MAX_RAW_BASE64 || !b64 {
+                                push(s);
+                            }
+                            if b64 {
+                                decoded.extend(base64_text(s));
+                            }
+                        }
+                    }
+                }
+                Value::Array(a) => stack.extend(a.iter().rev()),
+                Value::Object(m) => {
+                    for (k, x) in m.iter().rev() {
+                        stack.push(x);
+                        push(k);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::with_capacity(decoded.len() + 1);
+        if !joined.is_empty() {
+            out.push(Cow::Owned(joined));
+        }
+        out.extend(decoded);
+        out
     }
 
     /// The whole body as a value (read-only; translation seam).

@@ -1022,10 +1022,7 @@ impl Engine {
             .scanners
             .iter()
             .find(|p| p.check == Check::PersonKoAfter);
-        let road = self
-            .scanners
-            .iter()
-            .find(|p| p.check == Check::AddressRoad);
+        let road = self.scanners.iter().find(|p| p.check == Check::AddressRoad);
         let first = out.len();
         let failed = std::cell::Cell::new(false);
         let DictCands {

@@ -553,7 +553,8 @@ fn label_shapes(label: &str) -> Vec<(usize, usize, &'static str, bool)> {
             i += 1;
             continue;
         }
-        let (start, mut end, mut digits) = (i, i, 0);
+        let (start, mut digits) = (i, 0);
+        let mut end;
         let mut j = i;
         loop {
             let run = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
@@ -973,10 +974,12 @@ fn inspect_body(
     raw: bool,
 ) -> Result<Option<(FindingCounts, Level)>, GatewayError> {
     if let Some(p) = parsed {
+        let others = p.other_texts();
         let texts = p
             .texts()
             .map(|(_, _, text)| text)
-            .chain(p.read_only_texts());
+            .chain(p.read_only_texts())
+            .chain(others.iter().map(AsRef::as_ref));
         return inspect(policy, after, texts).map(Some);
     }
     if raw {
@@ -1209,12 +1212,27 @@ mod tests {
         let mut counts = FindingCounts::default();
         let mut show = |label: &str| loggable(&engine, label, &mut counts);
         assert_eq!(show("gpt-4o-2024-08-06"), "gpt-4o-2024-08-06");
-        assert_eq!(show("claude-3-5-sonnet-20241022"), "claude-3-5-sonnet-20241022");
-        assert_eq!(show("claude-3-5-sonnet-v2@20241022"), "claude-3-5-sonnet-v2@20241022");
+        assert_eq!(
+            show("claude-3-5-sonnet-20241022"),
+            "claude-3-5-sonnet-20241022"
+        );
+        assert_eq!(
+            show("claude-3-5-sonnet-v2@20241022"),
+            "claude-3-5-sonnet-v2@20241022"
+        );
         assert_eq!(show("/v1/chat/completions"), "/v1/chat/completions");
-        assert_eq!(show("ft:gpt-4o:user-900101-1234567"), "ft:gpt-4o:user-{NUMBER}");
-        assert_eq!(show("ft:gpt-4o:user-900101-1234568"), "ft:gpt-4o:user-{KR_RRN}");
-        assert_eq!(show("gpt-hong@example.com-900101-1234567"), "{EMAIL}-{NUMBER}");
+        assert_eq!(
+            show("ft:gpt-4o:user-900101-1234567"),
+            "ft:gpt-4o:user-{NUMBER}"
+        );
+        assert_eq!(
+            show("ft:gpt-4o:user-900101-1234568"),
+            "ft:gpt-4o:user-{KR_RRN}"
+        );
+        assert_eq!(
+            show("gpt-hong@example.com-900101-1234567"),
+            "{EMAIL}-{NUMBER}"
+        );
         assert_eq!(show("resp_4111111111111111"), "resp_{NUMBER}");
         assert_eq!(show("m 010 1234 5678 x"), "m_{KR_PHONE}_x");
         assert_eq!(show("id_x1234567890"), "id_x{NUMBER}");

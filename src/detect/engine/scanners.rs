@@ -1779,7 +1779,10 @@ pub(super) fn road_address_span(hay: &str, t: usize) -> Option<(usize, usize)> {
     while rs > 0 && i - rs < 36 {
         if b[rs - 1].is_ascii_digit() {
             rs -= 1;
-        } else if let Some(c) = hay.get(rs.saturating_sub(3)..rs).and_then(|w| w.chars().next()) {
+        } else if let Some(c) = hay
+            .get(rs.saturating_sub(3)..rs)
+            .and_then(|w| w.chars().next())
+        {
             if !is_hangul_syllable(c) {
                 break;
             }
@@ -1808,20 +1811,31 @@ pub(super) fn road_address_span(hay: &str, t: usize) -> Option<(usize, usize)> {
             .take_while(|&(_, c)| is_hangul_syllable(c))
             .last()
             .map_or(we, |(k, _)| k);
-        if ws == we || !word_starts(hay, ws) || builtin::KR_DISTRICTS.binary_search(&&hay[ws..we]).is_err() {
+        if ws == we
+            || !word_starts(hay, ws)
+            || builtin::KR_DISTRICTS.binary_search(&&hay[ws..we]).is_err()
+        {
             break;
         }
         s = ws;
     }
     // The number, an optional `-N`, an optional side road (`43번길 12`).
     let number = |at: usize| -> Option<usize> {
-        let n = b[at..].iter().take(6).take_while(|c| c.is_ascii_digit()).count();
+        let n = b[at..]
+            .iter()
+            .take(6)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if n == 0 || n > 5 {
             return None;
         }
         let mut e = at + n;
         if b.get(e) == Some(&b'-') {
-            let m = b[e + 1..].iter().take(6).take_while(|c| c.is_ascii_digit()).count();
+            let m = b[e + 1..]
+                .iter()
+                .take(6)
+                .take_while(|c| c.is_ascii_digit())
+                .count();
             if (1..=5).contains(&m) {
                 e += 1 + m;
             }
@@ -1832,7 +1846,11 @@ pub(super) fn road_address_span(hay: &str, t: usize) -> Option<(usize, usize)> {
     for side in ["번길", "길", "가"] {
         if let Some(rest) = hay[e..].strip_prefix(side) {
             let at = e + side.len() + usize::from(rest.starts_with(' '));
-            if let Some(e2) = b.get(at).filter(|c| c.is_ascii_digit()).and_then(|_| number(at)) {
+            if let Some(e2) = b
+                .get(at)
+                .filter(|c| c.is_ascii_digit())
+                .and_then(|_| number(at))
+            {
                 e = e2;
             }
             break;
@@ -1849,7 +1867,10 @@ pub(super) fn road_address_span(hay: &str, t: usize) -> Option<(usize, usize)> {
 /// Hangul syllable.
 fn word_starts(hay: &str, at: usize) -> bool {
     let before = &hay[..at];
-    before.chars().next_back().is_none_or(|c| !c.is_alphanumeric())
+    before
+        .chars()
+        .next_back()
+        .is_none_or(|c| !c.is_alphanumeric())
         || [r"\n", r"\t", r"\r"].iter().any(|e| before.ends_with(e))
 }
 
@@ -2083,10 +2104,19 @@ mod tests {
             road_address_span(text, t).map(|(s, e)| &text[s..e])
         }
         assert_eq!(span("주소: 강남구 테헤란로 427호"), None); // a unit after the number
-        assert_eq!(span("주소: 강남구 테헤란로 427"), Some("강남구 테헤란로 427"));
-        assert_eq!(span("성남시 분당구 판교역로 166, 판교"), Some("성남시 분당구 판교역로 166"));
+        assert_eq!(
+            span("주소: 강남구 테헤란로 427"),
+            Some("강남구 테헤란로 427")
+        );
+        assert_eq!(
+            span("성남시 분당구 판교역로 166, 판교"),
+            Some("성남시 분당구 판교역로 166")
+        );
         assert_eq!(span("연구 결과로 3 가지"), Some("결과로 3")); // no district: scored low, needs a keyword
-        assert_eq!(span("서울 강남구 테헤란로 12-3"), Some("강남구 테헤란로 12-3"));
+        assert_eq!(
+            span("서울 강남구 테헤란로 12-3"),
+            Some("강남구 테헤란로 12-3")
+        );
         assert_eq!(span("판교로 43번길 12"), Some("판교로 43번길 12"));
         assert_eq!(span("분당로43번길 7"), Some("분당로43번길 7"));
         assert_eq!(span("기준으로 10"), None);
