@@ -15,7 +15,8 @@ mod serve;
 /// Haetae (해태): a data-sovereignty gateway for LLM APIs.
 ///
 /// Point the official OpenAI / Anthropic / Gemini SDKs at Haetae instead of the provider. Every prompt is scanned for
-/// personal and classified data, routed only where policy allows, and recorded in a signed residency log.
+/// personal and classified data, routed by model name, and recorded with what was found and where it went in a
+/// signed residency log. (This version reports findings; it does not yet block or re-route because of them.)
 #[derive(Debug, Parser)]
 #[command(
     name = "haetae",
