@@ -3,11 +3,14 @@
 //! 1. **classify** — which wire format is this path? Unknown paths get a 404 in the API's own error shape (or are
 //!    forwarded uninspected-by-format when `server.allow_unknown_paths` is set).
 //! 2. **admit** — take an in-flight permit (`limits.max_concurrent_requests`) or shed load with 503.
-//! 3. **authenticate** — gateway key → tenant; the key is dropped and never forwarded.
+//! 3. **authenticate** — gateway key → tenant; the key is dropped and never forwarded. The query string is sorted
+//!    here ([`super::query`]): parameters named like credentials and any parameter carrying a gateway key (under any
+//!    name or encoding) are dropped; the rest is forwarded as sent and its decoded text inspected in phase 6.
 //! 4. **read** — the body, bounded in bytes and time, `Content-Encoding` decoded with a cap.
 //! 5. **parse** — [`crate::api`] turns the body into text segments. Duplicate object keys are refused, so while no
 //!    segment or model is rewritten the original bytes are forwarded as sent (they mean exactly what was scanned).
-//! 6. **inspect** — every text segment is scanned; finding counts are kept (never values). Bodies larger than
+//! 6. **inspect** — every text segment, and the decoded names and values of the forwarded query parameters, are
+//!    scanned; finding counts are kept (never values). Bodies larger than
 //!    `limits.inline_scan_bytes` are scanned on the blocking pool, so a large prompt never stalls a runtime worker.
 //!    A scan that runs past `timeouts.inspection_ms` stops there and the request is refused (413).
 //! 7. **route** — [`crate::route`] picks the destination and the model name it is sent.
@@ -91,6 +94,9 @@ pub enum GatewayError {
     /// The body is not a valid request of its format.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The query string cannot be inspected.
+    #[error(transparent)]
+    Query(#[from] super::query::QueryError),
     /// The body cannot be inspected (not UTF-8 text on a path without a known format).
     #[error("the request body is not UTF-8 text, so the gateway cannot inspect it")]
     Uninspectable,
@@ -167,7 +173,9 @@ impl GatewayError {
             }
             Self::Body(BodyError::UnsupportedEncoding(_)) => ErrorKind::UnsupportedMediaType,
             Self::Body(BodyError::Timeout(_)) => ErrorKind::RequestTimeout,
-            Self::Body(_) | Self::Api(_) | Self::Uninspectable => ErrorKind::InvalidRequest,
+            Self::Body(_) | Self::Api(_) | Self::Query(_) | Self::Uninspectable => {
+                ErrorKind::InvalidRequest
+            }
             // 413, not 5xx: the body is what is too costly, and SDKs retry 5xx (the same body, three times over).
             Self::InspectionTimeout { .. } => ErrorKind::PayloadTooLarge,
             Self::Route(RouteError::FormatMismatch { .. }) => ErrorKind::InvalidRequest,
@@ -735,6 +743,8 @@ async fn pipeline(
         .authenticate(&parts.headers, query.as_deref())?
         .to_owned();
     ex.recorded = true;
+    // The query: no gateway key goes upstream under any name or encoding; what does is inspected below.
+    let query = super::query::sanitise(query.as_deref(), |k| shared.tenants.is_gateway_key(k))?;
 
     // 4. read, bounded
     let limits = &settings.limits;
@@ -801,6 +811,13 @@ async fn pipeline(
     if let Some(found) = scanned? {
         (ex.findings, ex.classification) = found;
     }
+    if !query.texts.is_empty() {
+        let (counts, level) = inspect(&ex.policy, after, query.texts.iter().map(String::as_str))?;
+        for (entity, n) in &counts {
+            add_count(&mut ex.findings, entity, *n);
+        }
+        ex.classification = ex.classification.max(level);
+    }
     for (entity, n) in &ex.label_findings {
         add_count(&mut ex.findings, entity, *n);
     }
@@ -857,10 +874,10 @@ async fn pipeline(
     ex.destination = Some(Arc::clone(&destination));
     ex.served_model = route.served_model.clone();
     ex.route = Some(Arc::clone(&route.reason));
-    let mut path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| ex.path.clone(), |pq| pq.as_str().to_owned());
+    let mut path_and_query = match &query.forward {
+        Some(q) => format!("{}?{q}", ex.path),
+        None => ex.path.clone(),
+    };
     if let (Some(p), Some(model)) = (&mut parsed, &route.served_model) {
         if p.format().family() == ApiFamily::Gemini {
             // Gemini carries the model in the path, not the body.
