@@ -1648,3 +1648,37 @@ async fn query_parameters_are_inspected_and_counted() {
     assert_eq!(gw.mock.count(), before, "nothing was forwarded");
     gw.shutdown().await;
 }
+
+/// A trailing slash is tolerated by the classifier and forwarded without it (strict upstreams answer 404 to it).
+#[tokio::test]
+async fn a_trailing_slash_is_forwarded_without_it() {
+    let gw = start().await;
+    let (s, _, body) = gw
+        .post("/v1/chat/completions/", chat("gpt-4o-mini", false))
+        .await;
+    assert_eq!(s, 200, "{body:?}");
+    assert_eq!(gw.mock.last().path_and_query, "/v1/chat/completions");
+    let (s, _, body) = gw
+        .post(
+            "/v1/messages/?beta=true",
+            anthropic("claude-sonnet-4-5", false),
+        )
+        .await;
+    assert_eq!(s, 200, "{body:?}");
+    assert_eq!(gw.mock.last().path_and_query, "/v1/messages?beta=true");
+    let (s, _, body) = gw
+        .post(
+            "/v1beta/models/gemini-2.0-flash:streamGenerateContent/?alt=sse",
+            json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 200, "{body:?}");
+    assert_eq!(
+        gw.mock.last().path_and_query,
+        "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+    );
+    let (s, _, _) = send("GET", &gw.url("/v1/models/"), &[], Bytes::new()).await;
+    assert_eq!(s, 200);
+    assert_eq!(gw.mock.last().path_and_query, "/v1/models");
+    gw.shutdown().await;
+}

@@ -2,8 +2,10 @@
 //!
 //! Classification is exact: a path that is not one of the known shapes (extra segments, percent-encoded slashes,
 //! dot segments, a wrong method) yields `None`, and the proxy must then refuse the request rather than forward it
-//! unscanned. Only a single trailing `/` and the query string are tolerated. The query may carry a Gemini API key
-//! (`?key=`): this module never logs or returns it, and callers must never log the raw path and query.
+//! unscanned. Only a single trailing `/` and the query string are tolerated; [`canonical_path`] is the path without
+//! them, which is what the proxy forwards (a strict upstream answers 404 to `/v1/chat/completions/`). The query may
+//! carry a Gemini API key (`?key=`): this module never logs or returns it, and callers must never log the raw path and
+//! query.
 
 use http::Method;
 
@@ -242,13 +244,21 @@ pub fn classify_bytes(method: &[u8], path: &str) -> Option<Endpoint> {
     classify(&Method::from_bytes(method).ok()?, path)
 }
 
+/// The path as [`classify`] reads it, and as it is forwarded: without the query string and without a single
+/// trailing `/` (`/v1/chat/completions/?x=1` → `/v1/chat/completions`; `/` stays `/`).
+pub fn canonical_path(path: &str) -> &str {
+    let path = strip_query(path);
+    if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    }
+}
+
 /// Classify a request line. Returns `None` for anything that is not exactly one of the known endpoints.
 pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
     let full = path;
-    let mut path = strip_query(path);
-    if path.len() > 1 {
-        path = path.strip_suffix('/').unwrap_or(path);
-    }
+    let path = canonical_path(path);
     let simple = |format: WireFormat| Endpoint {
         format,
         family: format.family(),
@@ -417,6 +427,16 @@ mod tests {
             assert!(!e.path_stream);
         }
         assert!(classify(&Method::GET, "/v1/chat/completions").is_none());
+        for (p, canonical) in [
+            ("/v1/chat/completions/", "/v1/chat/completions"),
+            ("/v1/chat/completions/?x=1", "/v1/chat/completions"),
+            ("/v1/messages?beta=true", "/v1/messages"),
+            ("/v1/models", "/v1/models"),
+            ("/", "/"),
+            ("", ""),
+        ] {
+            assert_eq!(canonical_path(p), canonical, "{p}");
+        }
         for bad in [
             "/v1/chat/completions/x",
             "/v1/chat%2Fcompletions",

@@ -16,8 +16,9 @@
 //! 7. **route** — [`crate::route`] picks the destination and the model name it is sent.
 //! 8. **record** — the residency record (destination, jurisdiction, finding counts, keyed request digest) is made
 //!    durable before forwarding when `audit.durability = before-forward`; failure refuses the request (fail closed).
-//! 9. **forward** — the upstream request gets the destination's credential; the response streams back through
-//!    [`super::stream::ResponseBody`], which reports how it ended to the [`Exchange`] (access log).
+//! 9. **forward** — to the endpoint's canonical path (no trailing `/`). The upstream request gets the destination's
+//!    credential; the response streams back through [`super::stream::ResponseBody`], which reports how it ended to
+//!    the [`Exchange`] (access log).
 //!
 //! Must never: forward a request whose body was not read and parsed (fail closed), forward the client's gateway
 //! key, or put body content in an error message or log line.
@@ -874,9 +875,16 @@ async fn pipeline(
     ex.destination = Some(Arc::clone(&destination));
     ex.served_model = route.served_model.clone();
     ex.route = Some(Arc::clone(&route.reason));
+    // A known endpoint goes out under its canonical path (`/v1/chat/completions/` → `/v1/chat/completions`: strict
+    // upstreams answer 404 to the slash); an unknown one (`server.allow_unknown_paths`) as sent.
+    let path = if endpoint.is_some() {
+        api::canonical_path(&ex.path)
+    } else {
+        ex.path.as_str()
+    };
     let mut path_and_query = match &query.forward {
-        Some(q) => format!("{}?{q}", ex.path),
-        None => ex.path.clone(),
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
     };
     if let (Some(p), Some(model)) = (&mut parsed, &route.served_model) {
         if p.format().family() == ApiFamily::Gemini {
