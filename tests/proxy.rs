@@ -1682,3 +1682,40 @@ async fn a_trailing_slash_is_forwarded_without_it() {
     assert_eq!(gw.mock.last().path_and_query, "/v1/models");
     gw.shutdown().await;
 }
+
+/// `HEAD` on the models passthrough answers like `GET` without the body: the same status and headers
+/// (`Content-Length` included); the provider is asked with `GET`. `HEAD` elsewhere is still unknown.
+#[tokio::test]
+async fn head_on_the_model_list_is_get_without_the_body() {
+    let gw = start().await;
+    for path in ["/v1/models", "/v1/models/gpt-4o-mini"] {
+        let (s, get_headers, get_body) = send("GET", &gw.url(path), &[], Bytes::new()).await;
+        assert_eq!(s, 200, "{path}");
+        let before = gw.mock.count();
+        let (s, h, body) = send("HEAD", &gw.url(path), &[], Bytes::new()).await;
+        assert_eq!(s, 200, "{path}");
+        assert!(body.is_empty(), "{path}");
+        assert_eq!(
+            h["content-length"],
+            get_body.len().to_string().as_str(),
+            "{path}"
+        );
+        assert_eq!(h["content-type"], get_headers["content-type"], "{path}");
+        assert!(h["x-haetae-request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("hx-"));
+        assert_eq!(h["x-haetae-destination"], "openai; jurisdiction=US");
+        assert_eq!(gw.mock.count(), before + 1, "{path}");
+        let seen = gw.mock.last();
+        assert_eq!(
+            (seen.method.as_str(), seen.path_and_query.as_str()),
+            ("GET", path)
+        );
+    }
+    let before = gw.mock.count();
+    let (s, _, _) = send("HEAD", &gw.url("/v1/chat/completions"), &[], Bytes::new()).await;
+    assert_eq!(s, 404);
+    assert_eq!(gw.mock.count(), before);
+    gw.shutdown().await;
+}

@@ -810,9 +810,10 @@ async fn repeated_exports_reuse_what_was_verified() {
     stop.send(true).unwrap();
 }
 
-/// Findings in the query string are in the residency record like the body's (the values never are).
+/// Findings in the query string are in the residency record like the body's (the values never are), and a `HEAD`
+/// on the model list leaves a complete record (not a cancelled one).
 #[tokio::test]
-async fn query_findings_are_recorded() {
+async fn query_findings_and_head_requests_are_recorded() {
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);
     settings.audit.checkpoint_interval_ms = 20;
@@ -834,17 +835,23 @@ async fn query_findings_are_recorded() {
         "{findings}"
     );
     assert!(findings.contains("CLASSIFICATION_MARKING=1"), "{findings}");
+    let (s, h2, body) = send("HEAD", &gw.url("/v1/models"), &[], "").await;
+    assert_eq!(s, 200);
+    assert!(body.is_empty());
     gw.shutdown().await;
 
     let v = v.unwrap_or_else(|| verifier(&settings));
-    // config + decided + forwarded
-    let leaves = leaves_when_published(&audit_dir, &v, 3);
-    let id = h1["x-haetae-request-id"].to_str().unwrap();
-    let r1: Vec<&haetae::audit::ResidencyRecord> = leaves
-        .iter()
-        .filter_map(|l| l.entry.as_request())
-        .filter(|r| r.request_id == id)
-        .collect();
+    // config + (decided, forwarded) × 2
+    let leaves = leaves_when_published(&audit_dir, &v, 5);
+    let of = |h: &http::HeaderMap| -> Vec<&haetae::audit::ResidencyRecord> {
+        let id = h["x-haetae-request-id"].to_str().unwrap();
+        leaves
+            .iter()
+            .filter_map(|l| l.entry.as_request())
+            .filter(|r| r.request_id == id)
+            .collect()
+    };
+    let r1 = of(&h1);
     assert_eq!(
         r1.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
         ["decided", "forwarded"]
@@ -854,6 +861,12 @@ async fn query_findings_are_recorded() {
         assert_eq!(r.findings.get("EMAIL"), Some(&1));
         assert_eq!(r.classification, "TOP_SECRET");
     }
+    let r2 = of(&h2);
+    assert_eq!(
+        r2.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+        ["decided", "forwarded"]
+    );
+    assert_eq!(r2[1].status, Some(200));
     let bytes = all_file_bytes(&audit_dir);
     for needle in [RRN, "kim@example.com", "kim%40example.com", "customer"] {
         assert!(

@@ -5,7 +5,7 @@
 //! unscanned. Only a single trailing `/` and the query string are tolerated; [`canonical_path`] is the path without
 //! them, which is what the proxy forwards (a strict upstream answers 404 to `/v1/chat/completions/`). The query may
 //! carry a Gemini API key (`?key=`): this module never logs or returns it, and callers must never log the raw path and
-//! query.
+//! query. `HEAD` is classified like `GET` on the models passthrough (`/v1/models[/{id}]`, `/v1beta/models[/{id}]`).
 
 use http::Method;
 
@@ -34,6 +34,7 @@ pub enum WireFormat {
     /// Gemini `POST /v1beta/models/{model}:countTokens` (body: `contents` or `generateContentRequest`).
     GeminiCountTokens,
     /// `GET /v1/models`, `GET /v1/models/{id}` (and the Gemini `/v1beta/models` equivalents): passthrough, no body.
+    /// `HEAD` on the same paths too (the proxy asks the upstream with `GET` and answers without the body).
     ModelsList,
 }
 
@@ -312,7 +313,8 @@ pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
     if state {
         return Some(simple(WireFormat::OpenAiResponseState));
     }
-    if *method == Method::GET {
+    // HEAD is GET without the body (RFC 9110, 9.3.2): the models passthrough answers it too.
+    if *method == Method::GET || *method == Method::HEAD {
         let (family, rest) = if let Some(r) = path.strip_prefix("/v1beta/models") {
             (ApiFamily::Gemini, r)
         } else if let Some(r) = path.strip_prefix("/v1/models") {
@@ -427,6 +429,7 @@ mod tests {
             assert!(!e.path_stream);
         }
         assert!(classify(&Method::GET, "/v1/chat/completions").is_none());
+        assert!(classify(&Method::HEAD, "/v1/chat/completions").is_none());
         for (p, canonical) in [
             ("/v1/chat/completions/", "/v1/chat/completions"),
             ("/v1/chat/completions/?x=1", "/v1/chat/completions"),
@@ -487,6 +490,17 @@ mod tests {
         assert!(classify(&Method::GET, "/v1/models/a/b").is_none());
         assert!(classify(&Method::GET, "/v1/modelsx").is_none());
         assert!(classify(&Method::DELETE, "/v1/models/x").is_none());
+        // HEAD: the same passthrough as GET, and nothing else.
+        for p in [
+            "/v1/models",
+            "/v1/models/gpt-4o/",
+            "/v1beta/models?pageSize=5",
+        ] {
+            let head = classify(&Method::HEAD, p).unwrap_or_else(|| panic!("{p}"));
+            assert_eq!(Some(head), classify(&Method::GET, p), "{p}");
+        }
+        assert!(classify(&Method::HEAD, "/v1/models/a/b").is_none());
+        assert!(classify(&Method::HEAD, "/v1/responses/resp_1").is_none());
     }
 
     #[test]

@@ -16,9 +16,10 @@
 //! 7. **route** — [`crate::route`] picks the destination and the model name it is sent.
 //! 8. **record** — the residency record (destination, jurisdiction, finding counts, keyed request digest) is made
 //!    durable before forwarding when `audit.durability = before-forward`; failure refuses the request (fail closed).
-//! 9. **forward** — to the endpoint's canonical path (no trailing `/`). The upstream request gets the destination's
-//!    credential; the response streams back through [`super::stream::ResponseBody`], which reports how it ended to
-//!    the [`Exchange`] (access log).
+//! 9. **forward** — to the endpoint's canonical path (no trailing `/`); `HEAD` on the models passthrough is asked
+//!    upstream as `GET` and answered without the body. The upstream request gets the destination's credential; the
+//!    response streams back through [`super::stream::ResponseBody`], which reports how it ended to the [`Exchange`]
+//!    (access log).
 //!
 //! Must never: forward a request whose body was not read and parsed (fail closed), forward the client's gateway
 //! key, or put body content in an error message or log line.
@@ -936,8 +937,14 @@ async fn pipeline(
             HeaderValue::from(forward_body.len()),
         );
     }
+    // HEAD on the models passthrough is asked as GET (not every provider answers HEAD); [`respond`] drops the body.
+    let method = if parts.method == Method::HEAD && ex.format == Some(WireFormat::ModelsList) {
+        Method::GET
+    } else {
+        parts.method.clone()
+    };
     let mut upstream_req = Request::new(Full::new(forward_body));
-    *upstream_req.method_mut() = parts.method.clone();
+    *upstream_req.method_mut() = method;
     *upstream_req.uri_mut() = uri;
     *upstream_req.headers_mut() = headers;
 
@@ -1200,6 +1207,14 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
             DESTINATION_HEADER,
             &format!("{}; jurisdiction={}", d.name, d.jurisdiction),
         );
+    }
+    if ex.method == Method::HEAD {
+        // No body, but the head of a GET (its Content-Length included, RFC 9110, 9.3.2). The upstream's body, if it
+        // was asked with GET, is dropped unread, and the exchange ends here (hyper would drop a body it must not send
+        // unpolled, and the exchange would be logged as cancelled).
+        drop(incoming);
+        ex.on_end(StreamEnd::Complete, StreamStats::default());
+        return Response::from_parts(parts, full(Bytes::new()));
     }
     let idle = Duration::from_millis(shared.settings.timeouts.upstream_idle_ms);
     let sse_format = forwarded
