@@ -1719,3 +1719,22 @@ async fn head_on_the_model_list_is_get_without_the_body() {
     assert_eq!(gw.mock.count(), before);
     gw.shutdown().await;
 }
+
+/// The gateway answers `Expect: 100-continue` itself and reads the whole body before forwarding, so the header is
+/// not passed on (a provider or proxy could answer 417 to it).
+#[tokio::test]
+async fn expect_100_continue_is_not_forwarded() {
+    let gw = start().await;
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("expect", "100-continue")],
+        chat("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!(s, 200, "{body:?}");
+    let seen = gw.mock.last();
+    assert!(seen.headers.get("expect").is_none(), "{:?}", seen.headers);
+    assert_eq!(seen.json()["model"], "gpt-4o-mini");
+    gw.shutdown().await;
+}

@@ -17,9 +17,9 @@
 //! 8. **record** — the residency record (destination, jurisdiction, finding counts, keyed request digest) is made
 //!    durable before forwarding when `audit.durability = before-forward`; failure refuses the request (fail closed).
 //! 9. **forward** — to the endpoint's canonical path (no trailing `/`); `HEAD` on the models passthrough is asked
-//!    upstream as `GET` and answered without the body. The upstream request gets the destination's credential; the
-//!    response streams back through [`super::stream::ResponseBody`], which reports how it ended to the [`Exchange`]
-//!    (access log).
+//!    upstream as `GET` and answered without the body. The upstream request gets the destination's credential and
+//!    no hop-level headers (`Expect` included: the gateway answered it and read the body); the response streams
+//!    back through [`super::stream::ResponseBody`], which reports how it ended to the [`Exchange`] (access log).
 //!
 //! Must never: forward a request whose body was not read and parsed (fail closed), forward the client's gateway
 //! key, or put body content in an error message or log line.
@@ -1088,6 +1088,8 @@ const DROP_REQUEST_HEADERS: &[&str] = &[
     "content-length",
     "content-encoding",
     "accept-encoding",
+    // `Expect: 100-continue` was for the gateway, which has answered it and read the whole body
+    "expect",
     // the client's gateway key, in every SDK's spelling (`api-key`: Azure OpenAI's)
     "authorization",
     "x-api-key",
