@@ -1562,3 +1562,231 @@ async fn fields_outside_the_segments_are_inspected_once() {
     assert_eq!(h["x-haetae-findings"], "EMAIL=1,KR_RRN=1");
     gw.shutdown().await;
 }
+
+/// Two tenants; requests are sent with acme's key in a header, while beta's key (or a credential-named parameter)
+/// rides in the query under another name or encoding. None of it reaches the provider; `alt=sse` and other
+/// parameters do, as the client encoded them.
+#[tokio::test]
+async fn query_strings_never_carry_a_gateway_key_upstream() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    for (name, key) in [("acme", "gw-acme-key"), ("beta", "gw-beta-key")] {
+        settings.tenants.push(haetae::config::TenantSettings {
+            name: name.into(),
+            key_sha256: vec![haetae::proxy::auth::key_hash_hex(key)],
+        });
+    }
+    let gw = start_with(mock, settings).await;
+    let gemini = "/v1beta/models/gemini-2.0-flash:generateContent";
+    let gemini_body =
+        json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).to_string();
+    let openai_auth = ("authorization", "Bearer gw-acme-key");
+    let gemini_auth = ("x-goog-api-key", "gw-acme-key");
+    for (path, auth, body, upstream) in [
+        // the report's three leaks (M1)
+        (
+            "/v1/chat/completions?api_key=gw-beta-key",
+            openai_auth,
+            chat("gpt-4o-mini", false),
+            "/v1/chat/completions".to_owned(),
+        ),
+        (
+            &format!("{gemini}?KEY=gw-beta-key&alt=sse") as &str,
+            gemini_auth,
+            gemini_body.clone(),
+            format!("{gemini}?alt=sse"),
+        ),
+        (
+            &format!("{gemini}?%6Bey=gw-beta-key"),
+            gemini_auth,
+            gemini_body.clone(),
+            gemini.to_owned(),
+        ),
+        // a key under any name, in any encoding, or inside a value
+        (
+            "/v1/chat/completions?foo=bar&token=gw-beta-key&x=gw%2Dacme%2Dkey&q=my+key+gw-beta-key",
+            openai_auth,
+            chat("gpt-4o-mini", false),
+            "/v1/chat/completions?foo=bar".to_owned(),
+        ),
+        // credential names whatever their value
+        (
+            &format!("{gemini}?Api-Key=x&ACCESS_TOKEN=y&apikey=z&api%5Fkey=w&alt=sse&pageSize=5"),
+            gemini_auth,
+            gemini_body.clone(),
+            format!("{gemini}?alt=sse&pageSize=5"),
+        ),
+    ] {
+        let before = gw.mock.count();
+        let (s, _, resp) = send("POST", &gw.url(path), &[JSON, auth], body).await;
+        assert_eq!(s, 200, "{path}: {resp:?}");
+        assert_eq!(gw.mock.count(), before + 1, "{path}");
+        let seen = gw.mock.last();
+        assert_eq!(seen.path_and_query, upstream, "{path}");
+        let decoded = percent_encoding::percent_decode_str(&seen.path_and_query)
+            .decode_utf8_lossy()
+            .into_owned();
+        assert!(!decoded.contains("gw-"), "{path}: {decoded}");
+        for (_, v) in seen.headers.iter() {
+            assert!(!v.to_str().unwrap_or("").contains("gw-"), "{path}");
+        }
+    }
+    // The model list: the Gemini key in `?key=` still selects Gemini, and goes no further.
+    let (s, h, _) = send(
+        "GET",
+        &gw.url("/v1/models?key=gw-acme-key&pageSize=5"),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-destination"], "gemini; jurisdiction=US");
+    assert_eq!(gw.mock.last().path_and_query, "/v1/models?pageSize=5");
+    gw.shutdown().await;
+}
+
+/// Query parameters are client text like the body: their decoded names and values are counted with the body's
+/// findings, and they are still forwarded. One that cannot be decoded to text cannot be inspected: refused.
+#[tokio::test]
+async fn query_parameters_are_inspected_and_counted() {
+    let gw = start().await;
+    let clean = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+        .to_string();
+    let (s, h, _) = gw
+        .post(
+            "/v1/chat/completions?customer=900101-1234567&mail=hong%40example.com",
+            clean.clone(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=1,KR_RRN=1");
+    assert_eq!(
+        gw.mock.last().path_and_query,
+        "/v1/chat/completions?customer=900101-1234567&mail=hong%40example.com",
+        "unknown parameters are forwarded as sent (and inspected)"
+    );
+    // An encoded hyphen (even a doubly encoded one) does not hide a number; the body's findings add up.
+    let (s, h, _) = gw
+        .post(
+            "/v1/chat/completions?c=900101%252D1234567",
+            chat("gpt-4o-mini", false),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "KR_RRN=2");
+    let (s, h, _) = send(
+        "GET",
+        &gw.url("/v1/models?note=010-1234-5678"),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "KR_PHONE=1");
+    // Gemini's `alt=sse` is nothing to report.
+    let (s, h, _) = gw
+        .post(
+            "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse",
+            json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "");
+    let before = gw.mock.count();
+    let (s, _, body) = gw.post("/v1/chat/completions?x=%FF", clean).await;
+    assert_eq!(s, 400, "{body:?}");
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("query parameter 0"), "{text}");
+    assert_eq!(gw.mock.count(), before, "nothing was forwarded");
+    gw.shutdown().await;
+}
+
+/// A trailing slash is tolerated by the classifier and forwarded without it (strict upstreams answer 404 to it).
+#[tokio::test]
+async fn a_trailing_slash_is_forwarded_without_it() {
+    let gw = start().await;
+    let (s, _, body) = gw
+        .post("/v1/chat/completions/", chat("gpt-4o-mini", false))
+        .await;
+    assert_eq!(s, 200, "{body:?}");
+    assert_eq!(gw.mock.last().path_and_query, "/v1/chat/completions");
+    let (s, _, body) = gw
+        .post(
+            "/v1/messages/?beta=true",
+            anthropic("claude-sonnet-4-5", false),
+        )
+        .await;
+    assert_eq!(s, 200, "{body:?}");
+    assert_eq!(gw.mock.last().path_and_query, "/v1/messages?beta=true");
+    let (s, _, body) = gw
+        .post(
+            "/v1beta/models/gemini-2.0-flash:streamGenerateContent/?alt=sse",
+            json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 200, "{body:?}");
+    assert_eq!(
+        gw.mock.last().path_and_query,
+        "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+    );
+    let (s, _, _) = send("GET", &gw.url("/v1/models/"), &[], Bytes::new()).await;
+    assert_eq!(s, 200);
+    assert_eq!(gw.mock.last().path_and_query, "/v1/models");
+    gw.shutdown().await;
+}
+
+/// `HEAD` on the models passthrough answers like `GET` without the body: the same status and headers
+/// (`Content-Length` included); the provider is asked with `GET`. `HEAD` elsewhere is still unknown.
+#[tokio::test]
+async fn head_on_the_model_list_is_get_without_the_body() {
+    let gw = start().await;
+    for path in ["/v1/models", "/v1/models/gpt-4o-mini"] {
+        let (s, get_headers, get_body) = send("GET", &gw.url(path), &[], Bytes::new()).await;
+        assert_eq!(s, 200, "{path}");
+        let before = gw.mock.count();
+        let (s, h, body) = send("HEAD", &gw.url(path), &[], Bytes::new()).await;
+        assert_eq!(s, 200, "{path}");
+        assert!(body.is_empty(), "{path}");
+        assert_eq!(
+            h["content-length"],
+            get_body.len().to_string().as_str(),
+            "{path}"
+        );
+        assert_eq!(h["content-type"], get_headers["content-type"], "{path}");
+        assert!(h["x-haetae-request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("hx-"));
+        assert_eq!(h["x-haetae-destination"], "openai; jurisdiction=US");
+        assert_eq!(gw.mock.count(), before + 1, "{path}");
+        let seen = gw.mock.last();
+        assert_eq!(
+            (seen.method.as_str(), seen.path_and_query.as_str()),
+            ("GET", path)
+        );
+    }
+    let before = gw.mock.count();
+    let (s, _, _) = send("HEAD", &gw.url("/v1/chat/completions"), &[], Bytes::new()).await;
+    assert_eq!(s, 404);
+    assert_eq!(gw.mock.count(), before);
+    gw.shutdown().await;
+}
+
+/// The gateway answers `Expect: 100-continue` itself and reads the whole body before forwarding, so the header is
+/// not passed on (a provider or proxy could answer 417 to it).
+#[tokio::test]
+async fn expect_100_continue_is_not_forwarded() {
+    let gw = start().await;
+    let (s, _, body) = send(
+        "POST",
+        &gw.url("/v1/chat/completions"),
+        &[JSON, ("expect", "100-continue")],
+        chat("gpt-4o-mini", false),
+    )
+    .await;
+    assert_eq!(s, 200, "{body:?}");
+    let seen = gw.mock.last();
+    assert!(seen.headers.get("expect").is_none(), "{:?}", seen.headers);
+    assert_eq!(seen.json()["model"], "gpt-4o-mini");
+    gw.shutdown().await;
+}

@@ -563,7 +563,7 @@ async fn a_rotated_log_is_continued_and_served_shard_by_shard() {
     verify_dir(&settings.audit.dir, &v, &VerifyOptions::default()).unwrap();
 }
 
-/// Client text outside the body — the model name, the URL path, the method token — is scanned and counted like the
+/// Client text outside the body — the model name, the URL path and query, the method token — is scanned and counted like the
 /// body, and never reaches the access log, the residency log or an error message raw (the real binary, its stderr
 /// and its log directory are read back).
 #[tokio::test]
@@ -596,6 +596,17 @@ async fn labels_with_personal_data_are_counted_and_never_logged() {
     let (s, h, _) = send("GET", &format!("{base}/v1/models/{RRN}"), &[], "").await;
     assert_eq!(s, 200);
     assert_eq!(h["x-haetae-findings"], "KR_RRN=1");
+
+    // The query string: counted, and not written anywhere by the gateway.
+    let (s, h, _) = send(
+        "GET",
+        &format!("{base}/v1/models?customer={RRN}&mail={MAIL}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(h["x-haetae-findings"], "EMAIL=1,KR_RRN=1");
 
     let (s, _, b) = send("GET", &format!("{base}/v1/files/{CARD}"), &[], "").await;
     assert_eq!(s, 404);
@@ -797,4 +808,70 @@ async fn repeated_exports_reuse_what_was_verified() {
     assert_eq!(recent.lines().count(), 3, "{recent}");
     assert!(recent.lines().all(|l| l.contains("\"later-")));
     stop.send(true).unwrap();
+}
+
+/// Findings in the query string are in the residency record like the body's (the values never are), and a `HEAD`
+/// on the model list leaves a complete record (not a cancelled one).
+#[tokio::test]
+async fn query_findings_and_head_requests_are_recorded() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    let audit_dir = settings.audit.dir.clone();
+    let v = verifier_after_start(&settings);
+    let gw = start_with(mock, settings.clone()).await;
+    let clean = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+        .to_string();
+    let (s, h1, _) = gw
+        .post(
+            &format!("/v1/chat/completions?customer={RRN}&mail=kim%40example.com&note=TOP+SECRET"),
+            clean,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let findings = h1["x-haetae-findings"].to_str().unwrap().to_owned();
+    assert!(
+        findings.contains("EMAIL=1") && findings.contains("KR_RRN=1"),
+        "{findings}"
+    );
+    assert!(findings.contains("CLASSIFICATION_MARKING=1"), "{findings}");
+    let (s, h2, body) = send("HEAD", &gw.url("/v1/models"), &[], "").await;
+    assert_eq!(s, 200);
+    assert!(body.is_empty());
+    gw.shutdown().await;
+
+    let v = v.unwrap_or_else(|| verifier(&settings));
+    // config + (decided, forwarded) × 2
+    let leaves = leaves_when_published(&audit_dir, &v, 5);
+    let of = |h: &http::HeaderMap| -> Vec<&haetae::audit::ResidencyRecord> {
+        let id = h["x-haetae-request-id"].to_str().unwrap();
+        leaves
+            .iter()
+            .filter_map(|l| l.entry.as_request())
+            .filter(|r| r.request_id == id)
+            .collect()
+    };
+    let r1 = of(&h1);
+    assert_eq!(
+        r1.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+        ["decided", "forwarded"]
+    );
+    for r in &r1 {
+        assert_eq!(r.findings.get("KR_RRN"), Some(&1));
+        assert_eq!(r.findings.get("EMAIL"), Some(&1));
+        assert_eq!(r.classification, "TOP_SECRET");
+    }
+    let r2 = of(&h2);
+    assert_eq!(
+        r2.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+        ["decided", "forwarded"]
+    );
+    assert_eq!(r2[1].status, Some(200));
+    let bytes = all_file_bytes(&audit_dir);
+    for needle in [RRN, "kim@example.com", "kim%40example.com", "customer"] {
+        assert!(
+            !contains(&bytes, needle),
+            "the residency log contains `{needle}`"
+        );
+    }
 }

@@ -2,8 +2,10 @@
 //!
 //! Classification is exact: a path that is not one of the known shapes (extra segments, percent-encoded slashes,
 //! dot segments, a wrong method) yields `None`, and the proxy must then refuse the request rather than forward it
-//! unscanned. Only a single trailing `/` and the query string are tolerated. The query may carry a Gemini API key
-//! (`?key=`): this module never logs or returns it, and callers must never log the raw path and query.
+//! unscanned. Only a single trailing `/` and the query string are tolerated; [`canonical_path`] is the path without
+//! them, which is what the proxy forwards (a strict upstream answers 404 to `/v1/chat/completions/`). The query may
+//! carry a Gemini API key (`?key=`): this module never logs or returns it, and callers must never log the raw path and
+//! query. `HEAD` is classified like `GET` on the models passthrough (`/v1/models[/{id}]`, `/v1beta/models[/{id}]`).
 
 use http::Method;
 
@@ -32,6 +34,7 @@ pub enum WireFormat {
     /// Gemini `POST /v1beta/models/{model}:countTokens` (body: `contents` or `generateContentRequest`).
     GeminiCountTokens,
     /// `GET /v1/models`, `GET /v1/models/{id}` (and the Gemini `/v1beta/models` equivalents): passthrough, no body.
+    /// `HEAD` on the same paths too (the proxy asks the upstream with `GET` and answers without the body).
     ModelsList,
 }
 
@@ -242,13 +245,21 @@ pub fn classify_bytes(method: &[u8], path: &str) -> Option<Endpoint> {
     classify(&Method::from_bytes(method).ok()?, path)
 }
 
+/// The path as [`classify`] reads it, and as it is forwarded: without the query string and without a single
+/// trailing `/` (`/v1/chat/completions/?x=1` → `/v1/chat/completions`; `/` stays `/`).
+pub fn canonical_path(path: &str) -> &str {
+    let path = strip_query(path);
+    if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    }
+}
+
 /// Classify a request line. Returns `None` for anything that is not exactly one of the known endpoints.
 pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
     let full = path;
-    let mut path = strip_query(path);
-    if path.len() > 1 {
-        path = path.strip_suffix('/').unwrap_or(path);
-    }
+    let path = canonical_path(path);
     let simple = |format: WireFormat| Endpoint {
         format,
         family: format.family(),
@@ -302,7 +313,8 @@ pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
     if state {
         return Some(simple(WireFormat::OpenAiResponseState));
     }
-    if *method == Method::GET {
+    // HEAD is GET without the body (RFC 9110, 9.3.2): the models passthrough answers it too.
+    if *method == Method::GET || *method == Method::HEAD {
         let (family, rest) = if let Some(r) = path.strip_prefix("/v1beta/models") {
             (ApiFamily::Gemini, r)
         } else if let Some(r) = path.strip_prefix("/v1/models") {
@@ -417,6 +429,17 @@ mod tests {
             assert!(!e.path_stream);
         }
         assert!(classify(&Method::GET, "/v1/chat/completions").is_none());
+        assert!(classify(&Method::HEAD, "/v1/chat/completions").is_none());
+        for (p, canonical) in [
+            ("/v1/chat/completions/", "/v1/chat/completions"),
+            ("/v1/chat/completions/?x=1", "/v1/chat/completions"),
+            ("/v1/messages?beta=true", "/v1/messages"),
+            ("/v1/models", "/v1/models"),
+            ("/", "/"),
+            ("", ""),
+        ] {
+            assert_eq!(canonical_path(p), canonical, "{p}");
+        }
         for bad in [
             "/v1/chat/completions/x",
             "/v1/chat%2Fcompletions",
@@ -467,6 +490,17 @@ mod tests {
         assert!(classify(&Method::GET, "/v1/models/a/b").is_none());
         assert!(classify(&Method::GET, "/v1/modelsx").is_none());
         assert!(classify(&Method::DELETE, "/v1/models/x").is_none());
+        // HEAD: the same passthrough as GET, and nothing else.
+        for p in [
+            "/v1/models",
+            "/v1/models/gpt-4o/",
+            "/v1beta/models?pageSize=5",
+        ] {
+            let head = classify(&Method::HEAD, p).unwrap_or_else(|| panic!("{p}"));
+            assert_eq!(Some(head), classify(&Method::GET, p), "{p}");
+        }
+        assert!(classify(&Method::HEAD, "/v1/models/a/b").is_none());
+        assert!(classify(&Method::HEAD, "/v1/responses/resp_1").is_none());
     }
 
     #[test]

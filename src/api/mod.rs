@@ -39,7 +39,9 @@ mod path;
 mod request;
 mod splice;
 
-pub use classify::{classify, classify_bytes, stored_response_id, ApiFamily, Endpoint, WireFormat};
+pub use classify::{
+    canonical_path, classify, classify_bytes, stored_response_id, ApiFamily, Endpoint, WireFormat,
+};
 pub use errors::ErrorKind;
 pub use path::{JsonPath, PathStep};
 pub use request::{

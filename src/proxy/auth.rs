@@ -96,6 +96,12 @@ impl Tenants {
         names.len()
     }
 
+    /// Whether `candidate` is a configured gateway key (of any tenant), compared by hash. Used to keep keys out of
+    /// what is forwarded ([`super::query`]); the empty string is never a key.
+    pub fn is_gateway_key(&self, candidate: &str) -> bool {
+        !candidate.is_empty() && self.by_hash.contains_key(&key_digest(candidate))
+    }
+
     /// Identify the tenant of a request.
     pub fn authenticate(
         &self,
@@ -161,6 +167,15 @@ mod tests {
             t.authenticate(&HeaderMap::new(), Some("alt=sse&key=gw-acme-1")),
             Ok("acme")
         );
+    }
+
+    #[test]
+    fn gateway_keys_are_recognised_by_hash() {
+        let t = tenants();
+        assert!(t.is_gateway_key("gw-acme-1"));
+        assert!(!t.is_gateway_key("gw-acme-2"));
+        assert!(!t.is_gateway_key(""));
+        assert!(!Tenants::default().is_gateway_key("gw-acme-1"));
     }
 
     #[test]

@@ -3,18 +3,23 @@
 //! 1. **classify** — which wire format is this path? Unknown paths get a 404 in the API's own error shape (or are
 //!    forwarded uninspected-by-format when `server.allow_unknown_paths` is set).
 //! 2. **admit** — take an in-flight permit (`limits.max_concurrent_requests`) or shed load with 503.
-//! 3. **authenticate** — gateway key → tenant; the key is dropped and never forwarded.
+//! 3. **authenticate** — gateway key → tenant; the key is dropped and never forwarded. The query string is sorted
+//!    here ([`super::query`]): parameters named like credentials and any parameter carrying a gateway key (under any
+//!    name or encoding) are dropped; the rest is forwarded as sent and its decoded text inspected in phase 6.
 //! 4. **read** — the body, bounded in bytes and time, `Content-Encoding` decoded with a cap.
 //! 5. **parse** — [`crate::api`] turns the body into text segments. Duplicate object keys are refused, so while no
 //!    segment or model is rewritten the original bytes are forwarded as sent (they mean exactly what was scanned).
-//! 6. **inspect** — every text segment is scanned; finding counts are kept (never values). Bodies larger than
+//! 6. **inspect** — every text segment, and the decoded names and values of the forwarded query parameters, are
+//!    scanned; finding counts are kept (never values). Bodies larger than
 //!    `limits.inline_scan_bytes` are scanned on the blocking pool, so a large prompt never stalls a runtime worker.
 //!    A scan that runs past `timeouts.inspection_ms` stops there and the request is refused (413).
 //! 7. **route** — [`crate::route`] picks the destination and the model name it is sent.
 //! 8. **record** — the residency record (destination, jurisdiction, finding counts, keyed request digest) is made
 //!    durable before forwarding when `audit.durability = before-forward`; failure refuses the request (fail closed).
-//! 9. **forward** — the upstream request gets the destination's credential; the response streams back through
-//!    [`super::stream::ResponseBody`], which reports how it ended to the [`Exchange`] (access log).
+//! 9. **forward** — to the endpoint's canonical path (no trailing `/`); `HEAD` on the models passthrough is asked
+//!    upstream as `GET` and answered without the body. The upstream request gets the destination's credential and
+//!    no hop-level headers (`Expect` included: the gateway answered it and read the body); the response streams
+//!    back through [`super::stream::ResponseBody`], which reports how it ended to the [`Exchange`] (access log).
 //!
 //! Must never: forward a request whose body was not read and parsed (fail closed), forward the client's gateway
 //! key, or put body content in an error message or log line.
@@ -91,6 +96,9 @@ pub enum GatewayError {
     /// The body is not a valid request of its format.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The query string cannot be inspected.
+    #[error(transparent)]
+    Query(#[from] super::query::QueryError),
     /// The body cannot be inspected (not UTF-8 text on a path without a known format).
     #[error("the request body is not UTF-8 text, so the gateway cannot inspect it")]
     Uninspectable,
@@ -167,7 +175,9 @@ impl GatewayError {
             }
             Self::Body(BodyError::UnsupportedEncoding(_)) => ErrorKind::UnsupportedMediaType,
             Self::Body(BodyError::Timeout(_)) => ErrorKind::RequestTimeout,
-            Self::Body(_) | Self::Api(_) | Self::Uninspectable => ErrorKind::InvalidRequest,
+            Self::Body(_) | Self::Api(_) | Self::Query(_) | Self::Uninspectable => {
+                ErrorKind::InvalidRequest
+            }
             // 413, not 5xx: the body is what is too costly, and SDKs retry 5xx (the same body, three times over).
             Self::InspectionTimeout { .. } => ErrorKind::PayloadTooLarge,
             Self::Route(RouteError::FormatMismatch { .. }) => ErrorKind::InvalidRequest,
@@ -736,6 +746,8 @@ async fn pipeline(
         .authenticate(&parts.headers, query.as_deref())?
         .to_owned();
     ex.recorded = true;
+    // The query: no gateway key goes upstream under any name or encoding; what does is inspected below.
+    let query = super::query::sanitise(query.as_deref(), |k| shared.tenants.is_gateway_key(k))?;
 
     // 4. read, bounded
     let limits = &settings.limits;
@@ -802,6 +814,13 @@ async fn pipeline(
     if let Some(found) = scanned? {
         (ex.findings, ex.classification) = found;
     }
+    if !query.texts.is_empty() {
+        let (counts, level) = inspect(&ex.policy, after, query.texts.iter().map(String::as_str))?;
+        for (entity, n) in &counts {
+            add_count(&mut ex.findings, entity, *n);
+        }
+        ex.classification = ex.classification.max(level);
+    }
     for (entity, n) in &ex.label_findings {
         add_count(&mut ex.findings, entity, *n);
     }
@@ -858,10 +877,17 @@ async fn pipeline(
     ex.destination = Some(Arc::clone(&destination));
     ex.served_model = route.served_model.clone();
     ex.route = Some(Arc::clone(&route.reason));
-    let mut path_and_query = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| ex.path.clone(), |pq| pq.as_str().to_owned());
+    // A known endpoint goes out under its canonical path (`/v1/chat/completions/` → `/v1/chat/completions`: strict
+    // upstreams answer 404 to the slash); an unknown one (`server.allow_unknown_paths`) as sent.
+    let path = if endpoint.is_some() {
+        api::canonical_path(&ex.path)
+    } else {
+        ex.path.as_str()
+    };
+    let mut path_and_query = match &query.forward {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
     if let (Some(p), Some(model)) = (&mut parsed, &route.served_model) {
         if p.format().family() == ApiFamily::Gemini {
             // Gemini carries the model in the path, not the body.
@@ -912,8 +938,14 @@ async fn pipeline(
             HeaderValue::from(forward_body.len()),
         );
     }
+    // HEAD on the models passthrough is asked as GET (not every provider answers HEAD); [`respond`] drops the body.
+    let method = if parts.method == Method::HEAD && ex.format == Some(WireFormat::ModelsList) {
+        Method::GET
+    } else {
+        parts.method.clone()
+    };
     let mut upstream_req = Request::new(Full::new(forward_body));
-    *upstream_req.method_mut() = parts.method.clone();
+    *upstream_req.method_mut() = method;
     *upstream_req.uri_mut() = uri;
     *upstream_req.headers_mut() = headers;
 
@@ -1059,6 +1091,8 @@ const DROP_REQUEST_HEADERS: &[&str] = &[
     "content-length",
     "content-encoding",
     "accept-encoding",
+    // `Expect: 100-continue` was for the gateway, which has answered it and read the whole body
+    "expect",
     // the client's gateway key, in every SDK's spelling (`api-key`: Azure OpenAI's)
     "authorization",
     "x-api-key",
@@ -1178,6 +1212,14 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
             DESTINATION_HEADER,
             &format!("{}; jurisdiction={}", d.name, d.jurisdiction),
         );
+    }
+    if ex.method == Method::HEAD {
+        // No body, but the head of a GET (its Content-Length included, RFC 9110, 9.3.2). The upstream's body, if it
+        // was asked with GET, is dropped unread, and the exchange ends here (hyper would drop a body it must not send
+        // unpolled, and the exchange would be logged as cancelled).
+        drop(incoming);
+        ex.on_end(StreamEnd::Complete, StreamStats::default());
+        return Response::from_parts(parts, full(Bytes::new()));
     }
     let idle = Duration::from_millis(shared.settings.timeouts.upstream_idle_ms);
     let sse_format = forwarded

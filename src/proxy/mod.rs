@@ -13,6 +13,7 @@ pub mod auth;
 pub mod body;
 pub mod handler;
 pub mod metrics;
+pub mod query;
 pub mod residency;
 pub mod server;
 pub mod stream;

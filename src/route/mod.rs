@@ -129,14 +129,13 @@ fn sdk_prefix(format: DestinationFormat) -> &'static str {
     }
 }
 
-/// Query parameters that carry a client's gateway key and must never be forwarded.
-const CREDENTIAL_QUERY_PARAMS: &[&str] = &["key"];
-
 impl Destination {
     /// Build the upstream URI for a client request path (with optional query), e.g. `/v1/chat/completions`.
     ///
-    /// The client's SDK prefix (`/v1` for OpenAI-format) is replaced by the destination's base path, and credential
-    /// query parameters (`key=`) are dropped.
+    /// The client's SDK prefix (`/v1` for OpenAI-format) is replaced by the destination's base path, and parameters
+    /// named like credentials (`key=`, `KEY=`, `%6Bey=`, `api_key=`, …: [`crate::proxy::query::is_credential_name`])
+    /// are dropped. This is the last line of defence: the proxy hands over a query already cleared of gateway keys
+    /// under any name ([`crate::proxy::query::sanitise`]).
     pub fn upstream_uri(&self, path_and_query: &str) -> Result<Uri, RouteError> {
         let (path, query) = match path_and_query.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -153,7 +152,7 @@ impl Destination {
                 .split('&')
                 .filter(|kv| {
                     let k = kv.split('=').next().unwrap_or("");
-                    !kv.is_empty() && !CREDENTIAL_QUERY_PARAMS.contains(&k)
+                    !kv.is_empty() && !crate::proxy::query::is_credential_name(k)
                 })
                 .collect();
             if !kept.is_empty() {
@@ -446,6 +445,12 @@ mod tests {
         assert_eq!(
             g.upstream_uri("/v1beta/models?key=x").unwrap().to_string(),
             "https://generativelanguage.googleapis.com/v1beta/models"
+        );
+        assert_eq!(
+            g.upstream_uri("/v1beta/models?KEY=x&%6Bey=y&api_key=z&pageSize=5")
+                .unwrap()
+                .to_string(),
+            "https://generativelanguage.googleapis.com/v1beta/models?pageSize=5"
         );
     }
 
