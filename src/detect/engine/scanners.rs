@@ -260,6 +260,10 @@ impl Engine {
         while end > 0 && colon - end < 4 && matches!(b[end - 1], b' ' | b'"' | b'\'') {
             end -= 1;
         }
+        if end > 1 && b[end - 1].is_ascii_alphabetic() {
+            self.en_colon_label(hay, end, colon, groups, out);
+            return;
+        }
         // The label's last syllable ends right before: one of the labels' last syllables.
         if end < 6 || b[end - 1] < 0x80 {
             return;
@@ -364,6 +368,84 @@ impl Engine {
         let end = f.end;
         out.push(f);
         Some(end)
+    }
+
+    /// English names after the form labels of [`EN_COLON_LABELS`] (`Account holder: Daniel Whitaker`,
+    /// `Emergency contact: Maria Lopez (mother)`, `Signed-off-by: Matthias Keller <…>`), found from the same `:` pass
+    /// as the Korean labels; the label ends at `end`. The name is checked as after any English label
+    /// ([`Check::PersonEn`]); after a list label (`Attendees:`) the names that follow, comma-separated, too. Mail
+    /// header labels (`From:`, `To:`) count only with an address in angle brackets after the name.
+    fn en_colon_label(
+        &self,
+        hay: &str,
+        end: usize,
+        colon: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let b = hay.as_bytes();
+        let Some(&(label, kind)) = EN_COLON_LABELS.iter().find(|(l, _)| {
+            end.checked_sub(l.len()).is_some_and(|s| {
+                b[s..end].eq_ignore_ascii_case(l.as_bytes())
+                    && (s == 0 || !(b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'_'))
+            })
+        }) else {
+            return;
+        };
+        let Some(p) = self
+            .pats
+            .iter()
+            .find(|q| q.check == Check::PersonEn && q.boundary == Boundary::LabelKey)
+        else {
+            return;
+        };
+        let label_start = end - label.len();
+        let mut at = colon + 1;
+        while b.get(at) == Some(&b' ') && at - colon < 4 {
+            at += 1;
+        }
+        let Some(ne) = en_name_end(b, at) else {
+            return;
+        };
+        if kind == EnLabel::Mail && !hay[ne..].starts_with(" <") {
+            return;
+        }
+        let Some(f) = self.evaluate(hay, p, label_start, ne, groups) else {
+            return;
+        };
+        let mut at = f.end;
+        out.push(f);
+        if kind != EnLabel::List {
+            return;
+        }
+        let Some(d) = self.detectors.get(p.detector) else {
+            return;
+        };
+        for _ in 0..MAX_LISTED_NAMES {
+            if b.get(at) != Some(&b',') {
+                break;
+            }
+            at += 1;
+            while b.get(at) == Some(&b' ') {
+                at += 1;
+            }
+            let rest = hay.get(at..).unwrap_or_default();
+            let rest = rest.strip_prefix("and ").unwrap_or(rest);
+            let is = hay.len() - rest.len();
+            let Some(ie) = en_name_end(b, is) else {
+                break;
+            };
+            if !person_en_ok(&hay[is..ie]) {
+                break;
+            }
+            match self.finish(d, None, is, ie, p.base, &[]) {
+                Some(f) => {
+                    at = f.end;
+                    out.push(f);
+                }
+                None => break,
+            }
+        }
     }
 
     /// A Korean display name before an address in angle brackets (`From: 진서율 <seoyul.jin@…>`,
@@ -1872,6 +1954,91 @@ fn word_starts(hay: &str, at: usize) -> bool {
         .next_back()
         .is_none_or(|c| !c.is_alphanumeric())
         || [r"\n", r"\t", r"\r"].iter().any(|e| before.ends_with(e))
+}
+
+/// What an English colon label of [`EN_COLON_LABELS`] is followed by.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EnLabel {
+    /// One name.
+    One,
+    /// Names separated by commas.
+    List,
+    /// A mail header: a display name before an address in angle brackets.
+    Mail,
+}
+
+/// English form labels whose value is a person's name (compared case-insensitively, as whole words before `:`).
+/// `Name`, `Customer`, `Patient`, `Employee` and `Applicant` are the regex union's (trigger literals).
+const EN_COLON_LABELS: &[(&str, EnLabel)] = &[
+    ("account holder", EnLabel::One),
+    ("account name", EnLabel::One),
+    ("beneficiary", EnLabel::One),
+    ("tenant", EnLabel::One),
+    ("landlord", EnLabel::One),
+    ("emergency contact", EnLabel::One),
+    ("contact person", EnLabel::One),
+    ("next of kin", EnLabel::One),
+    ("candidate", EnLabel::One),
+    ("interviewee", EnLabel::One),
+    ("bill to", EnLabel::One),
+    ("ship to", EnLabel::One),
+    ("sold to", EnLabel::One),
+    ("spouse", EnLabel::One),
+    ("guest", EnLabel::One),
+    ("passenger", EnLabel::One),
+    ("traveler", EnLabel::One),
+    ("traveller", EnLabel::One),
+    ("cardholder", EnLabel::One),
+    ("card holder", EnLabel::One),
+    ("policyholder", EnLabel::One),
+    ("policy holder", EnLabel::One),
+    ("insured", EnLabel::One),
+    ("recipient", EnLabel::One),
+    ("payee", EnLabel::One),
+    ("borrower", EnLabel::One),
+    ("guarantor", EnLabel::One),
+    ("student", EnLabel::One),
+    ("author", EnLabel::One),
+    ("reported by", EnLabel::One),
+    ("requested by", EnLabel::One),
+    ("approved by", EnLabel::One),
+    ("prepared by", EnLabel::One),
+    ("attendees", EnLabel::List),
+    ("participants", EnLabel::List),
+    ("guests", EnLabel::List),
+    ("signed-off-by", EnLabel::Mail),
+    ("co-authored-by", EnLabel::Mail),
+    ("from", EnLabel::Mail),
+    ("to", EnLabel::Mail),
+    ("cc", EnLabel::Mail),
+    ("reply-to", EnLabel::Mail),
+];
+
+/// The end of two or three capitalised words at `at` (`Maria Lopez`, `Jean-Luc O'Brien`, `JOHN SMITH`), one space
+/// between them; `None` when fewer than two.
+fn en_name_end(b: &[u8], at: usize) -> Option<usize> {
+    let mut e = at;
+    let mut words = 0;
+    while words < 3 {
+        let w = if words == 0 { e } else { e + 1 };
+        if words > 0 && b.get(e) != Some(&b' ') {
+            break;
+        }
+        if !b.get(w).is_some_and(u8::is_ascii_uppercase) {
+            break;
+        }
+        let len = b[w..]
+            .iter()
+            .take(24)
+            .take_while(|&&c| c.is_ascii_alphabetic() || c == b'\'' || c == b'-')
+            .count();
+        if len < 2 || b.get(w + len).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            break;
+        }
+        e = w + len;
+        words += 1;
+    }
+    (words >= 2).then_some(e)
 }
 
 /// The end of the run of Hangul syllables at `from` (at most `max` of them); `from` when there is none.
