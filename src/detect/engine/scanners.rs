@@ -271,13 +271,13 @@ impl Engine {
         if !hay.get(end - 3..end).is_some_and(label_last_syllable) {
             return;
         }
-        let Some((label_start, strong)) =
-            builtin::PERSON_COLON_LABELS
-                .iter()
-                .find_map(|&(l, strong)| {
-                    let s = end.checked_sub(l.len())?;
-                    (&b[s..end] == l.as_bytes()).then_some((s, strong))
-                })
+        let Some((label_start, strong)) = builtin::PERSON_COLON_LABELS
+            .iter()
+            .find_map(|&(l, strong)| {
+                let s = end.checked_sub(l.len())?;
+                (&b[s..end] == l.as_bytes()).then_some((s, strong))
+            })
+            .or_else(|| spaced_label(hay, end))
         else {
             return;
         };
@@ -2052,12 +2052,85 @@ fn hangul_run_end(hay: &str, from: usize, max: usize) -> usize {
         .map_or(from, |(k, c)| from + k + c.len_utf8())
 }
 
-/// Whether `last` is the last syllable of a label of [`PERSON_COLON_LABELS`] (a test keeps the two in step).
+/// Whether `last` is the last syllable of a label of [`PERSON_COLON_LABELS`] or [`SPACED_LABELS`] (a test keeps
+/// them in step).
 fn label_last_syllable(last: &str) -> bool {
     matches!(
         last,
-        "인" | "자" | "람" | "분" | "명" | "사" | "원" | "생" | "표" | "객"
+        "인" | "자"
+            | "람"
+            | "분"
+            | "명"
+            | "사"
+            | "원"
+            | "생"
+            | "표"
+            | "객"
+            | "신"
+            | "름"
+            | "함"
+            | "주"
     )
+}
+
+/// Name labels that forms align by spacing their syllables out (`성    명:`, `이  름:`, `성 명 :`); as written
+/// without spaces, the regex union (`성명:`) or [`PERSON_COLON_LABELS`] read them.
+const SPACED_LABELS: &[&str] = &[
+    "성명",
+    "이름",
+    "성함",
+    "예금주",
+    "수신인",
+    "신청인",
+    "작성자",
+    "담당자",
+    "보호자",
+];
+
+/// A label of [`SPACED_LABELS`] or [`PERSON_COLON_LABELS`] ending at `end` with spaces between its syllables (one to
+/// six at each gap, at least one gap spaced): its start, and that it is a strong label.
+fn spaced_label(hay: &str, end: usize) -> Option<(usize, bool)> {
+    let b = hay.as_bytes();
+    let mut syllables: Vec<(usize, char)> = Vec::with_capacity(4);
+    let mut at = end;
+    let mut spaced = false;
+    while syllables.len() < 4 {
+        let c = hay[..at]
+            .chars()
+            .next_back()
+            .filter(|&c| is_hangul_syllable(c))?;
+        at -= 3;
+        syllables.push((at, c));
+        let gap = b[..at]
+            .iter()
+            .rev()
+            .take(7)
+            .take_while(|&&x| x == b' ')
+            .count();
+        if gap == 0 || gap > 6 {
+            break;
+        }
+        if !hay[..at - gap]
+            .chars()
+            .next_back()
+            .is_some_and(is_hangul_syllable)
+        {
+            break;
+        }
+        spaced = true;
+        at -= gap;
+    }
+    if !spaced {
+        return None;
+    }
+    (2..=syllables.len()).find_map(|k| {
+        let word: String = syllables[..k].iter().rev().map(|&(_, c)| c).collect();
+        let known = SPACED_LABELS.contains(&word.as_str())
+            || builtin::PERSON_COLON_LABELS
+                .iter()
+                .any(|&(l, strong)| strong && l == word);
+        known.then_some((syllables[k - 1].0, true))
+    })
 }
 
 /// Whether the `@` at `at` ends a URL's userinfo: a `://` earlier in the same token with no `/` after it
@@ -2472,6 +2545,19 @@ mod tests {
         for (label, _) in builtin::PERSON_COLON_LABELS {
             assert!(label_last_syllable(&label[label.len() - 3..]), "{label}");
         }
+        for label in SPACED_LABELS {
+            assert!(label_last_syllable(&label[label.len() - 3..]), "{label}");
+        }
+        fn at(t: &str) -> Option<&str> {
+            spaced_label(t, t.len()).map(|(s, _)| &t[s..])
+        }
+        assert_eq!(at("성    명"), Some("성    명"));
+        assert_eq!(at("\n이  름"), Some("이  름"));
+        assert_eq!(at("성 명 "), None); // the colon's own spaces are skipped by the caller
+        assert_eq!(at("성명"), None); // not spaced: the exact labels read it
+        assert_eq!(at("구 성명"), None); // its own syllables are not spaced
+        assert_eq!(at("완 성 명"), Some("성 명"));
+        assert_eq!(at("예 금 주"), Some("예 금 주"));
     }
 
     #[test]
