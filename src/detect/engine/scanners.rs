@@ -2091,16 +2091,22 @@ const SPACED_LABELS: &[&str] = &[
 /// six at each gap, at least one gap spaced): its start, and that it is a strong label.
 fn spaced_label(hay: &str, end: usize) -> Option<(usize, bool)> {
     let b = hay.as_bytes();
-    let mut syllables: Vec<(usize, char)> = Vec::with_capacity(4);
+    // Most colons after a label syllable have no space before that syllable: done in one compare.
+    if end < 4 || b[end - 4] != b' ' {
+        return None;
+    }
+    let mut syllables = [(0usize, ' '); 4];
+    let mut n = 0;
     let mut at = end;
     let mut spaced = false;
-    while syllables.len() < 4 {
+    while n < 4 {
         let c = hay[..at]
             .chars()
             .next_back()
             .filter(|&c| is_hangul_syllable(c))?;
         at -= 3;
-        syllables.push((at, c));
+        syllables[n] = (at, c);
+        n += 1;
         let gap = b[..at]
             .iter()
             .rev()
@@ -2123,12 +2129,17 @@ fn spaced_label(hay: &str, end: usize) -> Option<(usize, bool)> {
     if !spaced {
         return None;
     }
-    (2..=syllables.len()).find_map(|k| {
-        let word: String = syllables[..k].iter().rev().map(|&(_, c)| c).collect();
-        let known = SPACED_LABELS.contains(&word.as_str())
+    (2..=n).find_map(|k| {
+        // The last `k` syllables in order, without the spaces (each syllable is 3 bytes of UTF-8).
+        let mut word = [0u8; 12];
+        for (i, &(_, c)) in syllables[..k].iter().rev().enumerate() {
+            c.encode_utf8(&mut word[3 * i..3 * i + 3]);
+        }
+        let word = &word[..3 * k];
+        let known = SPACED_LABELS.iter().any(|l| l.as_bytes() == word)
             || builtin::PERSON_COLON_LABELS
                 .iter()
-                .any(|&(l, strong)| strong && l == word);
+                .any(|&(l, strong)| strong && l.as_bytes() == word);
         known.then_some((syllables[k - 1].0, true))
     })
 }
