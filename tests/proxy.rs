@@ -1642,6 +1642,28 @@ async fn query_strings_never_carry_a_gateway_key_upstream() {
     assert_eq!(s, 200);
     assert_eq!(h["x-haetae-destination"], "gemini; jurisdiction=US");
     assert_eq!(gw.mock.last().path_and_query, "/v1/models?pageSize=5");
+    // The key parameter is read the way it is dropped: any case, any encoding, and it authenticates as `key=` does.
+    for (query, authenticates) in [
+        ("KEY=gw-beta-key&alt=sse", true),
+        ("%6Bey=gw%2Dacme%2Dkey&alt=sse", true),
+        ("keys=gw-acme-key&alt=sse", false),
+    ] {
+        let before = gw.mock.count();
+        let (s, _, _) = send(
+            "POST",
+            &gw.url(&format!("{gemini}?{query}")),
+            &[JSON],
+            gemini_body.clone(),
+        )
+        .await;
+        if authenticates {
+            assert_eq!(s, 200, "{query}");
+            assert_eq!(gw.mock.last().path_and_query, format!("{gemini}?alt=sse"));
+        } else {
+            assert_eq!(s, 401, "{query}");
+            assert_eq!(gw.mock.count(), before, "{query}");
+        }
+    }
     gw.shutdown().await;
 }
 

@@ -106,13 +106,13 @@ impl Tenants {
     pub fn authenticate(
         &self,
         headers: &HeaderMap,
-        query: Option<&str>,
+        query_key: Option<&str>,
     ) -> Result<&str, AuthError> {
         if !self.enabled() {
             return Ok(ANONYMOUS);
         }
         // An empty key is no key, whichever header or parameter carries it.
-        let key = presented_key(headers, query)
+        let key = presented_key(headers, query_key)
             .filter(|k| !k.is_empty())
             .ok_or(AuthError::Missing)?;
         self.by_hash
@@ -122,8 +122,9 @@ impl Tenants {
     }
 }
 
-/// The key a client presented, from whichever header or query parameter its SDK uses.
-fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
+/// The key a client presented, from whichever header its SDK uses, else the query's `key=` parameter
+/// ([`super::query::Query::key`], how Gemini clients send it).
+fn presented_key<'a>(headers: &'a HeaderMap, query_key: Option<&'a str>) -> Option<&'a str> {
     if let Some(token) = bearer_token(headers) {
         return Some(token);
     }
@@ -132,12 +133,7 @@ fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&
             return Some(v.trim());
         }
     }
-    query_key(query)
-}
-
-/// The `key=` parameter of a query string (how Gemini clients send their key).
-pub(crate) fn query_key(query: Option<&str>) -> Option<&str> {
-    query?.split('&').find_map(|kv| kv.strip_prefix("key="))
+    query_key
 }
 
 #[cfg(test)]
@@ -164,7 +160,7 @@ mod tests {
         h.insert("x-goog-api-key", "gw-acme-1".parse().unwrap());
         assert_eq!(t.authenticate(&h, None), Ok("acme"));
         assert_eq!(
-            t.authenticate(&HeaderMap::new(), Some("alt=sse&key=gw-acme-1")),
+            t.authenticate(&HeaderMap::new(), Some("gw-acme-1")),
             Ok("acme")
         );
     }
@@ -191,7 +187,7 @@ mod tests {
             assert_eq!(t.authenticate(&h, None), Err(AuthError::Missing), "{name}");
         }
         assert_eq!(
-            t.authenticate(&HeaderMap::new(), Some("key=")),
+            t.authenticate(&HeaderMap::new(), Some("")),
             Err(AuthError::Missing)
         );
     }

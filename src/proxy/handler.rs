@@ -24,6 +24,7 @@
 //! Must never: forward a request whose body was not read and parsed (fail closed), forward the client's gateway
 //! key, or put body content in an error message or log line.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -703,7 +704,8 @@ async fn pipeline(
         });
     }
     let (parts, incoming) = req.into_parts();
-    let query = parts.uri.query().map(str::to_owned);
+    let raw_query = parts.uri.query().map(str::to_owned);
+    let query = super::query::Query::parse(raw_query.as_deref());
 
     // 1. classify
     let endpoint = api::classify(&parts.method, &ex.path);
@@ -711,7 +713,7 @@ async fn pipeline(
         // `/v1/models` is shared by all three APIs: the SDK's headers (or Gemini's `?key=`) say whose list (and key)
         // it is. `/v1beta/models` is Gemini's alone: the endpoint's own family, not the format's OpenAI default.
         Some(e) if e.format == WireFormat::ModelsList && e.family != ApiFamily::Gemini => {
-            if super::auth::query_key(query.as_deref()).is_some() {
+            if query.key().is_some() {
                 ApiFamily::Gemini
             } else {
                 ApiFamily::guess(&parts.method, &ex.path, &parts.headers)
@@ -743,11 +745,11 @@ async fn pipeline(
     // 3. authenticate
     ex.tenant = shared
         .tenants
-        .authenticate(&parts.headers, query.as_deref())?
+        .authenticate(&parts.headers, query.key())?
         .to_owned();
     ex.recorded = true;
     // The query: no gateway key goes upstream under any name or encoding; what does is inspected below.
-    let query = super::query::sanitise(query.as_deref(), |k| shared.tenants.is_gateway_key(k))?;
+    let query = query.sanitise(|k| shared.tenants.is_gateway_key(k))?;
 
     // 4. read, bounded
     let limits = &settings.limits;
@@ -879,20 +881,16 @@ async fn pipeline(
     ex.route = Some(Arc::clone(&route.reason));
     // A known endpoint goes out under its canonical path (`/v1/chat/completions/` → `/v1/chat/completions`: strict
     // upstreams answer 404 to the slash); an unknown one (`server.allow_unknown_paths`) as sent.
-    let path = if endpoint.is_some() {
+    let mut path = Cow::Borrowed(if endpoint.is_some() {
         api::canonical_path(&ex.path)
     } else {
         ex.path.as_str()
-    };
-    let mut path_and_query = match &query.forward {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_owned(),
-    };
+    });
     if let (Some(p), Some(model)) = (&mut parsed, &route.served_model) {
         if p.format().family() == ApiFamily::Gemini {
             // Gemini carries the model in the path, not the body.
-            if let Some(rewritten) = api::gemini::rewrite_model_path(&path_and_query, model) {
-                path_and_query = rewritten;
+            if let Some(rewritten) = api::gemini::rewrite_model_path(&path, model) {
+                path = Cow::Owned(rewritten);
             }
         } else {
             p.set_model(model)?;
@@ -908,7 +906,7 @@ async fn pipeline(
     // 8. record: the residency record is durable before any byte leaves (durability = before-forward); with
     // after-response the record comes at the end, but a log that has already failed still stops the request here
     // (fail closed: a transfer that cannot be recorded does not happen).
-    let uri = destination.upstream_uri(&path_and_query)?;
+    let uri = destination.upstream_uri(&path, query.forward.as_deref())?;
     if let Some(residency) = shared.residency.as_ref() {
         ex.request_digest = Some(residency.key.digest(&forward_body));
         if residency.durability == AuditDurability::BeforeForward {

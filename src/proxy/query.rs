@@ -40,7 +40,98 @@ pub enum QueryError {
     },
 }
 
-/// The query of a request after [`sanitise`]. No `Debug`: it holds decoded client text.
+/// A request's query string, split on `&` and every name and value decoded once ([`Query::parse`]). Authentication
+/// reads the `key=` parameter from it ([`Query::key`]), then [`Query::sanitise`] sorts it into what is forwarded and
+/// what is inspected. No `Debug`: it holds decoded client text.
+pub struct Query<'a> {
+    params: Vec<Param<'a>>,
+}
+
+/// One non-empty `name=value` pair: as sent, and its successive decodings ([`decodings`]).
+struct Param<'a> {
+    index: usize,
+    raw: &'a str,
+    names: Vec<Vec<u8>>,
+    values: Vec<Vec<u8>>,
+}
+
+impl<'a> Query<'a> {
+    /// Split and decode `query` (the part of the URI after `?`, if any). Never fails: bytes that are not UTF-8 are
+    /// judged by [`Query::sanitise`], and only if the parameter would be forwarded.
+    pub fn parse(query: Option<&'a str>) -> Query<'a> {
+        let params = query
+            .into_iter()
+            .flat_map(|q| q.split('&').enumerate())
+            .filter(|(_, pair)| !pair.is_empty())
+            .map(|(index, raw)| {
+                let (name, value) = raw.split_once('=').unwrap_or((raw, ""));
+                Param {
+                    index,
+                    raw,
+                    names: decodings(name.as_bytes()),
+                    values: decodings(value.as_bytes()),
+                }
+            })
+            .collect();
+        Query { params }
+    }
+
+    /// The key a client sends as a query parameter (Gemini's `?key=`): the value of the first parameter whose name
+    /// reads `key` (decoded, any case, so `KEY=` and `%6Bey=` too), decoded once as a server reads it. `None` when
+    /// there is none or its value is not UTF-8.
+    pub fn key(&self) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|p| {
+                p.names
+                    .iter()
+                    .any(|n| n.trim_ascii().eq_ignore_ascii_case(b"key"))
+            })
+            .and_then(|p| std::str::from_utf8(&p.values[0]).ok())
+    }
+
+    /// Split the query into what is forwarded and what is inspected; `is_gateway_key` tells whether a string is a
+    /// configured gateway key (by hash).
+    pub fn sanitise(&self, is_gateway_key: impl Fn(&str) -> bool) -> Result<Sanitised, QueryError> {
+        let mut out = Sanitised {
+            forward: None,
+            texts: Vec::new(),
+            dropped: 0,
+        };
+        let mut kept: Vec<&str> = Vec::new();
+        for p in &self.params {
+            let credential = p
+                .names
+                .iter()
+                .any(|n| is_credential_decoded(&String::from_utf8_lossy(n)))
+                || p.values
+                    .iter()
+                    .any(|v| carries_gateway_key(&String::from_utf8_lossy(v), &is_gateway_key));
+            if credential {
+                out.dropped += 1;
+                continue;
+            }
+            for decoded in [&p.names, &p.values] {
+                // The first decoding is what the upstream reads: it must be text. The deepest is what is inspected
+                // (an escape such as `%252D` must not hide a shape from the detector), read lossily if a stacked
+                // escape decodes to bytes that are not UTF-8.
+                std::str::from_utf8(&decoded[0])
+                    .map_err(|_| QueryError::NotText { index: p.index })?;
+                let deepest = String::from_utf8_lossy(&decoded[decoded.len() - 1]);
+                if !deepest.is_empty() {
+                    out.texts.push(deepest.into_owned());
+                }
+            }
+            kept.push(p.raw);
+        }
+        if !kept.is_empty() {
+            out.forward = Some(kept.join("&"));
+        }
+        Ok(out)
+    }
+}
+
+/// The query of a request after [`Query::sanitise`]. No `Debug`: it holds decoded client text.
 pub struct Sanitised {
     /// What is forwarded: the kept parameters as the client encoded them, joined by `&`; `None` if none is kept.
     pub forward: Option<String>,
@@ -50,68 +141,11 @@ pub struct Sanitised {
     pub dropped: usize,
 }
 
-/// Whether a query parameter name (raw, as it appears in the query) names a credential.
-pub fn is_credential_name(raw: &str) -> bool {
-    decodings(raw.as_bytes())
-        .iter()
-        .any(|d| is_credential_decoded(&String::from_utf8_lossy(d)))
-}
-
 fn is_credential_decoded(name: &str) -> bool {
     let name = name.trim();
     CREDENTIAL_NAMES
         .iter()
         .any(|c| c.eq_ignore_ascii_case(name))
-}
-
-/// Split `query` into what is forwarded and what is inspected; `is_gateway_key` tells whether a string is a
-/// configured gateway key (by hash).
-pub fn sanitise(
-    query: Option<&str>,
-    is_gateway_key: impl Fn(&str) -> bool,
-) -> Result<Sanitised, QueryError> {
-    let mut out = Sanitised {
-        forward: None,
-        texts: Vec::new(),
-        dropped: 0,
-    };
-    let Some(query) = query else {
-        return Ok(out);
-    };
-    let mut kept: Vec<&str> = Vec::new();
-    for (index, pair) in query.split('&').enumerate() {
-        if pair.is_empty() {
-            continue;
-        }
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let names = decodings(name.as_bytes());
-        let values = decodings(value.as_bytes());
-        let credential = names
-            .iter()
-            .any(|n| is_credential_decoded(&String::from_utf8_lossy(n)))
-            || values
-                .iter()
-                .any(|v| carries_gateway_key(&String::from_utf8_lossy(v), &is_gateway_key));
-        if credential {
-            out.dropped += 1;
-            continue;
-        }
-        for decoded in [&names, &values] {
-            // The first decoding is what the upstream reads: it must be text. The deepest is what is inspected (an
-            // escape such as `%252D` must not hide a shape from the detector), read lossily if a stacked escape
-            // decodes to bytes that are not UTF-8.
-            std::str::from_utf8(&decoded[0]).map_err(|_| QueryError::NotText { index })?;
-            let deepest = String::from_utf8_lossy(&decoded[decoded.len() - 1]);
-            if !deepest.is_empty() {
-                out.texts.push(deepest.into_owned());
-            }
-        }
-        kept.push(pair);
-    }
-    if !kept.is_empty() {
-        out.forward = Some(kept.join("&"));
-    }
-    Ok(out)
 }
 
 /// The successive decodings of a raw name or value: `+` → space and percent-decoded, then percent-decoded again
@@ -168,6 +202,10 @@ mod tests {
         candidate == GW
     }
 
+    fn sanitise(query: Option<&str>, gw: impl Fn(&str) -> bool) -> Result<Sanitised, QueryError> {
+        Query::parse(query).sanitise(gw)
+    }
+
     fn forwarded(query: &str) -> Option<String> {
         sanitise(Some(query), gw).unwrap().forward
     }
@@ -196,9 +234,7 @@ mod tests {
             assert_eq!(s.dropped, 1, "{q}");
             assert!(s.texts.is_empty(), "{q}");
         }
-        assert!(is_credential_name("%4BEY"));
-        assert!(!is_credential_name("keys"));
-        assert!(!is_credential_name("alt"));
+        assert_eq!(forwarded("%4BEY=x&keys=y").as_deref(), Some("keys=y"));
     }
 
     #[test]
@@ -259,6 +295,22 @@ mod tests {
         let s = sanitise(None, gw).unwrap();
         assert!(s.forward.is_none() && s.texts.is_empty());
         assert!(sanitise(Some("&&"), gw).unwrap().forward.is_none());
+    }
+
+    #[test]
+    fn the_key_parameter_is_read_decoded_in_any_case() {
+        for (q, key) in [
+            ("alt=sse&key=gw-1", Some("gw-1")),
+            ("KEY=gw-1", Some("gw-1")),
+            ("%6Bey=gw%2D1&key=other", Some("gw-1")),
+            ("key=", Some("")),
+            ("keys=gw-1&api_key=gw-2", None),
+            ("key=%FF", None),
+            ("", None),
+        ] {
+            assert_eq!(Query::parse(Some(q)).key(), key, "{q}");
+        }
+        assert_eq!(Query::parse(None).key(), None);
     }
 
     #[test]

@@ -130,35 +130,21 @@ fn sdk_prefix(format: DestinationFormat) -> &'static str {
 }
 
 impl Destination {
-    /// Build the upstream URI for a client request path (with optional query), e.g. `/v1/chat/completions`.
+    /// Build the upstream URI for a client request path, e.g. `/v1/chat/completions`, and the query to forward.
     ///
-    /// The client's SDK prefix (`/v1` for OpenAI-format) is replaced by the destination's base path, and parameters
-    /// named like credentials (`key=`, `KEY=`, `%6Bey=`, `api_key=`, …: [`crate::proxy::query::is_credential_name`])
-    /// are dropped. This is the last line of defence: the proxy hands over a query already cleared of gateway keys
-    /// under any name ([`crate::proxy::query::sanitise`]).
-    pub fn upstream_uri(&self, path_and_query: &str) -> Result<Uri, RouteError> {
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path_and_query, None),
-        };
+    /// The client's SDK prefix (`/v1` for OpenAI-format) is replaced by the destination's base path. `query` is
+    /// appended as given: the caller hands over what may be forwarded, already cleared of credentials and gateway
+    /// keys (the proxy's query sanitiser); an empty query adds nothing.
+    pub fn upstream_uri(&self, path: &str, query: Option<&str>) -> Result<Uri, RouteError> {
         let prefix = sdk_prefix(self.format);
         let rest = path
             .strip_prefix(prefix)
             .filter(|r| r.is_empty() || r.starts_with('/'))
             .unwrap_or(path);
         let mut uri = format!("{}{}{}", self.origin, self.base_path, rest);
-        if let Some(q) = query {
-            let kept: Vec<&str> = q
-                .split('&')
-                .filter(|kv| {
-                    let k = kv.split('=').next().unwrap_or("");
-                    !kv.is_empty() && !crate::proxy::query::is_credential_name(k)
-                })
-                .collect();
-            if !kept.is_empty() {
-                uri.push('?');
-                uri.push_str(&kept.join("&"));
-            }
+        if let Some(q) = query.filter(|q| !q.is_empty()) {
+            uri.push('?');
+            uri.push_str(q);
         }
         uri.parse()
             .map_err(|e: http::uri::InvalidUri| RouteError::BadUrl {
@@ -422,35 +408,36 @@ mod tests {
         let t = table(&[]);
         let d = t.default_for(DestinationFormat::Openai);
         assert_eq!(
-            d.upstream_uri("/v1/chat/completions").unwrap().to_string(),
+            d.upstream_uri("/v1/chat/completions", None)
+                .unwrap()
+                .to_string(),
             "https://api.openai.com/v1/chat/completions"
         );
         let dom = &t.destinations()[3];
         assert_eq!(
-            dom.upstream_uri("/v1/models").unwrap().to_string(),
+            dom.upstream_uri("/v1/models", None).unwrap().to_string(),
             "http://127.0.0.1:8000/v1/models"
         );
     }
 
     #[test]
-    fn gemini_key_query_param_is_dropped() {
+    fn gemini_paths_keep_their_version_and_the_given_query() {
         let t = table(&[]);
         let g = t.default_for(DestinationFormat::Gemini);
         assert_eq!(
-            g.upstream_uri("/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse&key=gw-secret")
-                .unwrap()
-                .to_string(),
+            g.upstream_uri(
+                "/v1beta/models/gemini-2.0-flash:streamGenerateContent",
+                Some("alt=sse")
+            )
+            .unwrap()
+            .to_string(),
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
         );
         assert_eq!(
-            g.upstream_uri("/v1beta/models?key=x").unwrap().to_string(),
-            "https://generativelanguage.googleapis.com/v1beta/models"
-        );
-        assert_eq!(
-            g.upstream_uri("/v1beta/models?KEY=x&%6Bey=y&api_key=z&pageSize=5")
+            g.upstream_uri("/v1beta/models", Some(""))
                 .unwrap()
                 .to_string(),
-            "https://generativelanguage.googleapis.com/v1beta/models?pageSize=5"
+            "https://generativelanguage.googleapis.com/v1beta/models"
         );
     }
 
