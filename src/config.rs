@@ -254,7 +254,8 @@ pub struct LimitSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TimeoutSettings {
-    /// Time a client has to send the request head.
+    /// Time a client has to send the request head; also the time a new connection has to bring its first request
+    /// (TLS handshake and HTTP/2 preface included) before it is closed.
     pub client_header_ms: u64,
     /// Time a client has to send the whole request body.
     pub client_body_ms: u64,

@@ -1373,6 +1373,38 @@ async fn slow_clients_are_cut_off_and_oversize_heads_refused() {
     gw.shutdown().await;
 }
 
+/// A connection that never sends a request (not a byte, or only the HTTP/2 preface) is closed after
+/// `client_header_ms`, so a handful of them cannot hold every slot of `limits.max_connections`.
+#[tokio::test]
+async fn silent_connections_are_closed_and_free_their_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.timeouts.client_header_ms = 300;
+    settings.limits.max_connections = 2;
+    let gw = start_with(mock, settings).await;
+    let mut silent = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let mut preface_only = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    preface_only
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    // Both slots are taken; the request waits for one to be freed (without the deadline it would wait for ever).
+    let (s, _, _) = tokio::time::timeout(
+        Duration::from_secs(20),
+        gw.post("/v1/chat/completions", chat("gpt-4o-mini", false)),
+    )
+    .await
+    .expect("a slot was freed");
+    assert_eq!(s, 200);
+    for conn in [&mut silent, &mut preface_only] {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the connection was closed");
+    }
+    gw.shutdown().await;
+}
+
 #[tokio::test]
 async fn large_bodies_are_scanned_off_the_runtime_workers_and_forwarded_intact() {
     let mock = MockProvider::start().await;

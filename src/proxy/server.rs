@@ -3,10 +3,13 @@
 //! Must never: serve traffic on the admin listener, or stop before in-flight streams drain or the grace period ends.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -89,7 +92,7 @@ pub async fn serve_traffic(
     let builder = Arc::new(http_builder(&shared.settings));
     let graceful = GracefulShutdown::new();
     let conn_limit = Arc::new(Semaphore::new(shared.settings.limits.max_connections));
-    let handshake_timeout = Duration::from_millis(shared.settings.timeouts.client_header_ms);
+    let first_request_timeout = Duration::from_millis(shared.settings.timeouts.client_header_ms);
     let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel(64);
     let mut accept_tasks = Vec::new();
     for listener in listeners {
@@ -128,20 +131,28 @@ pub async fn serve_traffic(
                 let watcher = graceful.watcher();
                 let tls = tls.clone();
                 tokio::spawn(async move {
+                    // The first request must arrive by then: TLS handshake, HTTP/2 preface and request head included.
+                    let deadline = Instant::now() + first_request_timeout;
+                    let served = Arc::new(AtomicBool::new(false));
+                    let seen = Arc::clone(&served);
                     let service = service_fn(move |req: Request<Incoming>| {
+                        seen.store(true, Ordering::Relaxed);
                         let shared = Arc::clone(&shared);
                         async move { Ok::<_, Infallible>(super::handler::handle(shared, req, peer).await) }
                     });
                     match tls {
                         None => {
                             let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            let _ = watcher.watch(conn.into_owned()).await;
+                            let conn = watcher.watch(conn.into_owned());
+                            first_request_by(deadline, served, peer, async move { let _ = conn.await; }).await;
                         }
                         Some(acceptor) => {
-                            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                            match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
                                 Ok(Ok(tls_stream)) => {
                                     let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
-                                    let _ = watcher.watch(conn.into_owned()).await;
+                                    let conn = watcher.watch(conn.into_owned());
+                                    first_request_by(deadline, served, peer, async move { let _ = conn.await; })
+                                        .await;
                                 }
                                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                                 Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -175,6 +186,29 @@ pub async fn serve_traffic(
         if tokio::time::timeout(CUT_FLUSH, &mut drain).await.is_err() {
             tracing::warn!("connections still open after the shutdown error events; closing them");
         }
+    }
+}
+
+/// Run a connection until it ends, but close it at `deadline` if no request has reached the service by then
+/// (`served`). hyper's own head timeout starts only once a request's first byte is read, and HTTP/2 has none, so
+/// without this a connection that never sends a byte (or only the TLS handshake, or only the HTTP/2 preface) would
+/// hold one of `limits.max_connections` for ever. Nothing is in flight on such a connection, so closing it loses
+/// nothing.
+async fn first_request_by<F: Future<Output = ()>>(
+    deadline: Instant,
+    served: Arc<AtomicBool>,
+    peer: SocketAddr,
+    conn: F,
+) {
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = &mut conn => return,
+        () = tokio::time::sleep_until(deadline) => {}
+    }
+    if served.load(Ordering::Relaxed) {
+        conn.await;
+    } else {
+        tracing::debug!(%peer, "connection closed: no request within timeouts.client_header_ms");
     }
 }
 
