@@ -875,3 +875,65 @@ async fn query_findings_and_head_requests_are_recorded() {
         );
     }
 }
+
+/// A client that goes away before the response head (its SDK timed out while the model was thinking, or the user
+/// cancelled) still leaves an outcome record and an access log line: `client_cancelled`, with the destination the
+/// prompt was sent to. Both durability modes.
+#[tokio::test]
+async fn a_client_that_leaves_before_the_response_still_leaves_a_record() {
+    use haetae::config::AuditDurability;
+    use tokio::io::AsyncWriteExt;
+    for durability in [
+        AuditDurability::BeforeForward,
+        AuditDurability::AfterResponse,
+    ] {
+        let mock = MockProvider::start().await;
+        let mut settings = settings_for(&mock);
+        settings.audit.durability = durability;
+        settings.audit.checkpoint_interval_ms = 20;
+        let audit_dir = settings.audit.dir.clone();
+        let gw = start_with(mock, settings.clone()).await;
+        // Sent upstream (`mock-hang` answers after 5 s), then abandoned.
+        let body = chat("mock-hang", false);
+        let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        let head = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(format!("{head}{body}").as_bytes())
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while gw.mock.count() == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(gw.mock.count(), 1, "{durability:?}: the request went out");
+        drop(s);
+        // config, then (decided +) client_cancelled
+        let expected = match durability {
+            AuditDurability::BeforeForward => 3,
+            AuditDurability::AfterResponse => 2,
+        };
+        // Waited for while the gateway runs (off this test's runtime, which the gateway shares), so the record comes
+        // from the client going away, not from the shutdown.
+        let v = verifier(&settings);
+        let dir = audit_dir.clone();
+        let leaves = tokio::task::spawn_blocking(move || leaves_when_published(&dir, &v, expected))
+            .await
+            .unwrap();
+        gw.shutdown().await;
+        let records: Vec<_> = leaves.iter().filter_map(|l| l.entry.as_request()).collect();
+        let outcomes: Vec<&str> = records.iter().map(|r| r.outcome.as_str()).collect();
+        let expected = match durability {
+            AuditDurability::BeforeForward => vec!["decided", "client_cancelled"],
+            AuditDurability::AfterResponse => vec!["client_cancelled"],
+        };
+        assert_eq!(outcomes, expected, "{durability:?}");
+        let last = records[records.len() - 1];
+        let to = last.destination.as_ref().map(|d| d.name.as_str());
+        assert_eq!(to, Some("openai"), "{durability:?}: the prompt left");
+        assert_eq!(last.findings.get("KR_RRN"), Some(&1), "{durability:?}");
+        assert_eq!(last.status, None);
+    }
+}

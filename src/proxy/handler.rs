@@ -254,6 +254,11 @@ pub struct Exchange {
     capture_response_id: bool,
     usage: Usage,
     receipt: Option<Receipt>,
+    /// The request is being sent to (or was sent to) the destination: from here on a client that goes away leaves a
+    /// record naming the destination, because the prompt may have left.
+    forwarding: bool,
+    /// The access log line is written (the exchange ended one way or another); see the `Drop` impl.
+    logged: bool,
     /// The policy snapshot live when the request arrived: it inspects the request and its hash goes into the record,
     /// even if a reload swaps the gateway's policy meanwhile.
     policy: Arc<Snapshot>,
@@ -296,6 +301,8 @@ impl Exchange {
             capture_response_id: false,
             usage: Usage::default(),
             receipt: None,
+            forwarding: false,
+            logged: false,
             policy,
             shared,
             _permit: None,
@@ -375,7 +382,8 @@ impl Exchange {
             tracing::error!(request_id = %self.request_id, error = %e, "residency record could not be written");
         }
     }
-    fn log(&self, outcome: &'static str, stats: StreamStats, error: Option<&str>) {
+    fn log(&mut self, outcome: &'static str, stats: StreamStats, error: Option<&str>) {
+        self.logged = true;
         let findings = counts_header(&self.findings);
         let destination = self.destination.as_ref();
         self.shared.metrics.observe(
@@ -417,6 +425,29 @@ impl Exchange {
             error = error.unwrap_or("-"),
             "request"
         );
+    }
+}
+
+/// An exchange dropped before it was logged: the client closed the connection (or reset its HTTP/2 stream) while
+/// the request was being read, inspected, recorded or forwarded, before any response head, so hyper dropped the
+/// handler. The access log still gets its line and the residency log its outcome record: `client_cancelled`, naming
+/// the destination only if the request was already on its way there (its content may have left; an auditor must
+/// see that), without a destination otherwise (nothing left). The log line's status is 499, "client closed request".
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        if self.logged {
+            return;
+        }
+        if !self.forwarding {
+            self.destination = None;
+        }
+        self.status = 499;
+        self.log(
+            StreamEnd::ClientGone.as_str(),
+            StreamStats::default(),
+            Some("the client closed the connection before the response began"),
+        );
+        self.record_detached("client_cancelled", None, None);
     }
 }
 
@@ -956,6 +987,7 @@ async fn pipeline(
             reason: "no client for destination".into(),
         })?;
     let first_byte = Duration::from_millis(settings.timeouts.upstream_first_byte_ms);
+    ex.forwarding = true;
     let response = match tokio::time::timeout(first_byte, client.request(upstream_req)).await {
         Err(_) => {
             return Err(GatewayError::UpstreamTimeout {
