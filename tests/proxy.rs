@@ -825,8 +825,12 @@ async fn concurrency_limit_sheds_load_in_the_api_shape() {
         .unwrap();
     let held = client().request(req).await.unwrap();
     assert_eq!(held.status(), 200);
-    let (s, _, body) = gw.post("/v1/chat/completions", chat("m", false)).await;
+    let (s, h, body) = gw.post("/v1/chat/completions", chat("m", false)).await;
     assert!(s == 503 || s == 429, "{s}");
+    assert_eq!(
+        h["retry-after"], "1",
+        "SDKs wait this long before their retry"
+    );
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert!(v["error"]["message"]
         .as_str()
@@ -1073,6 +1077,16 @@ async fn graceful_shutdown_drains_in_flight_streams() {
     let resp = client().request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
     gw.begin_shutdown();
+    // While the stream drains, probes are answered: alive, not ready.
+    let probe = |path: &'static str| {
+        let url = format!("http://{}{path}", gw.admin);
+        async move { send("GET", &url, &[], Bytes::new()).await }
+    };
+    let (s, _, body) = probe("/readyz").await;
+    assert_eq!(s, 503);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["status"], "draining", "{v}");
+    assert_eq!(probe("/healthz").await.0, 200);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(
         std::str::from_utf8(&body).unwrap(),

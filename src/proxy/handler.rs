@@ -681,6 +681,10 @@ pub async fn handle(
                 REQUEST_ID_HEADER,
                 &exchange.request_id,
             );
+            if matches!(err, GatewayError::Overloaded) {
+                // The message says "retry shortly"; SDKs that honour Retry-After wait this long before retrying.
+                set_header(response.headers_mut(), "retry-after", "1");
+            }
             exchange.log("rejected", StreamStats::default(), Some(&message));
             if !matches!(err, GatewayError::Audit(_)) {
                 exchange.record_detached("refused", Some(exchange.status), None);

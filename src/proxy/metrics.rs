@@ -86,8 +86,9 @@ pub struct Metrics {
 }
 
 fn duration_histogram() -> Histogram {
-    // 0.5 ms … ~33 s: gateway-only refusals at the bottom, long streams at the top
-    Histogram::new(exponential_buckets(0.0005, 2.0, 17))
+    // 0.5 ms … ~524 s: gateway-only refusals at the bottom, long streams and the default 300 s first-byte timeout
+    // at the top
+    Histogram::new(exponential_buckets(0.0005, 2.0, 21))
 }
 
 impl Metrics {

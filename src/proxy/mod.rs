@@ -93,6 +93,8 @@ pub struct Shared {
     pub requests: Arc<Semaphore>,
     /// Whether `/readyz` reports ready.
     pub ready: AtomicBool,
+    /// Shutdown was requested: in-flight requests are draining (`/readyz` says so while the admin listener stays up).
+    pub draining: AtomicBool,
     /// Counters and histograms served at the admin listener's `/metrics`.
     pub metrics: metrics::Metrics,
     /// The live policy (compiled engine + hash); swapped whole by [`Shared::reload_policy`]. Each request takes
@@ -369,6 +371,7 @@ impl Gateway {
             requests,
             metrics,
             ready: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             policy: ArcSwap::from_pointee(policy),
             reload_lock: tokio::sync::Mutex::new(()),
             residency,
@@ -446,10 +449,12 @@ impl Gateway {
         let auditor = self
             .auditor
             .map(|(listener, api)| tokio::spawn(auditor::serve(listener, api, stop_rx.clone())));
+        // The admin listener outlives the drain: probes get a 503 "draining" answer instead of a refused connection.
+        let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
         let admin = tokio::spawn(server::serve_admin(
             self.admin,
             Arc::clone(&self.shared),
-            stop_rx,
+            admin_stop_rx,
         ));
         let reloads = tokio::spawn(reload_on_sighup(Arc::clone(&self.shared)));
         self.shared.ready.store(true, Ordering::Release);
@@ -457,8 +462,10 @@ impl Gateway {
         reloads.abort();
         tracing::info!("shutdown requested");
         self.shared.ready.store(false, Ordering::Release);
+        self.shared.draining.store(true, Ordering::Release);
         let _ = stop_tx.send(true);
         let _ = traffic.await;
+        let _ = admin_stop_tx.send(true);
         admin.abort();
         if let Some(a) = auditor {
             a.abort();

@@ -299,8 +299,15 @@ fn admin_response(
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
+            let status_text = if ready {
+                "ready"
+            } else if shared.draining.load(Ordering::Acquire) {
+                "draining"
+            } else {
+                "not_ready"
+            };
             let body = serde_json::json!({
-                "status": if ready { "ready" } else { "not_ready" },
+                "status": status_text,
                 "in_flight_requests": shared.in_flight(),
                 "audit": audit.map(|h| serde_json::json!({
                     "ok": h.failure.is_none(),
