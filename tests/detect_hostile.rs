@@ -192,6 +192,33 @@ fn a_scan_with_a_deadline_gives_up_at_it_and_otherwise_changes_nothing() {
     }
 }
 
+/// The gateway's deadline counts the scanning thread's CPU time: time spent off the CPU (waiting for a core on a busy
+/// machine; here, asleep) does not use it up, while scanning does.
+#[test]
+fn a_thread_cpu_deadline_counts_scanning_not_waiting() {
+    use haetae::detect::Deadline;
+    use std::time::Duration;
+    let engine = Engine::builtin().unwrap();
+    let mut scratch = engine.scratch();
+    let mut out = Vec::new();
+    let deadline = Deadline::thread_cpu(Duration::from_millis(50));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!deadline.passed(), "sleeping used no CPU");
+    engine
+        .scan_segment_until("연락처 010-2345-6789", 0, &mut scratch, &mut out, deadline)
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    // Seconds of scanning against 10 ms of CPU: it gives up.
+    let hostile = "xsk-".repeat(500_000);
+    out.clear();
+    let deadline = Deadline::thread_cpu(Duration::from_millis(10));
+    assert!(matches!(
+        engine.scan_segment_until(&hostile, 0, &mut scratch, &mut out, deadline),
+        Err(haetae::detect::DetectError::DeadlineExceeded)
+    ));
+    assert!(deadline.passed());
+}
+
 /// Past the budget, the unanchored union reads 512-byte windows: keys (matches of variable length) at every shift
 /// against that grid are still found whole, and only once.
 #[test]

@@ -3,7 +3,7 @@
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
 use regex_automata::hybrid;
@@ -221,7 +221,7 @@ struct Context {
     lo: usize,
     hi: usize,
     /// When the current scan must give up ([`Engine::scan_segment_until`]).
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
     /// Whether the deadline has passed (checked every [`DEADLINE_CHECK_EVERY`] steps).
     expired: bool,
     steps: u32,
@@ -252,7 +252,7 @@ impl Context {
     /// [`Context::out_of_time`] that reads the clock now (for loop turns that may each have read far).
     fn out_of_time_now(&mut self) -> bool {
         if let Some(deadline) = self.deadline {
-            self.expired = self.expired || Instant::now() >= deadline;
+            self.expired = self.expired || deadline.passed();
         }
         self.expired
     }
@@ -265,10 +265,62 @@ impl Context {
         };
         self.steps = self.steps.wrapping_add(1);
         if !self.expired && self.steps % DEADLINE_CHECK_EVERY == 0 {
-            self.expired = Instant::now() >= deadline;
+            self.expired = deadline.passed();
         }
         self.expired
     }
+}
+
+/// When a scan with a deadline ([`Engine::scan_segment_until`]) gives up.
+#[derive(Clone, Copy, Debug)]
+pub enum Deadline {
+    /// At this wall-clock instant (an `Instant` converts into this).
+    At(Instant),
+    /// Once the thread that made it ([`Deadline::thread_cpu`]) has spent this much CPU time in all, as read by its
+    /// CPU clock: time spent waiting for a core or preempted does not count, so a busy machine does not make a scan
+    /// give up that would have finished in budget. Read only on the thread that made it.
+    ThreadCpu(Duration),
+}
+
+impl Deadline {
+    /// A budget of `budget` CPU time for the calling thread, from now. Where the thread CPU clock is unavailable
+    /// (not Linux), wall-clock time from now.
+    pub fn thread_cpu(budget: Duration) -> Deadline {
+        match thread_cpu_now() {
+            Some(now) => Deadline::ThreadCpu(now.saturating_add(budget)),
+            None => Deadline::At(Instant::now() + budget),
+        }
+    }
+
+    /// Whether the deadline has passed.
+    pub fn passed(&self) -> bool {
+        match *self {
+            Deadline::At(at) => Instant::now() >= at,
+            // A clock that cannot be read counts as passed: an unbounded scan is what the deadline exists to stop.
+            Deadline::ThreadCpu(until) => thread_cpu_now().is_none_or(|now| now >= until),
+        }
+    }
+}
+
+impl From<Instant> for Deadline {
+    fn from(at: Instant) -> Deadline {
+        Deadline::At(at)
+    }
+}
+
+/// CPU time the calling thread has used so far.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn thread_cpu_now() -> Option<Duration> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(Duration::new(
+        u64::try_from(t.tv_sec).ok()?,
+        u32::try_from(t.tv_nsec).ok()?,
+    ))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn thread_cpu_now() -> Option<Duration> {
+    None
 }
 
 /// Candidates between two clock reads of a scan with a deadline. A candidate's searches read at most
@@ -906,9 +958,10 @@ impl Engine {
         base: usize,
         scratch: &mut Scratch,
         out: &mut Vec<Finding>,
-        deadline: Instant,
+        deadline: impl Into<Deadline>,
     ) -> Result<(), DetectError> {
-        if Instant::now() >= deadline {
+        let deadline = deadline.into();
+        if deadline.passed() {
             return Err(DetectError::DeadlineExceeded);
         }
         self.scan_segment_inner(text, base, scratch, out, Some(deadline));
@@ -924,7 +977,7 @@ impl Engine {
         base: usize,
         scratch: &mut Scratch,
         out: &mut Vec<Finding>,
-        deadline: Option<Instant>,
+        deadline: Option<Deadline>,
     ) {
         let first = out.len();
         let Scratch {

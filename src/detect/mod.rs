@@ -82,8 +82,8 @@ use std::sync::Arc;
 pub use classify::{classify, marking_level, Classification, Level};
 pub use config::{BuiltinSelection, CustomDetectorSpec, DetectConfig, ValidatorKind};
 pub use engine::{
-    trigger_filter, trigger_filter_agrees, Engine, Scratch, CONTEXT_AFTER, CONTEXT_BEFORE,
-    CUSTOM_REGEX_SIZE_LIMIT, MAX_DICTIONARY_TERMS,
+    trigger_filter, trigger_filter_agrees, Deadline, Engine, Scratch, CONTEXT_AFTER,
+    CONTEXT_BEFORE, CUSTOM_REGEX_SIZE_LIMIT, MAX_DICTIONARY_TERMS,
 };
 pub use entity::{Entity, BUILTIN_ENTITIES};
 

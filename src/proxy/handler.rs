@@ -1064,7 +1064,9 @@ fn inspect<'a>(
     let mut findings = Vec::new();
     let mut counts = FindingCounts::new();
     let mut level = Level::Unmarked;
-    let deadline = Instant::now() + after;
+    // CPU time of this thread (the whole scan runs here, on a runtime worker or the blocking pool): waiting for a
+    // core on a busy gateway does not count against the request.
+    let deadline = crate::detect::Deadline::thread_cpu(after);
     // A pooled scratch: its lazy-DFA caches stay warm from request to request.
     engine.with_scratch(|scratch| {
         for text in texts {
