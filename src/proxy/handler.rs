@@ -120,7 +120,7 @@ pub enum GatewayError {
     /// Routing failed.
     #[error(transparent)]
     Route(#[from] RouteError),
-    /// The upstream could not be reached.
+    /// The upstream could not be reached, or the exchange failed before a response head arrived.
     #[error("could not reach destination `{destination}` ({host}): {reason}")]
     Upstream {
         /// Destination name.
@@ -129,6 +129,9 @@ pub enum GatewayError {
         host: String,
         /// Why (no content).
         reason: String,
+        /// Whether the request may have been written to the destination: false only when no connection was made
+        /// (connect, TLS handshake or connect timeout failed, or no client), so nothing left.
+        sent: bool,
     },
     /// The upstream answered in a way the gateway cannot pass on safely.
     #[error("destination `{destination}` answered in a way the gateway cannot pass on: {reason}")]
@@ -155,6 +158,20 @@ impl GatewayError {
             self,
             Self::Upstream { .. } | Self::UpstreamProtocol { .. } | Self::UpstreamTimeout { .. }
         )
+    }
+
+    /// The outcome of a request that ended in this error: (access log and metrics, residency record). An upstream
+    /// failure is `not_delivered` only when no connection was made (nothing left); once the request may have been
+    /// written (first-byte timeout, reset after connecting, an answer that could not be passed on) it is
+    /// `sent_no_response`, which `audit report` counts as a transfer.
+    fn outcome(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Upstream { sent: false, .. } => ("not_delivered", "not_delivered"),
+            Self::Upstream { .. }
+            | Self::UpstreamTimeout { .. }
+            | Self::UpstreamProtocol { .. } => ("sent_no_response", "sent_no_response"),
+            _ => ("rejected", "refused"),
+        }
     }
 
     /// The text for the access log: the client's message plus, for a residency-log failure, its cause.
@@ -650,9 +667,10 @@ pub async fn handle(
                 REQUEST_ID_HEADER,
                 &exchange.request_id,
             );
-            exchange.log("rejected", StreamStats::default(), Some(&message));
+            let (logged, recorded) = err.outcome();
+            exchange.log(logged, StreamStats::default(), Some(&message));
             if !matches!(err, GatewayError::Audit(_)) {
-                exchange.record_detached("refused", Some(exchange.status), None);
+                exchange.record_detached(recorded, Some(exchange.status), None);
             }
             response
         }
@@ -954,6 +972,7 @@ async fn pipeline(
             destination: destination.name.clone(),
             host: destination.host.clone(),
             reason: "no client for destination".into(),
+            sent: false,
         })?;
     let first_byte = Duration::from_millis(settings.timeouts.upstream_first_byte_ms);
     let response = match tokio::time::timeout(first_byte, client.request(upstream_req)).await {
@@ -968,7 +987,9 @@ async fn pipeline(
                 destination: destination.name.clone(),
                 host: destination.host.clone(),
                 reason: describe_client_error(&e),
-            })
+                // a connect error (TCP, TLS handshake, connect timeout) means no request byte was written
+                sent: !e.is_connect(),
+            });
         }
         Ok(Ok(r)) => r,
     };

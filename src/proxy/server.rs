@@ -271,6 +271,7 @@ fn admin_response(
                 "audit": audit.map(|h| serde_json::json!({
                     "ok": h.failure.is_none(),
                     "failure": h.failure,
+                    "degraded": h.degraded,
                     "size": h.size,
                     "checkpoint_size": h.checkpoint_size,
                     "shard": h.shard,
