@@ -224,6 +224,22 @@ pub struct TlsSettings {
     pub key: PathBuf,
 }
 
+/// Smallest accepted `limits.max_sse_event_bytes`: provider stream events (a Responses `response.completed`, a
+/// Gemini chunk) are routinely a few KiB.
+pub const MIN_SSE_EVENT_BYTES: usize = 8192;
+
+/// Whether two listener addresses cannot both be bound: the same port on the same address, or on an unspecified
+/// address (`0.0.0.0` / `::`) and any address of the same family. Port 0 (any free port) never clashes.
+fn listeners_clash(a: SocketAddr, b: SocketAddr) -> bool {
+    if a.port() != b.port() || a.port() == 0 {
+        return false;
+    }
+    let (x, y) = (a.ip().to_canonical(), b.ip().to_canonical());
+    x == y
+        || (x.is_unspecified() && x.is_ipv4() == y.is_ipv4())
+        || (y.is_unspecified() && x.is_ipv4() == y.is_ipv4())
+}
+
 /// Limits. Every one has a default.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -678,6 +694,25 @@ impl Settings {
                 "must be at least 8192".into(),
             );
         }
+        if l.max_sse_event_bytes > 0 && l.max_sse_event_bytes < MIN_SSE_EVENT_BYTES {
+            issue(
+                "limits.max_sse_event_bytes".into(),
+                format!(
+                    "must be at least {MIN_SSE_EVENT_BYTES} (provider stream events are often a few KiB; smaller \
+                     would cut ordinary streams)"
+                ),
+            );
+        }
+        if l.max_decoded_body_bytes > 0 && l.max_decoded_body_bytes < l.max_request_body_bytes {
+            issue(
+                "limits.max_decoded_body_bytes".into(),
+                format!(
+                    "must be at least limits.max_request_body_bytes ({}): an uncompressed body the gateway accepts \
+                     is also its decoded body",
+                    l.max_request_body_bytes
+                ),
+            );
+        }
         let t = &self.timeouts;
         for (key, value) in [
             ("timeouts.client_header_ms", t.client_header_ms),
@@ -689,6 +724,53 @@ impl Settings {
         ] {
             if value == 0 {
                 issue(key.into(), "must be greater than 0".into());
+            }
+        }
+
+        // Two listeners on one address: the second bind would fail at start ("Address already in use").
+        let admin = self.server.admin_listen.parse::<SocketAddr>().ok();
+        let traffic: Vec<(usize, SocketAddr)> = self
+            .server
+            .listen
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.parse::<SocketAddr>().ok().map(|sa| (i, sa)))
+            .collect();
+        for (n, (i, a)) in traffic.iter().enumerate() {
+            if let Some((j, _)) = traffic[..n].iter().find(|(_, b)| listeners_clash(*a, *b)) {
+                issue(
+                    format!("server.listen[{i}]"),
+                    format!(
+                        "`{a}` is also server.listen[{j}]: each listener needs its own address"
+                    ),
+                );
+            }
+        }
+        if let Some(admin) = admin {
+            if let Some((i, _)) = traffic.iter().find(|(_, a)| listeners_clash(admin, *a)) {
+                issue(
+                    "server.admin_listen".into(),
+                    format!("`{admin}` is also server.listen[{i}]: the admin listener needs its own address"),
+                );
+            }
+        }
+        if let Some(auditor) = self
+            .audit
+            .auditor_listen
+            .as_deref()
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+        {
+            if let Some((i, _)) = traffic.iter().find(|(_, a)| listeners_clash(auditor, *a)) {
+                issue(
+                    "audit.auditor_listen".into(),
+                    format!("`{auditor}` is also server.listen[{i}]: the auditor listener needs its own address"),
+                );
+            }
+            if admin.is_some_and(|a| listeners_clash(auditor, a)) {
+                issue(
+                    "audit.auditor_listen".into(),
+                    format!("`{auditor}` is also server.admin_listen: the auditor listener needs its own address"),
+                );
             }
         }
 
@@ -1073,9 +1155,43 @@ mod tests {
     }
 
     #[test]
+    fn listeners_sharing_an_address_are_refused() {
+        let mut s = Settings::default();
+        s.server.listen = vec!["127.0.0.1:8080".into(), "127.0.0.1:8080".into()];
+        s.server.admin_listen = "127.0.0.1:8080".into();
+        s.limits.max_sse_event_bytes = 100;
+        let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+            panic!("expected Invalid")
+        };
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "limits.max_sse_event_bytes",
+                "server.listen[1]",
+                "server.admin_listen"
+            ],
+            "{issues:?}"
+        );
+        assert!(listeners_clash(
+            "0.0.0.0:9090".parse().unwrap(),
+            "127.0.0.1:9090".parse().unwrap()
+        ));
+        assert!(!listeners_clash(
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1:0".parse().unwrap()
+        ));
+        assert!(!listeners_clash(
+            "127.0.0.1:9090".parse().unwrap(),
+            "127.0.0.2:9090".parse().unwrap()
+        ));
+    }
+
+    #[test]
     fn non_loopback_listener_without_tenants_needs_explicit_opt_in() {
-        for open in ["0.0.0.0:8080", "[::]:8080", "10.1.2.3:8080"] {
+        for open in ["0.0.0.0:8081", "[::]:8081", "10.1.2.3:8081"] {
             let mut s = Settings::default();
+            // (another port: 0.0.0.0:8080 could not be bound next to 127.0.0.1:8080, a clash of its own)
             s.server.listen = vec!["127.0.0.1:8080".into(), open.into()];
             let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
                 panic!("expected Invalid")

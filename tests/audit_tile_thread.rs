@@ -1,6 +1,8 @@
-//! The tile thread writes tiles and entry bundles off the commit path. A failure there must still fail the log
-//! closed (appends refused, checkpoint publication refused), acknowledged entries must stay in the journal, and
-//! reopening after the cause is fixed must rebuild the missing tiles so the log verifies.
+//! The tile thread writes tiles and entry bundles off the commit path. They are derived from the journal, so a
+//! failure there (no file descriptor left, a full disk that frees up) leaves the log degraded, not failed: appends
+//! are still journaled and acknowledged, publication is refused while the cause lasts, and once it clears the
+//! queued tiles are written and the next checkpoint is published without a restart. A journal write failure stays
+//! fatal (`audit_log.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -26,47 +28,46 @@ fn rec(i: u64) -> ResidencyRecord {
 }
 
 #[test]
-fn tile_write_failure_fails_the_log_closed_and_reopen_rebuilds_tiles() {
+fn a_tile_write_failure_is_retried_and_the_log_recovers_without_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let signer = NoteSigner::generate("haetae.example.kr/tiles").unwrap();
     let key = signer.to_private_key_string();
     let log = AuditLog::open(tmp.path(), opts(&key)).unwrap();
-    // A plain file where the tile tree must go: every tile/bundle write fails.
+    // A plain file where the tile tree must go: every tile/bundle write fails while it is there.
     std::fs::write(tmp.path().join("tile"), b"not a directory").unwrap();
 
     // The first full bundle (256 entries) is written by the tile thread and fails; the appends themselves are
     // durable in the journal and acknowledged.
     let mut acked = 0u64;
-    for i in 0..256 {
+    for i in 0..300 {
         log.append_request(rec(i)).wait_blocking().unwrap();
         acked += 1;
     }
-    // Publication waits for the tile thread, so by now the failure is known.
+    // Publication waits for the tile thread: it cannot publish, and says why, but the log keeps accepting.
     let err = log.publish_checkpoint().unwrap_err();
-    assert!(matches!(err, AuditError::Failed(_)), "{err:?}");
+    assert!(!matches!(err, AuditError::Failed(_)), "{err:?}");
     let health = log.health();
-    assert!(!health.is_ready());
-    assert!(
-        health
-            .failure
-            .as_deref()
-            .unwrap_or("")
-            .contains("tile write failed"),
-        "{health:?}"
-    );
+    assert!(health.is_ready(), "{health:?}");
+    assert!(health.degraded.is_some(), "{health:?}");
     assert_eq!(health.size, acked);
-    // Fail closed: nothing more is accepted.
-    let refused = log.append_request(rec(999)).wait_blocking().unwrap_err();
-    assert!(matches!(refused, AuditError::Failed(_)), "{refused:?}");
-    assert!(log.close().is_err());
+    log.append_request(rec(300)).wait_blocking().unwrap();
+    acked += 1;
 
-    // Fix the cause and reopen: the journal replays, the tiles are rebuilt, the log verifies.
+    // The cause clears: the queued full tiles and bundle are written, then the checkpoint.
     std::fs::remove_file(tmp.path().join("tile")).unwrap();
-    let log = AuditLog::open(tmp.path(), opts(&key)).unwrap();
-    assert_eq!(log.recovery().entries, acked);
-    log.append_request(rec(256)).wait_blocking().unwrap();
     let cp = log.publish_checkpoint().unwrap();
-    assert_eq!(cp.size, acked + 1);
+    assert_eq!(cp.size, acked);
+    let health = log.health();
+    assert!(health.degraded.is_none() && health.is_ready(), "{health:?}");
+    assert_eq!(health.checkpoint_size, acked);
+    verify_dir(tmp.path(), &signer.verifier(), &VerifyOptions::default()).unwrap();
     log.close().unwrap();
     verify_dir(tmp.path(), &signer.verifier(), &VerifyOptions::default()).unwrap();
+    let log = AuditLog::open(tmp.path(), opts(&key)).unwrap();
+    assert_eq!(log.recovery().unpublished, 0);
+    assert_eq!(
+        log.recovery().repaired_files,
+        0,
+        "every tile was written before the checkpoint"
+    );
 }

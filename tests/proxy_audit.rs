@@ -937,3 +937,194 @@ async fn a_client_that_leaves_before_the_response_still_leaves_a_record() {
         assert_eq!(last.status, None);
     }
 }
+
+/// A request that never left (connection refused) and one that was sent but got no response head in time (first-byte
+/// timeout) are told apart in the outcome record, in /metrics and in `audit report`: only the second counts as a
+/// transfer abroad, with its findings.
+#[tokio::test]
+async fn upstream_failures_record_whether_the_request_left() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    settings.timeouts.upstream_first_byte_ms = 1000;
+    let mut closed = settings
+        .destinations
+        .iter()
+        .find(|d| d.name == "openai")
+        .unwrap()
+        .clone();
+    closed.name = "closed".into();
+    // nothing listens on port 1: connection refused, no byte of the request leaves
+    closed.base_url = "http://127.0.0.1:1/v1".into();
+    settings.destinations.push(closed);
+    settings
+        .routing
+        .models
+        .insert("closed-*".into(), "closed".into());
+    let audit_dir = settings.audit.dir.clone();
+    let v = verifier_after_start(&settings);
+    let gw = start_with(mock, settings.clone()).await;
+    let v = v.unwrap_or_else(|| verifier(&settings));
+    let chat = |model: &str| {
+        json!({"model": model, "messages": [{"role": "user", "content": "mail kim@example.com"}]})
+            .to_string()
+    };
+    let (s, h_closed, body) = gw.post("/v1/chat/completions", chat("closed-x")).await;
+    assert_eq!(s, 502, "{body:?}");
+    let (s, h_hang, body) = gw.post("/v1/chat/completions", chat("mock-hang")).await;
+    assert_eq!(s, 504, "{body:?}");
+    assert_eq!(
+        gw.mock.count(),
+        1,
+        "the hanging request reached the destination"
+    );
+    let id = |h: &http::HeaderMap| h["x-haetae-request-id"].to_str().unwrap().to_owned();
+    let (closed_id, hang_id) = (id(&h_closed), id(&h_hang));
+
+    let (_, _, body) = send("GET", &format!("http://{}/metrics", gw.admin), &[], "").await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        text.contains("destination=\"closed\",jurisdiction=\"US\",outcome=\"not_delivered\",status=\"502\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("outcome=\"sent_no_response\",status=\"504\"} 1"),
+        "{text}"
+    );
+    gw.shutdown().await;
+
+    // the start-up record, then a decision and an outcome record per request
+    let leaves = leaves_when_published(&audit_dir, &v, 5);
+    let outcome = |rid: &str| {
+        leaves
+            .iter()
+            .filter_map(|l| l.entry.as_request())
+            .filter(|r| r.request_id == rid)
+            .map(|r| {
+                (
+                    r.outcome.clone(),
+                    r.destination.as_ref().map(|d| d.name.clone()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        outcome(&closed_id).last().unwrap(),
+        &("not_delivered".to_owned(), Some("closed".to_owned()))
+    );
+    assert_eq!(
+        outcome(&hang_id).last().unwrap(),
+        &("sent_no_response".to_owned(), Some("openai".to_owned()))
+    );
+    let month = leaves.last().unwrap().time[..7].to_owned();
+    let rep = haetae::audit::verify::monthly_report(&audit_dir, &v, &month, "KR").unwrap();
+    assert_eq!(rep.requests, 2, "{rep:?}");
+    assert_eq!(
+        rep.forwarded_abroad, 1,
+        "only the request that left: {rep:?}"
+    );
+    assert_eq!(rep.not_delivered, 1, "{rep:?}");
+    assert_eq!(rep.entities_abroad.get("EMAIL"), Some(&1), "{rep:?}");
+    assert!(rep.to_text().contains("Not delivered"), "{}", rep.to_text());
+}
+
+/// The moment the residency log fails is an ERROR line on the gateway's stderr (naming the cause, not content).
+#[tokio::test]
+async fn a_failing_log_says_so_at_error_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.dir = dir.path().join("audit");
+    settings.audit.signing_key_file = dir.path().join("audit.key");
+    // room for the start-up record only (no size rotation, which the limit would have to exceed)
+    settings.audit.max_journal_bytes = 700;
+    settings.audit.rotate_max_bytes = 0;
+    let config = dir.path().join("haetae.toml");
+    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let gateway = GatewayProcess::spawn(&config, &[("OPENAI_API_KEY", "sk-provider-openai")]);
+    let base = gateway.base_url();
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "kim@example.com"}]});
+    let (s, _, _) = send(
+        "POST",
+        &format!("{base}/v1/chat/completions"),
+        &[("content-type", "application/json")],
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(s, 500);
+    let line = gateway.wait_for("ERROR line", &|l| {
+        (l.contains("ERROR") && l.contains("residency log has failed")).then(|| l.to_owned())
+    });
+    assert!(line.contains("size limit"), "{line}");
+    assert!(!gateway.log().contains("kim@example.com"));
+}
+
+/// Running out of file descriptors (idle connections under a low open-files limit) while a checkpoint is due makes
+/// its publication fail; once the connections are gone the log publishes again and traffic is served — before,
+/// the log failed for good and every request got 500 until a restart.
+#[tokio::test]
+async fn descriptor_exhaustion_delays_checkpoints_but_does_not_fail_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.dir = dir.path().join("audit");
+    settings.audit.signing_key_file = dir.path().join("audit.key");
+    settings.audit.checkpoint_interval_ms = 500;
+    settings.limits.max_connections = 10_000;
+    let config = dir.path().join("haetae.toml");
+    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let gateway = GatewayProcess::spawn_with_nofile(
+        &config,
+        &[("OPENAI_API_KEY", "sk-provider-openai")],
+        128,
+    );
+    let base = gateway.base_url();
+    let admin = gateway.wait_for("admin address", &|l| {
+        l.trim()
+            .strip_prefix("admin")
+            .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+    });
+    assert!(gateway.log().contains("WARNING"), "{}", gateway.log());
+    let chat = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+        .to_string();
+    let url = format!("{base}/v1/chat/completions");
+    let post = || {
+        send(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            chat.clone(),
+        )
+    };
+    let (s, _, _) = post().await;
+    assert_eq!(s, 200);
+    // Take every descriptor the gateway has left before its checkpoint is due, and hold them past it.
+    let addr = base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        match std::net::TcpStream::connect(&addr) {
+            Ok(c) => idle.push(c),
+            Err(_) => break,
+        }
+    }
+    gateway.wait_for("the failed publication", &|l| {
+        l.contains("could not be written").then(String::new)
+    });
+    drop(idle);
+    gateway.wait_for("recovery", &|l| l.contains("(recovered)").then(String::new));
+    let (s, _, body) = post().await;
+    assert_eq!(s, 200, "{body:?}");
+    let (s, _, body) = send("GET", &format!("{admin}/readyz"), &[], "").await;
+    assert_eq!(s, 200, "{body:?}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["audit"]["ok"], true, "{v}");
+    assert!(
+        !gateway.log().contains("residency log has failed"),
+        "{}",
+        gateway.log()
+    );
+    gateway.signal("TERM");
+    gateway.wait_for("shutdown", &|l| l.contains("stopped").then(String::new));
+    let v = verifier(&settings);
+    verify_dir(&settings.audit.dir, &v, &VerifyOptions::default()).unwrap();
+}

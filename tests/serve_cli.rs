@@ -206,3 +206,126 @@ fn key_commands_print_valid_toml_and_refuse_an_empty_key() {
     assert!(stderr(&out).contains("empty key"), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn check_strict_refuses_unset_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    // The built-in destinations read OPENAI_API_KEY, ANTHROPIC_API_KEY and GEMINI_API_KEY; none is set here.
+    let out = haetae(dir.path(), &["serve", "--check"], &[]);
+    assert!(out.status.success(), "reported only: {}", stderr(&out));
+    assert!(stderr(&out).contains("NOT SET"), "{}", stderr(&out));
+    let out = haetae(dir.path(), &["serve", "--check", "--strict"], &[]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--strict") && err.contains("$OPENAI_API_KEY"),
+        "{err}"
+    );
+    let all = [
+        ("OPENAI_API_KEY", "sk-x"),
+        ("ANTHROPIC_API_KEY", "sk-ant-x"),
+        ("GEMINI_API_KEY", "g-x"),
+    ];
+    let out = haetae(dir.path(), &["serve", "--check", "--strict"], &all);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // --strict belongs to --check
+    let out = haetae(dir.path(), &["serve", "--strict"], &all);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn check_refuses_shared_listener_addresses_and_nonsensical_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    for (env, key) in [
+        (
+            vec![
+                ("HAETAE_SERVER__LISTEN", "127.0.0.1:18080"),
+                ("HAETAE_SERVER__ADMIN_LISTEN", "127.0.0.1:18080"),
+            ],
+            "server.admin_listen",
+        ),
+        (
+            vec![
+                ("HAETAE_SERVER__LISTEN", "0.0.0.0:18080"),
+                ("HAETAE_SERVER__ALLOW_UNAUTHENTICATED", "true"),
+                ("HAETAE_SERVER__ADMIN_LISTEN", "127.0.0.1:18080"),
+            ],
+            "server.admin_listen",
+        ),
+        (
+            vec![
+                ("HAETAE_SERVER__ADMIN_LISTEN", "127.0.0.1:19090"),
+                ("HAETAE_AUDIT__AUDITOR_LISTEN", "127.0.0.1:19090"),
+                ("HAETAE_AUDIT__AUDITOR_TOKEN_SHA256", &"a".repeat(64)),
+            ],
+            "audit.auditor_listen",
+        ),
+        (
+            vec![
+                ("HAETAE_SERVER__LISTEN", "127.0.0.1:18080"),
+                ("HAETAE_AUDIT__AUDITOR_LISTEN", "127.0.0.1:18080"),
+                ("HAETAE_AUDIT__AUDITOR_TOKEN_SHA256", &"a".repeat(64)),
+            ],
+            "audit.auditor_listen",
+        ),
+        (
+            vec![("HAETAE_LIMITS__MAX_SSE_EVENT_BYTES", "10")],
+            "limits.max_sse_event_bytes",
+        ),
+        (
+            vec![
+                ("HAETAE_LIMITS__MAX_REQUEST_BODY_BYTES", "1048576"),
+                ("HAETAE_LIMITS__MAX_DECODED_BODY_BYTES", "1000"),
+            ],
+            "limits.max_decoded_body_bytes",
+        ),
+    ] {
+        let out = haetae(dir.path(), &["serve", "--check"], &env);
+        assert!(!out.status.success(), "{env:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(key), "{env:?}: {}", stderr(&out));
+    }
+    // Distinct ports, and port 0, are fine.
+    let out = haetae(
+        dir.path(),
+        &["serve", "--check"],
+        &[
+            ("HAETAE_SERVER__LISTEN", "127.0.0.1:0"),
+            ("HAETAE_SERVER__ADMIN_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn check_warns_when_the_open_files_limit_cannot_serve_max_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1024: a service manager's usual soft limit (set as hard too, so the gateway cannot raise it)
+    let run = |env: &[(&str, &str)]| {
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                "ulimit -n 1024 && exec \"$0\" serve --check",
+                env!("CARGO_BIN_EXE_haetae"),
+            ])
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "a warning, not an error: {}",
+            stderr(&out)
+        );
+        stderr(&out)
+    };
+    let err = run(&[]);
+    assert!(
+        err.contains("WARNING") && err.contains("limits.max_connections = 10000"),
+        "{err}"
+    );
+    let err = run(&[("HAETAE_LIMITS__MAX_CONNECTIONS", "300")]);
+    assert!(!err.contains("WARNING"), "{err}");
+}

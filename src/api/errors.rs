@@ -73,6 +73,16 @@ impl ErrorKind {
         }
     }
 
+    /// The `Retry-After` seconds the gateway sends with this kind, if any: a load it sheds by itself (over a
+    /// concurrency or rate limit) passes quickly, and SDKs that honour the header wait this long before retrying
+    /// instead of backing off for longer.
+    pub fn retry_after_secs(self) -> Option<u32> {
+        match self {
+            ErrorKind::RateLimited | ErrorKind::Overloaded => Some(1),
+            _ => None,
+        }
+    }
+
     /// Anthropic `error.type`.
     pub fn anthropic_type(self) -> &'static str {
         match self {

@@ -113,6 +113,10 @@ pub enum AuditError {
     /// The log hit a write failure (disk full, I/O error, size limit) and refuses appends: fail closed.
     #[error("residency log has failed and refuses appends: {0}")]
     Failed(String),
+    /// A checkpoint could not be written (e.g. no file descriptor left): the log is degraded, not failed — it keeps
+    /// accepting records and publishes again at its next checkpoint time.
+    #[error("checkpoint not published (the log keeps recording; retried): {0}")]
+    Unpublished(String),
     /// The log was closed.
     #[error("residency log is closed")]
     Closed,

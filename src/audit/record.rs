@@ -121,7 +121,10 @@ pub struct ResidencyRecord {
     /// versions before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
-    /// Outcome (`forwarded`, `blocked`, `upstream_error`, `client_cancelled`, `refused`).
+    /// Outcome (`forwarded`, `blocked`, `upstream_error`, `client_cancelled`, `refused`; `not_delivered`: routed,
+    /// but no connection to the destination was made, so nothing left; `sent_no_response`: the request was or may
+    /// have been written to the destination, but no response was passed on — first-byte timeout, failure after
+    /// connecting. Versions before these two wrote `refused`, with the destination, for both).
     pub outcome: String,
     /// HTTP status returned to the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]

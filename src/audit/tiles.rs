@@ -279,6 +279,18 @@ pub struct TileBuilder {
     full_bundles: u64,
     /// Files found damaged (different from what the journal says) and rewritten while replaying.
     repaired: u64,
+    /// Full tiles and bundles not yet on disk (in order): a write failed (e.g. no file descriptor left, `EMFILE`)
+    /// and is retried by [`Self::flush`]. The builder's state has advanced past them; they are only bytes to write.
+    backlog: std::collections::VecDeque<Deferred>,
+    /// Bytes held in `backlog`.
+    backlog_bytes: usize,
+}
+
+/// A full tile or bundle waiting to be written (see [`TileBuilder::flush`]).
+#[derive(Debug)]
+struct Deferred {
+    rel: String,
+    bytes: Vec<u8>,
 }
 
 impl TileBuilder {
@@ -287,10 +299,12 @@ impl TileBuilder {
         Self::default()
     }
 
-    /// Append a leaf; completed tiles and bundles are written into `dir`. With `repair` (replaying the journal on
-    /// open), an existing file is read and kept only when it holds exactly the expected bytes; a missing or
-    /// damaged one (e.g. a tile not yet written back when the power failed: tiles are written without fsync,
-    /// the journal is the durable copy) is rewritten and counted in [`Self::repaired`].
+    /// Append a leaf. With `repair` (replaying the journal on open), completed tiles and bundles are written into
+    /// `dir` at once, and an existing file is read and kept only when it holds exactly the expected bytes; a
+    /// missing or damaged one (e.g. a tile not yet written back when the power failed: tiles are written without
+    /// fsync, the journal is the durable copy) is rewritten and counted in [`Self::repaired`]. Without `repair`
+    /// (the writer), completed files are queued and written by [`Self::flush`]: a failed write leaves them queued
+    /// for the next attempt, so the builder's state never depends on whether a write succeeded.
     pub fn push(
         &mut self,
         dir: &Path,
@@ -304,15 +318,45 @@ impl TileBuilder {
         self.bundle_entries += 1;
         if self.bundle_entries == TILE_WIDTH {
             let rel = bundle_path(self.full_bundles, TILE_WIDTH);
-            let mut bundle = std::mem::take(&mut self.bundle);
-            self.put(dir, &rel, &bundle, repair)?;
-            let _ = fs::remove_dir_all(dir.join(format!("{rel}.p")));
-            bundle.clear();
-            self.bundle = bundle; // keeps its capacity
+            if repair {
+                let bundle = std::mem::take(&mut self.bundle);
+                self.put(dir, &rel, &bundle, true)?;
+                let _ = fs::remove_dir_all(dir.join(format!("{rel}.p")));
+                self.bundle = bundle;
+                self.bundle.clear(); // keeps its capacity
+            } else {
+                let capacity = self.bundle.capacity();
+                let bundle = std::mem::replace(&mut self.bundle, Vec::with_capacity(capacity));
+                self.defer(rel, bundle);
+            }
             self.bundle_entries = 0;
             self.full_bundles += 1;
         }
         self.push_hash(dir, 0, leaf, repair)
+    }
+
+    fn defer(&mut self, rel: String, bytes: Vec<u8>) {
+        self.backlog_bytes += bytes.len();
+        self.backlog.push_back(Deferred { rel, bytes });
+    }
+
+    /// Write the queued full tiles and bundles, oldest first (each replaces the partial files it supersedes).
+    /// On the first failure the rest stay queued, that one included, and the error is returned: the next call
+    /// retries.
+    pub fn flush(&mut self, dir: &Path) -> Result<(), AuditError> {
+        while let Some(next) = self.backlog.front() {
+            write_atomic(dir, &next.rel, &next.bytes, false)?;
+            let _ = fs::remove_dir_all(dir.join(format!("{}.p", next.rel)));
+            if let Some(done) = self.backlog.pop_front() {
+                self.backlog_bytes -= done.bytes.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes of full tiles and bundles queued but not yet written (see [`Self::flush`]).
+    pub fn backlog_bytes(&self) -> usize {
+        self.backlog_bytes
     }
 
     /// Write `rel` (with `repair`: only when it is missing or differs from `bytes`).
@@ -377,8 +421,12 @@ impl TileBuilder {
             }
             let rel = tile_path(level as u32, self.full[level], TILE_WIDTH);
             let bytes: Vec<u8> = self.partial[level].iter().flatten().copied().collect();
-            self.put(dir, &rel, &bytes, repair)?;
-            let _ = fs::remove_dir_all(dir.join(format!("{rel}.p")));
+            if repair {
+                self.put(dir, &rel, &bytes, true)?;
+                let _ = fs::remove_dir_all(dir.join(format!("{rel}.p")));
+            } else {
+                self.defer(rel, bytes);
+            }
             let root = perfect_root(&self.partial[level])
                 .ok_or_else(|| AuditError::Proof("tile root".into()))?;
             self.partial[level].clear();
@@ -388,10 +436,11 @@ impl TileBuilder {
         }
     }
 
-    /// Write the partial tiles and the partial entry bundle for the current size (before publishing a checkpoint).
-    /// One that already exists (a publication at this size that crashed before its checkpoint) is kept only when
-    /// it holds exactly the expected bytes.
+    /// Write the queued full files ([`Self::flush`]), then the partial tiles and the partial entry bundle for the
+    /// current size (before publishing a checkpoint). One that already exists (a publication at this size that
+    /// crashed before its checkpoint) is kept only when it holds exactly the expected bytes.
     pub fn write_partials(&mut self, dir: &Path) -> Result<(), AuditError> {
+        self.flush(dir)?;
         self.repair_partials(dir)
     }
 }

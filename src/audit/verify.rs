@@ -1781,8 +1781,17 @@ pub struct MonthlyReport {
     pub by_jurisdiction: BTreeMap<String, u64>,
     /// Requests by outcome.
     pub by_outcome: BTreeMap<String, u64>,
-    /// Requests forwarded outside the home jurisdiction.
+    /// Requests forwarded outside the home jurisdiction: every routed request that (possibly) left — forwarded,
+    /// `sent_no_response` (sent, no answer passed on), `decided` with no outcome, and the `refused` records with a
+    /// destination written by versions that did not yet tell sent from not delivered — but not `blocked` or
+    /// `not_delivered`.
     pub forwarded_abroad: u64,
+    /// Routed requests that never left: no connection to the destination was made (outcome `not_delivered`). Not
+    /// counted as transfers, nor are their findings.
+    pub not_delivered: u64,
+    /// Requests whose record says `refused` with a destination (written by versions before `not_delivered` and
+    /// `sent_no_response` existed): they may or may not have left, and are counted as transfers.
+    pub delivery_unknown: u64,
     /// Entity findings in requests forwarded abroad (entity → count), i.e. data classes that left the country
     /// (possibly masked or pseudonymised; see `actions_abroad`).
     pub entities_abroad: BTreeMap<String, u64>,
@@ -1911,6 +1920,8 @@ pub fn monthly_report_with(
 
 /// The outcome of a `before-forward` record written before the request was forwarded.
 const DECIDED: &str = "decided";
+/// The outcome of a routed request that never left the gateway (no connection to its destination was made).
+const NOT_DELIVERED: &str = "not_delivered";
 
 /// A leaf's time (the writer emits RFC 3339 UTC with milliseconds).
 fn parse_leaf_time(t: &str) -> Option<time::OffsetDateTime> {
@@ -1929,7 +1940,19 @@ impl MonthlyReport {
         if r.outcome == "blocked" {
             self.blocked += 1;
         }
-        if r.destination.is_some() && j != home && r.outcome != "blocked" {
+        let left = match r.outcome.as_str() {
+            "blocked" => false,
+            NOT_DELIVERED => {
+                self.not_delivered += 1;
+                false
+            }
+            "refused" if r.destination.is_some() => {
+                self.delivery_unknown += 1;
+                true
+            }
+            _ => true,
+        };
+        if r.destination.is_some() && j != home && left {
             self.forwarded_abroad += 1;
             for (e, c) in &r.findings {
                 *self.entities_abroad.entry(e.clone()).or_default() += c;
@@ -1952,6 +1975,18 @@ impl MonthlyReport {
             s.push_str(&format!(
                 "Requests with no outcome record (decided, then the gateway stopped or crashed): {}\n",
                 self.no_outcome
+            ));
+        }
+        if self.not_delivered > 0 {
+            s.push_str(&format!(
+                "Not delivered (routed, but no connection to the destination was made; not counted as forwarded): {}\n",
+                self.not_delivered
+            ));
+        }
+        if self.delivery_unknown > 0 {
+            s.push_str(&format!(
+                "Refused after routing, delivery not recorded (records of an older version; counted as forwarded): {}\n",
+                self.delivery_unknown
             ));
         }
         if let Some(t) = &self.pruned_through {

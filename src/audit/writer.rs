@@ -30,8 +30,12 @@
 //! publishes the final checkpoint, starts the next shard with its chain record (which names the old shard's final
 //! checkpoint and newest leaf time), and seals the old shard on a separate thread.
 //!
-//! Must never: acknowledge an append before it is durable, keep accepting appends after a write failed (fail
-//! closed), write to a shard once the next one exists, delete anything but a sealed shard's own (fsynced-over)
+//! A failure to write derived data (tiles, bundles, a checkpoint, a seal) is not fatal: the builder keeps the files
+//! queued and the writer publishes again at the next checkpoint time (`Health::degraded` meanwhile); a journal write
+//! failure is (see ARCHITECTURE.md, "Failure"). Entering the failed state is logged once at ERROR.
+//!
+//! Must never: acknowledge an append before it is durable, keep accepting appends after a journal write failed (fail
+//! closed), publish a checkpoint before every tile it covers is written, write to a shard once the next one exists, delete anything but a sealed shard's own (fsynced-over)
 //! journal, or log record content.
 
 use std::fs::{self, File, OpenOptions};
@@ -229,6 +233,11 @@ pub struct Health {
     pub checkpoint_size: u64,
     /// The open shard (0 until the first rotation); `size` and `checkpoint_size` are of this shard.
     pub shard: u64,
+    /// `Some(reason)` while derived data is behind: writing tiles or a checkpoint, or a postponed rotation, failed
+    /// for a reason that may pass (e.g. no file descriptor left). Appends are still accepted (the journal, the
+    /// source of truth, is written and synced as always) and the writer retries; cleared once a checkpoint is
+    /// published again.
+    pub degraded: Option<String>,
 }
 
 impl Health {
@@ -268,6 +277,73 @@ pub struct AuditStats {
 struct SharedState {
     health: Health,
     stats: AuditStats,
+    /// Set by the tile thread when a checkpoint it was handed could not be written; the writer takes it and signs
+    /// and publishes a fresh one at its next checkpoint time.
+    publish_failed: bool,
+}
+
+/// Tile and bundle bytes that may wait in memory for a failed write to succeed: past this the log fails closed
+/// (the writer cannot keep deriving tiles without writing them).
+const MAX_TILE_BACKLOG: usize = 64 << 20;
+
+/// How long a failing seal of a rotated-away shard is retried (with back-off) before the log fails closed.
+const SEAL_RETRY_FOR: Duration = Duration::from_secs(300);
+
+/// Put the log in the failed state (the first reason wins) and say so once at ERROR level. Reasons name files and
+/// I/O errors, never record content.
+fn set_failed(shared: &Mutex<SharedState>, reason: String) {
+    let first = {
+        let mut s = lock(shared);
+        if s.health.failure.is_none() {
+            s.health.failure = Some(reason.clone());
+            true
+        } else {
+            false
+        }
+    };
+    if first {
+        tracing::error!(
+            target: "haetae::audit",
+            reason = %reason,
+            "the residency log has failed: every append is refused until the gateway is restarted"
+        );
+    }
+}
+
+/// Mark derived data as behind (tiles, checkpoint, a rotation to retry); logged at WARN when it starts.
+fn set_degraded(shared: &Mutex<SharedState>, reason: String) {
+    let first = {
+        let mut s = lock(shared);
+        let first = s.health.degraded.is_none();
+        s.health.degraded = Some(reason.clone());
+        first
+    };
+    if first {
+        tracing::warn!(
+            target: "haetae::audit",
+            reason = %reason,
+            "residency log: derived data (tiles, checkpoint) could not be written; records are still journaled \
+             durably, retrying"
+        );
+    }
+}
+
+/// A checkpoint was published: derived data has caught up (logged at INFO if it was behind).
+fn clear_degraded(shared: &Mutex<SharedState>) {
+    let was = lock(shared).health.degraded.take();
+    if was.is_some() {
+        tracing::info!(
+            target: "haetae::audit",
+            "residency log: tiles and checkpoint are written again (recovered)"
+        );
+    }
+}
+
+/// Why a rotation did not happen: `Retry` left the open shard as it was (rotation is attempted again later);
+/// `Fatal` happened past the point where the next shard exists, so the log fails closed.
+enum RotateError {
+    Retry(AuditError),
+    Fatal(AuditError),
 }
 
 /// Batches with at most this many awaited receipts are acknowledged by the writer thread itself.
@@ -555,6 +631,8 @@ impl AuditLog {
             publish_in_flight: false,
             shard_started,
             sealers: Vec::new(),
+            closing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            rotation_retry_at: None,
             opts: Limits {
                 checkpoint_interval: options.checkpoint_interval,
                 max_batch: options.max_batch,
@@ -1542,6 +1620,10 @@ struct Writer {
     shard_started: Option<time::OffsetDateTime>,
     /// Threads sealing shards rotated away from (fsync of a full shard takes seconds: it runs off the commit path).
     sealers: Vec<JoinHandle<()>>,
+    /// Set when the writer stops: a seal still failing then stops retrying (the next `open` completes it).
+    closing: Arc<std::sync::atomic::AtomicBool>,
+    /// A rotation failed before the next shard existed: not retried before this instant.
+    rotation_retry_at: Option<Instant>,
     opts: Limits,
     shared: Arc<Mutex<SharedState>>,
     acks: mpsc::Sender<Vec<(ReceiptTx, Receipt)>>,
@@ -1557,14 +1639,35 @@ impl Writer {
     }
 
     fn fail(&self, reason: String) {
-        let mut s = lock(&self.shared);
-        if s.health.failure.is_none() {
-            s.health.failure = Some(reason);
+        set_failed(&self.shared, reason);
+    }
+
+    /// Take the tile thread's report of a checkpoint it could not write: that publication did not happen, so the
+    /// next checkpoint time signs and publishes the current size again (and a rotation publishes synchronously).
+    fn reconcile(&mut self) {
+        if std::mem::take(&mut lock(&self.shared).publish_failed) {
+            self.published = None;
+            self.last_note = None;
+            self.publish_in_flight = false;
         }
+    }
+
+    /// Wait for a publication handed to the tile thread (if any) to be written or to fail, then reconcile.
+    fn settle_publication(&mut self) {
+        if self.publish_in_flight {
+            self.publish_in_flight = false;
+            // The tile thread handles messages in order: once this returns, the publication was processed.
+            let _ = self.tiles.write_partials();
+        }
+        self.reconcile();
     }
 
     fn run(mut self, rx: Receiver<Msg>, side: &Mutex<SideQueue>) {
         let mut due: Option<Instant> = None;
+        // A publication handed to the tile thread is checked at this time: written (the shared checkpoint size
+        // reached it), failed (retried), or still in progress (checked again later). Without it an idle log whose
+        // publication failed would not publish again until the next append.
+        let mut confirm_at: Option<Instant> = None;
         let mut open = true;
         // Detached records usually follow a commit closely (a request's outcome after its decision): for
         // `detached_batch_delay` after a commit the writer waits on a timer instead of parking, so they need no
@@ -1572,12 +1675,29 @@ impl Writer {
         let mut last_commit: Option<Instant> = None;
         let delay = self.opts.detached_batch_delay;
         while open {
+            // A publication that failed (tile thread) or a rotation that published nothing is retried at the next
+            // checkpoint time.
+            self.reconcile();
+            if confirm_at.is_some_and(|t| Instant::now() >= t) {
+                confirm_at = None;
+                let written = lock(&self.shared).health.checkpoint_size;
+                if self.publish_in_flight && self.published.is_some_and(|p| p != written) {
+                    confirm_at = Some(Instant::now() + self.opts.checkpoint_interval);
+                }
+            }
+            if due.is_none()
+                && self.failure().is_none()
+                && self.published != Some(self.frontier.size())
+            {
+                due = Some(Instant::now() + self.opts.checkpoint_interval);
+            }
             // Wake for the next checkpoint, or when the open shard reaches its maximum age (so an idle log still
-            // rotates on time and its records become prunable), or when waiting detached records are due.
-            let mut wake = match (due, self.rotation_deadline()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            // rotates on time and its records become prunable), or when waiting detached records are due, or to
+            // confirm a publication.
+            let mut wake = [due, self.rotation_deadline(), confirm_at]
+                .into_iter()
+                .flatten()
+                .min();
             {
                 let mut s = lock_side(side);
                 let now = Instant::now();
@@ -1685,16 +1805,21 @@ impl Writer {
             let forced = !controls.is_empty();
             if !forced && due.is_some_and(|d| Instant::now() >= d) {
                 due = None;
-                if let Err(e) = self.publish_async() {
-                    self.fail(format!("checkpoint publication failed: {e}"));
+                match self.publish_async() {
+                    Ok(()) => {
+                        confirm_at = Some(Instant::now() + self.opts.checkpoint_interval);
+                    }
+                    Err(e) => self.fail(format!("checkpoint publication failed: {e}")),
                 }
             } else if forced {
                 let result = self.publish_if_needed();
                 due = None;
+                let failure = self.failure();
                 for tx in controls {
-                    let _ = tx.send(match &result {
-                        Ok(cp) => Ok(cp.clone()),
-                        Err(e) => Err(AuditError::Failed(e.to_string())),
+                    let _ = tx.send(match (&result, &failure) {
+                        (Ok(cp), _) => Ok(cp.clone()),
+                        (Err(_), Some(reason)) => Err(AuditError::Failed(reason.clone())),
+                        (Err(e), None) => Err(AuditError::Unpublished(e.to_string())),
                     });
                 }
             }
@@ -1714,6 +1839,8 @@ impl Writer {
             self.commit(rest);
         }
         let _ = self.publish_if_needed();
+        self.closing
+            .store(true, std::sync::atomic::Ordering::Release);
         for t in self.sealers.drain(..) {
             let _ = t.join();
         }
@@ -1728,26 +1855,35 @@ impl Writer {
         }
     }
 
+    /// A forced publication (`publish_checkpoint`, close). A failure to write it is reported to the caller and
+    /// leaves the log degraded, not failed: the journal holds every entry, and the next checkpoint time retries.
     fn publish_if_needed(&mut self) -> Result<Checkpoint, AuditError> {
         if let Some(reason) = self.failure() {
             return Err(AuditError::Failed(reason));
         }
+        // wait until the tile thread has written an in-flight publication (or failed to)
+        self.settle_publication();
+        if let Some(reason) = self.failure() {
+            return Err(AuditError::Failed(reason));
+        }
         if self.published == Some(self.frontier.size()) {
-            if self.publish_in_flight {
-                // wait until the tile thread has written it (or failed)
-                self.publish_in_flight = false;
-                self.tiles.write_partials()?;
-                if let Some(reason) = self.failure() {
-                    return Err(AuditError::Failed(reason));
-                }
-            }
             return Ok(self.checkpoint_now());
         }
         self.publish()
-            .inspect_err(|e| self.fail(format!("checkpoint publication failed: {e}")))
     }
 
+    /// Publish a checkpoint of everything committed, synchronously. A write failure leaves `published` as it was
+    /// and marks the log degraded (the caller decides whether that is fatal).
     fn publish(&mut self) -> Result<Checkpoint, AuditError> {
+        let result = self.publish_inner();
+        match &result {
+            Ok(_) => clear_degraded(&self.shared),
+            Err(e) => set_degraded(&self.shared, format!("checkpoint publication failed: {e}")),
+        }
+        result
+    }
+
+    fn publish_inner(&mut self) -> Result<Checkpoint, AuditError> {
         self.tiles.write_partials()?;
         let cp = self.checkpoint_now();
         let note = self.signer.sign(&cp.to_text())?;
@@ -1790,11 +1926,20 @@ impl Writer {
         lock(&self.shared).stats.busy += started.elapsed();
     }
 
-    /// Rotate, failing the log closed if that fails (the pending batch and everything after it are refused).
+    /// Rotate. A failure before the next shard exists (e.g. the final checkpoint could not be written) leaves the
+    /// open shard in use and is retried after a checkpoint interval (at least a second); one after it fails the
+    /// log closed (the pending batch and everything after it are refused).
     fn rotate_now(&mut self) {
         let t = Instant::now();
-        if let Err(e) = self.rotate() {
-            self.fail(format!("shard rotation failed: {e}"));
+        match self.rotate() {
+            Ok(()) => self.rotation_retry_at = None,
+            Err(RotateError::Retry(e)) => {
+                set_degraded(&self.shared, format!("shard rotation postponed: {e}"));
+                self.rotation_retry_at = Some(
+                    Instant::now() + self.opts.checkpoint_interval.max(Duration::from_secs(1)),
+                );
+            }
+            Err(RotateError::Fatal(e)) => self.fail(format!("shard rotation failed: {e}")),
         }
         let mut s = lock(&self.shared);
         s.stats.rotation_max = s.stats.rotation_max.max(t.elapsed());
@@ -1808,7 +1953,8 @@ impl Writer {
             return None;
         }
         let left = (started + age) - (self.clock)();
-        Some(Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO))
+        let at = Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO);
+        Some(self.rotation_retry_at.map_or(at, |retry| at.max(retry)))
     }
 
     /// Whether the open shard has reached a rotation limit (and holds at least one record besides its chain
@@ -1818,7 +1964,11 @@ impl Writer {
             .frontier
             .size()
             .saturating_sub(u64::from(self.shard > 0));
-        if records == 0 {
+        if records == 0
+            || self
+                .rotation_retry_at
+                .is_some_and(|retry| Instant::now() < retry)
+        {
             return false;
         }
         if self
@@ -1838,34 +1988,32 @@ impl Writer {
     /// checkpoint) as first leaf and publish its first checkpoint, then seal the old shard (fsync of every file,
     /// `sealed` note, read-only files) on a separate thread — fsyncing a full shard's tiles takes seconds, and
     /// appends must not wait for it. A crash before the seal is complete is finished by the next `open`.
-    fn rotate(&mut self) -> Result<(), AuditError> {
+    fn rotate(&mut self) -> Result<(), RotateError> {
+        // Up to the point where the next shard exists, a failure leaves the open shard as it was: retried later.
+        self.settle_publication();
         if self.published != Some(self.frontier.size()) || self.last_note.is_none() {
-            self.publish()?;
+            self.publish().map_err(RotateError::Retry)?;
         }
-        let note = self
-            .last_note
-            .clone()
-            .ok_or_else(|| AuditError::Failed("no final checkpoint to seal".into()))?;
+        let note = self.last_note.clone().ok_or_else(|| {
+            RotateError::Retry(AuditError::Failed("no final checkpoint to seal".into()))
+        })?;
         let last = self.checkpoint_now();
         let sealed_dir = self.dir.clone();
 
         let next = self.shard + 1;
-        let dir = create_shard_dir(&self.root, next)?;
         let origin = shard_origin(&self.name, next);
-        let mac = FrameMac::new(&self.signer, &origin, next)?;
-        let (journal, state, _) = replay(&dir, &origin, None, &mac)?;
-        let tiles = Tiler::start(dir.clone(), state.tiles, Arc::clone(&self.shared))?;
+        let mac = FrameMac::new(&self.signer, &origin, next).map_err(RotateError::Retry)?;
+        let (dir, journal, tiles, journal_len, journal_id) =
+            self.open_next_shard(next, &origin, &mac)?;
+        // Past this point the next shard is the open one: any failure fails the log.
         // The old tile thread is idle (publication waited for it): stop it.
         drop(std::mem::replace(&mut self.tiles, tiles));
-        self.journal_len = journal
-            .metadata()
-            .map_err(|e| AuditError::io(&dir, e))?
-            .len();
-        self.journal_id = file_id(&journal).map_err(|e| AuditError::io(&dir, e))?;
+        self.journal_len = journal_len;
+        self.journal_id = journal_id;
         self.journal = journal;
         self.mac = mac;
         let previous_max_time = self.newest_time.take();
-        self.frontier = state.frontier;
+        self.frontier = Frontier::default();
         self.dir = dir;
         self.origin = Arc::from(origin.as_str());
         self.shard = next;
@@ -1879,31 +2027,88 @@ impl Writer {
             previous_root: B64.encode(last.root),
             previous_newest_time: None,
             previous_max_time,
-        }))?;
-        self.publish()?;
+        }))
+        .map_err(RotateError::Fatal)?;
         {
             let mut s = lock(&self.shared);
             s.health.shard = next;
             s.health.size = self.frontier.size();
+            s.health.checkpoint_size = 0;
             s.stats.rotations += 1;
         }
+        // The new shard's first checkpoint: derived from its journal, so a failure to write it is retried at the
+        // next checkpoint time (the log is degraded meanwhile), as any other publication.
+        let _ = self.publish();
         let shared = Arc::clone(&self.shared);
+        let closing = Arc::clone(&self.closing);
         let sealed_shard = next - 1;
         let sealer = std::thread::Builder::new()
             .name("haetae-audit-seal".into())
-            .spawn(move || {
-                if let Err(e) = super::shard::seal(&sealed_dir, &note) {
-                    let mut s = lock(&shared);
-                    if s.health.failure.is_none() {
-                        s.health.failure =
-                            Some(format!("sealing shard {sealed_shard} failed: {e}"));
-                    }
-                }
-            })
-            .map_err(|e| AuditError::Failed(format!("cannot start the seal thread: {e}")))?;
+            .spawn(move || seal_with_retry(&sealed_dir, &note, sealed_shard, &shared, &closing))
+            .map_err(|e| {
+                RotateError::Fatal(AuditError::Failed(format!(
+                    "cannot start the seal thread: {e}"
+                )))
+            })?;
         self.sealers.retain(|t| !t.is_finished());
         self.sealers.push(sealer);
         Ok(())
+    }
+
+    /// Create shard `next`'s directory and empty journal and start its tile thread. When that fails, whatever was
+    /// created is removed again (nothing refers to it yet) and the error is `Retry`; if it cannot be removed, the
+    /// next shard may exist and the open one must not be written to again: `Fatal`.
+    #[allow(clippy::type_complexity)]
+    fn open_next_shard(
+        &self,
+        next: u64,
+        origin: &str,
+        mac: &FrameMac,
+    ) -> Result<(PathBuf, File, Tiler, u64, (u64, u64)), RotateError> {
+        let dir = shard_dir(&self.root, next);
+        let attempt = (|| {
+            let dir = create_shard_dir(&self.root, next)?;
+            let (journal, state, _) = replay(&dir, origin, None, mac)?;
+            if state.frontier.size() != 0 {
+                return Err(AuditError::Corrupt {
+                    index: Some(0),
+                    reason: format!("shard {next} already holds entries before it was started"),
+                });
+            }
+            let len = journal
+                .metadata()
+                .map_err(|e| AuditError::io(&dir, e))?
+                .len();
+            let id = file_id(&journal).map_err(|e| AuditError::io(&dir, e))?;
+            let tiles = Tiler::start(dir.clone(), state.tiles, Arc::clone(&self.shared))?;
+            Ok((dir, journal, tiles, len, id))
+        })();
+        attempt.map_err(|e| {
+            if matches!(e, AuditError::Corrupt { .. }) {
+                return RotateError::Fatal(e);
+            }
+            let journal = dir.join(JOURNAL_FILE);
+            // Only a journal that holds no frame (at most its header) is ours to remove.
+            let empty = journal_header(origin).map_or(0, |h| h.len() as u64);
+            let removed = match fs::metadata(&journal) {
+                Ok(m) if m.len() > empty => Err(std::io::Error::other("its journal holds frames")),
+                Ok(_) => fs::remove_file(&journal),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err),
+            }
+            .and_then(|()| match fs::remove_dir(&dir) {
+                Ok(()) => Ok(()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err),
+            });
+            match removed {
+                Ok(()) => RotateError::Retry(e),
+                Err(cleanup) => RotateError::Fatal(AuditError::Failed(format!(
+                    "{e}; and the partly created {} cannot be removed ({cleanup})",
+                    dir.display()
+                ))),
+            }
+        })
     }
 
     /// After each commit, before acknowledging it: the open journal must still be the file at the journal's path.
@@ -2073,6 +2278,53 @@ enum TileMsg {
     Publish(String, u64),
 }
 
+/// Seal a rotated-away shard (on its own thread). A failure (e.g. no file descriptor left to open its files for
+/// fsync) is retried with back-off, since the shard is complete and its journal is kept until the seal succeeds;
+/// after [`SEAL_RETRY_FOR`] the log fails closed. When the log closes meanwhile, the next `open` completes it.
+fn seal_with_retry(
+    dir: &Path,
+    note: &str,
+    shard: u64,
+    shared: &Mutex<SharedState>,
+    closing: &std::sync::atomic::AtomicBool,
+) {
+    let started = Instant::now();
+    let mut backoff = Duration::from_secs(1);
+    let mut failures = 0u32;
+    loop {
+        let err = match super::shard::seal(dir, note) {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!(target: "haetae::audit", shard, "residency log: shard sealed after retrying");
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        failures += 1;
+        if started.elapsed() >= SEAL_RETRY_FOR {
+            set_failed(shared, format!("sealing shard {shard} failed: {err}"));
+            return;
+        }
+        if failures == 1 {
+            tracing::warn!(
+                target: "haetae::audit",
+                shard,
+                reason = %err,
+                "residency log: sealing a rotated shard failed; retrying (its journal is kept until it is sealed)"
+            );
+        }
+        let until = Instant::now() + backoff;
+        while Instant::now() < until {
+            if closing.load(std::sync::atomic::Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
 /// Replace `checkpoint` with `note` and append it to the archive, both fsynced. The checkpoint first, then the
 /// archive: a crash in between leaves the archive one checkpoint behind (harmless), never ahead of the published
 /// checkpoint.
@@ -2121,7 +2373,22 @@ impl Tiler {
         let thread = std::thread::Builder::new()
             .name("haetae-audit-tiles".into())
             .spawn(move || {
+                // Set only when the log failed (write backlog over its bound, or a leaf no bundle can hold): the
+                // thread then stops writing. Write errors below that are transient: the files stay queued in the
+                // builder and are retried with the next leaves or publication.
                 let mut failed: Option<String> = None;
+                let behind = |tiles: &TileBuilder, e: &AuditError, failed: &mut Option<String>| {
+                    if tiles.backlog_bytes() > MAX_TILE_BACKLOG {
+                        let reason = format!(
+                            "tile write failed: {e} ({} bytes of tiles could not be written)",
+                            tiles.backlog_bytes()
+                        );
+                        set_failed(&shared, reason.clone());
+                        *failed = Some(reason);
+                    } else {
+                        set_degraded(&shared, format!("tile write failed: {e}"));
+                    }
+                };
                 for msg in rx {
                     match msg {
                         TileMsg::Leaves(frames, leaves) => {
@@ -2132,21 +2399,27 @@ impl Tiler {
                                 let data = frames.get(range).unwrap_or_default();
                                 if let Err(e) = tiles.push(&dir, data, hash, false) {
                                     let reason = format!("tile write failed: {e}");
-                                    let mut s = lock(&shared);
-                                    if s.health.failure.is_none() {
-                                        s.health.failure = Some(reason.clone());
-                                    }
+                                    set_failed(&shared, reason.clone());
                                     failed = Some(reason);
                                     break;
                                 }
                             }
                             let _ = spare_tx.send(frames);
+                            if failed.is_none() {
+                                if let Err(e) = tiles.flush(&dir) {
+                                    behind(&tiles, &e, &mut failed);
+                                }
+                            }
                         }
                         TileMsg::Partials(reply) => {
-                            let _ = reply.send(match &failed {
+                            let result = match &failed {
                                 Some(reason) => Err(AuditError::Failed(reason.clone())),
                                 None => tiles.write_partials(&dir),
-                            });
+                            };
+                            if let (Err(e), None) = (&result, &failed) {
+                                behind(&tiles, e, &mut failed);
+                            }
+                            let _ = reply.send(result);
                         }
                         TileMsg::Publish(note, size) => {
                             if failed.is_some() {
@@ -2155,22 +2428,35 @@ impl Tiler {
                             let written = tiles
                                 .write_partials(&dir)
                                 .and_then(|()| write_checkpoint_files(&dir, &note));
-                            let mut s = lock(&shared);
                             match written {
                                 Ok(()) => {
-                                    s.health.checkpoint_size = size;
-                                    s.stats.checkpoints += 1;
+                                    {
+                                        let mut s = lock(&shared);
+                                        s.health.checkpoint_size = size;
+                                        s.stats.checkpoints += 1;
+                                    }
+                                    clear_degraded(&shared);
                                 }
                                 Err(e) => {
-                                    let reason = format!("checkpoint publication failed: {e}");
-                                    if s.health.failure.is_none() {
-                                        s.health.failure = Some(reason.clone());
+                                    // Not published: the writer signs the then-current size again at its next
+                                    // checkpoint time.
+                                    lock(&shared).publish_failed = true;
+                                    if tiles.backlog_bytes() > MAX_TILE_BACKLOG {
+                                        behind(&tiles, &e, &mut failed);
+                                    } else {
+                                        set_degraded(
+                                            &shared,
+                                            format!("checkpoint publication failed: {e}"),
+                                        );
                                     }
-                                    failed = Some(reason);
                                 }
                             }
                         }
                     }
+                }
+                // Closing: a last attempt at what is still queued (a failure is repaired by the next open).
+                if failed.is_none() {
+                    let _ = tiles.flush(&dir);
                 }
             })
             .map_err(|e| AuditError::Failed(format!("cannot start the tile thread: {e}")))?;

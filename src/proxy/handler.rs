@@ -120,7 +120,8 @@ pub enum GatewayError {
     /// Routing failed.
     #[error(transparent)]
     Route(#[from] RouteError),
-    /// The upstream could not be reached.
+    /// The upstream could not be reached, or the exchange failed before a response head arrived (whether anything
+    /// left is [`Exchange::delivery`]'s to say).
     #[error("could not reach destination `{destination}` ({host}): {reason}")]
     Upstream {
         /// Destination name.
@@ -149,14 +150,6 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
-    /// Whether the request had been sent to its destination when this happened.
-    fn reached_upstream(&self) -> bool {
-        matches!(
-            self,
-            Self::Upstream { .. } | Self::UpstreamProtocol { .. } | Self::UpstreamTimeout { .. }
-        )
-    }
-
     /// The text for the access log: the client's message plus, for a residency-log failure, its cause.
     fn log_text(&self) -> String {
         match self {
@@ -254,9 +247,9 @@ pub struct Exchange {
     capture_response_id: bool,
     usage: Usage,
     receipt: Option<Receipt>,
-    /// The request is being sent to (or was sent to) the destination: from here on a client that goes away leaves a
-    /// record naming the destination, because the prompt may have left.
-    forwarding: bool,
+    /// How far the request got towards its destination: the one answer to "did the prompt leave?" for an exchange
+    /// that ends without a response (an error, or the client leaving).
+    delivery: Delivery,
     /// The access log line is written (the exchange ended one way or another); see the `Drop` impl.
     logged: bool,
     /// The policy snapshot live when the request arrived: it inspects the request and its hash goes into the record,
@@ -264,6 +257,38 @@ pub struct Exchange {
     policy: Arc<Snapshot>,
     shared: Arc<Shared>,
     _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// How far a request got towards its destination. Decides what the access log, `/metrics` and the outcome record
+/// say about an exchange that ends without a response, so they cannot disagree about whether the prompt left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Not handed to the upstream client: nothing left (the gateway answered itself, or had not decided yet).
+    Held,
+    /// Handed to the upstream client: the request is, or may have been, written to the destination.
+    Sent,
+    /// Handed to the upstream client, which could not connect (TCP, TLS handshake, connect timeout): nothing left.
+    Unconnected,
+}
+
+impl Delivery {
+    /// Whether the request was handed to the upstream client: logs, metrics and the record then name the
+    /// destination (the outcome says whether anything left).
+    fn attempted(self) -> bool {
+        self != Self::Held
+    }
+
+    /// The outcome of an exchange that ended in an error response: (access log and metrics, outcome record).
+    /// `not_delivered`: no connection was made, nothing left. `sent_no_response`: the request may have been written
+    /// (first-byte timeout, a failure after connecting, an answer that could not be passed on); `audit report`
+    /// counts it as a transfer.
+    fn failure_outcome(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Held => ("rejected", "refused"),
+            Self::Unconnected => ("not_delivered", "not_delivered"),
+            Self::Sent => ("sent_no_response", "sent_no_response"),
+        }
+    }
 }
 
 /// Largest non-streaming response body copied aside to read token usage from.
@@ -301,7 +326,7 @@ impl Exchange {
             capture_response_id: false,
             usage: Usage::default(),
             receipt: None,
-            forwarding: false,
+            delivery: Delivery::Held,
             logged: false,
             policy,
             shared,
@@ -438,7 +463,7 @@ impl Drop for Exchange {
         if self.logged {
             return;
         }
-        if !self.forwarding {
+        if !self.delivery.attempted() {
             self.destination = None;
         }
         self.status = 499;
@@ -672,8 +697,8 @@ pub async fn handle(
             let mut response = error_response(family, kind, &message);
             let message = err.log_text();
             exchange.status = response.status().as_u16();
-            if !err.reached_upstream() {
-                // Routed, perhaps, but nothing was sent: logs and metrics name no destination.
+            if !exchange.delivery.attempted() {
+                // Routed, perhaps, but never handed to the upstream client: logs and metrics name no destination.
                 exchange.destination = None;
             }
             set_header(
@@ -681,13 +706,10 @@ pub async fn handle(
                 REQUEST_ID_HEADER,
                 &exchange.request_id,
             );
-            if matches!(err, GatewayError::Overloaded) {
-                // The message says "retry shortly"; SDKs that honour Retry-After wait this long before retrying.
-                set_header(response.headers_mut(), "retry-after", "1");
-            }
-            exchange.log("rejected", StreamStats::default(), Some(&message));
+            let (logged, recorded) = exchange.delivery.failure_outcome();
+            exchange.log(logged, StreamStats::default(), Some(&message));
             if !matches!(err, GatewayError::Audit(_)) {
-                exchange.record_detached("refused", Some(exchange.status), None);
+                exchange.record_detached(recorded, Some(exchange.status), None);
             }
             response
         }
@@ -702,6 +724,11 @@ fn error_response(family: ApiFamily, kind: ErrorKind, message: &str) -> Response
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if let Some(secs) = kind.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     response
 }
 
@@ -991,7 +1018,7 @@ async fn pipeline(
             reason: "no client for destination".into(),
         })?;
     let first_byte = Duration::from_millis(settings.timeouts.upstream_first_byte_ms);
-    ex.forwarding = true;
+    ex.delivery = Delivery::Sent;
     let response = match tokio::time::timeout(first_byte, client.request(upstream_req)).await {
         Err(_) => {
             return Err(GatewayError::UpstreamTimeout {
@@ -1000,11 +1027,15 @@ async fn pipeline(
             })
         }
         Ok(Err(e)) => {
+            if e.is_connect() {
+                // TCP, TLS handshake or connect timeout failed: no request byte was written.
+                ex.delivery = Delivery::Unconnected;
+            }
             return Err(GatewayError::Upstream {
                 destination: destination.name.clone(),
                 host: destination.host.clone(),
                 reason: describe_client_error(&e),
-            })
+            });
         }
         Ok(Ok(r)) => r,
     };

@@ -251,6 +251,13 @@ impl Collector for Live {
         )?;
         gauge(
             &mut enc,
+            "audit_degraded",
+            "1 while the residency log's tiles or checkpoint could not be written (e.g. no file descriptor left): \
+             records are still journaled and acknowledged, publication is retried; 0 once a checkpoint is published",
+            i64::from(health.degraded.is_some()),
+        )?;
+        gauge(
+            &mut enc,
             "audit_entries",
             "Durable entries in the residency log",
             int(health.size),

@@ -11,6 +11,7 @@
 pub mod auditor;
 pub mod auth;
 pub mod body;
+pub mod fdlimit;
 pub mod handler;
 pub mod metrics;
 pub mod query;
@@ -293,6 +294,21 @@ struct Summary<'a> {
     /// `None`: `audit.enabled = false`.
     residency: Option<ResidencySummary>,
     tenants: usize,
+    /// The open-files limit cannot serve `limits.max_connections` (see [`fdlimit::warning`]).
+    fd_warning: Option<String>,
+}
+
+/// What `haetae serve --check` found: the start-up summary, and what `--strict` refuses.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// The start-up summary with the configured (not bound) addresses.
+    pub summary: String,
+    /// Destinations whose credential variable is not set, as `name ($VAR)`: the gateway starts, but requests to
+    /// them fail with 502.
+    pub unset_credentials: Vec<String>,
+    /// The open-files limit (after raising the soft limit to the hard one, as `serve` does) cannot serve
+    /// `limits.max_connections`.
+    pub fd_warning: Option<String>,
 }
 
 impl Gateway {
@@ -304,14 +320,37 @@ impl Gateway {
         settings: &Settings,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<String, ProxyError> {
+        Self::check_report(settings, env).map(|r| r.summary)
+    }
+
+    /// [`Gateway::check`], also listing what `serve --check --strict` refuses (unset credentials) and the
+    /// open-files warning, judged against the hard limit (`serve` raises the soft limit to it at start).
+    pub fn check_report(
+        settings: &Settings,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<CheckReport, ProxyError> {
         let prepared = Prepared::new(settings, &env)?;
+        let fd_warning = match fdlimit::current() {
+            Ok(Some(limit)) => fdlimit::warning(settings.limits.max_connections, limit.hard),
+            Ok(None) => None,
+            Err(e) => Some(e.to_string()),
+        };
+        let unset_credentials = prepared
+            .routes
+            .destinations()
+            .iter()
+            .filter_map(|d| match &d.credential {
+                Credential::Missing { env } => Some(format!("{} (${env})", d.name)),
+                _ => None,
+            })
+            .collect();
         let residency = residency::Residency::check(settings, &env)?.map(|r| ResidencySummary {
             dir: settings.audit.dir.display().to_string(),
             origin: settings.audit.origin.clone(),
             durability: r.durability.as_str(),
             public_key: r.public_key,
         });
-        Ok(Summary {
+        let summary = Summary {
             settings,
             routes: &prepared.routes,
             tls: prepared.tls.is_some(),
@@ -320,8 +359,14 @@ impl Gateway {
             policy: prepared.policy.describe(),
             residency,
             tenants: Tenants::new(&settings.tenants).count(),
+            fd_warning: fd_warning.clone(),
         }
-        .render())
+        .render();
+        Ok(CheckReport {
+            summary,
+            unset_credentials,
+            fd_warning,
+        })
     }
 
     /// Resolve everything the gateway needs (credentials from `env`, CA bundles, TLS files) and bind the listeners.
@@ -412,6 +457,18 @@ impl Gateway {
         self.auditor.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
+    /// The open-files warning for the limit in force now (see [`fdlimit::warning`]; `serve` raised the soft limit
+    /// to the hard one before binding).
+    pub fn fd_warning(&self) -> Option<String> {
+        match fdlimit::current() {
+            Ok(Some(limit)) => {
+                fdlimit::warning(self.shared.settings.limits.max_connections, limit.soft)
+            }
+            Ok(None) => None,
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
     /// The start-up summary: what it listens on, where it routes, which policy is live. Contains no secrets.
     pub fn banner(&self) -> String {
         let shared = &self.shared;
@@ -433,6 +490,7 @@ impl Gateway {
                 public_key: Some(r.public_key.clone()),
             }),
             tenants: shared.tenants.count(),
+            fd_warning: self.fd_warning(),
         }
         .render()
     }
@@ -610,6 +668,10 @@ impl Summary<'_> {
                 "rejected"
             }
         );
+        let _ = write!(out, ", {} connections", s.limits.max_connections);
+        if let Some(w) = &self.fd_warning {
+            let _ = write!(out, "\n  WARNING       {w}");
+        }
         out
     }
 }

@@ -140,25 +140,24 @@ pub async fn serve_traffic(
                         let shared = Arc::clone(&shared);
                         async move { Ok::<_, Infallible>(super::handler::handle(shared, req, peer).await) }
                     });
-                    match tls {
-                        None => {
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            let conn = watcher.watch(conn.into_owned());
-                            first_request_by(deadline, served, peer, async move { let _ = conn.await; }).await;
-                        }
-                        Some(acceptor) => {
-                            match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
-                                Ok(Ok(tls_stream)) => {
-                                    let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
-                                    let conn = watcher.watch(conn.into_owned());
-                                    first_request_by(deadline, served, peer, async move { let _ = conn.await; })
-                                        .await;
-                                }
-                                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    let io: Box<dyn ClientIo> = match tls {
+                        None => Box::new(stream),
+                        Some(acceptor) => match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+                            Ok(Ok(tls_stream)) => Box::new(tls_stream),
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
                             }
-                        }
-                    }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        },
+                    };
+                    let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), service).into_owned());
+                    // (an `async` wrapper, not the watched future itself: rustc cannot prove the generic future
+                    // `Send` for every lifetime otherwise)
+                    first_request_by(deadline, served, peer, async move { let _ = conn.await; }).await;
                     drop(permit);
                 });
             }
@@ -188,6 +187,11 @@ pub async fn serve_traffic(
         }
     }
 }
+
+/// A client connection's byte stream: TCP, or TLS over TCP. Boxed, so one code path serves both (a virtual call
+/// per read or write, next to a system call).
+trait ClientIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ClientIo for T {}
 
 /// Run a connection until it ends, but close it at `deadline` if no request has reached the service by then
 /// (`served`). hyper's own head timeout starts only once a request's first byte is read, and HTTP/2 has none, so
@@ -312,6 +316,7 @@ fn admin_response(
                 "audit": audit.map(|h| serde_json::json!({
                     "ok": h.failure.is_none(),
                     "failure": h.failure,
+                    "degraded": h.degraded,
                     "size": h.size,
                     "checkpoint_size": h.checkpoint_size,
                     "shard": h.shard,

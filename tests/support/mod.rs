@@ -757,11 +757,27 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Start the binary with `config` and the extra environment `env` (RUST_LOG removed).
     pub fn spawn(config: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        use std::io::BufRead as _;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_haetae"));
-        cmd.args(["serve", "--config"])
-            .arg(config)
-            .env_remove("RUST_LOG")
+        cmd.args(["serve", "--config"]).arg(config);
+        Self::spawn_command(cmd, env)
+    }
+
+    /// [`GatewayProcess::spawn`] under an open-files limit of `nofile` (soft and hard, set by the POSIX shell's
+    /// `ulimit` before it `exec`s the binary, so the gateway cannot raise it).
+    pub fn spawn_with_nofile(config: &std::path::Path, env: &[(&str, &str)], nofile: u32) -> Self {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args([
+            "-c",
+            &format!("ulimit -n {nofile} && exec \"$0\" serve --config \"$1\""),
+            env!("CARGO_BIN_EXE_haetae"),
+        ])
+        .arg(config);
+        Self::spawn_command(cmd, env)
+    }
+
+    fn spawn_command(mut cmd: std::process::Command, env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead as _;
+        cmd.env_remove("RUST_LOG")
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null());
         for (k, v) in env {
