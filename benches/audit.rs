@@ -47,6 +47,7 @@ fn record(i: u64) -> ResidencyRecord {
             ("email".into(), 2),
             ("kr_phone".into(), 1),
         ]),
+        findings_incomplete: false,
         actions: BTreeMap::from([("pseudonymise".into(), 3), ("mask".into(), 1)]),
         destination: Some(DestinationInfo {
             name: "openai-us".into(),

@@ -35,6 +35,7 @@ fn write_log(dir: &Path, key_file: &Path, n: u64) {
             outcome: "forwarded".into(),
             classification: "personal".into(),
             findings: [("kr_rrn".to_owned(), 1)].into(),
+            findings_incomplete: false,
             destination: Some(DestinationInfo {
                 name: "openai-us".into(),
                 jurisdiction: "US".into(),
@@ -442,6 +443,7 @@ fn report_counts_each_request_once() {
         request_id: format!("req-{i}"),
         outcome: outcome.into(),
         findings: [("KR_RRN".to_owned(), 1), ("EMAIL".to_owned(), 1)].into(),
+        findings_incomplete: false,
         destination: Some(DestinationInfo {
             name: "openai".into(),
             jurisdiction: "US".into(),

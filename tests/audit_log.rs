@@ -46,6 +46,7 @@ fn record(i: u64) -> ResidencyRecord {
         policy_hash: "sha256:policy-v1".into(),
         classification: if i % 5 == 0 { "personal" } else { "public" }.into(),
         findings: BTreeMap::from([("kr_rrn".to_owned(), i % 2), ("email".to_owned(), 1)]),
+        findings_incomplete: false,
         actions: BTreeMap::from([("mask".to_owned(), i % 2)]),
         destination: Some(DestinationInfo {
             name: if abroad { "openai-us" } else { "onprem-kr" }.into(),

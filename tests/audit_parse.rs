@@ -107,6 +107,8 @@ fn entry() -> impl Strategy<Value = Entry> {
                     policy_hash: e.clone(),
                     classification: e,
                     findings,
+                    // both values, from the random input
+                    findings_incomplete: actions.len() % 2 == 1,
                     actions,
                     destination: dest.map(|(name, jurisdiction, region, upstream_host)| {
                         DestinationInfo {

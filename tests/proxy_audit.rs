@@ -980,6 +980,9 @@ async fn upstream_failures_record_whether_the_request_left() {
     );
     let id = |h: &http::HeaderMap| h["x-haetae-request-id"].to_str().unwrap().to_owned();
     let (closed_id, hang_id) = (id(&h_closed), id(&h_hang));
+    // the error answers still say what was found
+    assert_eq!(h_closed["x-haetae-findings"], "EMAIL=1");
+    assert_eq!(h_hang["x-haetae-findings"], "EMAIL=1");
 
     let (_, _, body) = send("GET", &format!("http://{}/metrics", gw.admin), &[], "").await;
     let text = String::from_utf8(body.to_vec()).unwrap();
@@ -1127,4 +1130,50 @@ async fn descriptor_exhaustion_delays_checkpoints_but_does_not_fail_the_log() {
     gateway.wait_for("shutdown", &|l| l.contains("stopped").then(String::new));
     let v = verifier(&settings);
     verify_dir(&settings.audit.dir, &v, &VerifyOptions::default()).unwrap();
+}
+
+/// Token usage reaches the outcome record for both of Gemini's stream forms: SSE (`alt=sse`, usage on the events)
+/// and the default JSON array of chunks (usage on the last element).
+#[tokio::test]
+async fn gemini_stream_usage_is_recorded_in_both_stream_forms() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    let audit_dir = settings.audit.dir.clone();
+    let v = verifier_after_start(&settings);
+    let gw = start_with(mock, settings.clone()).await;
+    let v = v.unwrap_or_else(|| verifier(&settings));
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).to_string();
+    let mut ids = Vec::new();
+    for path in [
+        "/v1beta/models/mock-events-6:streamGenerateContent?alt=sse",
+        "/v1beta/models/mock-events-6:streamGenerateContent",
+    ] {
+        let (s, h, resp) = gw.post(path, body.clone()).await;
+        assert_eq!(s, 200, "{path}");
+        let text = String::from_utf8_lossy(&resp);
+        assert_eq!(
+            text.trim_start().starts_with('['),
+            !path.contains("alt=sse"),
+            "{path}: {text}"
+        );
+        ids.push(h["x-haetae-request-id"].to_str().unwrap().to_owned());
+    }
+    gw.shutdown().await;
+    // config + (decided, forwarded) × 2
+    let leaves = leaves_when_published(&audit_dir, &v, 5);
+    for id in &ids {
+        let last = leaves
+            .iter()
+            .filter_map(|l| l.entry.as_request())
+            .rfind(|r| &r.request_id == id)
+            .unwrap();
+        assert_eq!(last.outcome, "forwarded");
+        let usage = last.usage.unwrap_or_else(|| panic!("no usage: {last:?}"));
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens),
+            (5, 6),
+            "{last:?}"
+        );
+    }
 }

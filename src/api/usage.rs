@@ -7,7 +7,7 @@
 //! top level or inside the `response` (Responses stream `response.completed`) or `message` (Anthropic
 //! `message_start`) envelope of stream events. Streams report usage piecemeal (Anthropic: input at `message_start`,
 //! output at `message_delta`; Gemini: cumulative on every chunk): fold events with [`Usage::merge`], later values
-//! win. Counts and ids only; must never read or keep content.
+//! win. Gemini's default (non-SSE) stream is one JSON array of chunks, folded the same way by [`from_body`]. Counts and ids only; must never read or keep content.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -147,10 +147,25 @@ fn inner_counts(i: &Lenient<Object<Inner>>) -> Option<&Counts> {
     i.0.as_ref().and_then(|o| counts(&o.0.usage))
 }
 
-/// Usage from a non-streaming response body or one stream event's data (`None` if it is not a JSON object or
-/// carries no usage).
+/// Usage from a non-streaming response body or one stream event's data (`None` if it is not JSON or carries no
+/// usage). A JSON array is Gemini's default stream (`:streamGenerateContent` without `alt=sse`): one chunk per
+/// element, folded in order (the last chunk carries the final counts).
 pub fn from_body(json: &[u8]) -> Option<Usage> {
-    let e: Envelope = serde_json::from_slice(json).ok()?;
+    let first = json.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first == b'[' {
+        let chunks: Vec<Envelope> = serde_json::from_slice(json).ok()?;
+        let mut out = Usage::default();
+        for e in &chunks {
+            if let Some(u) = envelope_usage(e) {
+                out.merge(u);
+            }
+        }
+        return (!out.is_empty()).then_some(out);
+    }
+    envelope_usage(&serde_json::from_slice(json).ok()?)
+}
+
+fn envelope_usage(e: &Envelope) -> Option<Usage> {
     let mut out = Usage::default();
     for c in [
         counts(&e.usage),
@@ -195,6 +210,18 @@ mod tests {
         let anthropic = br#"{"type":"message","usage":{"input_tokens":9,"output_tokens":4}}"#;
         assert_eq!(from_body(anthropic).unwrap().output_tokens, Some(4));
         let gemini = br#"{"candidates":[],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":7,"totalTokenCount":12}}"#;
+        // Gemini's default stream: a JSON array of chunks, the last with the final counts
+        let array = br#" [{"candidates":[{"content":{"parts":[{"text":"a"}]}}],"usageMetadata":{"promptTokenCount":5}},
+            {"candidates":[],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":9}}]"#;
+        assert_eq!(
+            from_body(array),
+            Some(Usage {
+                input_tokens: Some(5),
+                output_tokens: Some(9)
+            })
+        );
+        assert_eq!(from_body(b"[]"), None);
+        assert_eq!(from_body(b"[1,2]"), None);
         assert_eq!(from_body(gemini).unwrap().input_tokens, Some(5));
         let embeddings = br#"{"data":[],"usage":{"prompt_tokens":8,"total_tokens":8}}"#;
         assert_eq!(

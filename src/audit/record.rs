@@ -107,6 +107,10 @@ pub struct ResidencyRecord {
     pub classification: String,
     /// Findings per entity type (entity → count). Never values.
     pub findings: BTreeMap<String, u64>,
+    /// The inspection stopped before the end of the request (`timeouts.inspection_ms`), which was therefore refused:
+    /// `findings` are those found up to then, a lower bound, not "nothing else was there".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub findings_incomplete: bool,
     /// Actions taken per action kind (e.g. `mask` → 3, `pseudonymise` → 1, `block` → 1).
     pub actions: BTreeMap<String, u64>,
     /// Destination, absent when the request was blocked before routing.
@@ -377,6 +381,9 @@ impl PreparedEntry {
                 f.str("policy_hash", &r.policy_hash);
                 f.str("classification", &r.classification);
                 f.counts("findings", &r.findings);
+                if r.findings_incomplete {
+                    f.0.push(("findings_incomplete", b"true".to_vec()));
+                }
                 f.counts("actions", &r.actions);
                 if let Some(d) = &r.destination {
                     let mut inner = Fields(Vec::with_capacity(4));
@@ -721,7 +728,10 @@ mod tests {
             ..Default::default()
         });
         r.route = Some("model:exaone*".into());
+        let mut incomplete = r.clone();
+        incomplete.findings_incomplete = true;
         for entry in [
+            Entry::Request(incomplete),
             Entry::Request(r),
             Entry::PolicyChange(ChangeRecord {
                 subject: "p".into(),

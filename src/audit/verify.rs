@@ -1692,7 +1692,7 @@ fn join_counts(m: &BTreeMap<String, u64>) -> String {
 /// CSV header of [`csv_row`].
 pub const CSV_HEADER: &str = "seq,time,kind,request_id,tenant,client,endpoint,wire_format,requested_model,served_model,\
 policy_hash,classification,findings,actions,destination,jurisdiction,region,upstream_host,transfer_basis,route,outcome,\
-status,latency_ms,input_tokens,output_tokens,subject,new_hash,leaf_hash";
+status,latency_ms,input_tokens,output_tokens,subject,new_hash,leaf_hash,findings_incomplete";
 
 /// One CSV row for a leaf (no trailing newline).
 pub fn csv_row(leaf: &LogLeaf, data: &[u8]) -> String {
@@ -1752,6 +1752,9 @@ pub fn csv_row(leaf: &LogLeaf, data: &[u8]) -> String {
         }
     }
     cols.push(lh);
+    // (last, so the columns before it keep their places for readers of older exports)
+    let incomplete = matches!(&leaf.entry, Entry::Request(r) if r.findings_incomplete);
+    cols.push(if incomplete { "true" } else { "" }.into());
     cols.iter()
         .map(|c| csv_field(c))
         .collect::<Vec<_>>()

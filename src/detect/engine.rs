@@ -276,19 +276,30 @@ impl Context {
 pub enum Deadline {
     /// At this wall-clock instant (an `Instant` converts into this).
     At(Instant),
-    /// Once the thread that made it ([`Deadline::thread_cpu`]) has spent this much CPU time in all, as read by its
+    /// Once the thread that made it ([`Deadline::thread_cpu`]) has spent `until` CPU time in all, as read by its
     /// CPU clock: time spent waiting for a core or preempted does not count, so a busy machine does not make a scan
-    /// give up that would have finished in budget. Read only on the thread that made it.
-    ThreadCpu(Duration),
+    /// give up that would have finished in budget. Read only on the thread that made it. A thread's CPU time cannot
+    /// grow faster than wall-clock time, so before `not_before` (made + budget) the CPU clock, a system call, is not
+    /// read at all: a scan that ends within its budget of wall time pays one read of it, when the deadline is made.
+    ThreadCpu {
+        /// The thread's CPU time at which the deadline passes.
+        until: Duration,
+        /// The wall-clock instant before which it cannot have passed.
+        not_before: Instant,
+    },
 }
 
 impl Deadline {
     /// A budget of `budget` CPU time for the calling thread, from now. Where the thread CPU clock is unavailable
     /// (not Linux), wall-clock time from now.
     pub fn thread_cpu(budget: Duration) -> Deadline {
+        let not_before = Instant::now() + budget;
         match thread_cpu_now() {
-            Some(now) => Deadline::ThreadCpu(now.saturating_add(budget)),
-            None => Deadline::At(Instant::now() + budget),
+            Some(now) => Deadline::ThreadCpu {
+                until: now.saturating_add(budget),
+                not_before,
+            },
+            None => Deadline::At(not_before),
         }
     }
 
@@ -297,7 +308,9 @@ impl Deadline {
         match *self {
             Deadline::At(at) => Instant::now() >= at,
             // A clock that cannot be read counts as passed: an unbounded scan is what the deadline exists to stop.
-            Deadline::ThreadCpu(until) => thread_cpu_now().is_none_or(|now| now >= until),
+            Deadline::ThreadCpu { until, not_before } => {
+                Instant::now() >= not_before && thread_cpu_now().is_none_or(|now| now >= until)
+            }
         }
     }
 }

@@ -70,11 +70,16 @@ pub fn warning(max_connections: usize, limit: u64) -> Option<String> {
     let needed = needed(max_connections);
     (limit < needed).then(|| {
         let fits = limit.saturating_sub(RESERVED_FDS) / FDS_PER_CONNECTION;
+        let lower = if fits == 0 {
+            String::new()
+        } else {
+            format!(" or set limits.max_connections to at most {fits}")
+        };
         format!(
             "limits.max_connections = {max_connections} needs about {needed} open files ({FDS_PER_CONNECTION} per \
              connection + {RESERVED_FDS} for listeners and the residency log), but the open-files limit is {limit}: \
-             raise it (systemd LimitNOFILE=, ulimit -n) or set limits.max_connections to at most {fits}; when \
-             descriptors run out, accepts fail and the residency log's checkpoints lag until they are free again"
+             raise it (systemd LimitNOFILE=, ulimit -n){lower}; when descriptors run out, accepts fail and the \
+             residency log's checkpoints lag until they are free again"
         )
     })
 }
@@ -90,6 +95,11 @@ mod tests {
         assert!(warning(10_000, 1 << 20).is_none());
         assert!(warning(384, 1024).is_none());
         assert!(warning(385, 1024).is_some());
+        let w = warning(385, 1024).unwrap();
+        assert!(w.contains("at most 384"), "{w}");
+        // a limit below the reserve alone: raising it is the only advice
+        let w = warning(10, 200).unwrap();
+        assert!(!w.contains("at most"), "{w}");
     }
 
     #[test]

@@ -196,7 +196,11 @@ fn add_count(counts: &mut FindingCounts, entity: &str, n: u32) {
     }
 }
 
+/// `x-haetae-findings`: `ENTITY=n` pairs, comma-separated, or `none`.
 fn counts_header(counts: &FindingCounts) -> String {
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
     let mut out = String::new();
     for (entity, n) in counts {
         if !out.is_empty() {
@@ -250,6 +254,11 @@ pub struct Exchange {
     /// How far the request got towards its destination: the one answer to "did the prompt leave?" for an exchange
     /// that ends without a response (an error, or the client leaving).
     delivery: Delivery,
+    /// The request was inspected (completely, or up to the inspection deadline: `findings_incomplete`): its
+    /// findings are worth reporting, on an error response too.
+    inspected: bool,
+    /// The inspection stopped at its deadline: `findings` is a lower bound (the record says so).
+    findings_incomplete: bool,
     /// The access log line is written (the exchange ended one way or another); see the `Drop` impl.
     logged: bool,
     /// The policy snapshot live when the request arrived: it inspects the request and its hash goes into the record,
@@ -327,6 +336,8 @@ impl Exchange {
             usage: Usage::default(),
             receipt: None,
             delivery: Delivery::Held,
+            inspected: false,
+            findings_incomplete: false,
             logged: false,
             policy,
             shared,
@@ -364,6 +375,7 @@ impl Exchange {
                 .iter()
                 .map(|(k, v)| (k.clone(), u64::from(*v)))
                 .collect(),
+            findings_incomplete: self.findings_incomplete,
             actions: BTreeMap::new(),
             destination: self.destination.as_ref().map(|d| DestinationInfo {
                 name: d.name.clone(),
@@ -706,6 +718,14 @@ pub async fn handle(
                 REQUEST_ID_HEADER,
                 &exchange.request_id,
             );
+            if exchange.inspected {
+                // What was found is part of the answer even when the request was not forwarded (or got no response).
+                set_header(
+                    response.headers_mut(),
+                    FINDINGS_HEADER,
+                    &counts_header(&exchange.findings),
+                );
+            }
             let (logged, recorded) = exchange.delivery.failure_outcome();
             exchange.log(logged, StreamStats::default(), Some(&message));
             if !matches!(err, GatewayError::Audit(_)) {
@@ -866,27 +886,41 @@ async fn pipeline(
         // request fails: nothing unscanned is forwarded.
         let (policy, b) = (Arc::clone(&ex.policy), body.clone());
         tokio::task::spawn_blocking(move || {
-            let scanned = inspect_body(&policy, after, parsed.as_ref(), &b, raw);
+            // CPU time of this blocking thread: a big scan waiting for a core on a busy gateway is not refused.
+            let deadline = crate::detect::Deadline::thread_cpu(after);
+            let scanned = inspect_body(&policy, deadline, parsed.as_ref(), &b, raw);
             (parsed, scanned)
         })
         .await
         .map_err(|_| GatewayError::InspectionFailed)?
     } else {
-        let scanned = inspect_body(&ex.policy, after, parsed.as_ref(), &body, raw);
+        // Wall-clock time: a body this small scans in well under a millisecond (only text crafted to be slow comes
+        // near the deadline), so being preempted cannot make it miss; and the wall clock is cheaper to read than the
+        // thread's CPU clock, a system call.
+        let deadline = crate::detect::Deadline::from(Instant::now() + after);
+        let scanned = inspect_body(&ex.policy, deadline, parsed.as_ref(), &body, raw);
         (parsed, scanned)
     };
-    if let Some(found) = scanned? {
-        (ex.findings, ex.classification) = found;
-    }
-    if !query.texts.is_empty() {
-        let (counts, level) = inspect(&ex.policy, after, query.texts.iter().map(String::as_str))?;
-        for (entity, n) in &counts {
-            add_count(&mut ex.findings, entity, *n);
-        }
-        ex.classification = ex.classification.max(level);
-    }
     for (entity, n) in &ex.label_findings {
         add_count(&mut ex.findings, entity, *n);
+    }
+    let mut complete = true;
+    if let Some(body_scan) = scanned? {
+        complete &= ex.take_inspection(body_scan);
+    }
+    if complete && !query.texts.is_empty() {
+        let deadline = crate::detect::Deadline::from(Instant::now() + after);
+        complete &= ex.take_inspection(inspect(
+            &ex.policy,
+            deadline,
+            query.texts.iter().map(String::as_str),
+        ));
+    }
+    ex.inspected = true;
+    if !complete {
+        // Fail closed: an unfinished scan is no scan. What it found so far is recorded, marked a lower bound.
+        ex.findings_incomplete = true;
+        return Err(GatewayError::InspectionTimeout { after });
     }
 
     // 7. route: a stored response goes where it was created; anything else by model. A known stored response is
@@ -1060,16 +1094,35 @@ async fn pipeline(
     })
 }
 
+/// What a scan found: per-entity counts (never values), the highest marking level, and whether it reached the end
+/// (false: it stopped at the inspection deadline, and the counts are those found up to then).
+struct Inspection {
+    counts: FindingCounts,
+    level: Level,
+    complete: bool,
+}
+
+impl Exchange {
+    /// Add a scan's findings to the exchange's; whether the scan was complete.
+    fn take_inspection(&mut self, scan: Inspection) -> bool {
+        for (entity, n) in &scan.counts {
+            add_count(&mut self.findings, entity, *n);
+        }
+        self.classification = self.classification.max(scan.level);
+        scan.complete
+    }
+}
+
 /// Phase 6: scan every text segment with the request's policy snapshot; keep per-entity counts (never values).
-/// Scan a request: the texts of its parsed form, or (`raw`) the whole body as text, giving up `after` (the
-/// inspection deadline). `None`: nothing to scan.
+/// Scan a request: the texts of its parsed form, or (`raw`) the whole body as text, giving up at `deadline` (from
+/// `timeouts.inspection_ms`). `None`: nothing to scan.
 fn inspect_body(
     policy: &Snapshot,
-    after: Duration,
+    deadline: crate::detect::Deadline,
     parsed: Option<&api::ParsedRequest>,
     body: &[u8],
     raw: bool,
-) -> Result<Option<(FindingCounts, Level)>, GatewayError> {
+) -> Result<Option<Inspection>, GatewayError> {
     if let Some(p) = parsed {
         let others = p.other_texts();
         let texts = p
@@ -1077,34 +1130,32 @@ fn inspect_body(
             .map(|(_, _, text)| text)
             .chain(p.read_only_texts())
             .chain(others.iter().map(AsRef::as_ref));
-        return inspect(policy, after, texts).map(Some);
+        return Ok(Some(inspect(policy, deadline, texts)));
     }
     if raw {
         let text = std::str::from_utf8(body).map_err(|_| GatewayError::Uninspectable)?;
-        return inspect(policy, after, std::iter::once(text)).map(Some);
+        return Ok(Some(inspect(policy, deadline, std::iter::once(text))));
     }
     Ok(None)
 }
 
 fn inspect<'a>(
     policy: &Snapshot,
-    after: Duration,
+    deadline: crate::detect::Deadline,
     texts: impl Iterator<Item = &'a str>,
-) -> Result<(FindingCounts, Level), GatewayError> {
+) -> Inspection {
     let engine = &policy.engine;
     let mut findings = Vec::new();
     let mut counts = FindingCounts::new();
     let mut level = Level::Unmarked;
-    // CPU time of this thread (the whole scan runs here, on a runtime worker or the blocking pool): waiting for a
-    // core on a busy gateway does not count against the request.
-    let deadline = crate::detect::Deadline::thread_cpu(after);
     // A pooled scratch: its lazy-DFA caches stay warm from request to request.
-    engine.with_scratch(|scratch| {
+    let complete = engine.with_scratch(|scratch| {
         for text in texts {
             findings.clear();
-            engine
+            // Past the deadline the scan stops; what it found in this segment up to then still counts.
+            let finished = engine
                 .scan_segment_until(text, 0, scratch, &mut findings, deadline)
-                .map_err(|_| GatewayError::InspectionTimeout { after })?;
+                .is_ok();
             for f in &findings {
                 add_count(&mut counts, f.entity.as_str(), 1);
                 if f.entity == Entity::ClassificationMarking {
@@ -1113,10 +1164,17 @@ fn inspect<'a>(
                     }
                 }
             }
+            if !finished {
+                return false;
+            }
         }
-        Ok::<(), GatewayError>(())
-    })?;
-    Ok((counts, level))
+        true
+    });
+    Inspection {
+        counts,
+        level,
+        complete,
+    }
 }
 
 fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {

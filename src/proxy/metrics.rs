@@ -83,6 +83,20 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     duration: Family<DurationLabels, Histogram, fn() -> Histogram>,
     findings: Family<FindingLabels, Counter>,
+    accept_errors: Counter,
+}
+
+/// The semaphores whose held permits are live gauges: in-flight requests and open traffic connections.
+#[derive(Debug, Clone)]
+pub struct Limiters {
+    /// `limits.max_concurrent_requests` permits; a request (or stream) holds one to its end.
+    pub requests: Arc<Semaphore>,
+    /// Its size.
+    pub max_requests: usize,
+    /// `limits.max_connections` permits; an accepted traffic connection holds one until it closes.
+    pub connections: Arc<Semaphore>,
+    /// Its size.
+    pub max_connections: usize,
 }
 
 fn duration_histogram() -> Histogram {
@@ -92,12 +106,8 @@ fn duration_histogram() -> Histogram {
 }
 
 impl Metrics {
-    /// A registry with the request metrics and a collector for live values of `requests` and `audit`.
-    pub fn new(
-        requests: Arc<Semaphore>,
-        max_requests: usize,
-        audit: Option<Arc<AuditLog>>,
-    ) -> Self {
+    /// A registry with the request metrics and a collector for live values of `limiters` and `audit`.
+    pub fn new(limiters: Limiters, audit: Option<Arc<AuditLog>>) -> Self {
         let mut registry = Registry::with_prefix("haetae");
         let req = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -125,13 +135,16 @@ impl Metrics {
             "Policy reloads (SIGHUP), by result: swapped, unchanged, failed (the running policy stayed live)",
             reloads.clone(),
         );
-        registry.register_collector(Box::new(Live {
-            requests,
-            max_requests,
-            audit,
-        }));
+        let accept_errors = Counter::default();
+        registry.register(
+            "accept_errors",
+            "Failed accepts on the traffic listeners (e.g. no file descriptor left: EMFILE); each backs off 50 ms",
+            accept_errors.clone(),
+        );
+        registry.register_collector(Box::new(Live { limiters, audit }));
         Self {
             registry,
+            accept_errors,
             reloads,
             requests: req,
             duration,
@@ -164,6 +177,11 @@ impl Metrics {
         self.requests.get_or_create(&labels).inc();
     }
 
+    /// Count one failed accept on a traffic listener.
+    pub fn accept_failed(&self) {
+        self.accept_errors.inc();
+    }
+
     /// Count one policy reload.
     pub fn policy_reload(&self, result: ReloadResult) {
         let result = match result {
@@ -189,8 +207,7 @@ impl Metrics {
 /// Values read at scrape time.
 #[derive(Debug)]
 struct Live {
-    requests: Arc<Semaphore>,
-    max_requests: usize,
+    limiters: Limiters,
     audit: Option<Arc<AuditLog>>,
 }
 
@@ -219,12 +236,18 @@ fn int(v: u64) -> i64 {
 
 impl Collector for Live {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let in_flight = super::in_flight(&self.requests, self.max_requests);
+        let l = &self.limiters;
         gauge(
             &mut enc,
             "in_flight_requests",
             "Requests in flight (streams count until they end)",
-            int(in_flight as u64),
+            int(super::in_flight(&l.requests, l.max_requests) as u64),
+        )?;
+        gauge(
+            &mut enc,
+            "open_connections",
+            "Traffic connections open now (limits.max_connections; a connection over it waits in the accept queue)",
+            int(super::in_flight(&l.connections, l.max_connections) as u64),
         )?;
         let Some(log) = &self.audit else {
             return gauge(
@@ -327,7 +350,18 @@ mod tests {
     fn exposition_has_request_finding_and_live_metrics() {
         let sem = Arc::new(Semaphore::new(10));
         let _held = Arc::clone(&sem).try_acquire_many_owned(3);
-        let m = Metrics::new(Arc::clone(&sem), 10, None);
+        let conns = Arc::new(Semaphore::new(5));
+        let _open = Arc::clone(&conns).try_acquire_many_owned(2);
+        let m = Metrics::new(
+            Limiters {
+                requests: Arc::clone(&sem),
+                max_requests: 10,
+                connections: conns,
+                max_connections: 5,
+            },
+            None,
+        );
+        m.accept_failed();
         m.observe(
             RequestLabels {
                 tenant: "acme".into(),
@@ -347,6 +381,8 @@ mod tests {
         assert!(text.contains("haetae_findings_total{entity=\"KR_RRN\",destination=\"openai\",jurisdiction=\"US\"} 2"), "{text}");
         assert!(text.contains("haetae_request_duration_seconds_count{format=\"openai_chat\",destination=\"openai\"} 1"), "{text}");
         assert!(text.contains("haetae_in_flight_requests 3"), "{text}");
+        assert!(text.contains("haetae_open_connections 2"), "{text}");
+        assert!(text.contains("haetae_accept_errors_total 1"), "{text}");
         assert!(text.contains("haetae_audit_enabled 0"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
     }

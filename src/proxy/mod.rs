@@ -92,6 +92,8 @@ pub struct Shared {
     pub tenants: Tenants,
     /// In-flight request permits (`limits.max_concurrent_requests`); a streamed response holds its permit to the end.
     pub requests: Arc<Semaphore>,
+    /// Open traffic connection permits (`limits.max_connections`); an accepted connection holds one until it closes.
+    pub connections: Arc<Semaphore>,
     /// Whether `/readyz` reports ready.
     pub ready: AtomicBool,
     /// Shutdown was requested: in-flight requests are draining (`/readyz` says so while the admin listener stays up).
@@ -401,9 +403,14 @@ impl Gateway {
             _ => None,
         };
         let requests = Arc::new(Semaphore::new(settings.limits.max_concurrent_requests));
+        let connections = Arc::new(Semaphore::new(settings.limits.max_connections));
         let metrics = metrics::Metrics::new(
-            Arc::clone(&requests),
-            settings.limits.max_concurrent_requests,
+            metrics::Limiters {
+                requests: Arc::clone(&requests),
+                max_requests: settings.limits.max_concurrent_requests,
+                connections: Arc::clone(&connections),
+                max_connections: settings.limits.max_connections,
+            },
             residency.as_ref().map(|r| Arc::clone(&r.log)),
         );
         let response_homes = crate::route::affinity::ResponseHomes::open(
@@ -414,6 +421,7 @@ impl Gateway {
             response_homes,
             tenants: Tenants::new(&settings.tenants),
             requests,
+            connections,
             metrics,
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),

@@ -22,7 +22,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::{ProxyError, Shared};
@@ -91,16 +91,15 @@ pub async fn serve_traffic(
 ) {
     let builder = Arc::new(http_builder(&shared.settings));
     let graceful = GracefulShutdown::new();
-    let conn_limit = Arc::new(Semaphore::new(shared.settings.limits.max_connections));
     let first_request_timeout = Duration::from_millis(shared.settings.timeouts.client_header_ms);
     let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel(64);
     let mut accept_tasks = Vec::new();
     for listener in listeners {
         let tx = accepted_tx.clone();
-        let limit = Arc::clone(&conn_limit);
+        let shared = Arc::clone(&shared);
         accept_tasks.push(tokio::spawn(async move {
             loop {
-                let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
+                let Ok(permit) = Arc::clone(&shared.connections).acquire_owned().await else {
                     return;
                 };
                 match listener.accept().await {
@@ -113,6 +112,7 @@ pub async fn serve_traffic(
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
                         tracing::warn!(error = %e, "accept failed");
+                        shared.metrics.accept_failed();
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 }

@@ -467,6 +467,15 @@ async fn mock_handle(req: Request<Incoming>, seen: Arc<Mutex<Vec<Seen>>>) -> Res
             .and_then(|n| n.parse().ok())
             .unwrap_or(3);
         let events = stream_events(family, &model, n, tools);
+        if family == "gemini" && !pq.contains("alt=sse") {
+            // Gemini's default stream: one JSON array of the chunks, not SSE.
+            let chunks: Vec<Value> = events
+                .iter()
+                .filter_map(|e| e.strip_prefix("data: "))
+                .map(|d| serde_json::from_str(d.trim()).unwrap())
+                .collect();
+            return json_response(StatusCode::OK, Value::Array(chunks));
+        }
         let delay = if model == "mock-slow" {
             Duration::from_millis(30)
         } else {
