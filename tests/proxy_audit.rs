@@ -144,6 +144,22 @@ async fn every_request_leaves_verifiable_records_without_content() {
     }
 }
 
+/// Settings for the real binary ([`GatewayProcess`]) pointed at `mock`, with the residency log and its signing key
+/// in `dir`.
+fn process_settings(dir: &Path, mock: &MockProvider) -> haetae::config::Settings {
+    let mut settings = settings_for(mock);
+    settings.audit.dir = dir.join("audit");
+    settings.audit.signing_key_file = dir.join("audit.key");
+    settings
+}
+
+/// `settings` written as the config file the binary reads (`dir/haetae.toml`).
+fn write_config(dir: &Path, settings: &haetae::config::Settings) -> std::path::PathBuf {
+    let config = dir.join("haetae.toml");
+    std::fs::write(&config, toml::to_string(settings).unwrap()).unwrap();
+    config
+}
+
 /// The verifier, if the signing key already exists (it is created at start-up otherwise).
 fn verifier_after_start(settings: &haetae::config::Settings) -> Option<NoteVerifier> {
     settings
@@ -570,11 +586,8 @@ async fn a_rotated_log_is_continued_and_served_shard_by_shard() {
 async fn labels_with_personal_data_are_counted_and_never_logged() {
     let dir = tempfile::tempdir().unwrap();
     let mock = MockProvider::start().await;
-    let mut settings = settings_for(&mock);
-    settings.audit.dir = dir.path().join("audit");
-    settings.audit.signing_key_file = dir.path().join("audit.key");
-    let config = dir.path().join("haetae.toml");
-    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let settings = process_settings(dir.path(), &mock);
+    let config = write_config(dir.path(), &settings);
     let gateway = GatewayProcess::spawn(&config, &[("OPENAI_API_KEY", "sk-provider-openai")]);
     let base = gateway.base_url();
     const CARD: &str = "4111111111111111";
@@ -1036,14 +1049,11 @@ async fn upstream_failures_record_whether_the_request_left() {
 async fn a_failing_log_says_so_at_error_level() {
     let dir = tempfile::tempdir().unwrap();
     let mock = MockProvider::start().await;
-    let mut settings = settings_for(&mock);
-    settings.audit.dir = dir.path().join("audit");
-    settings.audit.signing_key_file = dir.path().join("audit.key");
+    let mut settings = process_settings(dir.path(), &mock);
     // room for the start-up record only (no size rotation, which the limit would have to exceed)
     settings.audit.max_journal_bytes = 700;
     settings.audit.rotate_max_bytes = 0;
-    let config = dir.path().join("haetae.toml");
-    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let config = write_config(dir.path(), &settings);
     let gateway = GatewayProcess::spawn(&config, &[("OPENAI_API_KEY", "sk-provider-openai")]);
     let base = gateway.base_url();
     let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "kim@example.com"}]});
@@ -1069,13 +1079,10 @@ async fn a_failing_log_says_so_at_error_level() {
 async fn descriptor_exhaustion_delays_checkpoints_but_does_not_fail_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let mock = MockProvider::start().await;
-    let mut settings = settings_for(&mock);
-    settings.audit.dir = dir.path().join("audit");
-    settings.audit.signing_key_file = dir.path().join("audit.key");
+    let mut settings = process_settings(dir.path(), &mock);
     settings.audit.checkpoint_interval_ms = 500;
     settings.limits.max_connections = 10_000;
-    let config = dir.path().join("haetae.toml");
-    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let config = write_config(dir.path(), &settings);
     let gateway = GatewayProcess::spawn_with_nofile(
         &config,
         &[("OPENAI_API_KEY", "sk-provider-openai")],
