@@ -7,7 +7,8 @@
 //! top level or inside the `response` (Responses stream `response.completed`) or `message` (Anthropic
 //! `message_start`) envelope of stream events. Streams report usage piecemeal (Anthropic: input at `message_start`,
 //! output at `message_delta`; Gemini: cumulative on every chunk): fold events with [`Usage::merge`], later values
-//! win. Gemini's default (non-SSE) stream is one JSON array of chunks, folded the same way by [`from_body`]. Counts and ids only; must never read or keep content.
+//! win. Gemini's default (non-SSE) stream is one JSON array of chunks, folded the same way by [`from_body`].
+//! Counts and ids only; must never read or keep content.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
