@@ -58,6 +58,16 @@ pub fn raise_to_hard() -> Result<Option<FdLimit>, FdLimitError> {
     current()
 }
 
+/// [`warning`] against the process's limit now, `which` picking the soft or the hard one; a limit that cannot be
+/// read is itself the warning.
+pub fn current_warning(max_connections: usize, which: impl Fn(&FdLimit) -> u64) -> Option<String> {
+    match current() {
+        Ok(Some(limit)) => warning(max_connections, which(&limit)),
+        Ok(None) => None,
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 /// Descriptors `max_connections` proxied connections need, with the headroom.
 pub fn needed(max_connections: usize) -> u64 {
     (max_connections as u64)

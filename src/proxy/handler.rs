@@ -254,11 +254,9 @@ pub struct Exchange {
     /// How far the request got towards its destination: the one answer to "did the prompt leave?" for an exchange
     /// that ends without a response (an error, or the client leaving).
     delivery: Delivery,
-    /// The request was inspected (completely, or up to the inspection deadline: `findings_incomplete`): its
-    /// findings are worth reporting, on an error response too.
-    inspected: bool,
-    /// The inspection stopped at its deadline: `findings` is a lower bound (the record says so).
-    findings_incomplete: bool,
+    /// How far inspection got: once it ran (to the end or to its deadline) the findings are worth reporting, on an
+    /// error response too; stopped at the deadline, they are a lower bound (the record says `findings_incomplete`).
+    scan: ScanState,
     /// The access log line is written (the exchange ended one way or another); see the `Drop` impl.
     logged: bool,
     /// The policy snapshot live when the request arrived: it inspects the request and its hash goes into the record,
@@ -266,6 +264,17 @@ pub struct Exchange {
     policy: Arc<Snapshot>,
     shared: Arc<Shared>,
     _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// How far a request's inspection got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanState {
+    /// Not inspected (yet): refused before, or still being read.
+    Pending,
+    /// Every text was scanned.
+    Complete,
+    /// The scan stopped at `timeouts.inspection_ms`: the findings are those found up to then.
+    Incomplete,
 }
 
 /// How far a request got towards its destination. Decides what the access log, `/metrics` and the outcome record
@@ -336,8 +345,7 @@ impl Exchange {
             usage: Usage::default(),
             receipt: None,
             delivery: Delivery::Held,
-            inspected: false,
-            findings_incomplete: false,
+            scan: ScanState::Pending,
             logged: false,
             policy,
             shared,
@@ -375,7 +383,7 @@ impl Exchange {
                 .iter()
                 .map(|(k, v)| (k.clone(), u64::from(*v)))
                 .collect(),
-            findings_incomplete: self.findings_incomplete,
+            findings_incomplete: self.scan == ScanState::Incomplete,
             actions: BTreeMap::new(),
             destination: self.destination.as_ref().map(|d| DestinationInfo {
                 name: d.name.clone(),
@@ -718,7 +726,7 @@ pub async fn handle(
                 REQUEST_ID_HEADER,
                 &exchange.request_id,
             );
-            if exchange.inspected {
+            if exchange.scan != ScanState::Pending {
                 // What was found is part of the answer even when the request was not forwarded (or got no response).
                 set_header(
                     response.headers_mut(),
@@ -916,12 +924,12 @@ async fn pipeline(
             query.texts.iter().map(String::as_str),
         ));
     }
-    ex.inspected = true;
     if !complete {
         // Fail closed: an unfinished scan is no scan. What it found so far is recorded, marked a lower bound.
-        ex.findings_incomplete = true;
+        ex.scan = ScanState::Incomplete;
         return Err(GatewayError::InspectionTimeout { after });
     }
+    ex.scan = ScanState::Complete;
 
     // 7. route: a stored response goes where it was created; anything else by model. A known stored response is
     // only ever used by the tenant that created it: asked about, or continued (`previous_response_id`), by another

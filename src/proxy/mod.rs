@@ -332,11 +332,7 @@ impl Gateway {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<CheckReport, ProxyError> {
         let prepared = Prepared::new(settings, &env)?;
-        let fd_warning = match fdlimit::current() {
-            Ok(Some(limit)) => fdlimit::warning(settings.limits.max_connections, limit.hard),
-            Ok(None) => None,
-            Err(e) => Some(e.to_string()),
-        };
+        let fd_warning = fdlimit::current_warning(settings.limits.max_connections, |l| l.hard);
         let unset_credentials = prepared
             .routes
             .destinations()
@@ -468,13 +464,7 @@ impl Gateway {
     /// The open-files warning for the limit in force now (see [`fdlimit::warning`]; `serve` raised the soft limit
     /// to the hard one before binding).
     pub fn fd_warning(&self) -> Option<String> {
-        match fdlimit::current() {
-            Ok(Some(limit)) => {
-                fdlimit::warning(self.shared.settings.limits.max_connections, limit.soft)
-            }
-            Ok(None) => None,
-            Err(e) => Some(e.to_string()),
-        }
+        fdlimit::current_warning(self.shared.settings.limits.max_connections, |l| l.soft)
     }
 
     /// The start-up summary: what it listens on, where it routes, which policy is live. Contains no secrets.
