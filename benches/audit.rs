@@ -48,6 +48,7 @@ fn record(i: u64) -> ResidencyRecord {
             ("kr_phone".into(), 1),
         ]),
         findings_incomplete: false,
+        uninspected: BTreeMap::new(),
         actions: BTreeMap::from([("pseudonymise".into(), 3), ("mask".into(), 1)]),
         destination: Some(DestinationInfo {
             name: "openai-us".into(),

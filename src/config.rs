@@ -229,15 +229,29 @@ pub struct TlsSettings {
 pub const MIN_SSE_EVENT_BYTES: usize = 8192;
 
 /// Whether two listener addresses cannot both be bound: the same port on the same address, or on an unspecified
-/// address (`0.0.0.0` / `::`) and any address of the same family. Port 0 (any free port) never clashes.
+/// address (`0.0.0.0` / `::`) and any address of the same family. On Linux, `[::]` is dual-stack unless
+/// `net.ipv6.bindv6only` is set, so it also takes the port on every IPv4 address. Port 0 (any free port) never
+/// clashes.
 fn listeners_clash(a: SocketAddr, b: SocketAddr) -> bool {
+    listeners_clash_with(a, b, v6_wildcard_is_dual_stack())
+}
+
+fn listeners_clash_with(a: SocketAddr, b: SocketAddr, dual_stack: bool) -> bool {
     if a.port() != b.port() || a.port() == 0 {
         return false;
     }
     let (x, y) = (a.ip().to_canonical(), b.ip().to_canonical());
-    x == y
-        || (x.is_unspecified() && x.is_ipv4() == y.is_ipv4())
-        || (y.is_unspecified() && x.is_ipv4() == y.is_ipv4())
+    let covers = |w: std::net::IpAddr, o: std::net::IpAddr| {
+        w.is_unspecified() && (w.is_ipv4() == o.is_ipv4() || (dual_stack && w.is_ipv6()))
+    };
+    x == y || covers(x, y) || covers(y, x)
+}
+
+/// Whether a socket bound to `[::]` also accepts IPv4 (Linux: `net.ipv6.bindv6only` = 0, the default).
+fn v6_wildcard_is_dual_stack() -> bool {
+    cfg!(target_os = "linux")
+        && std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only")
+            .map_or(true, |v| v.trim() == "0")
 }
 
 /// Limits. Every one has a default.
@@ -275,6 +289,10 @@ pub struct TimeoutSettings {
     pub client_header_ms: u64,
     /// Time a client has to send the whole request body.
     pub client_body_ms: u64,
+    /// A client connection with no request in flight (response bodies included) for this long is shut down
+    /// gracefully (HTTP/2: GOAWAY). HTTP/1.1 keep-alive connections are closed by `client_header_ms` already when
+    /// that is shorter.
+    pub client_idle_ms: u64,
     /// TCP connect plus TLS handshake to an upstream, together (past it: 502 in the API's error shape).
     pub upstream_connect_ms: u64,
     /// From sending the request to the upstream's response head.
@@ -430,6 +448,7 @@ impl Default for TimeoutSettings {
         Self {
             client_header_ms: 30_000,
             client_body_ms: 60_000,
+            client_idle_ms: 120_000,
             upstream_connect_ms: 5_000,
             upstream_first_byte_ms: 300_000,
             upstream_idle_ms: 120_000,
@@ -717,6 +736,7 @@ impl Settings {
         for (key, value) in [
             ("timeouts.client_header_ms", t.client_header_ms),
             ("timeouts.client_body_ms", t.client_body_ms),
+            ("timeouts.client_idle_ms", t.client_idle_ms),
             ("timeouts.upstream_connect_ms", t.upstream_connect_ms),
             ("timeouts.upstream_first_byte_ms", t.upstream_first_byte_ms),
             ("timeouts.upstream_idle_ms", t.upstream_idle_ms),
@@ -1185,6 +1205,21 @@ mod tests {
             "127.0.0.1:9090".parse().unwrap(),
             "127.0.0.2:9090".parse().unwrap()
         ));
+        // `[::]` takes the port on IPv4 addresses too where it is dual-stack (Linux's default), not otherwise.
+        let (any6, any4, lo4, lo6): (SocketAddr, SocketAddr, SocketAddr, SocketAddr) = (
+            "[::]:9090".parse().unwrap(),
+            "0.0.0.0:9090".parse().unwrap(),
+            "127.0.0.1:9090".parse().unwrap(),
+            "[::1]:9090".parse().unwrap(),
+        );
+        for other in [any4, lo4, lo6] {
+            assert!(listeners_clash_with(any6, other, true), "{other}");
+            assert!(listeners_clash_with(other, any6, true), "{other}");
+        }
+        assert!(!listeners_clash_with(any6, any4, false));
+        assert!(!listeners_clash_with(lo4, any6, false));
+        assert!(listeners_clash_with(lo6, any6, false));
+        assert!(!listeners_clash_with(lo6, lo4, true));
     }
 
     #[test]

@@ -36,6 +36,7 @@ fn write_log(dir: &Path, key_file: &Path, n: u64) {
             classification: "personal".into(),
             findings: [("kr_rrn".to_owned(), 1)].into(),
             findings_incomplete: false,
+            uninspected: Default::default(),
             destination: Some(DestinationInfo {
                 name: "openai-us".into(),
                 jurisdiction: "US".into(),
@@ -444,6 +445,7 @@ fn report_counts_each_request_once() {
         outcome: outcome.into(),
         findings: [("KR_RRN".to_owned(), 1), ("EMAIL".to_owned(), 1)].into(),
         findings_incomplete: false,
+        uninspected: Default::default(),
         destination: Some(DestinationInfo {
             name: "openai".into(),
             jurisdiction: "US".into(),

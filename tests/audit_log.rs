@@ -47,6 +47,7 @@ fn record(i: u64) -> ResidencyRecord {
         classification: if i % 5 == 0 { "personal" } else { "public" }.into(),
         findings: BTreeMap::from([("kr_rrn".to_owned(), i % 2), ("email".to_owned(), 1)]),
         findings_incomplete: false,
+        uninspected: BTreeMap::new(),
         actions: BTreeMap::from([("mask".to_owned(), i % 2)]),
         destination: Some(DestinationInfo {
             name: if abroad { "openai-us" } else { "onprem-kr" }.into(),

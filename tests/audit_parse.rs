@@ -106,6 +106,12 @@ fn entry() -> impl Strategy<Value = Entry> {
                     served_model: g,
                     policy_hash: e.clone(),
                     classification: e,
+                    // empty (and so left out of the encoding) or not, from the random input
+                    uninspected: if actions.len() % 3 == 0 {
+                        findings.clone()
+                    } else {
+                        Default::default()
+                    },
                     findings,
                     // both values, from the random input
                     findings_incomplete: actions.len() % 2 == 1,

@@ -1419,6 +1419,64 @@ async fn silent_connections_are_closed_and_free_their_slot() {
     gw.shutdown().await;
 }
 
+/// An HTTP/2 client answers the gateway's pings, so without an idle timeout a connection that served one request
+/// (even a refused one: no key is needed) would hold one of `limits.max_connections` for ever. After
+/// `timeouts.client_idle_ms` with nothing in flight the gateway sends GOAWAY and closes it; requests in flight far
+/// longer than that (waiting for the head, or streaming a body) are not cut.
+#[tokio::test]
+async fn idle_h2_connections_are_closed_but_not_while_a_request_is_in_flight() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.timeouts.client_idle_ms = 300;
+    settings.limits.max_connections = 1;
+    let gw = start_with(mock, settings).await;
+    let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let (send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let request = |model: &str, stream: bool| {
+        let mut send = send.clone();
+        let req = http::Request::post(gw.url("/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(chat(model, stream))))
+            .unwrap();
+        async move {
+            let resp = send.send_request(req).await.unwrap();
+            let status = resp.status();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    // `mock-hang` answers after 5 s, `mock-stall` streams one event and then nothing for 5 s: both outlast the idle
+    // timeout many times over, on one connection.
+    let ((s1, hang), (s2, stall)) =
+        tokio::join!(request("mock-hang", false), request("mock-stall", true));
+    assert_eq!((s1.as_u16(), s2.as_u16()), (200, 200));
+    assert_eq!(
+        serde_json::from_str::<Value>(&hang).unwrap()["model"],
+        "mock-hang"
+    );
+    assert!(stall.ends_with(": late\n\n"), "{stall}");
+    // Now idle: GOAWAY, and the connection ends cleanly.
+    tokio::time::timeout(Duration::from_secs(20), conn)
+        .await
+        .expect("the idle connection was closed")
+        .unwrap()
+        .unwrap();
+    // Its slot is free again.
+    let (s, _, _) = tokio::time::timeout(
+        Duration::from_secs(20),
+        gw.post("/v1/chat/completions", chat("gpt-4o-mini", false)),
+    )
+    .await
+    .expect("the slot was freed");
+    assert_eq!(s, 200);
+    gw.shutdown().await;
+}
+
 #[tokio::test]
 async fn large_bodies_are_scanned_off_the_runtime_workers_and_forwarded_intact() {
     let mock = MockProvider::start().await;

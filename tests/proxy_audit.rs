@@ -951,6 +951,169 @@ async fn a_client_that_leaves_before_the_response_still_leaves_a_record() {
     }
 }
 
+/// Parts the engine cannot read (an image, a file) go where the request goes, uninspected: the response says how
+/// many of each kind (`x-haetae-uninspected`), and so does the record, for the auditor's "what left unscanned".
+#[tokio::test]
+async fn uninspected_parts_are_counted_in_the_header_and_the_record() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    let audit_dir = settings.audit.dir.clone();
+    let gw = start_with(mock, settings.clone()).await;
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is in these? mail kim@example.com"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+        {"type": "file", "file": {"file_id": "file-abc123"}},
+    ]}]});
+    let (s, headers, _) = gw.post("/v1/chat/completions", body.to_string()).await;
+    assert_eq!(s, 200);
+    assert_eq!(headers["x-haetae-findings"], "EMAIL=1");
+    assert_eq!(headers["x-haetae-uninspected"], "file=1,image=2");
+    // A text-only request has no such header.
+    let (_, headers, _) = gw
+        .post("/v1/chat/completions", chat("gpt-4o-mini", false))
+        .await;
+    assert!(headers.get("x-haetae-uninspected").is_none());
+    let v = verifier(&settings);
+    let dir = audit_dir.clone();
+    // config, then (decided + forwarded) twice
+    let leaves = tokio::task::spawn_blocking(move || leaves_when_published(&dir, &v, 5))
+        .await
+        .unwrap();
+    gw.shutdown().await;
+    let forwarded: Vec<_> = leaves
+        .iter()
+        .filter_map(|l| l.entry.as_request())
+        .filter(|r| r.outcome == "forwarded")
+        .collect();
+    assert_eq!(forwarded.len(), 2);
+    let with_parts = forwarded
+        .iter()
+        .find(|r| r.findings.contains_key("EMAIL"))
+        .unwrap();
+    assert_eq!(
+        with_parts.uninspected,
+        [("file".to_owned(), 1), ("image".to_owned(), 2)].into()
+    );
+    assert!(forwarded.iter().any(|r| r.uninspected.is_empty()));
+}
+
+/// A client that hangs up halfway through its body upload is noticed when it hangs up, not when
+/// `timeouts.client_body_ms` (here ten minutes) runs out: its record (nothing forwarded, no destination) is
+/// published while the gateway runs (the wait is bounded at 20 s).
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_body_is_noticed_at_once() {
+    use tokio::io::AsyncWriteExt;
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    settings.timeouts.client_body_ms = 600_000;
+    let audit_dir = settings.audit.dir.clone();
+    let gw = start_with(mock, settings.clone()).await;
+    let body = chat("gpt-4o-mini", false);
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(format!("{head}{}", &body[..body.len() / 2]).as_bytes())
+        .await
+        .unwrap();
+    s.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(s);
+    let v = verifier(&settings);
+    let dir = audit_dir.clone();
+    let leaves = tokio::task::spawn_blocking(move || leaves_when_published(&dir, &v, 2))
+        .await
+        .unwrap();
+    let records: Vec<_> = leaves.iter().filter_map(|l| l.entry.as_request()).collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(
+        ["refused", "client_cancelled"].contains(&records[0].outcome.as_str()),
+        "{records:?}"
+    );
+    assert!(records[0].destination.is_none(), "{records:?}");
+    assert_eq!(gw.mock.count(), 0);
+    gw.shutdown().await;
+}
+
+/// Over HTTP/2 a client leaves by resetting its stream (RST_STREAM CANCEL: an SDK's timeout or cancel) while the
+/// connection stays open. Both before the response head (the handler future is dropped) and in the middle of a
+/// stream (the response body is dropped), the exchange ends `client_cancelled`, naming the destination the prompt
+/// went to: never `forwarded`, as if the answer had been delivered.
+#[tokio::test]
+async fn h2_stream_resets_are_recorded_as_cancelled() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.checkpoint_interval_ms = 20;
+    let audit_dir = settings.audit.dir.clone();
+    let gw = start_with(mock, settings.clone()).await;
+    let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let (send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let request = |model: &str, stream: bool| {
+        http::Request::post(gw.url("/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(Full::new(bytes::Bytes::from(chat(model, stream))))
+            .unwrap()
+    };
+    // Before the head: `mock-hang` answers after 5 s; the request is abandoned once it has reached the provider.
+    let mut s = send.clone();
+    let req = request("mock-hang", false);
+    let waiting = tokio::spawn(async move { s.send_request(req).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw.mock.count() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(gw.mock.count(), 1, "the first request went out");
+    waiting.abort();
+    // Mid-stream: `mock-stall` sends one event, then nothing for 5 s; the body is dropped after the first event.
+    let resp = send
+        .clone()
+        .send_request(request("mock-stall", true))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let first = body.frame().await.unwrap().unwrap();
+    assert!(first.is_data());
+    drop(body);
+    // config, then (decided + outcome) for each request
+    let v = verifier(&settings);
+    let dir = audit_dir.clone();
+    let leaves = tokio::task::spawn_blocking(move || leaves_when_published(&dir, &v, 5))
+        .await
+        .unwrap();
+    gw.shutdown().await;
+    let mut ends: Vec<(&str, Option<&str>)> = leaves
+        .iter()
+        .filter_map(|l| l.entry.as_request())
+        .filter(|r| r.outcome != "decided")
+        .map(|r| {
+            (
+                r.outcome.as_str(),
+                r.destination.as_ref().map(|d| d.name.as_str()),
+            )
+        })
+        .collect();
+    ends.sort_unstable();
+    assert_eq!(
+        ends,
+        [
+            ("client_cancelled", Some("openai")),
+            ("client_cancelled", Some("openai"))
+        ]
+    );
+}
+
 /// A request that never left (connection refused) and one that was sent but got no response head in time (first-byte
 /// timeout) are told apart in the outcome record, in /metrics and in `audit report`: only the second counts as a
 /// transfer abroad, with its findings.
@@ -1069,6 +1232,49 @@ async fn a_failing_log_says_so_at_error_level() {
         (l.contains("ERROR") && l.contains("residency log has failed")).then(|| l.to_owned())
     });
     assert!(line.contains("size limit"), "{line}");
+    assert!(!gateway.log().contains("kim@example.com"));
+}
+
+/// A rotation says so in the gateway's log (which shard was sealed, with how many records, which one is open), so an
+/// operator can match shards to time; the log line carries no content.
+#[tokio::test]
+async fn a_rotation_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockProvider::start().await;
+    let mut settings = process_settings(dir.path(), &mock);
+    // the smallest size accepted (1 MiB): some thousands of records
+    settings.audit.rotate_max_bytes = 1 << 20;
+    let config = write_config(dir.path(), &settings);
+    let gateway = GatewayProcess::spawn(&config, &[("OPENAI_API_KEY", "sk-provider-openai")]);
+    let url = format!("{}/v1/chat/completions", gateway.base_url());
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "kim@example.com"}]})
+        .to_string();
+    let mut sent = 0;
+    while !gateway.log().contains("shard rotated") {
+        assert!(sent < 20_000, "no rotation after {sent} requests");
+        let batch: Vec<_> = (0..32)
+            .map(|_| {
+                let (url, body) = (url.clone(), body.clone());
+                tokio::spawn(async move {
+                    send("POST", &url, &[("content-type", "application/json")], body)
+                        .await
+                        .0
+                })
+            })
+            .collect();
+        for task in batch {
+            assert_eq!(task.await.unwrap(), 200);
+        }
+        sent += 32;
+    }
+    let line = gateway.wait_for("rotation line", &|l| {
+        l.contains("shard rotated").then(|| l.to_owned())
+    });
+    assert!(line.contains("INFO"), "{line}");
+    assert!(
+        line.contains("shard=1") && line.contains("sealed_shard=0"),
+        "{line}"
+    );
     assert!(!gateway.log().contains("kim@example.com"));
 }
 

@@ -329,3 +329,56 @@ fn check_warns_when_the_open_files_limit_cannot_serve_max_connections() {
     let err = run(&[("HAETAE_LIMITS__MAX_CONNECTIONS", "300")]);
     assert!(!err.contains("WARNING"), "{err}");
 }
+
+/// With `log.format = "json"` every line the gateway writes to stderr is one JSON object, the start-up summary
+/// included (one `gateway started` event carrying the addresses as fields and the readable summary as a string), so
+/// a log collector never meets a plain-text line.
+#[tokio::test]
+async fn json_logs_are_json_from_the_first_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.log.format = haetae::config::LogFormat::Json;
+    settings.audit.dir = dir.path().join("audit");
+    settings.audit.signing_key_file = dir.path().join("audit.key");
+    let config = dir.path().join("haetae.toml");
+    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let gateway = GatewayProcess::spawn(&config, &[("OPENAI_API_KEY", "sk-provider-openai")]);
+    let started = gateway.wait_for("start-up event", &|l| {
+        l.contains("gateway started").then(|| l.to_owned())
+    });
+    let event: serde_json::Value = serde_json::from_str(&started).unwrap();
+    assert_eq!(event["level"], "INFO", "{event}");
+    let listen = event["listen"].as_str().unwrap().to_owned();
+    assert!(
+        event["admin"].as_str().is_some_and(|a| !a.is_empty()),
+        "{event}"
+    );
+    assert!(
+        event["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("listening     http://{listen}")),
+        "{event}"
+    );
+    // A request, so the access log has a line too.
+    let (s, _, _) = send(
+        "POST",
+        &format!("http://{listen}/v1/chat/completions"),
+        &[("content-type", "application/json")],
+        serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    gateway.wait_for("access log line", &|l| {
+        l.contains("\"request\"").then(String::new)
+    });
+    let log = gateway.log();
+    for line in log.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()),
+            "not a JSON object: {line}"
+        );
+    }
+}

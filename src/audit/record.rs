@@ -111,6 +111,11 @@ pub struct ResidencyRecord {
     /// `findings` are those found up to then, a lower bound, not "nothing else was there".
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub findings_incomplete: bool,
+    /// Parts of the request the detection engine cannot read, per kind (`image`, `audio`, `file`, `document`,
+    /// `inline_data`, `token_array`, `signed`, `unknown`): whatever they hold went to `destination` uninspected.
+    /// Absent when there were none (and in records written before it existed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub uninspected: BTreeMap<String, u64>,
     /// Actions taken per action kind (e.g. `mask` → 3, `pseudonymise` → 1, `block` → 1).
     pub actions: BTreeMap<String, u64>,
     /// Destination, absent when the request was blocked before routing.
@@ -383,6 +388,9 @@ impl PreparedEntry {
                 f.counts("findings", &r.findings);
                 if r.findings_incomplete {
                     f.0.push(("findings_incomplete", b"true".to_vec()));
+                }
+                if !r.uninspected.is_empty() {
+                    f.counts("uninspected", &r.uninspected);
                 }
                 f.counts("actions", &r.actions);
                 if let Some(d) = &r.destination {
@@ -730,6 +738,8 @@ mod tests {
         r.route = Some("model:exaone*".into());
         let mut incomplete = r.clone();
         incomplete.findings_incomplete = true;
+        incomplete.uninspected.insert("image".into(), 2);
+        incomplete.uninspected.insert("file".into(), 1);
         for entry in [
             Entry::Request(incomplete),
             Entry::Request(r),

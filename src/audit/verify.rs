@@ -1692,7 +1692,7 @@ fn join_counts(m: &BTreeMap<String, u64>) -> String {
 /// CSV header of [`csv_row`].
 pub const CSV_HEADER: &str = "seq,time,kind,request_id,tenant,client,endpoint,wire_format,requested_model,served_model,\
 policy_hash,classification,findings,actions,destination,jurisdiction,region,upstream_host,transfer_basis,route,outcome,\
-status,latency_ms,input_tokens,output_tokens,subject,new_hash,leaf_hash,findings_incomplete";
+status,latency_ms,input_tokens,output_tokens,subject,new_hash,leaf_hash,findings_incomplete,uninspected";
 
 /// One CSV row for a leaf (no trailing newline).
 pub fn csv_row(leaf: &LogLeaf, data: &[u8]) -> String {
@@ -1753,8 +1753,12 @@ pub fn csv_row(leaf: &LogLeaf, data: &[u8]) -> String {
     }
     cols.push(lh);
     // (last, so the columns before it keep their places for readers of older exports)
-    let incomplete = matches!(&leaf.entry, Entry::Request(r) if r.findings_incomplete);
+    let (incomplete, uninspected) = match &leaf.entry {
+        Entry::Request(r) => (r.findings_incomplete, join_counts(&r.uninspected)),
+        _ => (false, String::new()),
+    };
     cols.push(if incomplete { "true" } else { "" }.into());
+    cols.push(uninspected);
     cols.iter()
         .map(|c| csv_field(c))
         .collect::<Vec<_>>()
@@ -1800,6 +1804,8 @@ pub struct MonthlyReport {
     pub entities_abroad: BTreeMap<String, u64>,
     /// Actions applied to requests forwarded abroad.
     pub actions_abroad: BTreeMap<String, u64>,
+    /// Parts of requests forwarded abroad that the gateway could not inspect (kind → count: images, files, …).
+    pub uninspected_abroad: BTreeMap<String, u64>,
     /// Blocked requests.
     pub blocked: u64,
     /// Policy changes (time, subject, new hash).
@@ -1963,6 +1969,9 @@ impl MonthlyReport {
             for (a, c) in &r.actions {
                 *self.actions_abroad.entry(a.clone()).or_default() += c;
             }
+            for (k, c) in &r.uninspected {
+                *self.uninspected_abroad.entry(k.clone()).or_default() += c;
+            }
         }
         *self.by_jurisdiction.entry(j).or_default() += 1;
         *self.by_outcome.entry(r.outcome.clone()).or_default() += 1;
@@ -2022,6 +2031,11 @@ impl MonthlyReport {
             &mut s,
             "Actions on requests sent abroad",
             &self.actions_abroad,
+        );
+        section(
+            &mut s,
+            "Uninspected parts of requests sent abroad (images, files, ...)",
+            &self.uninspected_abroad,
         );
         for (title, list) in [
             ("Policy changes", &self.policy_changes),

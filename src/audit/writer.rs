@@ -2036,6 +2036,13 @@ impl Writer {
             s.health.checkpoint_size = 0;
             s.stats.rotations += 1;
         }
+        tracing::info!(
+            target: "haetae::audit",
+            shard = next,
+            sealed_shard = next - 1,
+            sealed_records = last.size,
+            "residency log: shard rotated (the previous shard is sealed in the background)"
+        );
         // The new shard's first checkpoint: derived from its journal, so a failure to write it is retried at the
         // next checkpoint time (the log is degraded meanwhile), as any other publication.
         let _ = self.publish();

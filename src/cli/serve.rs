@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::config::Settings;
+use crate::config::{LogFormat, Settings};
 use crate::proxy::{fdlimit, server, Gateway};
 
 /// Arguments of `haetae serve`.
@@ -74,8 +74,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
+        let json_log = settings.log.format == LogFormat::Json;
         let gateway = Gateway::bind(settings, |name| std::env::var(name).ok()).await?;
-        eprintln!("{}", gateway.banner());
+        if json_log {
+            // Every stderr line stays one JSON object: the summary is a field of one event, with the addresses a
+            // collector needs as fields of their own.
+            let listen: Vec<String> = gateway.traffic_addrs().iter().map(ToString::to_string).collect();
+            let admin = gateway.admin_addr().map(|a| a.to_string()).unwrap_or_default();
+            tracing::info!(
+                target: "haetae::startup",
+                listen = %listen.join(","),
+                admin = %admin,
+                summary = %gateway.banner(),
+                "gateway started"
+            );
+        } else {
+            eprintln!("{}", gateway.banner());
+        }
         if let Some(w) = gateway.fd_warning() {
             tracing::warn!("{w}");
         }

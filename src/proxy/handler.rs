@@ -58,6 +58,8 @@ pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 pub const REQUEST_ID_HEADER: &str = "x-haetae-request-id";
 /// Header carrying per-entity finding counts (`KR_RRN=1,EMAIL=2`), never values.
 pub const FINDINGS_HEADER: &str = "x-haetae-findings";
+/// Header carrying the count of request parts the engine cannot read, per kind (`image=2`); only when there are any.
+pub const UNINSPECTED_HEADER: &str = "x-haetae-uninspected";
 /// Header carrying the residency receipt: `<log origin> <leaf index> <base64 leaf hash>`.
 pub const RECEIPT_HEADER: &str = "x-haetae-receipt";
 /// Header naming the destination and its jurisdiction.
@@ -257,6 +259,8 @@ pub struct Exchange {
     /// How far inspection got: once it ran (to the end or to its deadline) the findings are worth reporting, on an
     /// error response too; stopped at the deadline, they are a lower bound (the record says `findings_incomplete`).
     scan: ScanState,
+    /// Parts of the request the engine cannot read (images, files, …), per kind: forwarded uninspected.
+    uninspected: FindingCounts,
     /// The access log line is written (the exchange ended one way or another); see the `Drop` impl.
     logged: bool,
     /// The policy snapshot live when the request arrived: it inspects the request and its hash goes into the record,
@@ -346,6 +350,7 @@ impl Exchange {
             receipt: None,
             delivery: Delivery::Held,
             scan: ScanState::Pending,
+            uninspected: FindingCounts::new(),
             logged: false,
             policy,
             shared,
@@ -384,6 +389,11 @@ impl Exchange {
                 .map(|(k, v)| (k.clone(), u64::from(*v)))
                 .collect(),
             findings_incomplete: self.scan == ScanState::Incomplete,
+            uninspected: self
+                .uninspected
+                .iter()
+                .map(|(k, v)| (k.clone(), u64::from(*v)))
+                .collect(),
             actions: BTreeMap::new(),
             destination: self.destination.as_ref().map(|d| DestinationInfo {
                 name: d.name.clone(),
@@ -467,6 +477,7 @@ impl Exchange {
             bytes_out = stats.bytes,
             sse_events = stats.events,
             findings = %findings,
+            uninspected = %counts_header(&self.uninspected),
             error = error.unwrap_or("-"),
             "request"
         );
@@ -728,11 +739,7 @@ pub async fn handle(
             );
             if exchange.scan != ScanState::Pending {
                 // What was found is part of the answer even when the request was not forwarded (or got no response).
-                set_header(
-                    response.headers_mut(),
-                    FINDINGS_HEADER,
-                    &counts_header(&exchange.findings),
-                );
+                exchange.set_inspection_headers(response.headers_mut());
             }
             let (logged, recorded) = exchange.delivery.failure_outcome();
             exchange.log(logged, StreamStats::default(), Some(&message));
@@ -872,6 +879,11 @@ async fn pipeline(
         _ => None,
     };
     if let Some(p) = &parsed {
+        for segment in p.segments() {
+            if let api::SegmentKind::Opaque(kind) = segment.kind {
+                add_count(&mut ex.uninspected, kind.as_str(), 1);
+            }
+        }
         ex.model = p.model().map(str::to_owned);
         if let Some(m) = p.model() {
             // Gemini carries the model in the path, whose findings are already counted.
@@ -1111,6 +1123,18 @@ struct Inspection {
 }
 
 impl Exchange {
+    /// `x-haetae-findings` (always) and `x-haetae-uninspected` (when the request had parts the engine cannot read).
+    fn set_inspection_headers(&self, headers: &mut http::HeaderMap) {
+        set_header(headers, FINDINGS_HEADER, &counts_header(&self.findings));
+        if !self.uninspected.is_empty() {
+            set_header(
+                headers,
+                UNINSPECTED_HEADER,
+                &counts_header(&self.uninspected),
+            );
+        }
+    }
+
     /// Add a scan's findings to the exchange's; whether the scan was complete.
     fn take_inspection(&mut self, scan: Inspection) -> bool {
         for (entity, n) in &scan.counts {
@@ -1334,11 +1358,7 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
     if let Some(residency) = shared.residency.as_ref() {
         ex.response_digest = Some(residency.key.digester());
     }
-    set_header(
-        &mut parts.headers,
-        FINDINGS_HEADER,
-        &counts_header(&ex.findings),
-    );
+    ex.set_inspection_headers(&mut parts.headers);
     if let Some(d) = &ex.destination {
         set_header(
             &mut parts.headers,

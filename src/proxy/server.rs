@@ -1,24 +1,33 @@
-//! Listeners: traffic (HTTP/1.1 + HTTP/2, h2c or ALPN over rustls) and admin, connection limits, graceful shutdown.
+//! Listeners: traffic (HTTP/1.1 + HTTP/2, h2c or ALPN over rustls) and admin, connection limits, idle connections,
+//! graceful shutdown.
 //!
-//! Must never: serve traffic on the admin listener, or stop before in-flight streams drain or the grace period ends.
+//! Every traffic connection is supervised by [`supervise`]: a connection that brings no request within
+//! `timeouts.client_header_ms` is dropped, one with no request in flight for `timeouts.client_idle_ms` is shut down
+//! gracefully (HTTP/2: GOAWAY, so a request racing the close is refused in a way clients retry), and on SIGTERM every
+//! connection is shut down gracefully and drained.
+//!
+//! Must never: serve traffic on the admin listener, close a connection that has a request in flight (its response
+//! body included) except at the end of the shutdown grace period, or stop before in-flight streams drain or the grace
+//! period ends.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -90,8 +99,11 @@ pub async fn serve_traffic(
     mut stop: watch::Receiver<bool>,
 ) {
     let builder = Arc::new(http_builder(&shared.settings));
-    let graceful = GracefulShutdown::new();
     let first_request_timeout = Duration::from_millis(shared.settings.timeouts.client_header_ms);
+    let idle_timeout = Duration::from_millis(shared.settings.timeouts.client_idle_ms);
+    // Flipped once to start every connection's graceful shutdown; `open_rx` ends when the last connection task has.
+    let (drain_tx, drain_rx) = watch::channel(false);
+    let (open_tx, mut open_rx) = tokio::sync::mpsc::channel::<()>(1);
     let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel(64);
     let mut accept_tasks = Vec::new();
     for listener in listeners {
@@ -128,17 +140,23 @@ pub async fn serve_traffic(
                 let Some((stream, peer, permit)) = next else { break };
                 let shared = Arc::clone(&shared);
                 let builder = Arc::clone(&builder);
-                let watcher = graceful.watcher();
+                let drain = drain_rx.clone();
+                let open = open_tx.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     // The first request must arrive by then: TLS handshake, HTTP/2 preface and request head included.
                     let deadline = Instant::now() + first_request_timeout;
-                    let served = Arc::new(AtomicBool::new(false));
-                    let seen = Arc::clone(&served);
+                    let activity = Arc::new(Activity::new());
+                    let tracker = Arc::clone(&activity);
                     let service = service_fn(move |req: Request<Incoming>| {
-                        seen.store(true, Ordering::Relaxed);
+                        // In flight from here until hyper drops the response body (or this future, if the client
+                        // leaves first).
+                        let in_flight = InFlight::begin(&tracker);
                         let shared = Arc::clone(&shared);
-                        async move { Ok::<_, Infallible>(super::handler::handle(shared, req, peer).await) }
+                        async move {
+                            let resp = super::handler::handle(shared, req, peer).await;
+                            Ok::<_, Infallible>(resp.map(|body| Tracked { body, _in_flight: in_flight }))
+                        }
                     });
                     let io: Box<dyn ClientIo> = match tls {
                         None => Box::new(stream),
@@ -154,11 +172,11 @@ pub async fn serve_traffic(
                             }
                         },
                     };
-                    let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), service).into_owned());
-                    // (an `async` wrapper, not the watched future itself: rustc cannot prove the generic future
-                    // `Send` for every lifetime otherwise)
-                    first_request_by(deadline, served, peer, async move { let _ = conn.await; }).await;
+                    let conn = builder.serve_connection(TokioIo::new(io), service).into_owned();
+                    supervise(conn, Limits { first_request_by: deadline, idle: idle_timeout }, &activity, drain, peer)
+                        .await;
                     drop(permit);
+                    drop(open);
                 });
             }
         }
@@ -167,13 +185,21 @@ pub async fn serve_traffic(
         task.abort();
     }
     let grace = Duration::from_millis(shared.settings.timeouts.shutdown_grace_ms);
-    let open = graceful.count();
+    let open = shared
+        .settings
+        .limits
+        .max_connections
+        .saturating_sub(shared.connections.available_permits());
     tracing::info!(
         open_connections = open,
         grace_ms = grace.as_millis() as u64,
         "draining"
     );
-    let drain = graceful.shutdown();
+    let _ = drain_tx.send(true);
+    drop(open_tx);
+    let drain = async move {
+        let _ = open_rx.recv().await;
+    };
     tokio::pin!(drain);
     if tokio::time::timeout(grace, &mut drain).await.is_err() {
         // Responses still streaming end with an error event in their API's shape (SDKs raise it; the log and the
@@ -193,26 +219,147 @@ pub async fn serve_traffic(
 trait ClientIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ClientIo for T {}
 
-/// Run a connection until it ends, but close it at `deadline` if no request has reached the service by then
-/// (`served`). hyper's own head timeout starts only once a request's first byte is read, and HTTP/2 has none, so
-/// without this a connection that never sends a byte (or only the TLS handshake, or only the HTTP/2 preface) would
-/// hold one of `limits.max_connections` for ever. Nothing is in flight on such a connection, so closing it loses
-/// nothing.
-async fn first_request_by<F: Future<Output = ()>>(
-    deadline: Instant,
-    served: Arc<AtomicBool>,
-    peer: SocketAddr,
-    conn: F,
-) {
-    let mut conn = std::pin::pin!(conn);
-    tokio::select! {
-        _ = &mut conn => return,
-        () = tokio::time::sleep_until(deadline) => {}
+/// A connection's request accounting: how many requests it has brought, how many are in flight (a request is in
+/// flight from the service call until hyper drops its response body), and since when it has been idle.
+struct Activity {
+    start: Instant,
+    requests: AtomicU64,
+    in_flight: AtomicUsize,
+    /// Milliseconds after `start` at which the last request in flight ended.
+    idle_since_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            requests: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+        }
     }
-    if served.load(Ordering::Relaxed) {
-        conn.await;
-    } else {
-        tracing::debug!(%peer, "connection closed: no request within timeouts.client_header_ms");
+
+    /// When the connection, idle now, has been idle for `idle`; `None` while a request is in flight.
+    fn idle_until(&self, idle: Duration) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let since = self.start + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
+        Some(since + idle)
+    }
+}
+
+/// One request in flight on a connection; dropping it ends the request.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn begin(activity: &Arc<Activity>) -> Self {
+        activity.requests.fetch_add(1, Ordering::Relaxed);
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(activity))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let ms = u64::try_from(self.0.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // Stored before the count drops, so a supervisor that sees no request in flight sees this end too.
+        self.0.idle_since_ms.fetch_max(ms, Ordering::AcqRel);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request in flight until hyper drops it (finished, failed, or reset by the client).
+struct Tracked<B> {
+    body: B,
+    _in_flight: InFlight,
+}
+
+impl<B: Body + Unpin> Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A connection's deadlines (see [`supervise`]).
+struct Limits {
+    /// The first request must have reached the service by then.
+    first_request_by: Instant,
+    /// `timeouts.client_idle_ms`.
+    idle: Duration,
+}
+
+/// The auto (HTTP/1.1 or HTTP/2) connection type of the traffic listener.
+type TrafficConn<S> = auto::Connection<'static, TokioIo<Box<dyn ClientIo>>, S, TokioExecutor>;
+
+/// Run a connection until it ends, and end it early in three cases:
+/// - no request has reached the service by `limits.first_request_by`: the connection is dropped. hyper's own head
+///   timeout starts only once a request's first byte is read, and HTTP/2 has none, so without this a connection
+///   that never sends a byte (or only the TLS handshake, or only the HTTP/2 preface) would hold one of
+///   `limits.max_connections` for ever. Nothing is in flight on it, so dropping it loses nothing.
+/// - no request has been in flight for `limits.idle`: graceful shutdown (HTTP/2 sends GOAWAY and lets a request that
+///   raced it finish or be refused as retryable; HTTP/1.1 closes between requests). An HTTP/2 client answers pings,
+///   so hyper's keep-alive alone would keep an idle one open for ever.
+/// - `drain` flips (SIGTERM): graceful shutdown, then the connection runs until its streams end.
+async fn supervise<S, B>(
+    conn: TrafficConn<S>,
+    limits: Limits,
+    activity: &Activity,
+    mut drain: watch::Receiver<bool>,
+    peer: SocketAddr,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    TokioExecutor: hyper_util::server::conn::auto::HttpServerConnExec<S::Future, B>,
+{
+    let mut conn = std::pin::pin!(conn);
+    let mut check = limits.first_request_by.min(Instant::now() + limits.idle);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = drain.changed(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = tokio::time::sleep_until(check), if !closing => {
+                let now = Instant::now();
+                if activity.requests.load(Ordering::Relaxed) == 0 {
+                    if now >= limits.first_request_by {
+                        tracing::debug!(%peer, "connection closed: no request within timeouts.client_header_ms");
+                        return;
+                    }
+                    check = limits.first_request_by.min(now + limits.idle);
+                    continue;
+                }
+                match activity.idle_until(limits.idle) {
+                    None => check = now + limits.idle,
+                    Some(until) if until > now => check = until,
+                    Some(_) => {
+                        tracing::debug!(%peer, "connection closed: idle for timeouts.client_idle_ms");
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
+            }
+        }
     }
 }
 
