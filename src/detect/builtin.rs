@@ -46,6 +46,9 @@ pub(crate) enum Check {
     E164,
     /// Digits without a fixed shape: KR_BANK_ACCOUNT or KR_HEALTH_INSURANCE only with context, else dropped.
     ContextNumeric,
+    /// A `.pgpass` line's password (`host:5432:db:user:password`), found from the `:` after the port by the `:`
+    /// scanner: the password must look like a secret.
+    Pgpass,
     /// Korean passport: score by type letter.
     Passport,
     /// Korean name found before an honorific/role by the suffix scanner: surname and stop-list checked.
@@ -700,10 +703,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             // Operators: `key = v`, `"key": "v"`, `("key", "v")` (put/Setenv), `setKey("v")`, an XML setting's
             // `key="ApiKey" value="v"`, PHP's `$c['password'] = 'v'`, `password => 'v'`, a Kubernetes env entry's
             // `name: DB_PASSWORD` + `value: v` on the next line; Azure connection strings' `AccountKey=`,
-            // `SharedAccessKey=`. A quoted value may
+            // `SharedAccessKey=`; a YAML block scalar (`password: |` or `secret_key: >-`, the value on the next,
+            // indented line); `ENCRYPTION_KEY=`, `master_key:`, `SIGNING_KEY=` (triggers `_key`/`_KEY`). A quoted
+            // value may
             // hold spaces, `;` and `,` (`Check::Assignment` then wants a digit); an unquoted one ends at `&`, a JSON
             // escape or trailing punctuation (trimmed by the check).
-            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
+            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|encryption_key|ENCRYPTION_KEY|master_key|MASTER_KEY|signing_key|SIGNING_KEY|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *|["']? *: *[|>][-+]?[1-9]?[-+]? *\r?\n *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
             0.8,
             C::Assignment,
             B::None
@@ -757,6 +762,17 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             E::SecretKey,
             // Also a MySQL client's `-u root -pPASSWORD` (the password glued to `-p`).
             r#"(?:-u|--user) +["']?[A-Za-z0-9._@-]{1,64}(?::[^\s"']{4,128}| +-p[^\s"'-][^\s"']{3,127})"#,
+            0.8,
+            C::Credential,
+            B::None
+        ),
+        // A `.netrc` entry (`machine api.example.com login bob password s3cr3t`, also over several lines): the word
+        // after `password`, only after `machine <host> login <user>` (or `default login <user>`); `sshpass -p 'pw'`
+        // (the match starts at the `pass` trigger; `ssh` must come before it). Both checked by `Check::Credential`.
+        p!(
+            "secret.user_password",
+            E::SecretKey,
+            r#"password[ \t]+[^\s"']{4,128}|pass +-p *(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"'-][^\s"']{2,127})"#,
             0.8,
             C::Credential,
             B::None
@@ -1751,6 +1767,14 @@ pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
         Check::AddressRoad,
         Boundary::None,
     ),
+    // `host:5432:db:user:password` (`.pgpass`): found from the `:` pass (the IPv6 scanner's, or the colon labels').
+    (
+        "secret.pgpass",
+        Entity::SecretKey,
+        0.8,
+        Check::Pgpass,
+        Boundary::None,
+    ),
     // `auth = ('user', 'password')` and `HTTPBasicAuth('user', 'password')`: the forms the `secret.user_password`
     // regex (`auth=(`) leaves, found from `(` by `memchr` (trigger literals for them cost ~2 %).
     (
@@ -1785,7 +1809,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("FOUO", 0),
     ("OFFICIAL", 4),
     ("UK EYES", 0),
-    // secrets (ASCII: 23 + 27)
+    // secrets (ASCII: 23 + 29)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -1833,6 +1857,9 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("rivate_key", 1),
     ("rivateKey", 1),
     ("PRIVATE_KEY", 0),
+    // `encryption_key`, `MASTER_KEY`, `SIGNING_KEY` (the longest word before it: `encryption`).
+    ("_key", 10),
+    ("_KEY", 10),
     ("pass", 0),
     ("Pw", 0),
     ("oken", 1),

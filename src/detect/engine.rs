@@ -1837,6 +1837,41 @@ fn names_a_secret(v: &[u8]) -> bool {
             .any(|w| w.len() >= 16 && w.iter().any(u8::is_ascii_digit))
 }
 
+/// Whether a `.netrc` entry's `login <user>` ends right before the `password` at `s`, after `machine <host>` or
+/// `default` (spaces, tabs or line breaks between the tokens). Reads back at most a few hundred bytes.
+fn netrc_login_before(b: &[u8], s: usize) -> bool {
+    let space = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    // The token ending at `end` (after skipping spaces before it), as (start, token).
+    let token_before = |end: usize| -> Option<(usize, &[u8])> {
+        let mut e = end;
+        while e > 0 && end - e < 64 && space(b[e - 1]) {
+            e -= 1;
+        }
+        let mut t = e;
+        while t > 0 && e - t < 128 && !space(b[t - 1]) {
+            t -= 1;
+        }
+        (t < e).then(|| (t, &b[t..e]))
+    };
+    if s == 0 || !space(b[s - 1]) {
+        return false;
+    }
+    let Some((u, user)) = token_before(s) else {
+        return false;
+    };
+    if user == b"login" {
+        return false;
+    }
+    let Some((l, b"login")) = token_before(u) else {
+        return false;
+    };
+    match token_before(l) {
+        Some((_, b"default")) => true,
+        Some((h, _)) => matches!(token_before(h), Some((_, b"machine"))),
+        None => false,
+    }
+}
+
 /// Whether an unquoted assigned value is code that reads a secret rather than the secret itself: a call or subscript
 /// (`os.environ[`, `get_secret(`, `hashlib.sha256(pw)`) or a dotted identifier path (`self.password`,
 /// `settings.OPENAI_API_KEY`). A dotted value whose last part ends in three or more digits is a value
@@ -2414,6 +2449,15 @@ fn check(
                 .strip_prefix(['=', ':', '：', ',', '(', '>'])
                 .unwrap_or(rest)
                 .trim_start_matches(['"', '\'', ' ']);
+            // A YAML block scalar (`password: |`, `secret_key: >-`): the value is the next line, indented.
+            let rest = match rest.strip_prefix(['|', '>']) {
+                Some(r) if op == Some(':') => r
+                    .trim_start_matches([
+                        '-', '+', '1', '2', '3', '4', '5', '6', '7', '8', '9', ' ',
+                    ])
+                    .trim_start_matches(['\r', '\n', ' ']),
+                _ => rest,
+            };
             let vs = s + t.len() - rest.len();
             // Short keywords need a word start: `DB_PASS=` and `dbPw:` are keys, `OVERPASS=` and `UPW=` are not.
             if keyword.len() <= 4
@@ -2442,7 +2486,30 @@ fn check(
             let t = hay.get(s..e)?;
             // In a URL's userinfo the syntax itself says it is a password: `Pa55.word7` is no attribute path.
             let in_url = t.starts_with("://");
-            let (vs, ve) = if let Some(at) = t.rfind('@').filter(|_| in_url) {
+            let mut quoted = in_url;
+            let (vs, ve) = if let Some(v) = t.strip_prefix("password") {
+                // `.netrc`: `machine <host> login <user> password <secret>`.
+                if !netrc_login_before(bytes, s) {
+                    return None;
+                }
+                (e - v.trim_start_matches([' ', '\t']).len(), e)
+            } else if let Some(v) = t.strip_prefix("pass ") {
+                // `sshpass -p 'secret'`.
+                if s < 3 || &bytes[s - 3..s] != b"ssh" {
+                    return None;
+                }
+                let v = v
+                    .trim_start_matches(' ')
+                    .strip_prefix("-p")?
+                    .trim_start_matches(' ');
+                let vs = e - v.len();
+                if v.starts_with(['"', '\'']) {
+                    quoted = true;
+                    (vs + 1, e - 1)
+                } else {
+                    (vs, e)
+                }
+            } else if let Some(at) = t.rfind('@').filter(|_| in_url) {
                 // `://user:password@host`: the password is between the user's `:` and the last `@`.
                 let colon = t[3..].find(':')? + 3;
                 (s + colon + 1, s + at)
@@ -2473,7 +2540,7 @@ fn check(
                     .take_while(|&&b| matches!(b, b'.' | b',' | b')'))
                     .count();
             let v = &v[..trimmed];
-            (v.len() >= 4 && secret_value_ok(v, in_url, false)).then_some((
+            (v.len() >= 4 && secret_value_ok(v, quoted, false)).then_some((
                 None,
                 vs,
                 vs + v.len(),
@@ -2552,6 +2619,7 @@ fn check(
             ((one || two) && person_ko_ok(name)).then_some((None, s, e, base))
         }
         Check::Email => keep(base),
+        Check::Pgpass => secret_value_ok(cand, false, false).then_some((None, s, e, base)),
         Check::PersonKoBefore | Check::PersonKoColon => {
             // `| 성명 | 나이 |` over a delimiter row is a table's header, not a label and its value: the names are in
             // the column below (`Check::PersonTable`).
