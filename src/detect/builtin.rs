@@ -49,7 +49,8 @@ pub(crate) enum Check {
     /// A `.pgpass` line's password (`host:5432:db:user:password`), found from the `:` after the port by the `:`
     /// scanner: the password must look like a secret.
     Pgpass,
-    /// Korean passport: score by type letter.
+    /// Korean passport: score by type letter; in a machine-readable zone (`…KOR` after the check digit) the
+    /// number alone at the pattern's score; spaced (`M1234 5678`) only with a keyword.
     Passport,
     /// Korean name found before an honorific/role by the suffix scanner: surname and stop-list checked.
     PersonKoAfter,
@@ -570,7 +571,9 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.banner",
             E::ClassificationMarking,
-            r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI|CONTROLLED) ?// ?[A-Z0-9][A-Z0-9 ,/-]*",
+            // Also `SECRET /NOFORN` (one slash after a space: the control must be a known one) and `//SECRET//`
+            // with no control after it (only between the two `//`): `Check::Banner`.
+            r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI|CONTROLLED)(?: ?// ?[A-Z0-9][A-Z0-9 ,/-]*| /[A-Z][A-Z0-9 ,/-]*|//)",
             0.95,
             C::Banner,
             B::WordStart
@@ -851,11 +854,23 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::None
         ),
         // ---- identifiers with letters ----
+        // The passport number opening a machine-readable zone's second line (`M12345678<7KOR8001014…`, or with no
+        // filler, `M123456787KOR…`): the check digit, the issuing state and the birth date after it; the finding is
+        // the number (`Check::Passport`).
         p!(
             "kr_passport",
             E::KrPassport,
-            // In lower case (`m48293716`) only next to a passport keyword (`Check::Passport`).
-            r"[MSRGD][0-9]{8}|[MSRGD][0-9]{3}[A-Z][0-9]{4}|[msrgd][0-9]{8}",
+            r"[MSRGD][0-9]{8}<?[0-9]KOR[0-9<]",
+            0.9,
+            C::Passport,
+            B::WordStart
+        ),
+        p!(
+            "kr_passport",
+            E::KrPassport,
+            // In lower case (`m48293716`) only next to a passport keyword (`Check::Passport`). Spaced
+            // (`M1234 5678`): only next to a keyword.
+            r"[MSRGD][0-9]{8}|[MSRGD][0-9]{3}[A-Z][0-9]{4}|[msrgd][0-9]{8}|[MSRGD] ?[0-9]{4} [0-9]{4}",
             0.45,
             C::Passport,
             B::Word

@@ -2200,7 +2200,9 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
             if matches!(next, Some(b'-' | b'.')) && digit(next2) {
                 return false;
             }
-            !(all_digits && ((word(prev) && !escape) || word(next)))
+            // A magnetic stripe's track 1 (`%B4111111111111111^DOE/JOHN^…`): the format code `B` before the number.
+            let track1 = prev == Some(b'B') && prev2 == Some(b'%') && next == Some(b'^');
+            !(all_digits && ((word(prev) && !escape && !track1) || word(next)))
         }
         Boundary::LabelKey => !word(prev) || escape || person_key_before(b, s),
         Boundary::HangulStart => !hay
@@ -2604,11 +2606,17 @@ fn check(
             }
         }
         // In lower case, 0.1: only a passport keyword (+0.4) reports it.
-        Check::Passport => keep(match cand.first() {
-            Some(b'M') => 0.55,
-            Some(c) if c.is_ascii_lowercase() => 0.1,
-            _ => base,
-        }),
+        Check::Passport => {
+            if cand.len() > 9 && cand[9..].windows(3).any(|w| w == b"KOR") {
+                return Some((None, s, s + 9, base));
+            }
+            keep(match cand.first() {
+                _ if cand.contains(&b' ') => 0.3,
+                Some(b'M') => 0.55,
+                Some(c) if c.is_ascii_lowercase() => 0.1,
+                _ => base,
+            })
+        }
         Check::PersonKoAfter => {
             let name = hay.get(s..e)?;
             let syllables = name.chars().count();
@@ -2790,7 +2798,31 @@ fn check(
             (opens_portion(bytes, s) && word_follows && !copyright && !lettered_list(bytes, s, e))
                 .then_some((None, s, e, base))
         }
-        Check::Banner => Some((None, s, banner_end(bytes, s, e)?, base)),
+        Check::Banner => {
+            if memchr::memmem::find(cand, b"//").is_none() {
+                // `SECRET /NOFORN`: one slash after a space, then a known control.
+                let cs = s + cand.iter().position(|&c| c == b'/')? + 1;
+                let token = bytes[cs..e]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .count();
+                if !BANNER_CONTROLS
+                    .iter()
+                    .any(|c| c.as_bytes() == &bytes[cs..cs + token])
+                {
+                    return None;
+                }
+                return Some((None, s, banner_end_from(bytes, cs, e)?, base));
+            }
+            if memchr::memmem::find(cand, b"//") == Some(cand.len() - 2) {
+                // `//SECRET//`: the level alone between two `//`.
+                let closed = s >= 2
+                    && &bytes[s - 2..s] == b"//"
+                    && !bytes.get(e).is_some_and(u8::is_ascii_alphanumeric);
+                return closed.then_some((None, s - 2, e, base));
+            }
+            Some((None, s, banner_end(bytes, s, e)?, base))
+        }
         Check::UrlSecret => {
             let scheme = bytes[..s]
                 .iter()
@@ -2861,7 +2893,11 @@ fn check(
 /// hold a `/` (`SECRET//NOFORNx`, `SECRET//notes`, `SECRET//…//a` are not banners). Trailing separators are trimmed;
 /// no control left means not this pattern (a shorter one may retry at the same start).
 fn banner_end(b: &[u8], s: usize, e: usize) -> Option<usize> {
-    let controls = s + memchr::memmem::find(b.get(s..e)?, b"//")? + 2;
+    banner_end_from(b, s + memchr::memmem::find(b.get(s..e)?, b"//")? + 2, e)
+}
+
+/// [`banner_end`] for a control list that starts at `controls`.
+fn banner_end_from(b: &[u8], controls: usize, e: usize) -> Option<usize> {
     let sep = |c: u8| matches!(c, b' ' | b',' | b'/' | b'-');
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let mut end = e;
