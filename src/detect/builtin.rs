@@ -821,6 +821,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::PersonEn,
             B::Word
         ),
+        // `My name is John Smith` (the match starts at the `name` trigger; `Check::PersonEn` wants `my` before it)
+        // and a letter's salutation, `Dear John Smith,`: the name as after a label.
+        p!(
+            "person.en",
+            E::Person,
+            format!(r"(?:name is|Dear) +{en_name}"),
+            0.8,
+            C::PersonEn,
+            B::Word
+        ),
         p!(
             "person.en",
             E::Person,
@@ -1361,11 +1371,16 @@ pub(crate) const KR_DISTRICTS: &[&str] = &[
     "흥덕구",
 ];
 
-/// Honorifics and roles that follow a Korean name (longest first so trimming picks the right one).
+/// Honorifics and roles that follow a Korean name (longest first so trimming picks the right one), and the letter
+/// closings `드림`/`올림` (`홍길동 드림`), which count only where they end the line ([`PERSON_CLOSINGS`]).
 pub(crate) const PERSON_SUFFIXES: &[&str] = &[
     "고객", "환자", "선생", "과장", "부장", "차장", "대리", "사원", "팀장", "대표", "교수", "주임",
-    "원장", "님", "씨",
+    "원장", "드림", "올림", "님", "씨",
 ];
+
+/// Letter closings among [`PERSON_SUFFIXES`]: a name before one only when the closing ends its line (or the text, or
+/// is followed by ASCII punctuation): not `올림픽`, `김치 드림 이벤트`.
+pub(crate) const PERSON_CLOSINGS: &[&str] = &["드림", "올림"];
 
 /// Words that look like a surname + given name before an honorific but are roles, kinship terms or common nouns.
 pub(crate) const PERSON_STOPLIST: &[&str] = &[
@@ -1886,7 +1901,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("--user ", 0),
     (":thin:", 0),
     ("h=(", 3),
-    // English names (ASCII: 15)
+    // English names (ASCII: 16)
     ("Mr.", 0),
     ("Mr ", 0),
     ("Mrs", 0),
@@ -1896,6 +1911,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("Dr.", 0),
     ("Dr ", 0),
     ("Prof", 0),
+    ("Dear", 0),
     ("name", 0),
     ("Name", 0),
     ("NAME", 0),

@@ -2644,9 +2644,23 @@ fn check(
         Check::PersonTable => None,
         Check::PersonEn => {
             let t = hay.get(s..e)?;
-            let (cut, label) = match t.find([':', '=', '：', '>']) {
-                Some(i) => (i + t[i..].chars().next().map_or(1, char::len_utf8), true),
-                None => (t.find(' ')?, false),
+            let said = t
+                .strip_prefix("name is ")
+                .or_else(|| t.strip_prefix("Dear "));
+            let (cut, label) = match (said, t.find([':', '=', '：', '>'])) {
+                // `My name is …` (not `The file name is …`), `Dear …`: judged as after a label.
+                (Some(r), _) => {
+                    let my = s >= 3
+                        && bytes[s - 3..s - 1].eq_ignore_ascii_case(b"my")
+                        && bytes[s - 1] == b' '
+                        && !(s > 3 && bytes[s - 4].is_ascii_alphanumeric());
+                    if t.starts_with('n') && !my {
+                        return None;
+                    }
+                    (t.len() - r.len(), true)
+                }
+                (None, Some(i)) => (i + t[i..].chars().next().map_or(1, char::len_utf8), true),
+                (None, None) => (t.find(' ')?, false),
             };
             // `Project Name: Blue Falcon`, `File Name: …`: the name of something else.
             if label && scanners::names_a_thing(bytes, s) {

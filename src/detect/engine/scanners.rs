@@ -1,6 +1,6 @@
 //! The code scanners of the engine: detectors whose regex would start with a broad class or run unbounded, found
-//! by hand-written passes around a cheap anchor instead (`@` for e-mail, `:` for IPv6, `-----BEGIN` for PEM private
-//! keys, an honorific for Korean names, `(` for basic-auth tuples). Each walks the text once and hands its
+//! by hand-written passes around a cheap anchor instead (`@` for e-mail, `:` for IPv6 and `.pgpass` lines,
+//! `-----BEGIN` for PEM private keys, an honorific or a letter closing for Korean names, `(` for basic-auth tuples). Each walks the text once and hands its
 //! candidates to [`Engine::evaluate`] like the regex union does. After the pass, [`Engine::table_names`] reads the name columns of
 //! the tables whose header cells the union found (Markdown, tab- or comma-separated; Korean labels, English `Name`
 //! headers, and `First Name`/`Last Name` pairs), and the key/value rows of vertical tables whose first cell is such a
@@ -633,6 +633,16 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
+        // A letter closing (`홍길동 드림`) must end its line: not `올림픽`, `김치 드림 이벤트`.
+        if let Some(c) = builtin::PERSON_CLOSINGS
+            .iter()
+            .find(|c| hay[suffix_start..].starts_with(**c))
+        {
+            let next = b.get(suffix_start + c.len()).copied();
+            if !next.is_none_or(|x| x.is_ascii_punctuation() || matches!(x, b'\n' | b'\r')) {
+                return;
+            }
+        }
         let mut ne = suffix_start;
         if ne > 0 && b[ne - 1] == b' ' {
             ne -= 1;
