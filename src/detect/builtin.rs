@@ -46,7 +46,11 @@ pub(crate) enum Check {
     E164,
     /// Digits without a fixed shape: KR_BANK_ACCOUNT or KR_HEALTH_INSURANCE only with context, else dropped.
     ContextNumeric,
-    /// Korean passport: score by type letter.
+    /// A `.pgpass` line's password (`host:5432:db:user:password`), found from the `:` after the port by the `:`
+    /// scanner: the password must look like a secret.
+    Pgpass,
+    /// Korean passport: score by type letter; in a machine-readable zone (`…KOR` after the check digit) the
+    /// number alone at the pattern's score; spaced (`M1234 5678`) only with a keyword.
     Passport,
     /// Korean name found before an honorific/role by the suffix scanner: surname and stop-list checked.
     PersonKoAfter,
@@ -567,7 +571,9 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.banner",
             E::ClassificationMarking,
-            r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI|CONTROLLED) ?// ?[A-Z0-9][A-Z0-9 ,/-]*",
+            // Also `SECRET /NOFORN` (one slash after a space: the control must be a known one) and `//SECRET//`
+            // with no control after it (only between the two `//`): `Check::Banner`.
+            r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI|CONTROLLED)(?: ?// ?[A-Z0-9][A-Z0-9 ,/-]*| /[A-Z][A-Z0-9 ,/-]*|//)",
             0.95,
             C::Banner,
             B::WordStart
@@ -700,10 +706,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             // Operators: `key = v`, `"key": "v"`, `("key", "v")` (put/Setenv), `setKey("v")`, an XML setting's
             // `key="ApiKey" value="v"`, PHP's `$c['password'] = 'v'`, `password => 'v'`, a Kubernetes env entry's
             // `name: DB_PASSWORD` + `value: v` on the next line; Azure connection strings' `AccountKey=`,
-            // `SharedAccessKey=`. A quoted value may
+            // `SharedAccessKey=`; a YAML block scalar (`password: |` or `secret_key: >-`, the value on the next,
+            // indented line); `ENCRYPTION_KEY=`, `master_key:`, `SIGNING_KEY=` (triggers `_key`/`_KEY`). A quoted
+            // value may
             // hold spaces, `;` and `,` (`Check::Assignment` then wants a digit); an unquoted one ends at `&`, a JSON
             // escape or trailing punctuation (trimmed by the check).
-            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
+            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|encryption_key|ENCRYPTION_KEY|master_key|MASTER_KEY|signing_key|SIGNING_KEY|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *|["']? *: *[|>][-+]?[1-9]?[-+]? *\r?\n *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
             0.8,
             C::Assignment,
             B::None
@@ -761,6 +769,17 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Credential,
             B::None
         ),
+        // A `.netrc` entry (`machine api.example.com login bob password s3cr3t`, also over several lines): the word
+        // after `password`, only after `machine <host> login <user>` (or `default login <user>`); `sshpass -p 'pw'`
+        // (the match starts at the `pass` trigger; `ssh` must come before it). Both checked by `Check::Credential`.
+        p!(
+            "secret.user_password",
+            E::SecretKey,
+            r#"password[ \t]+[^\s"']{4,128}|pass +-p *(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"'-][^\s"']{2,127})"#,
+            0.8,
+            C::Credential,
+            B::None
+        ),
         // ---- Korean addresses and names (Hangul-anchored) ----
         p!(
             "kr_address",
@@ -802,6 +821,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::PersonEn,
             B::Word
         ),
+        // `My name is John Smith` (the match starts at the `name` trigger; `Check::PersonEn` wants `my` before it)
+        // and a letter's salutation, `Dear John Smith,`: the name as after a label.
+        p!(
+            "person.en",
+            E::Person,
+            format!(r"(?:name is|Dear) +{en_name}"),
+            0.8,
+            C::PersonEn,
+            B::Word
+        ),
         p!(
             "person.en",
             E::Person,
@@ -835,11 +864,23 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::None
         ),
         // ---- identifiers with letters ----
+        // The passport number opening a machine-readable zone's second line (`M12345678<7KOR8001014…`, or with no
+        // filler, `M123456787KOR…`): the check digit, the issuing state and the birth date after it; the finding is
+        // the number (`Check::Passport`).
         p!(
             "kr_passport",
             E::KrPassport,
-            // In lower case (`m48293716`) only next to a passport keyword (`Check::Passport`).
-            r"[MSRGD][0-9]{8}|[MSRGD][0-9]{3}[A-Z][0-9]{4}|[msrgd][0-9]{8}",
+            r"[MSRGD][0-9]{8}<?[0-9]KOR[0-9<]",
+            0.9,
+            C::Passport,
+            B::WordStart
+        ),
+        p!(
+            "kr_passport",
+            E::KrPassport,
+            // In lower case (`m48293716`) only next to a passport keyword (`Check::Passport`). Spaced
+            // (`M1234 5678`): only next to a keyword.
+            r"[MSRGD][0-9]{8}|[MSRGD][0-9]{3}[A-Z][0-9]{4}|[msrgd][0-9]{8}|[MSRGD] ?[0-9]{4} [0-9]{4}",
             0.45,
             C::Passport,
             B::Word
@@ -1330,11 +1371,16 @@ pub(crate) const KR_DISTRICTS: &[&str] = &[
     "흥덕구",
 ];
 
-/// Honorifics and roles that follow a Korean name (longest first so trimming picks the right one).
+/// Honorifics and roles that follow a Korean name (longest first so trimming picks the right one), and the letter
+/// closings `드림`/`올림` (`홍길동 드림`), which count only where they end the line ([`PERSON_CLOSINGS`]).
 pub(crate) const PERSON_SUFFIXES: &[&str] = &[
     "고객", "환자", "선생", "과장", "부장", "차장", "대리", "사원", "팀장", "대표", "교수", "주임",
-    "원장", "님", "씨",
+    "원장", "드림", "올림", "님", "씨",
 ];
+
+/// Letter closings among [`PERSON_SUFFIXES`]: a name before one only when the closing ends its line (or the text, or
+/// is followed by ASCII punctuation): not `올림픽`, `김치 드림 이벤트`.
+pub(crate) const PERSON_CLOSINGS: &[&str] = &["드림", "올림"];
 
 /// Words that look like a surname + given name before an honorific but are roles, kinship terms or common nouns.
 pub(crate) const PERSON_STOPLIST: &[&str] = &[
@@ -1751,6 +1797,14 @@ pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
         Check::AddressRoad,
         Boundary::None,
     ),
+    // `host:5432:db:user:password` (`.pgpass`): found from the `:` pass (the IPv6 scanner's, or the colon labels').
+    (
+        "secret.pgpass",
+        Entity::SecretKey,
+        0.8,
+        Check::Pgpass,
+        Boundary::None,
+    ),
     // `auth = ('user', 'password')` and `HTTPBasicAuth('user', 'password')`: the forms the `secret.user_password`
     // regex (`auth=(`) leaves, found from `(` by `memchr` (trigger literals for them cost ~2 %).
     (
@@ -1785,7 +1839,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("FOUO", 0),
     ("OFFICIAL", 4),
     ("UK EYES", 0),
-    // secrets (ASCII: 23 + 27)
+    // secrets (ASCII: 23 + 29)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -1833,6 +1887,9 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("rivate_key", 1),
     ("rivateKey", 1),
     ("PRIVATE_KEY", 0),
+    // `encryption_key`, `MASTER_KEY`, `SIGNING_KEY` (the longest word before it: `encryption`).
+    ("_key", 10),
+    ("_KEY", 10),
     ("pass", 0),
     ("Pw", 0),
     ("oken", 1),
@@ -1844,7 +1901,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("--user ", 0),
     (":thin:", 0),
     ("h=(", 3),
-    // English names (ASCII: 15)
+    // English names (ASCII: 16)
     ("Mr.", 0),
     ("Mr ", 0),
     ("Mrs", 0),
@@ -1854,6 +1911,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("Dr.", 0),
     ("Dr ", 0),
     ("Prof", 0),
+    ("Dear", 0),
     ("name", 0),
     ("Name", 0),
     ("NAME", 0),

@@ -1837,6 +1837,41 @@ fn names_a_secret(v: &[u8]) -> bool {
             .any(|w| w.len() >= 16 && w.iter().any(u8::is_ascii_digit))
 }
 
+/// Whether a `.netrc` entry's `login <user>` ends right before the `password` at `s`, after `machine <host>` or
+/// `default` (spaces, tabs or line breaks between the tokens). Reads back at most a few hundred bytes.
+fn netrc_login_before(b: &[u8], s: usize) -> bool {
+    let space = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    // The token ending at `end` (after skipping spaces before it), as (start, token).
+    let token_before = |end: usize| -> Option<(usize, &[u8])> {
+        let mut e = end;
+        while e > 0 && end - e < 64 && space(b[e - 1]) {
+            e -= 1;
+        }
+        let mut t = e;
+        while t > 0 && e - t < 128 && !space(b[t - 1]) {
+            t -= 1;
+        }
+        (t < e).then(|| (t, &b[t..e]))
+    };
+    if s == 0 || !space(b[s - 1]) {
+        return false;
+    }
+    let Some((u, user)) = token_before(s) else {
+        return false;
+    };
+    if user == b"login" {
+        return false;
+    }
+    let Some((l, b"login")) = token_before(u) else {
+        return false;
+    };
+    match token_before(l) {
+        Some((_, b"default")) => true,
+        Some((h, _)) => matches!(token_before(h), Some((_, b"machine"))),
+        None => false,
+    }
+}
+
 /// Whether an unquoted assigned value is code that reads a secret rather than the secret itself: a call or subscript
 /// (`os.environ[`, `get_secret(`, `hashlib.sha256(pw)`) or a dotted identifier path (`self.password`,
 /// `settings.OPENAI_API_KEY`). A dotted value whose last part ends in three or more digits is a value
@@ -2165,7 +2200,9 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
             if matches!(next, Some(b'-' | b'.')) && digit(next2) {
                 return false;
             }
-            !(all_digits && ((word(prev) && !escape) || word(next)))
+            // A magnetic stripe's track 1 (`%B4111111111111111^DOE/JOHN^…`): the format code `B` before the number.
+            let track1 = prev == Some(b'B') && prev2 == Some(b'%') && next == Some(b'^');
+            !(all_digits && ((word(prev) && !escape && !track1) || word(next)))
         }
         Boundary::LabelKey => !word(prev) || escape || person_key_before(b, s),
         Boundary::HangulStart => !hay
@@ -2414,6 +2451,15 @@ fn check(
                 .strip_prefix(['=', ':', '：', ',', '(', '>'])
                 .unwrap_or(rest)
                 .trim_start_matches(['"', '\'', ' ']);
+            // A YAML block scalar (`password: |`, `secret_key: >-`): the value is the next line, indented.
+            let rest = match rest.strip_prefix(['|', '>']) {
+                Some(r) if op == Some(':') => r
+                    .trim_start_matches([
+                        '-', '+', '1', '2', '3', '4', '5', '6', '7', '8', '9', ' ',
+                    ])
+                    .trim_start_matches(['\r', '\n', ' ']),
+                _ => rest,
+            };
             let vs = s + t.len() - rest.len();
             // Short keywords need a word start: `DB_PASS=` and `dbPw:` are keys, `OVERPASS=` and `UPW=` are not.
             if keyword.len() <= 4
@@ -2442,7 +2488,30 @@ fn check(
             let t = hay.get(s..e)?;
             // In a URL's userinfo the syntax itself says it is a password: `Pa55.word7` is no attribute path.
             let in_url = t.starts_with("://");
-            let (vs, ve) = if let Some(at) = t.rfind('@').filter(|_| in_url) {
+            let mut quoted = in_url;
+            let (vs, ve) = if let Some(v) = t.strip_prefix("password") {
+                // `.netrc`: `machine <host> login <user> password <secret>`.
+                if !netrc_login_before(bytes, s) {
+                    return None;
+                }
+                (e - v.trim_start_matches([' ', '\t']).len(), e)
+            } else if let Some(v) = t.strip_prefix("pass ") {
+                // `sshpass -p 'secret'`.
+                if s < 3 || &bytes[s - 3..s] != b"ssh" {
+                    return None;
+                }
+                let v = v
+                    .trim_start_matches(' ')
+                    .strip_prefix("-p")?
+                    .trim_start_matches(' ');
+                let vs = e - v.len();
+                if v.starts_with(['"', '\'']) {
+                    quoted = true;
+                    (vs + 1, e - 1)
+                } else {
+                    (vs, e)
+                }
+            } else if let Some(at) = t.rfind('@').filter(|_| in_url) {
                 // `://user:password@host`: the password is between the user's `:` and the last `@`.
                 let colon = t[3..].find(':')? + 3;
                 (s + colon + 1, s + at)
@@ -2473,7 +2542,7 @@ fn check(
                     .take_while(|&&b| matches!(b, b'.' | b',' | b')'))
                     .count();
             let v = &v[..trimmed];
-            (v.len() >= 4 && secret_value_ok(v, in_url, false)).then_some((
+            (v.len() >= 4 && secret_value_ok(v, quoted, false)).then_some((
                 None,
                 vs,
                 vs + v.len(),
@@ -2537,11 +2606,17 @@ fn check(
             }
         }
         // In lower case, 0.1: only a passport keyword (+0.4) reports it.
-        Check::Passport => keep(match cand.first() {
-            Some(b'M') => 0.55,
-            Some(c) if c.is_ascii_lowercase() => 0.1,
-            _ => base,
-        }),
+        Check::Passport => {
+            if cand.len() > 9 && cand[9..].windows(3).any(|w| w == b"KOR") {
+                return Some((None, s, s + 9, base));
+            }
+            keep(match cand.first() {
+                _ if cand.contains(&b' ') => 0.3,
+                Some(b'M') => 0.55,
+                Some(c) if c.is_ascii_lowercase() => 0.1,
+                _ => base,
+            })
+        }
         Check::PersonKoAfter => {
             let name = hay.get(s..e)?;
             let syllables = name.chars().count();
@@ -2552,6 +2627,7 @@ fn check(
             ((one || two) && person_ko_ok(name)).then_some((None, s, e, base))
         }
         Check::Email => keep(base),
+        Check::Pgpass => secret_value_ok(cand, false, false).then_some((None, s, e, base)),
         Check::PersonKoBefore | Check::PersonKoColon => {
             // `| 성명 | 나이 |` over a delimiter row is a table's header, not a label and its value: the names are in
             // the column below (`Check::PersonTable`).
@@ -2568,9 +2644,23 @@ fn check(
         Check::PersonTable => None,
         Check::PersonEn => {
             let t = hay.get(s..e)?;
-            let (cut, label) = match t.find([':', '=', '：', '>']) {
-                Some(i) => (i + t[i..].chars().next().map_or(1, char::len_utf8), true),
-                None => (t.find(' ')?, false),
+            let said = t
+                .strip_prefix("name is ")
+                .or_else(|| t.strip_prefix("Dear "));
+            let (cut, label) = match (said, t.find([':', '=', '：', '>'])) {
+                // `My name is …` (not `The file name is …`), `Dear …`: judged as after a label.
+                (Some(r), _) => {
+                    let my = s >= 3
+                        && bytes[s - 3..s - 1].eq_ignore_ascii_case(b"my")
+                        && bytes[s - 1] == b' '
+                        && !(s > 3 && bytes[s - 4].is_ascii_alphanumeric());
+                    if t.starts_with('n') && !my {
+                        return None;
+                    }
+                    (t.len() - r.len(), true)
+                }
+                (None, Some(i)) => (i + t[i..].chars().next().map_or(1, char::len_utf8), true),
+                (None, None) => (t.find(' ')?, false),
             };
             // `Project Name: Blue Falcon`, `File Name: …`: the name of something else.
             if label && scanners::names_a_thing(bytes, s) {
@@ -2722,7 +2812,31 @@ fn check(
             (opens_portion(bytes, s) && word_follows && !copyright && !lettered_list(bytes, s, e))
                 .then_some((None, s, e, base))
         }
-        Check::Banner => Some((None, s, banner_end(bytes, s, e)?, base)),
+        Check::Banner => {
+            if memchr::memmem::find(cand, b"//").is_none() {
+                // `SECRET /NOFORN`: one slash after a space, then a known control.
+                let cs = s + cand.iter().position(|&c| c == b'/')? + 1;
+                let token = bytes[cs..e]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .count();
+                if !BANNER_CONTROLS
+                    .iter()
+                    .any(|c| c.as_bytes() == &bytes[cs..cs + token])
+                {
+                    return None;
+                }
+                return Some((None, s, banner_end_from(bytes, cs, e)?, base));
+            }
+            if memchr::memmem::find(cand, b"//") == Some(cand.len() - 2) {
+                // `//SECRET//`: the level alone between two `//`.
+                let closed = s >= 2
+                    && &bytes[s - 2..s] == b"//"
+                    && !bytes.get(e).is_some_and(u8::is_ascii_alphanumeric);
+                return closed.then_some((None, s - 2, e, base));
+            }
+            Some((None, s, banner_end(bytes, s, e)?, base))
+        }
         Check::UrlSecret => {
             let scheme = bytes[..s]
                 .iter()
@@ -2793,7 +2907,11 @@ fn check(
 /// hold a `/` (`SECRET//NOFORNx`, `SECRET//notes`, `SECRET//…//a` are not banners). Trailing separators are trimmed;
 /// no control left means not this pattern (a shorter one may retry at the same start).
 fn banner_end(b: &[u8], s: usize, e: usize) -> Option<usize> {
-    let controls = s + memchr::memmem::find(b.get(s..e)?, b"//")? + 2;
+    banner_end_from(b, s + memchr::memmem::find(b.get(s..e)?, b"//")? + 2, e)
+}
+
+/// [`banner_end`] for a control list that starts at `controls`.
+fn banner_end_from(b: &[u8], controls: usize, e: usize) -> Option<usize> {
     let sep = |c: u8| matches!(c, b' ' | b',' | b'/' | b'-');
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let mut end = e;

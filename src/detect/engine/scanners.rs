@@ -1,6 +1,6 @@
 //! The code scanners of the engine: detectors whose regex would start with a broad class or run unbounded, found
-//! by hand-written passes around a cheap anchor instead (`@` for e-mail, `:` for IPv6, `-----BEGIN` for PEM private
-//! keys, an honorific for Korean names, `(` for basic-auth tuples). Each walks the text once and hands its
+//! by hand-written passes around a cheap anchor instead (`@` for e-mail, `:` for IPv6 and `.pgpass` lines,
+//! `-----BEGIN` for PEM private keys, an honorific or a letter closing for Korean names, `(` for basic-auth tuples). Each walks the text once and hands its
 //! candidates to [`Engine::evaluate`] like the regex union does. After the pass, [`Engine::table_names`] reads the name columns of
 //! the tables whose header cells the union found (Markdown, tab- or comma-separated; Korean labels, English `Name`
 //! headers, and `First Name`/`Last Name` pairs), and the key/value rows of vertical tables whose first cell is such a
@@ -93,18 +93,37 @@ impl Engine {
             Check::Pem => self.run_pem(p, hay, groups, out),
             Check::Credential => self.run_auth_tuple(p, hay, groups, out),
             Check::PersonKoColon => self.run_colon_labels(p, hay, groups, out),
+            Check::Pgpass => {
+                if self
+                    .scanners
+                    .iter()
+                    .any(|q| matches!(q.check, Check::Ipv6 | Check::PersonKoColon))
+                {
+                    return; // another scanner's `:` pass calls `pgpass`
+                }
+                for c in memchr::memchr_iter(b':', b) {
+                    if groups.out_of_time() {
+                        break;
+                    }
+                    self.pgpass(p, hay, c, groups, out);
+                }
+            }
             Check::Ipv6 => {
                 let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
                 let labels = self
                     .scanners
                     .iter()
                     .find(|q| q.check == Check::PersonKoColon);
+                let pgpass = self.scanners.iter().find(|q| q.check == Check::Pgpass);
                 for c in memchr::memchr_iter(b':', b) {
                     if groups.out_of_time() {
                         break;
                     }
                     if let Some(q) = labels {
                         self.colon_label(q, hay, c, groups, out);
+                    }
+                    if let Some(q) = pgpass {
+                        self.pgpass(q, hay, c, groups, out);
                     }
                     if c < last_end || !b.get(c + 1).is_some_and(|&x| hexc(x)) {
                         continue;
@@ -235,11 +254,86 @@ impl Engine {
         if self.scanners.iter().any(|q| q.check == Check::Ipv6) {
             return; // the IPv6 scanner's pass calls `colon_label`
         }
+        let pgpass = self.scanners.iter().find(|q| q.check == Check::Pgpass);
         for colon in memchr::memchr_iter(b':', hay.as_bytes()) {
             if groups.out_of_time() {
                 return;
             }
             self.colon_label(p, hay, colon, groups, out);
+            if let Some(q) = pgpass {
+                self.pgpass(q, hay, colon, groups, out);
+            }
+        }
+    }
+
+    /// A `.pgpass` line (`hostname:port:database:username:password`) whose port (digits, or `*`) ends at the `:` at
+    /// `colon`: the line starts with the host (no spaces, letters or a dotted address, or `*`), database and user
+    /// are single fields, the password is the rest of the line. Most colons are rejected by the byte before them.
+    fn pgpass(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        colon: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let b = hay.as_bytes();
+        if colon == 0 || !(b[colon - 1].is_ascii_digit() || b[colon - 1] == b'*') {
+            return;
+        }
+        let field = |c: u8| !matches!(c, b':' | b' ' | b'\t' | b'\r' | b'\n');
+        // The port: `*` or up to five digits, after the host's `:`.
+        let mut ps = colon - 1;
+        if b[ps] != b'*' {
+            while ps > 0 && colon - ps < 5 && b[ps - 1].is_ascii_digit() {
+                ps -= 1;
+            }
+        }
+        if ps < 2 || b[ps - 1] != b':' {
+            return;
+        }
+        let he = ps - 1;
+        let mut hs = he;
+        while hs > 0 && he - hs < 255 && field(b[hs - 1]) {
+            hs -= 1;
+        }
+        let host = &b[hs..he];
+        let line_start = hs == 0 || b[hs - 1] == b'\n';
+        if !line_start
+            || host.is_empty()
+            || !(host == b"*" || host.iter().any(u8::is_ascii_alphabetic) || host.contains(&b'.'))
+        {
+            return;
+        }
+        // Database and user: one field each, the user with a letter (or `*`).
+        let mut at = colon + 1;
+        let mut user = (0, 0);
+        for _ in 0..2 {
+            let fs = at;
+            while at < b.len() && at - fs < 128 && field(b[at]) {
+                at += 1;
+            }
+            if at == fs || b.get(at) != Some(&b':') {
+                return;
+            }
+            user = (fs, at);
+            at += 1;
+        }
+        if !b[user.0..user.1]
+            .iter()
+            .any(|c| c.is_ascii_alphabetic() || *c == b'*')
+        {
+            return;
+        }
+        let vs = at;
+        while at < b.len() && at - vs <= 128 && !matches!(b[at], b' ' | b'\t' | b'\r' | b'\n') {
+            at += 1;
+        }
+        if at - vs > 128 || !matches!(b.get(at), None | Some(b'\r' | b'\n')) {
+            return;
+        }
+        if let Some(f) = self.evaluate(hay, p, vs, at, groups) {
+            out.push(f);
         }
     }
 
@@ -539,6 +633,16 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
+        // A letter closing (`홍길동 드림`) must end its line: not `올림픽`, `김치 드림 이벤트`.
+        if let Some(c) = builtin::PERSON_CLOSINGS
+            .iter()
+            .find(|c| hay[suffix_start..].starts_with(**c))
+        {
+            let next = b.get(suffix_start + c.len()).copied();
+            if !next.is_none_or(|x| x.is_ascii_punctuation() || matches!(x, b'\n' | b'\r')) {
+                return;
+            }
+        }
         let mut ne = suffix_start;
         if ne > 0 && b[ne - 1] == b' ' {
             ne -= 1;
