@@ -295,7 +295,7 @@ fn tampering_is_detected_with_the_first_bad_index() {
     let mut tile = fs::read(t.path().join("tile/0/000")).unwrap();
     tile[7 * 32..8 * 32].copy_from_slice(&leaf_hash(&forged));
     fs::write(t.path().join("tile/0/000"), &tile).unwrap();
-    expect_bad(t.path(), &v, Some(7), "journal");
+    expect_bad(t.path(), &v, Some(7), "entry and tile altered together");
     // ... and without the journal (an auditor's copy), the level-1 tile no longer matches.
     fs::remove_file(t.path().join("journal")).unwrap();
     expect_bad(
@@ -304,6 +304,21 @@ fn tampering_is_detected_with_the_first_bad_index() {
         Some(0),
         "tile/1/000.p/2 hash 0 does not match",
     );
+
+    // Alter the journal alone: the published entry still matches its tiles and the signed checkpoint, so it is the
+    // journal that was altered.
+    let t = tampered(good.path());
+    let bundle = fs::read(t.path().join("tile/entries/000")).unwrap();
+    let entries = decode_bundle(&bundle).unwrap();
+    let entry: &[u8] = entries[7];
+    let mut journal = fs::read(t.path().join("journal")).unwrap();
+    let at = journal
+        .windows(entry.len())
+        .position(|w| w == entry)
+        .expect("the journal holds the entry's bytes");
+    journal[at + 10] ^= 0x01;
+    fs::write(t.path().join("journal"), &journal).unwrap();
+    expect_bad(t.path(), &v, Some(7), "the journal was altered");
 
     // Flip a byte in a level-0 tile.
     let t = tampered(good.path());

@@ -118,7 +118,7 @@ digest_key_file = "{data}/digest.key"
     )
     .unwrap();
 
-    // Its stderr is the banner plus the JSON access log.
+    // Its stderr is the JSON log: the start-up event (the banner as its `summary`), then the access log.
     let mut gateway = support::GatewayProcess::spawn(
         &config,
         &[

@@ -26,6 +26,27 @@ fn chat(model: &str, stream: bool) -> String {
     .to_string()
 }
 
+/// An HTTP/1.1 chat request over a raw socket, announcing all of `body` but sending only its first `sent` bytes; the
+/// socket is returned open, for the test to abandon.
+async fn raw_chat_upload(
+    addr: std::net::SocketAddr,
+    body: &str,
+    sent: usize,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(format!("{head}{}", &body[..sent]).as_bytes())
+        .await
+        .unwrap();
+    s.flush().await.unwrap();
+    s
+}
+
 fn all_file_bytes(dir: &Path) -> Vec<u8> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -895,7 +916,6 @@ async fn query_findings_and_head_requests_are_recorded() {
 #[tokio::test]
 async fn a_client_that_leaves_before_the_response_still_leaves_a_record() {
     use haetae::config::AuditDurability;
-    use tokio::io::AsyncWriteExt;
     for durability in [
         AuditDurability::BeforeForward,
         AuditDurability::AfterResponse,
@@ -908,15 +928,7 @@ async fn a_client_that_leaves_before_the_response_still_leaves_a_record() {
         let gw = start_with(mock, settings.clone()).await;
         // Sent upstream (`mock-hang` answers after 5 s), then abandoned.
         let body = chat("mock-hang", false);
-        let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-        let head = format!(
-            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
-             content-length: {}\r\n\r\n",
-            body.len()
-        );
-        s.write_all(format!("{head}{body}").as_bytes())
-            .await
-            .unwrap();
+        let s = raw_chat_upload(gw.addr, &body, body.len()).await;
         let deadline = Instant::now() + Duration::from_secs(10);
         while gw.mock.count() == 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -1004,7 +1016,6 @@ async fn uninspected_parts_are_counted_in_the_header_and_the_record() {
 /// published while the gateway runs (the wait is bounded at 20 s).
 #[tokio::test]
 async fn a_client_that_hangs_up_mid_body_is_noticed_at_once() {
-    use tokio::io::AsyncWriteExt;
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);
     settings.audit.checkpoint_interval_ms = 20;
@@ -1012,16 +1023,7 @@ async fn a_client_that_hangs_up_mid_body_is_noticed_at_once() {
     let audit_dir = settings.audit.dir.clone();
     let gw = start_with(mock, settings.clone()).await;
     let body = chat("gpt-4o-mini", false);
-    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    let head = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(format!("{head}{}", &body[..body.len() / 2]).as_bytes())
-        .await
-        .unwrap();
-    s.flush().await.unwrap();
+    let s = raw_chat_upload(gw.addr, &body, body.len() / 2).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(s);
     let v = verifier(&settings);

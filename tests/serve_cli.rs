@@ -350,6 +350,7 @@ async fn json_logs_are_json_from_the_first_line() {
     let event: serde_json::Value = serde_json::from_str(&started).unwrap();
     assert_eq!(event["level"], "INFO", "{event}");
     let listen = event["listen"].as_str().unwrap().to_owned();
+    assert_eq!(gateway.base_url(), format!("http://{listen}"));
     assert!(
         event["admin"].as_str().is_some_and(|a| !a.is_empty()),
         "{event}"

@@ -482,121 +482,147 @@ fn verify_shard_collect(
     if wanted.contains_key(&0) {
         roots_at.insert(0, frontier.root());
     }
-    for_each_leaf(dir, size, |i, data| {
-        if i % TILE_WIDTH == 0 {
-            let b = i / TILE_WIDTH;
-            let width = tile_width(0, b, size);
-            level0 = read_tile_hashes(dir, 0, b, width)?;
-            out.bundles.push(BundleVerified {
-                digest: bundle_digest(&level0),
-                times: None,
-            });
-        }
-        let h = leaf_hash(data);
-        let k = (i % TILE_WIDTH) as usize;
-        if level0.get(k) != Some(&h) {
-            return Err(corrupt(
-                Some(i),
-                format!(
-                    "entry does not match hash {k} of tile {} (entry or tile altered)",
-                    tile_path(0, i / TILE_WIDTH, tile_width(0, i / TILE_WIDTH, size))
-                ),
-            ));
-        }
-        if let Some(j) = journal.as_mut() {
-            match j.next_equals(data, &mut frame_buf) {
-                Some(true) => {}
-                Some(false) => {
-                    return Err(corrupt(
-                        Some(i),
-                        "entry differs from the writer's journal (entry and tile altered together)",
-                    ))
-                }
-                None => {
-                    return Err(corrupt(
-                        Some(i),
-                        format!("journal ends after {i} entries but the checkpoint covers {size}"),
-                    ))
-                }
+    // The first entry that differs from the writer's journal. Which side was altered is known only at the end: if
+    // the entries still match their tiles and the signed checkpoint, the journal was; otherwise entry and tile were
+    // altered together, and this index is the most precise one to report.
+    let mut journal_mismatch: Option<u64> = None;
+    // (a `try` block: `?` ends the checks, not the function)
+    #[allow(clippy::redundant_closure_call)]
+    let checked = (|| -> Result<(), AuditError> {
+        for_each_leaf(dir, size, |i, data| {
+            if i % TILE_WIDTH == 0 {
+                let b = i / TILE_WIDTH;
+                let width = tile_width(0, b, size);
+                level0 = read_tile_hashes(dir, 0, b, width)?;
+                out.bundles.push(BundleVerified {
+                    digest: bundle_digest(&level0),
+                    times: None,
+                });
             }
-        }
-        if !options.skip_record_checks {
-            let (seq, time) = if options.strict_records {
-                parse_leaf(data)
-                    .map(|l| (l.seq, l.time))
-                    .map_err(|e| corrupt(Some(i), e.to_string()))?
-            } else {
-                leaf_seq_time(data).map_err(|e| corrupt(Some(i), e.to_string()))?
-            };
-            if seq != i {
+            let h = leaf_hash(data);
+            let k = (i % TILE_WIDTH) as usize;
+            if level0.get(k) != Some(&h) {
                 return Err(corrupt(
                     Some(i),
-                    format!("entry carries sequence {seq} (entries reordered or moved)"),
+                    format!(
+                        "entry does not match hash {k} of tile {} (entry or tile altered)",
+                        tile_path(0, i / TILE_WIDTH, tile_width(0, i / TILE_WIDTH, size))
+                    ),
                 ));
             }
-            // The shard's newest record time is the latest of all, not the last leaf's: a clock that stepped back
-            // must not make the shard look older than it is (to `prune` and to a `pruned` marker's check).
-            let t = parse_leaf_time(&time)
-                .ok_or_else(|| corrupt(Some(i), "record time is not an RFC 3339 time"))?;
-            if let Some(b) = out.bundles.last_mut() {
-                b.widen(t);
+            if let Some(j) = journal.as_mut() {
+                match j.next_equals(data, &mut frame_buf) {
+                    Some(true) => {}
+                    Some(false) => {
+                        journal_mismatch.get_or_insert(i);
+                    }
+                    None => {
+                        return Err(corrupt(
+                            Some(i),
+                            format!(
+                                "journal ends after {i} entries but the checkpoint covers {size}"
+                            ),
+                        ))
+                    }
+                }
             }
-            if min_time.is_none_or(|m| t < m) {
-                min_time = Some(t);
-                oldest_time = Some(time.clone());
+            if !options.skip_record_checks {
+                let (seq, time) = if options.strict_records {
+                    parse_leaf(data)
+                        .map(|l| (l.seq, l.time))
+                        .map_err(|e| corrupt(Some(i), e.to_string()))?
+                } else {
+                    leaf_seq_time(data).map_err(|e| corrupt(Some(i), e.to_string()))?
+                };
+                if seq != i {
+                    return Err(corrupt(
+                        Some(i),
+                        format!("entry carries sequence {seq} (entries reordered or moved)"),
+                    ));
+                }
+                // The shard's newest record time is the latest of all, not the last leaf's: a clock that stepped back
+                // must not make the shard look older than it is (to `prune` and to a `pruned` marker's check).
+                let t = parse_leaf_time(&time)
+                    .ok_or_else(|| corrupt(Some(i), "record time is not an RFC 3339 time"))?;
+                if let Some(b) = out.bundles.last_mut() {
+                    b.widen(t);
+                }
+                if min_time.is_none_or(|m| t < m) {
+                    min_time = Some(t);
+                    oldest_time = Some(time.clone());
+                }
+                if out.max_time.is_none_or(|m| t > m) {
+                    out.max_time = Some(t);
+                    newest_time = Some(time);
+                }
             }
-            if out.max_time.is_none_or(|m| t > m) {
-                out.max_time = Some(t);
-                newest_time = Some(time);
+            if i == 0 {
+                if let Some(want) = link {
+                    check_link(data, want)?;
+                }
             }
-        }
-        if i == 0 {
-            if let Some(want) = link {
-                check_link(data, want)?;
+            if i == 0 && options.skip_record_checks {
+                oldest_time = Some(
+                    parse_leaf_lenient(data)
+                        .map_err(|e| corrupt(Some(i), e.to_string()))?
+                        .time,
+                );
             }
+            if i + 1 == size {
+                out.last_time = Some(
+                    parse_leaf_lenient(data)
+                        .map_err(|e| corrupt(Some(i), e.to_string()))?
+                        .time,
+                );
+            }
+            frontier.push(h);
+            if k as u64 == TILE_WIDTH - 1 {
+                let root = perfect_root(&level0).ok_or_else(|| corrupt(Some(i), "tile root"))?;
+                checker.push_root(0, root)?;
+            }
+            if wanted.contains_key(&(i + 1)) {
+                roots_at.insert(i + 1, frontier.root());
+            }
+            Ok(true)
+        })?;
+        checker.finish()?;
+        if let Some(j) = journal.as_mut() {
+            j.check_rest(size)?;
         }
-        if i == 0 && options.skip_record_checks {
-            oldest_time = Some(
-                parse_leaf_lenient(data)
-                    .map_err(|e| corrupt(Some(i), e.to_string()))?
-                    .time,
-            );
-        }
-        if i + 1 == size {
-            out.last_time = Some(
-                parse_leaf_lenient(data)
-                    .map_err(|e| corrupt(Some(i), e.to_string()))?
-                    .time,
-            );
-        }
-        frontier.push(h);
-        if k as u64 == TILE_WIDTH - 1 {
-            let root = perfect_root(&level0).ok_or_else(|| corrupt(Some(i), "tile root"))?;
-            checker.push_root(0, root)?;
-        }
-        if wanted.contains_key(&(i + 1)) {
-            roots_at.insert(i + 1, frontier.root());
-        }
-        Ok(true)
-    })?;
-    checker.finish()?;
-    if let Some(j) = journal.as_mut() {
-        j.check_rest(size)?;
-    }
-    for (n, roots) in &wanted {
-        if roots.iter().any(|r| roots_at.get(n) != Some(r)) {
-            return Err(corrupt(
+        for (n, roots) in &wanted {
+            if roots.iter().any(|r| roots_at.get(n) != Some(r)) {
+                return Err(corrupt(
                 Some(good_through),
                 format!("archived checkpoint at size {n} does not match the entries in [{good_through}, {n})"),
             ));
+            }
+            good_through = *n;
         }
-        good_through = *n;
-    }
-    if frontier.root() != cp.root {
-        return Err(corrupt(
-            None,
-            format!("recomputed root at size {size} does not match the signed checkpoint"),
-        ));
+        if frontier.root() != cp.root {
+            return Err(corrupt(
+                None,
+                format!("recomputed root at size {size} does not match the signed checkpoint"),
+            ));
+        }
+        Ok(())
+    })();
+    match (checked, journal_mismatch) {
+        (Ok(()), None) => {}
+        (Err(e), None) => return Err(e),
+        (Err(_), Some(i)) => {
+            return Err(corrupt(
+                Some(i),
+                "entry differs from the writer's journal, and the published entries no longer match their tiles \
+                 and the signed checkpoint (entry and tile altered together)",
+            ))
+        }
+        (Ok(()), Some(i)) => {
+            return Err(corrupt(
+                Some(i),
+                "the writer's journal differs from this entry, which matches its tiles and the signed checkpoint \
+                 (the journal was altered)",
+            ))
+        }
     }
 
     let journal_entries = journal.as_ref().map(|j| j.count);

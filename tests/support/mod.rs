@@ -823,12 +823,19 @@ impl GatewayProcess {
         }
     }
 
-    /// The first traffic listener's base URL, from the start-up banner.
+    /// The first traffic listener's base URL, from the start-up banner (text logs) or the `gateway started` event
+    /// (JSON logs).
     pub fn base_url(&self) -> String {
-        self.wait_for("banner", &|l| {
-            l.trim()
+        let listening = |line: &str| {
+            line.trim()
                 .strip_prefix("listening")
                 .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+        };
+        self.wait_for("banner", &|l| {
+            listening(l).or_else(|| {
+                let event: serde_json::Value = serde_json::from_str(l).ok()?;
+                event["summary"].as_str()?.lines().find_map(listening)
+            })
         })
     }
 
