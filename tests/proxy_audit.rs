@@ -47,6 +47,18 @@ async fn raw_chat_upload(
     s
 }
 
+/// [`leaves_when_published`] waited for on the blocking pool, off this test's runtime, which the gateway shares: a
+/// record must come from what the gateway does while it runs, not from its shutdown.
+async fn leaves_published_while_running(
+    settings: &haetae::config::Settings,
+    size: u64,
+) -> Vec<haetae::audit::LogLeaf> {
+    let (dir, v) = (settings.audit.dir.clone(), verifier(settings));
+    tokio::task::spawn_blocking(move || leaves_when_published(&dir, &v, size))
+        .await
+        .unwrap()
+}
+
 fn all_file_bytes(dir: &Path) -> Vec<u8> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -924,7 +936,6 @@ async fn a_client_that_leaves_before_the_response_still_leaves_a_record() {
         let mut settings = settings_for(&mock);
         settings.audit.durability = durability;
         settings.audit.checkpoint_interval_ms = 20;
-        let audit_dir = settings.audit.dir.clone();
         let gw = start_with(mock, settings.clone()).await;
         // Sent upstream (`mock-hang` answers after 5 s), then abandoned.
         let body = chat("mock-hang", false);
@@ -940,13 +951,7 @@ async fn a_client_that_leaves_before_the_response_still_leaves_a_record() {
             AuditDurability::BeforeForward => 3,
             AuditDurability::AfterResponse => 2,
         };
-        // Waited for while the gateway runs (off this test's runtime, which the gateway shares), so the record comes
-        // from the client going away, not from the shutdown.
-        let v = verifier(&settings);
-        let dir = audit_dir.clone();
-        let leaves = tokio::task::spawn_blocking(move || leaves_when_published(&dir, &v, expected))
-            .await
-            .unwrap();
+        let leaves = leaves_published_while_running(&settings, expected).await;
         gw.shutdown().await;
         let records: Vec<_> = leaves.iter().filter_map(|l| l.entry.as_request()).collect();
         let outcomes: Vec<&str> = records.iter().map(|r| r.outcome.as_str()).collect();
@@ -970,7 +975,6 @@ async fn uninspected_parts_are_counted_in_the_header_and_the_record() {
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);
     settings.audit.checkpoint_interval_ms = 20;
-    let audit_dir = settings.audit.dir.clone();
     let gw = start_with(mock, settings.clone()).await;
     let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
         {"type": "text", "text": "what is in these? mail kim@example.com"},
@@ -987,12 +991,8 @@ async fn uninspected_parts_are_counted_in_the_header_and_the_record() {
         .post("/v1/chat/completions", chat("gpt-4o-mini", false))
         .await;
     assert!(headers.get("x-haetae-uninspected").is_none());
-    let v = verifier(&settings);
-    let dir = audit_dir.clone();
     // config, then (decided + forwarded) twice
-    let leaves = tokio::task::spawn_blocking(move || leaves_when_published(&dir, &v, 5))
-        .await
-        .unwrap();
+    let leaves = leaves_published_while_running(&settings, 5).await;
     gw.shutdown().await;
     let forwarded: Vec<_> = leaves
         .iter()
@@ -1020,17 +1020,12 @@ async fn a_client_that_hangs_up_mid_body_is_noticed_at_once() {
     let mut settings = settings_for(&mock);
     settings.audit.checkpoint_interval_ms = 20;
     settings.timeouts.client_body_ms = 600_000;
-    let audit_dir = settings.audit.dir.clone();
     let gw = start_with(mock, settings.clone()).await;
     let body = chat("gpt-4o-mini", false);
     let s = raw_chat_upload(gw.addr, &body, body.len() / 2).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     drop(s);
-    let v = verifier(&settings);
-    let dir = audit_dir.clone();
-    let leaves = tokio::task::spawn_blocking(move || leaves_when_published(&dir, &v, 2))
-        .await
-        .unwrap();
+    let leaves = leaves_published_while_running(&settings, 2).await;
     let records: Vec<_> = leaves.iter().filter_map(|l| l.entry.as_request()).collect();
     assert_eq!(records.len(), 1, "{records:?}");
     assert!(
@@ -1053,7 +1048,6 @@ async fn h2_stream_resets_are_recorded_as_cancelled() {
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);
     settings.audit.checkpoint_interval_ms = 20;
-    let audit_dir = settings.audit.dir.clone();
     let gw = start_with(mock, settings.clone()).await;
     let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let (send, conn) =
@@ -1089,11 +1083,7 @@ async fn h2_stream_resets_are_recorded_as_cancelled() {
     assert!(first.is_data());
     drop(body);
     // config, then (decided + outcome) for each request
-    let v = verifier(&settings);
-    let dir = audit_dir.clone();
-    let leaves = tokio::task::spawn_blocking(move || leaves_when_published(&dir, &v, 5))
-        .await
-        .unwrap();
+    let leaves = leaves_published_while_running(&settings, 5).await;
     gw.shutdown().await;
     let mut ends: Vec<(&str, Option<&str>)> = leaves
         .iter()
