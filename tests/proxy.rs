@@ -1238,6 +1238,19 @@ async fn tls_termination_with_alpn_h2_and_http1() {
         };
         assert_eq!(resp.version(), expected);
     }
+    // Plain HTTP to the TLS listener: the handshake fails, the connection is closed and counted.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut plain = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        plain
+            .write_all(b"GET /v1/models HTTP/1.1\r\nhost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), plain.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the connection was closed");
+    }
+    assert_eq!(closed_connections(&gw).await, [("tls_failed".into(), 1)]);
     gw.shutdown().await;
 }
 
@@ -1416,6 +1429,7 @@ async fn silent_connections_are_closed_and_free_their_slot() {
         let read = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut buf)).await;
         assert!(read.is_ok(), "the connection was closed");
     }
+    assert_eq!(closed_connections(&gw).await, [("no_request".into(), 2)]);
     gw.shutdown().await;
 }
 
@@ -1474,7 +1488,31 @@ async fn idle_h2_connections_are_closed_but_not_while_a_request_is_in_flight() {
     .await
     .expect("the slot was freed");
     assert_eq!(s, 200);
+    assert_eq!(closed_connections(&gw).await, [("idle".into(), 1)]);
     gw.shutdown().await;
+}
+
+/// `haetae_connections_closed_total` from the admin listener: (reason, count), sorted by reason.
+async fn closed_connections(gw: &TestGateway) -> Vec<(String, u64)> {
+    let (s, _, body) = send(
+        "GET",
+        &format!("http://{}/metrics", gw.admin),
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let mut out: Vec<(String, u64)> = std::str::from_utf8(&body)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("haetae_connections_closed_total{reason=\""))
+        .map(|rest| {
+            let (reason, count) = rest.split_once("\"} ").unwrap();
+            (reason.to_owned(), count.parse().unwrap())
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 #[tokio::test]

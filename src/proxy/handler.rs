@@ -198,6 +198,14 @@ fn add_count(counts: &mut FindingCounts, entity: &str, n: u32) {
     }
 }
 
+/// The same counts as a residency record holds them.
+fn record_counts(counts: &FindingCounts) -> BTreeMap<String, u64> {
+    counts
+        .iter()
+        .map(|(k, v)| (k.clone(), u64::from(*v)))
+        .collect()
+}
+
 /// `x-haetae-findings`: `ENTITY=n` pairs, comma-separated, or `none`.
 fn counts_header(counts: &FindingCounts) -> String {
     if counts.is_empty() {
@@ -383,17 +391,9 @@ impl Exchange {
             served_model: self.served_model.clone().or_else(|| self.model_log.clone()),
             policy_hash: self.policy.hash.clone(),
             classification: self.classification.as_str().to_owned(),
-            findings: self
-                .findings
-                .iter()
-                .map(|(k, v)| (k.clone(), u64::from(*v)))
-                .collect(),
+            findings: record_counts(&self.findings),
             findings_incomplete: self.scan == ScanState::Incomplete,
-            uninspected: self
-                .uninspected
-                .iter()
-                .map(|(k, v)| (k.clone(), u64::from(*v)))
-                .collect(),
+            uninspected: record_counts(&self.uninspected),
             actions: BTreeMap::new(),
             destination: self.destination.as_ref().map(|d| DestinationInfo {
                 name: d.name.clone(),

@@ -64,6 +64,34 @@ struct ReloadLabels {
     result: &'static str,
 }
 
+/// Labels of `haetae_connections_closed_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClosedLabels {
+    reason: &'static str,
+}
+
+/// Why the gateway itself closed a traffic connection, for [`Metrics::connection_closed`]. Connections the client
+/// closes, and those closed by a shutdown's drain, are not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionClosed {
+    /// No request (TLS handshake, HTTP/2 preface and request head included) within `timeouts.client_header_ms`.
+    NoRequest,
+    /// Nothing in flight for `timeouts.client_idle_ms` (HTTP/2: a GOAWAY was sent).
+    Idle,
+    /// The TLS handshake failed (bad client hello, no common protocol version or cipher, …).
+    TlsFailed,
+}
+
+impl ConnectionClosed {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::NoRequest => "no_request",
+            Self::Idle => "idle",
+            Self::TlsFailed => "tls_failed",
+        }
+    }
+}
+
 /// How a policy reload ended, for [`Metrics::policy_reload`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReloadResult {
@@ -84,6 +112,7 @@ pub struct Metrics {
     duration: Family<DurationLabels, Histogram, fn() -> Histogram>,
     findings: Family<FindingLabels, Counter>,
     accept_errors: Counter,
+    closed: Family<ClosedLabels, Counter>,
 }
 
 /// The semaphores whose held permits are live gauges: in-flight requests and open traffic connections.
@@ -141,10 +170,18 @@ impl Metrics {
             "Failed accepts on the traffic listeners (e.g. no file descriptor left: EMFILE); each backs off 50 ms",
             accept_errors.clone(),
         );
+        let closed = Family::<ClosedLabels, Counter>::default();
+        registry.register(
+            "connections_closed",
+            "Traffic connections the gateway closed itself, by reason: no_request (none within \
+             timeouts.client_header_ms), idle (nothing in flight for timeouts.client_idle_ms), tls_failed",
+            closed.clone(),
+        );
         registry.register_collector(Box::new(Live { limiters, audit }));
         Self {
             registry,
             accept_errors,
+            closed,
             reloads,
             requests: req,
             duration,
@@ -180,6 +217,15 @@ impl Metrics {
     /// Count one failed accept on a traffic listener.
     pub fn accept_failed(&self) {
         self.accept_errors.inc();
+    }
+
+    /// Count one traffic connection the gateway closed itself.
+    pub fn connection_closed(&self, why: ConnectionClosed) {
+        self.closed
+            .get_or_create(&ClosedLabels {
+                reason: why.as_str(),
+            })
+            .inc();
     }
 
     /// Count one policy reload.

@@ -34,6 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use super::metrics::ConnectionClosed;
 use super::{ProxyError, Shared};
 use crate::config::{Settings, TlsSettings};
 
@@ -148,6 +149,7 @@ pub async fn serve_traffic(
                     let deadline = Instant::now() + first_request_timeout;
                     let activity = Arc::new(Activity::new());
                     let tracker = Arc::clone(&activity);
+                    let gateway = Arc::clone(&shared);
                     let service = service_fn(move |req: Request<Incoming>| {
                         // In flight from here until hyper drops the response body (or this future, if the client
                         // leaves first).
@@ -164,17 +166,21 @@ pub async fn serve_traffic(
                             Ok(Ok(tls_stream)) => Box::new(tls_stream),
                             Ok(Err(e)) => {
                                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                gateway.metrics.connection_closed(ConnectionClosed::TlsFailed);
                                 return;
                             }
                             Err(_) => {
                                 tracing::debug!(%peer, "TLS handshake timed out");
+                                gateway.metrics.connection_closed(ConnectionClosed::NoRequest);
                                 return;
                             }
                         },
                     };
                     let conn = builder.serve_connection(TokioIo::new(io), service).into_owned();
-                    supervise(conn, Limits { first_request_by: deadline, idle: idle_timeout }, &activity, drain, peer)
-                        .await;
+                    let limits = Limits { first_request_by: deadline, idle: idle_timeout };
+                    if let Some(why) = supervise(conn, limits, &activity, drain, peer).await {
+                        gateway.metrics.connection_closed(why);
+                    }
                     drop(permit);
                     drop(open);
                 });
@@ -315,13 +321,16 @@ type TrafficConn<S> = auto::Connection<'static, TokioIo<Box<dyn ClientIo>>, S, T
 ///   raced it finish or be refused as retryable; HTTP/1.1 closes between requests). An HTTP/2 client answers pings,
 ///   so hyper's keep-alive alone would keep an idle one open for ever.
 /// - `drain` flips (SIGTERM): graceful shutdown, then the connection runs until its streams end.
+///
+/// Returns which of the first two closed it, if one did (for `haetae_connections_closed_total`).
 async fn supervise<S, B>(
     conn: TrafficConn<S>,
     limits: Limits,
     activity: &Activity,
     mut drain: watch::Receiver<bool>,
     peer: SocketAddr,
-) where
+) -> Option<ConnectionClosed>
+where
     S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
     S::Future: 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -331,20 +340,20 @@ async fn supervise<S, B>(
 {
     let mut conn = std::pin::pin!(conn);
     let mut check = limits.first_request_by.min(Instant::now() + limits.idle);
-    let mut closing = false;
+    let mut closing = None;
     loop {
         tokio::select! {
-            _ = conn.as_mut() => return,
-            _ = drain.changed(), if !closing => {
+            _ = conn.as_mut() => return closing.flatten(),
+            _ = drain.changed(), if closing.is_none() => {
                 conn.as_mut().graceful_shutdown();
-                closing = true;
+                closing = Some(None);
             }
-            () = tokio::time::sleep_until(check), if !closing => {
+            () = tokio::time::sleep_until(check), if closing.is_none() => {
                 let now = Instant::now();
                 if activity.requests.load(Ordering::Relaxed) == 0 {
                     if now >= limits.first_request_by {
                         tracing::debug!(%peer, "connection closed: no request within timeouts.client_header_ms");
-                        return;
+                        return Some(ConnectionClosed::NoRequest);
                     }
                     check = limits.first_request_by.min(now + limits.idle);
                     continue;
@@ -355,7 +364,7 @@ async fn supervise<S, B>(
                     Some(_) => {
                         tracing::debug!(%peer, "connection closed: idle for timeouts.client_idle_ms");
                         conn.as_mut().graceful_shutdown();
-                        closing = true;
+                        closing = Some(Some(ConnectionClosed::Idle));
                     }
                 }
             }
