@@ -22,7 +22,7 @@ printf '\001' > corpus/journal_replay/seed-header
 { printf '\003'; printf "\\$(printf '%03o' "${#leaf}")"; printf '%s' "$leaf"; } > corpus/journal_replay/seed-one-frame
 printf '\002' > corpus/journal_replay/seed-v1-header
 printf '\000HAETAEJ2\000\024fuzz.example/journal' > corpus/journal_replay/seed-raw
-for target in detect_scan api_parse sse_framer audit_parse journal_replay; do
+for target in detect_scan api_parse sse_framer audit_parse journal_replay request_edges; do
   mkdir -p "corpus/$target"
   echo "== $target ($(date +%T), ${secs} s)"
   if ! cargo fuzz run "$target" "corpus/$target" -- \

@@ -7,7 +7,8 @@
 //! - **dropped**, never forwarded: a parameter named like a credential ([`CREDENTIAL_NAMES`]: `key`, `api_key`,
 //!   `api-key`, `apikey`, `access_token`, compared decoded and in any case, so `KEY` and `%6Bey` are `key`), and a
 //!   parameter under any name whose decoded value is, or contains as a token, a gateway key (checked against the
-//!   configured key hashes, [`super::auth::Tenants::is_gateway_key`]);
+//!   configured key hashes, [`super::auth::Tenants::is_gateway_key`]), and one whose decoded *name* does (`?hk-…` with
+//!   no `=`, or the key pasted as a name);
 //! - **forwarded and inspected**: everything else, Gemini's `alt=sse` as well as parameters the gateway does not know
 //!   (none of the supported endpoints needs them, but an upstream may: they are passed on as the client encoded
 //!   them). Their decoded names and values are handed to the policy's engine, and the findings count with the
@@ -104,8 +105,9 @@ impl<'a> Query<'a> {
                 .names
                 .iter()
                 .any(|n| is_credential_decoded(&String::from_utf8_lossy(n)))
-                || p.values
+                || p.names
                     .iter()
+                    .chain(&p.values)
                     .any(|v| carries_gateway_key(&String::from_utf8_lossy(v), &is_gateway_key));
             if credential {
                 out.dropped += 1;
@@ -247,6 +249,10 @@ mod tests {
             "auth=Bearer%20hk-0123abcd",
             "q=my+key+is+hk-0123abcd,+thanks",
             "q=a;key=hk-0123abcd",
+            // as a name: no `=`, or the key pasted where a name goes
+            "hk-0123abcd",
+            "hk%2D0123abcd=1",
+            "Bearer+hk-0123abcd=",
         ] {
             let s = sanitise(Some(&format!("alt=sse&{q}")), gw).unwrap();
             assert_eq!(s.forward.as_deref(), Some("alt=sse"), "{q}");
