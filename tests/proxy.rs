@@ -1035,20 +1035,43 @@ async fn model_routes_send_matching_models_to_the_domestic_destination() {
 }
 
 /// A stream still open when the grace period ends gets an error event in its API's shape (the SDK raises it), not
-/// a bare connection drop, and the gateway stops.
+/// a bare connection drop, and the gateway stops. A request still waiting for its response head gets an error
+/// response in its API's shape (503), not a closed connection.
 #[tokio::test]
 async fn streams_open_at_the_end_of_the_grace_period_end_with_an_error_event() {
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);
     settings.timeouts.shutdown_grace_ms = 300;
     let mut gw = start_with(mock, settings).await;
+    // `mock-hang` answers after 5 s: still waiting for its head when the grace period ends.
+    let url = gw.url("/v1/chat/completions");
+    let waiting = tokio::spawn(async move {
+        send(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            Bytes::from(chat("mock-hang", false)),
+        )
+        .await
+    });
     let req = http::Request::post(gw.url("/v1/chat/completions"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(chat("mock-stall", true))))
         .unwrap();
     let resp = client().request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
+    while gw.mock.count() < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     gw.begin_shutdown();
+    let (s, _, body) = tokio::time::timeout(Duration::from_secs(3), waiting)
+        .await
+        .expect("the waiting request is answered shortly after the grace period")
+        .unwrap();
+    assert_eq!(s, 503);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("shutting down"), "{v}");
     let body = tokio::time::timeout(Duration::from_secs(3), resp.into_body().collect())
         .await
         .expect("the stream ends shortly after the grace period")

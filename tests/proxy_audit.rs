@@ -968,6 +968,45 @@ async fn a_client_that_leaves_before_the_response_still_leaves_a_record() {
     }
 }
 
+/// A request still waiting for its response head when the shutdown grace period ends is answered 503 in its API's
+/// shape, and its record says why: `gateway_shutdown`, to the destination it was sent to (not `client_cancelled`:
+/// the client did not leave).
+#[tokio::test]
+async fn a_request_cut_by_the_shutdown_is_recorded_as_such() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.timeouts.shutdown_grace_ms = 200;
+    let mut gw = start_with(mock, settings.clone()).await;
+    let url = gw.url("/v1/chat/completions");
+    // `mock-hang` answers after 5 s.
+    let waiting = tokio::spawn(async move {
+        send(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            chat("mock-hang", false),
+        )
+        .await
+    });
+    while gw.mock.count() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gw.begin_shutdown();
+    let (s, _, body) = waiting.await.unwrap();
+    assert_eq!(s, 503, "{}", String::from_utf8_lossy(&body));
+    tokio::time::timeout(Duration::from_secs(10), gw.task.take().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let v = verifier(&settings);
+    let leaves = leaves_when_published(&settings.audit.dir, &v, 3);
+    let last = leaves.last().and_then(|l| l.entry.as_request()).unwrap();
+    assert_eq!(last.outcome, "gateway_shutdown");
+    assert_eq!(last.status, Some(503));
+    let to = last.destination.as_ref().map(|d| d.name.as_str());
+    assert_eq!(to, Some("openai"), "the request had left");
+}
+
 /// Parts the engine cannot read (an image, a file) go where the request goes, uninspected: the response says how
 /// many of each kind (`x-haetae-uninspected`), and so does the record, for the auditor's "what left unscanned".
 #[tokio::test]

@@ -141,6 +141,15 @@ pub enum GatewayError {
         /// What was wrong (no content).
         reason: String,
     },
+    /// The shutdown grace period ended while the request waited for its response head.
+    #[error(
+        "the gateway is shutting down and its grace period (timeouts.shutdown_grace_ms) ended before destination \
+         `{destination}` answered; the request may have reached it. Retry the request"
+    )]
+    ShuttingDown {
+        /// Destination name.
+        destination: String,
+    },
     /// The upstream did not answer in time.
     #[error("destination `{destination}` did not answer within {after:?} (timeouts.upstream_first_byte_ms)")]
     UpstreamTimeout {
@@ -163,7 +172,7 @@ impl GatewayError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::NotFound { .. } | Self::StoredResponseNotFound => ErrorKind::NotFound,
-            Self::Overloaded => ErrorKind::Overloaded,
+            Self::Overloaded | Self::ShuttingDown { .. } => ErrorKind::Overloaded,
             Self::HeadersTooLarge { .. } => ErrorKind::HeadersTooLarge,
             Self::Auth(_) => ErrorKind::Authentication,
             Self::Body(BodyError::TooLarge { .. } | BodyError::DecodedTooLarge { .. }) => {
@@ -503,7 +512,7 @@ impl Drop for Exchange {
             StreamStats::default(),
             Some("the client closed the connection before the response began"),
         );
-        self.record_detached("client_cancelled", None, None);
+        self.record_detached(StreamEnd::ClientGone.outcome(), None, None);
     }
 }
 
@@ -571,13 +580,7 @@ impl ExchangeObserver for Exchange {
             _ => None,
         };
         self.log(end.as_str(), stats, reason);
-        let outcome = match end {
-            StreamEnd::Complete => "forwarded",
-            StreamEnd::UpstreamError(_) => "upstream_error",
-            StreamEnd::IdleTimeout => "upstream_idle_timeout",
-            StreamEnd::ClientGone => "client_cancelled",
-            StreamEnd::Shutdown => "gateway_shutdown",
-        };
+        let outcome = end.outcome();
         let digest = self.response_digest.take().map(ContentDigester::finalize);
         self.record_detached(outcome, Some(self.status), digest);
     }
@@ -741,7 +744,12 @@ pub async fn handle(
                 // What was found is part of the answer even when the request was not forwarded (or got no response).
                 exchange.set_inspection_headers(response.headers_mut());
             }
-            let (logged, recorded) = exchange.delivery.failure_outcome();
+            let (logged, recorded) = match err {
+                GatewayError::ShuttingDown { .. } => {
+                    (StreamEnd::Shutdown.as_str(), StreamEnd::Shutdown.outcome())
+                }
+                _ => exchange.delivery.failure_outcome(),
+            };
             exchange.log(logged, StreamStats::default(), Some(&message));
             if !matches!(err, GatewayError::Audit(_)) {
                 exchange.record_detached(recorded, Some(exchange.status), None);
@@ -1073,7 +1081,18 @@ async fn pipeline(
         })?;
     let first_byte = Duration::from_millis(settings.timeouts.upstream_first_byte_ms);
     ex.delivery = Delivery::Sent;
-    let response = match tokio::time::timeout(first_byte, client.request(upstream_req)).await {
+    // At the end of the shutdown grace period a request still waiting for its head gets an error in its API's shape
+    // (as a response still streaming gets an error event), not a closed connection.
+    let cut = shared.cut_streams.notified();
+    let waited = tokio::select! {
+        waited = tokio::time::timeout(first_byte, client.request(upstream_req)) => waited,
+        () = cut => {
+            return Err(GatewayError::ShuttingDown {
+                destination: destination.name.clone(),
+            })
+        }
+    };
+    let response = match waited {
         Err(_) => {
             return Err(GatewayError::UpstreamTimeout {
                 destination: destination.name.clone(),

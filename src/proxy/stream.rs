@@ -49,6 +49,17 @@ impl StreamEnd {
             Self::Shutdown => "shutdown",
         }
     }
+
+    /// The residency record's outcome for an exchange that ended this way.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Complete => "forwarded",
+            Self::UpstreamError(_) => "upstream_error",
+            Self::IdleTimeout => "upstream_idle_timeout",
+            Self::ClientGone => "client_cancelled",
+            Self::Shutdown => "gateway_shutdown",
+        }
+    }
 }
 
 /// What was sent to the client.
