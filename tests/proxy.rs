@@ -1273,7 +1273,7 @@ async fn tls_termination_with_alpn_h2_and_http1() {
         let read = tokio::time::timeout(Duration::from_secs(20), plain.read_to_end(&mut buf)).await;
         assert!(read.is_ok(), "the connection was closed");
     }
-    assert_eq!(closed_connections(&gw).await, [("tls_failed".into(), 1)]);
+    assert_eq!(scrape(&gw).await.closed, [("tls_failed".into(), 1)]);
     gw.shutdown().await;
 }
 
@@ -1433,7 +1433,14 @@ async fn silent_connections_are_closed_and_free_their_slot() {
     settings.timeouts.client_header_ms = 300;
     settings.limits.max_connections = 2;
     let gw = start_with(mock, settings).await;
+    assert_eq!(scrape(&gw).await.open_connections, 0);
     let mut silent = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    // Counted once accepted (the listener's own wait for the next connection is not a connection).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while scrape(&gw).await.open_connections == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(scrape(&gw).await.open_connections, 1);
     let mut preface_only = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     preface_only
         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
@@ -1452,7 +1459,7 @@ async fn silent_connections_are_closed_and_free_their_slot() {
         let read = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut buf)).await;
         assert!(read.is_ok(), "the connection was closed");
     }
-    assert_eq!(closed_connections(&gw).await, [("no_request".into(), 2)]);
+    assert_eq!(scrape(&gw).await.closed, [("no_request".into(), 2)]);
     gw.shutdown().await;
 }
 
@@ -1511,22 +1518,24 @@ async fn idle_h2_connections_are_closed_but_not_while_a_request_is_in_flight() {
     .await
     .expect("the slot was freed");
     assert_eq!(s, 200);
-    assert_eq!(closed_connections(&gw).await, [("idle".into(), 1)]);
+    assert_eq!(scrape(&gw).await.closed, [("idle".into(), 1)]);
     gw.shutdown().await;
 }
 
-/// `haetae_connections_closed_total` from the admin listener: (reason, count), sorted by reason.
-async fn closed_connections(gw: &TestGateway) -> Vec<(String, u64)> {
-    let (s, _, body) = send(
-        "GET",
-        &format!("http://{}/metrics", gw.admin),
-        &[],
-        Bytes::new(),
-    )
-    .await;
+/// The connection metrics on the admin listener.
+struct ConnectionMetrics {
+    /// `haetae_open_connections`.
+    open_connections: u64,
+    /// `haetae_connections_closed_total`: (reason, count), sorted by reason.
+    closed: Vec<(String, u64)>,
+}
+
+async fn scrape(gw: &TestGateway) -> ConnectionMetrics {
+    let url = format!("http://{}/metrics", gw.admin);
+    let (s, _, body) = send("GET", &url, &[], Bytes::new()).await;
     assert_eq!(s, 200);
-    let mut out: Vec<(String, u64)> = std::str::from_utf8(&body)
-        .unwrap()
+    let text = std::str::from_utf8(&body).unwrap();
+    let mut closed: Vec<(String, u64)> = text
         .lines()
         .filter_map(|line| line.strip_prefix("haetae_connections_closed_total{reason=\""))
         .map(|rest| {
@@ -1534,8 +1543,17 @@ async fn closed_connections(gw: &TestGateway) -> Vec<(String, u64)> {
             (reason.to_owned(), count.parse().unwrap())
         })
         .collect();
-    out.sort();
-    out
+    closed.sort();
+    let open_connections = text
+        .lines()
+        .find_map(|line| line.strip_prefix("haetae_open_connections "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    ConnectionMetrics {
+        open_connections,
+        closed,
+    }
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 //! ids — and never content of any kind.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,17 +116,15 @@ pub struct Metrics {
     closed: Family<ClosedLabels, Counter>,
 }
 
-/// The semaphores whose held permits are live gauges: in-flight requests and open traffic connections.
+/// The live gauges: in-flight requests (held permits) and open traffic connections.
 #[derive(Debug, Clone)]
 pub struct Limiters {
     /// `limits.max_concurrent_requests` permits; a request (or stream) holds one to its end.
     pub requests: Arc<Semaphore>,
     /// Its size.
     pub max_requests: usize,
-    /// `limits.max_connections` permits; an accepted traffic connection holds one until it closes.
-    pub connections: Arc<Semaphore>,
-    /// Its size.
-    pub max_connections: usize,
+    /// Traffic connections accepted and not yet closed.
+    pub open_connections: Arc<AtomicUsize>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -293,7 +292,7 @@ impl Collector for Live {
             &mut enc,
             "open_connections",
             "Traffic connections open now (limits.max_connections; a connection over it waits in the accept queue)",
-            int(super::in_flight(&l.connections, l.max_connections) as u64),
+            int(l.open_connections.load(Ordering::Relaxed) as u64),
         )?;
         let Some(log) = &self.audit else {
             return gauge(
@@ -396,14 +395,11 @@ mod tests {
     fn exposition_has_request_finding_and_live_metrics() {
         let sem = Arc::new(Semaphore::new(10));
         let _held = Arc::clone(&sem).try_acquire_many_owned(3);
-        let conns = Arc::new(Semaphore::new(5));
-        let _open = Arc::clone(&conns).try_acquire_many_owned(2);
         let m = Metrics::new(
             Limiters {
                 requests: Arc::clone(&sem),
                 max_requests: 10,
-                connections: conns,
-                max_connections: 5,
+                open_connections: Arc::new(AtomicUsize::new(2)),
             },
             None,
         );

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,8 +92,11 @@ pub struct Shared {
     pub tenants: Tenants,
     /// In-flight request permits (`limits.max_concurrent_requests`); a streamed response holds its permit to the end.
     pub requests: Arc<Semaphore>,
-    /// Open traffic connection permits (`limits.max_connections`); an accepted connection holds one until it closes.
+    /// Open traffic connection permits (`limits.max_connections`); an accepted connection holds one until it closes,
+    /// and each listener holds one while it waits in `accept`, so the permits held are not the open connections.
     pub connections: Arc<Semaphore>,
+    /// Traffic connections accepted and not yet closed (`haetae_open_connections`, the drain's log line).
+    pub open_connections: Arc<AtomicUsize>,
     /// Whether `/readyz` reports ready.
     pub ready: AtomicBool,
     /// Shutdown was requested: in-flight requests are draining (`/readyz` says so while the admin listener stays up).
@@ -400,12 +403,12 @@ impl Gateway {
         };
         let requests = Arc::new(Semaphore::new(settings.limits.max_concurrent_requests));
         let connections = Arc::new(Semaphore::new(settings.limits.max_connections));
+        let open_connections = Arc::new(AtomicUsize::new(0));
         let metrics = metrics::Metrics::new(
             metrics::Limiters {
                 requests: Arc::clone(&requests),
                 max_requests: settings.limits.max_concurrent_requests,
-                connections: Arc::clone(&connections),
-                max_connections: settings.limits.max_connections,
+                open_connections: Arc::clone(&open_connections),
             },
             residency.as_ref().map(|r| Arc::clone(&r.log)),
         );
@@ -418,6 +421,7 @@ impl Gateway {
             tenants: Tenants::new(&settings.tenants),
             requests,
             connections,
+            open_connections,
             metrics,
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),

@@ -150,6 +150,7 @@ pub async fn serve_traffic(
                     let activity = Arc::new(Activity::new());
                     let tracker = Arc::clone(&activity);
                     let gateway = Arc::clone(&shared);
+                    let _open = OpenConnection::new(&gateway.open_connections);
                     let service = service_fn(move |req: Request<Incoming>| {
                         // In flight from here until hyper drops the response body (or this future, if the client
                         // leaves first).
@@ -191,11 +192,7 @@ pub async fn serve_traffic(
         task.abort();
     }
     let grace = Duration::from_millis(shared.settings.timeouts.shutdown_grace_ms);
-    let open = shared
-        .settings
-        .limits
-        .max_connections
-        .saturating_sub(shared.connections.available_permits());
+    let open = shared.open_connections.load(Ordering::Relaxed);
     tracing::info!(
         open_connections = open,
         grace_ms = grace.as_millis() as u64,
@@ -224,6 +221,22 @@ pub async fn serve_traffic(
 /// per read or write, next to a system call).
 trait ClientIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ClientIo for T {}
+
+/// One open traffic connection in [`Shared::open_connections`], from its accept until its task ends.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl OpenConnection {
+    fn new(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(open))
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// A connection's request accounting: how many requests it has brought, how many are in flight (a request is in
 /// flight from the service call until hyper drops its response body), and since when it has been idle.
