@@ -193,15 +193,57 @@ fn batched(mut out: Box<dyn Write + Send>) -> (BatchedStderr, LogGuard) {
     )
 }
 
+/// Level names a bare directive may be.
+const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+
+/// Parse a `log.level` / `RUST_LOG` filter, refusing two that `tracing` accepts but that would silence the gateway
+/// unnoticed: a bare word that is not a level (`inof` reads as "every level of the target `inof`", and nothing
+/// else), and a filter that leaves the gateway's own ERROR lines out (`hyper=debug` alone; a residency-log failure
+/// is reported at ERROR).
+fn filter(level: &str) -> Result<EnvFilter, String> {
+    let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+    // Whether events of the target `haetae` (and so its modules, unless one is named) pass: its own directive, else
+    // the default level.
+    let (mut default_on, mut haetae_on) = (None, None);
+    for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let (target, lvl) = match directive.rsplit_once('=') {
+            Some((target, lvl)) => (Some(target), lvl.trim()),
+            None if directive.contains('[') => (Some(directive), "trace"),
+            None if LEVELS.iter().any(|l| l.eq_ignore_ascii_case(directive)) => (None, directive),
+            None => {
+                return Err(format!(
+                    "`{directive}` is neither a level ({}) nor `target=level`; to log every level of a target \
+                     named `{directive}`, write `{directive}=trace`",
+                    LEVELS.join(", ")
+                ))
+            }
+        };
+        let on = !lvl.eq_ignore_ascii_case("off");
+        match target {
+            None => default_on = Some(on),
+            Some("haetae") => haetae_on = Some(on),
+            Some(_) => {}
+        }
+    }
+    if !haetae_on.or(default_on).unwrap_or(false) {
+        return Err(
+            "it would hide the gateway's own errors (a failing residency log is reported at ERROR); give a \
+             level for everything else too, e.g. `warn,hyper=debug`"
+                .to_owned(),
+        );
+    }
+    Ok(filter)
+}
+
 /// Install the global subscriber. `RUST_LOG`, when set, overrides `log.level`. Calling it twice is harmless.
 ///
 /// Lines are written by a background thread in batches (request tasks never block on stderr); when its buffer is
 /// full, writers wait rather than drop lines, so the access log stays complete. Keep the guard until exit.
 pub fn init(settings: &LogSettings, rust_log: Option<&str>) -> Result<LogGuard, TelemetryError> {
     let level = rust_log.unwrap_or(&settings.level);
-    let filter = EnvFilter::try_new(level).map_err(|e| TelemetryError::BadFilter {
+    let filter = filter(level).map_err(|reason| TelemetryError::BadFilter {
         level: level.to_owned(),
-        reason: e.to_string(),
+        reason,
     })?;
     let (writer, guard) = batched_stderr();
     let builder = tracing_subscriber::fmt()
@@ -221,6 +263,38 @@ pub fn init(settings: &LogSettings, rust_log: Option<&str>) -> Result<LogGuard, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_that_would_silence_the_gateway_are_refused() {
+        for ok in [
+            "info",
+            "WARN",
+            "warn,hyper=debug",
+            "haetae=debug",
+            "info,haetae::access=off",
+            "debug,h2=info,hyper_util[conn]=trace",
+            "haetae::proxy=error,info",
+        ] {
+            assert!(filter(ok).is_ok(), "{ok}: {:?}", filter(ok).err());
+        }
+        for (bad, why) in [
+            ("inof", "neither a level"),
+            ("info,debgu", "neither a level"),
+            ("hyper=debug", "hide the gateway's own errors"),
+            ("off", "hide the gateway's own errors"),
+            ("info,off", "hide the gateway's own errors"),
+            ("haetae=off", "hide the gateway's own errors"),
+            ("info,haetae=off", "hide the gateway's own errors"),
+            ("haetae::audit=debug", "hide the gateway's own errors"),
+            ("", "hide the gateway's own errors"),
+            ("info=", ""),
+        ] {
+            let err = filter(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
 
     /// A sink that records every `write_all` call separately.
     #[derive(Clone, Default)]

@@ -207,6 +207,29 @@ fn key_commands_print_valid_toml_and_refuse_an_empty_key() {
     assert!(out.stdout.is_empty());
 }
 
+/// `tracing` reads `inof` as "every level of a target named inof" and nothing else: a typo that would silence the
+/// gateway, its ERROR lines included. `--check` (and so `serve`) refuses it, from the file, the environment or
+/// `RUST_LOG`, and says what to write instead.
+#[test]
+fn check_refuses_a_log_filter_that_would_silence_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value, why) in [
+        ("HAETAE_LOG__LEVEL", "inof", "neither a level"),
+        ("RUST_LOG", "hyper=debug", "hide the gateway's own errors"),
+    ] {
+        let out = haetae(dir.path(), &["serve", "--check"], &[(var, value)]);
+        assert!(!out.status.success(), "{var}={value}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(why) && err.contains(value), "{err}");
+    }
+    let out = haetae(
+        dir.path(),
+        &["serve", "--check"],
+        &[("RUST_LOG", "warn,hyper=debug")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[test]
 fn check_strict_refuses_unset_credentials() {
     let dir = tempfile::tempdir().unwrap();
