@@ -230,6 +230,21 @@ fn check_refuses_a_log_filter_that_would_silence_the_gateway() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// An error names its cause once (the crate's errors hold their source's text, which the chain would repeat).
+#[test]
+fn errors_name_their_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = haetae(
+        dir.path(),
+        &["serve", "--check", "--config", "/nonexistent/haetae.toml"],
+        &[],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("/nonexistent/haetae.toml"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
 #[test]
 fn check_strict_refuses_unset_credentials() {
     let dir = tempfile::tempdir().unwrap();

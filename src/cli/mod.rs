@@ -61,8 +61,22 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("haetae: error: {err:#}");
+            eprintln!("haetae: error: {}", error_text(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes, `outer: cause: …`, leaving out a cause whose text the message already holds (most of
+/// the crate's errors name their source in their own message: `cannot read config file x: No such file …`).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
