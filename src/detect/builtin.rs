@@ -50,7 +50,8 @@ pub(crate) enum Check {
     /// scanner: the password must look like a secret.
     Pgpass,
     /// Korean passport: score by type letter; in a machine-readable zone (`…KOR` after the check digit) the
-    /// number alone at the pattern's score; spaced (`M1234 5678`) only with a keyword.
+    /// number alone, above the pattern's score when its ICAO 9303 check digit holds, else at 0.3 (a keyword still
+    /// reports it; without one the plain-number pattern retries); spaced (`M1234 5678`) only with a keyword.
     Passport,
     /// Korean name found before an honorific/role by the suffix scanner: surname and stop-list checked.
     PersonKoAfter,
@@ -822,11 +823,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::Word
         ),
         // `My name is John Smith` (the match starts at the `name` trigger; `Check::PersonEn` wants `my` before it)
-        // and a letter's salutation, `Dear John Smith,`: the name as after a label.
+        // and a letter's salutation, `Dear John Smith,`: the name as after a label; `Dear John,`: one given name
+        // before the comma, not a word a salutation addresses (`Dear Sir,`, `Dear All,`).
         p!(
             "person.en",
             E::Person,
-            format!(r"(?:name is|Dear) +{en_name}"),
+            format!(r"(?:name is|Dear) +{en_name}|Dear +{en_word},"),
             0.8,
             C::PersonEn,
             B::Word
@@ -864,13 +866,13 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::None
         ),
         // ---- identifiers with letters ----
-        // The passport number opening a machine-readable zone's second line (`M12345678<7KOR8001014…`, or with no
-        // filler, `M123456787KOR…`): the check digit, the issuing state and the birth date after it; the finding is
-        // the number (`Check::Passport`).
+        // The passport number opening a machine-readable zone's second line (`M12345678<8KOR8001014…`, or with no
+        // filler, `M123456788KOR…`; since 2021 with a letter, `M123A45674KOR…`): the check digit, the issuing state
+        // and the birth date after it; the finding is the number, scored by its ICAO check digit (`Check::Passport`).
         p!(
             "kr_passport",
             E::KrPassport,
-            r"[MSRGD][0-9]{8}<?[0-9]KOR[0-9<]",
+            r"[MSRGD][0-9]{3}[0-9A-Z][0-9]{4}<?[0-9]KOR[0-9<]",
             0.9,
             C::Passport,
             B::WordStart
