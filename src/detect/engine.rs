@@ -2641,6 +2641,19 @@ fn check(
         Check::Email => keep(base),
         Check::Pgpass => secret_value_ok(cand, false, false).then_some((None, s, e, base)),
         Check::PersonKoBefore | Check::PersonKoColon => {
+            // `저는 홍길동입니다`: the name between `저는` (no Hangul right before it) and the introduction's ending,
+            // surname, given syllables and stop-list checked (`저는 한국인입니다`, `저는 변호사입니다` are not names).
+            if let Some(r) = hay.get(s..e)?.strip_prefix("저는") {
+                if hay[..s].chars().next_back().is_some_and(is_hangul_syllable) {
+                    return None;
+                }
+                let body = r.trim_start_matches(' ');
+                let name = builtin::INTRO_ENDINGS
+                    .iter()
+                    .find_map(|x| body.strip_suffix(x))?;
+                let ns = e - body.len();
+                return scanners::person_ko_ok(name).then_some((None, ns, ns + name.len(), base));
+            }
             // `| 성명 | 나이 |` over a delimiter row is a table's header, not a label and its value: the names are in
             // the column below (`Check::PersonTable`).
             if cand.contains(&b'|') && scanners::header_row(bytes, s) {
@@ -2717,7 +2730,11 @@ fn check(
                 return None;
             }
             if !label {
-                return Some((None, s + cut + skip, e, base)); // after a title (`Mr. Kim`)
+                // After a military rank every word is checked (`Gen. Alpha`, `Col. Total`, `Lt. Governor`).
+                if !t.starts_with(['M', 'D', 'P']) && !scanners::rank_name_ok(name) {
+                    return None;
+                }
+                return Some((None, s + cut + skip, e, base)); // after a title (`Mr. Kim`, `Sgt. John Smith`)
             }
             // After a label, the English-name checks with their word list (`Name: Production Database`,
             // `담당자: Customer Support`), capitals held to the capitals check (`Name: JOHN SMITH`). A third word

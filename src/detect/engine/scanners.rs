@@ -1874,6 +1874,18 @@ pub(super) fn salutation_name_ok(w: &str) -> bool {
         && !placeholder(w)
 }
 
+/// The name after a military rank (`Sgt. John Smith`, `Capt. Doe`): no word on [`EN_NOT_NAME_WORDS`] or
+/// [`SALUTATION_WORDS`] (`Col. Total`, `Lt. Governor`), and not a generation or what `Gen.` abbreviates for
+/// "general" (`Gen. Alpha`, `Gen. Notes`).
+pub(super) fn rank_name_ok(name: &str) -> bool {
+    const NOT_AFTER_RANK: &[&str] = &["Alpha", "Beta", "Info", "Ledger", "Notes"];
+    !NOT_AFTER_RANK.contains(&name.split(' ').next().unwrap_or(""))
+        && name.split(' ').all(|w| {
+            SALUTATION_WORDS.binary_search(&w).is_err()
+                && EN_NOT_NAME_WORDS.binary_search(&w).is_err()
+        })
+}
+
 /// Lower-case particles allowed as the middle word of a three-word name (`Vincent van Gogh`, `Ana de Armas`).
 const EN_NAME_PARTICLES: &[&str] = &[
     "da", "de", "del", "der", "di", "du", "la", "le", "van", "von",
