@@ -1390,9 +1390,20 @@ pub(crate) const PERSON_SUFFIXES: &[&str] = &[
     "원장", "드림", "올림", "님", "씨",
 ];
 
-/// The endings of a self-introduction after the name (`저는 홍길동입니다`, `김민수라고`, `이서연이에요`), `이라고`
-/// before `라고` (the name is what is left).
-pub(crate) const INTRO_ENDINGS: &[&str] = &["입니다", "이라고", "라고", "이에요", "예요"];
+/// The endings of a self-introduction after the name (`저는 홍길동입니다`, `이서연이에요`, `김민수라고 합니다`), each
+/// `이…` form before the one without (the name is what is left). `라고` only before `합니다`/`해요`: `저는 최선이라고
+/// 생각해요` gives an opinion, not a name.
+pub(crate) const INTRO_ENDINGS: &[&str] = &[
+    "입니다",
+    "이에요",
+    "예요",
+    "이라고 합니다",
+    "라고 합니다",
+    "이라고합니다",
+    "라고합니다",
+    "이라고 해요",
+    "라고 해요",
+];
 
 /// Letter closings among [`PERSON_SUFFIXES`]: a name before one only when the closing ends its line (or the text, or
 /// is followed by ASCII punctuation): not `올림픽`, `김치 드림 이벤트`.
@@ -1882,6 +1893,27 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "남양주",
     "의정부",
     "세종",
+    // Answers and opinions a `저는 …입니다` sentence gives (`저는 반대입니다`, `저는 기혼입니다`), and `성명란`.
+    "기혼",
+    "미혼",
+    "반대",
+    "찬성",
+    "마지막",
+    "사실",
+    "장점",
+    "단점",
+    "최선",
+    "오해",
+    "성명란",
+    "정답",
+    "오답",
+    "반반",
+    "공감",
+    "전부",
+    "전혀",
+    "부족",
+    "불만",
+    "만족",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class
