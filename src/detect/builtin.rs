@@ -50,7 +50,8 @@ pub(crate) enum Check {
     /// scanner: the password must look like a secret.
     Pgpass,
     /// Korean passport: score by type letter; in a machine-readable zone (`…KOR` after the check digit) the
-    /// number alone at the pattern's score; spaced (`M1234 5678`) only with a keyword.
+    /// number alone, above the pattern's score when its ICAO 9303 check digit holds, else at 0.3 (a keyword still
+    /// reports it; without one the plain-number pattern retries); spaced (`M1234 5678`) only with a keyword.
     Passport,
     /// Korean name found before an honorific/role by the suffix scanner: surname and stop-list checked.
     PersonKoAfter,
@@ -519,16 +520,21 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // rows below): the label, an optional closing quote, then the cell's separator or the end of its line (the last
     // column). Whether it fills its cell, and what the separator is, `Engine::table_names` decides.
     let table_end = r#""? *(?:[|\t,]|\r?\n|\z)"#;
-    let ko_labels = "성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|피보험자|보호자|상담원|상담사";
+    let ko_labels =
+        "성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|지원자|피보험자|보호자|상담원|상담사";
     let person_table = format!("(?:{ko_labels}){table_end}");
     // English name columns (`Name`, `Full Name`, `Customer Name`, …, and the name parts `First Name`, `last_name`,
     // `Surname`): the match starts at the `Name` trigger; the qualifier before it is checked in `Engine::table_names`.
     // Either label as the first cell of a key/value row (`성명,김민수`, `Name,John Smith`) is read at once
     // (`Engine::key_value_name`).
     let person_table_en = format!("(?:Name|name|NAME){table_end}");
+    // Also a self-introduction, `저는 홍길동입니다`, `저는 이서연이라고 합니다`: the name between `저는` and the
+    // introduction's ending (`INTRO_ENDINGS`; the shortest given name that reaches one), checked by
+    // `Check::PersonKoBefore`.
     let person_before = format!(
-        r#"(?:{ko_labels})(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +["'“]?){}[가-힣]{{1,3}}"#,
-        surnames_regex()
+        r#"(?:{ko_labels})(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +["'“]?){s}[가-힣]{{1,3}}|저는 +{s}[가-힣]{{1,3}}?(?:{})"#,
+        INTRO_ENDINGS.join("|"),
+        s = surnames_regex()
     );
     // An English name after a label and a colon or `=`: two or three capitalised words (`Mary O'Brien`,
     // `Jean-Luc Picard`), or the same in capitals (`Name: JOHN SMITH`, `성명: MARY O'BRIEN`; `Check::PersonEn` holds
@@ -707,11 +713,11 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             // `key="ApiKey" value="v"`, PHP's `$c['password'] = 'v'`, `password => 'v'`, a Kubernetes env entry's
             // `name: DB_PASSWORD` + `value: v` on the next line; Azure connection strings' `AccountKey=`,
             // `SharedAccessKey=`; a YAML block scalar (`password: |` or `secret_key: >-`, the value on the next,
-            // indented line); `ENCRYPTION_KEY=`, `master_key:`, `SIGNING_KEY=` (triggers `_key`/`_KEY`). A quoted
-            // value may
-            // hold spaces, `;` and `,` (`Check::Assignment` then wants a digit); an unquoted one ends at `&`, a JSON
+            // indented line); `ENCRYPTION_KEY=`, `master_key:`, `SIGNING_KEY=` (triggers `_key`/`_KEY`) and in camel
+            // case `masterKey`, `encryptionKey:`, `signingKey=` (triggers `terKey`/`ionKey`/`ingKey`). A quoted
+            // value may hold spaces, `;` and `,` (`Check::Assignment` then wants a digit); an unquoted one ends at `&`, a JSON
             // escape or trailing punctuation (trimmed by the check).
-            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|encryption_key|ENCRYPTION_KEY|master_key|MASTER_KEY|signing_key|SIGNING_KEY|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *|["']? *: *[|>][-+]?[1-9]?[-+]? *\r?\n *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
+            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|encryption_key|ENCRYPTION_KEY|master_key|MASTER_KEY|signing_key|SIGNING_KEY|masterKey|MasterKey|encryptionKey|EncryptionKey|signingKey|SigningKey|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *|["']? *: *[|>][-+]?[1-9]?[-+]? *\r?\n *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
             0.8,
             C::Assignment,
             B::None
@@ -816,17 +822,23 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "person.en",
             E::Person,
-            format!(r"(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? +{en_word}(?: +{en_word})?"),
+            // Military ranks with their dot (`Sgt. John Smith`, `Lt.`, `Col.`, `Gen.`; `Capt` also without, as
+            // British style writes it: `Capt Jane Doe`), their words checked against the not-name words
+            // (`Gen. Alpha`, `Col. Total`: `Check::PersonEn`).
+            format!(
+                r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof|Capt)\.?|(?:Sgt|Lt|Col|Gen)\.) +{en_word}(?: +{en_word})?"
+            ),
             0.75,
             C::PersonEn,
             B::Word
         ),
         // `My name is John Smith` (the match starts at the `name` trigger; `Check::PersonEn` wants `my` before it)
-        // and a letter's salutation, `Dear John Smith,`: the name as after a label.
+        // and a letter's salutation, `Dear John Smith,`: the name as after a label; `Dear John,`: one given name
+        // before the comma, not a word a salutation addresses (`Dear Sir,`, `Dear All,`).
         p!(
             "person.en",
             E::Person,
-            format!(r"(?:name is|Dear) +{en_name}"),
+            format!(r"(?:name is|Dear) +{en_name}|Dear +{en_word},"),
             0.8,
             C::PersonEn,
             B::Word
@@ -864,13 +876,13 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::None
         ),
         // ---- identifiers with letters ----
-        // The passport number opening a machine-readable zone's second line (`M12345678<7KOR8001014…`, or with no
-        // filler, `M123456787KOR…`): the check digit, the issuing state and the birth date after it; the finding is
-        // the number (`Check::Passport`).
+        // The passport number opening a machine-readable zone's second line (`M12345678<8KOR8001014…`, or with no
+        // filler, `M123456788KOR…`; since 2021 with a letter, `M123A45674KOR…`): the check digit, the issuing state
+        // and the birth date after it; the finding is the number, scored by its ICAO check digit (`Check::Passport`).
         p!(
             "kr_passport",
             E::KrPassport,
-            r"[MSRGD][0-9]{8}<?[0-9]KOR[0-9<]",
+            r"[MSRGD][0-9]{3}[0-9A-Z][0-9]{4}<?[0-9]KOR[0-9<]",
             0.9,
             C::Passport,
             B::WordStart
@@ -1378,6 +1390,21 @@ pub(crate) const PERSON_SUFFIXES: &[&str] = &[
     "원장", "드림", "올림", "님", "씨",
 ];
 
+/// The endings of a self-introduction after the name (`저는 홍길동입니다`, `이서연이에요`, `김민수라고 합니다`), each
+/// `이…` form before the one without (the name is what is left). `라고` only before `합니다`/`해요`: `저는 최선이라고
+/// 생각해요` gives an opinion, not a name.
+pub(crate) const INTRO_ENDINGS: &[&str] = &[
+    "입니다",
+    "이에요",
+    "예요",
+    "이라고 합니다",
+    "라고 합니다",
+    "이라고합니다",
+    "라고합니다",
+    "이라고 해요",
+    "라고 해요",
+];
+
 /// Letter closings among [`PERSON_SUFFIXES`]: a name before one only when the closing ends its line (or the text, or
 /// is followed by ASCII punctuation): not `올림픽`, `김치 드림 이벤트`.
 pub(crate) const PERSON_CLOSINGS: &[&str] = &["드림", "올림"];
@@ -1752,6 +1779,141 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "정상",
     "정렬",
     "회의실",
+    // Occupations, statuses and family roles a self-introduction names (`저는 변호사입니다`, `저는 한국인이에요`).
+    "한국인",
+    "변호사",
+    "기자",
+    "가수",
+    "배우",
+    "선수",
+    "경찰",
+    "경찰관",
+    "소방관",
+    "남편",
+    "엄마",
+    "신입",
+    "신입생",
+    "유학생",
+    "전업주부",
+    "인턴",
+    "초보",
+    "초보자",
+    "기획자",
+    "마케터",
+    "부부",
+    "모델",
+    "가장",
+    "임차인",
+    "임대인",
+    "소유자",
+    "동기",
+    "전문가",
+    "전공자",
+    "전학생",
+    "편입생",
+    "졸업생",
+    "재학생",
+    "복학생",
+    "경력직",
+    "구직자",
+    "노동자",
+    "사업자",
+    "자영업자",
+    "사회인",
+    "학부모",
+    "손자",
+    "손녀",
+    "조카",
+    "사위",
+    "장손",
+    "여행자",
+    "정직원",
+    "직장인",
+    "대학생",
+    "회사원",
+    "개발자",
+    "공대생",
+    "한국사람",
+    // Words after a recruiting role (`지원자 모집`, `지원자는 모두`, `지원자 서류`).
+    "모집",
+    "모두",
+    "서류",
+    "현황",
+    "전형",
+    "선발",
+    "합격",
+    // Places a self-introduction names (`저는 부산이에요`: where one is from or lives).
+    "부산",
+    "인천",
+    "제주",
+    "수원",
+    "성남",
+    "강남",
+    "강북",
+    "강서",
+    "강동",
+    "송파",
+    "서초",
+    "마포",
+    "용산",
+    "노원",
+    "은평",
+    "양천",
+    "구로",
+    "방배",
+    "안양",
+    "안산",
+    "부천",
+    "고양",
+    "용인",
+    "천안",
+    "전주",
+    "경주",
+    "원주",
+    "강릉",
+    "김해",
+    "김포",
+    "하남",
+    "이천",
+    "분당",
+    "판교",
+    "일산",
+    "동탄",
+    "대전",
+    "광주",
+    "울산",
+    "대구",
+    "포항",
+    "창원",
+    "진주",
+    "여수",
+    "순천",
+    "평택",
+    "파주",
+    "남양주",
+    "의정부",
+    "세종",
+    // Answers and opinions a `저는 …입니다` sentence gives (`저는 반대입니다`, `저는 기혼입니다`), and `성명란`.
+    "기혼",
+    "미혼",
+    "반대",
+    "찬성",
+    "마지막",
+    "사실",
+    "장점",
+    "단점",
+    "최선",
+    "오해",
+    "성명란",
+    "정답",
+    "오답",
+    "반반",
+    "공감",
+    "전부",
+    "전혀",
+    "부족",
+    "불만",
+    "만족",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class
@@ -1839,7 +2001,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("FOUO", 0),
     ("OFFICIAL", 4),
     ("UK EYES", 0),
-    // secrets (ASCII: 23 + 29)
+    // secrets (ASCII: 63)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -1890,6 +2052,10 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     // `encryption_key`, `MASTER_KEY`, `SIGNING_KEY` (the longest word before it: `encryption`).
     ("_key", 10),
     ("_KEY", 10),
+    // `masterKey`, `encryptionKey`, `signingKey` (and capitalised): they share the `…Key` buckets of `ountKey`.
+    ("terKey", 3),
+    ("ionKey", 7),
+    ("ingKey", 4),
     ("pass", 0),
     ("Pw", 0),
     ("oken", 1),
@@ -1901,7 +2067,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("--user ", 0),
     (":thin:", 0),
     ("h=(", 3),
-    // English names (ASCII: 16)
+    // English names (ASCII: 22)
     ("Mr.", 0),
     ("Mr ", 0),
     ("Mrs", 0),
@@ -1911,6 +2077,13 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("Dr.", 0),
     ("Dr ", 0),
     ("Prof", 0),
+    ("Sgt.", 0),
+    // `Capt` without its dot: `Capt.` would be a fourth literal ending in `.` among the 4–5-byte ones, which regroups
+    // that category's buckets (+4 % bucket candidates on the clean corpus; `Capt`: none).
+    ("Capt", 0),
+    ("Lt.", 0),
+    ("Col.", 0),
+    ("Gen.", 0),
     ("Dear", 0),
     ("name", 0),
     ("Name", 0),
@@ -1919,7 +2092,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("atient", 1),
     ("mployee", 1),
     ("pplicant", 1),
-    // Hangul: markings, secrets, name labels, provinces (38)
+    // Hangul: markings, secrets, name labels, `저는`, provinces (43)
     ("급", 16),
     ("대외비", 0),
     ("군사", 0),
@@ -1937,6 +2110,8 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("신청인", 0),
     ("작성자", 0),
     ("담당자", 0),
+    ("지원자", 0),
+    ("저는", 0),
     ("피보험자", 0),
     ("보호자", 0),
     ("상담원", 0),

@@ -2402,12 +2402,15 @@ fn check(
             let clock = c
                 .split(|&b| b == b':')
                 .all(|g| g.len() <= 2 && g.iter().all(u8::is_ascii_digit));
-            (hex >= 3
-                && c.iter().any(u8::is_ascii_digit)
-                && !subscript
-                && !clock
-                && validate::ipv6(c))
-            .then_some((None, s, end, base))
+            // The loopback `::1` standing alone (`ping6 ::1`, `[::1]:8080`, `::1 localhost`); the scanner's candidate
+            // starts after the last hex digit or colon before it and the word boundary holds, so not `std::1`,
+            // `a::1`, `x[::1]`. Other short forms (`a::1`, `1::`) stay below three hex digits: code, not addresses.
+            let loopback = c == b"::1"
+                && !(bytes.get(end) == Some(&b'.')
+                    && bytes.get(end + 1).is_some_and(u8::is_ascii_digit));
+            let address = loopback
+                || (hex >= 3 && c.iter().any(u8::is_ascii_digit) && !clock && validate::ipv6(c));
+            (address && !subscript).then_some((None, s, end, base))
         }
         Check::Pem => keep(if PEM_END.find(cand).is_some() {
             0.99
@@ -2608,7 +2611,16 @@ fn check(
         // In lower case, 0.1: only a passport keyword (+0.4) reports it.
         Check::Passport => {
             if cand.len() > 9 && cand[9..].windows(3).any(|w| w == b"KOR") {
-                return Some((None, s, s + 9, base));
+                // A machine-readable zone: the ICAO 9303 check digit after the number (past an optional `<`) must
+                // hold. If it does, the score rises; if not, the zone's shape is no evidence: 0.3 (a passport
+                // keyword still reports it), and below the threshold the plain-number pattern retries at the same
+                // start and judges the number as it would anywhere (`M12345678<7KOR…`: an M-type number, 0.55).
+                let digit = cand[9..]
+                    .iter()
+                    .find(|c| c.is_ascii_digit())
+                    .map(|c| c - b'0');
+                let ok = digit.is_some() && validate::mrz_check_digit(&cand[..9]) == digit;
+                return Some((None, s, s + 9, if ok { base + 0.05 } else { 0.3 }));
             }
             keep(match cand.first() {
                 _ if cand.contains(&b' ') => 0.3,
@@ -2629,6 +2641,19 @@ fn check(
         Check::Email => keep(base),
         Check::Pgpass => secret_value_ok(cand, false, false).then_some((None, s, e, base)),
         Check::PersonKoBefore | Check::PersonKoColon => {
+            // `저는 홍길동입니다`: the name between `저는` (no Hangul right before it) and the introduction's ending,
+            // surname, given syllables and stop-list checked (`저는 한국인입니다`, `저는 변호사입니다` are not names).
+            if let Some(r) = hay.get(s..e)?.strip_prefix("저는") {
+                if hay[..s].chars().next_back().is_some_and(is_hangul_syllable) {
+                    return None;
+                }
+                let body = r.trim_start_matches(' ');
+                let name = builtin::INTRO_ENDINGS
+                    .iter()
+                    .find_map(|x| body.strip_suffix(x))?;
+                let ns = e - body.len();
+                return scanners::person_ko_ok(name).then_some((None, ns, ns + name.len(), base));
+            }
             // `| 성명 | 나이 |` over a delimiter row is a table's header, not a label and its value: the names are in
             // the column below (`Check::PersonTable`).
             if cand.contains(&b'|') && scanners::header_row(bytes, s) {
@@ -2656,6 +2681,17 @@ fn check(
                         && !(s > 3 && bytes[s - 4].is_ascii_alphanumeric());
                     if t.starts_with('n') && !my {
                         return None;
+                    }
+                    // `Dear John,`: one given name, closed by the salutation's comma.
+                    if let Some(w) = r.strip_suffix(',') {
+                        let w = w.trim_start_matches(' ');
+                        let we = e - 1;
+                        return scanners::salutation_name_ok(w).then_some((
+                            None,
+                            we - w.len(),
+                            we,
+                            base,
+                        ));
                     }
                     (t.len() - r.len(), true)
                 }
@@ -2694,7 +2730,11 @@ fn check(
                 return None;
             }
             if !label {
-                return Some((None, s + cut + skip, e, base)); // after a title (`Mr. Kim`)
+                // After a military rank every word is checked (`Gen. Alpha`, `Col. Total`, `Lt. Governor`).
+                if !t.starts_with(['M', 'D', 'P']) && !scanners::rank_name_ok(name) {
+                    return None;
+                }
+                return Some((None, s + cut + skip, e, base)); // after a title (`Mr. Kim`, `Sgt. John Smith`)
             }
             // After a label, the English-name checks with their word list (`Name: Production Database`,
             // `담당자: Customer Support`), capitals held to the capitals check (`Name: JOHN SMITH`). A third word

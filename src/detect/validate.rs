@@ -299,6 +299,23 @@ pub fn github_token(token: &[u8]) -> bool {
     enc == check
 }
 
+/// ICAO 9303 check digit of a machine-readable zone field (a passport number): weights 7, 3, 1 repeating over the
+/// characters, a digit its value, `A`–`Z` 10–35, the filler `<` 0; the sum modulo 10. `None` when the field holds any
+/// other byte.
+pub fn mrz_check_digit(field: &[u8]) -> Option<u8> {
+    let mut sum = 0u32;
+    for (i, &c) in field.iter().enumerate() {
+        let v = match c {
+            b'0'..=b'9' => c - b'0',
+            b'A'..=b'Z' => c - b'A' + 10,
+            b'<' => 0,
+            _ => return None,
+        };
+        sum += u32::from(v) * [7, 3, 1][i % 3];
+    }
+    u8::try_from(sum % 10).ok()
+}
+
 /// IPv4 literal that parses (`std::net::Ipv4Addr`, no leading zeros).
 pub fn ipv4(s: &[u8]) -> bool {
     std::str::from_utf8(s)
@@ -362,5 +379,15 @@ mod tests {
         assert!(us_ssn(&s));
         digits_into(b"666-45-6789", &mut s);
         assert!(!us_ssn(&s));
+    }
+
+    #[test]
+    fn mrz_check_digits() {
+        // ICAO 9303's specimen passport: document number `L898902C<`, check digit 3.
+        assert_eq!(mrz_check_digit(b"L898902C<"), Some(3));
+        assert_eq!(mrz_check_digit(b"M12345678"), Some(8));
+        assert_eq!(mrz_check_digit(b"S12345678"), Some(0));
+        assert_eq!(mrz_check_digit(b"M123A4567"), Some(4));
+        assert_eq!(mrz_check_digit(b"m12345678"), None);
     }
 }

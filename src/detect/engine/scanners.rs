@@ -1692,6 +1692,200 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Yes",
     "Zone",
 ];
+/// Words a salutation addresses that are no given name (`Dear Sir,`, `Dear Colleagues,`, `Dear Valued Customer`):
+/// the single word after `Dear` must be none of these nor on [`EN_NOT_NAME_WORDS`] (`All`, `Team`, `Customer`).
+/// Sorted (binary search).
+const SALUTATION_WORDS: &[&str] = &[
+    "Administrator",
+    "Agent",
+    "Applicant",
+    "Applicants",
+    "Aunt",
+    "Auntie",
+    "Author",
+    "Authors",
+    "Babe",
+    "Baby",
+    "Beloved",
+    "Boss",
+    "Brethren",
+    "Brother",
+    "Buddy",
+    "Candidate",
+    "Candidates",
+    "Captain",
+    "Chair",
+    "Chairman",
+    "Chief",
+    "Child",
+    "Children",
+    "Clients",
+    "Coach",
+    "Colleague",
+    "Colleagues",
+    "Colonel",
+    "Committee",
+    "Community",
+    "Contributor",
+    "Contributors",
+    "Cousin",
+    "Customers",
+    "Dad",
+    "Daddy",
+    "Darling",
+    "Daughter",
+    "Dean",
+    "Dearest",
+    "Developer",
+    "Developers",
+    "Diary",
+    "Director",
+    "Doc",
+    "Doctor",
+    "Editor",
+    "Editors",
+    "Employee",
+    "Employees",
+    "Everybody",
+    "Everyone",
+    "Excellency",
+    "Father",
+    "Folks",
+    "Friend",
+    "Friends",
+    "General",
+    "Gentlemen",
+    "God",
+    "Governor",
+    "Grandfather",
+    "Grandma",
+    "Grandmother",
+    "Grandpa",
+    "Granny",
+    "Guests",
+    "Hello",
+    "Highness",
+    "Hiring",
+    "Homeowner",
+    "Hon",
+    "Honey",
+    "Honorable",
+    "Hosts",
+    "Husband",
+    "Investor",
+    "Investors",
+    "Judge",
+    "Kids",
+    "Ladies",
+    "Landlord",
+    "Lieutenant",
+    "Lord",
+    "Love",
+    "Madam",
+    "Maintainer",
+    "Maintainers",
+    "Majesty",
+    "Major",
+    "Mama",
+    "Mate",
+    "Mayor",
+    "Member",
+    "Members",
+    "Miss",
+    "Mister",
+    "Mom",
+    "Mommy",
+    "Mother",
+    "Mrs",
+    "Mum",
+    "Neighbor",
+    "Neighbors",
+    "Neighbour",
+    "Neighbours",
+    "Nurse",
+    "Officer",
+    "Officers",
+    "Organizer",
+    "Organizers",
+    "Owner",
+    "Papa",
+    "Parent",
+    "Parents",
+    "Parishioners",
+    "Participant",
+    "Participants",
+    "Partner",
+    "Pastor",
+    "Patient",
+    "Patients",
+    "People",
+    "President",
+    "Principal",
+    "Professor",
+    "Reader",
+    "Readers",
+    "Recipient",
+    "Recruiter",
+    "Resident",
+    "Residents",
+    "Rev",
+    "Reverend",
+    "Reviewer",
+    "Reviewers",
+    "Santa",
+    "Senator",
+    "Sender",
+    "Sergeant",
+    "Shareholder",
+    "Shareholders",
+    "Sir",
+    "Sirs",
+    "Sister",
+    "Son",
+    "Staff",
+    "Student",
+    "Students",
+    "Subscriber",
+    "Subscribers",
+    "Supplier",
+    "Suppliers",
+    "Sweetheart",
+    "Sweetie",
+    "Teacher",
+    "Teachers",
+    "Teams",
+    "Tenant",
+    "Tenants",
+    "Uncle",
+    "Users",
+    "Valued",
+    "Vendor",
+    "Vendors",
+    "Wife",
+    "World",
+];
+
+/// The one given name of a salutation, `Dear John,`: a capitalised name word ([`en_name_word`]), not a word a
+/// salutation addresses ([`SALUTATION_WORDS`]) nor one on [`EN_NOT_NAME_WORDS`], not a placeholder.
+pub(super) fn salutation_name_ok(w: &str) -> bool {
+    en_name_word(w)
+        && SALUTATION_WORDS.binary_search(&w).is_err()
+        && EN_NOT_NAME_WORDS.binary_search(&w).is_err()
+        && !placeholder(w)
+}
+
+/// The name after a military rank (`Sgt. John Smith`, `Capt. Doe`): no word on [`EN_NOT_NAME_WORDS`] or
+/// [`SALUTATION_WORDS`] (`Col. Total`, `Lt. Governor`), and not a generation or what `Gen.` abbreviates for
+/// "general" (`Gen. Alpha`, `Gen. Notes`).
+pub(super) fn rank_name_ok(name: &str) -> bool {
+    const NOT_AFTER_RANK: &[&str] = &["Alpha", "Beta", "Info", "Ledger", "Notes"];
+    !NOT_AFTER_RANK.contains(&name.split(' ').next().unwrap_or(""))
+        && name.split(' ').all(|w| {
+            SALUTATION_WORDS.binary_search(&w).is_err()
+                && EN_NOT_NAME_WORDS.binary_search(&w).is_err()
+        })
+}
+
 /// Lower-case particles allowed as the middle word of a three-word name (`Vincent van Gogh`, `Ana de Armas`).
 const EN_NAME_PARTICLES: &[&str] = &[
     "da", "de", "del", "der", "di", "du", "la", "le", "van", "von",
@@ -2487,6 +2681,11 @@ mod tests {
             .windows(2)
             .all(|w| w[0].to_ascii_lowercase() < w[1].to_ascii_lowercase()));
         assert!(en_not_name_word("CORP") && en_not_name_word("corp") && !en_not_name_word("Smith"));
+        assert!(SALUTATION_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(salutation_name_ok("John") && salutation_name_ok("Min-jun"));
+        assert!(
+            !salutation_name_ok("Sir") && !salutation_name_ok("All") && !salutation_name_ok("Team")
+        );
     }
 
     #[test]
