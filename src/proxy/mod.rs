@@ -671,9 +671,83 @@ impl Summary<'_> {
             }
         );
         let _ = write!(out, ", {} connections", s.limits.max_connections);
-        if let Some(w) = &self.fd_warning {
+        for w in self
+            .fd_warning
+            .iter()
+            .cloned()
+            .chain(setting_warnings(s, self.tenants))
+        {
             let _ = write!(out, "\n  WARNING       {w}");
         }
         out
+    }
+}
+
+/// Settings that are valid but that an operator should be told about at every start (and by `--check`).
+fn setting_warnings(s: &Settings, tenants: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.limits.tracked_responses == 0 && tenants > 1 {
+        out.push(
+            "limits.tracked_responses = 0: stored responses (GET/DELETE /v1/responses/{id}) are not tied to the \
+             tenant that created them, so one tenant can read or delete another's"
+                .to_owned(),
+        );
+    }
+    if s.audit.enabled {
+        for (key, file) in [
+            ("audit.signing_key_file", &s.audit.signing_key_file),
+            ("audit.digest_key_file", &s.audit.digest_key_file),
+        ] {
+            use std::os::unix::fs::PermissionsExt as _;
+            if let Ok(meta) = std::fs::metadata(file) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    out.push(format!(
+                        "{key} {} is open to other users (mode {mode:04o}): whoever reads it can forge or \
+                         link residency records; chmod 600 it",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn loose_key_files_and_untracked_responses_with_tenants_are_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::default();
+        s.audit.signing_key_file = dir.path().join("signing.key");
+        s.audit.digest_key_file = dir.path().join("digest.key");
+        // Missing files (created 0600 on the first start) and the defaults: nothing to say.
+        assert!(setting_warnings(&s, 2).is_empty());
+        std::fs::write(&s.audit.digest_key_file, "k").unwrap();
+        let loose = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(&s.audit.digest_key_file, loose).unwrap();
+        let w = setting_warnings(&s, 1);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("audit.digest_key_file") && w[0].contains("0644"),
+            "{w:?}"
+        );
+        let tight = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(&s.audit.digest_key_file, tight).unwrap();
+        assert!(setting_warnings(&s, 1).is_empty());
+        s.limits.tracked_responses = 0;
+        assert!(
+            setting_warnings(&s, 1).is_empty(),
+            "one tenant has nobody to be kept apart from"
+        );
+        let w = setting_warnings(&s, 2);
+        assert!(
+            w.len() == 1 && w[0].contains("limits.tracked_responses = 0"),
+            "{w:?}"
+        );
     }
 }
