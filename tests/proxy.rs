@@ -1044,16 +1044,7 @@ async fn streams_open_at_the_end_of_the_grace_period_end_with_an_error_event() {
     settings.timeouts.shutdown_grace_ms = 300;
     let mut gw = start_with(mock, settings).await;
     // `mock-hang` answers after 5 s: still waiting for its head when the grace period ends.
-    let url = gw.url("/v1/chat/completions");
-    let waiting = tokio::spawn(async move {
-        send(
-            "POST",
-            &url,
-            &[("content-type", "application/json")],
-            Bytes::from(chat("mock-hang", false)),
-        )
-        .await
-    });
+    let waiting = gw.post_in_background("/v1/chat/completions", chat("mock-hang", false));
     let req = http::Request::post(gw.url("/v1/chat/completions"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(chat("mock-stall", true))))

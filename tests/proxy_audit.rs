@@ -977,17 +977,8 @@ async fn a_request_cut_by_the_shutdown_is_recorded_as_such() {
     let mut settings = settings_for(&mock);
     settings.timeouts.shutdown_grace_ms = 200;
     let mut gw = start_with(mock, settings.clone()).await;
-    let url = gw.url("/v1/chat/completions");
     // `mock-hang` answers after 5 s.
-    let waiting = tokio::spawn(async move {
-        send(
-            "POST",
-            &url,
-            &[("content-type", "application/json")],
-            chat("mock-hang", false),
-        )
-        .await
-    });
+    let waiting = gw.post_in_background("/v1/chat/completions", chat("mock-hang", false));
     while gw.mock.count() == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -592,6 +592,18 @@ impl TestGateway {
         .await
     }
 
+    /// [`TestGateway::post`] on a task of its own: the request is under way while the test goes on.
+    pub fn post_in_background(
+        &self,
+        path: &str,
+        body: impl Into<Bytes>,
+    ) -> tokio::task::JoinHandle<(StatusCode, http::HeaderMap, Bytes)> {
+        let (url, body) = (self.url(path), body.into());
+        tokio::spawn(async move {
+            send("POST", &url, &[("content-type", "application/json")], body).await
+        })
+    }
+
     /// Ask for graceful shutdown and wait for it to finish.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {
