@@ -1254,15 +1254,13 @@ async fn tls_termination_with_alpn_h2_and_http1() {
     }
     // Plain HTTP to the TLS listener: the handshake fails, the connection is closed and counted.
     {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         let mut plain = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
         plain
             .write_all(b"GET /v1/models HTTP/1.1\r\nhost: localhost\r\n\r\n")
             .await
             .unwrap();
-        let mut buf = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(20), plain.read_to_end(&mut buf)).await;
-        assert!(read.is_ok(), "the connection was closed");
+        closed_by_the_gateway(&mut plain).await;
     }
     assert_eq!(scrape(&gw).await.closed, [("tls_failed".into(), 1)]);
     gw.shutdown().await;
@@ -1418,7 +1416,7 @@ async fn slow_clients_are_cut_off_and_oversize_heads_refused() {
 /// `client_header_ms`, so a handful of them cannot hold every slot of `limits.max_connections`.
 #[tokio::test]
 async fn silent_connections_are_closed_and_free_their_slot() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let mock = MockProvider::start().await;
     let mut settings = settings_for(&mock);
     settings.timeouts.client_header_ms = 300;
@@ -1438,17 +1436,9 @@ async fn silent_connections_are_closed_and_free_their_slot() {
         .await
         .unwrap();
     // Both slots are taken; the request waits for one to be freed (without the deadline it would wait for ever).
-    let (s, _, _) = tokio::time::timeout(
-        Duration::from_secs(20),
-        gw.post("/v1/chat/completions", chat("gpt-4o-mini", false)),
-    )
-    .await
-    .expect("a slot was freed");
-    assert_eq!(s, 200);
+    served_once_a_slot_is_free(&gw).await;
     for conn in [&mut silent, &mut preface_only] {
-        let mut buf = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut buf)).await;
-        assert!(read.is_ok(), "the connection was closed");
+        closed_by_the_gateway(conn).await;
     }
     assert_eq!(scrape(&gw).await.closed, [("no_request".into(), 2)]);
     gw.shutdown().await;
@@ -1502,15 +1492,29 @@ async fn idle_h2_connections_are_closed_but_not_while_a_request_is_in_flight() {
         .unwrap()
         .unwrap();
     // Its slot is free again.
+    served_once_a_slot_is_free(&gw).await;
+    assert_eq!(scrape(&gw).await.closed, [("idle".into(), 1)]);
+    gw.shutdown().await;
+}
+
+/// The gateway closes `conn` (read to its end within 20 s).
+async fn closed_by_the_gateway(conn: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection was closed");
+}
+
+/// A chat request on a new connection is answered 200 within 20 s: with `limits.max_connections` all taken, only
+/// once the gateway frees a slot.
+async fn served_once_a_slot_is_free(gw: &TestGateway) {
     let (s, _, _) = tokio::time::timeout(
         Duration::from_secs(20),
         gw.post("/v1/chat/completions", chat("gpt-4o-mini", false)),
     )
     .await
-    .expect("the slot was freed");
+    .expect("a slot was freed");
     assert_eq!(s, 200);
-    assert_eq!(scrape(&gw).await.closed, [("idle".into(), 1)]);
-    gw.shutdown().await;
 }
 
 /// The connection metrics on the admin listener.
