@@ -1868,10 +1868,12 @@ const SALUTATION_WORDS: &[&str] = &[
 /// The one given name of a salutation, `Dear John,`: a capitalised name word ([`en_name_word`]), not a word a
 /// salutation addresses ([`SALUTATION_WORDS`]) nor one on [`EN_NOT_NAME_WORDS`], not a placeholder.
 pub(super) fn salutation_name_ok(w: &str) -> bool {
-    en_name_word(w)
-        && SALUTATION_WORDS.binary_search(&w).is_err()
-        && EN_NOT_NAME_WORDS.binary_search(&w).is_err()
-        && !placeholder(w)
+    en_name_word(w) && !addressed_not_named(w) && !placeholder(w)
+}
+
+/// A word on [`SALUTATION_WORDS`] or [`EN_NOT_NAME_WORDS`]: what a salutation or a rank may precede that is no name.
+fn addressed_not_named(w: &str) -> bool {
+    SALUTATION_WORDS.binary_search(&w).is_ok() || EN_NOT_NAME_WORDS.binary_search(&w).is_ok()
 }
 
 /// The name after a military rank (`Sgt. John Smith`, `Capt. Doe`): no word on [`EN_NOT_NAME_WORDS`] or
@@ -1880,10 +1882,7 @@ pub(super) fn salutation_name_ok(w: &str) -> bool {
 pub(super) fn rank_name_ok(name: &str) -> bool {
     const NOT_AFTER_RANK: &[&str] = &["Alpha", "Beta", "Info", "Ledger", "Notes"];
     !NOT_AFTER_RANK.contains(&name.split(' ').next().unwrap_or(""))
-        && name.split(' ').all(|w| {
-            SALUTATION_WORDS.binary_search(&w).is_err()
-                && EN_NOT_NAME_WORDS.binary_search(&w).is_err()
-        })
+        && !name.split(' ').any(addressed_not_named)
 }
 
 /// Lower-case particles allowed as the middle word of a three-word name (`Vincent van Gogh`, `Ana de Armas`).
