@@ -822,6 +822,16 @@ impl Settings {
                     if uri.query().is_some() {
                         issue(k("base_url"), "must not have a query string".into());
                     }
+                    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+                        // Not echoed: the part before `@` is a password.
+                        issue(
+                            k("base_url"),
+                            "must not carry a user name or password (`user:password@host`): the start-up summary \
+                             and logs show the destination's address; put the credential in the environment \
+                             variable api_key_env names"
+                                .into(),
+                        );
+                    }
                     if d.http2_prior_knowledge && uri.scheme_str() == Some("https") {
                         issue(
                             k("http2_prior_knowledge"),
@@ -829,6 +839,10 @@ impl Settings {
                         );
                     }
                 }
+                _ if d.base_url.contains('@') => issue(
+                    k("base_url"),
+                    "is not an http(s) URL (not shown: it holds an `@`, perhaps a password)".into(),
+                ),
                 _ => issue(
                     k("base_url"),
                     format!("`{}` is not an http(s) URL", d.base_url),
@@ -873,14 +887,31 @@ impl Settings {
             ("routing.gemini", &self.routing.gemini),
         ] {
             let family = key.trim_start_matches("routing.");
+            if name.is_empty() {
+                // This API family is not served unless a model route claims the request.
+                continue;
+            }
             match dest_format(name) {
-                None => issue(key.into(), format!("no destination named `{name}`")),
+                None => issue(
+                    key.into(),
+                    format!("no destination named `{name}` (to forward no {family}-format requests, set {key} = \"\")"),
+                ),
                 Some(f) if f.as_str() != family => issue(
                     key.into(),
                     format!("destination `{name}` speaks {}, not {family} (translation is not available yet)", f.as_str()),
                 ),
                 Some(_) => {}
             }
+        }
+        if self.routing.openai.is_empty()
+            && self.routing.anthropic.is_empty()
+            && self.routing.gemini.is_empty()
+            && self.routing.models.is_empty()
+        {
+            issue(
+                "routing".into(),
+                "routing.openai, .anthropic and .gemini are all empty and routing.models has no entry: the gateway would forward nothing".into(),
+            );
         }
         for (model, name) in &self.routing.models {
             if dest_format(name).is_none() {
@@ -1127,6 +1158,57 @@ mod tests {
             .to_string();
         assert!(err.contains("max_body"), "{err}");
         assert!(err.contains("HAETAE_LIMITS__MAX_BODY"), "{err}");
+    }
+
+    #[test]
+    fn a_one_provider_gateway_turns_the_other_families_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one.toml");
+        let one = "[[destinations]]\nname = \"vllm\"\nformat = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1\"\njurisdiction = \"KR\"\n";
+        std::fs::write(&path, format!("[routing]\nopenai = \"vllm\"\n{one}")).unwrap();
+        // Unchanged defaults name destinations the file no longer declares; the error says how to turn them off.
+        let err = Settings::load(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("routing.anthropic: no destination named `anthropic` (to forward no anthropic-format requests, set routing.anthropic = \"\")"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            format!("[routing]\nopenai = \"vllm\"\nanthropic = \"\"\ngemini = \"\"\n{one}"),
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(s.destinations.len(), 1);
+        assert!(s.routing.anthropic.is_empty());
+        // Nothing served at all is refused.
+        std::fs::write(
+            &path,
+            format!("[routing]\nopenai = \"\"\nanthropic = \"\"\ngemini = \"\"\n{one}"),
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("would forward nothing"), "{err}");
+    }
+
+    #[test]
+    fn a_password_in_a_base_url_is_refused_without_being_repeated() {
+        for url in [
+            "http://admin:S3cretPw2024@10.0.0.5:8000/v1",
+            "ht tp://admin:S3cretPw2024@x",
+        ] {
+            let mut s = Settings::default();
+            s.destinations[3].base_url = url.into();
+            let ConfigError::Invalid(issues) = s.validate().unwrap_err() else {
+                panic!("not a validation error")
+            };
+            let text = format!("{issues:?}");
+            assert!(text.contains("destinations[3].base_url"), "{text}");
+            assert!(!text.contains("S3cretPw2024"), "{text}");
+        }
     }
 
     #[test]

@@ -135,6 +135,91 @@ async fn anthropic_messages_stream_and_credentials() {
     gw.shutdown().await;
 }
 
+/// A gateway for one provider: `routing.anthropic = ""` and `routing.gemini = ""` with a single OpenAI-format
+/// destination. Requests of the families it does not serve get 404 in their own API's shape and reach no upstream;
+/// a model route can still claim one.
+#[tokio::test]
+async fn families_without_a_destination_get_404_in_their_own_shape() {
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings
+        .destinations
+        .retain(|d| d.name == "domestic" || d.name == "anthropic");
+    settings.routing.openai = "domestic".into();
+    settings.routing.anthropic = String::new();
+    settings.routing.gemini = String::new();
+    settings
+        .routing
+        .models
+        .insert("claude-kr*".into(), "anthropic".into());
+    let gw = start_with(mock, settings).await;
+    let chat =
+        json!({"model": "exaone", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    let (status, h, _) = gw.post("/v1/chat/completions", chat).await;
+    assert_eq!(status, 200);
+    assert_eq!(h["x-haetae-destination"], "domestic; jurisdiction=KR");
+    assert_eq!(gw.mock.count(), 1);
+
+    let claude = |model: &str| {
+        json!({"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})
+            .to_string()
+    };
+    let (status, _, body) = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[
+            JSON,
+            ("x-api-key", "client-key"),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        claude("claude-sonnet-4"),
+    )
+    .await;
+    assert_eq!(status, 404, "{body:?}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "not_found_error");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no anthropic-format requests (routing.anthropic is empty)"),
+        "{message}"
+    );
+    assert!(message.contains("model `claude-sonnet-4`"), "{message}");
+
+    let gemini = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).to_string();
+    let (status, _, body) = send(
+        "POST",
+        &gw.url("/v1beta/models/gemini-2.0-flash:generateContent"),
+        &[JSON, ("x-goog-api-key", "client-key")],
+        gemini,
+    )
+    .await;
+    assert_eq!(status, 404, "{body:?}");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], 404);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("routing.gemini is empty"));
+    assert_eq!(gw.mock.count(), 1, "refused requests reached the upstream");
+
+    // A model route still serves its models.
+    let (status, _, body) = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[
+            JSON,
+            ("x-api-key", "client-key"),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        claude("claude-kr-1"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:?}");
+    assert_eq!(gw.mock.count(), 2);
+    gw.shutdown().await;
+}
+
 #[tokio::test]
 async fn gemini_generate_and_stream_strip_the_client_key() {
     let gw = start().await;
@@ -293,9 +378,21 @@ async fn responses_compact_tokens_and_stored_responses_are_served() {
         ("GET", "/v1/responses/resp%2F1"),
         ("GET", "/v1/responses/../models"),
         ("GET", "/v1/responses/"),
+        ("GET", "/v1/models/gpt-4o%20mini"),
+        ("POST", "/v1beta/models/gemini%2F..%2Fx:generateContent"),
     ] {
-        let (s, _, _) = send(method, &gw.url(path), &[], Bytes::new()).await;
+        let (s, _, body) = send(method, &gw.url(path), &[], Bytes::new()).await;
         assert_eq!(s, 404, "{method} {path}");
+        // An id with percent-escapes is refused for what it is, not as an unknown endpoint.
+        let message = serde_json::from_slice::<Value>(&body).unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            message.contains("ids with percent-escapes are not forwarded"),
+            path.contains('%'),
+            "{method} {path}: {message}"
+        );
     }
     assert_eq!(
         gw.mock.count(),
@@ -578,6 +675,38 @@ async fn unmodified_bodies_are_forwarded_byte_for_byte() {
         "{headers:?}"
     );
     assert_eq!(gw.mock.last().body, body.as_bytes());
+    gw.shutdown().await;
+}
+
+/// Personal data sent as JSON numbers (a tool result's `{"rrn": 8503141308025}`, a tool call's card number) is
+/// inspected like the same digits in a string, in every API's tool parts.
+#[tokio::test]
+async fn numbers_in_tool_parts_are_inspected() {
+    let gw = start().await;
+    let numbers = json!({"card_number": 4532015112833519u64, "rrn": 8503141308025u64, "count": 3});
+    let gemini = json!({"contents": [{"role": "user", "parts": [
+        {"functionResponse": {"name": "lookup", "response": numbers}}
+    ]}]});
+    let anthropic = json!({"model": "claude-sonnet-4", "max_tokens": 5, "messages": [
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "lookup", "input": numbers}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}
+    ]});
+    let openai = json!({"model": "gpt-4o", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "look up"},
+        {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "ok"}], "extra": numbers}
+    ]});
+    for (path, body) in [
+        ("/v1beta/models/gemini-2.0-flash:generateContent", gemini),
+        ("/v1/messages", anthropic),
+        ("/v1/chat/completions", openai),
+    ] {
+        let (s, headers, _) = gw.post(path, body.to_string()).await;
+        assert_eq!(s, 200, "{path}");
+        assert_eq!(
+            headers["x-haetae-findings"], "CREDIT_CARD=1,KR_RRN=1",
+            "{path}"
+        );
+    }
     gw.shutdown().await;
 }
 

@@ -228,3 +228,43 @@ async fn sighup_reloads_the_policy_of_the_running_binary() {
     });
     assert_eq!(post(url).await, "ACME_CONTRACT_NO=1");
 }
+
+/// `systemctl reload` on a gateway without `policy.file`: a warning that there is nothing to reload, not an ERROR
+/// or a failed reload on `/metrics`; the gateway keeps serving.
+#[tokio::test]
+async fn sighup_without_a_policy_file_is_a_warning_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockProvider::start().await;
+    let mut settings = settings_for(&mock);
+    settings.audit.enabled = false;
+    let config = dir.path().join("haetae.toml");
+    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    let gateway = GatewayProcess::spawn(&config, &[("OPENAI_API_KEY", "sk-provider-openai")]);
+    let base = gateway.base_url();
+    let admin = gateway.wait_for("admin line", &|l| {
+        l.trim()
+            .strip_prefix("admin")
+            .and_then(|a| a.split_whitespace().next())
+            .map(str::to_owned)
+    });
+    gateway.signal("HUP");
+    let line = gateway.wait_for("the SIGHUP line", &|l| {
+        l.contains("nothing to reload").then(|| l.to_owned())
+    });
+    assert!(line.contains("WARN") && !line.contains("ERROR"), "{line}");
+    let (s, _, body) = send("GET", &format!("{admin}/metrics"), &[], String::new()).await;
+    assert_eq!(s, 200);
+    let metrics = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        !metrics.contains("haetae_policy_reloads_total{result=\"failed\"} 1"),
+        "{metrics}"
+    );
+    let (s, _, _) = send(
+        "POST",
+        &format!("{base}/v1/chat/completions"),
+        &[("content-type", "application/json")],
+        chat(),
+    )
+    .await;
+    assert_eq!(s, 200);
+}

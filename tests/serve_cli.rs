@@ -230,6 +230,45 @@ fn check_refuses_a_log_filter_that_would_silence_the_gateway() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// `--check` writes nothing, but it asks the system whether the gateway could write where the settings say it will
+/// (the log directory, keys it would create, the stored-response table), so a check that passes is a start that
+/// does not fail on a read-only or misplaced directory.
+#[test]
+fn check_refuses_directories_the_gateway_could_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let under_file = file.join("audit");
+    let out = haetae(
+        dir.path(),
+        &["serve", "--check"],
+        &[("HAETAE_AUDIT__DIR", under_file.to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("audit.dir = ")
+            && err.contains("ot a directory")
+            && err.contains("would not start"),
+        "{err}"
+    );
+    assert!(!under_file.exists());
+    let out = haetae(
+        dir.path(),
+        &["serve", "--check"],
+        &[(
+            "HAETAE_ROUTING__STORED_RESPONSES_FILE",
+            dir.path().to_str().unwrap(),
+        )],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("a directory, not a file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// An error names its cause once (the crate's errors hold their source's text, which the chain would repeat).
 #[test]
 fn errors_name_their_cause_once() {
@@ -413,7 +452,28 @@ async fn json_logs_are_json_from_the_first_line() {
     gateway.wait_for("access log line", &|l| {
         l.contains("\"request\"").then(String::new)
     });
+    // A stored response's stream is asked for in the query, not the body: the line says stream all the same.
+    let (s, _, _) = send(
+        "GET",
+        &format!("http://{listen}/v1/responses/resp_0a1b2c?stream=true"),
+        &[],
+        String::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let line = gateway.wait_for("the stream's access log line", &|l| {
+        l.contains("/v1/responses/resp_0a1b2c")
+            .then(|| l.to_owned())
+    });
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["stream"], true, "{line}");
     let log = gateway.log();
+    let chat = log
+        .lines()
+        .find(|l| l.contains("/v1/chat/completions"))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(chat).unwrap();
+    assert_eq!(v["stream"], false, "{chat}");
     for line in log.lines() {
         assert!(
             serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()),

@@ -240,6 +240,18 @@ pub fn stored_response_id(path: &str) -> Option<&str> {
     plausible_stored_id(id).then_some(id)
 }
 
+/// Whether a path that [`classify`] refused names a model or stored response through percent-escapes
+/// (`/v1/models/gpt-4o%20mini`, `/v1beta/models/x%2F..:generateContent`, `/v1/responses/resp%5F1`). Such ids are
+/// never forwarded: a destination may decode `%2F` into a path separator and read another path than the one the
+/// gateway classified. The caller says so in its 404 instead of claiming not to know the endpoint.
+pub fn escaped_id(path: &str) -> bool {
+    let path = canonical_path(path);
+    ["/v1/models/", "/v1beta/models/", "/v1/responses/"]
+        .iter()
+        .filter_map(|prefix| path.strip_prefix(prefix))
+        .any(|rest| rest.contains('%'))
+}
+
 /// [`classify`] from a raw method token (e.g. straight from fuzz input); `None` for an invalid token.
 pub fn classify_bytes(method: &[u8], path: &str) -> Option<Endpoint> {
     classify(&Method::from_bytes(method).ok()?, path)
@@ -406,6 +418,30 @@ mod tests {
             WireFormat::OpenAiResponseState.stream_format(),
             WireFormat::OpenAiResponses
         );
+    }
+
+    #[test]
+    fn escaped_ids_are_recognised_as_such() {
+        for p in [
+            "/v1/models/gpt-4o%20mini",
+            "/v1/models/a%2Fb/",
+            "/v1beta/models/g%2F..:generateContent?alt=sse",
+            "/v1/responses/resp%5F1/cancel",
+        ] {
+            assert!(escaped_id(p), "{p}");
+            assert!(
+                classify(&Method::GET, p).is_none() && post(p).is_none(),
+                "{p}"
+            );
+        }
+        for p in [
+            "/v1/models/gpt-4o",
+            "/v1/chat%2Fcompletions",
+            "/v2/models/a%20b",
+            "/v1/models?x=%20",
+        ] {
+            assert!(!escaped_id(p), "{p}");
+        }
     }
 
     #[test]

@@ -40,7 +40,8 @@ mod request;
 mod splice;
 
 pub use classify::{
-    canonical_path, classify, classify_bytes, stored_response_id, ApiFamily, Endpoint, WireFormat,
+    canonical_path, classify, classify_bytes, escaped_id, stored_response_id, ApiFamily, Endpoint,
+    WireFormat,
 };
 pub use errors::ErrorKind;
 pub use path::{JsonPath, PathStep};

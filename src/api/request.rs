@@ -639,8 +639,9 @@ impl ParsedRequest {
             .chain(values("labels"))
     }
 
-    /// Every string of the body that neither [`Self::texts`] nor [`Self::read_only_texts`] yields, and every object
-    /// key, so that inspection reads all the client wrote exactly once (the top-level `model` is left out: the
+    /// Every string of the body that neither [`Self::texts`] nor [`Self::read_only_texts`] yields, every object
+    /// key and every number (as its decimal text; an integer beyond 64 bits has been read as a float, so its
+    /// trailing digits are not there to inspect), so that inspection reads all the client wrote exactly once (the top-level `model` is left out: the
     /// gateway inspects it as a label): JSON schemas for structured output
     /// (`response_format`, `text.format`, `output_format`, `responseSchema`), legacy `functions`, fields and part
     /// types this module does not know, `mcp_servers` tokens, search results. They are joined into one text, one
@@ -660,8 +661,10 @@ impl ParsedRequest {
             .filter(|t| !t.is_empty())
             .map(str::as_ptr)
             .collect();
+        use std::fmt::Write as _;
         let mut joined = String::new();
         let mut decoded = Vec::new();
+        let mut number = String::new();
         let mut push = |t: &str| {
             if !t.is_empty() {
                 if !joined.is_empty() {
@@ -696,6 +699,13 @@ impl ParsedRequest {
                         stack.push(x);
                         push(k);
                     }
+                }
+                // A number is client data too: a tool result `{"rrn": 8503141308025}` or a function call's
+                // `card_number` argument sent unquoted. Its decimal text is what the scanner reads.
+                Value::Number(n) => {
+                    number.clear();
+                    let _ = write!(number, "{n}");
+                    push(&number);
                 }
                 _ => {}
             }

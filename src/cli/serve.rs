@@ -22,8 +22,9 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
 
     /// Validate the configuration (credentials, routes, TLS files, CA bundles, audit keys, listener addresses,
-    /// limits), print the start-up summary and exit. Binds no port and neither opens nor writes the residency
-    /// log, so it is safe to run next to the gateway it checks. A destination whose credential variable is unset
+    /// limits, whether the residency log's directory and files could be written), print the start-up summary and
+    /// exit. Binds no port and neither opens nor writes the residency log, so it is safe to run next to the gateway
+    /// it checks. A destination whose credential variable is unset
     /// is only reported (NOT SET) unless `--strict` is given.
     #[arg(long)]
     pub check: bool,

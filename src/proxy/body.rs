@@ -70,14 +70,17 @@ where
         .map_err(|_| BodyError::Timeout(deadline))?
 }
 
-/// How an unsupported coding is named in an error and the access log: a coding token as such (`compress`, `xz`),
-/// anything else (which a client could fill with content) not at all.
+/// How an unsupported coding is named in an error and the access log: a coding token as such (`compress`, `xz`,
+/// `pack200-gzip`), anything else (which a client could fill with content) not at all. Digits only in registered
+/// names: `gzip, 850314-1308025` must not come back in the error or land in the log.
 fn coding_label(coding: &str) -> String {
-    if !coding.is_empty()
-        && coding.len() <= 24
-        && coding.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
-        })
+    const REGISTERED_WITH_DIGITS: [&str; 2] = ["aes128gcm", "pack200-gzip"];
+    if REGISTERED_WITH_DIGITS.contains(&coding)
+        || (!coding.is_empty()
+            && coding.len() <= 24
+            && coding
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || matches!(b, b'-' | b'_' | b'.')))
     {
         coding.to_owned()
     } else {
@@ -229,6 +232,16 @@ mod tests {
             h(&[b"900101-1234567 x"]).as_deref(),
             Some("(an unrecognised value)")
         );
+        // A value shaped like a token but made of digits is content, not a coding name.
+        for v in [
+            &b"850314-1308025"[..],
+            b"4532015112833519",
+            b"x.010.2345.6789",
+        ] {
+            assert_eq!(h(&[v]).as_deref(), Some("(an unrecognised value)"), "{v:?}");
+        }
+        assert_eq!(h(&[b"pack200-gzip"]).as_deref(), Some("pack200-gzip"));
+        assert_eq!(h(&[b"xz"]).as_deref(), Some("xz"));
     }
 
     #[test]
@@ -239,6 +252,17 @@ mod tests {
             decode(Some("gzip"), bomb, 64 * 1024),
             Err(BodyError::DecodedTooLarge { limit: 65536 })
         ));
+    }
+
+    #[test]
+    fn an_unsupported_coding_is_not_echoed_when_it_could_be_content() {
+        let err = decode(Some("gzip, 850314-1308025"), Bytes::from_static(b"x"), 10)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("850314") && err.contains("an unrecognised value"),
+            "{err}"
+        );
     }
 
     #[test]

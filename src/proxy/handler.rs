@@ -69,12 +69,18 @@ pub const DESTINATION_HEADER: &str = "x-haetae-destination";
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     /// No wire format knows the path.
-    #[error("the gateway does not serve {method} {path}")]
+    #[error("the gateway does not serve {method} {path}{}", if *escaped_id {
+        ": model and response ids with percent-escapes are not forwarded (a destination could read them as another path)"
+    } else {
+        ""
+    })]
     NotFound {
         /// Method ([`method_label`]: extension methods are not echoed).
         method: &'static str,
         /// Path without the query string, as [`loggable`] shows it (findings replaced).
         path: String,
+        /// The path names a model or response id through percent-escapes ([`api::escaped_id`]).
+        escaped_id: bool,
     },
     /// A stored response another tenant created (its id is known to the gateway, but not as this tenant's).
     #[error("no stored response with that id belongs to this gateway key's tenant")]
@@ -186,6 +192,7 @@ impl GatewayError {
             // 413, not 5xx: the body is what is too costly, and SDKs retry 5xx (the same body, three times over).
             Self::InspectionTimeout { .. } => ErrorKind::PayloadTooLarge,
             Self::Route(RouteError::FormatMismatch { .. }) => ErrorKind::InvalidRequest,
+            Self::Route(RouteError::NoDestination { .. }) => ErrorKind::NotFound,
             Self::Route(_) => ErrorKind::Upstream,
             Self::Upstream { .. } | Self::UpstreamProtocol { .. } => ErrorKind::Upstream,
             Self::UpstreamTimeout { .. } => ErrorKind::Timeout,
@@ -252,6 +259,8 @@ pub struct Exchange {
     destination: Option<Arc<Destination>>,
     /// Why `destination` was chosen ([`crate::route::Route::reason`]).
     route: Option<Arc<str>>,
+    /// The body asked for a stream, or the response is an event stream (`GET /v1/responses/{id}?stream=true` has
+    /// no body to ask in).
     stream: bool,
     bytes_in: u64,
     findings: FindingCounts,
@@ -832,6 +841,7 @@ async fn pipeline(
             return Err(GatewayError::NotFound {
                 method: method_label(&parts.method),
                 path: ex.path_log.clone(),
+                escaped_id: api::escaped_id(&ex.path),
             })
         }
     };
@@ -996,6 +1006,10 @@ async fn pipeline(
                 destination,
                 speaks,
                 requested,
+            },
+            RouteError::NoDestination { family, model } => RouteError::NoDestination {
+                family,
+                model: model.and(ex.model_log.clone()),
             },
             other => other,
         })?;
@@ -1356,6 +1370,7 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
         parts.headers.remove(name.as_str());
     }
     let is_sse = forwarded.event_stream;
+    ex.stream |= is_sse;
     ex.status = parts.status.as_u16();
     if parts.status == StatusCode::OK {
         match forwarded.format {

@@ -201,6 +201,14 @@ async fn reload_on_sighup(shared: Arc<Shared>) {
             }
         };
         while hup.recv().await.is_some() {
+            if shared.settings.policy.file.is_none() {
+                // Not a failed reload (no metric, no ERROR): there is nothing a reload could read.
+                tracing::warn!(
+                    "SIGHUP: no policy.file is configured, so there is nothing to reload (haetae.toml is read at \
+                     start-up only)"
+                );
+                continue;
+            }
             let short = |h: &str| h.get(..12).unwrap_or(h).to_owned();
             match shared.reload_policy("SIGHUP").await {
                 Ok(Reload::Swapped { previous, current }) => tracing::info!(
@@ -351,6 +359,13 @@ impl Gateway {
             durability: r.durability.as_str(),
             public_key: r.public_key,
         });
+        if settings.limits.tracked_responses > 0 {
+            residency::probe_writable(
+                "routing.stored_responses_file",
+                &settings.stored_responses_file(),
+                false,
+            )?;
+        }
         let summary = Summary {
             settings,
             routes: &prepared.routes,
@@ -600,10 +615,19 @@ impl Summary<'_> {
             );
         }
         let r = &s.routing;
+        let dest = |name: &str| {
+            if name.is_empty() {
+                "none (404)".to_owned()
+            } else {
+                name.to_owned()
+            }
+        };
         let _ = writeln!(
             out,
             "  routing       openai-format → {}, anthropic-format → {}, gemini-format → {}",
-            r.openai, r.anthropic, r.gemini
+            dest(&r.openai),
+            dest(&r.anthropic),
+            dest(&r.gemini)
         );
         for (pattern, dest) in self.routes.model_routes() {
             let _ = writeln!(out, "                model {pattern} → {dest}");
@@ -652,7 +676,11 @@ impl Summary<'_> {
             }
         }
         let auth = if self.tenants > 0 {
-            format!("gateway keys required ({} tenants)", self.tenants)
+            format!(
+                "gateway keys required ({} tenant{})",
+                self.tenants,
+                if self.tenants == 1 { "" } else { "s" }
+            )
         } else if s.server.allow_unauthenticated {
             "DISABLED (no tenants configured; server.allow_unauthenticated = true: open to anyone who can reach a listener)".to_owned()
         } else {

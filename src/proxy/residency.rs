@@ -42,6 +42,18 @@ pub enum ResidencyError {
         /// Where the key comes from.
         source_name: String,
     },
+    /// `serve --check`: the gateway could not write where a setting says it will (it would fail to start).
+    #[error(
+        "{key} = {path}: this user cannot write there ({reason}), so the gateway would not start"
+    )]
+    NotWritable {
+        /// The setting.
+        key: &'static str,
+        /// Its path.
+        path: String,
+        /// The path that refused and why.
+        reason: String,
+    },
     /// The log could not be opened or the start-up record not written.
     #[error("audit log {dir}: {error}")]
     Log {
@@ -62,6 +74,51 @@ pub struct Residency {
     pub durability: AuditDurability,
     /// Public verifier key line for the banner (`haetae audit verify` needs it).
     pub public_key: String,
+}
+
+/// Whether this process could write `path` as the gateway will: `dir` (the log directory) gets new files in it,
+/// otherwise `path` is a file, rewritten or appended to when it exists; a path that does not exist yet is created
+/// under its nearest existing ancestor (`create_dir_all`), which must be a directory. `access(2)` answers without
+/// writing anything and sees read-only mounts; like every such probe it can be overtaken by a change before the
+/// gateway starts.
+pub fn probe_writable(key: &'static str, path: &Path, dir: bool) -> Result<(), ResidencyError> {
+    use rustix::fs::Access;
+    let refused = |at: &Path, reason: &dyn std::fmt::Display| ResidencyError::NotWritable {
+        key,
+        path: path.display().to_string(),
+        reason: format!("{}: {reason}", at.display()),
+    };
+    let mut at = path;
+    let mut exists = true;
+    loop {
+        match at.try_exists() {
+            Ok(true) => break,
+            Ok(false) => {
+                exists = false;
+                match at.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+                    _ => {
+                        at = Path::new(".");
+                        break;
+                    }
+                }
+            }
+            Err(e) => return Err(refused(at, &e)),
+        }
+    }
+    let is_dir = at.is_dir();
+    if (dir || !exists) && !is_dir {
+        return Err(refused(at, &"not a directory"));
+    }
+    if exists && !dir && is_dir {
+        return Err(refused(at, &"a directory, not a file"));
+    }
+    let mode = if is_dir {
+        Access::WRITE_OK | Access::EXEC_OK
+    } else {
+        Access::WRITE_OK
+    };
+    rustix::fs::access(at, mode).map_err(|e| refused(at, &std::io::Error::from(e)))
 }
 
 fn key_err(source_name: &str, reason: impl ToString) -> ResidencyError {
@@ -208,6 +265,7 @@ impl Residency {
         if !a.enabled {
             return Ok(None);
         }
+        probe_writable("audit.dir", &a.dir, true)?;
         let missing = |file: &Path| {
             key_err(
                 &file.display().to_string(),
@@ -219,14 +277,19 @@ impl Residency {
             Some((text, source)) => {
                 Some(parse_signer(a, &text, source)?.verifier().to_key_string())
             }
-            None if a.create_missing_keys => None,
+            None if a.create_missing_keys => {
+                probe_writable("audit.signing_key_file", &a.signing_key_file, false)?;
+                None
+            }
             None => return Err(missing(&a.signing_key_file)),
         };
         match read_secret(a.digest_key_env.as_deref(), &a.digest_key_file, env)? {
             Some((text, source)) => {
                 DigestKey::from_secret(text.as_bytes()).map_err(|e| key_err(&source, e))?;
             }
-            None if a.create_missing_keys => {}
+            None if a.create_missing_keys => {
+                probe_writable("audit.digest_key_file", &a.digest_key_file, false)?;
+            }
             None => return Err(missing(&a.digest_key_file)),
         }
         Ok(Some(ResidencyCheck {
@@ -341,5 +404,43 @@ impl Residency {
             durability: a.durability,
             public_key,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writability_probe_sees_what_serve_would_trip_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        // Writable: an existing directory, a path to create under one, an existing file.
+        probe_writable("audit.dir", dir.path(), true).unwrap();
+        probe_writable("audit.dir", &dir.path().join("a/b/audit"), true).unwrap();
+        probe_writable("audit.signing_key_file", &file, false).unwrap();
+        // Refused whoever runs it: a path under a file, a file where a directory goes and the other way round.
+        for (path, is_dir, why) in [
+            (file.join("audit"), true, "ot a directory"),
+            (file.clone(), true, "ot a directory"),
+            (dir.path().to_owned(), false, "a directory, not a file"),
+        ] {
+            let err = probe_writable("audit.dir", &path, is_dir)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(why) && err.contains("audit.dir = "), "{err}");
+        }
+        // Permission bits bind everyone but root.
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if std::fs::metadata(&file).unwrap().uid() != 0 {
+            let locked = dir.path().join("locked");
+            std::fs::create_dir(&locked).unwrap();
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+            let err = probe_writable("audit.dir", &locked.join("audit"), true)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("ermission denied"), "{err}");
+        }
     }
 }

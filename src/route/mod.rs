@@ -62,6 +62,17 @@ pub enum RouteError {
     /// A routing entry names a destination that does not exist (validation normally catches this first).
     #[error("routing names unknown destination `{0}`")]
     UnknownDestination(String),
+    /// The API family has no default destination (`routing.<family> = ""`) and no model route matched.
+    #[error("this gateway forwards no {family}-format requests (routing.{family} is empty){}", match model {
+        Some(m) => format!(" and no routing.models entry matches model `{m}`"),
+        None => String::new(),
+    })]
+    NoDestination {
+        /// The request's API family.
+        family: &'static str,
+        /// The requested model as logs show it, when the request named one.
+        model: Option<String>,
+    },
 }
 
 /// How the gateway authenticates to a destination.
@@ -192,7 +203,8 @@ pub struct Route {
 #[derive(Debug)]
 pub struct RouteTable {
     destinations: Vec<Arc<Destination>>,
-    defaults: [usize; 3],
+    /// Per API family, the destination serving requests no model route claims; `None`: that family is not served.
+    defaults: [Option<usize>; 3],
     /// (pattern, destination index, the reason `model:<pattern>` its routes carry).
     model_routes: Vec<(String, usize, Arc<str>)>,
     /// The reasons that name no pattern.
@@ -281,10 +293,17 @@ impl RouteTable {
                 .ok_or_else(|| RouteError::UnknownDestination(name.to_owned()))
         };
         let r = &settings.routing;
+        let default_of = |name: &str| {
+            if name.is_empty() {
+                Ok(None)
+            } else {
+                index_of(name).map(Some)
+            }
+        };
         let defaults = [
-            index_of(&r.openai)?,
-            index_of(&r.anthropic)?,
-            index_of(&r.gemini)?,
+            default_of(&r.openai)?,
+            default_of(&r.anthropic)?,
+            default_of(&r.gemini)?,
         ];
         let mut model_routes = Vec::with_capacity(r.models.len());
         for (pattern, name) in &r.models {
@@ -310,9 +329,9 @@ impl RouteTable {
         &self.destinations
     }
 
-    /// The default destination of an API family.
-    pub fn default_for(&self, family: DestinationFormat) -> &Arc<Destination> {
-        &self.destinations[self.defaults[family_index(family)]]
+    /// The default destination of an API family; `None` when the family is not served (`routing.<family> = ""`).
+    pub fn default_for(&self, family: DestinationFormat) -> Option<&Arc<Destination>> {
+        self.defaults[family_index(family)].map(|i| &self.destinations[i])
     }
 
     /// Model-name routes in match order: (pattern, destination name).
@@ -366,10 +385,15 @@ impl RouteTable {
                 }
                 (Arc::clone(d), Arc::clone(reason))
             }
-            None => (
-                Arc::clone(self.default_for(family)),
-                Arc::clone(&self.default_reason),
-            ),
+            None => match self.default_for(family) {
+                Some(d) => (Arc::clone(d), Arc::clone(&self.default_reason)),
+                None => {
+                    return Err(RouteError::NoDestination {
+                        family: family.as_str(),
+                        model: model.map(str::to_owned),
+                    })
+                }
+            },
         };
         let served_model = model.and_then(|m| destination.model_map.get(m).cloned());
         Ok(Route {
@@ -406,7 +430,7 @@ mod tests {
     #[test]
     fn openai_base_path_replaces_sdk_prefix() {
         let t = table(&[]);
-        let d = t.default_for(DestinationFormat::Openai);
+        let d = t.default_for(DestinationFormat::Openai).unwrap();
         assert_eq!(
             d.upstream_uri("/v1/chat/completions", None)
                 .unwrap()
@@ -423,7 +447,7 @@ mod tests {
     #[test]
     fn gemini_paths_keep_their_version_and_the_given_query() {
         let t = table(&[]);
-        let g = t.default_for(DestinationFormat::Gemini);
+        let g = t.default_for(DestinationFormat::Gemini).unwrap();
         assert_eq!(
             g.upstream_uri(
                 "/v1beta/models/gemini-2.0-flash:streamGenerateContent",
@@ -446,22 +470,25 @@ mod tests {
         let t = table(&[("OPENAI_API_KEY", "sk-test"), ("ANTHROPIC_API_KEY", "ant")]);
         let mut h = HeaderMap::new();
         t.default_for(DestinationFormat::Openai)
+            .unwrap()
             .apply_credentials(&mut h)
             .unwrap();
         assert_eq!(h[AUTHORIZATION], "Bearer sk-test");
         assert!(h[AUTHORIZATION].is_sensitive());
         let mut h = HeaderMap::new();
         t.default_for(DestinationFormat::Anthropic)
+            .unwrap()
             .apply_credentials(&mut h)
             .unwrap();
         assert_eq!(h["x-api-key"], "ant");
         let err = t
             .default_for(DestinationFormat::Gemini)
+            .unwrap()
             .apply_credentials(&mut HeaderMap::new())
             .unwrap_err()
             .to_string();
         assert!(err.contains("GEMINI_API_KEY"), "{err}");
-        let dbg = format!("{:?}", t.default_for(DestinationFormat::Openai));
+        let dbg = format!("{:?}", t.default_for(DestinationFormat::Openai).unwrap());
         assert!(!dbg.contains("sk-test"), "{dbg}");
     }
 
@@ -480,5 +507,38 @@ mod tests {
             .select(DestinationFormat::Anthropic, Some("claude-kr"))
             .unwrap_err();
         assert!(matches!(e, RouteError::FormatMismatch { .. }));
+    }
+
+    #[test]
+    fn a_family_without_a_default_is_served_only_by_model_routes() {
+        let mut s = Settings::default();
+        s.routing.anthropic = String::new();
+        s.routing
+            .models
+            .insert("claude-kr*".into(), "anthropic".into());
+        let t = RouteTable::build(&s, |_| None).unwrap();
+        assert!(t.default_for(DestinationFormat::Anthropic).is_none());
+        let r = t
+            .select(DestinationFormat::Anthropic, Some("claude-kr-1"))
+            .unwrap();
+        assert_eq!(r.destination.name, "anthropic");
+        for model in [Some("claude-sonnet-4"), None] {
+            let e = t.select(DestinationFormat::Anthropic, model).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    RouteError::NoDestination {
+                        family: "anthropic",
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+            let text = e.to_string();
+            assert!(text.contains("routing.anthropic is empty"), "{text}");
+            assert_eq!(text.contains("claude-sonnet-4"), model.is_some(), "{text}");
+        }
+        // The other families are unaffected.
+        assert!(t.select(DestinationFormat::Openai, Some("gpt-4o")).is_ok());
     }
 }
