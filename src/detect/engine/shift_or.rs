@@ -10,17 +10,19 @@
 //! after a byte is a candidate end for that bucket; only then are the bucket's literals compared, each with one
 //! masked word comparison (the text's 8 bytes ending there are read once per candidate). `HAETAE_BENCH_LOOP=literals`
 //! (best of nine, this 2-vCPU VM, session 6): 0.63–0.93 GB/s against 0.42–0.50 GB/s for the lazy DFA over the same
-//! literals; Hyperscan's literal matcher (SIMD) 1.4–2.0 GB/s. Session 22's bucket plan: ~1.0 GB/s clean.
+//! literals; Hyperscan's literal matcher (SIMD) 1.4–2.0 GB/s. Session 22 (the sample plan below, 16-byte steps):
+//! 1.07–1.21 GB/s clean, 0.88–0.98 GB/s dense, at load average ~6.
 //!
 //! Which literals share a bucket decides how many candidates are verified: [`assign_buckets`] starts from a plan by
 //! length and script and moves literals between buckets while that lowers a cost measured on a built-in sample of
 //! ordinary prompt text (`trigger_sample.txt`, not the bench corpus): bucket candidates per MB of the bench corpora
-//! went from 16,587 to 3,550 (clean; 3,430 of them are hits) and from 16,117 to 7,258 (dense).
+//! went from 16,587 to 3,550 (clean, for 3,430 hits) and from 16,117 to 7,258 (dense, for 4,065 hits).
 //!
 //! 16 buckets of 4 lanes left fewer candidates (272k against 341k on 20 MB) and read faster than 8 of 8. The text is
-//! stepped through eight bytes at a time while no candidate ends in them (the AND of the eight states has a clear
+//! stepped through [`STEP`] bytes at a time while no candidate ends in them (the AND of their states has a clear
 //! top-lane bit exactly when one of them has), each byte loaded by itself (session 22: a word load with a shift and a
-//! zero-extension per byte took 52 instructions per eight bytes, byte loads take 44).
+//! zero-extension per byte took 52 instructions per eight bytes, byte loads take 44; with candidates 4× rarer since
+//! the sample plan, 16 bytes per check instead of 8 saved another 2.8 % of the clean scan's instructions).
 //!
 //! Term prefixes of merged dictionaries can ride along (ids from `dict_from` on): every occurrence of one, overlaps
 //! included, is collected as a dictionary candidate instead of being a hit.
@@ -41,6 +43,8 @@ const LANES: usize = 4;
 /// Buckets per literal category: Hangul by syllables (1, 2, 3+), then ASCII by bytes (≤ 3, 4–5, 6+). Two-syllable
 /// Hangul literals (provinces, titles, labels) are the most numerous, so they get the most buckets.
 const CATEGORY_BUCKETS: [usize; 6] = [1, 6, 2, 2, 2, 3];
+/// Bytes stepped through per check for candidates (the fast loop of [`ShiftOrHits::advance`]).
+const STEP: usize = 16;
 /// Bits per lane (one per bucket).
 const LANE_BITS: u32 = BUCKETS as u32;
 /// Shift that brings the top lane (distance 0 from a candidate end) down to bit 0.
@@ -476,9 +480,9 @@ impl ShiftOrHits<'_> {
         let hay = self.hay;
         let mut d = self.state;
         let mut i = self.at;
-        // Eight bytes at a time while no candidate ends in them: the AND of the eight states has a clear bit in its
-        // top lane exactly when one of them has.
-        while let Some(chunk) = hay.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        // `STEP` bytes at a time while no candidate ends in them: the AND of their states has a clear bit in its top
+        // lane exactly when one of them has.
+        while let Some(chunk) = hay.get(i..).and_then(<[u8]>::first_chunk::<STEP>) {
             let mut e = d;
             let mut all = !0u64;
             // One byte load per byte: extracting the bytes from one word load cost a shift and a zero-extension each.
@@ -490,7 +494,7 @@ impl ShiftOrHits<'_> {
                 break;
             }
             d = e;
-            i += 8;
+            i += STEP;
         }
         while i < hay.len() {
             d = (d << LANE_BITS) | masks[usize::from(hay[i])];
