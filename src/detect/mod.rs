@@ -33,6 +33,17 @@
 //! (`주민등록번호는`); ASCII keywords need a word start. A finding is reported when its score reaches the threshold
 //! (0.5 by default, per entity configurable).
 //!
+//! # Builtin selection
+//! `enabled`, `disabled` and `thresholds` name entities and act per entity, although one builtin detector may report
+//! several (the 13-digit number: `KR_RRN`, `KR_FRN` or `KR_CRN`; a context-gated number: `KR_BANK_ACCOUNT` or
+//! `KR_HEALTH_INSURANCE`). Every builtin detector runs whatever the selection; a finding of a left-out entity, or one
+//! that reaches the default threshold but not its entity's raised threshold, still settles overlaps with the other
+//! builtin findings and is dropped afterwards, so the findings of any selection are exactly those of all builtins
+//! minus the left-out ones (an RRN-shaped number with `KR_RRN` disabled is not re-reported as a CRN, a BRN with
+//! `KR_BRN` disabled not as a bank account). Custom findings settle overlaps only against the builtin findings that
+//! are kept, so a custom detector standing in for a disabled builtin is not hidden by it. A threshold lowered below
+//! the default admits more candidates, which claim their spans like any finding.
+//!
 //! # Overlaps
 //! Regex findings never overlap (leftmost-first, non-overlapping). 13-digit `YYMMDD-NNNNNNN` numbers are resolved by
 //! rule: corporate context (`법인`) + valid 법인등록번호 checksum → `KR_CRN`; else a valid date with 7th digit 1–4/9/0
