@@ -300,3 +300,51 @@ fn a_disabled_builtin_does_not_hide_a_custom_detector() {
     .unwrap();
     assert_eq!(findings(&without, text), [("STAFF".to_owned(), 8, 17, 60)]);
 }
+
+/// Policy mistakes that cannot be meant are refused, naming the detector.
+#[test]
+fn policy_mistakes_are_refused() {
+    let err = |toml_text: &str| Engine::new(&config(toml_text)).unwrap_err().to_string();
+    let e = err("[[detectors]]\nid = \"KR_RRN\"\npattern = 'EMP-[0-9]{6}'\n");
+    assert!(
+        e.contains("KR_RRN") && e.contains("builtin entity id"),
+        "{e}"
+    );
+    let e = err("[[detectors]]\nid = \"A\"\npattern = 'A[0-9]'\n\n[[detectors]]\nid = \"A\"\npattern = 'B[0-9]'\n");
+    assert!(e.contains("duplicate detector id"), "{e}");
+    let e = err("[[detectors]]\nid = \"X1\"\npattern = 'X[0-9]'\ncontext = [\"사번\", \"  \"]\n");
+    assert!(e.contains("X1") && e.contains("blank"), "{e}");
+    let e = err("[[detectors]]\nid = \"X1\"\nentity = \"credit card\"\npattern = 'X[0-9]'\n");
+    assert!(e.contains("X1") && e.contains("entity"), "{e}");
+    assert!(matches!(
+        Engine::new(&config("[builtins]\nenabled = []\n")),
+        Err(DetectError::NothingToDetect)
+    ));
+    assert!(matches!(
+        Engine::new(&config(
+            "[builtins]\nenabled = [\"EMAIL\"]\ndisabled = [\"EMAIL\"]\n"
+        )),
+        Err(DetectError::NothingToDetect)
+    ));
+    // Custom detectors alone are a valid configuration.
+    Engine::new(&config(
+        "[builtins]\nenabled = []\n\n[[detectors]]\nid = \"X1\"\npattern = 'X[0-9]'\n",
+    ))
+    .unwrap();
+}
+
+/// Near misses of builtin entity ids compile but are warned about.
+#[test]
+fn near_miss_entity_names_are_warned_about() {
+    let c = config(
+        "[[detectors]]\nid = \"X1\"\nentity = \"CREDIT_CRAD\"\npattern = 'X[0-9]'\n\n\
+         [[detectors]]\nid = \"KR_EMP\"\npattern = 'E[0-9]'\n\n\
+         [[detectors]]\nid = \"ACME_EMPLOYEE_ID\"\npattern = 'A[0-9]'\n\n\
+         [[detectors]]\nid = \"Y1\"\nentity = \"CREDIT_CARD\"\npattern = 'Y[0-9]'\n",
+    );
+    Engine::new(&c).unwrap();
+    let w = c.warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].contains("X1") && w[0].contains("CREDIT_CARD"), "{w:?}");
+    assert!(w[1].contains("KR_EMP") && w[1].contains("KR_"), "{w:?}");
+}

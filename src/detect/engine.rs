@@ -484,6 +484,9 @@ impl Engine {
             }
             builtin_threshold[i] = *t;
         }
+        if !report.contains(&true) && config.detectors.is_empty() {
+            return Err(DetectError::NothingToDetect);
+        }
         let threshold_of = |e: &Entity| {
             e.builtin_index()
                 .map_or(DEFAULT_THRESHOLD, |i| builtin_threshold[i])
@@ -579,12 +582,27 @@ impl Engine {
             if detectors.iter().any(|d| *d.name == *spec.id) {
                 return Err(bad("duplicate detector id"));
             }
+            if Entity::builtin_from_str(&spec.id).is_some() {
+                return Err(bad(
+                    "id is a builtin entity id; give the detector its own id and set `entity` to report under it",
+                ));
+            }
+            if spec.context.iter().any(|w| w.trim().is_empty()) {
+                return Err(bad("context words must not be blank"));
+            }
             for (what, v) in [("score", spec.score), ("threshold", spec.threshold)] {
                 if !(0.0..=1.0).contains(&v) {
                     return Err(bad(&format!("{what} must be in 0..=1")));
                 }
             }
             let entity_id = spec.entity.clone().unwrap_or_else(|| spec.id.clone());
+            if entity_id.is_empty()
+                || !entity_id
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(bad("entity must be non-empty upper-case A-Z, 0-9, _"));
+            }
             let entity = Entity::builtin_from_str(&entity_id)
                 .unwrap_or_else(|| Entity::Custom(Arc::from(entity_id.as_str())));
             let group = BUILTIN_GROUPS

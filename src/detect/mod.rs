@@ -63,9 +63,10 @@
 //! thresholds = { KR_PASSPORT = 0.7 }
 //!
 //! [[detectors]]
-//! id = "ACME_EMPLOYEE_ID"            # A-Z 0-9 _; also the entity unless `entity` is set
-//! pattern = 'EMP-[0-9]{6}'           # regex (size-limited), or:
-//! context = ["사번", "employee"]     # optional; +context_score when present
+//! id = "ACME_EMPLOYEE_ID"            # A-Z 0-9 _, unique, not a builtin entity id; the entity unless `entity` is set
+//! # entity = "PERSON"                # report under a builtin (or another custom) entity; A-Z 0-9 _
+//! pattern = '(?-u:\b)EMP-[0-9]{6}(?-u:\b)'   # regex (size-limited; no boundary is added), or:
+//! context = ["사번", "employee"]     # optional, no blank words; +context_score when present
 //! context_required = false
 //! validator = "none"                 # none | luhn | iban | kr_rrn | kr_brn | kr_crn | us_ssn | ipv4 | ipv6
 //! score = 0.6                        # base score
@@ -78,6 +79,13 @@
 //! terms_file = "codenames.txt"       # one term per line, resolved by the caller (see CustomDetectorSpec)
 //! case_insensitive = true
 //! ```
+//! A custom regex matches exactly what it says (no boundary check is added, unlike builtins): write `(?-u:\b)` (an
+//! ASCII word boundary; the Unicode `\b` is slow on Korean text) where the id must not continue. A dictionary term
+//! must not touch an ASCII letter or digit, but may touch Hangul on either side (particles attach: `해태 프로젝트의`),
+//! so a short Korean term also matches inside a longer word (`정원` in `공정원칙`). Refused: a custom id equal to a
+//! builtin entity id or another detector's, blank context words, a configuration that detects nothing
+//! ([`DetectError::NothingToDetect`]). Compiled but warned about ([`DetectConfig::warnings`]): a custom entity within
+//! two edits of a builtin id (`CREDIT_CRAD`) or in its `KR_` namespace.
 //! See `policies/custom-detectors.example.toml`.
 
 mod builtin;
@@ -159,6 +167,12 @@ pub enum DetectError {
         /// What is wrong.
         reason: String,
     },
+    /// The configuration reports nothing: no builtin entity is enabled and there is no custom detector.
+    #[error(
+        "the configuration detects nothing: no builtin entity is enabled (`enabled = []`, or every one disabled) \
+         and there are no custom detectors"
+    )]
+    NothingToDetect,
     /// Compiling the combined automaton failed.
     #[error("compiling the detector union failed: {0}")]
     Build(String),
