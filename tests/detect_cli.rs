@@ -191,3 +191,179 @@ fn jsonl_answers_each_line_before_waiting_for_the_next() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+fn data(name: &str) -> String {
+    format!("{}/tests/data/scan/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One unreadable input does not stop the others: a CP949 file is named on stderr with the `iconv` fix, the good
+/// file is still reported (table and `--json`), and the exit status is 2. `-` is stdin; a directory is an error.
+#[test]
+fn a_bad_input_is_reported_and_the_others_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.txt");
+    std::fs::write(&good, "연락처 010-2837-4651\n").unwrap();
+    let good = good.to_str().unwrap();
+    let cp949 = data("cp949_doc.txt");
+    let (code, out, err) = run(&["scan", good, &cp949], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(out.contains("KR_PHONE"), "{out}");
+    assert!(
+        err.contains("cp949_doc.txt")
+            && err.contains("not UTF-8")
+            && err.contains("iconv -f cp949 -t utf-8"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["scan", "--json", &cp949, good], "");
+    assert_eq!(code, 2, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["inputs"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["inputs"][0]["findings"][0]["entity"], "KR_PHONE");
+    assert!(doc["errors"][0]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("cp949_doc.txt"));
+
+    let (code, out, err) = run(&["scan", "--json", "-", good], "메일 kim@example.com");
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["inputs"][0]["source"], "-");
+    assert_eq!(doc["inputs"][0]["findings"][0]["entity"], "EMAIL");
+
+    let d = dir.path().to_str().unwrap();
+    let (code, out, err) = run(&["scan", d, good], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("is a directory"), "{err}");
+    assert!(out.contains("KR_PHONE"), "{out}");
+}
+
+/// File names are untrusted: control characters are escaped in the table.
+#[test]
+fn file_names_are_printed_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir.path().join("e\u{1b}[31m.txt");
+    std::fs::write(&evil, "010-2837-4651\n").unwrap();
+    let (code, out, _) = run(&["scan", evil.to_str().unwrap()], "");
+    assert_eq!(code, 0);
+    assert!(
+        !out.contains('\u{1b}') && out.contains("e\\u{1b}[31m.txt"),
+        "{out:?}"
+    );
+}
+
+/// Password previews show no punctuation structure and no tail (the review's samples).
+#[test]
+fn secret_previews_reveal_nothing_of_the_value() {
+    let (code, out, err) = run(&["scan", &data("password_preview.txt")], "");
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.split_whitespace().nth(3) == Some("SECRET_KEY"))
+        .collect();
+    assert_eq!(rows.len(), 5, "{out}");
+    for row in rows {
+        let preview = row.rsplit("  ").next().unwrap();
+        assert_eq!(preview, "********", "{row}");
+    }
+}
+
+/// `--jsonl`: a bad line (not UTF-8, not JSON) is reported with its one line number and skipped, the rest is
+/// answered, the exit status is 2; a leading BOM is accepted; ids are echoed exactly as given; findings name
+/// their detector.
+#[test]
+fn jsonl_reports_bad_lines_and_keeps_going() {
+    let (code, out, err) = run(&["scan", "--jsonl", &data("invalid_utf8_line3.jsonl")], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("line 3") && err.contains("not UTF-8"), "{err}");
+    let ids: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].clone())
+        .collect();
+    assert_eq!(ids, [1, 2, 4]);
+
+    let (code, out, err) = run(&["scan", "--jsonl", &data("bad_json_line4.jsonl")], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("line 4") && !err.contains("line 2"), "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+
+    let (code, out, err) = run(&["scan", "--jsonl", &data("bom.jsonl")], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("KR_PHONE") && out.contains("\"detector\""),
+        "{out}"
+    );
+
+    let (code, out, err) = run(&["scan", "--jsonl", &data("ids.jsonl")], "");
+    assert_eq!(code, 0, "{err}");
+    let ids: Vec<&str> = out
+        .lines()
+        .map(|l| {
+            let rest = l.strip_prefix("{\"id\":").unwrap();
+            &rest[..rest.find(",\"findings\"").unwrap()]
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "12345678901234567890",
+            "9007199254740993",
+            "1.10",
+            "\"\\ud83d\\ude00\"",
+            "-0",
+            "1e400"
+        ]
+    );
+    let (_, out, _) = run(&["scan", "--jsonl"], "{\"text\":\"x\"}\n");
+    assert_eq!(out.trim(), "{\"id\":null,\"findings\":[]}");
+}
+
+/// Policy warnings reach stderr; a policy that detects nothing is refused; TOML errors give a plain line number.
+#[test]
+fn policy_mistakes_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(
+        &typo,
+        "[[detectors]]\nid = \"X1\"\nentity = \"CREDIT_CRAD\"\npattern = 'EMP-[0-9]{6}'\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["scan", "--policy", typo.to_str().unwrap()], "EMP-123456");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning") && err.contains("CREDIT_CARD"),
+        "{err}"
+    );
+
+    let none = dir.path().join("none.toml");
+    std::fs::write(&none, "[builtins]\nenabled = []\n").unwrap();
+    let (code, _, err) = run(&["scan", "--policy", none.to_str().unwrap()], "x");
+    assert_eq!(code, 2);
+    assert!(err.contains("detects nothing"), "{err}");
+
+    let syntax = dir.path().join("syntax.toml");
+    std::fs::write(&syntax, "[builtins]\n\n\nenabled = [\"EMAIL\" \"PHONE\"]\n").unwrap();
+    let (code, _, err) = run(&["scan", "--policy", syntax.to_str().unwrap()], "x");
+    assert_eq!(code, 2);
+    assert!(err.contains("syntax.toml: line 4: "), "{err}");
+}
+
+/// The example policy's employee id does not match inside a longer number or word.
+#[test]
+fn example_policy_employee_id_needs_boundaries() {
+    let policy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/policies/custom-detectors.example.toml"
+    );
+    let (_, out, err) = run(
+        &["scan", "--policy", policy, "--json"],
+        "EMP-1234567\nXEMP-123456\n사번 EMP-123456\n",
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{err}"));
+    let found: Vec<(u64, &str)> = doc["inputs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["start"].as_u64().unwrap(), f["entity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, [(31, "ACME_EMPLOYEE_ID")]);
+}

@@ -206,3 +206,145 @@ fn terms_file_resolution_is_the_callers_io() {
     let engine = Engine::new(&cfg).unwrap();
     assert_eq!(engine.scan("the alpha project and 베타").len(), 2);
 }
+
+/// One line per builtin entity (the security review's `F_all_entities.txt`).
+const ALL_ENTITIES: &str = include_str!("data/detect/all_entities.txt");
+
+fn findings(engine: &Engine, text: &str) -> Vec<(String, usize, usize, u32)> {
+    engine
+        .scan(text)
+        .iter()
+        .map(|f| {
+            (
+                f.entity.to_string(),
+                f.start,
+                f.end,
+                (f.score * 100.0).round() as u32,
+            )
+        })
+        .collect()
+}
+
+fn ids_toml(ids: &[&str]) -> String {
+    let quoted: Vec<String> = ids.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// `enabled`, `disabled` and `thresholds` act per entity even where one builtin detector reports several (the
+/// 13-digit number: RRN, FRN, CRN; context-gated numbers: bank account, health insurance): enabling one entity
+/// reports exactly its findings of the full scan, disabling one removes exactly those.
+#[test]
+fn builtin_selection_is_per_entity_for_every_builtin() {
+    let full = findings(&Engine::builtin().unwrap(), ALL_ENTITIES);
+    for e in haetae::detect::BUILTIN_ENTITIES {
+        let id = e.as_str();
+        assert!(
+            full.iter().any(|f| f.0 == id),
+            "the sample text lacks {id}: {full:?}"
+        );
+        let only = Engine::new(&config(&format!(
+            "[builtins]\nenabled = {}\n",
+            ids_toml(&[id])
+        )))
+        .unwrap();
+        let expect: Vec<_> = full.iter().filter(|f| f.0 == id).cloned().collect();
+        assert_eq!(findings(&only, ALL_ENTITIES), expect, "enabled = [{id}]");
+        let without = Engine::new(&config(&format!(
+            "[builtins]\ndisabled = {}\n",
+            ids_toml(&[id])
+        )))
+        .unwrap();
+        let expect: Vec<_> = full.iter().filter(|f| f.0 != id).cloned().collect();
+        assert_eq!(
+            findings(&without, ALL_ENTITIES),
+            expect,
+            "disabled = [{id}]"
+        );
+    }
+}
+
+/// A threshold applies to its entity only, also for entities reported by a shared detector.
+#[test]
+fn thresholds_are_per_entity() {
+    let full = findings(&Engine::builtin().unwrap(), ALL_ENTITIES);
+    let mut checked = Vec::new();
+    for (id, score) in full.iter().map(|f| (f.0.as_str(), f.3)) {
+        if score >= 100 {
+            continue;
+        }
+        checked.push(id);
+        let strict = Engine::new(&config(&format!(
+            "[builtins]\nthresholds = {{ {id} = {} }}\n",
+            (score + 1) as f32 / 100.0
+        )))
+        .unwrap();
+        let expect: Vec<_> = full.iter().filter(|f| f.0 != id).cloned().collect();
+        assert_eq!(findings(&strict, ALL_ENTITIES), expect, "threshold of {id}");
+    }
+    for id in ["KR_BANK_ACCOUNT", "KR_HEALTH_INSURANCE", "KR_CRN"] {
+        assert!(checked.contains(&id), "{id} not checked: {full:?}");
+    }
+}
+
+/// A custom detector that stands in for a disabled builtin is not hidden by it: the builtin's findings are dropped
+/// before custom findings settle their overlaps.
+#[test]
+fn a_disabled_builtin_does_not_hide_a_custom_detector() {
+    let policy = "[[detectors]]\nid = \"STAFF\"\nterms = [\"홍길동\"]\n";
+    let text = "성명: 홍길동";
+    let with_person = Engine::new(&config(policy)).unwrap();
+    assert_eq!(findings(&with_person, text)[0].0, "PERSON");
+    let without = Engine::new(&config(&format!(
+        "[builtins]\ndisabled = [\"PERSON\"]\n{policy}"
+    )))
+    .unwrap();
+    assert_eq!(findings(&without, text), [("STAFF".to_owned(), 8, 17, 60)]);
+}
+
+/// Policy mistakes that cannot be meant are refused, naming the detector.
+#[test]
+fn policy_mistakes_are_refused() {
+    let err = |toml_text: &str| Engine::new(&config(toml_text)).unwrap_err().to_string();
+    let e = err("[[detectors]]\nid = \"KR_RRN\"\npattern = 'EMP-[0-9]{6}'\n");
+    assert!(
+        e.contains("KR_RRN") && e.contains("builtin entity id"),
+        "{e}"
+    );
+    let e = err("[[detectors]]\nid = \"A\"\npattern = 'A[0-9]'\n\n[[detectors]]\nid = \"A\"\npattern = 'B[0-9]'\n");
+    assert!(e.contains("duplicate detector id"), "{e}");
+    let e = err("[[detectors]]\nid = \"X1\"\npattern = 'X[0-9]'\ncontext = [\"사번\", \"  \"]\n");
+    assert!(e.contains("X1") && e.contains("blank"), "{e}");
+    let e = err("[[detectors]]\nid = \"X1\"\nentity = \"credit card\"\npattern = 'X[0-9]'\n");
+    assert!(e.contains("X1") && e.contains("entity"), "{e}");
+    assert!(matches!(
+        Engine::new(&config("[builtins]\nenabled = []\n")),
+        Err(DetectError::NothingToDetect)
+    ));
+    assert!(matches!(
+        Engine::new(&config(
+            "[builtins]\nenabled = [\"EMAIL\"]\ndisabled = [\"EMAIL\"]\n"
+        )),
+        Err(DetectError::NothingToDetect)
+    ));
+    // Custom detectors alone are a valid configuration.
+    Engine::new(&config(
+        "[builtins]\nenabled = []\n\n[[detectors]]\nid = \"X1\"\npattern = 'X[0-9]'\n",
+    ))
+    .unwrap();
+}
+
+/// Near misses of builtin entity ids compile but are warned about.
+#[test]
+fn near_miss_entity_names_are_warned_about() {
+    let c = config(
+        "[[detectors]]\nid = \"X1\"\nentity = \"CREDIT_CRAD\"\npattern = 'X[0-9]'\n\n\
+         [[detectors]]\nid = \"KR_EMP\"\npattern = 'E[0-9]'\n\n\
+         [[detectors]]\nid = \"ACME_EMPLOYEE_ID\"\npattern = 'A[0-9]'\n\n\
+         [[detectors]]\nid = \"Y1\"\nentity = \"CREDIT_CARD\"\npattern = 'Y[0-9]'\n",
+    );
+    Engine::new(&c).unwrap();
+    let w = c.warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].contains("X1") && w[0].contains("CREDIT_CARD"), "{w:?}");
+    assert!(w[1].contains("KR_EMP") && w[1].contains("KR_"), "{w:?}");
+}

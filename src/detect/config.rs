@@ -68,7 +68,8 @@ pub enum ValidatorKind {
 pub struct CustomDetectorSpec {
     /// Detector id (reported as `detector`); upper-case `A-Z0-9_`, also the entity id unless `entity` is set.
     pub id: String,
-    /// Entity id reported in findings (defaults to `id`). May name a builtin entity (`"PERSON"`).
+    /// Entity id reported in findings (defaults to `id`). May name a builtin entity (`"PERSON"`); otherwise upper-case
+    /// `A-Z0-9_` like an id (a near miss of a builtin id is warned about: [`DetectConfig::warnings`]).
     #[serde(default)]
     pub entity: Option<String>,
     /// Regex (regex-automata syntax). Compiled with a size limit; rejected at load if too big.
@@ -111,6 +112,63 @@ fn default_context_score() -> f32 {
 }
 fn default_threshold() -> f32 {
     0.5
+}
+
+impl DetectConfig {
+    /// Things in the configuration that compile but are probably mistakes, one message each (naming the detector,
+    /// never a term or pattern): a custom entity name within two edits of a builtin entity id (`CREDIT_CRAD`) or in
+    /// the builtin `KR_` namespace without being a builtin id. Such a name is reported as a custom entity, which a
+    /// consumer matching on `CREDIT_CARD` would never see. The caller shows them (`haetae scan` on stderr, the
+    /// gateway in its policy summary); [`crate::detect::Engine::new`] refuses what cannot be meant (a custom id
+    /// equal to a builtin id, blank context words, a configuration that detects nothing).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for spec in &self.detectors {
+            let entity = spec.entity.as_deref().unwrap_or(&spec.id);
+            if crate::detect::Entity::builtin_from_str(entity).is_some() {
+                continue;
+            }
+            let near = crate::detect::BUILTIN_ENTITIES
+                .iter()
+                .map(|e| e.as_str())
+                .find(|b| entity.len() >= 4 && edit_distance(entity, b) <= 2);
+            let key = if spec.entity.is_some() {
+                "entity"
+            } else {
+                "id"
+            };
+            if let Some(b) = near {
+                out.push(format!(
+                    "detector {}: {key} {entity:?} is not a builtin entity but looks like {b}; it is reported as a \
+                     custom entity (set entity = {b:?} if that was meant)",
+                    spec.id
+                ));
+            } else if entity.starts_with("KR_") {
+                out.push(format!(
+                    "detector {}: {key} {entity:?} uses the builtin `KR_` prefix but is not a builtin entity; it is \
+                     reported as a custom entity",
+                    spec.id
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Levenshtein distance over bytes (ids are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, &ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
 }
 
 impl CustomDetectorSpec {

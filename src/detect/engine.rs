@@ -65,6 +65,8 @@ pub fn trigger_filter_agrees(text: &str) -> Result<bool, DetectError> {
 use scanners::{person_ko_ok, PEM_END, SURNAMES};
 use shift_or::{ShiftOr, ShiftOrHits};
 
+/// Minimum score of a builtin entity's findings unless the policy sets another (`[builtins] thresholds`).
+const DEFAULT_THRESHOLD: f32 = 0.5;
 /// Size limit for one custom regex (compiled NFA), in bytes.
 pub const CUSTOM_REGEX_SIZE_LIMIT: usize = 2 * 1024 * 1024;
 /// Maximum number of dictionary terms per custom detector.
@@ -387,6 +389,12 @@ pub struct Engine {
     /// Trigger literals of the builtin union (`None` when custom regexes are compiled in: then the union runs
     /// unanchored over the whole text).
     triggers: Option<Triggers>,
+    /// Per builtin entity (index in [`BUILTIN_ENTITIES`]): whether builtin detectors' findings of it are reported.
+    builtin_report: [bool; BUILTIN_ENTITIES.len()],
+    /// Per builtin entity: the minimum score of builtin detectors' findings of it.
+    builtin_threshold: [f32; BUILTIN_ENTITIES.len()],
+    /// Some builtin entity is not reported: findings go through [`Engine::drop_unreported`].
+    unreported_any: bool,
     pool: Pool<Scratch, ScratchMaker>,
 }
 
@@ -445,51 +453,50 @@ impl Engine {
                 })
                 .collect()
         };
-        let mut enabled: Vec<Entity> = match &config.builtins.enabled {
-            Some(ids) => parse_ids(ids)?,
-            None => BUILTIN_ENTITIES.to_vec(),
-        };
-        let disabled = parse_ids(&config.builtins.disabled)?;
-        enabled.retain(|e| !disabled.contains(e));
-        for (id, t) in &config.builtins.thresholds {
-            if Entity::builtin_from_str(id).is_none() {
-                return Err(DetectError::UnknownBuiltin(id.clone()));
+        // `enabled`, `disabled` and `thresholds` act per ENTITY, not per detector: one builtin detector may report
+        // several entities (the 13-digit number: RRN, FRN or CRN; a context-gated number: bank account or health
+        // insurance card). Every builtin detector is therefore compiled whatever the selection, and settles its
+        // span exactly as with every builtin on; a finding of an entity that is not reported, or that reaches the
+        // default threshold but not its entity's raised one, is dropped only after overlaps are resolved
+        // (`Engine::drop_unreported`), so leaving out one entity never hides, re-labels or uncovers another's
+        // finding. (A threshold LOWERED below the default admits more candidates, which then claim their spans.)
+        let mut report = [config.builtins.enabled.is_none(); BUILTIN_ENTITIES.len()];
+        for e in parse_ids(config.builtins.enabled.as_deref().unwrap_or_default())? {
+            if let Some(i) = e.builtin_index() {
+                report[i] = true;
             }
+        }
+        for e in parse_ids(&config.builtins.disabled)? {
+            if let Some(i) = e.builtin_index() {
+                report[i] = false;
+            }
+        }
+        let mut builtin_threshold = [DEFAULT_THRESHOLD; BUILTIN_ENTITIES.len()];
+        for (id, t) in &config.builtins.thresholds {
+            let Some(i) = Entity::builtin_from_str(id).and_then(|e| e.builtin_index()) else {
+                return Err(DetectError::UnknownBuiltin(id.clone()));
+            };
             if !(0.0..=1.0).contains(t) {
                 return Err(DetectError::InvalidSpec {
                     detector: id.clone(),
                     reason: "threshold must be in 0..=1".into(),
                 });
             }
+            builtin_threshold[i] = *t;
+        }
+        if !report.contains(&true) && config.detectors.is_empty() {
+            return Err(DetectError::NothingToDetect);
         }
         let threshold_of = |e: &Entity| {
-            config
-                .builtins
-                .thresholds
-                .get(e.as_str())
-                .copied()
-                .unwrap_or(0.5)
+            e.builtin_index()
+                .map_or(DEFAULT_THRESHOLD, |i| builtin_threshold[i])
         };
 
         let mut detectors: Vec<Detector> = Vec::new();
         let mut pats: Vec<PatInfo> = Vec::new();
         let mut hirs: Vec<regex_syntax::hir::Hir> = Vec::new();
 
-        // Re-classifying checks may report a sibling entity; such a pattern is kept if any of its entities is on.
-        let reports = |check: Check, entity: &Entity| -> Vec<Entity> {
-            match check {
-                Check::Rrn13 => vec![Entity::KrRrn, Entity::KrFrn, Entity::KrCrn],
-                Check::ContextNumeric => vec![Entity::KrBankAccount, Entity::KrHealthInsurance],
-                _ => vec![entity.clone()],
-            }
-        };
         for p in builtin::patterns() {
-            if !reports(p.check, &p.entity)
-                .iter()
-                .any(|e| enabled.contains(e))
-            {
-                continue;
-            }
             let det = match detectors.iter().position(|d| &*d.name == p.detector) {
                 Some(i) => i,
                 None => {
@@ -522,9 +529,6 @@ impl Engine {
 
         let mut scanners = Vec::new();
         for (name, entity, base, check, boundary) in SCANNERS {
-            if !enabled.contains(entity) {
-                continue;
-            }
             detectors.push(Detector {
                 name: Arc::from(*name),
                 entity: entity.clone(),
@@ -578,12 +582,27 @@ impl Engine {
             if detectors.iter().any(|d| *d.name == *spec.id) {
                 return Err(bad("duplicate detector id"));
             }
+            if Entity::builtin_from_str(&spec.id).is_some() {
+                return Err(bad(
+                    "id is a builtin entity id; give the detector its own id and set `entity` to report under it",
+                ));
+            }
+            if spec.context.iter().any(|w| w.trim().is_empty()) {
+                return Err(bad("context words must not be blank"));
+            }
             for (what, v) in [("score", spec.score), ("threshold", spec.threshold)] {
                 if !(0.0..=1.0).contains(&v) {
                     return Err(bad(&format!("{what} must be in 0..=1")));
                 }
             }
             let entity_id = spec.entity.clone().unwrap_or_else(|| spec.id.clone());
+            if entity_id.is_empty()
+                || !entity_id
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(bad("entity must be non-empty upper-case A-Z, 0-9, _"));
+            }
             let entity = Entity::builtin_from_str(&entity_id)
                 .unwrap_or_else(|| Entity::Custom(Arc::from(entity_id.as_str())));
             let group = BUILTIN_GROUPS
@@ -891,6 +910,10 @@ impl Engine {
             scanners,
             person_suffixes,
             triggers,
+            builtin_report: report,
+            builtin_threshold,
+            unreported_any: report.contains(&false)
+                || builtin_threshold.iter().any(|&t| t > DEFAULT_THRESHOLD),
             pool: Pool::new(maker),
         })
     }
@@ -1043,7 +1066,49 @@ impl Engine {
             f.start += base;
             f.end += base;
         }
+        if self.unreported_any {
+            self.drop_unreported(out, first);
+        } else {
+            resolve_overlaps(out, first);
+        }
+    }
+
+    /// Overlaps when some builtin entity is not reported or has a threshold above the default: the builtin findings
+    /// (unreported ones included) settle
+    /// their overlaps among themselves exactly as with every builtin on, then the unreported ones are dropped, then
+    /// custom findings settle against what is left (so a custom detector that replaces a left-out builtin, such as a
+    /// name dictionary with `PERSON` disabled, is not hidden by it). A custom detector's finding is never dropped,
+    /// whatever entity it reports.
+    fn drop_unreported(&self, out: &mut Vec<Finding>, first: usize) {
+        let mut custom = Vec::new();
+        let mut w = first;
+        for r in first..out.len() {
+            if is_custom_detector(&out[r].detector) {
+                custom.push(out[r].clone());
+            } else {
+                out.swap(w, r);
+                w += 1;
+            }
+        }
+        out.truncate(w);
         resolve_overlaps(out, first);
+        let (report, threshold) = (&self.builtin_report, &self.builtin_threshold);
+        let mut w = first;
+        for r in first..out.len() {
+            let f = &out[r];
+            if f.entity
+                .builtin_index()
+                .is_none_or(|i| report[i] && f.score >= threshold[i])
+            {
+                out.swap(w, r);
+                w += 1;
+            }
+        }
+        out.truncate(w);
+        if !custom.is_empty() {
+            out.extend(custom);
+            resolve_overlaps(out, first);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1610,10 +1675,15 @@ impl Engine {
             return None;
         }
         let score = score.clamp(0.0, 1.0);
-        let threshold = if entity == d.entity {
-            d.threshold
-        } else {
-            self.threshold_for(&entity).unwrap_or(d.threshold)
+        // A builtin detector's finding needs its entity's threshold (also when it was re-classified to a sibling);
+        // a custom detector's, the detector's own.
+        // A threshold raised above the default is applied after overlaps (`drop_unreported`): up to the default the
+        // finding still claims its span.
+        let threshold = match entity.builtin_index() {
+            Some(i) if d.custom_validator.is_none() => {
+                self.builtin_threshold[i].min(DEFAULT_THRESHOLD)
+            }
+            _ => d.threshold,
         };
         if score < threshold || e <= s {
             return None;
@@ -1626,13 +1696,12 @@ impl Engine {
             detector: Arc::clone(&d.name),
         })
     }
+}
 
-    fn threshold_for(&self, entity: &Entity) -> Option<f32> {
-        self.detectors
-            .iter()
-            .find(|d| &d.entity == entity)
-            .map(|d| d.threshold)
-    }
+/// Whether a finding's detector is a custom one: custom ids are upper-case `A-Z0-9_` (checked when the engine is
+/// built), every builtin detector name holds a lower-case letter (`kr_rrn`, `secret.aws`).
+fn is_custom_detector(name: &str) -> bool {
+    !name.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// Validator of a custom detector: `false` drops the candidate.
@@ -3246,6 +3315,18 @@ mod tests {
             .collect();
         out.sort_unstable();
         out
+    }
+
+    /// [`is_custom_detector`] tells builtin from custom findings by the detector name's case.
+    #[test]
+    fn builtin_detector_names_are_not_custom_ids() {
+        let engine = Engine::builtin().unwrap();
+        let names: Vec<&str> = engine.detector_names().collect();
+        assert!(names.len() > 20);
+        for name in names {
+            assert!(!is_custom_detector(name), "{name}");
+        }
+        assert!(is_custom_detector("ACME_ID_2"));
     }
 
     const PIECES: &[&str] = &[

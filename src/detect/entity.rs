@@ -104,6 +104,32 @@ impl Entity {
         BUILTIN_ENTITIES.iter().find(|e| e.as_str() == s).cloned()
     }
 
+    /// Position in [`BUILTIN_ENTITIES`]; `None` for a custom entity.
+    pub(crate) fn builtin_index(&self) -> Option<usize> {
+        Some(match self {
+            Entity::KrRrn => 0,
+            Entity::KrFrn => 1,
+            Entity::KrBrn => 2,
+            Entity::KrCrn => 3,
+            Entity::KrPassport => 4,
+            Entity::KrDriverLicense => 5,
+            Entity::KrPhone => 6,
+            Entity::KrAddress => 7,
+            Entity::KrBankAccount => 8,
+            Entity::KrHealthInsurance => 9,
+            Entity::Person => 10,
+            Entity::Email => 11,
+            Entity::CreditCard => 12,
+            Entity::Iban => 13,
+            Entity::Phone => 14,
+            Entity::IpAddress => 15,
+            Entity::UsSsn => 16,
+            Entity::SecretKey => 17,
+            Entity::ClassificationMarking => 18,
+            Entity::Custom(_) => return None,
+        })
+    }
+
     /// Whether this is one of the builtin entities.
     pub fn is_builtin(&self) -> bool {
         !matches!(self, Entity::Custom(_))
@@ -113,5 +139,18 @@ impl Entity {
 impl fmt::Display for Entity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_index_is_the_position_in_builtin_entities() {
+        for (i, e) in BUILTIN_ENTITIES.iter().enumerate() {
+            assert_eq!(e.builtin_index(), Some(i));
+        }
+        assert_eq!(Entity::Custom(Arc::from("X")).builtin_index(), None);
     }
 }

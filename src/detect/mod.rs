@@ -33,6 +33,17 @@
 //! (`주민등록번호는`); ASCII keywords need a word start. A finding is reported when its score reaches the threshold
 //! (0.5 by default, per entity configurable).
 //!
+//! # Builtin selection
+//! `enabled`, `disabled` and `thresholds` name entities and act per entity, although one builtin detector may report
+//! several (the 13-digit number: `KR_RRN`, `KR_FRN` or `KR_CRN`; a context-gated number: `KR_BANK_ACCOUNT` or
+//! `KR_HEALTH_INSURANCE`). Every builtin detector runs whatever the selection; a finding of a left-out entity, or one
+//! that reaches the default threshold but not its entity's raised threshold, still settles overlaps with the other
+//! builtin findings and is dropped afterwards, so the findings of any selection are exactly those of all builtins
+//! minus the left-out ones (an RRN-shaped number with `KR_RRN` disabled is not re-reported as a CRN, a BRN with
+//! `KR_BRN` disabled not as a bank account). Custom findings settle overlaps only against the builtin findings that
+//! are kept, so a custom detector standing in for a disabled builtin is not hidden by it. A threshold lowered below
+//! the default admits more candidates, which claim their spans like any finding.
+//!
 //! # Overlaps
 //! Regex findings never overlap (leftmost-first, non-overlapping). 13-digit `YYMMDD-NNNNNNN` numbers are resolved by
 //! rule: corporate context (`법인`) + valid 법인등록번호 checksum → `KR_CRN`; else a valid date with 7th digit 1–4/9/0
@@ -52,9 +63,10 @@
 //! thresholds = { KR_PASSPORT = 0.7 }
 //!
 //! [[detectors]]
-//! id = "ACME_EMPLOYEE_ID"            # A-Z 0-9 _; also the entity unless `entity` is set
-//! pattern = 'EMP-[0-9]{6}'           # regex (size-limited), or:
-//! context = ["사번", "employee"]     # optional; +context_score when present
+//! id = "ACME_EMPLOYEE_ID"            # A-Z 0-9 _, unique, not a builtin entity id; the entity unless `entity` is set
+//! # entity = "PERSON"                # report under a builtin (or another custom) entity; A-Z 0-9 _
+//! pattern = '(?-u:\b)EMP-[0-9]{6}(?-u:\b)'   # regex (size-limited; no boundary is added), or:
+//! context = ["사번", "employee"]     # optional, no blank words; +context_score when present
 //! context_required = false
 //! validator = "none"                 # none | luhn | iban | kr_rrn | kr_brn | kr_crn | us_ssn | ipv4 | ipv6
 //! score = 0.6                        # base score
@@ -67,6 +79,13 @@
 //! terms_file = "codenames.txt"       # one term per line, resolved by the caller (see CustomDetectorSpec)
 //! case_insensitive = true
 //! ```
+//! A custom regex matches exactly what it says (no boundary check is added, unlike builtins): write `(?-u:\b)` (an
+//! ASCII word boundary; the Unicode `\b` is slow on Korean text) where the id must not continue. A dictionary term
+//! must not touch an ASCII letter or digit, but may touch Hangul on either side (particles attach: `해태 프로젝트의`),
+//! so a short Korean term also matches inside a longer word (`정원` in `공정원칙`). Refused: a custom id equal to a
+//! builtin entity id or another detector's, blank context words, a configuration that detects nothing
+//! ([`DetectError::NothingToDetect`]). Compiled but warned about ([`DetectConfig::warnings`]): a custom entity within
+//! two edits of a builtin id (`CREDIT_CRAD`) or in its `KR_` namespace.
 //! See `policies/custom-detectors.example.toml`.
 
 mod builtin;
@@ -148,6 +167,12 @@ pub enum DetectError {
         /// What is wrong.
         reason: String,
     },
+    /// The configuration reports nothing: no builtin entity is enabled and there is no custom detector.
+    #[error(
+        "the configuration detects nothing: no builtin entity is enabled (`enabled = []`, or every one disabled) \
+         and there are no custom detectors"
+    )]
+    NothingToDetect,
     /// Compiling the combined automaton failed.
     #[error("compiling the detector union failed: {0}")]
     Build(String),

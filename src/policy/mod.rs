@@ -36,7 +36,17 @@ pub enum PolicyError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is not TOML, or a key is unknown or has the wrong type.
+    /// The file is not TOML.
+    #[error("policy {path}: line {line}: {message}")]
+    Syntax {
+        /// The policy file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// The parser's message (the source line is not echoed: it may hold terms).
+        message: String,
+    },
+    /// A key is unknown or has the wrong type.
     #[error("policy {path}: at `{key}`: {message}")]
     Invalid {
         /// The policy file.
@@ -89,6 +99,9 @@ pub struct Snapshot {
     pub hash: String,
     /// The policy file, or `None` for the built-in default (every builtin detector, default thresholds).
     pub source: Option<PathBuf>,
+    /// Probable mistakes the policy compiled with ([`DetectConfig::warnings`]); shown by `haetae scan` and in
+    /// [`Snapshot::describe`].
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -132,6 +145,7 @@ impl Snapshot {
             engine,
             hash: hex::encode(h.finalize()),
             source: None,
+            warnings: Vec::new(),
         })
     }
 
@@ -145,6 +159,7 @@ impl Snapshot {
             engine,
             hash: doc.hash.clone(),
             source: Some(doc.path.clone()),
+            warnings: doc.detect.warnings(),
         })
     }
 
@@ -154,12 +169,17 @@ impl Snapshot {
             || "built-in default".to_owned(),
             |p| p.display().to_string(),
         );
-        format!(
+        let mut line = format!(
             "{source} (sha256 {}…): {} detectors, {} patterns",
             self.hash.get(..12).unwrap_or(&self.hash),
             self.engine.detector_names().count(),
             self.engine.pattern_count()
-        )
+        );
+        for w in &self.warnings {
+            line.push_str("; WARNING: ");
+            line.push_str(w);
+        }
+        line
     }
 }
 
@@ -183,16 +203,14 @@ pub fn load(path: &Path) -> Result<PolicyDoc, PolicyError> {
     };
     let mut value: toml::Value = toml::from_str(&raw).map_err(|e| {
         // Where, by line: the message alone does not say, and the source line is not echoed (it may hold terms).
-        let at = e.span().map_or_else(
-            || ".".to_owned(),
-            |s| {
-                format!(
-                    "line {}",
-                    raw.get(..s.start).map_or(0, |t| t.matches('\n').count()) + 1
-                )
-            },
-        );
-        invalid(at, e.message().to_owned())
+        let line = e.span().map_or(1, |s| {
+            raw.get(..s.start).map_or(0, |t| t.matches('\n').count()) + 1
+        });
+        PolicyError::Syntax {
+            path: path.to_owned(),
+            line,
+            message: e.message().trim_end().to_owned(),
+        }
     })?;
     let mut prefix = "";
     if let Some(table) = value.as_table_mut() {
