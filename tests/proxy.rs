@@ -135,6 +135,24 @@ async fn anthropic_messages_stream_and_credentials() {
     gw.shutdown().await;
 }
 
+/// `POST /v1/messages` as the Anthropic SDK sends it, for `model`: status and body.
+async fn anthropic_message(gw: &TestGateway, model: &str) -> (http::StatusCode, Bytes) {
+    let body =
+        json!({"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+    let (status, _, body) = send(
+        "POST",
+        &gw.url("/v1/messages"),
+        &[
+            JSON,
+            ("x-api-key", "client-key"),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        body.to_string(),
+    )
+    .await;
+    (status, body)
+}
+
 /// A gateway for one provider: `routing.anthropic = ""` and `routing.gemini = ""` with a single OpenAI-format
 /// destination. Requests of the families it does not serve get 404 in their own API's shape and reach no upstream;
 /// a model route can still claim one.
@@ -160,21 +178,7 @@ async fn families_without_a_destination_get_404_in_their_own_shape() {
     assert_eq!(h["x-haetae-destination"], "domestic; jurisdiction=KR");
     assert_eq!(gw.mock.count(), 1);
 
-    let claude = |model: &str| {
-        json!({"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})
-            .to_string()
-    };
-    let (status, _, body) = send(
-        "POST",
-        &gw.url("/v1/messages"),
-        &[
-            JSON,
-            ("x-api-key", "client-key"),
-            ("anthropic-version", "2023-06-01"),
-        ],
-        claude("claude-sonnet-4"),
-    )
-    .await;
+    let (status, body) = anthropic_message(&gw, "claude-sonnet-4").await;
     assert_eq!(status, 404, "{body:?}");
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["type"], "error");
@@ -204,17 +208,7 @@ async fn families_without_a_destination_get_404_in_their_own_shape() {
     assert_eq!(gw.mock.count(), 1, "refused requests reached the upstream");
 
     // A model route still serves its models.
-    let (status, _, body) = send(
-        "POST",
-        &gw.url("/v1/messages"),
-        &[
-            JSON,
-            ("x-api-key", "client-key"),
-            ("anthropic-version", "2023-06-01"),
-        ],
-        claude("claude-kr-1"),
-    )
-    .await;
+    let (status, body) = anthropic_message(&gw, "claude-kr-1").await;
     assert_eq!(status, 200, "{body:?}");
     assert_eq!(gw.mock.count(), 2);
     gw.shutdown().await;
