@@ -111,17 +111,7 @@ async fn sse_events_are_flushed_as_they_arrive() {
 #[tokio::test]
 async fn anthropic_messages_stream_and_credentials() {
     let gw = start().await;
-    let (status, _, body) = send(
-        "POST",
-        &gw.url("/v1/messages"),
-        &[
-            JSON,
-            ("x-api-key", "client-key"),
-            ("anthropic-version", "2023-06-01"),
-        ],
-        anthropic("mock-events-5", true),
-    )
-    .await;
+    let (status, body) = anthropic_message(&gw, anthropic("mock-events-5", true)).await;
     assert_eq!(status, 200);
     assert_eq!(
         std::str::from_utf8(&body).unwrap(),
@@ -135,10 +125,8 @@ async fn anthropic_messages_stream_and_credentials() {
     gw.shutdown().await;
 }
 
-/// `POST /v1/messages` as the Anthropic SDK sends it, for `model`: status and body.
-async fn anthropic_message(gw: &TestGateway, model: &str) -> (http::StatusCode, Bytes) {
-    let body =
-        json!({"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+/// `POST /v1/messages` with `body`, headed as the Anthropic SDK sends it: status and response body.
+async fn anthropic_message(gw: &TestGateway, body: String) -> (http::StatusCode, Bytes) {
     let (status, _, body) = send(
         "POST",
         &gw.url("/v1/messages"),
@@ -147,7 +135,7 @@ async fn anthropic_message(gw: &TestGateway, model: &str) -> (http::StatusCode, 
             ("x-api-key", "client-key"),
             ("anthropic-version", "2023-06-01"),
         ],
-        body.to_string(),
+        body,
     )
     .await;
     (status, body)
@@ -178,7 +166,7 @@ async fn families_without_a_destination_get_404_in_their_own_shape() {
     assert_eq!(h["x-haetae-destination"], "domestic; jurisdiction=KR");
     assert_eq!(gw.mock.count(), 1);
 
-    let (status, body) = anthropic_message(&gw, "claude-sonnet-4").await;
+    let (status, body) = anthropic_message(&gw, anthropic("claude-sonnet-4", false)).await;
     assert_eq!(status, 404, "{body:?}");
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["type"], "error");
@@ -208,7 +196,7 @@ async fn families_without_a_destination_get_404_in_their_own_shape() {
     assert_eq!(gw.mock.count(), 1, "refused requests reached the upstream");
 
     // A model route still serves its models.
-    let (status, body) = anthropic_message(&gw, "claude-kr-1").await;
+    let (status, body) = anthropic_message(&gw, anthropic("claude-kr-1", false)).await;
     assert_eq!(status, 200, "{body:?}");
     assert_eq!(gw.mock.count(), 2);
     gw.shutdown().await;
