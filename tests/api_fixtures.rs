@@ -215,3 +215,60 @@ fn anthropic_count_tokens_uses_messages_shape() {
     assert_eq!(p.texts().count(), 2);
     assert_eq!(p.model(), Some("claude-opus-4-1"));
 }
+
+/// Seams: consecutive text parts of one content array, in every format that has such arrays; never across messages
+/// or between a message's text and its tool calls.
+#[test]
+fn text_seams_join_parts_of_one_array_only() {
+    let chat = serde_json::json!({"model": "m", "messages": [
+        {"role": "user", "content": [
+            {"type": "text", "text": "a1"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/x.png"}},
+            {"type": "text", "text": "a2"},
+            {"type": "text", "text": ""},
+            {"type": "text", "text": "a3"}]},
+        {"role": "user", "content": [{"type": "text", "text": "b1"}]},
+        {"role": "assistant", "content": "c1", "tool_calls": [
+            {"id": "t", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+    ]});
+    let p = api::parse(WireFormat::OpenAiChat, chat.to_string().as_bytes()).unwrap();
+    assert_eq!(p.text_seams(), [("a1", "a2"), ("a2", "a3")]);
+    let messages = serde_json::json!({"model": "m", "max_tokens": 1,
+        "system": [{"type": "text", "text": "s1"}, {"type": "text", "text": "s2"}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "u1"}]},
+            {"role": "user", "content": "u2"}]});
+    let p = api::parse(
+        WireFormat::AnthropicMessages,
+        messages.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(p.text_seams(), [("s1", "s2")]);
+    let gemini = serde_json::json!({"contents": [{"role": "user", "parts": [{"text": "g1"}, {"text": "g2"}]},
+        {"role": "model", "parts": [{"text": "g3"}]}]});
+    let p = api::parse(
+        WireFormat::GeminiGenerateContent,
+        gemini.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(p.text_seams(), [("g1", "g2")]);
+}
+
+/// An inline file whose bytes are UTF-8 text is read as text (and says so); a PDF, an image or a file id is not.
+#[test]
+fn inline_text_files_are_read_parts() {
+    let chat = serde_json::json!({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "see files"},
+        {"type": "file", "file": {"filename": "a.txt", "file_data": "data:text/plain;base64,aGVsbG8gd29ybGQ="}},
+        {"type": "file", "file": {"filename": "b.pdf", "file_data": "data:application/pdf;base64,JVBERi0xLjQK"}},
+        {"type": "file", "file": {"file_id": "file-abc"}},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]});
+    let p = api::parse(WireFormat::OpenAiChat, chat.to_string().as_bytes()).unwrap();
+    let others = p.other_texts();
+    assert!(others.texts.iter().any(|t| t == "hello world"));
+    let read: Vec<_> = others
+        .read_parts
+        .iter()
+        .map(|&i| p.segments()[i].path.to_pointer())
+        .collect();
+    assert_eq!(read, ["/messages/0/content/1"]);
+}

@@ -692,6 +692,63 @@ async fn numbers_in_tool_parts_are_inspected() {
     gw.shutdown().await;
 }
 
+/// The model reads a message's text parts one after the other, so an identifier split across two parts is found
+/// (once), in every format; a finding inside one part is not counted again at the seam, and parts of different
+/// messages are not joined.
+#[tokio::test]
+async fn identifiers_split_across_text_parts_are_found() {
+    let gw = start().await;
+    let parts =
+        |a: &str, b: &str| json!([{"type": "text", "text": a}, {"type": "text", "text": b}]);
+    let openai = json!({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": parts("주민번호 850314-", "1308025 입니다")}
+    ]});
+    let anthropic = json!({"model": "claude-sonnet-4", "max_tokens": 5,
+        "system": parts("이 문서는 Ⅱ급", "비밀 입니다"),
+        "messages": [{"role": "user", "content": parts("card 4532 0151 ", "1283 3519 thanks")}]});
+    let gemini = json!({"contents": [{"role": "user", "parts": [
+        {"text": "mail kim@exam"}, {"text": "ple.com, phone 010-2837-"}, {"text": "4651"}
+    ]}]});
+    for (path, body, expected) in [
+        ("/v1/chat/completions", openai, "KR_RRN=1"),
+        (
+            "/v1/messages",
+            anthropic,
+            "CLASSIFICATION_MARKING=1,CREDIT_CARD=1",
+        ),
+        (
+            "/v1beta/models/gemini-2.0-flash:generateContent",
+            gemini,
+            "EMAIL=1,KR_PHONE=1",
+        ),
+    ] {
+        let (s, headers, _) = gw.post(path, body.to_string()).await;
+        assert_eq!(s, 200, "{path}");
+        assert_eq!(headers["x-haetae-findings"], expected, "{path}");
+    }
+    // Context words in one part make a number or name in the next reportable, as in one text.
+    let context = json!({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": parts("입금 계좌는", " 110-123-456789 이고 성명:")},
+        {"role": "user", "content": parts("성명:", " 홍길동")}
+    ]});
+    let (_, headers, _) = gw.post("/v1/chat/completions", context.to_string()).await;
+    assert_eq!(headers["x-haetae-findings"], "KR_BANK_ACCOUNT=1,PERSON=1");
+    // Whole findings on both sides of a seam count once each.
+    let whole = json!({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": parts("kim@example.com", "010-2837-4651")}
+    ]});
+    let (_, headers, _) = gw.post("/v1/chat/completions", whole.to_string()).await;
+    assert_eq!(headers["x-haetae-findings"], "EMAIL=1,KR_PHONE=1");
+    // Two messages are two turns, not one text.
+    let turns = json!({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "주민번호 850314-"}]},
+        {"role": "user", "content": [{"type": "text", "text": "1308025 입니다"}]}
+    ]});
+    let (_, headers, _) = gw.post("/v1/chat/completions", turns.to_string()).await;
+    assert_eq!(headers["x-haetae-findings"], "none");
+    gw.shutdown().await;
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).unwrap();

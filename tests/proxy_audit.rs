@@ -999,7 +999,8 @@ async fn a_request_cut_by_the_shutdown_is_recorded_as_such() {
 }
 
 /// Parts the engine cannot read (an image, a file) go where the request goes, uninspected: the response says how
-/// many of each kind (`x-haetae-uninspected`), and so does the record, for the auditor's "what left unscanned".
+/// many of each kind (`x-haetae-uninspected`), and so does the record, for the auditor's "what left unscanned". A
+/// file sent inline whose bytes are UTF-8 text is read like text, so it is not among them.
 #[tokio::test]
 async fn uninspected_parts_are_counted_in_the_header_and_the_record() {
     let mock = MockProvider::start().await;
@@ -1011,10 +1012,12 @@ async fn uninspected_parts_are_counted_in_the_header_and_the_record() {
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
         {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
         {"type": "file", "file": {"file_id": "file-abc123"}},
+        {"type": "file", "file": {"filename": "notes.txt",
+            "file_data": "data:text/plain;base64,7Jew65297LKYIDAxMC0yODM3LTQ2NTE="}},
     ]}]});
     let (s, headers, _) = gw.post("/v1/chat/completions", body.to_string()).await;
     assert_eq!(s, 200);
-    assert_eq!(headers["x-haetae-findings"], "EMAIL=1");
+    assert_eq!(headers["x-haetae-findings"], "EMAIL=1,KR_PHONE=1");
     assert_eq!(headers["x-haetae-uninspected"], "file=1,image=2");
     // A text-only request has no such header.
     let (_, headers, _) = gw

@@ -410,6 +410,45 @@ fn check_warns_when_the_open_files_limit_cannot_serve_max_connections() {
 /// With `log.format = "json"` every line the gateway writes to stderr is one JSON object, the start-up summary
 /// included (one `gateway started` event carrying the addresses as fields and the readable summary as a string), so
 /// a log collector never meets a plain-text line.
+/// A gateway that cannot start (here: its policy file does not compile) says why in a JSON event when the logs are
+/// JSON, and exits 2; the same failure is plain text with text logs.
+#[test]
+fn a_failed_start_is_logged_in_the_log_format() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[[detect.detectors]]\nid = \"ACME_ID\"\npattern = '(unclosed'\n",
+    )
+    .unwrap();
+    let env = |format| {
+        [
+            ("HAETAE_LOG__FORMAT", format),
+            ("HAETAE_POLICY__FILE", "policy.toml"),
+            ("HAETAE_SERVER__LISTEN", "127.0.0.1:0"),
+            ("HAETAE_SERVER__ADMIN_LISTEN", "127.0.0.1:0"),
+        ]
+    };
+    let out = haetae(dir.path(), &["serve"], &env("json"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    let events: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let failed = events
+        .iter()
+        .find(|e| e["message"] == "gateway did not start")
+        .unwrap_or_else(|| panic!("no start-up failure event in {err}"));
+    assert_eq!(failed["level"], "ERROR", "{failed}");
+    let reason = failed["error"].as_str().unwrap();
+    assert!(reason.contains("ACME_ID"), "{reason}");
+    let out = haetae(dir.path(), &["serve"], &env("text"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.starts_with("haetae: error: "), "{err}");
+    assert!(err.contains("ACME_ID"), "{err}");
+}
+
 #[tokio::test]
 async fn json_logs_are_json_from_the_first_line() {
     let dir = tempfile::tempdir().unwrap();

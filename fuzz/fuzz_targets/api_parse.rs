@@ -1,5 +1,5 @@
-//! Fuzz: classify a request line, parse the body under every wire format, rebuild with identity and with changed
-//! replacements. Must never panic; an identity rebuild must reproduce the parsed value exactly.
+//! Fuzz: classify a request line, parse the body under every wire format, collect what inspection reads, rebuild
+//! with identity and with changed replacements. Must never panic; an identity rebuild must reproduce the parsed value exactly.
 #![no_main]
 
 use haetae::api::{self, WireFormat};
@@ -23,6 +23,13 @@ fuzz_target!(|data: &[u8]| {
     }
     for format in WireFormat::ALL {
         let Ok(mut parsed) = api::parse(format, body) else { continue };
+        // Everything inspection reads: never panics; a part read as text is an opaque part.
+        let others = parsed.other_texts();
+        for &i in &others.read_parts {
+            assert!(!parsed.segments()[i].is_text());
+        }
+        let _ = parsed.read_only_texts().count();
+        let _ = parsed.text_seams();
         let before = parsed.value().clone();
         let texts: Vec<(usize, String)> = parsed.texts().map(|(i, _, t)| (i, t.to_owned())).collect();
         parsed.apply(texts.iter().cloned()).unwrap();

@@ -164,7 +164,7 @@ impl ApiFamily {
             Some(ApiFamily::Anthropic)
         } else if path.starts_with("/v1beta/")
             || path == "/v1beta"
-            || (*method == Method::POST && path.starts_with("/v1/models/") && path.contains(':'))
+            || (*method == Method::POST && path.starts_with(OPENAI_MODEL_ID) && path.contains(':'))
         {
             Some(ApiFamily::Gemini)
         } else {
@@ -215,10 +215,16 @@ fn plausible_model(m: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'%' && b != b'?' && b != b'#')
 }
 
+/// The prefixes of the paths that carry an id: a model (OpenAI's list, Gemini's list and its `:generateContent`
+/// verbs, also under `/v1/`) or a stored response. [`classify`] and [`escaped_id`] read the same ones.
+const OPENAI_MODEL_ID: &str = "/v1/models/";
+const GEMINI_MODEL_ID: &str = "/v1beta/models/";
+const RESPONSES_ID: &str = "/v1/responses/";
+
 /// `/v1/responses/{id}{suffix}` with a plausible id (`resp_…`; never `compact` or `input_tokens`, which are
 /// endpoints of their own).
 fn response_state(path: &str, suffix: &str) -> bool {
-    path.strip_prefix("/v1/responses/")
+    path.strip_prefix(RESPONSES_ID)
         .and_then(|r| r.strip_suffix(suffix))
         .is_some_and(plausible_stored_id)
 }
@@ -232,7 +238,7 @@ fn plausible_stored_id(id: &str) -> bool {
 pub fn stored_response_id(path: &str) -> Option<&str> {
     let mut path = strip_query(path);
     path = path.strip_suffix('/').unwrap_or(path);
-    let rest = path.strip_prefix("/v1/responses/")?;
+    let rest = path.strip_prefix(RESPONSES_ID)?;
     let id = rest
         .strip_suffix("/input_items")
         .or_else(|| rest.strip_suffix("/cancel"))
@@ -246,7 +252,7 @@ pub fn stored_response_id(path: &str) -> Option<&str> {
 /// gateway classified. The caller says so in its 404 instead of claiming not to know the endpoint.
 pub fn escaped_id(path: &str) -> bool {
     let path = canonical_path(path);
-    ["/v1/models/", "/v1beta/models/", "/v1/responses/"]
+    [OPENAI_MODEL_ID, GEMINI_MODEL_ID, RESPONSES_ID]
         .iter()
         .filter_map(|prefix| path.strip_prefix(prefix))
         .any(|rest| rest.contains('%'))
@@ -297,8 +303,8 @@ pub fn classify(method: &Method, path: &str) -> Option<Endpoint> {
             return Some(simple(WireFormat::OpenAiResponseState));
         }
         let rest = path
-            .strip_prefix("/v1beta/models/")
-            .or_else(|| path.strip_prefix("/v1/models/"))?;
+            .strip_prefix(GEMINI_MODEL_ID)
+            .or_else(|| path.strip_prefix(OPENAI_MODEL_ID))?;
         let (model, verb) = rest.rsplit_once(':')?;
         if !plausible_model(model) {
             return None;

@@ -46,7 +46,8 @@ pub use classify::{
 pub use errors::ErrorKind;
 pub use path::{JsonPath, PathStep};
 pub use request::{
-    parse, parse_for, parse_value, OpaqueKind, ParsedRequest, Segment, SegmentKind, Source,
+    parse, parse_for, parse_value, OpaqueKind, OtherTexts, ParsedRequest, Segment, SegmentKind,
+    Source,
 };
 
 /// Errors of the `api` module. Messages name positions and field names only, never body content.

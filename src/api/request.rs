@@ -336,6 +336,28 @@ fn string_leaves<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
+/// Whether two locations are the same field of two elements of one array (`…/content/0/text`, `…/content/2/text`).
+fn sibling_parts(a: &JsonPath, b: &JsonPath) -> bool {
+    use super::path::PathStep;
+    let (a, b) = (a.steps(), b.steps());
+    let n = a.len();
+    n >= 2
+        && b.len() == n
+        && a[..n - 2] == b[..n - 2]
+        && a[n - 1] == b[n - 1]
+        && matches!((&a[n - 2], &b[n - 2]), (PathStep::Index(i), PathStep::Index(j)) if i < j)
+}
+
+/// What [`ParsedRequest::other_texts`] found to inspect.
+#[derive(Debug, Default)]
+pub struct OtherTexts<'a> {
+    /// The texts: the body's other strings, keys and numbers joined into one, then each decoded payload.
+    pub texts: Vec<std::borrow::Cow<'a, str>>,
+    /// Indices into [`ParsedRequest::segments`] of opaque parts (files, documents, inline data) whose inline payload
+    /// decoded to UTF-8 text, which is among `texts`: they were inspected, not forwarded unread.
+    pub read_parts: Vec<usize>,
+}
+
 /// A base64 string longer than this is a payload (an image, a file), not a token: [`ParsedRequest::other_texts`]
 /// inspects only its decoded text.
 const MAX_RAW_BASE64: usize = 1024;
@@ -650,7 +672,7 @@ impl ParsedRequest {
     /// (a text file sent as `file_data` or `inlineData`); undecodable or binary payloads (images, audio, PDFs,
     /// encrypted reasoning, signatures) are not text, and a base64 string longer than 1 KiB is not read as text
     /// either (a key or token is shorter).
-    pub fn other_texts(&self) -> Vec<std::borrow::Cow<'_, str>> {
+    pub fn other_texts(&self) -> OtherTexts<'_> {
         use std::borrow::Cow;
         let model = self.value.get("model").and_then(Value::as_str);
         let covered: std::collections::HashSet<*const u8> = self
@@ -664,6 +686,9 @@ impl ParsedRequest {
         use std::fmt::Write as _;
         let mut joined = String::new();
         let mut decoded = Vec::new();
+        // The strings whose payload was read as text, to tell which opaque parts were inspected after all.
+        let mut read_as_text: std::collections::HashSet<*const u8> =
+            std::collections::HashSet::new();
         let mut number = String::new();
         let mut push = |t: &str| {
             if !t.is_empty() {
@@ -679,16 +704,25 @@ impl ParsedRequest {
                 Value::String(s) if !s.is_empty() && !covered.contains(&s.as_ptr()) => {
                     match data_uri_payload(s) {
                         // `data:text/plain,Hello`: the payload is the text.
-                        Some((payload, false)) => push(payload),
+                        Some((payload, false)) => {
+                            push(payload);
+                            read_as_text.insert(s.as_ptr());
+                        }
                         Some((_, true)) if binary_media(s) => {}
-                        Some((payload, true)) => decoded.extend(base64_text(payload)),
+                        Some((payload, true)) => {
+                            if let Some(text) = base64_text(payload) {
+                                decoded.push(text);
+                                read_as_text.insert(s.as_ptr());
+                            }
+                        }
                         None => {
                             let b64 = base64_like(s);
                             if s.len() <= MAX_RAW_BASE64 || !b64 {
                                 push(s);
                             }
-                            if b64 {
-                                decoded.extend(base64_text(s));
+                            if let Some(text) = b64.then(|| base64_text(s)).flatten() {
+                                decoded.push(text);
+                                read_as_text.insert(s.as_ptr());
                             }
                         }
                     }
@@ -710,12 +744,55 @@ impl ParsedRequest {
                 _ => {}
             }
         }
-        let mut out = Vec::with_capacity(decoded.len() + 1);
+        let mut texts = Vec::with_capacity(decoded.len() + 1);
         if !joined.is_empty() {
-            out.push(Cow::Owned(joined));
+            texts.push(Cow::Owned(joined));
         }
-        out.extend(decoded);
-        out
+        texts.extend(decoded);
+        // An inline file, document or media part whose payload decoded to text has been read like any text.
+        let read_parts = if read_as_text.is_empty() {
+            Vec::new()
+        } else {
+            let mut leaves = Vec::new();
+            self.segments
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    matches!(
+                        s.kind,
+                        SegmentKind::Opaque(
+                            OpaqueKind::File
+                                | OpaqueKind::Document
+                                | OpaqueKind::InlineData
+                                | OpaqueKind::Image
+                                | OpaqueKind::Audio
+                        )
+                    )
+                })
+                .filter(|(_, s)| {
+                    leaves.clear();
+                    if let Some(v) = s.path.get(&self.value) {
+                        string_leaves(v, &mut leaves);
+                    }
+                    leaves.iter().any(|l| read_as_text.contains(&l.as_ptr()))
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        OtherTexts { texts, read_parts }
+    }
+
+    /// Pairs of adjacent text parts of one content array (`content[0].text` then `content[1].text`, Gemini
+    /// `parts`, Anthropic `system` blocks): the model reads them one after the other, so a number split across two
+    /// parts (`"850314-"`, `"1308025"`) is still that number. Inspection scans each seam as well as each part.
+    pub fn text_seams(&self) -> Vec<(&str, &str)> {
+        // An empty part sits between two others without separating them.
+        let texts: Vec<_> = self.texts().filter(|(_, _, t)| !t.is_empty()).collect();
+        texts
+            .windows(2)
+            .filter(|w| sibling_parts(&w[0].1.path, &w[1].1.path))
+            .map(|w| (w[0].2, w[1].2))
+            .collect()
     }
 
     /// The whole body as a value (read-only; translation seam).

@@ -69,7 +69,7 @@ pub fn main() -> ExitCode {
 
 /// An error and its causes, `outer: cause: …`, leaving out a cause whose text the message already holds (most of
 /// the crate's errors name their source in their own message: `cannot read config file x: No such file …`).
-fn error_text(err: &anyhow::Error) -> String {
+pub(crate) fn error_text(err: &anyhow::Error) -> String {
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
         let cause = cause.to_string();

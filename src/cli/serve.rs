@@ -40,6 +40,24 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(args.config.as_deref(), std::env::vars())?;
     let _log_guard =
         crate::telemetry::init(&settings.log, std::env::var("RUST_LOG").ok().as_deref())?;
+    let json_log = settings.log.format == LogFormat::Json && !args.check;
+    match serve(args, settings) {
+        // With JSON logs every stderr line is one JSON object, a failed start too (a policy that does not compile,
+        // a port in use): log collectors read it like any other event. `--check` output is for people.
+        Err(e) if json_log => {
+            tracing::error!(
+                target: "haetae::startup",
+                error = %super::error_text(&e),
+                "gateway did not start"
+            );
+            Ok(ExitCode::from(2))
+        }
+        result => result,
+    }
+}
+
+/// Check the configuration or run the gateway, with logging set up.
+fn serve(args: ServeArgs, settings: Settings) -> anyhow::Result<ExitCode> {
     if !args.check {
         // A service manager's default soft limit (often 1024) is far below what `limits.max_connections` needs;
         // the hard limit is what the operator granted.

@@ -214,6 +214,16 @@ fn add_count(counts: &mut FindingCounts, entity: &str, n: u32) {
     }
 }
 
+/// Take one off `entity`'s count, dropping it at zero.
+fn remove_one(counts: &mut FindingCounts, entity: &str) {
+    if let Some(c) = counts.get_mut(entity) {
+        *c = c.saturating_sub(1);
+        if *c == 0 {
+            counts.remove(entity);
+        }
+    }
+}
+
 /// The same counts as a residency record holds them.
 fn record_counts(counts: &FindingCounts) -> BTreeMap<String, u64> {
     counts
@@ -494,8 +504,9 @@ impl Exchange {
             bytes_in = self.bytes_in,
             bytes_out = stats.bytes,
             sse_events = stats.events,
-            findings = %findings,
-            uninspected = %counts_header(&self.uninspected),
+            // `str` values, so the text format quotes them: `findings="EMAIL=1,KR_RRN=2"` stays one logfmt pair
+            findings = findings.as_str(),
+            uninspected = counts_header(&self.uninspected).as_str(),
             error = error.unwrap_or("-"),
             "request"
         );
@@ -944,6 +955,14 @@ async fn pipeline(
     }
     let mut complete = true;
     if let Some(body_scan) = scanned? {
+        if let (true, Some(p)) = (body_scan.complete, &parsed) {
+            // A text file sent inline was read like any text: it is no longer an uninspected part.
+            for &i in &body_scan.read_parts {
+                if let Some(api::SegmentKind::Opaque(kind)) = p.segments().get(i).map(|s| s.kind) {
+                    remove_one(&mut ex.uninspected, kind.as_str());
+                }
+            }
+        }
         complete &= ex.take_inspection(body_scan);
     }
     if complete && !query.texts.is_empty() {
@@ -952,6 +971,7 @@ async fn pipeline(
             &ex.policy,
             deadline,
             query.texts.iter().map(String::as_str),
+            &[],
         ));
     }
     if !complete {
@@ -1153,6 +1173,8 @@ struct Inspection {
     counts: FindingCounts,
     level: Level,
     complete: bool,
+    /// Opaque parts (indices into the parsed request's segments) whose inline payload was read as text.
+    read_parts: Vec<usize>,
 }
 
 impl Exchange {
@@ -1194,25 +1216,83 @@ fn inspect_body(
             .texts()
             .map(|(_, _, text)| text)
             .chain(p.read_only_texts())
-            .chain(others.iter().map(AsRef::as_ref));
-        return Ok(Some(inspect(policy, deadline, texts)));
+            .chain(others.texts.iter().map(AsRef::as_ref));
+        let mut scan = inspect(policy, deadline, texts, &p.text_seams());
+        scan.read_parts = others.read_parts;
+        return Ok(Some(scan));
     }
     if raw {
         let text = std::str::from_utf8(body).map_err(|_| GatewayError::Uninspectable)?;
-        return Ok(Some(inspect(policy, deadline, std::iter::once(text))));
+        return Ok(Some(inspect(policy, deadline, std::iter::once(text), &[])));
     }
     Ok(None)
 }
 
+/// Count a finding of `text`; a marking raises the level.
+fn count_finding(
+    counts: &mut FindingCounts,
+    level: &mut Level,
+    f: &crate::detect::Finding,
+    text: &str,
+) {
+    add_count(counts, f.entity.as_str(), 1);
+    if f.entity == Entity::ClassificationMarking {
+        if let Some(marking) = text.get(f.start..f.end) {
+            *level = (*level).max(marking_level(marking));
+        }
+    }
+}
+
+/// A finding of a part that meets another part at a seam.
+struct Fragment {
+    start: usize,
+    end: usize,
+    entity: Entity,
+    /// Counted as part of a finding across the seam instead.
+    replaced: bool,
+}
+
+/// How much of each side of a seam between two text parts is scanned again as one text: enough for the longest
+/// split identifier and the context words before it.
+const SEAM_WINDOW: usize = 512;
+
+/// The last `max` bytes of `s` at most, starting on a character boundary.
+fn tail(s: &str, max: usize) -> &str {
+    let mut i = s.len().saturating_sub(max);
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    &s[i..]
+}
+
+/// The first `max` bytes of `s` at most, ending on a character boundary.
+fn head(s: &str, max: usize) -> &str {
+    let mut i = s.len().min(max);
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    &s[..i]
+}
+
+/// Scan `texts` one by one, then each seam (two adjacent text parts read as one, [`api::ParsedRequest::text_seams`]):
+/// a seam adds only the findings that cross it, so nothing is counted twice.
 fn inspect<'a>(
     policy: &Snapshot,
     deadline: crate::detect::Deadline,
     texts: impl Iterator<Item = &'a str>,
+    seams: &[(&str, &str)],
 ) -> Inspection {
+    use crate::detect::{CONTEXT_AFTER, CONTEXT_BEFORE};
     let engine = &policy.engine;
     let mut findings = Vec::new();
     let mut counts = FindingCounts::new();
     let mut level = Level::Unmarked;
+    // What each part of a seam reported on its own (byte ranges), by the part's address.
+    let in_seams: std::collections::HashSet<*const u8> = seams
+        .iter()
+        .flat_map(|(a, b)| [a.as_ptr(), b.as_ptr()])
+        .collect();
+    let mut own: std::collections::HashMap<*const u8, Vec<Fragment>> = Default::default();
     // A pooled scratch: its lazy-DFA caches stay warm from request to request.
     let complete = engine.with_scratch(|scratch| {
         for text in texts {
@@ -1222,11 +1302,63 @@ fn inspect<'a>(
                 .scan_segment_until(text, 0, scratch, &mut findings, deadline)
                 .is_ok();
             for f in &findings {
-                add_count(&mut counts, f.entity.as_str(), 1);
-                if f.entity == Entity::ClassificationMarking {
-                    if let Some(marking) = text.get(f.start..f.end) {
-                        level = level.max(marking_level(marking));
+                count_finding(&mut counts, &mut level, f, text);
+            }
+            if in_seams.contains(&text.as_ptr()) {
+                let fragments = findings.iter().map(|f| Fragment {
+                    start: f.start,
+                    end: f.end,
+                    entity: f.entity.clone(),
+                    replaced: false,
+                });
+                own.insert(text.as_ptr(), fragments.collect());
+            }
+            if !finished {
+                return false;
+            }
+        }
+        let mut joined = String::new();
+        let reported =
+            |own: &std::collections::HashMap<_, Vec<Fragment>>, part: &str, start, end| {
+                own.get(&part.as_ptr())
+                    .is_some_and(|r| r.iter().any(|f| f.start < end && start < f.end))
+            };
+        for (a, b) in seams {
+            let before = tail(a, SEAM_WINDOW);
+            let seam = before.len();
+            let a_base = a.len() - seam;
+            joined.clear();
+            joined.push_str(before);
+            joined.push_str(head(b, SEAM_WINDOW));
+            findings.clear();
+            let finished = engine
+                .scan_segment_until(&joined, 0, scratch, &mut findings, deadline)
+                .is_ok();
+            // Added: what crosses the seam, and what the other part's context words near the seam made reportable
+            // (`"계좌"` then `"110-123-456789"`), unless that part's own scan already reported something there.
+            for f in &findings {
+                let new = if f.start < seam && f.end > seam {
+                    // A part's own finding inside this one was a fragment of it (`kim@example.co` of
+                    // `kim@example.co` + `.kr`): it is replaced, not counted next to it.
+                    for (part, start, end) in [(a, a_base + f.start, a.len()), (b, 0, f.end - seam)]
+                    {
+                        let fragments = own.get_mut(&part.as_ptr()).into_iter().flatten();
+                        for g in fragments.filter(|g| !g.replaced && g.start < end && start < g.end)
+                        {
+                            g.replaced = true;
+                            remove_one(&mut counts, g.entity.as_str());
+                        }
                     }
+                    true
+                } else if f.start >= seam {
+                    f.start - seam < CONTEXT_BEFORE
+                        && !reported(&own, b, f.start - seam, f.end - seam)
+                } else {
+                    seam - f.end < CONTEXT_AFTER
+                        && !reported(&own, a, a_base + f.start, a_base + f.end)
+                };
+                if new {
+                    count_finding(&mut counts, &mut level, f, &joined);
                 }
             }
             if !finished {
@@ -1239,6 +1371,7 @@ fn inspect<'a>(
         counts,
         level,
         complete,
+        read_parts: Vec::new(),
     }
 }
 
@@ -1434,6 +1567,33 @@ fn respond(shared: &Arc<Shared>, forwarded: Forwarded, mut ex: Exchange) -> Resp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A text split into two parts at any character boundary is counted as the whole text is: what crosses the
+    /// seam once, what one part's context words make reportable in the other too, nothing twice.
+    #[test]
+    fn a_split_anywhere_counts_like_the_whole_text() {
+        let policy = Snapshot::builtin().unwrap();
+        let deadline = crate::detect::Deadline::from(Instant::now() + Duration::from_secs(600));
+        for text in [
+            "주민등록번호 850314-1308025 입니다",
+            "mail kim.minsu@example.co.kr now",
+            "card 4532 0151 1283 3519 thanks",
+            "전화 010-2837-4651 주세요",
+            "이 문서는 Ⅱ급비밀 입니다",
+            "입금 계좌는 110-123-456789 입니다",
+            "성명: 홍길동",
+            "key AKIAIOSFODNN7EXAMPLE here",
+        ] {
+            let whole = inspect(&policy, deadline, std::iter::once(text), &[]);
+            assert!(!whole.counts.is_empty(), "{text}");
+            for (i, _) in text.char_indices().skip(1) {
+                let (a, b) = text.split_at(i);
+                let split = inspect(&policy, deadline, [a, b].into_iter(), &[(a, b)]);
+                assert_eq!(split.counts, whole.counts, "{a:?} | {b:?}");
+                assert_eq!(split.level, whole.level, "{a:?} | {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn labels_lose_numbers_and_addresses_the_detector_missed() {
