@@ -34,6 +34,12 @@ pub(crate) enum Check {
     Github,
     /// A random key's body holds a digit (`sk-…`: CSS class names such as `sk-fading-circle` do not).
     KeyDigit,
+    /// A container registry credential (`"auth": "<base64>"` in a Docker `config.json`): the quoted value, when it
+    /// decodes to printable `user:password`.
+    RegistryAuth,
+    /// Base64 of a PEM block (`LS0tLS1CRUdJTi…`, a kubeconfig's `client-key-data`, a Kubernetes secret's `tls.key`):
+    /// a secret when its decoded header names a private key (certificates are public).
+    Base64Pem,
     /// `password=…` style assignment: the finding is the value; the value must look like a secret, not code (a
     /// parameter or argument after a call's `(`, the key's own name, a type annotation after `:`).
     Assignment,
@@ -58,7 +64,8 @@ pub(crate) enum Check {
     /// E-mail candidate found around an `@` by the `@` scanner.
     Email,
     /// PEM private key found by the `-----BEGIN` scanner: the whole block (0.99) when its `-----END` line follows
-    /// within the block's character class, else the header line alone (the base score).
+    /// within the block's character class, else the header line alone (the base score); neither without a run of
+    /// base64 after the header (`...`, `<redacted>`, prose: a placeholder).
     Pem,
     /// Korean name after a label (`성명:`): the finding is the name; stop-list applied.
     PersonKoBefore,
@@ -74,9 +81,15 @@ pub(crate) enum Check {
     PersonKoColon,
     /// `N급비밀` not followed by `번호`.
     KoMarking,
-    /// `대외비` not followed by the syllable of an ordinary word starting with `비` (대외 비용, 비중, 비교, …).
+    /// `대외비` not followed by the syllable of an ordinary word starting with `비` (대외 비용, 비중, 비교, …), and not
+    /// one item in a list of the grades (`일반, 대외비, 비밀로 구분`: prose explaining them marks nothing).
     Daeoebi,
-    /// A bare banner word: only when it stands alone on its line.
+    /// A grade after a security-grade label (`보안등급: 비밀`): the finding is the grade, not `비밀번호`.
+    KoGradeLabel,
+    /// A bare banner word: when it stands alone on its line (not among lone identifiers such as `DATABASE_URL`, a
+    /// list of variable names), in brackets (`[CONFIDENTIAL]`, `(RESTRICTED)`; `[SECRET]` only where a portion
+    /// opens), at the end of a title in capitals after a dash (`ONBOARDING FORM — CONFIDENTIAL`), or opening a line
+    /// before a colon or dash and prose (`CONFIDENTIAL: do not distribute`).
     LineAlone,
     /// `(S//NF)`-style marks anywhere; `(TS)` only where it opens a portion (a line's start, after indentation, a
     /// list marker or a `SUBJECT:`-style label) or after a sentence's end; bare `(S)`/`(C)` only where they open a
@@ -569,10 +582,29 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.kr",
             E::ClassificationMarking,
-            r"대외비|군사 {0,3}기밀",
+            // Also spaced out in a header (`대 외 비`).
+            r"대외비|대 {1,2}외 {1,2}비|군사 {0,3}기밀",
             0.9,
             C::Daeoebi,
             B::None
+        ),
+        // A labelled grade (`보안등급: 비밀`, `비밀등급 : 대외비`, `문서등급 2급비밀`), found from the `급` trigger (which
+        // reaches 16 bytes back): the finding is the grade.
+        p!(
+            "marking.kr",
+            E::ClassificationMarking,
+            r"(?:보안|비밀|문서) ?등급 *[:：]? *(?:대 {0,2}외 {0,2}비|비 {0,2}밀|극 {0,2}비|(?:[ⅠⅡⅢ]|III|II|I|[123]) {0,3}급 {0,3}비 {0,3}밀)",
+            0.9,
+            C::KoGradeLabel,
+            B::None
+        ),
+        p!(
+            "marking.banner",
+            E::ClassificationMarking,
+            r"STRICTLY (?:PRIVATE AND )?CONFIDENTIAL|Strictly (?:Private and )?Confidential",
+            0.9,
+            C::None,
+            B::Word
         ),
         p!(
             "marking.banner",
@@ -681,11 +713,13 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::Word
         ),
         // Vendor tokens with a fixed prefix and a random body: Stripe secret and restricted keys, SendGrid,
-        // DigitalOcean, npm, PyPI upload tokens, Hugging Face, Slack app-level tokens.
+        // DigitalOcean, npm, PyPI upload tokens, Hugging Face, Slack app-level tokens, Docker Hub personal access
+        // tokens, Shopify access tokens and secrets (`shpat_`, `shpss_`, `shpca_`, `shppa_` + 32 hex), HashiCorp Vault
+        // service and batch tokens (`hvs.`/`hvb.`; the legacy `s.` + 24 characters only as an assigned value).
         p!(
             "secret.vendor",
             E::SecretKey,
-            r"[sr]k_live_[A-Za-z0-9]{20,247}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|do[opr]_v1_[a-f0-9]{64}|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{34}|xapp-[0-9]-[A-Z0-9]{6,}-[0-9]{6,}-[a-z0-9]{32,}",
+            r"[sr]k_live_[A-Za-z0-9]{20,247}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|do[opr]_v1_[a-f0-9]{64}|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{34}|xapp-[0-9]-[A-Z0-9]{6,}-[0-9]{6,}-[a-z0-9]{32,}|dckr_pat_[A-Za-z0-9_-]{27,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|hv[sb]\.[A-Za-z0-9_-]{24,}",
             0.9,
             C::KeyDigit,
             B::Word
@@ -696,6 +730,24 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             r"AIza[0-9A-Za-z_-]{35}",
             0.9,
             C::None,
+            B::Word
+        ),
+        // A Docker `config.json` (or `.dockercfg`) registry entry: `"auth": "<base64 of user:password>"`.
+        p!(
+            "secret.registry_auth",
+            E::SecretKey,
+            r#""auth" *: *"[A-Za-z0-9+/]{8,512}={0,2}""#,
+            0.85,
+            C::RegistryAuth,
+            B::None
+        ),
+        // Base64 of `-----BEGIN …` (a kubeconfig's `client-key-data`, a Kubernetes secret's `tls.key`).
+        p!(
+            "secret.pem_base64",
+            E::SecretKey,
+            r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{50,}={0,2}",
+            0.95,
+            C::Base64Pem,
             B::Word
         ),
         p!(
@@ -717,7 +769,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             // case `masterKey`, `encryptionKey:`, `signingKey=` (triggers `terKey`/`ionKey`/`ingKey`). A quoted
             // value may hold spaces, `;` and `,` (`Check::Assignment` then wants a digit); an unquoted one ends at `&`, a JSON
             // escape or trailing punctuation (trimmed by the check).
-            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|encryption_key|ENCRYPTION_KEY|master_key|MASTER_KEY|signing_key|SIGNING_KEY|masterKey|MasterKey|encryptionKey|EncryptionKey|signingKey|SigningKey|API-Key|Api-Key|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *|["']? *: *[|>][-+]?[1-9]?[-+]? *\r?\n *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
+            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|encryption_key|ENCRYPTION_KEY|master_key|MASTER_KEY|signing_key|SIGNING_KEY|masterKey|MasterKey|encryptionKey|EncryptionKey|signingKey|SigningKey|API-Key|Api-Key|API-KEY|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *|["']? *: *[|>][-+]?[1-9]?[-+]? *\r?\n *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
             0.8,
             C::Assignment,
             B::None
@@ -782,6 +834,26 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             "secret.user_password",
             E::SecretKey,
             r#"password[ \t]+[^\s"']{4,128}|pass +-p *(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"'-][^\s"']{2,127})"#,
+            0.8,
+            C::Credential,
+            B::None
+        ),
+        // Passwords on a command line: `echo 'pw' | sudo -S …`, `htpasswd -b <file> <user> <pw>` (the match starts at
+        // the `asswd` trigger; `ht` must come before it), `openssl … -k <pw>` / `-pass pass:<pw>` (also `-passin`,
+        // `-passout`), and English prose `my password is <pw>` (`Check::Credential`: the value then needs a digit or
+        // three character classes, so `password is case-sensitive` is no secret).
+        p!(
+            "secret.user_password",
+            E::SecretKey,
+            r#"echo +(?:-[ne]+ +)?(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"'|;&]{3,128}) *\| *sudo +(?:-[A-Za-z]+ +)*-[A-Za-z]*S"#,
+            0.8,
+            C::Credential,
+            B::None
+        ),
+        p!(
+            "secret.user_password",
+            E::SecretKey,
+            r#"passwd(?: +-[A-Za-z]+)* +-[A-Za-z]*b[A-Za-z]*(?: +-[A-Za-z]+)* +[^\s"'-][^\s"']* +[^\s"']+ +(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"']{3,128})|openssl [^\r\n]{0,200}? -(?:k +|pass(?:in|out)? +pass:)(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"']{3,128})|[Pp]assword +(?:is|was)(?: *:)? +(?:"[^"\r\n]{4,128}"|'[^'\r\n]{4,128}'|[^\s"']{4,128})"#,
             0.8,
             C::Credential,
             B::None
@@ -1995,13 +2067,15 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("NATO ", 0),
     ("SECRET", 0),
     ("CONFIDENTIAL", 0),
+    ("STRICTLY", 0),
+    ("Strictly ", 0),
     ("RESTRICTED", 0),
     ("CUI", 0),
     ("CONTROLLED", 0),
     ("FOUO", 0),
     ("OFFICIAL", 4),
     ("UK EYES", 0),
-    // secrets (ASCII: 63)
+    // secrets (ASCII: 74)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -2024,6 +2098,18 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("xapp-", 0),
     ("xox", 0),
     ("AIza", 0),
+    ("dckr_", 0),
+    // Not `shp` alone: a hit hides the overlapping `pass` of `sshpass`.
+    ("shpat_", 0),
+    ("shpss_", 0),
+    ("shpca_", 0),
+    ("shppa_", 0),
+    ("hvs.", 0),
+    ("hvb.", 0),
+    ("auth\"", 1),
+    ("LS0tLS1C", 0),
+    ("echo ", 0),
+    ("openssl ", 0),
     ("eyJ", 0),
     ("assword", 1),
     ("PASS", 0),
@@ -2095,6 +2181,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     // Hangul: markings, secrets, name labels, `저는`, provinces (43)
     ("급", 16),
     ("대외비", 0),
+    ("대 외 비", 0),
     ("군사", 0),
     ("비밀번호", 0),
     ("패스워드", 0),

@@ -15,11 +15,11 @@ pub enum Level {
     Unmarked,
     /// 대외비, CUI, RESTRICTED, OFFICIAL-SENSITIVE, NATO RESTRICTED.
     Restricted,
-    /// Ⅲ급비밀, CONFIDENTIAL, NATO CONFIDENTIAL, 군사기밀 without a grade.
+    /// Ⅲ급비밀, CONFIDENTIAL, NATO CONFIDENTIAL, 군사기밀 without a grade, a labelled `비밀` without one.
     Confidential,
     /// Ⅱ급비밀, SECRET, NATO SECRET, UK EYES ONLY.
     Secret,
-    /// Ⅰ급비밀, TOP SECRET, COSMIC TOP SECRET.
+    /// Ⅰ급비밀, 극비, TOP SECRET, COSMIC TOP SECRET.
     TopSecret,
 }
 
@@ -66,6 +66,13 @@ pub fn marking_level(marking: &str) -> Level {
     }
     if compact.contains("대외비") {
         return Level::Restricted;
+    }
+    // A labelled grade without its number (`보안등급: 비밀`): the lowest 비밀 grade; `극비` the highest.
+    if compact == "비밀" {
+        return Level::Confidential;
+    }
+    if compact == "극비" {
+        return Level::TopSecret;
     }
     let upper = marking.to_ascii_uppercase();
     let head = upper.trim_start_matches('(');

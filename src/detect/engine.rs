@@ -1954,8 +1954,12 @@ fn code_expression(v: &[u8]) -> bool {
         if !v.get(i).copied().is_some_and(ident_start) {
             return false;
         }
+        let start = i;
         while v.get(i).copied().is_some_and(ident) {
             i += 1;
+        }
+        if random_part(&v[start..i]) {
+            return false;
         }
         match v.get(i) {
             None => {
@@ -1970,6 +1974,59 @@ fn code_expression(v: &[u8]) -> bool {
             Some(_) => return false,
         }
     }
+}
+
+/// Whether one part of a dotted value is random text, not an identifier: four or more changes between letters and
+/// digits (`p4ssw0rd`, `Xk9mP2qR7sT4`), where names have at most a few (`sha256`, `b64encode`, `v1beta1`). So
+/// `password=my.p4ssw0rd`, `token=abc.DEF123xyz789QWEasd` and a Vault token `s.Xk9mP2qR…` are values.
+fn random_part(p: &[u8]) -> bool {
+    p.windows(2)
+        .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit() && w[0] != b'_' && w[1] != b'_')
+        .count()
+        >= 4
+}
+
+/// The last word of a credential match `t` (at `s..e`): a quoted string's inside (setting `quoted`) or the bytes
+/// after the last space.
+fn last_word(t: &str, s: usize, e: usize, quoted: &mut bool) -> (usize, usize) {
+    if let Some(q) = t.chars().last().filter(|&c| c == '"' || c == '\'') {
+        if let Some(open) = t[..t.len() - 1].rfind(q) {
+            *quoted = true;
+            return (s + open + 1, e - 1);
+        }
+    }
+    (s + t.rfind(' ').map_or(0, |k| k + 1), e)
+}
+
+/// Whether a word in prose after `password is` is made up rather than a word or a term: a letter and a digit
+/// (`Guest2024!`, `hunter2`) or three character classes (`P@ssword`), and not an algorithm's name (`SHA-256`,
+/// `AES-128`, `UTF-8`). `password is case-sensitive`, `is wrong`, `is expired` are not secrets.
+fn made_up_word(v: &[u8]) -> bool {
+    let letter = v.iter().any(u8::is_ascii_alphabetic);
+    let digit = v.iter().any(u8::is_ascii_digit);
+    let classes = [
+        v.iter().any(u8::is_ascii_lowercase),
+        v.iter().any(u8::is_ascii_uppercase),
+        digit,
+        v.iter().any(|b| !b.is_ascii_alphanumeric()),
+    ]
+    .iter()
+    .filter(|&&c| c)
+    .count();
+    let term = v.iter().position(|&b| b == b'-').is_some_and(|k| {
+        k > 0
+            && v[..k].iter().all(u8::is_ascii_uppercase)
+            && v[k + 1..].iter().all(u8::is_ascii_digit)
+    });
+    ((letter && digit) || classes >= 3) && !term
+}
+
+/// Whether a YAML value after `key:` is a tag, not a value: `password: !vault |` (an Ansible vault's ciphertext,
+/// encrypted, follows), `!secret wifi_password`, `!Ref DbPassword`.
+fn yaml_tag(v: &[u8]) -> bool {
+    v.first() == Some(&b'!')
+        && v.get(1)
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'!')
 }
 
 /// Whether an unquoted assigned value is a parameter or argument in code, not a value: after a call's `(`
@@ -2071,6 +2128,57 @@ fn opens_portion(bytes: &[u8], s: usize) -> bool {
         && !label
             .iter()
             .any(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b.is_ascii_punctuation())
+}
+
+/// Whether `대외비` at `s..e` is one item in a list of the grades (`일반, 대외비, 비밀로 구분`, `대외비·비밀 문서`):
+/// a grade word right before or after it, joined by a comma, `·`, `/`, `및` or `또는`.
+fn grade_list(hay: &str, s: usize, e: usize) -> bool {
+    const GRADES: [&str; 12] = [
+        "일반",
+        "공개",
+        "비공개",
+        "대외비",
+        "비밀",
+        "극비",
+        "기밀",
+        "평문",
+        "내부용",
+        "1급",
+        "2급",
+        "3급",
+    ];
+    const JOINS: [&str; 6] = [",", "、", "·", "/", "및", "또는"];
+    let after = hay.get(e..).unwrap_or("").trim_start_matches(' ');
+    let after = JOINS
+        .iter()
+        .find_map(|j| after.strip_prefix(j))
+        .map(|r| r.trim_start_matches(' '));
+    if after.is_some_and(|r| GRADES.iter().any(|g| r.starts_with(g))) {
+        return true;
+    }
+    let before = hay.get(..s).unwrap_or("").trim_end_matches(' ');
+    JOINS
+        .iter()
+        .find_map(|j| before.strip_suffix(j))
+        .map(|r| r.trim_end_matches(' '))
+        .is_some_and(|r| GRADES.iter().any(|g| r.ends_with(g)))
+}
+
+/// Whether a lone banner word's line (`ls..le`) sits among lone identifiers (`DATABASE_URL`, `api_token`) within two
+/// lines before or after it: a list of variable names, not a banner.
+fn identifier_list_near(bytes: &[u8], ls: usize, le: usize) -> bool {
+    let ident = |line: &[u8]| {
+        let t = line.trim_ascii();
+        !t.is_empty()
+            && t.len() <= 64
+            && t.contains(&b'_')
+            && t.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    };
+    let mut before = bytes[..ls].split(|&b| b == b'\n').rev();
+    before.next(); // the banner line's own start
+    let mut after = bytes[le..].split(|&b| b == b'\n');
+    after.next(); // the rest of the banner line
+    before.take(2).any(ident) || after.take(2).any(ident)
 }
 
 /// Whether a sentence ends right before `s`: `.`, `!` or `?` after a word of two or more letters or digits
@@ -2491,6 +2599,13 @@ fn check(
         Check::KeyDigit => (cand.iter().any(u8::is_ascii_digit)
             && cand.split(|&b| b == b'-').any(|run| run.len() >= 16))
         .then_some((None, s, e, base)),
+        Check::RegistryAuth => {
+            // `"auth": "<base64>"`: the value between the last two quotes.
+            let open = cand[..cand.len() - 1].iter().rposition(|&b| b == b'"')? + 1;
+            let v = &cand[open..cand.len() - 1];
+            validate::registry_auth(v).then_some((None, s + open, e - 1, base))
+        }
+        Check::Base64Pem => validate::base64_pem_private_key(cand).then_some((None, s, e, base)),
         Check::Github => keep(if validate::github_token(cand) {
             0.95
         } else {
@@ -2545,7 +2660,7 @@ fn check(
             let v = bytes.get(vs..ve)?;
             if !quoted
                 && (code_parameter(keyword.as_bytes(), v, op == Some('('))
-                    || (op == Some(':') && type_annotation(v)))
+                    || (op == Some(':') && (type_annotation(v) || yaml_tag(v))))
             {
                 return None;
             }
@@ -2561,7 +2676,49 @@ fn check(
             // In a URL's userinfo the syntax itself says it is a password: `Pa55.word7` is no attribute path.
             let in_url = t.starts_with("://");
             let mut quoted = in_url;
-            let (vs, ve) = if let Some(v) = t.strip_prefix("password") {
+            // English prose (`my password is Xk9#mP2q`): the value must look made up, not be a word or a term.
+            let mut prose = false;
+            let (vs, ve) = if t.len() > 9
+                && t[1..].starts_with("assword ")
+                && t[9..]
+                    .trim_start_matches(' ')
+                    .split([' ', ':'])
+                    .next()
+                    .is_some_and(|w| w == "is" || w == "was")
+            {
+                prose = true;
+                last_word(t, s, e, &mut quoted)
+            } else if t.starts_with("echo") {
+                // `echo 'pw' | sudo -S …`: the echoed word.
+                let bar = t.rfind('|')?;
+                let word = t[4..bar].trim_matches(' ');
+                let word = word
+                    .strip_prefix("-n ")
+                    .or_else(|| word.strip_prefix("-e "))
+                    .or_else(|| word.strip_prefix("-ne "))
+                    .map_or(word, |w| w.trim_start_matches(' '));
+                let vs = s + (word.as_ptr() as usize - t.as_ptr() as usize);
+                if word.len() >= 2 && word.starts_with(['"', '\'']) {
+                    quoted = true;
+                    (vs + 1, vs + word.len() - 1)
+                } else {
+                    (vs, vs + word.len())
+                }
+            } else if t.starts_with("passwd") {
+                // `htpasswd -b <file> <user> <password>`.
+                if s < 2 || &bytes[s - 2..s] != b"ht" {
+                    return None;
+                }
+                last_word(t, s, e, &mut quoted)
+            } else if t.starts_with("openssl") {
+                // `openssl … -k <password>` / `-pass pass:<password>`.
+                let (vs, ve) = last_word(t, s, e, &mut quoted);
+                if !quoted && bytes[vs..ve].starts_with(b"pass:") {
+                    (vs + 5, ve)
+                } else {
+                    (vs, ve)
+                }
+            } else if let Some(v) = t.strip_prefix("password") {
                 // `.netrc`: `machine <host> login <user> password <secret>`.
                 if !netrc_login_before(bytes, s) {
                     return None;
@@ -2614,6 +2771,9 @@ fn check(
                     .take_while(|&&b| matches!(b, b'.' | b',' | b')'))
                     .count();
             let v = &v[..trimmed];
+            if prose && !made_up_word(v) {
+                return None;
+            }
             (v.len() >= 4 && secret_value_ok(v, quoted, false)).then_some((
                 None,
                 vs,
@@ -2847,12 +3007,15 @@ fn check(
             const NOT_AFTER: &[char] = &[
                 '용', '중', '교', '판', '즈', '상', '율', '전', '난', '례', '축', '행', '협',
             ];
-            if cand == "대외비".as_bytes()
+            if cand.starts_with("대".as_bytes())
                 && hay
                     .get(e..)
                     .and_then(|t| t.chars().next())
                     .is_some_and(|c| NOT_AFTER.contains(&c))
             {
+                return None;
+            }
+            if cand.starts_with("대".as_bytes()) && grade_list(hay, s, e) {
                 return None;
             }
             // `군사기밀보호법` (the Military Secrets Protection Act) names a law, it marks nothing.
@@ -2862,7 +3025,30 @@ fn check(
             }
             keep(base)
         }
+        Check::KoGradeLabel => {
+            let t = hay.get(s..e)?;
+            let g = t.find("등급")? + "등급".len();
+            let grade = t[g..].trim_start_matches([' ', ':', '：']);
+            let gs = e - grade.len();
+            // `보안등급: 비밀번호 관리` is about passwords.
+            let next = hay.get(e..).and_then(|r| r.chars().next());
+            if next.is_some_and(|c| matches!(c, '번' | '리' | '스' | '유' | '글')) {
+                return None;
+            }
+            Some((None, gs, e, base))
+        }
         Check::LineAlone => {
+            let word = &bytes[s..e];
+            // `[CONFIDENTIAL]`, `(RESTRICTED)`; `[SECRET]` (also a word in code or logs) only where a portion opens.
+            if s > 0
+                && matches!(
+                    (bytes[s - 1], bytes.get(e)),
+                    (b'[', Some(b']')) | (b'(', Some(b')'))
+                )
+                && (matches!(word, b"CONFIDENTIAL" | b"RESTRICTED") || opens_portion(bytes, s - 1))
+            {
+                return keep(base);
+            }
             // Alone on its line, allowing Markdown emphasis or heading marks around it (`**SECRET**`, `# SECRET`)
             // and a `Classification:` label before it.
             let mut ls = s;
@@ -2894,7 +3080,37 @@ fn check(
             while le < bytes.len() && matches!(bytes[le], b'*' | b'_' | b']') {
                 le += 1;
             }
-            (blank_before(bytes, ls) && blank_after(bytes, le)).then_some((None, start, e, base))
+            let opens = blank_before(bytes, ls);
+            let closes = blank_after(bytes, le);
+            if opens && closes {
+                return (!identifier_list_near(bytes, ls, le)).then_some((None, start, e, base));
+            }
+            let line = bytes[..s]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let title = bytes[line..s].trim_ascii_end();
+            let after = &bytes[e..];
+            // `EMPLOYEE ONBOARDING FORM — CONFIDENTIAL`: the end of a title in capitals, after a dash or a bar.
+            let title_end = closes
+                && ["—", "–", "-", "|"]
+                    .iter()
+                    .any(|d| title.ends_with(d.as_bytes()))
+                && title.iter().any(u8::is_ascii_uppercase)
+                && !title.iter().any(u8::is_ascii_lowercase);
+            // `CONFIDENTIAL: do not distribute`: opening a line, then a colon or a dash and prose.
+            let rest = after
+                .strip_prefix(b":")
+                .or_else(|| after.strip_prefix(" —".as_bytes()))
+                .or_else(|| after.strip_prefix(" -".as_bytes()))
+                .and_then(|r| r.strip_prefix(b" "));
+            let lead = opens
+                && matches!(word, b"CONFIDENTIAL" | b"RESTRICTED")
+                && rest.is_some_and(|r| {
+                    let line = &r[..r.iter().position(|&b| b == b'\n').unwrap_or(r.len())];
+                    line.first().is_some_and(u8::is_ascii_alphabetic) && line.contains(&b' ')
+                });
+            (title_end || lead).then_some((None, start, e, base))
         }
         Check::Portion => {
             let inner = cand.get(1..cand.len().saturating_sub(1))?;

@@ -333,6 +333,39 @@ pub fn ipv6(s: &[u8]) -> bool {
     hex >= 2 && t.parse::<std::net::Ipv6Addr>().is_ok()
 }
 
+/// Whether a registry `auth` value (standard base64, at most 512 characters) decodes to printable ASCII
+/// `user:password` with both parts non-empty: what Docker's `config.json` stores. Decoded on the stack.
+pub fn registry_auth(v: &[u8]) -> bool {
+    use base64::Engine as _;
+    let mut buf = [0u8; 384];
+    let Ok(n) = base64::engine::general_purpose::STANDARD.decode_slice(v, &mut buf) else {
+        return false;
+    };
+    let d = &buf[..n];
+    let colon = d.iter().position(|&c| c == b':');
+    d.iter().all(|&c| c.is_ascii_graphic()) && colon.is_some_and(|k| k > 0 && d.len() - k > 3)
+}
+
+/// Whether base64 text starting with `LS0tLS1CRUdJTi` (`-----BEGIN`) encodes a private key's PEM header (`-----BEGIN
+/// RSA PRIVATE KEY-----`, `-----BEGIN OPENSSH PRIVATE KEY-----`, …), not a certificate or a public key: its first
+/// 64 characters are decoded on the stack.
+pub fn base64_pem_private_key(v: &[u8]) -> bool {
+    use base64::Engine as _;
+    let mut buf = [0u8; 48];
+    let take = v.len().min(64) / 4 * 4;
+    let Ok(n) = base64::engine::general_purpose::STANDARD.decode_slice(&v[..take], &mut buf) else {
+        return false;
+    };
+    let Some(rest) = buf[..n].strip_prefix(b"-----BEGIN") else {
+        return false;
+    };
+    let header = rest
+        .iter()
+        .position(|&c| c == b'-')
+        .map_or(rest, |k| &rest[..k]);
+    memchr::memmem::find(header, b"PRIVATE KEY").is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +412,24 @@ mod tests {
         assert!(us_ssn(&s));
         digits_into(b"666-45-6789", &mut s);
         assert!(!us_ssn(&s));
+    }
+
+    #[test]
+    fn registry_auth_and_base64_pem() {
+        // `deploy:Dckr!Pass2024`
+        assert!(registry_auth(b"ZGVwbG95OkRja3IhUGFzczIwMjQ="));
+        // `deploy` (no colon), `a:b` (password too short), not base64.
+        assert!(!registry_auth(b"ZGVwbG95"));
+        assert!(!registry_auth(b"YTpi"));
+        assert!(!registry_auth(b"not*base64"));
+        assert!(base64_pem_private_key(
+            b"LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFb3dJQkFBS0NBUUVB"
+        ));
+        // `-----BEGIN CERTIFICATE-----`
+        assert!(!base64_pem_private_key(
+            b"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUMvakNDQWVhZ0F3SUJBZ0lC"
+        ));
+        assert!(!base64_pem_private_key(b"LS0tLS1CRUdJTi"));
     }
 
     #[test]

@@ -191,7 +191,8 @@ impl Engine {
     }
 
     /// PEM private keys: at each `-----BEGIN … PRIVATE KEY-----` header, the block up to the first `-----END … PRIVATE
-    /// KEY-----` line reachable through the block's character class, else the header alone. Linear in the text: the
+    /// KEY-----` line reachable through the block's character class, else the header alone; either only when a run of
+    /// 16 base64 characters follows the header (in the block, or within 512 bytes), so placeholders are not keys. Linear in the text: the
     /// class run and the `-----END` occurrences are each walked once and shared by every header inside them, so a
     /// text of headers without footers costs one pass, not one pass per header.
     pub(super) fn run_pem(
@@ -228,6 +229,12 @@ impl Engine {
                 }
             }
             last_end = e;
+            // A placeholder (`-----BEGIN PRIVATE KEY-----` then `...`, `<redacted>` or prose, with or without its
+            // footer) is no key: the body must hold a run of base64 (a header alone: within 512 bytes after it).
+            let body = if e > h { h..e } else { h..run_hi.min(h + 512) };
+            if !base64_run(&b[body], 16) {
+                continue;
+            }
             if let Some(f) = self.evaluate(hay, p, s, e, groups) {
                 out.push(f);
             }
@@ -2029,6 +2036,22 @@ fn en_name_word(w: &str) -> bool {
 /// a key inside a JSON string, as in a cloud service-account file).
 fn pem_body(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"+/=\t\r\n :,.-\\".contains(&c)
+}
+
+/// Whether `b` holds `n` base64 characters (`A-Za-z0-9+/=`) in a row: a key's body, not a placeholder or prose.
+fn base64_run(b: &[u8], n: usize) -> bool {
+    let mut run = 0;
+    for &c in b {
+        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=') {
+            run += 1;
+            if run >= n {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 /// End of a PEM header or footer line `<tag>[A-Z ]{0,24}PRIVATE KEY( BLOCK)?-----` starting at `at`.
