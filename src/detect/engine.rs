@@ -2712,7 +2712,8 @@ fn check(
         Check::PersonKoBefore | Check::PersonKoColon => {
             // `저는 홍길동입니다`: the name between `저는` (no Hangul right before it) and the introduction's ending,
             // surname, given syllables and stop-list checked (`저는 한국인입니다`, `저는 변호사입니다` are not names).
-            if let Some(r) = hay.get(s..e)?.strip_prefix("저는") {
+            let t = hay.get(s..e)?;
+            if let Some(r) = t.strip_prefix("저는").or_else(|| t.strip_prefix("제가")) {
                 if hay[..s].chars().next_back().is_some_and(is_hangul_syllable) {
                     return None;
                 }
@@ -2731,6 +2732,10 @@ fn check(
             let (ns, ne) = scanners::person_after_label(hay.get(s..e)?)?;
             if scanners::placeholder(hay.get(s + ns..s + ne)?) {
                 return None; // `수령인: 미기재`
+            }
+            // `상담원: 성함이 어떻게 되세요?`: a line of dialogue after a role label, not a name.
+            if scanners::dialogue_after_label(hay, s, s + ns, s + ne) {
+                return None;
             }
             Some((None, s + ns, s + ne, base))
         }
@@ -2800,7 +2805,8 @@ fn check(
             }
             if !label {
                 // After a military rank every word is checked (`Gen. Alpha`, `Col. Total`, `Lt. Governor`).
-                if !t.starts_with(['M', 'D', 'P']) && !scanners::rank_name_ok(name) {
+                let rank = !t.starts_with(['M', 'D', 'P']) || t.starts_with("Maj");
+                if rank && !scanners::rank_name_ok(name) {
                     return None;
                 }
                 return Some((None, s + cut + skip, e, base)); // after a title (`Mr. Kim`, `Sgt. John Smith`)
