@@ -484,11 +484,10 @@ impl Engine {
             return;
         };
         let ampm = &b[open..h];
-        if !(ampm.starts_with(b"[") && ampm.ends_with(b" "))
-            || !matches!(hay.get(open + 1..h - 1), Some("오전" | "오후"))
-            || open < 4
-            || &b[open - 2..open] != b"] "
-        {
+        let bracketed = ampm.starts_with(b"[")
+            && ampm.ends_with(b" ")
+            && matches!(hay.get(open + 1..h - 1), Some("오전" | "오후"));
+        if !bracketed || open < 4 || &b[open - 2..open] != b"] " {
             return;
         }
         let ne = open - 2;
