@@ -236,6 +236,9 @@ struct Context {
     /// The names found so far in the column [`Engine::table_names`] is reading under an English header (reported
     /// only if they are at least as many as the column's other filled cells).
     table_cells: Vec<(usize, usize)>,
+    /// [`scanners::column_header`]'s place: the comma- or tab-separated block last read (its header line's start,
+    /// the start of the last row checked, the separator, the cells per line).
+    column: Option<(usize, usize, u8, usize)>,
 }
 
 impl Context {
@@ -245,6 +248,7 @@ impl Context {
         self.tables.clear();
         self.table_cursor = (None, 0, 0);
         self.table_cells.clear();
+        self.column = None;
         self.lo = 0;
         self.hi = 0;
         self.expired = false;
@@ -1545,6 +1549,32 @@ impl Engine {
             }
             if ks >= ws && !groups.contains(&g) {
                 groups.push(g);
+            }
+        }
+        // A cell of a comma- or tab-separated table also has its column's header cell as context (`주민등록번호`
+        // over rows of bare numbers, the header far above the window; `사업자등록번호` next to a `계좌번호` column).
+        if let Some((hs, he)) = scanners::column_header(bytes, s, e, &mut ctx.column) {
+            self.cell_groups(bytes, hs, he, &mut ctx.groups);
+        }
+    }
+
+    /// Add the groups of the keywords inside `cs..ce` (a header cell) to `groups`, with the word-boundary rule of
+    /// [`Self::keyword_hits`] for ASCII keywords.
+    fn cell_groups(&self, bytes: &[u8], cs: usize, ce: usize, groups: &mut Vec<u16>) {
+        let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
+        let input = aho_corasick::Input::new(bytes).span(cs..ce);
+        for m in self.keywords.find_overlapping_iter(input) {
+            let k = m.pattern().as_usize();
+            let (ks, ke) = (m.start(), m.end());
+            if self.keyword_ascii.get(k).copied().unwrap_or(false)
+                && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
+            {
+                continue;
+            }
+            if let Some(&g) = self.keyword_group.get(k) {
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
             }
         }
     }

@@ -813,6 +813,93 @@ fn next_line(b: &[u8], end: usize) -> Option<(usize, usize)> {
     line_at(b, nl + 1)
 }
 
+/// The header cell over the cell `s..e` of a comma- or tab-separated table, if `s..e` fills its cell (a double quote
+/// around it allowed) and its line is a row under a header: the lines from the header down have one cell count, and
+/// a comma-separated header reads as one ([`csv_header`]). `cache` keeps the block last found (header start, the
+/// last row checked, separator, cells), so the rows above a cell are walked once per table, not once per cell.
+pub(super) fn column_header(
+    b: &[u8],
+    s: usize,
+    e: usize,
+    cache: &mut Option<(usize, usize, u8, usize)>,
+) -> Option<(usize, usize)> {
+    let before = match s.checked_sub(1).map(|i| b[i]) {
+        Some(b'"') => s.checked_sub(2).map_or(b'\n', |i| b[i]),
+        Some(c) => c,
+        None => b'\n',
+    };
+    let after = match b.get(e) {
+        Some(b'"') => b.get(e + 1).copied().unwrap_or(b'\n'),
+        Some(&c) => c,
+        None => b'\n',
+    };
+    let sep = match (before, after) {
+        (b',' | b'\t', _) => before,
+        (b'\n', b',' | b'\t') => after,
+        _ => return None,
+    };
+    if !matches!(after, b'\n' | b'\r') && after != sep {
+        return None;
+    }
+    let cells = |l: &[u8]| {
+        if sep == b',' {
+            CsvCells::new(l).count()
+        } else {
+            memchr::memchr_iter(b'\t', l).count() + 1
+        }
+    };
+    let (ls, le) = line_at(b, s)?;
+    let n = cells(&b[ls..le]);
+    if n < 2 {
+        return None;
+    }
+    // Up to the block's first line: a line with another cell count ends it, the cached block's rows are known.
+    let known = cache.filter(|&(h, _, sp, c)| sp == sep && c == n && h < ls);
+    let mut hs = ls;
+    let mut walk = true;
+    if let Some((h, last, ..)) = known {
+        if ls <= last {
+            hs = h;
+            walk = false;
+        }
+    }
+    while walk && hs > 0 {
+        if let Some((h, last, ..)) = known {
+            if hs <= last {
+                hs = h;
+                break;
+            }
+        }
+        let Some((ps, pe)) = line_at(b, hs - 1) else {
+            break;
+        };
+        if cells(&b[ps..pe]) != n {
+            break;
+        }
+        hs = ps;
+    }
+    if hs == ls {
+        return None;
+    }
+    if known.is_none_or(|(_, last, ..)| ls > last) {
+        *cache = Some((hs, ls, sep, n));
+    }
+    let (_, he) = line_at(b, hs)?;
+    let header = &b[hs..he];
+    if sep == b',' && csv_header(header) != Some(n) {
+        return None;
+    }
+    let (cs, ce) = if sep == b',' {
+        let k = CsvCells::new(&b[ls..le])
+            .position(|(_, ce)| ls + ce >= s)
+            .unwrap_or(0);
+        CsvCells::new(header).nth(k)?
+    } else {
+        nth_cell(header, b'\t', memchr::memchr_iter(b'\t', &b[ls..s]).count())?
+    };
+    Some((hs + cs, hs + ce))
+}
+
 /// Whether the line holding byte `at` is followed by a Markdown delimiter row (so it is a table's header row). Reads
 /// at most [`MAX_TABLE_LINE`] bytes each way.
 pub(super) fn header_row(b: &[u8], at: usize) -> bool {
@@ -3034,6 +3121,40 @@ mod tests {
             None
         );
         assert_eq!(csv_header("성명".as_bytes()), None);
+    }
+
+    #[test]
+    fn a_cell_finds_its_columns_header_cell() {
+        let t =
+            "번호,주민등록번호,연락처\n1,8003131094943,010-1234-5678\n2,9402121665102,\"x, y\"\n";
+        let b = t.as_bytes();
+        let mut cache = None;
+        let at = |n: &str, from: usize| t[from..].find(n).map(|i| (from + i, from + i + n.len()));
+        type Cache = Option<(usize, usize, u8, usize)>;
+        let head = |cache: &mut Cache, (s, e): (usize, usize)| {
+            column_header(b, s, e, cache).map(|(hs, he)| &t[hs..he])
+        };
+        let first = at("8003131094943", 0).unwrap();
+        assert_eq!(head(&mut cache, first), Some("주민등록번호"));
+        let second = at("9402121665102", 0).unwrap();
+        assert_eq!(head(&mut cache, second), Some("주민등록번호"));
+        assert_eq!(
+            head(&mut cache, at("010-1234-5678", 0).unwrap()),
+            Some("연락처")
+        );
+        // Not a whole cell, or the header line itself: no header.
+        assert_eq!(head(&mut cache, (first.0 + 1, first.1)), None);
+        assert_eq!(head(&mut cache, at("번호", 0).unwrap()), None);
+        // Prose with commas above the rows does not read as a header.
+        let t2 = "성명, 주소를 적어 주세요.\n1,8003131094943\n";
+        let mut c2 = None;
+        let s2 = t2.find("8003").unwrap();
+        assert_eq!(column_header(t2.as_bytes(), s2, s2 + 13, &mut c2), None);
+        // Tabs.
+        let t3 = "성명\t주민등록번호\n김민수\t8003131094943\n";
+        let s3 = t3.find("8003").unwrap();
+        let got = column_header(t3.as_bytes(), s3, s3 + 13, &mut None).map(|(hs, he)| &t3[hs..he]);
+        assert_eq!(got, Some("주민등록번호"));
     }
 
     #[test]
