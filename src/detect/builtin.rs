@@ -533,8 +533,9 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // rows below): the label, an optional closing quote, then the cell's separator or the end of its line (the last
     // column). Whether it fills its cell, and what the separator is, `Engine::table_names` decides.
     let table_end = r#""? *(?:[|\t,]|\r?\n|\z)"#;
+    // A role label may carry `명` (`담당자명`, `예금주명`, `신청인명`: columns of names).
     let ko_labels =
-        "성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|지원자|피보험자|보호자|상담원|상담사";
+        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|지원자|피보험자|보호자|상담원|상담사)명?";
     let person_table = format!("(?:{ko_labels}){table_end}");
     // English name columns (`Name`, `Full Name`, `Customer Name`, …, and the name parts `First Name`, `last_name`,
     // `Surname`): the match starts at the `Name` trigger; the qualifier before it is checked in `Engine::table_names`.
@@ -544,10 +545,13 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // Also a self-introduction, `저는 홍길동입니다`, `저는 이서연이라고 합니다`: the name between `저는` and the
     // introduction's ending (`INTRO_ENDINGS`; the shortest given name that reaches one), checked by
     // `Check::PersonKoBefore`.
+    // A qualifier in brackets may follow the label (`성명(한글): 홍길동`, `보호자(성명): …`), a kinship word the
+    // separator (`보호자: 남편 윤재석`): the name is the run at the match's end. `제가 홍길동입니다` as `저는 …`.
     let person_before = format!(
-        r#"(?:{ko_labels})(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?|(?:은|는|이|가)? +["'“]?){s}[가-힣]{{1,3}}|저는 +{s}[가-힣]{{1,3}}?(?:{})"#,
+        r#"(?:{ko_labels})(?: ?\([가-힣]{{1,4}}\))?(?:["']? *[:：|=] *["']? *(?:\r?\n *|\\n *)?(?:(?:{kin}) +)?|(?:은|는|이|가)? +["'“]?){s}[가-힣]{{1,3}}|(?:저는|제가) +{s}[가-힣]{{1,3}}?(?:{})"#,
         INTRO_ENDINGS.join("|"),
-        s = surnames_regex()
+        s = surnames_regex(),
+        kin = KINSHIP.join("|")
     );
     // An English name after a label and a colon or `=`: two or three capitalised words (`Mary O'Brien`,
     // `Jean-Luc Picard`), or the same in capitals (`Name: JOHN SMITH`, `성명: MARY O'BRIEN`; `Check::PersonEn` holds
@@ -555,7 +559,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // A name word: `John`, `O'Brien`, `Jean-Luc`, a romanised Korean given name `Min-jun`.
     let en_word = r"[A-Z](?:'[A-Z])?[a-z]+(?:-[A-Z][a-z]+|-[a-z]{2,5})?";
     let en_name = format!(
-        r"(?:{en_word}(?: +{en_word}){{1,2}}|[A-Z][A-Z'-]+(?: +(?:[A-Z]\.|[A-Z][A-Z'-]+)){{1,2}})"
+        r"(?:{en_word}(?: +[A-Z]\.)?(?: +{en_word}){{1,2}}|[A-Z][A-Z'-]+(?: +(?:[A-Z]\.|[A-Z][A-Z'-]+)){{1,2}})"
     );
     let en_labels = "Full [Nn]ame|full name|FULL NAME|Name|name|NAME|Customer|customer|CUSTOMER|Patient|patient|PATIENT|Employee|employee|Applicant|applicant";
     // The operator may also close an XML element (`<name>Felix Hoffmann</name>`, `<CustomerName>…`); the label may
@@ -894,11 +898,11 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "person.en",
             E::Person,
-            // Military ranks with their dot (`Sgt. John Smith`, `Lt.`, `Col.`, `Gen.`; `Capt` also without, as
-            // British style writes it: `Capt Jane Doe`), their words checked against the not-name words
+            // Military ranks with their dot (`Sgt. John Smith`, `Lt.`, `Col.`, `Gen.`, `Maj.`, `Cpl.`; `Capt` also
+            // without, as British style writes it: `Capt Jane Doe`), their words checked against the not-name words
             // (`Gen. Alpha`, `Col. Total`: `Check::PersonEn`).
             format!(
-                r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof|Capt)\.?|(?:Sgt|Lt|Col|Gen)\.) +{en_word}(?: +{en_word})?"
+                r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof|Capt)\.?|(?:Sgt|Lt|Col|Gen|Maj|Cpl)\.) +{en_word}(?: +{en_word})?"
             ),
             0.75,
             C::PersonEn,
@@ -1197,6 +1201,30 @@ pub(crate) const PERSON_COLON_LABELS: &[(&str, bool)] = &[
     ("지원자", true),
     ("대상자", true),
     ("예정자", true),
+    // Legal and civil records (`피의자: 문태식`, `세대주: 고은비`); the parties of a hearing also head its lines of
+    // dialogue (`증인: 기억이 안 납니다`), so they are weak.
+    ("피의자", false),
+    ("피고인", false),
+    ("피고소인", false),
+    ("고소인", false),
+    ("참고인", false),
+    ("증인", false),
+    ("민원인", false),
+    ("보증인", true),
+    ("세대주", true),
+    // Clinical and approval records (`주치의: 강태호`, `기안자: 김철수`), emergency contacts (`비상연락처: 배우자
+    // 김수연 010-…`: a kinship word before the name is skipped) and kin as labels (`배우자: 김수연`).
+    ("주치의", true),
+    ("담당의", true),
+    ("기안자", true),
+    ("결재자", true),
+    ("비상연락처", true),
+    ("긴급연락처", true),
+    ("배우자", true),
+    ("부친", true),
+    ("모친", true),
+    ("아버지", false),
+    ("어머니", false),
     ("환자", false),
     ("고객", false),
     ("학생", false),
@@ -1458,8 +1486,117 @@ pub(crate) const KR_DISTRICTS: &[&str] = &[
 /// Honorifics and roles that follow a Korean name (longest first so trimming picks the right one), and the letter
 /// closings `드림`/`올림` (`홍길동 드림`), which count only where they end the line ([`PERSON_CLOSINGS`]).
 pub(crate) const PERSON_SUFFIXES: &[&str] = &[
-    "고객", "환자", "선생", "과장", "부장", "차장", "대리", "사원", "팀장", "대표", "교수", "주임",
-    "원장", "드림", "올림", "님", "씨",
+    "고객",
+    "환자",
+    "선생",
+    "과장",
+    "부장",
+    "차장",
+    "대리",
+    "사원",
+    "팀장",
+    "대표",
+    "교수",
+    "주임",
+    "원장",
+    "드림",
+    "올림",
+    "부사장",
+    "본부장",
+    "센터장",
+    "변호사",
+    "연구원",
+    "사장",
+    "이사",
+    "상무",
+    "전무",
+    "실장",
+    "기자",
+    "소령",
+    "중령",
+    "대령",
+    "대위",
+    "중위",
+    "소위",
+    "님",
+    "씨",
+];
+
+/// Titles among [`PERSON_SUFFIXES`] that are also ordinary words or start compounds (`이사회`, `연구원들`,
+/// `사장님` aside): a name before one only when the title ends its word or takes a particle or `님`
+/// ([`title_ends_word`]).
+pub(crate) const PERSON_TITLES: &[&str] = &[
+    "부사장",
+    "본부장",
+    "센터장",
+    "변호사",
+    "연구원",
+    "사장",
+    "이사",
+    "상무",
+    "전무",
+    "실장",
+    "기자",
+    "소령",
+    "중령",
+    "대령",
+    "대위",
+    "중위",
+    "소위",
+];
+
+/// Whether the title ending at `end` ends its word: the text ends, a non-Hangul character follows, or a particle
+/// or `님` (`김철수 이사가`, `이영희 본부장님`), not `이사회`, `기자단`.
+pub(crate) fn title_ends_word(hay: &str, end: usize) -> bool {
+    hay.get(end..)
+        .and_then(|t| t.chars().next())
+        .is_none_or(|c| {
+            !('가'..='힣').contains(&c)
+                || matches!(
+                    c,
+                    '이' | '가'
+                        | '은'
+                        | '는'
+                        | '을'
+                        | '를'
+                        | '의'
+                        | '께'
+                        | '과'
+                        | '와'
+                        | '님'
+                        | '도'
+                        | '만'
+                        | '에'
+                        | '으'
+                        | '로'
+                        | '및'
+                )
+        })
+}
+
+/// Kinship words a form puts before a relative's name (`보호자: 남편 윤재석`, `비상연락처: 배우자 김수연`).
+pub(crate) const KINSHIP: &[&str] = &[
+    "남편",
+    "아내",
+    "배우자",
+    "부친",
+    "모친",
+    "아버지",
+    "어머니",
+    "아들",
+    "딸",
+    "자녀",
+    "장남",
+    "장녀",
+    "차남",
+    "차녀",
+    "형",
+    "누나",
+    "오빠",
+    "언니",
+    "동생",
+    "조부",
+    "조모",
 ];
 
 /// The endings of a self-introduction after the name (`저는 홍길동입니다`, `이서연이에요`, `김민수라고 합니다`), each
@@ -1977,6 +2114,11 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "최선",
     "오해",
     "성명란",
+    // `수신자: 수신자 참조` (the label as its own value), `최우수 사원` (an award before a title).
+    "수신자",
+    "최우수",
+    // `국선 변호사` (court-appointed), before a title.
+    "국선",
     "정답",
     "오답",
     "반반",
@@ -2153,7 +2295,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("--user ", 0),
     (":thin:", 0),
     ("h=(", 3),
-    // English names (ASCII: 22)
+    // English names (ASCII: 24)
     ("Mr.", 0),
     ("Mr ", 0),
     ("Mrs", 0),
@@ -2170,6 +2312,8 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("Lt.", 0),
     ("Col.", 0),
     ("Gen.", 0),
+    ("Maj.", 0),
+    ("Cpl.", 0),
     ("Dear", 0),
     ("name", 0),
     ("Name", 0),
@@ -2178,7 +2322,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("atient", 1),
     ("mployee", 1),
     ("pplicant", 1),
-    // Hangul: markings, secrets, name labels, `저는`, provinces (43)
+    // Hangul: markings, secrets, name labels, `저는`, `제가`, provinces (44)
     ("급", 16),
     ("대외비", 0),
     ("대 외 비", 0),
@@ -2199,6 +2343,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("담당자", 0),
     ("지원자", 0),
     ("저는", 0),
+    ("제가", 0),
     ("피보험자", 0),
     ("보호자", 0),
     ("상담원", 0),

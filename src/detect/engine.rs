@@ -236,6 +236,9 @@ struct Context {
     /// The names found so far in the column [`Engine::table_names`] is reading under an English header (reported
     /// only if they are at least as many as the column's other filled cells).
     table_cells: Vec<(usize, usize)>,
+    /// [`scanners::column_header`]'s place: the comma- or tab-separated block last read (its header line's start,
+    /// the start of the last row checked, the separator, the cells per line).
+    column: Option<(usize, usize, u8, usize)>,
 }
 
 impl Context {
@@ -245,6 +248,7 @@ impl Context {
         self.tables.clear();
         self.table_cursor = (None, 0, 0);
         self.table_cells.clear();
+        self.column = None;
         self.lo = 0;
         self.hi = 0;
         self.expired = false;
@@ -1545,6 +1549,32 @@ impl Engine {
             }
             if ks >= ws && !groups.contains(&g) {
                 groups.push(g);
+            }
+        }
+        // A cell of a comma- or tab-separated table also has its column's header cell as context (`주민등록번호`
+        // over rows of bare numbers, the header far above the window; `사업자등록번호` next to a `계좌번호` column).
+        if let Some((hs, he)) = scanners::column_header(bytes, s, e, &mut ctx.column) {
+            self.cell_groups(bytes, hs, he, &mut ctx.groups);
+        }
+    }
+
+    /// Add the groups of the keywords inside `cs..ce` (a header cell) to `groups`, with the word-boundary rule of
+    /// [`Self::keyword_hits`] for ASCII keywords.
+    fn cell_groups(&self, bytes: &[u8], cs: usize, ce: usize, groups: &mut Vec<u16>) {
+        let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
+        let input = aho_corasick::Input::new(bytes).span(cs..ce);
+        for m in self.keywords.find_overlapping_iter(input) {
+            let k = m.pattern().as_usize();
+            let (ks, ke) = (m.start(), m.end());
+            if self.keyword_ascii.get(k).copied().unwrap_or(false)
+                && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
+            {
+                continue;
+            }
+            if let Some(&g) = self.keyword_group.get(k) {
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
             }
         }
     }
@@ -2872,7 +2902,8 @@ fn check(
         Check::PersonKoBefore | Check::PersonKoColon => {
             // `저는 홍길동입니다`: the name between `저는` (no Hangul right before it) and the introduction's ending,
             // surname, given syllables and stop-list checked (`저는 한국인입니다`, `저는 변호사입니다` are not names).
-            if let Some(r) = hay.get(s..e)?.strip_prefix("저는") {
+            let t = hay.get(s..e)?;
+            if let Some(r) = t.strip_prefix("저는").or_else(|| t.strip_prefix("제가")) {
                 if hay[..s].chars().next_back().is_some_and(is_hangul_syllable) {
                     return None;
                 }
@@ -2891,6 +2922,10 @@ fn check(
             let (ns, ne) = scanners::person_after_label(hay.get(s..e)?)?;
             if scanners::placeholder(hay.get(s + ns..s + ne)?) {
                 return None; // `수령인: 미기재`
+            }
+            // `상담원: 성함이 어떻게 되세요?`: a line of dialogue after a role label, not a name.
+            if scanners::dialogue_after_label(hay, s, s + ns, s + ne) {
+                return None;
             }
             Some((None, s + ns, s + ne, base))
         }
@@ -2960,7 +2995,8 @@ fn check(
             }
             if !label {
                 // After a military rank every word is checked (`Gen. Alpha`, `Col. Total`, `Lt. Governor`).
-                if !t.starts_with(['M', 'D', 'P']) && !scanners::rank_name_ok(name) {
+                let rank = !t.starts_with(['M', 'D', 'P']) || t.starts_with("Maj");
+                if rank && !scanners::rank_name_ok(name) {
                     return None;
                 }
                 return Some((None, s + cut + skip, e, base)); // after a title (`Mr. Kim`, `Sgt. John Smith`)

@@ -1,6 +1,6 @@
 //! The code scanners of the engine: detectors whose regex would start with a broad class or run unbounded, found
 //! by hand-written passes around a cheap anchor instead (`@` for e-mail, `:` for IPv6 and `.pgpass` lines,
-//! `-----BEGIN` for PEM private keys, an honorific or a letter closing for Korean names, `(` for basic-auth tuples). Each walks the text once and hands its
+//! `-----BEGIN` for PEM private keys, an honorific, a title or a letter closing for Korean names, `(` for basic-auth tuples). Each walks the text once and hands its
 //! candidates to [`Engine::evaluate`] like the regex union does. After the pass, [`Engine::table_names`] reads the name columns of
 //! the tables whose header cells the union found (Markdown, tab- or comma-separated; Korean labels, English `Name`
 //! headers, and `First Name`/`Last Name` pairs), and the key/value rows of vertical tables whose first cell is such a
@@ -365,8 +365,15 @@ impl Engine {
             self.en_colon_label(hay, end, colon, groups, out);
             return;
         }
+        if end > 0 && b[end - 1].is_ascii_digit() {
+            self.kakao_bracket_name(p, hay, colon, groups, out);
+            return;
+        }
         // The label's last syllable ends right before: one of the labels' last syllables.
         if end < 6 || b[end - 1] < 0x80 {
+            return;
+        }
+        if end < colon && self.kakao_line_name(p, hay, end, groups, out) {
             return;
         }
         if !hay.get(end - 3..end).is_some_and(label_last_syllable) {
@@ -393,18 +400,29 @@ impl Engine {
         while ns < b.len() && ns - colon < 8 && matches!(b[ns], b' ' | b'"' | b'\'') {
             ns += 1;
         }
-        let run = hangul_run_end(hay, ns, 8);
+        let mut run = hangul_run_end(hay, ns, 8);
+        // A kinship word before the name (`비상연락처: 배우자 김수연`, `보호자: 남편 윤재석`).
+        if b.get(run) == Some(&b' ') && builtin::KINSHIP.contains(&&hay[ns..run]) {
+            ns = run + 1;
+            run = hangul_run_end(hay, ns, 8);
+        }
         if run == ns {
             return;
         }
         if !strong {
-            // After a weak label the name must end its phrase: not `환자: 배가 아파요`.
+            // After a weak label the name must end its phrase: not `환자: 배가 아파요`. A self-introduction's ending
+            // may close it (`고객: 정우성입니다`).
             let next = hay[run..].trim_start_matches(' ').bytes().next();
             let ends = matches!(
                 next,
                 None | Some(b'\n' | b'\r' | b'(' | b',' | b'<' | b'/' | b'|' | b'"' | b'\'' | b')')
             );
-            if !ends || hay[ns..run].chars().count() > 4 {
+            let word = &hay[ns..run];
+            let word = builtin::INTRO_ENDINGS
+                .iter()
+                .find_map(|x| word.strip_suffix(x))
+                .unwrap_or(word);
+            if !ends || word.chars().count() > 4 {
                 return;
             }
         }
@@ -451,6 +469,86 @@ impl Engine {
                 None => break,
             }
         }
+    }
+
+    /// A KakaoTalk export's message line, `[홍길동] [오후 3:12] 메시지`, found at the time's `:` at `colon`: the line
+    /// opens with the sender's name in brackets, then the time in brackets (`오전`/`오후`, one or two digits).
+    fn kakao_bracket_name(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        colon: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let b = hay.as_bytes();
+        let mut h = colon;
+        while h > 0 && colon - h < 2 && b[h - 1].is_ascii_digit() {
+            h -= 1;
+        }
+        // `[오후 ` before the hour, `] ` before that.
+        let Some(open) = h.checked_sub(8) else {
+            return;
+        };
+        let ampm = &b[open..h];
+        let bracketed = ampm.starts_with(b"[")
+            && ampm.ends_with(b" ")
+            && matches!(hay.get(open + 1..h - 1), Some("오전" | "오후"));
+        if !bracketed || open < 4 || &b[open - 2..open] != b"] " {
+            return;
+        }
+        let ne = open - 2;
+        let ns = hay[..ne]
+            .char_indices()
+            .rev()
+            .take(5)
+            .take_while(|&(_, c)| is_hangul_syllable(c))
+            .last()
+            .map_or(ne, |(i, _)| i);
+        if ns == 0
+            || b[ns - 1] != b'['
+            || !(ns == 1 || b[ns - 2] == b'\n')
+            || !person_ko_ok(&hay[ns..ne])
+        {
+            return;
+        }
+        if let Some(f) = self.evaluate(hay, p, ns, ne, groups) {
+            out.push(f);
+        }
+    }
+
+    /// A KakaoTalk export's message line, `2024년 1월 3일 오후 3:12, 홍길동 : 메시지` (or `2024. 1. 3. 오후 3:12, …`):
+    /// the sender's name ends at `end`, a space before the `:`, the time and `, ` before the name. Whether the line
+    /// was one.
+    fn kakao_line_name(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        end: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) -> bool {
+        let b = hay.as_bytes();
+        let ns = hay[..end]
+            .char_indices()
+            .rev()
+            .take(5)
+            .take_while(|&(_, c)| is_hangul_syllable(c))
+            .last()
+            .map_or(end, |(i, _)| i);
+        // `h:mm, ` before the name.
+        if ns < 6
+            || &b[ns - 2..ns] != b", "
+            || !b[ns - 4..ns - 2].iter().all(u8::is_ascii_digit)
+            || b[ns - 5] != b':'
+            || !person_ko_ok(&hay[ns..end])
+        {
+            return false;
+        }
+        if let Some(f) = self.evaluate(hay, p, ns, end, groups) {
+            out.push(f);
+        }
+        true
     }
 
     /// A road address without its province whose house number is the digit run at `t` (`강남구 테헤란로 427`,
@@ -650,6 +748,15 @@ impl Engine {
                 return;
             }
         }
+        // A title that is also a word or starts a compound (`이사회`, `기자단`) must end its word.
+        if let Some(t) = builtin::PERSON_TITLES
+            .iter()
+            .find(|t| hay[suffix_start..].starts_with(**t))
+        {
+            if !builtin::title_ends_word(hay, suffix_start + t.len()) {
+                return;
+            }
+        }
         let mut ne = suffix_start;
         if ne > 0 && b[ne - 1] == b' ' {
             ne -= 1;
@@ -711,6 +818,93 @@ fn next_line(b: &[u8], end: usize) -> Option<(usize, usize)> {
         return None;
     }
     line_at(b, nl + 1)
+}
+
+/// The header cell over the cell `s..e` of a comma- or tab-separated table, if `s..e` fills its cell (a double quote
+/// around it allowed) and its line is a row under a header: the lines from the header down have one cell count, and
+/// a comma-separated header reads as one ([`csv_header`]). `cache` keeps the block last found (header start, the
+/// last row checked, separator, cells), so the rows above a cell are walked once per table, not once per cell.
+pub(super) fn column_header(
+    b: &[u8],
+    s: usize,
+    e: usize,
+    cache: &mut Option<(usize, usize, u8, usize)>,
+) -> Option<(usize, usize)> {
+    let before = match s.checked_sub(1).map(|i| b[i]) {
+        Some(b'"') => s.checked_sub(2).map_or(b'\n', |i| b[i]),
+        Some(c) => c,
+        None => b'\n',
+    };
+    let after = match b.get(e) {
+        Some(b'"') => b.get(e + 1).copied().unwrap_or(b'\n'),
+        Some(&c) => c,
+        None => b'\n',
+    };
+    let sep = match (before, after) {
+        (b',' | b'\t', _) => before,
+        (b'\n', b',' | b'\t') => after,
+        _ => return None,
+    };
+    if !matches!(after, b'\n' | b'\r') && after != sep {
+        return None;
+    }
+    let cells = |l: &[u8]| {
+        if sep == b',' {
+            CsvCells::new(l).count()
+        } else {
+            memchr::memchr_iter(b'\t', l).count() + 1
+        }
+    };
+    let (ls, le) = line_at(b, s)?;
+    let n = cells(&b[ls..le]);
+    if n < 2 {
+        return None;
+    }
+    // Up to the block's first line: a line with another cell count ends it, the cached block's rows are known.
+    let known = cache.filter(|&(h, _, sp, c)| sp == sep && c == n && h < ls);
+    let mut hs = ls;
+    let mut walk = true;
+    if let Some((h, last, ..)) = known {
+        if ls <= last {
+            hs = h;
+            walk = false;
+        }
+    }
+    while walk && hs > 0 {
+        if let Some((h, last, ..)) = known {
+            if hs <= last {
+                hs = h;
+                break;
+            }
+        }
+        let Some((ps, pe)) = line_at(b, hs - 1) else {
+            break;
+        };
+        if cells(&b[ps..pe]) != n {
+            break;
+        }
+        hs = ps;
+    }
+    if hs == ls {
+        return None;
+    }
+    if known.is_none_or(|(_, last, ..)| ls > last) {
+        *cache = Some((hs, ls, sep, n));
+    }
+    let (_, he) = line_at(b, hs)?;
+    let header = &b[hs..he];
+    if sep == b',' && csv_header(header) != Some(n) {
+        return None;
+    }
+    let (cs, ce) = if sep == b',' {
+        let k = CsvCells::new(&b[ls..le])
+            .position(|(_, ce)| ls + ce >= s)
+            .unwrap_or(0);
+        CsvCells::new(header).nth(k)?
+    } else {
+        nth_cell(header, b'\t', memchr::memchr_iter(b'\t', &b[ls..s]).count())?
+    };
+    Some((hs + cs, hs + ce))
 }
 
 /// Whether the line holding byte `at` is followed by a Markdown delimiter row (so it is a table's header row). Reads
@@ -2323,6 +2517,10 @@ const EN_COLON_LABELS: &[(&str, EnLabel)] = &[
     ("requested by", EnLabel::One),
     ("approved by", EnLabel::One),
     ("prepared by", EnLabel::One),
+    ("complainant", EnLabel::One),
+    ("plaintiff", EnLabel::One),
+    ("defendant", EnLabel::One),
+    ("witness", EnLabel::One),
     ("attendees", EnLabel::List),
     ("participants", EnLabel::List),
     ("guests", EnLabel::List),
@@ -2334,11 +2532,12 @@ const EN_COLON_LABELS: &[(&str, EnLabel)] = &[
     ("reply-to", EnLabel::Mail),
 ];
 
-/// The end of two or three capitalised words at `at` (`Maria Lopez`, `Jean-Luc O'Brien`, `JOHN SMITH`), one space
+/// The end of two or three capitalised words at `at` (`Maria Lopez`, `Robert J. Chen`, `Jean-Luc O'Brien`, `JOHN SMITH`), one space
 /// between them; `None` when fewer than two.
 fn en_name_end(b: &[u8], at: usize) -> Option<usize> {
     let mut e = at;
     let mut words = 0;
+    let mut initial = false;
     while words < 3 {
         let w = if words == 0 { e } else { e + 1 };
         if words > 0 && b.get(e) != Some(&b' ') {
@@ -2346,6 +2545,12 @@ fn en_name_end(b: &[u8], at: usize) -> Option<usize> {
         }
         if !b.get(w).is_some_and(u8::is_ascii_uppercase) {
             break;
+        }
+        // One middle initial after the first word (`Robert J. Chen`).
+        if words == 1 && !initial && b.get(w + 1) == Some(&b'.') && b.get(w + 2) == Some(&b' ') {
+            initial = true;
+            e = w + 2;
+            continue;
         }
         let len = b[w..]
             .iter()
@@ -2390,6 +2595,11 @@ fn label_last_syllable(last: &str) -> bool {
             | "름"
             | "함"
             | "주"
+            | "의"
+            | "처"
+            | "친"
+            | "지"
+            | "니"
     )
 }
 
@@ -2572,6 +2782,66 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
         }
     }
     true
+}
+
+/// A role label's colon heading a line of dialogue, not a name field (`상담원: 성함이 어떻게 되세요?`, `수신: 우선
+/// 확인해 볼게요`, `신청인: 방금 보냈습니다`): the label ends at a colon between `s` (its start) and the name-shaped
+/// word `ns..ne`, and on the word's line another word follows it (after a particle or ending, `서명이 필요합니다`,
+/// or alone, `방금 문자 보내드렸어요.`) and the line ends as a sentence (`다`, `요`, `까`, `죠`, `네` before the
+/// closing punctuation, or a `?`/`!`). A title or honorific as that next word keeps the name (`담당자: 김민수
+/// 과장입니다`, `김민수님`), as does any line that does not end as a sentence (`담당자: 김민수 (내선 1234)`,
+/// `예금주: 김민수 국민은행`). The name labels themselves (`성명`, `이름`, `성함`, `고객명`, `성명(한글)`) are
+/// fields, never dialogue.
+pub(super) fn dialogue_after_label(hay: &str, s: usize, ns: usize, ne: usize) -> bool {
+    let Some(between) = hay.get(s..ns) else {
+        return false;
+    };
+    let Some(c) = between.find([':', '：']) else {
+        return false;
+    };
+    let label = between[..c].trim_end_matches([' ', '"', '\'']);
+    let label = label
+        .split('(')
+        .next()
+        .unwrap_or(label)
+        .trim_end_matches(' ');
+    if label.ends_with(['명', '름', '함']) {
+        return false;
+    }
+    let b = hay.as_bytes();
+    let line_end = memchr::memchr(b'\n', &b[ne..]).map_or(b.len(), |i| ne + i);
+    let Some(line) = hay.get(ne..line_end) else {
+        return false;
+    };
+    let line = line.trim_end_matches('\r');
+    let hangul_end = |t: &str| {
+        t.char_indices()
+            .find(|&(_, ch)| !is_hangul_syllable(ch))
+            .map_or(t.len(), |(i, _)| i)
+    };
+    let attached = &line[..hangul_end(line)];
+    if attached.starts_with(['님', '씨']) {
+        return false;
+    }
+    let after = &line[attached.len()..];
+    let spaced = after.trim_start_matches(' ');
+    if spaced.len() == after.len() {
+        return false;
+    }
+    let word = &spaced[..hangul_end(spaced)];
+    if word.is_empty()
+        || (attached.is_empty()
+            && (builtin::PERSON_SUFFIXES.iter().any(|t| word.starts_with(t))
+                || word.starts_with("귀하")))
+    {
+        return false;
+    }
+    let tail = line.trim_end_matches([' ', '.', '!', '?', '~', '…', ')', '"', '\'']);
+    line.contains(['?', '!'])
+        || tail
+            .chars()
+            .next_back()
+            .is_some_and(|ch| matches!(ch, '다' | '요' | '까' | '죠' | '네'))
 }
 
 /// Particles that attach to a noun or name (`김민수가`, `이번에`).
@@ -2874,6 +3144,40 @@ mod tests {
             None
         );
         assert_eq!(csv_header("성명".as_bytes()), None);
+    }
+
+    #[test]
+    fn a_cell_finds_its_columns_header_cell() {
+        let t =
+            "번호,주민등록번호,연락처\n1,8003131094943,010-1234-5678\n2,9402121665102,\"x, y\"\n";
+        let b = t.as_bytes();
+        let mut cache = None;
+        let at = |n: &str, from: usize| t[from..].find(n).map(|i| (from + i, from + i + n.len()));
+        type Cache = Option<(usize, usize, u8, usize)>;
+        let head = |cache: &mut Cache, (s, e): (usize, usize)| {
+            column_header(b, s, e, cache).map(|(hs, he)| &t[hs..he])
+        };
+        let first = at("8003131094943", 0).unwrap();
+        assert_eq!(head(&mut cache, first), Some("주민등록번호"));
+        let second = at("9402121665102", 0).unwrap();
+        assert_eq!(head(&mut cache, second), Some("주민등록번호"));
+        assert_eq!(
+            head(&mut cache, at("010-1234-5678", 0).unwrap()),
+            Some("연락처")
+        );
+        // Not a whole cell, or the header line itself: no header.
+        assert_eq!(head(&mut cache, (first.0 + 1, first.1)), None);
+        assert_eq!(head(&mut cache, at("번호", 0).unwrap()), None);
+        // Prose with commas above the rows does not read as a header.
+        let t2 = "성명, 주소를 적어 주세요.\n1,8003131094943\n";
+        let mut c2 = None;
+        let s2 = t2.find("8003").unwrap();
+        assert_eq!(column_header(t2.as_bytes(), s2, s2 + 13, &mut c2), None);
+        // Tabs.
+        let t3 = "성명\t주민등록번호\n김민수\t8003131094943\n";
+        let s3 = t3.find("8003").unwrap();
+        let got = column_header(t3.as_bytes(), s3, s3 + 13, &mut None).map(|(hs, he)| &t3[hs..he]);
+        assert_eq!(got, Some("주민등록번호"));
     }
 
     #[test]
