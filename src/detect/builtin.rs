@@ -2419,3 +2419,17 @@ pub(crate) fn scanner_equivalents() -> Vec<(&'static str, String)> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The titles that need the word-end rule are a subset of the suffixes the name pass looks for (the two lists
+    /// are written out separately; this keeps them in step).
+    #[test]
+    fn titles_are_person_suffixes() {
+        for t in PERSON_TITLES {
+            assert!(PERSON_SUFFIXES.contains(t), "{t}");
+        }
+    }
+}

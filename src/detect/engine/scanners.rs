@@ -241,13 +241,6 @@ impl Engine {
         }
     }
 
-    /// HTTP basic auth as a Python tuple that the `secret.user_password` regex (`auth=(`, triggered by `h=(`) does not
-    /// reach: `auth = ('user', 'password')` with spaces around `=`, and `HTTPBasicAuth('user', 'password')`,
-    /// `HTTPDigestAuth(…)`, `aiohttp.BasicAuth(…)`. Found from a `memchr` pass for `(`, looking back for `Auth` or
-    /// `auth =` (trigger literals for them would loosen the shift-or filter's buckets, and `memmem` for `auth` costs
-    /// ~1 instruction a byte on English: README, "Trigger choice"), each candidate read at most ~200 bytes ahead. The
-    /// candidate runs from the keyword to the closing quote of the second string, which [`Engine::evaluate`] (the
-    /// `Credential` check) reports as the secret.
     /// Korean names after the form labels of [`PERSON_COLON_LABELS`] and a colon (`수령인: 윤채원`, `"예약자명":
     /// "한소희"`, `보낸 사람: 조은비 <…>`): one `memchr` pass for `:`, shared with the IPv6 scanner when that runs
     /// (see [`Engine::colon_label`]).
@@ -685,6 +678,13 @@ impl Engine {
         }
     }
 
+    /// HTTP basic auth as a Python tuple that the `secret.user_password` regex (`auth=(`, triggered by `h=(`) does not
+    /// reach: `auth = ('user', 'password')` with spaces around `=`, and `HTTPBasicAuth('user', 'password')`,
+    /// `HTTPDigestAuth(…)`, `aiohttp.BasicAuth(…)`. Found from a `memchr` pass for `(`, looking back for `Auth` or
+    /// `auth =` (trigger literals for them would loosen the shift-or filter's buckets, and `memmem` for `auth` costs
+    /// ~1 instruction a byte on English: README, "Trigger choice"), each candidate read at most ~200 bytes ahead. The
+    /// candidate runs from the keyword to the closing quote of the second string, which [`Engine::evaluate`] (the
+    /// `Credential` check) reports as the secret.
     fn run_auth_tuple(&self, p: &PatInfo, hay: &str, groups: &mut Context, out: &mut Vec<Finding>) {
         let b = hay.as_bytes();
         let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
