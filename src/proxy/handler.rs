@@ -1275,7 +1275,8 @@ fn head(s: &str, max: usize) -> &str {
 }
 
 /// Scan `texts` one by one, then each seam (two adjacent text parts read as one, [`api::ParsedRequest::text_seams`]):
-/// a seam adds only the findings that cross it, so nothing is counted twice.
+/// a seam adds what crosses it (in place of a part's own fragment of it) and what the other part's context words
+/// make reportable near it, so nothing is counted twice.
 fn inspect<'a>(
     policy: &Snapshot,
     deadline: crate::detect::Deadline,
@@ -1287,7 +1288,7 @@ fn inspect<'a>(
     let mut findings = Vec::new();
     let mut counts = FindingCounts::new();
     let mut level = Level::Unmarked;
-    // What each part of a seam reported on its own (byte ranges), by the part's address.
+    // What each part of a seam reported on its own, by the part's address.
     let in_seams: std::collections::HashSet<*const u8> = seams
         .iter()
         .flat_map(|(a, b)| [a.as_ptr(), b.as_ptr()])
