@@ -229,14 +229,17 @@ fn text_seams_join_parts_of_one_array_only() {
             {"type": "text", "text": "a3"}]},
         {"role": "user", "content": [{"type": "text", "text": "b1"}]},
         {"role": "assistant", "content": "c1", "tool_calls": [
-            {"id": "t", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+            {"id": "t", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        // Two messages with string content are two turns: not joined.
+        {"role": "user", "content": "d1"},
+        {"role": "user", "content": "d2"}
     ]});
     let p = api::parse(WireFormat::OpenAiChat, chat.to_string().as_bytes()).unwrap();
     assert_eq!(p.text_seams(), [("a1", "a2"), ("a2", "a3")]);
     let messages = serde_json::json!({"model": "m", "max_tokens": 1,
         "system": [{"type": "text", "text": "s1"}, {"type": "text", "text": "s2"}],
         "messages": [{"role": "user", "content": [{"type": "text", "text": "u1"}]},
-            {"role": "user", "content": "u2"}]});
+            {"role": "user", "content": "u2"}, {"role": "user", "content": "u3"}]});
     let p = api::parse(
         WireFormat::AnthropicMessages,
         messages.to_string().as_bytes(),

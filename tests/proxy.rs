@@ -746,6 +746,13 @@ async fn identifiers_split_across_text_parts_are_found() {
     ]});
     let (_, headers, _) = gw.post("/v1/chat/completions", turns.to_string()).await;
     assert_eq!(headers["x-haetae-findings"], "none");
+    // Also when each turn's content is a plain string (the common request).
+    let turns = json!({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "주민번호 850314-"},
+        {"role": "user", "content": "1308025 입니다"}
+    ]});
+    let (_, headers, _) = gw.post("/v1/chat/completions", turns.to_string()).await;
+    assert_eq!(headers["x-haetae-findings"], "none");
     gw.shutdown().await;
 }
 

@@ -336,15 +336,18 @@ fn string_leaves<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-/// Whether two locations are the same field of two elements of one array (`…/content/0/text`, `…/content/2/text`).
+/// Whether two locations are the `text` of two parts of one content-part array (`…/content/0/text`,
+/// `…/content/2/text`; Gemini `…/parts/1/text`, Anthropic `system/0/text`). Two messages' string `content`
+/// (`messages/0/content`, `messages/1/content`) are two turns, not two parts of one: never a seam.
 fn sibling_parts(a: &JsonPath, b: &JsonPath) -> bool {
     use super::path::PathStep;
     let (a, b) = (a.steps(), b.steps());
     let n = a.len();
     n >= 2
         && b.len() == n
-        && a[..n - 2] == b[..n - 2]
+        && matches!(&a[n - 1], PathStep::Key(k) if k == "text")
         && a[n - 1] == b[n - 1]
+        && a[..n - 2] == b[..n - 2]
         && matches!((&a[n - 2], &b[n - 2]), (PathStep::Index(i), PathStep::Index(j)) if i < j)
 }
 
@@ -675,7 +678,9 @@ impl ParsedRequest {
     pub fn other_texts(&self) -> OtherTexts<'_> {
         use std::borrow::Cow;
         let model = self.value.get("model").and_then(Value::as_str);
-        let covered: std::collections::HashSet<*const u8> = self
+        // Addresses of the strings already scanned elsewhere, sorted for a binary search (a handful per request:
+        // cheaper than hashing every string of the body).
+        let mut covered: Vec<*const u8> = self
             .texts()
             .map(|(_, _, t)| t)
             .chain(self.read_only_texts())
@@ -683,6 +688,7 @@ impl ParsedRequest {
             .filter(|t| !t.is_empty())
             .map(str::as_ptr)
             .collect();
+        covered.sort_unstable();
         use std::fmt::Write as _;
         let mut joined = String::new();
         let mut decoded = Vec::new();
@@ -701,7 +707,9 @@ impl ParsedRequest {
         let mut stack = vec![&self.value];
         while let Some(v) = stack.pop() {
             match v {
-                Value::String(s) if !s.is_empty() && !covered.contains(&s.as_ptr()) => {
+                Value::String(s)
+                    if !s.is_empty() && covered.binary_search(&s.as_ptr()).is_err() =>
+                {
                     match data_uri_payload(s) {
                         // `data:text/plain,Hello`: the payload is the text.
                         Some((payload, false)) => {
@@ -786,13 +794,22 @@ impl ParsedRequest {
     /// `parts`, Anthropic `system` blocks): the model reads them one after the other, so a number split across two
     /// parts (`"850314-"`, `"1308025"`) is still that number. Inspection scans each seam as well as each part.
     pub fn text_seams(&self) -> Vec<(&str, &str)> {
-        // An empty part sits between two others without separating them.
-        let texts: Vec<_> = self.texts().filter(|(_, _, t)| !t.is_empty()).collect();
-        texts
-            .windows(2)
-            .filter(|w| sibling_parts(&w[0].1.path, &w[1].1.path))
-            .map(|w| (w[0].2, w[1].2))
-            .collect()
+        // One pass, no allocation unless there is a seam (string `content` has none: the common request).
+        let mut seams = Vec::new();
+        let mut prev: Option<(&JsonPath, &str)> = None;
+        for (_, seg, text) in self.texts() {
+            // An empty part sits between two others without separating them.
+            if text.is_empty() {
+                continue;
+            }
+            if let Some((path, before)) = prev {
+                if sibling_parts(path, &seg.path) {
+                    seams.push((before, text));
+                }
+            }
+            prev = Some((&seg.path, text));
+        }
+        seams
     }
 
     /// The whole body as a value (read-only; translation seam).
