@@ -1158,6 +1158,7 @@ impl Engine {
             .iter()
             .find(|p| p.check == Check::PersonKoAfter);
         let road = self.scanners.iter().find(|p| p.check == Check::AddressRoad);
+        let phone = self.scanners.iter().find(|p| p.check == Check::PhoneLabel);
         let first = out.len();
         let failed = std::cell::Cell::new(false);
         let DictCands {
@@ -1228,6 +1229,7 @@ impl Engine {
                 }
             }
             let mut p = t.saturating_sub(tb).max(pos);
+            let mut accepted = false;
             while p <= t {
                 // Before a digit run only a byte that can begin a pattern (IBAN country code, passport letter) is
                 // worth an anchored search; at the run itself only a number-shaped span (see `numeric_shape`).
@@ -1244,10 +1246,21 @@ impl Engine {
                         self.try_at(re, cache, hay, p..limit, groups, out, &mut spent)
                     {
                         pos = end;
+                        accepted = true;
                         break;
                     }
                 }
                 p += 1;
+            }
+            // A number no pattern took: a resident number's back part after its label (`앞자리 850314 뒷자리
+            // 1308025`), or a number right after a phone label (`Tel: 212-736-4821`).
+            if let Some(ph) = phone.filter(|_| is_digit && !accepted && t >= pos) {
+                if let Some(end) = self
+                    .split_rrn(hay, t, groups, out)
+                    .or_else(|| self.labeled_phone(ph, hay, t, groups, out))
+                {
+                    pos = end;
+                }
             }
         }
         if failed.get() {
@@ -1264,6 +1277,13 @@ impl Engine {
             if let Some(a) = road {
                 for t in DigitRuns::new(b) {
                     self.road_address(a, hay, t, 0, groups, out);
+                }
+            }
+            if let Some(ph) = phone {
+                for t in DigitRuns::new(b) {
+                    if self.split_rrn(hay, t, groups, out).is_none() {
+                        self.labeled_phone(ph, hay, t, groups, out);
+                    }
                 }
             }
         }
@@ -1293,10 +1313,11 @@ impl Engine {
             if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
                 // A URL credential's match ends past the `@` on the host's first byte, which may begin a finding of
                 // its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's end.
-                let end = if self.pats[pid].check == Check::Credential {
-                    f.end
-                } else {
-                    m.end()
+                let end = match self.pats[pid].check {
+                    Check::Credential => f.end,
+                    // An address's unit (`, 102동 1503호`) lies past the match: its numbers are not candidates.
+                    Check::AddressUnit => f.end.max(m.end()),
+                    _ => m.end(),
                 };
                 out.push(f);
                 return Some(end.max(p + 1));
@@ -2473,6 +2494,13 @@ fn check(
                 return None;
             }
             let sep = cand.len() == 14;
+            // Thirteen digits in a row under an order, invoice or tracking label or column header (`order_id`,
+            // `주문번호`, `송장`) are that number, dated like a birth date (`2411021289161`, ordered on 24-11-02); one
+            // in three passes the resident or foreigner rules by chance. A resident-number keyword keeps it, and the
+            // check digit is not asked for (numbers issued since October 2020 have a random one).
+            if !sep && has(Group::OrderId) && !has(Group::Rrn) && !has(Group::Frn) {
+                return None;
+            }
             let crn_ok = validate::crn_checksum(&d);
             let shape = validate::rrn_shape(&d);
             // The number decides before the context does: a 7th digit of 0 or 9 would be a resident born in the
@@ -3212,8 +3240,11 @@ fn check(
             let first = cand.split(|&c| c == b' ').next().unwrap_or_default();
             let district = std::str::from_utf8(first)
                 .is_ok_and(|w| builtin::KR_DISTRICTS.binary_search(&w).is_ok());
+            let e = scanners::unit_tail(hay, e);
             Some((None, s, e, if district { base } else { base - 0.35 }))
         }
+        Check::AddressUnit => Some((None, s, scanners::unit_tail(hay, e), base)),
+        Check::PhoneLabel => keep(base),
         Check::BannerMixed => {
             let controls = s + memchr::memmem::find(cand, b"//")? + 2;
             let control = |t: &[u8]| {
