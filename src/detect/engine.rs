@@ -2474,6 +2474,23 @@ fn person_key_before(b: &[u8], s: usize) -> bool {
 
 type Checked = (Option<Entity>, usize, usize, f32);
 
+/// Whether the word right before `s` (past at most three bytes of blanks, `:`, `=`, `#` or a quote) is `order` or
+/// `주문`, a label of the number after it (`INFO order 2411203580731 paid`, `주문 2411203580731`). The word anywhere in
+/// the context window is not enough (`order confirmed for …`), nor is `주문자`, the person who ordered.
+fn order_word_before(b: &[u8], s: usize) -> bool {
+    let mut j = s;
+    while j > 0 && s - j < 3 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'=' | b'#' | b'"' | b'\'')
+    {
+        j -= 1;
+    }
+    let word = |w: &[u8]| {
+        j.checked_sub(w.len()).is_some_and(|ws| {
+            b[ws..j].eq_ignore_ascii_case(w) && (ws == 0 || !b[ws - 1].is_ascii_alphanumeric())
+        })
+    };
+    j < s && (word(b"order") || word("주문".as_bytes()))
+}
+
 /// Run one builtin check. `None` drops the candidate.
 fn check(
     kind: Check,
@@ -2498,7 +2515,11 @@ fn check(
             // `주문번호`, `송장`) are that number, dated like a birth date (`2411021289161`, ordered on 24-11-02); one
             // in three passes the resident or foreigner rules by chance. A resident-number keyword keeps it, and the
             // check digit is not asked for (numbers issued since October 2020 have a random one).
-            if !sep && has(Group::OrderId) && !has(Group::Rrn) && !has(Group::Frn) {
+            if !sep
+                && !has(Group::Rrn)
+                && !has(Group::Frn)
+                && (has(Group::OrderId) || order_word_before(bytes, s))
+            {
                 return None;
             }
             let crn_ok = validate::crn_checksum(&d);
