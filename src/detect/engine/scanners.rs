@@ -168,7 +168,7 @@ impl Engine {
                     if groups.out_of_time() {
                         break;
                     }
-                    if t >= last_end {
+                    if t >= last_end && label_may_end_before(b, t) {
                         if let Some(end) = self.road_address(p, hay, t, last_end, groups, out) {
                             last_end = end;
                         }
@@ -2670,6 +2670,40 @@ const PHONE_LABELS_CJK: &[&str] = &[
     "手机",
 ];
 
+/// The last bytes of the labels a number no pattern took may follow (the phone labels' in both cases, and the `리` of
+/// `뒷자리`, [`Engine::split_rrn`]): the trigger pass looks one byte up in this table before anything else, since most
+/// digit runs follow no label (`2024년`, `the 3 files`).
+const LABEL_LAST: [bool; 256] = {
+    let mut t = [false; 256];
+    t[0xAC] = true;
+    let mut i = 0;
+    while i < PHONE_LABELS_EN.len() {
+        let l = PHONE_LABELS_EN[i].as_bytes();
+        let c = l[l.len() - 1];
+        t[c as usize] = true;
+        t[c.to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < PHONE_LABELS_CJK.len() {
+        let l = PHONE_LABELS_CJK[i].as_bytes();
+        t[l[l.len() - 1] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// Whether the byte before `t` (past at most four blanks, `:`, `.`, `#` or `=`) can end a label of
+/// [`LABEL_LAST`]: the cheap test before [`Engine::split_rrn`] and [`Engine::labeled_phone`].
+#[inline]
+pub(super) fn label_may_end_before(b: &[u8], t: usize) -> bool {
+    let mut j = t;
+    while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
+        j -= 1;
+    }
+    j > 0 && LABEL_LAST[usize::from(b[j - 1])]
+}
+
 /// Whether the bytes before `t` end with a phone label: at most four bytes of `:`, `.`, `#`, `=` or blanks between
 /// (`Tel.: `, `Phone # `). The last byte decides first, so a digit run after an ordinary word costs a compare or two.
 fn phone_label_before(b: &[u8], t: usize) -> bool {
@@ -2685,11 +2719,13 @@ fn phone_label_before(b: &[u8], t: usize) -> bool {
         return false;
     }
     if last.is_ascii_alphabetic() {
+        // Only the labels that end in the text's last letter are compared (`is 3`, `in 2024` compare none).
         PHONE_LABELS_EN.iter().any(|l| {
-            j.checked_sub(l.len()).is_some_and(|ls| {
-                b[ls..j].eq_ignore_ascii_case(l.as_bytes())
-                    && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
-            })
+            l.as_bytes().last() == Some(&last.to_ascii_lowercase())
+                && j.checked_sub(l.len()).is_some_and(|ls| {
+                    b[ls..j].eq_ignore_ascii_case(l.as_bytes())
+                        && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
+                })
         })
     } else {
         last >= 0x80
