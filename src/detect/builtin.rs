@@ -108,6 +108,12 @@ pub(crate) enum Check {
     /// `성남시 분당구 판교역로 166`): led by a known city, county or district ([`KR_DISTRICTS`]) it scores the base;
     /// a road name alone (`테헤란로 152`) scores less and needs an address keyword nearby.
     AddressRoad,
+    /// A Korean address from the regex: its span goes on over a building's unit after the number (`…로 396, 102동
+    /// 1503호`, `우동 1408 센텀파크 101동 1203호`; see `scanners::unit_tail`).
+    AddressUnit,
+    /// A phone number without `+` right after a phone label (`Phone: (212) 736-4821`, `電話 03-1234-5678`), found in
+    /// code at a digit run where no pattern matched (`scanners::labeled_phone_span`).
+    PhoneLabel,
 }
 
 /// Words that make a compound key with `name` a person's name (`receiver_name`, `patientName`); compared
@@ -245,10 +251,17 @@ pub(crate) enum Group {
     Post,
     /// `주소`, `배송지`, `자택`: what makes a road name and a number (`테헤란로 152`) an address.
     Address,
+    /// An order, invoice or tracking number's own label (`order_id`, `주문번호`, `송장`): not `주문자`, the person who
+    /// ordered, which [`Group::Order`]'s `주문` also matches. A 13-digit number without hyphens under it is the order
+    /// number, however its first digits read as a birth date.
+    OrderId,
+    /// A product, part or model number's label (`품번`, `SKU`, `part no`): a code under it that has a phone's shape
+    /// (`010-2024-0001`) is the product's.
+    Product,
 }
 
 /// Number of builtin groups; custom detectors' groups are numbered after these.
-pub(crate) const BUILTIN_GROUPS: u16 = 16;
+pub(crate) const BUILTIN_GROUPS: u16 = 18;
 
 /// Context keywords. Korean keywords match as substrings (particles attach); ASCII keywords need a word start.
 pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
@@ -433,6 +446,52 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "sku",
         ],
     ),
+    (
+        Group::OrderId,
+        &[
+            "주문번호",
+            "주문 번호",
+            "주문id",
+            "주문코드",
+            "송장",
+            "운송장",
+            "order_id",
+            "orderid",
+            "order id",
+            "order no",
+            "order_no",
+            "order number",
+            "order#",
+            "order #",
+            "invoice",
+            "tracking",
+            "waybill",
+        ],
+    ),
+    (
+        Group::Product,
+        &[
+            "품번",
+            "품목코드",
+            "품목번호",
+            "제품번호",
+            "제품코드",
+            "모델번호",
+            "모델코드",
+            "부품번호",
+            "자재코드",
+            "상품코드",
+            "sku",
+            "part no",
+            "part_no",
+            "partno",
+            "part number",
+            "p/n",
+            "model no",
+            "model_no",
+            "model number",
+        ],
+    ),
 ];
 
 /// Context rules per builtin entity: (group, score delta).
@@ -447,7 +506,13 @@ pub(crate) fn entity_context(entity: &Entity) -> &'static [(Group, f32)] {
         Entity::KrBrn => &[(Group::Brn, 0.2)],
         Entity::KrPassport => &[(Group::Passport, 0.4), (Group::Order, -0.3)],
         Entity::KrDriverLicense => &[(Group::License, 0.15)],
-        Entity::KrPhone => &[(Group::Phone, 0.3), (Group::Order, -0.2)],
+        // A product keyword (`품번`, `SKU`) drops a phone's shape without a phone keyword (0.75 − 0.3): `010-2024-0001`
+        // in a part-number column is the part's.
+        Entity::KrPhone => &[
+            (Group::Phone, 0.3),
+            (Group::Order, -0.2),
+            (Group::Product, -0.3),
+        ],
         Entity::Phone => &[(Group::Phone, 0.2)],
         Entity::CreditCard => &[(Group::Card, 0.15), (Group::Order, -0.2)],
         // A server keyword outweighs a version keyword: `build server 10.0.0.5` is an address.
@@ -868,7 +933,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             E::KrAddress,
             r"(?:서울(?:특별)?시?|부산(?:광역)?시?|대구(?:광역)?시?|인천(?:광역)?시?|광주(?:광역)?시?|대전(?:광역)?시?|울산(?:광역)?시?|세종(?:특별자치)?시?|경기도?|강원(?:특별자치)?도?|충청북도|충북|충청남도|충남|전라북도|전북(?:특별자치도)?|전라남도|전남|경상북도|경북|경상남도|경남|제주(?:특별자치)?도?) +(?:[가-힣]{1,6}(?:시|군|구|읍|면) +){0,3}(?:[가-힣0-9]{1,12}(?:로|길) *[0-9]{1,5}(?:-[0-9]{1,5})?(?:(?:번길|길|가) *[0-9]{1,5}(?:-[0-9]{1,5})?)?|[가-힣0-9]{1,8}(?:동|리|가|읍|면) *(?:[가-힣]{1,6}(?:동|리) *)?(?:산 *)?[0-9]{1,5}(?:-[0-9]{1,5})?)",
             0.75,
-            C::None,
+            C::AddressUnit,
             B::None
         ),
         p!(
@@ -2172,6 +2237,16 @@ pub(crate) const SCANNERS: &[(&str, Entity, f32, Check, Boundary)] = &[
         0.75,
         Check::AddressRoad,
         Boundary::None,
+    ),
+    // `Phone: (212) 736-4821`, `電話 03-1234-5678`: a number without `+` only right after a phone label, found at the
+    // digit runs where no pattern matched (a regex for every national shape would match most digit runs, dates and
+    // order numbers included, and cost a rejected search at each).
+    (
+        "phone",
+        Entity::Phone,
+        0.6,
+        Check::PhoneLabel,
+        Boundary::Number,
     ),
     // `host:5432:db:user:password` (`.pgpass`): found from the `:` pass (the IPv6 scanner's, or the colon labels').
     (

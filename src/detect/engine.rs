@@ -1158,6 +1158,7 @@ impl Engine {
             .iter()
             .find(|p| p.check == Check::PersonKoAfter);
         let road = self.scanners.iter().find(|p| p.check == Check::AddressRoad);
+        let phone = self.scanners.iter().find(|p| p.check == Check::PhoneLabel);
         let first = out.len();
         let failed = std::cell::Cell::new(false);
         let DictCands {
@@ -1228,6 +1229,7 @@ impl Engine {
                 }
             }
             let mut p = t.saturating_sub(tb).max(pos);
+            let mut accepted = false;
             while p <= t {
                 // Before a digit run only a byte that can begin a pattern (IBAN country code, passport letter) is
                 // worth an anchored search; at the run itself only a number-shaped span (see `numeric_shape`).
@@ -1244,10 +1246,23 @@ impl Engine {
                         self.try_at(re, cache, hay, p..limit, groups, out, &mut spent)
                     {
                         pos = end;
+                        accepted = true;
                         break;
                     }
                 }
                 p += 1;
+            }
+            // A number no pattern took: a resident number's back part after its label (`앞자리 850314 뒷자리
+            // 1308025`), or a number right after a phone label (`Tel: 212-736-4821`).
+            if let Some(ph) = phone.filter(|_| {
+                is_digit && !accepted && t >= pos && scanners::label_may_end_before(b, t)
+            }) {
+                if let Some(end) = self
+                    .split_rrn(hay, t, groups, out)
+                    .or_else(|| self.labeled_phone(ph, hay, t, groups, out))
+                {
+                    pos = end;
+                }
             }
         }
         if failed.get() {
@@ -1264,6 +1279,13 @@ impl Engine {
             if let Some(a) = road {
                 for t in DigitRuns::new(b) {
                     self.road_address(a, hay, t, 0, groups, out);
+                }
+            }
+            if let Some(ph) = phone {
+                for t in DigitRuns::new(b).filter(|&t| scanners::label_may_end_before(b, t)) {
+                    if self.split_rrn(hay, t, groups, out).is_none() {
+                        self.labeled_phone(ph, hay, t, groups, out);
+                    }
                 }
             }
         }
@@ -1293,10 +1315,11 @@ impl Engine {
             if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
                 // A URL credential's match ends past the `@` on the host's first byte, which may begin a finding of
                 // its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's end.
-                let end = if self.pats[pid].check == Check::Credential {
-                    f.end
-                } else {
-                    m.end()
+                let end = match self.pats[pid].check {
+                    Check::Credential => f.end,
+                    // An address's unit (`, 102동 1503호`) lies past the match: its numbers are not candidates.
+                    Check::AddressUnit => f.end.max(m.end()),
+                    _ => m.end(),
                 };
                 out.push(f);
                 return Some(end.max(p + 1));
@@ -2453,6 +2476,23 @@ fn person_key_before(b: &[u8], s: usize) -> bool {
 
 type Checked = (Option<Entity>, usize, usize, f32);
 
+/// Whether the word right before `s` (past at most three bytes of blanks, `:`, `=`, `#` or a quote) is `order` or
+/// `주문`, a label of the number after it (`INFO order 2411203580731 paid`, `주문 2411203580731`). The word anywhere in
+/// the context window is not enough (`order confirmed for …`), nor is `주문자`, the person who ordered.
+fn order_word_before(b: &[u8], s: usize) -> bool {
+    let mut j = s;
+    while j > 0 && s - j < 3 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'=' | b'#' | b'"' | b'\'')
+    {
+        j -= 1;
+    }
+    let word = |w: &[u8]| {
+        j.checked_sub(w.len()).is_some_and(|ws| {
+            b[ws..j].eq_ignore_ascii_case(w) && (ws == 0 || !b[ws - 1].is_ascii_alphanumeric())
+        })
+    };
+    j < s && (word(b"order") || word("주문".as_bytes()))
+}
+
 /// Run one builtin check. `None` drops the candidate.
 fn check(
     kind: Check,
@@ -2473,6 +2513,17 @@ fn check(
                 return None;
             }
             let sep = cand.len() == 14;
+            // Thirteen digits in a row under an order, invoice or tracking label or column header (`order_id`,
+            // `주문번호`, `송장`) are that number, dated like a birth date (`2411021289161`, ordered on 24-11-02); one
+            // in three passes the resident or foreigner rules by chance. A resident-number keyword keeps it, and the
+            // check digit is not asked for (numbers issued since October 2020 have a random one).
+            if !sep
+                && !has(Group::Rrn)
+                && !has(Group::Frn)
+                && (has(Group::OrderId) || order_word_before(bytes, s))
+            {
+                return None;
+            }
             let crn_ok = validate::crn_checksum(&d);
             let shape = validate::rrn_shape(&d);
             // The number decides before the context does: a 7th digit of 0 or 9 would be a resident born in the
@@ -3212,8 +3263,11 @@ fn check(
             let first = cand.split(|&c| c == b' ').next().unwrap_or_default();
             let district = std::str::from_utf8(first)
                 .is_ok_and(|w| builtin::KR_DISTRICTS.binary_search(&w).is_ok());
+            let e = scanners::unit_tail(hay, e);
             Some((None, s, e, if district { base } else { base - 0.35 }))
         }
+        Check::AddressUnit => Some((None, s, scanners::unit_tail(hay, e), base)),
+        Check::PhoneLabel => keep(base),
         Check::BannerMixed => {
             let controls = s + memchr::memmem::find(cand, b"//")? + 2;
             let control = |t: &[u8]| {

@@ -9,6 +9,11 @@
 //! `U+FEFF`, soft hyphen `U+00AD`, combining grapheme joiner `U+034F` and Mongolian vowel separator `U+180E`.
 //! Roman numeral characters (`Ⅱ`) are NOT folded: the marking patterns match them directly.
 //!
+//! Two letters people type as a dash are folded to `'-'` only between two ASCII digits (`850314ㅡ1308025`,
+//! `010ㅡ2837ㅡ4651`): the Hangul letter EU `U+3161` (`ㅡ`, a horizontal stroke that Korean input
+//! methods give without leaving Hangul mode) and the katakana prolonged sound mark `U+30FC` (`ー`, typed for a
+//! dash in Japanese input). Anywhere else they are letters of words (`ㅡㅡ`, `コーヒー`) and stay.
+//!
 //! JSON string escapes that hide text one level down are decoded: `\uXXXX` (a surrogate pair as one character) → the
 //! character, itself folded as above (`\u00a0` → `' '`); `\"` → `"`; `\/` → `/`. Users paste logs and payloads
 //! serialised with `ensure_ascii` (`{"content":"\uacc4\uc88c\ubc88\ud638 …"}`) or nested (`{\"password\":…}`), and
@@ -123,10 +128,19 @@ pub(crate) fn fold(c: char) -> Option<Fold> {
     }
 }
 
+/// Whether `c`, at byte `i` of `b`, is a letter typed as a dash that sits between two ASCII digits (see the module
+/// comment): `ㅡ` (`E3 85 A1`) and `ー` (`E3 83 BC`), both three bytes long.
+fn dash_between_digits(b: &[u8], i: usize) -> bool {
+    matches!(b.get(i + 1..i + 3), Some([0x85, 0xA1] | [0x83, 0xBC]))
+        && i > 0
+        && b[i - 1].is_ascii_digit()
+        && b.get(i + 3).is_some_and(u8::is_ascii_digit)
+}
+
 /// The characters (or jamo sequences, or escapes) of `text` that fold, in order: byte offset, length in the original,
 /// fold. Every folded character begins with one of six lead bytes (`0xC2`, `0xE2`, `0xEF`; and `0xE3`, `0xE1`, `0xCD`,
-/// which lead only `U+3000`, `U+180E` or a choseong, and `U+034F`) and every escape with `\\`, which `memchr` finds;
-/// only those positions are decoded.
+/// which lead only `U+3000`, a dash-like letter between digits, `U+180E` or a choseong, and `U+034F`) and every escape
+/// with `\\`, which `memchr` finds; only those positions are decoded.
 fn folds(text: &str) -> impl Iterator<Item = (usize, usize, Fold)> + '_ {
     let b = text.as_bytes();
     let mut escapes = memchr::memchr_iter(b'\\', b).peekable();
@@ -139,7 +153,9 @@ fn folds(text: &str) -> impl Iterator<Item = (usize, usize, Fold)> + '_ {
     // syllable; so only the lead byte is searched and the rest compared.
     let mut rare = memchr::memchr3_iter(0xE3, 0xE1, 0xCD, b)
         .filter(move |&i| match b.get(i) {
-            Some(0xE3) => b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..]),
+            Some(0xE3) => {
+                b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..]) || dash_between_digits(b, i)
+            }
             Some(0xE1) => {
                 b.get(i + 1..i + 3) == Some(&[0xA0, 0x8E][..]) || b.get(i + 1) == Some(&0x84)
             }
@@ -177,6 +193,9 @@ fn folds(text: &str) -> impl Iterator<Item = (usize, usize, Fold)> + '_ {
         let c = rest.chars().next()?;
         if let Some(f) = fold(c) {
             return Some((i, c.len_utf8(), f));
+        }
+        if dash_between_digits(b, i) {
+            return Some((i, c.len_utf8(), Fold::Ascii(b'-')));
         }
     })
 }
@@ -408,6 +427,19 @@ mod tests {
     }
 
     #[test]
+    fn folds_dash_letters_between_digits_only() {
+        let mut n = Normalized::default();
+        let original = "850314ㅡ1308025 010ㅡ2837ㅡ4651 03ー1234ー5678";
+        assert!(n.fill(original));
+        assert_eq!(n.text, "850314-1308025 010-2837-4651 03-1234-5678");
+        let d = original.find('ㅡ').unwrap();
+        assert_eq!(n.map(original, 6, 7), (d, d + 3));
+        for kept in ["ㅡㅡ", "1ㅡ", "ㅡ1", "aㅡ1", "1ㅡㅡ2", "コーヒー", "1 ㅡ 2"] {
+            assert!(!n.fill(kept), "{kept:?}");
+        }
+    }
+
+    #[test]
     fn fill_until_gives_up_when_told() {
         let original = r"\uacc4\uc88c \uacc4 and more";
         let mut n = Normalized::default();
@@ -489,7 +521,14 @@ mod tests {
                 skip_to = i + n;
                 continue;
             }
-            match fold(c) {
+            let dash = matches!(c, '\u{3161}' | '\u{30FC}')
+                && i > 0
+                && original.as_bytes()[i - 1].is_ascii_digit()
+                && original
+                    .as_bytes()
+                    .get(i + len)
+                    .is_some_and(u8::is_ascii_digit);
+            match fold(c).or(dash.then_some(Fold::Ascii(b'-'))) {
                 Some(Fold::Drop) => {}
                 Some(Fold::Ascii(b)) => {
                     text.push(char::from(b));
@@ -531,6 +570,8 @@ mod tests {
             "\u{3000}",
             "\u{300C}",
             "\u{3131}",
+            "\u{3161}",
+            "\u{30FC}",
             "\u{FE58}",
             "\u{FEFF}",
             "\u{FF10}",

@@ -168,8 +168,28 @@ impl Engine {
                     if groups.out_of_time() {
                         break;
                     }
-                    if t >= last_end {
+                    if t >= last_end && label_may_end_before(b, t) {
                         if let Some(end) = self.road_address(p, hay, t, last_end, groups, out) {
+                            last_end = end;
+                        }
+                    }
+                }
+            }
+            Check::PhoneLabel => {
+                if self.triggers.is_some() {
+                    return; // handled inside the trigger pass, at its digit runs that no pattern took
+                }
+                // Without a trigger pass the regex findings are already made: a number one of them covers is
+                // settled by the overlap rule (a `KR_PHONE` scores above this scanner's `PHONE`).
+                for t in DigitRuns::new(b) {
+                    if groups.out_of_time() {
+                        break;
+                    }
+                    if t >= last_end {
+                        if let Some(end) = self
+                            .split_rrn(hay, t, groups, out)
+                            .or_else(|| self.labeled_phone(p, hay, t, groups, out))
+                        {
                             last_end = end;
                         }
                     }
@@ -562,6 +582,67 @@ impl Engine {
         Some(end)
     }
 
+    /// A phone number without `+` that starts at `t` (a digit run or `(`) right after a phone label
+    /// ([`labeled_phone_span`]). Returns the accepted finding's end.
+    pub(super) fn labeled_phone(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        t: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
+        let (s, e) = labeled_phone_span(hay.as_bytes(), t)?;
+        let f = self.evaluate(hay, p, s, e, groups)?;
+        let end = f.end;
+        out.push(f);
+        Some(end)
+    }
+
+    /// A resident number written in two parts after their labels, `앞자리 850314 뒷자리 1308025` (front and back
+    /// digits), where `t` is the back part's digit run: the finding spans both parts and is checked as the 13 digits
+    /// they make ([`Check::Rrn13`]: date, 7th digit, check digit or a resident-number keyword). Returns its end.
+    pub(super) fn split_rrn(
+        &self,
+        hay: &str,
+        t: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
+        let b = hay.as_bytes();
+        const FRONT: &[u8] = "앞자리".as_bytes();
+        const BACK: &[u8] = "뒷자리".as_bytes();
+        // The last byte of `리` first: most digit runs stop here.
+        let skip = |mut j: usize| {
+            while j > 0 && matches!(b[j - 1], b' ' | b':') {
+                j -= 1;
+            }
+            j
+        };
+        let j = skip(t);
+        if j == t || b.get(j.checked_sub(1)?) != Some(&0xAC) || !b[..j].ends_with(BACK) {
+            return None;
+        }
+        let run = |at: usize| b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run(t) != 7 {
+            return None;
+        }
+        let k = skip(j - BACK.len());
+        let s = k.checked_sub(6)?;
+        if k == j - BACK.len() || run(s) != 6 || (s > 0 && b[s - 1].is_ascii_digit()) {
+            return None;
+        }
+        let i = skip(s);
+        if i == s || !b[..i].ends_with(FRONT) {
+            return None;
+        }
+        let p = self.pats.iter().find(|q| q.check == Check::Rrn13)?;
+        let f = self.evaluate(hay, p, s, t + 7, groups)?;
+        let end = f.end;
+        out.push(f);
+        Some(end)
+    }
+
     /// English names after the form labels of [`EN_COLON_LABELS`] (`Account holder: Daniel Whitaker`,
     /// `Emergency contact: Maria Lopez (mother)`, `Signed-off-by: Matthias Keller <…>`), found from the same `:` pass
     /// as the Korean labels; the label ends at `end`. The name is checked as after any English label
@@ -843,7 +924,7 @@ pub(super) fn column_header(
     let sep = match (before, after) {
         (b',' | b'\t', _) => before,
         (b'\n', b',' | b'\t') => after,
-        _ => return None,
+        _ => return aligned_header(b, s, e, cache),
     };
     if !matches!(after, b'\n' | b'\r') && after != sep {
         return None;
@@ -905,6 +986,98 @@ pub(super) fn column_header(
         nth_cell(header, b'\t', memchr::memchr_iter(b'\t', &b[ls..s]).count())?
     };
     Some((hs + cs, hs + ce))
+}
+
+/// The header cell over the cell `s..e` of a table whose columns are aligned with spaces (a report or a catalogue
+/// pasted as text: `모델명        품번              가격` over `HX-100      010-2024-0001     49,900원`): the cell has a gap of
+/// two spaces (or the line's end) on both sides, the lines from the header down each hold such a gap, and the header is
+/// the first of them (a blank line or a line of prose ends the block above). The header cell is the one (cells are
+/// split at two spaces) whose columns overlap the cell's most, counting a character of three or more bytes (Hangul,
+/// CJK) as two columns as a monospaced editor shows it. Walked once per block like [`column_header`]'s tables
+/// (`cache` with separator `' '`).
+fn aligned_header(
+    b: &[u8],
+    s: usize,
+    e: usize,
+    cache: &mut Option<(usize, usize, u8, usize)>,
+) -> Option<(usize, usize)> {
+    let gap_before = s == 0 || b[s - 1] == b'\n' || (s >= 2 && &b[s - 2..s] == b"  ");
+    let gap_after =
+        matches!(b.get(e), None | Some(b'\n' | b'\r')) || b.get(e..e + 2) == Some(b"  ");
+    if !(gap_before && gap_after) {
+        return None;
+    }
+    // A gap after the line's first character: indentation alone (code, YAML) makes no columns.
+    let aligned = |l: &[u8]| {
+        l.iter()
+            .position(|&c| c != b' ' && c != b'\t')
+            .is_some_and(|k| memchr::memmem::find(&l[k..], b"  ").is_some())
+    };
+    let (ls, le) = line_at(b, s)?;
+    if !aligned(&b[ls..le]) {
+        return None;
+    }
+    let known = cache.filter(|&(h, _, sp, _)| sp == b' ' && h < ls);
+    let mut hs = ls;
+    let mut walk = true;
+    if let Some((h, last, ..)) = known {
+        if ls <= last {
+            hs = h;
+            walk = false;
+        }
+    }
+    while walk && hs > 0 {
+        if let Some((h, last, ..)) = known {
+            if hs <= last {
+                hs = h;
+                break;
+            }
+        }
+        let Some((ps, pe)) = line_at(b, hs - 1) else {
+            break;
+        };
+        if !aligned(&b[ps..pe]) {
+            break;
+        }
+        hs = ps;
+    }
+    if hs == ls {
+        return None;
+    }
+    if known.is_none_or(|(_, last, ..)| ls > last) {
+        *cache = Some((hs, ls, b' ', 0));
+    }
+    let (_, he) = line_at(b, hs)?;
+    let width = |c: u8| match c {
+        0x80..=0xBF => 0,
+        0xE0.. => 2,
+        _ => 1,
+    };
+    let cs: usize = b[ls..s].iter().map(|&c| width(c)).sum();
+    let ce: usize = cs + b[s..e].iter().map(|&c| width(c)).sum::<usize>();
+    let header = &b[hs..he];
+    let (mut k, mut col) = (0, 0);
+    let mut best: Option<(usize, usize, usize)> = None;
+    while k < header.len() {
+        if matches!(header[k], b' ' | b'\t') {
+            k += 1;
+            col += 1;
+            continue;
+        }
+        let (start, start_col) = (k, col);
+        while k < header.len()
+            && header[k] != b'\t'
+            && !(header[k] == b' ' && header.get(k + 1).is_none_or(|&c| c == b' '))
+        {
+            col += width(header[k]);
+            k += 1;
+        }
+        let overlap = col.min(ce).saturating_sub(start_col.max(cs));
+        if overlap > best.map_or(0, |x| x.0) {
+            best = Some((overlap, start, k));
+        }
+    }
+    best.map(|(_, cs, ce)| (hs + cs, hs + ce))
 }
 
 /// Whether the line holding byte `at` is followed by a Markdown delimiter row (so it is a table's header row). Reads
@@ -2457,6 +2630,240 @@ pub(super) fn road_address_span(hay: &str, t: usize) -> Option<(usize, usize)> {
     let unit = next.is_some_and(|c| is_hangul_syllable(c) || c.is_alphanumeric() || c == '%')
         || (matches!(next, Some('.')) && b.get(e + 1).is_some_and(u8::is_ascii_digit));
     (!unit).then_some((s, e))
+}
+
+/// Labels a phone number follows (`Phone: …`, `Tel. …`, `UK mobile …`), compared case-insensitively, as whole words:
+/// not the `tel` of `hotel`.
+const PHONE_LABELS_EN: &[&str] = &[
+    "phone",
+    "telephone",
+    "tel",
+    "mobile",
+    "cell",
+    "cellphone",
+    "fax",
+    "phone number",
+    "phone no",
+    "telephone number",
+    "mobile number",
+    "mobile no",
+    "cell number",
+    "cell phone",
+    "tel no",
+    "fax no",
+    "fax number",
+];
+/// The same in Korean, Japanese and Chinese. Korean numbers after `전화` are `KR_PHONE`'s: this scanner sees only the
+/// digit runs no pattern took (`전화 (212) 736-4821`).
+const PHONE_LABELS_CJK: &[&str] = &[
+    "전화",
+    "전화번호",
+    "휴대폰",
+    "휴대전화",
+    "핸드폰",
+    "팩스",
+    "電話",
+    "電話番号",
+    "携帯",
+    "携帯電話",
+    "电话",
+    "手机",
+];
+
+/// The last bytes of the labels a number no pattern took may follow (the phone labels' in both cases, and the `리` of
+/// `뒷자리`, [`Engine::split_rrn`]): the trigger pass looks one byte up in this table before anything else, since most
+/// digit runs follow no label (`2024년`, `the 3 files`).
+const LABEL_LAST: [bool; 256] = {
+    let mut t = [false; 256];
+    t[0xAC] = true;
+    let mut i = 0;
+    while i < PHONE_LABELS_EN.len() {
+        let l = PHONE_LABELS_EN[i].as_bytes();
+        let c = l[l.len() - 1];
+        t[c as usize] = true;
+        t[c.to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < PHONE_LABELS_CJK.len() {
+        let l = PHONE_LABELS_CJK[i].as_bytes();
+        t[l[l.len() - 1] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// Whether the byte before `t` (past at most four blanks, `:`, `.`, `#` or `=`) can end a label of
+/// [`LABEL_LAST`]: the cheap test before [`Engine::split_rrn`] and [`Engine::labeled_phone`].
+#[inline]
+pub(super) fn label_may_end_before(b: &[u8], t: usize) -> bool {
+    let mut j = t;
+    while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
+        j -= 1;
+    }
+    j > 0 && LABEL_LAST[usize::from(b[j - 1])]
+}
+
+/// Whether the bytes before `t` end with a phone label: at most four bytes of `:`, `.`, `#`, `=` or blanks between
+/// (`Tel.: `, `Phone # `). The last byte decides first, so a digit run after an ordinary word costs a compare or two.
+fn phone_label_before(b: &[u8], t: usize) -> bool {
+    let mut j = t;
+    while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
+        j -= 1;
+    }
+    let Some(&last) = j.checked_sub(1).and_then(|i| b.get(i)) else {
+        return false;
+    };
+    if j == t && last.is_ascii() {
+        // An English label must be set off from the number (`tel2024` is a token).
+        return false;
+    }
+    if last.is_ascii_alphabetic() {
+        // Only the labels that end in the text's last letter are compared (`is 3`, `in 2024` compare none).
+        PHONE_LABELS_EN.iter().any(|l| {
+            l.as_bytes().last() == Some(&last.to_ascii_lowercase())
+                && j.checked_sub(l.len()).is_some_and(|ls| {
+                    b[ls..j].eq_ignore_ascii_case(l.as_bytes())
+                        && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
+                })
+        })
+    } else {
+        last >= 0x80
+            && PHONE_LABELS_CJK
+                .iter()
+                .any(|l| b[..j].ends_with(l.as_bytes()))
+    }
+}
+
+/// The phone number starting at `t` after a phone label (`Phone: (212) 736-4821`, `Cell: 2127364821`, `UK mobile 07700
+/// 900123`, `電話 03-1234-5678`): groups of digits, the first may be bracketed, joined by one `-`, `.` or space
+/// (`) ` after a bracket), 7–15 digits in all. Not a date (`2024-01-15`, `15.01.2024`), an IPv4 address, a number of
+/// one repeated digit, or a code that goes on (`212-736-4821-A`).
+pub(super) fn labeled_phone_span(b: &[u8], t: usize) -> Option<(usize, usize)> {
+    if !matches!(b.get(t), Some(c) if c.is_ascii_digit() || *c == b'(') || !phone_label_before(b, t)
+    {
+        return None;
+    }
+    let mut i = t;
+    let mut digits = 0;
+    let mut groups: [usize; 6] = [0; 6];
+    let mut n = 0;
+    let mut seps = 0u8; // bit set: 1 `-`, 2 `.`, 4 space
+    loop {
+        let open = b.get(i) == Some(&b'(') && n == 0;
+        if open {
+            i += 1;
+        }
+        let len = b[i.min(b.len())..]
+            .iter()
+            .take(16)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if len == 0 || len > 15 || n == groups.len() {
+            return None;
+        }
+        groups[n] = len;
+        n += 1;
+        digits += len;
+        i += len;
+        if open {
+            if b.get(i) != Some(&b')') {
+                return None;
+            }
+            i += 1;
+            if b.get(i) == Some(&b' ') {
+                i += 1;
+            }
+            if !b.get(i).is_some_and(u8::is_ascii_digit) {
+                return None;
+            }
+            continue;
+        }
+        match (b.get(i), b.get(i + 1)) {
+            (Some(&c @ (b'-' | b'.' | b' ')), Some(d)) if d.is_ascii_digit() => {
+                seps |= match c {
+                    b'-' => 1,
+                    b'.' => 2,
+                    _ => 4,
+                };
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    let e = i;
+    let g = &groups[..n];
+    let date = matches!(g, [4, 2, 2] | [2, 2, 4] | [4, 2, 2, 2] | [2, 2, 4, 2]) && seps != 4;
+    let ipv4 = seps == 2 && n == 4 && g.iter().all(|&k| k <= 3);
+    let first = b[t..e].iter().find(|c| c.is_ascii_digit());
+    let repeated = b[t..e]
+        .iter()
+        .filter(|c| c.is_ascii_digit())
+        .all(|c| Some(c) == first);
+    let goes_on = matches!(b.get(e), Some(b'-' | b'.' | b'/'))
+        && b.get(e + 1).is_some_and(u8::is_ascii_alphanumeric);
+    ((7..=15).contains(&digits) && !date && !ipv4 && !repeated && !goes_on).then_some((t, e))
+}
+
+/// The end of a Korean address whose number ends at `e`, over a building's unit after it: `, 102동 1503호`,
+/// ` 101동 1203호`, ` B동 301호`, `, 1503호`, with the building's name before the unit (`센텀파크 101동 1203호`). The unit
+/// is a house number's continuation only here: `102동` alone is no address. Without a unit the end stays `e` (a
+/// building's name alone is not taken: `테헤란로 152 강남파이낸스센터`).
+pub(super) fn unit_tail(hay: &str, e: usize) -> usize {
+    let b = hay.as_bytes();
+    let mut at = e;
+    if b.get(at) == Some(&b',') {
+        at += 1;
+        if b.get(at) == Some(&b' ') {
+            at += 1;
+        }
+    } else if b.get(at) == Some(&b' ') {
+        at += 1;
+    } else {
+        return e;
+    }
+    // `102동`, `B동`, then `1503호` after at most one space; or `1503호` alone.
+    let unit = |at: usize| -> Option<usize> {
+        let digits = |k: usize| {
+            b.get(k..)
+                .unwrap_or_default()
+                .iter()
+                .take(6)
+                .take_while(|c| c.is_ascii_digit())
+                .count()
+        };
+        let ho = |k: usize| -> Option<usize> {
+            let n = digits(k);
+            ((1..=5).contains(&n) && hay.get(k + n..)?.starts_with('호')).then_some(k + n + 3)
+        };
+        let n = match b.get(at) {
+            Some(c) if c.is_ascii_uppercase() => 1,
+            _ => digits(at),
+        };
+        if (1..=4).contains(&n) && hay.get(at + n..)?.starts_with('동') {
+            let d = at + n + 3;
+            let k = d + usize::from(b.get(d) == Some(&b' '));
+            return Some(ho(k).unwrap_or(d));
+        }
+        ho(at)
+    };
+    if let Some(end) = unit(at) {
+        return end;
+    }
+    // A building's name (Hangul, letters and digits, up to 10 characters), one space, then the unit.
+    let name: usize = hay[at..]
+        .chars()
+        .take(11)
+        .take_while(|&c| is_hangul_syllable(c) || c.is_ascii_alphanumeric())
+        .map(char::len_utf8)
+        .sum();
+    if name == 0
+        || b.get(at + name) != Some(&b' ')
+        || b[at..at + name].iter().all(u8::is_ascii_digit)
+    {
+        return e;
+    }
+    unit(at + name + 1).unwrap_or(e)
 }
 
 /// Whether a word starts at `at`: the text's start, or after a character that is neither a letter, a digit, nor a
