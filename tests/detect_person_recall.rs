@@ -77,6 +77,10 @@ fn person_recall_in_context() {
         ("이름은 {} 입니다", false, 0.95),
         ("Dear Mr. {}, thank you.", true, 0.95),
         ("Patient: {}", true, 0.95),
+        // Salutations (session 24): only strong context counts, `Hi`/`Hello` opening a line and closed by
+        // the comma, `Dear` anywhere; two names joined by `and` are both names.
+        ("Hi {},\nthanks for the update.", true, 0.95),
+        ("Dear {} and Mary Jones,\nthank you.", true, 0.95),
     ];
     let mut report = Vec::new();
     for &(template, english, floor) in contexts {
@@ -158,6 +162,40 @@ fn person_recall_on_real_names() {
         missed_everywhere.join(" ")
     );
     assert!(r >= 0.95, "recall {r:.3} on real names");
+}
+
+/// Recall on the real names after a title that leads them (`담당: 소령 한동훈`, session 24). Only full names count
+/// there (three syllables, or four after a two-syllable surname: `Engine::person_after_title`), so the names of one
+/// given syllable in the list (`김구`-style) are missed by design; the floor is below the other contexts'.
+#[test]
+fn person_recall_after_a_title() {
+    let engine = Engine::builtin().unwrap();
+    let names: Vec<String> = data("person_names_ko.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    let contexts = [
+        "담당: 소령 {}",
+        "변호사 {}가 변론했다",
+        "대표이사 {}\n주소: 없음",
+        "책임연구원 {}, 선임연구원 없음",
+    ];
+    let mut report = Vec::new();
+    for template in contexts {
+        let mut h = 0usize;
+        for name in &names {
+            let text = template.replacen("{}", name, 1);
+            let start = text.find(name.as_str()).unwrap();
+            h += usize::from(engine.scan(&text).iter().any(|f| {
+                f.entity == Entity::Person && f.start == start && f.end == start + name.len()
+            }));
+        }
+        let r = h as f64 / names.len() as f64;
+        report.push(format!("{r:.3}  {template:?}"));
+        assert!(r >= 0.85, "recall {r:.3} below 0.85 for {template:?}");
+    }
+    println!("PERSON recall after a title:\n{}", report.join("\n"));
 }
 
 /// Precision side: phrases with a context word but no name (`person_negatives_ko.txt`) give no PERSON.

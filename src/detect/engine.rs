@@ -1313,6 +1313,7 @@ impl Engine {
         let pid = m.pattern().as_usize();
         if !cut_by(m.end(), span.end, hay.len()) {
             if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
+                let joined = self.pats[pid].check == Check::PersonEn;
                 // A URL credential's match ends past the `@` on the host's first byte, which may begin a finding of
                 // its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's end.
                 let end = match self.pats[pid].check {
@@ -1322,11 +1323,41 @@ impl Engine {
                     _ => m.end(),
                 };
                 out.push(f);
+                if joined {
+                    self.salutation_partner(hay, &self.pats[pid], p, m.end(), groups, out);
+                }
                 return Some(end.max(p + 1));
             }
         }
         *spent += m.end() - p;
         self.retry_lower(re, cache, hay, span, pid, groups, out, spent)
+    }
+
+    /// `Dear John and Mary,`: a salutation's match (`s..e`) reports its first name; the name after `and`/`&` is
+    /// evaluated from the joiner here (`Check::PersonEn` takes the first only when both are names).
+    fn salutation_partner(
+        &self,
+        hay: &str,
+        p: &PatInfo,
+        s: usize,
+        e: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        if p.check != Check::PersonEn {
+            return;
+        }
+        let Some(t) = hay.get(s..e).filter(|t| t.ends_with(',')) else {
+            return;
+        };
+        if !SALUTATIONS.iter().any(|g| t.starts_with(g)) {
+            return;
+        }
+        if let Some(j) = joiner(t) {
+            if let Some(f) = self.evaluate(hay, p, s + j + 1, e, groups) {
+                out.push(f);
+            }
+        }
     }
 
     /// After pattern `pid`'s match at `span.start` was rejected: each lower-priority pattern that can start with that
@@ -1358,6 +1389,7 @@ impl Engine {
                 if !cut_by(m.end(), span.end, hay.len()) {
                     if let Some(f) = self.evaluate(hay, &self.pats[q], p, m.end(), groups) {
                         out.push(f);
+                        self.salutation_partner(hay, &self.pats[q], p, m.end(), groups, out);
                         return Some(m.end().max(p + 1));
                     }
                 }
@@ -1418,6 +1450,7 @@ impl Engine {
             if !cut_by(e, end, bytes.len()) {
                 if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
                     out.push(f);
+                    self.salutation_partner(hay, &self.pats[pid], s, e, groups, out);
                     pos = e.max(s + 1);
                     continue;
                 }
@@ -2217,8 +2250,74 @@ fn grade_list(hay: &str, s: usize, e: usize) -> bool {
         .is_some_and(|r| GRADES.iter().any(|g| r.ends_with(g)))
 }
 
+/// `대외비` as the topic or object of a sentence about classified material, not a mark on the text it is in: handling
+/// nouns after it (`대외비 문서 취급 방법 교육`, `대외비 자료 관리 지침`), `대외비에 대한 교육`, and `대외비로`/`대외비를`
+/// after a subject on its line that is no document (`비밀번호는 대외비로 관리`, `고객 정보는 대외비로 분류한다`). A
+/// document's statement about itself stays a marking (`본 문서는 대외비로 분류됩니다`, `이 자료는 대외비를 포함`), as do
+/// `대외비로 취급 요망` opening its line and a stamp's warning (`대외비자료 취급 주의`: `주의` is no handling method).
+fn daeoebi_as_topic(hay: &str, s: usize, e: usize) -> bool {
+    const DOCS: [&str; 3] = ["문서", "자료", "정보"];
+    const HANDLING: [&str; 8] = [
+        "취급", "관리", "보관", "파기", "분류", "지정", "열람", "처리",
+    ];
+    const METHODS: [&str; 10] = [
+        "방법", "교육", "요령", "절차", "지침", "규정", "기준", "방안", "대장", "현황",
+    ];
+    const DOC_SUBJECTS: [&str; 8] = [
+        "문서",
+        "자료",
+        "보고서",
+        "파일",
+        "문건",
+        "서류",
+        "내용",
+        "계획서",
+    ];
+    let after = hay.get(e..).unwrap_or("");
+    if ["에 대한", "에 관한", "에 대해"]
+        .iter()
+        .any(|x| after.starts_with(x))
+    {
+        return true;
+    }
+    let r = after.trim_start_matches(' ');
+    let r = DOCS
+        .iter()
+        .find_map(|x| r.strip_prefix(x))
+        .unwrap_or(r)
+        .trim_start_matches(' ');
+    if let Some(r) = HANDLING.iter().find_map(|x| r.strip_prefix(x)) {
+        if METHODS
+            .iter()
+            .any(|x| r.trim_start_matches(' ').starts_with(x))
+        {
+            return true;
+        }
+    }
+    if after.starts_with(['로', '를']) {
+        let Some(head) = hay.get(..s) else {
+            return false;
+        };
+        let before = head[head.rfind('\n').map_or(0, |i| i + 1)..].trim_end();
+        let subject = before.rsplit(' ').next().unwrap_or("");
+        return subject.ends_with(['는', '은', '이', '가'])
+            && !DOC_SUBJECTS.iter().any(|d| before.contains(d));
+    }
+    false
+}
+
+/// The words that open a salutation before a name (`Dear John,`); all but `Dear` only at a line's start.
+const SALUTATIONS: [&str; 3] = ["Dear ", "Hi ", "Hello "];
+
+/// Where two names of a salutation are joined (`John and Mary`, `John & Mary`): the offset of the space before the
+/// joiner.
+fn joiner(t: &str) -> Option<usize> {
+    t.find(" and ").or_else(|| t.find(" & "))
+}
+
 /// Whether a lone banner word's line (`ls..le`) sits among lone identifiers (`DATABASE_URL`, `api_token`) within two
-/// lines before or after it: a list of variable names, not a banner.
+/// lines before or after it: a list of variable names, not a banner. The look stops at a blank line: a list is one
+/// block, so a banner set off from a list by a blank line (`SECRET\n\nDATABASE_URL`) is still a banner.
 fn identifier_list_near(bytes: &[u8], ls: usize, le: usize) -> bool {
     let ident = |line: &[u8]| {
         let t = line.trim_ascii();
@@ -2231,7 +2330,9 @@ fn identifier_list_near(bytes: &[u8], ls: usize, le: usize) -> bool {
     before.next(); // the banner line's own start
     let mut after = bytes[le..].split(|&b| b == b'\n');
     after.next(); // the rest of the banner line
-    before.take(2).any(ident) || after.take(2).any(ident)
+    let blank = |line: &&[u8]| line.trim_ascii().is_empty();
+    before.take(2).take_while(|l| !blank(l)).any(ident)
+        || after.take(2).take_while(|l| !blank(l)).any(ident)
 }
 
 /// Whether a sentence ends right before `s`: `.`, `!` or `?` after a word of two or more letters or digits
@@ -2984,9 +3085,26 @@ fn check(
         Check::PersonTable => None,
         Check::PersonEn => {
             let t = hay.get(s..e)?;
+            // `Hi Sarah,`, `Hello Tom,`: words of any greeting, so a name only where they open a line
+            // (a letter's or a message's first words) and before the salutation's comma.
+            let greeting = SALUTATIONS[1..].iter().find_map(|g| t.strip_prefix(g));
+            if greeting.is_some() && !(t.ends_with(',') && blank_before(bytes, s)) {
+                return None;
+            }
+            // `… and Mary,`: the second name of a salutation, evaluated from its joiner by `salutation_partner`.
+            let partner = t.strip_prefix("and ").or_else(|| t.strip_prefix("& "));
             let said = t
                 .strip_prefix("name is ")
-                .or_else(|| t.strip_prefix("Dear "));
+                .or_else(|| t.strip_prefix("Dear "))
+                .or(greeting)
+                .or(partner);
+            // `Dear John Smith,`: a full name without a second one is judged as after a label, without its comma.
+            let full = said.and_then(|r| r.strip_suffix(',')).filter(|w| {
+                let w = w.trim_start_matches(' ');
+                w.contains(' ') && joiner(w).is_none()
+            });
+            let t = if full.is_some() { &t[..t.len() - 1] } else { t };
+            let said = said.map(|r| r.strip_suffix(',').filter(|_| full.is_some()).unwrap_or(r));
             let (cut, label) = match (said, t.find([':', '=', '：', '>'])) {
                 // `My name is …` (not `The file name is …`), `Dear …`: judged as after a label.
                 (Some(r), _) => {
@@ -2997,16 +3115,32 @@ fn check(
                     if t.starts_with('n') && !my {
                         return None;
                     }
-                    // `Dear John,`: one given name, closed by the salutation's comma.
+                    // `Dear John,`: one given name, closed by the salutation's comma; `Dear John and Mary,`, `Dear
+                    // John Smith and Mary Jones,`: the first of two names joined by `and`/`&`, both names (the
+                    // second is reported from its joiner).
                     if let Some(w) = r.strip_suffix(',') {
                         let w = w.trim_start_matches(' ');
-                        let we = e - 1;
-                        return scanners::salutation_name_ok(w).then_some((
-                            None,
-                            we - w.len(),
-                            we,
-                            base,
-                        ));
+                        let ws = e - 1 - w.len();
+                        let name_ok = |n: &str| {
+                            if n.contains(' ') {
+                                scanners::person_en_ok(n)
+                            } else {
+                                scanners::salutation_name_ok(n)
+                            }
+                        };
+                        let first = match joiner(w) {
+                            Some(j) if partner.is_none() => {
+                                let second = w[j..].trim_start_matches([' ', '&']);
+                                let second = second.strip_prefix("and ").unwrap_or(second);
+                                if !name_ok(second.trim_start_matches(' ')) {
+                                    return None;
+                                }
+                                &w[..j]
+                            }
+                            Some(_) => return None,
+                            None => w,
+                        };
+                        return name_ok(first).then_some((None, ws, ws + first.len(), base));
                     }
                     (t.len() - r.len(), true)
                 }
@@ -3103,6 +3237,9 @@ fn check(
                 return None;
             }
             if cand.starts_with("대".as_bytes()) && grade_list(hay, s, e) {
+                return None;
+            }
+            if cand == "대외비".as_bytes() && daeoebi_as_topic(hay, s, e) {
                 return None;
             }
             // `군사기밀보호법` (the Military Secrets Protection Act) names a law, it marks nothing.
