@@ -1116,36 +1116,7 @@ pub(super) fn column_header(
         return None;
     }
     // Up to the block's first line: a line with another cell count ends it, the cached block's rows are known.
-    let known = cache.filter(|&(h, _, sp, c)| sp == sep && c == n && h < ls);
-    let mut hs = ls;
-    let mut walk = true;
-    if let Some((h, last, ..)) = known {
-        if ls <= last {
-            hs = h;
-            walk = false;
-        }
-    }
-    while walk && hs > 0 {
-        if let Some((h, last, ..)) = known {
-            if hs <= last {
-                hs = h;
-                break;
-            }
-        }
-        let Some((ps, pe)) = line_at(b, hs - 1) else {
-            break;
-        };
-        if cells(&b[ps..pe]) != n {
-            break;
-        }
-        hs = ps;
-    }
-    if hs == ls {
-        return None;
-    }
-    if known.is_none_or(|(_, last, ..)| ls > last) {
-        *cache = Some((hs, ls, sep, n));
-    }
+    let hs = block_start(b, ls, (sep, n), cache, |l| cells(l) == n)?;
     let (_, he) = line_at(b, hs)?;
     let header = &b[hs..he];
     if sep == b',' && csv_header(header) != Some(n) {
@@ -1160,6 +1131,48 @@ pub(super) fn column_header(
         nth_cell(header, b'\t', memchr::memchr_iter(b'\t', &b[ls..s]).count())?
     };
     Some((hs + cs, hs + ce))
+}
+
+/// The first line of the table block holding the line that starts at `ls`: the lines above are walked while `same`
+/// holds for them, up to the cached block of the same kind (`kind`: separator and cell count) once the walk reaches
+/// rows it already covered, so a table is walked once however many cells ask. `None` when `ls` is the block's first
+/// line (a header has no header). `cache`: `(first line, last row walked, separator, cell count)`.
+fn block_start(
+    b: &[u8],
+    ls: usize,
+    kind: (u8, usize),
+    cache: &mut Option<(usize, usize, u8, usize)>,
+    same: impl Fn(&[u8]) -> bool,
+) -> Option<usize> {
+    let known = cache.filter(|&(h, _, sp, c)| (sp, c) == kind && h < ls);
+    let mut hs = ls;
+    match known {
+        Some((h, last, ..)) if ls <= last => hs = h,
+        _ => {
+            while hs > 0 {
+                if let Some((h, last, ..)) = known {
+                    if hs <= last {
+                        hs = h;
+                        break;
+                    }
+                }
+                let Some((ps, pe)) = line_at(b, hs - 1) else {
+                    break;
+                };
+                if !same(&b[ps..pe]) {
+                    break;
+                }
+                hs = ps;
+            }
+        }
+    }
+    if hs == ls {
+        return None;
+    }
+    if known.is_none_or(|(_, last, ..)| ls > last) {
+        *cache = Some((hs, ls, kind.0, kind.1));
+    }
+    Some(hs)
 }
 
 /// The header cell over the cell `s..e` of a table whose columns are aligned with spaces (a report or a catalogue
@@ -1191,36 +1204,7 @@ fn aligned_header(
     if !aligned(&b[ls..le]) {
         return None;
     }
-    let known = cache.filter(|&(h, _, sp, _)| sp == b' ' && h < ls);
-    let mut hs = ls;
-    let mut walk = true;
-    if let Some((h, last, ..)) = known {
-        if ls <= last {
-            hs = h;
-            walk = false;
-        }
-    }
-    while walk && hs > 0 {
-        if let Some((h, last, ..)) = known {
-            if hs <= last {
-                hs = h;
-                break;
-            }
-        }
-        let Some((ps, pe)) = line_at(b, hs - 1) else {
-            break;
-        };
-        if !aligned(&b[ps..pe]) {
-            break;
-        }
-        hs = ps;
-    }
-    if hs == ls {
-        return None;
-    }
-    if known.is_none_or(|(_, last, ..)| ls > last) {
-        *cache = Some((hs, ls, b' ', 0));
-    }
+    let hs = block_start(b, ls, (b' ', 0), cache, aligned)?;
     let (_, he) = line_at(b, hs)?;
     let width = |c: u8| match c {
         0x80..=0xBF => 0,
