@@ -99,16 +99,21 @@ fn data(name: &str) -> String {
     .unwrap()
 }
 
+/// The hand-written realistic names of `person_names_ko.txt`.
+fn real_names() -> Vec<String> {
+    data("person_names_ko.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect()
+}
+
 /// Recall on hand-written realistic names (`person_names_ko.txt`: modern, older, traditional, native Korean and
 /// Christian given names, two-syllable surnames) in the contexts the detector supports, exact spans only.
 #[test]
 fn person_recall_on_real_names() {
     let engine = Engine::builtin().unwrap();
-    let names: Vec<String> = data("person_names_ko.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
-        .collect();
+    let names = real_names();
     assert!(names.len() >= 300, "{} names", names.len());
     let contexts = [
         "{}님 안녕하세요",
@@ -170,11 +175,7 @@ fn person_recall_on_real_names() {
 #[test]
 fn person_recall_after_a_title() {
     let engine = Engine::builtin().unwrap();
-    let names: Vec<String> = data("person_names_ko.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
-        .collect();
+    let names = real_names();
     let contexts = [
         "담당: 소령 {}",
         "변호사 {}가 변론했다",
