@@ -210,6 +210,32 @@ fn terms_file_resolution_is_the_callers_io() {
 /// One line per builtin entity (the security review's `F_all_entities.txt`).
 const ALL_ENTITIES: &str = include_str!("data/detect/all_entities.txt");
 
+/// A custom regex detector takes the engine off the trigger pass (every builtin then runs its own scan): the scanners
+/// that read numbers after words — a road name without a province, a phone label, a split resident number — still
+/// find what the builtin-only engine finds.
+#[test]
+fn a_custom_regex_keeps_the_number_scanners() {
+    let text = "주소: 테헤란로 152 강남파이낸스센터\nPhone: (212) 736-4821\n주민번호 앞자리 850314 뒷자리 1308025";
+    let custom = Engine::new(&config(
+        "[[detectors]]\nid = \"TICKET_ID\"\npattern = 'TCK-[0-9]{6}'\n",
+    ))
+    .unwrap();
+    let entities = |e: &Engine| {
+        let mut v: Vec<_> = findings(e, text)
+            .into_iter()
+            .map(|f| (f.0, f.1, f.2))
+            .collect();
+        v.sort();
+        v
+    };
+    let builtin = entities(&Engine::builtin().unwrap());
+    assert_eq!(
+        builtin.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
+        ["KR_ADDRESS", "KR_RRN", "PHONE"]
+    );
+    assert_eq!(entities(&custom), builtin);
+}
+
 fn findings(engine: &Engine, text: &str) -> Vec<(String, usize, usize, u32)> {
     engine
         .scan(text)

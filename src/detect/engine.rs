@@ -1254,13 +1254,8 @@ impl Engine {
             }
             // A number no pattern took: a resident number's back part after its label (`앞자리 850314 뒷자리
             // 1308025`), or a number right after a phone label (`Tel: 212-736-4821`).
-            if let Some(ph) = phone.filter(|_| {
-                is_digit && !accepted && t >= pos && scanners::label_may_end_before(b, t)
-            }) {
-                if let Some(end) = self
-                    .split_rrn(hay, t, groups, out)
-                    .or_else(|| self.labeled_phone(ph, hay, t, groups, out))
-                {
+            if let Some(ph) = phone.filter(|_| is_digit && !accepted && t >= pos) {
+                if let Some(end) = self.number_after_label(ph, hay, t, groups, out) {
                     pos = end;
                 }
             }
@@ -1282,10 +1277,8 @@ impl Engine {
                 }
             }
             if let Some(ph) = phone {
-                for t in DigitRuns::new(b).filter(|&t| scanners::label_may_end_before(b, t)) {
-                    if self.split_rrn(hay, t, groups, out).is_none() {
-                        self.labeled_phone(ph, hay, t, groups, out);
-                    }
+                for t in DigitRuns::new(b) {
+                    self.number_after_label(ph, hay, t, groups, out);
                 }
             }
         }

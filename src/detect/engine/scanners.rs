@@ -222,7 +222,7 @@ impl Engine {
                     if groups.out_of_time() {
                         break;
                     }
-                    if t >= last_end && label_may_end_before(b, t) {
+                    if t >= last_end {
                         if let Some(end) = self.road_address(p, hay, t, last_end, groups, out) {
                             last_end = end;
                         }
@@ -240,10 +240,7 @@ impl Engine {
                         break;
                     }
                     if t >= last_end {
-                        if let Some(end) = self
-                            .split_rrn(hay, t, groups, out)
-                            .or_else(|| self.labeled_phone(p, hay, t, groups, out))
-                        {
+                        if let Some(end) = self.number_after_label(p, hay, t, groups, out) {
                             last_end = end;
                         }
                     }
@@ -636,9 +633,28 @@ impl Engine {
         Some(end)
     }
 
+    /// A number no pattern took, at digit run `t`, after a label: a resident number's back part after its label
+    /// (`앞자리 850314 뒷자리 1308025`, [`Engine::split_rrn`]) or a phone number after a phone label (`Tel:
+    /// 212-736-4821`, [`Engine::labeled_phone`]; `p` is that scanner). One table lookup first
+    /// ([`label_may_end_before`]): most digit runs follow no label. Returns the accepted finding's end.
+    pub(super) fn number_after_label(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        t: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
+        if !label_may_end_before(hay.as_bytes(), t) {
+            return None;
+        }
+        self.split_rrn(hay, t, groups, out)
+            .or_else(|| self.labeled_phone(p, hay, t, groups, out))
+    }
+
     /// A phone number without `+` that starts at `t` (a digit run or `(`) right after a phone label
     /// ([`labeled_phone_span`]). Returns the accepted finding's end.
-    pub(super) fn labeled_phone(
+    fn labeled_phone(
         &self,
         p: &PatInfo,
         hay: &str,
@@ -656,7 +672,7 @@ impl Engine {
     /// A resident number written in two parts after their labels, `앞자리 850314 뒷자리 1308025` (front and back
     /// digits), where `t` is the back part's digit run: the finding spans both parts and is checked as the 13 digits
     /// they make ([`Check::Rrn13`]: date, 7th digit, check digit or a resident-number keyword). Returns its end.
-    pub(super) fn split_rrn(
+    fn split_rrn(
         &self,
         hay: &str,
         t: usize,
@@ -2860,7 +2876,7 @@ const LABEL_LAST: [bool; 256] = {
 /// Whether the byte before `t` (past at most four blanks, `:`, `.`, `#` or `=`) can end a label of
 /// [`LABEL_LAST`]: the cheap test before [`Engine::split_rrn`] and [`Engine::labeled_phone`].
 #[inline]
-pub(super) fn label_may_end_before(b: &[u8], t: usize) -> bool {
+fn label_may_end_before(b: &[u8], t: usize) -> bool {
     let mut j = t;
     while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
         j -= 1;
