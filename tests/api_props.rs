@@ -575,10 +575,12 @@ proptest! {
         raw_number in prop::sample::select(vec!["1E0", "-0", "18446744073709551616", "1.50", "0.1e-2", "123456789012345678901234567890"]),
         model in prop::option::of("[a-z0-9.-]{1,12}"),
     ) {
-        // A member serde_json would re-spell if the body were re-serialised.
+        // A member serde_json would re-spell if the body were re-serialised. Its name has a `-`, which the generator's
+        // extra members (`x_[a-z]{1,6}`) never have: `x_raw` collided with one (a duplicate key, refused) in about one
+        // run in fifty.
         let mut body = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
         let close = body.iter().rposition(|b| *b == b'}').unwrap();
-        let member = format!(",\n  \"x_raw\": {raw_number} ");
+        let member = format!(",\n  \"x-raw\": {raw_number} ");
         body.splice(close..close, member.bytes());
         let mut p = api::parse(format, &body).unwrap();
         let ids: Vec<usize> = p.texts().map(|(i, _, _)| i).collect();
@@ -593,7 +595,7 @@ proptest! {
         }
         let out = p.to_body(&body);
         let text = String::from_utf8(out.clone()).unwrap();
-        let member_kept = format!("\"x_raw\": {raw_number} ");
+        let member_kept = format!("\"x-raw\": {raw_number} ");
         prop_assert!(text.contains(&member_kept), "raw number respelled");
         let back = api::parse(format, &out).unwrap();
         prop_assert_eq!(back.value(), p.value());
