@@ -20,8 +20,10 @@ pub(crate) enum Check {
     Brn,
     /// US SSN structural rules.
     Ssn,
-    /// Luhn + issuer ranges.
+    /// Luhn + issuer ranges; not right after a non-personal number's label (`주문번호 4532…`).
     Card,
+    /// A driver licence's shape: not right after a non-personal number's label (`문서번호 18-68-012932-34`).
+    License,
     /// IBAN length + mod-97 (shrinks trailing groups greedily taken from following text).
     Iban,
     /// IPv4 parse, not preceded by `v`, not a section number (`3.2.1.4 요구사항` at a line start), not `N.0.0.0`, not a
@@ -369,6 +371,7 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "신한",
             "카카오뱅크",
             "토스뱅크",
+            "케이뱅크",
             "새마을금고",
             "account",
             "bank",
@@ -466,6 +469,10 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "invoice",
             "tracking",
             "waybill",
+            // A product's barcode (EAN-13: `880…` for Korea) has the 13 digits of a resident number.
+            "바코드",
+            "barcode",
+            "ean",
         ],
     ),
     (
@@ -517,7 +524,13 @@ pub(crate) fn entity_context(entity: &Entity) -> &'static [(Group, f32)] {
         Entity::CreditCard => &[(Group::Card, 0.15), (Group::Order, -0.2)],
         // A server keyword outweighs a version keyword: `build server 10.0.0.5` is an address.
         Entity::IpAddress => &[(Group::Ip, 0.3), (Group::Version, -0.3)],
-        Entity::UsSsn => &[(Group::Ssn, 0.3), (Group::Order, -0.3)],
+        // A part or version number has the 3-2-4 shape too (`Part no. 876-79-8770`, `version 123-45-6789`).
+        Entity::UsSsn => &[
+            (Group::Ssn, 0.3),
+            (Group::Order, -0.3),
+            (Group::Product, -0.3),
+            (Group::Version, -0.3),
+        ],
         Entity::KrAddress => &[(Group::Address, 0.3)],
         _ => &[],
     }
@@ -763,6 +776,26 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::None,
             B::Word
         ),
+        // A Telegram bot token, `<bot id>:AA<33 characters>`, also inside the Bot API's URL
+        // (`https://api.telegram.org/bot7123456789:AAH…/sendMessage`, so no word boundary before it): found from the
+        // digit run.
+        p!(
+            "secret.telegram",
+            E::SecretKey,
+            r"[0-9]{8,10}:AA[0-9A-Za-z_-]{33,40}",
+            0.9,
+            C::None,
+            B::None
+        ),
+        // A Google OAuth 2.0 access token (`ya29.a0Af…`).
+        p!(
+            "secret.google_oauth",
+            E::SecretKey,
+            r"ya29\.[0-9A-Za-z_-]{30,}",
+            0.9,
+            C::None,
+            B::Word
+        ),
         // Incoming-webhook URLs post to a workspace channel with no other credential (Slack, Discord). The match
         // starts at `://`; `Check::UrlSecret` adds the scheme before it.
         p!(
@@ -891,7 +924,8 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             "secret.user_password",
             E::SecretKey,
             // Also a MySQL client's `-u root -pPASSWORD` (the password glued to `-p`).
-            r#"(?:-u|--user) +["']?[A-Za-z0-9._@-]{1,64}(?::[^\s"']{4,128}| +-p[^\s"'-][^\s"']{3,127})"#,
+            // `docker login -u acme -p PASSWORD` / `--password PASSWORD`: the password after its own flag.
+            r#"(?:-u|--user) +["']?[A-Za-z0-9._@-]{1,64}["']?(?::[^\s"']{4,128}| +-p[^\s"'-][^\s"']{3,127}| +(?:-p|--password)(?: +|=)(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"'-][^\s"']{3,127}))"#,
             0.8,
             C::Credential,
             B::None
@@ -1109,7 +1143,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             E::KrDriverLicense,
             r"(?:1[1-9]|2[0-6]|28)-[0-9]{2}-[0-9]{6}-[0-9]{2}",
             0.8,
-            C::None,
+            C::License,
             B::Number
         ),
         p!(
@@ -1117,7 +1151,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             E::KrDriverLicense,
             r"(?:1[1-9]|2[0-6]|28) [0-9]{2} [0-9]{6} [0-9]{2}",
             0.7,
-            C::None,
+            C::License,
             B::Number
         ),
         // Twelve digits in a row: only next to a licence keyword (0.4 + 0.15).
@@ -1126,7 +1160,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             E::KrDriverLicense,
             r"(?:1[1-9]|2[0-6]|28)[0-9]{10}",
             0.4,
-            C::None,
+            C::License,
             B::Number
         ),
         p!(
@@ -1158,7 +1192,8 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "kr_phone",
             E::KrPhone,
-            r"(?:\+82[- )]?(?:\(0\)|0)?[- ]?|0)(?:1[016789]|2|[3-6][1-5]|70|50[2-8]|80)(?:[.)]| ?- ?| )?[0-9]{3,4}(?:[.]| ?- ?| )?[0-9]{4}",
+            // Area codes as assigned: 02, 031–033, 041–044, 051–055, 061–064 (not `035`, `045`, `065`).
+            r"(?:\+82[- )]?(?:\(0\)|0)?[- ]?|0)(?:1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70|50[2-8]|80)(?:[.)]| ?- ?| )?[0-9]{3,4}(?:[.]| ?- ?| )?[0-9]{4}",
             0.75,
             C::KrPhone,
             B::Number
@@ -1166,7 +1201,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "kr_phone",
             E::KrPhone,
-            r"\(0(?:1[016789]|2|[3-6][1-5]|70|50[2-8]|80)\) ?[0-9]{3,4}[- ]?[0-9]{4}",
+            r"\(0(?:1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70|50[2-8]|80)\) ?[0-9]{3,4}[- ]?[0-9]{4}",
             0.75,
             C::KrPhone,
             B::Number
@@ -2330,7 +2365,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("FOUO", 0),
     ("OFFICIAL", 4),
     ("UK EYES", 0),
-    // secrets (ASCII: 74)
+    // secrets (ASCII: 75)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -2353,6 +2388,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("xapp-", 0),
     ("xox", 0),
     ("AIza", 0),
+    ("ya29.", 0),
     ("dckr_", 0),
     // Not `shp` alone: a hit hides the overlapping `pass` of `sshpass`.
     ("shpat_", 0),

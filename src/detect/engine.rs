@@ -2526,7 +2526,15 @@ fn boundary_ok(hay: &str, s: usize, e: usize, boundary: Boundary) -> bool {
             }
             // A magnetic stripe's track 1 (`%B4111111111111111^DOE/JOHN^…`): the format code `B` before the number.
             let track1 = prev == Some(b'B') && prev2 == Some(b'%') && next == Some(b'^');
-            !(all_digits && ((word(prev) && !escape && !track1) || word(next)))
+            // A code that begins with one or two letters (`C850315-1234566`, `L2024-00318276`, `FR02 8883 5242`) is
+            // one token, not a number after a word; a label glued to a number (`Tel010-1234-5678`) has more letters.
+            let letters = b[..s]
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .count();
+            let code = (1..=2).contains(&letters) && !escape && !track1;
+            !(code || (all_digits && ((word(prev) && !escape && !track1) || word(next))))
         }
         Boundary::LabelKey => !word(prev) || escape || person_key_before(b, s),
         Boundary::HangulStart => !hay
@@ -2587,6 +2595,181 @@ fn order_word_before(b: &[u8], s: usize) -> bool {
     j < s && (word(b"order") || word("주문".as_bytes()))
 }
 
+/// Labels of numbers that are no one's personal data: a transaction, approval, prescription, patent, policy or document
+/// number, a product's barcode. The number right after one (`거래번호 560903927889 입금`, `교부번호 2024100636822`,
+/// `주문번호 4532…`) is that number, whatever bank, health or card keyword the line also holds.
+const NUMBER_LABELS: &[&str] = &[
+    "거래번호",
+    "승인번호",
+    "주문번호",
+    "송장번호",
+    "운송장번호",
+    "교부번호",
+    "처방전번호",
+    "접수번호",
+    "문서번호",
+    "관리번호",
+    "일련번호",
+    "예약번호",
+    "신청번호",
+    "발급번호",
+    "계약번호",
+    "참조번호",
+    "증권번호",
+    "출원번호",
+    "특허번호",
+    "사건번호",
+    "회원번호",
+    "고객번호",
+    "사원번호",
+    "상품번호",
+    "제품번호",
+    "모델번호",
+    "가맹점번호",
+    "등기번호",
+    "영수증번호",
+    "요양기관기호",
+    "바코드",
+];
+/// Labels of part, model and version numbers, whose codes take any number's shape (`Part no. 876-79-8770`).
+const PRODUCT_LABELS: &[&str] = &["품번", "부품번호", "제품번호", "모델번호", "모델명", "버전"];
+/// The same in English (see [`NUMBER_LABELS_EN`]).
+const PRODUCT_LABELS_EN: &[&str] = &[
+    "part", "pn", "model", "version", "ver", "rev", "revision", "sku", "item", "build", "page",
+];
+/// The same in English (a whole word, any case): `order`, `invoice`, … and the word before `id`, `no`, `number`,
+/// `#` (`Order No. 4532…`, `transaction id 5609…`).
+const NUMBER_LABELS_EN: &[&str] = &[
+    "order",
+    "invoice",
+    "transaction",
+    "txn",
+    "tracking",
+    "barcode",
+    "ean",
+    "isbn",
+    "receipt",
+    "ticket",
+    "po",
+    "ref",
+    "reference",
+];
+
+/// Whether a label of [`NUMBER_LABELS`] or [`NUMBER_LABELS_EN`] is the word right before `s`.
+fn number_label_before(hay: &str, s: usize) -> bool {
+    label_before(hay, s, NUMBER_LABELS, NUMBER_LABELS_EN)
+}
+
+/// Whether the word right before `s` (past at most three bytes of blanks, `:`, `=`, `#`, `.` or a quote, and an
+/// English `id`/`no`/`number` after the label) is one of `ko` (the whole run of Hangul syllables) or `en` (a whole
+/// word, any case).
+fn label_before(hay: &str, s: usize, ko: &[&str], en: &[&str]) -> bool {
+    let b = hay.as_bytes();
+    let skip = |mut j: usize| {
+        let from = j;
+        while j > 0
+            && from - j < 3
+            && matches!(
+                b[j - 1],
+                b' ' | b'\t' | b':' | b'=' | b'#' | b'.' | b'"' | b'\''
+            )
+        {
+            j -= 1;
+        }
+        j
+    };
+    let j = skip(s);
+    if j == s && s > 0 && !b[s - 1].is_ascii_whitespace() {
+        // Nothing between: a number glued to a word is the boundary rule's to judge.
+        return false;
+    }
+    let Some(before) = hay.get(..j) else {
+        return false;
+    };
+    let hangul = before
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_hangul_syllable(c))
+        .last()
+        .map_or(j, |(i, _)| i);
+    if hangul < j {
+        return ko.contains(&&before[hangul..]);
+    }
+    let word = |end: usize| {
+        let start = b[..end]
+            .iter()
+            .rposition(|c| !c.is_ascii_alphabetic())
+            .map_or(0, |p| p + 1);
+        (start, &b[start..end])
+    };
+    let (ws, w) = word(j);
+    let (ws, w) = if ["id", "no", "number", "num"]
+        .iter()
+        .any(|x| x.as_bytes().eq_ignore_ascii_case(w))
+    {
+        word(skip(ws))
+    } else {
+        (ws, w)
+    };
+    !w.is_empty()
+        && (ws == 0 || !b[ws - 1].is_ascii_alphanumeric())
+        && en.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(w))
+}
+
+/// Whether the token holding `s` (the run of non-blank bytes before it, at most 256 back) is a URL: it contains
+/// `://`.
+fn url_before(b: &[u8], s: usize) -> bool {
+    let from = s.saturating_sub(256);
+    let token = b[from..s]
+        .iter()
+        .rposition(|c| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'('))
+        .map_or(from, |p| from + p + 1);
+    memchr::memmem::find(&b[token..s], b"://").is_some()
+}
+
+/// Whether an IPv4-shaped `cand` is a netmask, not an address: `255.` and then contiguous one bits
+/// (`255.255.255.0`, `255.255.240.0`, `255.255.255.255`).
+fn netmask(cand: &[u8]) -> bool {
+    let Some(a) = std::str::from_utf8(cand)
+        .ok()
+        .and_then(|t| t.parse::<std::net::Ipv4Addr>().ok())
+    else {
+        return false;
+    };
+    let x = u32::from(a);
+    x >> 24 == 255 && (!x).wrapping_add(1).is_power_of_two()
+}
+
+/// The password of `ConvertTo-SecureString [-String] '<password>'` starting at `vs` (at most 128 bytes, quoted, on one
+/// line), if the value there is that cmdlet and the password looks like one.
+fn secure_string_value(b: &[u8], vs: usize) -> Option<(usize, usize)> {
+    const CMDLET: &[u8] = b"ConvertTo-SecureString";
+    if !b.get(vs..vs + CMDLET.len())?.eq_ignore_ascii_case(CMDLET) {
+        return None;
+    }
+    let mut i = vs + CMDLET.len();
+    let blanks = |i: &mut usize| {
+        while b.get(*i) == Some(&b' ') {
+            *i += 1;
+        }
+    };
+    blanks(&mut i);
+    if b.get(i..i + 7)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"-String"))
+    {
+        i += 7;
+        blanks(&mut i);
+    }
+    let quote = *b.get(i).filter(|&&q| q == b'"' || q == b'\'')?;
+    let from = i + 1;
+    let len = b
+        .get(from..(from + 129).min(b.len()))?
+        .iter()
+        .position(|&c| c == quote || c == b'\n')?;
+    (b[from + len] == quote && secret_value_ok(&b[from..from + len], true, false))
+        .then_some((from, from + len))
+}
+
 /// Run one builtin check. `None` drops the candidate.
 fn check(
     kind: Check,
@@ -2614,7 +2797,9 @@ fn check(
             if !sep
                 && !has(Group::Rrn)
                 && !has(Group::Frn)
-                && (has(Group::OrderId) || order_word_before(bytes, s))
+                && (has(Group::OrderId)
+                    || order_word_before(bytes, s)
+                    || number_label_before(hay, s))
             {
                 return None;
             }
@@ -2686,14 +2871,28 @@ fn check(
             (!placeholder_digits(&d, 5) && validate::brn_checksum(&d)).then_some((None, s, e, base))
         }
         // An amount in won (`합계 123-45-6789원`) is not an SSN.
-        Check::Ssn => (validate::us_ssn(&digitsn::<9>(cand)?) && !won_follows(hay, e))
-            .then_some((None, s, e, base)),
+        // Nor is a part, model or version number (`Part no. 876-79-8770`: its label right before it; the same
+        // keyword elsewhere in the window lowers the score by context).
+        Check::Ssn => (validate::us_ssn(&digitsn::<9>(cand)?)
+            && !won_follows(hay, e)
+            && !label_before(hay, s, PRODUCT_LABELS, PRODUCT_LABELS_EN))
+        .then_some((None, s, e, base)),
         Check::Card => {
             let mut d = [0u8; 19];
             let n = digits_into(cand, &mut d)?;
-            (n >= 13 && validate::luhn(cand) && validate::card_iin(&d[..n]))
-                .then_some((None, s, e, base))
+            // A digit run in a URL's path (`https://o1.ingest.sentry.io/4504123456789`) is an id of the site's.
+            let in_url = cand.iter().all(u8::is_ascii_digit)
+                && s > 0
+                && bytes[s - 1] == b'/'
+                && url_before(bytes, s);
+            (n >= 13
+                && validate::luhn(cand)
+                && validate::card_iin(&d[..n])
+                && !in_url
+                && !number_label_before(hay, s))
+            .then_some((None, s, e, base))
         }
+        Check::License => (!number_label_before(hay, s)).then_some((None, s, e, base)),
         Check::Iban => {
             // Lower case only after the word `IBAN` earlier on the line (`iban: de89 …`, `"iban":"gb29…"`).
             if cand.first().is_some_and(u8::is_ascii_lowercase) && !iban_label_before(bytes, s) {
@@ -2719,6 +2918,7 @@ fn check(
             // `/hosts/10.0.0.5`).
             if matches!(prev, Some(b'v' | b'V'))
                 || cand.ends_with(b".0.0.0")
+                || netmask(cand)
                 || product_version(bytes, s)
             {
                 return None;
@@ -2823,6 +3023,11 @@ fn check(
                 _ => rest,
             };
             let vs = s + t.len() - rest.len();
+            // PowerShell's `$pw = ConvertTo-SecureString 'P0wer$hell!' -AsPlainText -Force`: the value is the quoted
+            // string after the cmdlet (and its `-String` parameter), not the cmdlet's name.
+            if let Some(v) = secure_string_value(bytes, vs) {
+                return Some((None, v.0, v.1, base));
+            }
             // Short keywords need a word start: `DB_PASS=` and `dbPw:` are keys, `OVERPASS=` and `UPW=` are not.
             if keyword.len() <= 4
                 && s > 0
@@ -2919,9 +3124,27 @@ fn check(
                 // `://user:password@host`: the password is between the user's `:` and the last `@`.
                 let colon = t[3..].find(':')? + 3;
                 (s + colon + 1, s + at)
-            } else if let Some(p) = t.find(" -p").filter(|_| t.starts_with('-')) {
-                // `mysql -u root -pPASSWORD`: the password glued to `-p`.
-                (s + p + 3, e)
+            } else if let Some(p) = t
+                .find(" -p")
+                .or_else(|| t.find(" --password"))
+                .filter(|_| t.starts_with('-'))
+            {
+                // `mysql -u root -pPASSWORD`: the password glued to `-p`; `docker login -u acme -p PASSWORD` and
+                // `--password PASSWORD` / `--password=PASSWORD` after it.
+                let flag = if t[p..].starts_with(" --password") {
+                    11
+                } else {
+                    3
+                };
+                let v = &t[p + flag..];
+                let v = v.strip_prefix('=').unwrap_or(v).trim_start_matches(' ');
+                let vs = e - v.len();
+                if v.len() >= 2 && v.starts_with(['"', '\'']) {
+                    quoted = true;
+                    (vs + 1, e - 1)
+                } else {
+                    (vs, e)
+                }
             } else if t.starts_with('-') {
                 // `-u user:password` (curl, wget, httpie): the password after the first `:`.
                 let colon = t.find(':')?;
@@ -3001,8 +3224,13 @@ fn check(
             {
                 return None;
             }
+            if number_label_before(hay, s) {
+                return None;
+            }
             let n = count_digits(cand);
-            if has(Group::Health) && (10..=13).contains(&n) {
+            // A health-insurance card number has 11 digits (`5-1234567890`; 10 in older cards): a 13-digit number near
+            // `요양기관` or `건강보험료` is a prescription, patent or document number.
+            if has(Group::Health) && (10..=11).contains(&n) {
                 Some((Some(Entity::KrHealthInsurance), s, e, 0.7))
             } else if (has(Group::Bank) || (has(Group::Post) && !has(Group::Order)))
                 && (10..=16).contains(&n)
