@@ -2943,15 +2943,37 @@ const LABEL_LAST: [bool; 256] = {
     t
 };
 
-/// Whether the byte before `t` (past at most four blanks, `:`, `.`, `#` or `=`) can end a label of
-/// [`LABEL_LAST`]: the cheap test before [`Engine::split_rrn`] and [`Engine::labeled_phone`].
+/// The last characters of the non-ASCII labels of [`LABEL_LAST`] (the CJK phone labels' and the `리` of `뒷자리`),
+/// all three bytes long.
+const LABEL_LAST_CHARS: [[u8; 3]; PHONE_LABELS_CJK.len() + 1] = {
+    let mut t = [[0u8; 3]; PHONE_LABELS_CJK.len() + 1];
+    let mut i = 0;
+    while i < PHONE_LABELS_CJK.len() {
+        let l = PHONE_LABELS_CJK[i].as_bytes();
+        let n = l.len();
+        // A 3-byte character: its lead byte is 1110xxxx.
+        assert!(n >= 3 && l[n - 3] & 0xF0 == 0xE0);
+        t[i] = [l[n - 3], l[n - 2], l[n - 1]];
+        i += 1;
+    }
+    t[i] = [0xEB, 0xA6, 0xAC]; // 리
+    t
+};
+
+/// Whether the bytes before `t` (past at most four blanks, `:`, `.`, `#` or `=`) can end a label: an ASCII byte of
+/// [`LABEL_LAST`], or a whole character of [`LABEL_LAST_CHARS`] (a byte test alone let every Hangul syllable sharing
+/// a last byte with a label through). The cheap test before [`Engine::split_rrn`] and [`Engine::labeled_phone`], which
+/// both need such a label ending at that same place.
 #[inline]
 fn label_may_end_before(b: &[u8], t: usize) -> bool {
     let mut j = t;
     while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
         j -= 1;
     }
-    j > 0 && LABEL_LAST[usize::from(b[j - 1])]
+    if j == 0 || !LABEL_LAST[usize::from(b[j - 1])] {
+        return false;
+    }
+    b[j - 1] < 0x80 || (j >= 3 && LABEL_LAST_CHARS.contains(&[b[j - 3], b[j - 2], b[j - 1]]))
 }
 
 /// Whether the bytes before `t` end with a phone label: at most four bytes of `:`, `.`, `#`, `=` or blanks between
@@ -3548,6 +3570,28 @@ pub(super) fn person_after_label(t: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_label_passes_the_label_gate() {
+        let mut labels: Vec<String> = PHONE_LABELS_CJK.iter().map(|l| l.to_string()).collect();
+        for l in PHONE_LABELS_EN {
+            labels.push(l.to_string());
+            labels.push(l.to_ascii_uppercase());
+        }
+        labels.push("뒷자리".into());
+        for l in &labels {
+            for sep in ["", " ", ": ", ":", " # ", "="] {
+                let text = format!("앞 {l}{sep}2127364821");
+                let t = text.len() - 10;
+                assert!(label_may_end_before(text.as_bytes(), t), "{text}");
+            }
+        }
+        // Ordinary words before a number are refused.
+        for not in ["결과 3개", "2024년 3월", "약 15%", "방법으로 3번"] {
+            let t = not.find(|c: char| c.is_ascii_digit()).unwrap();
+            assert!(!label_may_end_before(not.as_bytes(), t), "{not}");
+        }
+    }
 
     #[test]
     fn two_syllable_surname_words_equal_starts_with() {

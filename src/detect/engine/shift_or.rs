@@ -561,8 +561,13 @@ impl ShiftOrHits<'_> {
         } else {
             // Occurrences overlapping a released hit are dropped when released (`next`).
             let key = (start, m.id);
-            let at = self.pending.partition_point(|p| (p.0, p.1) < key);
-            self.pending.insert(at, (start, m.id, end));
+            if self.pending.back().is_none_or(|p| (p.0, p.1) < key) {
+                // The usual case: nothing pending, or a later start than every pending occurrence.
+                self.pending.push_back((start, m.id, end));
+            } else {
+                let at = self.pending.partition_point(|p| (p.0, p.1) < key);
+                self.pending.insert(at, (start, m.id, end));
+            }
         }
     }
 }
