@@ -1229,6 +1229,13 @@ impl Engine {
                 }
             }
             let mut p = t.saturating_sub(tb).max(pos);
+            if is_digit {
+                // The bytes before a run that cannot begin a pattern are skipped in one tight loop (most are a blank
+                // or the end of a syllable).
+                while p < t && !(tr.lead[usize::from(b[p])] && hay.is_char_boundary(p)) {
+                    p += 1;
+                }
+            }
             let mut accepted = false;
             while p <= t {
                 // Before a digit run only a byte that can begin a pattern (IBAN country code, passport letter) is
@@ -3264,8 +3271,7 @@ fn check(
         Check::PersonKoAfter => {
             let name = hay.get(s..e)?;
             let syllables = name.chars().count();
-            let two = TWO_SYLLABLE_SURNAMES.iter().any(|sn| name.starts_with(sn))
-                && (3..=4).contains(&syllables);
+            let two = scanners::two_syllable_surname_first(name) && (3..=4).contains(&syllables);
             let one = name.chars().next().is_some_and(|c| SURNAMES.contains(c))
                 && (2..=4).contains(&syllables);
             ((one || two) && person_ko_ok(name)).then_some((None, s, e, base))
@@ -3834,31 +3840,41 @@ fn pack_flags(flags: &[u8; 64]) -> u64 {
     m
 }
 
-/// Digit mask and `+`/`(` mask of one 64-byte block. Plain loops over fixed-size arrays, which the compiler
-/// vectorises (16 or 32 bytes per compare) without `unsafe` or intrinsics.
+/// Run starts of one 64-byte block: bit `i` set when byte `i` is `+`, `(` or a digit whose previous byte (`carry`
+/// for byte 0: 1 when the byte before the block is a digit) is not; and whether the block's last byte is a digit.
+/// Plain loops over fixed-size arrays, which the compiler vectorises (16 bytes per compare, the previous-byte flags
+/// by a byte shift of the vector) without `unsafe` or intrinsics; the starts are computed as flag bytes and packed
+/// once (packing the digit and `+`/`(` flags separately and combining the masks took twice the multiplies).
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // the indexed form is the one that vectorises
-fn digit_masks(block: &[u8; 64]) -> (u64, u64) {
-    let mut d = [0u8; 64];
+fn run_starts(block: &[u8; 64], carry: u8) -> (u64, u8) {
+    // `d[i + 1]`: byte `i` is a digit; `d[0]`: the byte before the block is.
+    let mut d = [0u8; 65];
     let mut p = [0u8; 64];
+    d[0] = carry;
     for i in 0..64 {
         let c = block[i];
-        d[i] = u8::from(c.wrapping_sub(b'0') < 10);
+        d[i + 1] = u8::from(c.wrapping_sub(b'0') < 10);
         p[i] = u8::from(c == b'+' || c == b'(');
     }
     // Most blocks of prose hold none of these bytes: one vectorised OR over the flags skips the packing.
     let mut any = 0u8;
     for i in 0..64 {
-        any |= d[i] | p[i];
+        any |= d[i + 1] | p[i];
     }
     if any == 0 {
         return (0, 0);
     }
-    (pack_flags(&d), pack_flags(&p))
+    let mut s = [0u8; 64];
+    for i in 0..64 {
+        s[i] = p[i] | (d[i + 1] & !d[i]);
+    }
+    (pack_flags(&s), d[64])
 }
 
 /// Positions holding `+`, `(` or the first digit of a digit run, in order. One vectorised pass: each 64-byte block
-/// becomes a bit mask of run starts, whose set bits are then read off one by one.
+/// becomes a bit mask of run starts, whose set bits are then read off one by one (the read-off is inlined at the
+/// caller; only a block's refill is a call).
 struct DigitRuns<'a> {
     b: &'a [u8],
     /// Offset of the block after the current one.
@@ -3867,8 +3883,8 @@ struct DigitRuns<'a> {
     base: usize,
     /// Run starts of the current block not yet returned.
     mask: u64,
-    /// Whether the byte before the next block is a digit.
-    carry: u64,
+    /// Whether the byte before the next block is a digit (0 or 1).
+    carry: u8,
 }
 
 impl<'a> DigitRuns<'a> {
@@ -3881,35 +3897,45 @@ impl<'a> DigitRuns<'a> {
             carry: 0,
         }
     }
-}
 
-impl Iterator for DigitRuns<'_> {
-    type Item = usize;
-
-    fn next(&mut self) -> Option<usize> {
+    /// Read blocks until one holds a run start or the text ends (then `false`).
+    #[inline(never)]
+    fn refill(&mut self) -> bool {
         while self.mask == 0 {
             let at = self.next_block;
             if at >= self.b.len() {
-                return None;
+                return false;
             }
             let full = self
                 .b
                 .get(at..at + 64)
                 .and_then(|s| <&[u8; 64]>::try_from(s).ok());
-            let (d, p) = match full {
-                Some(block) => digit_masks(block),
+            let (mask, carry) = match full {
+                Some(block) => run_starts(block, self.carry),
                 None => {
                     // Tail: zero padding holds no trigger byte.
                     let mut block = [0u8; 64];
                     let rest = &self.b[at..];
                     block[..rest.len()].copy_from_slice(rest);
-                    digit_masks(&block)
+                    run_starts(&block, self.carry)
                 }
             };
-            self.mask = p | (d & !((d << 1) | self.carry));
-            self.carry = d >> 63;
+            self.mask = mask;
+            self.carry = carry;
             self.base = at;
             self.next_block = at + 64;
+        }
+        true
+    }
+}
+
+impl Iterator for DigitRuns<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.mask == 0 && !self.refill() {
+            return None;
         }
         let i = self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;

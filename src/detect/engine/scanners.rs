@@ -617,7 +617,26 @@ impl Engine {
 
     /// A road address without its province whose house number is the digit run at `t` (`강남구 테헤란로 427`,
     /// `판교역로 235`; see [`road_address_span`]), starting at `from` or later. Returns the accepted finding's end.
+    /// The test of the road name's last syllable is inlined at the caller (every digit run asks; few follow `로` or
+    /// `길`), the rest is a call.
+    #[inline]
     pub(super) fn road_address(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        t: usize,
+        from: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
+        if !road_suffix_before(hay.as_bytes(), t) {
+            return None;
+        }
+        self.road_address_at(p, hay, t, from, groups, out)
+    }
+
+    #[inline(never)]
+    fn road_address_at(
         &self,
         p: &PatInfo,
         hay: &str,
@@ -636,7 +655,9 @@ impl Engine {
     /// A number no pattern took, at digit run `t`, after a label: a resident number's back part after its label
     /// (`앞자리 850314 뒷자리 1308025`, [`Engine::split_rrn`]) or a phone number after a phone label (`Tel:
     /// 212-736-4821`, [`Engine::labeled_phone`]; `p` is that scanner). One table lookup first
-    /// ([`label_may_end_before`]): most digit runs follow no label. Returns the accepted finding's end.
+    /// ([`label_may_end_before`], inlined at the caller): most digit runs follow no label. Returns the accepted
+    /// finding's end.
+    #[inline]
     pub(super) fn number_after_label(
         &self,
         p: &PatInfo,
@@ -648,6 +669,18 @@ impl Engine {
         if !label_may_end_before(hay.as_bytes(), t) {
             return None;
         }
+        self.number_after_label_at(p, hay, t, groups, out)
+    }
+
+    #[inline(never)]
+    fn number_after_label_at(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        t: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
         self.split_rrn(hay, t, groups, out)
             .or_else(|| self.labeled_phone(p, hay, t, groups, out))
     }
@@ -965,7 +998,7 @@ impl Engine {
         // Every char of the run is a 3-byte Hangul syllable.
         let n = run.len() / 3;
         for k in [4, 3] {
-            if k > n || (k == 4 && !TWO_SYLLABLE_SURNAMES.iter().any(|x| run.starts_with(x))) {
+            if k > n || (k == 4 && !two_syllable_surname_first(run)) {
                 continue;
             }
             let (name, rest) = run.split_at(k * 3);
@@ -1772,8 +1805,7 @@ fn first_cell(line: &[u8], sep: u8) -> (usize, usize) {
 
 /// A Korean name on its own: a surname first, then [`person_ko_ok`].
 fn ko_name(name: &str) -> bool {
-    (name.chars().next().is_some_and(|c| SURNAMES.contains(c))
-        || TWO_SYLLABLE_SURNAMES.iter().any(|s| name.starts_with(s)))
+    (name.chars().next().is_some_and(|c| SURNAMES.contains(c)) || two_syllable_surname_first(name))
         && person_ko_ok(name)
 }
 
@@ -2710,6 +2742,44 @@ static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|
     SyllableSet::new(PERSON_STOPLIST.iter().filter_map(|w| w.chars().next()))
 });
 
+/// [`TWO_SYLLABLE_SURNAMES`] as their six bytes in a little-endian word each (all are two 3-byte syllables).
+const TWO_SURNAME_WORDS: [u64; TWO_SYLLABLE_SURNAMES.len()] = {
+    let mut w = [0u64; TWO_SYLLABLE_SURNAMES.len()];
+    let mut i = 0;
+    while i < w.len() {
+        let b = TWO_SYLLABLE_SURNAMES[i].as_bytes();
+        assert!(b.len() == 6);
+        let mut j = 0;
+        while j < 6 {
+            w[i] |= (b[j] as u64) << (8 * j);
+            j += 1;
+        }
+        i += 1;
+    }
+    w
+};
+
+/// Whether `s` starts with one of [`TWO_SYLLABLE_SURNAMES`]: one word comparison each, where `starts_with` called
+/// `memcmp` per surname (a name candidate at every `님`/`고객` asks).
+#[inline]
+pub(super) fn two_syllable_surname_first(s: &str) -> bool {
+    let Some(head) = s.as_bytes().first_chunk::<6>() else {
+        return false;
+    };
+    let mut w = [0u8; 8];
+    w[..6].copy_from_slice(head);
+    let w = u64::from_le_bytes(w);
+    TWO_SURNAME_WORDS.contains(&w)
+}
+
+/// Whether the road name's last syllable, `로` or `길`, ends right before `t` or one space before it: the first test
+/// of [`road_address_span`], asked at every digit run.
+#[inline]
+fn road_suffix_before(b: &[u8], t: usize) -> bool {
+    let i = if t > 0 && b[t - 1] == b' ' { t - 1 } else { t };
+    i >= 3 && matches!(b[i - 3..i], [0xEB, 0xA1, 0x9C] | [0xEA, 0xB8, 0xB8])
+}
+
 /// The road address whose house number starts at `t` (a digit run): a road name of Hangul syllables (digits allowed
 /// after the first, as in `광교중앙로`, `세종대로`, `분당로43번길`) ending in `로` or `길`, at most one space, then the
 /// number (`427`, `12-3`, and a side road's `43번길 12`); before the road name, up to three of [`KR_DISTRICTS`]
@@ -2873,15 +2943,37 @@ const LABEL_LAST: [bool; 256] = {
     t
 };
 
-/// Whether the byte before `t` (past at most four blanks, `:`, `.`, `#` or `=`) can end a label of
-/// [`LABEL_LAST`]: the cheap test before [`Engine::split_rrn`] and [`Engine::labeled_phone`].
+/// The last characters of the non-ASCII labels of [`LABEL_LAST`] (the CJK phone labels' and the `리` of `뒷자리`),
+/// all three bytes long.
+const LABEL_LAST_CHARS: [[u8; 3]; PHONE_LABELS_CJK.len() + 1] = {
+    let mut t = [[0u8; 3]; PHONE_LABELS_CJK.len() + 1];
+    let mut i = 0;
+    while i < PHONE_LABELS_CJK.len() {
+        let l = PHONE_LABELS_CJK[i].as_bytes();
+        let n = l.len();
+        // A 3-byte character: its lead byte is 1110xxxx.
+        assert!(n >= 3 && l[n - 3] & 0xF0 == 0xE0);
+        t[i] = [l[n - 3], l[n - 2], l[n - 1]];
+        i += 1;
+    }
+    t[i] = [0xEB, 0xA6, 0xAC]; // 리
+    t
+};
+
+/// Whether the bytes before `t` (past at most four blanks, `:`, `.`, `#` or `=`) can end a label: an ASCII byte of
+/// [`LABEL_LAST`], or a whole character of [`LABEL_LAST_CHARS`] (a byte test alone let every Hangul syllable sharing
+/// a last byte with a label through). The cheap test before [`Engine::split_rrn`] and [`Engine::labeled_phone`], which
+/// both need such a label ending at that same place.
 #[inline]
 fn label_may_end_before(b: &[u8], t: usize) -> bool {
     let mut j = t;
     while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
         j -= 1;
     }
-    j > 0 && LABEL_LAST[usize::from(b[j - 1])]
+    if j == 0 || !LABEL_LAST[usize::from(b[j - 1])] {
+        return false;
+    }
+    b[j - 1] < 0x80 || (j >= 3 && LABEL_LAST_CHARS.contains(&[b[j - 3], b[j - 2], b[j - 1]]))
 }
 
 /// Whether the bytes before `t` end with a phone label: at most four bytes of `:`, `.`, `#`, `=` or blanks between
@@ -3334,7 +3426,7 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
         return false;
     }
     let given = |skip: usize| n > skip && name.chars().skip(skip).all(|c| GIVEN.contains(c));
-    let two_syllable_surname = n >= 3 && TWO_SYLLABLE_SURNAMES.iter().any(|s| name.starts_with(s));
+    let two_syllable_surname = n >= 3 && two_syllable_surname_first(name);
     if !(given(1) || (two_syllable_surname && given(2))) {
         return false;
     }
@@ -3478,6 +3570,55 @@ pub(super) fn person_after_label(t: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_label_passes_the_label_gate() {
+        let mut labels: Vec<String> = PHONE_LABELS_CJK.iter().map(|l| l.to_string()).collect();
+        for l in PHONE_LABELS_EN {
+            labels.push(l.to_string());
+            labels.push(l.to_ascii_uppercase());
+        }
+        labels.push("뒷자리".into());
+        for l in &labels {
+            for sep in ["", " ", ": ", ":", " # ", "="] {
+                let text = format!("앞 {l}{sep}2127364821");
+                let t = text.len() - 10;
+                assert!(label_may_end_before(text.as_bytes(), t), "{text}");
+            }
+        }
+        // Ordinary words before a number are refused.
+        for not in ["결과 3개", "2024년 3월", "약 15%", "방법으로 3번"] {
+            let t = not.find(|c: char| c.is_ascii_digit()).unwrap();
+            assert!(!label_may_end_before(not.as_bytes(), t), "{not}");
+        }
+    }
+
+    #[test]
+    fn two_syllable_surname_words_equal_starts_with() {
+        for s in [
+            "남궁민수",
+            "황보",
+            "제갈공명님",
+            "선우",
+            "독고영재",
+            "사공",
+            "서문",
+            "동방",
+            "남",
+            "남궁",
+            "김민수",
+            "남궁\u{0}",
+            "",
+            "ab",
+            "황보a",
+            "서울",
+            "동생",
+            "Namgung",
+        ] {
+            let want = TWO_SYLLABLE_SURNAMES.iter().any(|x| s.starts_with(x));
+            assert_eq!(two_syllable_surname_first(s), want, "{s}");
+        }
+    }
 
     #[test]
     fn english_names_have_two_or_three_capitalised_words() {

@@ -167,6 +167,16 @@ impl Member {
         }
     }
 
+    /// [`Member::ends_at`] with the word known to exist (`end >= 8`).
+    #[inline]
+    fn ends_at_word(&self, hay: &[u8], end: usize, w: u64) -> bool {
+        w & self.tail_mask == self.tail
+            && (self.bytes.len() <= 8
+                || end.checked_sub(self.bytes.len()).is_some_and(|start| {
+                    hay.get(start..end - 8) == Some(&self.bytes[..self.bytes.len() - 8])
+                }))
+    }
+
     /// Whether the literal occurs in `hay` ending at `end`, given `word`: the 8 bytes of `hay` ending at `end`
     /// (little-endian), or `None` when `end < 8`.
     fn ends_at(&self, hay: &[u8], end: usize, word: Option<u64>) -> bool {
@@ -522,18 +532,41 @@ impl ShiftOrHits<'_> {
             let b = top.trailing_zeros() as usize;
             top &= top - 1;
             self.candidates += 1;
-            for m in &self.so.buckets[b] {
-                if m.ends_at(self.hay, end, word) {
-                    let start = end - m.bytes.len();
-                    if m.id >= self.so.dict_from {
-                        self.dict.push(start);
-                    } else {
-                        // Occurrences overlapping a released hit are dropped when released (`next`).
-                        let key = (start, m.id);
-                        let at = self.pending.partition_point(|p| (p.0, p.1) < key);
-                        self.pending.insert(at, (start, m.id, end));
+            // Whether the 8-byte word exists is decided once per candidate, not once per member.
+            match word {
+                Some(w) => {
+                    for m in &self.so.buckets[b] {
+                        if m.ends_at_word(self.hay, end, w) {
+                            self.found(m, end);
+                        }
                     }
                 }
+                None => {
+                    for m in &self.so.buckets[b] {
+                        if m.ends_at(self.hay, end, None) {
+                            self.found(m, end);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Record `m`'s occurrence ending at `end`.
+    #[inline]
+    fn found(&mut self, m: &Member, end: usize) {
+        let start = end - m.bytes.len();
+        if m.id >= self.so.dict_from {
+            self.dict.push(start);
+        } else {
+            // Occurrences overlapping a released hit are dropped when released (`next`).
+            let key = (start, m.id);
+            if self.pending.back().is_none_or(|p| (p.0, p.1) < key) {
+                // The usual case: nothing pending, or a later start than every pending occurrence.
+                self.pending.push_back((start, m.id, end));
+            } else {
+                let at = self.pending.partition_point(|p| (p.0, p.1) < key);
+                self.pending.insert(at, (start, m.id, end));
             }
         }
     }
