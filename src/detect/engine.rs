@@ -2693,14 +2693,20 @@ fn label_before(hay: &str, s: usize, ko: &[&str], en: &[&str]) -> bool {
     let Some(before) = hay.get(..j) else {
         return false;
     };
-    let hangul = before
-        .char_indices()
-        .rev()
-        .take_while(|&(_, c)| is_hangul_syllable(c))
-        .last()
-        .map_or(j, |(i, _)| i);
-    if hangul < j {
-        return ko.contains(&&before[hangul..]);
+    if before.ends_with(is_hangul_syllable) {
+        // The run of syllables before `j`; no label is longer than six (`요양기관기호`).
+        let hangul = before
+            .char_indices()
+            .rev()
+            .take(7)
+            .take_while(|&(_, c)| is_hangul_syllable(c))
+            .last()
+            .map_or(j, |(i, _)| i);
+        let whole = hay[..hangul]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !is_hangul_syllable(c));
+        return whole && ko.contains(&&before[hangul..]);
     }
     let word = |end: usize| {
         let start = b[..end]
@@ -3231,21 +3237,19 @@ fn check(
             {
                 return None;
             }
-            if number_label_before(hay, s) {
-                return None;
-            }
             let n = count_digits(cand);
             // A health-insurance card number has 11 digits (`5-1234567890`; 10 in older cards): a 13-digit number near
             // `요양기관` or `건강보험료` is a prescription, patent or document number.
-            if has(Group::Health) && (10..=11).contains(&n) {
-                Some((Some(Entity::KrHealthInsurance), s, e, 0.7))
+            let entity = if has(Group::Health) && (10..=11).contains(&n) {
+                Entity::KrHealthInsurance
             } else if (has(Group::Bank) || (has(Group::Post) && !has(Group::Order)))
                 && (10..=16).contains(&n)
             {
-                Some((Some(Entity::KrBankAccount), s, e, 0.7))
+                Entity::KrBankAccount
             } else {
-                None
-            }
+                return None;
+            };
+            (!number_label_before(hay, s)).then_some((Some(entity), s, e, 0.7))
         }
         // In lower case, 0.1: only a passport keyword (+0.4) reports it.
         Check::Passport => {
