@@ -241,7 +241,11 @@ fn searched_plan(lits: &[&str]) -> Vec<Vec<usize>> {
 /// The embedded plan, when `lits` is exactly (same literals, same order: ids are positions) the set it was searched
 /// for; `None` for any other set, which is then searched.
 fn embedded_plan(lits: &[&str]) -> Option<Vec<Vec<usize>>> {
-    if !lits.iter().copied().eq(trigger_plan::LITERALS.iter().copied()) {
+    if !lits
+        .iter()
+        .copied()
+        .eq(trigger_plan::LITERALS.iter().copied())
+    {
         return None;
     }
     Some(
@@ -737,9 +741,15 @@ mod tests {
     fn the_embedded_trigger_plan_is_the_searched_one() {
         let lits = triggers();
         let searched = searched_plan(&lits);
-        assert!(searched.iter().flatten().all(|&id| id <= usize::from(u8::MAX)));
+        assert!(searched
+            .iter()
+            .flatten()
+            .all(|&id| id <= usize::from(u8::MAX)));
         if std::env::var_os("HAETAE_WRITE_TRIGGER_PLAN").is_some() {
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/detect/engine/trigger_plan.rs");
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/detect/engine/trigger_plan.rs"
+            );
             std::fs::write(path, render_trigger_plan(&lits, &searched)).unwrap();
             return;
         }
@@ -761,7 +771,13 @@ mod tests {
         changed[5] = "zzzz";
         let mut more = lits.clone();
         more.push("extra");
-        for other in [&lits[1..], &lits[..lits.len() - 1], &swapped, &changed, &more] {
+        for other in [
+            &lits[1..],
+            &lits[..lits.len() - 1],
+            &swapped,
+            &changed,
+            &more,
+        ] {
             assert!(embedded_plan(other).is_none());
         }
         // A set that differs is searched.
