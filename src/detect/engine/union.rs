@@ -19,7 +19,7 @@ use std::sync::Arc;
 use regex_automata::hybrid;
 use regex_automata::meta;
 use regex_automata::nfa::thompson::{self, pikevm::PikeVM, WhichCaptures, NFA};
-use regex_automata::util::syntax;
+use regex_automata::util::{captures::Captures, syntax};
 use regex_automata::{Input, Match, MatchKind};
 use regex_syntax::hir::Hir;
 
@@ -38,13 +38,16 @@ pub(super) struct AnchoredUnion {
     pikevm: PikeVM,
 }
 
+/// The PikeVM's cache and captures.
+type VmCache = (thompson::pikevm::Cache, Captures);
+
 /// A search cache of a [`Union`].
 #[derive(Debug, Clone)]
 pub(super) enum UnionCache {
-    Meta(meta::Cache),
-    /// The lazy DFA's cache, and the PikeVM's once the lazy DFA has given up (made on first use: its slot table
-    /// is per NFA state and pattern, ~100 M instructions of `memset` for the builtin union).
-    Anchored(Box<(hybrid::dfa::Cache, Option<thompson::pikevm::Cache>)>),
+    Meta(Box<meta::Cache>),
+    /// The lazy DFA's cache, and the PikeVM's cache and captures once the lazy DFA has given up (made on first use:
+    /// its slot table is per NFA state and pattern, ~100 M instructions of `memset` for the builtin union).
+    Anchored(Box<(hybrid::dfa::Cache, Option<VmCache>)>),
 }
 
 impl Union {
@@ -76,7 +79,7 @@ impl Union {
 
     pub(super) fn create_cache(&self) -> UnionCache {
         match self {
-            Union::Meta(re) => UnionCache::Meta(re.create_cache()),
+            Union::Meta(re) => UnionCache::Meta(Box::new(re.create_cache())),
             Union::Anchored(a) => UnionCache::Anchored(Box::new((a.dfa.create_cache(), None))),
         }
     }
@@ -138,7 +141,7 @@ impl AnchoredUnion {
     fn search(
         &self,
         dfa_cache: &mut hybrid::dfa::Cache,
-        vm_cache: &mut Option<thompson::pikevm::Cache>,
+        vm_cache: &mut Option<VmCache>,
         input: &Input<'_>,
     ) -> Option<Match> {
         if input.get_anchored().is_anchored() {
@@ -148,11 +151,12 @@ impl AnchoredUnion {
                 return end.map(|h| Match::new(h.pattern(), input.start()..h.offset()));
             }
         }
-        // The overall match's two slots, as meta reads its PikeVM.
-        let mut slots = [None, None];
-        let vm_cache = vm_cache.get_or_insert_with(|| self.pikevm.create_cache());
-        let pid = self.pikevm.search_slots(vm_cache, input, &mut slots)?;
-        Some(Match::new(pid, slots[0]?.get()..slots[1]?.get()))
+        // With every pattern's slots, as meta reads its PikeVM (the overall match of pattern `p` is in slots
+        // `2p` and `2p + 1`: two slots alone would only ever hold pattern 0's).
+        let (cache, caps) = vm_cache
+            .get_or_insert_with(|| (self.pikevm.create_cache(), self.pikevm.create_captures()));
+        self.pikevm.search(cache, input, caps);
+        caps.get_match()
     }
 }
 
@@ -189,6 +193,18 @@ mod tests {
             }
         }
         assert!(checked > 10, "the text should hold matches ({checked})");
+        // The PikeVM fallback (taken when the lazy DFA gives up) against meta, anchored.
+        if let Union::Anchored(a) = &anchored {
+            let mut vm = None;
+            for at in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
+                let input = Input::new(text).range(at..).anchored(Anchored::Yes);
+                let want = meta.search_with(&mut mc, &input);
+                let (cache, caps) =
+                    vm.get_or_insert_with(|| (a.pikevm.create_cache(), a.pikevm.create_captures()));
+                a.pikevm.search(cache, &input, caps);
+                assert_eq!(caps.get_match(), want, "PikeVM at {at}");
+            }
+        }
         // An unanchored search is exact too (the PikeVM), only not fast.
         let input = Input::new(text);
         assert_eq!(
