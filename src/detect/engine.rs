@@ -1,4 +1,4 @@
-//! The compiled engine: one multi-pattern regex-automata `meta::Regex` for all regex detectors, aho-corasick automata
+//! The compiled engine: one multi-pattern regex-automata union for all regex detectors (`union`), aho-corasick automata
 //! for dictionaries and context keywords, validators and scoring on candidates only.
 
 use std::panic::{RefUnwindSafe, UnwindSafe};
@@ -9,7 +9,6 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
 use regex_automata::hybrid;
 use regex_automata::meta;
 use regex_automata::util::pool::Pool;
-use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
@@ -26,6 +25,7 @@ use super::{DetectError, Finding};
 
 mod scanners;
 mod shift_or;
+mod union;
 
 /// The trigger pass's shift-or filter over the builtin trigger literals, as a counting function `text → (hits,
 /// bucket candidates verified)`: for `HAETAE_BENCH_LOOP=literals`, which compares it with other literal searchers.
@@ -64,6 +64,7 @@ pub fn trigger_filter_agrees(text: &str) -> Result<bool, DetectError> {
 
 use scanners::{person_ko_ok, PEM_END, SURNAMES};
 use shift_or::{ShiftOr, ShiftOrHits};
+use union::{Union, UnionCache};
 
 /// Minimum score of a builtin entity's findings unless the policy sets another (`[builtins] thresholds`).
 const DEFAULT_THRESHOLD: f32 = 0.5;
@@ -175,7 +176,7 @@ type ScratchMaker = Box<dyn Fn() -> Scratch + Send + Sync + UnwindSafe + RefUnwi
 /// Create with [`Engine::scratch`]; never shared between threads at the same time. Its `Debug` shows buffer sizes
 /// only, never the text it last held.
 pub struct Scratch {
-    cache: Option<meta::Cache>,
+    cache: Option<UnionCache>,
     /// Lazy-DFA cache of the trigger-literal searcher: only for engines whose trigger pass is that DFA (merged
     /// dictionaries with too many or case-insensitive prefixes); the shift-or filter needs none.
     lits: Option<hybrid::dfa::Cache>,
@@ -190,9 +191,9 @@ pub struct Scratch {
 impl Scratch {
     /// An empty scratch with caches for the union `regex` and for the trigger DFA `lits` (see
     /// [`Triggers::scratch_dfa`]): the one constructor behind both [`Engine::scratch`] and the engine's pool.
-    fn new(regex: Option<&meta::Regex>, lits: Option<&hybrid::dfa::DFA>) -> Scratch {
+    fn new(regex: Option<&Union>, lits: Option<&hybrid::dfa::DFA>) -> Scratch {
         Scratch {
-            cache: regex.map(meta::Regex::create_cache),
+            cache: regex.map(Union::create_cache),
             lits: lits.map(hybrid::dfa::DFA::create_cache),
             norm: Normalized::default(),
             groups: Context::default(),
@@ -375,7 +376,7 @@ impl std::fmt::Debug for Scratch {
 
 /// The compiled detection engine. `Send + Sync`: build once, share through an `Arc`.
 pub struct Engine {
-    regex: Option<meta::Regex>,
+    regex: Option<Union>,
     pats: Vec<PatInfo>,
     detectors: Vec<Detector>,
     dictionaries: Vec<Dictionary>,
@@ -703,17 +704,10 @@ impl Engine {
         let regex = if hirs.is_empty() {
             None
         } else {
-            let r = meta::Regex::builder()
-                .syntax(syntax::Config::new())
-                .configure(
-                    meta::Config::new()
-                        .match_kind(MatchKind::LeftmostFirst)
-                        .nfa_size_limit(Some(64 * 1024 * 1024))
-                        .hybrid_cache_capacity(HYBRID_CACHE)
-                        .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit),
-                )
-                .build_many_from_hir(&hirs)
-                .map_err(|e| DetectError::Build(e.to_string()))?;
+            // Without custom regexes the union is only searched anchored, at the trigger pass's candidates: it is
+            // built without what unanchored searches need (see `union`).
+            let r = Union::build(&hirs, !has_custom_regex, 64 * 1024 * 1024, HYBRID_CACHE)
+                .map_err(DetectError::Build)?;
             Some(r)
         };
 
@@ -930,7 +924,7 @@ impl Engine {
 
     /// Approximate heap memory of the compiled engine (regex + automata), excluding per-thread scratch.
     pub fn memory_usage(&self) -> usize {
-        self.regex.as_ref().map_or(0, meta::Regex::memory_usage)
+        self.regex.as_ref().map_or(0, Union::memory_usage)
             + self
                 .dictionaries
                 .iter()
@@ -1118,8 +1112,8 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn run_regex(
         &self,
-        re: &meta::Regex,
-        cache: &mut meta::Cache,
+        re: &Union,
+        cache: &mut UnionCache,
         lits: &mut Option<hybrid::dfa::Cache>,
         hay: &str,
         groups: &mut Context,
@@ -1143,8 +1137,8 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn run_triggered(
         &self,
-        re: &meta::Regex,
-        cache: &mut meta::Cache,
+        re: &Union,
+        cache: &mut UnionCache,
         lit_cache: Option<&mut hybrid::dfa::Cache>,
         hay: &str,
         tr: &Triggers,
@@ -1297,8 +1291,8 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn try_at(
         &self,
-        re: &meta::Regex,
-        cache: &mut meta::Cache,
+        re: &Union,
+        cache: &mut UnionCache,
         hay: &str,
         span: std::ops::Range<usize>,
         groups: &mut Context,
@@ -1366,8 +1360,8 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn retry_lower(
         &self,
-        re: &meta::Regex,
-        cache: &mut meta::Cache,
+        re: &Union,
+        cache: &mut UnionCache,
         hay: &str,
         span: std::ops::Range<usize>,
         pid: usize,
@@ -1401,8 +1395,8 @@ impl Engine {
 
     fn run_unanchored(
         &self,
-        re: &meta::Regex,
-        cache: &mut meta::Cache,
+        re: &Union,
+        cache: &mut UnionCache,
         hay: &str,
         groups: &mut Context,
         out: &mut Vec<Finding>,

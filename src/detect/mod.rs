@@ -5,8 +5,10 @@
 //!
 //! # Shape
 //! [`Engine::new`] compiles a [`DetectConfig`] (builtin selection + custom detectors) into:
-//! * one regex-automata `meta::Regex` holding every regex detector as a separate pattern (leftmost-first, pattern
-//!   order = priority), searched with a lazy DFA whose cache is sized for the whole union; all builtin patterns use
+//! * one regex-automata union holding every regex detector as a separate pattern (leftmost-first, pattern
+//!   order = priority), searched with a lazy DFA whose cache is sized for the whole union (a `meta::Regex` when custom
+//!   regexes make the union searched unanchored; else only the forward NFA, its lazy DFA and a PikeVM fallback, since
+//!   the union is then searched anchored at the trigger pass's candidates only: see `engine/union.rs`); all builtin patterns use
 //!   explicit ASCII classes, never Unicode `\b`/`\w`/`\d`, so Korean text never pushes the search to a slow engine;
 //! * aho-corasick automata for custom dictionaries (one case-sensitive, one ASCII-case-insensitive; a DFA without
 //!   prefilter while the terms total at most 256 KiB, a contiguous NFA above that);
