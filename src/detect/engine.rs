@@ -2579,27 +2579,13 @@ fn person_key_before(b: &[u8], s: usize) -> bool {
 
 type Checked = (Option<Entity>, usize, usize, f32);
 
-/// Whether the word right before `s` (past at most three bytes of blanks, `:`, `=`, `#` or a quote) is `order` or
-/// `주문`, a label of the number after it (`INFO order 2411203580731 paid`, `주문 2411203580731`). The word anywhere in
-/// the context window is not enough (`order confirmed for …`), nor is `주문자`, the person who ordered.
-fn order_word_before(b: &[u8], s: usize) -> bool {
-    let mut j = s;
-    while j > 0 && s - j < 3 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'=' | b'#' | b'"' | b'\'')
-    {
-        j -= 1;
-    }
-    let word = |w: &[u8]| {
-        j.checked_sub(w.len()).is_some_and(|ws| {
-            b[ws..j].eq_ignore_ascii_case(w) && (ws == 0 || !b[ws - 1].is_ascii_alphanumeric())
-        })
-    };
-    j < s && (word(b"order") || word("주문".as_bytes()))
-}
-
 /// Labels of numbers that are no one's personal data: a transaction, approval, prescription, patent, policy or document
 /// number, a product's barcode. The number right after one (`거래번호 560903927889 입금`, `교부번호 2024100636822`,
-/// `주문번호 4532…`) is that number, whatever bank, health or card keyword the line also holds.
+/// `주문번호 4532…`, `주문 2411203580731`) is that number, whatever bank, health or card keyword the line also holds.
+/// Only right before it: the word elsewhere in the window is not enough (`order confirmed for …`), nor is `주문자`, the
+/// person who ordered.
 const NUMBER_LABELS: &[&str] = &[
+    "주문",
     "거래번호",
     "승인번호",
     "주문번호",
@@ -2680,7 +2666,7 @@ fn label_before(hay: &str, s: usize, ko: &[&str], en: &[&str]) -> bool {
         j
     };
     let j = skip(s);
-    if j == s && s > 0 && !b[s - 1].is_ascii_whitespace() {
+    if j == s {
         // Nothing between: a number glued to a word is the boundary rule's to judge.
         return false;
     }
@@ -2721,17 +2707,6 @@ fn label_before(hay: &str, s: usize, ko: &[&str], en: &[&str]) -> bool {
     !w.is_empty()
         && (ws == 0 || !b[ws - 1].is_ascii_alphanumeric())
         && en.iter().any(|x| x.as_bytes().eq_ignore_ascii_case(w))
-}
-
-/// Whether the token holding `s` (the run of non-blank bytes before it, at most 256 back) is a URL: it contains
-/// `://`.
-fn url_before(b: &[u8], s: usize) -> bool {
-    let from = s.saturating_sub(256);
-    let token = b[from..s]
-        .iter()
-        .rposition(|c| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'('))
-        .map_or(from, |p| from + p + 1);
-    memchr::memmem::find(&b[token..s], b"://").is_some()
 }
 
 /// Whether an IPv4-shaped `cand` is a netmask, not an address: `255.` and then contiguous one bits
@@ -2804,9 +2779,7 @@ fn check(
             if !sep
                 && !has(Group::Rrn)
                 && !has(Group::Frn)
-                && (has(Group::OrderId)
-                    || order_word_before(bytes, s)
-                    || number_label_before(hay, s))
+                && (has(Group::OrderId) || number_label_before(hay, s))
             {
                 return None;
             }
@@ -2891,7 +2864,7 @@ fn check(
             let in_url = cand.iter().all(u8::is_ascii_digit)
                 && s > 0
                 && bytes[s - 1] == b'/'
-                && url_before(bytes, s);
+                && scanners::url_scheme_before(bytes, s).is_some();
             (n >= 13
                 && validate::luhn(cand)
                 && validate::card_iin(&d[..n])

@@ -3357,13 +3357,18 @@ fn spaced_label(hay: &str, end: usize) -> Option<(usize, bool)> {
 /// (`ftp://kim:Ftp!4986pass@host`, a Sentry DSN `https://<key>@o1.ingest.sentry.io`), where the address rule would
 /// take the password's tail for a local part.
 fn in_url_authority(b: &[u8], at: usize) -> bool {
+    url_scheme_before(b, at).is_some_and(|p| !b[p..at].contains(&b'/'))
+}
+
+/// The offset right after the last `://` of the token that ends at `at` (the non-blank run before it, not past a
+/// quote or an opening bracket, at most 300 bytes back): whether `at` lies inside a URL (`https://o1.sentry.io/4504…`).
+pub(super) fn url_scheme_before(b: &[u8], at: usize) -> Option<usize> {
     let from = at.saturating_sub(300);
     let token_start = b[from..at]
         .iter()
         .rposition(|&c| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'(' | b'['))
         .map_or(from, |i| from + i + 1);
-    memchr::memmem::rfind(&b[token_start..at], b"://")
-        .is_some_and(|p| !b[token_start + p + 3..at].contains(&b'/'))
+    memchr::memmem::rfind(&b[token_start..at], b"://").map(|p| token_start + p + 3)
 }
 
 /// Whether the token that ends at the `@` at `at` has the shape of a known API token (`ghp_…`, `github_pat_…`,
