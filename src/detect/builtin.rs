@@ -78,6 +78,9 @@ pub(crate) enum Check {
     PersonTable,
     /// English name after a title or label: the finding is the name.
     PersonEn,
+    /// An AWS access key id: a 40-character secret access key written after it on the same line (`AKIA… secret
+    /// wJalr…`, a console CSV's `AKIA…,wJalr…`) is reported as a second finding (`Engine::partner`).
+    AwsKeyId,
     /// Korean name after a form label and a colon (`수령인: 윤채원`, `보낸 사람: 조은비`) found by the `:` scanner
     /// ([`PERSON_COLON_LABELS`]); checked as [`Check::PersonKoBefore`].
     PersonKoColon,
@@ -93,6 +96,11 @@ pub(crate) enum Check {
     /// opens), at the end of a title in capitals after a dash (`ONBOARDING FORM — CONFIDENTIAL`), or opening a line
     /// before a colon or dash and prose (`CONFIDENTIAL: do not distribute`).
     LineAlone,
+    /// `Confidential` in title case as a company banner: alone on its line, after up to three capitalised words
+    /// (`Acme Corp Confidential`, `Private & Confidential`) or a title and a dash (`Q3 Board Deck — Confidential`) or a
+    /// `Classification:` label, with nothing after it or a dash and prose (`Company Confidential - Do not
+    /// distribute`). Not a sentence (`Confidential information must …`, `Mark it Confidential.`).
+    TitleConfidential,
     /// `(S//NF)`-style marks anywhere; `(TS)` only where it opens a portion (a line's start, after indentation, a
     /// list marker or a `SUBJECT:`-style label) or after a sentence's end; bare `(S)`/`(C)` only where they open a
     /// portion, before a capitalised or Hangul word, not `(C) Copyright` and not among lettered list markers
@@ -613,7 +621,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     let table_end = r#""? *(?:[|\t,]|\r?\n|\z)"#;
     // A role label may carry `명` (`담당자명`, `예금주명`, `신청인명`: columns of names).
     let ko_labels =
-        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|지원자|피보험자|보호자|상담원|상담사)명?";
+        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|지원자|피보험자|보호자|상담원|상담사|사원명|직원명|주치의)명?";
     let person_table = format!("(?:{ko_labels}){table_end}");
     // English name columns (`Name`, `Full Name`, `Customer Name`, …, and the name parts `First Name`, `last_name`,
     // `Surname`): the match starts at the `Name` trigger; the qualifier before it is checked in `Engine::table_names`.
@@ -691,6 +699,14 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "marking.banner",
             E::ClassificationMarking,
+            r"Confidential",
+            0.85,
+            C::TitleConfidential,
+            B::Word
+        ),
+        p!(
+            "marking.banner",
+            E::ClassificationMarking,
             // Also `SECRET /NOFORN` (one slash after a space: the control must be a known one) and `//SECRET//`
             // with no control after it (only between the two `//`): `Check::Banner`.
             r"(?:COSMIC TOP SECRET|TOP SECRET|NATO SECRET|NATO CONFIDENTIAL|NATO RESTRICTED|SECRET|CONFIDENTIAL|RESTRICTED|CUI|CONTROLLED)(?: ?// ?[A-Z0-9][A-Z0-9 ,/-]*| /[A-Z][A-Z0-9 ,/-]*|//)",
@@ -741,7 +757,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             E::SecretKey,
             r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}",
             0.9,
-            C::None,
+            C::AwsKeyId,
             B::Word
         ),
         p!(
@@ -871,7 +887,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             // case `masterKey`, `encryptionKey:`, `signingKey=` (triggers `terKey`/`ionKey`/`ingKey`). A quoted
             // value may hold spaces, `;` and `,` (`Check::Assignment` then wants a digit); an unquoted one ends at `&`, a JSON
             // escape or trailing punctuation (trimmed by the check).
-            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|encryption_key|ENCRYPTION_KEY|master_key|MASTER_KEY|signing_key|SIGNING_KEY|masterKey|MasterKey|encryptionKey|EncryptionKey|signingKey|SigningKey|API-Key|Api-Key|API-KEY|AccountKey|SharedAccessKey|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *|["']? *: *[|>][-+]?[1-9]?[-+]? *\r?\n *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
+            r#"(?:password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|PWD|passphrase|secret|Secret|SECRET|api_key|apiKey|ApiKey|API_KEY|api-key|apikey|APIKEY|access_token|accessToken|ACCESS_TOKEN|auth_token|authToken|AUTH_TOKEN|client_secret|clientSecret|CLIENT_SECRET|secret_key|secretKey|SECRET_KEY|SECRET_KEY_BASE|secret_key_base|secret_access_key|SecretAccessKey|SECRET_ACCESS_KEY|private_key|privateKey|PRIVATE_KEY|encryption_key|ENCRYPTION_KEY|master_key|MASTER_KEY|signing_key|SIGNING_KEY|masterKey|MasterKey|encryptionKey|EncryptionKey|signingKey|SigningKey|API-Key|Api-Key|API-KEY|AccountKey|SharedAccessKey|REDISCLI_AUTH|token|Token|TOKEN|PASS|pass|PW|Pw|pw)(?:["']? *[:=] *|["'] *, *|\( *|> *|["'] +value *= *|["']\] *= *|["']? *=> *|["']? *\r?\n *value: *|["']? *: *[|>][-+]?[1-9]?[-+]? *\r?\n *)(?:"[^"\r\n]{6,200}"|'[^'\r\n]{6,200}'|["']?[A-Za-z0-9!#$%&()*+./:<=>?@\[\]^_{|}~\\-]{6,})"#,
             0.8,
             C::Assignment,
             B::None
@@ -930,6 +946,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Credential,
             B::None
         ),
+        // `redis-cli -h cache -p 6379 -a PASSWORD ping` (also `--pass`, up to eight options before it): the password
+        // after its flag. ASCII classes: Unicode `[^\s"']` repeats are the costly NFA shape at start-up.
+        p!(
+            "secret.user_password",
+            E::SecretKey,
+            r#"redis-cli(?: +-{1,2}[A-Za-z][A-Za-z-]*(?: +[0-9A-Za-z._:/][\x21-\x7E]{0,127})?){0,8} +(?:-a|--pass) +(?:"[\x20\x21\x23-\x7E]{3,128}"|'[\x20-\x26\x28-\x7E]{3,128}'|[\x21\x23-\x26\x28-\x2C\x2E-\x7E][\x21\x23-\x26\x28-\x7E]{3,127})"#,
+            0.8,
+            C::Credential,
+            B::WordStart
+        ),
         // A `.netrc` entry (`machine api.example.com login bob password s3cr3t`, also over several lines): the word
         // after `password`, only after `machine <host> login <user>` (or `default login <user>`); `sshpass -p 'pw'`
         // (the match starts at the `pass` trigger; `ssh` must come before it). Both checked by `Check::Credential`.
@@ -943,8 +969,9 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         ),
         // Passwords on a command line: `echo 'pw' | sudo -S …`, `htpasswd -b <file> <user> <pw>` (the match starts at
         // the `asswd` trigger; `ht` must come before it), `openssl … -k <pw>` / `-pass pass:<pw>` (also `-passin`,
-        // `-passout`), and English prose `my password is <pw>` (`Check::Credential`: the value then needs a digit or
-        // three character classes, so `password is case-sensitive` is no secret).
+        // `-passout`), and English prose `my password is <pw>`, `the secret (key) is <v>` (`Check::Credential`: the
+        // value then needs a digit or three character classes, so `password is case-sensitive` and `the secret is
+        // out` are no secrets).
         p!(
             "secret.user_password",
             E::SecretKey,
@@ -956,7 +983,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "secret.user_password",
             E::SecretKey,
-            r#"passwd(?: +-[A-Za-z]+)* +-[A-Za-z]*b[A-Za-z]*(?: +-[A-Za-z]+)* +[^\s"'-][^\s"']* +[^\s"']+ +(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"']{3,128})|openssl [^\r\n]{0,200}? -(?:k +|pass(?:in|out)? +pass:)(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"']{3,128})|[Pp]assword +(?:is|was)(?: *:)? +(?:"[^"\r\n]{4,128}"|'[^'\r\n]{4,128}'|[^\s"']{4,128})"#,
+            r#"passwd(?: +-[A-Za-z]+)* +-[A-Za-z]*b[A-Za-z]*(?: +-[A-Za-z]+)* +[^\s"'-][^\s"']* +[^\s"']+ +(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"']{3,128})|openssl [^\r\n]{0,200}? -(?:k +|pass(?:in|out)? +pass:)(?:"[^"\r\n]{3,128}"|'[^'\r\n]{3,128}'|[^\s"']{3,128})|(?:[Pp]assword|[Ss]ecret(?: key)?) +(?:is|was)(?: *:)? +(?:"[^"\r\n]{4,128}"|'[^'\r\n]{4,128}'|[^\s"']{4,128})"#,
             0.8,
             C::Credential,
             B::None
@@ -1100,8 +1127,10 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             "kr_rrn",
             E::KrRrn,
             // The hyphen may have a space (or NBSP, folded to one) on either side (`850314 - 1308025`): such a form
-            // starts from the unhyphenated score (`Check::Rrn13`), so it needs its check digit or a keyword.
-            r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?: ?- ?| )?[0-9]{7}",
+            // starts from the unhyphenated score (`Check::Rrn13`), so it needs its check digit or a keyword. A `.`, `_`
+            // or `/` between the parts, or the hyphen ending a line (a wrapped table or PDF copy), only next to a
+            // resident-number keyword.
+            r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?: ?- ?| |[._/]|-\r?\n)?[0-9]{7}",
             0.6,
             C::Rrn13,
             B::Number
@@ -2359,13 +2388,14 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("CONFIDENTIAL", 0),
     ("STRICTLY", 0),
     ("Strictly ", 0),
+    ("Confidential", 0),
     ("RESTRICTED", 0),
     ("CUI", 0),
     ("CONTROLLED", 0),
     ("FOUO", 0),
     ("OFFICIAL", 4),
     ("UK EYES", 0),
-    // secrets (ASCII: 75)
+    // secrets (ASCII: 77)
     ("AKIA", 0),
     ("ASIA", 0),
     ("ABIA", 0),
@@ -2442,6 +2472,8 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("://", 0),
     ("-u ", 0),
     ("--user ", 0),
+    ("redis-cli", 0),
+    ("REDISCLI_AUTH", 0),
     (":thin:", 0),
     ("h=(", 3),
     // English names (ASCII: 26)
@@ -2473,7 +2505,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("atient", 1),
     ("mployee", 1),
     ("pplicant", 1),
-    // Hangul: markings, secrets, name labels, `저는`, `제가`, provinces (44)
+    // Hangul: markings, secrets, name labels, `저는`, `제가`, provinces (47)
     ("급", 16),
     ("대외비", 0),
     ("대 외 비", 0),
@@ -2488,6 +2520,9 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("고객명", 0),
     ("환자명", 0),
     ("예금주", 0),
+    ("직원명", 0),
+    ("사원명", 0),
+    ("주치의", 0),
     ("수신인", 0),
     ("신청인", 0),
     ("작성자", 0),

@@ -1307,7 +1307,6 @@ impl Engine {
         let pid = m.pattern().as_usize();
         if !cut_by(m.end(), span.end, hay.len()) {
             if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
-                let joined = self.pats[pid].check == Check::PersonEn;
                 // A URL credential's match ends past the `@` on the host's first byte, which may begin a finding of
                 // its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's end.
                 let end = match self.pats[pid].check {
@@ -1317,14 +1316,41 @@ impl Engine {
                     _ => m.end(),
                 };
                 out.push(f);
-                if joined {
-                    self.salutation_partner(hay, &self.pats[pid], p, m.end(), groups, out);
-                }
+                let end = self
+                    .partner(hay, &self.pats[pid], p, m.end(), groups, out)
+                    .map_or(end, |pe| pe.max(end));
                 return Some(end.max(p + 1));
             }
         }
         *spent += m.end() - p;
         self.retry_lower(re, cache, hay, span, pid, groups, out, spent)
+    }
+
+    /// The second finding an accepted match (`s..e`) implies: the partner's name after a salutation's
+    /// (`Dear John and Mary,`), the secret access key after an AWS access key id (`AKIA… secret wJalr…`). Returns the
+    /// end of a finding that lies past the match (the scan goes on from there).
+    fn partner(
+        &self,
+        hay: &str,
+        p: &PatInfo,
+        s: usize,
+        e: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
+        match p.check {
+            Check::PersonEn => {
+                self.salutation_partner(hay, p, s, e, groups, out);
+                None
+            }
+            Check::AwsKeyId => {
+                let (vs, ve) = scanners::aws_secret_after(hay.as_bytes(), e)?;
+                let f = self.finish(self.detectors.get(p.detector)?, None, vs, ve, p.base, &[])?;
+                out.push(f);
+                Some(ve)
+            }
+            _ => None,
+        }
     }
 
     /// `Dear John and Mary,`: a salutation's match (`s..e`) reports its first name; the name after `and`/`&` is
@@ -1383,8 +1409,10 @@ impl Engine {
                 if !cut_by(m.end(), span.end, hay.len()) {
                     if let Some(f) = self.evaluate(hay, &self.pats[q], p, m.end(), groups) {
                         out.push(f);
-                        self.salutation_partner(hay, &self.pats[q], p, m.end(), groups, out);
-                        return Some(m.end().max(p + 1));
+                        let end = self
+                            .partner(hay, &self.pats[q], p, m.end(), groups, out)
+                            .map_or(m.end(), |pe| pe.max(m.end()));
+                        return Some(end.max(p + 1));
                     }
                 }
                 *spent += m.end() - p;
@@ -1444,8 +1472,10 @@ impl Engine {
             if !cut_by(e, end, bytes.len()) {
                 if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
                     out.push(f);
-                    self.salutation_partner(hay, &self.pats[pid], s, e, groups, out);
-                    pos = e.max(s + 1);
+                    let end = self
+                        .partner(hay, &self.pats[pid], s, e, groups, out)
+                        .map_or(e, |pe| pe.max(e));
+                    pos = end.max(s + 1);
                     continue;
                 }
             }
@@ -2078,6 +2108,90 @@ fn last_word(t: &str, s: usize, e: usize, quoted: &mut bool) -> (usize, usize) {
     (s + t.rfind(' ').map_or(0, |k| k + 1), e)
 }
 
+/// [`Check::TitleConfidential`]: whether the title-case `Confidential` at `s..e` is a banner.
+fn title_confidential(b: &[u8], s: usize, e: usize) -> bool {
+    let ls = b[..s]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
+    let le = b[e..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map_or(b.len(), |i| e + i);
+    let marks = |c: &u8| {
+        matches!(
+            c,
+            b'*' | b'_' | b'#' | b'[' | b']' | b'(' | b')' | b' ' | b'\t' | b'\r'
+        )
+    };
+    let mut before = &b[ls..s];
+    while let [first, rest @ ..] = before {
+        if !marks(first) {
+            break;
+        }
+        before = rest;
+    }
+    let before = before.trim_ascii_end();
+    let mut after = &b[e..le];
+    while let [first, rest @ ..] = after {
+        if !matches!(first, b'*' | b'_' | b']' | b')') {
+            break;
+        }
+        after = rest;
+    }
+    let after = after.trim_ascii_end();
+    // Nothing after it, or a dash, bar or colon and then anything (`- Do not distribute`).
+    let after_ok = after.is_empty()
+        || [
+            &b" - "[..],
+            " \u{2014} ".as_bytes(),
+            " \u{2013} ".as_bytes(),
+            b" | ",
+            b": ",
+        ]
+        .iter()
+        .any(|d| after.starts_with(d));
+    if !after_ok {
+        return false;
+    }
+    if before.is_empty() {
+        return true;
+    }
+    // A title, then a dash or a bar (`Q3 Board Deck — Confidential`).
+    if [
+        &b" -"[..],
+        " \u{2014}".as_bytes(),
+        " \u{2013}".as_bytes(),
+        b" |",
+    ]
+    .iter()
+    .any(|d| before.ends_with(d))
+    {
+        return true;
+    }
+    // A classification label (`Classification: Confidential`, `Sensitivity: Confidential`).
+    if let Some(label) = before.strip_suffix(b":") {
+        let word = label.rsplit(|&c| c == b' ').next().unwrap_or(label);
+        return [&b"classification"[..], b"sensitivity", b"label", b"marking"]
+            .iter()
+            .any(|l| word.eq_ignore_ascii_case(l));
+    }
+    // Up to three capitalised words naming the owner (`Acme Corp`, `Company`, `Private &`), none of them a
+    // sentence's word (`The`, `Keep It`, `Is`).
+    const NOT_OWNER: [&[u8]; 16] = [
+        b"The", b"A", b"An", b"This", b"That", b"These", b"Those", b"Our", b"Your", b"My", b"Is",
+        b"Are", b"Be", b"Keep", b"Mark", b"Treat",
+    ];
+    let mut words = before.split(|&c| c == b' ').filter(|w| !w.is_empty());
+    words.clone().count() <= 3
+        && words.all(|w| {
+            (w.first().is_some_and(u8::is_ascii_uppercase) || w == b"&")
+                && w.iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b',' | b'&' | b'-'))
+                && !NOT_OWNER.contains(&w)
+        })
+}
+
 /// Whether a word in prose after `password is` is made up rather than a word or a term: a letter and a digit
 /// (`Guest2024!`, `hunter2`) or three character classes (`P@ssword`), and not an algorithm's name (`SHA-256`,
 /// `AES-128`, `UTF-8`). `password is case-sensitive`, `is wrong`, `is expired` are not secrets.
@@ -2246,7 +2360,9 @@ fn grade_list(hay: &str, s: usize, e: usize) -> bool {
 
 /// `대외비` as the topic or object of a sentence about classified material, not a mark on the text it is in: handling
 /// nouns after it (`대외비 문서 취급 방법 교육`, `대외비 자료 관리 지침`), `대외비에 대한 교육`, and `대외비로`/`대외비를`
-/// after a subject on its line that is no document (`비밀번호는 대외비로 관리`, `고객 정보는 대외비로 분류한다`). A
+/// after a subject on its line that is no document (`비밀번호는 대외비로 관리`, `고객 정보는 대외비로 분류한다`), a
+/// general statement or an instruction about such documents (`대외비 문서는 …에만 저장하십시오`, `대외비 자료를 …
+/// 발송하지 마십시오`), and a denial (`이 문서는 대외비로 분류되지 않습니다`). A
 /// document's statement about itself stays a marking (`본 문서는 대외비로 분류됩니다`, `이 자료는 대외비를 포함`), as do
 /// `대외비로 취급 요망` opening its line and a stamp's warning (`대외비자료 취급 주의`: `주의` is no handling method).
 fn daeoebi_as_topic(hay: &str, s: usize, e: usize) -> bool {
@@ -2267,12 +2383,59 @@ fn daeoebi_as_topic(hay: &str, s: usize, e: usize) -> bool {
         "내용",
         "계획서",
     ];
+    // Said of documents of that grade in general, or in an instruction about them (`대외비 문서는 사내 공유 폴더에만
+    // 저장하십시오`, `대외비 자료를 외부 메일로 발송하지 마십시오`), or denied (`이 문서는 대외비로 분류되지 않습니다`,
+    // `대외비가 아닙니다`): the rest of the sentence decides.
+    const NOUNS: [&str; 5] = ["문서", "자료", "정보", "보고서", "파일"];
+    const INSTRUCTIONS: [&str; 8] = [
+        "십시오",
+        "마세요",
+        "하세요",
+        "말 것",
+        "금지",
+        "안 됩니다",
+        "안됩니다",
+        "바랍니다",
+    ];
+    // Right after the grade: a stamp's own warning may hold a `않` (`무단 복제하지 않도록 유의`).
+    const DENIALS: [&str; 9] = [
+        "가 아니",
+        "가 아닙",
+        "가 아님",
+        " 아님",
+        "로 분류되지 않",
+        "로 분류하지 않",
+        "로 지정되지 않",
+        "에 해당하지 않",
+        "에 해당되지 않",
+    ];
     let after = hay.get(e..).unwrap_or("");
     if ["에 대한", "에 관한", "에 대해"]
         .iter()
         .any(|x| after.starts_with(x))
     {
         return true;
+    }
+    let mut end = after
+        .find(['.', '\n', '?', '!', '。'])
+        .unwrap_or(after.len())
+        .min(240);
+    while !after.is_char_boundary(end) {
+        end -= 1;
+    }
+    let sentence = &after[..end];
+    if DENIALS.iter().any(|d| after.starts_with(d)) {
+        return true;
+    }
+    if let Some(r) = NOUNS
+        .iter()
+        .find_map(|x| after.trim_start_matches(' ').strip_prefix(x))
+    {
+        if r.starts_with(['는', '은'])
+            || (r.starts_with(['를', '을']) && INSTRUCTIONS.iter().any(|i| sentence.contains(i)))
+        {
+            return true;
+        }
     }
     let r = after.trim_start_matches(' ');
     let r = DOCS
@@ -2765,13 +2928,17 @@ fn check(
     let bytes = hay.as_bytes();
     let keep = |score: f32| Some((None, s, e, score));
     match kind {
-        Check::None => keep(base),
+        Check::None | Check::AwsKeyId => keep(base),
         Check::Rrn13 => {
             let d = digits13(cand)?;
             if placeholder_digits(&d, 7) {
                 return None;
             }
             let sep = cand.len() == 14;
+            // `.`, `_`, `/` or a line break between the parts: only with a resident-number keyword.
+            if cand.iter().any(|c| matches!(c, b'.' | b'_' | b'/' | b'\n')) && !has(Group::Rrn) {
+                return None;
+            }
             // Thirteen digits in a row under an order, invoice or tracking label or column header (`order_id`,
             // `주문번호`, `송장`) are that number, dated like a birth date (`2411021289161`, ordered on 24-11-02); one
             // in three passes the resident or foreigner rules by chance. A resident-number keyword keeps it, and the
@@ -3038,14 +3205,16 @@ fn check(
             let mut quoted = in_url;
             // English prose (`my password is Xk9#mP2q`): the value must look made up, not be a word or a term.
             let mut prose = false;
-            let (vs, ve) = if t.len() > 9
-                && t[1..].starts_with("assword ")
-                && t[9..]
-                    .trim_start_matches(' ')
-                    .split([' ', ':'])
-                    .next()
-                    .is_some_and(|w| w == "is" || w == "was")
-            {
+            let prose_verb = t
+                .get(1..)
+                .and_then(|r| {
+                    r.strip_prefix("assword ")
+                        .or_else(|| r.strip_prefix("ecret key "))
+                        .or_else(|| r.strip_prefix("ecret "))
+                })
+                .and_then(|r| r.trim_start_matches(' ').split([' ', ':']).next())
+                .is_some_and(|w| w == "is" || w == "was");
+            let (vs, ve) = if prose_verb {
                 prose = true;
                 last_word(t, s, e, &mut quoted)
             } else if t.starts_with("echo") {
@@ -3064,6 +3233,9 @@ fn check(
                 } else {
                     (vs, vs + word.len())
                 }
+            } else if t.starts_with("redis-cli") {
+                // `redis-cli … -a <password>`: the last word.
+                last_word(t, s, e, &mut quoted)
             } else if t.starts_with("passwd") {
                 // `htpasswd -b <file> <user> <password>`.
                 if s < 2 || &bytes[s - 2..s] != b"ht" {
@@ -3534,6 +3706,7 @@ fn check(
                 });
             (title_end || lead).then_some((None, start, e, base))
         }
+        Check::TitleConfidential => title_confidential(bytes, s, e).then_some((None, s, e, base)),
         Check::Portion => {
             let inner = cand.get(1..cand.len().saturating_sub(1))?;
             if inner.windows(2).any(|w| w == b"//") || inner == b"CUI" {
@@ -3787,7 +3960,10 @@ fn numeric_shape(b: &[u8], t: usize) -> bool {
     for (i, &x) in b[t..].iter().enumerate() {
         if x.is_ascii_digit() {
             digits += 1;
-        } else if !matches!(x, b'-' | b'.' | b' ' | b'(' | b')') {
+        } else if !(matches!(x, b'-' | b'.' | b' ' | b'(' | b')')
+            // `850315_1234566`, `850315/1234566` (a resident number's other separators).
+            || (i == 6 && digits == 6 && matches!(x, b'_' | b'/')))
+        {
             return false;
         }
         if digits >= 4 && i >= 6 {

@@ -666,7 +666,7 @@ impl Engine {
         groups: &mut Context,
         out: &mut Vec<Finding>,
     ) -> Option<usize> {
-        if !label_may_end_before(hay.as_bytes(), t) {
+        if !label_may_end_before(hay.as_bytes(), t) && !cell_start(hay.as_bytes(), t) {
             return None;
         }
         self.number_after_label_at(p, hay, t, groups, out)
@@ -683,6 +683,33 @@ impl Engine {
     ) -> Option<usize> {
         self.split_rrn(hay, t, groups, out)
             .or_else(|| self.labeled_phone(p, hay, t, groups, out))
+            .or_else(|| self.column_phone(p, hay, t, groups, out))
+    }
+
+    /// A phone number without `+` that fills a cell of a comma- or tab-separated table under a phone column
+    /// ([`phone_header`]: `phone`, `Mobile`, `phone_number`, `전화번호`, `연락처`): `Robert Chen,512-48-7391,(217)
+    /// 555-0143`. The number's shape is a labelled one's ([`phone_span`]). Returns the accepted finding's end.
+    fn column_phone(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        t: usize,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) -> Option<usize> {
+        let b = hay.as_bytes();
+        if !cell_start(b, t) {
+            return None;
+        }
+        let (s, e) = phone_span(b, t)?;
+        let (hs, he) = column_header(b, s, e, &mut groups.column)?;
+        if !phone_header(&b[hs..he]) {
+            return None;
+        }
+        let f = self.evaluate(hay, p, s, e, groups)?;
+        let end = f.end;
+        out.push(f);
+        Some(end)
     }
 
     /// A phone number without `+` that starts at `t` (a digit run or `(`) right after a phone label
@@ -2902,6 +2929,13 @@ const PHONE_LABELS_EN: &[&str] = &[
     "tel no",
     "fax no",
     "fax number",
+    "call",
+    "call me at",
+    "call me on",
+    "call us at",
+    "call us on",
+    "text me at",
+    "reach me at",
 ];
 /// The same in Korean, Japanese and Chinese. Korean numbers after `전화` are `KR_PHONE`'s: this scanner sees only the
 /// digit runs no pattern took (`전화 (212) 736-4821`).
@@ -3012,8 +3046,44 @@ fn phone_label_before(b: &[u8], t: usize) -> bool {
 /// (`) ` after a bracket), 7–15 digits in all. Not a date (`2024-01-15`, `15.01.2024`), an IPv4 address, a number of
 /// one repeated digit, or a code that goes on (`212-736-4821-A`).
 pub(super) fn labeled_phone_span(b: &[u8], t: usize) -> Option<(usize, usize)> {
-    if !matches!(b.get(t), Some(c) if c.is_ascii_digit() || *c == b'(') || !phone_label_before(b, t)
-    {
+    if !phone_label_before(b, t) {
+        return None;
+    }
+    phone_span(b, t)
+}
+
+/// Whether `t` begins a cell of a comma- or tab-separated row (after the separator, or its opening quote).
+fn cell_start(b: &[u8], t: usize) -> bool {
+    match t.checked_sub(1).map(|i| b[i]) {
+        Some(b',' | b'\t') => true,
+        Some(b'"') => t >= 2 && matches!(b[t - 2], b',' | b'\t'),
+        _ => false,
+    }
+}
+
+/// Whether a table's header cell names a phone column: a phone label of either language, `연락처`, or one with `_`
+/// or `-` between its words (`phone_number`, `Mobile-No`), in any case, quotes and blanks around it allowed.
+fn phone_header(cell: &[u8]) -> bool {
+    let cell = cell.trim_ascii();
+    let cell = cell
+        .strip_prefix(b"\"")
+        .and_then(|c| c.strip_suffix(b"\""))
+        .unwrap_or(cell)
+        .trim_ascii();
+    let same = |l: &[u8]| {
+        l.len() == cell.len()
+            && l.iter().zip(cell).all(|(&x, &y)| {
+                x.eq_ignore_ascii_case(&y) || (x == b' ' && matches!(y, b'_' | b'-'))
+            })
+    };
+    PHONE_LABELS_EN.iter().any(|l| same(l.as_bytes()))
+        || PHONE_LABELS_CJK.iter().any(|l| cell == l.as_bytes())
+        || cell == "연락처".as_bytes()
+}
+
+/// The phone number's shape at `t` (see [`labeled_phone_span`]), whatever is before it.
+fn phone_span(b: &[u8], t: usize) -> Option<(usize, usize)> {
+    if !matches!(b.get(t), Some(c) if c.is_ascii_digit() || *c == b'(') {
         return None;
     }
     let mut i = t;
@@ -3078,9 +3148,9 @@ pub(super) fn labeled_phone_span(b: &[u8], t: usize) -> Option<(usize, usize)> {
 }
 
 /// The end of a Korean address whose number ends at `e`, over a building's unit after it: `, 102동 1503호`,
-/// ` 101동 1203호`, ` B동 301호`, `, 1503호`, with the building's name before the unit (`센텀파크 101동 1203호`). The unit
-/// is a house number's continuation only here: `102동` alone is no address. Without a unit the end stays `e` (a
-/// building's name alone is not taken: `테헤란로 152 강남파이낸스센터`).
+/// ` 101동 1203호`, ` B동 301호`, `, 1503호`, `, 12층`, ` 지하 1층`, with the building's name before the unit
+/// (`센텀파크 101동 1203호`). The unit is a house number's continuation only here: `102동` alone is no address. Without
+/// a unit the end stays `e` (a building's name alone is not taken: `테헤란로 152 강남파이낸스센터`).
 pub(super) fn unit_tail(hay: &str, e: usize) -> usize {
     let b = hay.as_bytes();
     let mut at = e;
@@ -3116,6 +3186,19 @@ pub(super) fn unit_tail(hay: &str, e: usize) -> usize {
             let d = at + n + 3;
             let k = d + usize::from(b.get(d) == Some(&b' '));
             return Some(ho(k).unwrap_or(d));
+        }
+        // A floor (`12층`, `B1층`, `지하 1층`), then a room after at most one space (`12층 1203호`).
+        let k = if b.get(at) == Some(&b'B') {
+            at + 1
+        } else if hay.get(at..)?.starts_with("지하") {
+            at + 6 + usize::from(b.get(at + 6) == Some(&b' '))
+        } else {
+            at
+        };
+        let n = digits(k);
+        if (1..=3).contains(&n) && hay.get(k + n..)?.starts_with('층') {
+            let f = k + n + 3;
+            return Some(ho(f + usize::from(b.get(f) == Some(&b' '))).unwrap_or(f));
         }
         ho(at)
     };
@@ -3359,6 +3442,49 @@ fn spaced_label(hay: &str, end: usize) -> Option<(usize, bool)> {
 fn in_url_authority(b: &[u8], at: usize) -> bool {
     url_scheme_before(b, at).is_some_and(|p| !b[p..at].contains(&b'/'))
 }
+
+/// The secret access key written after an AWS access key id that ends at `e`, on the same line: the first run of
+/// base64 characters (`A-Za-z0-9/+`) that is exactly 40 long and mixes capitals, small letters and digits, when
+/// only words, blanks, punctuation and Hangul lie between (`AKIA… secret wJalr…`, `AKIA…, 시크릿 키: wJalr…`, a
+/// console CSV's `AKIA…,wJalr…`), at most [`AWS_SECRET_GAP`] bytes. Any other number or value in between (a digit in
+/// a shorter run, another long run) ends the search: that value is what follows the id.
+pub(super) fn aws_secret_after(b: &[u8], e: usize) -> Option<(usize, usize)> {
+    let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'/' || c == b'+';
+    let limit = e.saturating_add(AWS_SECRET_GAP).min(b.len());
+    let mut i = e;
+    while i < limit {
+        let c = b[i];
+        if b64(c) {
+            let ts = i;
+            while i < b.len() && b64(b[i]) {
+                i += 1;
+            }
+            let t = &b[ts..i];
+            if t.len() == 40
+                && t.iter().any(u8::is_ascii_uppercase)
+                && t.iter().any(u8::is_ascii_lowercase)
+                && t.iter().any(u8::is_ascii_digit)
+            {
+                return Some((ts, i));
+            }
+            if t.len() > 24 || t.iter().any(|c| !c.is_ascii_alphabetic()) {
+                return None;
+            }
+            continue;
+        }
+        match c {
+            b' ' | b'\t' | b':' | b'=' | b',' | b';' | b'|' | b'"' | b'\'' | b'-' | b'_' | b'('
+            | b')' | b'[' | b']' => i += 1,
+            // A Hangul syllable (`시크릿`, `비밀 키`).
+            0xEA..=0xED if b.get(i + 1).is_some_and(|&x| (0x80..0xC0).contains(&x)) => i += 3,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// How far after an AWS access key id its secret access key may begin ([`aws_secret_after`]).
+const AWS_SECRET_GAP: usize = 48;
 
 /// The offset right after the last `://` of the token that ends at `at` (the non-blank run before it, not past a
 /// quote or an opening bracket, at most 300 bytes back): whether `at` lies inside a URL (`https://o1.sentry.io/4504…`).
