@@ -900,6 +900,15 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Assignment,
             B::None
         ),
+        // `aws configure set aws_secret_access_key <key>`: the key after a space.
+        p!(
+            "secret.assignment",
+            E::SecretKey,
+            r"secret_access_key +[A-Za-z0-9/+]{40}",
+            0.8,
+            C::Assignment,
+            B::None
+        ),
         // HTTP credentials: `Authorization: Bearer …` / `Basic …` headers, `user:password@` in a URL, `curl -u user:pw`.
         p!(
             "secret.auth_header",

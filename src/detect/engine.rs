@@ -1989,6 +1989,55 @@ fn secret_value_ok(v: &[u8], quoted: bool, working_directory: bool) -> bool {
         && (quoted || !code_expression(v))
 }
 
+/// Whether an assignment's key names a password (`password`, `DB_PASSWORD`, `passwd`, `비밀번호는`, `비번`), not a
+/// token or a key: after such a key even a one-class value is one ([`plain_password`]).
+fn password_key(keyword: &str) -> bool {
+    let k = keyword.as_bytes();
+    k.windows(6).any(|w| w.eq_ignore_ascii_case(b"passwd"))
+        || k.windows(8).any(|w| w.eq_ignore_ascii_case(b"password"))
+        || ["비밀번호", "패스워드", "암호", "비번"]
+            .iter()
+            .any(|p| keyword.starts_with(p))
+}
+
+/// A password of one character class after a password key (`password=letmein`, `비밀번호: qwerty`, `password:
+/// 1234`): all small letters (at least six, not a word a document writes there: `required`, `none`, `hidden`, a
+/// stock dummy) or all digits (at least four, not one repeated digit). Capitals alone are a constant's name.
+fn plain_password(v: &[u8]) -> bool {
+    const NOT: [&[u8]; 24] = [
+        b"required",
+        b"optional",
+        b"string",
+        b"empty",
+        b"hidden",
+        b"masked",
+        b"forgotten",
+        b"unknown",
+        b"undefined",
+        b"default",
+        b"protected",
+        b"encrypted",
+        b"expired",
+        b"invalid",
+        b"incorrect",
+        b"updated",
+        b"changed",
+        b"provided",
+        b"needed",
+        b"missing",
+        b"blank",
+        b"secure",
+        b"strong",
+        b"random",
+    ];
+    let dummy = DUMMY_SECRET_WORDS
+        .iter()
+        .any(|d| v.windows(d.len()).any(|w| w.eq_ignore_ascii_case(d)));
+    let lower = v.len() >= 6 && v.iter().all(u8::is_ascii_lowercase) && !NOT.contains(&v);
+    let digits = v.len() >= 4 && v.iter().all(u8::is_ascii_digit) && v.iter().any(|&c| c != v[0]);
+    (lower || digits) && !dummy
+}
+
 /// Whether a value is the *name* of a secret, not the secret: a lower-case kebab or snake name with `secret`,
 /// `password`, `token`, `key` or `credentials` as one of its words (`secret: my-app-secret-v2`, a Kubernetes
 /// `secretName`, an AWS Secrets Manager id, `password_file: db_password`).
@@ -2212,7 +2261,20 @@ fn made_up_word(v: &[u8]) -> bool {
             && v[..k].iter().all(u8::is_ascii_uppercase)
             && v[k + 1..].iter().all(u8::is_ascii_digit)
     });
-    ((letter && digit) || classes >= 3) && !term
+    // An English compound (`Kubernetes-native`, `base64-encoded`, `30-days`, `OAuth2-compliant`): its last part a
+    // lower-case word; a version (`TLS1.3`, `v2.1`, `HTTP2.0`): letters, then digits with dots.
+    let compound = v
+        .iter()
+        .rposition(|&b| b == b'-')
+        .is_some_and(|k| v.len() - k > 4 && v[k + 1..].iter().all(u8::is_ascii_lowercase));
+    let letters = v.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let version = letters > 0
+        && v[letters..].contains(&b'.')
+        && v[letters..]
+            .iter()
+            .all(|&b| b.is_ascii_digit() || b == b'.')
+        && v[letters..].first().is_some_and(u8::is_ascii_digit);
+    ((letter && digit) || classes >= 3) && !term && !compound && !version
 }
 
 /// Whether a YAML value after `key:` is a tag, not a value: `password: !vault |` (an Ansible vault's ciphertext,
@@ -2398,9 +2460,11 @@ fn daeoebi_as_topic(hay: &str, s: usize, e: usize) -> bool {
         "바랍니다",
     ];
     // Right after the grade: a stamp's own warning may hold a `않` (`무단 복제하지 않도록 유의`).
-    const DENIALS: [&str; 9] = [
+    const DENIALS: [&str; 11] = [
         "가 아니",
         "가 아닙",
+        "가 아닌",
+        "이 아닌",
         "가 아님",
         " 아님",
         "로 분류되지 않",
@@ -2410,9 +2474,20 @@ fn daeoebi_as_topic(hay: &str, s: usize, e: usize) -> bool {
         "에 해당되지 않",
     ];
     let after = hay.get(e..).unwrap_or("");
-    if ["에 대한", "에 관한", "에 대해"]
-        .iter()
-        .any(|x| after.starts_with(x))
+    // About the grade itself: `대외비와 비밀의 차이는`, `대외비 등급 지정 기준을 설명해 주세요`, `대외비란`.
+    if [
+        "에 대한",
+        "에 관한",
+        "에 대해",
+        "와 ",
+        "란 ",
+        "이란",
+        " 등급 지정",
+        " 등급 기준",
+        " 등급의",
+    ]
+    .iter()
+    .any(|x| after.starts_with(x))
     {
         return true;
     }
@@ -2805,6 +2880,17 @@ const NUMBER_LABELS_EN: &[&str] = &[
     "reference",
 ];
 
+/// Resident-number labels, with the particles that attach to them (`주민번호는 850315.1234566`).
+const RRN_LABELS: &[&str] = &[
+    "주민등록번호",
+    "주민등록번호는",
+    "주민등록번호가",
+    "주민번호",
+    "주민번호는",
+    "주민번호가",
+    "주민등록",
+];
+
 /// Whether a label of [`NUMBER_LABELS`] or [`NUMBER_LABELS_EN`] is the word right before `s`.
 fn number_label_before(hay: &str, s: usize) -> bool {
     label_before(hay, s, NUMBER_LABELS, NUMBER_LABELS_EN)
@@ -2935,8 +3021,11 @@ fn check(
                 return None;
             }
             let sep = cand.len() == 14;
-            // `.`, `_`, `/` or a line break between the parts: only with a resident-number keyword.
-            if cand.iter().any(|c| matches!(c, b'.' | b'_' | b'/' | b'\n')) && !has(Group::Rrn) {
+            // `.`, `_`, `/` or a line break between the parts: only right after a resident-number label (a keyword
+            // elsewhere on the line does not name this number: `주민번호 확인 완료. 참조번호 850315.1234566`).
+            if cand.iter().any(|c| matches!(c, b'.' | b'_' | b'/' | b'\n'))
+                && !(has(Group::Rrn) && label_before(hay, s, RRN_LABELS, &["rrn"]))
+            {
                 return None;
             }
             // Thirteen digits in a row under an order, invoice or tracking label or column header (`order_id`,
@@ -3191,11 +3280,15 @@ fn check(
             {
                 return None;
             }
-            secret_value_ok(
+            (secret_value_ok(
                 v,
                 quoted,
                 keyword.ends_with("PWD") || keyword.ends_with("pwd"),
-            )
+            ) || (!quoted
+                // An unterminated quote (`password = "unterminated`) opens no value.
+                && !matches!(vs.checked_sub(1).map(|i| bytes[i]), Some(b'"' | b'\''))
+                && password_key(keyword)
+                && plain_password(v)))
             .then_some((None, vs, ve, base))
         }
         Check::Credential => {
@@ -3448,6 +3541,27 @@ fn check(
             // `상담원: 성함이 어떻게 되세요?`: a line of dialogue after a role label, not a name.
             if scanners::dialogue_after_label(hay, s, s + ns, s + ne) {
                 return None;
+            }
+            // The labels that also head prose (`주치의 제도 안내`, `직원명 목록`) take a name without an operator only
+            // as a full three-syllable name where a field ends after it: the line's end, a wide gap or a separator
+            // (`사원명 박지훈  사번 …`).
+            if ["주치의", "사원명", "직원명"]
+                .iter()
+                .any(|l| t.starts_with(l))
+                && !t[..ns].contains([':', '：', '=', '|'])
+            {
+                let next = bytes.get(s + ne..).unwrap_or_default();
+                let field_end = matches!(
+                    next,
+                    [] | [b'\r' | b'\n' | b'\t' | b',' | b'/' | b'(' | b')', ..]
+                        | [b' ', b' ', ..]
+                        | [b' ']
+                ) || next.starts_with(b" (")
+                    || next.starts_with(" 선생".as_bytes())
+                    || next.starts_with("님".as_bytes());
+                if !field_end || hay.get(s + ns..s + ne)?.chars().count() != 3 {
+                    return None;
+                }
             }
             Some((None, s + ns, s + ne, base))
         }

@@ -1392,6 +1392,13 @@ impl Engine {
         if label == Label::Part && part_labels(&b[line_start..line_end], sep) < 2 {
             return;
         }
+        // A bare `name` beside product columns (`barcode,name,price`) names the products.
+        if b[s].is_ascii()
+            && en_qualifier_start(&b[line_start..s]).0 == s - line_start
+            && product_columns(&b[line_start..line_end], sep)
+        {
+            return;
+        }
         let mut cells = 0;
         let col = if sep == b',' {
             // A quote left open before the label puts it inside another cell (`"Acme, Name"`).
@@ -1410,7 +1417,11 @@ impl Engine {
         if sep == b'|' {
             let next = next_line(b, pos);
             let delimited = next.is_some_and(|(ns, ne)| delimiter_row(&b[ns..ne]));
-            if !delimited && rest.iter().find(|&&c| c != b' ') != Some(&b'|') {
+            // Without a delimiter row the header opens with `|`, or (a Korean label) has at least three cells
+            // (`관계 | 성명 | 동거` over `배우자 | 이서준 | Y`).
+            let bare_korean = label == Label::Korean
+                && memchr::memchr_iter(b'|', &b[line_start..line_end]).count() >= 2;
+            if !delimited && !bare_korean && rest.iter().find(|&&c| c != b' ') != Some(&b'|') {
                 return;
             }
             if let (true, Some((_, ne))) = (delimited, next) {
@@ -1771,6 +1782,61 @@ fn word_before(before: &[u8], max: usize) -> Option<(usize, &[u8])> {
         .rposition(|c| !c.is_ascii_alphabetic())
         .map_or(lo, |i| lo + i + 1);
     (start > lo || lo == 0).then_some((start, &before[start..end]))
+}
+
+/// Header cells of a product table (compared case-insensitively, `_` as a space): a bare `name` column beside one
+/// of them is the products' name, not a person's ([`Engine::table_names`]).
+const PRODUCT_COLUMNS: &[&str] = &[
+    "barcode",
+    "ean",
+    "upc",
+    "sku",
+    "price",
+    "unit price",
+    "qty",
+    "quantity",
+    "product",
+    "product id",
+    "item",
+    "item no",
+    "category",
+    "brand",
+    "model",
+    "stock",
+    "weight",
+    "바코드",
+    "가격",
+    "단가",
+    "수량",
+    "상품코드",
+    "품번",
+    "규격",
+    "재고",
+    "중량",
+    "용량",
+];
+
+/// Whether a header line (cells separated by `sep`) holds a product column ([`PRODUCT_COLUMNS`]).
+fn product_columns(line: &[u8], sep: u8) -> bool {
+    let is_product = |cell: &[u8]| {
+        let c = cell.trim_ascii();
+        let c = c
+            .strip_prefix(b"\"")
+            .and_then(|x| x.strip_suffix(b"\""))
+            .unwrap_or(c)
+            .trim_ascii();
+        PRODUCT_COLUMNS.iter().any(|p| {
+            p.len() == c.len()
+                && p.bytes()
+                    .zip(c)
+                    .all(|(x, &y)| x.eq_ignore_ascii_case(&y) || (x == b' ' && y == b'_'))
+        })
+    };
+    if sep == b',' {
+        CsvCells::new(line).any(|(cs, ce)| is_product(&line[cs..ce]))
+    } else {
+        line.split(|&c| c == sep).any(is_product)
+    }
 }
 
 /// Whether a cell's text is a name part's label (`First Name`, `last_name`, `Surname`).
@@ -3049,7 +3115,37 @@ pub(super) fn labeled_phone_span(b: &[u8], t: usize) -> Option<(usize, usize)> {
     if !phone_label_before(b, t) {
         return None;
     }
-    phone_span(b, t)
+    let (s, e) = phone_span(b, t)?;
+    // After `call` (`call me at`, `call us on`), prose about any number: a North American one only (ten digits, or
+    // eleven after `1`), not a toll-free line (`Call 1-800-555-0199 for general inquiries`).
+    let word = b[..t].trim_ascii_end();
+    let last = &word[word
+        .iter()
+        .rposition(|c| !c.is_ascii_alphabetic())
+        .map_or(0, |i| i + 1)..];
+    if [&b"call"[..], b"at", b"on"]
+        .iter()
+        .any(|w| last.eq_ignore_ascii_case(w))
+    {
+        let mut d = [0u8; 16];
+        let mut n = 0;
+        for &c in b[s..e].iter().filter(|c| c.is_ascii_digit()).take(16) {
+            d[n] = c - b'0';
+            n += 1;
+        }
+        let nanp = match &d[..n] {
+            [1, rest @ ..] | rest if rest.len() == 10 => Some([rest[0], rest[1], rest[2], rest[3]]),
+            _ => None,
+        };
+        let ok = nanp.is_some_and(|[a, b2, c, x]| {
+            let toll_free = a == 8 && b2 == c && b2 != 9 && b2 != 1;
+            a >= 2 && x >= 2 && !toll_free
+        });
+        if !ok {
+            return None;
+        }
+    }
+    Some((s, e))
 }
 
 /// Whether `t` begins a cell of a comma- or tab-separated row (after the separator, or its opening quote).
@@ -3144,6 +3240,13 @@ fn phone_span(b: &[u8], t: usize) -> Option<(usize, usize)> {
         .all(|c| Some(c) == first);
     let goes_on = matches!(b.get(e), Some(b'-' | b'.' | b'/'))
         && b.get(e + 1).is_some_and(u8::is_ascii_alphanumeric);
+    // The stock dummy (`123-456-7890`, `(012) 345-6789`): digits counting up.
+    let counting = b[t..e]
+        .iter()
+        .filter(|c| c.is_ascii_digit())
+        .zip(b[t..e].iter().filter(|c| c.is_ascii_digit()).skip(1))
+        .all(|(&x, &y)| y == x + 1 || (x == b'9' && y == b'0'));
+    let repeated = repeated || counting;
     ((7..=15).contains(&digits) && !date && !ipv4 && !repeated && !goes_on).then_some((t, e))
 }
 
@@ -3445,13 +3548,15 @@ fn in_url_authority(b: &[u8], at: usize) -> bool {
 
 /// The secret access key written after an AWS access key id that ends at `e`, on the same line: the first run of
 /// base64 characters (`A-Za-z0-9/+`) that is exactly 40 long and mixes capitals, small letters and digits, when
-/// only words, blanks, punctuation and Hangul lie between (`AKIA… secret wJalr…`, `AKIA…, 시크릿 키: wJalr…`, a
-/// console CSV's `AKIA…,wJalr…`), at most [`AWS_SECRET_GAP`] bytes. Any other number or value in between (a digit in
+/// only words, blanks, punctuation, one line break and Hangul lie between (`AKIA… secret wJalr…`, `AKIA… / wJalr…`,
+/// `AKIA…, 시크릿 키: wJalr…`, a console CSV's `AKIA…,wJalr…`, the console's two lines), at most [`AWS_SECRET_GAP`]
+/// bytes. Any other number or value in between (a digit in
 /// a shorter run, another long run) ends the search: that value is what follows the id.
 pub(super) fn aws_secret_after(b: &[u8], e: usize) -> Option<(usize, usize)> {
     let b64 = |c: u8| c.is_ascii_alphanumeric() || c == b'/' || c == b'+';
     let limit = e.saturating_add(AWS_SECRET_GAP).min(b.len());
     let mut i = e;
+    let mut newline = false;
     while i < limit {
         let c = b[i];
         if b64(c) {
@@ -3467,14 +3572,21 @@ pub(super) fn aws_secret_after(b: &[u8], e: usize) -> Option<(usize, usize)> {
             {
                 return Some((ts, i));
             }
-            if t.len() > 24 || t.iter().any(|c| !c.is_ascii_alphabetic()) {
+            // A word (`secret`, `and`), or a slash between the two (`AKIA… / wJalr…`).
+            let word = t.len() <= 24 && t.iter().all(u8::is_ascii_alphabetic);
+            if !word && !t.iter().all(|&c| c == b'/' || c == b'+') {
                 return None;
             }
             continue;
         }
         match c {
             b' ' | b'\t' | b':' | b'=' | b',' | b';' | b'|' | b'"' | b'\'' | b'-' | b'_' | b'('
-            | b')' | b'[' | b']' => i += 1,
+            | b')' | b'[' | b']' | b'\r' => i += 1,
+            // The next line (`Access key ID: AKIA…` over `Secret access key: wJalr…`), not past a blank one.
+            b'\n' if !newline => {
+                newline = true;
+                i += 1
+            }
             // A Hangul syllable (`시크릿`, `비밀 키`).
             0xEA..=0xED if b.get(i + 1).is_some_and(|&x| (0x80..0xC0).contains(&x)) => i += 3,
             _ => return None,
