@@ -3984,16 +3984,38 @@ fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
     }
     // The order is sorted as small keys rather than moving the findings through the sort: `(start, longer first,
     // discovery index)` is unique, so an unstable sort gives the stable sort's order (discovery order among equal
-    // spans).
-    let mut order: Vec<(usize, usize, usize)> = seg
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.start, usize::MAX - f.end, i))
-        .collect();
-    order.sort_unstable();
+    // spans). One `u128` a key (start, then the length's complement and the index in 32 bits each) whenever they
+    // fit, which is any text under 4 GiB.
+    let fits = u32::try_from(seg.len()).is_ok()
+        && seg
+            .iter()
+            .all(|f| f.end >= f.start && u32::try_from(f.end - f.start).is_ok());
+    let order: Vec<usize> = if fits {
+        let mut keys: Vec<u128> = seg
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let len = u32::try_from(f.end - f.start).unwrap_or(u32::MAX);
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                (f.start as u128) << 64 | u128::from(u32::MAX - len) << 32 | u128::from(i)
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.iter()
+            .map(|&k| (k & u128::from(u32::MAX)) as usize)
+            .collect()
+    } else {
+        let mut keys: Vec<(usize, usize, usize)> = seg
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.start, usize::MAX - f.end, i))
+            .collect();
+        keys.sort_unstable();
+        keys.iter().map(|k| k.2).collect()
+    };
     // Walk the sorted order; `kept` is the stack of survivors (its top is replaced by a better overlapping one).
     let mut kept: Vec<usize> = Vec::with_capacity(order.len());
-    for &(_, _, r) in &order {
+    for &r in &order {
         if let Some(&l) = kept.last() {
             let (last, cur) = (&seg[l], &seg[r]);
             if cur.start < last.end {
