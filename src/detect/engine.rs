@@ -4119,6 +4119,51 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
+        /// [`resolve_overlaps`] (sorted keys, survivors moved once) keeps the same findings in the same order as the
+        /// stable sort of the findings themselves and the in-place sweep it replaced, equal spans and scores included.
+        #[test]
+        fn resolve_overlaps_equals_the_stable_sort_sweep(
+            spans in proptest::collection::vec((0usize..40, 1usize..12, 0u8..4), 0..60),
+            first in 0usize..3,
+        ) {
+            let mk = |i: usize, &(s, l, q): &(usize, usize, u8)| Finding {
+                entity: Entity::KrRrn,
+                start: s,
+                end: s + l,
+                score: f32::from(q) / 4.0,
+                detector: Arc::from(format!("d{i}")),
+            };
+            let all: Vec<Finding> = spans.iter().enumerate().map(|(i, x)| mk(i, x)).collect();
+            let first = first.min(all.len());
+            let mut got = all.clone();
+            resolve_overlaps(&mut got, first);
+            // The previous implementation.
+            let mut want = all;
+            if want.len() - first >= 2 {
+                want[first..].sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+                let mut w = first;
+                for r in first..want.len() {
+                    if w > first {
+                        let (last, cur) = (&want[w - 1], &want[r]);
+                        if cur.start < last.end {
+                            let better = cur.score > last.score
+                                || (cur.score == last.score
+                                    && (cur.end - cur.start) > (last.end - last.start));
+                            if better {
+                                want.swap(w - 1, r);
+                            }
+                            continue;
+                        }
+                    }
+                    want.swap(w, r);
+                    w += 1;
+                }
+                want.truncate(w);
+            }
+            let key = |f: &Finding| (f.start, f.end, f.score.to_bits(), f.detector.to_string());
+            prop_assert_eq!(got.iter().map(key).collect::<Vec<_>>(), want.iter().map(key).collect::<Vec<_>>());
+        }
+
         /// The keyword stretch of [`Engine::keyword_hits`], scanned in two extensions (the second may start inside a
         /// keyword), holds exactly what one overlapping search of the whole text finds: nothing lost at the seam,
         /// nothing recorded twice.
