@@ -5,6 +5,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
 use regex_automata::hybrid;
 use regex_automata::meta;
@@ -223,6 +224,8 @@ struct Context {
     hits: Vec<(usize, usize, u16)>,
     lo: usize,
     hi: usize,
+    /// The keyword automaton's state after `lo..hi` (valid while `hi > lo`): an extension resumes from it.
+    kw_state: StateID,
     /// When the current scan must give up ([`Engine::scan_segment_until`]).
     deadline: Option<Deadline>,
     /// Whether the deadline has passed (checked every [`DEADLINE_CHECK_EVERY`] steps).
@@ -350,9 +353,6 @@ const DEADLINE_CHECK_EVERY: u32 = 16;
 /// A rejected match at least this long makes the unanchored union read the clock at once.
 const DEADLINE_LONG_READ: usize = 4096;
 
-/// Gap (bytes) up to which the keyword stretch is extended rather than restarted at a new window.
-const CONTEXT_EXTEND_GAP: usize = 128;
-
 /// Start of the last `\n\n` in `b`.
 fn rfind_blank_line(b: &[u8]) -> Option<usize> {
     memchr::memrchr_iter(b'\n', b)
@@ -380,11 +380,10 @@ pub struct Engine {
     pats: Vec<PatInfo>,
     detectors: Vec<Detector>,
     dictionaries: Vec<Dictionary>,
-    keywords: AhoCorasick,
+    /// All context keywords, searched by [`Engine::keyword_walk`].
+    keywords: aho_corasick::dfa::DFA,
     keyword_group: Vec<u16>,
     keyword_ascii: Vec<bool>,
-    /// Byte length of the longest keyword.
-    keyword_max: usize,
     /// Dictionaries run anchored at candidates from the trigger pass (see [`MAX_MERGED_PREFIXES`]).
     dict_merged: bool,
     has_custom_regex: bool,
@@ -812,11 +811,11 @@ impl Engine {
             .iter()
             .map(|k| k.bytes().all(|b| b.is_ascii()))
             .collect();
-        let keyword_max = kw_text.iter().map(String::len).max().unwrap_or(1).max(1);
-        let keywords = AhoCorasickBuilder::new()
+        let keywords = aho_corasick::dfa::Builder::new()
             .match_kind(AcMatchKind::Standard)
             .ascii_case_insensitive(true)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .prefilter(false)
+            .start_kind(aho_corasick::StartKind::Unanchored)
             .build(&kw_text)
             .map_err(|e| DetectError::Build(e.to_string()))?;
 
@@ -902,7 +901,6 @@ impl Engine {
             keywords,
             keyword_group,
             keyword_ascii,
-            keyword_max,
             dict_merged,
             has_custom_regex,
             scanners,
@@ -1642,55 +1640,88 @@ impl Engine {
     /// [`Self::keyword_hits`] for ASCII keywords.
     fn cell_groups(&self, bytes: &[u8], cs: usize, ce: usize, groups: &mut Vec<u16>) {
         let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
-        let input = aho_corasick::Input::new(bytes).span(cs..ce);
-        for m in self.keywords.find_overlapping_iter(input) {
-            let k = m.pattern().as_usize();
-            let (ks, ke) = (m.start(), m.end());
+        let Ok(start) = self.keywords.start_state(aho_corasick::Anchored::No) else {
+            return;
+        };
+        self.keyword_walk(bytes, cs, ce, start, |ks, ke, k| {
             if self.keyword_ascii.get(k).copied().unwrap_or(false)
                 && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
             {
-                continue;
+                return;
             }
             if let Some(&g) = self.keyword_group.get(k) {
                 if !groups.contains(&g) {
                     groups.push(g);
                 }
             }
-        }
+        });
     }
 
-    /// Make sure `ctx.hits` holds every keyword match inside `ws..we`: extend the scanned stretch, or restart it when
-    /// the window lies elsewhere. Matches are found by an overlapping search, so the set is the same as a search of
-    /// the window alone.
+    /// Feed `bytes[from..to]` to the keyword automaton, starting in state `sid`, and call `hit(start, end, keyword)`
+    /// for every keyword occurrence ending inside (in order of end, and at one end in the automaton's order, as an
+    /// overlapping search reports them; the occurrences are those starting at or after where the state's walk
+    /// began). Returns the state at `to`, from which a later call resumes the same walk. A hand loop over the DFA
+    /// ([`next_special`]): the library's overlapping iterator pays a call and its bookkeeping per match and per byte.
+    fn keyword_walk(
+        &self,
+        bytes: &[u8],
+        from: usize,
+        to: usize,
+        mut sid: StateID,
+        mut hit: impl FnMut(usize, usize, usize),
+    ) -> StateID {
+        let kw = &self.keywords;
+        let mut at = from;
+        while let Some(stretch) = bytes.get(at..to).filter(|s| !s.is_empty()) {
+            let (i, next) = next_special(kw, stretch, sid);
+            sid = next;
+            let Some(i) = i else {
+                break;
+            };
+            let ke = at + i + 1;
+            // Built without a prefilter, the only special states are the dead state (never reached by an
+            // unanchored standard search) and the match states.
+            if kw.is_match(sid) {
+                for j in 0..kw.match_len(sid) {
+                    let pid = kw.match_pattern(sid, j);
+                    hit(ke - kw.pattern_len(pid), ke, pid.as_usize());
+                }
+            }
+            at = ke;
+        }
+        sid
+    }
+
+    /// Make sure `ctx.hits` holds every keyword match inside `ws..we`: extend the scanned stretch when the window
+    /// overlaps it, else restart it at the window. An extension resumes the automaton in the state it had at the
+    /// stretch's end (no byte is fed twice), so the stretch's matches are those of one overlapping search of
+    /// `lo..hi`, and the set inside the window the same as a search of the window alone. A window past the stretch's
+    /// end restarts it (none of the recorded hits lies inside, and the bytes in between are not fed at all).
     fn keyword_hits(&self, bytes: &[u8], ws: usize, we: usize, ctx: &mut Context) {
-        if ws < ctx.lo || ws > ctx.hi + CONTEXT_EXTEND_GAP || ctx.hi == ctx.lo {
+        if ws < ctx.lo || ws > ctx.hi || ctx.hi == ctx.lo {
+            let Ok(start) = self.keywords.start_state(aho_corasick::Anchored::No) else {
+                return;
+            };
             ctx.hits.clear();
             ctx.lo = ws;
             ctx.hi = ws;
+            ctx.kw_state = start;
         }
         if we <= ctx.hi {
             return;
         }
-        // Matches ending after `hi` start at most `keyword_max - 1` bytes before it.
-        let from = ctx.hi.saturating_sub(self.keyword_max - 1).max(ctx.lo);
-        let hi = ctx.hi;
         let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
-        let input = aho_corasick::Input::new(bytes).span(from..we);
-        for m in self.keywords.find_overlapping_iter(input) {
-            let k = m.pattern().as_usize();
-            let (ks, ke) = (m.start(), m.end());
-            if ke <= hi {
-                continue; // recorded by the previous extension
-            }
+        let hits = &mut ctx.hits;
+        ctx.kw_state = self.keyword_walk(bytes, ctx.hi, we, ctx.kw_state, |ks, ke, k| {
             if self.keyword_ascii.get(k).copied().unwrap_or(false)
                 && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
             {
-                continue;
+                return;
             }
             if let Some(&g) = self.keyword_group.get(k) {
-                ctx.hits.push((ks, ke, g));
+                hits.push((ks, ke, g));
             }
-        }
+        });
         ctx.hi = we;
     }
 
@@ -4204,33 +4235,97 @@ impl Iterator for DigitRuns<'_> {
     }
 }
 
+/// Run the keyword DFA `kw` over `hay` from state `sid` up to the first special state (for the keyword DFA, a match
+/// state): its offset in `hay` (`None` when none) and the state there (else at the end). Not inlined: in its own
+/// frame the loop keeps the state, the tables and the cursor in registers.
+#[inline(never)]
+fn next_special(
+    kw: &aho_corasick::dfa::DFA,
+    hay: &[u8],
+    mut sid: StateID,
+) -> (Option<usize>, StateID) {
+    // Four bytes a round: the loop's own compare and step are paid once per four.
+    let mut chunks = hay.chunks_exact(4);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        for (j, &b) in chunk.iter().enumerate() {
+            sid = kw.next_state(aho_corasick::Anchored::No, sid, b);
+            if kw.is_special(sid) {
+                return (Some(base + j), sid);
+            }
+        }
+        base += 4;
+    }
+    for (j, &b) in chunks.remainder().iter().enumerate() {
+        sid = kw.next_state(aho_corasick::Anchored::No, sid, b);
+        if kw.is_special(sid) {
+            return (Some(base + j), sid);
+        }
+    }
+    (None, sid)
+}
+
 /// Overlap rule: sort by start (then longer first); when two findings overlap keep the higher score, then the longer,
 /// then the one found first (builtin regex patterns in priority order, then custom regex, then dictionaries).
 fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
-    let seg = &mut out[first..];
+    let seg = &out[first..];
     if seg.len() < 2 {
         return;
     }
-    // Stable sort keeps discovery order among equal keys.
-    seg.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-    let mut w = first;
-    for r in first..out.len() {
-        if w > first {
-            let last = &out[w - 1];
-            let cur = &out[r];
+    // The order is sorted as small keys rather than moving the findings through the sort: `(start, longer first,
+    // discovery index)` is unique, so an unstable sort gives the stable sort's order (discovery order among equal
+    // spans). One `u128` a key (start, then the length's complement and the index in 32 bits each) whenever they
+    // fit, which is any text under 4 GiB.
+    let fits = u32::try_from(seg.len()).is_ok()
+        && seg
+            .iter()
+            .all(|f| f.end >= f.start && u32::try_from(f.end - f.start).is_ok());
+    let order: Vec<usize> = if fits {
+        let mut keys: Vec<u128> = seg
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let len = u32::try_from(f.end - f.start).unwrap_or(u32::MAX);
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                (f.start as u128) << 64 | u128::from(u32::MAX - len) << 32 | u128::from(i)
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.iter()
+            .map(|&k| (k & u128::from(u32::MAX)) as usize)
+            .collect()
+    } else {
+        let mut keys: Vec<(usize, usize, usize)> = seg
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.start, usize::MAX - f.end, i))
+            .collect();
+        keys.sort_unstable();
+        keys.iter().map(|k| k.2).collect()
+    };
+    // Walk the sorted order; `kept` is the stack of survivors (its top is replaced by a better overlapping one).
+    let mut kept: Vec<usize> = Vec::with_capacity(order.len());
+    for &r in &order {
+        if let Some(&l) = kept.last() {
+            let (last, cur) = (&seg[l], &seg[r]);
             if cur.start < last.end {
                 let better = cur.score > last.score
                     || (cur.score == last.score && (cur.end - cur.start) > (last.end - last.start));
                 if better {
-                    out.swap(w - 1, r);
+                    if let Some(top) = kept.last_mut() {
+                        *top = r;
+                    }
                 }
                 continue;
             }
         }
-        out.swap(w, r);
-        w += 1;
+        kept.push(r);
     }
-    out.truncate(w);
+    let mut slots: Vec<Option<Finding>> = out.drain(first..).map(Some).collect();
+    out.extend(
+        kept.iter()
+            .filter_map(|&r| slots.get_mut(r).and_then(Option::take)),
+    );
 }
 
 #[cfg(test)]
@@ -4313,6 +4408,51 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// [`resolve_overlaps`] (sorted keys, survivors moved once) keeps the same findings in the same order as the
+        /// stable sort of the findings themselves and the in-place sweep it replaced, equal spans and scores included.
+        #[test]
+        fn resolve_overlaps_equals_the_stable_sort_sweep(
+            spans in proptest::collection::vec((0usize..40, 1usize..12, 0u8..4), 0..60),
+            first in 0usize..3,
+        ) {
+            let mk = |i: usize, &(s, l, q): &(usize, usize, u8)| Finding {
+                entity: Entity::KrRrn,
+                start: s,
+                end: s + l,
+                score: f32::from(q) / 4.0,
+                detector: Arc::from(format!("d{i}")),
+            };
+            let all: Vec<Finding> = spans.iter().enumerate().map(|(i, x)| mk(i, x)).collect();
+            let first = first.min(all.len());
+            let mut got = all.clone();
+            resolve_overlaps(&mut got, first);
+            // The previous implementation.
+            let mut want = all;
+            if want.len() - first >= 2 {
+                want[first..].sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+                let mut w = first;
+                for r in first..want.len() {
+                    if w > first {
+                        let (last, cur) = (&want[w - 1], &want[r]);
+                        if cur.start < last.end {
+                            let better = cur.score > last.score
+                                || (cur.score == last.score
+                                    && (cur.end - cur.start) > (last.end - last.start));
+                            if better {
+                                want.swap(w - 1, r);
+                            }
+                            continue;
+                        }
+                    }
+                    want.swap(w, r);
+                    w += 1;
+                }
+                want.truncate(w);
+            }
+            let key = |f: &Finding| (f.start, f.end, f.score.to_bits(), f.detector.to_string());
+            prop_assert_eq!(got.iter().map(key).collect::<Vec<_>>(), want.iter().map(key).collect::<Vec<_>>());
+        }
 
         /// The keyword stretch of [`Engine::keyword_hits`], scanned in two extensions (the second may start inside a
         /// keyword), holds exactly what one overlapping search of the whole text finds: nothing lost at the seam,
