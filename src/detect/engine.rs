@@ -1771,6 +1771,13 @@ impl Engine {
             check(p.check, hay, cand, s, e, p.base, &has)?
         };
         let final_entity = entity.as_ref().unwrap_or(&d.entity);
+        // Key shapes only: a password may be any word (`password=Example123!`).
+        if *final_entity == Entity::SecretKey
+            && !matches!(p.check, Check::Assignment | Check::Credential)
+            && secret_placeholder(hay.get(s2..e2)?.as_bytes())
+        {
+            return None;
+        }
         if !needs_context_first {
             if builtin::entity_context(final_entity).is_empty() {
                 groups.groups.clear();
@@ -2018,6 +2025,16 @@ fn secret_value_ok(v: &[u8], quoted: bool, working_directory: bool) -> bool {
         && !placeholder
         && !path
         && (quoted || !code_expression(v))
+}
+
+/// A key-shaped placeholder from a template, not a key: `ghp_xxxxxxxx…`, `AKIAXXXXXXXXXXXXXXXX`,
+/// `xoxb-your-token-here`, `sk-ant-api03-....`. Random keys hold none of these runs (four `x` in a row, `your-`/`your_`,
+/// `-here`/`_here`) except by a chance far below one in a million per key. AWS's documented `AKIAIOSFODNN7EXAMPLE` is
+/// a real key's shape and stays a finding (masking a public example costs nothing; the vectors keep it).
+fn secret_placeholder(v: &[u8]) -> bool {
+    const RUNS: [&[u8]; 6] = [b"xxxx", b"your-", b"your_", b"-here", b"_here", b"...."];
+    RUNS.iter()
+        .any(|r| v.windows(r.len()).any(|w| w.eq_ignore_ascii_case(r)))
 }
 
 /// Whether an assignment's key names a password (`password`, `DB_PASSWORD`, `passwd`, `비밀번호는`, `비번`), not a
