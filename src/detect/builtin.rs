@@ -965,6 +965,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Credential,
             B::WordStart
         ),
+        // Chat: `ID admin / PW Adm1n!2024` (an id before it on the line), `pw is Adm1n!2024` (a made-up word):
+        // `Check::Credential`.
+        p!(
+            "secret.user_password",
+            E::SecretKey,
+            r#"(?:PW|Pw|pw)(?: +is)? +(?:"[\x20\x21\x23-\x7E]{3,128}"|'[\x20-\x26\x28-\x7E]{3,128}'|[\x21\x23-\x26\x28-\x7E]{4,128})"#,
+            0.8,
+            C::Credential,
+            B::WordStart
+        ),
         // A `.netrc` entry (`machine api.example.com login bob password s3cr3t`, also over several lines): the word
         // after `password`, only after `machine <host> login <user>` (or `default login <user>`); `sshpass -p 'pw'`
         // (the match starts at the `pass` trigger; `ssh` must come before it). Both checked by `Check::Credential`.

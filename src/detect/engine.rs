@@ -2289,6 +2289,49 @@ fn title_confidential(b: &[u8], s: usize, e: usize) -> bool {
         })
 }
 
+/// Whether an account id comes right before `s` on its line, with a separator between (`ID admin / PW …`, `아이디:
+/// kim01, pw …`, `login admin | pw …`): a separator (`/`, `,`, `|`), an id token, and an id label before it.
+fn id_before(b: &[u8], s: usize) -> bool {
+    let lo = s.saturating_sub(96);
+    let line = &b[lo..s];
+    let line = &line[line.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1)..];
+    let Some(r) = line.trim_ascii_end().strip_suffix(b"/").or_else(|| {
+        let t = line.trim_ascii_end();
+        t.strip_suffix(b",").or_else(|| t.strip_suffix(b"|"))
+    }) else {
+        return false;
+    };
+    let r = r.trim_ascii_end();
+    let tok = r
+        .iter()
+        .rev()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'@' | b'-'))
+        .count();
+    if !(2..=64).contains(&tok) {
+        return false;
+    }
+    let label = r[..r.len() - tok].trim_ascii_end();
+    let label = label
+        .strip_suffix(b":")
+        .or_else(|| label.strip_suffix(b"="))
+        .unwrap_or(label)
+        .trim_ascii_end();
+    let word = &label[label
+        .iter()
+        .rposition(|&c| c == b' ' || c == b'\t')
+        .map_or(0, |i| i + 1)..];
+    [
+        &b"id"[..],
+        b"login",
+        b"user",
+        b"username",
+        "아이디".as_bytes(),
+        "계정".as_bytes(),
+    ]
+    .iter()
+    .any(|l| word.eq_ignore_ascii_case(l))
+}
+
 /// Whether a word in prose after `password is` is made up rather than a word or a term: a letter and a digit
 /// (`Guest2024!`, `hunter2`) or three character classes (`P@ssword`), and not an algorithm's name (`SHA-256`,
 /// `AES-128`, `UTF-8`). `password is case-sensitive`, `is wrong`, `is expired` are not secrets.
@@ -3374,6 +3417,14 @@ fn check(
                 } else {
                     (vs, vs + word.len())
                 }
+            } else if t.len() > 3 && t[..2].eq_ignore_ascii_case("pw") && t.as_bytes()[2] == b' ' {
+                // Chat: `pw is <made-up word>`, or `ID admin / PW <password>` with the id before it.
+                if t[2..].trim_start_matches(' ').starts_with("is ") {
+                    prose = true;
+                } else if !id_before(bytes, s) {
+                    return None;
+                }
+                last_word(t, s, e, &mut quoted)
             } else if t.starts_with("redis-cli") {
                 // `redis-cli … -a <password>`: the last word.
                 last_word(t, s, e, &mut quoted)
