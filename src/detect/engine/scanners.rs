@@ -683,37 +683,12 @@ impl Engine {
     ) -> Option<usize> {
         self.split_rrn(hay, t, groups, out)
             .or_else(|| self.labeled_phone(p, hay, t, groups, out))
-            .or_else(|| self.column_phone(p, hay, t, groups, out))
-    }
-
-    /// A phone number without `+` that fills a cell of a comma- or tab-separated table under a phone column
-    /// ([`phone_header`]: `phone`, `Mobile`, `phone_number`, `전화번호`, `연락처`): `Robert Chen,512-48-7391,(217)
-    /// 555-0143`. The number's shape is a labelled one's ([`phone_span`]). Returns the accepted finding's end.
-    fn column_phone(
-        &self,
-        p: &PatInfo,
-        hay: &str,
-        t: usize,
-        groups: &mut Context,
-        out: &mut Vec<Finding>,
-    ) -> Option<usize> {
-        let b = hay.as_bytes();
-        if !cell_start(b, t) {
-            return None;
-        }
-        let (s, e) = phone_span(b, t)?;
-        let (hs, he) = column_header(b, s, e, &mut groups.column)?;
-        if !phone_header(&b[hs..he]) {
-            return None;
-        }
-        let f = self.evaluate(hay, p, s, e, groups)?;
-        let end = f.end;
-        out.push(f);
-        Some(end)
     }
 
     /// A phone number without `+` that starts at `t` (a digit run or `(`) right after a phone label
-    /// ([`labeled_phone_span`]). Returns the accepted finding's end.
+    /// ([`labeled_phone_span`]), or that fills a cell of a comma- or tab-separated table under a phone column
+    /// ([`phone_header`]: `phone`, `Mobile`, `phone_number`, `전화번호`, `연락처`; `Robert Chen,512-48-7391,(217)
+    /// 555-0143`) with a labelled number's shape ([`phone_span`]). Returns the accepted finding's end.
     fn labeled_phone(
         &self,
         p: &PatInfo,
@@ -722,7 +697,12 @@ impl Engine {
         groups: &mut Context,
         out: &mut Vec<Finding>,
     ) -> Option<usize> {
-        let (s, e) = labeled_phone_span(hay.as_bytes(), t)?;
+        let b = hay.as_bytes();
+        let (s, e) = labeled_phone_span(b, t).or_else(|| {
+            let (s, e) = phone_span(b, t).filter(|_| cell_start(b, t))?;
+            let (hs, he) = column_header(b, s, e, &mut groups.column)?;
+            phone_header(&b[hs..he]).then_some((s, e))
+        })?;
         let f = self.evaluate(hay, p, s, e, groups)?;
         let end = f.end;
         out.push(f);
