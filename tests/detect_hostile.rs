@@ -149,6 +149,19 @@ fn a_marking_alone_on_its_line_is_found_on_a_long_line_of_markings_none_is() {
     );
 }
 
+/// The same for the title-case banner, which reads at most a short reach of its line each way.
+#[test]
+fn a_title_case_banner_alone_on_its_line_is_found_beside_a_long_line_of_them() {
+    let line = "Confidential ".repeat(10_000);
+    assert!(scan(&line).is_empty());
+    let text = format!("{line}\nAcme Corp Confidential\n{line}");
+    let found = scan(&text);
+    assert_eq!(
+        spans(&text, &found),
+        vec![(Entity::ClassificationMarking, "Confidential")]
+    );
+}
+
 /// A scan with a deadline stops at it and says so; with time to spare it finds exactly what the plain scan finds.
 #[test]
 fn a_scan_with_a_deadline_gives_up_at_it_and_otherwise_changes_nothing() {

@@ -2207,14 +2207,19 @@ fn last_word(t: &str, s: usize, e: usize, quoted: &mut bool) -> (usize, usize) {
 
 /// [`Check::TitleConfidential`]: whether the title-case `Confidential` at `s..e` is a banner.
 fn title_confidential(b: &[u8], s: usize, e: usize) -> bool {
-    let ls = b[..s]
-        .iter()
-        .rposition(|&c| c == b'\n')
-        .map_or(0, |i| i + 1);
-    let le = b[e..]
+    // A banner's line is short: reading at most this far each way keeps a long line of `Confidential`s linear.
+    const REACH: usize = 160;
+    let lo = s.saturating_sub(REACH);
+    let ls = match b[lo..s].iter().rposition(|&c| c == b'\n') {
+        Some(i) => lo + i + 1,
+        None if lo == 0 => 0,
+        None => return false,
+    };
+    let hi = e.saturating_add(REACH).min(b.len());
+    let le = b[e..hi]
         .iter()
         .position(|&c| c == b'\n')
-        .map_or(b.len(), |i| e + i);
+        .map_or(hi, |i| e + i);
     let marks = |c: &u8| {
         matches!(
             c,
@@ -2582,14 +2587,13 @@ fn daeoebi_as_topic(hay: &str, s: usize, e: usize) -> bool {
     {
         return true;
     }
-    let mut end = after
-        .find(['.', '\n', '?', '!', '。'])
-        .unwrap_or(after.len())
-        .min(240);
-    while !after.is_char_boundary(end) {
-        end -= 1;
+    // The rest of the sentence, read at most 240 bytes far (a text of `대외비`s without punctuation stays linear).
+    let mut reach = after.len().min(240);
+    while !after.is_char_boundary(reach) {
+        reach -= 1;
     }
-    let sentence = &after[..end];
+    let near = &after[..reach];
+    let sentence = &near[..near.find(['.', '\n', '?', '!', '。']).unwrap_or(near.len())];
     if DENIALS.iter().any(|d| after.starts_with(d)) {
         return true;
     }
