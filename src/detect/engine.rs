@@ -1351,8 +1351,9 @@ impl Engine {
         }
     }
 
-    /// `Dear John and Mary,`: a salutation's match (`s..e`) reports its first name; the name after `and`/`&` is
-    /// evaluated from the joiner here (`Check::PersonEn` takes the first only when both are names).
+    /// `Dear John and Mary,`: a salutation's match (`s..e`, a `Check::PersonEn` pattern's, [`Self::partner`]) reports its
+    /// first name; the name after `and`/`&` is evaluated from the joiner here (`Check::PersonEn` takes the first only
+    /// when both are names).
     fn salutation_partner(
         &self,
         hay: &str,
@@ -1362,9 +1363,6 @@ impl Engine {
         groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
-        if p.check != Check::PersonEn {
-            return;
-        }
         let Some(t) = hay.get(s..e).filter(|t| t.ends_with(',')) else {
             return;
         };

@@ -1798,20 +1798,7 @@ const PRODUCT_COLUMNS: &[&str] = &[
 
 /// Whether a header line (cells separated by `sep`) holds a product column ([`PRODUCT_COLUMNS`]).
 fn product_columns(line: &[u8], sep: u8) -> bool {
-    let is_product = |cell: &[u8]| {
-        let c = cell.trim_ascii();
-        let c = c
-            .strip_prefix(b"\"")
-            .and_then(|x| x.strip_suffix(b"\""))
-            .unwrap_or(c)
-            .trim_ascii();
-        PRODUCT_COLUMNS.iter().any(|p| {
-            p.len() == c.len()
-                && p.bytes()
-                    .zip(c)
-                    .all(|(x, &y)| x.eq_ignore_ascii_case(&y) || (x == b' ' && y == b'_'))
-        })
-    };
+    let is_product = |cell: &[u8]| PRODUCT_COLUMNS.iter().any(|p| header_is(cell, p));
     if sep == b',' {
         CsvCells::new(line).any(|(cs, ce)| is_product(&line[cs..ce]))
     } else {
@@ -3140,21 +3127,27 @@ fn cell_start(b: &[u8], t: usize) -> bool {
 /// Whether a table's header cell names a phone column: a phone label of either language, `연락처`, or one with `_`
 /// or `-` between its words (`phone_number`, `Mobile-No`), in any case, quotes and blanks around it allowed.
 fn phone_header(cell: &[u8]) -> bool {
+    PHONE_LABELS_EN
+        .iter()
+        .chain(PHONE_LABELS_CJK)
+        .chain(&["연락처"])
+        .any(|l| header_is(cell, l))
+}
+
+/// Whether a table's header cell (blanks and double quotes around it allowed) is `label`: ASCII in any case, a `_` or
+/// `-` in the cell where the label has a space (`phone_number`, `Mobile-No`, `unit_price`).
+fn header_is(cell: &[u8], label: &str) -> bool {
     let cell = cell.trim_ascii();
     let cell = cell
         .strip_prefix(b"\"")
         .and_then(|c| c.strip_suffix(b"\""))
         .unwrap_or(cell)
         .trim_ascii();
-    let same = |l: &[u8]| {
-        l.len() == cell.len()
-            && l.iter().zip(cell).all(|(&x, &y)| {
-                x.eq_ignore_ascii_case(&y) || (x == b' ' && matches!(y, b'_' | b'-'))
-            })
-    };
-    PHONE_LABELS_EN.iter().any(|l| same(l.as_bytes()))
-        || PHONE_LABELS_CJK.iter().any(|l| cell == l.as_bytes())
-        || cell == "연락처".as_bytes()
+    label.len() == cell.len()
+        && label
+            .bytes()
+            .zip(cell)
+            .all(|(x, &y)| x.eq_ignore_ascii_case(&y) || (x == b' ' && matches!(y, b'_' | b'-')))
 }
 
 /// The phone number's shape at `t` (see [`labeled_phone_span`]), whatever is before it.
