@@ -169,6 +169,34 @@ fn fold(s: &str) -> String {
     out
 }
 
+/// Scanning `text` and scanning its folded copy find the same entities, and each original span folds to the text
+/// found in the folded copy.
+fn normalisation_keeps_offsets(text: &str) -> Result<(), TestCaseError> {
+    let e = engine();
+    let folded = fold(text);
+    let on_original = e.scan(text);
+    let on_folded = e.scan(&folded);
+    prop_assert_eq!(on_original.len(), on_folded.len());
+    for (o, n) in on_original.iter().zip(&on_folded) {
+        prop_assert_eq!(&o.entity, &n.entity);
+        prop_assert_eq!(fold(&text[o.start..o.end]), &folded[n.start..n.end]);
+    }
+    Ok(())
+}
+
+/// Inputs the property found once (kept as plain cases: proptest's seed file keys on its generator, not the text).
+#[test]
+fn normalisation_keeps_offsets_on_found_cases() {
+    // An invisible character between the two escapes of a surrogate pair: folding it away first decoded the pair,
+    // the scan of the original did not, and the lone `\ude00`'s `00` glued onto the number.
+    for text in [
+        "\\ud83d\u{feff}\\ude00116-82-00276GB82 WEST 1234 5698 7654 32",
+        "\\ud83d\u{ad}\u{200b}\\ude00900101-1234567",
+    ] {
+        normalisation_keeps_offsets(text).unwrap();
+    }
+}
+
 /// Terms of the dictionary tests: prefixes of one another, overlapping trigger literals (`고객명`, `SECRET`, `api`,
 /// `name`, `서울`), starting inside them (`객명`), single characters.
 const TERMS: &[&str] = &[
@@ -307,16 +335,7 @@ proptest! {
 
     #[test]
     fn normalisation_never_shifts_offsets(text in fragment_text()) {
-        let e = engine();
-        let folded = fold(&text);
-        let on_original = e.scan(&text);
-        let on_folded = e.scan(&folded);
-        prop_assert_eq!(on_original.len(), on_folded.len());
-        for (o, n) in on_original.iter().zip(&on_folded) {
-            prop_assert_eq!(&o.entity, &n.entity);
-            // The original span folds to exactly the text the folded scan found.
-            prop_assert_eq!(fold(&text[o.start..o.end]), &folded[n.start..n.end]);
-        }
+        normalisation_keeps_offsets(&text)?;
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! methods give without leaving Hangul mode) and the katakana prolonged sound mark `U+30FC` (`ー`, typed for a
 //! dash in Japanese input). Anywhere else they are letters of words (`ㅡㅡ`, `コーヒー`) and stay.
 //!
-//! JSON string escapes that hide text one level down are decoded: `\uXXXX` (a surrogate pair as one character) → the
+//! JSON string escapes that hide text one level down are decoded: `\uXXXX` (a surrogate pair as one character, with
+//! any invisible characters between its halves, raw or escaped, taken into the pair since they are removed) → the
 //! character, itself folded as above (`\u00a0` → `' '`); `\"` → `"`; `\/` → `/`. Users paste logs and payloads
 //! serialised with `ensure_ascii` (`{"content":"\uacc4\uc88c\ubc88\ud638 …"}`) or nested (`{\"password\":…}`), and
 //! a model reads both as the plain text. An escaped backslash `\\` is left alone (and does not escape what follows),
@@ -62,21 +63,22 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
         b'"' => Some((Fold::Ascii(b'"'), 2)),
         b'/' => Some((Fold::Ascii(b'/'), 2)),
         b'u' => {
-            let hex4 = |at: usize| -> Option<u32> {
-                let h = s.get(at..at + 4)?;
-                h.iter()
-                    .try_fold(0u32, |v, &c| Some(v * 16 + char::from(c).to_digit(16)?))
-            };
-            let hi = hex4(2)?;
+            let hi = hex4(s, 2)?;
             let (c, n) = match hi {
                 0xD800..=0xDBFF => {
-                    if s.get(6..8) != Some(&b"\\u"[..]) {
+                    // Invisible characters between the two halves (raw or escaped) are part of the pair: they
+                    // are removed anyway, and folding them first must not change what the pair decodes to.
+                    let mut j = 6;
+                    while let Some(k) = invisible_at(s, j) {
+                        j += k;
+                    }
+                    if s.get(j..j + 2) != Some(&b"\\u"[..]) {
                         return None;
                     }
-                    let lo = hex4(8).filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
+                    let lo = hex4(s, j + 2).filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
                     (
                         char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?,
-                        12,
+                        j + 6,
                     )
                 }
                 _ => (char::from_u32(hi)?, 6),
@@ -89,6 +91,28 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
         }
         _ => None,
     }
+}
+
+/// The four hex digits at byte `at` of `s` (after a `\u`), as a number.
+fn hex4(s: &[u8], at: usize) -> Option<u32> {
+    s.get(at..at + 4)?
+        .iter()
+        .try_fold(0u32, |v, &c| Some(v * 16 + char::from(c).to_digit(16)?))
+}
+
+/// The length of the invisible character (one that [`fold`] removes) at byte `j` of `s`, raw (two or three bytes in
+/// UTF-8) or as a `\uXXXX` escape; `None` if there is none.
+fn invisible_at(s: &[u8], j: usize) -> Option<usize> {
+    let rest = s.get(j..)?;
+    let (c, n) = if rest.starts_with(b"\\u") {
+        (char::from_u32(hex4(rest, 2)?)?, 6)
+    } else {
+        [2, 3].into_iter().find_map(|n| {
+            let mut chars = std::str::from_utf8(rest.get(..n)?).ok()?.chars();
+            Some((chars.next().filter(|_| chars.next().is_none())?, n))
+        })?
+    };
+    (fold(c) == Some(Fold::Drop)).then_some(n)
 }
 
 /// The precomposed syllable for a conjoining-jamo sequence L V [T] at the start of `s`, with the sequence's length
@@ -426,6 +450,21 @@ mod tests {
         }
         assert!(n.fill(r"\u00a0\u200b"));
         assert_eq!(n.text, " ");
+        // Invisible characters between the halves of a surrogate pair, raw or escaped, go with the pair: folding
+        // them away first gives the same text.
+        for split in [
+            "\\ud83d\u{FEFF}\\ude00",
+            "\\ud83d\u{200B}\u{AD}\\ude00",
+            r"\ud83d\u200b\ude00",
+        ] {
+            assert!(n.fill(split), "{split:?}");
+            assert_eq!(n.text, "😀", "{split:?}");
+            assert_eq!(n.map(split, 0, n.text.len()), (0, split.len()));
+            assert_eq!(fold_str(split), "😀");
+        }
+        // A lone high surrogate before invisible characters stays, and they are still removed.
+        assert!(n.fill("\\ud83d\u{FEFF}x"));
+        assert_eq!(n.text, r"\ud83dx");
     }
 
     #[test]
