@@ -374,3 +374,37 @@ fn near_miss_entity_names_are_warned_about() {
     assert!(w[0].contains("X1") && w[0].contains("CREDIT_CARD"), "{w:?}");
     assert!(w[1].contains("KR_EMP") && w[1].contains("KR_"), "{w:?}");
 }
+
+/// A value's label (the nearest context keyword before it on its line, or its column's header) takes sides: a
+/// keyword pulling the other way elsewhere in the window does not lower a labelled SSN below a strict threshold, and
+/// the SSN keyword of the line above does not raise a part number. Without a label every keyword in the window counts.
+#[test]
+fn a_label_outweighs_keywords_pulling_the_other_way() {
+    let strict = Engine::new(&config("[builtins]\nthresholds = { US_SSN = 0.6 }\n")).unwrap();
+    let ssn = |text: &str| -> Vec<(String, u32)> {
+        findings(&strict, text)
+            .into_iter()
+            .map(|(entity, s, e, score)| (format!("{entity} {}", &text[s..e]), score))
+            .collect()
+    };
+    let one = |value: &str, score: u32| vec![(format!("US_SSN {value}"), score)];
+    assert_eq!(
+        ssn("Employee SSN: 512-48-7391\nPart no. 876-79-8770 rev 8"),
+        one("512-48-7391", 85)
+    );
+    assert_eq!(
+        ssn("Employee SSN 512-48-7391, version 2 of the form"),
+        one("512-48-7391", 85)
+    );
+    assert_eq!(
+        ssn("ssn,part no,qty\n512-48-7391,876-79-8770,3\n523-48-7391,886-79-8770,4"),
+        [
+            ("US_SSN 512-48-7391".to_owned(), 85),
+            ("US_SSN 523-48-7391".to_owned(), 85)
+        ]
+    );
+    assert!(ssn("Part no. 876-79-8770 (see the SSN form)").is_empty());
+    // No keyword before it on its line: the SSN keyword after it counts, and so does a counter-keyword.
+    assert_eq!(ssn("512-48-7391 is my SSN"), one("512-48-7391", 85));
+    assert!(ssn("512-48-7391: SSN or order number?").is_empty());
+}

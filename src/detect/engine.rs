@@ -219,6 +219,9 @@ impl Triggers {
 struct Context {
     /// Groups present around the current candidate.
     groups: Vec<u16>,
+    /// The candidate's labels: each group with a keyword before the candidate on its line, with that keyword's
+    /// nearest end (`usize::MAX` for a group of its column's header cell, which labels it most closely).
+    labels: Vec<(u16, usize)>,
     /// `(start, end, group)` of every keyword match lying wholly inside `lo..hi`, sorted by end; ASCII keywords
     /// glued to a word are already left out.
     hits: Vec<(usize, usize, u16)>,
@@ -245,9 +248,28 @@ struct Context {
     column: Option<(usize, usize, u8, usize)>,
 }
 
+/// The context keywords around one candidate, as [`Engine::finish`] scores them.
+#[derive(Clone, Copy, Default)]
+struct Around<'a> {
+    groups: &'a [u16],
+    labels: &'a [(u16, usize)],
+}
+
 impl Context {
-    fn reset(&mut self) {
+    fn around(&self) -> Around<'_> {
+        Around {
+            groups: &self.groups,
+            labels: &self.labels,
+        }
+    }
+
+    fn clear_groups(&mut self) {
         self.groups.clear();
+        self.labels.clear();
+    }
+
+    fn reset(&mut self) {
+        self.clear_groups();
         self.hits.clear();
         self.tables.clear();
         self.table_cursor = (None, 0, 0);
@@ -354,6 +376,14 @@ const DEADLINE_CHECK_EVERY: u32 = 16;
 const DEADLINE_LONG_READ: usize = 4096;
 
 /// Start of the last `\n\n` in `b`.
+/// Record that a keyword of group `g` ends at `at` before the candidate (keeping each group's nearest).
+fn label(labels: &mut Vec<(u16, usize)>, g: u16, at: usize) {
+    match labels.iter_mut().find(|l| l.0 == g) {
+        Some(l) => l.1 = l.1.max(at),
+        None => labels.push((g, at)),
+    }
+}
+
 fn rfind_blank_line(b: &[u8]) -> Option<usize> {
     memchr::memrchr_iter(b'\n', b)
         .find(|&i| i > 0 && b[i - 1] == b'\n')
@@ -1343,7 +1373,14 @@ impl Engine {
             }
             Check::AwsKeyId => {
                 let (vs, ve) = scanners::aws_secret_after(hay.as_bytes(), e)?;
-                let f = self.finish(self.detectors.get(p.detector)?, None, vs, ve, p.base, &[])?;
+                let f = self.finish(
+                    self.detectors.get(p.detector)?,
+                    None,
+                    vs,
+                    ve,
+                    p.base,
+                    Around::default(),
+                )?;
                 out.push(f);
                 Some(ve)
             }
@@ -1545,7 +1582,7 @@ impl Engine {
             return;
         }
         self.custom_context(d, hay, s, e, groups);
-        if let Some(f) = self.finish(d, None, s, e, d.base, &groups.groups) {
+        if let Some(f) = self.finish(d, None, s, e, d.base, groups.around()) {
             out.push(f);
         }
     }
@@ -1591,16 +1628,16 @@ impl Engine {
     /// text would otherwise search every match's window), else [`Self::find_context`].
     fn custom_context(&self, d: &Detector, hay: &str, s: usize, e: usize, ctx: &mut Context) {
         if d.context.is_empty() {
-            ctx.groups.clear();
+            ctx.clear_groups();
         } else {
             self.find_context(hay, s, e, ctx);
         }
     }
 
     /// Collect the context groups present around `s..e` into `ctx.groups`: the keywords lying wholly inside the
-    /// window (snapped to char boundaries, cut at a blank line).
+    /// window (snapped to char boundaries, cut at a blank line); and the candidate's labels into `ctx.labels`.
     fn find_context(&self, hay: &str, s: usize, e: usize, ctx: &mut Context) {
-        ctx.groups.clear();
+        ctx.clear_groups();
         let bytes = hay.as_bytes();
         let mut ws = s.saturating_sub(CONTEXT_BEFORE);
         while !hay.is_char_boundary(ws) {
@@ -1617,7 +1654,13 @@ impl Engine {
             we = e + p;
         }
         self.keyword_hits(bytes, ws, we, ctx);
-        let Context { groups, hits, .. } = ctx;
+        let line = memchr::memrchr(b'\n', &bytes[ws..s]).map_or(ws, |p| ws + p + 1);
+        let Context {
+            groups,
+            labels,
+            hits,
+            ..
+        } = ctx;
         let from = hits.partition_point(|h| h.1 <= ws);
         for &(ks, ke, g) in &hits[from..] {
             if ke > we {
@@ -1626,17 +1669,26 @@ impl Engine {
             if ks >= ws && !groups.contains(&g) {
                 groups.push(g);
             }
+            if ks >= line && ke <= s {
+                label(labels, g, ke);
+            }
         }
         // A cell of a comma- or tab-separated table also has its column's header cell as context (`주민등록번호`
         // over rows of bare numbers, the header far above the window; `사업자등록번호` next to a `계좌번호` column).
         if let Some((hs, he)) = scanners::column_header(bytes, s, e, &mut ctx.column) {
-            self.cell_groups(bytes, hs, he, &mut ctx.groups);
+            let Context { groups, labels, .. } = ctx;
+            self.cell_groups(bytes, hs, he, |g| {
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+                label(labels, g, usize::MAX);
+            });
         }
     }
 
-    /// Add the groups of the keywords inside `cs..ce` (a header cell) to `groups`, with the word-boundary rule of
+    /// Call `found` with the group of each keyword inside `cs..ce` (a header cell), with the word-boundary rule of
     /// [`Self::keyword_hits`] for ASCII keywords.
-    fn cell_groups(&self, bytes: &[u8], cs: usize, ce: usize, groups: &mut Vec<u16>) {
+    fn cell_groups(&self, bytes: &[u8], cs: usize, ce: usize, mut found: impl FnMut(u16)) {
         let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
         let Ok(start) = self.keywords.start_state(aho_corasick::Anchored::No) else {
             return;
@@ -1648,9 +1700,7 @@ impl Engine {
                 return;
             }
             if let Some(&g) = self.keyword_group.get(k) {
-                if !groups.contains(&g) {
-                    groups.push(g);
-                }
+                found(g);
             }
         });
     }
@@ -1755,7 +1805,7 @@ impl Engine {
                 return None;
             }
             self.custom_context(d, hay, s, e, groups);
-            return self.finish(d, None, s, e, p.base, &groups.groups);
+            return self.finish(d, None, s, e, p.base, groups.around());
         }
         // Context is looked up lazily: only checks that classify by context, and detectors with context rules, pay.
         let needs_context_first = matches!(p.check, Check::Rrn13 | Check::ContextNumeric);
@@ -1778,12 +1828,12 @@ impl Engine {
         }
         if !needs_context_first {
             if builtin::entity_context(final_entity).is_empty() {
-                groups.groups.clear();
+                groups.clear_groups();
             } else {
                 self.find_context(hay, s2, e2, groups);
             }
         }
-        self.finish(d, entity, s2, e2, score, &groups.groups)
+        self.finish(d, entity, s2, e2, score, groups.around())
     }
 
     fn finish(
@@ -1793,7 +1843,7 @@ impl Engine {
         s: usize,
         e: usize,
         base: f32,
-        groups: &[u16],
+        around: Around<'_>,
     ) -> Option<Finding> {
         let entity = entity.unwrap_or_else(|| d.entity.clone());
         let mut score = base;
@@ -1804,17 +1854,31 @@ impl Engine {
         } else {
             builtin::entity_context(&entity)
         };
-        let rules = d
-            .context
-            .iter()
-            .filter(|_| own)
-            .copied()
-            .chain(builtin_rules.iter().map(|&(g, w)| (g as u16, w)));
+        let rules = || {
+            d.context
+                .iter()
+                .filter(|_| own)
+                .copied()
+                .chain(builtin_rules.iter().map(|&(g, w)| (g as u16, w)))
+        };
+        // The label (the nearest keyword of these rules before the match on its line, or its column's header) takes
+        // sides: keywords pulling the other way are ignored. `SSN: 512-48-7391, version 2` stays an SSN, a `Part no.`
+        // value on the next line is not raised by the SSN keyword above it. Without a label every keyword counts.
+        let label = rules()
+            .filter(|&(_, w)| w != 0.0)
+            .filter_map(|(g, w)| {
+                let at = around.labels.iter().find(|l| l.0 == g)?.1;
+                Some((at, w > 0.0))
+            })
+            .max_by_key(|&(at, _)| at)
+            .map(|(_, raises)| raises);
         let mut any = false;
-        for (g, w) in rules {
-            if groups.contains(&g) {
-                score += w;
+        for (g, w) in rules() {
+            if around.groups.contains(&g) {
                 any = true;
+                if label.is_none_or(|raises| raises == (w > 0.0)) {
+                    score += w;
+                }
             }
         }
         if d.context_required && !any {

@@ -31,7 +31,10 @@
 //! A pattern has a base score; validators raise it, re-classify it or drop the candidate (RRN/FRN checksum pass
 //! raises, a fail keeps the match because numbers issued since October 2020 have random trailing digits; BRN, CRN,
 //! Luhn, IBAN, SSN rules and IP parsing drop). Context keywords in a window of [`CONTEXT_BEFORE`] bytes before and
-//! [`CONTEXT_AFTER`] bytes after (cut at a blank line) add or subtract. Korean keywords match as substrings
+//! [`CONTEXT_AFTER`] bytes after (cut at a blank line) add or subtract; when an entity's rules both raise and lower,
+//! its label — the nearest of their keywords before the match on its line, or its table column's header — takes
+//! sides and the keywords pulling the other way are ignored (`SSN: 512-48-7391, version 2` keeps the SSN keyword's
+//! lift; `Part no. 876-79-8770` below an SSN line does not get it). Korean keywords match as substrings
 //! (`주민등록번호는`); ASCII keywords need a word start. A finding is reported when its score reaches the threshold
 //! (0.5 by default, per entity configurable).
 //!

@@ -821,7 +821,7 @@ impl Engine {
             if !person_en_ok(&hay[is..ie]) {
                 break;
             }
-            match self.finish(d, None, is, ie, p.base, &[]) {
+            match self.finish(d, None, is, ie, p.base, Around::default()) {
                 Some(f) => {
                     at = f.end;
                     out.push(f);
@@ -1436,7 +1436,7 @@ impl Engine {
             };
             let ko = ko_name(name);
             if ko && label == Label::Korean {
-                if let Some(f) = self.finish(d, None, ns, ne, p.base, &[]) {
+                if let Some(f) = self.finish(d, None, ns, ne, p.base, Around::default()) {
                     out.push(f);
                 }
             } else if ko || en_cell_name(name, label) {
@@ -1447,7 +1447,7 @@ impl Engine {
         }
         if groups.table_cells.len() >= others {
             for &(ns, ne) in &groups.table_cells {
-                if let Some(f) = self.finish(d, None, ns, ne, p.base, &[]) {
+                if let Some(f) = self.finish(d, None, ns, ne, p.base, Around::default()) {
                     out.push(f);
                 }
             }
@@ -1535,7 +1535,7 @@ impl Engine {
         }) {
             return None;
         }
-        self.finish(d, None, ns, ne, p.base, &[])
+        self.finish(d, None, ns, ne, p.base, Around::default())
     }
 }
 
