@@ -268,10 +268,13 @@ pub(crate) enum Group {
     /// A product, part or model number's label (`품번`, `SKU`, `part no`): a code under it that has a phone's shape
     /// (`010-2024-0001`) is the product's.
     Product,
+    /// A case, reference, claim or extension number's label (`Case No.`, `ref`, `ext`): a 3-2-4 number under it is
+    /// the case's, not a social security number.
+    Reference,
 }
 
 /// Number of builtin groups; custom detectors' groups are numbered after these.
-pub(crate) const BUILTIN_GROUPS: u16 = 18;
+pub(crate) const BUILTIN_GROUPS: u16 = 19;
 
 /// Context keywords. Korean keywords match as substrings (particles attach); ASCII keywords need a word start.
 pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
@@ -398,6 +401,18 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
         ],
     ),
     (Group::Ssn, &["ssn", "social security"]),
+    (
+        Group::Reference,
+        &[
+            "case",
+            "ref",
+            "reference",
+            "ext",
+            "extension",
+            "docket",
+            "claim",
+        ],
+    ),
     (
         Group::Ip,
         &[
@@ -532,12 +547,14 @@ pub(crate) fn entity_context(entity: &Entity) -> &'static [(Group, f32)] {
         Entity::CreditCard => &[(Group::Card, 0.15), (Group::Order, -0.2)],
         // A server keyword outweighs a version keyword: `build server 10.0.0.5` is an address.
         Entity::IpAddress => &[(Group::Ip, 0.3), (Group::Version, -0.3)],
-        // A part or version number has the 3-2-4 shape too (`Part no. 876-79-8770`, `version 123-45-6789`).
+        // A part, version or case number has the 3-2-4 shape too (`Part no. 876-79-8770`, `version 123-45-6789`,
+        // `Case 815-96-8822`).
         Entity::UsSsn => &[
             (Group::Ssn, 0.3),
             (Group::Order, -0.3),
             (Group::Product, -0.3),
             (Group::Version, -0.3),
+            (Group::Reference, -0.3),
         ],
         Entity::KrAddress => &[(Group::Address, 0.3)],
         _ => &[],
