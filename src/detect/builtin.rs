@@ -450,6 +450,7 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
             "상품코드",
             "가맹점번호",
             "거래번호",
+            "거래고유번호",
             "승인번호",
             // Document, receipt and booking numbers that begin with a date (`접수번호 231015-0012345`).
             "접수번호",
@@ -1246,10 +1247,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Ssn,
             B::Number
         ),
+        // Four groups of four: spaced, hyphenated or dotted (`5100.4151.1143.6349`, all dots); Amex and Diners 4-6-5 and
+        // 4-6-4; or the digits alone.
         p!(
             "credit_card",
             E::CreditCard,
-            r"(?:[0-9]{4}(?: | ?- ?)){3}[0-9]{4}|3[47][0-9]{2}[- ][0-9]{6}[- ][0-9]{5}|3[0689][0-9]{2}[- ][0-9]{6}[- ][0-9]{4}|[0-9]{13,19}",
+            r"(?:[0-9]{4}(?: | ?- ?)){3}[0-9]{4}|[0-9]{4}\.[0-9]{4}\.[0-9]{4}\.[0-9]{4}|3[47][0-9]{2}[- ][0-9]{6}[- ][0-9]{5}|3[0689][0-9]{2}[- ][0-9]{6}[- ][0-9]{4}|[0-9]{13,19}",
             0.8,
             C::Card,
             B::Number

@@ -2982,6 +2982,7 @@ type Checked = (Option<Entity>, usize, usize, f32);
 const NUMBER_LABELS: &[&str] = &[
     "주문",
     "거래번호",
+    "거래고유번호",
     "승인번호",
     "주문번호",
     "송장번호",
