@@ -162,6 +162,19 @@ fn a_title_case_banner_alone_on_its_line_is_found_beside_a_long_line_of_them() {
     );
 }
 
+/// And for the `극비` stamp, which reads its line within a short reach too.
+#[test]
+fn a_geukbi_stamp_alone_on_its_line_is_found_beside_a_long_line_of_them() {
+    let line = "극비리 ".repeat(10_000);
+    assert!(scan(&line).is_empty());
+    let text = format!("{line}\n극비\n{line}");
+    let found = scan(&text);
+    assert_eq!(
+        spans(&text, &found),
+        vec![(Entity::ClassificationMarking, "극비")]
+    );
+}
+
 /// A scan with a deadline stops at it and says so; with time to spare it finds exactly what the plain scan finds.
 #[test]
 fn a_scan_with_a_deadline_gives_up_at_it_and_otherwise_changes_nothing() {

@@ -91,6 +91,10 @@ pub(crate) enum Check {
     Daeoebi,
     /// A grade after a security-grade label (`보안등급: 비밀`): the finding is the grade, not `비밀번호`.
     KoGradeLabel,
+    /// `극비` (top secret; no government grade, a company's stamp) as a stamp: in brackets (`[극비]`, `【극비】`), alone
+    /// on its line, opening a line before a colon or a dash (`극비 - 인수 대상 목록`), or ending a title after a dash
+    /// or a bar. Not the adverb (`극비리에`, `극비로 진행`) nor a topic in prose.
+    Geukbi,
     /// A bare banner word: when it stands alone on its line (not among lone identifiers such as `DATABASE_URL`, a
     /// list of variable names), in brackets (`[CONFIDENTIAL]`, `(RESTRICTED)`; `[SECRET]` only where a portion
     /// opens), at the end of a title in capitals after a dash (`ONBOARDING FORM — CONFIDENTIAL`), or opening a line
@@ -694,6 +698,14 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             r"대외비|대 {1,2}외 {1,2}비|군사 {0,3}기밀",
             0.9,
             C::Daeoebi,
+            B::None
+        ),
+        p!(
+            "marking.kr",
+            E::ClassificationMarking,
+            r"극비",
+            0.9,
+            C::Geukbi,
             B::None
         ),
         // A labelled grade (`보안등급: 비밀`, `비밀등급 : 대외비`, `문서등급 2급비밀`), found from the `급` trigger (which
@@ -2549,6 +2561,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("대외비", 0),
     ("대 외 비", 0),
     ("군사", 0),
+    ("극비", 0),
     ("비밀번호", 0),
     ("패스워드", 0),
     ("암호", 0),

@@ -2267,6 +2267,63 @@ fn last_word(t: &str, s: usize, e: usize, quoted: &mut bool) -> (usize, usize) {
     (s + t.rfind(' ').map_or(0, |k| k + 1), e)
 }
 
+/// [`Check::Geukbi`]: whether `극비` at `s..e` is a stamp (see there). Reads its line within 120 bytes each way.
+fn geukbi_stamp(hay: &str, s: usize, e: usize) -> bool {
+    const REACH: usize = 120;
+    const BRACKETS: [(char, char); 7] = [
+        ('[', ']'),
+        ('(', ')'),
+        ('<', '>'),
+        ('【', '】'),
+        ('「', '」'),
+        ('《', '》'),
+        ('〔', '〕'),
+    ];
+    let before = hay.get(..s).unwrap_or("");
+    let after = hay.get(e..).unwrap_or("");
+    let (open, close) = (before.chars().next_back(), after.chars().next());
+    if BRACKETS
+        .iter()
+        .any(|&(o, c)| open == Some(o) && close == Some(c))
+    {
+        return true;
+    }
+    let line_start = before
+        .char_indices()
+        .rev()
+        .take_while(|&(i, _)| s - i <= REACH)
+        .find(|&(_, c)| c == '\n')
+        .map(|(i, _)| i + 1);
+    let line_start = match line_start {
+        Some(i) => i,
+        None if s <= REACH => 0,
+        None => return false,
+    };
+    let line_end = after
+        .char_indices()
+        .take_while(|&(i, _)| i <= REACH)
+        .find(|&(_, c)| c == '\n')
+        .map_or(after.len().min(REACH), |(i, _)| i);
+    let marks: &[char] = &['*', '_', '#', '=', ' ', '\t', '\r'];
+    let head = before[line_start..].trim_start_matches(marks);
+    let tail = after[..line_end].trim_end_matches(marks);
+    let tail = tail.trim_start_matches(['*', '_', '=']);
+    const DASHES: [&str; 5] = ["-", "\u{2014}", "\u{2013}", "|", ":"];
+    let dash_after = |t: &str| {
+        let t = t.trim_start_matches(' ');
+        DASHES.iter().any(|d| t.starts_with(d))
+    };
+    if head.is_empty() {
+        // Alone on its line, or opening it before a colon or a dash (`극비: 외부 반출 금지`, `극비 - 인수 대상 목록`).
+        return tail.is_empty() || dash_after(tail);
+    }
+    // Ending a title after a dash or a bar (`인수 계획 — 극비`).
+    tail.is_empty()
+        && DASHES[..4]
+            .iter()
+            .any(|d| head.trim_end_matches(' ').ends_with(d))
+}
+
 /// [`Check::TitleConfidential`]: whether the title-case `Confidential` at `s..e` is a banner.
 fn title_confidential(b: &[u8], s: usize, e: usize) -> bool {
     // A banner's line is short: reading at most this far each way keeps a long line of `Confidential`s linear.
@@ -2296,6 +2353,26 @@ fn title_confidential(b: &[u8], s: usize, e: usize) -> bool {
         before = rest;
     }
     let before = before.trim_ascii_end();
+    // A tag in brackets opening a line or an e-mail subject (`[Confidential] Q3 plan`, `Subject: [Confidential] …`).
+    if s > 0 && b[s - 1] == b'[' && b.get(e) == Some(&b']') {
+        let label = before.strip_suffix(b"[").unwrap_or(before).trim_ascii_end();
+        if label.is_empty()
+            || [
+                &b"Subject:"[..],
+                b"SUBJECT:",
+                b"subject:",
+                b"Re:",
+                b"RE:",
+                b"Fwd:",
+                b"FW:",
+                "제목:".as_bytes(),
+            ]
+            .iter()
+            .any(|l| label.ends_with(l))
+        {
+            return true;
+        }
+    }
     let mut after = &b[e..le];
     while let [first, rest @ ..] = after {
         if !matches!(first, b'*' | b'_' | b']' | b')') {
@@ -2304,6 +2381,15 @@ fn title_confidential(b: &[u8], s: usize, e: usize) -> bool {
         after = rest;
     }
     let after = after.trim_ascii_end();
+    // `Confidential & Proprietary` is one banner.
+    let after = [
+        &b" & Proprietary"[..],
+        b" and Proprietary",
+        b" & proprietary",
+    ]
+    .iter()
+    .find_map(|p| after.strip_prefix(*p))
+    .unwrap_or(after);
     // Nothing after it, or a dash, bar or colon and then anything (`- Do not distribute`).
     let after_ok = after.is_empty()
         || [
@@ -3987,6 +4073,7 @@ fn check(
             (title_end || lead).then_some((None, start, e, base))
         }
         Check::TitleConfidential => title_confidential(bytes, s, e).then_some((None, s, e, base)),
+        Check::Geukbi => geukbi_stamp(hay, s, e).then_some((None, s, e, base)),
         Check::Portion => {
             let inner = cand.get(1..cand.len().saturating_sub(1))?;
             if inner.windows(2).any(|w| w == b"//") || inner == b"CUI" {
