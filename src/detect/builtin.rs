@@ -860,14 +860,25 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::None,
             B::Word
         ),
-        // Vendor tokens with a fixed prefix and a random body: Stripe secret and restricted keys, SendGrid,
+        // Azure AD (Entra ID) application client secrets: three characters, a digit, `Q~`, then 31–34 characters
+        // (the form the portal has issued since 2021).
+        p!(
+            "secret.azure_ad",
+            E::SecretKey,
+            r"[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34}",
+            0.85,
+            C::KeyDigit,
+            B::Word
+        ),
+        // Vendor tokens with a fixed prefix and a random body: Stripe secret and restricted keys (live and test),
+        // SendGrid,
         // DigitalOcean, npm, PyPI upload tokens, Hugging Face, Slack app-level tokens, Docker Hub personal access
         // tokens, Shopify access tokens and secrets (`shpat_`, `shpss_`, `shpca_`, `shppa_` + 32 hex), HashiCorp Vault
         // service and batch tokens (`hvs.`/`hvb.`; the legacy `s.` + 24 characters only as an assigned value).
         p!(
             "secret.vendor",
             E::SecretKey,
-            r"[sr]k_live_[A-Za-z0-9]{20,247}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|do[opr]_v1_[a-f0-9]{64}|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{34}|xapp-[0-9]-[A-Z0-9]{6,}-[0-9]{6,}-[a-z0-9]{32,}|dckr_pat_[A-Za-z0-9_-]{27,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|hv[sb]\.[A-Za-z0-9_-]{24,}",
+            r"[sr]k_(?:live|test)_[A-Za-z0-9]{20,247}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|do[opr]_v1_[a-f0-9]{64}|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|hf_[A-Za-z0-9]{34}|xapp-[0-9]-[A-Z0-9]{6,}-[0-9]{6,}-[a-z0-9]{32,}|dckr_pat_[A-Za-z0-9_-]{27,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|hv[sb]\.[A-Za-z0-9_-]{24,}",
             0.9,
             C::KeyDigit,
             B::Word
@@ -2461,6 +2472,8 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("github_pat_", 0),
     ("glpat-", 0),
     ("k_live_", 1),
+    ("k_test_", 1),
+    ("Q~", 4),
     ("SG.", 0),
     ("_v1_", 3),
     ("npm_", 0),
