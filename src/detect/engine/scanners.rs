@@ -929,31 +929,40 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
-        // A letter closing (`홍길동 드림`) must end its line: not `올림픽`, `김치 드림 이벤트`.
-        if let Some(c) = builtin::PERSON_CLOSINGS
-            .iter()
-            .find(|c| hay[suffix_start..].starts_with(**c))
+        let rest = &hay[suffix_start..];
+        // Most honorific hits (`님`, `씨`, `고객`) begin no closing or title: one syllable test skips the three list
+        // scans below.
+        if rest
+            .chars()
+            .next()
+            .is_some_and(|c| SUFFIX_WORD_FIRST.contains(c))
         {
-            let next = b.get(suffix_start + c.len()).copied();
-            if !next.is_none_or(|x| x.is_ascii_punctuation() || matches!(x, b'\n' | b'\r')) {
-                return;
+            // A letter closing (`홍길동 드림`) must end its line: not `올림픽`, `김치 드림 이벤트`.
+            if let Some(c) = builtin::PERSON_CLOSINGS
+                .iter()
+                .find(|c| rest.starts_with(**c))
+            {
+                let next = b.get(suffix_start + c.len()).copied();
+                if !next.is_none_or(|x| x.is_ascii_punctuation() || matches!(x, b'\n' | b'\r')) {
+                    return;
+                }
             }
-        }
-        // A title that is also a word or starts a compound (`이사회`, `기자단`) must end its word.
-        if let Some(t) = builtin::PERSON_TITLES
-            .iter()
-            .find(|t| hay[suffix_start..].starts_with(**t))
-        {
-            if !builtin::title_ends_word(hay, suffix_start + t.len()) {
-                return;
+            // A title that is also a word or starts a compound (`이사회`, `기자단`) must end its word.
+            if let Some(t) = builtin::PERSON_TITLES
+                .iter()
+                .find(|t| rest.starts_with(**t))
+            {
+                if !builtin::title_ends_word(hay, suffix_start + t.len()) {
+                    return;
+                }
             }
-        }
-        // `소령 한동훈`: a title may also lead the name (the name before it, if any, is read below as well).
-        if let Some(t) = builtin::PERSON_TITLES_BEFORE
-            .iter()
-            .find(|t| hay[suffix_start..].starts_with(**t))
-        {
-            self.person_after_title(p, hay, suffix_start + t.len(), groups, out);
+            // `소령 한동훈`: a title may also lead the name (the name before it, if any, is read below as well).
+            if let Some(t) = builtin::PERSON_TITLES_BEFORE
+                .iter()
+                .find(|t| rest.starts_with(**t))
+            {
+                self.person_after_title(p, hay, suffix_start + t.len(), groups, out);
+            }
         }
         let mut ne = suffix_start;
         if ne > 0 && b[ne - 1] == b' ' {
@@ -2791,11 +2800,41 @@ pub(super) static SURNAMES: std::sync::LazyLock<SyllableSet> =
 /// Syllables of given names ([`GIVEN_SYLLABLES`]).
 static GIVEN: std::sync::LazyLock<SyllableSet> =
     std::sync::LazyLock::new(|| SyllableSet::new(GIVEN_SYLLABLES.chars()));
-/// The name stop-list, sorted for binary search.
-static STOPLIST_SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-    let mut v = PERSON_STOPLIST.to_vec();
+/// The name stop-list as [`word_key`]s, sorted for binary search (integer comparisons, not a `memcmp` call per probe).
+static STOPLIST_KEYS: std::sync::LazyLock<Vec<u128>> = std::sync::LazyLock::new(|| {
+    let mut v: Vec<u128> = PERSON_STOPLIST.iter().filter_map(|w| word_key(w)).collect();
     v.sort_unstable();
     v
+});
+
+/// A word of at most 15 bytes as one integer: its bytes from the top, its length in the lowest byte, so two such
+/// words are equal exactly when their keys are. `None` for a longer word.
+fn word_key(w: &str) -> Option<u128> {
+    let b = w.as_bytes();
+    let mut k = [0u8; 16];
+    k.get_mut(..b.len())?.copy_from_slice(b);
+    k[15] = u8::try_from(b.len()).ok().filter(|&n| n < 16)?;
+    Some(u128::from_be_bytes(k))
+}
+
+/// Whether `w` is on the name stop-list ([`PERSON_STOPLIST`]).
+fn stop_word(w: &str) -> bool {
+    match word_key(w) {
+        Some(k) => STOPLIST_KEYS.binary_search(&k).is_ok(),
+        // No key, no match among the keyed words: only a stop word as long could equal it (none is, today).
+        None => PERSON_STOPLIST.contains(&w),
+    }
+}
+
+/// First syllables of the letter closings and titles that [`Engine::person_before_suffix`] compares at an honorific.
+static SUFFIX_WORD_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
+    SyllableSet::new(
+        builtin::PERSON_CLOSINGS
+            .iter()
+            .chain(builtin::PERSON_TITLES)
+            .chain(builtin::PERSON_TITLES_BEFORE)
+            .filter_map(|w| w.chars().next()),
+    )
 });
 /// First syllables of the name stop-list: most candidates skip the list entirely.
 static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
@@ -3652,10 +3691,7 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
         // A three-syllable given name (유빛나리, 김마리아, 김다니엘) is rare; a noun compound before an honorific
         // (서울지점, 방문상담) or a three-syllable name plus a particle (김민수가) is not.
         let last = name.chars().last().unwrap_or(' ');
-        if PARTICLES.contains(&last)
-            || STOPLIST_SORTED.binary_search(&syllables(0, 2)).is_ok()
-            || STOPLIST_SORTED.binary_search(&syllables(2, 4)).is_ok()
-        {
+        if PARTICLES.contains(&last) || stop_word(syllables(0, 2)) || stop_word(syllables(2, 4)) {
             return false;
         }
     }
@@ -3663,16 +3699,14 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
     if !name.chars().next().is_some_and(|c| STOP_FIRST.contains(c)) {
         return true;
     }
-    if STOPLIST_SORTED.binary_search(&name).is_ok() {
+    if stop_word(name) {
         return false;
     }
     if n == 3 {
         // A stop word plus a particle (`이번에`, `정보를`). Not 은 and 이: they end many given names, and
         // 이하은, 이상은, 유지은, 최고은, 이하이 are names far more often than 이하 + 은.
         let last = name.chars().last().unwrap_or(' ');
-        if STOPLIST_SORTED.binary_search(&syllables(0, 2)).is_ok()
-            && PARTICLES.contains(&last)
-            && !matches!(last, '은' | '이')
+        if stop_word(syllables(0, 2)) && PARTICLES.contains(&last) && !matches!(last, '은' | '이')
         {
             return false;
         }
@@ -3806,6 +3840,26 @@ mod tests {
         for not in ["결과 3개", "2024년 3월", "약 15%", "방법으로 3번"] {
             let t = not.find(|c: char| c.is_ascii_digit()).unwrap();
             assert!(!label_may_end_before(not.as_bytes(), t), "{not}");
+        }
+    }
+
+    #[test]
+    fn stop_word_keys_equal_the_list() {
+        for w in PERSON_STOPLIST {
+            assert!(stop_word(w), "{w}");
+            // A word one byte shorter or longer is another word.
+            assert_eq!(
+                stop_word(&w[..w.len() - 3]),
+                PERSON_STOPLIST.contains(&&w[..w.len() - 3])
+            );
+            let longer = format!("{w}요");
+            assert_eq!(
+                stop_word(&longer),
+                PERSON_STOPLIST.contains(&longer.as_str())
+            );
+        }
+        for w in ["", "김민수", "홍길동님", "가나다라마바사아자차"] {
+            assert_eq!(stop_word(w), PERSON_STOPLIST.contains(&w), "{w}");
         }
     }
 
