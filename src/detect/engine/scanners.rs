@@ -657,7 +657,7 @@ impl Engine {
     /// 212-736-4821`, [`Engine::labeled_phone`]; `p` is that scanner). One table lookup first
     /// ([`label_may_end_before`], inlined at the caller): most digit runs follow no label. Returns the accepted
     /// finding's end.
-    #[inline]
+    #[inline(always)]
     pub(super) fn number_after_label(
         &self,
         p: &PatInfo,
@@ -699,7 +699,11 @@ impl Engine {
     ) -> Option<usize> {
         let b = hay.as_bytes();
         let (s, e) = labeled_phone_span(b, t).or_else(|| {
-            let (s, e) = phone_span(b, t).filter(|_| cell_start(b, t))?;
+            // The cell test first: it is one byte or two, the number's shape a walk over it.
+            if !cell_start(b, t) {
+                return None;
+            }
+            let (s, e) = phone_span(b, t)?;
             let (hs, he) = column_header(b, s, e, &mut groups.column)?;
             phone_header(&b[hs..he]).then_some((s, e))
         })?;
