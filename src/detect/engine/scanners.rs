@@ -2804,30 +2804,53 @@ pub(super) static SURNAMES: std::sync::LazyLock<SyllableSet> =
 /// Syllables of given names ([`GIVEN_SYLLABLES`]).
 static GIVEN: std::sync::LazyLock<SyllableSet> =
     std::sync::LazyLock::new(|| SyllableSet::new(GIVEN_SYLLABLES.chars()));
-/// The name stop-list as [`word_key`]s, sorted for binary search (integer comparisons, not a `memcmp` call per probe).
-static STOPLIST_KEYS: std::sync::LazyLock<Vec<u128>> = std::sync::LazyLock::new(|| {
-    let mut v: Vec<u128> = PERSON_STOPLIST.iter().filter_map(|w| word_key(w)).collect();
-    v.sort_unstable();
-    v
-});
+/// The name stop-list ([`PERSON_STOPLIST`]) as [`word_key`]s, sorted for binary search (integer comparisons, not a
+/// `memcmp` call per probe); computed and sorted at compile time, so no process pays for it.
+const STOPLIST_KEYS: [u128; PERSON_STOPLIST.len()] = {
+    let mut k = [0u128; PERSON_STOPLIST.len()];
+    let mut i = 0;
+    while i < k.len() {
+        match word_key(PERSON_STOPLIST[i]) {
+            Some(key) => k[i] = key,
+            None => panic!("a stop word longer than 15 bytes has no key"),
+        }
+        i += 1;
+    }
+    // Insertion sort (a const context has no `sort`).
+    let mut i = 1;
+    while i < k.len() {
+        let x = k[i];
+        let mut j = i;
+        while j > 0 && k[j - 1] > x {
+            k[j] = k[j - 1];
+            j -= 1;
+        }
+        k[j] = x;
+        i += 1;
+    }
+    k
+};
 
 /// A word of at most 15 bytes as one integer: its bytes from the top, its length in the lowest byte, so two such
 /// words are equal exactly when their keys are. `None` for a longer word.
-fn word_key(w: &str) -> Option<u128> {
+const fn word_key(w: &str) -> Option<u128> {
     let b = w.as_bytes();
-    let mut k = [0u8; 16];
-    k.get_mut(..b.len())?.copy_from_slice(b);
-    k[15] = u8::try_from(b.len()).ok().filter(|&n| n < 16)?;
-    Some(u128::from_be_bytes(k))
+    if b.len() > 15 {
+        return None;
+    }
+    let mut k = b.len() as u128;
+    let mut i = 0;
+    while i < b.len() {
+        k |= (b[i] as u128) << (8 * (15 - i));
+        i += 1;
+    }
+    Some(k)
 }
 
-/// Whether `w` is on the name stop-list ([`PERSON_STOPLIST`]).
+/// Whether `w` is on the name stop-list ([`PERSON_STOPLIST`]). A word without a key is longer than every stop word
+/// (each has one: checked when [`STOPLIST_KEYS`] is built).
 fn stop_word(w: &str) -> bool {
-    match word_key(w) {
-        Some(k) => STOPLIST_KEYS.binary_search(&k).is_ok(),
-        // No key, no match among the keyed words: only a stop word as long could equal it (none is, today).
-        None => PERSON_STOPLIST.contains(&w),
-    }
+    word_key(w).is_some_and(|k| STOPLIST_KEYS.binary_search(&k).is_ok())
 }
 
 /// First syllables of the letter closings and titles that [`Engine::person_before_suffix`] compares at an honorific.
@@ -3013,6 +3036,18 @@ const PHONE_LABELS_EN: &[&str] = &[
     "text me at",
     "reach me at",
 ];
+/// Per ASCII byte: the labels of [`PHONE_LABELS_EN`] that end in it (bit `i` for label `i`; they are lowercase).
+const PHONE_LABELS_EN_BY_LAST: [u32; 128] = {
+    assert!(PHONE_LABELS_EN.len() <= 32);
+    let mut t = [0u32; 128];
+    let mut i = 0;
+    while i < PHONE_LABELS_EN.len() {
+        let l = PHONE_LABELS_EN[i].as_bytes();
+        t[(l[l.len() - 1] & 0x7F) as usize] |= 1 << i;
+        i += 1;
+    }
+    t
+};
 /// The same in Korean, Japanese and Chinese. Korean numbers after `전화` are `KR_PHONE`'s: this scanner sees only the
 /// digit runs no pattern took (`전화 (212) 736-4821`).
 const PHONE_LABELS_CJK: &[&str] = &[
@@ -3101,14 +3136,20 @@ fn phone_label_before(b: &[u8], t: usize) -> bool {
         return false;
     }
     if last.is_ascii_alphabetic() {
-        // Only the labels that end in the text's last letter are compared (`is 3`, `in 2024` compare none).
-        PHONE_LABELS_EN.iter().any(|l| {
-            l.as_bytes().last() == Some(&last.to_ascii_lowercase())
-                && j.checked_sub(l.len()).is_some_and(|ls| {
-                    b[ls..j].eq_ignore_ascii_case(l.as_bytes())
-                        && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
-                })
-        })
+        // Only the labels that end in the text's last letter are compared (`is 3`, `in 2024` compare none), found
+        // from one table lookup rather than a pass over the list.
+        let mut ending = PHONE_LABELS_EN_BY_LAST[usize::from(last.to_ascii_lowercase() & 0x7F)];
+        while ending != 0 {
+            let l = PHONE_LABELS_EN[ending.trailing_zeros() as usize];
+            ending &= ending - 1;
+            if j.checked_sub(l.len()).is_some_and(|ls| {
+                b[ls..j].eq_ignore_ascii_case(l.as_bytes())
+                    && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
+            }) {
+                return true;
+            }
+        }
+        false
     } else {
         last >= 0x80
             && PHONE_LABELS_CJK
