@@ -3721,11 +3721,21 @@ fn email_domain_ok(d: &[u8]) -> bool {
 /// Korean name sanity: 2–4 syllables, a given name made of given-name syllables (after a one- or two-syllable
 /// surname), not a role/kinship word or a common noun followed by a particle.
 pub(super) fn person_ko_ok(name: &str) -> bool {
-    let n = name.chars().count();
-    if !(2..=4).contains(&n) || !name.chars().all(is_hangul_syllable) {
+    // The syllables, decoded once (this runs for every honorific hit): 2–4 of them, nothing else.
+    let mut syl = ['\0'; 4];
+    let mut n = 0;
+    for c in name.chars() {
+        if n == syl.len() || !is_hangul_syllable(c) {
+            return false;
+        }
+        syl[n] = c;
+        n += 1;
+    }
+    if n < 2 {
         return false;
     }
-    let given = |skip: usize| n > skip && name.chars().skip(skip).all(|c| GIVEN.contains(c));
+    let (first, last) = (syl[0], syl[n - 1]);
+    let given = |skip: usize| n > skip && syl[skip..n].iter().all(|&c| GIVEN.contains(c));
     let two_syllable_surname = n >= 3 && two_syllable_surname_first(name);
     if !(given(1) || (two_syllable_surname && given(2))) {
         return false;
@@ -3735,13 +3745,12 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
     if n == 4 && !two_syllable_surname {
         // A three-syllable given name (유빛나리, 김마리아, 김다니엘) is rare; a noun compound before an honorific
         // (서울지점, 방문상담) or a three-syllable name plus a particle (김민수가) is not.
-        let last = name.chars().last().unwrap_or(' ');
         if PARTICLES.contains(&last) || stop_word(syllables(0, 2)) || stop_word(syllables(2, 4)) {
             return false;
         }
     }
     // Most names share no first syllable with any stop word (this runs for every honorific hit).
-    if !name.chars().next().is_some_and(|c| STOP_FIRST.contains(c)) {
+    if !STOP_FIRST.contains(first) {
         return true;
     }
     if stop_word(name) {
@@ -3750,7 +3759,6 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
     if n == 3 {
         // A stop word plus a particle (`이번에`, `정보를`). Not 은 and 이: they end many given names, and
         // 이하은, 이상은, 유지은, 최고은, 이하이 are names far more often than 이하 + 은.
-        let last = name.chars().last().unwrap_or(' ');
         if stop_word(syllables(0, 2)) && PARTICLES.contains(&last) && !matches!(last, '은' | '이')
         {
             return false;
