@@ -3109,7 +3109,7 @@ const LABEL_LAST_CHARS: [[u8; 3]; PHONE_LABELS_CJK.len() + 1] = {
 /// [`LABEL_LAST`], or a whole character of [`LABEL_LAST_CHARS`] (a byte test alone let every Hangul syllable sharing
 /// a last byte with a label through). The cheap test before [`Engine::split_rrn`] and [`Engine::labeled_phone`], which
 /// both need such a label ending at that same place.
-#[inline]
+#[inline(always)]
 fn label_may_end_before(b: &[u8], t: usize) -> bool {
     let mut j = t;
     while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
