@@ -657,7 +657,7 @@ impl Engine {
     /// 212-736-4821`, [`Engine::labeled_phone`]; `p` is that scanner). One table lookup first
     /// ([`label_may_end_before`], inlined at the caller): most digit runs follow no label. Returns the accepted
     /// finding's end.
-    #[inline]
+    #[inline(always)]
     pub(super) fn number_after_label(
         &self,
         p: &PatInfo,
@@ -699,7 +699,11 @@ impl Engine {
     ) -> Option<usize> {
         let b = hay.as_bytes();
         let (s, e) = labeled_phone_span(b, t).or_else(|| {
-            let (s, e) = phone_span(b, t).filter(|_| cell_start(b, t))?;
+            // The cell test first: it is one byte or two, the number's shape a walk over it.
+            if !cell_start(b, t) {
+                return None;
+            }
+            let (s, e) = phone_span(b, t)?;
             let (hs, he) = column_header(b, s, e, &mut groups.column)?;
             phone_header(&b[hs..he]).then_some((s, e))
         })?;
@@ -929,31 +933,40 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
-        // A letter closing (`홍길동 드림`) must end its line: not `올림픽`, `김치 드림 이벤트`.
-        if let Some(c) = builtin::PERSON_CLOSINGS
-            .iter()
-            .find(|c| hay[suffix_start..].starts_with(**c))
+        let rest = &hay[suffix_start..];
+        // Most honorific hits (`님`, `씨`, `고객`) begin no closing or title: one syllable test skips the three list
+        // scans below.
+        if rest
+            .chars()
+            .next()
+            .is_some_and(|c| SUFFIX_WORD_FIRST.contains(c))
         {
-            let next = b.get(suffix_start + c.len()).copied();
-            if !next.is_none_or(|x| x.is_ascii_punctuation() || matches!(x, b'\n' | b'\r')) {
-                return;
+            // A letter closing (`홍길동 드림`) must end its line: not `올림픽`, `김치 드림 이벤트`.
+            if let Some(c) = builtin::PERSON_CLOSINGS
+                .iter()
+                .find(|c| rest.starts_with(**c))
+            {
+                let next = b.get(suffix_start + c.len()).copied();
+                if !next.is_none_or(|x| x.is_ascii_punctuation() || matches!(x, b'\n' | b'\r')) {
+                    return;
+                }
             }
-        }
-        // A title that is also a word or starts a compound (`이사회`, `기자단`) must end its word.
-        if let Some(t) = builtin::PERSON_TITLES
-            .iter()
-            .find(|t| hay[suffix_start..].starts_with(**t))
-        {
-            if !builtin::title_ends_word(hay, suffix_start + t.len()) {
-                return;
+            // A title that is also a word or starts a compound (`이사회`, `기자단`) must end its word.
+            if let Some(t) = builtin::PERSON_TITLES
+                .iter()
+                .find(|t| rest.starts_with(**t))
+            {
+                if !builtin::title_ends_word(hay, suffix_start + t.len()) {
+                    return;
+                }
             }
-        }
-        // `소령 한동훈`: a title may also lead the name (the name before it, if any, is read below as well).
-        if let Some(t) = builtin::PERSON_TITLES_BEFORE
-            .iter()
-            .find(|t| hay[suffix_start..].starts_with(**t))
-        {
-            self.person_after_title(p, hay, suffix_start + t.len(), groups, out);
+            // `소령 한동훈`: a title may also lead the name (the name before it, if any, is read below as well).
+            if let Some(t) = builtin::PERSON_TITLES_BEFORE
+                .iter()
+                .find(|t| rest.starts_with(**t))
+            {
+                self.person_after_title(p, hay, suffix_start + t.len(), groups, out);
+            }
         }
         let mut ne = suffix_start;
         if ne > 0 && b[ne - 1] == b' ' {
@@ -2791,11 +2804,64 @@ pub(super) static SURNAMES: std::sync::LazyLock<SyllableSet> =
 /// Syllables of given names ([`GIVEN_SYLLABLES`]).
 static GIVEN: std::sync::LazyLock<SyllableSet> =
     std::sync::LazyLock::new(|| SyllableSet::new(GIVEN_SYLLABLES.chars()));
-/// The name stop-list, sorted for binary search.
-static STOPLIST_SORTED: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
-    let mut v = PERSON_STOPLIST.to_vec();
-    v.sort_unstable();
-    v
+/// The name stop-list ([`PERSON_STOPLIST`]) as [`word_key`]s, sorted for binary search (integer comparisons, not a
+/// `memcmp` call per probe); computed and sorted at compile time, so no process pays for it.
+const STOPLIST_KEYS: [u128; PERSON_STOPLIST.len()] = {
+    let mut k = [0u128; PERSON_STOPLIST.len()];
+    let mut i = 0;
+    while i < k.len() {
+        match word_key(PERSON_STOPLIST[i]) {
+            Some(key) => k[i] = key,
+            None => panic!("a stop word longer than 15 bytes has no key"),
+        }
+        i += 1;
+    }
+    // Insertion sort (a const context has no `sort`).
+    let mut i = 1;
+    while i < k.len() {
+        let x = k[i];
+        let mut j = i;
+        while j > 0 && k[j - 1] > x {
+            k[j] = k[j - 1];
+            j -= 1;
+        }
+        k[j] = x;
+        i += 1;
+    }
+    k
+};
+
+/// A word of at most 15 bytes as one integer: its bytes from the top, its length in the lowest byte, so two such
+/// words are equal exactly when their keys are. `None` for a longer word.
+const fn word_key(w: &str) -> Option<u128> {
+    let b = w.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut k = b.len() as u128;
+    let mut i = 0;
+    while i < b.len() {
+        k |= (b[i] as u128) << (8 * (15 - i));
+        i += 1;
+    }
+    Some(k)
+}
+
+/// Whether `w` is on the name stop-list ([`PERSON_STOPLIST`]). A word without a key is longer than every stop word
+/// (each has one: checked when [`STOPLIST_KEYS`] is built).
+fn stop_word(w: &str) -> bool {
+    word_key(w).is_some_and(|k| STOPLIST_KEYS.binary_search(&k).is_ok())
+}
+
+/// First syllables of the letter closings and titles that [`Engine::person_before_suffix`] compares at an honorific.
+static SUFFIX_WORD_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
+    SyllableSet::new(
+        builtin::PERSON_CLOSINGS
+            .iter()
+            .chain(builtin::PERSON_TITLES)
+            .chain(builtin::PERSON_TITLES_BEFORE)
+            .filter_map(|w| w.chars().next()),
+    )
 });
 /// First syllables of the name stop-list: most candidates skip the list entirely.
 static STOP_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
@@ -2970,6 +3036,18 @@ const PHONE_LABELS_EN: &[&str] = &[
     "text me at",
     "reach me at",
 ];
+/// Per ASCII byte: the labels of [`PHONE_LABELS_EN`] that end in it (bit `i` for label `i`; they are lowercase).
+const PHONE_LABELS_EN_BY_LAST: [u32; 128] = {
+    assert!(PHONE_LABELS_EN.len() <= 32);
+    let mut t = [0u32; 128];
+    let mut i = 0;
+    while i < PHONE_LABELS_EN.len() {
+        let l = PHONE_LABELS_EN[i].as_bytes();
+        t[(l[l.len() - 1] & 0x7F) as usize] |= 1 << i;
+        i += 1;
+    }
+    t
+};
 /// The same in Korean, Japanese and Chinese. Korean numbers after `전화` are `KR_PHONE`'s: this scanner sees only the
 /// digit runs no pattern took (`전화 (212) 736-4821`).
 const PHONE_LABELS_CJK: &[&str] = &[
@@ -3031,7 +3109,7 @@ const LABEL_LAST_CHARS: [[u8; 3]; PHONE_LABELS_CJK.len() + 1] = {
 /// [`LABEL_LAST`], or a whole character of [`LABEL_LAST_CHARS`] (a byte test alone let every Hangul syllable sharing
 /// a last byte with a label through). The cheap test before [`Engine::split_rrn`] and [`Engine::labeled_phone`], which
 /// both need such a label ending at that same place.
-#[inline]
+#[inline(always)]
 fn label_may_end_before(b: &[u8], t: usize) -> bool {
     let mut j = t;
     while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
@@ -3058,14 +3136,20 @@ fn phone_label_before(b: &[u8], t: usize) -> bool {
         return false;
     }
     if last.is_ascii_alphabetic() {
-        // Only the labels that end in the text's last letter are compared (`is 3`, `in 2024` compare none).
-        PHONE_LABELS_EN.iter().any(|l| {
-            l.as_bytes().last() == Some(&last.to_ascii_lowercase())
-                && j.checked_sub(l.len()).is_some_and(|ls| {
-                    b[ls..j].eq_ignore_ascii_case(l.as_bytes())
-                        && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
-                })
-        })
+        // Only the labels that end in the text's last letter are compared (`is 3`, `in 2024` compare none), found
+        // from one table lookup rather than a pass over the list.
+        let mut ending = PHONE_LABELS_EN_BY_LAST[usize::from(last.to_ascii_lowercase() & 0x7F)];
+        while ending != 0 {
+            let l = PHONE_LABELS_EN[ending.trailing_zeros() as usize];
+            ending &= ending - 1;
+            if j.checked_sub(l.len()).is_some_and(|ls| {
+                b[ls..j].eq_ignore_ascii_case(l.as_bytes())
+                    && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
+            }) {
+                return true;
+            }
+        }
+        false
     } else {
         last >= 0x80
             && PHONE_LABELS_CJK
@@ -3637,11 +3721,21 @@ fn email_domain_ok(d: &[u8]) -> bool {
 /// Korean name sanity: 2–4 syllables, a given name made of given-name syllables (after a one- or two-syllable
 /// surname), not a role/kinship word or a common noun followed by a particle.
 pub(super) fn person_ko_ok(name: &str) -> bool {
-    let n = name.chars().count();
-    if !(2..=4).contains(&n) || !name.chars().all(is_hangul_syllable) {
+    // The syllables, decoded once (this runs for every honorific hit): 2–4 of them, nothing else.
+    let mut syl = ['\0'; 4];
+    let mut n = 0;
+    for c in name.chars() {
+        if n == syl.len() || !is_hangul_syllable(c) {
+            return false;
+        }
+        syl[n] = c;
+        n += 1;
+    }
+    if n < 2 {
         return false;
     }
-    let given = |skip: usize| n > skip && name.chars().skip(skip).all(|c| GIVEN.contains(c));
+    let (first, last) = (syl[0], syl[n - 1]);
+    let given = |skip: usize| n > skip && syl[skip..n].iter().all(|&c| GIVEN.contains(c));
     let two_syllable_surname = n >= 3 && two_syllable_surname_first(name);
     if !(given(1) || (two_syllable_surname && given(2))) {
         return false;
@@ -3651,28 +3745,21 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
     if n == 4 && !two_syllable_surname {
         // A three-syllable given name (유빛나리, 김마리아, 김다니엘) is rare; a noun compound before an honorific
         // (서울지점, 방문상담) or a three-syllable name plus a particle (김민수가) is not.
-        let last = name.chars().last().unwrap_or(' ');
-        if PARTICLES.contains(&last)
-            || STOPLIST_SORTED.binary_search(&syllables(0, 2)).is_ok()
-            || STOPLIST_SORTED.binary_search(&syllables(2, 4)).is_ok()
-        {
+        if PARTICLES.contains(&last) || stop_word(syllables(0, 2)) || stop_word(syllables(2, 4)) {
             return false;
         }
     }
     // Most names share no first syllable with any stop word (this runs for every honorific hit).
-    if !name.chars().next().is_some_and(|c| STOP_FIRST.contains(c)) {
+    if !STOP_FIRST.contains(first) {
         return true;
     }
-    if STOPLIST_SORTED.binary_search(&name).is_ok() {
+    if stop_word(name) {
         return false;
     }
     if n == 3 {
         // A stop word plus a particle (`이번에`, `정보를`). Not 은 and 이: they end many given names, and
         // 이하은, 이상은, 유지은, 최고은, 이하이 are names far more often than 이하 + 은.
-        let last = name.chars().last().unwrap_or(' ');
-        if STOPLIST_SORTED.binary_search(&syllables(0, 2)).is_ok()
-            && PARTICLES.contains(&last)
-            && !matches!(last, '은' | '이')
+        if stop_word(syllables(0, 2)) && PARTICLES.contains(&last) && !matches!(last, '은' | '이')
         {
             return false;
         }
@@ -3806,6 +3893,26 @@ mod tests {
         for not in ["결과 3개", "2024년 3월", "약 15%", "방법으로 3번"] {
             let t = not.find(|c: char| c.is_ascii_digit()).unwrap();
             assert!(!label_may_end_before(not.as_bytes(), t), "{not}");
+        }
+    }
+
+    #[test]
+    fn stop_word_keys_equal_the_list() {
+        for w in PERSON_STOPLIST {
+            assert!(stop_word(w), "{w}");
+            // A word one byte shorter or longer is another word.
+            assert_eq!(
+                stop_word(&w[..w.len() - 3]),
+                PERSON_STOPLIST.contains(&&w[..w.len() - 3])
+            );
+            let longer = format!("{w}요");
+            assert_eq!(
+                stop_word(&longer),
+                PERSON_STOPLIST.contains(&longer.as_str())
+            );
+        }
+        for w in ["", "김민수", "홍길동님", "가나다라마바사아자차"] {
+            assert_eq!(stop_word(w), PERSON_STOPLIST.contains(&w), "{w}");
         }
     }
 
