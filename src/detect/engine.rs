@@ -1854,33 +1854,39 @@ impl Engine {
         } else {
             builtin::entity_context(&entity)
         };
-        let rules = || {
-            d.context
-                .iter()
-                .filter(|_| own)
-                .copied()
-                .chain(builtin_rules.iter().map(|&(g, w)| (g as u16, w)))
-        };
+        let rules = d
+            .context
+            .iter()
+            .filter(|_| own)
+            .copied()
+            .chain(builtin_rules.iter().map(|&(g, w)| (g as u16, w)));
         // The label (the nearest keyword of these rules before the match on its line, or its column's header) takes
         // sides: keywords pulling the other way are ignored. `SSN: 512-48-7391, version 2` stays an SSN, a `Part no.`
         // value on the next line is not raised by the SSN keyword above it. Without a label every keyword counts.
-        let label = rules()
-            .filter(|&(_, w)| w != 0.0)
-            .filter_map(|(g, w)| {
-                let at = around.labels.iter().find(|l| l.0 == g)?.1;
-                Some((at, w > 0.0))
-            })
-            .max_by_key(|&(at, _)| at)
-            .map(|(_, raises)| raises);
+        let (mut raise, mut lower) = (0.0, 0.0);
+        let mut label: Option<(usize, bool)> = None;
         let mut any = false;
-        for (g, w) in rules() {
-            if around.groups.contains(&g) {
-                any = true;
-                if label.is_none_or(|raises| raises == (w > 0.0)) {
-                    score += w;
+        for (g, w) in rules {
+            if !around.groups.contains(&g) {
+                continue;
+            }
+            any = true;
+            if w > 0.0 {
+                raise += w;
+            } else {
+                lower += w;
+            }
+            if let Some(&(_, at)) = around.labels.iter().find(|l| l.0 == g) {
+                if w != 0.0 && label.is_none_or(|(best, _)| at > best) {
+                    label = Some((at, w > 0.0));
                 }
             }
         }
+        score += match label {
+            Some((_, true)) => raise,
+            Some((_, false)) => lower,
+            None => raise + lower,
+        };
         if d.context_required && !any {
             return None;
         }
