@@ -137,42 +137,35 @@ fn rejected_runs_stay_rejected_and_short_findings_after_them_are_still_found() {
     }
 }
 
-#[test]
-fn a_marking_alone_on_its_line_is_found_on_a_long_line_of_markings_none_is() {
-    let line = "SECRET ".repeat(10_000);
+/// A line of 10,000 `word`s marks nothing; between two such lines, `banner` on its own line is the one marking.
+fn only_the_lone_banner_is_found(word: &str, banner: &str, marking: &str) {
+    let line = word.repeat(10_000);
     assert!(scan(&line).is_empty());
-    let text = format!("{line}\n  SECRET  \n{line}");
+    let text = format!("{line}\n{banner}\n{line}");
     let found = scan(&text);
     assert_eq!(
         spans(&text, &found),
-        vec![(Entity::ClassificationMarking, "SECRET")]
+        vec![(Entity::ClassificationMarking, marking)]
     );
+}
+
+#[test]
+fn a_marking_alone_on_its_line_is_found_on_a_long_line_of_markings_none_is() {
+    only_the_lone_banner_is_found("SECRET ", "  SECRET  ", "SECRET");
 }
 
 /// The same for the title-case banner, which reads at most a short reach of its line each way.
 #[test]
 fn a_title_case_banner_alone_on_its_line_is_found_beside_a_long_line_of_them() {
-    let line = "Confidential ".repeat(10_000);
-    assert!(scan(&line).is_empty());
-    let text = format!("{line}\nAcme Corp Confidential\n{line}");
-    let found = scan(&text);
-    assert_eq!(
-        spans(&text, &found),
-        vec![(Entity::ClassificationMarking, "Confidential")]
-    );
+    only_the_lone_banner_is_found("Confidential ", "Acme Corp Confidential", "Confidential");
 }
 
 /// And for the `극비` stamp, which reads its line within a short reach too.
 #[test]
 fn a_geukbi_stamp_alone_on_its_line_is_found_beside_a_long_line_of_them() {
-    let line = "극비리 ".repeat(10_000);
-    assert!(scan(&line).is_empty());
-    let text = format!("{line}\n극비\n{line}");
-    let found = scan(&text);
-    assert_eq!(
-        spans(&text, &found),
-        vec![(Entity::ClassificationMarking, "극비")]
-    );
+    only_the_lone_banner_is_found("극비리 ", "극비", "극비");
+    // The line's read ends inside a character after `극비` (an odd count of ASCII bytes, then Hangul): no panic.
+    assert!(scan(&format!("극비 a{}", "가".repeat(100))).is_empty());
 }
 
 /// A scan with a deadline stops at it and says so; with time to spare it finds exactly what the plain scan finds.

@@ -2273,6 +2273,20 @@ fn last_word(t: &str, s: usize, e: usize, quoted: &mut bool) -> (usize, usize) {
     (s + t.rfind(' ').map_or(0, |k| k + 1), e)
 }
 
+/// The line around `s..e` as `(start, end)` when its start lies within `reach` bytes before `s`; its end is cut at
+/// `reach` bytes after `e` (possibly inside a character). Bounded reads keep a long line of candidates linear.
+fn line_within(b: &[u8], s: usize, e: usize, reach: usize) -> Option<(usize, usize)> {
+    let lo = s.saturating_sub(reach);
+    let ls = match memchr::memrchr(b'\n', &b[lo..s]) {
+        Some(i) => lo + i + 1,
+        None if lo == 0 => 0,
+        None => return None,
+    };
+    let hi = e.saturating_add(reach).min(b.len());
+    let le = memchr::memchr(b'\n', &b[e..hi]).map_or(hi, |i| e + i);
+    Some((ls, le))
+}
+
 /// [`Check::Geukbi`]: whether `극비` at `s..e` is a stamp (see there). Reads its line within 120 bytes each way.
 fn geukbi_stamp(hay: &str, s: usize, e: usize) -> bool {
     const REACH: usize = 120;
@@ -2294,25 +2308,18 @@ fn geukbi_stamp(hay: &str, s: usize, e: usize) -> bool {
     {
         return true;
     }
-    let line_start = before
-        .char_indices()
-        .rev()
-        .take_while(|&(i, _)| s - i <= REACH)
-        .find(|&(_, c)| c == '\n')
-        .map(|(i, _)| i + 1);
-    let line_start = match line_start {
-        Some(i) => i,
-        None if s <= REACH => 0,
-        None => return false,
+    let Some((ls, le)) = line_within(hay.as_bytes(), s, e, REACH) else {
+        return false;
     };
-    let line_end = after
-        .char_indices()
-        .take_while(|&(i, _)| i <= REACH)
-        .find(|&(_, c)| c == '\n')
-        .map_or(after.len().min(REACH), |(i, _)| i);
+    // A line cut at the reach may end inside a character: the cut one is left out.
+    let mut le = le;
+    while !hay.is_char_boundary(le) {
+        le -= 1;
+    }
+    let (head, tail) = (&hay[ls..s], &hay[e..le]);
     let marks: &[char] = &['*', '_', '#', '=', ' ', '\t', '\r'];
-    let head = before[line_start..].trim_start_matches(marks);
-    let tail = after[..line_end].trim_end_matches(marks);
+    let head = head.trim_start_matches(marks);
+    let tail = tail.trim_end_matches(marks);
     let tail = tail.trim_start_matches(['*', '_', '=']);
     const DASHES: [&str; 5] = ["-", "\u{2014}", "\u{2013}", "|", ":"];
     let dash_after = |t: &str| {
@@ -2334,17 +2341,9 @@ fn geukbi_stamp(hay: &str, s: usize, e: usize) -> bool {
 fn title_confidential(b: &[u8], s: usize, e: usize) -> bool {
     // A banner's line is short: reading at most this far each way keeps a long line of `Confidential`s linear.
     const REACH: usize = 160;
-    let lo = s.saturating_sub(REACH);
-    let ls = match b[lo..s].iter().rposition(|&c| c == b'\n') {
-        Some(i) => lo + i + 1,
-        None if lo == 0 => 0,
-        None => return false,
+    let Some((ls, le)) = line_within(b, s, e, REACH) else {
+        return false;
     };
-    let hi = e.saturating_add(REACH).min(b.len());
-    let le = b[e..hi]
-        .iter()
-        .position(|&c| c == b'\n')
-        .map_or(hi, |i| e + i);
     let marks = |c: &u8| {
         matches!(
             c,
