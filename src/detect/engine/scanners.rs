@@ -81,6 +81,9 @@ impl Engine {
                             continue;
                         }
                     }
+                    if width == 1 && s > last_end && b[s - 1] >= 0x80 {
+                        s = unicode_local_start(hay, s, at, last_end);
+                    }
                     while s < at && b[s] == b'.' {
                         s += 1;
                     }
@@ -95,25 +98,34 @@ impl Engine {
                     }
                     let ds = at + width;
                     let mut e = ds;
-                    // An internationalised domain may hold Hangul labels (`hong@네이버.com`); its top-level label
-                    // is ASCII, so Hangul after that is the sentence going on (`kim@naver.com으로`).
+                    // An internationalised domain may hold labels of letters in any script (`hong@네이버.com`,
+                    // `info@bücher.de`); its top-level label is ASCII or one of [`IDN_TLDS`] (`회사.한국`), so
+                    // letters after that are the sentence going on (`kim@naver.com으로`, `kim@회사.한국으로`).
                     while e < b.len() && e - ds <= 255 {
                         if domain(b[e]) {
                             e += 1;
-                        } else if b[e] >= 0x80
-                            && hay
-                                .get(e..)
-                                .and_then(|t| t.chars().next())
-                                .is_some_and(is_hangul_syllable)
+                        } else if let Some(c) = hay
+                            .get(e..)
+                            .and_then(|t| t.chars().next())
+                            .filter(|&c| !c.is_ascii() && (c.is_alphabetic() || combining_mark(c)))
                         {
-                            e += 3;
+                            e += c.len_utf8();
                         } else {
                             break;
                         }
                     }
                     if let Some(dot) = b[ds..e].iter().rposition(|&c| c == b'.') {
                         let tld = ds + dot + 1;
-                        e = tld + b[tld..e].iter().take_while(|c| c.is_ascii()).count();
+                        let ascii = b[tld..e].iter().take_while(|c| c.is_ascii()).count();
+                        e = tld
+                            + if ascii > 0 {
+                                ascii
+                            } else {
+                                IDN_TLDS
+                                    .iter()
+                                    .find(|t| b[tld..e].starts_with(t.as_bytes()))
+                                    .map_or(0, |t| t.len())
+                            };
                     }
                     while e > ds && matches!(b[e - 1], b'.' | b'-') {
                         e -= 1;
@@ -426,6 +438,21 @@ impl Engine {
             end -= 1;
         }
         if end > 1 && b[end - 1].is_ascii_alphabetic() {
+            // A mail header over Korean names (`From: 김민수`, `Cc: 이영희; 박지훈`) reads them as a Korean label's list.
+            if let Some((label, EnLabel::Mail)) = en_label_before(b, end) {
+                if hangul_run_end(hay, value_start(b, colon), 1) > value_start(b, colon) {
+                    self.ko_label_value(
+                        p,
+                        hay,
+                        end - label.len(),
+                        colon,
+                        KoLabel::List,
+                        groups,
+                        out,
+                    );
+                    return;
+                }
+            }
             self.en_colon_label(hay, end, colon, groups, out);
             return;
         }
@@ -443,13 +470,25 @@ impl Engine {
         if !hay.get(end - 3..end).is_some_and(label_last_syllable) {
             return;
         }
-        let Some((label_start, strong)) = builtin::PERSON_COLON_LABELS
-            .iter()
-            .find_map(|&(l, strong)| {
+        let found = |labels: &[(&str, bool)]| {
+            labels.iter().find_map(|&(l, strong)| {
                 let s = end.checked_sub(l.len())?;
                 (&b[s..end] == l.as_bytes()).then_some((s, strong))
             })
+        };
+        let Some((label_start, kind)) = found(builtin::PERSON_COLON_LABELS)
             .or_else(|| spaced_label(hay, end))
+            .map(|(s, strong)| {
+                (
+                    s,
+                    if strong {
+                        KoLabel::Strong
+                    } else {
+                        KoLabel::Weak
+                    },
+                )
+            })
+            .or_else(|| found(KO_MAIL_LABELS).map(|(s, _)| (s, KoLabel::List)))
         else {
             return;
         };
@@ -460,10 +499,24 @@ impl Engine {
         {
             return;
         }
-        let mut ns = colon + 1;
-        while ns < b.len() && ns - colon < 8 && matches!(b[ns], b' ' | b'"' | b'\'') {
-            ns += 1;
-        }
+        self.ko_label_value(p, hay, label_start, colon, kind, groups, out);
+    }
+
+    /// The Korean name (or names) after a label found by [`Engine::colon_label`] that starts at `label_start` and
+    /// ends at the `:` at `colon`.
+    #[allow(clippy::too_many_arguments)]
+    fn ko_label_value(
+        &self,
+        p: &PatInfo,
+        hay: &str,
+        label_start: usize,
+        colon: usize,
+        kind: KoLabel,
+        groups: &mut Context,
+        out: &mut Vec<Finding>,
+    ) {
+        let b = hay.as_bytes();
+        let mut ns = value_start(b, colon);
         let mut run = hangul_run_end(hay, ns, 8);
         // A kinship word before the name (`비상연락처: 배우자 김수연`, `보호자: 남편 윤재석`).
         if b.get(run) == Some(&b' ') && builtin::KINSHIP.contains(&&hay[ns..run]) {
@@ -473,13 +526,15 @@ impl Engine {
         if run == ns {
             return;
         }
-        if !strong {
+        if kind != KoLabel::Strong {
             // After a weak label the name must end its phrase: not `환자: 배가 아파요`. A self-introduction's ending
             // may close it (`고객: 정우성입니다`).
             let next = hay[run..].trim_start_matches(' ').bytes().next();
             let ends = matches!(
                 next,
-                None | Some(b'\n' | b'\r' | b'(' | b',' | b'<' | b'/' | b'|' | b'"' | b'\'' | b')')
+                None | Some(
+                    b'\n' | b'\r' | b'(' | b',' | b';' | b'<' | b'/' | b'|' | b'"' | b'\'' | b')'
+                )
             );
             let word = &hay[ns..run];
             let word = builtin::INTRO_ENDINGS
@@ -499,7 +554,7 @@ impl Engine {
         // each further name passes the same name check and fills its item (`회의실 예약` goes on: not a name); the
         // list ends at the first item that is no name.
         for _ in 0..MAX_LISTED_NAMES {
-            if !strong {
+            if kind == KoLabel::Weak {
                 break;
             }
             let mut i = at;
@@ -513,7 +568,8 @@ impl Engine {
                     _ => break,
                 }
             }
-            if b.get(i) != Some(&b',') {
+            // Mail headers separate names with `;` too (`Cc: 이영희; 박지훈`).
+            if !(b.get(i) == Some(&b',') || (kind == KoLabel::List && b.get(i) == Some(&b';'))) {
                 break;
             }
             i += 1;
@@ -521,7 +577,10 @@ impl Engine {
                 i += 1;
             }
             let end = hangul_run_end(hay, i, 5);
-            let ends = matches!(b.get(end), None | Some(b',' | b'(' | b'\n' | b'\r' | b'/'));
+            let ends = matches!(
+                b.get(end),
+                None | Some(b',' | b';' | b'(' | b'\n' | b'\r' | b'/')
+            );
             if end == i || !ends || !person_ko_ok(&hay[i..end]) {
                 break;
             }
@@ -771,12 +830,7 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
-        let Some(&(label, kind)) = EN_COLON_LABELS.iter().find(|(l, _)| {
-            end.checked_sub(l.len()).is_some_and(|s| {
-                b[s..end].eq_ignore_ascii_case(l.as_bytes())
-                    && (s == 0 || !(b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'_'))
-            })
-        }) else {
+        let Some((label, kind)) = en_label_before(b, end) else {
             return;
         };
         let Some(p) = self
@@ -1154,6 +1208,9 @@ pub(super) fn column_header(
     e: usize,
     cache: &mut Option<(usize, usize, u8, usize)>,
 ) -> Option<(usize, usize)> {
+    if let Some(pipes) = markdown_cell(b, s, e) {
+        return markdown_header(b, s, pipes, cache);
+    }
     let before = match s.checked_sub(1).map(|i| b[i]) {
         Some(b'"') => s.checked_sub(2).map_or(b'\n', |i| b[i]),
         Some(c) => c,
@@ -1200,6 +1257,55 @@ pub(super) fn column_header(
         nth_cell(header, b'\t', memchr::memchr_iter(b'\t', &b[ls..s]).count())?
     };
     Some((hs + cs, hs + ce))
+}
+
+/// Blanks allowed between a Markdown cell's `|` and its content.
+const MARKDOWN_CELL_PAD: usize = 4;
+
+/// Whether `s..e` fills a cell of a Markdown table row (`| 김민수 | 010-… |`: a `|` on each side, past at most
+/// [`MARKDOWN_CELL_PAD`] blanks): `Some` with the number of `|` on its line before it (its column, counting a leading
+/// `|` as the first).
+fn markdown_cell(b: &[u8], s: usize, e: usize) -> Option<usize> {
+    let pad = |c: &u8| matches!(c, b' ' | b'\t');
+    let before = b[..s]
+        .iter()
+        .rev()
+        .take(MARKDOWN_CELL_PAD + 1)
+        .position(|c| !pad(c))?;
+    let after = b[e..]
+        .iter()
+        .take(MARKDOWN_CELL_PAD + 1)
+        .position(|c| !pad(c))?;
+    if b[s - before - 1] != b'|' || b[e + after] != b'|' {
+        return None;
+    }
+    let (ls, _) = line_at(b, s)?;
+    Some(memchr::memchr_iter(b'|', &b[ls..s]).count())
+}
+
+/// The header cell over a Markdown table cell at `s` that has `pipes` `|` before it on its line ([`markdown_cell`]):
+/// the block's rows (lines with the same number of `|`) are walked up to the first, which must be followed by a
+/// delimiter row (`|---|---|`) and is not the cell's own line or that delimiter row; its cell after the same number
+/// of `|`, trimmed. Walked once per table like [`column_header`]'s (`cache` with separator `'|'`).
+fn markdown_header(
+    b: &[u8],
+    s: usize,
+    pipes: usize,
+    cache: &mut Option<(usize, usize, u8, usize)>,
+) -> Option<(usize, usize)> {
+    let count = |l: &[u8]| memchr::memchr_iter(b'|', l).count();
+    let (ls, le) = line_at(b, s)?;
+    let n = count(&b[ls..le]);
+    let hs = block_start(b, ls, (b'|', n), cache, |l| count(l) == n)?;
+    let (_, he) = line_at(b, hs)?;
+    let (ds, _) = next_line(b, he)?;
+    if ds == ls || !header_row(b, hs) {
+        return None;
+    }
+    let header = &b[hs..he];
+    let (cs, ce) = nth_cell(header, b'|', pipes)?;
+    let (cs, ce) = trim_cell(header, cs, ce);
+    (cs < ce).then_some((hs + cs, hs + ce))
 }
 
 /// The first line of the table block holding the line that starts at `ls`: the lines above are walked while `same`
@@ -3035,6 +3141,15 @@ const PHONE_LABELS_EN: &[&str] = &[
     "call us on",
     "text me at",
     "reach me at",
+    // Signature lines (`Office: 415-555-0199`, `Direct: …`); not a bare `work` or `home` (`work 2 shifts`).
+    "office",
+    "office phone",
+    "work phone",
+    "home phone",
+    "direct",
+    "direct line",
+    "landline",
+    "whatsapp",
 ];
 /// Per ASCII byte: the labels of [`PHONE_LABELS_EN`] that end in it (bit `i` for label `i`; they are lowercase).
 const PHONE_LABELS_EN_BY_LAST: [u32; 128] = {
@@ -3202,8 +3317,9 @@ pub(super) fn labeled_phone_span(b: &[u8], t: usize) -> Option<(usize, usize)> {
 /// Whether `t` begins a cell of a comma- or tab-separated row (after the separator, or its opening quote).
 fn cell_start(b: &[u8], t: usize) -> bool {
     match t.checked_sub(1).map(|i| b[i]) {
-        Some(b',' | b'\t') => true,
+        Some(b',' | b'\t' | b'|') => true,
         Some(b'"') => t >= 2 && matches!(b[t - 2], b',' | b'\t'),
+        Some(b' ') => t >= 2 && b[t - 2] == b'|',
         _ => false,
     }
 }
@@ -3310,8 +3426,64 @@ fn phone_span(b: &[u8], t: usize) -> Option<(usize, usize)> {
 /// The end of a Korean address whose number ends at `e`, over a building's unit after it: `, 102동 1503호`,
 /// ` 101동 1203호`, ` B동 301호`, `, 1503호`, `, 12층`, ` 지하 1층`, with the building's name before the unit
 /// (`센텀파크 101동 1203호`). The unit is a house number's continuation only here: `102동` alone is no address. Without
-/// a unit the end stays `e` (a building's name alone is not taken: `테헤란로 152 강남파이낸스센터`).
+/// a unit the end stays `e` (a building's name alone is not taken: `테헤란로 152 강남파이낸스센터`). The road address's
+/// reference item in brackets after that (`테헤란로 152 (역삼동)`, `세종대로 209, 3층(세종로)`, `…(역삼동,
+/// 강남파이낸스센터)`: the legal 동, 가, 리 or 로 the building stands in, and its name) is part of the address too
+/// ([`reference_tail`]).
 pub(super) fn unit_tail(hay: &str, e: usize) -> usize {
+    let end = unit_end(hay, e);
+    reference_tail(hay, end).unwrap_or(end)
+}
+
+/// Longest bracketed reference item read after an address ([`unit_tail`]), brackets included.
+const MAX_ADDRESS_REFERENCE: usize = 64;
+
+/// The end of the bracketed reference item right after an address ending at `e` (one space allowed before it): a
+/// word of Hangul syllables and digits ending in `동`, `가`, `리` or `로` (`역삼동`, `충무로1가`, `세종로`), then `)`, or
+/// `, ` and a building's name (Hangul, ASCII letters, digits, spaces, `-`, `.`) and `)`, all within
+/// [`MAX_ADDRESS_REFERENCE`] bytes on the line. `None` for any other bracket (`(신규 개발 예정)`, `(2층)`).
+fn reference_tail(hay: &str, e: usize) -> Option<usize> {
+    let b = hay.as_bytes();
+    let open = e + usize::from(b.get(e) == Some(&b' '));
+    if b.get(open) != Some(&b'(') {
+        return None;
+    }
+    let body = hay.get(open + 1..)?;
+    let word: usize = body
+        .chars()
+        .take(10)
+        .take_while(|&c| is_hangul_syllable(c) || c.is_ascii_digit())
+        .map(char::len_utf8)
+        .sum();
+    if !body[..word].ends_with(['동', '가', '리', '로']) || body[..word].chars().count() < 2 {
+        return None;
+    }
+    let rest = &body[word..];
+    let close = if rest.starts_with(')') {
+        word
+    } else {
+        let name = rest.strip_prefix(", ").or_else(|| rest.strip_prefix(','))?;
+        let len = name
+            .char_indices()
+            .take_while(|&(i, c)| {
+                i < MAX_ADDRESS_REFERENCE
+                    && (is_hangul_syllable(c)
+                        || c.is_ascii_alphanumeric()
+                        || matches!(c, ' ' | '-' | '.'))
+            })
+            .map(|(_, c)| c.len_utf8())
+            .sum::<usize>();
+        if len == 0 || !name[len..].starts_with(')') || name[..len].ends_with(' ') {
+            return None;
+        }
+        word + (rest.len() - name.len()) + len
+    };
+    let end = open + 1 + close + 1;
+    (end - open <= MAX_ADDRESS_REFERENCE).then_some(end)
+}
+
+/// [`unit_tail`] without the reference item.
+fn unit_end(hay: &str, e: usize) -> usize {
     let b = hay.as_bytes();
     let mut at = e;
     if b.get(at) == Some(&b',') {
@@ -3390,6 +3562,45 @@ fn word_starts(hay: &str, at: usize) -> bool {
         .next_back()
         .is_none_or(|c| !c.is_alphanumeric())
         || [r"\n", r"\t", r"\r"].iter().any(|e| before.ends_with(e))
+}
+
+/// How a Korean colon label takes its value ([`Engine::ko_label_value`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KoLabel {
+    /// A form label (`수령인`, `참석자`): a name, then more after commas.
+    Strong,
+    /// A label that also opens dialogue (`환자`, `고객`): one name, ending its phrase.
+    Weak,
+    /// A mail header (`참조`, `From`): names each ending its phrase, separated by commas or semicolons.
+    List,
+}
+
+/// Korean mail and memo header labels (`참조: 이영희, 박지훈`, `수신: 김민수`); English ones are [`EN_COLON_LABELS`]'
+/// [`EnLabel::Mail`] labels.
+const KO_MAIL_LABELS: &[(&str, bool)] = &[
+    ("참조", false),
+    ("숨은참조", false),
+    ("수신", false),
+    ("발신", false),
+];
+
+/// Where a label's value starts after its `:` at `colon`: past at most seven blanks and quotes.
+fn value_start(b: &[u8], colon: usize) -> usize {
+    let mut ns = colon + 1;
+    while ns < b.len() && ns - colon < 8 && matches!(b[ns], b' ' | b'"' | b'\'') {
+        ns += 1;
+    }
+    ns
+}
+
+/// The English colon label of [`EN_COLON_LABELS`] that ends at `end` (a whole word, any case), if any.
+fn en_label_before(b: &[u8], end: usize) -> Option<(&'static str, EnLabel)> {
+    EN_COLON_LABELS.iter().copied().find(|(l, _)| {
+        end.checked_sub(l.len()).is_some_and(|s| {
+            b[s..end].eq_ignore_ascii_case(l.as_bytes())
+                && (s == 0 || !(b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'_'))
+        })
+    })
 }
 
 /// What an English colon label of [`EN_COLON_LABELS`] is followed by.
@@ -3522,6 +3733,7 @@ fn label_last_syllable(last: &str) -> bool {
             | "친"
             | "지"
             | "니"
+            | "조"
     )
 }
 
@@ -3698,6 +3910,55 @@ fn token_local(b: &[u8], at: usize) -> bool {
         && token.split(|&c| c == b'-').any(|run| run.len() >= 16)
 }
 
+/// Internationalised top-level domains an address may end in (Korea's first, then the largest others): a domain's
+/// last label is otherwise ASCII letters.
+const IDN_TLDS: &[&str] = &[
+    "한국",
+    "닷컴",
+    "닷넷",
+    "삼성",
+    "中国",
+    "中國",
+    "公司",
+    "网络",
+    "香港",
+    "台灣",
+    "台湾",
+    "рф",
+    "みんな",
+];
+
+/// Where an address's local part starts when letters outside ASCII come before the ASCII part that starts at `s`
+/// (SMTPUTF8 addresses: `müller@bücher.de`, `홍길동@회사.한국`): Latin letters (U+00C0–U+024F) carry an ASCII local
+/// part on; letters of any script make one only when no ASCII stands right before the `@` (`s == at`), so Hangul
+/// glued to an ASCII address (`메일은kim@naver.com`) stays out of it. At most 64 bytes, not before `floor`.
+fn unicode_local_start(hay: &str, s: usize, at: usize, floor: usize) -> usize {
+    let any = s == at;
+    let Some(before) = hay.get(floor..s) else {
+        return s;
+    };
+    let mut start = s;
+    for (i, c) in before.char_indices().rev() {
+        let ok = if c.is_ascii() {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-')
+        } else if any {
+            c.is_alphabetic() || combining_mark(c)
+        } else {
+            (matches!(c, '\u{C0}'..='\u{24F}') && c.is_alphabetic()) || combining_mark(c)
+        };
+        if !ok || at - (floor + i) > 64 {
+            break;
+        }
+        start = floor + i;
+    }
+    start
+}
+
+/// A combining diacritical mark (U+0300–U+036F): part of a letter in decomposed text (`u` + U+0308 for `ü`).
+fn combining_mark(c: char) -> bool {
+    matches!(c, '\u{300}'..='\u{36F}')
+}
+
 fn email_domain_ok(d: &[u8]) -> bool {
     let Some(dot) = d.iter().rposition(|&c| c == b'.') else {
         return false;
@@ -3710,10 +3971,10 @@ fn email_domain_ok(d: &[u8]) -> bool {
         b"heic", b"pdf", b"doc", b"docx", b"xls", b"xlsx", b"ppt", b"pptx", b"txt", b"csv", b"hwp",
         b"hwpx", b"log", b"json",
     ];
-    (2..=24).contains(&tld.len())
-        && tld.iter().all(u8::is_ascii_alphabetic)
+    ((2..=24).contains(&tld.len()) && tld.iter().all(u8::is_ascii_alphabetic)
+        || IDN_TLDS.iter().any(|t| t.as_bytes() == tld))
         && !FILE_EXTENSIONS.iter().any(|x| tld.eq_ignore_ascii_case(x))
-        // A first label may start with Hangul (`네이버.com`: the scanner admits no other non-ASCII byte).
+        // A first label may start with a letter outside ASCII (`네이버.com`: the scanner admits only letters there).
         && d.first().is_some_and(|c| c.is_ascii_alphanumeric() || *c >= 0x80)
         && !d.windows(2).any(|w| w == b"..")
 }
@@ -4234,7 +4495,7 @@ mod tests {
 
     #[test]
     fn every_colon_label_passes_the_last_syllable_filter() {
-        for (label, _) in builtin::PERSON_COLON_LABELS {
+        for (label, _) in builtin::PERSON_COLON_LABELS.iter().chain(KO_MAIL_LABELS) {
             assert!(label_last_syllable(&label[label.len() - 3..]), "{label}");
         }
         for label in SPACED_LABELS {
