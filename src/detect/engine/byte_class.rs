@@ -72,7 +72,11 @@ mod tests {
             for v in 0..=255u8 {
                 let mut b = block;
                 b[pos] = v;
-                assert_eq!(digits_and_opens(&b), reference(&b), "byte {v:#04x} at {pos}");
+                assert_eq!(
+                    digits_and_opens(&b),
+                    reference(&b),
+                    "byte {v:#04x} at {pos}"
+                );
             }
         }
     }
