@@ -1162,7 +1162,7 @@ impl Engine {
     }
 
     /// Builtin-only path: candidate starts come from trigger literals and digit runs; the union is searched anchored
-    /// at those starts only, so clean prose costs one aho-corasick pass plus a vectorised digit scan.
+    /// at those starts only, so clean prose costs one aho-corasick pass plus a SIMD digit scan.
     #[allow(clippy::too_many_arguments)]
     fn run_triggered(
         &self,
