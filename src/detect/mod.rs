@@ -16,7 +16,7 @@
 //!
 //! [`Engine::scan`] does not run the union over every byte: candidate starts come from ONE literal pass (a lazy DFA
 //! over the ASCII and Hangul triggers plus the honorifics of the Korean-name scanner; Teddy was slower on Korean text,
-//! where Hangul fingerprints collide) and a vectorised scan for digit runs, `+` and `(`, and the union is searched
+//! where Hangul fingerprints collide) and a SIMD scan for digit runs, `+` and `(`, and the union is searched
 //! anchored at those starts (with custom regexes compiled in, it runs unanchored over the whole text instead). Before
 //! a digit run only bytes that can begin a pattern are tried, and the run itself only when it is number-shaped (≥ 4
 //! digits in ≥ 7 bytes of digits and `-. ()`), so prose numbers (`2024년`, `15%`) cost no regex search. See
