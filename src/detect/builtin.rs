@@ -36,6 +36,9 @@ pub(crate) enum Check {
     Github,
     /// A random key's body holds a digit (`sk-…`: CSS class names such as `sk-fading-circle` do not).
     KeyDigit,
+    /// An Azure shared access signature's `sig` parameter (`&sig=` + 43 base64 characters and its `=`, URL-encoded or
+    /// not): the finding is the value, without `&sig=`.
+    SasSig,
     /// A container registry credential (`"auth": "<base64>"` in a Docker `config.json`): the quoted value, when it
     /// decodes to printable `user:password`.
     RegistryAuth,
@@ -78,6 +81,10 @@ pub(crate) enum Check {
     PersonTable,
     /// English name after a title or label: the finding is the name.
     PersonEn,
+    /// A letter's closing and the signature's name on the next line (`Best regards,\nJohn Smith`): the closing opens
+    /// its line (after at most a short word or two: `Best`, `Kind`, `With warm`), the name fills its own line (a
+    /// `,` or `|` may follow it: `Jane Park, PhD`), and passes the English name checks. The finding is the name.
+    PersonClosing,
     /// An AWS access key id: a 40-character secret access key written after it on the same line (`AKIA… secret
     /// wJalr…`, a console CSV's `AKIA…,wJalr…`) is reported as a second finding (`Engine::partner`).
     AwsKeyId,
@@ -870,6 +877,17 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::KeyDigit,
             B::Word
         ),
+        // Azure Storage / Service Bus shared access signatures (`…?sv=2022-11-02&ss=b&…&sig=Xy%2B…%3D`, also in a
+        // `SharedAccessSignature=` connection string): the signature is an HMAC-SHA256 in base64, 43 characters and
+        // one `=`, with `+`, `/` and `=` percent-encoded in a URL. Anyone holding the URL has the access it grants.
+        p!(
+            "secret.azure_sas",
+            E::SecretKey,
+            r"[?&]sig=(?:[A-Za-z0-9+/]|%2[BbFf]){43}(?:%3[Dd]|=)",
+            0.85,
+            C::SasSig,
+            B::None
+        ),
         // Vendor tokens with a fixed prefix and a random body: Stripe secret and restricted keys (live and test),
         // SendGrid,
         // DigitalOcean, npm, PyPI upload tokens, Hugging Face, Slack app-level tokens, Docker Hub personal access
@@ -1109,6 +1127,18 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             ),
             0.8,
             C::PersonEn,
+            B::Word
+        ),
+        // A signature's name on the line after a letter's closing (`Best regards,\nJohn Smith`; also after a JSON
+        // string's `\n` escape).
+        p!(
+            "person.en",
+            E::Person,
+            format!(
+                r"(?:[Rr]egards|[Ss]incerely|Cheers|Thanks|Thank you|Best),(?: *\r?\n|\\n){en_name}"
+            ),
+            0.8,
+            C::PersonClosing,
             B::Word
         ),
         p!(
@@ -2474,6 +2504,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("k_live_", 1),
     ("k_test_", 1),
     ("Q~", 4),
+    ("sig=", 1),
     ("SG.", 0),
     ("_v1_", 3),
     ("npm_", 0),
@@ -2560,6 +2591,12 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("Maj.", 0),
     ("Cpl.", 0),
     ("Dear", 0),
+    ("egards,", 1),
+    ("incerely,", 1),
+    ("Cheers,", 0),
+    ("Thanks,", 0),
+    ("Thank you,", 0),
+    ("Best,", 0),
     ("Hi ", 0),
     ("Hello", 0),
     ("name", 0),

@@ -2187,9 +2187,16 @@ fn names_a_secret(v: &[u8]) -> bool {
 fn netrc_login_before(b: &[u8], s: usize) -> bool {
     let space = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     // The token ending at `end` (after skipping spaces before it), as (start, token).
+    // Tokens are separated by blanks and line breaks, but not by a blank line: segments joined by one scan as each
+    // alone (`Engine::scan_segment`), and an entry does not go on past one.
     let token_before = |end: usize| -> Option<(usize, &[u8])> {
         let mut e = end;
+        let mut breaks = 0;
         while e > 0 && end - e < 64 && space(b[e - 1]) {
+            breaks += usize::from(b[e - 1] == b'\n');
+            if breaks == 2 {
+                return None;
+            }
             e -= 1;
         }
         let mut t = e;
@@ -2789,6 +2796,9 @@ fn daeoebi_as_topic(hay: &str, s: usize, e: usize) -> bool {
 
 /// The words that open a salutation before a name (`Dear John,`); all but `Dear` only at a line's start.
 const SALUTATIONS: [&str; 3] = ["Dear ", "Hi ", "Hello "];
+
+/// Longest text before a letter's closing on its line (`With warm regards,`): a word or two.
+const MAX_CLOSING_LEAD: usize = 16;
 
 /// Where two names of a salutation are joined (`John and Mary`, `John & Mary`): the offset of the space before the
 /// joiner.
@@ -3457,6 +3467,7 @@ fn check(
         }),
         // A key holds a digit and a long random run; hyphenated words with a number (`sk-2024-summer-collection-01`,
         // a SKU or a CSS class) do not.
+        Check::SasSig => Some((None, s + "&sig=".len(), e, base)),
         Check::KeyDigit => (cand.iter().any(u8::is_ascii_digit)
             && cand.split(|&b| b == b'-').any(|run| run.len() >= 16))
         .then_some((None, s, e, base)),
@@ -3825,6 +3836,34 @@ fn check(
         }
         // Handled by `Engine::evaluate` (the column is read after the pass).
         Check::PersonTable => None,
+        Check::PersonClosing => {
+            // What opens the closing's line (or a quoted string, or follows a `\n` escape in one): nothing, or a
+            // word or two (`Best`, `Kind`, `With warm`).
+            let mut line = memchr::memrchr(b'\n', &bytes[..s]).map_or(0, |i| i + 1);
+            if let Some(q) = memchr::memrchr2(b'"', b'\'', &bytes[line..s]) {
+                line += q + 1;
+            }
+            if let Some(k) = memchr::memmem::rfind(&bytes[line..s], b"\\n") {
+                line += k + 2;
+            }
+            let lead = bytes[line..s].trim_ascii();
+            if lead.len() > MAX_CLOSING_LEAD
+                || !lead.iter().all(|c| c.is_ascii_alphabetic() || *c == b' ')
+                || lead.iter().filter(|&&c| c == b' ').count() > 1
+            {
+                return None;
+            }
+            let t = hay.get(s..e)?;
+            let comma = t.find(',')?;
+            let rest = t[comma + 1..].trim_start_matches([' ', '\r', '\n']);
+            let name = rest.strip_prefix("\\n").unwrap_or(rest);
+            let ns = e - name.len();
+            // The name fills its line: a `,` or `|` may follow (`Jane Park, PhD`, `John Smith | Acme`).
+            let after = hay.get(e..)?.trim_start_matches(' ');
+            let filled = blank_after(bytes, e) || after.starts_with([',', '|']);
+            (filled && (scanners::person_en_ok(name) || scanners::person_en_caps_ok(name)))
+                .then_some((None, ns, e, base))
+        }
         Check::PersonEn => {
             let t = hay.get(s..e)?;
             // `Hi Sarah,`, `Hello Tom,`: words of any greeting, so a name only where they open a line
@@ -4126,7 +4165,7 @@ fn check(
                 let closed = s >= 2
                     && &bytes[s - 2..s] == b"//"
                     && !bytes.get(e).is_some_and(u8::is_ascii_alphanumeric);
-                return closed.then_some((None, s - 2, e, base));
+                return closed.then(|| (None, s - 2, e, base));
             }
             Some((None, s, banner_end(bytes, s, e)?, base))
         }

@@ -545,6 +545,9 @@ impl Engine {
                 return;
             }
         }
+        if kind == KoLabel::List && !mail_name(&hay[ns..run]) {
+            return;
+        }
         let Some(f) = self.evaluate(hay, p, label_start, run, groups) else {
             return;
         };
@@ -581,7 +584,12 @@ impl Engine {
                 b.get(end),
                 None | Some(b',' | b';' | b'(' | b'\n' | b'\r' | b'/')
             );
-            if end == i || !ends || !person_ko_ok(&hay[i..end]) {
+            let name = &hay[i..end];
+            if end == i
+                || !ends
+                || !person_ko_ok(name)
+                || (kind == KoLabel::List && !mail_name(name))
+            {
                 break;
             }
             match self.evaluate(hay, p, i, end, groups) {
@@ -763,6 +771,11 @@ impl Engine {
                 return None;
             }
             let (s, e) = phone_span(b, t)?;
+            // A Markdown table's `Mobile` column is as often a device split of counts or prices (`| 세션 |
+            // 15234000 |`): only a phone's usual grouping there.
+            if markdown_cell(b, s, e).is_some() && !strict_phone_shape(&b[s..e]) {
+                return None;
+            }
             let (hs, he) = column_header(b, s, e, &mut groups.column)?;
             phone_header(&b[hs..he]).then_some((s, e))
         })?;
@@ -3141,16 +3154,20 @@ const PHONE_LABELS_EN: &[&str] = &[
     "call us on",
     "text me at",
     "reach me at",
-    // Signature lines (`Office: 415-555-0199`, `Direct: …`); not a bare `work` or `home` (`work 2 shifts`).
+    // Signature lines (`Office: 415-555-0199`, `Direct line: …`), from `FIRST_SIGNATURE_LABEL` on: they also label
+    // amounts, builds and rooms (`Office 16.0.17328.20124`, `Office: 1501-1502호`), so a number after them needs a
+    // phone's usual grouping (`strict_phone_shape`). Not a bare `work`, `home` or `direct` (`Direct: 1523400`
+    // is a traffic source's count).
     "office",
     "office phone",
     "work phone",
     "home phone",
-    "direct",
     "direct line",
     "landline",
     "whatsapp",
 ];
+/// Index in [`PHONE_LABELS_EN`] of the first signature label.
+const FIRST_SIGNATURE_LABEL: usize = 24;
 /// Per ASCII byte: the labels of [`PHONE_LABELS_EN`] that end in it (bit `i` for label `i`; they are lowercase).
 const PHONE_LABELS_EN_BY_LAST: [u32; 128] = {
     assert!(PHONE_LABELS_EN.len() <= 32);
@@ -3238,39 +3255,64 @@ fn label_may_end_before(b: &[u8], t: usize) -> bool {
 
 /// Whether the bytes before `t` end with a phone label: at most four bytes of `:`, `.`, `#`, `=` or blanks between
 /// (`Tel.: `, `Phone # `). The last byte decides first, so a digit run after an ordinary word costs a compare or two.
-fn phone_label_before(b: &[u8], t: usize) -> bool {
+/// `Some(true)` for a signature label (from [`FIRST_SIGNATURE_LABEL`] on), `Some(false)` for the others.
+fn phone_label_before(b: &[u8], t: usize) -> Option<bool> {
     let mut j = t;
     while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
         j -= 1;
     }
-    let Some(&last) = j.checked_sub(1).and_then(|i| b.get(i)) else {
-        return false;
-    };
+    let &last = j.checked_sub(1).and_then(|i| b.get(i))?;
     if j == t && last.is_ascii() {
         // An English label must be set off from the number (`tel2024` is a token).
-        return false;
+        return None;
     }
     if last.is_ascii_alphabetic() {
         // Only the labels that end in the text's last letter are compared (`is 3`, `in 2024` compare none), found
         // from one table lookup rather than a pass over the list.
         let mut ending = PHONE_LABELS_EN_BY_LAST[usize::from(last.to_ascii_lowercase() & 0x7F)];
         while ending != 0 {
-            let l = PHONE_LABELS_EN[ending.trailing_zeros() as usize];
+            let i = ending.trailing_zeros() as usize;
+            let l = PHONE_LABELS_EN[i];
             ending &= ending - 1;
             if j.checked_sub(l.len()).is_some_and(|ls| {
                 b[ls..j].eq_ignore_ascii_case(l.as_bytes())
                     && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
             }) {
-                return true;
+                return Some(i >= FIRST_SIGNATURE_LABEL);
             }
         }
-        false
+        None
     } else {
-        last >= 0x80
+        (last >= 0x80
             && PHONE_LABELS_CJK
                 .iter()
-                .any(|l| b[..j].ends_with(l.as_bytes()))
+                .any(|l| b[..j].ends_with(l.as_bytes())))
+        .then_some(false)
     }
+}
+
+/// A phone number's usual grouping, asked where a number's label or column is also used for other numbers (a
+/// signature label, a Markdown column): North American `415-555-0132`, `(415) 555-0132`, `415.555.0177` (and `1-` before
+/// it); a Korean or British national number starting with `0` (`010-1234-5678`, `02-555-1234`, `07700 900123`, or
+/// unseparated, 10 or 11 digits: `01012345678`). Not an amount, a count, a date, a build or a room (`1523400`,
+/// `20240315`, `2024-0315`, `14.0.1234`, `1501-1502`).
+fn strict_phone_shape(d: &[u8]) -> bool {
+    let mut groups = [0usize; 6];
+    let mut n = 0;
+    for g in d.split(|c| !c.is_ascii_digit()).filter(|g| !g.is_empty()) {
+        if n == groups.len() {
+            return false;
+        }
+        groups[n] = g.len();
+        n += 1;
+    }
+    let first = d.iter().find(|c| c.is_ascii_digit()).copied();
+    matches!(
+        (&groups[..n], first),
+        ([3, 3, 4], Some(b'2'..=b'9'))
+            | ([1, 3, 3, 4], Some(b'1'))
+            | ([2 | 3, 3 | 4, 4] | [4 | 5, 6] | [10 | 11], Some(b'0'))
+    )
 }
 
 /// The phone number starting at `t` after a phone label (`Phone: (212) 736-4821`, `Cell: 2127364821`, `UK mobile 07700
@@ -3278,10 +3320,11 @@ fn phone_label_before(b: &[u8], t: usize) -> bool {
 /// (`) ` after a bracket), 7–15 digits in all. Not a date (`2024-01-15`, `15.01.2024`), an IPv4 address, a number of
 /// one repeated digit, or a code that goes on (`212-736-4821-A`).
 pub(super) fn labeled_phone_span(b: &[u8], t: usize) -> Option<(usize, usize)> {
-    if !phone_label_before(b, t) {
+    let signature = phone_label_before(b, t)?;
+    let (s, e) = phone_span(b, t)?;
+    if signature && !strict_phone_shape(&b[s..e]) {
         return None;
     }
-    let (s, e) = phone_span(b, t)?;
     // After `call` (`call me at`, `call us on`), prose about any number: a North American one only (ten digits, or
     // eleven after `1`), not a toll-free line (`Call 1-800-555-0199 for general inquiries`).
     let word = b[..t].trim_ascii_end();
@@ -3439,9 +3482,12 @@ pub(super) fn unit_tail(hay: &str, e: usize) -> usize {
 const MAX_ADDRESS_REFERENCE: usize = 64;
 
 /// The end of the bracketed reference item right after an address ending at `e` (one space allowed before it): a
-/// word of Hangul syllables and digits ending in `동`, `가`, `리` or `로` (`역삼동`, `충무로1가`, `세종로`), then `)`, or
-/// `, ` and a building's name (Hangul, ASCII letters, digits, spaces, `-`, `.`) and `)`, all within
-/// [`MAX_ADDRESS_REFERENCE`] bytes on the line. `None` for any other bracket (`(신규 개발 예정)`, `(2층)`).
+/// word of three or more Hangul syllables and digits ending in `동`, `가`, `리` or `로` (`역삼동`, `충무로1가`,
+/// `세종로`; two-syllable words are mostly not places: `(변동)`, `(처리)`), then `)`, or `, ` and a building's name
+/// (one word of Hangul, ASCII letters, digits — at most three in a row —, `-` or `.`) and `)`, all within
+/// [`MAX_ADDRESS_REFERENCE`] bytes on the line. `None` for any other bracket (`(신규 개발 예정)`, `(2층)`), and for
+/// one that holds more than a building (`(역삼동, 담당자 김민수)`, `(역삼동, 010-1234-5678)`: the finding inside is
+/// reported by itself).
 fn reference_tail(hay: &str, e: usize) -> Option<usize> {
     let b = hay.as_bytes();
     let open = e + usize::from(b.get(e) == Some(&b' '));
@@ -3455,7 +3501,7 @@ fn reference_tail(hay: &str, e: usize) -> Option<usize> {
         .take_while(|&c| is_hangul_syllable(c) || c.is_ascii_digit())
         .map(char::len_utf8)
         .sum();
-    if !body[..word].ends_with(['동', '가', '리', '로']) || body[..word].chars().count() < 2 {
+    if !body[..word].ends_with(['동', '가', '리', '로']) || body[..word].chars().count() < 3 {
         return None;
     }
     let rest = &body[word..];
@@ -3463,17 +3509,20 @@ fn reference_tail(hay: &str, e: usize) -> Option<usize> {
         word
     } else {
         let name = rest.strip_prefix(", ").or_else(|| rest.strip_prefix(','))?;
+        let mut digits = 0;
         let len = name
             .char_indices()
             .take_while(|&(i, c)| {
+                digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
                 i < MAX_ADDRESS_REFERENCE
+                    && digits <= 3
                     && (is_hangul_syllable(c)
                         || c.is_ascii_alphanumeric()
-                        || matches!(c, ' ' | '-' | '.'))
+                        || matches!(c, '-' | '.'))
             })
             .map(|(_, c)| c.len_utf8())
             .sum::<usize>();
-        if len == 0 || !name[len..].starts_with(')') || name[..len].ends_with(' ') {
+        if len == 0 || !name[len..].starts_with(')') {
             return None;
         }
         word + (rest.len() - name.len()) + len
@@ -3575,14 +3624,21 @@ enum KoLabel {
     List,
 }
 
-/// Korean mail and memo header labels (`참조: 이영희, 박지훈`, `수신: 김민수`); English ones are [`EN_COLON_LABELS`]'
-/// [`EnLabel::Mail`] labels.
-const KO_MAIL_LABELS: &[(&str, bool)] = &[
-    ("참조", false),
-    ("숨은참조", false),
-    ("수신", false),
-    ("발신", false),
-];
+/// Korean mail header labels (`참조: 이영희, 박지훈`); English ones are [`EN_COLON_LABELS`]' [`EnLabel::Mail`]
+/// labels. `수신`/`발신` are left out: an official letter's (공문) lines name departments and offices there
+/// (`수신: 내부결재`, `발신: 대표이사`).
+const KO_MAIL_LABELS: &[(&str, bool)] = &[("참조", false), ("숨은참조", false)];
+
+/// The most common surnames (the first thirty of `SURNAME_CHARS`, by frequency).
+const MAIL_SURNAMES: &str = "김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남";
+
+/// A name in a mail header's list: exactly three syllables (the whole word: `대표이사` gives no `대표`), a common
+/// surname first, and a name by [`person_ko_ok`]. Headers are full of departments, roles, senders and document words
+/// (`국세청`, `팀장`, `회의록`, `붙임`, `결재, 협조`) that a looser test takes for names.
+fn mail_name(w: &str) -> bool {
+    let mut cs = w.chars();
+    cs.next().is_some_and(|c| MAIL_SURNAMES.contains(c)) && cs.count() == 2 && person_ko_ok(w)
+}
 
 /// Where a label's value starts after its `:` at `colon`: past at most seven blanks and quotes.
 fn value_start(b: &[u8], colon: usize) -> usize {
@@ -3662,6 +3718,7 @@ const EN_COLON_LABELS: &[(&str, EnLabel)] = &[
     ("from", EnLabel::Mail),
     ("to", EnLabel::Mail),
     ("cc", EnLabel::Mail),
+    ("bcc", EnLabel::Mail),
     ("reply-to", EnLabel::Mail),
 ];
 
@@ -3931,13 +3988,17 @@ const IDN_TLDS: &[&str] = &[
 /// Where an address's local part starts when letters outside ASCII come before the ASCII part that starts at `s`
 /// (SMTPUTF8 addresses: `müller@bücher.de`, `홍길동@회사.한국`): Latin letters (U+00C0–U+024F) carry an ASCII local
 /// part on; letters of any script make one only when no ASCII stands right before the `@` (`s == at`), so Hangul
-/// glued to an ASCII address (`메일은kim@naver.com`) stays out of it. At most 64 bytes, not before `floor`.
+/// glued to an ASCII address (`메일은kim@naver.com`) stays out of it. At most 64 bytes, not before `floor`. Such a
+/// local part of other letters is at most [`MAX_UNICODE_LOCAL`] of them, set off from what comes before by a
+/// non-letter, and a Hangul one is a name ([`person_ko_ok`]): glued text (`이메일은홍길동@…`, Chinese or Japanese without
+/// spaces) has no visible start, and words before a domain (`3층@대회의실.한국`) are no mailbox (letters and dots only). Else `s` (no change).
 fn unicode_local_start(hay: &str, s: usize, at: usize, floor: usize) -> usize {
     let any = s == at;
     let Some(before) = hay.get(floor..s) else {
         return s;
     };
     let mut start = s;
+    let mut letters = 0;
     for (i, c) in before.char_indices().rev() {
         let ok = if c.is_ascii() {
             c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-')
@@ -3949,10 +4010,28 @@ fn unicode_local_start(hay: &str, s: usize, at: usize, floor: usize) -> usize {
         if !ok || at - (floor + i) > 64 {
             break;
         }
+        letters += usize::from(!c.is_ascii());
         start = floor + i;
+    }
+    if any {
+        let local = &hay[start..at];
+        let glued = hay[..start]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphabetic);
+        let hangul_name = !local.chars().all(is_hangul_syllable) || person_ko_ok(local);
+        let words = local
+            .chars()
+            .all(|c| c.is_alphabetic() || c == '.' || combining_mark(c));
+        if letters > MAX_UNICODE_LOCAL || glued || !hangul_name || !words {
+            return s;
+        }
     }
     start
 }
+
+/// Most letters outside ASCII in a local part made of them ([`unicode_local_start`]).
+const MAX_UNICODE_LOCAL: usize = 6;
 
 /// A combining diacritical mark (U+0300–U+036F): part of a letter in decomposed text (`u` + U+0308 for `ü`).
 fn combining_mark(c: char) -> bool {
@@ -4491,6 +4570,22 @@ mod tests {
         let s3 = t3.find("8003").unwrap();
         let got = column_header(t3.as_bytes(), s3, s3 + 13, &mut None).map(|(hs, he)| &t3[hs..he]);
         assert_eq!(got, Some("주민등록번호"));
+    }
+
+    #[test]
+    fn signature_phone_labels_start_at_their_index() {
+        assert_eq!(PHONE_LABELS_EN[FIRST_SIGNATURE_LABEL], "office");
+        assert!(PHONE_LABELS_EN[..FIRST_SIGNATURE_LABEL].iter().all(|l| ![
+            "office",
+            "landline",
+            "whatsapp",
+            "direct line"
+        ]
+        .contains(l)));
+        assert!(strict_phone_shape(b"(415) 555-0132") && strict_phone_shape(b"010-1234-5678"));
+        assert!(strict_phone_shape(b"01012345678") && strict_phone_shape(b"1-415-555-0132"));
+        assert!(!strict_phone_shape(b"1523400") && !strict_phone_shape(b"2024-0315"));
+        assert!(!strict_phone_shape(b"14.0.1234") && !strict_phone_shape(b"1501-1502"));
     }
 
     #[test]
