@@ -81,7 +81,7 @@ pub(crate) enum Check {
     PersonTable,
     /// English name after a title or label: the finding is the name.
     PersonEn,
-    /// A letter's closing and the signature's name on the next line (`Best regards,\nJohn Smith`): the closing opens
+    /// A letter's closing and the signature's name on the next line (`Best regards,\nJohn Smith`, `Sincerely,`): the closing opens
     /// its line (after at most a short word or two: `Best`, `Kind`, `With warm`), the name fills its own line (a
     /// `,` or `|` may follow it: `Jane Park, PhD`), and passes the English name checks. The finding is the name.
     PersonClosing,
@@ -1134,9 +1134,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!(
             "person.en",
             E::Person,
-            format!(
-                r"(?:[Rr]egards|[Ss]incerely|Cheers|Thanks|Thank you|Best),(?: *\r?\n|\\n){en_name}"
-            ),
+            format!(r"(?:[Rr]egards|[Ss]incerely),(?: *\r?\n|\\n){en_name}"),
             0.8,
             C::PersonClosing,
             B::Word
@@ -2593,10 +2591,6 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("Dear", 0),
     ("egards,", 1),
     ("incerely,", 1),
-    ("Cheers,", 0),
-    ("Thanks,", 0),
-    ("Thank you,", 0),
-    ("Best,", 0),
     ("Hi ", 0),
     ("Hello", 0),
     ("name", 0),
