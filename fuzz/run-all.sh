@@ -4,7 +4,7 @@
 # fuzz/artifacts/<target>/ and makes this script exit non-zero.
 #
 #   cargo install cargo-fuzz        # once
-#   fuzz/run-all.sh 300             # ~25 min plus one build
+#   fuzz/run-all.sh 300             # ~35 min plus one build
 #
 # The fuzz crate needs nightly features; on a stable-only toolchain RUSTC_BOOTSTRAP=1 unlocks them.
 set -euo pipefail
@@ -22,7 +22,7 @@ printf '\001' > corpus/journal_replay/seed-header
 { printf '\003'; printf "\\$(printf '%03o' "${#leaf}")"; printf '%s' "$leaf"; } > corpus/journal_replay/seed-one-frame
 printf '\002' > corpus/journal_replay/seed-v1-header
 printf '\000HAETAEJ2\000\024fuzz.example/journal' > corpus/journal_replay/seed-raw
-for target in detect_scan api_parse sse_framer audit_parse journal_replay request_edges; do
+for target in detect_scan detect_variants api_parse sse_framer audit_parse journal_replay request_edges; do
   mkdir -p "corpus/$target"
   echo "== $target ($(date +%T), ${secs} s)"
   if ! cargo fuzz run "$target" "corpus/$target" -- \
