@@ -528,12 +528,23 @@ impl Engine {
         }
         if kind != KoLabel::Strong {
             // After a weak label the name must end its phrase: not `환자: 배가 아파요`. A self-introduction's ending
-            // may close it (`고객: 정우성입니다`).
+            // may close it (`고객: 정우성입니다`); so may Outlook's `[mailto:…]` after a forwarded header's name.
             let next = hay[run..].trim_start_matches(' ').bytes().next();
             let ends = matches!(
                 next,
                 None | Some(
-                    b'\n' | b'\r' | b'(' | b',' | b';' | b'<' | b'/' | b'|' | b'"' | b'\'' | b')'
+                    b'\n'
+                        | b'\r'
+                        | b'('
+                        | b'['
+                        | b','
+                        | b';'
+                        | b'<'
+                        | b'/'
+                        | b'|'
+                        | b'"'
+                        | b'\''
+                        | b')'
                 )
             );
             let word = &hay[ns..run];
@@ -571,8 +582,9 @@ impl Engine {
                     _ => break,
                 }
             }
-            // Mail headers separate names with `;` too (`Cc: 이영희; 박지훈`).
-            if !(b.get(i) == Some(&b',') || (kind == KoLabel::List && b.get(i) == Some(&b';'))) {
+            // Mail headers and address fields separate names with `;` too (`Cc: 이영희; 박지훈`, `받는 사람: 김민수;
+            // 이영희`).
+            if !matches!(b.get(i), Some(b',' | b';')) {
                 break;
             }
             i += 1;
@@ -4050,8 +4062,19 @@ fn email_domain_ok(d: &[u8]) -> bool {
         b"heic", b"pdf", b"doc", b"docx", b"xls", b"xlsx", b"ppt", b"pptx", b"txt", b"csv", b"hwp",
         b"hwpx", b"log", b"json",
     ];
+    // An internationalised top-level domain is ASCII letters, one of [`IDN_TLDS`], or its Punycode form
+    // (`xn--3e0b707e`, which is `한국`).
+    let punycode = |t: &[u8]| {
+        t.len() <= 24
+            && t.strip_prefix(b"xn--").is_some_and(|r| {
+                !r.is_empty()
+                    && r.iter()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+    };
     ((2..=24).contains(&tld.len()) && tld.iter().all(u8::is_ascii_alphabetic)
-        || IDN_TLDS.iter().any(|t| t.as_bytes() == tld))
+        || IDN_TLDS.iter().any(|t| t.as_bytes() == tld)
+        || punycode(tld))
         && !FILE_EXTENSIONS.iter().any(|x| tld.eq_ignore_ascii_case(x))
         // A first label may start with a letter outside ASCII (`네이버.com`: the scanner admits only letters there).
         && d.first().is_some_and(|c| c.is_ascii_alphanumeric() || *c >= 0x80)
