@@ -379,3 +379,19 @@ fn key_value_rows_and_name_part_headers_stay_linear_and_are_found() {
     assert_eq!(found.len(), 8 * 100);
     assert!(found.iter().all(|f| &table[f.start..f.end] == "Li"));
 }
+
+#[test]
+fn letter_closings_in_one_long_json_line_are_each_found_once() {
+    // Every closing looks back a bounded stretch for its line's start (here: the string's opening quote), not to the
+    // start of the line, which this text never leaves.
+    let unit = r#"{"body": "Best regards,\nJohn Smith"}, "#;
+    let text = unit.repeat(20_000);
+    let found = scan(&text);
+    assert_eq!(found.len(), 20_000);
+    assert!(found
+        .iter()
+        .all(|f| f.entity == Entity::Person && &text[f.start..f.end] == "John Smith"));
+    // After a lead longer than a word or two, no closing.
+    let long = r#"{"body": "we send our very best regards,\nJohn Smith"}"#;
+    assert!(scan(long).is_empty());
+}

@@ -2799,6 +2799,8 @@ const SALUTATIONS: [&str; 3] = ["Dear ", "Hi ", "Hello "];
 
 /// Longest text before a letter's closing on its line (`With warm regards,`): a word or two.
 const MAX_CLOSING_LEAD: usize = 16;
+/// Bytes read back from a letter's closing for the start of its line, string or `\n` escape.
+const CLOSING_LOOK_BACK: usize = 64;
 
 /// Where two names of a salutation are joined (`John and Mary`, `John & Mary`): the offset of the space before the
 /// joiner.
@@ -3839,7 +3841,10 @@ fn check(
         Check::PersonClosing => {
             // What opens the closing's line (or a quoted string, or follows a `\n` escape in one): nothing, or a
             // word or two (`Best`, `Kind`, `With warm`).
-            let mut line = memchr::memrchr(b'\n', &bytes[..s]).map_or(0, |i| i + 1);
+            // Read back at most `CLOSING_LOOK_BACK` bytes: a closing after a longer lead is no closing anyway, and
+            // a long line of `regards,\n…` escapes must not cost a walk to its start at each of them.
+            let from = s.saturating_sub(CLOSING_LOOK_BACK);
+            let mut line = memchr::memrchr(b'\n', &bytes[from..s]).map_or(from, |i| from + i + 1);
             if let Some(q) = memchr::memrchr2(b'"', b'\'', &bytes[line..s]) {
                 line += q + 1;
             }
