@@ -439,8 +439,12 @@ impl Engine {
         }
         if end > 1 && b[end - 1].is_ascii_alphabetic() {
             // A mail header over Korean names (`From: 김민수`, `Cc: 이영희; 박지훈`) reads them as a Korean label's list.
-            if let Some((label, EnLabel::Mail)) = en_label_before(b, end) {
-                if hangul_run_end(hay, value_start(b, colon), 1) > value_start(b, colon) {
+            let Some((label, kind)) = en_label_before(b, end) else {
+                return;
+            };
+            if kind == EnLabel::Mail {
+                let vs = value_start(b, colon);
+                if hangul_run_end(hay, vs, 1) > vs {
                     self.ko_label_value(
                         p,
                         hay,
@@ -453,7 +457,7 @@ impl Engine {
                     return;
                 }
             }
-            self.en_colon_label(hay, end, colon, groups, out);
+            self.en_colon_label(hay, end - label.len(), kind, colon, groups, out);
             return;
         }
         if end > 0 && b[end - 1].is_ascii_digit() {
@@ -849,15 +853,13 @@ impl Engine {
     fn en_colon_label(
         &self,
         hay: &str,
-        end: usize,
+        label_start: usize,
+        kind: EnLabel,
         colon: usize,
         groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
-        let Some((label, kind)) = en_label_before(b, end) else {
-            return;
-        };
         let Some(p) = self
             .pats
             .iter()
@@ -865,7 +867,6 @@ impl Engine {
         else {
             return;
         };
-        let label_start = end - label.len();
         let mut at = colon + 1;
         while b.get(at) == Some(&b' ') && at - colon < 4 {
             at += 1;
@@ -1233,8 +1234,8 @@ pub(super) fn column_header(
     e: usize,
     cache: &mut Option<(usize, usize, u8, usize)>,
 ) -> Option<(usize, usize)> {
-    if let Some(pipes) = markdown_cell(b, s, e) {
-        return markdown_header(b, s, pipes, cache);
+    if let Some(cell) = markdown_cell(b, s, e) {
+        return markdown_header(b, cell, cache);
     }
     let before = match s.checked_sub(1).map(|i| b[i]) {
         Some(b'"') => s.checked_sub(2).map_or(b'\n', |i| b[i]),
@@ -1288,9 +1289,9 @@ pub(super) fn column_header(
 const MARKDOWN_CELL_PAD: usize = 4;
 
 /// Whether `s..e` fills a cell of a Markdown table row (`| 김민수 | 010-… |`: a `|` on each side, past at most
-/// [`MARKDOWN_CELL_PAD`] blanks): `Some` with the number of `|` on its line before it (its column, counting a leading
-/// `|` as the first).
-fn markdown_cell(b: &[u8], s: usize, e: usize) -> Option<usize> {
+/// [`MARKDOWN_CELL_PAD`] blanks): `Some` with its line (`line_at`) and the number of `|` on it before the cell (its
+/// column, counting a leading `|` as the first).
+fn markdown_cell(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
     let pad = |c: &u8| matches!(c, b' ' | b'\t');
     let before = b[..s]
         .iter()
@@ -1304,22 +1305,20 @@ fn markdown_cell(b: &[u8], s: usize, e: usize) -> Option<usize> {
     if b[s - before - 1] != b'|' || b[e + after] != b'|' {
         return None;
     }
-    let (ls, _) = line_at(b, s)?;
-    Some(memchr::memchr_iter(b'|', &b[ls..s]).count())
+    let (ls, le) = line_at(b, s)?;
+    Some((ls, le, memchr::memchr_iter(b'|', &b[ls..s]).count()))
 }
 
-/// The header cell over a Markdown table cell at `s` that has `pipes` `|` before it on its line ([`markdown_cell`]):
+/// The header cell over a Markdown table cell on the line `ls..le` that has `pipes` `|` before it ([`markdown_cell`]):
 /// the block's rows (lines with the same number of `|`) are walked up to the first, which must be followed by a
 /// delimiter row (`|---|---|`) and is not the cell's own line or that delimiter row; its cell after the same number
 /// of `|`, trimmed. Walked once per table like [`column_header`]'s (`cache` with separator `'|'`).
 fn markdown_header(
     b: &[u8],
-    s: usize,
-    pipes: usize,
+    (ls, le, pipes): (usize, usize, usize),
     cache: &mut Option<(usize, usize, u8, usize)>,
 ) -> Option<(usize, usize)> {
     let count = |l: &[u8]| memchr::memchr_iter(b'|', l).count();
-    let (ls, le) = line_at(b, s)?;
     let n = count(&b[ls..le]);
     let hs = block_start(b, ls, (b'|', n), cache, |l| count(l) == n)?;
     let (_, he) = line_at(b, hs)?;
@@ -3382,7 +3381,8 @@ fn cell_start(b: &[u8], t: usize) -> bool {
 /// Whether a table's header cell names a phone column: a phone label of either language, `연락처`, or one with `_`
 /// or `-` between its words (`phone_number`, `Mobile-No`), in any case, quotes and blanks around it allowed.
 fn phone_header(cell: &[u8]) -> bool {
-    PHONE_LABELS_EN
+    // Not the signature labels: an `Office` or `WhatsApp` column holds places or yes/no as often as numbers.
+    PHONE_LABELS_EN[..FIRST_SIGNATURE_LABEL]
         .iter()
         .chain(PHONE_LABELS_CJK)
         .chain(&["연락처"])
@@ -3641,15 +3641,18 @@ enum KoLabel {
 /// (`수신: 내부결재`, `발신: 대표이사`).
 const KO_MAIL_LABELS: &[(&str, bool)] = &[("참조", false), ("숨은참조", false)];
 
-/// The most common surnames (the first thirty of `SURNAME_CHARS`, by frequency).
-const MAIL_SURNAMES: &str = "김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남";
+/// How many of the commonest surnames (`SURNAME_CHARS` is ordered by frequency) a mail header's name may start with.
+const MAIL_SURNAMES: usize = 30;
 
 /// A name in a mail header's list: exactly three syllables (the whole word: `대표이사` gives no `대표`), a common
 /// surname first, and a name by [`person_ko_ok`]. Headers are full of departments, roles, senders and document words
 /// (`국세청`, `팀장`, `회의록`, `붙임`, `결재, 협조`) that a looser test takes for names.
 fn mail_name(w: &str) -> bool {
     let mut cs = w.chars();
-    cs.next().is_some_and(|c| MAIL_SURNAMES.contains(c)) && cs.count() == 2 && person_ko_ok(w)
+    cs.next()
+        .is_some_and(|c| SURNAME_CHARS.chars().take(MAIL_SURNAMES).any(|x| x == c))
+        && cs.count() == 2
+        && person_ko_ok(w)
 }
 
 /// Where a label's value starts after its `:` at `colon`: past at most seven blanks and quotes.
