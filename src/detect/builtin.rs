@@ -2385,6 +2385,28 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "육군",
     "공군",
     "해군",
+    // Senders, recipients and offices that a form label or a mail display name (`수신: 내부결재`, `From: 국세청
+    // <…>`) puts where a name goes: agencies, ministries and companies shaped like a surname and a given name.
+    "국세청",
+    "관세청",
+    "조달청",
+    "기상청",
+    "경찰청",
+    "검찰청",
+    "교육청",
+    "고용부",
+    "노동부",
+    "국정원",
+    "감사원",
+    "한전",
+    "신협",
+    "정부",
+    "배민",
+    "신세계",
+    "현대차",
+    "위택스",
+    "내부",
+    "결재",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class

@@ -3641,18 +3641,22 @@ enum KoLabel {
 /// (`수신: 내부결재`, `발신: 대표이사`).
 const KO_MAIL_LABELS: &[(&str, bool)] = &[("참조", false), ("숨은참조", false)];
 
-/// How many of the commonest surnames (`SURNAME_CHARS` is ordered by frequency) a mail header's name may start with.
-const MAIL_SURNAMES: usize = 30;
+/// How many of the commonest surnames (`SURNAME_CHARS` is ordered by frequency) [`common_surname`] admits.
+const COMMON_SURNAMES: usize = 30;
+
+/// Whether `name` starts with one of the [`COMMON_SURNAMES`] commonest surnames (김, 이, 박, … 심): what a name in a
+/// mail header, or a two-syllable one after a label, must start with.
+fn common_surname(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| SURNAME_CHARS.chars().take(COMMON_SURNAMES).any(|x| x == c))
+}
 
 /// A name in a mail header's list: exactly three syllables (the whole word: `대표이사` gives no `대표`), a common
 /// surname first, and a name by [`person_ko_ok`]. Headers are full of departments, roles, senders and document words
 /// (`국세청`, `팀장`, `회의록`, `붙임`, `결재, 협조`) that a looser test takes for names.
 fn mail_name(w: &str) -> bool {
-    let mut cs = w.chars();
-    cs.next()
-        .is_some_and(|c| SURNAME_CHARS.chars().take(MAIL_SURNAMES).any(|x| x == c))
-        && cs.count() == 2
-        && person_ko_ok(w)
+    common_surname(w) && w.chars().count() == 3 && person_ko_ok(w)
 }
 
 /// Where a label's value starts after its `:` at `colon`: past at most seven blanks and quotes.
@@ -4129,6 +4133,10 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
         {
             return false;
         }
+        // A role or word plus an office (`사장실`, `연구소`, `관리과`).
+        if stop_word(syllables(0, 2)) && OFFICE_ENDINGS.contains(&last) {
+            return false;
+        }
     }
     true
 }
@@ -4193,6 +4201,10 @@ pub(super) fn dialogue_after_label(hay: &str, s: usize, ns: usize, ne: usize) ->
             .is_some_and(|ch| matches!(ch, '다' | '요' | '까' | '죠' | '네'))
 }
 
+/// Last syllables of offices and departments (`사장실`, `연구소`, `인사팀`, `총무과`, `학생처`): after a stop word
+/// (`사장`, `연구`), a three-syllable word ending in one is that office, not a name.
+const OFFICE_ENDINGS: &[char] = &['실', '소', '팀', '과', '처', '단', '청'];
+
 /// Particles that attach to a noun or name (`김민수가`, `이번에`).
 const PARTICLES: &[char] = &[
     '을', '를', '은', '는', '이', '가', '의', '에', '와', '과', '도', '로', '만',
@@ -4232,7 +4244,10 @@ pub(super) fn person_after_label(t: &str) -> Option<(usize, usize)> {
                     '가' | '를' | '을' | '는' | '의' | '에' | '께' | '와' | '과'
                 ) || (k == 4 && c == '예')
             });
-        (next_ok && !particle_end && person_ko_ok(name)).then_some((start, start + k * 3))
+        // A surname first; a two-syllable value (`시청`, `국회`, `당근`, `예스`: offices, brands and words far more
+        // often than a one-syllable given name) only after one of the commonest.
+        let named = ko_name(name) && (k > 2 || common_surname(name));
+        (next_ok && !particle_end && named).then_some((start, start + k * 3))
     })
 }
 
