@@ -527,6 +527,11 @@ impl Engine {
             ns = run + 1;
             run = hangul_run_end(hay, ns, 8);
         }
+        // A department before the name (`발신인: 인사팀 김민수`, `담당자: 고객지원센터 이영희`).
+        if b.get(run) == Some(&b' ') && department(&hay[ns..run]) {
+            ns = run + 1;
+            run = hangul_run_end(hay, ns, 8);
+        }
         if run == ns {
             return;
         }
@@ -550,7 +555,8 @@ impl Engine {
                         | b'\''
                         | b')'
                 )
-            );
+            ) || next_listed(hay, run).is_some()
+                || others_after(hay, run);
             let word = &hay[ns..run];
             let word = builtin::INTRO_ENDINGS
                 .iter()
@@ -587,19 +593,16 @@ impl Engine {
                 }
             }
             // Mail headers and address fields separate names with `;` too (`Cc: 이영희; 박지훈`, `받는 사람: 김민수;
-            // 이영희`).
-            if !matches!(b.get(i), Some(b',' | b';')) {
+            // 이영희`), lists in Korean prose with a middle dot or `및` (`김민수·이영희`, `김민수 및 이영희`).
+            let Some(i) = next_listed(hay, i) else {
                 break;
-            }
-            i += 1;
-            while b.get(i) == Some(&b' ') {
-                i += 1;
-            }
+            };
             let end = hangul_run_end(hay, i, 5);
             let ends = matches!(
                 b.get(end),
                 None | Some(b',' | b';' | b'(' | b'\n' | b'\r' | b'/')
-            );
+            ) || next_listed(hay, end).is_some()
+                || others_after(hay, end);
             let name = &hay[i..end];
             if end == i
                 || !ends
@@ -3165,10 +3168,10 @@ const PHONE_LABELS_EN: &[&str] = &[
     "call us on",
     "text me at",
     "reach me at",
-    // Signature lines (`Office: 415-555-0199`, `Direct line: …`), from `FIRST_SIGNATURE_LABEL` on: they also label
-    // amounts, builds and rooms (`Office 16.0.17328.20124`, `Office: 1501-1502호`), so a number after them needs a
-    // phone's usual grouping (`strict_phone_shape`). Not a bare `work`, `home` or `direct` (`Direct: 1523400`
-    // is a traffic source's count).
+    // Signature lines (`Office: 415-555-0199`, `Direct line: …`, `M: 415-555-0132`), from `FIRST_SIGNATURE_LABEL`
+    // on: they also label amounts, builds, rooms and counts (`Office 16.0.17328.20124`, `Office: 1501-1502호`,
+    // `Direct: 1523400`), so a number after them needs a phone's usual grouping (`strict_phone_shape`). A
+    // one-letter label (`T:`, `M:`, `O:`, `F:`) only with its colon right after it.
     "office",
     "office phone",
     "work phone",
@@ -3176,13 +3179,27 @@ const PHONE_LABELS_EN: &[&str] = &[
     "direct line",
     "landline",
     "whatsapp",
+    "work",
+    "home",
+    "direct",
+    "mob",
+    "ph",
+    "t",
+    "m",
+    "o",
+    "c",
+    "p",
+    "w",
+    "h",
+    "d",
+    "f",
 ];
 /// Index in [`PHONE_LABELS_EN`] of the first signature label.
 const FIRST_SIGNATURE_LABEL: usize = 24;
 /// Per ASCII byte: the labels of [`PHONE_LABELS_EN`] that end in it (bit `i` for label `i`; they are lowercase).
-const PHONE_LABELS_EN_BY_LAST: [u32; 128] = {
-    assert!(PHONE_LABELS_EN.len() <= 32);
-    let mut t = [0u32; 128];
+const PHONE_LABELS_EN_BY_LAST: [u64; 128] = {
+    assert!(PHONE_LABELS_EN.len() <= 64);
+    let mut t = [0u64; 128];
     let mut i = 0;
     while i < PHONE_LABELS_EN.len() {
         let l = PHONE_LABELS_EN[i].as_bytes();
@@ -3288,6 +3305,7 @@ fn phone_label_before(b: &[u8], t: usize) -> Option<bool> {
             if j.checked_sub(l.len()).is_some_and(|ls| {
                 b[ls..j].eq_ignore_ascii_case(l.as_bytes())
                     && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
+                    && (l.len() > 1 || b[j] == b':')
             }) {
                 return Some(i >= FIRST_SIGNATURE_LABEL);
             }
@@ -3373,19 +3391,33 @@ fn cell_start(b: &[u8], t: usize) -> bool {
     match t.checked_sub(1).map(|i| b[i]) {
         Some(b',' | b'\t' | b'|') => true,
         Some(b'"') => t >= 2 && matches!(b[t - 2], b',' | b'\t'),
-        Some(b' ') => t >= 2 && b[t - 2] == b'|',
+        // A Markdown cell, padded (`|   212-736-4821 |`, a right-aligned column).
+        Some(b' ') => b[..t]
+            .iter()
+            .rev()
+            .take(MARKDOWN_CELL_PAD + 1)
+            .position(|&c| c != b' ')
+            .is_some_and(|k| b[t - k - 1] == b'|'),
         _ => false,
     }
 }
 
 /// Whether a table's header cell names a phone column: a phone label of either language, `연락처`, or one with `_`
-/// or `-` between its words (`phone_number`, `Mobile-No`), in any case, quotes and blanks around it allowed.
+/// or `-` between its words (`phone_number`, `Mobile-No`), in any case, quotes and blanks around it allowed; a
+/// bracketed qualifier or `#` may follow (`Phone (work)`, `Phone #`, `전화번호(사무실)`).
 fn phone_header(cell: &[u8]) -> bool {
-    // Not the signature labels: an `Office` or `WhatsApp` column holds places or yes/no as often as numbers.
+    let cell = cell.trim_ascii();
+    let cell = cell.strip_suffix(b"#").unwrap_or(cell);
+    let cell = match (cell.last(), memchr::memrchr(b'(', cell)) {
+        (Some(b')'), Some(open)) if open > 0 => &cell[..open],
+        _ => cell,
+    };
+    // Not the signature labels: an `Office` or `WhatsApp` column holds places or yes/no as often as numbers. Their
+    // phones are (`Office phone`, `Work_Phone`).
     PHONE_LABELS_EN[..FIRST_SIGNATURE_LABEL]
         .iter()
         .chain(PHONE_LABELS_CJK)
-        .chain(&["연락처"])
+        .chain(&["연락처", "office phone", "work phone", "home phone"])
         .any(|l| header_is(cell, l))
 }
 
@@ -3637,9 +3669,9 @@ enum KoLabel {
 }
 
 /// Korean mail header labels (`참조: 이영희, 박지훈`); English ones are [`EN_COLON_LABELS`]' [`EnLabel::Mail`]
-/// labels. `수신`/`발신` are left out: an official letter's (공문) lines name departments and offices there
-/// (`수신: 내부결재`, `발신: 대표이사`).
-const KO_MAIL_LABELS: &[(&str, bool)] = &[("참조", false), ("숨은참조", false)];
+/// labels. `발신` heads an official letter's (공문) sender line as well, which names offices (`발신: 대표이사`,
+/// `발신: 인사팀 김민수`): [`mail_name`] keeps to names. (`수신` is a strong label of [`PERSON_COLON_LABELS`].)
+const KO_MAIL_LABELS: &[(&str, bool)] = &[("참조", false), ("숨은참조", false), ("발신", false)];
 
 /// How many of the commonest surnames (`SURNAME_CHARS` is ordered by frequency) [`common_surname`] admits.
 const COMMON_SURNAMES: usize = 30;
@@ -3657,6 +3689,45 @@ fn common_surname(name: &str) -> bool {
 /// (`국세청`, `팀장`, `회의록`, `붙임`, `결재, 협조`) that a looser test takes for names.
 fn mail_name(w: &str) -> bool {
     common_surname(w) && w.chars().count() == 3 && person_ko_ok(w)
+}
+
+/// Where the next name of a list starts after a name that ends at `i`: past `,` or `;`, a middle dot (`·`, `ㆍ`,
+/// blanks around it allowed) or ` 및 ` (`김민수 및 이영희`), and the blanks after.
+fn next_listed(hay: &str, i: usize) -> Option<usize> {
+    let rest = hay.get(i..)?;
+    let after = match rest.strip_prefix([',', ';']) {
+        Some(r) => r,
+        None => {
+            let r = rest.trim_start_matches(' ');
+            match r.strip_prefix(['·', 'ㆍ']) {
+                Some(r) => r,
+                None if r.len() < rest.len() => r.strip_prefix("및 ")?,
+                None => return None,
+            }
+        }
+    };
+    Some(hay.len() - after.trim_start_matches(' ').len())
+}
+
+/// Whether a name that ends at `i` is followed by the others it stands for (`김민수 외 2명`, `김민수 외 다수`,
+/// `김민수 등 3명`): ` 외` or ` 등` as a word of its own.
+fn others_after(hay: &str, i: usize) -> bool {
+    let rest = hay.get(i..).unwrap_or_default();
+    [" 외", " 등"].iter().any(|w| {
+        rest.strip_prefix(w)
+            .is_some_and(|r| r.chars().next().is_none_or(|c| !is_hangul_syllable(c)))
+    })
+}
+
+/// Whether a word before a name is a department (`인사팀`, `고객지원센터`, `전략기획실`, `학생처`): a team, centre,
+/// division, group, office or bureau word that is itself no name (`김민실` is one).
+fn department(w: &str) -> bool {
+    let n = w.chars().count();
+    (2..=8).contains(&n)
+        && ["팀", "센터", "본부", "그룹", "실", "처"]
+            .iter()
+            .any(|x| w.ends_with(x) && w.len() > x.len())
+        && !ko_name(w)
 }
 
 /// Where a label's value starts after its `:` at `colon`: past at most seven blanks and quotes.
