@@ -2407,6 +2407,26 @@ pub(crate) const PERSON_STOPLIST: &[&str] = &[
     "위택스",
     "내부",
     "결재",
+    // Report words that a topic label (`담당자는 사항이 …`) or a title (`예산 고객`) puts where a name goes.
+    "상황",
+    "사항",
+    "예산",
+    "추가",
+    "위해",
+    "정리",
+    "공유",
+    "주에",
+    "검토",
+    "요청",
+    "결과",
+    "일정",
+    "자료",
+    "보고",
+    "분석",
+    "점검",
+    "절차",
+    "개선",
+    "제출",
 ];
 
 /// Detectors found by anchored code scanners instead of the regex union (their regexes would start with a broad class

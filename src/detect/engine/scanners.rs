@@ -4221,9 +4221,13 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
         return false;
     }
     if n == 3 {
-        // A stop word plus a particle (`이번에`, `정보를`). Not 은 and 이: they end many given names, and
-        // 이하은, 이상은, 유지은, 최고은, 이하이 are names far more often than 이하 + 은.
-        if stop_word(syllables(0, 2)) && PARTICLES.contains(&last) && !matches!(last, '은' | '이')
+        // A stop word plus a particle (`이번에`, `정보를`). 은 and 이 only where they can be particles (after a
+        // final consonant: `상황은`, `사항이`, never `부하은`) and not after a common surname: they end many given
+        // names, and 이상은, 유지은, 최고은 are names far more often than 이상 + 은.
+        if stop_word(syllables(0, 2))
+            && PARTICLES.contains(&last)
+            && (!matches!(last, '은' | '이')
+                || (has_final_consonant(syl[1]) && !common_surname(name)))
         {
             return false;
         }
@@ -4233,6 +4237,12 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
         }
     }
     true
+}
+
+/// Whether a Hangul syllable ends in a final consonant (받침: `황`, `항`, not `하`), which decides the particle
+/// after it (`은`/`이` after one, `는`/`가` after none).
+fn has_final_consonant(c: char) -> bool {
+    is_hangul_syllable(c) && (u32::from(c) - 0xAC00) % 28 != 0
 }
 
 /// A role label's colon heading a line of dialogue, not a name field (`상담원: 성함이 어떻게 되세요?`, `수신: 우선
@@ -4384,6 +4394,21 @@ mod tests {
             let t = not.find(|c: char| c.is_ascii_digit()).unwrap();
             assert!(!label_may_end_before(not.as_bytes(), t), "{not}");
         }
+    }
+
+    #[test]
+    fn final_consonants_decide_the_particle() {
+        for c in ['황', '항', '상', '각', '힣'] {
+            assert!(has_final_consonant(c), "{c}");
+        }
+        for c in ['하', '가', '보', '히', 'a', '1'] {
+            assert!(!has_final_consonant(c), "{c}");
+        }
+        // A stop word and a particle that fits it is the word; one that cannot follow it is a name.
+        assert!(!person_ko_ok("상황은"));
+        assert!(!person_ko_ok("사항이"));
+        assert!(person_ko_ok("부하은"));
+        assert!(person_ko_ok("이상은"));
     }
 
     #[test]
