@@ -20,7 +20,7 @@ use super::builtin::{
 };
 use super::config::{DetectConfig, ValidatorKind};
 use super::entity::{Entity, BUILTIN_ENTITIES};
-use super::normalize::{fold_str, Normalized};
+use super::normalize::{fold_str, has_final_consonant, Normalized};
 use super::validate::{self, digits_into, RrnShape};
 use super::{DetectError, Finding};
 

@@ -56,6 +56,13 @@ const L_COUNT: u32 = 19;
 const V_COUNT: u32 = 21;
 const T_COUNT: u32 = 28;
 
+/// Whether a precomposed Hangul syllable ends in a final consonant (받침: `황`, `항`, not `하`), which decides the
+/// particle after it (`은`/`이` after one, `는`/`가` after none). `false` for any other character.
+pub(crate) fn has_final_consonant(c: char) -> bool {
+    let u = u32::from(c);
+    (S_BASE..S_BASE + L_COUNT * V_COUNT * T_COUNT).contains(&u) && (u - S_BASE) % T_COUNT != 0
+}
+
 /// The JSON escape at the start of `s` (which begins with `\\`) and its length: `\"`, `\/`, `\uXXXX` (a surrogate
 /// pair as one character). `None` for other escapes, including `\\` (the caller skips both bytes).
 pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {

@@ -2011,8 +2011,12 @@ fn first_cell(line: &[u8], sep: u8) -> (usize, usize) {
 
 /// A Korean name on its own: a surname first, then [`person_ko_ok`].
 fn ko_name(name: &str) -> bool {
-    (name.chars().next().is_some_and(|c| SURNAMES.contains(c)) || two_syllable_surname_first(name))
-        && person_ko_ok(name)
+    surname_first(name) && person_ko_ok(name)
+}
+
+/// Whether `s` starts with a surname, of one syllable or of two (`남궁`).
+fn surname_first(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| SURNAMES.contains(c)) || two_syllable_surname_first(s)
 }
 
 /// Whether a cell of a name column is an English name the column's vote counts for: [`person_en_ok`],
@@ -3559,7 +3563,10 @@ fn reference_tail(hay: &str, e: usize) -> Option<usize> {
     let blanks = |t: &str| t.bytes().take(3).take_while(|&c| c == b' ').count();
     let inner = hay.get(open + 1..)?;
     let pad = blanks(inner);
-    let body = &inner[pad.min(2)..];
+    if pad > 2 {
+        return None;
+    }
+    let body = &inner[pad..];
     let word: usize = body
         .chars()
         .take(10)
@@ -4239,12 +4246,6 @@ pub(super) fn person_ko_ok(name: &str) -> bool {
     true
 }
 
-/// Whether a Hangul syllable ends in a final consonant (받침: `황`, `항`, not `하`), which decides the particle
-/// after it (`은`/`이` after one, `는`/`가` after none).
-fn has_final_consonant(c: char) -> bool {
-    is_hangul_syllable(c) && (u32::from(c) - 0xAC00) % 28 != 0
-}
-
 /// A role label's colon heading a line of dialogue, not a name field (`상담원: 성함이 어떻게 되세요?`, `수신: 우선
 /// 확인해 볼게요`, `신청인: 방금 보냈습니다`): the label ends at a colon between `s` (its start) and the name-shaped
 /// word `ns..ne`, and on the word's line another word follows it (after a particle or ending, `서명이 필요합니다`,
@@ -4330,9 +4331,7 @@ pub(super) fn person_after_label(t: &str) -> Option<(usize, usize)> {
     ];
     let run = &t[start..];
     // A surname first (`통계청`, `토스` are no names): one test for every length tried below.
-    if !(run.chars().next().is_some_and(|c| SURNAMES.contains(c))
-        || two_syllable_surname_first(run))
-    {
+    if !surname_first(run) {
         return None;
     }
     // Every char of the run is a 3-byte Hangul syllable.
@@ -4377,10 +4376,9 @@ mod tests {
             for sep in ["", " ", ": ", ":", " # ", "="] {
                 let text = format!("앞 {l}{sep}2127364821");
                 let t = text.len() - 10;
-                // A label of one or two letters (`T`, `Ph`) is a label only
-                // with its colon; bare, it is any word's last letters.
-                // The gate may still let it through when a longer label ends
-                // in the same letter; the phone label test then refuses it.
+                // A label of one or two letters (`T`, `Ph`) is a label only with its colon; bare, it is any word's
+                // last letters. The gate may still let it through when a longer label ends in the same letter; the
+                // phone label test then refuses it.
                 let short = l.len() <= SHORT_LABEL && l.is_ascii();
                 if !short || sep.starts_with(':') {
                     assert!(label_may_end_before(text.as_bytes(), t), "{text}");
