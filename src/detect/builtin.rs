@@ -649,8 +649,7 @@ pub(crate) fn patterns() -> Vec<Pattern> {
     // column). Whether it fills its cell, and what the separator is, `Engine::table_names` decides.
     let table_end = r#""? *(?:[|\t,]|\r?\n|\z)"#;
     // A role label may carry `명` (`담당자명`, `예금주명`, `신청인명`: columns of names).
-    let ko_labels =
-        "(?:성명|이름|성함|고객명|환자명|예금주|수신인|신청인|작성자|담당자|지원자|피보험자|보호자|상담원|상담사|사원명|직원명|주치의)명?";
+    let ko_labels = format!("(?:{})명?", PERSON_LABELS.join("|"));
     let person_table = format!("(?:{ko_labels}){table_end}");
     // English name columns (`Name`, `Full Name`, `Customer Name`, …, and the name parts `First Name`, `last_name`,
     // `Surname`): the match starts at the `Name` trigger; the qualifier before it is checked in `Engine::table_names`.
@@ -1374,6 +1373,32 @@ pub(crate) fn patterns() -> Vec<Pattern> {
         p!("us_ssn", E::UsSsn, r"[0-9]{9}", 0.25, C::Ssn, B::Number),
     ]
 }
+
+/// Labels a Korean name follows in forms, tables and prose (`성명: 김민수`, `| 성명 |` over a column of names,
+/// `담당자 김민수`, `대표자 김민수`): the regex union's label alternatives, each also with `명` (`담당자명`). With a colon
+/// the colon scanner reads them as well ([`PERSON_COLON_LABELS`]' strong labels), for what the regex does not: a
+/// department before the name and a list after it (`담당자: 영업팀 김민수, 이영희`).
+pub(crate) const PERSON_LABELS: &[&str] = &[
+    "성명",
+    "이름",
+    "성함",
+    "고객명",
+    "환자명",
+    "예금주",
+    "수신인",
+    "신청인",
+    "작성자",
+    "담당자",
+    "지원자",
+    "피보험자",
+    "보호자",
+    "상담원",
+    "상담사",
+    "사원명",
+    "직원명",
+    "주치의",
+    "대표자",
+];
 
 /// Form labels a Korean name follows after a colon, besides the regex's (`성명`, `이름`, `담당자`, …): delivery,
 /// booking, contract, mail and school forms. `(label, strong)`: after a weak label, which also opens dialogue lines
@@ -2672,6 +2697,7 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("보호자", 0),
     ("상담원", 0),
     ("상담사", 0),
+    ("대표자", 0),
     ("서울", 0),
     ("부산", 0),
     ("대구", 0),

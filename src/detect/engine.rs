@@ -3813,6 +3813,16 @@ fn check(
             if scanners::dialogue_after_label(hay, s, s + ns, s + ne) {
                 return None;
             }
+            // After a label and blanks alone (`담당자 김민수`, not `담당자: …` or `이름은 …`), a two-syllable word is far
+            // more often a noun (`담당자 조치`, `대표자 변경`, `성명 발표`) than a name with a one-syllable given name.
+            let lead = &t[..ns];
+            let label_end = lead.trim_end_matches(' ').len();
+            if label_end < lead.len()
+                && scanners::person_label(lead.as_bytes(), label_end).is_some_and(|(l, _)| l == 0)
+                && ne - ns == 6
+            {
+                return None;
+            }
             // The labels that also head prose (`주치의 제도 안내`, `직원명 목록`) take a name without an operator only
             // as a full three-syllable name where a field ends after it: the line's end, a wide gap or a separator
             // (`사원명 박지훈  사번 …`).

@@ -481,6 +481,7 @@ impl Engine {
             })
         };
         let Some((label_start, kind)) = found(builtin::PERSON_COLON_LABELS)
+            .or_else(|| person_label(b, end))
             .or_else(|| spaced_label(hay, end))
             .map(|(s, strong)| {
                 (
@@ -1292,20 +1293,28 @@ pub(super) fn column_header(
 const MARKDOWN_CELL_PAD: usize = 4;
 
 /// Whether `s..e` fills a cell of a Markdown table row (`| 김민수 | 010-… |`: a `|` on each side, past at most
-/// [`MARKDOWN_CELL_PAD`] blanks): `Some` with its line (`line_at`) and the number of `|` on it before the cell (its
-/// column, counting a leading `|` as the first).
+/// [`MARKDOWN_CELL_PAD`] blanks; a table without outer pipes, `John | 212-736-4821`, has the line's start or end on
+/// one side): `Some` with its line (`line_at`) and the number of `|` on it before the cell (its column, counting a
+/// leading `|` as the first).
 fn markdown_cell(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
     let pad = |c: &u8| matches!(c, b' ' | b'\t');
     let before = b[..s]
         .iter()
         .rev()
         .take(MARKDOWN_CELL_PAD + 1)
-        .position(|c| !pad(c))?;
+        .position(|c| !pad(c))
+        .or_else(|| (s <= MARKDOWN_CELL_PAD).then_some(s))?;
     let after = b[e..]
         .iter()
         .take(MARKDOWN_CELL_PAD + 1)
-        .position(|c| !pad(c))?;
-    if b[s - before - 1] != b'|' || b[e + after] != b'|' {
+        .position(|c| !pad(c))
+        .or_else(|| (b.len() - e <= MARKDOWN_CELL_PAD).then_some(b.len() - e))?;
+    let left = (s - before).checked_sub(1).map(|i| b[i]);
+    let right = b.get(e + after).copied();
+    let (left_pipe, right_pipe) = (left == Some(b'|'), right == Some(b'|'));
+    let left_ok = left_pipe || matches!(left, None | Some(b'\n'));
+    let right_ok = right_pipe || matches!(right, None | Some(b'\n' | b'\r'));
+    if !(left_ok && right_ok && (left_pipe || right_pipe)) {
         return None;
     }
     let (ls, le) = line_at(b, s)?;
@@ -3356,7 +3365,24 @@ fn strict_phone_shape(d: &[u8]) -> bool {
         ([3, 3, 4], Some(b'2'..=b'9'))
             | ([1, 3, 3, 4], Some(b'1'))
             | ([2 | 3, 3 | 4, 4] | [4 | 5, 6] | [10 | 11], Some(b'0'))
-    )
+    ) || match (&groups[..n], d) {
+        ([10], _) => nanp_digits(d),
+        ([11], [b'1', rest @ ..]) => nanp_digits(rest),
+        _ => false,
+    }
+}
+
+/// Ten unseparated digits that can only be a North American number (`2127364821`): an area code that is in service
+/// (first digit 2–9, not a reserved `N9X` code), an exchange starting 2–9, and not a date and hour (`2024031512`
+/// reads as 2024-03-15 12h, which an area code `20X` with such an exchange would also be).
+fn nanp_digits(d: &[u8]) -> bool {
+    let [a, b, _, x, m1, m2, d1, d2, _, _] = *d else {
+        return false;
+    };
+    let month = (m1.wrapping_sub(b'0')) * 10 + m2.wrapping_sub(b'0');
+    let day = (d1.wrapping_sub(b'0')) * 10 + d2.wrapping_sub(b'0');
+    let dated = a == b'2' && b == b'0' && (1..=12).contains(&month) && (1..=31).contains(&day);
+    (b'2'..=b'9').contains(&a) && b != b'9' && (b'2'..=b'9').contains(&x) && !dated
 }
 
 /// The phone number starting at `t` after a phone label (`Phone: (212) 736-4821`, `Cell: 2127364821`, `UK mobile 07700
@@ -3912,6 +3938,23 @@ fn label_last_syllable(last: &str) -> bool {
             | "니"
             | "조"
     )
+}
+
+/// A label of [`builtin::PERSON_LABELS`] ending at `end`, also with `명` after it (`담당자명`): its start, as a strong
+/// label. The regex union reads the first name after it; the colon scanner reads it again for a department before
+/// the name and a list after it (the same first name twice is one finding after overlaps are resolved).
+pub(super) fn person_label(b: &[u8], end: usize) -> Option<(usize, bool)> {
+    let before = &b[..end];
+    let before = before.strip_suffix("명".as_bytes()).unwrap_or(before);
+    builtin::PERSON_LABELS.iter().find_map(|l| {
+        if b[..end].ends_with(l.as_bytes()) {
+            Some((end - l.len(), true))
+        } else {
+            before
+                .ends_with(l.as_bytes())
+                .then(|| (before.len() - l.len(), true))
+        }
+    })
 }
 
 /// Name labels that forms align by spacing their syllables out (`성    명:`, `이  름:`, `성 명 :`); as written
@@ -4759,11 +4802,18 @@ mod tests {
         assert!(strict_phone_shape(b"01012345678") && strict_phone_shape(b"1-415-555-0132"));
         assert!(!strict_phone_shape(b"1523400") && !strict_phone_shape(b"2024-0315"));
         assert!(!strict_phone_shape(b"14.0.1234") && !strict_phone_shape(b"1501-1502"));
+        // Ten unseparated digits: a North American number only.
+        assert!(strict_phone_shape(b"2127364821") && strict_phone_shape(b"12127364821"));
+        assert!(!strict_phone_shape(b"1234567890") && !strict_phone_shape(b"2024031512"));
+        assert!(!strict_phone_shape(b"2121234567") && !strict_phone_shape(b"2927364821"));
     }
 
     #[test]
     fn every_colon_label_passes_the_last_syllable_filter() {
         for (label, _) in builtin::PERSON_COLON_LABELS.iter().chain(KO_MAIL_LABELS) {
+            assert!(label_last_syllable(&label[label.len() - 3..]), "{label}");
+        }
+        for label in builtin::PERSON_LABELS {
             assert!(label_last_syllable(&label[label.len() - 3..]), "{label}");
         }
         for label in SPACED_LABELS {
