@@ -113,6 +113,8 @@ fn rejected_runs_stay_rejected_and_short_findings_after_them_are_still_found() {
         ("auth = ('", ""),
         ("HTTPBasicAuth('u', ", ""),
         ("받는 사람: ", ""),
+        ("Cc: x@y, ", ""),
+        ("참조:x@y;", ""),
         ("Secret//", "a"),
         ("Secret//x-", "a"),
         ("\\uac00", ""),

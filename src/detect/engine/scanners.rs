@@ -444,7 +444,12 @@ impl Engine {
             };
             if kind == EnLabel::Mail {
                 let vs = value_start(b, colon);
-                if hangul_run_end(hay, vs, 1) > vs {
+                let hangul = hangul_run_end(hay, vs, 1) > vs;
+                if !hangul {
+                    self.en_colon_label(hay, end - label.len(), kind, colon, groups, out);
+                }
+                // Korean names first, or after addresses (`Cc: John Smith <john@acme.com>; 이영희`).
+                if hangul || address_item_end(b, vs).is_some() {
                     self.ko_label_value(
                         p,
                         hay,
@@ -454,8 +459,8 @@ impl Engine {
                         groups,
                         out,
                     );
-                    return;
                 }
+                return;
             }
             self.en_colon_label(hay, end - label.len(), kind, colon, groups, out);
             return;
@@ -522,6 +527,15 @@ impl Engine {
     ) {
         let b = hay.as_bytes();
         let mut ns = value_start(b, colon);
+        if kind == KoLabel::List {
+            // A mail header's items that are addresses before the first Korean name (`Cc: jane@acme.com, 김민수`).
+            for _ in 0..MAX_LISTED_NAMES {
+                match address_item_end(b, ns).and_then(|e| next_listed(hay, e)) {
+                    Some(next) => ns = next,
+                    None => break,
+                }
+            }
+        }
         let mut run = hangul_run_end(hay, ns, 8);
         // A kinship word before the name (`비상연락처: 배우자 김수연`, `보호자: 남편 윤재석`).
         if b.get(run) == Some(&b' ') && builtin::KINSHIP.contains(&&hay[ns..run]) {
@@ -593,11 +607,23 @@ impl Engine {
                     _ => break,
                 }
             }
+            // A mail header's address after the name (`김민수 <minsu@acme.co.kr>; 이영희`).
+            if kind == KoLabel::List {
+                i = angle_address_end(b, i).unwrap_or(i);
+            }
             // Mail headers and address fields separate names with `;` too (`Cc: 이영희; 박지훈`, `받는 사람: 김민수;
             // 이영희`), lists in Korean prose with a middle dot or `및` (`김민수·이영희`, `김민수 및 이영희`).
             let Some(i) = next_listed(hay, i) else {
                 break;
             };
+            // A mail header's item that is an address, or an English name with one, is passed over (`참조: 김민수,
+            // jane@acme.com, 박지훈`, `Cc: 김민수, John Smith <john@acme.com>, 이영희`).
+            if kind == KoLabel::List {
+                if let Some(e) = address_item_end(b, i) {
+                    at = e;
+                    continue;
+                }
+            }
             let end = hangul_run_end(hay, i, 5);
             let ends = matches!(
                 b.get(end),
@@ -3763,6 +3789,40 @@ fn next_listed(hay: &str, i: usize) -> Option<usize> {
         }
     };
     Some(hay.len() - after.trim_start_matches(' ').len())
+}
+
+/// Longest mail header item [`address_item_end`] and [`angle_address_end`] read: a display name and an address.
+const MAX_ADDRESS_ITEM: usize = 320;
+
+/// Where a mail header's item that starts at `i` and holds an address ends (at its `,` or `;`, or the line's end):
+/// `jane@acme.com`, `John Smith <john@acme.com>`, `"Park, Jane" <…>` up to its comma. `None` for an item without an
+/// `@`, longer than [`MAX_ADDRESS_ITEM`], or with a `:` (another label's: so no run of items is read from more than
+/// two colons, however many labels a hostile line repeats).
+fn address_item_end(b: &[u8], i: usize) -> Option<usize> {
+    let rest = b.get(i..(i + MAX_ADDRESS_ITEM).min(b.len()))?;
+    let k = rest
+        .iter()
+        .position(|&c| matches!(c, b',' | b';' | b'\n' | b'\r' | b':'))
+        .or_else(|| (i + rest.len() == b.len()).then_some(rest.len()))?;
+    if rest.get(k) == Some(&b':') {
+        return None;
+    }
+    memchr::memchr(b'@', &rest[..k]).map(|_| i + k)
+}
+
+/// Where a mail address in angle brackets after a name ends (`김민수 <minsu@acme.co.kr>`: after its `>`), if one
+/// starts at `i` past blanks, on the same line.
+fn angle_address_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    while b.get(j) == Some(&b' ') && j - i < 4 {
+        j += 1;
+    }
+    if b.get(j) != Some(&b'<') {
+        return None;
+    }
+    let rest = &b[j..(j + MAX_ADDRESS_ITEM).min(b.len())];
+    let close = rest.iter().position(|&c| matches!(c, b'>' | b'\n'))?;
+    (rest[close] == b'>' && memchr::memchr(b'@', &rest[..close]).is_some()).then_some(j + close + 1)
 }
 
 /// Whether a name that ends at `i` is followed by the others it stands for (`김민수 외 2명`, `김민수 외 다수`,
