@@ -2096,6 +2096,33 @@ fn secret_value_ok(v: &[u8], quoted: bool, working_directory: bool) -> bool {
         && (quoted || !code_expression(v))
 }
 
+/// Whether an assignment's key names a passphrase (`passphrase`, `ssh_key_passphrase`, `GPG_PASSPHRASE`).
+fn passphrase_key(keyword: &str) -> bool {
+    keyword.len() >= 10
+        && keyword.as_bytes()[keyword.len() - 10..].eq_ignore_ascii_case(b"passphrase")
+}
+
+/// Whether a quoted value is a passphrase of words (`"correct horse battery staple"`): three to eight lower-case
+/// words of 2–12 letters, one space or hyphen between them, none a prompt's or placeholder's word (`enter your
+/// passphrase here`). A password's rules want a digit in a value with spaces; a passphrase's words are its strength.
+fn diceware(v: &[u8]) -> bool {
+    const PROMPT: [&[u8]; 6] = [b"your", b"enter", b"here", b"the", b"type", b"please"];
+    let mut words = 0;
+    for w in v.split(|&c| c == b' ' || c == b'-') {
+        if !(2..=12).contains(&w.len())
+            || !w.iter().all(u8::is_ascii_lowercase)
+            || PROMPT.contains(&w)
+        {
+            return false;
+        }
+        words += 1;
+    }
+    (3..=8).contains(&words)
+        && !DUMMY_SECRET_WORDS
+            .iter()
+            .any(|d| v.windows(d.len()).any(|x| x == *d))
+}
+
 /// A key-shaped placeholder from a template, not a key: `ghp_xxxxxxxx…`, `AKIAXXXXXXXXXXXXXXXX`,
 /// `xoxb-your-token-here`, `sk-ant-api03-....`. Random keys hold none of these runs (four `x` in a row, `your-`/`your_`,
 /// `-here`/`_here`) except by a chance far below one in a million per key. AWS's documented `AKIAIOSFODNN7EXAMPLE` is
@@ -2554,7 +2581,36 @@ fn code_parameter(keyword: &[u8], v: &[u8], call: bool) -> bool {
     let parameter = name > 0
         && !v[0].is_ascii_digit()
         && matches!(v.get(name), None | Some(b':' | b'=' | b',' | b')'));
-    parameter && (call || v[..name].eq_ignore_ascii_case(keyword))
+    parameter && (call || v[..name].eq_ignore_ascii_case(keyword) || names_a(&v[..name], keyword))
+}
+
+/// Whether identifier `name` is a variable named after `keyword`: the keyword is its last word, after `_` or in
+/// camel case (`dbPassword`, `DB_PASSWORD`, `userApiKey` for `password`, `api_key`). `MyPassword` is no value then;
+/// a literal password in code is quoted.
+fn names_a(name: &[u8], keyword: &[u8]) -> bool {
+    // The keyword's own spelling decides nothing: `apiKey` names `myApiKey` and `MY_API_KEY`.
+    let mut word = keyword.iter().rev().filter(|&&c| c != b'_' && c != b'-');
+    let mut i = name.len();
+    loop {
+        match word.next() {
+            None => break,
+            Some(k) => {
+                while i > 0 && name[i - 1] == b'_' {
+                    i -= 1;
+                }
+                if i == 0 || !name[i - 1].eq_ignore_ascii_case(k) {
+                    return false;
+                }
+                i -= 1;
+            }
+        }
+    }
+    // What is left before the keyword ends in `_`, or in a lower-case letter or digit before its capital.
+    i > 0
+        && (name[i - 1] == b'_'
+            || (name[i].is_ascii_uppercase()
+                && (name[i - 1].is_ascii_lowercase() || name[i - 1].is_ascii_digit())))
+        && name[..i].iter().any(|&c| c != b'_')
 }
 
 /// Whether the dotted number at `s` is a product token's version (`Chrome/124.0.6367.1`, `Safari/537.36`): right
@@ -3377,7 +3433,21 @@ fn check(
         .then_some((None, s, e, base)),
         Check::Card => {
             let mut d = [0u8; 19];
-            let n = digits_into(cand, &mut d)?;
+            let mut n = digits_into(cand, &mut d)?;
+            let (mut cand, mut e) = (cand, e);
+            // 4-4-4-4-3 that fails Luhn: a 16-digit card with three more digits after it (`… 1111 123`, a CVV).
+            if n == 19 && !validate::luhn(cand) {
+                let cut = cand.iter().rposition(|c| !c.is_ascii_digit())?;
+                let cut = cut + 1
+                    - cand[..=cut]
+                        .iter()
+                        .rev()
+                        .take_while(|c| !c.is_ascii_digit())
+                        .count();
+                cand = &cand[..cut];
+                e = s + cut;
+                n = 16;
+            }
             // A digit run in a URL's path (`https://o1.ingest.sentry.io/4504123456789`) is an id of the site's.
             let in_url = cand.iter().all(u8::is_ascii_digit)
                 && s > 0
@@ -3537,6 +3607,12 @@ fn check(
             }
             let (ve, quoted) = assignment_value_end(bytes, vs, e);
             let v = bytes.get(vs..ve)?;
+            // `("key", "v")` quotes both strings; after a quoted keyword word and a comma, an unquoted value is the
+            // next key of a literal (`{ user: 'token', password: '…' }`), and the password after it is a match of
+            // its own.
+            if !quoted && op == Some(',') {
+                return None;
+            }
             if !quoted
                 && (code_parameter(keyword.as_bytes(), v, op == Some('('))
                     || (op == Some(':') && (type_annotation(v) || yaml_tag(v))))
@@ -3547,12 +3623,42 @@ fn check(
                 v,
                 quoted,
                 keyword.ends_with("PWD") || keyword.ends_with("pwd"),
-            ) || (!quoted
+            ) || (quoted && passphrase_key(keyword) && diceware(v))
+                || (!quoted
                 // An unterminated quote (`password = "unterminated`) opens no value.
                 && !matches!(vs.checked_sub(1).map(|i| bytes[i]), Some(b'"' | b'\''))
                 && password_key(keyword)
                 && plain_password(v)))
             .then_some((None, vs, ve, base))
+        }
+        Check::SqlPassword => {
+            // The value is the match's last item: a quoted string, or after `IDENTIFIED BY` a bare word.
+            let t = hay.get(s..e)?.as_bytes();
+            let (vs, ve, quoted) = match t.last() {
+                Some(&q @ (b'\'' | b'"')) => {
+                    let open = t[..t.len() - 1].iter().rposition(|&c| c == q)?;
+                    (s + open + 1, e - 1, true)
+                }
+                _ => (s + t.iter().rposition(|&c| c == b' ')? + 1, e, false),
+            };
+            // `IDENTIFIED BY` in SQL follows `CREATE USER`/`ALTER ROLE …` on its line; in prose (`identified by
+            // 'customer_id'`) it does not.
+            if t[0].eq_ignore_ascii_case(&b'i') {
+                let from = s.saturating_sub(160);
+                let line = bytes[from..s]
+                    .iter()
+                    .rposition(|&c| c == b'\n')
+                    .map_or(from, |i| from + i + 1);
+                let sql = bytes[line..s].windows(5).any(|w| {
+                    (w[1..].eq_ignore_ascii_case(b"user") || w[1..].eq_ignore_ascii_case(b"role"))
+                        && !w[0].is_ascii_alphanumeric()
+                });
+                if !sql {
+                    return None;
+                }
+            }
+            let v = bytes.get(vs..ve)?;
+            secret_value_ok(v, quoted, false).then_some((None, vs, ve, base))
         }
         Check::Credential => {
             let t = hay.get(s..e)?;
@@ -3747,6 +3853,8 @@ fn check(
                 Entity::KrHealthInsurance
             } else if (has(Group::Bank) || (has(Group::Post) && !has(Group::Order)))
                 && (10..=16).contains(&n)
+                // `AWS account 123456789012`, `account id 123456789012`: the cloud account's id.
+                && !(has(Group::Cloud) && n == 12 && cand.len() == 12)
             {
                 Entity::KrBankAccount
             } else {
@@ -4587,6 +4695,32 @@ fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_variable_named_after_the_keyword_is_no_value() {
+        for (name, kw) in [
+            ("dbPassword", "password"),
+            ("DB_PASSWORD", "password"),
+            ("userPassword", "Password"),
+            ("myApiKey", "apiKey"),
+            ("MY_API_KEY", "api_key"),
+            ("db2Password", "password"),
+            ("slack_token", "token"),
+        ] {
+            assert!(names_a(name.as_bytes(), kw.as_bytes()), "{name} / {kw}");
+        }
+        for (name, kw) in [
+            ("password", "password"),
+            ("_password", "password"),
+            ("xpassword", "password"),
+            ("Xk9password", "password"),
+            ("hunter2", "password"),
+            ("word", "password"),
+            ("P4ssw0rd", "password"),
+        ] {
+            assert!(!names_a(name.as_bytes(), kw.as_bytes()), "{name} / {kw}");
+        }
+    }
 
     /// The keyword hits of `text` as one overlapping aho-corasick search of the whole text reports them (no
     /// stretches, no extensions), with the same word-boundary rule for ASCII keywords.
