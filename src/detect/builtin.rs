@@ -782,8 +782,10 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             "marking.banner",
             E::ClassificationMarking,
             // `CONTROLLED UNCLASSIFIED INFORMATION` (CUI spelled out) and `FOR OFFICIAL USE ONLY` / `FOUO`, the US
-            // dissemination control CUI replaced (the `OFFICIAL` trigger reaches four bytes back for `FOR `).
-            r"COSMIC {1,3}TOP {1,3}SECRET|TOP {1,3}SECRET|NATO (?:SECRET|CONFIDENTIAL|RESTRICTED)|OFFICIAL[- ]SENSITIVE|UK EYES ONLY|CONTROLLED UNCLASSIFIED INFORMATION|(?:FOR )?OFFICIAL USE ONLY|FOUO",
+            // dissemination control CUI replaced (the `OFFICIAL` trigger reaches four bytes back for `FOR `); the
+            // EU's `EU RESTRICTED` … `EU TOP SECRET` (the English half of `RESTREINT UE/EU RESTRICTED`) and `UK TOP
+            // SECRET` (their triggers reach three bytes back for `EU `/`UK `).
+            r"COSMIC {1,3}TOP {1,3}SECRET|(?:UK )?TOP {1,3}SECRET|EU (?:TOP SECRET|SECRET|CONFIDENTIAL|RESTRICTED)|NATO (?:SECRET|CONFIDENTIAL|RESTRICTED)|OFFICIAL[- ]SENSITIVE|UK EYES ONLY|CONTROLLED UNCLASSIFIED INFORMATION|(?:FOR )?OFFICIAL USE ONLY|FOUO",
             0.9,
             C::None,
             B::Word
@@ -2570,14 +2572,14 @@ pub(crate) const PEM_FOOTER: &str = r"-----END[A-Z ]{0,24}PRIVATE KEY(?: BLOCK)?
 pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     // markings (ASCII: 11; portion marks start with `(`, found by the digit-run scanner)
     ("COSMIC", 0),
-    ("TOP ", 0),
+    ("TOP ", 3),
     ("NATO ", 0),
-    ("SECRET", 0),
-    ("CONFIDENTIAL", 0),
+    ("SECRET", 3),
+    ("CONFIDENTIAL", 3),
     ("STRICTLY", 0),
     ("Strictly ", 0),
     ("Confidential", 0),
-    ("RESTRICTED", 0),
+    ("RESTRICTED", 3),
     ("CUI", 0),
     ("CONTROLLED", 0),
     ("FOUO", 0),

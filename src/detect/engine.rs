@@ -2644,6 +2644,36 @@ fn version_suffix_before(bytes: &[u8], s: usize) -> bool {
     })
 }
 
+/// Whether the word at `s..e` stands between two rules alone on its line: at most one blank, then two to eight of the
+/// same `-`, `=` or `~` on each side (`-- SECRET --`, `==CONFIDENTIAL==`), nothing else on the line.
+fn ruled_banner(b: &[u8], s: usize, e: usize) -> bool {
+    let mut ls = s;
+    if ls > 0 && b[ls - 1] == b' ' {
+        ls -= 1;
+    }
+    let Some(&rule) = ls.checked_sub(1).map(|i| &b[i]) else {
+        return false;
+    };
+    if !matches!(rule, b'-' | b'=' | b'~') {
+        return false;
+    }
+    let left = b[..ls]
+        .iter()
+        .rev()
+        .take(9)
+        .take_while(|&&c| c == rule)
+        .count();
+    let mut le = e;
+    if b.get(le) == Some(&b' ') {
+        le += 1;
+    }
+    let right = b[le..].iter().take(9).take_while(|&&c| c == rule).count();
+    (2..=8).contains(&left)
+        && (2..=8).contains(&right)
+        && blank_before(b, ls - left)
+        && blank_after(b, le + right)
+}
+
 /// Whether a portion mark at `s` opens a portion: at the start of a line, after indentation or a list marker
 /// (`1.`, `2)`, `a.`, `-`, `*`, `•`), or after a label in capitals or Hangul and its colon at the start of a line
 /// (`SUBJECT: (TS) …`, `제목: (S) …`). Walks back over at most 40 bytes of its line.
@@ -3462,8 +3492,12 @@ fn check(
         }
         Check::License => (!number_label_before(hay, s)).then_some((None, s, e, base)),
         Check::Iban => {
-            // Lower case only after the word `IBAN` earlier on the line (`iban: de89 …`, `"iban":"gb29…"`).
-            if cand.first().is_some_and(u8::is_ascii_lowercase) && !iban_label_before(bytes, s) {
+            // Lower case only after the word `IBAN` earlier on the line (`iban: de89 …`, `"iban":"gb29…"`), or
+            // written in groups of four (`gb29 nwbk 6016 1331 9268 19`), which no word or code is.
+            if cand.first().is_some_and(u8::is_ascii_lowercase)
+                && !iban_label_before(bytes, s)
+                && cand.iter().filter(|&&c| c == b' ').count() < 3
+            {
                 return None;
             }
             let mut end = e;
@@ -4007,6 +4041,14 @@ fn check(
                 let w = w.trim_start_matches(' ');
                 w.contains(' ') && joiner(w).is_none()
             });
+            // `Dear Valued Partner,`: a word a salutation addresses opens no name.
+            if full.is_some_and(|w| {
+                scanners::addressed_not_named(
+                    w.trim_start_matches(' ').split(' ').next().unwrap_or(""),
+                )
+            }) {
+                return None;
+            }
             let t = if full.is_some() { &t[..t.len() - 1] } else { t };
             let said = said.map(|r| r.strip_suffix(',').filter(|_| full.is_some()).unwrap_or(r));
             let (cut, label) = match (said, t.find([':', '=', '：', '>'])) {
@@ -4175,6 +4217,10 @@ fn check(
                 )
                 && (matches!(word, b"CONFIDENTIAL" | b"RESTRICTED") || opens_portion(bytes, s - 1))
             {
+                return keep(base);
+            }
+            // A banner between rules of two or more `-`, `=` or `~` alone on its line (`-- SECRET --`, `== SECRET ==`).
+            if ruled_banner(bytes, s, e) {
                 return keep(base);
             }
             // Alone on its line, allowing Markdown emphasis or heading marks around it (`**SECRET**`, `# SECRET`)

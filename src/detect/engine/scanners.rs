@@ -904,7 +904,20 @@ impl Engine {
         let Some(ne) = en_name_end(b, at) else {
             return;
         };
-        if kind == EnLabel::Mail && !hay[ne..].starts_with(" <") {
+        // A mail header's name: before its address, or filling its line in a header block (`From: Rebecca
+        // Thompson` over `Sent: …`, Outlook's quoted header), or in a `cc:` list.
+        let line_end = matches!(b.get(ne), None | Some(b'\n' | b'\r'));
+        let mail_name = hay[ne..].starts_with(" <")
+            || (line_end && mail_header_block(b, label_start, ne))
+            || (matches!(b.get(ne), Some(b';' | b','))
+                && b[label_start..colon]
+                    .trim_ascii_end()
+                    .rsplit(|c| !c.is_ascii_alphabetic())
+                    .next()
+                    .is_some_and(|l| {
+                        l.eq_ignore_ascii_case(b"cc") || l.eq_ignore_ascii_case(b"bcc")
+                    }));
+        if kind == EnLabel::Mail && !mail_name {
             return;
         }
         let Some(f) = self.evaluate(hay, p, label_start, ne, groups) else {
@@ -912,14 +925,14 @@ impl Engine {
         };
         let mut at = f.end;
         out.push(f);
-        if kind != EnLabel::List {
+        if kind == EnLabel::One {
             return;
         }
         let Some(d) = self.detectors.get(p.detector) else {
             return;
         };
         for _ in 0..MAX_LISTED_NAMES {
-            if b.get(at) != Some(&b',') {
+            if !(b.get(at) == Some(&b',') || (kind == EnLabel::Mail && b.get(at) == Some(&b';'))) {
                 break;
             }
             at += 1;
@@ -2227,6 +2240,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Account",
     "Address",
     "Admin",
+    "Administrator",
     "Agency",
     "Agenda",
     "Air",
@@ -2239,6 +2253,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Api",
     "Applicable",
     "Application",
+    "Assistant",
     "Autumn",
     "Available",
     "Average",
@@ -2253,6 +2268,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Bucket",
     "Budget",
     "Build",
+    "Bureau",
     "Business",
     "Cable",
     "Cache",
@@ -2263,6 +2279,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Certificate",
     "Chair",
     "Charger",
+    "Chief",
     "City",
     "Client",
     "Cloud",
@@ -2272,14 +2289,19 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Code",
     "College",
     "Column",
+    "Commander",
     "Commit",
+    "Committee",
     "Company",
     "Config",
     "Container",
     "Content",
     "Controller",
+    "Coordinator",
     "Corp",
     "Corporation",
+    "Council",
+    "Counsel",
     "Count",
     "County",
     "Cover",
@@ -2296,16 +2318,19 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Department",
     "Deployment",
     "Dept",
+    "Deputy",
     "Description",
     "Desk",
     "Development",
     "Device",
+    "Director",
     "Directory",
     "Disable",
     "Disabled",
     "Division",
     "Docker",
     "Document",
+    "Duty",
     "Edition",
     "Email",
     "Empty",
@@ -2316,6 +2341,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Enterprise",
     "Error",
     "Example",
+    "Executive",
     "False",
     "Family",
     "Feature",
@@ -2377,6 +2403,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Migration",
     "Min",
     "Mini",
+    "Minister",
     "Misc",
     "Mode",
     "Model",
@@ -2391,6 +2418,9 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Null",
     "Number",
     "Office",
+    "Officer",
+    "Officers",
+    "Operations",
     "Option",
     "Optional",
     "Options",
@@ -2414,6 +2444,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Pool",
     "Port",
     "Premium",
+    "President",
     "Primary",
     "Pro",
     "Product",
@@ -2449,6 +2480,8 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Scheduler",
     "Schema",
     "School",
+    "Secretary",
+    "Section",
     "Sensor",
     "Series",
     "Server",
@@ -2462,6 +2495,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "Size",
     "Spring",
     "Sprint",
+    "Staff",
     "Staging",
     "Standard",
     "Start",
@@ -2508,6 +2542,7 @@ const EN_NOT_NAME_WORDS: &[&str] = &[
     "User",
     "Value",
     "Version",
+    "Watch",
     "Webhook",
     "Website",
     "Weekly",
@@ -2703,7 +2738,7 @@ pub(super) fn salutation_name_ok(w: &str) -> bool {
 }
 
 /// A word on [`SALUTATION_WORDS`] or [`EN_NOT_NAME_WORDS`]: what a salutation or a rank may precede that is no name.
-fn addressed_not_named(w: &str) -> bool {
+pub(super) fn addressed_not_named(w: &str) -> bool {
     SALUTATION_WORDS.binary_search(&w).is_ok() || EN_NOT_NAME_WORDS.binary_search(&w).is_ok()
 }
 
@@ -3207,6 +3242,16 @@ const PHONE_LABELS_EN: &[&str] = &[
     "call us on",
     "text me at",
     "reach me at",
+    "contact number",
+    "contact no",
+    // German, Dutch, Scandinavian, Italian and French labels (`Telefon: 030 12345678`, `Handy: 0171 1234567`,
+    // `Tél. : 01 42 68 53 00`).
+    "telefon",
+    "telefono",
+    "tél",
+    // The same decomposed (NFD: `e` and a combining acute accent, from macOS).
+    "te\u{301}l",
+    "handy",
     // Signature lines (`Office: 415-555-0199`, `Direct line: …`, `M: 415-555-0132`), from `FIRST_SIGNATURE_LABEL`
     // on: they also label amounts, builds, rooms and counts (`Office 16.0.17328.20124`, `Office: 1501-1502호`,
     // `Direct: 1523400`), so a number after them needs a phone's usual grouping (`strict_phone_shape`). A label of
@@ -3237,7 +3282,8 @@ const PHONE_LABELS_EN: &[&str] = &[
 /// them (`M: 917-362-4410`).
 const SHORT_LABEL: usize = 2;
 /// Index in [`PHONE_LABELS_EN`] of the first signature label.
-const FIRST_SIGNATURE_LABEL: usize = 24;
+const FIRST_SIGNATURE_LABEL: usize = 31;
+const _: () = assert!(PHONE_LABELS_EN[FIRST_SIGNATURE_LABEL].len() == 6); // `office`
 /// Per ASCII byte: the labels of [`PHONE_LABELS_EN`] that end in it (bit `i` for label `i`; they are lowercase).
 const PHONE_LABELS_EN_BY_LAST: [u64; 128] = {
     assert!(PHONE_LABELS_EN.len() <= 64);
@@ -3372,8 +3418,8 @@ fn phone_label_before(b: &[u8], t: usize) -> Option<bool> {
 
 /// A phone number's usual grouping, asked where a number's label or column is also used for other numbers (a
 /// signature label, a Markdown column): North American `415-555-0132`, `(415) 555-0132`, `415.555.0177` (and `1-` before
-/// it); a Korean or British national number starting with `0` (`010-1234-5678`, `02-555-1234`, `07700 900123`, or
-/// unseparated, 10 or 11 digits: `01012345678`). Not an amount, a count, a date, a build or a room (`1523400`,
+/// it); a Korean, British, Australian or French national number starting with `0` (`010-1234-5678`, `02-555-1234`,
+/// `07700 900123`, `0412 345 678`, `06 12 34 56 78`, or unseparated, 10 or 11 digits: `01012345678`). Not an amount, a count, a date, a build or a room (`1523400`,
 /// `20240315`, `2024-0315`, `14.0.1234`, `1501-1502`).
 fn strict_phone_shape(d: &[u8]) -> bool {
     let mut groups = [0usize; 6];
@@ -3391,6 +3437,8 @@ fn strict_phone_shape(d: &[u8]) -> bool {
         ([3, 3, 4], Some(b'2'..=b'9'))
             | ([1, 3, 3, 4], Some(b'1'))
             | ([2 | 3, 3 | 4, 4] | [4 | 5, 6] | [10 | 11], Some(b'0'))
+            // Australian mobile `0412 345 678`, French `06 12 34 56 78`.
+            | ([4, 3, 3] | [2, 2, 2, 2, 2], Some(b'0'))
     ) || match (&groups[..n], d) {
         ([10], _) => nanp_digits(d),
         ([11], [b'1', rest @ ..]) => nanp_digits(rest),
@@ -3916,6 +3964,17 @@ const EN_COLON_LABELS: &[(&str, EnLabel)] = &[
     ("plaintiff", EnLabel::One),
     ("defendant", EnLabel::One),
     ("witness", EnLabel::One),
+    ("reviewer", EnLabel::One),
+    ("approver", EnLabel::One),
+    ("manager", EnLabel::One),
+    ("line manager", EnLabel::One),
+    ("supervisor", EnLabel::One),
+    ("assignee", EnLabel::One),
+    ("reviewed by", EnLabel::One),
+    ("submitted by", EnLabel::One),
+    ("signed by", EnLabel::One),
+    ("reviewers", EnLabel::List),
+    ("approvers", EnLabel::List),
     ("attendees", EnLabel::List),
     ("participants", EnLabel::List),
     ("guests", EnLabel::List),
@@ -3927,6 +3986,32 @@ const EN_COLON_LABELS: &[(&str, EnLabel)] = &[
     ("bcc", EnLabel::Mail),
     ("reply-to", EnLabel::Mail),
 ];
+
+/// Whether the line holding `label_start..end` is in a mail header block: the line before or after it opens with
+/// another header label and its colon (`From:`, `Sent:`, `To:`, `Cc:`, `Subject:`, `Date:`).
+fn mail_header_block(b: &[u8], label_start: usize, end: usize) -> bool {
+    const HEADERS: [&[u8]; 6] = [b"from:", b"sent:", b"to:", b"cc:", b"subject:", b"date:"];
+    let opens = |l: &[u8]| {
+        HEADERS
+            .iter()
+            .any(|h| l.len() >= h.len() && l[..h.len()].eq_ignore_ascii_case(h))
+    };
+    let next = b[end..]
+        .iter()
+        .position(|&c| c == b'\n')
+        .map(|i| &b[end + i + 1..]);
+    if next.is_some_and(opens) {
+        return true;
+    }
+    let Some(prev_end) = b[..label_start].iter().rposition(|&c| c == b'\n') else {
+        return false;
+    };
+    let prev_start = b[..prev_end]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1);
+    opens(&b[prev_start..prev_end])
+}
 
 /// The end of two or three capitalised words at `at` (`Maria Lopez`, `Robert J. Chen`, `Jean-Luc O'Brien`, `JOHN SMITH`), one space
 /// between them; `None` when fewer than two.
