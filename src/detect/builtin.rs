@@ -1317,12 +1317,12 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Ssn,
             B::Number
         ),
-        // Spaced (`078 05 1120`): nine digits in 3-2-4 groups are common enough (amounts, codes) that only an SSN
-        // keyword (+0.3) reports them.
+        // Spaced (`078 05 1120`, also with spaced hyphens as forms print them, `468 - 20 - 1195`): nine digits in
+        // 3-2-4 groups are common enough (amounts, codes, ranges) that only an SSN keyword (+0.3) reports them.
         p!(
             "us_ssn",
             E::UsSsn,
-            r"[0-9]{3} [0-9]{2} [0-9]{4}",
+            r"[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{3} - [0-9]{2} - [0-9]{4}",
             0.25,
             C::Ssn,
             B::Number
