@@ -446,7 +446,18 @@ pub(crate) const KEYWORDS: &[(Group, &[&str])] = &[
     ),
     (
         Group::Version,
-        &["버전", "릴리스", "version", "ver", "release", "build"],
+        &[
+            "버전",
+            "릴리스",
+            "펌웨어",
+            "version",
+            "ver",
+            "release",
+            "build",
+            "firmware",
+            "upgrade",
+            "downgrade",
+        ],
     ),
     (Group::Post, &["우체국"]),
     (
