@@ -989,8 +989,9 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::Assignment,
             B::None
         ),
-        // SQL: MySQL's `CREATE USER … IDENTIFIED BY '…'` (in capitals: the trigger is `D BY`; also `IDENTIFIED WITH caching_sha2_password BY '…'`),
-        // Oracle's `IDENTIFIED BY tiger`, PostgreSQL's `WITH PASSWORD '…'` / `LOGIN PASSWORD '…'`.
+        // SQL: MySQL's `CREATE USER … IDENTIFIED BY '…'` (in capitals: the trigger is `D BY`; also `IDENTIFIED
+        // WITH caching_sha2_password BY '…'`), Oracle's `IDENTIFIED BY tiger`, PostgreSQL's `WITH PASSWORD '…'` /
+        // `LOGIN PASSWORD '…'`.
         p!(
             "secret.sql_password",
             E::SecretKey,

@@ -2077,11 +2077,7 @@ fn secret_value_ok(v: &[u8], quoted: bool, working_directory: bool) -> bool {
     // A filesystem path (`PWD=/home/kim/app`, `password_file: ~/pw.txt`) is not the secret.
     let path = v.starts_with(b"~/")
         || (v.first() == Some(&b'/') && (working_directory || v[1..].contains(&b'/')));
-    let dummy = || {
-        DUMMY_SECRET_WORDS
-            .iter()
-            .any(|d| v.windows(d.len()).any(|w| w.eq_ignore_ascii_case(d)))
-    };
+    let dummy = || holds_dummy_word(v);
     let words = v.split(|b| *b == b' ').filter(|w| !w.is_empty()).count();
     if words > 1 && (!quoted || !classes[2] || words > 4 || dummy()) {
         return false;
@@ -2117,10 +2113,14 @@ fn diceware(v: &[u8]) -> bool {
         }
         words += 1;
     }
-    (3..=8).contains(&words)
-        && !DUMMY_SECRET_WORDS
-            .iter()
-            .any(|d| v.windows(d.len()).any(|x| x == *d))
+    (3..=8).contains(&words) && !holds_dummy_word(v)
+}
+
+/// Whether `v` holds one of [`DUMMY_SECRET_WORDS`] in any case (`changeme`, `example`, `Password123`).
+fn holds_dummy_word(v: &[u8]) -> bool {
+    DUMMY_SECRET_WORDS
+        .iter()
+        .any(|d| v.windows(d.len()).any(|w| w.eq_ignore_ascii_case(d)))
 }
 
 /// A key-shaped placeholder from a template, not a key: `ghp_xxxxxxxx…`, `AKIAXXXXXXXXXXXXXXXX`,
@@ -2589,21 +2589,15 @@ fn code_parameter(keyword: &[u8], v: &[u8], call: bool) -> bool {
 /// a literal password in code is quoted.
 fn names_a(name: &[u8], keyword: &[u8]) -> bool {
     // The keyword's own spelling decides nothing: `apiKey` names `myApiKey` and `MY_API_KEY`.
-    let mut word = keyword.iter().rev().filter(|&&c| c != b'_' && c != b'-');
     let mut i = name.len();
-    loop {
-        match word.next() {
-            None => break,
-            Some(k) => {
-                while i > 0 && name[i - 1] == b'_' {
-                    i -= 1;
-                }
-                if i == 0 || !name[i - 1].eq_ignore_ascii_case(k) {
-                    return false;
-                }
-                i -= 1;
-            }
+    for k in keyword.iter().rev().filter(|&&c| c != b'_' && c != b'-') {
+        while i > 0 && name[i - 1] == b'_' {
+            i -= 1;
         }
+        if i == 0 || !name[i - 1].eq_ignore_ascii_case(k) {
+            return false;
+        }
+        i -= 1;
     }
     // What is left before the keyword ends in `_`, or in a lower-case letter or digit before its capital.
     i > 0
@@ -3466,14 +3460,14 @@ fn check(
             let mut n = digits_into(cand, &mut d)?;
             let (mut cand, mut e) = (cand, e);
             // 4-4-4-4-3 that fails Luhn: a 16-digit card with three more digits after it (`… 1111 123`, a CVV).
-            if n == 19 && !validate::luhn(cand) {
-                let cut = cand.iter().rposition(|c| !c.is_ascii_digit())?;
-                let cut = cut + 1
-                    - cand[..=cut]
-                        .iter()
-                        .rev()
-                        .take_while(|c| !c.is_ascii_digit())
-                        .count();
+            if n == 19 && !validate::luhn(cand) && !cand.iter().all(u8::is_ascii_digit) {
+                // Just past the 16th digit.
+                let cut = 1 + cand
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.is_ascii_digit())
+                    .nth(15)?
+                    .0;
                 cand = &cand[..cut];
                 e = s + cut;
                 n = 16;
@@ -3677,7 +3671,7 @@ fn check(
             };
             // `IDENTIFIED BY` in SQL follows `CREATE USER`/`ALTER ROLE …` on its line; in prose (`identified by
             // 'customer_id'`) it does not.
-            if t[0].eq_ignore_ascii_case(&b'i') {
+            if t[0] == b'I' {
                 let from = s.saturating_sub(160);
                 let line = bytes[from..s]
                     .iter()

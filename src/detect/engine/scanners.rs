@@ -3282,8 +3282,26 @@ const PHONE_LABELS_EN: &[&str] = &[
 /// them (`M: 917-362-4410`).
 const SHORT_LABEL: usize = 2;
 /// Index in [`PHONE_LABELS_EN`] of the first signature label.
-const FIRST_SIGNATURE_LABEL: usize = 31;
-const _: () = assert!(PHONE_LABELS_EN[FIRST_SIGNATURE_LABEL].len() == 6); // `office`
+const FIRST_SIGNATURE_LABEL: usize = {
+    // The index of `office`, so that a label added before it cannot shift the line.
+    let office = b"office";
+    let mut i = 0;
+    'labels: loop {
+        let l = PHONE_LABELS_EN[i].as_bytes();
+        i += 1;
+        if l.len() != office.len() {
+            continue;
+        }
+        let mut k = 0;
+        while k < l.len() {
+            if l[k] != office[k] {
+                continue 'labels;
+            }
+            k += 1;
+        }
+        break i - 1;
+    }
+};
 /// Per ASCII byte: the labels of [`PHONE_LABELS_EN`] that end in it (bit `i` for label `i`; they are lowercase).
 const PHONE_LABELS_EN_BY_LAST: [u64; 128] = {
     assert!(PHONE_LABELS_EN.len() <= 64);
@@ -3419,8 +3437,8 @@ fn phone_label_before(b: &[u8], t: usize) -> Option<bool> {
 /// A phone number's usual grouping, asked where a number's label or column is also used for other numbers (a
 /// signature label, a Markdown column): North American `415-555-0132`, `(415) 555-0132`, `415.555.0177` (and `1-` before
 /// it); a Korean, British, Australian or French national number starting with `0` (`010-1234-5678`, `02-555-1234`,
-/// `07700 900123`, `0412 345 678`, `06 12 34 56 78`, or unseparated, 10 or 11 digits: `01012345678`). Not an amount, a count, a date, a build or a room (`1523400`,
-/// `20240315`, `2024-0315`, `14.0.1234`, `1501-1502`).
+/// `07700 900123`, `0412 345 678`, `06 12 34 56 78`, or unseparated, 10 or 11 digits: `01012345678`). Not an amount,
+/// a count, a date, a build or a room (`1523400`, `20240315`, `2024-0315`, `14.0.1234`, `1501-1502`).
 fn strict_phone_shape(d: &[u8]) -> bool {
     let mut groups = [0usize; 6];
     let mut n = 0;
