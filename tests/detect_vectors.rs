@@ -227,3 +227,25 @@ fn vectors_nfd() {
         failures.join("\n")
     );
 }
+
+/// The same vectors through an engine with a custom regex detector (which matches none of them): such an engine runs
+/// the builtin union unanchored over the whole text instead of only at the trigger pass's candidates, so a builtin
+/// pattern whose matches the trigger pass would never try (a start no trigger literal or digit run reaches) shows up
+/// here as a vector found one way and missed the other.
+#[test]
+fn vectors_without_the_trigger_pass() {
+    let cfg: haetae::detect::DetectConfig =
+        toml::from_str("[[detectors]]\nid = \"NEVER_SEEN\"\npattern = 'QZXJ-[0-9]{9}-QZXJ'\n")
+            .unwrap();
+    let engine = Engine::new(&cfg).unwrap();
+    let mut failures = Vec::new();
+    for case in load() {
+        check_case(&engine, &case, &|s| s.to_owned(), &mut failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} vector(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -2776,6 +2776,13 @@ pub(crate) const TOKEN_START_TRIGGERS: &[&str] = &["eyJ"];
 /// type letter (1).
 pub(crate) const DIGIT_BACK: usize = 2;
 
+/// The checks of the patterns whose match may begin in the [`DIGIT_BACK`] bytes before a digit run and that no
+/// trigger literal reaches: only their first bytes are tried there. Every other pattern starts at a trigger
+/// (`AKIA`, `Q~`, `sk-`, …) or at the run itself; the Azure AD secret alone (`[A-Za-z0-9_~.]{3}[0-9]Q~…`, found
+/// from `Q~`) would otherwise make every letter, digit and `.` before a number worth a search (`version 2.3.1`:
+/// three searches at `2`, `.`, `3` for nothing).
+pub(crate) const DIGIT_LEAD_CHECKS: &[Check] = &[Check::Passport, Check::Iban];
+
 /// Regex equivalents of [`SCANNERS`], for baselines only (the engine uses anchored code instead).
 pub(crate) fn scanner_equivalents() -> Vec<(&'static str, String)> {
     vec![

@@ -14,9 +14,9 @@ use regex_automata::{Anchored, Input, MatchKind, PatternID};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::builtin::{
-    self, Boundary, Check, Group, BANNER_CONTROLS, BUILTIN_GROUPS, DIGIT_BACK, GIVEN_SYLLABLES,
-    KEYWORDS, PERSON_KEY_QUALIFIERS, PERSON_STOPLIST, PERSON_SUFFIXES, SCANNERS, SURNAME_CHARS,
-    TOKEN_START_TRIGGERS, TRIGGERS, TWO_SYLLABLE_SURNAMES,
+    self, Boundary, Check, Group, BANNER_CONTROLS, BUILTIN_GROUPS, DIGIT_BACK, DIGIT_LEAD_CHECKS,
+    GIVEN_SYLLABLES, KEYWORDS, PERSON_KEY_QUALIFIERS, PERSON_STOPLIST, PERSON_SUFFIXES, SCANNERS,
+    SURNAME_CHARS, TOKEN_START_TRIGGERS, TRIGGERS, TWO_SYLLABLE_SURNAMES,
 };
 use super::config::{DetectConfig, ValidatorKind};
 use super::entity::{Entity, BUILTIN_ENTITIES};
@@ -161,8 +161,8 @@ struct Triggers {
     len: Vec<usize>,
     /// Back-offset of each trigger literal; pattern ids `>= back.len()` are honorifics for the Korean-name scanner.
     back: Vec<usize>,
-    /// Bytes that can begin some pattern of the union (over-approximation): positions before a digit run are only
-    /// tried when they hold one.
+    /// Bytes that can begin a pattern of [`DIGIT_LEAD_CHECKS`] (over-approximation): positions before a digit run
+    /// are only tried when they hold one.
     lead: Box<[bool; 256]>,
     /// Pattern ids `>= dict_from` are dictionary term prefixes (merged dictionaries only).
     dict_from: usize,
@@ -898,7 +898,7 @@ impl Engine {
                 _ => None,
             };
             let mut lead = Box::new([false; 256]);
-            for p in &pats {
+            for p in pats.iter().filter(|p| DIGIT_LEAD_CHECKS.contains(&p.check)) {
                 for (l, f) in lead.iter_mut().zip(p.first.iter()) {
                     *l |= *f;
                 }
@@ -1336,14 +1336,7 @@ impl Engine {
         let pid = m.pattern().as_usize();
         if !cut_by(m.end(), span.end, hay.len()) {
             if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
-                // A URL credential's match ends past the `@` on the host's first byte, which may begin a finding of
-                // its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's end.
-                let end = match self.pats[pid].check {
-                    Check::Credential => f.end,
-                    // An address's unit (`, 102동 1503호`) lies past the match: its numbers are not candidates.
-                    Check::AddressUnit => f.end.max(m.end()),
-                    _ => m.end(),
-                };
+                let end = resume_after(&self.pats[pid], &f, m.end());
                 out.push(f);
                 let end = self
                     .partner(hay, &self.pats[pid], p, m.end(), groups, out)
@@ -1505,11 +1498,15 @@ impl Engine {
             }
             if !cut_by(e, end, bytes.len()) {
                 if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
+                    let end = resume_after(&self.pats[pid], &f, e);
                     out.push(f);
                     let end = self
                         .partner(hay, &self.pats[pid], s, e, groups, out)
-                        .map_or(e, |pe| pe.max(e));
+                        .map_or(end, |pe| pe.max(end));
                     pos = end.max(s + 1);
+                    while !hay.is_char_boundary(pos) {
+                        pos += 1;
+                    }
                     continue;
                 }
             }
@@ -2987,6 +2984,18 @@ fn blank_after(bytes: &[u8], e: usize) -> bool {
                 || (bytes[e + i] == b'\\' && matches!(bytes.get(e + i + 1), Some(b'n' | b'r')))
                 || (bytes[e + i] == b'"' && bytes[e + i + 1..].starts_with(b"}"))
         })
+}
+
+/// Where the scan goes on after pattern `p`'s match ending at `match_end` was accepted as finding `f`: the match's
+/// end, except where the finding and the match part ways. A URL credential's match ends past the `@` on the host's
+/// first byte, which may begin a finding of its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's
+/// end. An address's unit (`, 102동 1503호`) lies past the match: its numbers are not candidates.
+fn resume_after(p: &PatInfo, f: &Finding, match_end: usize) -> usize {
+    match p.check {
+        Check::Credential => f.end,
+        Check::AddressUnit => f.end.max(match_end),
+        _ => match_end,
+    }
 }
 
 /// End of an anchored search from `p`: [`MAX_SEARCH`] bytes ahead, or past the re-scan budget [`RESCAN_WINDOW`].
