@@ -2768,6 +2768,48 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("제주", 0),
 ];
 
+/// Trigger literals with a back-offset that start no match where they stand, being cut from inside a word
+/// (`ustomer` for `Customer` and `customer`, `assword`, `급` of `Ⅱ급비밀`): at such a literal only the starts
+/// before it are searched. Data, checked against the union's lazy DFA by a test (`Union::may_start_with`), so an
+/// engine pays nothing for it at start-up (asking the DFA took ~50 M instructions of determinisation).
+pub(crate) const TRIGGERS_INSIDE_A_WORD: &[&str] = &[
+    "k_live_",
+    "k_test_",
+    "sig=",
+    "_v1_",
+    "auth\"",
+    "assword",
+    "asswd",
+    "assphrase",
+    "ecret",
+    "ccess_token",
+    "ccessToken",
+    "uth_token",
+    "uthToken",
+    "lient_secret",
+    "lientSecret",
+    "ountKey",
+    "cessKey",
+    "rivate_key",
+    "rivateKey",
+    "_key",
+    "_KEY",
+    "terKey",
+    "ionKey",
+    "ingKey",
+    "oken",
+    "uthorization",
+    "h=(",
+    "D BY",
+    "egards,",
+    "incerely,",
+    "ustomer",
+    "atient",
+    "mployee",
+    "pplicant",
+    "급",
+];
+
 /// Trigger literals that begin a match only at the start of a token: a JWT (`eyJ…`) glued to a preceding letter,
 /// digit, `_` or `-` is part of a longer token, not a JWT of its own.
 pub(crate) const TOKEN_START_TRIGGERS: &[&str] = &["eyJ"];

@@ -16,7 +16,7 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use super::builtin::{
     self, Boundary, Check, Group, BANNER_CONTROLS, BUILTIN_GROUPS, DIGIT_BACK, DIGIT_LEAD_CHECKS,
     GIVEN_SYLLABLES, KEYWORDS, PERSON_KEY_QUALIFIERS, PERSON_STOPLIST, PERSON_SUFFIXES, SCANNERS,
-    SURNAME_CHARS, TOKEN_START_TRIGGERS, TRIGGERS, TWO_SYLLABLE_SURNAMES,
+    SURNAME_CHARS, TOKEN_START_TRIGGERS, TRIGGERS, TRIGGERS_INSIDE_A_WORD, TWO_SYLLABLE_SURNAMES,
 };
 use super::config::{DetectConfig, ValidatorKind};
 use super::entity::{Entity, BUILTIN_ENTITIES};
@@ -168,6 +168,9 @@ struct Triggers {
     dict_from: usize,
     /// Per literal: it only starts a match at the start of a token (not after a [`token_byte`]).
     token_start: Vec<bool>,
+    /// Per literal: whether a match may start at the literal itself (not one of [`TRIGGERS_INSIDE_A_WORD`]); when
+    /// not, only the starts before it are searched.
+    at_trigger: Vec<bool>,
     /// Bytes that can begin a dictionary term (merged dictionaries only; all `false` otherwise).
     dict_first: Box<[bool; 256]>,
 }
@@ -912,6 +915,10 @@ impl Engine {
                     .iter()
                     .map(|t| TOKEN_START_TRIGGERS.contains(&t.0))
                     .collect(),
+                at_trigger: TRIGGERS
+                    .iter()
+                    .map(|t| t.1 == 0 || !TRIGGERS_INSIDE_A_WORD.contains(&t.0))
+                    .collect(),
                 lead,
                 dict_from,
                 dict_first: dict_first.clone(),
@@ -1222,6 +1229,8 @@ impl Engine {
                 (None, Some(_)) => true,
                 (_, None) => false,
             };
+            // Whether a match may start at the literal itself (else only the starts before it are tried).
+            let mut at_literal = true;
             let (t, tb) = if is_digit {
                 let d = digit.unwrap_or(0);
                 digit = digits.next();
@@ -1237,6 +1246,7 @@ impl Engine {
                 {
                     continue;
                 }
+                at_literal = tr.at_trigger.get(id).copied().unwrap_or(true);
                 (at, back)
             } else {
                 break;
@@ -1264,7 +1274,7 @@ impl Engine {
                 // Before a digit run only a byte that can begin a pattern (IBAN country code, passport letter) is
                 // worth an anchored search; at the run itself only a number-shaped span (see `numeric_shape`).
                 let worth = if !is_digit {
-                    hay.is_char_boundary(p)
+                    hay.is_char_boundary(p) && (p < t || at_literal)
                 } else if p < t {
                     tr.lead[usize::from(b[p])] && hay.is_char_boundary(p)
                 } else {
@@ -4799,6 +4809,45 @@ mod tests {
             .collect();
         out.sort_unstable();
         out
+    }
+
+    /// A trigger literal cut from inside a word (`ustomer` for `Customer`/`customer`, `assword`, `급` of `Ⅱ급비밀`)
+    /// starts no match itself, so only the starts before it are searched; a banner word that begins its marking
+    /// (`SECRET`) or a literal a key's class may begin with (`Q~`) is still searched where it stands. The matches
+    /// found through such a literal are unchanged.
+    #[test]
+    fn literals_inside_a_word_are_not_searched_where_they_stand() {
+        let engine = Engine::builtin().unwrap();
+        let re = engine.regex.as_ref().unwrap();
+        // The embedded list is exactly what the union's DFA says (a literal without a back-offset is a start).
+        let inside: Vec<&str> = TRIGGERS
+            .iter()
+            .filter(|t| t.1 > 0 && !re.may_start_with(t.0.as_bytes()))
+            .map(|t| t.0)
+            .collect();
+        assert_eq!(
+            inside, TRIGGERS_INSIDE_A_WORD,
+            "update builtin::TRIGGERS_INSIDE_A_WORD"
+        );
+        let t = engine.triggers.as_ref().unwrap();
+        let at = |lit: &str| t.at_trigger[TRIGGERS.iter().position(|x| x.0 == lit).unwrap()];
+        for lit in ["ustomer", "assword", "급", "D BY", "egards,"] {
+            assert!(!at(lit), "{lit}");
+        }
+        for lit in ["SECRET", "TOP ", "Q~", "AKIA"] {
+            assert!(at(lit), "{lit}");
+        }
+        let kinds = |text: &str| -> Vec<String> {
+            engine
+                .scan(text)
+                .iter()
+                .map(|f| f.entity.to_string())
+                .collect()
+        };
+        assert_eq!(kinds("Customer: John Smith"), ["PERSON"]);
+        assert_eq!(kinds("password = 'Tr0ub4dor&3'"), ["SECRET_KEY"]);
+        assert_eq!(kinds("문서 등급: Ⅱ급비밀"), ["CLASSIFICATION_MARKING"]);
+        assert_eq!(kinds("SECRET//NOFORN"), ["CLASSIFICATION_MARKING"]);
     }
 
     /// [`is_custom_detector`] tells builtin from custom findings by the detector name's case.

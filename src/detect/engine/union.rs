@@ -19,7 +19,11 @@ use std::sync::Arc;
 use regex_automata::hybrid;
 use regex_automata::meta;
 use regex_automata::nfa::thompson::{self, pikevm::PikeVM, WhichCaptures, NFA};
+#[cfg(test)]
+use regex_automata::util::start;
 use regex_automata::util::{captures::Captures, syntax};
+#[cfg(test)]
+use regex_automata::Anchored;
 use regex_automata::{Input, Match, MatchKind};
 use regex_syntax::hir::Hir;
 
@@ -95,6 +99,31 @@ impl Union {
         }
     }
 
+    /// Whether some pattern may match at a start where the text begins with `lit` (whatever comes before or after
+    /// it): false only when the anchored lazy DFA dies inside `lit` without having matched, for every kind of byte
+    /// before the start. Any doubt (a [`Union::Meta`], the lazy DFA quitting or giving up) answers true. For tests:
+    /// determinising the union's start states costs tens of millions of instructions, so the engine reads the
+    /// answers for its trigger literals from data (`builtin::TRIGGERS_INSIDE_A_WORD`).
+    #[cfg(test)]
+    pub(super) fn may_start_with(&self, lit: &[u8]) -> bool {
+        let Union::Anchored(a) = self else {
+            return true;
+        };
+        let mut cache = a.dfa.create_cache();
+        // One byte of each kind a start state depends on: none (the text's start), line feed, carriage return, a
+        // word byte, a non-word byte, a non-ASCII byte.
+        [
+            None,
+            Some(b'\n'),
+            Some(b'\r'),
+            Some(b'a'),
+            Some(b' '),
+            Some(0xEA),
+        ]
+        .into_iter()
+        .any(|behind| a.may_start_with(&mut cache, behind, lit))
+    }
+
     /// Approximate heap memory (without caches).
     pub(super) fn memory_usage(&self) -> usize {
         match self {
@@ -136,6 +165,36 @@ impl AnchoredUnion {
             .map_err(|e| e.to_string())?;
         let pikevm = PikeVM::new_from_nfa(nfa.clone()).map_err(|e| e.to_string())?;
         Ok(AnchoredUnion { nfa, dfa, pikevm })
+    }
+
+    /// [`Union::may_start_with`] for one byte before the start (`None`: the text's start).
+    #[cfg(test)]
+    fn may_start_with(
+        &self,
+        cache: &mut hybrid::dfa::Cache,
+        behind: Option<u8>,
+        lit: &[u8],
+    ) -> bool {
+        let config = start::Config::new()
+            .anchored(Anchored::Yes)
+            .look_behind(behind);
+        let Ok(mut sid) = self.dfa.start_state(cache, &config) else {
+            return true;
+        };
+        for &b in lit {
+            match self.dfa.next_state(cache, sid, b) {
+                Ok(next) => sid = next,
+                Err(_) => return true,
+            }
+            // A match state reports a match that ended one byte earlier: a pattern matched a prefix of `lit`.
+            if sid.is_match() || sid.is_quit() || sid.is_unknown() {
+                return true;
+            }
+            if sid.is_dead() {
+                return false;
+            }
+        }
+        true
     }
 
     fn search(
