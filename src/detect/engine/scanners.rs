@@ -3388,12 +3388,55 @@ fn label_may_end_before(b: &[u8], t: usize) -> bool {
     if j == 0 {
         return false;
     }
+    if b[j - 1] == b')' {
+        // Rare: a qualifier in brackets, `Phone (mobile): …` (out of line, as the digit runs' common path).
+        return qualified_label_end(b, j, t).is_some_and(|k| label_ends_at(b, k, true));
+    }
+    label_ends_at(b, j, j < t && b[j] == b':')
+}
+
+/// [`label_may_end_before`] once the separators are skipped: whether a label may end at `j` (`colon`: a colon
+/// follows it).
+#[inline(always)]
+fn label_ends_at(b: &[u8], j: usize, colon: bool) -> bool {
+    if j == 0 {
+        return false;
+    }
     if !LABEL_LAST[usize::from(b[j - 1])] {
         // A short label with its colon right after it (`M: …`, `Ph: …`).
-        return j < t && b[j] == b':' && b[j - 1].is_ascii_alphabetic();
+        return colon && b[j - 1].is_ascii_alphabetic();
     }
     b[j - 1] < 0x80 || (j >= 3 && LABEL_LAST_CHARS.contains(&[b[j - 3], b[j - 2], b[j - 1]]))
 }
+
+/// A label's qualifier in brackets between the label and its colon (`Phone (mobile): …`, `Tel (office): …`,
+/// `전화(미국): …`): when the separators before the number (`j..t`) hold a colon and `(…)` of at most
+/// [`MAX_QUALIFIER`] letters, blanks, `/`, `-`, `.` or non-ASCII characters ends at `j`, the end of the label before
+/// it (blanks before `(` skipped). Without the colon a bracket is prose (`see (a) 3`).
+#[inline(never)]
+fn qualified_label_end(b: &[u8], j: usize, t: usize) -> Option<usize> {
+    if j == 0 || b[j - 1] != b')' || !b[j..t].contains(&b':') {
+        return None;
+    }
+    let inner = &b[j.saturating_sub(MAX_QUALIFIER + 2)..j - 1];
+    let open = inner.iter().rposition(|&c| c == b'(')?;
+    let q = &inner[open + 1..];
+    if q.is_empty()
+        || !q.iter().all(|&c| {
+            c.is_ascii_alphabetic() || matches!(c, b' ' | b'/' | b'-' | b'.') || c >= 0x80
+        })
+    {
+        return None;
+    }
+    let mut k = j - 1 - q.len() - 1;
+    while k > 0 && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    Some(k)
+}
+
+/// Longest qualifier [`qualified_label_end`] reads in brackets (`(mobile)`, `(JP mobile)`, `(휴대폰)`).
+const MAX_QUALIFIER: usize = 24;
 
 /// Whether the bytes before `t` end with a phone label: at most four bytes of `:`, `.`, `#`, `=` or blanks between
 /// (`Tel.: `, `Phone # `). The last byte decides first, so a digit run after an ordinary word costs a compare or two.
@@ -3403,6 +3446,13 @@ fn phone_label_before(b: &[u8], t: usize) -> Option<bool> {
     while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
         j -= 1;
     }
+    let (j, colon) = match (j > 0 && b[j - 1] == b')')
+        .then(|| qualified_label_end(b, j, t))
+        .flatten()
+    {
+        Some(k) => (k, true),
+        None => (j, j < t && b[j] == b':'),
+    };
     let &last = j.checked_sub(1).and_then(|i| b.get(i))?;
     if j == t && last.is_ascii() {
         // An English label must be set off from the number (`tel2024` is a token).
@@ -3419,7 +3469,7 @@ fn phone_label_before(b: &[u8], t: usize) -> Option<bool> {
             if j.checked_sub(l.len()).is_some_and(|ls| {
                 b[ls..j].eq_ignore_ascii_case(l.as_bytes())
                     && (ls == 0 || !b[ls - 1].is_ascii_alphanumeric())
-                    && (l.len() > SHORT_LABEL || b[j] == b':')
+                    && (l.len() > SHORT_LABEL || colon)
             }) {
                 return Some(i >= FIRST_SIGNATURE_LABEL);
             }
@@ -4592,6 +4642,27 @@ mod tests {
                     assert_eq!(phone_label_before(text.as_bytes(), t), None, "{text}");
                 }
             }
+        }
+        // A qualifier in brackets before the colon (`Phone (mobile): `); without the colon it is prose.
+        for text in [
+            "Phone (mobile): 2127364821",
+            "Tel (office):2127364821",
+            "Contact number (JP mobile): 2127364821",
+            "전화(미국): 2127364821",
+            "Ph (cell): 2127364821",
+        ] {
+            let t = text.len() - 10;
+            assert!(label_may_end_before(text.as_bytes(), t), "{text}");
+            assert!(phone_label_before(text.as_bytes(), t).is_some(), "{text}");
+        }
+        for not in [
+            "Phone (mobile) 2127364821",
+            "Phone (2024): 2127364821",
+            "see (mobile): 2127364821",
+            "Phone (this qualifier is far too long): 2127364821",
+        ] {
+            let t = not.len() - 10;
+            assert_eq!(phone_label_before(not.as_bytes(), t), None, "{not}");
         }
         // Ordinary words before a number are refused.
         for not in ["결과 3개", "2024년 3월", "약 15%", "방법으로 3번"] {
