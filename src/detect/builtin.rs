@@ -2825,6 +2825,14 @@ pub(crate) const DIGIT_BACK: usize = 2;
 /// three searches at `2`, `.`, `3` for nothing).
 pub(crate) const DIGIT_LEAD_CHECKS: &[Check] = &[Check::Passport, Check::Iban];
 
+/// Whether a match of a [`DIGIT_LEAD_CHECKS`] pattern may start two bytes before a digit run at `first`, `second`
+/// being the byte between: an IBAN's country code (two letters) or a spaced passport number (`M 1234 5678`). A word's
+/// last letter and a blank before a number (`version 2.3.1`, `P 192.168.0.1`) are neither.
+pub(crate) fn digit_lead_pair(first: u8, second: u8) -> bool {
+    second.is_ascii_alphabetic()
+        || (second == b' ' && matches!(first, b'M' | b'S' | b'R' | b'G' | b'D'))
+}
+
 /// Regex equivalents of [`SCANNERS`], for baselines only (the engine uses anchored code instead).
 pub(crate) fn scanner_equivalents() -> Vec<(&'static str, String)> {
     vec![
@@ -2870,6 +2878,44 @@ pub(crate) fn scanner_equivalents() -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`digit_lead_pair`] lets through every two-byte start of a [`DIGIT_LEAD_CHECKS`] pattern before a digit run:
+    /// each pair of ASCII bytes, followed by the digits of an IBAN or a passport number in each of their shapes, that
+    /// one of those patterns matches from its first byte. (The byte right before a run is no digit, `+` or `(`: it
+    /// would belong to the run.)
+    #[test]
+    fn digit_lead_pairs_cover_the_patterns_before_digits() {
+        let sources: Vec<String> = patterns()
+            .into_iter()
+            .filter(|p| DIGIT_LEAD_CHECKS.contains(&p.check))
+            .map(|p| format!("^(?:{})", p.regex))
+            .collect();
+        assert!(sources.len() >= 3);
+        let set = regex::RegexSet::new(&sources).unwrap();
+        let tails = [
+            "12345678",
+            "1234 5678",
+            "123A4567",
+            "89370400440532013000",
+            "89 3704 0044 0532 0130 00",
+        ];
+        let mut starts = 0;
+        for x in 0u8..128 {
+            for y in (0u8..128).filter(|y| !y.is_ascii_digit() && !b"+(".contains(y)) {
+                for tail in tails {
+                    let text = format!("{}{}{tail}", char::from(x), char::from(y));
+                    if set.is_match(&text) {
+                        starts += 1;
+                        assert!(digit_lead_pair(x, y), "{text:?}");
+                    }
+                }
+            }
+        }
+        assert!(starts > 26 * 26, "{starts}");
+        for (x, y) in [(b'n', b' '), (b'P', b' '), (b'e', b'.'), (b'2', b'.')] {
+            assert!(!digit_lead_pair(x, y));
+        }
+    }
 
     /// The titles that need the word-end rule are a subset of the suffixes the name pass looks for (the two lists
     /// are written out separately; this keeps them in step).

@@ -1276,7 +1276,9 @@ impl Engine {
                 let worth = if !is_digit {
                     hay.is_char_boundary(p) && (p < t || at_literal)
                 } else if p < t {
-                    tr.lead[usize::from(b[p])] && hay.is_char_boundary(p)
+                    tr.lead[usize::from(b[p])]
+                        && hay.is_char_boundary(p)
+                        && (p + 1 == t || builtin::digit_lead_pair(b[p], b[p + 1]))
                 } else {
                     numeric_shape(b, t)
                 };
