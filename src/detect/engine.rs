@@ -3692,16 +3692,22 @@ fn check(
             };
             // `IDENTIFIED BY` in SQL follows `CREATE USER`/`ALTER ROLE …` on its line; in prose (`identified by
             // 'customer_id'`) it does not.
-            if t[0] == b'I' {
+            if matches!(t[0], b'I' | b'i') {
                 let from = s.saturating_sub(160);
                 let line = bytes[from..s]
                     .iter()
                     .rposition(|&c| c == b'\n')
                     .map_or(from, |i| from + i + 1);
+                let head = bytes[line..s].trim_ascii_start();
                 let sql = bytes[line..s].windows(5).any(|w| {
                     (w[1..].eq_ignore_ascii_case(b"user") || w[1..].eq_ignore_ascii_case(b"role"))
                         && !w[0].is_ascii_alphanumeric()
-                });
+                }) && (t[0] == b'I'
+                    // In lower case also a statement's own start (`each user is identified by 'customer_id'` is
+                    // prose about a user).
+                    || [&b"create "[..], b"alter "]
+                        .iter()
+                        .any(|k| head.get(..k.len()).is_some_and(|h| h.eq_ignore_ascii_case(k))));
                 if !sql {
                     return None;
                 }
