@@ -3389,7 +3389,7 @@ fn label_may_end_before(b: &[u8], t: usize) -> bool {
         return false;
     }
     if b[j - 1] == b')' {
-        // Rare: a qualifier in brackets, `Phone (mobile): …` (out of line, as the digit runs' common path).
+        // Rare: a qualifier in brackets, `Phone (mobile): …` (tested out of line, off the digit runs' common path).
         return qualified_label_end(b, j, t).is_some_and(|k| label_ends_at(b, k, true));
     }
     label_ends_at(b, j, j < t && b[j] == b':')
