@@ -3698,16 +3698,17 @@ fn check(
                     .iter()
                     .rposition(|&c| c == b'\n')
                     .map_or(from, |i| from + i + 1);
-                let head = bytes[line..s].trim_ascii_start();
-                let sql = bytes[line..s].windows(5).any(|w| {
+                let text = &bytes[line..s];
+                let sql = text.windows(5).any(|w| {
                     (w[1..].eq_ignore_ascii_case(b"user") || w[1..].eq_ignore_ascii_case(b"role"))
                         && !w[0].is_ascii_alphanumeric()
                 }) && (t[0] == b'I'
                     // In lower case also a statement's own start (`each user is identified by 'customer_id'` is
                     // prose about a user).
-                    || [&b"create "[..], b"alter "]
-                        .iter()
-                        .any(|k| head.get(..k.len()).is_some_and(|h| h.eq_ignore_ascii_case(k))));
+                    || [&b"create "[..], b"alter "].iter().any(|k| {
+                        let head = text.trim_ascii_start();
+                        head.get(..k.len()).is_some_and(|h| h.eq_ignore_ascii_case(k))
+                    }));
                 if !sql {
                     return None;
                 }

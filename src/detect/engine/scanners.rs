@@ -3381,27 +3381,9 @@ const LABEL_LAST_CHARS: [[u8; 3]; PHONE_LABELS_CJK.len() + 1] = {
 /// both need such a label ending at that same place.
 #[inline(always)]
 fn label_may_end_before(b: &[u8], t: usize) -> bool {
-    let mut j = t;
-    while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
-        j -= 1;
-    }
-    if j == 0 {
+    let Some((j, colon)) = label_end_before(b, t) else {
         return false;
-    }
-    if b[j - 1] == b')' {
-        // Rare: a qualifier in brackets, `Phone (mobile): …` (tested out of line, off the digit runs' common path).
-        return qualified_label_end(b, j, t).is_some_and(|k| label_ends_at(b, k, true));
-    }
-    label_ends_at(b, j, j < t && b[j] == b':')
-}
-
-/// [`label_may_end_before`] once the separators are skipped: whether a label may end at `j` (`colon`: a colon
-/// follows it).
-#[inline(always)]
-fn label_ends_at(b: &[u8], j: usize, colon: bool) -> bool {
-    if j == 0 {
-        return false;
-    }
+    };
     if !LABEL_LAST[usize::from(b[j - 1])] {
         // A short label with its colon right after it (`M: …`, `Ph: …`).
         return colon && b[j - 1].is_ascii_alphabetic();
@@ -3409,13 +3391,32 @@ fn label_ends_at(b: &[u8], j: usize, colon: bool) -> bool {
     b[j - 1] < 0x80 || (j >= 3 && LABEL_LAST_CHARS.contains(&[b[j - 3], b[j - 2], b[j - 1]]))
 }
 
+/// Where a label before the number at `t` would end (`> 0`), and whether a colon follows it: past at most four bytes
+/// of `:`, `.`, `#`, `=` or blanks (`Tel.: `, `Phone # `), and past a qualifier in brackets before a colon
+/// ([`qualified_label_end`]). `None` at the text's start or after a bracket that is no qualifier.
+#[inline(always)]
+fn label_end_before(b: &[u8], t: usize) -> Option<(usize, bool)> {
+    let mut j = t;
+    while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
+        j -= 1;
+    }
+    match j.checked_sub(1).map(|i| b[i])? {
+        // Rare: a qualifier in brackets, `Phone (mobile): …` (read out of line, off the digit runs' common path).
+        b')' => qualified_label_end(b, j, t)
+            .filter(|&k| k > 0)
+            .map(|k| (k, true)),
+        _ => Some((j, j < t && b[j] == b':')),
+    }
+}
+
 /// A label's qualifier in brackets between the label and its colon (`Phone (mobile): …`, `Tel (office): …`,
 /// `전화(미국): …`): when the separators before the number (`j..t`) hold a colon and `(…)` of at most
 /// [`MAX_QUALIFIER`] letters, blanks, `/`, `-`, `.` or non-ASCII characters ends at `j`, the end of the label before
 /// it (blanks before `(` skipped). Without the colon a bracket is prose (`see (a) 3`).
+/// `b[j - 1]` is the `)`.
 #[inline(never)]
 fn qualified_label_end(b: &[u8], j: usize, t: usize) -> Option<usize> {
-    if j == 0 || b[j - 1] != b')' || !b[j..t].contains(&b':') {
+    if !b[j..t].contains(&b':') {
         return None;
     }
     let inner = &b[j.saturating_sub(MAX_QUALIFIER + 2)..j - 1];
@@ -3442,18 +3443,8 @@ const MAX_QUALIFIER: usize = 24;
 /// (`Tel.: `, `Phone # `). The last byte decides first, so a digit run after an ordinary word costs a compare or two.
 /// `Some(true)` for a signature label (from [`FIRST_SIGNATURE_LABEL`] on), `Some(false)` for the others.
 fn phone_label_before(b: &[u8], t: usize) -> Option<bool> {
-    let mut j = t;
-    while j > 0 && t - j < 4 && matches!(b[j - 1], b' ' | b'\t' | b':' | b'.' | b'#' | b'=') {
-        j -= 1;
-    }
-    let (j, colon) = match (j > 0 && b[j - 1] == b')')
-        .then(|| qualified_label_end(b, j, t))
-        .flatten()
-    {
-        Some(k) => (k, true),
-        None => (j, j < t && b[j] == b':'),
-    };
-    let &last = j.checked_sub(1).and_then(|i| b.get(i))?;
+    let (j, colon) = label_end_before(b, t)?;
+    let last = b[j - 1];
     if j == t && last.is_ascii() {
         // An English label must be set off from the number (`tel2024` is a token).
         return None;
@@ -4656,6 +4647,7 @@ mod tests {
             assert!(phone_label_before(text.as_bytes(), t).is_some(), "{text}");
         }
         for not in [
+            "(mobile): 2127364821",
             "Phone (mobile) 2127364821",
             "Phone (2024): 2127364821",
             "see (mobile): 2127364821",
