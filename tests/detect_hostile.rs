@@ -77,6 +77,46 @@ fn a_pem_block_spans_headers_in_its_alphabet_up_to_the_first_footer() {
 }
 
 #[test]
+fn a_pem_footer_is_reached_from_headers_within_64_kib_of_it() {
+    // 3,000 headers with bodies (~170 KB) in the block alphabet, then a block: a header more than 64 KiB before
+    // the footer is reported alone; the first one within reach spans to the footer, and the headers inside that
+    // block are part of it.
+    let unit = format!("{HEADER}\n{BODY}\n");
+    let text = format!("{}{BLOCK}", unit.repeat(3000));
+    let footer = text.len() - "-----END RSA PRIVATE KEY-----".len();
+    let found = scan(&text);
+    let block = found.last().unwrap();
+    assert_eq!(block.end, text.len());
+    // The footer starts within reach of the block's header, not of the header before it.
+    assert!(footer - block.start < 64 * 1024);
+    assert!(footer - (block.start - unit.len()) >= 64 * 1024);
+    assert_eq!(text[block.start..].find(HEADER), Some(0));
+    for f in &found[..found.len() - 1] {
+        assert_eq!(
+            (f.entity.clone(), &text[f.start..f.end]),
+            (Entity::SecretKey, HEADER)
+        );
+    }
+    assert_eq!(found.len() - 1, block.start / unit.len());
+}
+
+/// Banners not in capitals on one long line (`top Secret//NOFORN-top Secret//NOFORN-…`): each ends at the next one's
+/// first word, and every one is found, on both paths, however long the line.
+#[test]
+fn mixed_case_banners_on_one_long_line_are_each_found() {
+    let unit = "top Secret//NOFORN-";
+    let text = format!("{}a", unit.repeat(4000));
+    for engine in [Engine::builtin().unwrap(), custom_regex_engine()] {
+        let found = engine.scan(&text);
+        assert_eq!(found.len(), 4000);
+        for (k, f) in found.iter().enumerate() {
+            assert_eq!(f.entity, Entity::ClassificationMarking);
+            assert_eq!((f.start, f.end), (k * unit.len(), k * unit.len() + 18));
+        }
+    }
+}
+
+#[test]
 fn a_jwt_starts_a_token_and_repeated_prefixes_inside_one_are_not_starts() {
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
     assert_eq!(

@@ -780,11 +780,13 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::WordStart
         ),
         // Not in capitals (`Top Secret//NoForn`, `secret//noforn`): the match starts at `Secret` (its trigger is
-        // `ecret`), and `Check::BannerMixed` adds the `Top ` before it.
+        // `ecret`), and `Check::BannerMixed` adds the `Top ` before it. The check ends the list at its first word
+        // that is no control, so the match reads at most 120 bytes of it (a list cut there ends at its last whole
+        // control): a line of banners would otherwise be read to its end from each of them.
         p!(
             "marking.banner",
             E::ClassificationMarking,
-            r"(?:[Ss]ecret|SECRET)//[A-Za-z][A-Za-z0-9 ,/-]*",
+            r"(?:[Ss]ecret|SECRET)//[A-Za-z][A-Za-z0-9 ,/-]{0,120}",
             0.9,
             C::BannerMixed,
             B::WordStart

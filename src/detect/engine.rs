@@ -1349,6 +1349,9 @@ impl Engine {
         if !cut_by(m.end(), span.end, hay.len()) {
             if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
                 let end = resume_after(&self.pats[pid], &f, m.end());
+                // What the search read past the resume point may be read again from there (a banner cut at its
+                // first other word): it counts against the re-scan budget like a rejected match.
+                *spent += m.end().saturating_sub(end);
                 out.push(f);
                 let end = self
                     .partner(hay, &self.pats[pid], p, m.end(), groups, out)
@@ -1511,6 +1514,7 @@ impl Engine {
             if !cut_by(e, end, bytes.len()) {
                 if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
                     let end = resume_after(&self.pats[pid], &f, e);
+                    spent += e.saturating_sub(end);
                     out.push(f);
                     let end = self
                         .partner(hay, &self.pats[pid], s, e, groups, out)
@@ -3001,10 +3005,12 @@ fn blank_after(bytes: &[u8], e: usize) -> bool {
 /// Where the scan goes on after pattern `p`'s match ending at `match_end` was accepted as finding `f`: the match's
 /// end, except where the finding and the match part ways. A URL credential's match ends past the `@` on the host's
 /// first byte, which may begin a finding of its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's
-/// end. An address's unit (`, 102동 1503호`) lies past the match: its numbers are not candidates.
+/// end. A banner not in capitals ends at its control list's first other word (`Secret//NoForn-top Secret//NoForn`):
+/// the next banner may start inside the match. An address's unit (`, 102동 1503호`) lies past the match: its numbers
+/// are not candidates. The callers count what the search read past the resume point against the re-scan budget.
 fn resume_after(p: &PatInfo, f: &Finding, match_end: usize) -> usize {
     match p.check {
-        Check::Credential => f.end,
+        Check::Credential | Check::BannerMixed => f.end,
         Check::AddressUnit => f.end.max(match_end),
         _ => match_end,
     }
@@ -4281,19 +4287,29 @@ fn check(
             if opens && closes {
                 return (!identifier_list_near(bytes, ls, le)).then_some((None, start, e, base));
             }
-            let line = bytes[..s]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1);
-            let title = bytes[line..s].trim_ascii_end();
             let after = &bytes[e..];
-            // `EMPLOYEE ONBOARDING FORM — CONFIDENTIAL`: the end of a title in capitals, after a dash or a bar.
-            let title_end = closes
-                && ["—", "–", "-", "|"]
+            // `EMPLOYEE ONBOARDING FORM — CONFIDENTIAL`: the end of a title in capitals, after a dash or a bar. The
+            // line before the word is read only then: a long line of banner words would otherwise read it back
+            // to its start once per word (quadratic).
+            let title_end = closes && {
+                let mut q = s;
+                while q > 0 && bytes[q - 1] != b'\n' && bytes[q - 1].is_ascii_whitespace() {
+                    q -= 1;
+                }
+                let before = &bytes[..q];
+                ["—", "–", "-", "|"]
                     .iter()
-                    .any(|d| title.ends_with(d.as_bytes()))
-                && title.iter().any(u8::is_ascii_uppercase)
-                && !title.iter().any(u8::is_ascii_lowercase);
+                    .any(|d| before.ends_with(d.as_bytes()))
+                    && {
+                        let line = before
+                            .iter()
+                            .rposition(|&b| b == b'\n')
+                            .map_or(0, |i| i + 1);
+                        let title = &before[line..];
+                        title.iter().any(u8::is_ascii_uppercase)
+                            && !title.iter().any(u8::is_ascii_lowercase)
+                    }
+            };
             // `CONFIDENTIAL: do not distribute`: opening a line, then a colon or a dash and prose.
             let rest = after
                 .strip_prefix(b":")

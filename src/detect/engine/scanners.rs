@@ -275,9 +275,10 @@ impl Engine {
 
     /// PEM private keys: at each `-----BEGIN … PRIVATE KEY-----` header, the block up to the first `-----END … PRIVATE
     /// KEY-----` line reachable through the block's character class, else the header alone; either only when a run of
-    /// 16 base64 characters follows the header (in the block, or within 512 bytes), so placeholders are not keys. Linear in the text: the
-    /// class run and the `-----END` occurrences are each walked once and shared by every header inside them, so a
-    /// text of headers without footers costs one pass, not one pass per header.
+    /// 16 base64 characters follows the header (in the block, or within 512 bytes), so placeholders are not keys. A
+    /// footer more than `MAX_SEARCH` bytes after its header is out of reach (the header is then reported alone).
+    /// Linear in the text: the class run and the `-----END` occurrences are each walked once and shared by every
+    /// header inside them, so a text of headers without footers costs one pass, not one pass per header.
     pub(super) fn run_pem(
         &self,
         p: &PatInfo,
@@ -287,7 +288,9 @@ impl Engine {
     ) {
         let b = hay.as_bytes();
         let mut ends = PEM_END.find_iter(b).peekable();
-        let (mut run_lo, mut run_hi) = (0, 0);
+        // `run_lo..run_hi`: bytes of the block class walked so far; `open` while the run may go on past `run_hi`
+        // (the walk stopped at a header's reach, not at a byte outside the class).
+        let (mut run_lo, mut run_hi, mut open) = (0, 0, false);
         let mut last_end = 0;
         for s in PEM_BEGIN.find_iter(b) {
             if groups.out_of_time() {
@@ -300,12 +303,24 @@ impl Engine {
                 continue;
             };
             if !(run_lo..run_hi).contains(&h) {
-                run_lo = h;
-                run_hi = h + b[h..].iter().take_while(|&&c| pem_body(c)).count();
+                (run_lo, run_hi, open) = (h, h, true);
             }
+            // A footer is looked for at most `MAX_SEARCH` bytes after its header (the longest finding reported
+            // whole; a 8192-bit key is ~6.5 KB), so no header walks the text to its end before the deadline is read
+            // again; the walk goes on from where the last header's stopped.
+            let reach = (h + MAX_SEARCH).min(b.len());
+            if open && run_hi < reach {
+                let n = b[run_hi..reach]
+                    .iter()
+                    .take_while(|&&c| pem_body(c))
+                    .count();
+                run_hi += n;
+                open = run_hi == reach;
+            }
+            let reach = reach.min(run_hi);
             while ends.next_if(|&q| q < h).is_some() {}
             let mut e = h;
-            while let Some(q) = ends.next_if(|&q| q < run_hi) {
+            while let Some(q) = ends.next_if(|&q| q < reach) {
                 if let Some(f) = pem_line(b, q, b"-----END") {
                     e = f;
                     break;
@@ -314,7 +329,7 @@ impl Engine {
             last_end = e;
             // A placeholder (`-----BEGIN PRIVATE KEY-----` then `...`, `<redacted>` or prose, with or without its
             // footer) is no key: the body must hold a run of base64 (a header alone: within 512 bytes after it).
-            let body = if e > h { h..e } else { h..run_hi.min(h + 512) };
+            let body = if e > h { h..e } else { h..reach.min(h + 512) };
             if !base64_run(&b[body], 16) {
                 continue;
             }
@@ -2894,8 +2909,34 @@ fn en_name_word(w: &str) -> bool {
 /// Bytes of a PEM block's body (base64, headers such as `Proc-Type: 4,ENCRYPTED`, line breaks, and the `\n` escapes of
 /// a key inside a JSON string, as in a cloud service-account file).
 fn pem_body(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"+/=\t\r\n :,.-\\".contains(&c)
+    PEM_BODY[usize::from(c)]
 }
+
+/// [`pem_body`] as a table: the class walk reads it once a byte.
+static PEM_BODY: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'+' | b'/'
+                    | b'='
+                    | b'\t'
+                    | b'\r'
+                    | b'\n'
+                    | b' '
+                    | b':'
+                    | b','
+                    | b'.'
+                    | b'-'
+                    | b'\\'
+            );
+        c += 1;
+    }
+    t
+};
 
 /// Whether `b` holds `n` base64 characters (`A-Za-z0-9+/=`) in a row: a key's body, not a placeholder or prose.
 fn base64_run(b: &[u8], n: usize) -> bool {
