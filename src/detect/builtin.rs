@@ -1173,12 +1173,13 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::PersonEn,
             B::Word
         ),
-        // A signature's name on the line after a letter's closing (`Best regards,\nJohn Smith`; also after a JSON
-        // string's `\n` escape).
+        // A signature's name on the line after a letter's closing (`Best regards,\nJohn Smith`, `Thanks,\nJohn`,
+        // `Cheers,`; also after a JSON string's `\n` escape). `Best,` and `Thank you,` would each be a trigger
+        // literal of their own, and a third new literal regroups the shift-or buckets: +6 % clean-text instructions.
         p!(
             "person.en",
             E::Person,
-            format!(r"(?:[Rr]egards|[Ss]incerely),(?: *\r?\n|\\n){en_name}"),
+            format!(r"(?:[Rr]egards|[Ss]incerely|[Tt]hanks|[Cc]heers),(?: *\r?\n|\\n){en_name}"),
             0.8,
             C::PersonClosing,
             B::Word
@@ -2712,6 +2713,8 @@ pub(crate) const TRIGGERS: &[(&str, usize)] = &[
     ("Dear", 0),
     ("egards,", 1),
     ("incerely,", 1),
+    ("hanks,", 1),
+    ("heers,", 1),
     ("Hi ", 0),
     ("Hello", 0),
     ("name", 0),
@@ -2811,6 +2814,8 @@ pub(crate) const TRIGGERS_INSIDE_A_WORD: &[&str] = &[
     "by \"",
     "egards,",
     "incerely,",
+    "hanks,",
+    "heers,",
     "ustomer",
     "atient",
     "mployee",
