@@ -3005,12 +3005,12 @@ fn blank_after(bytes: &[u8], e: usize) -> bool {
 /// Where the scan goes on after pattern `p`'s match ending at `match_end` was accepted as finding `f`: the match's
 /// end, except where the finding and the match part ways. A URL credential's match ends past the `@` on the host's
 /// first byte, which may begin a finding of its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's
-/// end. A banner not in capitals ends at its control list's first other word (`Secret//NoForn-top Secret//NoForn`):
-/// the next banner may start inside the match. An address's unit (`, 102동 1503호`) lies past the match: its numbers
+/// end. A banner ends at its control list's first other word (`Secret//NoForn-top Secret//NoForn`, `SECRET//NOFORN
+/// 010-2345-6789`): the next finding may start inside the match. An address's unit (`, 102동 1503호`) lies past the match: its numbers
 /// are not candidates. The callers count what the search read past the resume point against the re-scan budget.
 fn resume_after(p: &PatInfo, f: &Finding, match_end: usize) -> usize {
     match p.check {
-        Check::Credential | Check::BannerMixed => f.end,
+        Check::Credential | Check::Banner | Check::BannerMixed => f.end,
         Check::AddressUnit => f.end.max(match_end),
         _ => match_end,
     }
@@ -4365,7 +4365,8 @@ fn check(
                 {
                     return None;
                 }
-                return Some((None, s, banner_end_from(bytes, cs, e)?, base));
+                let end = banner_end_from(bytes, cs, e)?;
+                return Some((None, s, banner_list_end(bytes, cs, end, false)?, base));
             }
             if memchr::memmem::find(cand, b"//") == Some(cand.len() - 2) {
                 // `//SECRET//`: the level alone between two `//`.
@@ -4374,7 +4375,11 @@ fn check(
                     && !bytes.get(e).is_some_and(u8::is_ascii_alphanumeric);
                 return closed.then(|| (None, s - 2, e, base));
             }
-            Some((None, s, banner_end(bytes, s, e)?, base))
+            // The whole match first (a list run into a word through `//` is no banner: `SECRET//…//a`), then
+            // where its controls end.
+            let end = banner_end(bytes, s, e)?;
+            let controls = s + memchr::memmem::find(cand, b"//")? + 2;
+            Some((None, s, banner_list_end(bytes, controls, end, false)?, base))
         }
         Check::UrlSecret => {
             let scheme = bytes[..s]
@@ -4397,37 +4402,10 @@ fn check(
         Check::PhoneLabel => keep(base),
         Check::BannerMixed => {
             let controls = s + memchr::memmem::find(cand, b"//")? + 2;
-            let control = |t: &[u8]| {
-                BANNER_CONTROLS
-                    .iter()
-                    .any(|c| c.as_bytes().eq_ignore_ascii_case(t))
-            };
-            // Not in capitals, the first control must be a known one, and the list holds known controls and
-            // capitals (`REL TO USA, KOR`) only: it ends before the first other word (`Secret//NoForn-top Secret//…`
-            // is two banners).
-            let mut end = controls;
-            let mut at = controls;
-            for (k, token) in bytes[controls..e]
-                .split(|&c| matches!(c, b' ' | b',' | b'/' | b'-'))
-                .enumerate()
-            {
-                let known = control(token)
-                    || (k > 0
-                        && !token.is_empty()
-                        && (token.eq_ignore_ascii_case(b"to")
-                            || token
-                                .iter()
-                                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())));
-                if known {
-                    end = at + token.len();
-                } else if k == 0 {
-                    return None;
-                } else if !token.is_empty() {
-                    break;
-                }
-                at += token.len() + 1;
-            }
-            let end = banner_end(bytes, s, end.min(e))?;
+            // Not in capitals, the first control must be a known one; the list ends before the first other word
+            // (`Secret//NoForn-top Secret//…` is two banners).
+            let end = banner_list_end(bytes, controls, e, true)?;
+            let end = banner_end(bytes, s, end)?;
             // `Top Secret//…`, `cosmic top secret//…`: the level's first words, one space apart.
             let mut start = s;
             for word in [&b"top "[..], b"cosmic "] {
@@ -4450,6 +4428,55 @@ fn check(
 /// no control left means not this pattern (a shorter one may retry at the same start).
 fn banner_end(b: &[u8], s: usize, e: usize) -> Option<usize> {
     banner_end_from(b, s + memchr::memmem::find(b.get(s..e)?, b"//")? + 2, e)
+}
+
+/// Where a banner's control list (from `controls`, read to at most `e`) stops holding controls: after its last token that is a known control ([`BANNER_CONTROLS`]; in any case
+/// for a banner not in capitals, whose first token must be one), `TO` (`REL TO USA`), a word in capitals (a country
+/// code or a compartment: `KOR`, `GAMMA`), a declassification date (`20320108`) or exemption (`25X1`). A number of
+/// any other shape ends the list (`SECRET//NOFORN 010-2345-6789`: the phone is a finding of its own, not part of the
+/// marking), and so does a word that is a key (`SECRET//NOFORN PASSWORD=…`, `NOTE:`). `None` when no token is one.
+fn banner_list_end(b: &[u8], controls: usize, e: usize, any_case: bool) -> Option<usize> {
+    let mut end = None;
+    let mut at = controls;
+    for (k, token) in b[controls..e]
+        .split(|&c| matches!(c, b' ' | b',' | b'/' | b'-'))
+        .enumerate()
+    {
+        let next = at + token.len();
+        if !token.is_empty() {
+            let known = BANNER_CONTROLS.iter().any(|c| {
+                if any_case {
+                    c.as_bytes().eq_ignore_ascii_case(token)
+                } else {
+                    c.as_bytes() == token
+                }
+            });
+            let listed = known
+                || ((k > 0 || !any_case)
+                    && (token == b"TO"
+                        || (any_case && token.eq_ignore_ascii_case(b"to"))
+                        || token.iter().all(u8::is_ascii_uppercase)
+                        || declass_token(token)));
+            let key = matches!(b.get(next), Some(b'=' | b':'));
+            if !listed || key {
+                break;
+            }
+            end = Some(next);
+        }
+        at = next + 1;
+    }
+    end
+}
+
+/// A declassification date (`20320108`) or exemption (`25X1`, `50X1`) in a banner's control list.
+fn declass_token(t: &[u8]) -> bool {
+    (t.len() == 8
+        && (t.starts_with(b"19") || t.starts_with(b"20"))
+        && t.iter().all(u8::is_ascii_digit))
+        || (t.len() == 4
+            && t[..2].iter().all(u8::is_ascii_digit)
+            && t[2] == b'X'
+            && t[3].is_ascii_digit())
 }
 
 /// [`banner_end`] for a control list that starts at `controls`.
