@@ -341,6 +341,8 @@ const HOSTILE: &[(&str, &str, &str)] = &[
     ("name part header, one line", "First Name,Last Name,", ""),
     ("colon labels", "받는 사람: 김받는 사람: ", ""),
     ("mixed-case banners", "top Secret//NOFORN-", "a"),
+    // Each banner's list ends at the number after it, inside a match that runs to the line's end.
+    ("banners, numbers", "SECRET//NOFORN 1 ", ""),
     ("escaped Hangul", "\\uacc4\\uc88c ", ""),
     ("escaped NBSP between letters", "\\u00a0a", ""),
 ];
