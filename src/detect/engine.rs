@@ -4434,7 +4434,8 @@ fn banner_end(b: &[u8], s: usize, e: usize) -> Option<usize> {
 /// for a banner not in capitals, whose first token must be one), `TO` (`REL TO USA`), a word in capitals (a country
 /// code or a compartment: `KOR`, `GAMMA`), a declassification date (`20320108`) or exemption (`25X1`). A number of
 /// any other shape ends the list (`SECRET//NOFORN 010-2345-6789`: the phone is a finding of its own, not part of the
-/// marking), and so does a word that is a key (`SECRET//NOFORN PASSWORD=…`, `NOTE:`). `None` when no token is one.
+/// marking), and so does a word other than a known control that is a key (`SECRET//NOFORN PASSWORD=…`, `NOTE:`).
+/// `None` when no token is one.
 fn banner_list_end(b: &[u8], controls: usize, e: usize, any_case: bool) -> Option<usize> {
     let mut end = None;
     let mut at = controls;
@@ -4457,7 +4458,8 @@ fn banner_list_end(b: &[u8], controls: usize, e: usize, any_case: bool) -> Optio
                         || (any_case && token.eq_ignore_ascii_case(b"to"))
                         || token.iter().all(u8::is_ascii_uppercase)
                         || declass_token(token)));
-            let key = matches!(b.get(next), Some(b'=' | b':'));
+            // A known control before a colon is still one (`SECRET//NOFORN: summary`).
+            let key = !known && matches!(b.get(next), Some(b'=' | b':'));
             if !listed || key {
                 break;
             }
