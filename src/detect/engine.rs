@@ -1348,10 +1348,7 @@ impl Engine {
         let pid = m.pattern().as_usize();
         if !cut_by(m.end(), span.end, hay.len()) {
             if let Some(f) = self.evaluate(hay, &self.pats[pid], p, m.end(), groups) {
-                let end = resume_after(&self.pats[pid], &f, m.end());
-                // What the search read past the resume point may be read again from there (a banner cut at its
-                // first other word): it counts against the re-scan budget like a rejected match.
-                *spent += m.end().saturating_sub(end);
+                let end = resume_after(&self.pats[pid], &f, m.end(), spent);
                 out.push(f);
                 let end = self
                     .partner(hay, &self.pats[pid], p, m.end(), groups, out)
@@ -1513,8 +1510,7 @@ impl Engine {
             }
             if !cut_by(e, end, bytes.len()) {
                 if let Some(f) = self.evaluate(hay, &self.pats[pid], s, e, groups) {
-                    let end = resume_after(&self.pats[pid], &f, e);
-                    spent += e.saturating_sub(end);
+                    let end = resume_after(&self.pats[pid], &f, e, &mut spent);
                     out.push(f);
                     let end = self
                         .partner(hay, &self.pats[pid], s, e, groups, out)
@@ -3007,13 +3003,16 @@ fn blank_after(bytes: &[u8], e: usize) -> bool {
 /// first byte, which may begin a finding of its own (`redis://:pw@10.0.0.7`): the scan goes on from the password's
 /// end. A banner ends at its control list's first other word (`Secret//NoForn-top Secret//NoForn`, `SECRET//NOFORN
 /// 010-2345-6789`): the next finding may start inside the match. An address's unit (`, 102동 1503호`) lies past the match: its numbers
-/// are not candidates. The callers count what the search read past the resume point against the re-scan budget.
-fn resume_after(p: &PatInfo, f: &Finding, match_end: usize) -> usize {
-    match p.check {
+/// are not candidates. What the search read past the resume point will be read again from there, so it is charged
+/// to the re-scan budget `spent` like a rejected match.
+fn resume_after(p: &PatInfo, f: &Finding, match_end: usize, spent: &mut usize) -> usize {
+    let resume = match p.check {
         Check::Credential | Check::Banner | Check::BannerMixed => f.end,
         Check::AddressUnit => f.end.max(match_end),
         _ => match_end,
-    }
+    };
+    *spent += match_end.saturating_sub(resume);
+    resume
 }
 
 /// End of an anchored search from `p`: [`MAX_SEARCH`] bytes ahead, or past the re-scan budget [`RESCAN_WINDOW`].
@@ -4352,7 +4351,7 @@ fn check(
                 .then_some((None, s, e, base))
         }
         Check::Banner => {
-            if memchr::memmem::find(cand, b"//").is_none() {
+            let Some(slashes) = memchr::memmem::find(cand, b"//") else {
                 // `SECRET /NOFORN`: one slash after a space, then a known control.
                 let cs = s + cand.iter().position(|&c| c == b'/')? + 1;
                 let token = bytes[cs..e]
@@ -4365,10 +4364,10 @@ fn check(
                 {
                     return None;
                 }
-                let end = banner_end_from(bytes, cs, e)?;
+                let end = banner_end(bytes, cs, e)?;
                 return Some((None, s, banner_list_end(bytes, cs, end, false)?, base));
-            }
-            if memchr::memmem::find(cand, b"//") == Some(cand.len() - 2) {
+            };
+            if slashes == cand.len() - 2 {
                 // `//SECRET//`: the level alone between two `//`.
                 let closed = s >= 2
                     && &bytes[s - 2..s] == b"//"
@@ -4377,8 +4376,8 @@ fn check(
             }
             // The whole match first (a list run into a word through `//` is no banner: `SECRET//…//a`), then
             // where its controls end.
-            let end = banner_end(bytes, s, e)?;
-            let controls = s + memchr::memmem::find(cand, b"//")? + 2;
+            let controls = s + slashes + 2;
+            let end = banner_end(bytes, controls, e)?;
             Some((None, s, banner_list_end(bytes, controls, end, false)?, base))
         }
         Check::UrlSecret => {
@@ -4405,7 +4404,7 @@ fn check(
             // Not in capitals, the first control must be a known one; the list ends before the first other word
             // (`Secret//NoForn-top Secret//…` is two banners).
             let end = banner_list_end(bytes, controls, e, true)?;
-            let end = banner_end(bytes, s, end)?;
+            let end = banner_end(bytes, controls, end)?;
             // `Top Secret//…`, `cosmic top secret//…`: the level's first words, one space apart.
             let mut start = s;
             for word in [&b"top "[..], b"cosmic "] {
@@ -4421,17 +4420,9 @@ fn check(
     }
 }
 
-/// Where a banner's `//` control list ends (`None` when no control is left): the list is greedy over
-/// `[A-Z0-9 ,/-]`, so when prose follows it can run into the next word (`SECRET//NOFORN Material` → `…NOFORN M`,
-/// `SECRET//NOFORN material` → `…NOFORN `). Then the partial word is cut off, once; the separators before it must not
-/// hold a `/` (`SECRET//NOFORNx`, `SECRET//notes`, `SECRET//…//a` are not banners). Trailing separators are trimmed;
-/// no control left means not this pattern (a shorter one may retry at the same start).
-fn banner_end(b: &[u8], s: usize, e: usize) -> Option<usize> {
-    banner_end_from(b, s + memchr::memmem::find(b.get(s..e)?, b"//")? + 2, e)
-}
-
-/// Where a banner's control list (from `controls`, read to at most `e`) stops holding controls: after its last token that is a known control ([`BANNER_CONTROLS`]; in any case
-/// for a banner not in capitals, whose first token must be one), `TO` (`REL TO USA`), a word in capitals (a country
+/// Where a banner's control list (from `controls`, read to at most `e`) stops holding controls: after its last token
+/// that is a known control ([`BANNER_CONTROLS`]; in any case for a banner not in capitals, whose first token must be
+/// one), `TO` (`REL TO USA`), a word in capitals (a country
 /// code or a compartment: `KOR`, `GAMMA`), a declassification date (`20320108`) or exemption (`25X1`). A number of
 /// any other shape ends the list (`SECRET//NOFORN 010-2345-6789`: the phone is a finding of its own, not part of the
 /// marking), and so does a word other than a known control that is a key (`SECRET//NOFORN PASSWORD=…`, `NOTE:`).
@@ -4439,10 +4430,7 @@ fn banner_end(b: &[u8], s: usize, e: usize) -> Option<usize> {
 fn banner_list_end(b: &[u8], controls: usize, e: usize, any_case: bool) -> Option<usize> {
     let mut end = None;
     let mut at = controls;
-    for (k, token) in b[controls..e]
-        .split(|&c| matches!(c, b' ' | b',' | b'/' | b'-'))
-        .enumerate()
-    {
+    for (k, token) in b[controls..e].split(|&c| banner_sep(c)).enumerate() {
         let next = at + token.len();
         if !token.is_empty() {
             let known = BANNER_CONTROLS.iter().any(|c| {
@@ -4452,12 +4440,14 @@ fn banner_list_end(b: &[u8], controls: usize, e: usize, any_case: bool) -> Optio
                     c.as_bytes() == token
                 }
             });
-            let listed = known
-                || ((k > 0 || !any_case)
-                    && (token == b"TO"
-                        || (any_case && token.eq_ignore_ascii_case(b"to"))
-                        || token.iter().all(u8::is_ascii_uppercase)
-                        || declass_token(token)));
+            let to = if any_case {
+                token.eq_ignore_ascii_case(b"to")
+            } else {
+                token == b"TO"
+            };
+            let capitals = token.iter().all(u8::is_ascii_uppercase);
+            let listed =
+                known || ((k > 0 || !any_case) && (to || capitals || declass_token(token)));
             // A known control before a colon is still one (`SECRET//NOFORN: summary`).
             let key = !known && matches!(b.get(next), Some(b'=' | b':'));
             if !listed || key {
@@ -4468,6 +4458,11 @@ fn banner_list_end(b: &[u8], controls: usize, e: usize, any_case: bool) -> Optio
         at = next + 1;
     }
     end
+}
+
+/// The bytes between the tokens of a banner's control list.
+fn banner_sep(c: u8) -> bool {
+    matches!(c, b' ' | b',' | b'/' | b'-')
 }
 
 /// A declassification date (`20320108`) or exemption (`25X1`, `50X1`) in a banner's control list.
@@ -4481,9 +4476,13 @@ fn declass_token(t: &[u8]) -> bool {
             && t[3].is_ascii_digit())
 }
 
-/// [`banner_end`] for a control list that starts at `controls`.
-fn banner_end_from(b: &[u8], controls: usize, e: usize) -> Option<usize> {
-    let sep = |c: u8| matches!(c, b' ' | b',' | b'/' | b'-');
+/// Where a banner's `//` control list ends (`None` when no control is left): the list is greedy over
+/// `[A-Z0-9 ,/-]`, so when prose follows it can run into the next word (`SECRET//NOFORN Material` → `…NOFORN M`,
+/// `SECRET//NOFORN material` → `…NOFORN `). Then the partial word is cut off, once; the separators before it must not
+/// hold a `/` (`SECRET//NOFORNx`, `SECRET//notes`, `SECRET//…//a` are not banners). Trailing separators are trimmed;
+/// no control left means not this pattern (a shorter one may retry at the same start). `controls`: where the list
+/// starts (after the `//`, or the one `/` of `SECRET /NOFORN`).
+fn banner_end(b: &[u8], controls: usize, e: usize) -> Option<usize> {
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let mut end = e;
     // A date after the control list (`SECRET//REL TO USA, KOR, 2024-03-05`) is not a control.
@@ -4492,18 +4491,18 @@ fn banner_end_from(b: &[u8], controls: usize, e: usize) -> Option<usize> {
     }) {
         end = controls + k;
     } else if b.get(e).copied().is_some_and(word) {
-        while end > controls && !b.get(end - 1).copied().is_some_and(sep) {
+        while end > controls && !b.get(end - 1).copied().is_some_and(banner_sep) {
             end -= 1;
         }
         let token_end = end;
-        while end > controls && b.get(end - 1).copied().is_some_and(sep) {
+        while end > controls && b.get(end - 1).copied().is_some_and(banner_sep) {
             end -= 1;
         }
         if b.get(end..token_end)?.contains(&b'/') {
             return None;
         }
     }
-    while end > controls && b.get(end - 1).copied().is_some_and(sep) {
+    while end > controls && b.get(end - 1).copied().is_some_and(banner_sep) {
         end -= 1;
     }
     (end > controls).then_some(end)
