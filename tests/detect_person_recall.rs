@@ -42,7 +42,7 @@ fn recall(engine: &Engine, rng: &mut Rng, template: &str, english: bool) -> f64 
         let name = if english {
             format!("{} {}", rng.pick(FIRST_EN), rng.pick(LAST_EN))
         } else {
-            let given_len = if rng.next() % 5 == 0 { 1 } else { 2 };
+            let given_len = if rng.next().is_multiple_of(5) { 1 } else { 2 };
             let mut s = rng.pick(SURNAMES).to_owned();
             for _ in 0..given_len {
                 s.push_str(rng.pick(GIVEN));

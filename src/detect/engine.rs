@@ -24,6 +24,7 @@ use super::normalize::{fold_str, has_final_consonant, Normalized};
 use super::validate::{self, digits_into, RrnShape};
 use super::{DetectError, Finding};
 
+mod avx512;
 mod byte_class;
 mod scanners;
 mod shift_or;
@@ -250,6 +251,8 @@ struct Context {
     /// [`scanners::column_header`]'s place: the comma- or tab-separated block last read (its header line's start,
     /// the start of the last row checked, the separator, the cells per line).
     column: Option<(usize, usize, u8, usize)>,
+    /// The scanners' anchor byte positions in the segment (read before the scanners run).
+    anchors: scanners::Anchors,
 }
 
 /// The context keywords around one candidate, as [`Engine::finish`] scores them.
@@ -279,6 +282,7 @@ impl Context {
         self.table_cursor = (None, 0, 0);
         self.table_cells.clear();
         self.column = None;
+        self.anchors.clear();
         self.lo = 0;
         self.hi = 0;
         self.expired = false;
@@ -300,7 +304,7 @@ impl Context {
             return false;
         };
         self.steps = self.steps.wrapping_add(1);
-        if !self.expired && self.steps % DEADLINE_CHECK_EVERY == 0 {
+        if !self.expired && self.steps.is_multiple_of(DEADLINE_CHECK_EVERY) {
             self.expired = deadline.passed();
         }
         self.expired
@@ -1074,6 +1078,7 @@ impl Engine {
             };
             self.run_regex(re, cache, lits, hay, groups, dict, out);
         }
+        groups.anchors.fill(self, hay.as_bytes());
         for p in &self.scanners {
             self.run_scanner(p, hay, groups, out);
         }
@@ -4644,6 +4649,8 @@ struct DigitRuns<'a> {
     mask: u64,
     /// Whether the byte before the next block is a digit (0 or 1).
     carry: u64,
+    /// The AVX-512 kernel, when the CPU has it: it then reads every whole block.
+    cpu: Option<avx512::Avx512>,
 }
 
 impl<'a> DigitRuns<'a> {
@@ -4654,6 +4661,7 @@ impl<'a> DigitRuns<'a> {
             base: 0,
             mask: 0,
             carry: 0,
+            cpu: avx512::Avx512::detect(),
         }
     }
 
@@ -4668,6 +4676,17 @@ impl<'a> DigitRuns<'a> {
         let b = self.b;
         let mut at = self.next_block;
         let mut carry = self.carry;
+        if let Some(cpu) = self.cpu {
+            let (base, mask, next_carry) = cpu.run_start_blocks(b, at, carry);
+            (at, carry) = (base, next_carry);
+            if mask != 0 {
+                self.mask = mask;
+                self.carry = carry;
+                self.base = base;
+                self.next_block = base + 64;
+                return true;
+            }
+        }
         while let Some(block) = b.get(at..).and_then(<[u8]>::first_chunk::<64>) {
             let (mask, next_carry) = run_starts(block, carry);
             carry = next_carry;
@@ -4807,6 +4826,28 @@ fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Findings of a builtin engine over `texts`, each scanned as its own segment.
+    fn scan_all(texts: &[&str]) -> Vec<Vec<Finding>> {
+        let engine = Engine::builtin().unwrap();
+        texts.iter().map(|t| engine.scan(t)).collect()
+    }
+
+    /// The AVX-512 kernels (trigger filter, digit runs, anchor positions) and the portable code give the same
+    /// findings: over the whole detector-vector file as one text, and line by line (texts shorter than a block, tails
+    /// of every length). On a CPU without the kernels both sides are the portable code.
+    #[test]
+    fn avx512_and_portable_scans_agree() {
+        let file = include_str!("../../tests/data/detect/vectors.toml");
+        let mut texts: Vec<&str> = vec![file];
+        texts.extend(file.lines());
+        let wide = scan_all(&texts);
+        let portable = avx512::portable(|| scan_all(&texts));
+        assert!(wide[0].len() > 500, "{} findings", wide[0].len());
+        for ((t, w), p) in texts.iter().zip(&wide).zip(&portable) {
+            assert_eq!(w, p, "{t}");
+        }
+    }
 
     #[test]
     fn a_variable_named_after_the_keyword_is_no_value() {
@@ -4949,6 +4990,26 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
+        /// Random mixes of anchors (`@`, `%40`, `:`, `(`), digit runs and trigger words: the same findings with the
+        /// AVX-512 kernels and with the portable code.
+        #[test]
+        fn avx512_and_portable_scans_agree_on_mixes(
+            parts in proptest::collection::vec(
+                proptest::sample::select(&[
+                    "kim.minsu@naver.com", "a%40b.co", "fe80::1", "2001:db8::ff00:42:8329", "수령인: 윤채원",
+                    "auth = ('admin', 'hunter22')", "HTTPBasicAuth('u', 'pw123456')", "(02) 123-4567",
+                    "900101-1234567", "+82 10-2345-6789", "고객 김철수님", " ", "\n", "가나다 ", "x:y", "@", "(",
+                    "SECRET//NOFORN", "4532 0151 1283 0366", "password=Tr0ub4dor&3x", ":", "%",
+                ][..]),
+                0..40,
+            ),
+        ) {
+            let text: String = parts.concat();
+            let wide = scan_all(&[&text]);
+            let portable = avx512::portable(|| scan_all(&[&text]));
+            prop_assert_eq!(wide, portable);
+        }
+
         /// [`DigitRuns`] (SIMD class masks per 64-byte block, a carry between blocks, a zero-padded tail) yields the
         /// positions of the scalar definition, at any length (not only multiples of 16 or 64) and for any bytes.
         #[test]
@@ -4967,7 +5028,11 @@ mod tests {
                     c == b'+' || c == b'(' || (c.is_ascii_digit() && (i == 0 || !text[i - 1].is_ascii_digit()))
                 })
                 .collect();
-            prop_assert_eq!(DigitRuns::new(&text).collect::<Vec<_>>(), want);
+            prop_assert_eq!(&DigitRuns::new(&text).collect::<Vec<_>>(), &want);
+            // The portable path too, on a machine whose CPU takes the AVX-512 one.
+            let mut portable = DigitRuns::new(&text);
+            portable.cpu = None;
+            prop_assert_eq!(portable.collect::<Vec<_>>(), want);
         }
 
         /// [`resolve_overlaps`] (sorted keys, survivors moved once) keeps the same findings in the same order as the

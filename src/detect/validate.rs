@@ -22,7 +22,7 @@ pub fn valid_date(year: u32, month: u32, day: u32) -> bool {
     if !(1..=12).contains(&month) || day == 0 {
         return false;
     }
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let max = match month {
         2 if leap => 29,
         2 => 28,
@@ -126,7 +126,7 @@ pub fn luhn(s: &[u8]) -> bool {
         sum += v;
         n += 1;
     }
-    n > 0 && sum % 10 == 0
+    n > 0 && sum.is_multiple_of(10)
 }
 
 /// Whether the digits `d` (12–19 of them) start with a known card issuer range and have a plausible length.

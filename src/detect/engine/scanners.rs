@@ -12,6 +12,95 @@
 
 use super::*;
 
+/// The scanners' anchor bytes, indexed by [`Anchor`]: `@` and `%` (e-mail), `:` (IPv6, colon labels, `.pgpass`),
+/// `(` (basic-auth tuples).
+const ANCHOR_BYTES: [u8; avx512::ANCHORS] = [b'@', b'%', b':', b'('];
+
+/// Which anchor byte (an index into [`ANCHOR_BYTES`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Anchor {
+    At = 0,
+    Percent = 1,
+    Colon = 2,
+    Open = 3,
+}
+
+/// Whether a scanner walks the positions of an anchor byte.
+fn anchored(c: Check) -> bool {
+    matches!(
+        c,
+        Check::Email | Check::Ipv6 | Check::PersonKoColon | Check::Pgpass | Check::Credential
+    )
+}
+
+/// The positions of every anchor byte in the segment being scanned, from one AVX-512 pass when the CPU has it
+/// ([`avx512::Avx512::anchor_positions`]); otherwise each scanner searches its byte with `memchr` as it goes. Kept in
+/// the scan context so the lists' memory is reused from segment to segment.
+#[derive(Debug, Default)]
+pub(super) struct Anchors {
+    /// Whether `lists` hold the current segment's positions.
+    filled: bool,
+    lists: [Vec<usize>; avx512::ANCHORS],
+}
+
+impl Anchors {
+    /// Read the anchor positions of `hay` when some scanner of `engine` needs them and the CPU has AVX-512.
+    pub(super) fn fill(&mut self, engine: &Engine, hay: &[u8]) {
+        self.filled = false;
+        if !engine.scanners.iter().any(|p| anchored(p.check)) {
+            return;
+        }
+        if let Some(cpu) = avx512::Avx512::detect() {
+            cpu.anchor_positions(hay, ANCHOR_BYTES, &mut self.lists);
+            self.filled = true;
+        }
+    }
+
+    /// Forget the lists (a new segment).
+    pub(super) fn clear(&mut self) {
+        self.filled = false;
+    }
+
+    /// The positions of `a` in `hay`, in order: the list moved out of the context (hand it back with
+    /// [`Anchors::give_back`] to keep its memory), or a `memchr` search.
+    fn take<'a>(&mut self, a: Anchor, hay: &'a [u8]) -> Positions<'a> {
+        if self.filled {
+            Positions::Listed(std::mem::take(&mut self.lists[a as usize]), 0)
+        } else {
+            Positions::Searched(memchr::memchr_iter(ANCHOR_BYTES[a as usize], hay))
+        }
+    }
+
+    fn give_back(&mut self, a: Anchor, p: Positions<'_>) {
+        if let Positions::Listed(mut list, _) = p {
+            list.clear();
+            self.lists[a as usize] = list;
+        }
+    }
+}
+
+/// Iterator of [`Anchors::take`].
+enum Positions<'a> {
+    Listed(Vec<usize>, usize),
+    Searched(memchr::Memchr<'a>),
+}
+
+impl Iterator for Positions<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            Positions::Listed(list, i) => {
+                let p = list.get(*i).copied();
+                *i += 1;
+                p
+            }
+            Positions::Searched(m) => m.next(),
+        }
+    }
+}
+
 impl Engine {
     pub(super) fn run_scanner(
         &self,
@@ -29,8 +118,11 @@ impl Engine {
                 // `kim.minsu%40naver.com`: an address percent-encoded in a URL or a log line (`%40` is `@`), found
                 // from its own `memchr` pass for `%` (rare in prose: a third of the instructions `memmem` took for
                 // `%40`, whose digits are common) merged in text order.
-                let mut ats = memchr::memchr_iter(b'@', b).peekable();
-                let mut pcts = memchr::memchr_iter(b'%', b)
+                let mut at_list = groups.anchors.take(Anchor::At, b);
+                let mut pct_list = groups.anchors.take(Anchor::Percent, b);
+                let mut ats = at_list.by_ref().peekable();
+                let mut pcts = pct_list
+                    .by_ref()
                     .filter(|&q| b.get(q + 1..q + 3) == Some(b"40"))
                     .peekable();
                 loop {
@@ -155,6 +247,9 @@ impl Engine {
                         out.push(f);
                     }
                 }
+                drop((ats, pcts));
+                groups.anchors.give_back(Anchor::At, at_list);
+                groups.anchors.give_back(Anchor::Percent, pct_list);
             }
             Check::Pem => self.run_pem(p, hay, groups, out),
             Check::Credential => self.run_auth_tuple(p, hay, groups, out),
@@ -167,12 +262,14 @@ impl Engine {
                 {
                     return; // another scanner's `:` pass calls `pgpass`
                 }
-                for c in memchr::memchr_iter(b':', b) {
+                let mut colons = groups.anchors.take(Anchor::Colon, b);
+                for c in colons.by_ref() {
                     if groups.out_of_time() {
                         break;
                     }
                     self.pgpass(p, hay, c, groups, out);
                 }
+                groups.anchors.give_back(Anchor::Colon, colons);
             }
             Check::Ipv6 => {
                 let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
@@ -181,7 +278,8 @@ impl Engine {
                     .iter()
                     .find(|q| q.check == Check::PersonKoColon);
                 let pgpass = self.scanners.iter().find(|q| q.check == Check::Pgpass);
-                for c in memchr::memchr_iter(b':', b) {
+                let mut colons = groups.anchors.take(Anchor::Colon, b);
+                for c in colons.by_ref() {
                     if groups.out_of_time() {
                         break;
                     }
@@ -225,6 +323,7 @@ impl Engine {
                         out.push(f);
                     }
                 }
+                groups.anchors.give_back(Anchor::Colon, colons);
             }
             Check::AddressRoad => {
                 if self.triggers.is_some() {
@@ -353,15 +452,17 @@ impl Engine {
             return; // the IPv6 scanner's pass calls `colon_label`
         }
         let pgpass = self.scanners.iter().find(|q| q.check == Check::Pgpass);
-        for colon in memchr::memchr_iter(b':', hay.as_bytes()) {
+        let mut colons = groups.anchors.take(Anchor::Colon, hay.as_bytes());
+        for colon in colons.by_ref() {
             if groups.out_of_time() {
-                return;
+                break;
             }
             self.colon_label(p, hay, colon, groups, out);
             if let Some(q) = pgpass {
                 self.pgpass(q, hay, colon, groups, out);
             }
         }
+        groups.anchors.give_back(Anchor::Colon, colons);
     }
 
     /// A `.pgpass` line (`hostname:port:database:username:password`) whose port (digits, or `*`) ends at the `:` at
@@ -1022,7 +1123,8 @@ impl Engine {
         let b = hay.as_bytes();
         let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
         let mut found: Vec<(usize, usize)> = Vec::new();
-        for open in memchr::memchr_iter(b'(', b) {
+        let mut opens = groups.anchors.take(Anchor::Open, b);
+        for open in opens.by_ref() {
             if groups.out_of_time() {
                 return;
             }
@@ -1049,6 +1151,7 @@ impl Engine {
             };
             found.extend(quoted_pair(b, open + 1).map(|e| (s, e)));
         }
+        groups.anchors.give_back(Anchor::Open, opens);
         found.sort_unstable();
         let mut last_end = 0;
         for (s, e) in found {

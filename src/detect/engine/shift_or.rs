@@ -42,6 +42,11 @@
 
 use std::collections::VecDeque;
 
+use super::avx512;
+
+mod wide;
+use wide::Wide;
+
 /// Number of buckets (bits per lane of the state).
 const BUCKETS: usize = 16;
 /// Bytes of each literal the filter looks at (lanes of the state).
@@ -69,6 +74,8 @@ pub(super) struct ShiftOr {
     /// Ids from here on are dictionary prefixes: every occurrence is collected (overlaps included) instead of being
     /// returned as a hit.
     dict_from: u32,
+    /// The candidate search 64 bytes at a time, when the CPU has AVX-512 VBMI ([`wide`]).
+    wide: Option<Wide>,
 }
 
 impl ShiftOr {
@@ -108,17 +115,20 @@ impl ShiftOr {
             }
         }
         let max_len = lits.iter().map(|l| l.len()).max().unwrap_or(1);
+        let wide = Wide::new(&masks.0);
         Some(ShiftOr {
             masks,
             buckets,
             max_len,
             dict_from: u32::try_from(dict_from).unwrap_or(u32::MAX),
+            wide,
         })
     }
 
     /// Approximate heap memory: the masks and the literals of every bucket.
     pub(super) fn memory_usage(&self) -> usize {
         std::mem::size_of::<Masks>()
+            + self.wide.as_ref().map_or(0, Wide::memory_usage)
             + self
                 .buckets
                 .iter()
@@ -137,6 +147,8 @@ impl ShiftOr {
             state: 0,
             pending: VecDeque::new(),
             last_end: 0,
+            block: 0,
+            block_at: 0,
             candidates: 0,
             dict: Vec::new(),
         }
@@ -515,6 +527,10 @@ pub(super) struct ShiftOrHits<'a> {
     pending: VecDeque<(usize, u32, usize)>,
     /// End of the last released hit: occurrences starting before it overlap it and are dropped.
     last_end: usize,
+    /// Candidate ends of the wide search's current block not verified yet: bit `j` is the end `block_at + j + 1`.
+    block: u64,
+    /// Start of that block.
+    block_at: usize,
     /// Bucket candidates verified so far (for the bench: how selective the filter is on a text).
     pub(super) candidates: usize,
     /// Start of every occurrence of a dictionary prefix read so far, in the order their ends were read (not sorted
@@ -526,6 +542,11 @@ impl ShiftOrHits<'_> {
     /// Read bytes until the next candidate end (verifying it into `pending`) or the end of the text. Returns whether
     /// bytes remain.
     fn advance(&mut self) -> bool {
+        if let Some(w) = self.so.wide.as_ref() {
+            if let Some(more) = self.advance_wide(w) {
+                return more;
+            }
+        }
         let masks = &self.so.masks.0;
         let hay = self.hay;
         let mut d = self.state;
@@ -574,6 +595,64 @@ impl ShiftOrHits<'_> {
         self.state = d;
         self.at = i;
         i < hay.len()
+    }
+
+    /// [`ShiftOrHits::advance`] with the wide search: the text's first three bytes one by one (the state starts
+    /// open), then whole blocks of 64 bytes, verifying their candidate ends one per call. `None` hands over to the
+    /// scalar loop (the last, partial block), with the state rebuilt from the three bytes before `at`.
+    fn advance_wide(&mut self, w: &Wide) -> Option<bool> {
+        let hay = self.hay;
+        if self.at < avx512::BEFORE {
+            let masks = &self.so.masks.0;
+            let mut d = self.state;
+            while self.at < avx512::BEFORE.min(hay.len()) {
+                d = (d << LANE_BITS) | masks[usize::from(hay[self.at])];
+                self.at += 1;
+                let top = (!(d >> TOP) & LANE_MASK) as u16;
+                if top != 0 {
+                    self.verify(self.at, top);
+                    break;
+                }
+            }
+            self.state = d;
+            return Some(self.at < hay.len());
+        }
+        loop {
+            if self.block != 0 {
+                let j = self.block.trailing_zeros() as usize;
+                self.block &= self.block - 1;
+                let end = self.block_at + j + 1;
+                self.verify(end, self.top_at(end));
+                // The rest of a block without candidates is read.
+                self.at = if self.block == 0 {
+                    self.block_at + avx512::BLOCK
+                } else {
+                    end
+                };
+                return Some(self.at < hay.len());
+            }
+            let (at, m) = w.next_block(hay, self.at);
+            self.at = at;
+            if m == 0 {
+                let masks = &self.so.masks.0;
+                self.state = hay[at - (LANES - 1)..at]
+                    .iter()
+                    .fold(0, |d, &c| (d << LANE_BITS) | masks[usize::from(c)]);
+                return None;
+            }
+            self.block = m;
+            self.block_at = at;
+        }
+    }
+
+    /// The buckets with a candidate ending at `end` (`end >= LANES`): the top lane the scalar loop would have there.
+    #[inline]
+    fn top_at(&self, end: usize) -> u16 {
+        let masks = &self.so.masks.0;
+        let acc = (0..LANES).fold(0u64, |acc, k| {
+            acc | masks[usize::from(self.hay[end - 1 - k])] >> ((LANES - 1 - k) as u32 * LANE_BITS)
+        });
+        (!acc & LANE_MASK) as u16
     }
 
     /// Compare the literals of every bucket in `top` that would end at `end`.
@@ -903,6 +982,25 @@ mod tests {
             let lits = triggers();
             let so = ShiftOr::new(&lits, lits.len()).unwrap();
             prop_assert_eq!(so.hits(text.as_bytes()).collect::<Vec<_>>(), dfa_hits(&lits, &text));
+        }
+
+        /// The AVX-512 block search (where the CPU has it) and the scalar loop verify the same candidate ends, so
+        /// they give the same hits and the same candidate count: literals in filler long enough for whole blocks,
+        /// candidates at every offset of a block and across block edges.
+        #[test]
+        fn wide_and_scalar_agree(
+            parts in proptest::collection::vec(("[ xyz.가\n]{0,150}", fragment()), 0..10),
+            lead in 0usize..5,
+        ) {
+            let text: String = " ".repeat(lead) + &parts.iter().flat_map(|(f, l)| [f.as_str(), l.as_str()]).collect::<String>();
+            let lits = triggers();
+            let wide = ShiftOr::new(&lits, lits.len()).unwrap();
+            let mut scalar = ShiftOr::new(&lits, lits.len()).unwrap();
+            scalar.wide = None;
+            let mut w = wide.hits(text.as_bytes());
+            let mut s = scalar.hits(text.as_bytes());
+            prop_assert_eq!(w.by_ref().collect::<Vec<_>>(), s.by_ref().collect::<Vec<_>>());
+            prop_assert_eq!(w.candidates, s.candidates);
         }
 
         #[test]
