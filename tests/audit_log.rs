@@ -44,7 +44,12 @@ fn record(i: u64) -> ResidencyRecord {
         requested_model: Some("gpt-4o".into()),
         served_model: Some(if abroad { "gpt-4o" } else { "local-llm" }.into()),
         policy_hash: "sha256:policy-v1".into(),
-        classification: if i.is_multiple_of(5) { "personal" } else { "public" }.into(),
+        classification: if i.is_multiple_of(5) {
+            "personal"
+        } else {
+            "public"
+        }
+        .into(),
         findings: BTreeMap::from([("kr_rrn".to_owned(), i % 2), ("email".to_owned(), 1)]),
         findings_incomplete: false,
         uninspected: BTreeMap::new(),
@@ -62,7 +67,12 @@ fn record(i: u64) -> ResidencyRecord {
         }),
         transfer_basis: abroad.then(|| "pipa-28-8-1-2-consent".into()),
         route: Some(if abroad { "default" } else { "model:exaone*" }.into()),
-        outcome: if i.is_multiple_of(11) { "blocked" } else { "forwarded" }.into(),
+        outcome: if i.is_multiple_of(11) {
+            "blocked"
+        } else {
+            "forwarded"
+        }
+        .into(),
         status: Some(200),
         latency_ms: 100 + i % 50,
         usage: Some(TokenUsage {

@@ -60,7 +60,8 @@ const T_COUNT: u32 = 28;
 /// particle after it (`은`/`이` after one, `는`/`가` after none). `false` for any other character.
 pub(crate) fn has_final_consonant(c: char) -> bool {
     let u = u32::from(c);
-    (S_BASE..S_BASE + L_COUNT * V_COUNT * T_COUNT).contains(&u) && !(u - S_BASE).is_multiple_of(T_COUNT)
+    (S_BASE..S_BASE + L_COUNT * V_COUNT * T_COUNT).contains(&u)
+        && !(u - S_BASE).is_multiple_of(T_COUNT)
 }
 
 /// The JSON escape at the start of `s` (which begins with `\\`) and its length: `\"`, `\/`, `\uXXXX` (a surrogate

@@ -1,7 +1,8 @@
-//! Byte classes of a 64-byte block as bit masks, 16 bytes per SIMD compare, from safe code.
+//! Byte classes of a 64-byte block as bit masks, 16 bytes per SIMD compare, from safe code: the portable path of
+//! `DigitRuns` (with AVX-512, `avx512::Avx512::run_start_blocks` reads whole blocks instead).
 //!
-//! The crate forbids `unsafe`, and `std::arch`'s SSE2 intrinsics still need it to be called (a `#[target_feature]`
-//! caller is not enough at the MSRV, and is itself unsafe to call). Plain loops over arrays were tried instead (round
+//! The crate keeps `unsafe` to the AVX-512 module, and `std::arch`'s intrinsics need it to be called from code
+//! compiled without the feature (a `#[target_feature]` function is itself unsafe to call). Plain loops over arrays were tried instead (round
 //! 24): one lone fold compiles to `pcmpeqb`/`pmovmskb`, but two or four in one function, or a fold over a flag array,
 //! fall back to scalar chains or shuffles (300–1,200 instructions a block), and which one the compiler picks changed
 //! with unrelated edits. The `wide` crate wraps the same intrinsics behind safe types (its `unsafe` is its own, over
