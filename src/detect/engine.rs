@@ -4827,6 +4827,24 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// More anchor bytes than the lists keep (`scanners::ANCHOR_CAP`): those bytes are searched with `memchr` and
+    /// the findings after them are the same as with the portable code.
+    #[test]
+    fn anchors_past_the_cap_are_searched_as_before() {
+        let tail = " fe80::1 kim@naver.com auth = ('admin', 'hunter22') 수령인: 윤채원";
+        for filler in ["a:", "(x", "@.", "%4"] {
+            let text = filler.repeat(70_000) + tail;
+            let wide = scan_all(&[&text]);
+            let portable = avx512::portable(|| scan_all(&[&text]));
+            assert_eq!(wide, portable, "{filler}");
+            let tail_findings = wide[0]
+                .iter()
+                .filter(|f| f.start >= text.len() - tail.len())
+                .count();
+            assert!(tail_findings >= 3, "{filler}: {:?}", wide[0]);
+        }
+    }
+
     /// Findings of a builtin engine over `texts`, each scanned as its own segment.
     fn scan_all(texts: &[&str]) -> Vec<Vec<Finding>> {
         let engine = Engine::builtin().unwrap();

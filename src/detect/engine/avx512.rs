@@ -104,12 +104,15 @@ impl Avx512 {
 
 impl Avx512 {
     /// Append the position of every byte of `hay` equal to `bytes[c]` to `lists[c]`, in order (each list is cleared
-    /// first). The bytes must not be 0 (the text's last partial block is read zero-padded).
+    /// first), up to `cap` positions a list: a list that reaches `cap` is incomplete (the caller then searches that
+    /// byte itself), which bounds the memory a text made of one anchor byte can take. The bytes must not be 0 (the
+    /// text's last partial block is read zero-padded).
     pub(super) fn anchor_positions(
         self,
         hay: &[u8],
         bytes: [u8; ANCHORS],
         lists: &mut [Vec<usize>; ANCHORS],
+        cap: usize,
     ) {
         for l in lists.iter_mut() {
             l.clear();
@@ -117,11 +120,11 @@ impl Avx512 {
         #[cfg(target_arch = "x86_64")]
         {
             // SAFETY: as in `trigger_blocks`.
-            unsafe { anchor_positions_k(hay, bytes, lists) }
+            unsafe { anchor_positions_k(hay, bytes, lists, cap) }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (hay, bytes);
+            let _ = (hay, bytes, cap);
         }
     }
 }
@@ -231,7 +234,12 @@ fn run_start_blocks_k(hay: &[u8], mut at: usize, mut carry: u64) -> (usize, u64,
 /// have one.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn anchor_positions_k(hay: &[u8], bytes: [u8; ANCHORS], lists: &mut [Vec<usize>; ANCHORS]) {
+fn anchor_positions_k(
+    hay: &[u8],
+    bytes: [u8; ANCHORS],
+    lists: &mut [Vec<usize>; ANCHORS],
+    cap: usize,
+) {
     let wanted = bytes.map(|c| _mm512_set1_epi8(c as i8));
     // The last partial block, zero-padded (no anchor byte is 0).
     let whole = hay.len() - hay.len() % BLOCK;
@@ -252,7 +260,7 @@ fn anchor_positions_k(hay: &[u8], bytes: [u8; ANCHORS], lists: &mut [Vec<usize>;
         ];
         if masks.iter().any(|&m| m != 0) {
             for (list, mut m) in lists.iter_mut().zip(masks) {
-                while m != 0 {
+                while m != 0 && list.len() < cap {
                     list.push(at + m.trailing_zeros() as usize);
                     m &= m - 1;
                 }

@@ -16,6 +16,11 @@ use super::*;
 /// `(` (basic-auth tuples).
 const ANCHOR_BYTES: [u8; avx512::ANCHORS] = [b'@', b'%', b':', b'('];
 
+/// Positions kept per anchor byte at most (512 KiB each): a segment with more of one (a hostile body of `(((…`)
+/// has that byte searched by its scanner with `memchr` instead, so the lists never take memory in proportion to the
+/// text.
+const ANCHOR_CAP: usize = 1 << 16;
+
 /// Which anchor byte (an index into [`ANCHOR_BYTES`]).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Anchor {
@@ -51,7 +56,7 @@ impl Anchors {
             return;
         }
         if let Some(cpu) = avx512::Avx512::detect() {
-            cpu.anchor_positions(hay, ANCHOR_BYTES, &mut self.lists);
+            cpu.anchor_positions(hay, ANCHOR_BYTES, &mut self.lists, ANCHOR_CAP);
             self.filled = true;
         }
     }
@@ -62,9 +67,10 @@ impl Anchors {
     }
 
     /// The positions of `a` in `hay`, in order: the list moved out of the context (hand it back with
-    /// [`Anchors::give_back`] to keep its memory), or a `memchr` search.
+    /// [`Anchors::give_back`] to keep its memory), or a `memchr` search when there is no list or it was cut at
+    /// [`ANCHOR_CAP`].
     fn take<'a>(&mut self, a: Anchor, hay: &'a [u8]) -> Positions<'a> {
-        if self.filled {
+        if self.filled && self.lists[a as usize].len() < ANCHOR_CAP {
             Positions::Listed(std::mem::take(&mut self.lists[a as usize]), 0)
         } else {
             Positions::Searched(memchr::memchr_iter(ANCHOR_BYTES[a as usize], hay))
