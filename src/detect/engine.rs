@@ -79,6 +79,8 @@ pub const MAX_DICTIONARY_TERMS: usize = 1_000_000;
 pub const CONTEXT_BEFORE: usize = 64;
 /// Bytes of context examined after a candidate (snapped to a char boundary, cut at a blank line).
 pub const CONTEXT_AFTER: usize = 32;
+/// Stretches shorter than this plus twice the longest keyword are walked as one chain ([`Engine::keyword_walk_two`]).
+const KEYWORD_TWO_CHAINS_MIN: usize = 16;
 /// Dictionaries searched on their own (not merged) whose terms total at most this many bytes are compiled to an
 /// aho-corasick DFA (about 60 bytes of automaton per term byte, so at most ~16 MiB); bigger ones to a contiguous NFA
 /// with a prefilter. Merged dictionaries are always a contiguous NFA.
@@ -1773,9 +1775,12 @@ impl Engine {
         if we <= ctx.hi {
             return;
         }
+        // Walked in two chains when long enough (a window of ~100 bytes is): each byte waits on its own chain's
+        // previous transition only.
         let word = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric());
         let hits = &mut ctx.hits;
-        ctx.kw_state = self.keyword_walk(bytes, ctx.hi, we, ctx.kw_state, |ks, ke, k| {
+        let first = hits.len();
+        let hit = |ks: usize, ke: usize, k: usize| {
             if self.keyword_ascii.get(k).copied().unwrap_or(false)
                 && ((ks > 0 && word(ks - 1)) || (ke - ks <= 3 && word(ke)))
             {
@@ -1784,8 +1789,68 @@ impl Engine {
             if let Some(&g) = self.keyword_group.get(k) {
                 hits.push((ks, ke, g));
             }
-        });
+        };
+        ctx.kw_state = self.keyword_walk_two(bytes, ctx.hi, we, ctx.kw_state, hit);
+        // The second chain's hits were recorded as they came, interleaved with the first's: back in order of end (a
+        // stable sort keeps the automaton's order at one end).
+        ctx.hits[first..].sort_by_key(|h| h.1);
         ctx.hi = we;
+    }
+
+    /// [`Engine::keyword_walk`] as two independent chains when `from..to` is long enough: the first walks
+    /// `from..mid` from `sid`; the second starts from the start state `L` bytes before `mid` (`L`: the longest
+    /// keyword), where its state becomes exact by `mid` (a state is the longest keyword prefix ending there, never
+    /// longer than `L`), and reports only the hits ending after `mid`. Each byte waits on the previous byte's
+    /// transition in its own chain only, so the two overlap. Hits come in no particular order of end.
+    fn keyword_walk_two(
+        &self,
+        bytes: &[u8],
+        from: usize,
+        to: usize,
+        sid: StateID,
+        mut hit: impl FnMut(usize, usize, usize),
+    ) -> StateID {
+        let kw = &self.keywords;
+        let l = kw.max_pattern_len();
+        let (Some(all), Ok(start)) = (
+            bytes.get(from..to),
+            kw.start_state(aho_corasick::Anchored::No),
+        ) else {
+            return sid;
+        };
+        if all.len() < KEYWORD_TWO_CHAINS_MIN + 2 * l {
+            return self.keyword_walk(bytes, from, to, sid, hit);
+        }
+        // Chain A reads `from..mid`, chain B `mid - l..to`: the same length (B's last byte, if any, after the loop).
+        let mid = (from + to + l) / 2;
+        let (a, b) = (&bytes[from..mid], &bytes[mid - l..to]);
+        let (mut sa, mut sb) = (sid, start);
+        let report = |s: StateID, ke: usize, hit: &mut dyn FnMut(usize, usize, usize)| {
+            for j in 0..kw.match_len(s) {
+                let pid = kw.match_pattern(s, j);
+                hit(ke - kw.pattern_len(pid), ke, pid.as_usize());
+            }
+        };
+        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+            sa = kw.next_state(aho_corasick::Anchored::No, sa, x);
+            sb = kw.next_state(aho_corasick::Anchored::No, sb, y);
+            // Built without a prefilter, the only special states are the dead state (never reached by an unanchored
+            // standard search) and the match states.
+            if kw.is_special(sa) && kw.is_match(sa) {
+                report(sa, from + i + 1, &mut hit);
+            }
+            let ke = mid - l + i + 1;
+            if kw.is_special(sb) && kw.is_match(sb) && ke > mid {
+                report(sb, ke, &mut hit);
+            }
+        }
+        for (i, &y) in b.iter().enumerate().skip(a.len()) {
+            sb = kw.next_state(aho_corasick::Anchored::No, sb, y);
+            if kw.is_special(sb) && kw.is_match(sb) {
+                report(sb, mid - l + i + 1, &mut hit);
+            }
+        }
+        sb
     }
 
     /// Boundary check, validator, context score and threshold for one regex candidate.
@@ -5124,6 +5189,33 @@ mod tests {
             let mut ctx = Context::default();
             engine.keyword_hits(b, 0, cut, &mut ctx);
             engine.keyword_hits(b, 0, b.len(), &mut ctx);
+            let mut got = ctx.hits.clone();
+            got.sort_unstable();
+            prop_assert_eq!(got, overlapping_reference(&text));
+        }
+
+        /// Windows that keep extending the stretch, each extension long enough or not for two chains
+        /// ([`Engine::keyword_walk_two`]): the hits stay sorted by end and are exactly those of one overlapping
+        /// search (none lost or doubled where the second chain takes over).
+        #[test]
+        fn extended_stretches_equal_an_overlapping_search(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..160),
+            step in 1usize..120,
+        ) {
+            let text = parts.concat();
+            static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+            let engine = ENGINE.get_or_init(|| Engine::builtin().unwrap());
+            let b = text.as_bytes();
+            let mut ctx = Context::default();
+            let mut we = 0;
+            while we < b.len() {
+                we = (we + step).min(b.len());
+                while !text.is_char_boundary(we) {
+                    we += 1;
+                }
+                engine.keyword_hits(b, 0, we, &mut ctx);
+                prop_assert!(ctx.hits.windows(2).all(|w| w[0].1 <= w[1].1), "hits out of order of end");
+            }
             let mut got = ctx.hits.clone();
             got.sort_unstable();
             prop_assert_eq!(got, overlapping_reference(&text));
