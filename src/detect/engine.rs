@@ -4965,6 +4965,12 @@ mod tests {
         }
     }
 
+    /// One builtin engine for the keyword proptests (built once: a debug build takes a while).
+    fn shared_builtin() -> &'static Engine {
+        static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+        ENGINE.get_or_init(|| Engine::builtin().unwrap())
+    }
+
     /// The keyword hits of `text` as one overlapping aho-corasick search of the whole text reports them (no
     /// stretches, no extensions), with the same word-boundary rule for ASCII keywords.
     fn overlapping_reference(text: &str) -> Vec<(usize, usize, u16)> {
@@ -5179,8 +5185,7 @@ mod tests {
             cut in 0usize..400,
         ) {
             let text = parts.concat();
-            static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
-            let engine = ENGINE.get_or_init(|| Engine::builtin().unwrap());
+            let engine = shared_builtin();
             let b = text.as_bytes();
             let mut cut = cut.min(b.len());
             while !text.is_char_boundary(cut) {
@@ -5203,8 +5208,7 @@ mod tests {
             step in 1usize..120,
         ) {
             let text = parts.concat();
-            static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
-            let engine = ENGINE.get_or_init(|| Engine::builtin().unwrap());
+            let engine = shared_builtin();
             let b = text.as_bytes();
             let mut ctx = Context::default();
             let mut we = 0;
