@@ -12,10 +12,11 @@
 //!
 //! They are used only through an [`Avx512`] token, which [`Avx512::detect`] makes when the CPU has AVX-512 F, BW and
 //! VBMI (checked at run time, once per process; `HAETAE_DETECT_PORTABLE=1` turns them off); elsewhere the portable
-//! code runs. Every `unsafe` here is either a load of 64 bytes
-//! from a slice just bounds-checked, or a call of a `#[target_feature]` function that the token proves the CPU runs.
-//! Tests compare the kernels with the portable code: `wide_and_scalar_agree` (the filter), `DigitRuns`' proptest,
-//! and `avx512_and_portable_scans_agree` (whole engines over the detector vectors and random mixes of anchors).
+//! code runs. Every `unsafe` here is either a load of 64 bytes from a slice just bounds-checked, or a call of a
+//! `#[target_feature]` function that the token proves the CPU runs. Tests compare the kernels with the portable code:
+//! `wide_and_scalar_agree` (the filter), `DigitRuns`' proptest, `avx512_and_portable_scans_agree` (whole engines over
+//! the detector vectors and random mixes of anchors) and `anchors_past_the_cap_are_searched_as_before`. Measured in
+//! `benches/detect.md`, round 29 (valgrind hides AVX-512, so callgrind counts the portable code).
 //!
 //! Must never: read outside a slice it is given, or run on a CPU without the features (the token has no other
 //! constructor).
