@@ -1,6 +1,8 @@
 //! The trigger pass of the builtin union: a bucketed multi-literal shift-or filter (the idea of Hyperscan's FDR,
-//! without SIMD or hashed super-characters) over the trigger literals, verified per bucket, and turned into the
-//! leftmost-first, non-overlapping hits the lazy DFA it replaces reported.
+//! without hashed super-characters) over the trigger literals, verified per bucket, and turned into the
+//! leftmost-first, non-overlapping hits the lazy DFA it replaces reported. The scalar loop below is the portable
+//! path; with AVX-512 VBMI the same candidate ends come 64 bytes at a time from [`wide`] (session 35: the literal
+//! pass 1.7 → 2.7 GB/s on clean text).
 //!
 //! The state is a `u64` of 4 lanes × 16 buckets. Each literal belongs to one bucket and is aligned by its end: bit
 //! `(3 - k) * 16 + b` of `masks[c]` is clear when some literal of bucket `b` has byte `c` at distance `k` from its
