@@ -553,6 +553,7 @@ pub const NON_SETTINGS_ENV: &[&str] = &[
     "HAETAE_CONFIG",
     "HAETAE_AUDIT_SIGNING_KEY",
     "HAETAE_AUDIT_VERIFIER_KEY",
+    crate::detect::PORTABLE_ENV,
 ];
 
 impl Settings {
@@ -1125,6 +1126,7 @@ mod tests {
                 ("HAETAE_LIMITS__MAX_REQUEST_BODY_BYTES", "2000"),
                 ("HAETAE_CONFIG", "ignored"),
                 ("HAETAE_AUDIT_SIGNING_KEY", "ignored by serve"),
+                ("HAETAE_DETECT_PORTABLE", "1"),
                 ("OTHER", "x"),
             ]),
         )

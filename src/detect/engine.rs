@@ -24,6 +24,8 @@ use super::normalize::{fold_str, has_final_consonant, Normalized};
 use super::validate::{self, digits_into, RrnShape};
 use super::{DetectError, Finding};
 
+pub use avx512::PORTABLE_ENV;
+
 mod avx512;
 mod byte_class;
 mod scanners;

@@ -107,7 +107,7 @@ pub use classify::{classify, marking_level, Classification, Level};
 pub use config::{BuiltinSelection, CustomDetectorSpec, DetectConfig, ValidatorKind};
 pub use engine::{
     trigger_filter, trigger_filter_agrees, Deadline, Engine, Scratch, CONTEXT_AFTER,
-    CONTEXT_BEFORE, CUSTOM_REGEX_SIZE_LIMIT, MAX_DICTIONARY_TERMS,
+    CONTEXT_BEFORE, CUSTOM_REGEX_SIZE_LIMIT, MAX_DICTIONARY_TERMS, PORTABLE_ENV,
 };
 pub use entity::{Entity, BUILTIN_ENTITIES};
 

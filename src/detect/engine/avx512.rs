@@ -32,6 +32,10 @@ use std::arch::x86_64::{
 /// The anchor bytes of [`Avx512::anchor_positions`] and the lists they fill.
 pub(super) const ANCHORS: usize = 4;
 
+/// The environment variable that keeps the portable code for a process when set to anything but `0` (read once, by
+/// [`Avx512::detect`]; the gateway's configuration loader knows it is not a settings key).
+pub const PORTABLE_ENV: &str = "HAETAE_DETECT_PORTABLE";
+
 /// Bytes per block.
 pub(super) const BLOCK: usize = 64;
 /// Bytes before a block that the trigger filter's lookups read (its lanes minus one).
@@ -54,8 +58,7 @@ impl Avx512 {
         static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         AVAILABLE
             .get_or_init(|| {
-                std::env::var_os("HAETAE_DETECT_PORTABLE").is_none_or(|v| v == "0")
-                    && cpu_has_features()
+                std::env::var_os(PORTABLE_ENV).is_none_or(|v| v == "0") && cpu_has_features()
             })
             .then_some(Avx512(()))
     }
