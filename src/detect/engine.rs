@@ -1746,14 +1746,7 @@ impl Engine {
                 break;
             };
             let ke = at + i + 1;
-            // Built without a prefilter, the only special states are the dead state (never reached by an
-            // unanchored standard search) and the match states.
-            if kw.is_match(sid) {
-                for j in 0..kw.match_len(sid) {
-                    let pid = kw.match_pattern(sid, j);
-                    hit(ke - kw.pattern_len(pid), ke, pid.as_usize());
-                }
-            }
+            keyword_matches(kw, sid, ke, &mut hit);
             at = ke;
         }
         sid
@@ -1827,29 +1820,21 @@ impl Engine {
         let mid = (from + to + l) / 2;
         let (a, b) = (&bytes[from..mid], &bytes[mid - l..to]);
         let (mut sa, mut sb) = (sid, start);
-        let report = |s: StateID, ke: usize, hit: &mut dyn FnMut(usize, usize, usize)| {
-            for j in 0..kw.match_len(s) {
-                let pid = kw.match_pattern(s, j);
-                hit(ke - kw.pattern_len(pid), ke, pid.as_usize());
-            }
-        };
         for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
             sa = kw.next_state(aho_corasick::Anchored::No, sa, x);
             sb = kw.next_state(aho_corasick::Anchored::No, sb, y);
-            // Built without a prefilter, the only special states are the dead state (never reached by an unanchored
-            // standard search) and the match states.
-            if kw.is_special(sa) && kw.is_match(sa) {
-                report(sa, from + i + 1, &mut hit);
+            if kw.is_special(sa) {
+                keyword_matches(kw, sa, from + i + 1, &mut hit);
             }
             let ke = mid - l + i + 1;
-            if kw.is_special(sb) && kw.is_match(sb) && ke > mid {
-                report(sb, ke, &mut hit);
+            if kw.is_special(sb) && ke > mid {
+                keyword_matches(kw, sb, ke, &mut hit);
             }
         }
         for (i, &y) in b.iter().enumerate().skip(a.len()) {
             sb = kw.next_state(aho_corasick::Anchored::No, sb, y);
-            if kw.is_special(sb) && kw.is_match(sb) {
-                report(sb, mid - l + i + 1, &mut hit);
+            if kw.is_special(sb) {
+                keyword_matches(kw, sb, mid - l + i + 1, &mut hit);
             }
         }
         sb
@@ -4750,7 +4735,7 @@ impl<'a> DigitRuns<'a> {
                 self.mask = mask;
                 self.carry = carry;
                 self.base = base;
-                self.next_block = base + 64;
+                self.next_block = base + avx512::BLOCK;
                 return true;
             }
         }
@@ -4793,6 +4778,24 @@ impl Iterator for DigitRuns<'_> {
         let i = self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
         Some(self.base + i)
+    }
+}
+
+/// Call `hit(start, end, keyword)` for each keyword matched in state `sid` of the keyword DFA, reached after byte
+/// `ke - 1`. Built without a prefilter, the DFA's only special states are the dead state (never reached by an
+/// unanchored standard search) and the match states, so this is called at special states.
+#[inline]
+fn keyword_matches(
+    kw: &aho_corasick::dfa::DFA,
+    sid: StateID,
+    ke: usize,
+    hit: &mut impl FnMut(usize, usize, usize),
+) {
+    if kw.is_match(sid) {
+        for j in 0..kw.match_len(sid) {
+            let pid = kw.match_pattern(sid, j);
+            hit(ke - kw.pattern_len(pid), ke, pid.as_usize());
+        }
     }
 }
 
@@ -4915,10 +4918,9 @@ mod tests {
     /// Findings of a builtin engine over `texts`, each scanned as its own segment: the engine built with the
     /// kernels where the CPU has them, or (inside [`avx512::portable`]) the one built without.
     fn scan_all(texts: &[&str]) -> Vec<Vec<Finding>> {
-        static WIDE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
         static PORTABLE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
         let engine = if avx512::Avx512::detect().is_some() {
-            WIDE.get_or_init(|| Engine::builtin().unwrap())
+            shared_builtin()
         } else {
             PORTABLE.get_or_init(|| Engine::builtin().unwrap())
         };
@@ -4967,7 +4969,8 @@ mod tests {
         }
     }
 
-    /// One builtin engine for the keyword proptests (built once: a debug build takes a while).
+    /// One builtin engine for the proptests (built once: a debug build takes a while), with the AVX-512 kernels when
+    /// the CPU has them (never first called inside [`avx512::portable`]).
     fn shared_builtin() -> &'static Engine {
         static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
         ENGINE.get_or_init(|| Engine::builtin().unwrap())

@@ -104,9 +104,7 @@ impl Avx512 {
             (at, 0, carry)
         }
     }
-}
 
-impl Avx512 {
     /// Append the position of every byte of `hay` equal to `bytes[c]` to `lists[c]`, in order (each list is cleared
     /// first), up to `cap` positions a list: a list that reaches `cap` is incomplete (the caller then searches that
     /// byte itself), which bounds the memory a text made of one anchor byte can take. The bytes must not be 0 (the

@@ -517,6 +517,15 @@ impl SampleBits {
     }
 }
 
+/// The filter's state after `bytes` from any state: exact once `bytes` holds the last `LANES - 1` bytes (the state
+/// before a byte) or `LANES` (after it), since a state depends only on the last `LANES` masks.
+#[inline(always)]
+fn state_after(masks: &[u64; 256], bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0, |d, &c| (d << LANE_BITS) | masks[usize::from(c)])
+}
+
 /// Iterator of [`ShiftOr::hits`].
 #[derive(Debug)]
 pub(super) struct ShiftOrHits<'a> {
@@ -562,10 +571,7 @@ impl ShiftOrHits<'_> {
             // A second chain over the second half, started three bytes early: a state depends only on the last
             // `LANES` masks, so its states from the half's first byte on are exact, and the two chains do not wait
             // on each other.
-            let mut f = 0u64;
-            for &c in &a[STEP - (LANES - 1)..] {
-                f = (f << LANE_BITS) | masks[usize::from(c)];
-            }
+            let mut f = state_after(masks, &a[STEP - (LANES - 1)..]);
             let mut all_b = !0u64;
             // One byte load per byte: extracting the bytes from one word load cost a shift and a zero-extension each.
             for (&c, &x) in a.iter().zip(b) {
@@ -585,18 +591,26 @@ impl ShiftOrHits<'_> {
             d = f;
             i += 2 * STEP;
         }
-        while i < hay.len() {
-            d = (d << LANE_BITS) | masks[usize::from(hay[i])];
-            i += 1;
+        self.at = i;
+        self.state = self.bytes_to_candidate(d, hay.len());
+        self.at < hay.len()
+    }
+
+    /// Read bytes one at a time from `at` (in state `d`) up to `until` or through the first candidate end, which is
+    /// verified. Returns the state after the last byte read.
+    #[inline]
+    fn bytes_to_candidate(&mut self, mut d: u64, until: usize) -> u64 {
+        let so = self.so;
+        while self.at < until {
+            d = (d << LANE_BITS) | so.masks.0[usize::from(self.hay[self.at])];
+            self.at += 1;
             let top = (!(d >> TOP) & LANE_MASK) as u16;
             if top != 0 {
-                self.verify(i, top);
+                self.verify(self.at, top);
                 break;
             }
         }
-        self.state = d;
-        self.at = i;
-        i < hay.len()
+        d
     }
 
     /// [`ShiftOrHits::advance`] with the wide search: the text's first three bytes one by one (the state starts
@@ -605,18 +619,7 @@ impl ShiftOrHits<'_> {
     fn advance_wide(&mut self, w: &Wide) -> Option<bool> {
         let hay = self.hay;
         if self.at < avx512::BEFORE {
-            let masks = &self.so.masks.0;
-            let mut d = self.state;
-            while self.at < avx512::BEFORE.min(hay.len()) {
-                d = (d << LANE_BITS) | masks[usize::from(hay[self.at])];
-                self.at += 1;
-                let top = (!(d >> TOP) & LANE_MASK) as u16;
-                if top != 0 {
-                    self.verify(self.at, top);
-                    break;
-                }
-            }
-            self.state = d;
+            self.state = self.bytes_to_candidate(self.state, avx512::BEFORE.min(hay.len()));
             return Some(self.at < hay.len());
         }
         loop {
@@ -636,10 +639,7 @@ impl ShiftOrHits<'_> {
             let (at, m) = w.next_block(hay, self.at);
             self.at = at;
             if m == 0 {
-                let masks = &self.so.masks.0;
-                self.state = hay[at - (LANES - 1)..at]
-                    .iter()
-                    .fold(0, |d, &c| (d << LANE_BITS) | masks[usize::from(c)]);
+                self.state = state_after(&self.so.masks.0, &hay[at - (LANES - 1)..at]);
                 return None;
             }
             self.block = m;
@@ -650,11 +650,8 @@ impl ShiftOrHits<'_> {
     /// The buckets with a candidate ending at `end` (`end >= LANES`): the top lane the scalar loop would have there.
     #[inline]
     fn top_at(&self, end: usize) -> u16 {
-        let masks = &self.so.masks.0;
-        let acc = (0..LANES).fold(0u64, |acc, k| {
-            acc | masks[usize::from(self.hay[end - 1 - k])] >> ((LANES - 1 - k) as u32 * LANE_BITS)
-        });
-        (!acc & LANE_MASK) as u16
+        let d = state_after(&self.so.masks.0, &self.hay[end - LANES..end]);
+        (!(d >> TOP) & LANE_MASK) as u16
     }
 
     /// Compare the literals of every bucket in `top` that would end at `end`.

@@ -13,6 +13,7 @@
 //! Must never: report a block mask that differs from the scalar loop's candidate ends (`wide_and_scalar_agree`).
 
 use super::super::avx512::{Avx512, BEFORE};
+use super::{LANES, LANE_BITS, LANE_MASK};
 
 /// The filter's lanes as byte tables, with the token that the CPU runs the kernel.
 #[derive(Debug)]
@@ -30,8 +31,8 @@ impl Wide {
         let cpu = Avx512::detect()?;
         let mut tables = Box::new([[0u8; 256]; 8]);
         for (c, &m) in masks.iter().enumerate() {
-            for k in 0..4 {
-                let lane = (m >> ((3 - k) * 16)) & 0xFFFF;
+            for k in 0..LANES {
+                let lane = (m >> ((LANES - 1 - k) as u32 * LANE_BITS)) & LANE_MASK;
                 tables[2 * k][c] = (lane & 0xFF) as u8;
                 tables[2 * k + 1][c] = (lane >> 8) as u8;
             }
