@@ -199,6 +199,8 @@ fn normalisation_keeps_offsets_on_found_cases() {
 
 /// Terms of the dictionary tests: prefixes of one another, overlapping trigger literals (`고객명`, `SECRET`, `api`,
 /// `name`, `서울`), starting inside them (`객명`), single characters.
+/// Eight distinct byte lengths, so the merged dictionary is searched by exact lookup (the engine's `exact` module
+/// takes at most eight); the automaton's anchored search is covered by `exact`'s own property test.
 const TERMS: &[&str] = &[
     "고객명단",
     "객명",

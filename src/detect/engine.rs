@@ -28,6 +28,7 @@ pub use avx512::PORTABLE_ENV;
 
 mod avx512;
 mod byte_class;
+mod exact;
 mod scanners;
 mod shift_or;
 mod union;
@@ -145,6 +146,8 @@ struct PatInfo {
 #[derive(Debug)]
 struct Dictionary {
     ac: AhoCorasick,
+    /// The same terms by exact lookup, for a merged dictionary whose terms come in few lengths (see [`exact`]).
+    exact: Option<exact::ExactTerms>,
     detector_of: Vec<u32>,
 }
 
@@ -826,6 +829,11 @@ impl Engine {
             // compact contiguous NFA stays in cache where the DFA's rows miss (10,000 terms: 13.3 -> 1.3 MiB, dense
             // text with the dictionary ~1.3x faster, compile 82 -> 33 ms).
             let term_bytes: usize = terms.iter().map(String::len).sum();
+            let exact = if dict_merged {
+                exact::ExactTerms::build(&terms, slot == 1)
+            } else {
+                None
+            };
             let small = term_bytes <= DICTIONARY_DFA_BYTES;
             let ac = AhoCorasickBuilder::new()
                 .match_kind(AcMatchKind::LeftmostLongest)
@@ -845,6 +853,7 @@ impl Engine {
                 .map_err(|e| DetectError::Build(e.to_string()))?;
             dictionaries.push(Dictionary {
                 ac,
+                exact,
                 detector_of: std::mem::take(&mut dict_det[slot]),
             });
         }
@@ -972,7 +981,11 @@ impl Engine {
             + self
                 .dictionaries
                 .iter()
-                .map(|d| d.ac.memory_usage() + d.detector_of.len() * 4)
+                .map(|d| {
+                    d.ac.memory_usage()
+                        + d.exact.as_ref().map_or(0, exact::ExactTerms::memory_usage)
+                        + d.detector_of.len() * 4
+                })
                 .sum::<usize>()
             + self.keywords.memory_usage()
             + self.triggers.as_ref().map_or(0, |t| {
@@ -1623,10 +1636,18 @@ impl Engine {
             if p < *cur || groups.out_of_time() {
                 return;
             }
-            let input = aho_corasick::Input::new(hay)
-                .span(p..hay.len())
-                .anchored(aho_corasick::Anchored::Yes);
-            if let Ok(Some(m)) = dict.ac.try_find(input) {
+            let found = match &dict.exact {
+                Some(x) => x
+                    .longest_at(hay.as_bytes(), p)
+                    .map(|(e, term)| aho_corasick::Match::must(term, p..e)),
+                None => {
+                    let input = aho_corasick::Input::new(hay)
+                        .span(p..hay.len())
+                        .anchored(aho_corasick::Anchored::Yes);
+                    dict.ac.try_find(input).ok().flatten()
+                }
+            };
+            if let Some(m) = found {
                 *cur = m.end();
                 self.dictionary_match(dict, hay, m, groups, out);
             }
