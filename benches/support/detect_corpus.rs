@@ -199,3 +199,31 @@ pub fn dictionary(n: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// `n` distinct Korean full names (a surname of 62 and two given-name syllables of 400), for a dictionary whose
+/// term prefixes are too many to merge into the trigger pass (a staff directory): the engine then searches it on its
+/// own, anchored where its prefix filter passes.
+pub fn names(n: usize) -> Vec<String> {
+    const SURNAMES: &str = "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민진지엄채원천방공현함변염여추도소석선설마길연";
+    let surnames: Vec<char> = SURNAMES.chars().collect();
+    // Every 7th precomposed syllable from 가: common and rare syllables alike.
+    let given: Vec<char> = (0..400)
+        .filter_map(|i| char::from_u32(0xAC00 + 7 * i))
+        .collect();
+    let mut r = Rng(11);
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n.min(surnames.len() * given.len() * given.len()) {
+        let name: String = [
+            surnames[r.below(surnames.len())],
+            given[r.below(given.len())],
+            given[r.below(given.len())],
+        ]
+        .iter()
+        .collect();
+        if seen.insert(name.clone()) {
+            out.push(name);
+        }
+    }
+    out
+}

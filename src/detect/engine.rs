@@ -85,8 +85,9 @@ pub const CONTEXT_AFTER: usize = 32;
 /// Stretches shorter than this plus twice the longest keyword are walked as one chain ([`Engine::keyword_walk_two`]).
 const KEYWORD_TWO_CHAINS_MIN: usize = 16;
 /// Dictionaries searched on their own (not merged) whose terms total at most this many bytes are compiled to an
-/// aho-corasick DFA (about 60 bytes of automaton per term byte, so at most ~16 MiB); bigger ones to a contiguous NFA
-/// with a prefilter. Merged dictionaries are always a contiguous NFA.
+/// aho-corasick DFA (about 60 bytes of automaton per term byte, so at most ~16 MiB); bigger ones to a contiguous NFA,
+/// searched anchored where their prefix filter passes (`exact::PrefixFilter`; unanchored with aho-corasick's
+/// prefilter when a term is a single byte). Merged dictionaries are always a contiguous NFA.
 const DICTIONARY_DFA_BYTES: usize = 256 * 1024;
 /// Dictionaries (of any size) whose term prefixes number at most this many are merged into the trigger pass: their
 /// prefixes (up to [`DICTIONARY_PREFIX_BYTES`]) join the trigger pass and the dictionary automaton runs anchored at
@@ -146,9 +147,30 @@ struct PatInfo {
 #[derive(Debug)]
 struct Dictionary {
     ac: AhoCorasick,
-    /// The same terms by exact lookup, for a merged dictionary whose terms come in few lengths (see [`exact`]).
+    /// The same terms by exact lookup, when they come in few lengths (see [`exact`]).
     exact: Option<exact::ExactTerms>,
+    /// Where a term may start, for a big dictionary searched on its own (see [`exact`]); `ac` is then anchored.
+    filter: Option<exact::PrefixFilter>,
     detector_of: Vec<u32>,
+}
+
+impl Dictionary {
+    /// The longest term starting at `p` (the automaton's anchored leftmost-longest match), for a dictionary whose
+    /// automaton is anchored.
+    #[inline]
+    fn longest_at(&self, hay: &str, p: usize) -> Option<aho_corasick::Match> {
+        match &self.exact {
+            Some(x) => x
+                .longest_at(hay.as_bytes(), p)
+                .map(|(e, term)| aho_corasick::Match::must(term, p..e)),
+            None => {
+                let input = aho_corasick::Input::new(hay)
+                    .span(p..hay.len())
+                    .anchored(aho_corasick::Anchored::Yes);
+                self.ac.try_find(input).ok().flatten()
+            }
+        }
+    }
 }
 
 /// The literal searcher that proposes candidate starts for the builtin union, over every ASCII and Hangul trigger
@@ -813,6 +835,9 @@ impl Engine {
             if !dict_merged {
                 dict_prefixes.clear();
                 dict_first.fill(false);
+                // None merged: the shift-or filter runs the trigger pass as for builtins alone (with the prefixes'
+                // list left here, a dictionary of too many prefixes sent it to the lazy DFA, ~3x slower).
+                dict_prefix_lits = Some(Vec::new());
             }
         }
 
@@ -828,13 +853,21 @@ impl Engine {
             // A merged dictionary is only searched anchored, a few dozen bytes at each candidate start: there the
             // compact contiguous NFA stays in cache where the DFA's rows miss (10,000 terms: 13.3 -> 1.3 MiB, dense
             // text with the dictionary ~1.3x faster, compile 82 -> 33 ms).
+            // A big dictionary searched on its own is searched anchored too, at the positions its prefix filter
+            // passes: an unanchored pass of its automaton over Korean text ran at ~75 MB/s (100,000 names).
             let term_bytes: usize = terms.iter().map(String::len).sum();
-            let exact = if dict_merged {
+            let small = term_bytes <= DICTIONARY_DFA_BYTES;
+            let filter = if !small && !dict_merged {
+                exact::PrefixFilter::build(&terms, slot == 1)
+            } else {
+                None
+            };
+            let anchored = dict_merged || filter.is_some();
+            let exact = if anchored {
                 exact::ExactTerms::build(&terms, slot == 1)
             } else {
                 None
             };
-            let small = term_bytes <= DICTIONARY_DFA_BYTES;
             let ac = AhoCorasickBuilder::new()
                 .match_kind(AcMatchKind::LeftmostLongest)
                 .ascii_case_insensitive(slot == 1)
@@ -843,8 +876,8 @@ impl Engine {
                 } else {
                     aho_corasick::AhoCorasickKind::ContiguousNFA
                 }))
-                .prefilter(!small && !dict_merged)
-                .start_kind(if dict_merged {
+                .prefilter(!small && !anchored)
+                .start_kind(if anchored {
                     aho_corasick::StartKind::Anchored
                 } else {
                     aho_corasick::StartKind::Unanchored
@@ -854,6 +887,7 @@ impl Engine {
             dictionaries.push(Dictionary {
                 ac,
                 exact,
+                filter,
                 detector_of: std::mem::take(&mut dict_det[slot]),
             });
         }
@@ -984,6 +1018,9 @@ impl Engine {
                 .map(|d| {
                     d.ac.memory_usage()
                         + d.exact.as_ref().map_or(0, exact::ExactTerms::memory_usage)
+                        + d.filter
+                            .as_ref()
+                            .map_or(0, exact::PrefixFilter::memory_usage)
                         + d.detector_of.len() * 4
                 })
                 .sum::<usize>()
@@ -1101,7 +1138,16 @@ impl Engine {
         }
         for dict in &self.dictionaries {
             if self.dict_merged {
-                self.run_dictionary_at(dict, hay, dict_cands, *dict_all, groups, out);
+                self.run_dictionary_at(
+                    dict,
+                    hay,
+                    dict_cands.iter().copied(),
+                    *dict_all,
+                    groups,
+                    out,
+                );
+            } else if let Some(f) = &dict.filter {
+                self.run_dictionary_at(dict, hay, f.starts(hay.as_bytes()), false, groups, out);
             } else {
                 self.run_dictionary(dict, hay, groups, out);
             }
@@ -1626,7 +1672,7 @@ impl Engine {
         &self,
         dict: &Dictionary,
         hay: &str,
-        cands: &[usize],
+        cands: impl IntoIterator<Item = usize>,
         all: bool,
         groups: &mut Context,
         out: &mut Vec<Finding>,
@@ -1636,18 +1682,7 @@ impl Engine {
             if p < *cur || groups.out_of_time() {
                 return;
             }
-            let found = match &dict.exact {
-                Some(x) => x
-                    .longest_at(hay.as_bytes(), p)
-                    .map(|(e, term)| aho_corasick::Match::must(term, p..e)),
-                None => {
-                    let input = aho_corasick::Input::new(hay)
-                        .span(p..hay.len())
-                        .anchored(aho_corasick::Anchored::Yes);
-                    dict.ac.try_find(input).ok().flatten()
-                }
-            };
-            if let Some(m) = found {
+            if let Some(m) = dict.longest_at(hay, p) {
                 *cur = m.end();
                 self.dictionary_match(dict, hay, m, groups, out);
             }
@@ -1657,7 +1692,7 @@ impl Engine {
                 each(p, &mut cur);
             }
         } else {
-            for &p in cands {
+            for p in cands {
                 each(p, &mut cur);
             }
         }
@@ -4992,6 +5027,122 @@ mod tests {
 
     /// One builtin engine for the proptests (built once: a debug build takes a while), with the AVX-512 kernels when
     /// the CPU has them (never first called inside [`avx512::portable`]).
+    /// Terms of the big-dictionary tests: a few that occur in [`BIG_DICT_TEXT`] (prefixes of each other, Hangul,
+    /// ASCII that the word rule may cut) and 30,000 fillers with their own prefixes, so the dictionary is neither merged
+    /// into the trigger pass (too many prefixes) nor a DFA (too many bytes): it is searched where its prefix filter
+    /// passes, by exact lookup (`varied` false: the fillers add no length) or by the anchored automaton (`varied`
+    /// true: two more lengths, ten in all).
+    fn big_dictionary_terms(varied: bool) -> Vec<String> {
+        let mut terms: Vec<String> = [
+            "고객명단",
+            "객명",
+            "서울역",
+            "울산",
+            "SECRETARY",
+            "secret",
+            "api키",
+            "코드명가",
+            "코드명가나",
+            "명가",
+            "ap",
+            "name",
+            "님",
+            "Z_x",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        terms.extend((0..30_000).map(|i| match (varied, i % 3) {
+            (true, 1) => format!("q{i:05}zz"),
+            (true, 2) => format!("q{i:05}zzzz"),
+            _ => format!("q{i:05}zzz"),
+        }));
+        terms
+    }
+
+    const BIG_DICT_TEXT: &[&str] = &[
+        "고객",
+        "고객명",
+        "고객명단",
+        "서울",
+        "서울역",
+        "울산",
+        "SECRETARY",
+        "Secret",
+        "secret",
+        "api",
+        "api키",
+        "코드명",
+        "코드명가",
+        "가나",
+        "명",
+        " ",
+        "a",
+        "p",
+        "name",
+        "NAME",
+        "님",
+        "Z_x",
+        "q00001zzz",
+        "q00002zz",
+        "q1",
+        "z",
+        "\n",
+        ".",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// A dictionary searched on its own where its prefix filter passes (by exact lookup, or by the anchored
+        /// automaton when its terms come in too many lengths), case-sensitive or not, finds exactly the unanchored
+        /// leftmost-longest matches that keep the ASCII word rule.
+        #[test]
+        fn filtered_dictionary_equals_full_pass(
+            parts in proptest::collection::vec(proptest::sample::select(BIG_DICT_TEXT), 0..40),
+            case_insensitive in any::<bool>(),
+            varied in any::<bool>(),
+        ) {
+            static ENGINES: [[std::sync::OnceLock<(Engine, AhoCorasick)>; 2]; 2] = [
+                [std::sync::OnceLock::new(), std::sync::OnceLock::new()],
+                [std::sync::OnceLock::new(), std::sync::OnceLock::new()],
+            ];
+            let (engine, reference) = ENGINES[usize::from(varied)][usize::from(case_insensitive)].get_or_init(|| {
+                let terms = big_dictionary_terms(varied);
+                let spec: crate::detect::CustomDetectorSpec = toml::from_str(&format!(
+                    "id = \"CODENAME\"\nterms = {terms:?}\ncase_insensitive = {case_insensitive}\nscore = 0.9\n"
+                ))
+                .unwrap();
+                let mut config = DetectConfig {
+                    detectors: vec![spec],
+                    ..DetectConfig::default()
+                };
+                config.builtins.enabled = Some(vec!["KR_RRN".to_owned()]);
+                let engine = Engine::new(&config).unwrap();
+                let reference = AhoCorasickBuilder::new()
+                    .match_kind(AcMatchKind::LeftmostLongest)
+                    .ascii_case_insensitive(case_insensitive)
+                    .build(&terms)
+                    .unwrap();
+                (engine, reference)
+            });
+            prop_assert!(!engine.dict_merged);
+            let dict = &engine.dictionaries[0];
+            prop_assert!(dict.filter.is_some());
+            prop_assert_eq!(dict.exact.is_some(), !varied);
+            let text = parts.concat();
+            let b = text.as_bytes();
+            let alnum = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric());
+            let want: Vec<(usize, usize)> = reference
+                .find_iter(&text)
+                .map(|m| (m.start(), m.end()))
+                .filter(|&(s, e)| !((alnum(s) && s > 0 && alnum(s - 1)) || (alnum(e - 1) && alnum(e))))
+                .collect();
+            let found: Vec<(usize, usize)> = engine.scan(&text).iter().map(|f| (f.start, f.end)).collect();
+            prop_assert_eq!(found, want);
+        }
+    }
+
     fn shared_builtin() -> &'static Engine {
         static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
         ENGINE.get_or_init(|| Engine::builtin().unwrap())
