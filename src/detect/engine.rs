@@ -151,10 +151,20 @@ struct Dictionary {
     exact: Option<exact::ExactTerms>,
     /// Where a term may start, for a big dictionary searched on its own (see [`exact`]); `ac` is then anchored.
     filter: Option<exact::PrefixFilter>,
-    detector_of: Vec<u32>,
+    /// `(first term, detector)` at each detector's first term, in term order: a detector's terms are consecutive,
+    /// so a dictionary of 1,000,000 terms of one detector holds one entry, not 4 MB of detector ids.
+    detectors: Vec<(u32, u32)>,
 }
 
 impl Dictionary {
+    /// The detector that term `term` belongs to.
+    fn detector_of(&self, term: usize) -> Option<u32> {
+        let run = self
+            .detectors
+            .partition_point(|&(first, _)| first as usize <= term);
+        run.checked_sub(1).map(|r| self.detectors[r].1)
+    }
+
     /// The longest term starting at `p` (the automaton's anchored leftmost-longest match), for a dictionary whose
     /// automaton is anchored.
     #[inline]
@@ -634,7 +644,8 @@ impl Engine {
 
         // ---- custom detectors ----
         let mut dict_terms: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-        let mut dict_det: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+        // Per slot: `(first term, detector)` at each detector's first term (a detector's terms are consecutive).
+        let mut dict_det: [Vec<(u32, u32)>; 2] = [Vec::new(), Vec::new()];
         let mut has_custom_regex = false;
         for (i, spec) in config.detectors.iter().enumerate() {
             let name = spec.id.clone();
@@ -755,12 +766,16 @@ impl Engine {
                     }
                     let slot = usize::from(spec.case_insensitive);
                     let det_u32 = u32::try_from(det).map_err(|_| bad("too many detectors"))?;
+                    let first = u32::try_from(dict_terms[slot].len())
+                        .map_err(|_| bad("too many dictionary terms"))?;
                     for t in &spec.terms {
                         let t = fold_str(t.trim());
                         if !t.is_empty() {
                             dict_terms[slot].push(t);
-                            dict_det[slot].push(det_u32);
                         }
+                    }
+                    if dict_terms[slot].len() > first as usize {
+                        dict_det[slot].push((first, det_u32));
                     }
                 }
             }
@@ -888,7 +903,7 @@ impl Engine {
                 ac,
                 exact,
                 filter,
-                detector_of: std::mem::take(&mut dict_det[slot]),
+                detectors: std::mem::take(&mut dict_det[slot]),
             });
         }
 
@@ -1021,7 +1036,7 @@ impl Engine {
                         + d.filter
                             .as_ref()
                             .map_or(0, exact::PrefixFilter::memory_usage)
-                        + d.detector_of.len() * 4
+                        + d.detectors.len() * 8
                 })
                 .sum::<usize>()
             + self.keywords.memory_usage()
@@ -1650,7 +1665,7 @@ impl Engine {
         if (alnum(s) && s > 0 && alnum(s - 1)) || (e > s && alnum(e - 1) && alnum(e)) {
             return;
         }
-        let Some(&det) = dict.detector_of.get(term) else {
+        let Some(det) = dict.detector_of(term) else {
             return;
         };
         let Some(d) = self.detectors.get(det as usize) else {
