@@ -8,14 +8,18 @@
 //!   two to four syllables), and the automaton answers for every other dictionary.
 //! - [`PrefixFilter`]: the positions where some term may start, for a big dictionary that is searched on its own (its
 //!   term prefixes too many to join the trigger pass): a bit per hash of a term's first bytes (up to eight), tested at
-//!   every byte that can begin a term. An unanchored automaton pass over Korean text ran at ~75 MB/s for 100,000
-//!   names (no rare byte for its prefilter, and its states spill out of the caches); the filter reads a word and one
-//!   bit a position and leaves a few candidates for the lookup above or the automaton's anchored search.
+//!   every byte that can begin a term. Such a dictionary had an unanchored automaton pass of its own (no rare byte
+//!   in Korean text for its prefilter, and its states spill out of the caches): with 100,000 names the engine ran at
+//!   0.21x the builtins alone, 0.45x with this filter (and the trigger-pass fix of the same round, `benches/detect.md`
+//!   round 30); the filter reads a word and one bit a position and leaves a few candidates for the lookup
+//!   above or the automaton's anchored search.
 //!
 //! Both give exactly the automaton's answers: the lookup its anchored leftmost-longest match (the longest term equal
 //! to the text at the position, ASCII letters compared case-insensitively for a case-folding dictionary; among equal
-//! terms the one added first), the filter a superset of the positions where a term starts. Neither allocates while
-//! searching nor keeps any text; they only read the slice they are given.
+//! terms the one added first), the filter a superset of the positions where a term starts.
+//!
+//! Must never: allocate while searching, keep or print any text (their `Debug` shows sizes only: the terms may be
+//! a staff directory), or read outside the slice they are given.
 
 use std::hash::BuildHasher;
 
@@ -34,7 +38,6 @@ pub(super) const MAX_TOTAL_BYTES: usize = 8 * 1024 * 1024;
 const SEED: u64 = 0x6861_6574_6165_6474;
 
 /// Terms of one dictionary, by exact bytes (ASCII-lowercased when `fold`).
-#[derive(Debug)]
 pub(super) struct ExactTerms {
     /// Every term's bytes, one after another.
     bytes: Vec<u8>,
@@ -148,7 +151,6 @@ const FILTER_MIN_BITS: usize = 1 << 16;
 const FILTER_MAX_BITS: usize = 1 << 25;
 
 /// The positions where a term of one dictionary may start: see the module docs.
-#[derive(Debug)]
 pub(super) struct PrefixFilter {
     /// Bit `h` set when some term's key hashes to `h`.
     bits: Vec<u64>,
@@ -249,6 +251,26 @@ impl PrefixFilter {
     }
 }
 
+impl std::fmt::Debug for ExactTerms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExactTerms")
+            .field("terms", &(self.starts.len() - 1))
+            .field("lengths", &self.lengths)
+            .field("fold", &self.fold)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PrefixFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrefixFilter")
+            .field("bits", &(self.bits.len() * 64))
+            .field("key_len", &self.key_len)
+            .field("fold", &self.fold)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +305,12 @@ mod tests {
         assert_eq!(x.longest_at(hay, hay.len() + 1), None);
         let exact = ExactTerms::build(&terms, false).unwrap();
         assert_eq!(exact.longest_at(hay, hay.len() - 5), None);
+        // Sizes only: no term in the debug output.
+        let shown = format!("{x:?} {:?}", PrefixFilter::build(&terms, true).unwrap());
+        assert!(
+            !shown.contains("Alpha") && !shown.contains("코드") && !shown.contains("97"),
+            "{shown}"
+        );
     }
 
     #[test]
