@@ -869,7 +869,8 @@ impl Engine {
             // compact contiguous NFA stays in cache where the DFA's rows miss (10,000 terms: 13.3 -> 1.3 MiB, dense
             // text with the dictionary ~1.3x faster, compile 82 -> 33 ms).
             // A big dictionary searched on its own is searched anchored too, at the positions its prefix filter
-            // passes: an unanchored pass of its automaton over Korean text ran at ~75 MB/s (100,000 names).
+            // passes: with an unanchored pass of its automaton, 100,000 names made the engine 0.21x the builtins
+            // alone on Korean prose, now 0.45x (with the trigger-pass fix above; `benches/detect.md` round 30).
             let term_bytes: usize = terms.iter().map(String::len).sum();
             let small = term_bytes <= DICTIONARY_DFA_BYTES;
             let filter = if !small && !dict_merged {
@@ -5040,8 +5041,6 @@ mod tests {
         }
     }
 
-    /// One builtin engine for the proptests (built once: a debug build takes a while), with the AVX-512 kernels when
-    /// the CPU has them (never first called inside [`avx512::portable`]).
     /// Terms of the big-dictionary tests: a few that occur in [`BIG_DICT_TEXT`] (prefixes of each other, Hangul,
     /// ASCII that the word rule may cut) and 30,000 fillers with their own prefixes, so the dictionary is neither merged
     /// into the trigger pass (too many prefixes) nor a DFA (too many bytes): it is searched where its prefix filter
@@ -5158,6 +5157,8 @@ mod tests {
         }
     }
 
+    /// One builtin engine for the proptests (built once: a debug build takes a while), with the AVX-512 kernels when
+    /// the CPU has them (never first called inside [`avx512::portable`]).
     fn shared_builtin() -> &'static Engine {
         static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
         ENGINE.get_or_init(|| Engine::builtin().unwrap())
