@@ -200,7 +200,8 @@ fn normalisation_keeps_offsets_on_found_cases() {
 /// Terms of the dictionary tests: prefixes of one another, overlapping trigger literals (`고객명`, `SECRET`, `api`,
 /// `name`, `서울`), starting inside them (`객명`), single characters.
 /// Eight distinct byte lengths, so the merged dictionary is searched by exact lookup (the engine's `exact` module
-/// takes at most eight); the automaton's anchored search is covered by `exact`'s own property test.
+/// takes at most eight); the automaton's anchored search is covered by the big dictionary with fillers of two more
+/// lengths ([`big_dictionary`]) and by `exact`'s own property test.
 const TERMS: &[&str] = &[
     "고객명단",
     "객명",
@@ -251,15 +252,30 @@ const DICT_FRAGMENTS: &[&str] = &[
     "\n",
     "é",
     ".",
+    // `ap` (the big dictionary's shortest term, its filter's key length) at the text's end.
+    "p",
+    // Near the big dictionary's fillers (`q00001zzz`, …).
+    "q00001zzz",
+    "q00002zz",
+    "q1",
+    "z",
 ];
 
-/// An engine with one dictionary detector (a regex builtin stays on, so the dictionary is merged into the trigger
-/// pass; the texts hold no digit, so it never fires).
-fn dictionary_engine(case_insensitive: bool) -> &'static Engine {
-    static E: [OnceLock<Engine>; 2] = [OnceLock::new(), OnceLock::new()];
-    E[usize::from(case_insensitive)].get_or_init(|| {
+/// A finding's or a reference match's byte range.
+type Span = (usize, usize);
+
+/// An engine with one dictionary detector of `terms` (a regex builtin stays on, so a dictionary with few prefixes is
+/// merged into the trigger pass; the texts hold no digit, so it never fires), and the automaton of
+/// [`dictionary_reference`] over the same terms.
+struct DictionaryCase {
+    engine: Engine,
+    reference: aho_corasick::AhoCorasick,
+}
+
+impl DictionaryCase {
+    fn new(terms: &[String], case_insensitive: bool) -> Self {
         let spec: CustomDetectorSpec = toml::from_str(&format!(
-            "id = \"CODENAME\"\nterms = {TERMS:?}\ncase_insensitive = {case_insensitive}\nscore = 0.9\n"
+            "id = \"CODENAME\"\nterms = {terms:?}\ncase_insensitive = {case_insensitive}\nscore = 0.9\n"
         ))
         .unwrap();
         let mut config = DetectConfig {
@@ -267,17 +283,80 @@ fn dictionary_engine(case_insensitive: bool) -> &'static Engine {
             ..DetectConfig::default()
         };
         config.builtins.enabled = Some(vec!["KR_RRN".to_owned()]);
-        Engine::new(&config).unwrap()
+        let reference = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .ascii_case_insensitive(case_insensitive)
+            .build(terms)
+            .unwrap();
+        DictionaryCase {
+            engine: Engine::new(&config).unwrap(),
+            reference,
+        }
+    }
+
+    /// The engine's dictionary findings and the reference's for `text`.
+    fn both(&self, text: &str) -> (Vec<Span>, Vec<Span>) {
+        let found = self
+            .engine
+            .scan(text)
+            .iter()
+            .map(|f| (f.start, f.end))
+            .collect();
+        (found, dictionary_reference(&self.reference, text))
+    }
+}
+
+/// [`TERMS`] as one merged dictionary.
+fn dictionary_engine(case_insensitive: bool) -> &'static DictionaryCase {
+    static E: [OnceLock<DictionaryCase>; 2] = [OnceLock::new(), OnceLock::new()];
+    E[usize::from(case_insensitive)].get_or_init(|| {
+        let terms: Vec<String> = TERMS.iter().map(|t| t.to_string()).collect();
+        DictionaryCase::new(&terms, case_insensitive)
     })
 }
 
+/// [`TERMS`] of two bytes or more plus 30,000 fillers with their own prefixes: too many prefixes to merge and too
+/// many bytes for a DFA, so the dictionary is searched where its prefix filter passes; by exact lookup when the
+/// fillers add no length (`varied` false), else (two more lengths, ten in all) by the anchored automaton.
+fn big_dictionary(case_insensitive: bool, varied: bool) -> &'static DictionaryCase {
+    static E: [[OnceLock<DictionaryCase>; 2]; 2] = [
+        [OnceLock::new(), OnceLock::new()],
+        [OnceLock::new(), OnceLock::new()],
+    ];
+    E[usize::from(varied)][usize::from(case_insensitive)].get_or_init(|| {
+        let mut terms: Vec<String> = TERMS
+            .iter()
+            .filter(|t| t.len() >= 2)
+            .map(|t| t.to_string())
+            .collect();
+        terms.extend((0..30_000).map(|i| match (varied, i % 3) {
+            (true, 1) => format!("q{i:05}zz"),
+            (true, 2) => format!("q{i:05}zzzz"),
+            _ => format!("q{i:05}zzz"),
+        }));
+        DictionaryCase::new(&terms, case_insensitive)
+    })
+}
+
+/// The shortest term (the prefix filter's key length) at the very end of a text, and a filler term there.
+#[test]
+fn filtered_dictionary_finds_terms_ending_the_text() {
+    for (case_insensitive, varied) in [(false, false), (true, true)] {
+        let case = big_dictionary(case_insensitive, varied);
+        for (text, want) in [
+            ("x ap", (2, 4)),
+            ("님", (0, 3)),
+            ("코드 q00000zzz", (7, 16)),
+        ] {
+            let (found, reference) = case.both(text);
+            assert_eq!(found, [want], "{text}");
+            assert_eq!(found, reference, "{text}");
+        }
+    }
+}
+
 /// The dictionary semantics spelled out: unanchored leftmost-longest, non-overlapping, then the ASCII word rule.
-fn dictionary_reference(text: &str, case_insensitive: bool) -> Vec<(usize, usize)> {
-    let ac = AhoCorasickBuilder::new()
-        .match_kind(MatchKind::LeftmostLongest)
-        .ascii_case_insensitive(case_insensitive)
-        .build(TERMS)
-        .unwrap();
+fn dictionary_reference(ac: &aho_corasick::AhoCorasick, text: &str) -> Vec<Span> {
     let b = text.as_bytes();
     let alnum = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric());
     ac.find_iter(text)
@@ -294,13 +373,25 @@ proptest! {
         parts in prop::collection::vec(prop::sample::select(DICT_FRAGMENTS), 0..48),
         case_insensitive in any::<bool>(),
     ) {
-        let text = parts.concat();
-        let found: Vec<(usize, usize)> = dictionary_engine(case_insensitive)
-            .scan(&text)
-            .iter()
-            .map(|f| (f.start, f.end))
-            .collect();
-        prop_assert_eq!(found, dictionary_reference(&text, case_insensitive));
+        let case = dictionary_engine(case_insensitive);
+        prop_assert_eq!(case.engine.dictionary_searches(), ["merged, exact lookup"]);
+        let (found, want) = case.both(&parts.concat());
+        prop_assert_eq!(found, want);
+    }
+
+    /// A dictionary searched on its own where its prefix filter passes, by exact lookup or by the anchored
+    /// automaton, case-sensitive or not: the same findings as the reference.
+    #[test]
+    fn filtered_dictionary_equals_full_pass(
+        parts in prop::collection::vec(prop::sample::select(DICT_FRAGMENTS), 0..48),
+        case_insensitive in any::<bool>(),
+        varied in any::<bool>(),
+    ) {
+        let case = big_dictionary(case_insensitive, varied);
+        let how = if varied { "filtered, anchored automaton" } else { "filtered, exact lookup" };
+        prop_assert_eq!(case.engine.dictionary_searches(), [how]);
+        let (found, want) = case.both(&parts.concat());
+        prop_assert_eq!(found, want);
     }
 
     #[test]

@@ -794,9 +794,9 @@ impl Engine {
 
         // Merge dictionaries into the trigger pass when their distinct term prefixes are few, whatever their size:
         // a merged dictionary is searched anchored with a contiguous NFA, so a big one costs no more memory merged.
-        let mut dict_prefixes: Vec<(String, usize)> = Vec::new();
-        // The same prefixes as plain literals, while every one is case-sensitive (for the shift-or filter).
-        let mut dict_prefix_lits: Option<Vec<String>> = Some(Vec::new());
+        // Each merged prefix: its pattern for the trigger DFA, its length, and the prefix itself when it is a plain
+        // literal (no ASCII letter folded): the shift-or filter takes the prefixes only when every one is.
+        let mut dict_prefixes: Vec<(String, usize, Option<String>)> = Vec::new();
         let mut dict_first = Box::new([false; 256]);
         let mut dict_merged = false;
         if !has_custom_regex && !hirs.is_empty() && dict_terms.iter().any(|t| !t.is_empty()) {
@@ -837,12 +837,12 @@ impl Engine {
                         }
                     }
                     if seen.insert(pattern.clone()) {
-                        if slot == 1 && prefix.bytes().any(|b| b.is_ascii_alphabetic()) {
-                            dict_prefix_lits = None;
-                        } else if let Some(l) = dict_prefix_lits.as_mut() {
-                            l.push(prefix.to_owned());
-                        }
-                        dict_prefixes.push((pattern, prefix.len()));
+                        let plain = !(slot == 1 && prefix.bytes().any(|b| b.is_ascii_alphabetic()));
+                        dict_prefixes.push((
+                            pattern,
+                            prefix.len(),
+                            plain.then(|| prefix.to_owned()),
+                        ));
                     }
                 }
             }
@@ -850,9 +850,6 @@ impl Engine {
             if !dict_merged {
                 dict_prefixes.clear();
                 dict_first.fill(false);
-                // None merged: the shift-or filter runs the trigger pass as for builtins alone (with the prefixes'
-                // list left here, a dictionary of too many prefixes sent it to the lazy DFA, ~3x slower).
-                dict_prefix_lits = Some(Vec::new());
             }
         }
 
@@ -942,7 +939,7 @@ impl Engine {
             let mut escaped: Vec<String> = lits.iter().map(|l| regex_syntax::escape(l)).collect();
             let mut len: Vec<usize> = lits.iter().map(|l| l.len()).collect();
             let dict_from = escaped.len();
-            for (pattern, n) in &dict_prefixes {
+            for (pattern, n, _) in &dict_prefixes {
                 escaped.push(pattern.clone());
                 len.push(*n);
             }
@@ -955,14 +952,13 @@ impl Engine {
                 .build_many(&escaped)
                 .map_err(|e| DetectError::Build(e.to_string()))?;
             // The shift-or filter takes the trigger literals, and the merged dictionary prefixes when they are few
-            // plain literals (ids from `dict_from` on, as in the DFA); otherwise the DFA runs the trigger pass.
-            let shift_or = match &dict_prefix_lits {
+            // plain literals (ids from `dict_from` on, as in the DFA); otherwise the DFA runs the trigger pass. (Read
+            // from the merged prefixes themselves: a separate list once outlived an unmerged dictionary's prefixes
+            // and sent its trigger pass to the DFA, ~3x slower.)
+            let plain: Option<Vec<&str>> = dict_prefixes.iter().map(|p| p.2.as_deref()).collect();
+            let shift_or = match plain {
                 Some(p) if p.len() <= MAX_SHIFT_OR_PREFIXES => {
-                    let all: Vec<&str> = lits
-                        .iter()
-                        .copied()
-                        .chain(p.iter().map(String::as_str))
-                        .collect();
+                    let all: Vec<&str> = lits.iter().copied().chain(p).collect();
                     ShiftOr::new(&all, dict_from)
                 }
                 _ => None,
@@ -1023,6 +1019,26 @@ impl Engine {
     pub fn scratch(&self) -> Scratch {
         let lits = self.triggers.as_ref().and_then(Triggers::scratch_dfa);
         Scratch::new(self.regex.as_ref(), lits.map(|d| &**d))
+    }
+
+    /// How each custom dictionary is searched, one line per automaton (case-sensitive terms first): for
+    /// diagnostics and tests, never with a term in it. `merged` (its prefixes ride the trigger pass), `filtered`
+    /// (anchored where its prefix filter passes), `dfa` or `unanchored` (a pass of its own); then `exact lookup` or
+    /// `anchored automaton` for the anchored ones.
+    pub fn dictionary_searches(&self) -> Vec<&'static str> {
+        self.dictionaries
+            .iter()
+            .map(
+                |d| match (self.dict_merged, d.filter.is_some(), d.exact.is_some()) {
+                    (true, _, true) => "merged, exact lookup",
+                    (true, _, false) => "merged, anchored automaton",
+                    (false, true, true) => "filtered, exact lookup",
+                    (false, true, false) => "filtered, anchored automaton",
+                    (false, false, _) if d.ac.kind() == aho_corasick::AhoCorasickKind::DFA => "dfa",
+                    (false, false, _) => "unanchored",
+                },
+            )
+            .collect()
     }
 
     /// Approximate heap memory of the compiled engine (regex + automata), excluding per-thread scratch.
@@ -5038,122 +5054,6 @@ mod tests {
             ("P4ssw0rd", "password"),
         ] {
             assert!(!names_a(name.as_bytes(), kw.as_bytes()), "{name} / {kw}");
-        }
-    }
-
-    /// Terms of the big-dictionary tests: a few that occur in [`BIG_DICT_TEXT`] (prefixes of each other, Hangul,
-    /// ASCII that the word rule may cut) and 30,000 fillers with their own prefixes, so the dictionary is neither merged
-    /// into the trigger pass (too many prefixes) nor a DFA (too many bytes): it is searched where its prefix filter
-    /// passes, by exact lookup (`varied` false: the fillers add no length) or by the anchored automaton (`varied`
-    /// true: two more lengths, ten in all).
-    fn big_dictionary_terms(varied: bool) -> Vec<String> {
-        let mut terms: Vec<String> = [
-            "고객명단",
-            "객명",
-            "서울역",
-            "울산",
-            "SECRETARY",
-            "secret",
-            "api키",
-            "코드명가",
-            "코드명가나",
-            "명가",
-            "ap",
-            "name",
-            "님",
-            "Z_x",
-        ]
-        .iter()
-        .map(|t| t.to_string())
-        .collect();
-        terms.extend((0..30_000).map(|i| match (varied, i % 3) {
-            (true, 1) => format!("q{i:05}zz"),
-            (true, 2) => format!("q{i:05}zzzz"),
-            _ => format!("q{i:05}zzz"),
-        }));
-        terms
-    }
-
-    const BIG_DICT_TEXT: &[&str] = &[
-        "고객",
-        "고객명",
-        "고객명단",
-        "서울",
-        "서울역",
-        "울산",
-        "SECRETARY",
-        "Secret",
-        "secret",
-        "api",
-        "api키",
-        "코드명",
-        "코드명가",
-        "가나",
-        "명",
-        " ",
-        "a",
-        "p",
-        "name",
-        "NAME",
-        "님",
-        "Z_x",
-        "q00001zzz",
-        "q00002zz",
-        "q1",
-        "z",
-        "\n",
-        ".",
-    ];
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(128))]
-
-        /// A dictionary searched on its own where its prefix filter passes (by exact lookup, or by the anchored
-        /// automaton when its terms come in too many lengths), case-sensitive or not, finds exactly the unanchored
-        /// leftmost-longest matches that keep the ASCII word rule.
-        #[test]
-        fn filtered_dictionary_equals_full_pass(
-            parts in proptest::collection::vec(proptest::sample::select(BIG_DICT_TEXT), 0..40),
-            case_insensitive in any::<bool>(),
-            varied in any::<bool>(),
-        ) {
-            static ENGINES: [[std::sync::OnceLock<(Engine, AhoCorasick)>; 2]; 2] = [
-                [std::sync::OnceLock::new(), std::sync::OnceLock::new()],
-                [std::sync::OnceLock::new(), std::sync::OnceLock::new()],
-            ];
-            let (engine, reference) = ENGINES[usize::from(varied)][usize::from(case_insensitive)].get_or_init(|| {
-                let terms = big_dictionary_terms(varied);
-                let spec: crate::detect::CustomDetectorSpec = toml::from_str(&format!(
-                    "id = \"CODENAME\"\nterms = {terms:?}\ncase_insensitive = {case_insensitive}\nscore = 0.9\n"
-                ))
-                .unwrap();
-                let mut config = DetectConfig {
-                    detectors: vec![spec],
-                    ..DetectConfig::default()
-                };
-                config.builtins.enabled = Some(vec!["KR_RRN".to_owned()]);
-                let engine = Engine::new(&config).unwrap();
-                let reference = AhoCorasickBuilder::new()
-                    .match_kind(AcMatchKind::LeftmostLongest)
-                    .ascii_case_insensitive(case_insensitive)
-                    .build(&terms)
-                    .unwrap();
-                (engine, reference)
-            });
-            prop_assert!(!engine.dict_merged);
-            let dict = &engine.dictionaries[0];
-            prop_assert!(dict.filter.is_some());
-            prop_assert_eq!(dict.exact.is_some(), !varied);
-            let text = parts.concat();
-            let b = text.as_bytes();
-            let alnum = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric());
-            let want: Vec<(usize, usize)> = reference
-                .find_iter(&text)
-                .map(|m| (m.start(), m.end()))
-                .filter(|&(s, e)| !((alnum(s) && s > 0 && alnum(s - 1)) || (alnum(e - 1) && alnum(e))))
-                .collect();
-            let found: Vec<(usize, usize)> = engine.scan(&text).iter().map(|f| (f.start, f.end)).collect();
-            prop_assert_eq!(found, want);
         }
     }
 

@@ -85,7 +85,7 @@ impl ExactTerms {
         }
         starts.push(bytes.len() as u32);
         let hasher = FixedState::with_seed(SEED);
-        let term = |i: u32| &bytes[starts[i as usize] as usize..starts[i as usize + 1] as usize];
+        let term = |i: u32| term_bytes(&bytes, &starts, i);
         let mut table = HashTable::with_capacity(terms.len());
         for id in 0..terms.len() as u32 {
             let key = term(id);
@@ -106,16 +106,18 @@ impl ExactTerms {
     }
 
     fn term(&self, id: u32) -> &[u8] {
-        &self.bytes[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
+        term_bytes(&self.bytes, &self.starts, id)
     }
 
     /// The longest term that starts at `at` in `hay`: its end and id.
     #[inline]
     pub(super) fn longest_at(&self, hay: &[u8], at: usize) -> Option<(usize, usize)> {
         let rest = hay.get(at..)?;
-        let mut folded = [0u8; MAX_TERM_BYTES];
+        // Filled (and zeroed) only for a case-folding dictionary.
+        let mut folded;
         let window: &[u8] = if self.fold {
             let n = rest.len().min(self.lengths.first().copied().unwrap_or(0));
+            folded = [0u8; MAX_TERM_BYTES];
             folded[..n].copy_from_slice(&rest[..n]);
             folded[..n].make_ascii_lowercase();
             &folded[..n]
@@ -141,6 +143,11 @@ impl ExactTerms {
             + self.table.allocation_size()
             + self.lengths.capacity() * std::mem::size_of::<usize>()
     }
+}
+
+/// Term `id`'s bytes in the concatenation `bytes` (term `i` is `bytes[starts[i]..starts[i + 1]]`).
+fn term_bytes<'a>(bytes: &'a [u8], starts: &[u32], id: u32) -> &'a [u8] {
+    &bytes[starts[id as usize] as usize..starts[id as usize + 1] as usize]
 }
 
 /// Bits of the prefix filter per term (rounded up to a power of two): with 16, a position that begins no term's
