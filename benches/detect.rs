@@ -313,6 +313,19 @@ fn literal_report(corpora: &[(&str, &str)]) {
         for (what, (mb, n)) in rows {
             println!("  {name:<6} {what:<22} {mb:>8.1} MB/s  ({n} matches)");
         }
+        // Which literals the text is made of: the hits that each cost the engine a confirmation.
+        let mut per = vec![0usize; lits.len()];
+        for m in ac_default.find_iter(*text) {
+            per[m.pattern().as_usize()] += 1;
+        }
+        let mut top: Vec<(usize, &str)> = per.iter().copied().zip(lits.iter().copied()).collect();
+        top.sort_by(|a, b| b.0.cmp(&a.0));
+        let top: Vec<String> = top
+            .iter()
+            .take(12)
+            .map(|(n, l)| format!("{l:?} {n}"))
+            .collect();
+        println!("  {name:<6} most frequent: {}", top.join(", "));
     }
 }
 
@@ -410,13 +423,26 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
+    // A profile of your own text (`file-…`) does not wait for the generated corpora.
+    let mb = if std::env::var("HAETAE_BENCH_LOOP").is_ok_and(|l| l.starts_with("file-")) {
+        0
+    } else {
+        mb
+    };
     let terms = dictionary(10_000);
     let clean = corpus(mb * 1_000_000, 4_000, 1, &terms);
     let dense = corpus((mb / 5).max(1) * 1_000_000, 60, 2, &terms);
     let web = with_dashes(&clean);
+    // `HAETAE_BENCH_DUMP=DIR` writes the corpora there (to profile `haetae scan` on them, or to edit one and scan it
+    // back with `HAETAE_BENCH_LOOP=file-…`).
+    if let Ok(dir) = std::env::var("HAETAE_BENCH_DUMP") {
+        for (name, text) in [("clean", &clean), ("dense", &dense), ("web", &web)] {
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.txt")), text).unwrap();
+        }
+    }
 
     // `HAETAE_BENCH_LOOP=hostile`: the hostile-input table only; `million`: the 1,000,000-term dictionary report.
-    // Profiling mode: `HAETAE_BENCH_LOOP=<clean|web|dense>-<builtin|dict>[:reps]` scans one corpus with one engine and
+    // Profiling mode: `HAETAE_BENCH_LOOP=<clean|web|dense|file>-<builtin|dict>[:reps]` scans one corpus with one engine and
     // exits, so `perf record` / `valgrind --tool=callgrind` see only the engine (instructions per byte).
     if let Ok(spec) = std::env::var("HAETAE_BENCH_LOOP") {
         if spec == "hostile" {
@@ -434,7 +460,15 @@ fn main() {
         let (what, reps) = spec.split_once(':').unwrap_or((spec.as_str(), "1"));
         let reps: usize = reps.parse().unwrap();
         let (corp, eng) = what.split_once('-').unwrap();
+        // `file` scans the text of `HAETAE_BENCH_FILE` (a sample of your own traffic, or a single construct
+        // repeated to price it alone).
+        let own = if corp == "file" {
+            std::fs::read_to_string(std::env::var("HAETAE_BENCH_FILE").unwrap()).unwrap()
+        } else {
+            String::new()
+        };
         let text = match corp {
+            "file" => &own,
             "dense" => &dense,
             "web" => &web,
             _ => &clean,

@@ -1127,6 +1127,18 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             C::None,
             B::Number
         ),
+        // A Korean label before an English name comes before the same label before a Korean name: the two cannot
+        // match at one start (a capital letter against a surname after the separator), and in this order a label
+        // whose Korean-name match is rejected (`담당자는 정리하면`: a common word, not a name) retries one pattern
+        // less (the table header), where before it also searched this one.
+        p!(
+            "person.en",
+            E::Person,
+            person_ko_label_en,
+            0.8,
+            C::PersonEn,
+            B::Word
+        ),
         p!(
             "person.ko",
             E::Person,
@@ -1191,14 +1203,6 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             0.8,
             C::PersonEn,
             B::LabelKey
-        ),
-        p!(
-            "person.en",
-            E::Person,
-            person_ko_label_en,
-            0.8,
-            C::PersonEn,
-            B::Word
         ),
         p!(
             "person.ko",

@@ -4925,9 +4925,10 @@ fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
         return;
     }
     // The order is sorted as small keys rather than moving the findings through the sort: `(start, longer first,
-    // discovery index)` is unique, so an unstable sort gives the stable sort's order (discovery order among equal
-    // spans). One `u128` a key (start, then the length's complement and the index in 32 bits each) whenever they
-    // fit, which is any text under 4 GiB.
+    // discovery index)` is unique, so any sort gives the same order (discovery order among equal spans). One `u128`
+    // a key (start, then the length's complement and the index in 32 bits each) whenever they fit, which is any text
+    // under 4 GiB. The findings arrive as a few sorted runs (the regex pass, each scanner, each dictionary), which
+    // the standard library's stable sort merges instead of partitioning the whole list.
     let fits = u32::try_from(seg.len()).is_ok()
         && seg
             .iter()
@@ -4942,7 +4943,7 @@ fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
                 (f.start as u128) << 64 | u128::from(u32::MAX - len) << 32 | u128::from(i)
             })
             .collect();
-        keys.sort_unstable();
+        keys.sort();
         keys.iter()
             .map(|&k| (k & u128::from(u32::MAX)) as usize)
             .collect()
