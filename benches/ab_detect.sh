@@ -26,9 +26,20 @@ for _ in $(seq "$rounds"); do
         i=$((i + 1))
     done
 done
+# Each round runs the binaries back to back, so the ratio of a round's numbers cancels most of the load drift
+# between rounds: the median of those per-round ratios against the first binary is the steadier comparison.
+i=0
+for bin in "$@"; do
+    if [ "$i" -gt 0 ]; then
+        paste "$dir/0" "$dir/$i" | awk '$1 > 0 { print $2 / $1 }' | sort -n |
+            awk -v name="$bin" '{ v[NR] = $1 } END { printf "%s: median per-round ratio to the first %.3f (n=%d)\n", name, v[int((NR + 1) / 2)], NR }' >>"$dir/ratios"
+    fi
+    i=$((i + 1))
+done
 i=0
 for bin in "$@"; do
     sort -n "$dir/$i" | awk -v name="$bin" -v mode="$mode" \
         '{ v[NR] = $1 } END { printf "%s %s: median %.1f MB/s (min %.1f, max %.1f, n=%d)\n", name, mode, v[int((NR + 1) / 2)], v[1], v[NR], NR }'
     i=$((i + 1))
 done
+if [ -f "$dir/ratios" ]; then cat "$dir/ratios"; fi
