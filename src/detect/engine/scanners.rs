@@ -3163,8 +3163,8 @@ pub(super) static SURNAMES: std::sync::LazyLock<SyllableSet> =
 /// Syllables of given names ([`GIVEN_SYLLABLES`]).
 static GIVEN: std::sync::LazyLock<SyllableSet> =
     std::sync::LazyLock::new(|| SyllableSet::new(GIVEN_SYLLABLES.chars()));
-/// The name stop-list ([`PERSON_STOPLIST`]) as [`word_key`]s, sorted for binary search (integer comparisons, not a
-/// `memcmp` call per probe); computed and sorted at compile time, so no process pays for it.
+/// The name stop-list ([`PERSON_STOPLIST`]) as [`word_key`]s (integers, not strings to compare byte by byte), computed
+/// at compile time, where a stop word too long for a key fails the build.
 const STOPLIST_KEYS: [u128; PERSON_STOPLIST.len()] = {
     let mut k = [0u128; PERSON_STOPLIST.len()];
     let mut i = 0;
@@ -3173,18 +3173,6 @@ const STOPLIST_KEYS: [u128; PERSON_STOPLIST.len()] = {
             Some(key) => k[i] = key,
             None => panic!("a stop word longer than 15 bytes has no key"),
         }
-        i += 1;
-    }
-    // Insertion sort (a const context has no `sort`).
-    let mut i = 1;
-    while i < k.len() {
-        let x = k[i];
-        let mut j = i;
-        while j > 0 && k[j - 1] > x {
-            k[j] = k[j - 1];
-            j -= 1;
-        }
-        k[j] = x;
         i += 1;
     }
     k
@@ -3209,8 +3197,14 @@ const fn word_key(w: &str) -> Option<u128> {
 /// Whether `w` is on the name stop-list ([`PERSON_STOPLIST`]). A word without a key is longer than every stop word
 /// (each has one: checked when [`STOPLIST_KEYS`] is built).
 fn stop_word(w: &str) -> bool {
-    word_key(w).is_some_and(|k| STOPLIST_KEYS.binary_search(&k).is_ok())
+    word_key(w).is_some_and(|k| STOPLIST_SET.contains(&k))
 }
+
+/// [`STOPLIST_KEYS`] hashed: one probe where the binary search took ~9 unpredictable steps (it runs up to four times
+/// for each name candidate at an honorific or label).
+static STOPLIST_SET: std::sync::LazyLock<
+    std::collections::HashSet<u128, foldhash::fast::FixedState>,
+> = std::sync::LazyLock::new(|| STOPLIST_KEYS.iter().copied().collect());
 
 /// First syllables of the letter closings and titles that [`Engine::person_before_suffix`] compares at an honorific.
 static SUFFIX_WORD_FIRST: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
