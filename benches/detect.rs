@@ -319,7 +319,7 @@ fn literal_report(corpora: &[(&str, &str)]) {
             per[m.pattern().as_usize()] += 1;
         }
         let mut top: Vec<(usize, &str)> = per.iter().copied().zip(lits.iter().copied()).collect();
-        top.sort_by(|a, b| b.0.cmp(&a.0));
+        top.sort_by_key(|t| std::cmp::Reverse(t.0));
         let top: Vec<String> = top
             .iter()
             .take(12)

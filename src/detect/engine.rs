@@ -3490,7 +3490,7 @@ fn label_before(hay: &str, s: usize, labels: &Labels) -> bool {
             .chars()
             .next_back()
             .is_none_or(|c| !is_hangul_syllable(c));
-        return whole && labels.ko.contains(before[hangul..].as_bytes());
+        return whole && labels.ko.contains(&before.as_bytes()[hangul..]);
     }
     let word = |end: usize| {
         let start = b[..end]
