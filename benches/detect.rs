@@ -419,16 +419,13 @@ fn hostile_report(engine: &Engine, what: &str) {
 const HOSTILE_DEADLINE: Duration = Duration::from_millis(50);
 
 fn main() {
+    // A profile of your own text (`file-…`) does not wait for the generated corpora.
+    let own_file = std::env::var("HAETAE_BENCH_LOOP").is_ok_and(|l| l.starts_with("file-"));
     let mb: usize = std::env::var("HAETAE_BENCH_MB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
-    // A profile of your own text (`file-…`) does not wait for the generated corpora.
-    let mb = if std::env::var("HAETAE_BENCH_LOOP").is_ok_and(|l| l.starts_with("file-")) {
-        0
-    } else {
-        mb
-    };
+        .filter(|_| !own_file)
+        .unwrap_or(if own_file { 0 } else { 50 });
     let terms = dictionary(10_000);
     let clean = corpus(mb * 1_000_000, 4_000, 1, &terms);
     let dense = corpus((mb / 5).max(1) * 1_000_000, 60, 2, &terms);

@@ -4561,7 +4561,7 @@ fn email_domain_ok(d: &[u8]) -> bool {
     // case-insensitive compares over the list was half of an address's cost).
     let file_extension = |t: &[u8]| {
         let mut lower = [0u8; 4];
-        t.len() >= 3 && t.len() <= 4 && {
+        (3..=4).contains(&t.len()) && {
             for (l, c) in lower.iter_mut().zip(t) {
                 *l = c.to_ascii_lowercase();
             }
