@@ -1153,9 +1153,17 @@ impl Engine {
         groups.deadline = deadline;
         dict_cands.clear();
         *dict_all = false;
-        let normalized = norm.fill_until(text, &mut || groups.out_of_time());
+        // One pass lists the normaliser's lead bytes and the scanners' anchors (AVX-512 only); a text that folds
+        // has the anchors of its folded copy listed again (rare: an NBSP, an em dash, an escape).
+        groups.anchors.fill(text.as_bytes());
+        let leads = groups.anchors.take_fold_leads();
+        let normalized = norm.fill_until(text, leads.as_deref(), &mut || groups.out_of_time());
+        groups.anchors.give_back_fold_leads(leads);
         if groups.expired {
             return; // folding ran out of time: nothing is scanned, and the caller reports the deadline
+        }
+        if normalized {
+            groups.anchors.fill(norm.text.as_bytes());
         }
         let hay: &str = if normalized { &norm.text } else { text };
         if let (Some(re), Some(cache)) = (&self.regex, cache.as_mut()) {
@@ -1165,7 +1173,6 @@ impl Engine {
             };
             self.run_regex(re, cache, lits, hay, groups, dict, out);
         }
-        groups.anchors.fill(self, hay.as_bytes());
         for p in &self.scanners {
             self.run_scanner(p, hay, groups, out);
         }
@@ -1308,6 +1315,8 @@ impl Engine {
         .peekable();
         let mut digits = DigitRuns::new(b);
         let mut digit = digits.next();
+        // A blank before a run begins no pattern (see `scanners::after_plain_syllable`).
+        let space_not_lead = !tr.lead[usize::from(b' ')];
         let mut pos = 0;
         let budget = RESCAN_BUDGET_FACTOR * b.len() + RESCAN_BUDGET_BASE;
         let mut spent = 0;
@@ -1353,6 +1362,15 @@ impl Engine {
                 break;
             };
             if t < pos {
+                continue;
+            }
+            // Most numbers in Korean prose follow a plain syllable and have no identifier's shape (`2024년`, `약
+            // 15%`): no test below can take them, and one bitmap lookup tells so.
+            if is_digit
+                && space_not_lead
+                && scanners::after_plain_syllable(b, t)
+                && !numeric_shape(b, t)
+            {
                 continue;
             }
             // A house number after a road name (`강남구 테헤란로 427`): the address starts words before the run.
@@ -5261,6 +5279,10 @@ mod tests {
                     "auth = ('admin', 'hunter22')", "HTTPBasicAuth('u', 'pw123456')", "(02) 123-4567",
                     "900101-1234567", "+82 10-2345-6789", "고객 김철수님", " ", "\n", "가나다 ", "x:y", "@", "(",
                     "SECRET//NOFORN", "4532 0151 1283 0366", "password=Tr0ub4dor&3x", ":", "%",
+                    // Folded characters and escapes (the anchor pass lists their lead bytes), PEM armour's dashes.
+                    "９００１０１－１２３４５６７", "\u{a0}", "Ⅱ급비밀", "\\uc8fc\\ubbfc", "\\\\", "\u{3000}",
+                    "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n",
+                    "-----END RSA PRIVATE KEY-----", "--", "-----", "------BEGIN",
                 ][..]),
                 0..40,
             ),

@@ -171,53 +171,77 @@ fn dash_between_digits(b: &[u8], i: usize) -> bool {
         && b.get(i + 3).is_some_and(u8::is_ascii_digit)
 }
 
-/// The characters (or jamo sequences, or escapes) of `text` that fold, in order: byte offset, length in the original,
-/// fold. Every folded character begins with one of six lead bytes (`0xC2`, `0xE2`, `0xEF`; and `0xE3`, `0xE1`, `0xCD`,
-/// which lead only `U+3000`, a dash-like letter between digits, `U+180E` or a choseong, and `U+034F`) and every escape
-/// with `\\`, which `memchr` finds; only those positions are decoded.
-fn folds(text: &str) -> impl Iterator<Item = (usize, usize, Fold)> + '_ {
-    let b = text.as_bytes();
-    let mut escapes = memchr::memchr_iter(b'\\', b).peekable();
-    // The end of the last `\\` pair: its second backslash escapes nothing.
-    let mut skip = 0;
+/// Every position of a byte of [`LEAD_BYTES`] in `b`, in order, from three `memchr` passes: `0xC2`, `0xE2`, `0xEF`
+/// (common folds); `0xE3`, `0xE1`, `0xCD` (rare in Korean text, whose precomposed syllables lead with EA..=ED, where a
+/// `memmem` prefilter for U+3000 would key on 0x80, a continuation byte of every Hangul syllable); and `\\`.
+fn lead_bytes(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
     let mut common = memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).peekable();
-    // U+3000 (E3 80 80), U+180E (E1 A0 8E), a choseong (E1 84 80..=E1 84 92) and U+034F (CD 8F) are the only folded
-    // characters led by their bytes. Those lead bytes are rare in Korean text (precomposed syllables lead with
-    // EA..=ED), whereas a `memmem` prefilter for U+3000 would key on 0x80, a continuation byte found in every Hangul
-    // syllable; so only the lead byte is searched and the rest compared.
-    let mut rare = memchr::memchr3_iter(0xE3, 0xE1, 0xCD, b)
-        .filter(move |&i| match b.get(i) {
-            Some(0xE3) => {
-                b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..]) || dash_between_digits(b, i)
-            }
-            Some(0xE1) => {
-                b.get(i + 1..i + 3) == Some(&[0xA0, 0x8E][..]) || b.get(i + 1) == Some(&0x84)
-            }
-            _ => b.get(i + 1) == Some(&0x8F),
-        })
-        .peekable();
-    std::iter::from_fn(move || loop {
+    let mut rare = memchr::memchr3_iter(0xE3, 0xE1, 0xCD, b).peekable();
+    let mut escapes = memchr::memchr_iter(b'\\', b).peekable();
+    std::iter::from_fn(move || {
         let first = [common.peek(), rare.peek(), escapes.peek()]
             .into_iter()
             .enumerate()
             .filter_map(|(k, x)| Some((*x?, k)))
             .min()?
             .1;
-        let i = match first {
+        match first {
             0 => common.next(),
             1 => rare.next(),
             _ => escapes.next(),
-        }?;
-        if b[i] == b'\\' {
-            if i < skip {
+        }
+    })
+}
+
+/// The bytes that begin a folded character or an escape (see [`folds`]).
+pub(crate) const LEAD_BYTES: [u8; 7] = [0xC2, 0xE2, 0xEF, 0xE3, 0xE1, 0xCD, b'\\'];
+
+/// The characters (or jamo sequences, or escapes) of `text` that fold, in order: byte offset, length in the original,
+/// fold. Every folded character begins with one of six lead bytes (`0xC2`, `0xE2`, `0xEF`; and `0xE3`, `0xE1`, `0xCD`,
+/// which lead only `U+3000`, a dash-like letter between digits, `U+180E` or a choseong, and `U+034F`) and every escape
+/// with `\\`; only those positions are decoded. `leads`: every position of those seven bytes in order, when the
+/// caller has them (the engine's anchor pass lists them); else `memchr` finds them.
+fn folds<'a>(
+    text: &'a str,
+    leads: Option<&'a [usize]>,
+) -> impl Iterator<Item = (usize, usize, Fold)> + 'a {
+    let b = text.as_bytes();
+    let searched = leads.is_none().then(|| lead_bytes(b));
+    let mut positions = leads
+        .into_iter()
+        .flatten()
+        .copied()
+        .chain(searched.into_iter().flatten());
+    // The end of the last `\\` pair: its second backslash escapes nothing.
+    let mut skip = 0;
+    std::iter::from_fn(move || loop {
+        let i = positions.next()?;
+        match b[i] {
+            b'\\' => {
+                if i < skip {
+                    continue;
+                }
+                if b.get(i + 1) == Some(&b'\\') {
+                    skip = i + 2;
+                } else if let Some((f, n)) = unescape(&b[i..]) {
+                    return Some((i, n, f));
+                }
                 continue;
             }
-            if b.get(i + 1) == Some(&b'\\') {
-                skip = i + 2;
-            } else if let Some((f, n)) = unescape(&b[i..]) {
-                return Some((i, n, f));
+            // U+3000 (E3 80 80), U+180E (E1 A0 8E), a choseong (E1 84 80..=E1 84 92) and U+034F (CD 8F) are the only
+            // folded characters led by their bytes: the rest is compared before anything is decoded.
+            0xE3 if !(b.get(i + 1..i + 3) == Some(&[0x80, 0x80][..])
+                || dash_between_digits(b, i)) =>
+            {
+                continue
             }
-            continue;
+            0xE1 if !(b.get(i + 1..i + 3) == Some(&[0xA0, 0x8E][..])
+                || b.get(i + 1) == Some(&0x84)) =>
+            {
+                continue
+            }
+            0xCD if b.get(i + 1) != Some(&0x8F) => continue,
+            _ => {}
         }
         // Lead bytes never occur inside a character, so `i` is a char boundary.
         let rest = text.get(i..)?;
@@ -263,17 +287,23 @@ impl Normalized {
     /// empty and the original should be scanned in place.
     #[cfg(test)]
     pub fn fill(&mut self, original: &str) -> bool {
-        self.fill_until(original, &mut || false)
+        self.fill_until(original, None, &mut || false)
     }
 
     /// [`Normalized::fill`] that asks `stop` before each folded character (a text that is all folds, 16 MiB of
     /// escapes, takes ~150 ms to fold) and gives up when it says so: then it returns `false` with `text` left empty,
-    /// and the caller, whose deadline has passed, must not scan.
-    pub fn fill_until(&mut self, original: &str, stop: &mut dyn FnMut() -> bool) -> bool {
+    /// and the caller, whose deadline has passed, must not scan. `leads`: every position of a byte of [`LEAD_BYTES`]
+    /// in `original`, in order, when the caller has them (else they are searched).
+    pub fn fill_until(
+        &mut self,
+        original: &str,
+        leads: Option<&[usize]>,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> bool {
         self.text.clear();
         self.runs.clear();
         let mut copied = 0;
-        for (i, n, f) in folds(original) {
+        for (i, n, f) in folds(original, leads) {
             if i < copied {
                 continue;
             }
@@ -505,14 +535,14 @@ mod tests {
         let original = r"\uacc4\uc88c \uacc4 and more";
         let mut n = Normalized::default();
         let mut asked = 0;
-        assert!(!n.fill_until(original, &mut || {
+        assert!(!n.fill_until(original, None, &mut || {
             asked += 1;
             asked > 2
         }));
         assert_eq!(asked, 3, "asked before each fold, until told to stop");
         assert!(n.text.is_empty());
         // Never told to stop: the whole text.
-        assert!(n.fill_until(original, &mut || false));
+        assert!(n.fill_until(original, None, &mut || false));
         assert_eq!(n.text, "계좌 계 and more");
     }
 
@@ -702,6 +732,22 @@ mod tests {
             let os = per_byte.get(s).map_or(0, |c| c.0);
             let oe = e.checked_sub(1).and_then(|i| per_byte.get(i)).map_or(os, |c| c.1);
             prop_assert_eq!(n.map(&original, s, e), (os, oe.max(os)));
+        }
+
+        /// Folding from a caller's list of lead-byte positions (the engine's anchor pass) is folding from `memchr`'s.
+        #[test]
+        fn listed_leads_fold_as_searched_ones(original in any_text()) {
+            let leads: Vec<usize> = original
+                .bytes()
+                .enumerate()
+                .filter(|(_, c)| LEAD_BYTES.contains(c))
+                .map(|(i, _)| i)
+                .collect();
+            let (mut searched, mut listed) = (Normalized::default(), Normalized::default());
+            let changed = searched.fill(&original);
+            prop_assert_eq!(listed.fill_until(&original, Some(&leads), &mut || false), changed);
+            prop_assert_eq!(&listed.text, &searched.text);
+            prop_assert_eq!(listed.map(&original, 0, listed.text.len()), searched.map(&original, 0, searched.text.len()));
         }
     }
 }

@@ -6,16 +6,18 @@
 //! - [`Avx512::run_start_blocks`]: the digit-run starts of `DigitRuns` (`+`, `(`, or a digit after a non-digit),
 //!   two compares and a subtraction a block against ~65 SSE2 instructions in `byte_class`; stops at the first block
 //!   with one.
-//! - [`Avx512::anchor_positions`]: every position of four anchor bytes (the code scanners' `@`, `%`, `:`, `(`) in
-//!   one pass, where `memchr` made one pass per byte: on a text larger than the L2 cache each pass streams it from
-//!   memory again.
+//! - [`Avx512::anchor_positions`]: every position of four anchor bytes (the code scanners' `@`, `%`, `:`, `(`), of
+//!   the normaliser's seven lead bytes, and of every run of five dashes (PEM armour), in one pass, where `memchr` and
+//!   `memmem` made one pass per byte or pair: on a text larger than the L2 cache each pass streams it from memory
+//!   again.
 //!
 //! They are used only through an [`Avx512`] token, which [`Avx512::detect`] makes when the CPU has AVX-512 F, BW and
 //! VBMI (checked at run time, once per process; `HAETAE_DETECT_PORTABLE=1` turns them off); elsewhere the portable
 //! code runs. Every `unsafe` here is either a load of 64 bytes from a slice just bounds-checked, or a call of a
 //! `#[target_feature]` function that the token proves the CPU runs. Tests compare the kernels with the portable code:
-//! `wide_and_scalar_agree` (the filter), `DigitRuns`' proptest, `avx512_and_portable_scans_agree` (whole engines over
-//! the detector vectors and random mixes of anchors) and `anchors_past_the_cap_are_searched_as_before`. Measured in
+//! `wide_and_scalar_agree` (the filter), `DigitRuns`' proptest, `anchor_positions_match_plain_loops`, `avx512_and_portable_scans_agree` (whole
+//! engines over the detector vectors and random mixes of anchors, folds and PEM armour) and
+//! `anchors_past_the_cap_are_searched_as_before`. Measured in
 //! `benches/detect.md`, round 29 (valgrind hides AVX-512, so callgrind counts the portable code).
 //!
 //! Must never: read outside a slice it is given, or run on a CPU without the features (the token has no other
@@ -26,11 +28,19 @@
 use std::arch::x86_64::{
     __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmplt_epu8_mask, _mm512_cmpneq_epi8_mask,
     _mm512_loadu_si512, _mm512_mask_blend_epi8, _mm512_movepi8_mask, _mm512_or_si512,
-    _mm512_permutex2var_epi8, _mm512_set1_epi8, _mm512_sub_epi8,
+    _mm512_permutex2var_epi8, _mm512_set1_epi8, _mm512_sub_epi8, _mm512_test_epi8_mask,
 };
 
 /// The anchor bytes of [`Avx512::anchor_positions`] and the lists they fill.
 pub(super) const ANCHORS: usize = 4;
+/// The lists [`Avx512::anchor_positions`] fills: one per anchor byte, then [`FOLDS`] and [`DASHES`].
+pub(super) const LISTS: usize = ANCHORS + 2;
+/// The list of every byte that may begin a character or escape the normaliser folds ([`FOLD_BYTES`]).
+pub(super) const FOLDS: usize = ANCHORS;
+/// The list of every start of five `-` in a row (a PEM header's or footer's dashes; overlapping runs each listed).
+pub(super) const DASHES: usize = ANCHORS + 1;
+/// The bytes of the [`FOLDS`] list.
+pub(super) const FOLD_BYTES: [u8; 7] = crate::detect::normalize::LEAD_BYTES;
 
 /// The environment variable that keeps the portable code for a process when set to anything but `0` (read once, by
 /// [`Avx512::detect`]; the gateway's configuration loader knows it is not a settings key).
@@ -105,15 +115,16 @@ impl Avx512 {
         }
     }
 
-    /// Append the position of every byte of `hay` equal to `bytes[c]` to `lists[c]`, in order (each list is cleared
-    /// first), up to `cap` positions a list: a list that reaches `cap` is incomplete (the caller then searches that
-    /// byte itself), which bounds the memory a text made of one anchor byte can take. The bytes must not be 0 (the
-    /// text's last partial block is read zero-padded).
+    /// Append the position of every byte of `hay` equal to `bytes[c]` to `lists[c]`, of every byte of [`FOLD_BYTES`]
+    /// to `lists[FOLDS]`, and of every start of five `-` to `lists[DASHES]`, in order (each list is cleared first),
+    /// up to `cap` positions a list: a list that reaches `cap` is incomplete (the caller then searches for it
+    /// itself), which bounds the memory a text made of one anchor byte can take. The bytes must not be 0 (the text's
+    /// last partial block is read zero-padded).
     pub(super) fn anchor_positions(
         self,
         hay: &[u8],
         bytes: [u8; ANCHORS],
-        lists: &mut [Vec<usize>; ANCHORS],
+        lists: &mut [Vec<usize>; LISTS],
         cap: usize,
     ) {
         for l in lists.iter_mut() {
@@ -232,18 +243,27 @@ fn run_start_blocks_k(hay: &[u8], mut at: usize, mut carry: u64) -> (usize, u64,
     (at, 0, carry)
 }
 
-/// [`Avx512::anchor_positions`]: one load and four compares a block; positions are read off only in blocks that
-/// have one.
+/// [`Avx512::anchor_positions`]: one load and one table lookup a block, which tells whether the block holds any byte
+/// listed; only such a block is compared with each byte (the positions are then read off). A run of five dashes is
+/// found by its last dash: a dash whose four bytes before (in this block, or at the end of the previous one,
+/// `dash_carry`) are dashes too.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 fn anchor_positions_k(
     hay: &[u8],
     bytes: [u8; ANCHORS],
-    lists: &mut [Vec<usize>; ANCHORS],
+    lists: &mut [Vec<usize>; LISTS],
     cap: usize,
 ) {
+    let mut listed = [0u8; 256];
+    for c in bytes.into_iter().chain(FOLD_BYTES).chain([b'-']) {
+        listed[usize::from(c)] = 1;
+    }
     let wanted = bytes.map(|c| _mm512_set1_epi8(c as i8));
-    // The last partial block, zero-padded (no anchor byte is 0).
+    let folds = FOLD_BYTES.map(|c| _mm512_set1_epi8(c as i8));
+    let dash = _mm512_set1_epi8(b'-' as i8);
+    let mut dash_carry = 0u64;
+    // The last partial block, zero-padded (no listed byte is 0).
     let whole = hay.len() - hay.len() % BLOCK;
     let mut tail = [0u8; BLOCK];
     tail[..hay.len() - whole].copy_from_slice(&hay[whole..]);
@@ -254,20 +274,87 @@ fn anchor_positions_k(
         } else {
             load(&tail, 0)
         };
+        let hits = lookup(&listed, v, _mm512_movepi8_mask(v));
+        if _mm512_test_epi8_mask(hits, hits) == 0 {
+            // No dash either: no run of dashes ends in the next block's first bytes through this one.
+            dash_carry = 0;
+            at += BLOCK;
+            continue;
+        }
+        let fold = folds
+            .iter()
+            .fold(0, |m, &f| m | _mm512_cmpeq_epi8_mask(v, f));
+        let d = _mm512_cmpeq_epi8_mask(v, dash);
+        let dash_ends = (1..5).fold(d, |m, k| m & ((d << k) | (dash_carry >> (64 - k))));
+        dash_carry = d;
         let masks = [
             _mm512_cmpeq_epi8_mask(v, wanted[0]),
             _mm512_cmpeq_epi8_mask(v, wanted[1]),
             _mm512_cmpeq_epi8_mask(v, wanted[2]),
             _mm512_cmpeq_epi8_mask(v, wanted[3]),
+            fold,
+            dash_ends,
         ];
         if masks.iter().any(|&m| m != 0) {
-            for (list, mut m) in lists.iter_mut().zip(masks) {
+            for (k, (list, mut m)) in lists.iter_mut().zip(masks).enumerate() {
+                // A dash run is listed at its first dash, four bytes before the end found.
+                let back = if k == DASHES { 4 } else { 0 };
                 while m != 0 && list.len() < cap {
-                    list.push(at + m.trailing_zeros() as usize);
+                    list.push(at + m.trailing_zeros() as usize - back);
                     m &= m - 1;
                 }
             }
         }
         at += BLOCK;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What [`Avx512::anchor_positions`] lists, by plain loops.
+    fn naive(hay: &[u8], bytes: [u8; ANCHORS]) -> [Vec<usize>; LISTS] {
+        let mut lists: [Vec<usize>; LISTS] = Default::default();
+        for (i, &c) in hay.iter().enumerate() {
+            if let Some(k) = bytes.iter().position(|&a| a == c) {
+                lists[k].push(i);
+            }
+            if FOLD_BYTES.contains(&c) {
+                lists[FOLDS].push(i);
+            }
+            if hay[i..].starts_with(b"-----") {
+                lists[DASHES].push(i);
+            }
+        }
+        lists
+    }
+
+    proptest! {
+        /// The kernel lists what plain loops find, dash runs across block boundaries and the zero-padded last block
+        /// included; a list stops at the cap.
+        #[test]
+        fn anchor_positions_match_plain_loops(
+            hay in proptest::collection::vec(
+                proptest::sample::select(&[
+                    b'-', b'-', b'-', b'@', b'%', b':', b'(', 0xC2, 0xE2, 0xEF, 0xE3, 0xE1, 0xCD, b'\\', b'a', 0xEA,
+                ][..]),
+                0..400,
+            ),
+            cap in 1usize..64,
+        ) {
+            let Some(cpu) = Avx512::detect() else {
+                return Ok(());
+            };
+            let bytes = [b'@', b'%', b':', b'('];
+            let mut lists: [Vec<usize>; LISTS] = Default::default();
+            cpu.anchor_positions(&hay, bytes, &mut lists, usize::MAX);
+            prop_assert_eq!(&lists, &naive(&hay, bytes));
+            cpu.anchor_positions(&hay, bytes, &mut lists, cap);
+            for (got, all) in lists.iter().zip(naive(&hay, bytes)) {
+                prop_assert_eq!(&got[..], &all[..all.len().min(cap)]);
+            }
+        }
     }
 }

@@ -30,35 +30,49 @@ pub(super) enum Anchor {
     Open = 3,
 }
 
-/// Whether a scanner walks the positions of an anchor byte.
-fn anchored(c: Check) -> bool {
-    matches!(
-        c,
-        Check::Email | Check::Ipv6 | Check::PersonKoColon | Check::Pgpass | Check::Credential
-    )
-}
-
-/// The positions of every anchor byte in the segment being scanned, from one AVX-512 pass when the CPU has it
-/// ([`avx512::Avx512::anchor_positions`]); otherwise each scanner searches its byte with `memchr` as it goes. Kept in
-/// the scan context so the lists' memory is reused from segment to segment.
+/// The positions of every anchor byte in the segment being scanned, of the normaliser's lead bytes and of the
+/// PEM armour's dashes, from one AVX-512 pass when the CPU has it ([`avx512::Avx512::anchor_positions`]); otherwise
+/// each scanner searches its byte with `memchr` as it goes (and the normaliser its lead bytes, the PEM scanner its
+/// header with `memmem`). Kept in the scan context so the lists' memory is reused from segment to segment.
 #[derive(Debug, Default)]
 pub(super) struct Anchors {
     /// Whether `lists` hold the current segment's positions.
     filled: bool,
-    lists: [Vec<usize>; avx512::ANCHORS],
+    lists: [Vec<usize>; avx512::LISTS],
 }
 
 impl Anchors {
-    /// Read the anchor positions of `hay` when some scanner of `engine` needs them and the CPU has AVX-512.
-    pub(super) fn fill(&mut self, engine: &Engine, hay: &[u8]) {
+    /// Read the positions of `hay` when the CPU has AVX-512 (one pass for the normaliser, the scanners and the PEM
+    /// scanner, whichever the engine runs).
+    pub(super) fn fill(&mut self, hay: &[u8]) {
         self.filled = false;
-        if !engine.scanners.iter().any(|p| anchored(p.check)) {
-            return;
-        }
         if let Some(cpu) = avx512::Avx512::detect() {
             cpu.anchor_positions(hay, ANCHOR_BYTES, &mut self.lists, ANCHOR_CAP);
             self.filled = true;
         }
+    }
+
+    /// The positions of the normaliser's lead bytes ([`avx512::FOLD_BYTES`]) in the filled text, when listed whole:
+    /// the list moved out (hand it back with [`Anchors::give_back_fold_leads`]).
+    pub(super) fn take_fold_leads(&mut self) -> Option<Vec<usize>> {
+        self.complete(avx512::FOLDS)?;
+        Some(std::mem::take(&mut self.lists[avx512::FOLDS]))
+    }
+
+    pub(super) fn give_back_fold_leads(&mut self, list: Option<Vec<usize>>) {
+        if let Some(l) = list {
+            self.lists[avx512::FOLDS] = l;
+        }
+    }
+
+    /// Every start of five dashes in the filled text, when listed whole.
+    fn dash_runs(&self) -> Option<&[usize]> {
+        self.complete(avx512::DASHES)
+    }
+
+    fn complete(&self, list: usize) -> Option<&[usize]> {
+        let l = self.lists.get(list)?;
+        (self.filled && l.len() < ANCHOR_CAP).then_some(l.as_slice())
     }
 
     /// Forget the lists (a new segment).
@@ -394,12 +408,25 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
+        // Headers from the anchor pass's dash runs when it listed them (a `memmem` pass of its own otherwise): the
+        // same starts, since `-----BEGIN` cannot overlap itself and each of its starts begins five dashes.
+        let listed = groups.anchors.dash_runs().map(|d| {
+            d.iter()
+                .copied()
+                .filter(|&s| b.get(s + 5..s + 10) == Some(b"BEGIN"))
+                .collect::<Vec<_>>()
+        });
+        let searched = listed.is_none().then(|| PEM_BEGIN.find_iter(b));
+        let headers = listed
+            .into_iter()
+            .flatten()
+            .chain(searched.into_iter().flatten());
         let mut ends = PEM_END.find_iter(b).peekable();
         // `run_lo..run_hi`: bytes of the block class walked so far; `open` while the run may go on past `run_hi`
         // (the walk stopped at a header's reach, not at a byte outside the class).
         let (mut run_lo, mut run_hi, mut open) = (0, 0, false);
         let mut last_end = 0;
-        for s in PEM_BEGIN.find_iter(b) {
+        for s in headers {
             if groups.out_of_time() {
                 break;
             }
@@ -3537,6 +3564,53 @@ fn label_may_end_before(b: &[u8], t: usize) -> bool {
     b[j - 1] < 0x80 || (j >= 3 && LABEL_LAST_CHARS.contains(&[b[j - 3], b[j - 2], b[j - 1]]))
 }
 
+/// The Hangul syllables a digit run may follow that [`road_suffix_before`] or [`label_may_end_before`] reads: `로`,
+/// `길` and the Hangul ones of [`LABEL_LAST_CHARS`], one bit per syllable (U+AC00 + bit index).
+const GATE_SYLLABLES: [u64; 175] = {
+    const fn set(t: &mut [u64; 175], c: [u8; 3]) {
+        if c[0] >= 0xEA && c[0] <= 0xED {
+            let cp =
+                ((c[0] as u32 & 0x0F) << 12) | ((c[1] as u32 & 0x3F) << 6) | (c[2] as u32 & 0x3F);
+            if cp >= 0xAC00 && cp <= 0xD7A3 {
+                let k = (cp - 0xAC00) as usize;
+                t[k / 64] |= 1 << (k % 64);
+            }
+        }
+    }
+    let mut t = [0u64; 175];
+    set(&mut t, [0xEB, 0xA1, 0x9C]); // 로
+    set(&mut t, [0xEA, 0xB8, 0xB8]); // 길
+    let mut i = 0;
+    while i < LABEL_LAST_CHARS.len() {
+        set(&mut t, LABEL_LAST_CHARS[i]);
+        i += 1;
+    }
+    t
+};
+
+/// Whether the digit run at `t` (a digit, not `+` or `(`) follows a Hangul syllable, right before it or one blank
+/// before it (`2024년 3월`, `약 15%`: most runs in Korean prose), that can end neither a road name nor a label. Then
+/// [`road_suffix_before`], [`label_may_end_before`] and [`cell_start`] are all false at `t`, and neither byte of the
+/// two before the run is a character's first byte unless it is that blank: the trigger pass skips to the run's shape
+/// ([`numeric_shape`](super::numeric_shape)) after one bitmap lookup instead of four tests. Asked first, so it must
+/// never be true where any of those tests is not (`quiet_syllable_implies_every_test_false`).
+#[inline(always)]
+pub(super) fn after_plain_syllable(b: &[u8], t: usize) -> bool {
+    let i = if t > 0 && b[t - 1] == b' ' { t - 1 } else { t };
+    let Some(&[c0, c1, c2]) = i.checked_sub(3).and_then(|k| b.get(k..i)) else {
+        return false;
+    };
+    if !(0xEA..=0xED).contains(&c0) || c1 & 0xC0 != 0x80 || c2 & 0xC0 != 0x80 {
+        return false;
+    }
+    let cp = (u32::from(c0 & 0x0F) << 12) | (u32::from(c1 & 0x3F) << 6) | u32::from(c2 & 0x3F);
+    let Some(k) = cp.checked_sub(0xAC00).filter(|&k| k <= 0xD7A3 - 0xAC00) else {
+        return false;
+    };
+    let k = k as usize;
+    GATE_SYLLABLES[k / 64] & (1 << (k % 64)) == 0
+}
+
 /// Where a label before the number at `t` would end (`> 0`), and whether a colon follows it: past at most four bytes
 /// of `:`, `.`, `#`, `=` or blanks (`Tel.: `, `Phone # `), and past a qualifier in brackets before a colon
 /// ([`qualified_label_end`]). `None` at the text's start or after a bracket that is no qualifier.
@@ -4858,6 +4932,51 @@ mod tests {
         for not in ["결과 3개", "2024년 3월", "약 15%", "방법으로 3번"] {
             let t = not.find(|c: char| c.is_ascii_digit()).unwrap();
             assert!(!label_may_end_before(not.as_bytes(), t), "{not}");
+        }
+    }
+
+    /// [`after_plain_syllable`] is true only where the tests it lets the trigger pass skip are all false: every
+    /// Hangul syllable, right before a digit run or one blank before it, after each kind of byte a label, a cell or a
+    /// road name could put before it; and it is true for every syllable that is neither a road name's nor a label's
+    /// last (the gate is exact for these shapes, not just safe).
+    #[test]
+    fn quiet_syllable_implies_every_test_false() {
+        let mut quiet = 0;
+        for cp in 0xAC00u32..=0xD7A3 {
+            let c = char::from_u32(cp).unwrap();
+            for before in ["", " ", "|", ",", ":", "전화", "Tel", "뒷자", "테헤란"] {
+                for blank in ["", " "] {
+                    let text = format!("{before}{c}{blank}2127364821");
+                    let (b, t) = (text.as_bytes(), text.len() - 10);
+                    let road = road_suffix_before(b, t);
+                    let label = label_may_end_before(b, t);
+                    if after_plain_syllable(b, t) {
+                        quiet += 1;
+                        assert!(!road && !label && !cell_start(b, t), "{text}");
+                        // The two bytes before the run: a syllable's inner bytes, or its last and the blank.
+                        for (p, &c) in b.iter().enumerate().take(t).skip(t - 2) {
+                            assert!(!text.is_char_boundary(p) || c == b' ', "{text}");
+                        }
+                    } else {
+                        assert!(road || label, "{text}");
+                    }
+                }
+            }
+        }
+        assert!(quiet > 11_000 * 18, "{quiet}");
+        // Not a syllable before the run: the gate says nothing.
+        for text in [
+            "ㄱ 1234",
+            "a 1234",
+            "電 1234",
+            "| 1234",
+            "1234",
+            " 1234",
+            "가  1234",
+            r"\uAC00 1234",
+        ] {
+            let t = text.find(|c: char| c.is_ascii_digit()).unwrap();
+            assert!(!after_plain_syllable(text.as_bytes(), t), "{text}");
         }
     }
 
