@@ -115,15 +115,17 @@ impl Avx512 {
         }
     }
 
-    /// Append the position of every byte of `hay` equal to `bytes[c]` to `lists[c]`, of every byte of [`FOLD_BYTES`]
-    /// to `lists[FOLDS]`, and of every start of five `-` to `lists[DASHES]`, in order (each list is cleared first),
-    /// up to `cap` positions a list: a list that reaches `cap` is incomplete (the caller then searches for it
-    /// itself), which bounds the memory a text made of one anchor byte can take. The bytes must not be 0 (the text's
-    /// last partial block is read zero-padded).
+    /// Append the position of every occurrence in `hay` of `anchors[c]` to `lists[c]`, of every byte of
+    /// [`FOLD_BYTES`] to `lists[FOLDS]`, and of every start of five `-` to `lists[DASHES]`, in order (each list is
+    /// cleared first), up to `cap` positions a list: a list that reaches `cap` is incomplete (the caller then
+    /// searches for it itself), which bounds the memory a text made of one anchor byte can take. An anchor is a byte
+    /// found by the pass, and the bytes that must follow it (`%40`), compared when it is listed, while its block is
+    /// in the cache: a scanner reading them later, from a text larger than the cache, waits on memory for each. The
+    /// anchors' first bytes must not be 0 (the text's last partial block is read zero-padded).
     pub(super) fn anchor_positions(
         self,
         hay: &[u8],
-        bytes: [u8; ANCHORS],
+        anchors: [&[u8]; ANCHORS],
         lists: &mut [Vec<usize>; LISTS],
         cap: usize,
     ) {
@@ -133,11 +135,11 @@ impl Avx512 {
         #[cfg(target_arch = "x86_64")]
         {
             // SAFETY: as in `trigger_blocks`.
-            unsafe { anchor_positions_k(hay, bytes, lists, cap) }
+            unsafe { anchor_positions_k(hay, anchors, lists, cap) }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (hay, bytes, cap);
+            let _ = (hay, anchors, cap);
         }
     }
 }
@@ -251,10 +253,11 @@ fn run_start_blocks_k(hay: &[u8], mut at: usize, mut carry: u64) -> (usize, u64,
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
 fn anchor_positions_k(
     hay: &[u8],
-    bytes: [u8; ANCHORS],
+    anchors: [&[u8]; ANCHORS],
     lists: &mut [Vec<usize>; LISTS],
     cap: usize,
 ) {
+    let bytes = anchors.map(|a| a.first().copied().unwrap_or(0));
     let mut listed = [0u8; 256];
     for c in bytes.into_iter().chain(FOLD_BYTES).chain([b'-']) {
         listed[usize::from(c)] = 1;
@@ -297,11 +300,16 @@ fn anchor_positions_k(
         ];
         if masks.iter().any(|&m| m != 0) {
             for (k, (list, mut m)) in lists.iter_mut().zip(masks).enumerate() {
-                // A dash run is listed at its first dash, four bytes before the end found.
+                // A dash run is listed at its first dash, four bytes before the end found; an anchor of more than
+                // one byte where all of them are.
                 let back = if k == DASHES { 4 } else { 0 };
+                let whole = anchors.get(k).filter(|a| a.len() > 1);
                 while m != 0 && list.len() < cap {
-                    list.push(at + m.trailing_zeros() as usize - back);
+                    let p = at + m.trailing_zeros() as usize - back;
                     m &= m - 1;
+                    if whole.is_none_or(|a| hay[p..].starts_with(a)) {
+                        list.push(p);
+                    }
                 }
             }
         }
@@ -315,11 +323,13 @@ mod tests {
     use proptest::prelude::*;
 
     /// What [`Avx512::anchor_positions`] lists, by plain loops.
-    fn naive(hay: &[u8], bytes: [u8; ANCHORS]) -> [Vec<usize>; LISTS] {
+    fn naive(hay: &[u8], anchors: [&[u8]; ANCHORS]) -> [Vec<usize>; LISTS] {
         let mut lists: [Vec<usize>; LISTS] = Default::default();
         for (i, &c) in hay.iter().enumerate() {
-            if let Some(k) = bytes.iter().position(|&a| a == c) {
-                lists[k].push(i);
+            for (k, a) in anchors.iter().enumerate() {
+                if hay[i..].starts_with(a) {
+                    lists[k].push(i);
+                }
             }
             if FOLD_BYTES.contains(&c) {
                 lists[FOLDS].push(i);
@@ -339,6 +349,7 @@ mod tests {
             hay in proptest::collection::vec(
                 proptest::sample::select(&[
                     b'-', b'-', b'-', b'@', b'%', b':', b'(', 0xC2, 0xE2, 0xEF, 0xE3, 0xE1, 0xCD, b'\\', b'a', 0xEA,
+                    b'4', b'0',
                 ][..]),
                 0..400,
             ),
@@ -347,7 +358,7 @@ mod tests {
             let Some(cpu) = Avx512::detect() else {
                 return Ok(());
             };
-            let bytes = [b'@', b'%', b':', b'('];
+            let bytes: [&[u8]; ANCHORS] = [b"@", b"%40", b":", b"("];
             let mut lists: [Vec<usize>; LISTS] = Default::default();
             cpu.anchor_positions(&hay, bytes, &mut lists, usize::MAX);
             prop_assert_eq!(&lists, &naive(&hay, bytes));

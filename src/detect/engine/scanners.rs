@@ -12,9 +12,10 @@
 
 use super::*;
 
-/// The scanners' anchor bytes, indexed by [`Anchor`]: `@` and `%` (e-mail), `:` (IPv6, colon labels, `.pgpass`),
-/// `(` (basic-auth tuples).
-const ANCHOR_BYTES: [u8; avx512::ANCHORS] = [b'@', b'%', b':', b'('];
+/// The scanners' anchors, indexed by [`Anchor`]: `@` and `%40` (e-mail), `:` (IPv6, colon labels, `.pgpass`), `(`
+/// (basic-auth tuples). The AVX-512 pass lists where a whole anchor begins; without it, a scanner searches the first
+/// byte with `memchr` and tests the rest itself.
+const ANCHOR_BYTES: [&[u8]; avx512::ANCHORS] = [b"@", b"%40", b":", b"("];
 
 /// Positions kept per anchor byte at most (512 KiB each): a segment with more of one (a hostile body of `(((…`)
 /// has that byte searched by its scanner with `memchr` instead, so the lists never take memory in proportion to the
@@ -25,6 +26,7 @@ const ANCHOR_CAP: usize = 1 << 16;
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Anchor {
     At = 0,
+    /// `%40`, an encoded `@`.
     Percent = 1,
     Colon = 2,
     Open = 3,
@@ -87,7 +89,7 @@ impl Anchors {
         if self.filled && self.lists[a as usize].len() < ANCHOR_CAP {
             Positions::Listed(std::mem::take(&mut self.lists[a as usize]), 0)
         } else {
-            Positions::Searched(memchr::memchr_iter(ANCHOR_BYTES[a as usize], hay))
+            Positions::Searched(memchr::memchr_iter(ANCHOR_BYTES[a as usize][0], hay))
         }
     }
 
