@@ -187,18 +187,34 @@ impl Shared {
     }
 }
 
-/// Reload the policy file on every SIGHUP (the `systemctl reload` convention) for as long as the gateway runs. The
-/// outcome is logged with hash prefixes only; a failed reload keeps the running policy.
-async fn reload_on_sighup(shared: Arc<Shared>) {
+/// The SIGHUP listener, registered when the gateway binds: from then on a SIGHUP is queued for [`reload_on_sighup`]
+/// instead of taking its default action, which ends the process (a `systemctl reload` right after the start banner
+/// used to land before the reload task had registered it, and stopped the gateway). `None` when it cannot be
+/// registered (logged; reload by signal is then unavailable).
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = ();
+
+fn listen_for_hangups() -> Hangups {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut hup = match signal(SignalKind::hangup()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGHUP: policy reload by signal is unavailable");
-                return;
-            }
+        signal(SignalKind::hangup())
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP: policy reload by signal is unavailable")
+            })
+            .ok()
+    }
+}
+
+/// Reload the policy file on every SIGHUP (the `systemctl reload` convention) for as long as the gateway runs. The
+/// outcome is logged with hash prefixes only; a failed reload keeps the running policy.
+async fn reload_on_sighup(shared: Arc<Shared>, hangups: Hangups) {
+    #[cfg(unix)]
+    {
+        let Some(mut hup) = hangups else {
+            return;
         };
         while hup.recv().await.is_some() {
             if shared.settings.policy.file.is_none() {
@@ -229,7 +245,7 @@ async fn reload_on_sighup(shared: Arc<Shared>) {
     }
     #[cfg(not(unix))]
     {
-        let _ = shared;
+        let _ = (shared, hangups);
         std::future::pending::<()>().await;
     }
 }
@@ -241,6 +257,7 @@ pub struct Gateway {
     admin: TcpListener,
     auditor: Option<(TcpListener, Arc<auditor::Auditor>)>,
     tls: Option<TlsAcceptor>,
+    hangups: Hangups,
 }
 
 /// Everything resolved from settings before anything is bound or opened.
@@ -454,6 +471,7 @@ impl Gateway {
             admin,
             auditor,
             tls,
+            hangups: listen_for_hangups(),
         })
     }
 
@@ -531,7 +549,7 @@ impl Gateway {
             Arc::clone(&self.shared),
             admin_stop_rx,
         ));
-        let reloads = tokio::spawn(reload_on_sighup(Arc::clone(&self.shared)));
+        let reloads = tokio::spawn(reload_on_sighup(Arc::clone(&self.shared), self.hangups));
         self.shared.ready.store(true, Ordering::Release);
         shutdown.await;
         reloads.abort();
