@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # A/B two (or more) builds of the detection engine on this noisy VM: runs each bench binary's profiling loop in
-# alternating fresh processes and prints each one's median MB/s. A single run moves ±15 % here, and an isolated
-# micro-benchmark did not predict the engine (benches/detect.md, round 7); medians of >= 15 processes resolve ~5 %.
+# alternating fresh processes and prints each one's median MB/s. Each process reports the best of its `reps`
+# repetitions (interference only slows one down; benches/detect.md, round 32), so use reps >= 3. A single run moves
+# ±15 % here, and an isolated micro-benchmark did not predict the engine (round 7); the median of per-round ratios
+# printed last is the figure to compare.
 #
 #   cargo bench --bench detect --no-run        # prints the binary: target/release/deps/detect-<hash>
 #   cp target/release/deps/detect-<hash> /tmp/detect-old   # ...change, rebuild, copy to /tmp/detect-new
 #   benches/ab_detect.sh clean-builtin:2 15 /tmp/detect-old /tmp/detect-new
 #
-# MODE is HAETAE_BENCH_LOOP (`<clean|dense|web>-<builtin|dict>:reps`); HAETAE_BENCH_MB (default 10) sets the corpus.
+# MODE is HAETAE_BENCH_LOOP (`<clean|dense|web>-<builtin|dict>:reps`, or `file-<builtin|dict>:reps` with
+# HAETAE_BENCH_FILE); HAETAE_BENCH_MB (default 10) sets the corpus.
 set -euo pipefail
 if [ $# -lt 3 ]; then
     echo "usage: $0 MODE ROUNDS BINARY..." >&2
