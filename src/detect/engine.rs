@@ -1158,7 +1158,7 @@ impl Engine {
         groups.anchors.fill(text.as_bytes());
         let leads = groups.anchors.take_fold_leads();
         let normalized = norm.fill_until(text, leads.as_deref(), &mut || groups.out_of_time());
-        groups.anchors.give_back_fold_leads(leads);
+        groups.anchors.give_back_list(avx512::FOLDS, leads);
         if groups.expired {
             return; // folding ran out of time: nothing is scanned, and the caller reports the deadline
         }

@@ -175,9 +175,10 @@ fn dash_between_digits(b: &[u8], i: usize) -> bool {
 /// (common folds); `0xE3`, `0xE1`, `0xCD` (rare in Korean text, whose precomposed syllables lead with EA..=ED, where a
 /// `memmem` prefilter for U+3000 would key on 0x80, a continuation byte of every Hangul syllable); and `\\`.
 fn lead_bytes(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    let mut common = memchr::memchr3_iter(0xC2, 0xE2, 0xEF, b).peekable();
-    let mut rare = memchr::memchr3_iter(0xE3, 0xE1, 0xCD, b).peekable();
-    let mut escapes = memchr::memchr_iter(b'\\', b).peekable();
+    let [c1, c2, c3, r1, r2, r3, escape] = LEAD_BYTES;
+    let mut common = memchr::memchr3_iter(c1, c2, c3, b).peekable();
+    let mut rare = memchr::memchr3_iter(r1, r2, r3, b).peekable();
+    let mut escapes = memchr::memchr_iter(escape, b).peekable();
     std::iter::from_fn(move || {
         let first = [common.peek(), rare.peek(), escapes.peek()]
             .into_iter()

@@ -15,10 +15,10 @@
 //! VBMI (checked at run time, once per process; `HAETAE_DETECT_PORTABLE=1` turns them off); elsewhere the portable
 //! code runs. Every `unsafe` here is either a load of 64 bytes from a slice just bounds-checked, or a call of a
 //! `#[target_feature]` function that the token proves the CPU runs. Tests compare the kernels with the portable code:
-//! `wide_and_scalar_agree` (the filter), `DigitRuns`' proptest, `anchor_positions_match_plain_loops`, `avx512_and_portable_scans_agree` (whole
-//! engines over the detector vectors and random mixes of anchors, folds and PEM armour) and
-//! `anchors_past_the_cap_are_searched_as_before`. Measured in
-//! `benches/detect.md`, round 29 (valgrind hides AVX-512, so callgrind counts the portable code).
+//! `wide_and_scalar_agree` (the filter), `DigitRuns`' proptest, `anchor_positions_match_plain_loops`,
+//! `avx512_and_portable_scans_agree` (whole engines over the detector vectors and random mixes of anchors, folds and
+//! PEM armour) and `anchors_past_the_cap_are_searched_as_before`. Measured in `benches/detect.md`, rounds 29 and 32
+//! (valgrind hides AVX-512, so callgrind counts the portable code).
 //!
 //! Must never: read outside a slice it is given, or run on a CPU without the features (the token has no other
 //! constructor).
@@ -303,11 +303,11 @@ fn anchor_positions_k(
                 // A dash run is listed at its first dash, four bytes before the end found; an anchor of more than
                 // one byte where all of them are.
                 let back = if k == DASHES { 4 } else { 0 };
-                let whole = anchors.get(k).filter(|a| a.len() > 1);
+                let longer = anchors.get(k).filter(|a| a.len() > 1);
                 while m != 0 && list.len() < cap {
                     let p = at + m.trailing_zeros() as usize - back;
                     m &= m - 1;
-                    if whole.is_none_or(|a| hay[p..].starts_with(a)) {
+                    if longer.is_none_or(|a| hay[p..].starts_with(a)) {
                         list.push(p);
                     }
                 }

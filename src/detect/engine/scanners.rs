@@ -55,16 +55,9 @@ impl Anchors {
     }
 
     /// The positions of the normaliser's lead bytes ([`avx512::FOLD_BYTES`]) in the filled text, when listed whole:
-    /// the list moved out (hand it back with [`Anchors::give_back_fold_leads`]).
+    /// the list moved out (hand it back with [`Anchors::give_back_list`]).
     pub(super) fn take_fold_leads(&mut self) -> Option<Vec<usize>> {
-        self.complete(avx512::FOLDS)?;
-        Some(std::mem::take(&mut self.lists[avx512::FOLDS]))
-    }
-
-    pub(super) fn give_back_fold_leads(&mut self, list: Option<Vec<usize>>) {
-        if let Some(l) = list {
-            self.lists[avx512::FOLDS] = l;
-        }
+        self.take_list(avx512::FOLDS)
     }
 
     /// Every start of five dashes in the filled text, when listed whole.
@@ -77,6 +70,20 @@ impl Anchors {
         (self.filled && l.len() < ANCHOR_CAP).then_some(l.as_slice())
     }
 
+    /// List `list` moved out, when it is complete for the filled text.
+    fn take_list(&mut self, list: usize) -> Option<Vec<usize>> {
+        self.complete(list)?;
+        Some(std::mem::take(&mut self.lists[list]))
+    }
+
+    /// A list taken with [`Anchors::take_list`] put back (its memory kept for the next segment).
+    pub(super) fn give_back_list(&mut self, list: usize, taken: Option<Vec<usize>>) {
+        if let Some(mut l) = taken {
+            l.clear();
+            self.lists[list] = l;
+        }
+    }
+
     /// Forget the lists (a new segment).
     pub(super) fn clear(&mut self) {
         self.filled = false;
@@ -86,17 +93,15 @@ impl Anchors {
     /// [`Anchors::give_back`] to keep its memory), or a `memchr` search when there is no list or it was cut at
     /// [`ANCHOR_CAP`].
     fn take<'a>(&mut self, a: Anchor, hay: &'a [u8]) -> Positions<'a> {
-        if self.filled && self.lists[a as usize].len() < ANCHOR_CAP {
-            Positions::Listed(std::mem::take(&mut self.lists[a as usize]), 0)
-        } else {
-            Positions::Searched(memchr::memchr_iter(ANCHOR_BYTES[a as usize][0], hay))
+        match self.take_list(a as usize) {
+            Some(list) => Positions::Listed(list, 0),
+            None => Positions::Searched(memchr::memchr_iter(ANCHOR_BYTES[a as usize][0], hay)),
         }
     }
 
     fn give_back(&mut self, a: Anchor, p: Positions<'_>) {
-        if let Positions::Listed(mut list, _) = p {
-            list.clear();
-            self.lists[a as usize] = list;
+        if let Positions::Listed(list, _) = p {
+            self.give_back_list(a as usize, Some(list));
         }
     }
 }
@@ -3567,28 +3572,13 @@ fn label_may_end_before(b: &[u8], t: usize) -> bool {
 }
 
 /// The Hangul syllables a digit run may follow that [`road_suffix_before`] or [`label_may_end_before`] reads: `로`,
-/// `길` and the Hangul ones of [`LABEL_LAST_CHARS`], one bit per syllable (U+AC00 + bit index).
-const GATE_SYLLABLES: [u64; 175] = {
-    const fn set(t: &mut [u64; 175], c: [u8; 3]) {
-        if c[0] >= 0xEA && c[0] <= 0xED {
-            let cp =
-                ((c[0] as u32 & 0x0F) << 12) | ((c[1] as u32 & 0x3F) << 6) | (c[2] as u32 & 0x3F);
-            if cp >= 0xAC00 && cp <= 0xD7A3 {
-                let k = (cp - 0xAC00) as usize;
-                t[k / 64] |= 1 << (k % 64);
-            }
-        }
-    }
-    let mut t = [0u64; 175];
-    set(&mut t, [0xEB, 0xA1, 0x9C]); // 로
-    set(&mut t, [0xEA, 0xB8, 0xB8]); // 길
-    let mut i = 0;
-    while i < LABEL_LAST_CHARS.len() {
-        set(&mut t, LABEL_LAST_CHARS[i]);
-        i += 1;
-    }
-    t
-};
+/// `길` and the Hangul ones of [`LABEL_LAST_CHARS`].
+static GATE_SYLLABLES: std::sync::LazyLock<SyllableSet> = std::sync::LazyLock::new(|| {
+    let labels = LABEL_LAST_CHARS
+        .iter()
+        .filter_map(|c| std::str::from_utf8(c).ok()?.chars().next());
+    SyllableSet::new(['로', '길'].into_iter().chain(labels))
+});
 
 /// Whether the digit run at `t` (a digit, not `+` or `(`) follows a Hangul syllable, right before it or one blank
 /// before it (`2024년 3월`, `약 15%`: most runs in Korean prose), that can end neither a road name nor a label. Then
@@ -3606,11 +3596,7 @@ pub(super) fn after_plain_syllable(b: &[u8], t: usize) -> bool {
         return false;
     }
     let cp = (u32::from(c0 & 0x0F) << 12) | (u32::from(c1 & 0x3F) << 6) | u32::from(c2 & 0x3F);
-    let Some(k) = cp.checked_sub(0xAC00).filter(|&k| k <= 0xD7A3 - 0xAC00) else {
-        return false;
-    };
-    let k = k as usize;
-    GATE_SYLLABLES[k / 64] & (1 << (k % 64)) == 0
+    char::from_u32(cp).is_some_and(|c| syllable_index(c).is_some() && !GATE_SYLLABLES.contains(c))
 }
 
 /// Where a label before the number at `t` would end (`> 0`), and whether a colon follows it: past at most four bytes
