@@ -3531,6 +3531,19 @@ fn label_before(hay: &str, s: usize, labels: &Labels) -> bool {
 
 /// Whether an IPv4-shaped `cand` is a netmask, not an address: `255.` and then contiguous one bits
 /// (`255.255.255.0`, `255.255.240.0`, `255.255.255.255`).
+/// Whether a CIDR prefix length follows an IPv4 address ending at `e`: `/` and 0 to 32, not followed by another
+/// digit or a `.` (`10.0.0.0/16`, not `1.0.0.0/1.2` nor `/128`).
+fn cidr_prefix_after(bytes: &[u8], e: usize) -> bool {
+    let Some(rest) = bytes.get(e..).and_then(|r| r.strip_prefix(b"/")) else {
+        return false;
+    };
+    let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let len = rest[..n]
+        .iter()
+        .fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
+    (1..=2).contains(&n) && len <= 32 && !matches!(rest.get(n), Some(b'0'..=b'9' | b'.'))
+}
+
 fn netmask(cand: &[u8]) -> bool {
     let Some(a) = std::str::from_utf8(cand)
         .ok()
@@ -3738,11 +3751,12 @@ fn check(
             } else {
                 None
             };
-            // `v3.2.0.1`; `124.0.0.0` and `1.0.0.0` (a version, or a whole /8 network: no host); a product token's
+            // `v3.2.0.1`; `124.0.0.0` and `1.0.0.0` (a version, or a whole /8 network: no host) unless a prefix
+            // length says it is a network (`10.0.0.0/16`: an address block, as telling as a host); a product token's
             // version (`Chrome/124.0.1.2`: `/` after a word that does not follow another `/`, unlike a path's
             // `/hosts/10.0.0.5`).
             if matches!(prev, Some(b'v' | b'V'))
-                || cand.ends_with(b".0.0.0")
+                || (cand.ends_with(b".0.0.0") && !cidr_prefix_after(bytes, e))
                 || netmask(cand)
                 || product_version(bytes, s)
             {
