@@ -1186,12 +1186,16 @@ pub(crate) fn patterns() -> Vec<Pattern> {
             B::Word
         ),
         // A signature's name on the line after a letter's closing (`Best regards,\nJohn Smith`, `Thanks,\nJohn`,
-        // `Cheers,`; also after a JSON string's `\n` escape). `Best,` and `Thank you,` would each be a trigger
-        // literal of their own, and a third new literal regroups the shift-or buckets: +6 % clean-text instructions.
+        // `Cheers,`; also after a JSON string's `\n` escape): a full name, or a first name alone (`Check::PersonClosing`
+        // scores it lower and holds it to `scanners::signature_first_name`). `Best,` and `Thank you,` would each be a
+        // trigger literal of their own, and a third new literal regroups the shift-or buckets: +6 % clean-text
+        // instructions.
         p!(
             "person.en",
             E::Person,
-            format!(r"(?:[Rr]egards|[Ss]incerely|[Tt]hanks|[Cc]heers),(?: *\r?\n|\\n){en_name}"),
+            format!(
+                r"(?:[Rr]egards|[Ss]incerely|[Tt]hanks|[Cc]heers),(?: *\r?\n|\\n)(?:{en_name}|{en_word})"
+            ),
             0.8,
             C::PersonClosing,
             B::Word

@@ -3052,6 +3052,8 @@ const SALUTATIONS: [&str; 3] = ["Dear ", "Hi ", "Hello "];
 
 /// Longest text before a letter's closing on its line (`With warm regards,`): a word or two.
 const MAX_CLOSING_LEAD: usize = 16;
+/// How much lower a signature's first name alone scores than a full name (`Thanks,\nBob` vs `Thanks,\nBob Lee`).
+const SIGNATURE_FIRST_NAME_PENALTY: f32 = 0.1;
 /// Bytes read back from a letter's closing for the start of its line, string or `\n` escape.
 const CLOSING_LOOK_BACK: usize = 64;
 
@@ -4262,6 +4264,16 @@ fn check(
             // The name fills its line: a `,` or `|` may follow (`Jane Park, PhD`, `John Smith | Acme`).
             let after = hay.get(e..)?.trim_start_matches(' ');
             let filled = blank_after(bytes, e) || after.starts_with([',', '|']);
+            // A first name alone (`Thanks,\nBob`) says less than a full one: scored lower, and not a team's or a
+            // department's name (`Thanks,\nSupport`, `Regards,\nManagement`).
+            if !name.contains(' ') {
+                return (filled && scanners::signature_first_name(name)).then_some((
+                    None,
+                    ns,
+                    e,
+                    base - SIGNATURE_FIRST_NAME_PENALTY,
+                ));
+            }
             (filled && (scanners::person_en_ok(name) || scanners::person_en_caps_ok(name)))
                 .then_some((None, ns, e, base))
         }

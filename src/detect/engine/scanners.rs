@@ -2964,6 +2964,52 @@ pub(super) fn en_part_word(w: &str) -> bool {
 
 /// Whether `w` is on [`EN_NOT_NAME_WORDS`], compared ASCII-case-insensitively (the list's order is the same in lower
 /// case: each word is capitalised).
+/// A signature's first name alone, on the line after a letter's closing (`Thanks,\nBob`): a capitalised name word
+/// ([`en_name_word`]) that is not on [`EN_NOT_NAME_WORDS`] (`Team`, `Support`) nor one of the other words that sign
+/// a message ([`SIGNATURE_NOT_NAMES`]: `Management`, `Everyone`, `Mom`).
+pub(super) fn signature_first_name(w: &str) -> bool {
+    en_name_word(w)
+        && !en_not_name_word(w)
+        && !SIGNATURE_NOT_NAMES
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(w))
+        && !placeholder(w)
+}
+
+/// Words that sign a message in place of a name, besides [`EN_NOT_NAME_WORDS`]: departments, groups, pronouns,
+/// family words.
+const SIGNATURE_NOT_NAMES: &[&str] = &[
+    "Accounting",
+    "Again",
+    "Both",
+    "Dad",
+    "Design",
+    "Engineering",
+    "Everybody",
+    "Everyone",
+    "Facilities",
+    "Finance",
+    "Folks",
+    "Friends",
+    "Guys",
+    "Legal",
+    "Management",
+    "Me",
+    "Mom",
+    "Mum",
+    "Our",
+    "Payroll",
+    "Recruiting",
+    "Research",
+    "Security",
+    "Sent",
+    "The",
+    "Them",
+    "Us",
+    "You",
+    "Your",
+];
+
 fn en_not_name_word(w: &str) -> bool {
     EN_NOT_NAME_WORDS
         .binary_search_by(|x| {
