@@ -3668,9 +3668,16 @@ fn check(
                     start
                         + match checksum_ok {
                             true => 0.3,
-                            // With a number label (`접수번호`, `주문번호`: −0.1 more from the context rule) and no
-                            // resident keyword: dropped.
-                            false if !random_era && has(Group::Order) && !has(Group::Rrn) => -0.15,
+                            // With a number label (`접수번호`, `주문번호`: −0.1 more from the context rule) or a
+                            // corporate keyword (`법인등록번호 110111-1234568`: a mistyped 법인등록번호, whose own check
+                            // failed above) and no resident keyword: dropped.
+                            false
+                                if !random_era
+                                    && (has(Group::Order) || has(Group::Corp))
+                                    && !has(Group::Rrn) =>
+                            {
+                                -0.15
+                            }
                             false => 0.0,
                         },
                 )),
