@@ -3769,11 +3769,12 @@ fn check(
                 None
             };
             // `v3.2.0.1`; `124.0.0.0` and `1.0.0.0` (a version, or a whole /8 network: no host) unless a prefix
-            // length says it is a network (`10.0.0.0/16`: an address block, as telling as a host); a product token's
-            // version (`Chrome/124.0.1.2`: `/` after a word that does not follow another `/`, unlike a path's
-            // `/hosts/10.0.0.5`).
+            // length says it is a network (`10.0.0.0/16`: an address block, as telling as a host; not `0.0.0.0/0`,
+            // which is every address); a product token's version (`Chrome/124.0.1.2`: `/` after a word that does
+            // not follow another `/`, unlike a path's `/hosts/10.0.0.5`).
             if matches!(prev, Some(b'v' | b'V'))
-                || (cand.ends_with(b".0.0.0") && !cidr_prefix_after(bytes, e))
+                || (cand.ends_with(b".0.0.0")
+                    && (cand == b"0.0.0.0" || !cidr_prefix_after(bytes, e)))
                 || netmask(cand)
                 || product_version(bytes, s)
             {
