@@ -4280,8 +4280,8 @@ fn check(
             // The name fills its line: a `,` or `|` may follow (`Jane Park, PhD`, `John Smith | Acme`).
             let after = hay.get(e..)?.trim_start_matches(' ');
             let filled = blank_after(bytes, e) || after.starts_with([',', '|']);
-            // A first name alone (`Thanks,\nBob`) says less than a full one: scored lower, and not a team's or a
-            // department's name (`Thanks,\nSupport`, `Regards,\nManagement`).
+            // A first name alone (`Thanks,\nBob`) says less than a full one: scored lower, and only a common given
+            // name (`Thanks,\nBye`, `Regards,\nSupport` are words).
             if !name.contains(' ') {
                 return (filled && scanners::signature_first_name(name)).then_some((
                     None,
