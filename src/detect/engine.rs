@@ -2801,17 +2801,17 @@ fn product_version(bytes: &[u8], s: usize) -> bool {
 /// line within [`CONTEXT_BEFORE`] bytes before it. A plain `version` word is the context pass's (a keyword).
 fn version_suffix_before(bytes: &[u8], s: usize) -> bool {
     let from = s.saturating_sub(CONTEXT_BEFORE);
-    let line = bytes[from..s]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(from, |i| from + i + 1);
-    // One searcher for every call: `memmem::find_iter` would build its prefilter afresh each time (~700
-    // instructions, as much as the rest of an IPv4 candidate's check).
-    static ERSION: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"ersion"));
-    ERSION.find_iter(&bytes[line..s]).any(|i| {
-        let at = line + i;
-        at >= 2 && matches!(bytes[at - 1], b'V' | b'v') && bytes[at - 2].is_ascii_alphanumeric()
+    let line = memchr::memrchr(b'\n', &bytes[from..s]).map_or(from, |i| from + i + 1);
+    // `v`/`V` is rare in the line before an address: finding it and comparing `ersion` after it is cheap;
+    // `memmem::find_iter` built a searcher for every candidate (~930 instructions a call with the byte loop that
+    // looked for the line's start, now ~210).
+    let lo = line.saturating_sub(1);
+    memchr::memchr2_iter(b'v', b'V', &bytes[lo..s]).any(|i| {
+        let v = lo + i;
+        v >= 1
+            && v + 7 <= s
+            && &bytes[v + 1..v + 7] == b"ersion"
+            && bytes[v - 1].is_ascii_alphanumeric()
     })
 }
 
@@ -5403,6 +5403,29 @@ mod tests {
             }
             let key = |f: &Finding| (f.start, f.end, f.score.to_bits(), f.detector.to_string());
             prop_assert_eq!(got.iter().map(key).collect::<Vec<_>>(), want.iter().map(key).collect::<Vec<_>>());
+        }
+
+        /// [`version_suffix_before`] (from each `v`/`V`) answers as a search for `ersion` over the line before the
+        /// address does, at every position of texts made of the pieces that matter (line breaks, the 64-byte look
+        /// back, `V` right before it).
+        #[test]
+        fn version_suffix_before_finds_what_a_substring_search_finds(
+            parts in proptest::collection::vec(proptest::sample::select(&[
+                "Version", "version", "VERSION", "ersion", "v", "V", "File", "x", "1", " ", "\n", "(", "1.0.0.1",
+                "AssemblyVersion(\"", "ersio", "-",
+            ][..]), 0..40),
+        ) {
+            let text = parts.concat();
+            let b = text.as_bytes();
+            for s in 0..=b.len() {
+                let from = s.saturating_sub(CONTEXT_BEFORE);
+                let line = b[from..s].iter().rposition(|&c| c == b'\n').map_or(from, |i| from + i + 1);
+                let want = memchr::memmem::find_iter(&b[line..s], b"ersion").any(|i| {
+                    let at = line + i;
+                    at >= 2 && matches!(b[at - 1], b'V' | b'v') && b[at - 2].is_ascii_alphanumeric()
+                });
+                prop_assert_eq!(version_suffix_before(b, s), want, "at {} of {:?}", s, text);
+            }
         }
 
         /// The keyword stretch of [`Engine::keyword_hits`], scanned in two extensions (the second may start inside a
