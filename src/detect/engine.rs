@@ -3535,21 +3535,56 @@ fn label_before(hay: &str, s: usize, labels: &Labels) -> bool {
     !w.is_empty() && (ws == 0 || !b[ws - 1].is_ascii_alphanumeric()) && labels.has_en(w)
 }
 
-/// Whether an IPv4-shaped `cand` is a netmask, not an address: `255.` and then contiguous one bits
-/// (`255.255.255.0`, `255.255.240.0`, `255.255.255.255`).
-/// Whether a CIDR prefix length follows an IPv4 address ending at `e`: `/` and 0 to 32, not followed by another
-/// digit or a `.` (`10.0.0.0/16`, not `1.0.0.0/1.2` nor `/128`).
-fn cidr_prefix_after(bytes: &[u8], e: usize) -> bool {
-    let Some(rest) = bytes.get(e..).and_then(|r| r.strip_prefix(b"/")) else {
-        return false;
-    };
-    let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+/// Whether a 법인등록번호 label (`법인등록번호`, `법인번호`, `등기번호`, `CRN`, `corporate registration`) stands
+/// before `s` on its line, within [`CONTEXT_BEFORE`] bytes.
+fn corp_number_label_before(bytes: &[u8], s: usize) -> bool {
+    const LABELS: [&[u8]; 3] = [
+        "법인등록".as_bytes(),
+        "법인번호".as_bytes(),
+        "등기번호".as_bytes(),
+    ];
+    let from = s.saturating_sub(CONTEXT_BEFORE);
+    let line = memchr::memrchr(b'\n', &bytes[from..s]).map_or(from, |i| from + i + 1);
+    let before = &bytes[line..s];
+    LABELS
+        .iter()
+        .any(|l| memchr::memmem::find(before, l).is_some())
+        || before.windows(3).enumerate().any(|(i, w)| {
+            w.eq_ignore_ascii_case(b"crn")
+                && (i == 0 || !before[i - 1].is_ascii_alphanumeric())
+                && before.get(i + 3).is_none_or(|c| !c.is_ascii_alphanumeric())
+        })
+        || before
+            .windows(22)
+            .any(|w| w.eq_ignore_ascii_case(b"corporate registration"))
+}
+
+/// The CIDR prefix length after an IPv4 address ending at `e`: `/` and 0 to 32 in one or two digits, not followed
+/// by another digit nor by a `.` and a digit (`10.0.0.0/16`, `10.0.0.0/16.` at a sentence's end; not `1.0.0.0/1.2`
+/// nor `/128`).
+fn cidr_prefix_after(bytes: &[u8], e: usize) -> Option<u32> {
+    let rest = bytes.get(e..)?.strip_prefix(b"/")?;
+    let n = rest
+        .iter()
+        .take(3)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if !(1..=2).contains(&n) {
+        return None;
+    }
     let len = rest[..n]
         .iter()
         .fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
-    (1..=2).contains(&n) && len <= 32 && !matches!(rest.get(n), Some(b'0'..=b'9' | b'.'))
+    let more = match rest.get(n) {
+        Some(b'0'..=b'9') => true,
+        Some(b'.') => rest.get(n + 1).is_some_and(u8::is_ascii_digit),
+        _ => false,
+    };
+    (len <= 32 && !more).then_some(len)
 }
 
+/// Whether an IPv4-shaped `cand` is a netmask, not an address: `255.` and then contiguous one bits
+/// (`255.255.255.0`, `255.255.240.0`, `255.255.255.255`).
 fn netmask(cand: &[u8]) -> bool {
     // Every mask this takes starts with 255 (checked before the parse, which most candidates would pay).
     if !cand.starts_with(b"255.") {
@@ -3676,13 +3711,17 @@ fn check(
                     start
                         + match checksum_ok {
                             true => 0.3,
-                            // With a number label (`접수번호`, `주문번호`: −0.1 more from the context rule) or a
-                            // corporate keyword (`법인등록번호 110111-1234568`: a mistyped 법인등록번호, whose own check
-                            // failed above) and no resident keyword: dropped.
+                            // With a number label (`접수번호`, `주문번호`: −0.1 more from the context rule), or a
+                            // 법인등록번호 label before it on its line (`법인등록번호: 110111-1234568`: a mistyped one
+                            // that failed its own check too; a bare `법인` nearby may be a person's company, `법인
+                            // 대표자 880515-1100772`), and no resident or foreigner keyword: dropped.
                             false
                                 if !random_era
-                                    && (has(Group::Order) || has(Group::Corp))
-                                    && !has(Group::Rrn) =>
+                                    && (has(Group::Order)
+                                        || (has(Group::Corp)
+                                            && corp_number_label_before(bytes, s)))
+                                    && !has(Group::Rrn)
+                                    && !has(Group::Frn) =>
                             {
                                 -0.15
                             }
@@ -3769,12 +3808,14 @@ fn check(
                 None
             };
             // `v3.2.0.1`; `124.0.0.0` and `1.0.0.0` (a version, or a whole /8 network: no host) unless a prefix
-            // length says it is a network (`10.0.0.0/16`: an address block, as telling as a host; not `0.0.0.0/0`,
-            // which is every address); a product token's version (`Chrome/124.0.1.2`: `/` after a word that does
-            // not follow another `/`, unlike a path's `/hosts/10.0.0.5`).
+            // length says it is a network (`10.0.0.0/16`: an address block, as telling as a host; not a /0, which is
+            // every address, nor `0.0.0.0`, this host, with any length); a product token's version
+            // (`Chrome/124.0.1.2`: `/` after a word that does not follow another `/`, unlike a path's
+            // `/hosts/10.0.0.5`).
+            let network =
+                cand != b"0.0.0.0" && cidr_prefix_after(bytes, e).is_some_and(|len| len > 0);
             if matches!(prev, Some(b'v' | b'V'))
-                || (cand.ends_with(b".0.0.0")
-                    && (cand == b"0.0.0.0" || !cidr_prefix_after(bytes, e)))
+                || (cand.ends_with(b".0.0.0") && !network)
                 || netmask(cand)
                 || product_version(bytes, s)
             {
@@ -5085,6 +5126,25 @@ fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn cidr_prefix_lengths() {
+        for (after, want) in [
+            ("/16", Some(16)),
+            ("/8 via", Some(8)),
+            ("/24.", Some(24)),
+            ("/0", Some(0)),
+            ("/32입니다", Some(32)),
+            ("/33", None),
+            ("/128", None),
+            ("/1.2", None),
+            ("/", None),
+            ("", None),
+            ("/99999999999999999999", None),
+        ] {
+            assert_eq!(cidr_prefix_after(after.as_bytes(), 0), want, "{after:?}");
+        }
+    }
 
     /// The hashed label lists answer as the lists did: Korean labels as the whole run of syllables before the number,
     /// English ones as a whole word in any case (also before `id`/`no`/`number`), nothing longer or glued.

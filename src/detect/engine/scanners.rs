@@ -2962,21 +2962,37 @@ pub(super) fn en_part_word(w: &str) -> bool {
     (en_name_word(w) || en_caps_word(w)) && !en_not_name_word(w) && !placeholder(w)
 }
 
-/// Whether `w` is on [`EN_NOT_NAME_WORDS`], compared ASCII-case-insensitively (the list's order is the same in lower
-/// case: each word is capitalised).
 /// A signature's first name alone, on the line after a letter's closing (`Thanks,\nBob`): one of the common given
 /// names of [`EN_FIRST_NAMES`], or a romanised Korean given name with its lower-case second syllable (`Min-jun`).
 /// A single capitalised word there is as often a word (`Thanks,\nBye`, `Regards,\nTeam`, `Cheers,\nMonday`), so the
 /// shape alone does not do.
 pub(super) fn signature_first_name(w: &str) -> bool {
+    let syllable = |x: &str| {
+        ROMANISED_SYLLABLES
+            .binary_search_by(|r| r.bytes().cmp(x.bytes().map(|c| c.to_ascii_lowercase())))
+            .is_ok()
+    };
     EN_FIRST_NAMES.binary_search(&w).is_ok()
         || w.split_once('-').is_some_and(|(head, tail)| {
-            head.len() >= 2
-                && (2..=5).contains(&tail.len())
-                && tail.bytes().all(|c| c.is_ascii_lowercase())
+            tail.bytes().all(|c| c.is_ascii_lowercase())
                 && en_name_word(w)
+                && syllable(head)
+                && syllable(tail)
         })
 }
+
+/// Romanised syllables of Korean given names (sorted, lower case), for the hyphenated names of
+/// [`signature_first_name`] (`Min-jun`, `Seo-yeon`, `Hye-won`): a capitalised word, a hyphen and lower-case letters is
+/// as often a compound (`Help-desk`, `Pre-sales`, `Co-op`).
+const ROMANISED_SYLLABLES: &[&str] = &[
+    "ae", "ah", "beom", "bin", "bo", "bum", "chae", "chan", "cheol", "chul", "da", "do", "dong",
+    "eun", "gi", "gu", "gyu", "ha", "hae", "han", "hee", "ho", "hoon", "hwa", "hwan", "hye",
+    "hyeon", "hyo", "hyuk", "hyun", "il", "in", "ja", "jae", "je", "jeong", "ji", "jin", "jo",
+    "joo", "joon", "ju", "jun", "jung", "ki", "kyu", "kyung", "mi", "min", "mo", "na", "ra", "rin",
+    "ryu", "sang", "se", "seo", "seok", "seon", "seong", "seung", "si", "sik", "so", "sol", "soo",
+    "sook", "su", "suk", "sun", "sung", "tae", "won", "woo", "woong", "ye", "yeon", "yeong",
+    "yong", "yoo", "yoon", "young", "yu", "yul", "yun",
+];
 
 /// Common English given names (sorted, for the binary search), for [`signature_first_name`].
 const EN_FIRST_NAMES: &[&str] = &[
@@ -3284,6 +3300,8 @@ const EN_FIRST_NAMES: &[&str] = &[
     "Zoe",
 ];
 
+/// Whether `w` is on [`EN_NOT_NAME_WORDS`], compared ASCII-case-insensitively (the list's order is the same in lower
+/// case: each word is capitalised).
 fn en_not_name_word(w: &str) -> bool {
     EN_NOT_NAME_WORDS
         .binary_search_by(|x| {
@@ -5688,9 +5706,26 @@ mod tests {
         for name in ["Bob", "Alice", "Sarah", "Min-jun", "Seo-yeon"] {
             assert!(signature_first_name(name), "{name}");
         }
+        assert!(ROMANISED_SYLLABLES.windows(2).all(|w| w[0] < w[1]));
         for word in [
-            "Bye", "Okay", "Monday", "Team", "Support", "Love", "Best", "Done", "Min-", "A-bc",
+            "Bye",
+            "Okay",
+            "Monday",
+            "Team",
+            "Support",
+            "Love",
+            "Best",
+            "Done",
+            "Min-",
+            "A-bc",
             "Mom",
+            "Help-desk",
+            "Pre-sales",
+            "Co-op",
+            "In-house",
+            "Sign-off",
+            "Follow-up",
+            "Mom-and",
         ] {
             assert!(!signature_first_name(word), "{word}");
         }
