@@ -3467,6 +3467,23 @@ static NUMBER_LABEL_SET: std::sync::LazyLock<Labels> =
     std::sync::LazyLock::new(|| Labels::new(NUMBER_LABELS, NUMBER_LABELS_EN));
 static RRN_LABEL_SET: std::sync::LazyLock<Labels> =
     std::sync::LazyLock::new(|| Labels::new(RRN_LABELS, &["rrn"]));
+/// Labels of a 법인등록번호 right before a number (`법인등록번호: 110111-…`, `CRN 110111-…`), for
+/// [`label_before`].
+static CORP_LABEL_SET: std::sync::LazyLock<Labels> = std::sync::LazyLock::new(|| {
+    Labels::new(
+        &[
+            "법인등록번호",
+            "법인등록번호는",
+            "법인등록번호가",
+            "법인번호",
+            "법인번호는",
+            "법인번호가",
+            "법인등록",
+            "등기번호",
+        ],
+        &["crn"],
+    )
+});
 static PRODUCT_LABEL_SET: std::sync::LazyLock<Labels> =
     std::sync::LazyLock::new(|| Labels::new(PRODUCT_LABELS, PRODUCT_LABELS_EN));
 
@@ -3533,30 +3550,6 @@ fn label_before(hay: &str, s: usize, labels: &Labels) -> bool {
         (ws, w)
     };
     !w.is_empty() && (ws == 0 || !b[ws - 1].is_ascii_alphanumeric()) && labels.has_en(w)
-}
-
-/// Whether a 법인등록번호 label (`법인등록번호`, `법인번호`, `등기번호`, `CRN`, `corporate registration`) stands
-/// before `s` on its line, within [`CONTEXT_BEFORE`] bytes.
-fn corp_number_label_before(bytes: &[u8], s: usize) -> bool {
-    const LABELS: [&[u8]; 3] = [
-        "법인등록".as_bytes(),
-        "법인번호".as_bytes(),
-        "등기번호".as_bytes(),
-    ];
-    let from = s.saturating_sub(CONTEXT_BEFORE);
-    let line = memchr::memrchr(b'\n', &bytes[from..s]).map_or(from, |i| from + i + 1);
-    let before = &bytes[line..s];
-    LABELS
-        .iter()
-        .any(|l| memchr::memmem::find(before, l).is_some())
-        || before.windows(3).enumerate().any(|(i, w)| {
-            w.eq_ignore_ascii_case(b"crn")
-                && (i == 0 || !before[i - 1].is_ascii_alphanumeric())
-                && before.get(i + 3).is_none_or(|c| !c.is_ascii_alphanumeric())
-        })
-        || before
-            .windows(22)
-            .any(|w| w.eq_ignore_ascii_case(b"corporate registration"))
 }
 
 /// The CIDR prefix length after an IPv4 address ending at `e`: `/` and 0 to 32 in one or two digits, not followed
@@ -3712,14 +3705,14 @@ fn check(
                         + match checksum_ok {
                             true => 0.3,
                             // With a number label (`접수번호`, `주문번호`: −0.1 more from the context rule), or a
-                            // 법인등록번호 label before it on its line (`법인등록번호: 110111-1234568`: a mistyped one
-                            // that failed its own check too; a bare `법인` nearby may be a person's company, `법인
-                            // 대표자 880515-1100772`), and no resident or foreigner keyword: dropped.
+                            // 법인등록번호 label right before it (`법인등록번호: 110111-1234568`: a mistyped one that
+                            // failed its own check too; a bare `법인` nearby may be a person's company, `법인 대표자
+                            // 880515-1100772`), and no resident or foreigner keyword: dropped.
                             false
                                 if !random_era
                                     && (has(Group::Order)
                                         || (has(Group::Corp)
-                                            && corp_number_label_before(bytes, s)))
+                                            && label_before(hay, s, &CORP_LABEL_SET)))
                                     && !has(Group::Rrn)
                                     && !has(Group::Frn) =>
                             {
