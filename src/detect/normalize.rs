@@ -64,19 +64,33 @@ pub(crate) fn has_final_consonant(c: char) -> bool {
         && !(u - S_BASE).is_multiple_of(T_COUNT)
 }
 
+/// Where the byte escaped by the backslash at the start of `s` is: right after it, or after the raw invisible
+/// characters between them (`\` + U+200B + `/`). Those are removed by folding, so they cannot split an escape: a
+/// text and its folded copy must decode the same escapes. An escaped invisible character (`\\u200b`) is not
+/// skipped: the backslash before it is the first of a `\\` pair.
+pub(crate) fn escaped_at(s: &[u8]) -> usize {
+    let mut j = 1;
+    while let Some(k) = raw_invisible_at(s, j) {
+        j += k;
+    }
+    j
+}
+
 /// The JSON escape at the start of `s` (which begins with `\\`) and its length: `\"`, `\/`, `\uXXXX` (a surrogate
-/// pair as one character). `None` for other escapes, including `\\` (the caller skips both bytes).
+/// pair as one character), with any raw invisible characters after the backslash ([`escaped_at`]). `None` for other
+/// escapes, including `\\` (the caller skips both backslashes).
 pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
-    match s.get(1)? {
-        b'"' => Some((Fold::Ascii(b'"'), 2)),
-        b'/' => Some((Fold::Ascii(b'/'), 2)),
+    let at = escaped_at(s);
+    match s.get(at)? {
+        b'"' => Some((Fold::Ascii(b'"'), at + 1)),
+        b'/' => Some((Fold::Ascii(b'/'), at + 1)),
         b'u' => {
-            let hi = hex4(s, 2)?;
+            let hi = hex4(s, at + 1)?;
             let (c, n) = match hi {
                 0xD800..=0xDBFF => {
                     // Invisible characters between the two halves (raw or escaped) are part of the pair: they
                     // are removed anyway, and folding them first must not change what the pair decodes to.
-                    let mut j = 6;
+                    let mut j = at + 5;
                     while let Some(k) = invisible_at(s, j) {
                         j += k;
                     }
@@ -89,7 +103,7 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
                         j + 6,
                     )
                 }
-                _ => (char::from_u32(hi)?, 6),
+                _ => (char::from_u32(hi)?, at + 5),
             };
             // A control character or a backslash stays escaped: decoding it would make a new escape or line.
             if c.is_control() || c == '\\' {
@@ -112,14 +126,25 @@ fn hex4(s: &[u8], at: usize) -> Option<u32> {
 /// UTF-8) or as a `\uXXXX` escape; `None` if there is none.
 fn invisible_at(s: &[u8], j: usize) -> Option<usize> {
     let rest = s.get(j..)?;
-    let (c, n) = if rest.starts_with(b"\\u") {
-        (char::from_u32(hex4(rest, 2)?)?, 6)
-    } else {
-        [2, 3].into_iter().find_map(|n| {
-            let mut chars = std::str::from_utf8(rest.get(..n)?).ok()?.chars();
-            Some((chars.next().filter(|_| chars.next().is_none())?, n))
-        })?
-    };
+    if rest.starts_with(b"\\u") {
+        let c = char::from_u32(hex4(rest, 2)?)?;
+        return (fold(c) == Some(Fold::Drop)).then_some(6);
+    }
+    raw_invisible_at(s, j)
+}
+
+/// The length of the raw invisible character (one that [`fold`] removes) at byte `j` of `s`, two or three bytes in
+/// UTF-8; `None` if there is none.
+fn raw_invisible_at(s: &[u8], j: usize) -> Option<usize> {
+    let rest = s.get(j..)?;
+    // Every removed character is led by 0xC2, 0xCD, 0xE1, 0xE2 or 0xEF: a plain byte is answered at once.
+    if rest.first().is_none_or(|&c| c < 0xC2) {
+        return None;
+    }
+    let (c, n) = [2, 3].into_iter().find_map(|n| {
+        let mut chars = std::str::from_utf8(rest.get(..n)?).ok()?.chars();
+        Some((chars.next().filter(|_| chars.next().is_none())?, n))
+    })?;
     (fold(c) == Some(Fold::Drop)).then_some(n)
 }
 
@@ -222,8 +247,9 @@ fn folds<'a>(
                 if i < skip {
                     continue;
                 }
-                if b.get(i + 1) == Some(&b'\\') {
-                    skip = i + 2;
+                let j = i + escaped_at(&b[i..]);
+                if b.get(j) == Some(&b'\\') {
+                    skip = j + 1;
                 } else if let Some((f, n)) = unescape(&b[i..]) {
                     return Some((i, n, f));
                 }
@@ -404,9 +430,10 @@ pub(crate) fn fold_str(s: &str) -> String {
                     push_fold(&mut out, f);
                     n
                 }
-                None if rest.as_bytes().get(1) == Some(&b'\\') => {
+                None if rest.as_bytes().get(escaped_at(rest.as_bytes())) == Some(&b'\\') => {
+                    // A `\\` pair (the invisible characters inside it dropped).
                     out.push_str("\\\\");
-                    2
+                    escaped_at(rest.as_bytes()) + 1
                 }
                 None => {
                     out.push(c);
@@ -500,6 +527,24 @@ mod tests {
             assert_eq!(n.text, "😀", "{split:?}");
             assert_eq!(n.map(split, 0, n.text.len()), (0, split.len()));
             assert_eq!(fold_str(split), "😀");
+        }
+        // Raw invisible characters between a backslash and what it escapes go with the escape; an escaped one does
+        // not (the backslash before it pairs with its own).
+        for (split, folded) in [
+            ("a\\\u{200B}/b", "a/b"),
+            ("a\\\u{200B}\u{AD}\"b", "a\"b"),
+            ("\\\u{FEFF}uacc4", "계"),
+            ("a\\\u{200B}\\/b", "a\\\\/b"),
+            ("a\\\\u200b/b", "a\\\\u200b/b"),
+        ] {
+            assert_eq!(fold_str(split), folded, "{split:?}");
+            if n.fill(split) {
+                assert_eq!(n.text, folded, "{split:?}");
+            } else {
+                assert_eq!(split, folded);
+            }
+            // Folding is idempotent: the folded text decodes nothing more.
+            assert_eq!(fold_str(folded), folded, "{split:?}");
         }
         // A lone high surrogate before invisible characters stays, and they are still removed.
         assert!(n.fill("\\ud83d\u{FEFF}x"));
@@ -600,10 +645,11 @@ mod tests {
                     skip_to = i + n;
                     continue;
                 }
-                if rest.get(1) == Some(&b'\\') {
+                let j = escaped_at(rest);
+                if rest.get(j) == Some(&b'\\') {
                     text.push_str("\\\\");
-                    map.extend([(i, i + 1), (i + 1, i + 2)]);
-                    skip_to = i + 2;
+                    map.extend([(i, i + 1), (i + j, i + j + 1)]);
+                    skip_to = i + j + 1;
                     continue;
                 }
             }
