@@ -494,8 +494,33 @@ fn main() {
         };
         let mut scratch = engine.scratch();
         let mut out = Vec::new();
+        // `HAETAE_BENCH_SEGMENT_KB=N`: the text scanned as segments of about N KB (cut after a line feed, else at a
+        // char boundary), as the gateway scans a request's text parts, instead of as one segment.
+        let segment: usize = std::env::var("HAETAE_BENCH_SEGMENT_KB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+            * 1024;
         profile_loop(what, text, reps, "findings", |t| {
-            engine.scan_into(t, &mut scratch, &mut out);
+            if segment == 0 {
+                engine.scan_into(t, &mut scratch, &mut out);
+                return out.len();
+            }
+            out.clear();
+            let mut at = 0;
+            while at < t.len() {
+                let mut end = (at + segment).min(t.len());
+                if end < t.len() {
+                    if let Some(nl) = t.as_bytes()[at..end].iter().rposition(|&c| c == b'\n') {
+                        end = at + nl + 1;
+                    }
+                }
+                while !t.is_char_boundary(end) {
+                    end += 1;
+                }
+                engine.scan_segment(&t[at..end], at, &mut scratch, &mut out);
+                at = end;
+            }
             out.len()
         });
         return;

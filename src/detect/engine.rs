@@ -140,8 +140,6 @@ struct PatInfo {
     base: f32,
     check: Check,
     boundary: Boundary,
-    /// Bytes that can begin a match (used to pick which lower-priority patterns retry after a rejection).
-    first: Box<[bool; 256]>,
 }
 
 /// A dictionary automaton and the detector of each of its terms.
@@ -456,6 +454,9 @@ impl std::fmt::Debug for Scratch {
 pub struct Engine {
     regex: Option<Union>,
     pats: Vec<PatInfo>,
+    /// For each byte, the patterns (indices into `pats`, ascending) whose matches can begin with it: the ones
+    /// [`Engine::retry_lower`] searches again after a rejection, without asking every pattern.
+    retry_by_first: Box<[Box<[u32]>]>,
     detectors: Vec<Detector>,
     dictionaries: Vec<Dictionary>,
     /// All context keywords, searched by [`Engine::keyword_walk`].
@@ -604,7 +605,6 @@ impl Engine {
                 base: p.base,
                 check: p.check,
                 boundary: p.boundary,
-                first: first_bytes(&hir),
             });
             hirs.push(hir);
         }
@@ -625,7 +625,6 @@ impl Engine {
                 base: *base,
                 check: *check,
                 boundary: *boundary,
-                first: Box::new([true; 256]),
             });
         }
         let person_suffixes = AhoCorasickBuilder::new()
@@ -753,7 +752,6 @@ impl Engine {
                         base: spec.score,
                         check: Check::None,
                         boundary: Boundary::None,
-                        first: first_bytes(&hir),
                     });
                     hirs.push(hir);
                 }
@@ -792,6 +790,8 @@ impl Engine {
                 .map_err(DetectError::Build)?;
             Some(r)
         };
+        // The bytes each pattern's matches can begin with.
+        let firsts: Vec<Box<[bool; 256]>> = hirs.iter().map(first_bytes).collect();
 
         // Merge dictionaries into the trigger pass when their distinct term prefixes are few, whatever their size:
         // a merged dictionary is searched anchored with a contiguous NFA, so a big one costs no more memory merged.
@@ -965,8 +965,12 @@ impl Engine {
                 _ => None,
             };
             let mut lead = Box::new([false; 256]);
-            for p in pats.iter().filter(|p| DIGIT_LEAD_CHECKS.contains(&p.check)) {
-                for (l, f) in lead.iter_mut().zip(p.first.iter()) {
+            for (_, first) in pats
+                .iter()
+                .zip(&firsts)
+                .filter(|(p, _)| DIGIT_LEAD_CHECKS.contains(&p.check))
+            {
+                for (l, f) in lead.iter_mut().zip(first.iter()) {
                     *l |= *f;
                 }
             }
@@ -995,9 +999,18 @@ impl Engine {
             .map(Arc::clone);
         let maker: ScratchMaker =
             Box::new(move || Scratch::new(maker_regex.as_ref(), maker_lits.as_deref()));
+        let retry_by_first = (0..256)
+            .map(|b| {
+                (0..firsts.len())
+                    .filter(|&q| firsts[q][b])
+                    .filter_map(|q| u32::try_from(q).ok())
+                    .collect()
+            })
+            .collect();
         Ok(Engine {
             regex,
             pats,
+            retry_by_first,
             detectors,
             dictionaries,
             keywords,
@@ -1554,11 +1567,11 @@ impl Engine {
         spent: &mut usize,
     ) -> Option<usize> {
         let p = span.start;
-        let first = usize::from(*hay.as_bytes().get(p)?);
-        for q in pid + 1..self.pats.len() {
-            if !self.pats[q].first[first] {
-                continue;
-            }
+        let lower = self
+            .retry_by_first
+            .get(usize::from(*hay.as_bytes().get(p)?))?;
+        for &q in &lower[lower.partition_point(|&q| q as usize <= pid)..] {
+            let q = q as usize;
             let qid = PatternID::try_from(q).ok()?;
             let input = Input::new(hay)
                 .range(span.clone())

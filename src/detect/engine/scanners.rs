@@ -1264,7 +1264,9 @@ impl Engine {
             ns -= c.len_utf8();
             count += 1;
         }
-        if !(2..=4).contains(&count) {
+        // No name without a surname first (`Check::PersonKoAfter` asks the same): most words before an honorific
+        // trigger (`다음 고객`, `오늘 고객`) end here, without the evaluation's setup.
+        if !(2..=4).contains(&count) || !surname_first(&hay[ns..ne]) {
             return;
         }
         if let Some(f) = self.evaluate(hay, p, ns, ne, groups) {
@@ -3569,7 +3571,15 @@ const fn word_key(w: &str) -> Option<u128> {
 /// Whether `w` is on the name stop-list ([`PERSON_STOPLIST`]). A word without a key is longer than every stop word
 /// (each has one: checked when [`STOPLIST_KEYS`] is built).
 fn stop_word(w: &str) -> bool {
-    word_key(w).is_some_and(|k| STOPLIST_SET.contains(&k))
+    // `word_key` at run time: the bytes copied into place at once, where the const loop shifted a `u128` per byte.
+    let b = w.as_bytes();
+    if b.len() > 15 {
+        return false;
+    }
+    let mut key = [0u8; 16];
+    key[..b.len()].copy_from_slice(b);
+    key[15] = b.len() as u8;
+    STOPLIST_SET.contains(&u128::from_be_bytes(key))
 }
 
 /// [`STOPLIST_KEYS`] hashed: one probe where the binary search took ~9 unpredictable steps (it runs up to four times
@@ -5179,9 +5189,10 @@ pub(super) fn person_after_label(t: &str) -> Option<(usize, usize)> {
                 ) || (k == 4 && c == '예')
             });
         // A surname first; a two-syllable value (`시청`, `국회`, `당근`, `예스`: offices, brands and words far more
-        // often than a one-syllable given name) only after one of the commonest.
-        let named = person_ko_ok(name) && (k > 2 || common_surname(name));
-        (next_ok && !particle_end && named).then_some((start, start + k * 3))
+        // often than a one-syllable given name) only after one of the commonest. Asked last: a length whose next
+        // syllable is no particle (most of them) costs no name check.
+        (next_ok && !particle_end && person_ko_ok(name) && (k > 2 || common_surname(name)))
+            .then_some((start, start + k * 3))
     })
 }
 
@@ -5336,7 +5347,14 @@ mod tests {
                 PERSON_STOPLIST.contains(&longer.as_str())
             );
         }
-        for w in ["", "김민수", "홍길동님", "가나다라마바사아자차"] {
+        for w in [
+            "",
+            "김민수",
+            "홍길동님",
+            "가나다라마바사아자차",
+            "가나다라마",
+            "가나다라마a",
+        ] {
             assert_eq!(stop_word(w), PERSON_STOPLIST.contains(&w), "{w}");
         }
     }
