@@ -1378,10 +1378,11 @@ impl Engine {
                 continue;
             }
             // Most numbers in Korean prose follow a plain syllable and have no identifier's shape (`2024년`, `약
-            // 15%`): no test below can take them, and one bitmap lookup tells so.
+            // 15%`): no test below can take them, and one bitmap lookup tells so. So with the later runs of a
+            // dotted number (`2.3.1`).
             if is_digit
                 && space_not_lead
-                && scanners::after_plain_syllable(b, t)
+                && (scanners::after_plain_syllable(b, t) || scanners::after_digit_dot(b, t))
                 && !numeric_shape(b, t)
             {
                 continue;
@@ -1393,6 +1394,8 @@ impl Engine {
                     continue;
                 }
             }
+            // Whether a match may start at the digit run itself; also what a label's number needs (below).
+            let shaped = is_digit && numeric_shape(b, t);
             let mut p = t.saturating_sub(tb).max(pos);
             if is_digit {
                 // The bytes before a run that cannot begin a pattern are skipped in one tight loop (most are a blank
@@ -1412,7 +1415,7 @@ impl Engine {
                         && hay.is_char_boundary(p)
                         && (p + 1 == t || builtin::digit_lead_pair(b[p], b[p + 1]))
                 } else {
-                    numeric_shape(b, t)
+                    shaped
                 };
                 if worth {
                     let limit = rescan_limit(p, spent, budget, b.len());
@@ -1427,8 +1430,10 @@ impl Engine {
                 p += 1;
             }
             // A number no pattern took: a resident number's back part after its label (`앞자리 850314 뒷자리
-            // 1308025`), or a number right after a phone label (`Tel: 212-736-4821`).
-            if let Some(ph) = phone.filter(|_| is_digit && !accepted && t >= pos) {
+            // 1308025`), or a number right after a phone label (`Tel: 212-736-4821`). Both have seven digits or
+            // more in a run of digits and single separators, which `numeric_shape` admits: a number without that
+            // shape (`version 2.3.1`, `model 12%`) skips the label lookups (`scanners::labelled_numbers_are_shaped`).
+            if let Some(ph) = phone.filter(|_| shaped && !accepted && t >= pos) {
                 if let Some(end) = self.number_after_label(ph, hay, t, groups, out) {
                     pos = end;
                 }
@@ -5132,6 +5137,17 @@ fn resolve_overlaps(out: &mut Vec<Finding>, first: usize) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The patterns that may begin before a digit run (passport, IBAN) begin with a letter: no digit and no `.` is a
+    /// lead, which the skip of a dotted number's later runs (`scanners::after_digit_dot`) relies on.
+    #[test]
+    fn no_digit_or_dot_leads_a_digit_run() {
+        let e = Engine::builtin().unwrap();
+        let tr = e.triggers.as_ref().unwrap();
+        for c in (b'0'..=b'9').chain([b'.', b' ']) {
+            assert!(!tr.lead[usize::from(c)], "{}", char::from(c));
+        }
+    }
 
     #[test]
     fn cidr_prefix_lengths() {

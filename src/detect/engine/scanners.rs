@@ -3947,6 +3947,15 @@ pub(super) fn after_plain_syllable(b: &[u8], t: usize) -> bool {
     char::from_u32(cp).is_some_and(|c| syllable_index(c).is_some() && !GATE_SYLLABLES.contains(c))
 }
 
+/// Whether the digit run at `t` continues a dotted number: a `.` right before it, a digit before that (the `3` and the
+/// `1` of `2.3.1`, of `v1.2.3`, of `12.5`). Like [`after_plain_syllable`], then [`road_suffix_before`],
+/// [`label_may_end_before`] and [`cell_start`] are all false at `t` and neither byte before the run can lead a
+/// pattern (`dotted_continuation_implies_every_test_false`): only the run's own shape is left to ask.
+#[inline(always)]
+pub(super) fn after_digit_dot(b: &[u8], t: usize) -> bool {
+    t >= 2 && b[t - 1] == b'.' && b[t - 2].is_ascii_digit()
+}
+
 /// Where a label before the number at `t` would end (`> 0`), and whether a colon follows it: past at most four bytes
 /// of `:`, `.`, `#`, `=` or blanks (`Tel.: `, `Phone # `), and past a qualifier in brackets before a colon
 /// ([`qualified_label_end`]). `None` at the text's start or after a bracket that is no qualifier.
@@ -5269,6 +5278,76 @@ mod tests {
         for not in ["결과 3개", "2024년 3월", "약 15%", "방법으로 3번"] {
             let t = not.find(|c: char| c.is_ascii_digit()).unwrap();
             assert!(!label_may_end_before(not.as_bytes(), t), "{not}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// What `Engine::number_after_label` can take at a digit run (a phone number after its label or in a phone
+        /// column, `phone_span`; a resident number's seven-digit back part) has the shape `numeric_shape` admits, so
+        /// the trigger pass asks for the labels only at runs of that shape.
+        #[test]
+        fn labelled_numbers_are_shaped(
+            text in proptest::collection::vec(
+                proptest::sample::select(&["0", "1", "7", "9", "-", ".", " ", "(", ")", "%", "/", "_", "a", "가", "\n"][..]),
+                0..40,
+            ),
+        ) {
+            let text = text.concat();
+            let b = text.as_bytes();
+            for t in 0..b.len() {
+                if !b[t].is_ascii_digit() || (t > 0 && b[t - 1].is_ascii_digit()) {
+                    continue;
+                }
+                let back_part = b[t..].iter().take_while(|c| c.is_ascii_digit()).count() == 7;
+                if phone_span(b, t).is_some() || back_part {
+                    proptest::prop_assert!(super::super::numeric_shape(b, t), "{:?} at {}", text, t);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dotted_continuation_implies_every_test_false() {
+        for before in [
+            "",
+            " ",
+            "v",
+            "Tel ",
+            "Tel: ",
+            "전화 ",
+            "테헤란로 ",
+            "|",
+            ",",
+            "\t",
+            "ver",
+            "No",
+            "M",
+            "GB",
+        ] {
+            for d in b'0'..=b'9' {
+                for n in ["", "1", "12."] {
+                    let text = format!("{before}{n}{}.2127364821", char::from(d));
+                    let (b, t) = (text.as_bytes(), text.len() - 10);
+                    assert!(after_digit_dot(b, t), "{text}");
+                    assert!(
+                        !road_suffix_before(b, t)
+                            && !label_may_end_before(b, t)
+                            && !cell_start(b, t),
+                        "{text}"
+                    );
+                }
+            }
+        }
+        for text in ["a.1", ".1", "1 .1", "1.", "1..1", "x1.1"] {
+            let Some(t) = text.rfind(|c: char| c.is_ascii_digit()) else {
+                continue;
+            };
+            assert_eq!(
+                after_digit_dot(text.as_bytes(), t),
+                text == "x1.1",
+                "{text}"
+            );
         }
     }
 
