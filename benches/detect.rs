@@ -498,9 +498,9 @@ fn main() {
         // char boundary), as the gateway scans a request's text parts, instead of as one segment.
         let segment: usize = std::env::var("HAETAE_BENCH_SEGMENT_KB")
             .ok()
-            .and_then(|v| v.parse().ok())
+            .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(0)
-            * 1024;
+            .saturating_mul(1024);
         profile_loop(what, text, reps, "findings", |t| {
             if segment == 0 {
                 engine.scan_into(t, &mut scratch, &mut out);
@@ -509,7 +509,7 @@ fn main() {
             out.clear();
             let mut at = 0;
             while at < t.len() {
-                let mut end = (at + segment).min(t.len());
+                let mut end = at.saturating_add(segment).min(t.len());
                 if end < t.len() {
                     if let Some(nl) = t.as_bytes()[at..end].iter().rposition(|&c| c == b'\n') {
                         end = at + nl + 1;

@@ -197,6 +197,8 @@ fn normalisation_keeps_offsets_on_found_cases() {
         "TOP SECRET\\\u{200b}//NOFORN+82 10-1234-5678",
         // The same inside an escaped backslash: the pair stays a pair, and the `/` after it is a plain one.
         "TOP SECRET\\\u{200b}\\//NOFORN",
+        // The same after the low half's backslash of a surrogate pair.
+        "\\ud83d\\\u{200b}ude00900101-1234567",
     ] {
         normalisation_keeps_offsets(text).unwrap();
     }

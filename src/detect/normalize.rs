@@ -94,13 +94,15 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
                     while let Some(k) = invisible_at(s, j) {
                         j += k;
                     }
-                    if s.get(j..j + 2) != Some(&b"\\u"[..]) {
+                    // The low half's own backslash may be followed by raw invisible characters too.
+                    let u = (s.get(j) == Some(&b'\\')).then(|| j + escaped_at(&s[j..]))?;
+                    if s.get(u) != Some(&b'u') {
                         return None;
                     }
-                    let lo = hex4(s, j + 2).filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
+                    let lo = hex4(s, u + 1).filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
                     (
                         char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?,
-                        j + 6,
+                        u + 5,
                     )
                 }
                 _ => (char::from_u32(hi)?, at + 5),
@@ -126,9 +128,14 @@ fn hex4(s: &[u8], at: usize) -> Option<u32> {
 /// UTF-8) or as a `\uXXXX` escape; `None` if there is none.
 fn invisible_at(s: &[u8], j: usize) -> Option<usize> {
     let rest = s.get(j..)?;
-    if rest.starts_with(b"\\u") {
-        let c = char::from_u32(hex4(rest, 2)?)?;
-        return (fold(c) == Some(Fold::Drop)).then_some(6);
+    if rest.first() == Some(&b'\\') {
+        // An escape, raw invisible characters after its backslash included ([`escaped_at`]).
+        let u = escaped_at(rest);
+        if rest.get(u) != Some(&b'u') {
+            return None;
+        }
+        let c = char::from_u32(hex4(rest, u + 1)?)?;
+        return (fold(c) == Some(Fold::Drop)).then_some(u + 5);
     }
     raw_invisible_at(s, j)
 }
@@ -536,6 +543,9 @@ mod tests {
             ("\\\u{FEFF}uacc4", "계"),
             ("a\\\u{200B}\\/b", "a\\\\/b"),
             ("a\\\\u200b/b", "a\\\\u200b/b"),
+            // Also after the backslash of a surrogate pair's low half, and of an escaped invisible between them.
+            ("\\ud83d\\\u{200B}ude00", "😀"),
+            ("\\ud83d\\\u{200B}u200b\\ude00", "😀"),
         ] {
             assert_eq!(fold_str(split), folded, "{split:?}");
             if n.fill(split) {
