@@ -199,6 +199,8 @@ fn normalisation_keeps_offsets_on_found_cases() {
         "TOP SECRET\\\u{200b}\\//NOFORN",
         // The same after the low half's backslash of a surrogate pair.
         "\\ud83d\\\u{200b}ude00900101-1234567",
+        // And before a hex digit of the escape.
+        "TOP SECRET\\u\u{200b}002f/NOFORN",
     ] {
         normalisation_keeps_offsets(text).unwrap();
     }

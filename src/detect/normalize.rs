@@ -15,7 +15,8 @@
 //! dash in Japanese input). Anywhere else they are letters of words (`ㅡㅡ`, `コーヒー`) and stay.
 //!
 //! JSON string escapes that hide text one level down are decoded: `\uXXXX` (a surrogate pair as one character, with
-//! any invisible characters between its halves, raw or escaped, taken into the pair since they are removed) → the
+//! any invisible characters between its halves, raw or escaped, taken into the pair since they are removed; raw
+//! invisible characters inside an escape, after its backslash or before a hex digit, belong to it too) → the
 //! character, itself folded as above (`\u00a0` → `' '`); `\"` → `"`; `\/` → `/`. Users paste logs and payloads
 //! serialised with `ensure_ascii` (`{"content":"\uacc4\uc88c\ubc88\ud638 …"}`) or nested (`{\"password\":…}`), and
 //! a model reads both as the plain text. An escaped backslash `\\` is left alone (and does not escape what follows),
@@ -85,12 +86,12 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
         b'"' => Some((Fold::Ascii(b'"'), at + 1)),
         b'/' => Some((Fold::Ascii(b'/'), at + 1)),
         b'u' => {
-            let hi = hex4(s, at + 1)?;
+            let (hi, hi_end) = hex4(s, at + 1)?;
             let (c, n) = match hi {
                 0xD800..=0xDBFF => {
                     // Invisible characters between the two halves (raw or escaped) are part of the pair: they
                     // are removed anyway, and folding them first must not change what the pair decodes to.
-                    let mut j = at + 5;
+                    let mut j = hi_end;
                     while let Some(k) = invisible_at(s, j) {
                         j += k;
                     }
@@ -99,13 +100,14 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
                     if s.get(u) != Some(&b'u') {
                         return None;
                     }
-                    let lo = hex4(s, u + 1).filter(|lo| (0xDC00..=0xDFFF).contains(lo))?;
+                    let (lo, lo_end) =
+                        hex4(s, u + 1).filter(|lo| (0xDC00..=0xDFFF).contains(&lo.0))?;
                     (
                         char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?,
-                        u + 5,
+                        lo_end,
                     )
                 }
-                _ => (char::from_u32(hi)?, at + 5),
+                _ => (char::from_u32(hi)?, hi_end),
             };
             // A control character or a backslash stays escaped: decoding it would make a new escape or line.
             if c.is_control() || c == '\\' {
@@ -117,11 +119,19 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
     }
 }
 
-/// The four hex digits at byte `at` of `s` (after a `\u`), as a number.
-fn hex4(s: &[u8], at: usize) -> Option<u32> {
-    s.get(at..at + 4)?
-        .iter()
-        .try_fold(0u32, |v, &c| Some(v * 16 + char::from(c).to_digit(16)?))
+/// The four hex digits from byte `at` of `s` (after a `\u`), as a number, and where they end. Raw invisible characters
+/// before a digit are skipped (`\u` + U+200B + `002f`): folding removes them, so they cannot split an escape.
+fn hex4(s: &[u8], at: usize) -> Option<(u32, usize)> {
+    let mut j = at;
+    let mut v = 0u32;
+    for _ in 0..4 {
+        while let Some(k) = raw_invisible_at(s, j) {
+            j += k;
+        }
+        v = v * 16 + char::from(*s.get(j)?).to_digit(16)?;
+        j += 1;
+    }
+    Some((v, j))
 }
 
 /// The length of the invisible character (one that [`fold`] removes) at byte `j` of `s`, raw (two or three bytes in
@@ -134,8 +144,9 @@ fn invisible_at(s: &[u8], j: usize) -> Option<usize> {
         if rest.get(u) != Some(&b'u') {
             return None;
         }
-        let c = char::from_u32(hex4(rest, u + 1)?)?;
-        return (fold(c) == Some(Fold::Drop)).then_some(u + 5);
+        let (v, end) = hex4(rest, u + 1)?;
+        let c = char::from_u32(v)?;
+        return (fold(c) == Some(Fold::Drop)).then_some(end);
     }
     raw_invisible_at(s, j)
 }
@@ -546,6 +557,11 @@ mod tests {
             // Also after the backslash of a surrogate pair's low half, and of an escaped invisible between them.
             ("\\ud83d\\\u{200B}ude00", "😀"),
             ("\\ud83d\\\u{200B}u200b\\ude00", "😀"),
+            // And before any of an escape's four hex digits.
+            ("a\\u\u{200B}002fb", "a/b"),
+            ("a\\u00\u{AD}2fb", "a/b"),
+            ("\\ud83d\\u\u{200B}de00", "😀"),
+            ("a\\u200\u{200B}bb", "ab"),
         ] {
             assert_eq!(fold_str(split), folded, "{split:?}");
             if n.fill(split) {
