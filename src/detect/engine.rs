@@ -1377,13 +1377,15 @@ impl Engine {
             if t < pos {
                 continue;
             }
+            // Whether a match may start at the digit run itself; also what a label's number needs (below).
+            let shaped = is_digit && numeric_shape(b, t);
             // Most numbers in Korean prose follow a plain syllable and have no identifier's shape (`2024년`, `약
             // 15%`): no test below can take them, and one bitmap lookup tells so. So with the later runs of a
             // dotted number (`2.3.1`).
             if is_digit
+                && !shaped
                 && space_not_lead
                 && (scanners::after_plain_syllable(b, t) || scanners::after_digit_dot(b, t))
-                && !numeric_shape(b, t)
             {
                 continue;
             }
@@ -1394,8 +1396,6 @@ impl Engine {
                     continue;
                 }
             }
-            // Whether a match may start at the digit run itself; also what a label's number needs (below).
-            let shaped = is_digit && numeric_shape(b, t);
             let mut p = t.saturating_sub(tb).max(pos);
             if is_digit {
                 // The bytes before a run that cannot begin a pattern are skipped in one tight loop (most are a blank

@@ -69,7 +69,7 @@ pub(crate) fn has_final_consonant(c: char) -> bool {
 /// characters between them (`\` + U+200B + `/`). Those are removed by folding, so they cannot split an escape: a
 /// text and its folded copy must decode the same escapes. An escaped invisible character (`\\u200b`) is not
 /// skipped: the backslash before it is the first of a `\\` pair.
-pub(crate) fn escaped_at(s: &[u8]) -> usize {
+fn escaped_at(s: &[u8]) -> usize {
     let mut j = 1;
     while let Some(k) = raw_invisible_at(s, j) {
         j += k;
@@ -86,7 +86,7 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
         b'"' => Some((Fold::Ascii(b'"'), at + 1)),
         b'/' => Some((Fold::Ascii(b'/'), at + 1)),
         b'u' => {
-            let (hi, hi_end) = hex4(s, at + 1)?;
+            let (hi, hi_end) = u_escape(s)?;
             let (c, n) = match hi {
                 0xD800..=0xDBFF => {
                     // Invisible characters between the two halves (raw or escaped) are part of the pair: they
@@ -95,16 +95,11 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
                     while let Some(k) = invisible_at(s, j) {
                         j += k;
                     }
-                    // The low half's own backslash may be followed by raw invisible characters too.
-                    let u = (s.get(j) == Some(&b'\\')).then(|| j + escaped_at(&s[j..]))?;
-                    if s.get(u) != Some(&b'u') {
-                        return None;
-                    }
-                    let (lo, lo_end) =
-                        hex4(s, u + 1).filter(|lo| (0xDC00..=0xDFFF).contains(&lo.0))?;
+                    let (lo, lo_len) =
+                        u_escape(s.get(j..)?).filter(|lo| (0xDC00..=0xDFFF).contains(&lo.0))?;
                     (
                         char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?,
-                        lo_end,
+                        j + lo_len,
                     )
                 }
                 _ => (char::from_u32(hi)?, hi_end),
@@ -117,6 +112,19 @@ pub(crate) fn unescape(s: &[u8]) -> Option<(Fold, usize)> {
         }
         _ => None,
     }
+}
+
+/// The `\\uXXXX` escape at the start of `s`, with the raw invisible characters inside it (after the backslash,
+/// [`escaped_at`], or before a digit, [`hex4`]): its code unit and its length. `None` when `s` starts with none.
+fn u_escape(s: &[u8]) -> Option<(u32, usize)> {
+    if s.first() != Some(&b'\\') {
+        return None;
+    }
+    let u = escaped_at(s);
+    if s.get(u) != Some(&b'u') {
+        return None;
+    }
+    hex4(s, u + 1)
 }
 
 /// The four hex digits from byte `at` of `s` (after a `\u`), as a number, and where they end. Raw invisible characters
@@ -139,14 +147,8 @@ fn hex4(s: &[u8], at: usize) -> Option<(u32, usize)> {
 fn invisible_at(s: &[u8], j: usize) -> Option<usize> {
     let rest = s.get(j..)?;
     if rest.first() == Some(&b'\\') {
-        // An escape, raw invisible characters after its backslash included ([`escaped_at`]).
-        let u = escaped_at(rest);
-        if rest.get(u) != Some(&b'u') {
-            return None;
-        }
-        let (v, end) = hex4(rest, u + 1)?;
-        let c = char::from_u32(v)?;
-        return (fold(c) == Some(Fold::Drop)).then_some(end);
+        let (v, n) = u_escape(rest)?;
+        return (fold(char::from_u32(v)?) == Some(Fold::Drop)).then_some(n);
     }
     raw_invisible_at(s, j)
 }

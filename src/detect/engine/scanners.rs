@@ -3553,33 +3553,23 @@ const STOPLIST_KEYS: [u128; PERSON_STOPLIST.len()] = {
 };
 
 /// A word of at most 15 bytes as one integer: its bytes from the top, its length in the lowest byte, so two such
-/// words are equal exactly when their keys are. `None` for a longer word.
+/// words are equal exactly when their keys are. `None` for a longer word. The bytes are copied into place at once
+/// (it runs for every name candidate; a loop shifting a `u128` per byte cost ~100 instructions).
 const fn word_key(w: &str) -> Option<u128> {
     let b = w.as_bytes();
     if b.len() > 15 {
         return None;
     }
-    let mut k = b.len() as u128;
-    let mut i = 0;
-    while i < b.len() {
-        k |= (b[i] as u128) << (8 * (15 - i));
-        i += 1;
-    }
-    Some(k)
+    let mut key = [0u8; 16];
+    key.split_at_mut(b.len()).0.copy_from_slice(b);
+    key[15] = b.len() as u8;
+    Some(u128::from_be_bytes(key))
 }
 
 /// Whether `w` is on the name stop-list ([`PERSON_STOPLIST`]). A word without a key is longer than every stop word
 /// (each has one: checked when [`STOPLIST_KEYS`] is built).
 fn stop_word(w: &str) -> bool {
-    // `word_key` at run time: the bytes copied into place at once, where the const loop shifted a `u128` per byte.
-    let b = w.as_bytes();
-    if b.len() > 15 {
-        return false;
-    }
-    let mut key = [0u8; 16];
-    key[..b.len()].copy_from_slice(b);
-    key[15] = b.len() as u8;
-    STOPLIST_SET.contains(&u128::from_be_bytes(key))
+    word_key(w).is_some_and(|k| STOPLIST_SET.contains(&k))
 }
 
 /// [`STOPLIST_KEYS`] hashed: one probe where the binary search took ~9 unpredictable steps (it runs up to four times
