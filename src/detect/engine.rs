@@ -69,7 +69,7 @@ pub fn trigger_filter_agrees(text: &str) -> Result<bool, DetectError> {
     Ok(so.hits(text.as_bytes()).eq(expected))
 }
 
-use scanners::{person_ko_ok, PEM_END, SURNAMES};
+use scanners::{person_ko_ok, ScannerPlan, PEM_END, SURNAMES};
 use shift_or::{ShiftOr, ShiftOrHits};
 use union::{Union, UnionCache};
 
@@ -468,6 +468,8 @@ pub struct Engine {
     has_custom_regex: bool,
     /// Anchored code scanners (e-mail around `@`, IPv6 around `:`, Korean names before honorifics).
     scanners: Vec<PatInfo>,
+    /// Which scanners run a pass of their own and which are called from another's, resolved once at build.
+    plan: ScannerPlan,
     person_suffixes: AhoCorasick,
     /// Trigger literals of the builtin union (`None` when custom regexes are compiled in: then the union runs
     /// unanchored over the whole text).
@@ -1018,6 +1020,7 @@ impl Engine {
             keyword_ascii,
             dict_merged,
             has_custom_regex,
+            plan: ScannerPlan::new(&scanners, triggers.is_some()),
             scanners,
             person_suffixes,
             triggers,
@@ -1186,8 +1189,12 @@ impl Engine {
             };
             self.run_regex(re, cache, lits, hay, groups, dict, out);
         }
-        for p in &self.scanners {
-            self.run_scanner(p, hay, groups, out);
+        for &i in &self.plan.passes {
+            if let Some(p) = self.scanners.get(i) {
+                if !groups.anchors.rules_out(p.check) {
+                    self.run_scanner(p, hay, groups, out);
+                }
+            }
         }
         for dict in &self.dictionaries {
             if self.dict_merged {
@@ -1304,12 +1311,9 @@ impl Engine {
         out: &mut Vec<Finding>,
     ) {
         let b = hay.as_bytes();
-        let person = self
-            .scanners
-            .iter()
-            .find(|p| p.check == Check::PersonKoAfter);
-        let road = self.scanners.iter().find(|p| p.check == Check::AddressRoad);
-        let phone = self.scanners.iter().find(|p| p.check == Check::PhoneLabel);
+        let person = self.plan.scanner(&self.scanners, Check::PersonKoAfter);
+        let road = self.plan.scanner(&self.scanners, Check::AddressRoad);
+        let phone = self.plan.scanner(&self.scanners, Check::PhoneLabel);
         let first = out.len();
         let failed = std::cell::Cell::new(false);
         let DictCands {
@@ -4969,15 +4973,13 @@ impl<'a> DigitRuns<'a> {
         let mut at = self.next_block;
         let mut carry = self.carry;
         if let Some(cpu) = self.cpu {
+            // The kernel reads the last partial block too: when it finds no start, the text is read.
             let (base, mask, next_carry) = cpu.run_start_blocks(b, at, carry);
-            (at, carry) = (base, next_carry);
-            if mask != 0 {
-                self.mask = mask;
-                self.carry = carry;
-                self.base = base;
-                self.next_block = base + avx512::BLOCK;
-                return true;
-            }
+            self.mask = mask;
+            self.carry = next_carry;
+            self.base = base;
+            self.next_block = base + avx512::BLOCK;
+            return mask != 0;
         }
         while let Some(block) = b.get(at..).and_then(<[u8]>::first_chunk::<64>) {
             let (mask, next_carry) = run_starts(block, carry);

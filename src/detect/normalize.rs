@@ -349,6 +349,9 @@ impl Normalized {
     ) -> bool {
         self.text.clear();
         self.runs.clear();
+        if leads.is_some_and(<[usize]>::is_empty) {
+            return false; // no lead byte: nothing folds (most segments)
+        }
         let mut copied = 0;
         for (i, n, f) in folds(original, leads) {
             if i < copied {

@@ -27,12 +27,17 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
     __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmplt_epu8_mask, _mm512_cmpneq_epi8_mask,
-    _mm512_loadu_si512, _mm512_mask_blend_epi8, _mm512_movepi8_mask, _mm512_or_si512,
-    _mm512_permutex2var_epi8, _mm512_set1_epi8, _mm512_sub_epi8, _mm512_test_epi8_mask,
+    _mm512_loadu_si512, _mm512_mask_blend_epi8, _mm512_maskz_loadu_epi8, _mm512_movepi8_mask,
+    _mm512_or_si512, _mm512_permutex2var_epi8, _mm512_set1_epi8, _mm512_sub_epi8,
+    _mm512_test_epi8_mask,
 };
 
 /// The anchor bytes of [`Avx512::anchor_positions`] and the lists they fill.
 pub(super) const ANCHORS: usize = 4;
+/// The scanners' anchors, indexed by `scanners::Anchor`: `@` and `%40` (e-mail), `:` (IPv6, colon labels,
+/// `.pgpass`), `(` (basic-auth tuples). Their first bytes must not be 0 (the text's last partial block is read
+/// zero-padded).
+pub(super) const ANCHOR_BYTES: [&[u8]; ANCHORS] = [b"@", b"%40", b":", b"("];
 /// The lists [`Avx512::anchor_positions`] fills: one per anchor byte, then [`FOLDS`] and [`DASHES`].
 pub(super) const LISTS: usize = ANCHORS + 2;
 /// The list of every byte that may begin a character or escape the normaliser folds ([`FOLD_BYTES`]).
@@ -48,6 +53,24 @@ pub const PORTABLE_ENV: &str = "HAETAE_DETECT_PORTABLE";
 
 /// Bytes per block.
 pub(super) const BLOCK: usize = 64;
+
+/// 1 at every byte that begins something [`Avx512::anchor_positions`] lists: the anchors' first bytes,
+/// [`FOLD_BYTES`] and `-`. Built at compile time (built per call, it was a third of a short segment's pass).
+static LISTED: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < ANCHORS {
+        t[ANCHOR_BYTES[i][0] as usize] = 1;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < FOLD_BYTES.len() {
+        t[FOLD_BYTES[i] as usize] = 1;
+        i += 1;
+    }
+    t[b'-' as usize] = 1;
+    t
+};
 /// Bytes before a block that the trigger filter's lookups read (its lanes minus one).
 pub(super) const BEFORE: usize = 3;
 
@@ -99,8 +122,9 @@ impl Avx512 {
 
     /// The first block from `at` on with a digit-run start: `(block start, mask, carry)`, bit `i` of the mask set when
     /// byte `start + i` is `+`, `(`, or a digit whose previous byte is not (`carry`: 1 when the byte before `at` is a
-    /// digit). The returned carry is that of the byte before the block after the returned one. The mask is 0 when no
-    /// whole block from `at` on has a start; the start is then the first byte left over.
+    /// digit). The returned carry is that of the byte before the block after the returned one. The last block may be
+    /// partial (read zero-padded). The mask is 0 when no block from `at` on has a start; the start is then at or past
+    /// the end of `hay`.
     #[inline]
     pub(super) fn run_start_blocks(self, hay: &[u8], at: usize, carry: u64) -> (usize, u64, u64) {
         #[cfg(target_arch = "x86_64")]
@@ -115,31 +139,24 @@ impl Avx512 {
         }
     }
 
-    /// Append the position of every occurrence in `hay` of `anchors[c]` to `lists[c]`, of every byte of
+    /// Append the position of every occurrence in `hay` of `ANCHOR_BYTES[c]` to `lists[c]`, of every byte of
     /// [`FOLD_BYTES`] to `lists[FOLDS]`, and of every start of five `-` to `lists[DASHES]`, in order (each list is
     /// cleared first), up to `cap` positions a list: a list that reaches `cap` is incomplete (the caller then
     /// searches for it itself), which bounds the memory a text made of one anchor byte can take. An anchor is a byte
     /// found by the pass, and the bytes that must follow it (`%40`), compared when it is listed, while its block is
-    /// in the cache: a scanner reading them later, from a text larger than the cache, waits on memory for each. The
-    /// anchors' first bytes must not be 0 (the text's last partial block is read zero-padded).
-    pub(super) fn anchor_positions(
-        self,
-        hay: &[u8],
-        anchors: [&[u8]; ANCHORS],
-        lists: &mut [Vec<usize>; LISTS],
-        cap: usize,
-    ) {
+    /// in the cache: a scanner reading them later, from a text larger than the cache, waits on memory for each.
+    pub(super) fn anchor_positions(self, hay: &[u8], lists: &mut [Vec<usize>; LISTS], cap: usize) {
         for l in lists.iter_mut() {
             l.clear();
         }
         #[cfg(target_arch = "x86_64")]
         {
             // SAFETY: as in `trigger_blocks`.
-            unsafe { anchor_positions_k(hay, anchors, lists, cap) }
+            unsafe { anchor_positions_k(hay, lists, cap) }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (hay, anchors, cap);
+            let _ = (hay, cap);
         }
     }
 }
@@ -181,6 +198,22 @@ fn load(p: &[u8], at: usize) -> __m512i {
     let s = &p[at..at + BLOCK];
     // SAFETY: `s` is 64 readable bytes (the slicing above is bounds-checked); the load is unaligned.
     unsafe { _mm512_loadu_si512(s.as_ptr().cast()) }
+}
+
+/// The bytes of `p` from `at` to its end, zero-padded to a block (a masked load: the bytes past the end are not read).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn load_tail(p: &[u8], at: usize) -> __m512i {
+    let s = &p[at..];
+    let k = if s.len() >= BLOCK {
+        !0u64
+    } else {
+        (1u64 << s.len()) - 1
+    };
+    // SAFETY: the mask selects only bytes inside `s` (at most its first 64): AVX-512 neither reads nor faults on the
+    // bytes masked off, which it sets to 0.
+    unsafe { _mm512_maskz_loadu_epi8(k, s.as_ptr().cast()) }
 }
 
 /// Look up every byte of `v` in the 256-byte table `t`; `high` marks the bytes ≥ 128.
@@ -230,8 +263,13 @@ fn run_start_blocks_k(hay: &[u8], mut at: usize, mut carry: u64) -> (usize, u64,
     let ten = _mm512_set1_epi8(10);
     let plus = _mm512_set1_epi8(b'+' as i8);
     let open = _mm512_set1_epi8(b'(' as i8);
-    while at + BLOCK <= hay.len() {
-        let v = load(hay, at);
+    while at < hay.len() {
+        // The last partial block zero-padded: a 0 byte is neither a digit, `+` nor `(`.
+        let v = if at + BLOCK <= hay.len() {
+            load(hay, at)
+        } else {
+            load_tail(hay, at)
+        };
         // `'0'..='9'` move to 0..=9 (wrapping), every other byte above: one unsigned compare tests the range.
         let digits = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(v, zero), ten);
         let opens = _mm512_cmpeq_epi8_mask(v, plus) | _mm512_cmpeq_epi8_mask(v, open);
@@ -251,33 +289,21 @@ fn run_start_blocks_k(hay: &[u8], mut at: usize, mut carry: u64) -> (usize, u64,
 /// `dash_carry`) are dashes too.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-fn anchor_positions_k(
-    hay: &[u8],
-    anchors: [&[u8]; ANCHORS],
-    lists: &mut [Vec<usize>; LISTS],
-    cap: usize,
-) {
-    let bytes = anchors.map(|a| a.first().copied().unwrap_or(0));
-    let mut listed = [0u8; 256];
-    for c in bytes.into_iter().chain(FOLD_BYTES).chain([b'-']) {
-        listed[usize::from(c)] = 1;
-    }
-    let wanted = bytes.map(|c| _mm512_set1_epi8(c as i8));
+fn anchor_positions_k(hay: &[u8], lists: &mut [Vec<usize>; LISTS], cap: usize) {
+    let anchors = ANCHOR_BYTES;
+    let wanted = anchors.map(|a| _mm512_set1_epi8(a[0] as i8));
     let folds = FOLD_BYTES.map(|c| _mm512_set1_epi8(c as i8));
     let dash = _mm512_set1_epi8(b'-' as i8);
     let mut dash_carry = 0u64;
-    // The last partial block, zero-padded (no listed byte is 0).
-    let whole = hay.len() - hay.len() % BLOCK;
-    let mut tail = [0u8; BLOCK];
-    tail[..hay.len() - whole].copy_from_slice(&hay[whole..]);
     let mut at = 0;
     while at < hay.len() {
-        let v = if at < whole {
+        // The last partial block zero-padded (no listed byte is 0).
+        let v = if at + BLOCK <= hay.len() {
             load(hay, at)
         } else {
-            load(&tail, 0)
+            load_tail(hay, at)
         };
-        let hits = lookup(&listed, v, _mm512_movepi8_mask(v));
+        let hits = lookup(&LISTED, v, _mm512_movepi8_mask(v));
         if _mm512_test_epi8_mask(hits, hits) == 0 {
             // No dash either: no run of dashes ends in the next block's first bytes through this one.
             dash_carry = 0;
@@ -323,10 +349,10 @@ mod tests {
     use proptest::prelude::*;
 
     /// What [`Avx512::anchor_positions`] lists, by plain loops.
-    fn naive(hay: &[u8], anchors: [&[u8]; ANCHORS]) -> [Vec<usize>; LISTS] {
+    fn naive(hay: &[u8]) -> [Vec<usize>; LISTS] {
         let mut lists: [Vec<usize>; LISTS] = Default::default();
         for (i, &c) in hay.iter().enumerate() {
-            for (k, a) in anchors.iter().enumerate() {
+            for (k, a) in ANCHOR_BYTES.iter().enumerate() {
                 if hay[i..].starts_with(a) {
                     lists[k].push(i);
                 }
@@ -358,12 +384,11 @@ mod tests {
             let Some(cpu) = Avx512::detect() else {
                 return Ok(());
             };
-            let bytes: [&[u8]; ANCHORS] = [b"@", b"%40", b":", b"("];
             let mut lists: [Vec<usize>; LISTS] = Default::default();
-            cpu.anchor_positions(&hay, bytes, &mut lists, usize::MAX);
-            prop_assert_eq!(&lists, &naive(&hay, bytes));
-            cpu.anchor_positions(&hay, bytes, &mut lists, cap);
-            for (got, all) in lists.iter().zip(naive(&hay, bytes)) {
+            cpu.anchor_positions(&hay, &mut lists, usize::MAX);
+            prop_assert_eq!(&lists, &naive(&hay));
+            cpu.anchor_positions(&hay, &mut lists, cap);
+            for (got, all) in lists.iter().zip(naive(&hay)) {
                 prop_assert_eq!(&got[..], &all[..all.len().min(cap)]);
             }
         }

@@ -12,10 +12,9 @@
 
 use super::*;
 
-/// The scanners' anchors, indexed by [`Anchor`]: `@` and `%40` (e-mail), `:` (IPv6, colon labels, `.pgpass`), `(`
-/// (basic-auth tuples). The AVX-512 pass lists where a whole anchor begins; without it, a scanner searches the first
-/// byte with `memchr` and tests the rest itself.
-const ANCHOR_BYTES: [&[u8]; avx512::ANCHORS] = [b"@", b"%40", b":", b"("];
+// The scanners' anchors (indexed by `Anchor`). The AVX-512 pass lists where a whole anchor begins; without it, a
+// scanner searches the first byte with `memchr` and tests the rest itself.
+use avx512::ANCHOR_BYTES;
 
 /// Positions kept per anchor byte at most (512 KiB each): a segment with more of one (a hostile body of `(((…`)
 /// has that byte searched by its scanner with `memchr` instead, so the lists never take memory in proportion to the
@@ -49,7 +48,7 @@ impl Anchors {
     pub(super) fn fill(&mut self, hay: &[u8]) {
         self.filled = false;
         if let Some(cpu) = avx512::Avx512::detect() {
-            cpu.anchor_positions(hay, ANCHOR_BYTES, &mut self.lists, ANCHOR_CAP);
+            cpu.anchor_positions(hay, &mut self.lists, ANCHOR_CAP);
             self.filled = true;
         }
     }
@@ -58,11 +57,6 @@ impl Anchors {
     /// the list moved out (hand it back with [`Anchors::give_back_list`]).
     pub(super) fn take_fold_leads(&mut self) -> Option<Vec<usize>> {
         self.take_list(avx512::FOLDS)
-    }
-
-    /// Every start of five dashes in the filled text, when listed whole.
-    fn dash_runs(&self) -> Option<&[usize]> {
-        self.complete(avx512::DASHES)
     }
 
     fn complete(&self, list: usize) -> Option<&[usize]> {
@@ -81,6 +75,19 @@ impl Anchors {
         if let Some(mut l) = taken {
             l.clear();
             self.lists[list] = l;
+        }
+    }
+
+    /// Whether the lists show that scanner `c` has nothing to do in the filled text: every anchor its pass reads
+    /// from is listed completely, and none is there (most short segments have no `@`, `:`, `(` or dash run).
+    pub(super) fn rules_out(&self, c: Check) -> bool {
+        let none = |list: usize| self.complete(list).is_some_and(<[usize]>::is_empty);
+        match c {
+            Check::Email => none(Anchor::At as usize) && none(Anchor::Percent as usize),
+            Check::Credential => none(Anchor::Open as usize),
+            Check::Ipv6 | Check::PersonKoColon | Check::Pgpass => none(Anchor::Colon as usize),
+            Check::Pem => none(avx512::DASHES),
+            _ => false,
         }
     }
 
@@ -125,6 +132,50 @@ impl Iterator for Positions<'_> {
             }
             Positions::Searched(m) => m.next(),
         }
+    }
+}
+
+/// The scanners as a scan runs them, resolved once when the engine is built: which run a pass of their own over
+/// each segment, and which another pass calls at its own anchors instead (so none is dispatched only to find it has
+/// nothing to do, and none is looked up by its check per segment).
+#[derive(Debug, Default)]
+pub(super) struct ScannerPlan {
+    /// Indices into the engine's scanners, in order, of those that run a pass of their own.
+    pub(super) passes: Vec<usize>,
+    /// Per scanner that another pass calls, its index: the trigger pass calls the name scanner at honorifics
+    /// ([`Check::PersonKoAfter`]) and the road-address and labelled-number scanners at digit runs; the IPv6
+    /// scanner's `:` pass calls the colon labels and `.pgpass` lines, and the colon labels' pass calls `.pgpass`.
+    called: Vec<(Check, usize)>,
+}
+
+impl ScannerPlan {
+    /// The plan for `scanners`, with or without the builtin union's trigger pass.
+    pub(super) fn new(scanners: &[PatInfo], triggered: bool) -> ScannerPlan {
+        let has = |c: Check| scanners.iter().any(|q| q.check == c);
+        let mut plan = ScannerPlan::default();
+        for (i, q) in scanners.iter().enumerate() {
+            let called_elsewhere = match q.check {
+                Check::AddressRoad | Check::PhoneLabel | Check::PersonKoAfter => triggered,
+                Check::PersonKoColon => has(Check::Ipv6),
+                Check::Pgpass => has(Check::Ipv6) || has(Check::PersonKoColon),
+                _ => false,
+            };
+            if called_elsewhere {
+                plan.called.push((q.check, i));
+            } else {
+                plan.passes.push(i);
+            }
+        }
+        plan
+    }
+
+    /// The scanner with check `c` that another pass calls, if any.
+    #[inline]
+    pub(super) fn scanner<'a>(&self, scanners: &'a [PatInfo], c: Check) -> Option<&'a PatInfo> {
+        self.called
+            .iter()
+            .find(|&&(k, _)| k == c)
+            .and_then(|&(_, i)| scanners.get(i))
     }
 }
 
@@ -284,13 +335,6 @@ impl Engine {
             Check::Credential => self.run_auth_tuple(p, hay, groups, out),
             Check::PersonKoColon => self.run_colon_labels(p, hay, groups, out),
             Check::Pgpass => {
-                if self
-                    .scanners
-                    .iter()
-                    .any(|q| matches!(q.check, Check::Ipv6 | Check::PersonKoColon))
-                {
-                    return; // another scanner's `:` pass calls `pgpass`
-                }
                 let mut colons = groups.anchors.take(Anchor::Colon, b);
                 for c in colons.by_ref() {
                     if groups.out_of_time() {
@@ -302,11 +346,8 @@ impl Engine {
             }
             Check::Ipv6 => {
                 let hexc = |x: u8| x.is_ascii_hexdigit() || x == b':';
-                let labels = self
-                    .scanners
-                    .iter()
-                    .find(|q| q.check == Check::PersonKoColon);
-                let pgpass = self.scanners.iter().find(|q| q.check == Check::Pgpass);
+                let labels = self.plan.scanner(&self.scanners, Check::PersonKoColon);
+                let pgpass = self.plan.scanner(&self.scanners, Check::Pgpass);
                 let mut colons = groups.anchors.take(Anchor::Colon, b);
                 for c in colons.by_ref() {
                     if groups.out_of_time() {
@@ -355,9 +396,6 @@ impl Engine {
                 groups.anchors.give_back(Anchor::Colon, colons);
             }
             Check::AddressRoad => {
-                if self.triggers.is_some() {
-                    return; // handled inside the trigger pass, at its digit runs
-                }
                 for t in DigitRuns::new(b) {
                     if groups.out_of_time() {
                         break;
@@ -370,9 +408,6 @@ impl Engine {
                 }
             }
             Check::PhoneLabel => {
-                if self.triggers.is_some() {
-                    return; // handled inside the trigger pass, at its digit runs that no pattern took
-                }
                 // Without a trigger pass the regex findings are already made: a number one of them covers is
                 // settled by the overlap rule (a `KR_PHONE` scores above this scanner's `PHONE`).
                 for t in DigitRuns::new(b) {
@@ -387,9 +422,6 @@ impl Engine {
                 }
             }
             Check::PersonKoAfter => {
-                if self.triggers.is_some() {
-                    return; // handled inside the trigger pass
-                }
                 for m in self.person_suffixes.find_iter(hay) {
                     if groups.out_of_time() {
                         break;
@@ -416,19 +448,21 @@ impl Engine {
     ) {
         let b = hay.as_bytes();
         // Headers from the anchor pass's dash runs when it listed them (a `memmem` pass of its own otherwise): the
-        // same starts, since `-----BEGIN` cannot overlap itself and each of its starts begins five dashes.
-        let listed = groups.anchors.dash_runs().map(|d| {
+        // same starts, since `-----BEGIN` cannot overlap itself and each of its starts begins five dashes. The list
+        // is moved out of the context while the headers are read, and handed back after.
+        let dashes = groups.anchors.take_list(avx512::DASHES);
+        let listed = dashes.as_deref().map(|d| {
             d.iter()
                 .copied()
                 .filter(|&s| b.get(s + 5..s + 10) == Some(b"BEGIN"))
-                .collect::<Vec<_>>()
         });
-        let searched = listed.is_none().then(|| PEM_BEGIN.find_iter(b));
+        let searched = listed.is_none().then(|| finds(&PEM_BEGIN, b));
         let headers = listed
             .into_iter()
             .flatten()
             .chain(searched.into_iter().flatten());
-        let mut ends = PEM_END.find_iter(b).peekable();
+        // Footers are searched only once a header is there (most segments have none).
+        let mut footers = None;
         // `run_lo..run_hi`: bytes of the block class walked so far; `open` while the run may go on past `run_hi`
         // (the walk stopped at a header's reach, not at a byte outside the class).
         let (mut run_lo, mut run_hi, mut open) = (0, 0, false);
@@ -459,6 +493,7 @@ impl Engine {
                 open = run_hi == reach;
             }
             let reach = reach.min(run_hi);
+            let ends = footers.get_or_insert_with(|| finds(&PEM_END, b).peekable());
             while ends.next_if(|&q| q < h).is_some() {}
             let mut e = h;
             while let Some(q) = ends.next_if(|&q| q < reach) {
@@ -478,6 +513,7 @@ impl Engine {
                 out.push(f);
             }
         }
+        groups.anchors.give_back_list(avx512::DASHES, dashes);
     }
 
     /// Korean names after the form labels of [`PERSON_COLON_LABELS`] and a colon (`수령인: 윤채원`, `"예약자명":
@@ -490,10 +526,7 @@ impl Engine {
         groups: &mut Context,
         out: &mut Vec<Finding>,
     ) {
-        if self.scanners.iter().any(|q| q.check == Check::Ipv6) {
-            return; // the IPv6 scanner's pass calls `colon_label`
-        }
-        let pgpass = self.scanners.iter().find(|q| q.check == Check::Pgpass);
+        let pgpass = self.plan.scanner(&self.scanners, Check::Pgpass);
         let mut colons = groups.anchors.take(Anchor::Colon, hay.as_bytes());
         for colon in colons.by_ref() {
             if groups.out_of_time() {
@@ -3498,6 +3531,20 @@ static PEM_BEGIN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-----BEGIN"));
 pub(super) static PEM_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-----END"));
+
+/// Every occurrence of `finder`'s needle in `hay`, in order, by repeated `find` calls (`Finder::find_iter` copies the
+/// searcher, a few hundred bytes, which a segment without a single occurrence paid for nothing).
+fn finds<'a>(
+    finder: &'a memchr::memmem::Finder<'static>,
+    hay: &'a [u8],
+) -> impl Iterator<Item = usize> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let at = from + finder.find(hay.get(from..)?)?;
+        from = at + 1;
+        Some(at)
+    })
+}
 
 /// After the `(` of a basic-auth tuple at `i`: `'user', 'password'` (spaces allowed around the strings and the comma;
 /// a user of 1–64 bytes, a password of 3–128, neither crossing a line nor containing its quote). The end of the

@@ -78,6 +78,10 @@ pub(super) struct ShiftOr {
     dict_from: u32,
     /// The candidate search 64 bytes at a time, when the CPU has AVX-512 VBMI ([`wide`]).
     wide: Option<Wide>,
+    /// The state at the start of a text: as after `LANES - 1` bytes that only the lanes a bucket does not check
+    /// accept, so the first bytes end no candidate of a literal longer than them (a short segment verified
+    /// candidates at its first three bytes in most buckets).
+    start: u64,
 }
 
 impl ShiftOr {
@@ -118,8 +122,14 @@ impl ShiftOr {
         }
         let max_len = lits.iter().map(|l| l.len()).max().unwrap_or(1);
         let wide = Wide::new(&masks.0);
+        // Before the text: a bucket's checked lane rules a literal out there (every literal of that bucket is longer
+        // than the distance, so none can end that close to the start); its other lanes accept. The bits set in any
+        // mask are exactly the checked lanes' (a checked lane that accepted every byte would stay open: still exact).
+        let before = masks.0.iter().fold(0, |a, &m| a | m);
+        let start = (1..LANES).fold(0, |d, _| (d << LANE_BITS) | before);
         Some(ShiftOr {
             masks,
+            start,
             buckets,
             max_len,
             dict_from: u32::try_from(dict_from).unwrap_or(u32::MAX),
@@ -145,8 +155,7 @@ impl ShiftOr {
             so: self,
             hay,
             at: 0,
-            // All lanes open: bytes before the text are not known to rule anything out (verification does).
-            state: 0,
+            state: self.start,
             pending: VecDeque::new(),
             last_end: 0,
             block: 0,
@@ -613,8 +622,8 @@ impl ShiftOrHits<'_> {
         d
     }
 
-    /// [`ShiftOrHits::advance`] with the wide search: the text's first three bytes one by one (the state starts
-    /// open), then whole blocks of 64 bytes, verifying their candidate ends one per call. `None` hands over to the
+    /// [`ShiftOrHits::advance`] with the wide search: the text's first three bytes one by one (from the start
+    /// state), then whole blocks of 64 bytes, verifying their candidate ends one per call. `None` hands over to the
     /// scalar loop (the last, partial block), with the state rebuilt from the three bytes before `at`.
     fn advance_wide(&mut self, w: &Wide) -> Option<bool> {
         let hay = self.hay;
